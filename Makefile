@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` (answer a question with the built-in model) and
+# `make test` (the test suite). Both create or refresh .venv themselves; re-running is cheap.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+# pip warns about every package missing from this machine's local mirrors; those lines are noise.
+PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
+
+.PHONY: demo test lint bench-dtype install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing vreason and its dependencies into $(VENV) ..."
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 | $(PIP_FILTER)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/vreason ask examples/shapes.png "What shape is in the image?" --stats
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench-dtype: $(STAMP)
+	$(BIN)/python benchmarks/cpu_dtype.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

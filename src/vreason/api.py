@@ -1,0 +1,144 @@
+"""The Python API: load a Qwen3-VL checkpoint once, then ask, chat and stream.
+
+    vr = VReason()                                       # built-in demo model
+    vr = VReason("Qwen/Qwen3-VL-8B-Instruct")            # or a hub id / local directory
+    answer = vr.ask("cat.jpg", "What animal is this?")   # Answer(text, thinking, usage, timings, ...)
+    for delta in vr.stream("cat.jpg", "Describe it."): print(delta, end="")
+    conv = vr.conversation(); conv.ask("How many?", images=["a.png"]); conv.ask("And their colours?")
+
+Sampling keywords (temperature, top_p, top_k, max_new_tokens, repetition_penalty, presence_penalty,
+frequency_penalty, seed, stop) override Qwen's recommended defaults for the model's kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from vreason.engine.local_engine import EngineConfig, GenerationRequest, LocalEngine
+from vreason.engine.sampling import SamplingParams
+from vreason.engine.types import Answer, Message, StreamDelta
+from vreason.media import ImageSource, MediaPolicy, PixelBudget, PreparedImage, load_image
+from vreason.models.demo import demo_notice
+from vreason.models.loader import LoadedModel, LoadSpec, load_model
+
+logger = logging.getLogger("vreason")
+
+Images = ImageSource | Sequence[ImageSource] | None
+MessageLike = Message | dict[str, Any]
+
+
+class VReason:
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        quantize: str | None = None,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        media_policy: MediaPolicy | None = None,
+        max_images_per_request: int | None = 16,
+    ):
+        self.loaded: LoadedModel = load_model(LoadSpec(model=model, device=device, dtype=dtype, quantize=quantize))
+        if self.loaded.is_demo:
+            logger.warning(demo_notice())
+        budget = PixelBudget().updated(min_pixels, max_pixels)
+        self.engine = LocalEngine(
+            self.loaded,
+            EngineConfig(
+                policy=media_policy or MediaPolicy(),
+                budget=budget,
+                max_images_per_request=max_images_per_request,
+            ),
+        )
+
+    @property
+    def model_name(self) -> str:
+        return self.loaded.name
+
+    @property
+    def default_sampling(self) -> SamplingParams:
+        return self.engine.default_params
+
+    def sampling(self, **overrides: Any) -> SamplingParams:
+        """Qwen's defaults for this model kind with `overrides` applied (None values ignored)."""
+        return self.engine.default_params.updated(**overrides)
+
+    def prepare_image(self, source: ImageSource | PreparedImage, max_pixels: int | None = None) -> PreparedImage:
+        """Load and resize once; the result can be passed anywhere an image is taken (saves re-decoding)."""
+        return load_image(source, self.engine.config.policy, self.engine.config.budget.updated(max_pixels=max_pixels))
+
+    def ask(self, images: Images, question: str, **sampling: Any) -> Answer:
+        return self.chat([Message.user(question, _as_list(images))], **sampling)
+
+    def chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Answer:
+        return _final(self.engine.generate(self._request(messages, sampling, stream=False)))
+
+    def stream(self, images: Images, question: str, **sampling: Any) -> Iterator[str]:
+        """Text deltas of the answer (a thinking model's reasoning is left out; see stream_chat)."""
+        for event in self.stream_chat([Message.user(question, _as_list(images))], **sampling):
+            if isinstance(event, StreamDelta) and event.channel == "text":
+                yield event.text
+
+    def stream_chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Iterator[StreamDelta | Answer]:
+        """`StreamDelta`s on the text and thinking channels, then the final `Answer`."""
+        yield from self.engine.generate(self._request(messages, sampling, stream=True))
+
+    def conversation(self, system: str | None = None) -> Conversation:
+        return Conversation(self, system)
+
+    def _request(self, messages: Sequence[MessageLike], sampling: dict[str, Any], stream: bool) -> GenerationRequest:
+        max_pixels = sampling.pop("max_pixels", None)
+        min_pixels = sampling.pop("min_pixels", None)
+        parsed = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
+        return GenerationRequest(
+            messages=parsed,
+            params=self.sampling(**sampling),
+            budget=self.engine.config.budget.updated(min_pixels, max_pixels),
+            stream=stream,
+        )
+
+
+class Conversation:
+    """Multi-turn chat: keeps the history (answers without their thinking) and the prepared images."""
+
+    def __init__(self, vr: VReason, system: str | None = None):
+        self.vr = vr
+        self.messages: list[Message] = [Message.system(system)] if system else []
+
+    def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
+        return _final(self.stream(question, images, **sampling))
+
+    def stream(self, question: str, images: Images = None, **sampling: Any) -> Iterator[StreamDelta | Answer]:
+        prepared = [self.vr.prepare_image(src) for src in _as_list(images)]
+        user = Message.user(question, prepared)
+        answer = None
+        for event in self.vr.stream_chat([*self.messages, user], **sampling):
+            if isinstance(event, Answer):
+                answer = event
+            yield event
+        if answer is not None:  # only a finished turn joins the history
+            self.messages += [user, Message.assistant(answer.text)]
+
+    def reset(self) -> None:
+        self.messages = [m for m in self.messages if m.role == "system"]
+
+
+def _final(events: Iterator[StreamDelta | Answer]) -> Answer:
+    answer = None
+    for event in events:
+        if isinstance(event, Answer):
+            answer = event
+    assert answer is not None, "the engine always ends a generation with an Answer"
+    return answer
+
+
+def _as_list(images: Images) -> list[ImageSource]:
+    if images is None:
+        return []
+    if isinstance(images, (str, bytes, bytearray)) or not isinstance(images, Sequence):
+        return [images]
+    return list(images)

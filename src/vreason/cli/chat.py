@@ -1,0 +1,82 @@
+"""`vreason chat [IMAGE...]`: interactive multi-turn chat; history is kept, `/image PATH` adds an image."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from vreason.cli import options as o
+from vreason.cli.render import err_console, print_stats, print_stream
+from vreason.errors import VReasonError
+
+HELP = """commands:
+  /image PATH   attach an image (or URL) to your next question
+  /reset        forget the conversation (keeps the system prompt)
+  /help         this text
+  /exit         leave (Ctrl-D works too)"""
+
+
+def chat(
+    images: Annotated[list[str] | None, typer.Argument(help="Images for the first question.")] = None,
+    model: o.ModelOpt = None,
+    system: o.SystemOpt = None,
+    stats: Annotated[bool, typer.Option("--stats", help="Print token counts and timings after each answer.")] = False,
+    max_pixels: o.MaxPixelsOpt = None,
+    min_pixels: o.MinPixelsOpt = None,
+    temperature: o.TemperatureOpt = None,
+    top_p: o.TopPOpt = None,
+    top_k: o.TopKOpt = None,
+    max_new_tokens: o.MaxNewTokensOpt = None,
+    presence_penalty: o.PresenceOpt = None,
+    seed: o.SeedOpt = None,
+    device: o.DeviceOpt = "auto",
+    dtype: o.DtypeOpt = "auto",
+    quantize: o.QuantizeOpt = None,
+) -> None:
+    """Chat about images, turn after turn."""
+    sampling = o.sampling_kwargs(temperature=temperature, top_p=top_p, top_k=top_k,
+                                 max_new_tokens=max_new_tokens, presence_penalty=presence_penalty, seed=seed)
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels)
+    vr.sampling(**sampling)
+    conversation = vr.conversation(system)
+    pending: list = []
+    for source in images or []:
+        pending.append(vr.prepare_image(source))
+    err_console.print(f"[dim]chatting with {vr.model_name}; /help for commands, /exit to leave[/dim]", markup=True)
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            print()
+            return
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            command, _, argument = line.partition(" ")
+            if command in ("/exit", "/quit"):
+                return
+            if command == "/help":
+                print(HELP)
+            elif command == "/reset":
+                conversation.reset()
+                pending.clear()
+                print("(conversation cleared)")
+            elif command == "/image":
+                try:
+                    pending.append(vr.prepare_image(argument.strip()))
+                    print(f"(image attached: {argument.strip()}; it goes with your next question)")
+                except VReasonError as err:  # a bad image must not end the session
+                    print(f"error: {err}")
+            else:
+                print(f"unknown command {command}; /help lists them")
+            continue
+        try:
+            print("assistant> ", end="", flush=True)
+            answer = print_stream(conversation.stream(line, pending, **sampling))
+            pending = []
+            if stats and answer is not None:
+                print_stats(answer)
+        except VReasonError as err:
+            print(f"\nerror: {err}")

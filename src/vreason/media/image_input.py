@@ -1,0 +1,151 @@
+"""Load one image from whatever a caller has (path, URL, data URI, base64 text, bytes, PIL image) into
+a `PreparedImage`: RGB pixels sized to the pixel budget, plus the original size for mapping coordinates back.
+
+Every failure is a `MediaError` naming the input; nothing here knows about models or prompts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from PIL import Image
+
+from vreason.errors import MediaError
+from vreason.media.decode import check_and_normalize, decode_image
+from vreason.media.pixel_budget import PixelBudget
+from vreason.media.policy import MediaPolicy
+from vreason.media.url_fetch import fetch_url
+
+ImageSource = str | Path | bytes | bytearray | Image.Image
+
+_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w-]+=[^;,]*)*)(?P<b64>;base64)?,", re.I)
+_BASE64_TEXT = re.compile(r"^[A-Za-z0-9+/=\s_-]+$")
+# Shorter strings are far more likely a mistyped path than base64 of an image.
+_MIN_BASE64_LEN = 64
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    image: Image.Image  # RGB, already resized to the pixel budget
+    original_size: tuple[int, int]  # (width, height) before resizing, for coordinates in the user's pixels
+    label: str  # how error messages and traces name this input
+
+
+def describe_source(source: ImageSource) -> str:
+    """A short, safe name for an input (never the whole base64 payload)."""
+    if isinstance(source, Image.Image):
+        return f"<PIL image {source.width}x{source.height}>"
+    if isinstance(source, (bytes, bytearray)):
+        return f"<{len(source)} bytes>"
+    text = str(source)
+    if text.startswith("data:"):
+        return text[: min(text.find(",") + 1 or 40, 40)] + f"...({len(text)} chars)"
+    if len(text) > 120:
+        return text[:80] + f"...({len(text)} chars)"
+    return text
+
+
+def load_image(
+    source: ImageSource | PreparedImage,
+    policy: MediaPolicy | None = None,
+    budget: PixelBudget | None = None,
+) -> PreparedImage:
+    """Prepare `source`; an already prepared image is returned as it is (conversations reuse them)."""
+    if isinstance(source, PreparedImage):
+        return source
+    policy = policy or MediaPolicy()
+    budget = budget or PixelBudget()
+    label = describe_source(source)
+    if isinstance(source, Image.Image):
+        image = check_and_normalize(source, label, policy)
+    else:
+        image = decode_image(read_source_bytes(source, policy, label), label, policy)
+    return PreparedImage(image=budget.apply(image), original_size=image.size, label=label)
+
+
+def read_source_bytes(source: ImageSource, policy: MediaPolicy, label: str) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    if isinstance(source, Path):
+        return _read_local(source, policy, label)
+    if not isinstance(source, str):
+        raise MediaError(label, f"unsupported input type {type(source).__name__}")
+    text = source.strip()
+    if not text:
+        raise MediaError("''", "is an empty string, not an image")
+    lowered = text[:16].lower()
+    if lowered.startswith("data:"):
+        return _decode_data_uri(text, label)
+    if lowered.startswith(("http://", "https://")):
+        return fetch_url(text, policy, label)
+    if lowered.startswith("file://"):
+        return _read_local(Path(unquote(urlsplit(text).path)), policy, label)
+    if "://" in text[:12]:
+        scheme = text.split("://", 1)[0]
+        raise MediaError(label, f"URL scheme {scheme!r} is not supported (use a path, http(s) URL or data URI)")
+    path = Path(text).expanduser()
+    if len(text) < 4096 and _exists(path):
+        return _read_local(path, policy, label)
+    if len(text) >= _MIN_BASE64_LEN and _BASE64_TEXT.match(text[:4096]):
+        return _decode_base64(text, label)
+    raise MediaError(label, "no such file (and not a URL, data URI or base64 image)")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long for the file system
+        return False
+
+
+def _read_local(path: Path, policy: MediaPolicy, label: str) -> bytes:
+    if not policy.allow_local_files:
+        raise MediaError(label, "local files are not allowed here (the server needs --allowed-local-media-path)")
+    try:
+        resolved = path.expanduser().resolve(strict=True)
+    except (FileNotFoundError, RuntimeError):
+        raise MediaError(label, "no such file") from None
+    except OSError as err:
+        raise MediaError(label, f"cannot be read ({err.strerror})") from None
+    if policy.allowed_local_dir is not None and not resolved.is_relative_to(policy.allowed_local_dir):
+        raise MediaError(label, f"is outside the allowed media directory {policy.allowed_local_dir}")
+    if resolved.is_dir():
+        raise MediaError(label, "is a directory, not an image file")
+    try:
+        size = resolved.stat().st_size
+        if size > policy.max_bytes:
+            raise MediaError(label, f"{size} bytes is over the {policy.max_bytes}-byte limit")
+        return resolved.read_bytes()
+    except PermissionError:
+        raise MediaError(label, "permission denied") from None
+    except OSError as err:
+        raise MediaError(label, f"cannot be read ({err.strerror})") from None
+
+
+def _decode_data_uri(text: str, label: str) -> bytes:
+    match = _DATA_URI.match(text)
+    if not match:
+        raise MediaError(label, "malformed data URI (expected data:image/...;base64,...)")
+    mime = (match.group("mime") or "").lower()
+    if mime and not mime.startswith("image/") and mime != "application/octet-stream":
+        raise MediaError(label, f"data URI has media type {mime!r}, not an image")
+    payload = text[match.end() :]
+    if match.group("b64"):
+        return _decode_base64(payload, label)
+    return unquote(payload).encode("latin-1", errors="replace")
+
+
+def _decode_base64(text: str, label: str) -> bytes:
+    cleaned = "".join(text.split())
+    cleaned += "=" * (-len(cleaned) % 4)
+    try:
+        if "-" in cleaned or "_" in cleaned:
+            return base64.urlsafe_b64decode(cleaned)
+        return base64.b64decode(cleaned, validate=True)
+    except (binascii.Error, ValueError):
+        raise MediaError(label, "invalid base64 data") from None

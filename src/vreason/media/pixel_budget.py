@@ -1,0 +1,74 @@
+"""The Qwen3-VL pixel budget: every image is resized so both sides are multiples of 32 (patch 16 x merge 2)
+and its area lies within [min_pixels, max_pixels], keeping the aspect ratio as closely as possible.
+
+The arithmetic is qwen-vl-utils' `smart_resize`, the reference Qwen ships; this module owns only the
+defaults and the validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+from qwen_vl_utils.vision_process import smart_resize
+
+from vreason.errors import InvalidRequestError
+
+PATCH_SIZE = 16
+SPATIAL_MERGE = 2
+FACTOR = PATCH_SIZE * SPATIAL_MERGE  # one visual token covers FACTOR x FACTOR pixels
+# qwen-vl-utils' defaults: at least 4 visual tokens per image.
+DEFAULT_MIN_PIXELS = 4 * FACTOR * FACTOR
+# 1024 visual tokens per image: detail enough for documents, affordable on CPU. Qwen's own ceiling is 16384.
+DEFAULT_MAX_PIXELS = 1024 * FACTOR * FACTOR
+
+
+@dataclass(frozen=True)
+class PixelBudget:
+    min_pixels: int = DEFAULT_MIN_PIXELS
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    factor: int = FACTOR
+
+    def __post_init__(self) -> None:
+        smallest = self.factor * self.factor
+        if self.min_pixels < smallest:
+            raise InvalidRequestError(
+                f"min_pixels ({self.min_pixels}) must be at least {smallest} (one {self.factor}x{self.factor} token)",
+                param="min_pixels",
+            )
+        if self.max_pixels < self.min_pixels:
+            raise InvalidRequestError(
+                f"max_pixels ({self.max_pixels}) must be >= min_pixels ({self.min_pixels})", param="max_pixels"
+            )
+
+    def updated(self, min_pixels: int | None = None, max_pixels: int | None = None) -> PixelBudget:
+        """A copy with the given bounds replaced (None keeps the current one)."""
+        for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise InvalidRequestError(f"{name} ({value!r}) must be an integer", param=name)
+        return PixelBudget(
+            min_pixels=self.min_pixels if min_pixels is None else min_pixels,
+            max_pixels=self.max_pixels if max_pixels is None else max_pixels,
+            factor=self.factor,
+        )
+
+    def target_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) the model will see for an image of this size."""
+        new_h, new_w = smart_resize(
+            height, width, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels
+        )
+        return new_w, new_h
+
+    def num_visual_tokens(self, width: int, height: int) -> int:
+        w, h = self.target_size(width, height)
+        return (w // self.factor) * (h // self.factor)
+
+    def apply(self, image: Image.Image) -> Image.Image:
+        size = self.target_size(*image.size)
+        if size == image.size:
+            return image
+        return image.resize(size, Image.Resampling.BICUBIC)
+
+    def processor_size(self) -> dict[str, int]:
+        """The same bounds in the `size` form transformers' Qwen image processor takes."""
+        return {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}

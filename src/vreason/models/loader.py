@@ -1,0 +1,200 @@
+"""Load any Qwen3-VL checkpoint (hub id, preset name or local directory) through transformers' Auto classes.
+
+Never `trust_remote_code`; weights only from safetensors. Every way loading can fail for a reason the user
+can fix (missing files, offline hub, wrong architecture, no GPU for a GPU-only option) raises
+`ModelLoadError` with one line saying what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vreason.errors import InvalidRequestError, ModelLoadError
+from vreason.models.placement import QUANTIZATIONS, Placement, choose_placement
+from vreason.models.presets import find_preset
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, ProcessorMixin
+
+SUPPORTED_MODEL_TYPES = ("qwen3_vl", "qwen3_vl_moe")
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    model: str | None = None  # None: the built-in demo model
+    device: str = "auto"
+    dtype: str = "auto"
+    quantize: str | None = None  # "4bit" | "8bit" (bitsandbytes, CUDA only)
+
+    def __post_init__(self) -> None:
+        if self.quantize is not None and self.quantize not in QUANTIZATIONS:
+            raise InvalidRequestError(f"quantize ({self.quantize!r}) must be one of {', '.join(QUANTIZATIONS)}")
+
+
+@dataclass
+class LoadedModel:
+    model: PreTrainedModel
+    processor: ProcessorMixin
+    name: str  # what the user asked for, or "vreason-demo"
+    source: str  # local directory or hub id actually loaded
+    placement: Placement
+    thinking: bool  # the chat template opens <think> for generation
+    is_demo: bool
+    load_s: float
+
+
+def load_model(spec: LoadSpec) -> LoadedModel:
+    from vreason.models.demo import DEMO_MODEL_NAME, demo_model_dir
+
+    started = time.perf_counter()
+    is_demo = spec.model is None
+    source = str(demo_model_dir()) if is_demo else resolve_source(spec.model)
+    placement = choose_placement(spec.device, spec.dtype)
+    config = _load_config(source)
+    _check_config(config, source, placement, spec.quantize)
+
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    kwargs: dict[str, Any] = {
+        "dtype": placement.dtype,
+        "use_safetensors": True,
+        "trust_remote_code": False,
+    }
+    if spec.quantize:
+        kwargs["quantization_config"] = _bitsandbytes_config(spec.quantize)
+    if placement.device.startswith("cuda"):
+        import torch
+
+        kwargs["device_map"] = "auto" if placement.device == "cuda" and torch.cuda.device_count() > 1 else {
+            "": placement.device
+        }
+    try:
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+        model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+    except OSError as err:
+        raise ModelLoadError(_missing_message(source, err)) from None
+    if "device_map" not in kwargs:
+        model.to(placement.device)
+    model.eval()
+    name = DEMO_MODEL_NAME if is_demo else spec.model
+    return LoadedModel(
+        model=model,
+        processor=processor,
+        name=name,
+        source=source,
+        placement=placement,
+        thinking=template_opens_thinking(processor),
+        is_demo=is_demo,
+        load_s=time.perf_counter() - started,
+    )
+
+
+def resolve_source(model: str) -> str:
+    """A local directory if `model` names one, else a hub id (preset short names expanded)."""
+    candidate = Path(model).expanduser()
+    if candidate.is_dir():
+        _check_local_dir(candidate)
+        return str(candidate.resolve())
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise ModelLoadError(f"model directory {model} does not exist")
+    preset = find_preset(model)
+    if preset is not None:
+        return preset.hub_id
+    if model.count("/") != 1:
+        raise ModelLoadError(
+            f"model {model!r} is neither a local directory nor a hub id like Qwen/Qwen3-VL-8B-Instruct "
+            "(see `vreason models`)"
+        )
+    return model
+
+
+def template_opens_thinking(processor: Any) -> bool:
+    try:
+        text = processor.apply_chat_template(
+            [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+        )
+    except Exception:
+        return False
+    return text.rstrip().endswith("<think>")
+
+
+def _check_local_dir(path: Path) -> None:
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{path} has no config.json: not a Hugging Face checkpoint directory")
+    if any(path.glob("*.safetensors")):
+        return
+    if any(path.glob("*.bin")) or any(path.glob("*.pt")):
+        raise ModelLoadError(
+            f"{path} has only pickle weights (*.bin/*.pt); vreason loads safetensors only. Convert with "
+            "`model.save_pretrained(dir, safe_serialization=True)` in a trusted environment"
+        )
+    raise ModelLoadError(f"{path} has config.json but no *.safetensors weights")
+
+
+def _load_config(source: str) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source, trust_remote_code=False)
+    except OSError as err:
+        raise ModelLoadError(_missing_message(source, err)) from None
+    except ValueError as err:  # unknown model_type and friends
+        raise ModelLoadError(f"{source}: {err}".splitlines()[0]) from None
+
+
+def _check_config(config: Any, source: str, placement: Placement, quantize: str | None) -> None:
+    model_type = getattr(config, "model_type", None)
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise ModelLoadError(
+            f"{source} is a {model_type!r} checkpoint; vreason serves Qwen3-VL ({', '.join(SUPPORTED_MODEL_TYPES)})"
+        )
+    quant = getattr(config, "quantization_config", None)
+    method = (quant.get("quant_method") if isinstance(quant, dict) else getattr(quant, "quant_method", None))
+    if method == "fp8" and not placement.device.startswith("cuda"):
+        raise ModelLoadError(
+            f"{source} is an FP8 checkpoint and needs a CUDA GPU; on {placement.device} use the bf16 "
+            "checkpoint (drop -FP8 from the name)"
+        )
+    if quantize and not placement.device.startswith("cuda"):
+        raise ModelLoadError(
+            f"--quantize {quantize} uses bitsandbytes, which needs a CUDA GPU; on {placement.device} "
+            "run without --quantize (or pick a smaller model: `vreason models`)"
+        )
+
+
+def _bitsandbytes_config(quantize: str) -> Any:
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ModelLoadError("--quantize needs bitsandbytes: pip install 'vreason[quant]'") from None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    # The vision tower and the output head stay in bf16: they are small and quantizing them costs accuracy.
+    skip = ["visual", "lm_head"]
+    if quantize == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_use_double_quant=True,
+            llm_int8_skip_modules=skip,
+        )
+    return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
+
+
+def _missing_message(source: str, err: Exception) -> str:
+    if Path(source).is_dir():
+        return f"could not read checkpoint in {source}: {str(err).splitlines()[0]}"
+    from huggingface_hub import constants
+
+    offline = constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
+    why = "downloads are off (HF_HUB_OFFLINE=1)" if offline else "the Hugging Face hub could not be reached"
+    return (
+        f"model {source} is not in the local cache ({constants.HF_HUB_CACHE}) and {why}: run "
+        f"`hf download {source}` on a connected machine, or pass --model /path/to/checkpoint-dir"
+    )

@@ -1,0 +1,92 @@
+"""Shared fixtures. Models are built from configs (no downloads) once per test run and shared.
+
+`tiny_model_dir`: a random Qwen3-VL (text hidden 64, 2 layers; vision depth 2, patch 16, merge 2) with the
+real Qwen tokenizer, real processor and an Instruct chat template, saved with save_pretrained and loaded
+back through the same code users take.
+"""
+
+from __future__ import annotations
+
+import http.server
+import io
+import socketserver
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer():
+    from vreason.models.qwen_tokenizer import build_qwen_tokenizer
+
+    return build_qwen_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, qwen_tokenizer) -> Path:
+    from vreason.models.scratch import build_scratch_checkpoint
+
+    return build_scratch_checkpoint(tmp_path_factory.mktemp("tiny-qwen3-vl"), tokenizer=qwen_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_thinking_dir(tmp_path_factory, qwen_tokenizer) -> Path:
+    from vreason.models.scratch import build_scratch_checkpoint
+
+    return build_scratch_checkpoint(
+        tmp_path_factory.mktemp("tiny-qwen3-vl-thinking"), thinking=True, seed=1, tokenizer=qwen_tokenizer
+    )
+
+
+@pytest.fixture(scope="session")
+def vr(tiny_model_dir):
+    from vreason import VReason
+
+    return VReason(str(tiny_model_dir))
+
+
+def png_bytes(size=(64, 48), color=(200, 30, 30), mode="RGB", fmt="PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, color).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def image_file(tmp_path) -> Path:
+    path = tmp_path / "red.png"
+    path.write_bytes(png_bytes())
+    return path
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        status, headers, body = self.routes.get(self.path, (404, {"Content-Type": "text/plain"}, b"missing"))
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[tuple[str, dict]]:
+    """A real HTTP server on 127.0.0.1; tests fill `routes` with path -> (status, headers, body)."""
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    handler = type("Handler", (_Handler,), {"routes": routes})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", routes
+    finally:
+        server.shutdown()
+        server.server_close()
