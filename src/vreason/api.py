@@ -19,7 +19,7 @@ from typing import Any
 from vreason.engine.local_engine import EngineConfig, GenerationRequest, LocalEngine
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.types import Answer, Message, StreamDelta
-from vreason.media import ImageSource, MediaPolicy, PixelBudget, PreparedImage, load_image
+from vreason.media import ImageSource, MediaPolicy, PreparedImage, checkpoint_budget, load_image
 from vreason.models.demo import demo_notice
 from vreason.models.loader import LoadedModel, LoadSpec, load_model
 
@@ -45,12 +45,11 @@ class VReason:
         self.loaded: LoadedModel = load_model(LoadSpec(model=model, device=device, dtype=dtype, quantize=quantize))
         if self.loaded.is_demo:
             logger.warning(demo_notice())
-        budget = PixelBudget().updated(min_pixels, max_pixels)
         self.engine = LocalEngine(
             self.loaded,
             EngineConfig(
                 policy=media_policy or MediaPolicy(),
-                budget=budget,
+                budget=checkpoint_budget(self.loaded.processor).updated(min_pixels, max_pixels),
                 max_images_per_request=max_images_per_request,
             ),
         )
@@ -67,9 +66,9 @@ class VReason:
         """Qwen's defaults for this model kind with `overrides` applied (None values ignored)."""
         return self.engine.default_params.updated(**overrides)
 
-    def prepare_image(self, source: ImageSource | PreparedImage, max_pixels: int | None = None) -> PreparedImage:
-        """Load and resize once; the result can be passed anywhere an image is taken (saves re-decoding)."""
-        return load_image(source, self.engine.config.policy, self.engine.config.budget.updated(max_pixels=max_pixels))
+    def prepare_image(self, source: ImageSource | PreparedImage) -> PreparedImage:
+        """Load and check once; the result can be passed anywhere an image is taken (saves re-decoding)."""
+        return load_image(source, self.engine.config.policy)
 
     def ask(self, images: Images, question: str, **sampling: Any) -> Answer:
         return self.chat([Message.user(question, _as_list(images))], **sampling)
@@ -97,7 +96,7 @@ class VReason:
         return GenerationRequest(
             messages=parsed,
             params=self.sampling(**sampling),
-            budget=self.engine.config.budget.updated(min_pixels, max_pixels),
+            budget=self.engine.budget.updated(min_pixels, max_pixels),
             stream=stream,
         )
 

@@ -18,8 +18,8 @@ from vreason.media import MediaPolicy, PixelBudget, load_image
 LOCAL_URLS = MediaPolicy(allow_private_urls=True)
 
 
-def _load(source, policy=None, budget=None):
-    return load_image(source, policy or MediaPolicy(), budget or PixelBudget())
+def _load(source, policy=None):
+    return load_image(source, policy or MediaPolicy())
 
 
 # --- sources ------------------------------------------------------------------------------------------
@@ -30,7 +30,7 @@ def test_local_path_str_and_path_and_file_url(image_file):
         prepared = _load(source)
         assert prepared.original_size == (64, 48)
         assert prepared.image.mode == "RGB"
-        assert prepared.image.getpixel((0, 0))[0] > 150  # still red after resizing
+        assert prepared.image.getpixel((0, 0))[0] > 150
 
 
 def test_bytes_pil_data_uri_and_plain_base64():
@@ -238,11 +238,18 @@ def test_budget_sizes_are_multiples_of_32_within_bounds(size):
 
 
 def test_budget_applied_and_original_size_kept():
-    prepared = _load(png_bytes(size=(2000, 1000)), budget=PixelBudget(max_pixels=100 * 32 * 32))
+    prepared = _load(png_bytes(size=(2000, 1000)))
     assert prepared.original_size == (2000, 1000)
-    w, h = prepared.image.size
+    w, h = PixelBudget(max_pixels=100 * 32 * 32).apply(prepared.image).size
     assert w * h <= 100 * 32 * 32
     assert abs(w / h - 2) < 0.2
+
+
+def test_checkpoint_budget_follows_the_processor_with_a_cap():
+    released = PixelBudget.from_processor_size({"shortest_edge": 65536, "longest_edge": 16777216})
+    assert released.min_pixels == 65536
+    assert released.max_pixels == 1024 * 32 * 32  # capped for CPU; raise per request
+    assert PixelBudget.from_processor_size(None) == PixelBudget()
 
 
 def test_budget_validation_messages():

@@ -51,7 +51,8 @@ def ask(
     from vreason.media import MediaPolicy, PixelBudget, load_image
 
     SamplingParams().updated(**sampling)
-    prepared = [load_image(src, MediaPolicy(), PixelBudget().updated(min_pixels, max_pixels)) for src in images]
+    PixelBudget().updated(min_pixels, max_pixels)
+    prepared = [load_image(src, MediaPolicy()) for src in images]
     vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels)
     messages = ([Message.system(system)] if system else []) + [Message.user(question, prepared)]
     if as_json:

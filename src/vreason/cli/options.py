@@ -17,8 +17,13 @@ ModelOpt = Annotated[
 DeviceOpt = Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")]
 DtypeOpt = Annotated[str, typer.Option(help="auto | bfloat16 | float16 | float32")]
 QuantizeOpt = Annotated[str | None, typer.Option(help="4bit | 8bit (bitsandbytes, CUDA only)")]
-MaxPixelsOpt = Annotated[int | None, typer.Option(help="Pixel budget per image (default 1048576 = 1024 tokens).")]
-MinPixelsOpt = Annotated[int | None, typer.Option(help="Smaller images are upscaled to this many pixels.")]
+MaxPixelsOpt = Annotated[
+    int | None,
+    typer.Option(help="Pixel budget per image. Default: the checkpoint's, capped at 1048576 (1024 visual tokens)."),
+]
+MinPixelsOpt = Annotated[
+    int | None, typer.Option(help="Smaller images are upscaled to this many pixels. Default: the checkpoint's.")
+]
 TemperatureOpt = Annotated[float | None, typer.Option(help="0 = greedy. Default: Qwen's for the model kind.")]
 TopPOpt = Annotated[float | None, typer.Option("--top-p")]
 TopKOpt = Annotated[int | None, typer.Option("--top-k")]

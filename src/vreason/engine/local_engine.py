@@ -17,7 +17,7 @@ from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.text_output import StreamAssembler, final_text
 from vreason.engine.types import Answer, Message, StreamDelta, Timings, Usage
 from vreason.errors import InvalidRequestError
-from vreason.media import MediaPolicy, PixelBudget
+from vreason.media import MediaPolicy, PixelBudget, checkpoint_budget
 from vreason.models.loader import LoadedModel
 
 
@@ -32,7 +32,7 @@ class GenerationRequest:
 @dataclass
 class EngineConfig:
     policy: MediaPolicy = field(default_factory=MediaPolicy)
-    budget: PixelBudget = field(default_factory=PixelBudget)
+    budget: PixelBudget | None = None  # None: the checkpoint's own (see media.checkpoint_budget)
     max_images_per_request: int | None = 16
 
 
@@ -41,6 +41,7 @@ class LocalEngine:
         self.loaded = loaded
         self.config = config or EngineConfig()
         self.runner = ModelRunner(loaded)
+        self.budget = self.config.budget or checkpoint_budget(loaded.processor)
         self.max_context = int(getattr(loaded.model.config.get_text_config(), "max_position_embeddings", 0) or 0)
 
     @property
@@ -49,7 +50,7 @@ class LocalEngine:
 
     def generate(self, request: GenerationRequest) -> Iterator[StreamDelta | Answer]:
         started = time.perf_counter()
-        budget = request.budget or self.config.budget
+        budget = request.budget or self.budget
         prompt = build_prompt(
             self.runner.processor, request.messages, self.config.policy, budget, self.config.max_images_per_request
         )

@@ -61,7 +61,7 @@ class ModelRunner:
         return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
 
     def prepare(self, prompt: Prompt, processor_size: dict[str, int]) -> ModelInputs:
-        images = [p.image for p in prompt.images] or None
+        images = prompt.pixels or None
         kwargs: dict[str, Any] = {"text": [prompt.text], "return_tensors": "pt"}
         if images:
             kwargs["images"] = images

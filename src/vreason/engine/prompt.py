@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from PIL import Image
+
 from vreason.engine.text_output import THINK_OPEN
 from vreason.engine.types import Message, TextPart
 from vreason.errors import InvalidRequestError
@@ -24,7 +26,8 @@ class ChatTemplater(Protocol):
 @dataclass
 class Prompt:
     text: str  # the rendered template, one <|image_pad|> per image (the processor expands them)
-    images: list[PreparedImage]
+    images: list[PreparedImage]  # as loaded, for mapping answers back to the user's pixels
+    pixels: list[Image.Image]  # the same images resized to the pixel budget: what the model sees
     thinking_prompt: bool  # the template opened <think>: output starts inside the thinking block
 
 
@@ -59,8 +62,13 @@ def build_prompt(
             if isinstance(part, TextPart):
                 content.append({"type": "text", "text": part.text})
                 continue
-            images.append(load_image(part.source, policy, budget))
+            images.append(load_image(part.source, policy))
             content.append({"type": "image"})
         conversation.append({"role": message.role, "content": content})
     text = templater.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
-    return Prompt(text=text, images=images, thinking_prompt=text.rstrip().endswith(THINK_OPEN))
+    return Prompt(
+        text=text,
+        images=images,
+        pixels=[budget.apply(p.image) for p in images],
+        thinking_prompt=text.rstrip().endswith(THINK_OPEN),
+    )

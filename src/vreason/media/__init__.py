@@ -1,7 +1,15 @@
 """Media preprocessing: inputs in, RGB images sized for Qwen3-VL out. Knows nothing of models or prompts."""
 
 from vreason.media.image_input import ImageSource, PreparedImage, describe_source, load_image
-from vreason.media.pixel_budget import PixelBudget
+from vreason.media.pixel_budget import PixelBudget, checkpoint_budget
 from vreason.media.policy import MediaPolicy
 
-__all__ = ["ImageSource", "MediaPolicy", "PixelBudget", "PreparedImage", "describe_source", "load_image"]
+__all__ = [
+    "ImageSource",
+    "MediaPolicy",
+    "PixelBudget",
+    "PreparedImage",
+    "checkpoint_budget",
+    "describe_source",
+    "load_image",
+]

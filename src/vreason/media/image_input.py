@@ -1,5 +1,6 @@
 """Load one image from whatever a caller has (path, URL, data URI, base64 text, bytes, PIL image) into
-a `PreparedImage`: RGB pixels sized to the pixel budget, plus the original size for mapping coordinates back.
+a `PreparedImage`: normalized RGB pixels at their original size. Resizing to a model's pixel budget
+happens when the prompt is built (`PixelBudget.apply`), so one prepared image serves any budget.
 
 Every failure is a `MediaError` naming the input; nothing here knows about models or prompts.
 """
@@ -17,7 +18,6 @@ from PIL import Image
 
 from vreason.errors import MediaError
 from vreason.media.decode import check_and_normalize, decode_image
-from vreason.media.pixel_budget import PixelBudget
 from vreason.media.policy import MediaPolicy
 from vreason.media.url_fetch import fetch_url
 
@@ -31,9 +31,14 @@ _MIN_BASE64_LEN = 64
 
 @dataclass(frozen=True)
 class PreparedImage:
-    image: Image.Image  # RGB, already resized to the pixel budget
-    original_size: tuple[int, int]  # (width, height) before resizing, for coordinates in the user's pixels
+    image: Image.Image  # RGB, EXIF orientation applied, not yet resized
+
     label: str  # how error messages and traces name this input
+
+    @property
+    def original_size(self) -> tuple[int, int]:
+        """(width, height) as the user sees the image: coordinates map back to these pixels."""
+        return self.image.size
 
 
 def describe_source(source: ImageSource) -> str:
@@ -53,19 +58,17 @@ def describe_source(source: ImageSource) -> str:
 def load_image(
     source: ImageSource | PreparedImage,
     policy: MediaPolicy | None = None,
-    budget: PixelBudget | None = None,
 ) -> PreparedImage:
     """Prepare `source`; an already prepared image is returned as it is (conversations reuse them)."""
     if isinstance(source, PreparedImage):
         return source
     policy = policy or MediaPolicy()
-    budget = budget or PixelBudget()
     label = describe_source(source)
     if isinstance(source, Image.Image):
         image = check_and_normalize(source, label, policy)
     else:
         image = decode_image(read_source_bytes(source, policy, label), label, policy)
-    return PreparedImage(image=budget.apply(image), original_size=image.size, label=label)
+    return PreparedImage(image=image, label=label)
 
 
 def read_source_bytes(source: ImageSource, policy: MediaPolicy, label: str) -> bytes:

@@ -69,6 +69,24 @@ class PixelBudget:
             return image
         return image.resize(size, Image.Resampling.BICUBIC)
 
+    @classmethod
+    def from_processor_size(cls, size: dict | None) -> PixelBudget:
+        """The bounds a checkpoint's image processor declares, with max_pixels capped at DEFAULT_MAX_PIXELS.
+
+        Released Qwen3-VL processors upscale small images to 65,536 pixels and allow 16.7M; the cap keeps
+        a single photo affordable on CPU (raise it per request with max_pixels).
+        """
+        size = size or {}
+        low = int(size.get("shortest_edge") or size.get("min_pixels") or DEFAULT_MIN_PIXELS)
+        high = min(int(size.get("longest_edge") or size.get("max_pixels") or DEFAULT_MAX_PIXELS), DEFAULT_MAX_PIXELS)
+        return cls(min_pixels=low, max_pixels=max(low, high))
+
     def processor_size(self) -> dict[str, int]:
         """The same bounds in the `size` form transformers' Qwen image processor takes."""
         return {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
+
+
+def checkpoint_budget(processor: object) -> PixelBudget:
+    """The default budget for a loaded processor (see `PixelBudget.from_processor_size`)."""
+    image_processor = getattr(processor, "image_processor", processor)
+    return PixelBudget.from_processor_size(getattr(image_processor, "size", None))
