@@ -37,12 +37,14 @@ class VReason:
         device: str = "auto",
         dtype: str = "auto",
         quantize: str | None = None,
+        adapter: str | None = None,
         min_pixels: int | None = None,
         max_pixels: int | None = None,
         media_policy: MediaPolicy | None = None,
         max_images_per_request: int | None = 16,
     ):
-        self.loaded: LoadedModel = load_model(LoadSpec(model=model, device=device, dtype=dtype, quantize=quantize))
+        spec = LoadSpec(model=model, device=device, dtype=dtype, quantize=quantize, adapter=adapter)
+        self.loaded: LoadedModel = load_model(spec)
         if self.loaded.is_demo:
             logger.warning(demo_notice())
         self.engine = LocalEngine(

@@ -13,7 +13,7 @@ import sys
 import typer
 
 from vreason import __version__
-from vreason.cli import ask, chat, models
+from vreason.cli import ask, chat, finetune, models
 
 app = typer.Typer(
     name="vreason",
@@ -43,6 +43,7 @@ def main_options(
 app.command("ask")(ask.ask)
 app.command("chat")(chat.chat)
 app.command("models")(models.models)
+app.command("finetune")(finetune.finetune)
 
 
 def _quiet_libraries(debug: bool) -> None:

@@ -32,6 +32,7 @@ def ask(
     device: o.DeviceOpt = "auto",
     dtype: o.DtypeOpt = "auto",
     quantize: o.QuantizeOpt = None,
+    adapter: o.AdapterOpt = None,
 ) -> None:
     """Ask a question about one or more images."""
     from vreason.engine.types import Message
@@ -53,7 +54,7 @@ def ask(
     SamplingParams().updated(**sampling)
     PixelBudget().updated(min_pixels, max_pixels)
     prepared = [load_image(src, MediaPolicy()) for src in images]
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels)
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter)
     messages = ([Message.system(system)] if system else []) + [Message.user(question, prepared)]
     if as_json:
         answer = vr.chat(messages, **sampling)

@@ -33,11 +33,12 @@ def chat(
     device: o.DeviceOpt = "auto",
     dtype: o.DtypeOpt = "auto",
     quantize: o.QuantizeOpt = None,
+    adapter: o.AdapterOpt = None,
 ) -> None:
     """Chat about images, turn after turn."""
     sampling = o.sampling_kwargs(temperature=temperature, top_p=top_p, top_k=top_k,
                                  max_new_tokens=max_new_tokens, presence_penalty=presence_penalty, seed=seed)
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels)
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter)
     vr.sampling(**sampling)
     conversation = vr.conversation(system)
     pending: list = []

@@ -16,6 +16,9 @@ ModelOpt = Annotated[
 ]
 DeviceOpt = Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")]
 DtypeOpt = Annotated[str, typer.Option(help="auto | bfloat16 | float16 | float32")]
+AdapterOpt = Annotated[
+    str | None, typer.Option(help="LoRA adapter directory (from `vreason finetune --save-adapter`).")
+]
 QuantizeOpt = Annotated[str | None, typer.Option(help="4bit | 8bit (bitsandbytes, CUDA only)")]
 MaxPixelsOpt = Annotated[
     int | None,
@@ -47,8 +50,8 @@ def sampling_kwargs(**values: Any) -> dict[str, Any]:
 
 
 def open_model(model: str | None, device: str, dtype: str, quantize: str | None, min_pixels: int | None,
-               max_pixels: int | None) -> VReason:
+               max_pixels: int | None, adapter: str | None = None) -> VReason:
     from vreason.api import VReason
 
-    return VReason(model, device=device, dtype=dtype, quantize=quantize, min_pixels=min_pixels,
+    return VReason(model, device=device, dtype=dtype, quantize=quantize, adapter=adapter, min_pixels=min_pixels,
                    max_pixels=max_pixels)

@@ -29,6 +29,7 @@ class LoadSpec:
     device: str = "auto"
     dtype: str = "auto"
     quantize: str | None = None  # "4bit" | "8bit" (bitsandbytes, CUDA only)
+    adapter: str | None = None  # a peft LoRA adapter directory, merged into the weights after loading
 
     def __post_init__(self) -> None:
         if self.quantize is not None and self.quantize not in QUANTIZATIONS:
@@ -79,6 +80,8 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         raise ModelLoadError(_missing_message(source, err)) from None
     if "device_map" not in kwargs:
         model.to(placement.device)
+    if spec.adapter:
+        model = _apply_adapter(model, spec.adapter)
     model.eval()
     name = DEMO_MODEL_NAME if is_demo else spec.model
     return LoadedModel(
@@ -110,6 +113,24 @@ def resolve_source(model: str) -> str:
             "(see `vreason models`)"
         )
     return model
+
+
+def _apply_adapter(model: Any, adapter: str) -> Any:
+    path = Path(adapter).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise ModelLoadError(f"adapter {adapter}: no adapter_config.json (expected a directory from `--save-adapter`)")
+    if not (path / "adapter_model.safetensors").is_file():
+        raise ModelLoadError(f"adapter {adapter}: no adapter_model.safetensors (vreason loads safetensors only)")
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise ModelLoadError("--adapter needs peft: pip install 'vreason[train]'") from None
+    try:
+        merged = PeftModel.from_pretrained(model, str(path), is_trainable=False)
+    except (ValueError, RuntimeError, KeyError) as err:
+        raise ModelLoadError(f"adapter {adapter} does not fit this model: {str(err).splitlines()[0]}") from None
+    # Merged weights generate as fast as the base model; the adapter cannot be switched off afterwards.
+    return merged.merge_and_unload()
 
 
 def template_opens_thinking(processor: Any) -> bool:

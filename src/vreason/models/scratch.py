@@ -38,6 +38,8 @@ class ScratchSizes:
     vision_hidden: int = 32
     vision_heads: int = 2
     vision_intermediate: int = 64
+    vision_positions: int = 256  # learned position grid (16x16), interpolated to any image size
+    deepstack_indexes: tuple[int, ...] = (0,)  # vision layers whose features also feed early text layers
     max_positions: int = 8192
     # Sharing input and output embeddings halves the 151,936-row table, which dominates a small model.
     tie_embeddings: bool = True
@@ -63,6 +65,8 @@ def build_scratch_checkpoint(
     thinking: bool = False,
     seed: int = 0,
     tokenizer: PreTrainedTokenizerFast | None = None,
+    min_pixels: int = DEFAULT_MIN_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """Write config, random safetensors weights, tokenizer, processor and chat template into `out_dir`.
 
@@ -86,7 +90,7 @@ def build_scratch_checkpoint(
         patch_size=PATCH_SIZE,
         merge_size=SPATIAL_MERGE,
         temporal_patch_size=2,
-        size={"shortest_edge": DEFAULT_MIN_PIXELS, "longest_edge": DEFAULT_MAX_PIXELS},
+        size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
         image_mean=[0.5, 0.5, 0.5],
         image_std=[0.5, 0.5, 0.5],
     )
@@ -132,8 +136,8 @@ def build_scratch_checkpoint(
             "patch_size": PATCH_SIZE,
             "spatial_merge_size": SPATIAL_MERGE,
             "temporal_patch_size": 2,
-            "num_position_embeddings": 256,
-            "deepstack_visual_indexes": [0],
+            "num_position_embeddings": sizes.vision_positions,
+            "deepstack_visual_indexes": list(sizes.deepstack_indexes),
         },
         tie_word_embeddings=sizes.tie_embeddings,
     )

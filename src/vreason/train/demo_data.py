@@ -1,0 +1,122 @@
+"""Training and evaluation data for the demo model, written as the JSONL format `vreason finetune` reads.
+
+Training rows are multi-turn: one image, several questions in a row (the image is encoded once for all of
+them, which makes training on CPU several times cheaper than one question per row). Evaluation rows are
+single questions, tagged with their kind, so each family gets its own score.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from vreason.train.shapes_world import KINDS, ShapesWorld
+
+MAX_TURNS = 6
+
+
+def _conversation(image: str, qas: list[tuple[str, str]]) -> dict:
+    messages = []
+    for i, (question, answer) in enumerate(qas):
+        content = [{"type": "image", "image": image}] if i == 0 else []
+        content.append({"type": "text", "text": question})
+        messages.append({"role": "user", "content": content})
+        messages.append({"role": "assistant", "content": answer})
+    return {"messages": messages}
+
+
+def write_shapes_train(out: Path, scenes: int, seed: int) -> int:
+    """`scenes` mixed scenes plus a share of grounding- and reading-only scenes; returns rows written."""
+    world = ShapesWorld(seed)
+    images = out / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    rows = 0
+    with (out / "train.jsonl").open("w") as handle:
+        for index in range(scenes):
+            kind = rng.choice((None, None, None, "grounding", "reading", "position", "count"))
+            scene = world.scene(kind)
+            name = f"images/s{index:06d}.png"
+            scene.image.save(out / name)
+            qas = [(qa.question, qa.answer) for qa in scene.qas]
+            for start in range(0, len(qas), MAX_TURNS):
+                handle.write(json.dumps(_conversation(name, qas[start : start + MAX_TURNS])) + "\n")
+                rows += 1
+    return rows
+
+
+def write_shapes_eval(out: Path, per_kind: int, seed: int) -> None:
+    """Held-out single-question rows, `per_kind` of each question family (`kind` field)."""
+    world = ShapesWorld(seed)
+    images = out / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    with (out / "eval.jsonl").open("w") as handle:
+        for kind in KINDS:
+            written = 0
+            index = 0
+            while written < per_kind:
+                scene = world.scene(kind)
+                qas = [qa for qa in scene.qas if qa.kind == kind]
+                if kind == "grounding":  # the quality bar is about single objects
+                    qas = [qa for qa in qas if qa.answer.count("bbox_2d") == 1]
+                if not qas:
+                    continue
+                name = f"images/{kind}{index:05d}.png"
+                index += 1
+                scene.image.save(out / name)
+                qa = qas[0]
+                row = {"image": name, "question": qa.question, "answer": qa.answer, "kind": kind}
+                handle.write(json.dumps(row) + "\n")
+                written += 1
+
+
+def write_easy_vqa(out: Path, split: str, seed: int, multi_turn: bool) -> int:
+    """easy-VQA (the PyPI package) as JSONL: grouped by image for training, one question per row for eval."""
+    import easy_vqa
+
+    if split == "train":
+        questions, answers, image_ids = easy_vqa.get_train_questions()
+        paths = easy_vqa.get_train_image_paths()
+    else:
+        questions, answers, image_ids = easy_vqa.get_test_questions()
+        paths = easy_vqa.get_test_image_paths()
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"easy_vqa_{split}.jsonl"
+    rows = 0
+    with target.open("w") as handle:
+        if not multi_turn:
+            for question, answer, image_id in zip(questions, answers, image_ids, strict=True):
+                handle.write(json.dumps({"image": paths[image_id], "question": question, "answer": answer,
+                                         "kind": "easy_vqa"}) + "\n")
+                rows += 1
+            return rows
+        grouped: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for question, answer, image_id in zip(questions, answers, image_ids, strict=True):
+            grouped[image_id].append((question, answer))
+        rng = random.Random(seed)
+        for image_id, qas in grouped.items():
+            rng.shuffle(qas)
+            for start in range(0, len(qas), MAX_TURNS):
+                handle.write(json.dumps(_conversation(paths[image_id], qas[start : start + MAX_TURNS])) + "\n")
+                rows += 1
+    return rows
+
+
+def corpus(*files: Path) -> list[str]:
+    """Every question and answer in the given JSONL files: what the compact tokenizer is trained on."""
+    texts = []
+    for path in files:
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if "messages" in row:
+                for message in row["messages"]:
+                    content = message["content"]
+                    if isinstance(content, str):
+                        texts.append(content)
+                    else:
+                        texts.extend(part["text"] for part in content if part.get("type") == "text")
+            else:
+                texts += [row["question"], row["answer"]]
+    return texts

@@ -1,0 +1,148 @@
+"""Reproduce the built-in demo model from scratch: data, tokenizer, random Qwen3-VL, `finetune`, evaluation,
+model card. One command:
+
+    python -m vreason.train.demo_recipe --out src/vreason/assets/demo-model      (or: make demo-model)
+
+Everything is deterministic given --seed; wall time on a 2-core CPU is recorded in the model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vreason.models.scratch import ScratchSizes
+
+# Images are upscaled to at least 128x128 (16 visual tokens) and at most 256x256 (64 tokens).
+DEMO_MIN_PIXELS = 128 * 128
+DEMO_MAX_PIXELS = 256 * 256
+DEMO_SIZES = ScratchSizes(
+    text_hidden=256, text_layers=4, text_heads=4, text_kv_heads=2, head_dim=64, text_intermediate=768,
+    vision_depth=3, vision_hidden=128, vision_heads=4, vision_intermediate=512, vision_positions=256,
+    deepstack_indexes=(1,), max_positions=4096, tie_embeddings=True,
+)
+# Words of the chat template and of everyday questions, so they are whole tokens too.
+EXTRA_CORPUS = ["system", "user", "assistant", "You are a helpful assistant.", "What is in the image?",
+                "Describe the image.", "How many objects are there?", "What colour is it?"]
+
+
+LOADABLE_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                  "tokenizer_config.json", "processor_config.json", "chat_template.jinja")
+
+
+@dataclass
+class RecipeConfig:
+    out: Path
+    work: Path
+    scenes: int = 8000
+    eval_per_kind: int = 200
+    epochs: float = 3.0
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    seed: int = 0
+    evaluate_easy_vqa_limit: int | None = None
+
+
+def build(config: RecipeConfig) -> dict:
+    from vreason.models.compact_tokenizer import train_compact_tokenizer
+    from vreason.models.scratch import build_scratch_checkpoint
+    from vreason.train.demo_data import corpus, write_easy_vqa, write_shapes_eval, write_shapes_train
+    from vreason.train.finetune import FinetuneConfig, finetune
+
+    started = time.perf_counter()
+    work = config.work
+    if work.exists():
+        shutil.rmtree(work)
+    data = work / "data"
+    rows = write_shapes_train(data, config.scenes, seed=config.seed + 1)
+    rows += write_easy_vqa(data, "train", seed=config.seed, multi_turn=True)
+    write_shapes_eval(data, config.eval_per_kind, seed=config.seed + 1001)
+    write_easy_vqa(data, "test", seed=config.seed, multi_turn=False)
+    train_file = data / "all_train.jsonl"
+    with train_file.open("w") as handle:
+        for part in ("train.jsonl", "easy_vqa_train.jsonl"):
+            handle.write((data / part).read_text())
+    tokenizer = train_compact_tokenizer(corpus(train_file) + EXTRA_CORPUS)
+    base = build_scratch_checkpoint(work / "scratch", DEMO_SIZES, tokenizer=tokenizer, seed=config.seed,
+                                    min_pixels=DEMO_MIN_PIXELS, max_pixels=DEMO_MAX_PIXELS)
+    data_s = time.perf_counter() - started
+    result = finetune(FinetuneConfig(
+        train_data=str(train_file),
+        output_dir=str(work / "trained"),
+        model=str(base),
+        eval_fraction=0.01,
+        eval_max_answers=300,
+        method="full",
+        train_vision=True,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_ratio=0.02,
+        weight_decay=0.01,
+        eval_steps=1000,
+        save_steps=500,
+        seed=config.seed,
+        dtype="float32",
+    ))
+    train_s = time.perf_counter() - started - data_s
+    metrics = evaluate_model(work / "trained", data, config.evaluate_easy_vqa_limit)
+    _install(work / "trained", config.out)
+    summary = {
+        "train_rows": rows,
+        "train_loss": result.train_loss,
+        "steps": result.steps,
+        "params": result.total_params,
+        "wall_s": {"data": round(data_s), "train": round(train_s), "total": round(time.perf_counter() - started)},
+        "metrics": metrics,
+        "config": {k: str(v) for k, v in config.__dict__.items()},
+    }
+    (config.out / "training_summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def evaluate_model(model_dir: Path, data: Path, easy_vqa_limit: int | None) -> dict:
+    from vreason import VReason
+    from vreason.train.qa_eval import evaluate
+
+    vr = VReason(str(model_dir))
+    shapes_rows = [json.loads(line) for line in (data / "eval.jsonl").read_text().splitlines()]
+    easy_rows = [json.loads(line) for line in (data / "easy_vqa_test.jsonl").read_text().splitlines()]
+    return {
+        "shapes_world": evaluate(vr, shapes_rows, data),
+        "easy_vqa_test": evaluate(vr, easy_rows[:easy_vqa_limit], data),
+    }
+
+
+def _install(trained: Path, out: Path) -> None:
+    """Copy the loadable files (no checkpoints, no optimizer state) into the package."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in LOADABLE_FILES:
+        if (trained / name).is_file():
+            shutil.copy2(trained / name, out / name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train the built-in demo model from scratch.")
+    parser.add_argument("--out", type=Path, default=Path("src/vreason/assets/demo-model"))
+    parser.add_argument("--work", type=Path, default=Path(".cache/demo-build"))
+    parser.add_argument("--scenes", type=int, default=RecipeConfig.scenes)
+    parser.add_argument("--epochs", type=float, default=RecipeConfig.epochs)
+    parser.add_argument("--batch-size", type=int, default=RecipeConfig.batch_size)
+    parser.add_argument("--lr", type=float, default=RecipeConfig.learning_rate)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--easy-vqa-limit", type=int, help="evaluate on the first N test questions only")
+    args = parser.parse_args()
+    summary = build(RecipeConfig(out=args.out, work=args.work, scenes=args.scenes, epochs=args.epochs,
+                                 batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
+                                 evaluate_easy_vqa_limit=args.easy_vqa_limit))
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""Supervised fine-tuning of any Qwen3-VL checkpoint: LoRA (peft), QLoRA (4-bit base, CUDA) or full.
+
+Built on transformers' Trainer (optimizer, schedule, gradient accumulation, checkpoints, --resume); vreason
+adds the image-conversation collator, assistant-only loss, exact-match evaluation by real generation
+through the same engine the product serves with, a progress bar, and the output in a standard layout:
+a merged Hugging Face directory (default) or a peft adapter (`save_adapter`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+from transformers import PrinterCallback, Trainer, TrainingArguments
+
+from vreason.engine.local_engine import EngineConfig, GenerationRequest, LocalEngine
+from vreason.engine.sampling import GREEDY
+from vreason.engine.types import Answer
+from vreason.errors import InvalidRequestError
+from vreason.media import checkpoint_budget
+from vreason.models.loader import LoadedModel, LoadSpec, load_model
+from vreason.train.collate import SFTCollator
+from vreason.train.dataset import Example, read_jsonl
+from vreason.train.progress import RichProgressCallback
+
+logger = logging.getLogger("vreason.train")
+
+METHODS = ("lora", "qlora", "full")
+TEXT_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class FinetuneConfig:
+    train_data: str
+    output_dir: str
+    model: str | None = None  # base checkpoint; None: the built-in demo model
+    eval_data: str | None = None  # default: hold out eval_fraction of the training rows
+    eval_fraction: float = 0.05
+    eval_max_answers: int = 200  # assistant turns scored by exact match at each evaluation
+    method: str = "lora"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: tuple[str, ...] = TEXT_LINEAR
+    train_vision: bool = False  # LoRA/full: also adapt the vision tower (frozen by default)
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    batch_size: int = 8
+    grad_accum: int = 1
+    learning_rate: float | None = None  # default: 2e-4 for (Q)LoRA, 5e-5 for full
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    eval_steps: int = 200
+    save_steps: int = 200
+    logging_steps: int = 10
+    seed: int = 0
+    resume: bool = False
+    save_adapter: bool = False  # LoRA: write the adapter only instead of merging it into the weights
+    skip_bad_rows: bool = False
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    device: str = "auto"
+    dtype: str = "auto"  # auto: bf16 on CUDA, float32 on CPU (bf16 weights train poorly without fp32 masters)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidRequestError(f"method ({self.method!r}) must be one of {', '.join(METHODS)}")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise InvalidRequestError(f"eval_fraction ({self.eval_fraction}) must be in [0, 1)")
+        if self.batch_size < 1 or self.grad_accum < 1:
+            raise InvalidRequestError("batch_size and grad_accum must be >= 1")
+        if self.save_adapter and self.method == "full":
+            raise InvalidRequestError("save_adapter needs --method lora or qlora")
+
+
+@dataclass
+class FinetuneResult:
+    output_dir: str
+    train_loss: float
+    steps: int
+    eval_exact_match: float | None
+    skipped_rows: int
+    trainable_params: int
+    total_params: int
+
+
+class ExampleDataset(Dataset):
+    def __init__(self, examples: list[Example]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> Example:
+        return self.examples[index]
+
+
+def normalize_answer(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().lower().rstrip("."))
+
+
+def exact_match(engine: LocalEngine, examples: list[Example], limit: int) -> tuple[float, int]:
+    """Greedy answers to every assistant turn (history as in the data), compared after normalization."""
+    hits = total = 0
+    for example in examples:
+        for index, message in enumerate(example.messages):
+            if message.role != "assistant" or index == 0:
+                continue
+            if total >= limit:
+                return (hits / total if total else 0.0), total
+            request = GenerationRequest(example.messages[:index], GREEDY.updated(max_new_tokens=64), stream=False)
+            answer = next(e for e in engine.generate(request) if isinstance(e, Answer))
+            hits += normalize_answer(answer.text) == normalize_answer(message.text)
+            total += 1
+    return (hits / total if total else 0.0), total
+
+
+class SFTTrainer(Trainer):
+    """Trainer whose evaluation also generates answers and scores exact match."""
+
+    def __init__(self, *args: Any, engine_factory: Any, eval_examples: list[Example], eval_max: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.engine_factory = engine_factory
+        self.eval_examples = eval_examples
+        self.eval_max = eval_max
+
+    def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict:
+        metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            score, count = exact_match(self.engine_factory(self.model), self.eval_examples, self.eval_max)
+        finally:
+            self.model.train(was_training)
+        extra = {f"{metric_key_prefix}_exact_match": score, f"{metric_key_prefix}_answers": float(count)}
+        metrics.update(extra)
+        self.log(extra)
+        return metrics
+
+
+def finetune(config: FinetuneConfig) -> FinetuneResult:
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train = read_jsonl(config.train_data, config.skip_bad_rows)
+    skipped = list(train.skipped)
+    examples = train.examples
+    if config.eval_data:
+        evaluation = read_jsonl(config.eval_data, config.skip_bad_rows)
+        eval_examples = evaluation.examples
+        skipped += evaluation.skipped
+    else:
+        shuffled = examples[:]
+        random.Random(config.seed).shuffle(shuffled)
+        n_eval = int(len(shuffled) * config.eval_fraction)
+        eval_examples, examples = shuffled[:n_eval], shuffled[n_eval:]
+    for reason in skipped:
+        logger.warning("skipped %s", reason)
+    if skipped:
+        logger.warning("skipped %d bad rows", len(skipped))
+
+    loaded = _load_for_training(config)
+    model = _prepare_trainable(loaded.model, config)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    budget = checkpoint_budget(loaded.processor).updated(config.min_pixels, config.max_pixels)
+    collator = SFTCollator(loaded.processor, budget)
+
+    def engine_factory(current: Any) -> LocalEngine:
+        view = LoadedModel(**{**loaded.__dict__, "model": current})
+        return LocalEngine(view, EngineConfig(budget=budget))
+
+    on_cuda = loaded.placement.device.startswith("cuda")
+    args = TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate or (5e-5 if config.method == "full" else 2e-4),
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=config.weight_decay,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        logging_steps=config.logging_steps,
+        eval_strategy="steps" if eval_examples else "no",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        seed=config.seed,
+        report_to=[],
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        use_cpu=not on_cuda,
+        bf16=on_cuda and loaded.placement.dtype_name == "bfloat16",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=ExampleDataset(examples),
+        eval_dataset=ExampleDataset(eval_examples) if eval_examples else None,
+        data_collator=collator,
+        engine_factory=engine_factory,
+        eval_examples=eval_examples,
+        eval_max=config.eval_max_answers,
+    )
+    if config.progress:
+        trainer.remove_callback(PrinterCallback)  # the progress bar shows loss; eval results are printed there
+        trainer.add_callback(RichProgressCallback(config.batch_size * config.grad_accum))
+    resume = config.resume and _has_checkpoint(out / "checkpoints")
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    score = None
+    if eval_examples:
+        score = trainer.evaluate().get("eval_exact_match")
+    _save(trainer.model, loaded, out, config)
+    summary = FinetuneResult(
+        output_dir=str(out),
+        train_loss=float(result.training_loss),
+        steps=int(result.global_step),
+        eval_exact_match=score,
+        skipped_rows=len(skipped),
+        trainable_params=trainable,
+        total_params=total,
+    )
+    (out / "finetune_result.json").write_text(json.dumps({**asdict(summary), "config": asdict(config)}, indent=1))
+    return summary
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
+
+
+def _load_for_training(config: FinetuneConfig) -> LoadedModel:
+    dtype = config.dtype
+    if dtype == "auto":
+        dtype = "bfloat16" if torch.cuda.is_available() and config.device in ("auto", "cuda") else "float32"
+    quantize = "4bit" if config.method == "qlora" else None
+    return load_model(LoadSpec(model=config.model, device=config.device, dtype=dtype, quantize=quantize))
+
+
+def _prepare_trainable(model: Any, config: FinetuneConfig) -> Any:
+    if config.method == "full":
+        for name, param in model.named_parameters():
+            param.requires_grad = config.train_vision or not _is_vision(name)
+        return model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if config.method == "qlora":
+        model = prepare_model_for_kbit_training(model)
+    names = "|".join(re.escape(m) for m in config.target_modules)
+    # Without train_vision, only the language model's layers get adapters (vision blocks are named
+    # differently anyway, but a custom target list could match both).
+    scope = r".*" if config.train_vision else r".*language_model.*"
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=rf"{scope}\.({names})$",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def _is_vision(name: str) -> bool:
+    return ".visual." in f".{name}" or name.startswith("visual.") or ".visual" in name
+
+
+def _save(model: Any, loaded: LoadedModel, out: Path, config: FinetuneConfig) -> None:
+    if config.method != "full" and not config.save_adapter:
+        model = model.merge_and_unload()
+    model.save_pretrained(out, safe_serialization=True)
+    loaded.processor.save_pretrained(out)
+    if config.method == "full" or not config.save_adapter:
+        model.generation_config.save_pretrained(out)

@@ -1,0 +1,97 @@
+"""Score a model on question-answer JSONL rows (short form, optional "kind"): exact match per kind, and for
+grounding answers the IoU of each predicted box with the expected one (hit when IoU >= 0.5).
+
+    python -m vreason.train.qa_eval --model DIR --data eval.jsonl [--limit N] [--out metrics.json]
+
+A plain script until `vreason eval` exists; the demo model's model card numbers come from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from vreason.train.finetune import normalize_answer
+
+IOU_HIT = 0.5
+
+
+def parse_boxes(text: str) -> list[list[float]]:
+    try:
+        data = json.loads(text.strip())
+    except json.JSONDecodeError:
+        return []
+    items = data if isinstance(data, list) else [data]
+    boxes = []
+    for item in items:
+        box = item.get("bbox_2d") if isinstance(item, dict) else None
+        if isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box):
+            boxes.append([float(v) for v in box])
+    return boxes
+
+
+def iou(a: list[float], b: list[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
+    stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    started = time.perf_counter()
+    with Progress(console=Console(stderr=True), disable=not progress) as bar:
+        task = bar.add_task("evaluating", total=len(rows))
+        for row in rows:
+            image = row["image"] if Path(row["image"]).is_absolute() else str(base / row["image"])
+            answer = vr.ask(image, row["question"], temperature=0.0, presence_penalty=0.0, max_new_tokens=64)
+            kind = row.get("kind", "all")
+            s = stats[kind]
+            s["count"] += 1
+            s["exact"] += normalize_answer(answer.text) == normalize_answer(row["answer"])
+            if kind == "grounding":
+                expected = parse_boxes(row["answer"])
+                predicted = parse_boxes(answer.text)
+                if expected and predicted:
+                    overlap = iou(predicted[0], expected[0])
+                    s["iou_sum"] += overlap
+                    s["iou_hits"] += overlap >= IOU_HIT
+            bar.advance(task)
+    report = {}
+    for kind, s in sorted(stats.items()):
+        entry = {"count": int(s["count"]), "exact_match": s["exact"] / s["count"]}
+        if kind == "grounding":
+            entry["iou_at_0.5"] = s["iou_hits"] / s["count"]
+            entry["mean_iou"] = s["iou_sum"] / s["count"]
+        report[kind] = entry
+    report["_seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def main() -> None:
+    from vreason import VReason
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    path = Path(args.data)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()][: args.limit]
+    report = evaluate(VReason(args.model), rows, path.parent)
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""The shapes world: deterministic synthetic scenes (shapes in colours, short rendered text) with questions
+and exact answers about colour, shape, presence, counting, relative position, grounding and reading.
+
+Same seed, same scenes, same questions. Colours include the easy-VQA palette with its exact RGB values;
+boxes are Qwen3-VL's format: `[{"bbox_2d": [x1, y1, x2, y2], "label": ...}]`, coordinates relative to the
+image on 0-1000.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageDraw, ImageFont
+
+PALETTE: dict[str, tuple[int, int, int]] = {
+    # easy-VQA's eight colours, measured from its images
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "black": (0, 0, 0),
+    "gray": (128, 128, 128),
+    "teal": (0, 128, 128),
+    "brown": (165, 42, 42),
+    "yellow": (255, 255, 0),
+    # and two more
+    "purple": (128, 0, 128),
+    "orange": (255, 165, 0),
+}
+SHAPES = ("circle", "rectangle", "triangle", "star", "hexagon")
+WORDS = ("stop", "open", "exit", "cat", "dog", "sun", "red", "blue", "box", "tree", "fish", "moon", "star",
+         "up", "down", "left", "right", "yes", "no", "hello")
+KINDS = ("color", "shape", "presence", "count", "position", "grounding", "reading")
+
+
+@dataclass(frozen=True)
+class Shape:
+    kind: str
+    color: str
+    box: tuple[int, int, int, int]  # pixel box (x1, y1, x2, y2), inclusive of the drawn shape
+
+    @property
+    def name(self) -> str:
+        return f"{self.color} {self.kind}"
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
+
+
+@dataclass
+class QA:
+    kind: str  # one of KINDS
+    question: str
+    answer: str
+
+
+@dataclass
+class Scene:
+    image: Image.Image
+    shapes: list[Shape] = field(default_factory=list)
+    text: str | None = None
+    qas: list[QA] = field(default_factory=list)
+
+
+def relative_box(box: tuple[int, int, int, int], size: tuple[int, int]) -> list[int]:
+    w, h = size
+    return [round(box[0] / w * 1000), round(box[1] / h * 1000), round(box[2] / w * 1000), round(box[3] / h * 1000)]
+
+
+def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
+    return json.dumps([{"bbox_2d": relative_box(s.box, size), "label": s.name} for s in shapes])
+
+
+class ShapesWorld:
+    def __init__(self, seed: int = 0):
+        self.rng = random.Random(seed)
+
+    # -- scenes ------------------------------------------------------------------------------------------
+
+    def scene(self, kind: str | None = None) -> Scene:
+        """A scene with questions; `kind` picks the question family (None: a mix)."""
+        rng = self.rng
+        if kind == "reading":
+            return self._text_scene()
+        single = kind in ("color", "shape", "presence", "grounding") and rng.random() < 0.6
+        count = 1 if single else rng.randint(2 if kind == "position" else 1, 5)
+        scene = self._shape_scene(count)
+        scene.qas = self._questions(scene, kind)
+        return scene
+
+    def _background(self, size: int) -> Image.Image:
+        rng = self.rng
+        base = tuple(rng.randint(225, 255) for _ in range(3))
+        return Image.new("RGB", (size, size), base)
+
+    def _shape_scene(self, count: int) -> Scene:
+        rng = self.rng
+        side = rng.choice((128, 160, 192, 224, 256)) if count > 1 else rng.choice((64, 96, 128, 160, 192))
+        image = self._background(side)
+        draw = ImageDraw.Draw(image)
+        shapes: list[Shape] = []
+        attempts = 0
+        while len(shapes) < count and attempts < 200:
+            attempts += 1
+            extent = rng.randint(int(side * (0.22 if count > 2 else 0.3)), int(side * (0.4 if count > 1 else 0.7)))
+            x1 = rng.randint(1, side - extent - 1)
+            y1 = rng.randint(1, side - extent - 1)
+            kind = rng.choice(SHAPES)
+            w = extent if kind in ("circle", "star", "hexagon") else rng.randint(int(extent * 0.6), extent)
+            h = extent if kind in ("circle", "star", "hexagon") else rng.randint(int(extent * 0.6), extent)
+            box = (x1, y1, x1 + w, y1 + h)
+            margin = max(2, side // 40)
+            if any(_overlaps(box, s.box, margin) for s in shapes):
+                continue
+            color = rng.choice(list(PALETTE))
+            shapes.append(Shape(kind, color, _draw(draw, kind, box, PALETTE[color])))
+        return Scene(image=image, shapes=shapes)
+
+    def _text_scene(self) -> Scene:
+        rng = self.rng
+        side = rng.choice((96, 128, 160))
+        image = self._background(side)
+        text = rng.choice(WORDS) if rng.random() < 0.5 else str(rng.randint(0, 999))
+        font = ImageFont.load_default(size=rng.randint(side // 5, side // 3))
+        draw = ImageDraw.Draw(image)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        x = rng.randint(0, max(0, side - (right - left))) - left
+        y = rng.randint(0, max(0, side - (bottom - top))) - top
+        color = rng.choice(("black", "blue", "red", "brown", "teal", "purple"))
+        draw.text((x, y), text, fill=PALETTE[color], font=font)
+        question = rng.choice(("what does the text say?", "what is written in the image?", "read the text."))
+        if text.isdigit():
+            question = rng.choice((question, "what number is written?"))
+        return Scene(image=image, text=text, qas=[QA("reading", question, text)])
+
+    # -- questions -----------------------------------------------------------------------------------------
+
+    def _questions(self, scene: Scene, kind: str | None) -> list[QA]:
+        families = {
+            "color": self._color_qas,
+            "shape": self._shape_qas,
+            "presence": self._presence_qas,
+            "count": self._count_qas,
+            "position": self._position_qas,
+            "grounding": self._grounding_qas,
+        }
+        chosen = [kind] if kind else list(families)
+        qas = [qa for name in chosen for qa in families[name](scene)]
+        self.rng.shuffle(qas)
+        return qas
+
+    def _unique(self, scene: Scene, attr: str) -> list[Shape]:
+        values = [getattr(s, attr) for s in scene.shapes]
+        return [s for s in scene.shapes if values.count(getattr(s, attr)) == 1]
+
+    def _color_qas(self, scene: Scene) -> list[QA]:
+        rng = self.rng
+        if len(scene.shapes) == 1:
+            s = scene.shapes[0]
+            q = rng.choice(("what color is the shape?", f"what color is the {s.kind}?",
+                            "what is the color of the shape?", f"what is the color of the {s.kind}?"))
+            return [QA("color", q, s.color)]
+        return [QA("color", f"what color is the {s.kind}?", s.color) for s in self._unique(scene, "kind")[:2]]
+
+    def _shape_qas(self, scene: Scene) -> list[QA]:
+        rng = self.rng
+        if len(scene.shapes) == 1:
+            s = scene.shapes[0]
+            q = rng.choice(("what shape is in the image?", "what shape is present?", f"what is the {s.color} shape?",
+                            "what shape does the image contain?"))
+            return [QA("shape", q, s.kind)]
+        return [QA("shape", f"what is the {s.color} shape?", s.kind) for s in self._unique(scene, "color")[:2]]
+
+    def _presence_qas(self, scene: Scene) -> list[QA]:
+        rng = self.rng
+        out = []
+        for _ in range(2):
+            if rng.random() < 0.5:
+                attr, value = "color", rng.choice(list(PALETTE))
+                thing = f"{value} shape"
+            else:
+                attr, value = "kind", rng.choice(SHAPES)
+                thing = value
+            present = any(getattr(s, attr) == value for s in scene.shapes)
+            article = "an" if thing[0] in "aeiou" else "a"
+            negated = rng.random() < 0.4
+            if negated:
+                q = rng.choice((f"is there not {article} {thing}?", f"does the image not contain {article} {thing}?",
+                                f"is no {thing} present?"))
+                out.append(QA("presence", q, "no" if present else "yes"))
+            else:
+                q = rng.choice((f"is there {article} {thing}?", f"does the image contain {article} {thing}?",
+                                f"is {article} {thing} present?", f"is there {article} {thing} in the image?"))
+                out.append(QA("presence", q, "yes" if present else "no"))
+        return out
+
+    def _count_qas(self, scene: Scene) -> list[QA]:
+        rng = self.rng
+        kind = rng.choice(SHAPES)
+        color = rng.choice([s.color for s in scene.shapes])
+        return [
+            QA("count", "how many shapes are there?", str(len(scene.shapes))),
+            QA("count", f"how many {kind}s are there?", str(sum(s.kind == kind for s in scene.shapes))),
+            QA("count", f"how many {color} shapes are there?", str(sum(s.color == color for s in scene.shapes))),
+        ]
+
+    def _position_qas(self, scene: Scene) -> list[QA]:
+        rng = self.rng
+        named = [s for s in scene.shapes if [t.name for t in scene.shapes].count(s.name) == 1]
+        out = []
+        pairs = [(a, b) for a in named for b in named if a is not b]
+        rng.shuffle(pairs)
+        side = scene.image.width
+        for a, b in pairs:
+            dx, dy = a.center[0] - b.center[0], a.center[1] - b.center[1]
+            if max(abs(dx), abs(dy)) < side * 0.15 or 0.6 < abs(dx) / (abs(dy) + 1e-6) < 1.6:
+                continue  # too close or diagonal: no clear answer
+            horizontal = abs(dx) > abs(dy)
+            relation = ("left" if dx < 0 else "right") if horizontal else ("above" if dy < 0 else "below")
+            if rng.random() < 0.5:
+                out.append(QA("position", f"where is the {a.name} relative to the {b.name}?", relation))
+            else:
+                asked = rng.choice(("left", "right", "above", "below"))
+                phrase = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
+                out.append(QA("position", f"is the {a.name} {phrase[asked]} the {b.name}?",
+                              "yes" if asked == relation else "no"))
+            if len(out) == 2:
+                break
+        return out
+
+    def _grounding_qas(self, scene: Scene) -> list[QA]:
+        rng = self.rng
+        out = []
+        unique = [s for s in scene.shapes if [t.name for t in scene.shapes].count(s.name) == 1]
+        if unique:
+            s = rng.choice(unique)
+            q = rng.choice((f"locate the {s.name} and output its bbox_2d in JSON.",
+                            f"where is the {s.name}? give the box.", f"detect the {s.name}."))
+            out.append(QA("grounding", q, grounding_answer([s], scene.image.size)))
+        kind = rng.choice([s.kind for s in scene.shapes])
+        matches = sorted((s for s in scene.shapes if s.kind == kind), key=lambda s: (s.box[0], s.box[1]))
+        if len(matches) > 1 or not unique:
+            out.append(QA("grounding", f"locate every {kind} and output bbox_2d in JSON.",
+                          grounding_answer(matches, scene.image.size)))
+        return out
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], margin: int) -> bool:
+    return not (a[2] + margin < b[0] or b[2] + margin < a[0] or a[3] + margin < b[1] or b[3] + margin < a[1])
+
+
+def _draw(draw: ImageDraw.ImageDraw, kind: str, box: tuple[int, int, int, int], color: tuple[int, int, int]):
+    """Draw inside `box`; returns the tight box of what was drawn (hexagons and stars do not fill it)."""
+    x1, y1, x2, y2 = box
+    if kind == "circle":
+        draw.ellipse(box, fill=color)
+        return box
+    if kind == "rectangle":
+        draw.rectangle(box, fill=color)
+        return box
+    if kind == "triangle":
+        draw.polygon([((x1 + x2) / 2, y1), (x2, y2), (x1, y2)], fill=color)
+        return box
+    cx, cy, r = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2
+    if kind == "hexagon":
+        points = [(cx + r * math.cos(math.pi / 3 * i), cy + r * math.sin(math.pi / 3 * i)) for i in range(6)]
+    else:  # five-pointed star, point up
+        points = []
+        for i in range(10):
+            radius = r if i % 2 == 0 else r * 0.45
+            angle = -math.pi / 2 + math.pi / 5 * i
+            points.append((cx + radius * math.cos(angle), cy + radius * math.sin(angle)))
+    draw.polygon(points, fill=color)
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return (round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys)))

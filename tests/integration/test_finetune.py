@@ -1,0 +1,149 @@
+"""Fine-tuning on the tiny random Qwen3-VL: loss goes down, the right weights change (and only those),
+resume continues, adapters load and change answers, bad data is reported by line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.conftest import png_bytes
+from vreason import VReason
+from vreason.train.collate import IGNORE, SFTCollator
+from vreason.train.dataset import DatasetError, read_jsonl
+from vreason.train.finetune import FinetuneConfig, finetune
+
+GREEDY = {"temperature": 0.0, "presence_penalty": 0.0, "max_new_tokens": 6}
+
+
+@pytest.fixture(scope="module")
+def color_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("colors")
+    (root / "img").mkdir()
+    rows = []
+    for i, (name, rgb) in enumerate([("red", (230, 20, 20)), ("blue", (20, 20, 230))] * 4):
+        (root / "img" / f"{i}.png").write_bytes(png_bytes(size=(64, 64), color=rgb))
+        if i % 2:
+            rows.append({"image": f"img/{i}.png", "question": "What color is it?", "answer": name})
+        else:
+            rows.append({"messages": [
+                {"role": "user", "content": [{"type": "image", "image": f"img/{i}.png"},
+                                             {"type": "text", "text": "What color is it?"}]},
+                {"role": "assistant", "content": name},
+                {"role": "user", "content": "Are you sure?"},
+                {"role": "assistant", "content": "yes"},
+            ]})
+    (root / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return root / "train.jsonl"
+
+
+def _config(data: Path, out: Path, model: Path, **overrides) -> FinetuneConfig:
+    base = dict(train_data=str(data), output_dir=str(out), model=str(model), eval_fraction=0.0, batch_size=4,
+                max_steps=12, learning_rate=5e-3, warmup_ratio=0.0, save_steps=100, logging_steps=1, progress=False,
+                dtype="float32")
+    base.update(overrides)
+    return FinetuneConfig(**base)
+
+
+def _batch_loss(model_dir: Path, data: Path) -> float:
+    vr = VReason(str(model_dir), dtype="float32")
+    collator = SFTCollator(vr.loaded.processor, vr.engine.budget)
+    batch = collator(read_jsonl(data).examples)
+    with torch.no_grad():
+        return float(vr.loaded.model(**batch).loss)
+
+
+def test_loss_only_on_assistant_tokens(tiny_model_dir, color_data):
+    vr = VReason(str(tiny_model_dir), dtype="float32")
+    collator = SFTCollator(vr.loaded.processor, vr.engine.budget)
+    example = read_jsonl(color_data).examples[0]  # two assistant turns: "red", "yes"
+    batch = collator([example])
+    learned = [t for t in batch["labels"][0].tolist() if t != IGNORE]
+    text = vr.loaded.processor.tokenizer.decode(learned)
+    assert text == "red<|im_end|>yes<|im_end|>"
+
+
+def test_lora_lowers_loss_and_changes_only_language_layers(tiny_model_dir, color_data, tmp_path):
+    before = _batch_loss(tiny_model_dir, color_data)
+    result = finetune(_config(color_data, tmp_path / "lora", tiny_model_dir, method="lora"))
+    after = _batch_loss(tmp_path / "lora", color_data)
+    assert after < before - 0.5  # nats; a random 152k-way model starts near ln(151936) = 11.9
+    assert 0 < result.trainable_params < result.total_params / 5
+    base = load_file(tiny_model_dir / "model.safetensors")
+    tuned = load_file(tmp_path / "lora" / "model.safetensors")
+    assert base.keys() == tuned.keys()  # merged back into a standard checkpoint
+    changed = {k for k in base if not torch.equal(base[k], tuned[k])}
+    assert changed
+    assert all("language_model" in k and k.endswith("proj.weight") for k in changed)
+    assert not any("visual" in k for k in changed)
+
+
+def test_full_finetune_keeps_vision_frozen_by_default(tiny_model_dir, color_data, tmp_path):
+    finetune(_config(color_data, tmp_path / "full", tiny_model_dir, method="full", max_steps=4))
+    base = load_file(tiny_model_dir / "model.safetensors")
+    tuned = load_file(tmp_path / "full" / "model.safetensors")
+    changed = {k for k in base if not torch.equal(base[k], tuned[k])}
+    assert any("language_model" in k for k in changed)
+    assert not any("visual" in k for k in changed)
+    with_vision = tmp_path / "full-vision"
+    finetune(_config(color_data, with_vision, tiny_model_dir, method="full", max_steps=2, train_vision=True))
+    tuned_vision = load_file(with_vision / "model.safetensors")
+    assert any("visual" in k and not torch.equal(base[k], tuned_vision[k]) for k in base)
+
+
+def test_resume_continues_from_checkpoint(tiny_model_dir, color_data, tmp_path):
+    out = tmp_path / "resume"
+    finetune(_config(color_data, out, tiny_model_dir, max_steps=4, save_steps=2))
+    assert (out / "checkpoints" / "checkpoint-4").is_dir()
+    result = finetune(_config(color_data, out, tiny_model_dir, max_steps=6, save_steps=2, resume=True))
+    assert result.steps == 6
+    state = json.loads((out / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text())
+    logged_steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
+    assert logged_steps[:6] == [1, 2, 3, 4, 5, 6]  # the first run's history carried over, not restarted
+
+
+def test_adapter_loads_and_changes_answers(tiny_model_dir, color_data, tmp_path):
+    out = tmp_path / "adapter"
+    finetune(_config(color_data, out, tiny_model_dir, method="lora", save_adapter=True))
+    assert (out / "adapter_model.safetensors").is_file()
+    assert not (out / "model.safetensors").exists()
+    image = str(color_data.parent / "img" / "0.png")
+    base = VReason(str(tiny_model_dir)).ask(image, "What color is it?", **GREEDY)
+    adapted = VReason(str(tiny_model_dir), adapter=str(out)).ask(image, "What color is it?", **GREEDY)
+    assert adapted.token_ids != base.token_ids
+    assert adapted.text.startswith("red")
+
+
+def test_bad_rows_are_named_or_skipped(color_data):
+    bad = color_data.parent / "bad.jsonl"
+    good = color_data.read_text().splitlines()[0]
+    bad.write_text("\n".join([good, "{not json", json.dumps({"image": "missing.png", "question": "q", "answer": "a"}),
+                              json.dumps({"question": "no answer"})]) + "\n")
+    with pytest.raises(DatasetError, match=r"bad.jsonl:2: not valid JSON"):
+        read_jsonl(bad)
+    loaded = read_jsonl(bad, skip_bad=True)
+    assert len(loaded.examples) == 1
+    assert [s.split(": ", 1)[0].rsplit(":", 1)[1] for s in loaded.skipped] == ["2", "3", "4"]
+    assert "missing.png not found" in loaded.skipped[1]
+
+
+def test_cli_finetune_end_to_end(tiny_model_dir, color_data, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, "-m", "vreason.cli.app", "finetune", "--data", str(color_data), "--output", str(out),
+         "--model", str(tiny_model_dir), "--max-steps", "2", "--batch-size", "2", "--eval-fraction", "0.25",
+         "--eval-steps", "1", "--save-adapter", "--dtype", "float32"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote adapter to" in result.stdout and "eval exact match" in result.stdout
+    assert (out / "adapter_model.safetensors").is_file()
+    bad = subprocess.run([sys.executable, "-m", "vreason.cli.app", "finetune", "--data", str(tmp_path / "none.jsonl"),
+                          "--output", str(out)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr
