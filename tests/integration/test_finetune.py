@@ -142,8 +142,10 @@ def test_cli_finetune_end_to_end(tiny_model_dir, color_data, tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "wrote adapter to" in result.stdout and "eval exact match" in result.stdout
+    assert "wrote adapter to" in result.stdout
+    assert "eval exact match" in result.stdout
     assert (out / "adapter_model.safetensors").is_file()
     bad = subprocess.run([sys.executable, "-m", "vreason.cli.app", "finetune", "--data", str(tmp_path / "none.jsonl"),
                           "--output", str(out)], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "does not exist" in bad.stderr
+    assert bad.returncode == 2
+    assert "does not exist" in bad.stderr
