@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test lint bench-dtype install clean
+.PHONY: demo test lint bench-dtype demo-model eval-demo install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+
+# Re-train the built-in demo model from scratch (data, tokenizer, training, evaluation, model card).
+demo-model: $(STAMP)
+	$(BIN)/python -m vreason.train.demo_recipe --out src/vreason/assets/demo-model --work .cache/demo-build
+
+# Re-measure the shipped demo model's quality bar (easy-VQA test split and held-out shapes-world questions).
+eval-demo: $(STAMP)
+	$(BIN)/python -m vreason.train.demo_eval
 
 bench-dtype: $(STAMP)
 	$(BIN)/python benchmarks/cpu_dtype.py

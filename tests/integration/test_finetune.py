@@ -97,7 +97,7 @@ def test_full_finetune_keeps_vision_frozen_by_default(tiny_model_dir, color_data
 def test_resume_continues_from_checkpoint(tiny_model_dir, color_data, tmp_path):
     out = tmp_path / "resume"
     finetune(_config(color_data, out, tiny_model_dir, max_steps=4, save_steps=2))
-    assert (out / "checkpoints" / "checkpoint-4").is_dir()
+    assert (out / "checkpoints" / "checkpoint-4" / "processor_config.json").is_file()  # loadable as --model
     result = finetune(_config(color_data, out, tiny_model_dir, max_steps=6, save_steps=2, resume=True))
     assert result.steps == 6
     state = json.loads((out / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text())

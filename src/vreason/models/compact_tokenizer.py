@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from vreason.models.qwen_tokenizer import ADDED_TOKENS, QWEN_PATTERN
+from vreason.models.qwen_tokenizer import QWEN_PATTERN, with_qwen3_vl_tokens
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
 
 def train_compact_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import Qwen2TokenizerFast
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.Sequence(
@@ -37,17 +36,4 @@ def train_compact_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> Pre
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer)
-    for token, special in ADDED_TOKENS:
-        added = AddedToken(token, special=special, normalized=False)
-        if special:
-            backend.add_special_tokens([added])
-        else:
-            backend.add_tokens([added])
-    return Qwen2TokenizerFast(
-        tokenizer_object=backend,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        unk_token=None,
-        bos_token=None,
-        model_max_length=32_768,
-    )
+    return with_qwen3_vl_tokens(backend, model_max_length=32_768)

@@ -9,7 +9,7 @@ checkpoints' vocabulary and chat format. Needs the `train` extra (tiktoken, dash
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vreason.errors import ModelLoadError
 
@@ -69,29 +69,36 @@ def qwen_tiktoken_path() -> Path:
 
 
 def build_qwen_tokenizer() -> PreTrainedTokenizerFast:
-    from tokenizers import AddedToken
-    from transformers import Qwen2TokenizerFast
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
     backend = TikTokenConverter(vocab_file=str(qwen_tiktoken_path()), pattern=QWEN_PATTERN).converted()
     if backend.get_vocab_size() != NUM_BPE_RANKS:
         raise ModelLoadError(f"expected {NUM_BPE_RANKS} BPE ranks, found {backend.get_vocab_size()}")
+    tokenizer = with_qwen3_vl_tokens(backend, model_max_length=262_144)
+    for offset, (token, _) in enumerate(ADDED_TOKENS):
+        got = tokenizer.convert_tokens_to_ids(token)
+        if got != FIRST_ADDED_ID + offset:
+            raise ModelLoadError(f"{token} got id {got}, expected {FIRST_ADDED_ID + offset}")
+    return tokenizer
+
+
+def with_qwen3_vl_tokens(backend: Any, model_max_length: int) -> PreTrainedTokenizerFast:
+    """Append Qwen3-VL's added tokens to a `tokenizers.Tokenizer` and wrap it as a Qwen2 fast tokenizer
+    (end of turn <|im_end|>, padding <|endoftext|>, no BOS), the way the released checkpoints configure it."""
+    from tokenizers import AddedToken
+    from transformers import Qwen2TokenizerFast
+
     for token, special in ADDED_TOKENS:
         added = AddedToken(token, special=special, normalized=False)
         if special:
             backend.add_special_tokens([added])
         else:
             backend.add_tokens([added])
-    tokenizer = Qwen2TokenizerFast(
+    return Qwen2TokenizerFast(
         tokenizer_object=backend,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token=None,
         bos_token=None,
-        model_max_length=262_144,
+        model_max_length=model_max_length,
     )
-    for offset, (token, _) in enumerate(ADDED_TOKENS):
-        got = tokenizer.convert_tokens_to_ids(token)
-        if got != FIRST_ADDED_ID + offset:
-            raise ModelLoadError(f"{token} got id {got}, expected {FIRST_ADDED_ID + offset}")
-    return tokenizer

@@ -210,6 +210,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         train_dataset=ExampleDataset(examples),
         eval_dataset=ExampleDataset(eval_examples) if eval_examples else None,
         data_collator=collator,
+        processing_class=loaded.processor,  # checkpoints then load like the final model (`--model CKPT`)
         engine_factory=engine_factory,
         eval_examples=eval_examples,
         eval_max=config.eval_max_answers,
