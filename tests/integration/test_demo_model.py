@@ -65,4 +65,5 @@ def test_cli_default_model_answers_the_demo_question():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "circle"
-    assert "built-in demo model" in result.stderr and "--model Qwen/Qwen3-VL-8B-Instruct" in result.stderr
+    assert "built-in demo model" in result.stderr
+    assert "--model Qwen/Qwen3-VL-8B-Instruct" in result.stderr

@@ -149,3 +149,12 @@ def test_cli_finetune_end_to_end(tiny_model_dir, color_data, tmp_path):
                           "--output", str(out)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert "does not exist" in bad.stderr
+
+
+def test_qlora_without_gpu_says_what_to_use(tiny_model_dir, color_data, tmp_path):
+    from vreason.errors import InvalidRequestError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: QLoRA would run")
+    with pytest.raises(InvalidRequestError, match="needs a CUDA GPU; on this machine use --method lora"):
+        finetune(_config(color_data, tmp_path / "q", tiny_model_dir, method="qlora"))

@@ -246,6 +246,9 @@ def _load_for_training(config: FinetuneConfig) -> LoadedModel:
     if dtype == "auto":
         dtype = "bfloat16" if torch.cuda.is_available() and config.device in ("auto", "cuda") else "float32"
     quantize = "4bit" if config.method == "qlora" else None
+    if quantize and not (torch.cuda.is_available() and config.device in ("auto", "cuda")):
+        raise InvalidRequestError("--method qlora trains on a 4-bit base through bitsandbytes, which needs a CUDA "
+                                  "GPU; on this machine use --method lora")
     return load_model(LoadSpec(model=config.model, device=config.device, dtype=dtype, quantize=quantize))
 
 
