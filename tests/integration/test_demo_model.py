@@ -40,7 +40,8 @@ def test_demo_answers_easy_vqa_test_questions(demo):
 
 
 def test_demo_counts_and_locates(demo):
-    from vreason.train.qa_eval import iou, parse_boxes
+    from vreason.reasoning.grounding import iou
+    from vreason.train.qa_eval import parse_boxes
     from vreason.train.shapes_world import ShapesWorld
 
     world = ShapesWorld(seed=424242)  # scenes the model never saw

@@ -17,31 +17,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
+from vreason.reasoning.grounding import iou, parse_detections
 from vreason.train.finetune import normalize_answer
 
 IOU_HIT = 0.5
 
 
-def parse_boxes(text: str) -> list[list[float]]:
-    try:
-        data = json.loads(text.strip())
-    except json.JSONDecodeError:
-        return []
-    items = data if isinstance(data, list) else [data]
-    boxes = []
-    for item in items:
-        box = item.get("bbox_2d") if isinstance(item, dict) else None
-        if isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box):
-            boxes.append([float(v) for v in box])
-    return boxes
-
-
-def iou(a: list[float], b: list[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+def parse_boxes(text: str) -> list[tuple[float, float, float, float]]:
+    return [d.box for d in parse_detections(text) if d.box is not None]
 
 
 def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
