@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/vreason ask examples/shapes.png "What shape is in the image?" --stats
+	$(BIN)/vreason ask examples/shapes.png "What color is the shape?" --temperature 0 --stats
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

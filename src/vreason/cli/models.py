@@ -40,5 +40,5 @@ def models(
         table.add_row(r["hub_id"], f"{r['params_b']:g}B", f"{r['memory_gib']:.1f} GiB", four)
     console = Console()
     console.print(table)
-    state = "trained, shipped" if demo_is_trained() else "untrained stand-in until the trained one ships"
-    console.print(f"Default without --model: {DEMO_MODEL_NAME} (tiny, CPU, {state}).")
+    state = "shipped" if demo_is_trained() else "missing from this install"
+    console.print(f"Default without --model: {DEMO_MODEL_NAME} (tiny, shapes and colours only, {state}).")

@@ -17,14 +17,19 @@ from vreason.train.shapes_world import KINDS, ShapesWorld
 MAX_TURNS = 6
 
 
-def _conversation(image: str, qas: list[tuple[str, str]]) -> dict:
+def _conversation(image: str, qas: list[tuple[str, str]], rng: random.Random) -> dict:
     messages = []
     for i, (question, answer) in enumerate(qas):
         content = [{"type": "image", "image": image}] if i == 0 else []
-        content.append({"type": "text", "text": question})
+        content.append({"type": "text", "text": _vary_case(question, rng)})
         messages.append({"role": "user", "content": content})
         messages.append({"role": "assistant", "content": answer})
     return {"messages": messages}
+
+
+def _vary_case(question: str, rng: random.Random) -> str:
+    """People type "What color is it?" as often as "what color is it?"; half the questions start capitalized."""
+    return question[:1].upper() + question[1:] if rng.random() < 0.5 else question
 
 
 def write_shapes_train(out: Path, scenes: int, seed: int) -> int:
@@ -42,7 +47,7 @@ def write_shapes_train(out: Path, scenes: int, seed: int) -> int:
             scene.image.save(out / name)
             qas = [(qa.question, qa.answer) for qa in scene.qas]
             for start in range(0, len(qas), MAX_TURNS):
-                handle.write(json.dumps(_conversation(name, qas[start : start + MAX_TURNS])) + "\n")
+                handle.write(json.dumps(_conversation(name, qas[start : start + MAX_TURNS], rng)) + "\n")
                 rows += 1
     return rows
 
@@ -99,7 +104,7 @@ def write_easy_vqa(out: Path, split: str, seed: int, multi_turn: bool) -> int:
         for image_id, qas in grouped.items():
             rng.shuffle(qas)
             for start in range(0, len(qas), MAX_TURNS):
-                handle.write(json.dumps(_conversation(paths[image_id], qas[start : start + MAX_TURNS])) + "\n")
+                handle.write(json.dumps(_conversation(paths[image_id], qas[start : start + MAX_TURNS], rng)) + "\n")
                 rows += 1
     return rows
 
