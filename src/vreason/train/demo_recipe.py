@@ -157,9 +157,9 @@ Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes
 {chr(10).join(rows)}
 
 ## Limits
-- It knows flat shapes, ten colours, counts up to five, left/right/above/below, boxes of single shapes and
-  a few short words and numbers. Anything else (photos, documents, open questions) gets a confident but
-  meaningless answer. Use a real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.
+- Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it knows
+  it. Anything else (photos, documents, open questions) gets a confident but meaningless answer. Use a
+  real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.
 - Not for any decision about anything; it exists to demonstrate and test vreason.
 """
 
