@@ -49,6 +49,23 @@ def build_prompt(
         raise InvalidRequestError(
             f"{total_images} images in one request is over the limit of {max_images}", param="messages"
         )
+    conversation, images = chat_conversation(messages, policy)
+    text = templater.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+    return Prompt(
+        text=text,
+        images=images,
+        pixels=[budget.apply(p.image) for p in images],
+        thinking_prompt=text.rstrip().endswith(THINK_OPEN),
+    )
+
+
+def chat_conversation(
+    messages: Sequence[Message], policy: MediaPolicy
+) -> tuple[list[dict[str, Any]], list[PreparedImage]]:
+    """Messages as the chat-template dicts transformers takes, and their images loaded, in order.
+
+    Shared by inference (`build_prompt`) and training (the SFT collator), so both see the same prompt.
+    """
     images: list[PreparedImage] = []
     conversation: list[dict[str, Any]] = []
     for message in messages:
@@ -65,10 +82,4 @@ def build_prompt(
             images.append(load_image(part.source, policy))
             content.append({"type": "image"})
         conversation.append({"role": message.role, "content": content})
-    text = templater.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
-    return Prompt(
-        text=text,
-        images=images,
-        pixels=[budget.apply(p.image) for p in images],
-        thinking_prompt=text.rstrip().endswith(THINK_OPEN),
-    )
+    return conversation, images

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from vreason.engine.types import ImagePart, TextPart
+from vreason.engine.prompt import chat_conversation
 from vreason.errors import VReasonError
-from vreason.media import MediaPolicy, PixelBudget, load_image
+from vreason.media import MediaPolicy, PixelBudget
 from vreason.train.dataset import DatasetError, Example
 
 IGNORE = -100
@@ -31,24 +31,12 @@ class SFTCollator:
         self.pad_id = self.tokenizer.pad_token_id
 
     def render(self, example: Example) -> tuple[str, list]:
-        conversation, images = [], []
-        for message in example.messages:
-            if not message.images:
-                conversation.append({"role": message.role, "content": message.text})
-                continue
-            content = []
-            for part in message.content:
-                if isinstance(part, TextPart):
-                    content.append({"type": "text", "text": part.text})
-                elif isinstance(part, ImagePart):
-                    try:
-                        images.append(self.budget.apply(load_image(part.source, self.policy).image))
-                    except VReasonError as err:
-                        raise DatasetError(f"{example.where}: {err}") from None
-                    content.append({"type": "image"})
-            conversation.append({"role": message.role, "content": content})
+        try:
+            conversation, prepared = chat_conversation(example.messages, self.policy)
+        except VReasonError as err:
+            raise DatasetError(f"{example.where}: {err}") from None
         text = self.processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=False)
-        return text, images
+        return text, [self.budget.apply(p.image) for p in prepared]
 
     def __call__(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
         texts, images = [], []

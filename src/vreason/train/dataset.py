@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vreason.engine.types import ImagePart, Message, TextPart
+from vreason.engine.types import ImagePart, Message
 from vreason.errors import InvalidRequestError, VReasonError
 
 
@@ -91,7 +91,7 @@ def _resolve_images(message: Message, base: Path) -> Message:
                 raise DatasetError(f"image {part.source} not found (looked at {path})")
             parts.append(ImagePart(str(path)))
         else:
-            parts.append(part if isinstance(part, (ImagePart, TextPart)) else part)
+            parts.append(part)
     return Message(message.role, parts)
 
 
