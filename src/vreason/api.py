@@ -16,8 +16,10 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from vreason.engine.local_engine import EngineConfig, GenerationRequest, LocalEngine
+from vreason.engine.interface import Engine, GenerationRequest
+from vreason.engine.local_engine import EngineConfig, LocalEngine
 from vreason.engine.sampling import SamplingParams
+from vreason.engine.sync_bridge import SyncBridge
 from vreason.engine.types import Answer, Message, StreamDelta
 from vreason.media import ImageSource, MediaPolicy, PreparedImage, checkpoint_budget, load_image
 from vreason.models.demo import demo_notice
@@ -47,7 +49,7 @@ class VReason:
         self.loaded: LoadedModel = load_model(spec)
         if self.loaded.is_demo:
             logger.warning(demo_notice())
-        self.engine = LocalEngine(
+        self.engine: Engine = LocalEngine(
             self.loaded,
             EngineConfig(
                 policy=media_policy or MediaPolicy(),
@@ -55,6 +57,7 @@ class VReason:
                 max_images_per_request=max_images_per_request,
             ),
         )
+        self.bridge = SyncBridge()
 
     @property
     def model_name(self) -> str:
@@ -70,13 +73,34 @@ class VReason:
 
     def prepare_image(self, source: ImageSource | PreparedImage) -> PreparedImage:
         """Load and check once; the result can be passed anywhere an image is taken (saves re-decoding)."""
-        return load_image(source, self.engine.config.policy)
+        return load_image(source, self.engine.policy)
 
     def ask(self, images: Images, question: str, **sampling: Any) -> Answer:
         return self.chat([Message.user(question, _as_list(images))], **sampling)
 
     def chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Answer:
-        return _final(self.engine.generate(self._request(messages, sampling, stream=False)))
+        request = self._request(messages, sampling, stream=False)
+        return _final(self.bridge.iterate(lambda: self.engine.generate(request)))
+
+    def chat_many(self, conversations: Sequence[Sequence[MessageLike]], **sampling: Any) -> list[Answer]:
+        """Run several independent requests at once (the engine batches them); answers in input order.
+
+        The first failing request raises its error after all have finished."""
+        requests = [self._request(messages, dict(sampling), stream=False) for messages in conversations]
+
+        async def one(request: GenerationRequest) -> Answer:
+            answer = None
+            async for event in self.engine.generate(request):
+                if isinstance(event, Answer):
+                    answer = event
+            assert answer is not None
+            return answer
+
+        return self.bridge.gather([one(r) for r in requests])
+
+    def ask_many(self, items: Sequence[tuple[Images, str]], **sampling: Any) -> list[Answer]:
+        """`ask` for many (images, question) pairs at once, batched by the engine."""
+        return self.chat_many([[Message.user(q, _as_list(imgs))] for imgs, q in items], **sampling)
 
     def stream(self, images: Images, question: str, **sampling: Any) -> Iterator[str]:
         """Text deltas of the answer (a thinking model's reasoning is left out; see stream_chat)."""
@@ -86,7 +110,13 @@ class VReason:
 
     def stream_chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Iterator[StreamDelta | Answer]:
         """`StreamDelta`s on the text and thinking channels, then the final `Answer`."""
-        yield from self.engine.generate(self._request(messages, sampling, stream=True))
+        request = self._request(messages, sampling, stream=True)
+        yield from self.bridge.iterate(lambda: self.engine.generate(request))
+
+    def close(self) -> None:
+        """Stop the engine and its event loop (also done at interpreter exit)."""
+        self.bridge.run(self.engine.close())
+        self.bridge.close()
 
     def conversation(self, system: str | None = None) -> Conversation:
         return Conversation(self, system)

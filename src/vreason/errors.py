@@ -33,3 +33,15 @@ class InvalidRequestError(VReasonError, ValueError):
     def __init__(self, message: str, param: str | None = None):
         self.param = param
         super().__init__(message)
+
+
+class EngineOverloadedError(VReasonError):
+    """The engine's waiting queue is full; the request was refused, not queued. Retry after a short wait."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0):
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class RequestTimeoutError(VReasonError):
+    """A request ran past its deadline (waiting plus generating) and was aborted."""

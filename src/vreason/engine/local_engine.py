@@ -1,32 +1,27 @@
 """The local engine: one loaded checkpoint, requests in, answers and stream deltas out.
 
-`generate` yields `StreamDelta`s while tokens arrive and ends with the `Answer`. The answer's text comes
+`generate` is the async `Engine` interface; `run_sync` the same generation on the calling thread. `run_sync` yields `StreamDelta`s while tokens arrive and ends with the `Answer`. The answer's text comes
 from decoding all generated ids at once (`final_text`), the deltas from the incremental path
 (`StreamAssembler`); the two agree, and the tests hold them to it. Tensors stay in `ModelRunner`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
+from vreason.engine.interface import EngineStats, GenerationRequest
 from vreason.engine.model_runner import GenerationStats, ModelRunner
 from vreason.engine.prompt import build_prompt
 from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.text_output import StreamAssembler, final_text
-from vreason.engine.types import Answer, Message, StreamDelta, Timings, Usage
+from vreason.engine.types import Answer, StreamDelta, Timings, Usage
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy, PixelBudget, checkpoint_budget
 from vreason.models.loader import LoadedModel
-
-
-@dataclass
-class GenerationRequest:
-    messages: Sequence[Message]
-    params: SamplingParams
-    budget: PixelBudget | None = None  # None: the engine's default
-    stream: bool = True  # False skips the incremental detokenization work
 
 
 @dataclass
@@ -43,12 +38,58 @@ class LocalEngine:
         self.runner = ModelRunner(loaded)
         self.budget = self.config.budget or checkpoint_budget(loaded.processor)
         self.max_context = int(getattr(loaded.model.config.get_text_config(), "max_position_embeddings", 0) or 0)
+        self.model_name = loaded.name
+        self.thinking = loaded.thinking
+        self.policy = self.config.policy
+        self.max_images_per_request = self.config.max_images_per_request
+        self._stats = EngineStats()
 
     @property
     def default_params(self) -> SamplingParams:
         return defaults_for(self.loaded.thinking)
 
-    def generate(self, request: GenerationRequest) -> Iterator[StreamDelta | Answer]:
+    def stats(self) -> EngineStats:
+        return self._stats
+
+    async def abort(self, request_id: str) -> None:
+        return None  # serial engine: closing the stream is the way to stop a request
+
+    async def close(self) -> None:
+        return None
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
+        """Runs `run_sync` on a worker thread; one request at a time (the runner holds a lock)."""
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+        done = object()
+
+        def work() -> None:
+            try:
+                gen = self.run_sync(request)
+                for event in gen:
+                    loop.call_soon_threadsafe(events.put_nowait, event)
+                    if stop.is_set():
+                        gen.close()
+                        break
+            except BaseException as err:
+                loop.call_soon_threadsafe(events.put_nowait, err)
+            loop.call_soon_threadsafe(events.put_nowait, done)
+
+        self._stats.waiting += 1
+        worker = threading.Thread(target=work, name="vreason-request", daemon=True)
+        worker.start()
+        try:
+            while (event := await events.get()) is not done:
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+        finally:
+            stop.set()
+            self._stats.waiting -= 1
+            self._stats.finished_total += 1
+
+    def run_sync(self, request: GenerationRequest) -> Iterator[StreamDelta | Answer]:
         started = time.perf_counter()
         budget = request.budget or self.budget
         prompt = build_prompt(

@@ -6,6 +6,7 @@ No torch here; the model runner turns these into `generate` arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from vreason.errors import InvalidRequestError
 
@@ -15,6 +16,19 @@ MAX_STOP_STRINGS = 8
 def _check(ok: bool, name: str, value: object, allowed: str) -> None:
     if not ok:
         raise InvalidRequestError(f"{name} ({value!r}) must be {allowed}", param=name)
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """Constrain the output: any JSON object, or JSON valid under a schema (enforced while decoding)."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: str | None = None  # the JSON schema as text; required for json_schema
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("json_object", "json_schema"), "response_format", self.kind, "json_object or json_schema")
+        if self.kind == "json_schema":
+            _check(isinstance(self.schema, str) and bool(self.schema), "response_format", self.schema, "a schema")
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,8 @@ class SamplingParams:
     seed: int | None = None
     # Generation ends at the first occurrence of any of these; the stop string itself is not returned.
     stop: tuple[str, ...] = field(default_factory=tuple)
+    # Constrained decoding (JSON object / JSON schema); None = free text.
+    output_format: OutputFormat | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):

@@ -20,7 +20,8 @@ import torch
 from torch.utils.data import Dataset
 from transformers import PrinterCallback, Trainer, TrainingArguments
 
-from vreason.engine.local_engine import EngineConfig, GenerationRequest, LocalEngine
+from vreason.engine.interface import GenerationRequest
+from vreason.engine.local_engine import EngineConfig, LocalEngine
 from vreason.engine.sampling import GREEDY
 from vreason.engine.types import Answer
 from vreason.errors import InvalidRequestError
@@ -118,7 +119,7 @@ def exact_match(engine: LocalEngine, examples: list[Example], limit: int) -> tup
             if total >= limit:
                 return (hits / total if total else 0.0), total
             request = GenerationRequest(example.messages[:index], GREEDY.updated(max_new_tokens=64), stream=False)
-            answer = next(e for e in engine.generate(request) if isinstance(e, Answer))
+            answer = next(e for e in engine.run_sync(request) if isinstance(e, Answer))
             hits += normalize_answer(answer.text) == normalize_answer(message.text)
             total += 1
     return (hits / total if total else 0.0), total
