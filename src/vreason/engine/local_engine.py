@@ -1,6 +1,7 @@
 """The local engine: one loaded checkpoint, requests in, answers and stream deltas out.
 
-`generate` is the async `Engine` interface; `run_sync` the same generation on the calling thread. `run_sync` yields `StreamDelta`s while tokens arrive and ends with the `Answer`. The answer's text comes
+`generate` is the async `Engine` interface; `run_sync` the same generation on the calling thread.
+`run_sync` yields `StreamDelta`s while tokens arrive and ends with the `Answer`. The answer's text comes
 from decoding all generated ids at once (`final_text`), the deltas from the incremental path
 (`StreamAssembler`); the two agree, and the tests hold them to it. Tensors stay in `ModelRunner`.
 """
