@@ -44,24 +44,30 @@ class VReason:
         max_pixels: int | None = None,
         media_policy: MediaPolicy | None = None,
         max_images_per_request: int | None = 16,
+        engine: Engine | None = None,
     ):
-        spec = LoadSpec(model=model, device=device, dtype=dtype, quantize=quantize, adapter=adapter)
-        self.loaded: LoadedModel = load_model(spec)
-        if self.loaded.is_demo:
-            logger.warning(demo_notice())
-        self.engine: Engine = LocalEngine(
-            self.loaded,
-            EngineConfig(
-                policy=media_policy or MediaPolicy(),
-                budget=checkpoint_budget(self.loaded.processor).updated(min_pixels, max_pixels),
-                max_images_per_request=max_images_per_request,
-            ),
-        )
+        """Load `model` (None: the built-in demo model) into a local engine, or use `engine` as given
+        (a remote or vLLM backend; the loading arguments are then ignored)."""
+        self.loaded: LoadedModel | None = None
+        if engine is None:
+            spec = LoadSpec(model=model, device=device, dtype=dtype, quantize=quantize, adapter=adapter)
+            self.loaded = load_model(spec)
+            if self.loaded.is_demo:
+                logger.warning(demo_notice())
+            engine = LocalEngine(
+                self.loaded,
+                EngineConfig(
+                    policy=media_policy or MediaPolicy(),
+                    budget=checkpoint_budget(self.loaded.processor).updated(min_pixels, max_pixels),
+                    max_images_per_request=max_images_per_request,
+                ),
+            )
+        self.engine: Engine = engine
         self.bridge = SyncBridge()
 
     @property
     def model_name(self) -> str:
-        return self.loaded.name
+        return self.engine.model_name
 
     @property
     def default_sampling(self) -> SamplingParams:
