@@ -92,8 +92,17 @@ class ModelRunner:
         processors = []
         if params.presence_penalty or params.frequency_penalty:
             processors.append(OutputPenalty(prompt_len, params.presence_penalty, params.frequency_penalty))
-        kwargs["logits_processor"] = LogitsProcessorList(processors)
         criteria: list[StoppingCriteria] = []
+        if params.output_format is not None:  # JSON output: mask disallowed tokens, stop when the grammar ends
+            from vreason.engine.grammar import constrained_decoding
+
+            vocab_size = self.model.config.get_text_config().vocab_size
+            grammar_mask, grammar_end = constrained_decoding(
+                self.tokenizer, params.output_format, vocab_size, self.eos_ids, prompt_len, self.loaded.thinking
+            )
+            processors.append(grammar_mask)
+            criteria.append(grammar_end)
+        kwargs["logits_processor"] = LogitsProcessorList(processors)
         if params.stop:
             criteria.append(StopStrings(self.decode, params.stop, prompt_len))
         kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
