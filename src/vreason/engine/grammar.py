@@ -18,8 +18,10 @@ import json
 import threading
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import xgrammar as xgr
 from transformers import LogitsProcessor, StoppingCriteria
@@ -33,8 +35,18 @@ GRAMMAR_CACHE_BYTES = 64 * 1024 * 1024
 # OpenAI's json_object: any JSON object. Non-strict, so it may carry any properties.
 ANY_OBJECT_SCHEMA = '{"type": "object"}'
 
-_compilers: weakref.WeakKeyDictionary[Any, dict[tuple, xgr.GrammarCompiler]] = weakref.WeakKeyDictionary()
-_compilers_lock = threading.Lock()
+
+@dataclass(frozen=True)
+class _Vocab:
+    compiler: xgr.GrammarCompiler
+    # One bitmask row allowing every token whose bytes are free of control characters (0x00-0x1f).
+    # Compact JSON never contains them raw (they are written as escapes), but xgrammar's length-limited
+    # string rule (maxLength) lets them through, and strict JSON parsers then reject the output.
+    printable: torch.Tensor
+
+
+_vocabs: weakref.WeakKeyDictionary[Any, dict[tuple, _Vocab]] = weakref.WeakKeyDictionary()
+_vocabs_lock = threading.Lock()
 
 
 def grammar_compiler(tokenizer: Any, vocab_size: int, stop_token_ids: Sequence[int]) -> xgr.GrammarCompiler:
@@ -44,13 +56,28 @@ def grammar_compiler(tokenizer: Any, vocab_size: int, stop_token_ids: Sequence[i
     length (rows padded to a multiple of 128); the padding ids are never allowed. `stop_token_ids` are the
     ids that end generation (the model's eos ids): the grammar allows them once the JSON is complete.
     """
+    return _vocab(tokenizer, vocab_size, stop_token_ids).compiler
+
+
+def _vocab(tokenizer: Any, vocab_size: int, stop_token_ids: Sequence[int]) -> _Vocab:
     key = (int(vocab_size), tuple(int(t) for t in stop_token_ids))
-    with _compilers_lock:
-        per_tokenizer = _compilers.setdefault(tokenizer, {})
+    with _vocabs_lock:
+        per_tokenizer = _vocabs.setdefault(tokenizer, {})
         if key not in per_tokenizer:
             info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=key[0], stop_token_ids=list(key[1]))
-            per_tokenizer[key] = xgr.GrammarCompiler(info, cache_limit_bytes=GRAMMAR_CACHE_BYTES)
+            per_tokenizer[key] = _Vocab(
+                compiler=xgr.GrammarCompiler(info, cache_limit_bytes=GRAMMAR_CACHE_BYTES),
+                printable=_printable_bitmask(info.decoded_vocab, key[0]),
+            )
         return per_tokenizer[key]
+
+
+def _printable_bitmask(decoded_vocab: Sequence[bytes], vocab_size: int) -> torch.Tensor:
+    """xgrammar's layout: token t is bit t % 32 of int32 word t // 32."""
+    words = -(-vocab_size // 32)
+    allowed = np.zeros(words * 32, dtype=bool)
+    allowed[: len(decoded_vocab)] = [not any(b < 0x20 for b in token) for token in decoded_vocab]
+    return torch.from_numpy(np.packbits(allowed, bitorder="little").view("<i4").astype(np.int32))
 
 
 def compile_output_format(compiler: xgr.GrammarCompiler, output_format: OutputFormat) -> xgr.CompiledGrammar:
@@ -89,9 +116,12 @@ class OutputConstraint:
     `start_after`: a token id (a thinking model's `</think>`) before which output is not constrained.
     """
 
-    def __init__(self, compiled: xgr.CompiledGrammar, start_after: int | None = None):
+    def __init__(
+        self, compiled: xgr.CompiledGrammar, start_after: int | None = None, allowed: torch.Tensor | None = None
+    ):
         self._matcher = xgr.GrammarMatcher(compiled)
         self._start_after = start_after
+        self._allowed = allowed  # a bitmask row ANDed into every filled row (see _Vocab.printable)
         self.active = start_after is None
 
     def fill(self, bitmask: torch.Tensor, row: int) -> bool:
@@ -99,7 +129,10 @@ class OutputConstraint:
         if not self.active or self._matcher.is_terminated():
             bitmask[row].fill_(-1)  # all bits set: nothing masked
             return False
-        return bool(self._matcher.fill_next_token_bitmask(bitmask, row))
+        self._matcher.fill_next_token_bitmask(bitmask, row)
+        if self._allowed is not None:
+            bitmask[row] &= self._allowed
+        return True
 
     def accept(self, token_id: int) -> bool:
         """Advance past a generated token; False if the grammar does not allow it (the mask was not applied)."""
@@ -117,14 +150,15 @@ class OutputConstraint:
 def new_constraint(
     tokenizer: Any, output_format: OutputFormat, vocab_size: int, stop_token_ids: Sequence[int], thinking: bool
 ) -> OutputConstraint:
-    compiled = compile_output_format(grammar_compiler(tokenizer, vocab_size, stop_token_ids), output_format)
+    vocab = _vocab(tokenizer, vocab_size, stop_token_ids)
+    compiled = compile_output_format(vocab.compiler, output_format)
     start_after = None
     if thinking:
         think_close = tokenizer.convert_tokens_to_ids(THINK_CLOSE_TOKEN)
         # A template without a single-token </think> gets a constraint from the first token on.
         if isinstance(think_close, int) and think_close != tokenizer.unk_token_id:
             start_after = think_close
-    return OutputConstraint(compiled, start_after)
+    return OutputConstraint(compiled, start_after, vocab.printable)
 
 
 class GrammarLogitsProcessor(LogitsProcessor):
