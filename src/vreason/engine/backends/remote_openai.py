@@ -1,0 +1,384 @@
+"""`RemoteEngine`: the `Engine` interface over one or more OpenAI-compatible upstreams (`vreason serve`,
+vLLM's api_server, DashScope's compatible mode).
+
+A request is encoded once (`openai_wire`: same media policy, validation and pixel budget as the local
+engine), sent to the upstream the `Balancer` picks, and streamed back as `StreamDelta`s and one `Answer`;
+upstream errors become the local engine's errors (`upstream_errors`). A failed attempt is retried, after
+a backoff and preferably on another upstream, only while nothing has reached the caller: a streaming
+request that already yielded text fails with a clear error instead of repeating or mixing answers; a
+non-streaming one is always safe to retry, since its caller sees only the final answer. Connection
+failures and health probes (`health`) take upstreams out of rotation and put them back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vreason.engine.backends.balancer import DEFAULT_AFFINITY_SLACK, Balancer, Upstream
+from vreason.engine.backends.health import HealthMonitor, HealthPolicy
+from vreason.engine.backends.openai_wire import ChunkReader, ImageFormat, WireRequest, encode_messages, request_body
+from vreason.engine.backends.upstream_errors import (
+    UpstreamError,
+    UpstreamFailure,
+    UpstreamUnavailableError,
+    failure_from_status,
+    failure_from_stream_error,
+)
+from vreason.engine.interface import EngineStats, GenerationRequest
+from vreason.engine.sampling import SamplingParams, defaults_for
+from vreason.engine.types import Answer, StreamDelta, Timings, Usage
+from vreason.errors import EngineOverloadedError, InvalidRequestError, ModelLoadError, RequestTimeoutError
+from vreason.media import MediaPolicy, PixelBudget
+
+if TYPE_CHECKING:
+    import httpx
+
+logger = logging.getLogger("vreason.remote")
+
+
+@dataclass
+class RemoteConfig:
+    upstreams: Sequence[str]  # http(s) URLs; `http://host:8000` means `http://host:8000/v1`
+    api_key: str | None = None  # sent as `Authorization: Bearer` to every upstream
+    model: str | None = None  # None: the first model the first reachable upstream lists
+    thinking: bool | None = None  # None: a model whose name says "thinking" is taken for a Thinking model
+    policy: MediaPolicy = field(default_factory=MediaPolicy)  # what media the caller may send through us
+    budget: PixelBudget = field(default_factory=PixelBudget)  # images are resized here before sending
+    max_images_per_request: int | None = 16
+    image_format: ImageFormat = "png"  # png: lossless, the upstream sees the pixels a local engine would
+    connect_timeout_s: float = 3.0
+    # Longest silence between two chunks, the upstream's queueing and prefill included.
+    read_timeout_s: float = 300.0
+    max_retries: int = 2  # further attempts after the first, only while nothing reached the caller
+    backoff_s: float = 0.05  # before the first retry; doubles on each retry, with jitter
+    max_backoff_s: float = 2.0
+    health: HealthPolicy = field(default_factory=HealthPolicy)
+    affinity_slack: int = DEFAULT_AFFINITY_SLACK
+    max_connections: int = 512
+
+    def __post_init__(self) -> None:
+        if isinstance(self.upstreams, str):
+            self.upstreams = [self.upstreams]
+        for name in ("connect_timeout_s", "read_timeout_s", "max_backoff_s"):
+            if getattr(self, name) <= 0:
+                raise InvalidRequestError(f"{name} ({getattr(self, name)}) must be > 0", param=name)
+        if self.max_retries < 0 or self.backoff_s < 0:
+            raise InvalidRequestError(
+                f"max_retries ({self.max_retries}) and backoff_s ({self.backoff_s}) must be >= 0", param="max_retries"
+            )
+        if self.image_format not in ("png", "jpeg"):
+            raise InvalidRequestError(f"image_format ({self.image_format!r}) must be png or jpeg")
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, failure: UpstreamFailure):
+        self.failure = failure
+        super().__init__(str(failure.error))
+
+
+@dataclass
+class _Flight:
+    """One request in progress, for abort and stats."""
+
+    response: httpx.Response | None = None
+    delivered: bool = False  # a delta reached the caller: from here on a retry would repeat text
+    aborted: bool = False
+    running: bool = False  # first token received
+
+
+class RemoteEngine:
+    def __init__(self, upstreams: Sequence[str] | str | RemoteConfig, **options: Any):
+        self.config = upstreams if isinstance(upstreams, RemoteConfig) else RemoteConfig(upstreams, **options)
+        cfg = self.config
+        self.balancer = Balancer([Upstream.from_url(u, cfg.health) for u in cfg.upstreams], cfg.affinity_slack)
+        self.policy = cfg.policy
+        self.budget = cfg.budget
+        self.max_images_per_request = cfg.max_images_per_request
+        self._headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
+        self.model_name = cfg.model or self._discover_model()
+        self.thinking = cfg.thinking if cfg.thinking is not None else "thinking" in self.model_name.lower()
+        self._stats = EngineStats()
+        self._flights: dict[str, _Flight] = {}
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._monitor: HealthMonitor | None = None
+        self._probe_lock: asyncio.Lock | None = None
+
+    @property
+    def upstreams(self) -> Sequence[Upstream]:
+        return self.balancer.upstreams
+
+    @property
+    def default_params(self) -> SamplingParams:
+        return defaults_for(self.thinking)
+
+    def stats(self) -> EngineStats:
+        return self._stats
+
+    async def abort(self, request_id: str) -> None:
+        flight = self._flights.get(request_id)
+        if flight is None:
+            return
+        flight.aborted = True
+        if flight.response is not None:
+            await flight.response.aclose()  # the upstream sees the disconnect and stops generating
+
+    async def close(self) -> None:
+        if self._monitor is not None:
+            await self._monitor.stop()
+            self._monitor = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
+        client = self._ensure_client()
+        started = time.perf_counter()
+        deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
+        wire = await self._encode(request)
+        body = request_body(self.model_name, wire, request.params)
+        preprocess_s = time.perf_counter() - started
+        flight = _Flight()
+        self._flights[request.request_id] = flight
+        self._stats.waiting += 1
+        tried: list[Upstream] = []
+        attempt = 0
+        try:
+            while True:
+                upstream = await self._pick(wire.affinity_key, tried)
+                tried.append(upstream)
+                ok = False
+                try:
+                    async for event in self._attempt(client, upstream, body, request, flight, deadline):
+                        if isinstance(event, Answer):
+                            event.timings.preprocess_s = preprocess_s
+                            event.timings.total_s = time.perf_counter() - started
+                            event.usage.image_tokens = wire.image_tokens
+                        yield event
+                    ok = True
+                    return
+                except _AttemptFailed as failed:
+                    failure = failed.failure
+                    self._record_failure(upstream, failure)
+                    if not self._may_retry(failure, flight, attempt, deadline):
+                        if isinstance(failure.error, EngineOverloadedError):
+                            self._stats.rejected_total += 1
+                        raise failure.error from None
+                    attempt += 1
+                    logger.info("retrying request %s (attempt %d) after: %s", request.request_id, attempt + 1,
+                                failure.error)
+                    await asyncio.sleep(self._backoff(attempt, failure))
+                finally:
+                    self.balancer.release(upstream, ok)
+        finally:
+            self._flights.pop(request.request_id, None)
+            if flight.running:
+                self._stats.running -= 1
+            else:
+                self._stats.waiting -= 1
+            if flight.aborted:
+                self._stats.aborted_total += 1
+            else:
+                self._stats.finished_total += 1
+
+    async def _attempt(
+        self,
+        client: httpx.AsyncClient,
+        upstream: Upstream,
+        body: dict,
+        request: GenerationRequest,
+        flight: _Flight,
+        deadline: float | None,
+    ) -> AsyncIterator[StreamDelta | Answer]:
+        import httpx
+
+        cfg = self.config
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise RequestTimeoutError(f"request {request.request_id} ran past its {request.timeout_s} s deadline")
+        read_timeout = cfg.read_timeout_s if remaining is None else min(cfg.read_timeout_s, remaining)
+        timeout = httpx.Timeout(read_timeout, connect=min(cfg.connect_timeout_s, read_timeout))
+        reader = ChunkReader()
+        sent_at = time.perf_counter()
+        first_at = None
+        try:
+            async with client.stream(
+                "POST", f"{upstream.api_base}/chat/completions", json=body, headers=self._headers, timeout=timeout
+            ) as response:
+                flight.response = response
+                if response.status_code != 200:
+                    raw = await response.aread()
+                    raise _AttemptFailed(failure_from_status(response.status_code, raw, upstream.url,
+                                                             dict(response.headers)))
+                async for line in response.aiter_lines():
+                    deltas = reader.feed(line)
+                    if reader.error is not None:
+                        raise _AttemptFailed(failure_from_stream_error(reader.error, upstream.url))
+                    if first_at is None and reader.chunks_with_tokens:
+                        first_at = time.perf_counter()
+                        self._mark_running(flight)
+                    if request.stream and deltas:
+                        flight.delivered = True
+                        for delta in deltas:
+                            yield delta
+                    if reader.done or flight.aborted:
+                        break
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise RequestTimeoutError(
+                            f"request {request.request_id} ran past its {request.timeout_s} s deadline"
+                        )
+        except httpx.HTTPError as err:
+            if not flight.aborted:
+                raise _AttemptFailed(self._transport_failure(err, upstream, reader, flight)) from None
+        except (ValueError, KeyError, TypeError) as err:  # a chunk that is not the JSON we expect
+            if not flight.aborted:
+                error = UpstreamError(f"upstream {upstream.url} sent an unreadable stream ({err})", upstream.url)
+                raise _AttemptFailed(UpstreamFailure(error, retryable=True, counts_against_health=True)) from None
+        finally:
+            flight.response = None
+        if not flight.aborted and reader.finish_reason is None and not reader.done:
+            error = UpstreamError(self._broken_stream_message(upstream, reader, flight, "the stream ended early"),
+                                  upstream.url)
+            raise _AttemptFailed(UpstreamFailure(error, retryable=True, counts_against_health=True))
+        if request.stream:
+            for delta in reader.finish():
+                yield delta
+        finished_at = time.perf_counter()
+        upstream.health.record_success(finished_at, from_probe=False)
+        thinking, text = reader.answer_parts()
+        first = first_at or finished_at
+        yield Answer(
+            text=text,
+            thinking=thinking,
+            finish_reason="abort" if flight.aborted else reader.answer_finish,
+            usage=Usage(reader.prompt_tokens or 0, reader.completion_tokens or reader.chunks_with_tokens),
+            timings=Timings(ttft_s=first - sent_at, decode_s=finished_at - first),
+            model=self.model_name,
+        )
+
+    def _transport_failure(self, err: Exception, upstream: Upstream, reader: ChunkReader,
+                           flight: _Flight) -> UpstreamFailure:
+        import httpx
+
+        if isinstance(err, httpx.ConnectError):
+            error = UpstreamUnavailableError(f"upstream {upstream.url} refused the connection ({err})",
+                                             self.config.health.interval_s)
+            return UpstreamFailure(error, retryable=True, counts_against_health=True, hard=True)
+        if isinstance(err, httpx.PoolTimeout):
+            error = EngineOverloadedError(f"all {self.config.max_connections} connections to the upstreams are busy")
+            return UpstreamFailure(error, retryable=True, counts_against_health=False)
+        if isinstance(err, httpx.TimeoutException):
+            what = "connecting" if isinstance(err, httpx.ConnectTimeout) else "waiting for the next token"
+            error = RequestTimeoutError(f"upstream {upstream.url} timed out {what} ({type(err).__name__})")
+            return UpstreamFailure(error, retryable=True, counts_against_health=True)
+        message = self._broken_stream_message(upstream, reader, flight, f"{type(err).__name__}: {err}")
+        return UpstreamFailure(UpstreamError(message, upstream.url), retryable=True, counts_against_health=True)
+
+    @staticmethod
+    def _broken_stream_message(upstream: Upstream, reader: ChunkReader, flight: _Flight, cause: str) -> str:
+        tokens = reader.chunks_with_tokens
+        if flight.delivered:
+            return (f"upstream {upstream.url} failed after streaming {tokens} token(s) ({cause}); not retried "
+                    "because part of the answer was already sent: ask again")
+        return f"upstream {upstream.url} failed after {tokens} token(s) ({cause})"
+
+    def _may_retry(self, failure: UpstreamFailure, flight: _Flight, attempt: int, deadline: float | None) -> bool:
+        if not failure.retryable or flight.delivered or flight.aborted or attempt >= self.config.max_retries:
+            return False
+        return deadline is None or time.monotonic() < deadline
+
+    def _backoff(self, attempt: int, failure: UpstreamFailure) -> float:
+        cfg = self.config
+        delay = min(cfg.max_backoff_s, cfg.backoff_s * 2 ** (attempt - 1))
+        if isinstance(failure.error, EngineOverloadedError) and not isinstance(failure.error, UpstreamUnavailableError):
+            delay = max(delay, min(cfg.max_backoff_s, failure.error.retry_after_s))
+        return delay * random.uniform(0.5, 1.0)  # jitter: retries of many requests do not arrive together
+
+    def _record_failure(self, upstream: Upstream, failure: UpstreamFailure) -> None:
+        if failure.counts_against_health and upstream.health.record_failure(
+            time.perf_counter(), str(failure.error), hard=failure.hard
+        ):
+            logger.warning("upstream %s taken out of rotation: %s", upstream.url, failure.error)
+
+    def _mark_running(self, flight: _Flight) -> None:
+        if not flight.running:
+            flight.running = True
+            self._stats.waiting -= 1
+            self._stats.running += 1
+
+    async def _pick(self, affinity_key: str, tried: list[Upstream]) -> Upstream:
+        """An upstream not tried yet if one is available, else any available one; when none is available,
+        one round of health probes first (an upstream may be back before the monitor's next round)."""
+        upstream = self.balancer.acquire(affinity_key, exclude=tried) or self.balancer.acquire(affinity_key)
+        if upstream is None:
+            await self._probe_now()
+            upstream = self.balancer.acquire(affinity_key)
+        if upstream is None:
+            details = "; ".join(f"{u.url}: {u.health.last_error}" for u in self.upstreams)
+            self._stats.rejected_total += 1
+            raise UpstreamUnavailableError(f"no upstream is available ({details})", self.config.health.interval_s)
+        return upstream
+
+    async def _probe_now(self) -> None:
+        assert self._monitor is not None
+        assert self._probe_lock is not None
+        if self._probe_lock.locked():  # another request is probing: wait for its answer instead of probing again
+            async with self._probe_lock:
+                return
+        async with self._probe_lock:
+            await self._monitor.probe_all()
+
+    async def _encode(self, request: GenerationRequest) -> WireRequest:
+        budget = request.budget or self.budget
+        args = (request.messages, self.policy, budget, self.max_images_per_request, self.config.image_format,
+                request.conversation_id)
+        if any(m.images for m in request.messages):  # decoding and encoding images would block the loop
+            return await asyncio.to_thread(encode_messages, *args)
+        return encode_messages(*args)
+
+    def _ensure_client(self) -> httpx.AsyncClient:
+        """One HTTP client and health monitor per event loop (the client's connections belong to it)."""
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            limits = httpx.Limits(max_connections=self.config.max_connections,
+                                  max_keepalive_connections=self.config.max_connections)
+            self._client = httpx.AsyncClient(limits=limits, timeout=self.config.read_timeout_s)
+            self._loop = loop
+            self._monitor = HealthMonitor(self.upstreams, self._client, self.config.health, self._headers)
+            self._monitor.start()
+            self._probe_lock = asyncio.Lock()
+        return self._client
+
+    def _discover_model(self) -> str:
+        """The served model's name from the first upstream that answers `GET /models`; upstreams that do not
+        answer start out of rotation (health probes put them back)."""
+        import httpx
+
+        errors = []
+        name = None
+        for upstream in self.upstreams:
+            try:
+                response = httpx.get(f"{upstream.api_base}/models", headers=self._headers,
+                                     timeout=self.config.connect_timeout_s)
+                response.raise_for_status()
+                models = response.json().get("data") or []
+                if name is None and models:
+                    name = str(models[0]["id"])
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+                reason = f"{type(err).__name__}: {err}"
+                errors.append(f"{upstream.url}: {reason}")
+                upstream.health.record_failure(time.perf_counter(), reason, hard=True)
+        if name is None:
+            raise ModelLoadError(
+                "no upstream listed a model (" + "; ".join(errors or ["no models"]) + "); start one with "
+                "`vreason serve` or `vreason vllm-launch`, or name the model with --model"
+            )
+        return name
