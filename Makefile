@@ -22,7 +22,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/vreason ask examples/shapes.png "What color is the shape?" --temperature 0 --stats
 
-test: $(STAMP)
+# The web UI's browser tests drive Debian's Chromium through Playwright (Playwright's own browser download
+# cannot run here). A file target: installed once, then make sees it and skips the step.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "installing Chromium for the browser tests (apt) ..."
+	@SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

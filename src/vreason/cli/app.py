@@ -13,7 +13,7 @@ import sys
 import typer
 
 from vreason import __version__
-from vreason.cli import ask, chat, finetune, models
+from vreason.cli import ask, chat, finetune, models, ui
 
 app = typer.Typer(
     name="vreason",
@@ -44,6 +44,7 @@ app.command("ask")(ask.ask)
 app.command("chat")(chat.chat)
 app.command("models")(models.models)
 app.command("finetune")(finetune.finetune)
+app.command("ui")(ui.ui)
 
 
 def _quiet_libraries(debug: bool) -> None:

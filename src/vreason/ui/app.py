@@ -1,0 +1,57 @@
+"""The app factory: `build_app(vr)` lays out one tab per job over a ready `VReason`; `launch` serves it.
+
+Every tab's model calls share one concurrency group, so at most MODEL_CONCURRENCY requests reach the engine
+at once (it batches them); later ones wait in Gradio's queue, and past QUEUE_SIZE the page says it is busy.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local tool
+
+import gradio as gr  # noqa: E402 (the environment variable above must be set first)
+
+from vreason.ui.chat_tab import ChatTab  # noqa: E402
+from vreason.ui.grounding_tab import GroundingTab  # noqa: E402
+
+if TYPE_CHECKING:
+    from vreason.api import VReason
+
+MODEL_CONCURRENCY = 8
+QUEUE_SIZE = 64
+CSS = """
+#chat-status, #ground-status { min-height: 1.5em; }
+footer { display: none !important; }
+"""
+
+
+def build_app(vr: VReason, *, title: str = "vreason") -> gr.Blocks:
+    with gr.Blocks(title=title, analytics_enabled=False) as app:
+        gr.Markdown(_header(vr), elem_id="header")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                ChatTab(vr).build()
+            with gr.Tab("Grounding", id="grounding"):
+                GroundingTab(vr).build()
+    app.queue(default_concurrency_limit=MODEL_CONCURRENCY, max_size=QUEUE_SIZE)
+    return app
+
+
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, max_file_bytes: int = 20 * 1024 * 1024,
+           block: bool = True, quiet: bool = False) -> None:
+    """Serve `app` on host:port; with block=False return once it is up (tests, notebooks)."""
+    app.launch(
+        server_name=host, server_port=port, max_file_size=max_file_bytes, prevent_thread_lock=not block,
+        quiet=quiet, show_error=True, theme=gr.themes.Soft(), css=CSS, footer_links=[], ssr_mode=False,
+    )
+
+
+def _header(vr: VReason) -> str:
+    line = f"## vreason · `{vr.model_name}`"
+    if vr.loaded is not None and vr.loaded.is_demo:
+        line += ("\n\nThis is the built-in **demo model**: tiny, trained on flat shapes in colours. It answers "
+                 "questions about colours well and about shapes, positions and boxes poorly. Start the UI with "
+                 "`--model Qwen/Qwen3-VL-8B-Instruct` (or a local checkpoint) for real images.")
+    return line

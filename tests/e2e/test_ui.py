@@ -1,0 +1,158 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright against `vreason ui`'s app on 127.0.0.1,
+running the built-in demo model (it answers "red" to "What color is the shape?" on examples/shapes.png).
+
+Screenshots go to test-output/ui/ (git-ignored) so a failing run can be looked at.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from vreason.media import MediaPolicy
+from vreason.ui.drawing import PALETTE
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAPES = ROOT / "examples" / "shapes.png"
+SHOTS = ROOT / "test-output" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+# Small enough that the too-large upload in the tests stays cheap; the CLI passes the policy's 20 MiB.
+UPLOAD_LIMIT = 1024 * 1024
+ANSWER_TIMEOUT_MS = 30_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui_url() -> Iterator[str]:
+    from vreason import VReason
+    from vreason.ui import build_app, launch
+
+    vr = VReason(media_policy=MediaPolicy(max_bytes=UPLOAD_LIMIT))
+    app = build_app(vr)
+    port = _free_port()
+    launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+        vr.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, ui_url: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(ANSWER_TIMEOUT_MS)
+    tab.goto(ui_url)
+    expect(tab.locator("#chat-input textarea")).to_be_visible()
+    yield tab
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"{request.node.name}-end.png"), full_page=True)
+    context.close()
+
+
+def _ask(page: Page, question: str, files: list[Path] | None = None) -> None:
+    box = page.locator("#chat-input")
+    if files:
+        box.locator("input[type=file]").set_input_files([str(f) for f in files])
+        # The upload is done when its thumbnail shows; sending earlier would drop the image.
+        expect(box.locator("img")).to_have_count(len(files))
+    box.locator("textarea").fill(question)
+    box.locator("textarea").press("Enter")
+
+
+def _set_number(page: Page, elem_id: str, value: str) -> None:
+    field = page.locator(f"#{elem_id} input[type=number]")
+    field.fill(value)
+    field.press("Enter")
+
+
+def test_chat_answers_streams_keeps_history_and_clears(page: Page):
+    page.get_by_text("Sampling").click()
+    _set_number(page, "chat-temperature", "0")
+    _set_number(page, "chat-max-new-tokens", "16")
+
+    _ask(page, "What color is the shape?", [SHAPES])
+    bot = page.locator("#chat-history [data-testid=bot]")
+    expect(bot).to_have_count(1)
+    expect(bot.first).to_have_text("red")
+    expect(page.locator("#chat-history [data-testid=user] img")).to_have_count(1)  # the image is in the history
+    expect(page.locator("#chat-status")).to_contain_text("tokens")
+    expect(page.locator("#chat-history button[aria-label='Copy message']").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "chat-answer.png"), full_page=True)
+
+    # Second turn without a new image: the model still sees the first one through the history.
+    _ask(page, "What color is the shape?")
+    expect(bot).to_have_count(2)
+    expect(bot.nth(1)).to_have_text("red")
+
+    page.locator("#chat-new").click()
+    expect(bot).to_have_count(0)
+    expect(page.locator("#chat-history [data-testid=user]")).to_have_count(0)
+
+
+def test_grounding_draws_boxes_and_lists_them(page: Page):
+    page.get_by_role("tab", name="Grounding").click()
+    page.locator("#ground-image input[type=file]").set_input_files(str(SHAPES))
+    expect(page.locator("#ground-image img")).to_be_visible()
+    page.locator("#ground-target textarea, #ground-target input").first.fill("circle")
+    page.locator("#ground-find").click()
+
+    result = page.locator("#ground-result img")
+    expect(result).to_be_visible()
+    expect(page.locator("#ground-status")).to_contain_text("found")
+    expect(page.locator("#ground-table")).to_contain_text("circle")
+    page.screenshot(path=str(SHOTS / "grounding.png"), full_page=True)
+
+    # The picture the page shows is the upload with boxes drawn in the palette's first colour.
+    png = page.request.get(result.get_attribute("src")).body()
+    annotated = Image.open(io.BytesIO(png)).convert("RGB")
+    assert annotated.size == Image.open(SHAPES).size
+    first_colour = tuple(int(PALETTE[0][i : i + 2], 16) for i in (1, 3, 5))
+    assert first_colour in {colour for _, colour in annotated.getcolors(maxcolors=1 << 20)}
+
+
+def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page: Page, tmp_path: Path):
+    broken = tmp_path / "notes.png"
+    broken.write_text("this is a text file with a .png name")
+    _ask(page, "What color is the shape?", [broken])
+    status = page.locator("#chat-status")
+    expect(status).to_contain_text("notes.png")
+    expect(status).to_contain_text("not an image")
+    expect(page.locator("#chat-history [data-testid=bot]")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / "error-bad-file.png"), full_page=True)
+
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(UPLOAD_LIMIT + 1))
+    page.locator("#chat-input input[type=file]").set_input_files(str(big))
+    toast = page.locator("[data-testid=toast-text]")
+    expect(toast).to_contain_text("exceed the maximum allowed size")
+    expect(toast).to_contain_text("big.png")
+    page.wait_for_timeout(500)  # let the toast finish sliding in before the screenshot
+    page.screenshot(path=str(SHOTS / "error-too-large.png"), full_page=True)
+
+    # Still works: a good image after the bad ones gets its answer.
+    page.locator("#chat-new").click()
+    _ask(page, "What color is the shape?", [SHAPES])
+    expect(page.locator("#chat-history [data-testid=bot]").first).to_contain_text("red")
