@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from vreason.cli import backend_options as b
 from vreason.cli import options as o
 from vreason.cli.render import answer_json, print_answer, print_stats, print_stream
 from vreason.errors import InvalidRequestError
@@ -33,6 +34,9 @@ def ask(
     dtype: o.DtypeOpt = "auto",
     quantize: o.QuantizeOpt = None,
     adapter: o.AdapterOpt = None,
+    backend: b.BackendOpt = "local",
+    upstream: b.UpstreamOpt = None,
+    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Ask a question about one or more images."""
     from vreason.engine.types import Message
@@ -54,7 +58,8 @@ def ask(
     SamplingParams().updated(**sampling)
     PixelBudget().updated(min_pixels, max_pixels)
     prepared = [load_image(src, MediaPolicy()) for src in images]
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter)
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
+                      upstream_api_key)
     messages = ([Message.system(system)] if system else []) + [Message.user(question, prepared)]
     if as_json:
         answer = vr.chat(messages, **sampling)

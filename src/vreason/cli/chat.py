@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from vreason.cli import backend_options as b
 from vreason.cli import options as o
 from vreason.cli.render import err_console, print_stats, print_stream
 from vreason.errors import VReasonError
@@ -34,11 +35,15 @@ def chat(
     dtype: o.DtypeOpt = "auto",
     quantize: o.QuantizeOpt = None,
     adapter: o.AdapterOpt = None,
+    backend: b.BackendOpt = "local",
+    upstream: b.UpstreamOpt = None,
+    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Chat about images, turn after turn."""
     sampling = o.sampling_kwargs(temperature=temperature, top_p=top_p, top_k=top_k,
                                  max_new_tokens=max_new_tokens, presence_penalty=presence_penalty, seed=seed)
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter)
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
+                      upstream_api_key)
     vr.sampling(**sampling)
     conversation = vr.conversation(system)
     pending: list = []

@@ -50,8 +50,10 @@ def sampling_kwargs(**values: Any) -> dict[str, Any]:
 
 
 def open_model(model: str | None, device: str, dtype: str, quantize: str | None, min_pixels: int | None,
-               max_pixels: int | None, adapter: str | None = None) -> VReason:
-    from vreason.api import VReason
+               max_pixels: int | None, adapter: str | None = None, backend: str = "local",
+               upstream: list[str] | None = None, upstream_api_key: str | None = None) -> VReason:
+    """The model on the chosen backend (see cli/backend_options.py): loaded here, or behind --upstream URLs."""
+    from vreason.cli.backend_options import make_vreason
 
-    return VReason(model, device=device, dtype=dtype, quantize=quantize, adapter=adapter, min_pixels=min_pixels,
-                   max_pixels=max_pixels)
+    return make_vreason(backend, upstream, upstream_api_key, model=model, device=device, dtype=dtype,
+                        quantize=quantize, adapter=adapter, min_pixels=min_pixels, max_pixels=max_pixels)

@@ -62,8 +62,10 @@ class UpstreamHealth:
 
         Only probes put an upstream back: a request that succeeded was sent before it was taken out."""
         self.consecutive_failures = 0
+        if not from_probe:
+            return False
         self.consecutive_successes += 1
-        if not self.available and from_probe and self.consecutive_successes >= self.policy.recover_threshold:
+        if not self.available and self.consecutive_successes >= self.policy.recover_threshold:
             self.available = True
             self.changed_at = now
             self.times_put_back += 1

@@ -1,7 +1,7 @@
 """Upstream failures as vreason errors: an upstream's HTTP error means the same to a caller as the local
 engine's error for the same cause, so surfaces print and map them with no special case.
 
-    400, 413, 422 -> InvalidRequestError (the upstream's `param` kept)
+    400, 413, 422 -> InvalidRequestError (the upstream's `param` kept); MediaError for code invalid_image
     404           -> ModelLoadError (the upstream does not serve that model)
     408, 504      -> RequestTimeoutError
     429, 503      -> EngineOverloadedError (Retry-After kept)
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from vreason.errors import (
     EngineOverloadedError,
     InvalidRequestError,
+    MediaError,
     ModelLoadError,
     RequestTimeoutError,
     VReasonError,
@@ -57,7 +58,7 @@ class UpstreamFailure:
 
 
 def error_payload(body: bytes | str) -> tuple[str, str | None, str | None]:
-    """(message, param, type) from an OpenAI-style error body; vLLM's older flat shape is read too."""
+    """(message, param, code) from an OpenAI-style error body; vLLM's older flat shape is read too."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     try:
         data = json.loads(text)
@@ -70,11 +71,11 @@ def error_payload(body: bytes | str) -> tuple[str, str | None, str | None]:
     message = data.get("message") or data.get("detail") or text
     if not isinstance(message, str):
         message = json.dumps(message)
-    param, kind = data.get("param"), data.get("type")
+    param, code = data.get("param"), data.get("code")
     return (
         message[:MAX_MESSAGE_CHARS],
         param if isinstance(param, str) else None,
-        kind if isinstance(kind, str) else None,
+        code if isinstance(code, str) else None,
     )
 
 
@@ -89,8 +90,11 @@ def retry_after(headers: dict[str, str] | None, default: float = 1.0) -> float:
 def failure_from_status(
     status: int, body: bytes | str, upstream: str, headers: dict[str, str] | None = None
 ) -> UpstreamFailure:
-    message, param, _ = error_payload(body)
+    message, param, code = error_payload(body)
     retryable = status in RETRYABLE_STATUSES
+    if status == 400 and code == "invalid_image":  # `vreason serve` marks media errors so
+        source, _, problem = message.removeprefix("image ").partition(": ")
+        return UpstreamFailure(MediaError(source, problem or message), retryable=False, counts_against_health=False)
     if status in (400, 413, 422):
         return UpstreamFailure(InvalidRequestError(message, param=param), retryable=False, counts_against_health=False)
     if status == 404:

@@ -1,0 +1,67 @@
+"""`vreason vllm-launch`'s command line and the backend factory's checks (no vLLM, no server needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vreason.cli.backend_options import make_vreason
+from vreason.cli.vllm_launch import VllmLaunchSpec, build_vllm_command
+from vreason.errors import InvalidRequestError
+
+
+def flag(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_qwen3_vl_settings_and_parallelism():
+    spec = VllmLaunchSpec(model="qwen3-vl-32b-thinking", tensor_parallel_size=4, pipeline_parallel_size=2,
+                          executor="ray", host="0.0.0.0", port=9000, max_images=4, max_pixels=802816,
+                          python="/opt/vllm/bin/python")
+    argv, env = build_vllm_command(spec, ["--enable-prefix-caching"])
+    assert argv[:3] == ["/opt/vllm/bin/python", "-m", "vllm.entrypoints.openai.api_server"]
+    assert flag(argv, "--model") == "Qwen/Qwen3-VL-32B-Thinking"  # preset expanded
+    assert flag(argv, "--served-model-name") == "qwen3-vl-32b-thinking"
+    assert (flag(argv, "--tensor-parallel-size"), flag(argv, "--pipeline-parallel-size")) == ("4", "2")
+    assert json.loads(flag(argv, "--limit-mm-per-prompt")) == {"image": 4, "video": 0}
+    size = json.loads(flag(argv, "--mm-processor-kwargs"))["size"]
+    assert size == {"shortest_edge": 4096, "longest_edge": 802816}
+    assert flag(argv, "--reasoning-parser") == "qwen3"
+    assert flag(argv, "--mm-encoder-tp-mode") == "data"
+    assert flag(argv, "--distributed-executor-backend") == "ray"
+    assert argv[-1] == "--enable-prefix-caching"
+    assert env == {}
+
+
+def test_local_checkpoint_caps_the_context_and_instruct_has_no_reasoning_parser(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"text_config": {"max_position_embeddings": 8192}}))
+    media = tmp_path / "media"
+    media.mkdir()
+    spec = VllmLaunchSpec(model=str(tmp_path), allowed_local_media_path=str(media), cpu_kv_cache_gib=2)
+    argv, env = build_vllm_command(spec)
+    assert flag(argv, "--model") == str(tmp_path.resolve())
+    assert flag(argv, "--max-model-len") == "8192"
+    assert flag(argv, "--allowed-local-media-path") == str(media.resolve())
+    assert "--reasoning-parser" not in argv
+    assert "--mm-encoder-tp-mode" not in argv
+    assert env == {"VLLM_CPU_KVCACHE_SPACE": "2"}
+    assert spec.upstream_url == "http://127.0.0.1:8000/v1"
+
+
+def test_launch_spec_is_validated():
+    with pytest.raises(InvalidRequestError, match="tensor-parallel-size"):
+        VllmLaunchSpec(model="m", tensor_parallel_size=0)
+    with pytest.raises(InvalidRequestError, match="executor"):
+        VllmLaunchSpec(model="m", executor="slurm")
+
+
+def test_backend_factory_rejects_inconsistent_options():
+    with pytest.raises(InvalidRequestError, match="--backend"):
+        make_vreason("vllm")
+    with pytest.raises(InvalidRequestError, match="needs at least one --upstream"):
+        make_vreason("openai")
+    with pytest.raises(InvalidRequestError, match="needs --backend openai"):
+        make_vreason("local", ["http://127.0.0.1:8000"])
+    with pytest.raises(InvalidRequestError, match="--adapter only apply to --backend local"):
+        make_vreason("openai", ["http://127.0.0.1:8000"], adapter="lora/")
