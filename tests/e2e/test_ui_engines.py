@@ -37,10 +37,10 @@ def upstream() -> Iterator[Upstream]:
 
 @pytest.fixture(scope="module")
 def ui_url(upstream: Upstream) -> Iterator[str]:
-    from vreason.cli.ui import _remote
+    from vreason.cli.ui import open_backend
     from vreason.ui import build_app, launch
 
-    vr = _remote(upstream.url, None, None, None, None)  # what `vreason ui --server URL` builds
+    vr = open_backend(None, upstream.url)  # what `vreason ui --server URL` builds
     app = build_app(vr)
     port = _free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)

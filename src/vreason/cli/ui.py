@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from vreason.cli import backend_options as b
 from vreason.cli import options as o
 from vreason.errors import InvalidRequestError, VReasonError
 
@@ -14,11 +15,9 @@ if TYPE_CHECKING:
 
 ServerOpt = Annotated[
     str | None,
-    typer.Option("--server", help="URL of a running `vreason serve` or any OpenAI-compatible endpoint, "
-                 "instead of loading a model here (--model then names the served model)."),
-]
-ApiKeyOpt = Annotated[
-    str | None, typer.Option("--api-key", envvar="VREASON_API_KEY", help="Bearer key for --server.")
+    typer.Option("--server", help="URL of a running `vreason serve` or any OpenAI-compatible endpoint, used "
+                 "instead of loading a model here (same as --backend openai --upstream URL for other commands); "
+                 "--model then names the served model."),
 ]
 
 
@@ -28,7 +27,7 @@ def ui(
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     server: ServerOpt = None,
-    api_key: ApiKeyOpt = None,
+    upstream_api_key: b.UpstreamApiKeyOpt = None,
     max_pixels: o.MaxPixelsOpt = None,
     min_pixels: o.MinPixelsOpt = None,
     device: o.DeviceOpt = "auto",
@@ -43,23 +42,18 @@ def ui(
         from vreason.ui import build_app, launch
     except ImportError as err:
         raise VReasonError(f"the web UI needs gradio ({err}); install it with: pip install 'vreason[ui]'") from None
-    if server is not None:
-        vr = _remote(server, model, api_key, min_pixels, max_pixels)
-    else:
-        vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter)
+    vr = open_backend(model, server, upstream_api_key, device=device, dtype=dtype, quantize=quantize,
+                      adapter=adapter, min_pixels=min_pixels, max_pixels=max_pixels)
     print(f"vreason UI for {vr.model_name} on http://{host}:{port} (Ctrl-C to stop)", flush=True)
     launch(build_app(vr), host=host, port=port, max_file_bytes=vr.engine.policy.max_bytes, quiet=True)
 
 
-def _remote(server: str, model: str | None, api_key: str | None, min_pixels: int | None,
-            max_pixels: int | None) -> VReason:
-    """The same VReason API over a running server: the UI cannot tell the difference."""
-    from vreason.api import VReason
-    from vreason.engine.backends import RemoteEngine
-    from vreason.media import PixelBudget
-
-    if not server.startswith(("http://", "https://")):
+def open_backend(model: str | None, server: str | None, upstream_api_key: str | None = None, *,
+                 device: str = "auto", dtype: str = "auto", quantize: str | None = None, adapter: str | None = None,
+                 min_pixels: int | None = None, max_pixels: int | None = None) -> VReason:
+    """The model loaded here, or the one `server` serves through RemoteEngine: the UI cannot tell them apart."""
+    if server is not None and not server.startswith(("http://", "https://")):
         raise InvalidRequestError(f"--server ({server!r}) must be an http:// or https:// URL", param="server")
-    engine = RemoteEngine(server, model=model, api_key=api_key,
-                          budget=PixelBudget().updated(min_pixels, max_pixels))
-    return VReason(engine=engine)
+    backend, upstreams = ("openai", [server]) if server else ("local", None)
+    return o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstreams,
+                        upstream_api_key)
