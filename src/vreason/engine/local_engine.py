@@ -1,28 +1,35 @@
-"""The local engine: one loaded checkpoint, requests in, answers and stream deltas out.
+"""The local engine: the `Engine` interface over one loaded checkpoint, with batching and reuse caches.
 
-`generate` is the async `Engine` interface; `run_sync` the same generation on the calling thread.
-`run_sync` yields `StreamDelta`s while tokens arrive and ends with the `Answer`. The answer's text comes
-from decoding all generated ids at once (`final_text`), the deltas from the incremental path
-(`StreamAssembler`); the two agree, and the tests hold them to it. Tensors stay in `ModelRunner`.
+`generate` prepares a request off the event loop (images, template, tokens, cache lookups), hands it to the
+engine core's thread, and turns the token ids that come back into `StreamDelta`s and one final `Answer`.
+Requests that arrive while others run join the running batch at the next step. The answer's text comes from
+decoding all generated ids at once (`final_text`), the deltas from the incremental path (`StreamAssembler`);
+the two agree. Closing the stream early aborts the request and frees its KV.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
+from vreason.engine.batch_runner import BatchRunner
+from vreason.engine.caches import PrefixCache, VisionCache
+from vreason.engine.core import EngineCore
+from vreason.engine.inputs import InputBuilder, PreparedInputs
 from vreason.engine.interface import EngineStats, GenerationRequest
-from vreason.engine.model_runner import GenerationStats, ModelRunner
-from vreason.engine.prompt import build_prompt
+from vreason.engine.prompt import Prompt, build_prompt
+from vreason.engine.request import Finish, RequestState
 from vreason.engine.sampling import SamplingParams, defaults_for
+from vreason.engine.scheduler import SchedulerConfig
 from vreason.engine.text_output import StreamAssembler, final_text
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
-from vreason.errors import InvalidRequestError
+from vreason.errors import InvalidRequestError, RequestTimeoutError
 from vreason.media import MediaPolicy, PixelBudget, checkpoint_budget
 from vreason.models.loader import LoadedModel
+
+MiB = 1 << 20
 
 
 @dataclass
@@ -30,110 +37,147 @@ class EngineConfig:
     policy: MediaPolicy = field(default_factory=MediaPolicy)
     budget: PixelBudget | None = None  # None: the checkpoint's own (see media.checkpoint_budget)
     max_images_per_request: int | None = 16
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    vision_cache_bytes: int = 256 * MiB  # image features kept for reuse across requests
+    prefix_cache_bytes: int = 512 * MiB  # KV of finished requests kept for follow-up questions
 
 
 class LocalEngine:
     def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None):
         self.loaded = loaded
         self.config = config or EngineConfig()
-        self.runner = ModelRunner(loaded)
-        self.budget = self.config.budget or checkpoint_budget(loaded.processor)
-        self.max_context = int(getattr(loaded.model.config.get_text_config(), "max_position_embeddings", 0) or 0)
         self.model_name = loaded.name
         self.thinking = loaded.thinking
         self.policy = self.config.policy
         self.max_images_per_request = self.config.max_images_per_request
-        self._stats = EngineStats()
+        self.budget = self.config.budget or checkpoint_budget(loaded.processor)
+        model = loaded.model
+        self.tokenizer = loaded.processor.tokenizer
+        text_config = model.config.get_text_config()
+        self.max_context = int(getattr(text_config, "max_position_embeddings", 0) or 0)
+        self.vision_cache = VisionCache(self.config.vision_cache_bytes)
+        self.prefix_cache = PrefixCache(self.config.prefix_cache_bytes)
+        self.inputs = InputBuilder(model, loaded.processor, self.vision_cache)
+        eos = model.generation_config.eos_token_id
+        eos_ids = [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None]
+        self.core = EngineCore(
+            BatchRunner(model, self.vision_cache),
+            self.config.scheduler,
+            self.prefix_cache,
+            self.decode,
+            eos_ids or [int(self.tokenizer.eos_token_id)],
+            self.max_context,
+        )
 
     @property
     def default_params(self) -> SamplingParams:
         return defaults_for(self.loaded.thinking)
 
+    def decode(self, token_ids) -> str:
+        return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
+
     def stats(self) -> EngineStats:
-        return self._stats
+        stats = self.core.stats()
+        stats.caches["vision"] = self.vision_cache.stats()
+        return stats
 
     async def abort(self, request_id: str) -> None:
-        return None  # serial engine: closing the stream is the way to stop a request
+        self.core.abort(request_id)
 
     async def close(self) -> None:
-        return None
+        await asyncio.to_thread(self.core.shutdown)
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
-        """Runs `run_sync` on a worker thread; one request at a time (the runner holds a lock)."""
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue = asyncio.Queue()
-        stop = threading.Event()
-        done = object()
-
-        def work() -> None:
-            try:
-                gen = self.run_sync(request)
-                for event in gen:
-                    loop.call_soon_threadsafe(events.put_nowait, event)
-                    if stop.is_set():
-                        gen.close()
-                        break
-            except BaseException as err:
-                loop.call_soon_threadsafe(events.put_nowait, err)
-            loop.call_soon_threadsafe(events.put_nowait, done)
-
-        self._stats.waiting += 1
-        worker = threading.Thread(target=work, name="vreason-request", daemon=True)
-        worker.start()
-        try:
-            while (event := await events.get()) is not done:
-                if isinstance(event, BaseException):
-                    raise event
-                yield event
-        finally:
-            stop.set()
-            self._stats.waiting -= 1
-            self._stats.finished_total += 1
-
-    def run_sync(self, request: GenerationRequest) -> Iterator[StreamDelta | Answer]:
-        started = time.perf_counter()
+    def prepare(self, request: GenerationRequest) -> tuple[Prompt, PreparedInputs]:
+        """Images, chat template, tokens and cache lookups for one request (raises on bad input)."""
         budget = request.budget or self.budget
         prompt = build_prompt(
-            self.runner.processor, request.messages, self.config.policy, budget, self.config.max_images_per_request
+            self.loaded.processor, request.messages, self.policy, budget, self.max_images_per_request
         )
-        inputs = self.runner.prepare(prompt, budget.processor_size())
+        inputs = self.inputs.build(prompt, budget.processor_size())
         params = request.params
-        if self.max_context and inputs.prompt_tokens + params.max_new_tokens > self.max_context:
+        prompt_tokens = len(inputs.token_ids)
+        if self.max_context and prompt_tokens + params.max_new_tokens > self.max_context:
             raise InvalidRequestError(
-                f"prompt ({inputs.prompt_tokens} tokens) + max_new_tokens ({params.max_new_tokens}) is over the "
+                f"prompt ({prompt_tokens} tokens) + max_new_tokens ({params.max_new_tokens}) is over the "
                 f"model's context of {self.max_context} tokens; shorten the conversation, lower max_new_tokens "
                 "or lower --max-pixels",
                 param="max_new_tokens",
             )
+        return prompt, inputs
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
+        started = time.perf_counter()
+        prompt, inputs = await asyncio.to_thread(self.prepare, request)
         prepared_at = time.perf_counter()
-        stats = GenerationStats()
-        assembler = (
-            StreamAssembler(self.runner.decode, params.stop, prompt.thinking_prompt) if request.stream else None
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue[int | Finish] = asyncio.Queue()
+        params = request.params
+        state = RequestState(
+            request_id=request.request_id,
+            prompt_ids=inputs.token_ids,
+            params=params,
+            inputs=inputs,
+            sink=lambda item: loop.call_soon_threadsafe(items.put_nowait, item),
+            deadline=None if request.timeout_s is None else time.monotonic() + request.timeout_s,
         )
-        for token_id in self.runner.stream_tokens(inputs, params, stats):
-            if assembler is not None:
-                yield from assembler.push(token_id)
+        self.core.submit(state)
+        assembler = StreamAssembler(self.decode, params.stop, prompt.thinking_prompt) if request.stream else None
+        token_ids: list[int] = []
+        finish: Finish | None = None
+        try:
+            while True:
+                item = await items.get()
+                if isinstance(item, Finish):
+                    finish = item
+                    break
+                token_ids.append(item)
+                if assembler is not None:
+                    for delta in assembler.push(item):
+                        yield delta
+        finally:
+            if finish is None:  # the consumer went away: stop generating for it
+                self.core.abort(request.request_id)
+        if finish.reason == "timeout":
+            raise RequestTimeoutError(
+                f"request {request.request_id} ran past its {request.timeout_s} s deadline and was stopped"
+            )
+        if finish.reason == "error":
+            assert finish.error is not None
+            raise finish.error
         if assembler is not None:
-            yield from assembler.finish()
-        thinking, text, stopped = final_text(stats.token_ids, self.runner.decode, params.stop, prompt.thinking_prompt)
-        if stats.cancelled:
-            finish = "abort"
-        elif stopped or stats.hit_eos:
-            finish = "stop"
-        else:
-            finish = "length"
-        first = stats.first_token_at or stats.finished_at
+            for delta in assembler.finish():
+                yield delta
+        thinking, text, stopped = final_text(token_ids, self.decode, params.stop, prompt.thinking_prompt)
+        reason = "stop" if stopped else finish.reason
+        first = finish.first_token_at or finish.finished_at
         yield Answer(
             text=text,
             thinking=thinking,
-            finish_reason=finish,
-            usage=Usage(inputs.prompt_tokens, len(stats.token_ids), inputs.image_tokens),
+            finish_reason=reason,  # type: ignore[arg-type]
+            usage=Usage(
+                len(inputs.token_ids),
+                len(token_ids),
+                inputs.image_tokens,
+                cached_tokens=finish.num_cached_tokens,
+                cached_images=finish.num_cached_images,
+            ),
             timings=Timings(
                 preprocess_s=prepared_at - started,
-                ttft_s=first - stats.started,
-                decode_s=stats.finished_at - first,
+                ttft_s=first - prepared_at,
+                decode_s=finish.finished_at - first,
                 total_s=time.perf_counter() - started,
             ),
-            token_ids=list(stats.token_ids),
-            model=self.loaded.name,
+            token_ids=token_ids,
+            model=self.model_name,
         )
+
+    def run_sync(self, request: GenerationRequest) -> Iterator[StreamDelta | Answer]:
+        """`generate` for synchronous callers without an event loop (training-time evaluation)."""
+
+        async def collect() -> list[StreamDelta | Answer]:
+            return [event async for event in self.generate(request)]
+
+        yield from asyncio.run(collect())
+
+    def shutdown(self) -> None:
+        self.core.shutdown()

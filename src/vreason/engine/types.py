@@ -98,6 +98,8 @@ class Usage:
     prompt_tokens: int  # text and visual tokens fed to the model
     completion_tokens: int  # generated tokens, the end-of-turn token included
     image_tokens: int = 0  # the share of prompt_tokens that are visual
+    cached_tokens: int = 0  # prompt tokens whose KV was reused from an earlier request (not recomputed)
+    cached_images: int = 0  # images whose vision features were reused (the vision tower did not run)
 
     @property
     def total_tokens(self) -> int:

@@ -8,6 +8,7 @@ a merged Hugging Face directory (default) or a peft adapter (`save_adapter`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -110,19 +111,29 @@ def normalize_answer(text: str) -> str:
 
 
 def exact_match(engine: LocalEngine, examples: list[Example], limit: int) -> tuple[float, int]:
-    """Greedy answers to every assistant turn (history as in the data), compared after normalization."""
-    hits = total = 0
+    """Greedy answers to every assistant turn (history as in the data), compared after normalization.
+
+    All questions go to the engine at once, so it batches them."""
+    requests: list[GenerationRequest] = []
+    expected: list[str] = []
     for example in examples:
         for index, message in enumerate(example.messages):
-            if message.role != "assistant" or index == 0:
+            if message.role != "assistant" or index == 0 or len(requests) >= limit:
                 continue
-            if total >= limit:
-                return (hits / total if total else 0.0), total
-            request = GenerationRequest(example.messages[:index], GREEDY.updated(max_new_tokens=64), stream=False)
-            answer = next(e for e in engine.run_sync(request) if isinstance(e, Answer))
-            hits += normalize_answer(answer.text) == normalize_answer(message.text)
-            total += 1
-    return (hits / total if total else 0.0), total
+            requests.append(
+                GenerationRequest(example.messages[:index], GREEDY.updated(max_new_tokens=64), stream=False)
+            )
+            expected.append(message.text)
+
+    async def answer(request: GenerationRequest) -> Answer:
+        return [e async for e in engine.generate(request) if isinstance(e, Answer)][0]
+
+    async def answer_all() -> list[Answer]:
+        return list(await asyncio.gather(*(answer(r) for r in requests)))
+
+    answers = asyncio.run(answer_all()) if requests else []
+    hits = sum(normalize_answer(a.text) == normalize_answer(e) for a, e in zip(answers, expected, strict=False))
+    return (hits / len(requests) if requests else 0.0), len(requests)
 
 
 class SFTTrainer(Trainer):
@@ -138,9 +149,11 @@ class SFTTrainer(Trainer):
         metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
         was_training = self.model.training
         self.model.eval()
+        engine = self.engine_factory(self.model)
         try:
-            score, count = exact_match(self.engine_factory(self.model), self.eval_examples, self.eval_max)
+            score, count = exact_match(engine, self.eval_examples, self.eval_max)
         finally:
+            engine.shutdown()
             self.model.train(was_training)
         extra = {f"{metric_key_prefix}_exact_match": score, f"{metric_key_prefix}_answers": float(count)}
         metrics.update(extra)

@@ -1,0 +1,196 @@
+"""The batching model runner: prefill of newly admitted requests and one decode step for all running ones.
+
+It drives the checkpoint's own modules (vision tower, embeddings, decoder layers, norm, lm_head) and only
+replaces the loop around them, because transformers' `generate` cannot add or drop sequences between steps.
+The KV of every running request lives in `KVSlots` rows; prefill writes the uncached part of each prompt
+at the request's own columns (a reused prefix is copied in first), decode writes one column per row. Greedy
+output is token-identical to `model.generate` on the request alone (the tests hold it to that).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from vreason.engine.caches import VisionCache
+from vreason.engine.inputs import ImageSlot, PreparedInputs, VisionFeatures
+from vreason.engine.kv_slots import KVPayload, KVSlots
+from vreason.engine.request import RequestState
+from vreason.engine.sampler import RowSampling, sample
+
+
+@dataclass
+class _Row:
+    request: RequestState
+    row: int
+    length: int  # KV columns filled
+    rope_delta: int
+    generator: torch.Generator | None
+
+
+class BatchRunner:
+    def __init__(self, model, vision_cache: VisionCache):
+        if hasattr(model, "get_base_model"):  # a peft model during fine-tuning: its layers carry the adapters
+            model = model.get_base_model()
+        self.model = model
+        self.lm = model.model.language_model
+        self.vision_cache = vision_cache
+        config = model.config.get_text_config()
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.slots = KVSlots(config.num_hidden_layers, config.num_key_value_heads, head_dim, model.dtype, model.device)
+        self.rows: list[_Row] = []  # index == row in the KV slots
+        self.by_id: dict[str, _Row] = {}
+        self.device = model.device
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.rows)
+
+    # -- prefill -------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def prefill(self, requests: Sequence[RequestState]) -> list[int]:
+        """Compute the prompts of newly admitted requests (appended as new rows); returns their first tokens."""
+        first_row = len(self.rows)
+        inputs: list[PreparedInputs] = [r.inputs for r in requests]
+        starts = [r.num_cached_tokens for r in requests]
+        lengths = [len(i.token_ids) for i in inputs]
+        new_counts = [n - m for n, m in zip(lengths, starts, strict=False)]
+        width = max(m + max(new_counts) for m in starts)
+        self.slots.ensure(first_row + len(requests), width)
+        for offset, request in enumerate(requests):
+            if request.num_cached_tokens:
+                self.slots.load(first_row + offset, request.cached_prefix, request.num_cached_tokens)
+            request.cached_prefix = None  # the copy is in the slots; let the cache own its payload alone
+        self._encode_missing_images(inputs, starts)
+
+        span = max(new_counts)
+        ids = torch.zeros((len(requests), span), dtype=torch.long)
+        positions = torch.zeros((3, len(requests), span), dtype=torch.long)
+        for b, (inp, m) in enumerate(zip(inputs, starts, strict=False)):
+            ids[b, : lengths[b] - m] = torch.tensor(inp.token_ids[m:])
+            positions[:, b, : lengths[b] - m] = inp.positions[:, m:]
+        ids, positions = ids.to(self.device), positions.to(self.device)
+        columns = torch.tensor(starts, device=self.device)[:, None] + torch.arange(span, device=self.device)[None, :]
+        embeds = self.lm.embed_tokens(ids)
+        visual_mask, deepstack = self._place_images(embeds, inputs, starts)
+        last = torch.tensor([n - 1 for n in new_counts], device=self.device)
+        logits = self._forward(first_row, embeds, columns, positions, width, last, visual_mask, deepstack)
+
+        for offset, (request, inp) in enumerate(zip(requests, inputs, strict=False)):
+            params = request.params
+            generator = None
+            if not params.greedy:
+                generator = torch.Generator(device=self.device)
+                generator.manual_seed(params.seed if params.seed is not None else random.getrandbits(63))
+            row = _Row(request, first_row + offset, len(inp.token_ids), inp.rope_delta, generator)
+            self.rows.append(row)
+            self.by_id[request.request_id] = row
+        return sample(logits, [self._sampling(self.rows[first_row + b]) for b in range(len(requests))])
+
+    def _encode_missing_images(self, inputs: Sequence[PreparedInputs], starts: Sequence[int]) -> None:
+        """Run the vision tower once over every image a prefill needs and no cache has (deduplicated)."""
+        todo: dict[int, list[ImageSlot]] = {}
+        for inp, m in zip(inputs, starts, strict=False):
+            for image in inp.images:
+                if image.start >= m and image.features is None:
+                    todo.setdefault(image.key, []).append(image)
+        if not todo:
+            return
+        firsts = [slots[0] for slots in todo.values()]
+        pixels = torch.cat([s.pixel_values for s in firsts]).to(self.device)  # type: ignore[misc]
+        grids = torch.tensor([s.grid_thw for s in firsts], dtype=torch.long, device=self.device)
+        out = self.model.model.get_image_features(pixels, grids, return_dict=True)
+        for index, (key, slots) in enumerate(todo.items()):
+            features = VisionFeatures(
+                embeds=out.pooler_output[index],
+                deepstack=tuple(layer[index] for layer in out.deepstack_features),
+                grid_thw=slots[0].grid_thw,
+            )
+            self.vision_cache.put(key, features, features.nbytes)
+            for slot in slots:
+                slot.features = features
+                slot.pixel_values = None
+
+    def _place_images(self, embeds: torch.Tensor, inputs: Sequence[PreparedInputs], starts: Sequence[int]):
+        """Write image features over their placeholder embeddings (in place); the deepstack inputs in the
+        row-major order of the visual mask, as the decoder layers consume them."""
+        visual_mask = torch.zeros(embeds.shape[:2], dtype=torch.bool, device=self.device)
+        stacks: list[list[torch.Tensor]] = []
+        for b, (inp, m) in enumerate(zip(inputs, starts, strict=False)):
+            for image in inp.images:
+                if image.start < m:
+                    continue
+                assert image.features is not None
+                begin = image.start - m
+                end = begin + image.num_tokens
+                embeds[b, begin:end] = image.features.embeds.to(embeds.dtype)
+                visual_mask[b, begin:end] = True
+                for layer, feature in enumerate(image.features.deepstack):
+                    if len(stacks) <= layer:
+                        stacks.append([])
+                    stacks[layer].append(feature)
+        if not stacks:
+            return None, None
+        return visual_mask, [torch.cat(layer) for layer in stacks]
+
+    # -- decode --------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def decode(self) -> list[int]:
+        """One token for every running row, in row order (`self.rows`)."""
+        lengths = [r.length for r in self.rows]
+        width = max(lengths) + 1
+        self.slots.ensure(len(self.rows), width)
+        tokens = torch.tensor([[r.request.output_ids[-1]] for r in self.rows], device=self.device)
+        columns = torch.tensor(lengths, device=self.device)[:, None]
+        position = torch.tensor([r.length + r.rope_delta for r in self.rows], device=self.device)
+        positions = position.view(1, -1, 1).expand(3, -1, 1)
+        embeds = self.lm.embed_tokens(tokens)
+        last = torch.zeros(len(self.rows), dtype=torch.long, device=self.device)
+        logits = self._forward(0, embeds, columns, positions, width, last, None, None)
+        for row in self.rows:
+            row.length += 1
+        return sample(logits, [self._sampling(r) for r in self.rows])
+
+    # -- rows ----------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def release(self, request_id: str, keep: bool) -> KVPayload | None:
+        """Drop a request's row (the last row moves into its place); with `keep`, return a copy of its KV."""
+        row = self.by_id.pop(request_id, None)
+        if row is None:
+            return None
+        payload = self.slots.copy(row.row, row.length) if keep and row.length else None
+        last = self.rows.pop()
+        if last is not row:
+            self.slots.move(last.row, row.row, last.length)
+            last.row = row.row
+            self.rows[row.row] = last
+        return payload
+
+    def reset(self) -> None:
+        """Forget every row (after a failed step, whose requests have all been ended)."""
+        self.rows.clear()
+        self.by_id.clear()
+
+    def _sampling(self, row: _Row) -> RowSampling:
+        r = row.request
+        return RowSampling(r.params, r.prompt_ids, r.output_ids, row.generator, r.constraint)
+
+    def _forward(self, first_row, embeds, columns, positions, width, last, visual_mask, deepstack) -> torch.Tensor:
+        """Decoder layers over `embeds` (batch, new, hidden) for rows [first_row, first_row + batch).
+
+        Query j of row b sits at KV column columns[b, j] and sees columns <= that one: the causal mask of each
+        row at its own offset. Returns float32 logits at index `last[b]` of each row."""
+        hidden = embeds
+        position_embeddings = self.lm.rotary_emb(hidden, positions)
+        keys = torch.arange(width, device=self.device)
+        mask = (keys[None, None, None, :] <= columns[:, None, :, None]).to(self.device)  # (batch, 1, new, width)
+        cache = self.slots.view(first_row, columns, width)
+        for index, layer in enumerate(self.lm.layers):
+            hidden = layer(hidden, position_embeddings=position_embeddings, attention_mask=mask, cache=cache)
+            if deepstack is not None and index < len(deepstack):
+                hidden = self.lm._deepstack_process(hidden, visual_mask, deepstack[index])
+        picked = hidden[torch.arange(hidden.shape[0], device=self.device), last]  # (batch, hidden)
+        return self.model.lm_head(self.lm.norm(picked)).float()

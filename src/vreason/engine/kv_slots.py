@@ -1,0 +1,107 @@
+"""The running batch's KV cache: one row per running request, written at each request's own positions.
+
+Buffers per layer are (rows, kv_heads, columns, head_dim). Row r holds its request's KV in columns
+[0, length); requests of different lengths share the batch without padding their prompts to a common
+length, because every write goes to the row's own column and the attention mask hides columns a row has
+not reached. Running rows are kept compact (0..n-1): a finished row is replaced by the last one, so the
+decode step always reads one contiguous slice. Buffers grow by doubling, up to the limits they are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class KVPayload:
+    """A copy of one sequence's KV: what the prefix cache stores. Per layer (kv_heads, length, head_dim)."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    length: int
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+
+
+class KVSlots:
+    def __init__(self, num_layers: int, kv_heads: int, head_dim: int, dtype: torch.dtype, device: torch.device):
+        self.num_layers = num_layers
+        self.kv_heads = kv_heads
+        self.head_dim = head_dim
+        self.dtype = dtype
+        self.device = device
+        self.rows = 0
+        self.columns = 0
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+
+    def ensure(self, rows: int, columns: int) -> None:
+        """Make room for `rows` rows of `columns` columns, keeping what is stored."""
+        if rows <= self.rows and columns <= self.columns:
+            return
+        new_rows, new_columns = self.rows, self.columns
+        while new_rows < rows:
+            new_rows = max(8, new_rows * 2)
+        while new_columns < columns:
+            new_columns = max(256, new_columns * 2)
+        shape = (new_rows, self.kv_heads, new_columns, self.head_dim)
+        for store in (self.keys, self.values):
+            for layer in range(self.num_layers):
+                grown = torch.zeros(shape, dtype=self.dtype, device=self.device)
+                if store and self.rows and self.columns:
+                    grown[: self.rows, :, : self.columns] = store[layer]
+                if len(store) > layer:
+                    store[layer] = grown
+                else:
+                    store.append(grown)
+        self.rows, self.columns = new_rows, new_columns
+
+    def view(self, first_row: int, columns: torch.Tensor, width: int) -> LayerWriter:
+        """A cache object for one forward pass over rows [first_row, first_row + len(columns))."""
+        return LayerWriter(self, first_row, columns, width)
+
+    def load(self, row: int, payload: KVPayload, length: int) -> None:
+        for layer in range(self.num_layers):
+            self.keys[layer][row, :, :length] = payload.keys[layer][:, :length]
+            self.values[layer][row, :, :length] = payload.values[layer][:, :length]
+
+    def copy(self, row: int, length: int) -> KVPayload:
+        return KVPayload(
+            keys=[k[row, :, :length].clone() for k in self.keys],
+            values=[v[row, :, :length].clone() for v in self.values],
+            length=length,
+        )
+
+    def move(self, source: int, target: int, length: int) -> None:
+        for store in (self.keys, self.values):
+            for buffer in store:
+                buffer[target, :, :length] = buffer[source, :, :length]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+
+
+class LayerWriter:
+    """Duck-types transformers' Cache for the attention layers: `update` writes the new keys and values at
+    each row's own columns and returns the rows' whole KV up to `width` columns."""
+
+    def __init__(self, slots: KVSlots, first_row: int, columns: torch.Tensor, width: int):
+        self.slots = slots
+        self.first_row = first_row
+        batch = columns.shape[0]
+        self.rows = torch.arange(first_row, first_row + batch, device=columns.device)[:, None]  # (batch, 1)
+        self.columns = columns  # (batch, new_tokens)
+        self.width = width
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
+        keys, values = self.slots.keys[layer_idx], self.slots.values[layer_idx]
+        # (batch, heads, new, dim) -> (batch, new, heads, dim): the layout advanced indexing on dims 0 and 2 takes
+        keys[self.rows, :, self.columns] = key_states.transpose(1, 2).to(keys.dtype)
+        values[self.rows, :, self.columns] = value_states.transpose(1, 2).to(values.dtype)
+        end = self.first_row + self.columns.shape[0]
+        return keys[self.first_row : end, :, : self.width], values[self.first_row : end, :, : self.width]

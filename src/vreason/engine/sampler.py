@@ -1,0 +1,62 @@
+"""Next-token selection for a batch of rows with per-row sampling parameters. Touches tensors.
+
+The order follows transformers' `generate`, so greedy output matches it token for token: logits processors
+(repetition penalty over prompt and output; OpenAI presence/frequency penalties over output only; the grammar
+mask of constrained decoding), then for sampled rows temperature, top-k, top-p and a draw from the row's own
+seeded generator (a request's samples do not depend on which other requests share its batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from vreason.engine.sampling import SamplingParams
+
+
+@dataclass
+class RowSampling:
+    params: SamplingParams
+    prompt_ids: Sequence[int]
+    output_ids: Sequence[int]
+    generator: torch.Generator | None  # None for greedy rows
+    constraint: object | None = None  # grammar state with fill(bitmask, row) (engine/grammar.py)
+
+
+def sample(logits: torch.Tensor, rows: Sequence[RowSampling]) -> list[int]:
+    """logits: (batch, vocab) float32, one row per entry of `rows`; returns the chosen token per row."""
+    for i, row in enumerate(rows):
+        p = row.params
+        if p.repetition_penalty != 1.0:
+            seen = torch.tensor(list({*row.prompt_ids, *row.output_ids}), dtype=torch.long, device=logits.device)
+            scores = logits[i, seen]
+            logits[i, seen] = torch.where(scores < 0, scores * p.repetition_penalty, scores / p.repetition_penalty)
+        if (p.presence_penalty or p.frequency_penalty) and row.output_ids:
+            ids = torch.tensor(row.output_ids, dtype=torch.long, device=logits.device)
+            counts = torch.zeros(logits.shape[1], dtype=logits.dtype, device=logits.device)
+            counts.scatter_add_(0, ids, torch.ones_like(ids, dtype=logits.dtype))
+            logits[i] -= p.frequency_penalty * counts + p.presence_penalty * (counts > 0).to(logits.dtype)
+        if row.constraint is not None:
+            row.constraint.mask_logits(logits, i)  # type: ignore[attr-defined]
+    chosen = torch.argmax(logits, dim=-1).tolist()
+    for i, row in enumerate(rows):
+        if not row.params.greedy:
+            chosen[i] = _draw(logits[i], row.params, row.generator)
+    return chosen
+
+
+def _draw(scores: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> int:
+    scores = scores / params.temperature
+    if params.top_k and params.top_k < scores.shape[0]:
+        kth = torch.topk(scores, params.top_k).values[-1]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    if params.top_p < 1.0:
+        sorted_scores, order = torch.sort(scores, descending=False)
+        cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+        remove = cumulative <= (1 - params.top_p)
+        remove[-1] = False  # keep at least the most likely token
+        scores = scores.masked_fill(remove.scatter(0, order, remove), float("-inf"))
+    probs = scores.softmax(dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator).item())
