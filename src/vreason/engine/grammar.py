@@ -15,6 +15,7 @@ The engine owns sampling; this module only removes tokens the grammar does not a
 from __future__ import annotations
 
 import json
+import re
 import threading
 import weakref
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ THINK_CLOSE_TOKEN = "</think>"
 GRAMMAR_CACHE_BYTES = 64 * 1024 * 1024
 # OpenAI's json_object: any JSON object. Non-strict, so it may carry any properties.
 ANY_OBJECT_SCHEMA = '{"type": "object"}'
+_LOG_PREFIX = re.compile(r"^\[[\d:]+\]\s+\S+:\d+:\s*")
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,15 @@ def compile_output_format(compiler: xgr.GrammarCompiler, output_format: OutputFo
         return compiler.compile_json_schema(schema_text, any_whitespace=False, strict_mode=True)
     except (RuntimeError, ValueError, TypeError) as err:
         raise InvalidRequestError(
-            f"response_format schema is not supported for constrained decoding: {str(err).splitlines()[0][:300]}",
+            f"response_format schema is not supported for constrained decoding: {_reason(err)}",
             param="response_format",
         ) from None
+
+
+def _reason(err: Exception) -> str:
+    """xgrammar's message without its C++ log prefix ('[12:00:00] /project/cpp/x.cc:42: ')."""
+    lines = str(err).strip().splitlines() or [type(err).__name__]
+    return _LOG_PREFIX.sub("", lines[0])[:300]
 
 
 class OutputConstraint:

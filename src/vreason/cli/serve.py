@@ -1,0 +1,126 @@
+"""`vreason serve`: the OpenAI-compatible HTTP server on one model (or in front of --upstream servers).
+
+Closed by default: it listens on 127.0.0.1, refuses local files unless --allowed-local-media-path names a
+directory, refuses URLs that resolve to private networks unless --allow-private-media-urls, and needs no
+key only because nothing but this machine can reach it. Prints what it loads, then one line with the URL
+once requests are answered.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vreason.cli import options as o
+from vreason.cli.backend_options import BackendOpt, UpstreamApiKeyOpt, UpstreamOpt
+
+if TYPE_CHECKING:
+    from vreason.media import MediaPolicy
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(
+    model: o.ModelOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on. 0.0.0.0 exposes the server to the network.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="VREASON_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1/*."),
+    ] = None,
+    allowed_local_media_path: Annotated[
+        Path | None,
+        typer.Option("--allowed-local-media-path", help="Allow file:// image URLs under this directory only."),
+    ] = None,
+    allowed_media_domains: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-media-domains", help="Only fetch image URLs from these hosts (repeatable or "
+                     "comma-separated; subdomains included)."),
+    ] = None,
+    allow_private_media_urls: Annotated[
+        bool,
+        typer.Option("--allow-private-media-urls", help="Let image URLs reach loopback and private networks "
+                     "(an image store on the LAN); pair with --allowed-media-domains."),
+    ] = False,
+    max_images_per_request: Annotated[int, typer.Option(help="Images allowed in one request.")] = 16,
+    served_model_name: Annotated[
+        list[str] | None,
+        typer.Option("--served-model-name", help="Name(s) clients use as `model` (default: --model, or "
+                     "vreason-demo)."),
+    ] = None,
+    max_request_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = (
+        32 * 1024 * 1024
+    ),
+    request_timeout: Annotated[float, typer.Option(help="Seconds a request may wait and generate (504 after).")] = (
+        600.0
+    ),
+    max_pixels: o.MaxPixelsOpt = None,
+    min_pixels: o.MinPixelsOpt = None,
+    device: o.DeviceOpt = "auto",
+    dtype: o.DtypeOpt = "auto",
+    quantize: o.QuantizeOpt = None,
+    adapter: o.AdapterOpt = None,
+    backend: BackendOpt = "local",
+    upstream: UpstreamOpt = None,
+    upstream_api_key: UpstreamApiKeyOpt = None,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line.")] = False,
+) -> None:
+    """Serve the OpenAI Chat Completions API (images, streaming, JSON output) over HTTP."""
+    try:
+        from vreason.server import ServerSettings, create_app, server_media_policy
+        from vreason.server.launch import serve_app
+    except ImportError as err:
+        from vreason.errors import VReasonError
+
+        raise VReasonError(f"vreason serve needs the server extra: pip install 'vreason[server]' ({err})") from None
+    from vreason.cli.backend_options import make_vreason
+
+    # Everything that can be wrong with the flags fails here, before a model is loaded.
+    domains = tuple(d.strip() for value in allowed_media_domains or () for d in value.split(",") if d.strip())
+    policy = server_media_policy(allowed_local_media_path, domains, allow_private_media_urls)
+    settings = ServerSettings(
+        served_model_names=tuple(served_model_name or ()),
+        api_key=api_key,
+        max_request_bytes=max_request_bytes,
+        request_timeout_s=request_timeout,
+    )
+    if host not in LOOPBACK_HOSTS and api_key is None:
+        _say(f"warning: listening on {host} without --api-key; anyone who can reach this port can use the model")
+    _say(f"loading {model or 'the built-in demo model'} ...")
+    vr = make_vreason(
+        backend, upstream, upstream_api_key, model=model, device=device, dtype=dtype, quantize=quantize,
+        adapter=adapter, min_pixels=min_pixels, max_pixels=max_pixels, media_policy=policy,
+        max_images_per_request=max_images_per_request,
+    )
+    if not settings.served_model_names:
+        settings = replace(settings, served_model_names=(model or vr.engine.model_name,))
+    app = create_app(vr.engine, settings)
+    note = policy_note(policy, api_key)
+    name = settings.served_model_names[0]
+    started = serve_app(
+        app, host, port,
+        on_ready=lambda url: _say(f"serving {name} at {url}/v1 ({note}); Ctrl+C stops"),
+        on_shutdown=vr.engine.close,  # on the loop that drove it
+        access_log=access_log,
+    )
+    if not started:
+        raise typer.Exit(1)  # uvicorn printed why (e.g. the port is taken)
+
+
+def policy_note(policy: MediaPolicy, api_key: str | None) -> str:
+    local = f"file:// under {policy.allowed_local_dir}" if policy.allow_local_files else "no local files"
+    urls = "private-network URLs allowed" if policy.allow_private_urls else "public URLs only"
+    if policy.allowed_domains:
+        urls += f" from {', '.join(policy.allowed_domains)}"
+    auth = "API key required" if api_key else "no API key"
+    return f"{local}; {urls}; {auth}"
+
+
+def _say(message: str) -> None:
+    print(f"vreason: {message}", file=sys.stderr, flush=True)

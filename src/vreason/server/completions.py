@@ -1,0 +1,172 @@
+"""POST /v1/chat/completions: one validated request in, `n` engine requests out, one response back.
+
+Streaming responses start only after the first event of the engine has arrived, so everything that can
+be refused (bad image, context overflow, full queue) is refused with a proper status code and not as a
+chunk after a 200. A client that disconnects aborts its requests: streaming ones when the response is
+cancelled, non-streaming ones through a watcher on the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from vreason.engine.interface import Engine, GenerationRequest
+from vreason.engine.types import Answer
+from vreason.errors import InvalidRequestError, MediaError
+from vreason.media import describe_source
+from vreason.server.errors import ApiError, api_error_from, model_not_found
+from vreason.server.metrics import ServerMetrics
+from vreason.server.protocol import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    ImageContent,
+    UsageInfo,
+)
+from vreason.server.settings import ServerSettings
+from vreason.server.streaming import ChoiceStreams, StreamContext, chat_chunks
+
+SEED_LIMIT = 2**63
+# The engine enforces request_timeout_s itself; the server gives up this much later if it has not.
+BACKSTOP_GRACE_S = 10.0
+
+
+class ChatCompletions:
+    def __init__(self, engine: Engine, settings: ServerSettings, metrics: ServerMetrics, names: tuple[str, ...]):
+        self.engine = engine
+        self.settings = settings
+        self.metrics = metrics
+        self.names = names
+
+    async def handle(self, body: ChatCompletionRequest, http: Request, request_id: str) -> Any:
+        started = time.perf_counter()
+        if body.model not in self.names:
+            raise model_not_found(body.model, self.names)
+        try:
+            requests = self.engine_requests(body, request_id)
+        except InvalidRequestError as exc:
+            raise self.api_error(body, exc, request_id) from None
+        timeout = self.settings.request_timeout_s
+        streams = ChoiceStreams(self.engine, requests, None if timeout is None else timeout + BACKSTOP_GRACE_S)
+        headers = {"X-Request-Id": request_id}
+        if not body.stream:
+            return await self._complete(body, http, streams, request_id, started, headers)
+        try:
+            first = await streams.next()  # raises what the engine refuses, before any byte is sent
+        except BaseException as exc:
+            streams.close()
+            raise self.api_error(body, exc, request_id) from None
+        assert first is not None, "every engine stream yields at least its Answer"
+        ctx = StreamContext(
+            request_id=request_id,
+            model=body.model,
+            created=int(time.time()),
+            n=body.n,
+            include_usage=body.include_usage,
+            to_api_error=lambda exc: self.api_error(body, exc, request_id),
+            on_first_token=lambda: self.metrics.ttft.observe(time.perf_counter() - started),
+            on_answer=self._count_tokens,
+            on_disconnect=self.metrics.disconnects.inc,
+            on_error=self.metrics.stream_errors.inc,
+        )
+        headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(chat_chunks(streams, first, ctx), media_type="text/event-stream", headers=headers)
+
+    def engine_requests(self, body: ChatCompletionRequest, request_id: str) -> list[GenerationRequest]:
+        body.check_supported()
+        if body.n > self.settings.max_choices:
+            raise InvalidRequestError(f"n ({body.n}) must be at most {self.settings.max_choices}", param="n")
+        messages = body.to_messages()
+        params = body.to_sampling_params(self.engine.default_params)
+        budget = self.engine.budget.updated(body.min_pixels, body.max_pixels)
+        requests = []
+        for index in range(body.n):
+            # One seed, n different samples: each choice gets the next seed.
+            choice_params = params if params.seed is None else params.updated(seed=(params.seed + index) % SEED_LIMIT)
+            requests.append(
+                GenerationRequest(
+                    messages=messages,
+                    params=choice_params,
+                    budget=budget,
+                    stream=body.stream,
+                    request_id=request_id if body.n == 1 else f"{request_id}-{index}",
+                    timeout_s=self.settings.request_timeout_s,
+                )
+            )
+        return requests
+
+    async def _complete(
+        self, body: ChatCompletionRequest, http: Request, streams: ChoiceStreams, request_id: str, started: float,
+        headers: dict[str, str],
+    ) -> JSONResponse:
+        work = asyncio.ensure_future(streams.answers())
+        watcher = asyncio.ensure_future(_until_disconnected(http))
+        try:
+            await asyncio.wait([work, watcher], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+        if not work.done():  # the client left: stop generating for nobody
+            streams.close()
+            work.cancel()
+            self.metrics.disconnects.inc()
+            return JSONResponse({}, status_code=499)
+        try:
+            answers = work.result()
+        except BaseException as exc:
+            raise self.api_error(body, exc, request_id) from None
+        finished = time.perf_counter()
+        for answer in answers:
+            self._count_tokens(answer)
+        first = answers[0]
+        self.metrics.ttft.observe(max(0.0, finished - started - first.timings.decode_s))
+        completion_tokens = sum(a.usage.completion_tokens for a in answers)
+        response = ChatCompletion(
+            id=request_id,
+            model=body.model,
+            choices=[
+                Choice(
+                    index=i,
+                    message=AssistantMessage(content=a.text, reasoning_content=a.thinking),
+                    finish_reason=a.finish_reason,
+                )
+                for i, a in enumerate(answers)
+            ],
+            usage=UsageInfo(
+                prompt_tokens=first.usage.prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=first.usage.prompt_tokens + completion_tokens,
+            ),
+        )
+        return JSONResponse(response.model_dump(exclude_none=True), headers=headers)
+
+    def _count_tokens(self, answer: Answer) -> None:
+        self.metrics.prompt_tokens.inc(answer.usage.prompt_tokens)
+        self.metrics.generation_tokens.inc(answer.usage.completion_tokens)
+
+    def api_error(self, body: ChatCompletionRequest, exc: BaseException, request_id: str) -> ApiError:
+        error = api_error_from(exc, request_id)
+        if isinstance(exc, MediaError):
+            error.param = _image_param(body, exc.source) or error.param
+        return error
+
+
+def _image_param(body: ChatCompletionRequest, label: str) -> str | None:
+    """Which content part an image error is about, as 'messages[i].content[j]'."""
+    for i, message in enumerate(body.messages):
+        if not isinstance(message.content, list):
+            continue
+        for j, part in enumerate(message.content):
+            if isinstance(part, ImageContent) and describe_source(part.image_url.url) == label:
+                return f"messages[{i}].content[{j}]"
+    return None
+
+
+async def _until_disconnected(http: Request) -> None:
+    while (await http.receive())["type"] != "http.disconnect":
+        pass

@@ -1,0 +1,122 @@
+"""Every error leaves the server in one shape: `{"error": {"message", "type", "param", "code"}}`.
+
+`api_error_from(exc)` is the single mapping from exceptions to HTTP answers: vreason's own errors are the
+client's to fix (4xx, their one-line message passes through), a full queue is 429 with Retry-After, a missed
+deadline 504, and anything else is a server fault: logged with its traceback, answered with a generic 500
+that names the request id and nothing of the internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vreason.errors import (
+    EngineOverloadedError,
+    InvalidRequestError,
+    MediaError,
+    RequestTimeoutError,
+    VReasonError,
+)
+
+logger = logging.getLogger("vreason.server")
+
+INVALID_REQUEST = "invalid_request_error"
+
+
+@dataclass
+class ApiError(Exception):
+    status: int
+    message: str
+    type: str = INVALID_REQUEST
+    param: str | None = None
+    code: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def model_not_found(model: str, served: tuple[str, ...]) -> ApiError:
+    return ApiError(
+        404,
+        f"model {model!r} does not exist here; this server serves {', '.join(repr(n) for n in served)}",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def api_error_from(exc: BaseException, request_id: str | None = None) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, EngineOverloadedError):
+        retry = max(1, math.ceil(exc.retry_after_s))
+        return ApiError(
+            429, str(exc), type="rate_limit_error", code="engine_overloaded", headers={"Retry-After": str(retry)}
+        )
+    if isinstance(exc, RequestTimeoutError):
+        # Not the client's mistake and not a crash: the server could not finish in time (capacity).
+        return ApiError(504, str(exc), type="timeout_error", code="request_timeout")
+    if isinstance(exc, MediaError):
+        return ApiError(400, str(exc), param="messages", code="invalid_image")
+    if isinstance(exc, InvalidRequestError):
+        return ApiError(400, str(exc), param=exc.param, code="invalid_value")
+    if isinstance(exc, VReasonError):
+        return ApiError(400, str(exc))
+    logger.error("request %s failed", request_id or "-", exc_info=exc)
+    suffix = f" (request id {request_id})" if request_id else ""
+    return ApiError(500, f"internal server error{suffix}; the server log has the details", type="server_error")
+
+
+def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    """pydantic's errors as one line: 'messages.0.content: Field required; temperature: ...'."""
+    parts: list[str] = []
+    param = None
+    for error in exc.errors()[:5]:
+        loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+        where = ".".join(loc)
+        if error.get("type") == "json_invalid":
+            return f"the request body is not valid JSON ({error.get('msg')})", None
+        if error.get("type") == "missing" and not loc:
+            return "the request body is missing; send a JSON object", None
+        param = param or where or None
+        message = str(error.get("msg", "invalid value"))
+        message = message.removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts) or "invalid request", param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = validation_message(exc)
+        return ApiError(400, message, param=param, code="invalid_value").response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        return ApiError(exc.status_code, message, code=code, headers=dict(exc.headers or {})).response()
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(VReasonError)
+    async def _vreason(request: Request, exc: VReasonError) -> JSONResponse:
+        return api_error_from(exc).response()
+
+    @app.exception_handler(Exception)
+    async def _fault(request: Request, exc: Exception) -> JSONResponse:
+        return api_error_from(exc, getattr(request.state, "request_id", None)).response()

@@ -1,0 +1,264 @@
+"""The OpenAI Chat Completions wire format: pydantic models for requests and responses.
+
+Requests validate themselves (types, ranges, supported content parts) and convert into the engine's
+dataclasses with `to_messages()` and `to_sampling_params(defaults)`; nothing past this module sees pydantic.
+Fields OpenAI defines that vreason cannot honour (tools, logprobs, logit_bias, audio) are refused with a 400
+rather than ignored. Extensions shared with vLLM: top_k, repetition_penalty; and min_pixels / max_pixels
+for the per-image pixel budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vreason.engine.sampling import OutputFormat, SamplingParams
+from vreason.engine.types import ImagePart, Message, Part, TextPart
+from vreason.errors import InvalidRequestError
+
+IMAGE_URL_SCHEMES = ("http://", "https://", "data:", "file://")
+ROLE_MAP = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TextContent(_Model):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImageURL(_Model):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None  # accepted; the pixel budget decides the detail
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        if not url.strip().lower().startswith(IMAGE_URL_SCHEMES):
+            shown = url if len(url) <= 60 else url[:60] + "..."
+            raise ValueError(f"image_url.url {shown!r} must be an http(s) URL, a data: URI or a file:// URL")
+        return url.strip()
+
+
+class ImageContent(_Model):
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageURL
+
+
+ContentPart = TextContent | ImageContent
+
+
+def _parse_part(index: int, item: Any) -> ContentPart:
+    if isinstance(item, str):
+        return TextContent(text=item)
+    if not isinstance(item, dict):
+        raise ValueError(f"part {index} must be an object with a 'type', got {type(item).__name__}")
+    kind = item.get("type")
+    if kind == "text":
+        return TextContent.model_validate(item)
+    if kind == "image_url":
+        image = item.get("image_url")
+        if isinstance(image, str):  # some clients send the URL directly
+            image = {"url": image}
+        return ImageContent(image_url=ImageURL.model_validate(image))
+    if kind in ("video_url", "video"):
+        raise ValueError(f"part {index}: video input is not supported yet; send video frames as image_url parts")
+    raise ValueError(f"part {index} has type {kind!r}; supported content part types are 'text' and 'image_url'")
+
+
+class ChatMessage(_Model):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _parts(cls, content: Any) -> Any:
+        if isinstance(content, list):
+            return [_parse_part(i, item) for i, item in enumerate(content)]
+        if content is not None and not isinstance(content, str):
+            raise ValueError(f"content must be a string or a list of parts, got {type(content).__name__}")
+        return content
+
+
+class JsonSchemaSpec(_Model):
+    name: str = "response"
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(_Model):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaSpec | None = None
+
+
+class StreamOptions(_Model):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Model):
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = None
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    n: int = Field(default=1, ge=1)
+    response_format: ResponseFormat | None = None
+    user: str | None = None
+    # Refused when used (see _check_unsupported).
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    logit_bias: dict[str, float] | None = None
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    functions: list[Any] | None = None
+    audio: Any = None
+    modalities: list[str] | None = None
+    # Extensions (vLLM's names).
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+
+    def check_supported(self) -> None:
+        unsupported = {
+            "logprobs": bool(self.logprobs) or self.top_logprobs is not None,
+            "logit_bias": bool(self.logit_bias),
+            "tools": bool(self.tools) or bool(self.functions),
+            "tool_choice": self.tool_choice not in (None, "none", "auto"),
+            "audio": self.audio is not None or "audio" in (self.modalities or ()),
+        }
+        for param, used in unsupported.items():
+            if used:
+                raise InvalidRequestError(f"{param} is not supported by this server", param=param)
+
+    def to_messages(self) -> list[Message]:
+        messages: list[Message] = []
+        for i, message in enumerate(self.messages):
+            role = ROLE_MAP.get(message.role)
+            if role is None:
+                raise InvalidRequestError(
+                    f"messages[{i}]: role {message.role!r} is not supported (no tool calling); use system, "
+                    "developer, user or assistant",
+                    param=f"messages[{i}].role",
+                )
+            messages.append(Message(role, _engine_parts(message.content)))  # type: ignore[arg-type]
+        return messages
+
+    def to_sampling_params(self, defaults: SamplingParams) -> SamplingParams:
+        """`defaults` (the model's recommended values) with what the request sets; values validated there."""
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop) if self.stop is not None else None
+        return defaults.updated(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            max_new_tokens=self.max_completion_tokens or self.max_tokens,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+            repetition_penalty=self.repetition_penalty,
+            seed=self.seed,
+            stop=stop,
+            output_format=self.output_format(),
+        )
+
+    def output_format(self) -> OutputFormat | None:
+        fmt = self.response_format
+        if fmt is None or fmt.type == "text":
+            return None
+        if fmt.type == "json_object":
+            return OutputFormat("json_object")
+        if fmt.json_schema is None or fmt.json_schema.schema_ is None:
+            raise InvalidRequestError(
+                "response_format json_schema needs json_schema.schema (a JSON schema object)", param="response_format"
+            )
+        return OutputFormat("json_schema", json.dumps(fmt.json_schema.schema_))
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
+def _engine_parts(content: str | list[ContentPart] | None) -> list[Part]:
+    if content is None or content == "":
+        return []
+    if isinstance(content, str):
+        return [TextPart(content)]
+    return [
+        TextPart(part.text) if isinstance(part, TextContent) else ImagePart(part.image_url.url) for part in content
+    ]
+
+
+# Responses. Serialized with exclude_none, so optional fields appear only when they carry something.
+
+
+class UsageInfo(_Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class AssistantMessage(_Model):
+    role: Literal["assistant"] = "assistant"
+    content: str | None = None
+    reasoning_content: str | None = None  # a thinking model's reasoning (vLLM and DeepSeek's field name)
+
+
+class Choice(_Model):
+    index: int
+    message: AssistantMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Model):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[Choice]
+    usage: UsageInfo
+
+
+class DeltaMessage(_Model):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+
+
+class ChunkChoice(_Model):
+    index: int
+    delta: DeltaMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Model):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: UsageInfo | None = None
+
+
+class ModelCard(_Model):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "vreason"
+
+
+class ModelList(_Model):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
