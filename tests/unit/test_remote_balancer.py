@@ -143,14 +143,15 @@ def test_chunk_reader_reads_content_reasoning_usage_and_errors():
         'data: {"choices": [{"delta": {"content": "re"}}]}',
         "",
         'data: {"choices": [{"delta": {"content": "d"}, "finish_reason": "length"}]}',
-        'data: {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}',
+        'data: {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3, '
+        '"prompt_tokens_details": {"cached_tokens": 4}}}',
         "data: [DONE]",
     ]
     deltas = [d for line in lines for d in reader.feed(line)] + reader.finish()
     assert "".join(d.text for d in deltas if d.channel == "text") == "red"
     assert reader.answer_parts() == ("think", "red")
     assert reader.answer_finish == "length"
-    assert (reader.prompt_tokens, reader.completion_tokens, reader.done) == (5, 3, True)
+    assert (reader.prompt_tokens, reader.completion_tokens, reader.cached_tokens, reader.done) == (5, 3, 4, True)
     broken = ChunkReader()
     broken.feed('data: {"error": {"message": "boom", "code": 500}}')
     assert broken.error is not None

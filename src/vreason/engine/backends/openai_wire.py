@@ -152,6 +152,7 @@ class ChunkReader:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_tokens: int = 0  # prompt tokens the upstream's prefix cache served (usage.prompt_tokens_details)
     chunks_with_tokens: int = 0
     error: dict | None = None  # an error chunk sent after the stream started
     done: bool = False
@@ -178,6 +179,8 @@ class ChunkReader:
         if usage:
             self.prompt_tokens = usage.get("prompt_tokens", self.prompt_tokens)
             self.completion_tokens = usage.get("completion_tokens", self.completion_tokens)
+            details = usage.get("prompt_tokens_details") or {}
+            self.cached_tokens = details.get("cached_tokens") or self.cached_tokens
         out: list[StreamDelta] = []
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}

@@ -257,7 +257,8 @@ class RemoteEngine:
             text=text,
             thinking=thinking,
             finish_reason="abort" if flight.aborted else reader.answer_finish,
-            usage=Usage(reader.prompt_tokens or 0, reader.completion_tokens or reader.chunks_with_tokens),
+            usage=Usage(reader.prompt_tokens or 0, reader.completion_tokens or reader.chunks_with_tokens,
+                        cached_tokens=reader.cached_tokens),
             timings=Timings(ttft_s=first - sent_at, decode_s=finished_at - first),
             model=self.model_name,
         )
