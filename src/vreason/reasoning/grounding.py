@@ -3,18 +3,46 @@
 Qwen3-VL answers grounding prompts with JSON like `[{"bbox_2d": [x1, y1, x2, y2], "label": "cat"}]` or
 `{"point_2d": [x, y], "label": ...}`, coordinates relative to the image on 0-1000, often inside a ```json
 fence, sometimes followed by prose or cut off by max_new_tokens. `parse_detections` tolerates all of that;
-`to_pixels` maps onto the original image (not the resized one the model saw). No torch, no model.
+`to_pixels` maps onto the original image (not the resized one the model saw). `box_prompt`/`point_prompt`
+ask in the phrasing Qwen3-VL was trained on. No torch, no model.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 SCALE = 1000.0
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)(?:```|$)", re.S)
 _OBJECT = re.compile(r"\{[^{}]*\}")
+# How many '[' / '{' positions to try before giving up: prose before the JSON may hold brackets of its own.
+_MAX_JSON_STARTS = 16
+
+GroundingKind = Literal["box", "point"]
+
+
+def box_prompt(target: str) -> str:
+    """Ask for every `target` as boxes (Qwen3-VL's cookbook phrasing; the demo model was trained on it)."""
+    return f"locate every {_target(target)} and output bbox_2d in JSON."
+
+
+def point_prompt(target: str) -> str:
+    return f"point to every {_target(target)} and output point_2d in JSON."
+
+
+def grounding_prompt(target: str, kind: GroundingKind = "box") -> str:
+    if kind not in ("box", "point"):
+        raise ValueError(f"grounding kind ({kind!r}) must be 'box' or 'point'")
+    return box_prompt(target) if kind == "box" else point_prompt(target)
+
+
+def _target(target: str) -> str:
+    cleaned = " ".join(target.split()).rstrip(".?!")
+    if not cleaned:
+        raise ValueError("say what to find (the target is empty)")
+    return cleaned
 
 
 @dataclass(frozen=True)
@@ -22,6 +50,8 @@ class Detection:
     label: str
     box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2
     point: tuple[float, float] | None = None  # x, y
+    # Confidence for NMS; the model gives none, so merging code sets it (e.g. lower for boxes cut by a tile edge).
+    score: float = 1.0
 
     def to_pixels(self, size: tuple[int, int]) -> Detection:
         """From Qwen's 0-1000 relative coordinates to pixels of an image of `size` (width, height)."""
@@ -34,28 +64,78 @@ class Detection:
         point = None
         if self.point is not None:
             point = (_clamp(self.point[0] / SCALE * w, w), _clamp(self.point[1] / SCALE * h, h))
-        return Detection(self.label, box, point)
+        return replace(self, box=box, point=point)
+
+    def to_relative(self, size: tuple[int, int]) -> Detection:
+        """The inverse of `to_pixels`: pixels of an image of `size` back to 0-1000 (what the model speaks)."""
+        w, h = size
+        box = None
+        if self.box is not None:
+            x1, y1, x2, y2 = self.box
+            box = (round(x1 / w * SCALE), round(y1 / h * SCALE), round(x2 / w * SCALE), round(y2 / h * SCALE))
+        point = None
+        if self.point is not None:
+            point = (round(self.point[0] / w * SCALE), round(self.point[1] / h * SCALE))
+        return replace(self, box=box, point=point)
+
+    def shifted(self, dx: float, dy: float) -> Detection:
+        """Moved by (dx, dy) pixels: a tile's detections into the coordinates of the whole image."""
+        box = None if self.box is None else (self.box[0] + dx, self.box[1] + dy, self.box[2] + dx, self.box[3] + dy)
+        point = None if self.point is None else (self.point[0] + dx, self.point[1] + dy)
+        return replace(self, box=box, point=point)
+
+    def to_dict(self, ndigits: int = 1) -> dict:
+        data: dict = {"label": self.label}
+        if self.box is not None:
+            data["bbox"] = [round(v, ndigits) for v in self.box]
+        if self.point is not None:
+            data["point"] = [round(v, ndigits) for v in self.point]
+        if self.score != 1.0:
+            data["score"] = round(self.score, 3)
+        return data
 
 
 def parse_detections(text: str) -> list[Detection]:
     """Every well-formed box or point in `text`; malformed entries are dropped, never raised."""
     fenced = _FENCE.search(text)
     body = fenced.group(1) if fenced else text
-    candidates: list = []
-    starts = [i for i in (body.find("["), body.find("{")) if i >= 0]
-    if starts:
-        start = min(starts)
+    decoder = json.JSONDecoder()
+    position, tries = 0, 0
+    while tries < _MAX_JSON_STARTS:
+        start = min((i for i in (body.find("[", position), body.find("{", position)) if i >= 0), default=-1)
+        if start < 0:
+            return []
+        tries += 1
         try:
-            data, _ = json.JSONDecoder().raw_decode(body[start:])
-            candidates = data if isinstance(data, list) else [data]
+            data, end = decoder.raw_decode(body, start)
         except json.JSONDecodeError:
-            # Truncated or trailing garbage: take each complete {...} object on its own.
-            for match in _OBJECT.finditer(body):
-                try:
-                    candidates.append(json.loads(match.group(0)))
-                except json.JSONDecodeError:
-                    continue
+            # Truncated or broken from here on: take each complete {...} object on its own.
+            return _salvage(body[start:])
+        found = [d for d in (_detection(item) for item in _items(data)) if d is not None]
+        if found:
+            return found
+        position = end  # prose such as "[2] items:" before the real answer
+    return []
+
+
+def _salvage(body: str) -> list[Detection]:
+    candidates = []
+    for match in _OBJECT.finditer(body):
+        try:
+            candidates.append(json.loads(match.group(0)))
+        except json.JSONDecodeError:
+            continue
     return [d for d in (_detection(item) for item in candidates) if d is not None]
+
+
+def _items(data: object) -> list:
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        # Some answers wrap the list: {"objects": [...]} or {"detections": [...]}.
+        nested = [v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        return nested[0] if nested and "bbox_2d" not in data and "point_2d" not in data else [data]
+    return []
 
 
 def _detection(item: object) -> Detection | None:
