@@ -16,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from vreason.media import MediaPolicy
-from vreason.ui.drawing import PALETTE
+from vreason.reasoning.draw import PALETTE
 
 pytestmark = pytest.mark.slow
 
@@ -129,8 +129,7 @@ def test_grounding_draws_boxes_and_lists_them(page: Page):
     png = page.request.get(result.get_attribute("src")).body()
     annotated = Image.open(io.BytesIO(png)).convert("RGB")
     assert annotated.size == Image.open(SHAPES).size
-    first_colour = tuple(int(PALETTE[0][i : i + 2], 16) for i in (1, 3, 5))
-    assert first_colour in {colour for _, colour in annotated.getcolors(maxcolors=1 << 20)}
+    assert PALETTE[0] in {colour for _, colour in annotated.getcolors(maxcolors=1 << 20)}
 
 
 def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page: Page, tmp_path: Path):
@@ -156,3 +155,33 @@ def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page:
     page.locator("#chat-new").click()
     _ask(page, "What color is the shape?", [SHAPES])
     expect(page.locator("#chat-history [data-testid=bot]").first).to_contain_text("red")
+
+
+def test_reasoning_runs_steps_with_traces_and_tiling(page: Page):
+    page.get_by_role("tab", name="Reasoning").click()
+    page.locator("#reason-image input[type=file]").set_input_files(str(SHAPES))
+    expect(page.locator("#reason-image img")).to_be_visible()
+    page.locator("#reason-steps textarea").fill(
+        "What color is the shape?\nlocate every circle and output bbox_2d in JSON.\nIs the shape {step1}?")
+    page.locator("#reason-run").click()
+
+    steps = page.locator("#reason-trace-steps")
+    expect(page.locator("#reason-status")).to_contain_text("3 steps")
+    expect(steps.locator("h4")).to_have_count(3)
+    expect(steps).to_contain_text("Step 1: What color is the shape?")
+    expect(steps.locator("strong").first).to_have_text("red")
+    # {step1} was replaced by step 1's answer in the prompt step 3 sent.
+    expect(steps.locator("details").nth(2)).to_contain_text("Is the shape red?")
+    expect(page.locator("#reason-boxes img")).to_be_visible()  # step 2's boxes, drawn
+    page.screenshot(path=str(SHOTS / "reasoning.png"), full_page=True)
+
+    page.locator("#reason-tiled input").check()
+    page.get_by_text("Options").last.click()
+    page.locator("#reason-grid input").fill("2x2")
+    page.locator("#reason-grid input").press("Enter")
+    page.locator("#reason-steps textarea").fill("What color is the shape?")
+    page.locator("#reason-run").click()
+    expect(page.locator("#reason-status")).to_contain_text("1 steps")
+    expect(steps).to_contain_text("Tiles: 2x2")
+    expect(page.locator("#reason-answer")).to_contain_text("red")
+    page.screenshot(path=str(SHOTS / "reasoning-tiled.png"), full_page=True)

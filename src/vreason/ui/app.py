@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402 (the environment variable above must be set fi
 
 from vreason.ui.chat_tab import ChatTab  # noqa: E402
 from vreason.ui.grounding_tab import GroundingTab  # noqa: E402
+from vreason.ui.reasoning_tab import ReasoningTab  # noqa: E402
 
 if TYPE_CHECKING:
     from vreason.api import VReason
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 MODEL_CONCURRENCY = 8
 QUEUE_SIZE = 64
 CSS = """
-#chat-status, #ground-status { min-height: 1.5em; }
+#chat-status, #ground-status, #reason-status { min-height: 1.5em; }
+#reason-trace-steps pre { white-space: pre-wrap; font-size: 0.85em; }
 footer { display: none !important; }
 """
 
@@ -35,6 +37,8 @@ def build_app(vr: VReason, *, title: str = "vreason") -> gr.Blocks:
                 ChatTab(vr).build()
             with gr.Tab("Grounding", id="grounding"):
                 GroundingTab(vr).build()
+            with gr.Tab("Reasoning", id="reasoning"):
+                ReasoningTab(vr).build()
     app.queue(default_concurrency_limit=MODEL_CONCURRENCY, max_size=QUEUE_SIZE)
     return app
 
