@@ -1,0 +1,87 @@
+"""`vreason eval`: measure a model on a dataset or a task pack; predictions, metrics.json and report.md in --out.
+
+    vreason eval --data easy-vqa:test --out runs/easy-vqa            # the demo model's quality bar, 9,673 questions
+    vreason eval --data my.jsonl --out runs/mine --model Qwen/Qwen3-VL-8B-Instruct
+    vreason eval --task inspection --out runs/inspection             # on the pack's generated sample data
+    vreason eval --task inspection --data parts.jsonl --config my-taxonomy.yaml --out runs/parts
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vreason.cli import options as o
+from vreason.errors import InvalidRequestError
+
+SAMPLES_DIR = "sample-data"
+
+
+def eval_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for predictions.jsonl, metrics.json, report.md.")],
+    data: Annotated[str | None, typer.Option(
+        "--data", help="A .jsonl or VLMEvalKit .tsv file, or easy-vqa:test. With --task and no --data: the pack's "
+        "generated sample data.")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="A task pack (see `vreason task list`).")] = None,
+    config: Annotated[Path | None, typer.Option(help="The task's config file (taxonomy or rubric YAML).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N items.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Requests handed to the engine at once.")] = 8,
+    samples: Annotated[int, typer.Option(help="Sample items to generate when --task has no --data.")] = 12,
+    seed: Annotated[int, typer.Option(help="Seed of the generated sample data.")] = 0,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard earlier predictions in --out (default: resume).")]
+    = False,
+    rescore: Annotated[bool, typer.Option("--rescore", help="Only recompute metrics and report from --out.")] = False,
+    constrained: Annotated[bool, typer.Option(help="Ask the engine for JSON under the task's schema.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout.")] = False,
+    model: o.ModelOpt = None,
+    max_new_tokens: o.MaxNewTokensOpt = None,
+    max_pixels: o.MaxPixelsOpt = None,
+    min_pixels: o.MinPixelsOpt = None,
+    device: o.DeviceOpt = "auto",
+    dtype: o.DtypeOpt = "auto",
+    quantize: o.QuantizeOpt = None,
+    adapter: o.AdapterOpt = None,
+) -> None:
+    """Evaluate a model: batched and resumable, with metrics.json and a report with plots."""
+    from vreason.eval import RunOptions, evaluate, load_dataset
+    from vreason.eval import rescore as rescore_dir
+    from vreason.tasks import get_task
+
+    pack = get_task(task, config) if task else None
+    if rescore:
+        summary = rescore_dir(out, pack)
+        _print(summary.metrics, summary.report, as_json)
+        return
+    if data is None:
+        if pack is None:
+            raise InvalidRequestError("give --data FILE (or easy-vqa:test), or --task NAME to use its sample data")
+        data = str(pack.make_samples(out / SAMPLES_DIR, samples, seed))
+    spec = data if data.startswith("easy-vqa") else str(Path(data).resolve())
+    items = load_dataset(spec, limit=limit, image_dir=out / "tsv-images")
+    options = RunOptions(batch_size=batch_size, max_new_tokens=max_new_tokens, constrained=constrained,
+                         progress=progress, fresh=fresh)
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter)
+    summary = evaluate(vr, items, out, task=pack, data=spec, options=options)
+    _print(summary.metrics, summary.report, as_json)
+
+
+def _print(metrics: dict, report: Path, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(metrics, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="metrics")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            continue
+        table.add_row(key, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    print(f"report: {report}")

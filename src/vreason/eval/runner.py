@@ -1,0 +1,165 @@
+"""Run a model over evaluation items in batches, appending one record per item to predictions.jsonl.
+
+The model is reached only through the public `VReason` API: `chat_many` hands a batch to the engine at once,
+so a batching engine (local or remote) runs it concurrently. Resumable: items whose id is already in the
+predictions file are skipped, and each batch is flushed as soon as it finishes, so a killed run loses at most
+one batch. A request that fails (an unreadable image) becomes a record with `error`, not a crashed run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from vreason.errors import InvalidRequestError, VReasonError
+from vreason.eval.datasets import EvalItem
+from vreason.eval.records import LabeledBox, PredictionRecord, read_records, repair_tail
+from vreason.reasoning.grounding import parse_detections
+
+if TYPE_CHECKING:
+    from vreason.api import VReason
+    from vreason.engine.types import Answer, Message
+    from vreason.tasks.base import TaskPack
+
+PREDICTIONS = "predictions.jsonl"
+RUN_INFO = "run.json"
+QA_MAX_NEW_TOKENS = 64  # short answers; grounding answers with a few boxes fit too
+
+
+@dataclass
+class RunOptions:
+    batch_size: int = 8  # requests handed to the engine at once
+    max_new_tokens: int | None = None  # None: the task's own, or QA_MAX_NEW_TOKENS
+    constrained: bool = True  # ask the engine for JSON under the task's schema
+    progress: bool = True
+    fresh: bool = False  # ignore (and replace) earlier predictions in the directory
+    sampling: dict[str, Any] = field(default_factory=dict)  # extra sampling keywords (greedy by default)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InvalidRequestError(f"batch size ({self.batch_size}) must be at least 1", param="batch_size")
+
+
+def run_predictions(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: TaskPack | None = None,
+                    data: str = "", options: RunOptions | None = None) -> list[PredictionRecord]:
+    """Predict every item not yet in `out/predictions.jsonl`; return the records of `items`, in their order."""
+    options = options or RunOptions()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / PREDICTIONS
+    if options.fresh and path.exists():
+        path.unlink()
+    _check_same_run(out, {"model": vr.model_name, "data": data, "task": task.name if task else None})
+    repair_tail(path)
+    done = {r.id: r for r in read_records(path)}
+    pending = [item for item in items if item.id not in done]
+    sampling = sampling_for(task, options)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=not options.progress) as bar, \
+            path.open("a", encoding="utf-8") as handle:
+        progress = bar.add_task(f"eval {task.name if task else 'qa'}", total=len(items),
+                                completed=len(items) - len(pending))
+        for start in range(0, len(pending), options.batch_size):
+            batch = pending[start : start + options.batch_size]
+            for record in predict_batch(vr, batch, task, sampling):
+                handle.write(record.to_json() + "\n")
+                done[record.id] = record
+            handle.flush()
+            bar.advance(progress, len(batch))
+    return [done[item.id] for item in items]
+
+
+def predict_batch(vr: VReason, items: Sequence[EvalItem], task: TaskPack | None,
+                  sampling: dict[str, Any]) -> list[PredictionRecord]:
+    """One engine call for the batch; when it fails, each item alone, so one bad input spoils one record."""
+    records, conversations, sizes = [], [], []
+    for item in items:
+        record = PredictionRecord.for_item(item, task.prompt(item) if task else item.question)
+        records.append(record)
+        try:
+            prepared = [vr.prepare_image(src) for src in item.images]
+        except VReasonError as err:
+            record.error = str(err)
+            continue
+        sizes.append(prepared[0].original_size if prepared else None)
+        conversations.append((record, _messages(item, prepared, task)))
+    answers: list[Answer | VReasonError]
+    try:
+        answers = list(vr.chat_many([c for _, c in conversations], **sampling))
+    except VReasonError:
+        answers = [_one(vr, c, sampling) for _, c in conversations]
+    for (record, _), size, answer in zip(conversations, sizes, answers, strict=True):
+        if isinstance(answer, VReasonError):
+            record.error = str(answer)
+        else:
+            _fill(record, answer, task, size)
+    return records
+
+
+def _one(vr: VReason, conversation: list[Message], sampling: dict[str, Any]) -> Answer | VReasonError:
+    try:
+        return vr.chat(conversation, **sampling)
+    except VReasonError as err:
+        return err
+
+
+def _fill(record: PredictionRecord, answer: Answer, task: TaskPack | None, size: tuple[int, int] | None) -> None:
+    from vreason.tasks.structured import TaskOutputError, add_pixel_boxes, find_boxes
+
+    record.prediction = answer.text
+    record.latency_s = round(answer.timings.total_s, 4)
+    record.completion_tokens = answer.usage.completion_tokens
+    record.finish_reason = answer.finish_reason
+    if task is None:
+        detections = parse_detections(answer.text) if record.boxes is not None else []
+    else:
+        try:
+            reading = task.read(answer.text)
+        except TaskOutputError as err:
+            record.parse_error = str(err)
+            return
+        record.parsed = reading.value if size is None else add_pixel_boxes(reading.value, size)
+        record.schema_valid = not reading.schema_problems and not reading.truncated
+        detections = list(find_boxes(reading.value))
+    if size is not None:
+        record.pred_boxes = [LabeledBox([round(v, 1) for v in d.to_pixels(size).box or ()], d.label)
+                             for d in detections if d.box is not None]
+
+
+def _messages(item: EvalItem, prepared: list, task: TaskPack | None) -> list[Message]:
+    from vreason.engine.types import Message
+
+    if task is None:
+        return [Message.user(item.question, prepared)]
+    system, user = task.messages(item)
+    return [system, Message.user(user.text, prepared)]
+
+
+def sampling_for(task: TaskPack | None, options: RunOptions) -> dict[str, Any]:
+    """Greedy decoding without Qwen's presence penalty (it bends short answers), the task's output format."""
+    sampling: dict[str, Any] = {"temperature": 0.0, "presence_penalty": 0.0}
+    sampling["max_new_tokens"] = options.max_new_tokens or (task.max_new_tokens if task else QA_MAX_NEW_TOKENS)
+    if task is not None and options.constrained:
+        sampling["output_format"] = task.output_format()
+    sampling.update(options.sampling)
+    return sampling
+
+
+def _check_same_run(out: Path, info: dict[str, Any]) -> None:
+    """A directory holds one run: resuming with another model, dataset or task would mix their predictions."""
+    path = out / RUN_INFO
+    if path.exists() and (out / PREDICTIONS).exists():
+        before = json.loads(path.read_text())
+        changed = [k for k in info if before.get(k) != info[k]]
+        if changed:
+            key = changed[0]
+            raise InvalidRequestError(
+                f"{out} holds predictions for {key} {before.get(key)!r}, not {info[key]!r}; "
+                "use another --out, or --fresh to start over")
+    path.write_text(json.dumps(info, indent=1))

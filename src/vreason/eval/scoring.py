@@ -1,0 +1,111 @@
+"""Question-answer scoring: from prediction records to metrics.json, for data without a task pack.
+
+Which metrics appear depends on what the data carries: every item gets exact match and ANLS; items with
+several references add VQA accuracy; items with options add multiple-choice accuracy; items with a `boxes`
+field add box F1@IoU>=0.5 and mean IoU; numeric references add MAE; a small label set (easy-VQA's 13 answers)
+adds per-class precision / recall / false-positive rate and a confusion matrix.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from vreason.eval import metrics as m
+from vreason.eval.records import Confusion, PredictionRecord, ScoreResult
+
+MAX_CLASSES = 30  # above this many distinct answers, per-class tables stop being readable
+
+
+def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
+    out: dict[str, Any] = {"count": len(records), "errors": sum(r.error is not None for r in records)}
+    exact = [m.exact_match(r.prediction, r.answers) for r in records]
+    out["exact_match"] = m.mean(exact) or 0.0
+    out["anls"] = m.mean([m.anls(r.prediction, r.answers) for r in records]) or 0.0
+    correct = [e == 1.0 for e in exact]
+
+    multi = [r for r in records if len(r.answers) >= 2]
+    if multi:
+        out["vqa_accuracy"] = m.mean([m.vqa_accuracy(r.prediction, r.answers) for r in multi])
+        out["vqa_accuracy_count"] = len(multi)
+
+    choice_index = [i for i, r in enumerate(records) if r.choices and r.answers]
+    for i in choice_index:
+        r = records[i]
+        correct[i] = m.multiple_choice_correct(r.prediction, r.answers[0], r.choices or {}) == 1.0
+    if choice_index:
+        out["multiple_choice_accuracy"] = m.mean([float(correct[i]) for i in choice_index])
+
+    box_index = [i for i, r in enumerate(records) if r.boxes is not None]
+    if box_index:
+        out.update(box_metrics([records[i] for i in box_index]))
+        for i in box_index:
+            counts = _counts(records[i])
+            correct[i] = counts.false_positives == 0 and counts.false_negatives == 0
+
+    numeric = [(m.parse_number(r.prediction), float(r.answers[0])) for r in records
+               if len(r.answers) == 1 and _is_number(r.answers[0])]
+    if numeric:
+        pairs = [(p, g) for p, g in numeric if p is not None]
+        out["mae"] = m.mae([p for p, _ in pairs], [g for _, g in pairs])
+        out["mae_count"] = len(pairs)
+        out["mae_unparsed"] = len(numeric) - len(pairs)
+
+    confusion = None
+    single = [r for r in records if len(r.answers) == 1 and not r.choices]
+    labels = sorted({m.normalize(r.answers[0]) for r in single})
+    if single and len(single) == len(records) and 2 <= len(labels) <= MAX_CLASSES:
+        gold = [m.normalize(r.answers[0]) for r in single]
+        predicted = [m.normalize(r.prediction) for r in single]
+        out["per_class"] = m.per_class(gold, predicted)
+        columns, counts = m.confusion_matrix(gold, predicted, labels)
+        confusion = Confusion("answers: reference (rows) vs prediction (columns)", labels, columns, counts)
+
+    out["by_type"] = by_type(records, correct)
+    return ScoreResult(out, correct, confusion)
+
+
+def box_metrics(records: Sequence[PredictionRecord]) -> dict[str, Any]:
+    """Box precision / recall / F1 at IoU >= 0.5 (micro over images) and mean IoU of ground-truth boxes."""
+    total = m.BoxCounts()
+    for r in records:
+        total.add(_counts(r))
+    predicted = [[tuple(b.box) for b in r.pred_boxes] for r in records]
+    expected = [[tuple(b.box) for b in r.boxes or []] for r in records]
+    return {"box_f1": total.f1, "box_precision": total.precision, "box_recall": total.recall,
+            "mean_iou": m.mean_iou(predicted, expected), "box_images": len(records),
+            "gt_boxes": total.true_positives + total.false_negatives}
+
+
+def run_health(records: Sequence[PredictionRecord]) -> dict[str, Any]:
+    """The first keys of a task pack's metrics: how many items, and how many answers could not be used."""
+    checked = [r.schema_valid for r in records if r.schema_valid is not None]
+    return {
+        "count": len(records),
+        "errors": sum(r.error is not None for r in records),
+        "parse_failures": sum(r.error is None and r.parse_error is not None for r in records),
+        "parse_rate": m.mean([float(r.parsed is not None) for r in records]) or 0.0,
+        "truncated": sum(r.finish_reason == "length" for r in records),  # stopped by max_new_tokens
+        "schema_valid_rate": m.mean([float(v) for v in checked]) if checked else None,
+    }
+
+
+def by_type(records: Sequence[PredictionRecord], correct: Sequence[bool]) -> dict[str, dict[str, float | int]]:
+    """Accuracy per question type (the record's kind)."""
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for r, ok in zip(records, correct, strict=True):
+        groups[r.kind].append(ok)
+    return {kind: {"count": len(oks), "accuracy": sum(oks) / len(oks)} for kind, oks in sorted(groups.items())}
+
+
+def _counts(r: PredictionRecord) -> m.BoxCounts:
+    return m.box_counts([tuple(b.box) for b in r.pred_boxes], [tuple(b.box) for b in r.boxes or []])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""Industrial inspection pack: defect / no defect, type (from a YAML taxonomy) and box."""

@@ -1,0 +1,1 @@
+"""Medical imaging pack: findings with boxes and a structured report, as decision support (not a diagnosis)."""
