@@ -14,6 +14,8 @@ import typer
 
 from vreason import __version__
 from vreason.cli import ask, chat, finetune, models, ui
+from vreason.cli import eval as eval_cli
+from vreason.cli import task as task_cli
 
 app = typer.Typer(
     name="vreason",
@@ -44,6 +46,8 @@ app.command("ask")(ask.ask)
 app.command("chat")(chat.chat)
 app.command("models")(models.models)
 app.command("finetune")(finetune.finetune)
+app.command("eval")(eval_cli.eval_command)
+app.add_typer(task_cli.app, name="task")
 app.command("ui")(ui.ui)
 
 
