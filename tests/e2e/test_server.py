@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 MODEL = "tiny-vl"
 THINKING_MODEL = "tiny-vl-thinking"
 API_KEY = "sk-test-key"
+THINKING_DEADLINE_S = 4.0
 MAX_IMAGES = 3
 MAX_CHOICES = 4
 BODY_LIMIT = 2 * 1024 * 1024
@@ -91,7 +92,9 @@ def srv(tiny_model_dir, media_dir) -> Iterator[Running]:
 def think(tiny_thinking_dir) -> Iterator[Running]:
     from vreason.server import server_media_policy
 
-    yield from _start(tiny_thinking_dir, THINKING_MODEL, server_media_policy(), api_key=API_KEY)
+    # A short deadline, so a long generation ends mid-stream (the error-chunk test); the others take < 1 s.
+    yield from _start(tiny_thinking_dir, THINKING_MODEL, server_media_policy(), api_key=API_KEY,
+                      request_timeout_s=THINKING_DEADLINE_S)
 
 
 def data_uri(data: bytes, mime: str = "image/png") -> str:
@@ -428,3 +431,36 @@ def test_default_policy_refuses_private_urls_and_files(think, http_server, image
             think.client.chat.completions.create(model=THINKING_MODEL, messages=[user("x", url)], max_tokens=1)
         assert needle in info.value.body["message"]
         assert info.value.body["code"] == "invalid_image"
+
+
+def test_an_error_after_the_stream_started_is_an_error_chunk(think):
+    before = scrape(think.url)[("vreason_stream_errors_total", ())]
+    stream = think.client.chat.completions.create(
+        model=THINKING_MODEL, messages=[user("Think it through.")], max_tokens=4000, stream=True,
+        temperature=1.0, seed=1,
+    )
+    received = []
+    with pytest.raises(openai.APIError) as info:
+        received.extend(stream)
+    assert len(received) > 1  # the response had started: 200, the role chunk, some reasoning
+    assert "deadline" in info.value.message
+    assert info.value.body["type"] == "timeout_error"
+    assert scrape(think.url)[("vreason_stream_errors_total", ())] == before + 1
+
+
+def test_engine_errors_map_to_statuses(caplog):
+    from vreason.errors import EngineOverloadedError, InvalidRequestError, MediaError, RequestTimeoutError
+    from vreason.server.errors import api_error_from
+
+    overloaded = api_error_from(EngineOverloadedError("the queue is full (1024 waiting)", retry_after_s=2.5))
+    assert (overloaded.status, overloaded.headers["Retry-After"], overloaded.code) == (429, "3", "engine_overloaded")
+    assert api_error_from(RequestTimeoutError("past its deadline")).status == 504
+    bad = api_error_from(InvalidRequestError("top_k (-1) must be >= 0", param="top_k"))
+    assert (bad.status, bad.param, bad.message) == (400, "top_k", "top_k (-1) must be >= 0")
+    assert api_error_from(MediaError("a.png", "is truncated")).code == "invalid_image"
+    with caplog.at_level("ERROR", logger="vreason.server"):
+        fault = api_error_from(KeyError("kv slot 7"), request_id="chatcmpl-1")
+    assert fault.status == 500
+    assert "kv slot" not in fault.message
+    assert "chatcmpl-1" in fault.message
+    assert "kv slot 7" in caplog.text  # logged with the traceback, for the operator
