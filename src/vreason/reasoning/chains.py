@@ -24,6 +24,7 @@ from vreason.engine.types import Answer, Message
 from vreason.errors import InvalidRequestError
 from vreason.reasoning.answer_extraction import cot_instruction, extract_final_answer
 from vreason.reasoning.grounding import Detection, parse_detections
+from vreason.reasoning.image_args import as_image_list
 from vreason.reasoning.trace import ChainTrace, SampleTrace, StepTrace
 from vreason.reasoning.voting import majority_vote
 
@@ -48,9 +49,9 @@ def run_chain(
     **sampling: Any,
 ) -> ChainTrace:
     """Ask `steps` in order about `images`; returns the trace (the last step's answer is `trace.answer`)."""
-    _validate(steps, vote)
+    check_chain(steps, vote)
     started = time.perf_counter()
-    prepared = [vr.prepare_image(src) for src in _as_list(images)]
+    prepared = [vr.prepare_image(src) for src in as_image_list(images)]
     sizes = [p.original_size for p in prepared]
     trace = ChainTrace(model=vr.model_name, images=[p.label for p in prepared])
     history: list[Message] = [Message.system(system)] if system else []
@@ -154,7 +155,8 @@ def _parse(answer: Answer, extract: bool) -> str:
     return answer.text.strip()
 
 
-def _validate(steps: Sequence[str], vote: int) -> None:
+def check_chain(steps: Sequence[str], vote: int) -> None:
+    """Raise InvalidRequestError (with the value) for an empty, too long or malformed chain or vote."""
     if isinstance(steps, str):
         raise InvalidRequestError("steps must be a list of questions, not one string", param="steps")
     if not steps:
@@ -166,12 +168,4 @@ def _validate(steps: Sequence[str], vote: int) -> None:
             raise InvalidRequestError(f"step {i} ({step!r}) must be a non-empty question", param="steps")
     if isinstance(vote, bool) or not isinstance(vote, int) or not 1 <= vote <= MAX_VOTE:
         raise InvalidRequestError(f"vote ({vote!r}) must be an integer from 1 to {MAX_VOTE}", param="vote")
-
-
-def _as_list(images: Images) -> list:
-    if images is None:
-        return []
-    if isinstance(images, (str, bytes, bytearray)) or not isinstance(images, Sequence):
-        return [images]
-    return list(images)
 

@@ -1,0 +1,107 @@
+"""`vreason reason IMAGE... --steps "q1" "q2" ... [--vote K] [--cot] [--json]`: a multi-step chain.
+
+Each step's answer is in the conversation the next step sees, and `{previous}`, `{stepN}`, `{previous_boxes}`
+in a step name earlier results explicitly. The final answer goes to stdout, the steps to stderr; `--json`
+prints the whole trace (prompt, raw output, parsed answer, tokens and time per step, votes).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperCommand
+
+from vreason.cli import backend_options as b
+from vreason.cli import options as o
+from vreason.cli.render import err_console
+from vreason.errors import InvalidRequestError
+
+STEPS_FLAG = "--steps"
+
+
+class StepsCommand(TyperCommand):
+    """Reads `--steps q1 q2 q3` (one flag, several values) as `--steps q1 --steps q2 --steps q3`.
+
+    click options take a fixed number of values; the list of steps ends at the next argument that starts
+    with "--" (so a step cannot start with "--"; one starting with a single "-" is fine).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_steps(args))
+
+
+def expand_steps(args: list[str]) -> list[str]:
+    out: list[str] = []
+    collecting = False
+    for arg in args:
+        if arg == STEPS_FLAG:
+            collecting = True
+            continue
+        if arg.startswith("--"):
+            collecting = False
+        if collecting:
+            out += [STEPS_FLAG, arg]
+        else:
+            out.append(arg)
+    return out
+
+
+def reason(
+    images: Annotated[list[str], typer.Argument(help="Image paths or URLs the chain is about.")],
+    steps: Annotated[list[str] | None, typer.Option(
+        STEPS_FLAG, help='The questions in order: --steps "q1" "q2" ...; {previous}, {stepN}, {previous_boxes} '
+        "and {stepN_boxes} name earlier results.")] = None,
+    vote: Annotated[int, typer.Option("--vote", help="Self-consistency: K samples per step, majority answer.")] = 1,
+    cot: Annotated[bool, typer.Option("--cot", help="Ask for step-by-step reasoning; extract the final answer.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole trace as one JSON object.")] = False,
+    model: o.ModelOpt = None,
+    system: o.SystemOpt = None,
+    max_pixels: o.MaxPixelsOpt = None,
+    min_pixels: o.MinPixelsOpt = None,
+    temperature: o.TemperatureOpt = None,
+    top_p: o.TopPOpt = None,
+    top_k: o.TopKOpt = None,
+    max_new_tokens: o.MaxNewTokensOpt = None,
+    repetition_penalty: o.RepetitionOpt = None,
+    presence_penalty: o.PresenceOpt = None,
+    frequency_penalty: o.FrequencyOpt = None,
+    seed: o.SeedOpt = None,
+    device: o.DeviceOpt = "auto",
+    dtype: o.DtypeOpt = "auto",
+    quantize: o.QuantizeOpt = None,
+    adapter: o.AdapterOpt = None,
+    backend: b.BackendOpt = "local",
+    upstream: b.UpstreamOpt = None,
+    upstream_api_key: b.UpstreamApiKeyOpt = None,
+) -> None:
+    """Ask a chain of questions about the same images, each step building on the last."""
+    from vreason.engine.sampling import SamplingParams
+    from vreason.media import MediaPolicy, PixelBudget, load_image
+    from vreason.reasoning.chains import check_chain, run_chain
+
+    if not steps:
+        raise InvalidRequestError('give the questions with --steps "q1" "q2" ...', param="steps")
+    check_chain(steps, vote)
+    sampling = o.sampling_kwargs(
+        temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
+        repetition_penalty=repetition_penalty, presence_penalty=presence_penalty,
+        frequency_penalty=frequency_penalty, seed=seed,
+    )
+    SamplingParams().updated(**sampling)
+    PixelBudget().updated(min_pixels, max_pixels)
+    prepared = [load_image(src, MediaPolicy()) for src in images]  # bad inputs fail before the model loads
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
+                      upstream_api_key)
+    trace = run_chain(vr, prepared, steps, vote=vote, cot=cot, system=system, **sampling)
+    if as_json:
+        print(trace.to_json())
+        return
+    for step in trace.steps:
+        agreement = f" [agreement {step.vote.agreement:.0%} of {len(step.samples)}]" if step.vote else ""
+        boxes = f" [{len(step.detections)} box(es)]" if step.detections else ""
+        err_console.print(f"[dim]{step.index}. {step.prompt}\n   -> {step.answer}{agreement}{boxes}[/dim]",
+                          markup=True, highlight=False)
+    print(trace.answer, flush=True)
