@@ -12,7 +12,7 @@ import re
 
 ANSWER_TAG = "Answer:"
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_TAGGED = re.compile(r"(?:^|\n)\s*[*_#>\s]*(?:final\s+answer|answer)\s*[*_]*\s*[:：]\s*[*_]*\s*(.+)", re.I)
+_TAGGED = re.compile(r"\b(?:final\s+answer|answer)\s*[*_]*\s*[:：]\s*[*_]*\s*(.+)", re.I)
 _ARTICLES = re.compile(r"^(?:a|an|the)\s+", re.I)
 _EDGE_PUNCT = " \t\n\"'`*_.,;:!?()[]{}"
 _NUMBER_WORDS = {

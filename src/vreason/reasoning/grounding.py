@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from vreason.errors import InvalidRequestError
+
 SCALE = 1000.0
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)(?:```|$)", re.S)
 _OBJECT = re.compile(r"\{[^{}]*\}")
@@ -34,14 +36,14 @@ def point_prompt(target: str) -> str:
 
 def grounding_prompt(target: str, kind: GroundingKind = "box") -> str:
     if kind not in ("box", "point"):
-        raise ValueError(f"grounding kind ({kind!r}) must be 'box' or 'point'")
+        raise InvalidRequestError(f"grounding kind ({kind!r}) must be 'box' or 'point'", param="kind")
     return box_prompt(target) if kind == "box" else point_prompt(target)
 
 
 def _target(target: str) -> str:
     cleaned = " ".join(target.split()).rstrip(".?!")
     if not cleaned:
-        raise ValueError("say what to find (the target is empty)")
+        raise InvalidRequestError("say what to find (the target is empty)", param="target")
     return cleaned
 
 

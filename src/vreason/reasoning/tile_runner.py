@@ -155,19 +155,23 @@ def locate_tiled(
     return ask_tiled(vr, image, grounding_prompt(target, kind), **options)
 
 
+def place_in_image(detections: list[Detection], tile: Tile, image_size: tuple[int, int]) -> list[Detection]:
+    """A tile's detections (0-1000 of the tile) in the whole image's pixels; cut-looking boxes score lower."""
+    x1, y1 = tile.box[0], tile.box[1]
+    placed = []
+    for d in detections:
+        moved = d.to_pixels(tile.size).shifted(x1, y1)
+        if moved.box is not None and tile.touches_inner_edge(moved.box, image_size):
+            moved = Detection(moved.label, moved.box, moved.point, CUT_BOX_SCORE)
+        placed.append(moved)
+    return placed
+
+
 def _tile_answer(tile: Tile | None, answer: Answer | None, size: tuple[int, int]) -> TileAnswer:
     if answer is None:
         return TileAnswer(tile=tile, text=None)
-    if tile is None:
-        detections = [d.to_pixels(size) for d in parse_detections(answer.text)]
-    else:
-        x1, y1 = tile.box[0], tile.box[1]
-        detections = []
-        for d in parse_detections(answer.text):
-            placed = d.to_pixels(tile.size).shifted(x1, y1)
-            if placed.box is not None and tile.touches_inner_edge(placed.box, size):
-                placed = Detection(placed.label, placed.box, placed.point, CUT_BOX_SCORE)
-            detections.append(placed)
+    found = parse_detections(answer.text)
+    detections = [d.to_pixels(size) for d in found] if tile is None else place_in_image(found, tile, size)
     items = [] if detections else answer_items(answer.text)  # a grounding answer's JSON is no finding
     return TileAnswer(tile=tile, text=answer.text, items=items, detections=detections, answer=answer)
 

@@ -22,6 +22,7 @@ from vreason.server.errors import install_error_handlers, model_not_found
 from vreason.server.guard import RequestGuard
 from vreason.server.metrics import MetricsMiddleware, ServerMetrics
 from vreason.server.protocol import ChatCompletionRequest, ModelCard, ModelList
+from vreason.server.reasoning_routes import reasoning_router
 from vreason.server.settings import ServerSettings
 
 
@@ -74,4 +75,5 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         request.state.request_id = request_id
         return await completions.handle(body, request, request_id)
 
+    app.include_router(reasoning_router(engine))  # /v1/vreason/reason, /ground, /tile
     return app
