@@ -27,6 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 # Small enough that the too-large upload in the tests stays cheap; the CLI passes the policy's 20 MiB.
 UPLOAD_LIMIT = 1024 * 1024
 ANSWER_TIMEOUT_MS = 30_000
+expect.set_options(timeout=ANSWER_TIMEOUT_MS)  # model answers on a shared 2-core CI box, not 5 s UI reactions
 
 
 def _free_port() -> int:
@@ -59,17 +60,23 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Browser, ui_url: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+@pytest.fixture(scope="module")
+def shared_page(browser: Browser, ui_url: str) -> Iterator[Page]:
+    """One page for the module (loading the app costs seconds); each test starts by picking its tab."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     tab.set_default_timeout(ANSWER_TIMEOUT_MS)
     tab.goto(ui_url)
     expect(tab.locator("#chat-input textarea")).to_be_visible()
     yield tab
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"{request.node.name}-end.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture
+def page(shared_page: Page, request: pytest.FixtureRequest) -> Iterator[Page]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield shared_page
+    shared_page.screenshot(path=str(SHOTS / f"{request.node.name}-end.png"), full_page=True)
 
 
 def _ask(page: Page, question: str, files: list[Path] | None = None) -> None:
@@ -89,6 +96,7 @@ def _set_number(page: Page, elem_id: str, value: str) -> None:
 
 
 def test_chat_answers_streams_keeps_history_and_clears(page: Page):
+    page.get_by_role("tab", name="Chat").click()
     page.get_by_text("Sampling").click()
     _set_number(page, "chat-temperature", "0")
     _set_number(page, "chat-max-new-tokens", "16")
@@ -133,6 +141,8 @@ def test_grounding_draws_boxes_and_lists_them(page: Page):
 
 
 def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page: Page, tmp_path: Path):
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#chat-new").click()
     broken = tmp_path / "notes.png"
     broken.write_text("this is a text file with a .png name")
     _ask(page, "What color is the shape?", [broken])
@@ -185,3 +195,54 @@ def test_reasoning_runs_steps_with_traces_and_tiling(page: Page):
     expect(steps).to_contain_text("Tiles: 2x2")
     expect(page.locator("#reason-answer")).to_contain_text("red")
     page.screenshot(path=str(SHOTS / "reasoning-tiled.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def task_samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One generated sample image per pack, written by the packs themselves."""
+    from vreason.tasks import get_task
+
+    out = tmp_path_factory.mktemp("task-samples")
+    images = {}
+    for name in ("inspection", "education-math"):
+        get_task(name).make_samples(out / name, 1, 0)
+        images[name] = next((out / name / "images").iterdir())
+    return images
+
+
+def _pick_task(page: Page, title: str) -> None:
+    page.locator("#task-name input").click()
+    page.get_by_role("option", name=title).click()
+
+
+def test_task_packs_render_structured_results(page: Page, task_samples: dict[str, Path]):
+    page.get_by_role("tab", name="Task packs").click()
+    _pick_task(page, "Industrial inspection")
+    expect(page.locator("#task-about")).to_contain_text("defect")
+    page.locator("#task-image input[type=file]").set_input_files(str(task_samples["inspection"]))
+    expect(page.locator("#task-image img")).to_be_visible()
+    page.get_by_text("Options").last.click()
+    _set_number(page, "task-max-new-tokens", "96")
+    page.locator("#task-run").click()
+
+    result = page.locator("#task-result")
+    # Rendered, not raw JSON: a verdict heading, and a table when the part has defects.
+    expect(result.locator("h3")).to_contain_text("part")
+    assert "{" not in result.inner_text()
+    if "Defective" in result.locator("h3").inner_text():
+        expect(result.locator("table")).to_be_visible()
+        expect(page.locator("#task-boxes img")).to_be_visible()
+    expect(page.locator("#task-status")).to_contain_text("tokens")
+    page.screenshot(path=str(SHOTS / "task-inspection.png"), full_page=True)
+
+    _pick_task(page, "Education: math work check")
+    expect(result).to_have_text("")  # the inspection result went with the pack
+    expect(page.locator("#task-problem")).to_be_visible()
+    page.locator("#task-image input[type=file]").set_input_files(str(task_samples["education-math"]))
+    page.locator("#task-problem textarea").fill("Tom has 9 boxes with 10 apples in each box. He gives away 8.")
+    _set_number(page, "task-max-new-tokens", "64")
+    page.locator("#task-run").click()
+    expect(result.locator("h3")).to_contain_text("orrect")  # "Correct work" or "Incorrect ..."
+    page.get_by_text("Limits of this pack").click()
+    expect(page.locator("#task-limits")).to_contain_text("real model")
+    page.screenshot(path=str(SHOTS / "task-math.png"), full_page=True)

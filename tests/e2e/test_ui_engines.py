@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHAPES = ROOT / "examples" / "shapes.png"
 SHOTS = ROOT / "test-output" / "ui"
 CHROMIUM = "/usr/bin/chromium"
+expect.set_options(timeout=20_000)  # a shared 2-core CI box, not a 5 s UI reaction
 
 
 def _free_port() -> int:

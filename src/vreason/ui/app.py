@@ -16,6 +16,7 @@ import gradio as gr  # noqa: E402 (the environment variable above must be set fi
 from vreason.ui.chat_tab import ChatTab  # noqa: E402
 from vreason.ui.grounding_tab import GroundingTab  # noqa: E402
 from vreason.ui.reasoning_tab import ReasoningTab  # noqa: E402
+from vreason.ui.tasks_tab import TasksTab  # noqa: E402
 
 if TYPE_CHECKING:
     from vreason.api import VReason
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 MODEL_CONCURRENCY = 8
 QUEUE_SIZE = 64
 CSS = """
-#chat-status, #ground-status, #reason-status { min-height: 1.5em; }
+#chat-status, #ground-status, #reason-status, #task-status { min-height: 1.5em; }
 #reason-trace-steps pre { white-space: pre-wrap; font-size: 0.85em; }
 footer { display: none !important; }
 """
@@ -39,6 +40,8 @@ def build_app(vr: VReason, *, title: str = "vreason") -> gr.Blocks:
                 GroundingTab(vr).build()
             with gr.Tab("Reasoning", id="reasoning"):
                 ReasoningTab(vr).build()
+            with gr.Tab("Task packs", id="tasks"):
+                TasksTab(vr).build()
     app.queue(default_concurrency_limit=MODEL_CONCURRENCY, max_size=QUEUE_SIZE)
     return app
 

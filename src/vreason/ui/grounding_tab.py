@@ -8,6 +8,7 @@ lays out and draws (`reasoning.draw`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,8 +74,13 @@ class GroundingTab:
         target.submit(self.find, inputs=inputs, outputs=outputs, concurrency_id="model")
 
     def find(self, image_path: str | None, target: str, kind: str, tiled: bool, grid: str,
-             max_new_tokens: float) -> tuple:
-        """(annotated image, table rows, raw answer, status) for one grounding request."""
+             max_new_tokens: float) -> Iterator[tuple]:
+        """Yields (annotated image, table rows, raw answer, status): cleared, then the result."""
+        yield None, [], "", "⏳ Looking…"
+        yield self._find(image_path, target, kind, tiled, grid, max_new_tokens)
+
+    def _find(self, image_path: str | None, target: str, kind: str, tiled: bool, grid: str,
+              max_new_tokens: float) -> tuple:
         if not image_path:
             return None, [], "", "⚠️ Upload an image first."
         if not (target or "").strip():

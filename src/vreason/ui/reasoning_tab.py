@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,8 +72,14 @@ class ReasoningTab:
         )
 
     def run(self, image_path: str | None, steps_text: str, cot: bool, votes: float, tiled: bool, grid: str,
-            *sampling_values: Any) -> tuple:
-        """(final answer, steps Markdown, annotated image update, trace dict, status)."""
+            *sampling_values: Any) -> Iterator[tuple]:
+        """Yields (final answer, steps Markdown, annotated image update, trace dict, status): cleared, then the
+        result."""
+        yield _empty("⏳ Running the steps…")
+        yield self._run(image_path, steps_text, cot, votes, tiled, grid, *sampling_values)
+
+    def _run(self, image_path: str | None, steps_text: str, cot: bool, votes: float, tiled: bool, grid: str,
+             *sampling_values: Any) -> tuple:
         steps = [line.strip() for line in (steps_text or "").splitlines() if line.strip()]
         if not image_path:
             return _empty("⚠️ Upload an image first.")
