@@ -128,11 +128,13 @@ def test_conversation_key_covers_the_first_user_message_only():
     assert conversation_key([system, other]) != conversation_key([system, first])
 
 
-def test_sampling_fields_send_only_what_changes_something():
-    assert sampling_fields(GREEDY) == {"max_tokens": 512, "temperature": 0.0}
-    fields = sampling_fields(INSTRUCT_DEFAULTS)
+def test_sampling_fields_are_all_sent_so_the_upstream_adds_no_defaults_of_its_own():
+    assert sampling_fields(GREEDY) == {"max_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0,
+                                       "presence_penalty": 0.0, "frequency_penalty": 0.0, "repetition_penalty": 1.0}
+    fields = sampling_fields(INSTRUCT_DEFAULTS.updated(seed=7, stop=("END",)))
     assert (fields["top_p"], fields["top_k"], fields["presence_penalty"]) == (0.8, 20, 1.5)
-    assert "repetition_penalty" not in fields
+    assert (fields["seed"], fields["stop"]) == (7, ["END"])
+    assert "response_format" not in fields
 
 
 def test_chunk_reader_reads_content_reasoning_usage_and_errors():

@@ -102,19 +102,19 @@ def conversation_key(wire_messages: Sequence[dict[str, Any]]) -> str:
 
 
 def sampling_fields(params: SamplingParams) -> dict[str, Any]:
-    """Sampling parameters as chat-completion fields. `top_k` and `repetition_penalty` are extensions that
-    vLLM, DashScope and `vreason serve` accept; they are sent only when they change something."""
-    body: dict[str, Any] = {"max_tokens": params.max_new_tokens, "temperature": params.temperature}
-    if not params.greedy:
-        body["top_p"] = params.top_p
-        if params.top_k > 0:
-            body["top_k"] = params.top_k
-    if params.presence_penalty:
-        body["presence_penalty"] = params.presence_penalty
-    if params.frequency_penalty:
-        body["frequency_penalty"] = params.frequency_penalty
-    if params.repetition_penalty != 1.0:
-        body["repetition_penalty"] = params.repetition_penalty
+    """Sampling parameters as chat-completion fields, every one of them: the caller's values are already
+    resolved (the model kind's defaults included), and an upstream must not fill in its own (vreason serve
+    would add Qwen's presence penalty to a greedy request). `top_k` and `repetition_penalty` are extensions
+    that vLLM, DashScope and `vreason serve` accept (top_k 0 means off for vLLM and vreason serve)."""
+    body: dict[str, Any] = {
+        "max_tokens": params.max_new_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k,
+        "presence_penalty": params.presence_penalty,
+        "frequency_penalty": params.frequency_penalty,
+        "repetition_penalty": params.repetition_penalty,
+    }
     if params.seed is not None:
         body["seed"] = params.seed
     if params.stop:
