@@ -13,7 +13,7 @@ import sys
 import typer
 
 from vreason import __version__
-from vreason.cli import ask, chat, finetune, ground, models, reason, tile, ui
+from vreason.cli import ask, chat, finetune, ground, models, reason, tile, ui, vllm_launch
 from vreason.cli import eval as eval_cli
 from vreason.cli import task as task_cli
 
@@ -52,6 +52,9 @@ app.command("ui")(ui.ui)
 app.command("reason", cls=reason.StepsCommand)(reason.reason)
 app.command("ground")(ground.ground)
 app.command("tile")(tile.tile)
+app.command("vllm-launch", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    vllm_launch.vllm_launch
+)
 
 
 def _quiet_libraries(debug: bool) -> None:
