@@ -37,19 +37,46 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ui_url() -> Iterator[str]:
+def demo_vr():
     from vreason import VReason
-    from vreason.ui import build_app, launch
 
     vr = VReason(media_policy=MediaPolicy(max_bytes=UPLOAD_LIMIT))
+    yield vr
+    vr.close()
+
+
+def _serve_ui(vr) -> tuple[object, str]:
+    from vreason.ui import build_app, launch
+
     app = build_app(vr)
     port = _free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
+    return app, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def ui_url(demo_vr) -> Iterator[str]:
+    app, url = _serve_ui(demo_vr)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def served_ui_url(demo_vr) -> Iterator[str]:
+    """`vreason serve` on the demo model's engine over a socket, and `vreason ui --server` in front of it."""
+    from vreason.cli.ui import open_backend
+    from vreason.server import ServerSettings, create_app
+    from vreason.server.launch import BackgroundServer
+
+    server = BackgroundServer(create_app(demo_vr.engine, ServerSettings(served_model_names=("vreason-demo",))))
+    remote = open_backend(None, server.url)
+    app, url = _serve_ui(remote)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield url
     finally:
         app.close()
-        vr.close()
+        remote.close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +273,16 @@ def test_task_packs_render_structured_results(page: Page, task_samples: dict[str
     page.get_by_text("Limits of this pack").click()
     expect(page.locator("#task-limits")).to_contain_text("real model")
     page.screenshot(path=str(SHOTS / "task-math.png"), full_page=True)
+
+
+def test_ui_over_a_running_vreason_serve_answers_like_the_local_engine(browser: Browser, served_ui_url: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(served_ui_url)
+    expect(page.locator("#header")).to_contain_text("vreason-demo")
+    page.get_by_text("Sampling").click()
+    _set_number(page, "chat-temperature", "0")
+    _ask(page, "What color is the shape?", [SHAPES])
+    expect(page.locator("#chat-history [data-testid=bot]").last).to_have_text("red")
+    page.screenshot(path=str(SHOTS / "chat-over-serve.png"), full_page=True)
+    context.close()

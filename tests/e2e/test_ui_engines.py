@@ -1,6 +1,7 @@
-"""The web UI over `vreason ui --server`: the same page on a RemoteEngine talking to a real HTTP server on
-127.0.0.1 that speaks the OpenAI streaming protocol with scripted answers (a Thinking model's reasoning, an
-overloaded upstream), driven in Debian's Chromium.
+"""The web UI over `vreason ui --server`: the same page on a RemoteEngine, driven in Debian's Chromium, against
+a real HTTP server on 127.0.0.1 that speaks the OpenAI streaming protocol with scripted answers (a Thinking
+model's reasoning, an overloaded upstream). The UI over a real `vreason serve` is in test_ui.py, sharing its
+demo model.
 """
 
 from __future__ import annotations
@@ -39,17 +40,23 @@ def upstream() -> Iterator[Upstream]:
 @pytest.fixture(scope="module")
 def ui_url(upstream: Upstream) -> Iterator[str]:
     from vreason.cli.ui import open_backend
-    from vreason.ui import build_app, launch
 
     vr = open_backend(None, upstream.url)  # what `vreason ui --server URL` builds
-    app = build_app(vr)
-    port = _free_port()
-    launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
+    app, url = _serve_ui(vr)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield url
     finally:
         app.close()
         vr.close()
+
+
+def _serve_ui(vr) -> tuple[object, str]:
+    from vreason.ui import build_app, launch
+
+    app = build_app(vr)
+    port = _free_port()
+    launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
+    return app, f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")
