@@ -139,7 +139,8 @@ class EngineCore:
         reason = None
         params = request.params
         grammar_done = constraint is not None and constraint.is_terminated()
-        if token in self.eos_ids or (params.stop and self._hit_stop(request)) or grammar_done:
+        end_of_turn = token in self.eos_ids and not params.ignore_eos
+        if end_of_turn or (params.stop and self._hit_stop(request)) or grammar_done:
             reason = "stop"
         elif len(request.output_ids) >= params.max_new_tokens or (
             self.max_context and request.prompt_len + len(request.output_ids) >= self.max_context

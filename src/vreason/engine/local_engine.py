@@ -120,6 +120,8 @@ class LocalEngine:
             sink=lambda item: loop.call_soon_threadsafe(items.put_nowait, item),
             deadline=None if request.timeout_s is None else time.monotonic() + request.timeout_s,
         )
+        if params.output_format is not None:
+            state.constraint = await asyncio.to_thread(self._constraint, params, prompt.thinking_prompt)
         self.core.submit(state)
         assembler = StreamAssembler(self.decode, params.stop, prompt.thinking_prompt) if request.stream else None
         token_ids: list[int] = []
@@ -169,6 +171,14 @@ class LocalEngine:
             ),
             token_ids=token_ids,
             model=self.model_name,
+        )
+
+    def _constraint(self, params: SamplingParams, thinking_prompt: bool):
+        from vreason.engine.grammar import new_constraint  # xgrammar loads only when JSON output is asked for
+
+        vocab_size = self.loaded.model.config.get_text_config().vocab_size
+        return new_constraint(
+            self.tokenizer, params.output_format, vocab_size, sorted(self.core.eos_ids), thinking_prompt
         )
 
     def run_sync(self, request: GenerationRequest) -> Iterator[StreamDelta | Answer]:

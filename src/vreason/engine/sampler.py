@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -22,7 +23,7 @@ class RowSampling:
     prompt_ids: Sequence[int]
     output_ids: Sequence[int]
     generator: torch.Generator | None  # None for greedy rows
-    constraint: object | None = None  # grammar state with fill(bitmask, row) (engine/grammar.py)
+    constraint: Any = None  # grammar state with fill(bitmask, row) (engine/grammar.OutputConstraint)
 
 
 def sample(logits: torch.Tensor, rows: Sequence[RowSampling]) -> list[int]:
@@ -38,13 +39,24 @@ def sample(logits: torch.Tensor, rows: Sequence[RowSampling]) -> list[int]:
             counts = torch.zeros(logits.shape[1], dtype=logits.dtype, device=logits.device)
             counts.scatter_add_(0, ids, torch.ones_like(ids, dtype=logits.dtype))
             logits[i] -= p.frequency_penalty * counts + p.presence_penalty * (counts > 0).to(logits.dtype)
-        if row.constraint is not None:
-            row.constraint.mask_logits(logits, i)  # type: ignore[attr-defined]
+    _apply_grammars(logits, rows)
     chosen = torch.argmax(logits, dim=-1).tolist()
     for i, row in enumerate(rows):
         if not row.params.greedy:
             chosen[i] = _draw(logits[i], row.params, row.generator)
     return chosen
+
+
+def _apply_grammars(logits: torch.Tensor, rows: Sequence[RowSampling]) -> None:
+    constrained = [i for i, row in enumerate(rows) if row.constraint is not None]
+    if not constrained:
+        return
+    import xgrammar as xgr  # only requests with response_format need it
+
+    bitmask = xgr.allocate_token_bitmask(len(rows), logits.shape[-1])
+    masked = [i for i in constrained if rows[i].constraint.fill(bitmask, i)]
+    if masked:
+        xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device), indices=masked)
 
 
 def _draw(scores: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> int:

@@ -48,6 +48,8 @@ class SamplingParams:
     stop: tuple[str, ...] = field(default_factory=tuple)
     # Constrained decoding (JSON object / JSON schema); None = free text.
     output_format: OutputFormat | None = None
+    # Keep generating past end-of-turn tokens until max_new_tokens (benchmarks measure fixed-length output).
+    ignore_eos: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
