@@ -135,19 +135,20 @@ class BoxCounts:
 
     @property
     def precision(self) -> float:
-        """No predicted boxes: 1.0 when there was nothing to find either, else 0.0 (nothing right was said)."""
+        """TP / (TP + FP); 1.0 when nothing was predicted (nothing wrong was said)."""
         predicted = self.true_positives + self.false_positives
-        return self.true_positives / predicted if predicted else float(self.false_negatives == 0)
+        return self.true_positives / predicted if predicted else 1.0
 
     @property
     def recall(self) -> float:
-        """No ground-truth boxes: 1.0 when nothing was predicted, else 0.0."""
+        """TP / (TP + FN); 1.0 when there was nothing to find (nothing was missed)."""
         expected = self.true_positives + self.false_negatives
-        return self.true_positives / expected if expected else float(self.false_positives == 0)
+        return self.true_positives / expected if expected else 1.0
 
     @property
     def f1(self) -> float:
-        """2TP / (2TP + FP + FN); an image with no boxes and no predictions is a perfect 1.0."""
+        """2TP / (2TP + FP + FN): a spurious box on an image without any makes it 0.0, nothing predicted on
+        nothing makes it 1.0."""
         denominator = 2 * self.true_positives + self.false_positives + self.false_negatives
         return 2 * self.true_positives / denominator if denominator else 1.0
 
