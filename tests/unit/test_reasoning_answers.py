@@ -119,7 +119,8 @@ def test_trace_serialises_every_step_with_votes_and_boxes():
     trace = ChainTrace(model="m", images=["a.png"], steps=[step, _step(2, "yes")], time_s=0.5)
     data = json.loads(trace.to_json())
     assert data["answer"] == "yes"
-    assert data["usage"] == {"prompt_tokens": 20, "completion_tokens": 4}
+    assert data["usage"] == {"prompt_tokens": 20, "completion_tokens": 4, "cached_tokens": 0}
+    assert data["steps"][0]["usage"]["cached_tokens"] == 0
     first = data["steps"][0]
     assert first["detections"] == [{"label": "ball", "bbox": [1.0, 2.0, 3.0, 4.0]}]
     assert first["vote"] == {"answer": "red", "agreement": 1.0, "counts": {"red": 2}}

@@ -138,6 +138,7 @@ def _step_trace(index: int, question: str, prompt: str, answers: list[Answer], c
         completion_tokens=sum(a.usage.completion_tokens for a in answers),
         time_s=elapsed,
         finish_reason=chosen.finish_reason,
+        cached_tokens=getattr(chosen.usage, "cached_tokens", 0),
         detections=detections,
         coordinates=coordinates,
         samples=[

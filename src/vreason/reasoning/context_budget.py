@@ -4,7 +4,9 @@
 (the model's context minus the answer's max_new_tokens, or a smaller limit of the caller's), the oldest turns
 leave the window and become notes in the system message: a short exchange verbatim, a long one summarised by
 the model itself, and each of its images replaced by the model's one-sentence description. Notes that grow
-past their share of the budget are merged by the model, and dropped oldest first only as a last resort.
+past their share of the budget first lose the descriptions of the oldest images (the answers given are the
+facts the conversation established), then are merged by the model, and are dropped oldest first only as a
+last resort.
 Compaction goes well below the budget (`compact_to`), so it happens rarely: between compactions every request
 extends the previous one, and the engine's prefix reuse applies.
 """
@@ -66,6 +68,18 @@ class Turn:
 
 
 @dataclass
+class Note:
+    """What is left of one turn that left the window (or of several, once merged)."""
+
+    exchange: str  # "User: ... Assistant: ..." verbatim, or the model's summary of it
+    images: list[str] = field(default_factory=list)  # the model's descriptions of the turn's images
+
+    @property
+    def text(self) -> str:
+        return " ".join([*(f"[image: {d}]" for d in self.images), self.exchange])
+
+
+@dataclass
 class Compaction:
     """One time the window moved: for logs and tests."""
 
@@ -84,7 +98,7 @@ class ManagedConversation:
     policy: ContextPolicy = field(default_factory=ContextPolicy)
     counter: TokenCounter | None = None  # None: exact with a local model, estimated otherwise
     turns: list[Turn] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     compactions: list[Compaction] = field(default_factory=list)
     sent_prompt_tokens: list[int] = field(default_factory=list)  # usage.prompt_tokens of every answered turn
 
@@ -196,31 +210,29 @@ class ManagedConversation:
         for (i, _), text in zip(images, answers[len(long_ones):], strict=False):
             descriptions.setdefault(i, []).append(text)
         for i, turn in enumerate(turns):
-            parts = [f"[image: {d}]" for d in descriptions.get(i, [])]
-            if not self.policy.summarize and turn.user.images:
-                parts.append(f"[{len(turn.user.images)} image(s) no longer shown]")
-            if i in summaries:
-                parts.append(summaries[i])
-            else:
-                parts.append(self._truncate(exchanges[i], self.policy.note_max_tokens))
-            self.notes.append(" ".join(p for p in parts if p))
+            exchange = summaries.get(i) or self._truncate(exchanges[i], self.policy.note_max_tokens)
+            shown = descriptions.get(i) or (["no longer shown"] * len(turn.user.images))
+            self.notes.append(Note(exchange, shown))
         return len(requests)
 
     def _cap_notes(self, budget: int) -> int:
         limit = int(budget * self.policy.notes_share)
+        for note in self.notes:  # oldest first
+            if self._notes_tokens() <= limit:
+                return 0
+            note.images = []
         if self._notes_tokens() <= limit:
             return 0
         requests = 0
         if self.policy.summarize and len(self.notes) > 1:
-            joined = "\n".join(f"- {n}" for n in self.notes)
+            joined = "\n".join(f"- {n.text}" for n in self.notes)
             prompt = MERGE_PROMPT.format(notes=self._truncate(joined, budget // 2))
-            merged = self._side_requests([[Message.user(prompt)]])
-            self.notes = [merged[0]]
+            self.notes = [Note(self._side_requests([[Message.user(prompt)]])[0])]
             requests = 1
         while len(self.notes) > 1 and self._notes_tokens() > limit:
             self.notes.pop(0)
         if self.notes and self._notes_tokens() > limit:
-            self.notes = [self._truncate(self.notes[0], max(limit - 16, 8))]
+            self.notes = [Note(self._truncate(self.notes[0].text, max(limit - 16, 8)))]
         return requests
 
     def _side_requests(self, requests: list[list[Message]]) -> list[str]:
@@ -229,10 +241,10 @@ class ManagedConversation:
         params = {**EXACT_SAMPLING, "max_new_tokens": self.policy.summary_max_new_tokens}
         return [" ".join(a.text.split()) for a in self.vr.chat_many(requests, **params)]
 
-    def _system_text(self, notes: Sequence[str]) -> str:
+    def _system_text(self, notes: Sequence[Note]) -> str:
         parts = [self.system] if self.system else []
         if notes:
-            parts.append(NOTES_HEADER + "\n" + "\n".join(f"- {n}" for n in notes))
+            parts.append(NOTES_HEADER + "\n" + "\n".join(f"- {n.text}" for n in notes))
         return "\n\n".join(parts)
 
     def _notes_tokens(self) -> int:

@@ -46,6 +46,7 @@ class StepTrace:
     completion_tokens: int  # summed over all samples of the step
     time_s: float  # wall time of the step (all samples together)
     finish_reason: str
+    cached_tokens: int = 0  # prompt tokens whose KV the engine reused (the earlier steps' shared prefix)
     detections: list[Detection] = field(default_factory=list)  # boxes/points the answer holds, see `coordinates`
     # "pixels" of the (single) input image, or "relative" 0-1000 when several images make the target ambiguous.
     coordinates: Literal["pixels", "relative"] = "pixels"
@@ -60,7 +61,11 @@ class StepTrace:
             "raw_output": self.raw_output,
             "thinking": self.thinking,
             "answer": self.answer,
-            "usage": {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens},
+            "usage": {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "cached_tokens": self.cached_tokens,
+            },
             "time_s": round(self.time_s, 4),
             "finish_reason": self.finish_reason,
             "detections": [d.to_dict() for d in self.detections],
@@ -93,6 +98,7 @@ class ChainTrace:
             "usage": {
                 "prompt_tokens": sum(s.prompt_tokens for s in self.steps),
                 "completion_tokens": sum(s.completion_tokens for s in self.steps),
+                "cached_tokens": sum(s.cached_tokens for s in self.steps),
             },
             "time_s": round(self.time_s, 4),
         }
