@@ -402,6 +402,8 @@ def test_api_key_is_required_on_v1(think):
     with pytest.raises(openai.AuthenticationError):
         wrong.chat.completions.create(model=THINKING_MODEL, messages=[user("Hi")], max_tokens=1)
     assert [m.id for m in think.client.models.list()] == [THINKING_MODEL]
+    refused = ("vreason_http_requests_total", (("method", "GET"), ("route", "/v1/models"), ("status", "401")))
+    assert scrape(think.url)[refused] == 3  # counted under their route, though refused before routing
 
 
 def test_thinking_goes_to_reasoning_content(think):

@@ -59,7 +59,8 @@ class RequestGuard:
         return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.api_key)
 
     async def _read_body(self, receive: Any) -> bytes | None:
-        """The whole body, or None once it passes the limit (chunked uploads declare no length)."""
+        """The whole body, or None once it passes the limit (chunked uploads declare no length); the rest of
+        an oversized body is read and dropped, up to DRAIN_FACTOR times the limit (see `__call__`)."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -68,12 +69,13 @@ class RequestGuard:
                 break  # client gone; the app will see an empty body and the send will fail quietly
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size <= self.max_body_bytes:
+                chunks.append(chunk)
+            elif size > DRAIN_FACTOR * self.max_body_bytes:
                 return None
-            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return b"".join(chunks)
+        return b"".join(chunks) if size <= self.max_body_bytes else None
 
     async def _drain(self, receive: Any) -> None:
         while True:

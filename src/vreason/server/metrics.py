@@ -78,6 +78,8 @@ class ServerMetrics:
             "vreason_stream_errors", "Streams that ended with an error chunk.", registry=self.registry
         )
         self.registry.register(EngineCollector(engine))
+        # Route templates of the app, so requests refused before routing (401, 413) keep their route label.
+        self.known_paths: frozenset[str] = frozenset()
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         encoder, content_type = choose_encoder(accept or "")
@@ -107,6 +109,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_record)
         finally:
             route = scope.get("route")
-            label = getattr(route, "path", None) or "unmatched"
+            label = getattr(route, "path", None)
+            if label is None:
+                label = scope["path"] if scope["path"] in self.metrics.known_paths else "unmatched"
             self.metrics.requests.labels(label, scope["method"], str(status["code"])).inc()
             self.metrics.latency.labels(label).observe(time.perf_counter() - started)
