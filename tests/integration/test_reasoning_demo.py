@@ -8,8 +8,8 @@ conversation must keep working inside its budget and keep the early facts in its
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -165,15 +165,36 @@ def test_grounding_maps_boxes_onto_the_original_image(demo, tmp_path):
                                  expected[3] * 0.512))
 
 
-def test_cli_reason_prints_the_trace_as_json():
-    result = subprocess.run(
-        [sys.executable, "-m", "vreason.cli.app", "reason", SHAPES, "--steps", "What color is the shape?",
-         "is there a {previous} shape?", "--temperature", "0", "--presence-penalty", "0", "--max-new-tokens", "8",
-         "--json"],
-        capture_output=True, text=True, timeout=240,
-    )
-    assert result.returncode == 0, result.stderr
-    trace = json.loads(result.stdout)
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The CLI points vreason's log handler at its stderr; in-process runs must not leave it on a closed stream."""
+    logger = logging.getLogger("vreason")
+    handlers, propagate, level = logger.handlers[:], logger.propagate, logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.propagate = propagate
+    logger.setLevel(level)
+
+
+def test_cli_reason_and_ground(tmp_path, restored_logging):
+    from typer.testing import CliRunner
+
+    from vreason.cli.app import app
+
+    runner = CliRunner()
+    steps = ["What color is the shape?", "is there a {previous} shape?"]
+    reason = runner.invoke(app, ["reason", SHAPES, "--steps", *steps, "--temperature", "0", "--presence-penalty", "0",
+                                 "--max-new-tokens", "8", "--json"])
+    assert reason.exit_code == 0, reason.output
+    trace = json.loads(reason.stdout)
     assert [s["prompt"] for s in trace["steps"]] == ["What color is the shape?", "is there a red shape?"]
     assert trace["steps"][0]["answer"] == "red"
     assert trace["answer"] == trace["steps"][1]["answer"]
+
+    out = tmp_path / "annotated.png"
+    ground = runner.invoke(app, ["ground", SHAPES, "red circle", "--out", str(out), "--json", "--max-new-tokens", "40"])
+    assert ground.exit_code == 0, ground.output
+    data = json.loads(ground.stdout)
+    assert data["image_size"] == [256, 256]
+    assert data["annotated"] == str(out)
+    assert Image.open(out).size == (256, 256)
