@@ -50,6 +50,7 @@ class Upstream:
         self.scripts: list[Script] = []  # consumed in order; the default Script when empty
         self.requests: list[dict] = []
         self.probes = 0
+        self.disconnects = 0  # streams the client closed before the end
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,16 +72,19 @@ class Upstream:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 chunks = [{"reasoning_content": r} for r in script.reasoning] + [{"content": t} for t in script.tokens]
-                for i, delta in enumerate(chunks):
-                    if script.drop_after is not None and i >= script.drop_after:
-                        self.wfile.flush()
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                        return
-                    time.sleep(script.delay_s)
-                    self._event({"model": upstream.model, "choices": [{"index": 0, "delta": delta}]})
-                self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": script.finish_reason}]})
-                self._event({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": len(chunks)}})
-                self.wfile.write(b"data: [DONE]\n\n")
+                try:
+                    for i, delta in enumerate(chunks):
+                        if script.drop_after is not None and i >= script.drop_after:
+                            self.wfile.flush()
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                            return
+                        time.sleep(script.delay_s)
+                        self._event({"model": upstream.model, "choices": [{"index": 0, "delta": delta}]})
+                    self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": script.finish_reason}]})
+                    self._event({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": len(chunks)}})
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    upstream.disconnects += 1
 
             def _event(self, data: dict) -> None:
                 self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
@@ -315,6 +319,28 @@ def test_abort_stops_the_request(upstreams):
     assert answer.finish_reason == "abort"
     assert len(answer.text) < 20
     assert engine.stats().aborted_total == 1
+
+
+def test_a_caller_that_stops_reading_closes_the_upstream_stream(upstreams):
+    up = upstreams[0]
+    up.scripts = [Script(tokens=["x "] * 200, delay_s=0.01)]
+    engine = RemoteEngine([up.url])
+
+    async def scenario():
+        stream = engine.generate(ask())
+        for _ in range(2):
+            await stream.__anext__()
+        await stream.aclose()  # what a client disconnect or a `break` does
+        for _ in range(100):
+            if up.disconnects:
+                break
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert up.disconnects == 1  # the upstream saw the disconnect long before its 200 tokens were out
+    (upstream,) = engine.upstreams
+    assert (upstream.outstanding, upstream.failed_total) == (0, 0)
+    assert engine.stats().waiting + engine.stats().running == 0
 
 
 def test_conversation_turns_stay_on_one_upstream(upstreams):

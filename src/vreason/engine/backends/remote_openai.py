@@ -13,6 +13,7 @@ failures and health probes (`health`) take upstreams out of rotation and put the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -153,18 +154,23 @@ class RemoteEngine:
             while True:
                 upstream = await self._pick(wire.affinity_key, tried)
                 tried.append(upstream)
-                ok = False
+                failed = False
                 try:
-                    async for event in self._attempt(client, upstream, body, request, flight, deadline):
-                        if isinstance(event, Answer):
-                            event.timings.preprocess_s = preprocess_s
-                            event.timings.total_s = time.perf_counter() - started
-                            event.usage.image_tokens = wire.image_tokens
-                        yield event
-                    ok = True
+                    # aclosing: a caller that stops early closes the upstream response now, not at garbage
+                    # collection, so the upstream sees the disconnect and stops generating.
+                    async with contextlib.aclosing(
+                        self._attempt(client, upstream, body, request, flight, deadline)
+                    ) as events:
+                        async for event in events:
+                            if isinstance(event, Answer):
+                                event.timings.preprocess_s = preprocess_s
+                                event.timings.total_s = time.perf_counter() - started
+                                event.usage.image_tokens = wire.image_tokens
+                            yield event
                     return
-                except _AttemptFailed as failed:
-                    failure = failed.failure
+                except _AttemptFailed as attempt_failed:
+                    failed = True
+                    failure = attempt_failed.failure
                     self._record_failure(upstream, failure)
                     if not self._may_retry(failure, flight, attempt, deadline):
                         if isinstance(failure.error, EngineOverloadedError):
@@ -175,7 +181,7 @@ class RemoteEngine:
                                 failure.error)
                     await asyncio.sleep(self._backoff(attempt, failure))
                 finally:
-                    self.balancer.release(upstream, ok)
+                    self.balancer.release(upstream, ok=not failed)
         finally:
             self._flights.pop(request.request_id, None)
             if flight.running:
