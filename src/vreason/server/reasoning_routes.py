@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import io
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -21,6 +23,8 @@ from vreason.engine.interface import Engine
 from vreason.engine.sync_bridge import SyncBridge
 
 MAX_IMAGES = 16
+# Reasoning calls running at once; more wait their turn (each one already sends many requests to the engine).
+REASONING_WORKERS = 8
 
 
 class LoopBridge(SyncBridge):
@@ -124,6 +128,10 @@ def reasoning_router(engine: Engine) -> APIRouter:
 
     router = APIRouter(prefix="/v1/vreason", tags=["reasoning"])
     clients: dict[asyncio.AbstractEventLoop, VReason] = {}
+    pool = ThreadPoolExecutor(max_workers=REASONING_WORKERS, thread_name_prefix="vreason-reasoning")
+
+    async def off_loop(function: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(function, *args, **kwargs))
 
     def client() -> VReason:
         loop = asyncio.get_running_loop()
@@ -139,7 +147,7 @@ def reasoning_router(engine: Engine) -> APIRouter:
         from vreason.reasoning.chains import run_chain
 
         vr = client()
-        trace = await asyncio.to_thread(
+        trace = await off_loop(
             run_chain, vr, body.images, body.steps, vote=body.vote, cot=body.cot, system=body.system,
             **body.sampling(),
         )
@@ -148,7 +156,7 @@ def reasoning_router(engine: Engine) -> APIRouter:
     @router.post("/ground", response_model=GroundResponse, response_model_exclude_none=True)
     async def ground(body: GroundRequest) -> dict:
         vr = client()
-        return await asyncio.to_thread(_ground, vr, body)
+        return await off_loop(_ground, vr, body)
 
     @router.post("/tile", response_model=TileResponse)
     async def tile(body: TileRequest) -> dict:
@@ -156,7 +164,7 @@ def reasoning_router(engine: Engine) -> APIRouter:
         from vreason.reasoning.tiling import parse_grid
 
         vr = client()
-        result = await asyncio.to_thread(
+        result = await off_loop(
             ask_tiled, vr, body.image, body.question, grid=parse_grid(body.grid), overlap=body.overlap,
             max_tiles=body.max_tiles, overview=body.overview, skip_blank=body.skip_blank, **body.sampling(),
         )
