@@ -157,3 +157,22 @@ def test_chunk_reader_reads_content_reasoning_usage_and_errors():
     broken = ChunkReader()
     broken.feed('data: {"error": {"message": "boom", "code": 500}}')
     assert broken.error is not None
+
+
+def test_data_uri_cache_encodes_each_picture_once_within_its_budget():
+    from PIL import Image
+
+    from vreason.engine.backends.openai_wire import DataUriCache, image_data_uri
+
+    red, blue = Image.new("RGB", (64, 32), (200, 0, 0)), Image.new("RGB", (64, 32), (0, 0, 200))
+    cache = DataUriCache()
+    first = cache.data_uri(red, "png")
+    assert cache.data_uri(red.copy(), "png") == first == image_data_uri(red)  # same pixels, another object
+    assert cache.data_uri(blue, "png") != first
+    assert (cache.hits, cache.misses) == (1, 2)
+    small = DataUriCache(max_bytes=len(first) + 10)
+    small.data_uri(red, "png")
+    small.data_uri(blue, "png")  # evicts red
+    small.data_uri(red, "png")
+    assert (small.hits, small.misses) == (0, 3)
+    assert small.bytes_used <= small.max_bytes

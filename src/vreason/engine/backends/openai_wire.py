@@ -13,6 +13,8 @@ import base64
 import hashlib
 import io
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +31,40 @@ ImageFormat = Literal["png", "jpeg"]
 # zlib level 1: a 1024x1024 photo encodes ~4x faster than the default level for ~15% more bytes.
 PNG_COMPRESS_LEVEL = 1
 JPEG_QUALITY = 95
+DEFAULT_URI_CACHE_BYTES = 64 * 1024 * 1024
+
+
+class DataUriCache:
+    """Encoded images by pixel content: the same picture in every turn of a conversation, or asked about
+    many times, is encoded once (PNG encoding costs ~100x the hash of the pixels). Thread-safe: encoding runs
+    on worker threads. Bounded by the size of the URIs held, least recently used out first."""
+
+    def __init__(self, max_bytes: int = DEFAULT_URI_CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self.bytes_used = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def data_uri(self, image: Image.Image, image_format: ImageFormat) -> str:
+        key = (image_format, image.mode, image.size, hashlib.blake2b(image.tobytes(), digest_size=16).digest())
+        with self._lock:
+            uri = self._entries.get(key)
+            if uri is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return uri
+            self.misses += 1
+        uri = image_data_uri(image, image_format)
+        with self._lock:
+            if key not in self._entries and len(uri) <= self.max_bytes:
+                self._entries[key] = uri
+                self.bytes_used += len(uri)
+                while self.bytes_used > self.max_bytes:
+                    _, old = self._entries.popitem(last=False)
+                    self.bytes_used -= len(old)
+        return uri
 
 
 @dataclass
@@ -57,6 +93,7 @@ def encode_messages(
     max_images: int | None,
     image_format: ImageFormat = "png",
     conversation_id: str | None = None,
+    cache: DataUriCache | None = None,
 ) -> WireRequest:
     capture = _CaptureTemplate()
     prompt = build_prompt(capture, messages, policy, budget, max_images)
@@ -71,7 +108,8 @@ def encode_messages(
                 if part.get("type") == "image":
                     image = next(pixels)
                     image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
-                    parts.append({"type": "image_url", "image_url": {"url": image_data_uri(image, image_format)}})
+                    uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
+                    parts.append({"type": "image_url", "image_url": {"url": uri}})
                 else:
                     parts.append(part)
             content = parts
@@ -95,7 +133,12 @@ def conversation_key(wire_messages: Sequence[dict[str, Any]]) -> str:
     conversation starts with them, so all turns get the same key (and land where their prefix is cached)."""
     digest = hashlib.blake2b(digest_size=12)
     for message in wire_messages:
-        digest.update(json.dumps(message, sort_keys=True, ensure_ascii=False).encode())
+        digest.update(message["role"].encode() + b"\0")
+        content = message["content"]
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        for part in parts:  # the strings themselves: a JSON dump of a data URI would cost more than its hash
+            value = part.get("text") if part.get("type") == "text" else part.get("image_url", {}).get("url", "")
+            digest.update(str(value).encode() + b"\0")
         if message["role"] == "user":
             break
     return digest.hexdigest()

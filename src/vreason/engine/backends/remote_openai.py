@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from vreason.engine.backends.balancer import DEFAULT_AFFINITY_SLACK, Balancer, Upstream
 from vreason.engine.backends.health import HealthMonitor, HealthPolicy
-from vreason.engine.backends.openai_wire import ChunkReader, ImageFormat, WireRequest, encode_messages, request_body
+from vreason.engine.backends.openai_wire import (
+    ChunkReader,
+    DataUriCache,
+    ImageFormat,
+    WireRequest,
+    encode_messages,
+    request_body,
+)
 from vreason.engine.backends.upstream_errors import (
     UpstreamError,
     UpstreamFailure,
@@ -106,6 +113,7 @@ class RemoteEngine:
         self.thinking = cfg.thinking if cfg.thinking is not None else "thinking" in self.model_name.lower()
         self._stats = EngineStats()
         self._flights: dict[str, _Flight] = {}
+        self.image_cache = DataUriCache()
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitor: HealthMonitor | None = None
@@ -344,7 +352,7 @@ class RemoteEngine:
     async def _encode(self, request: GenerationRequest) -> WireRequest:
         budget = request.budget or self.budget
         args = (request.messages, self.policy, budget, self.max_images_per_request, self.config.image_format,
-                request.conversation_id)
+                request.conversation_id, self.image_cache)
         if any(m.images for m in request.messages):  # decoding and encoding images would block the loop
             return await asyncio.to_thread(encode_messages, *args)
         return encode_messages(*args)
