@@ -44,6 +44,7 @@ class DataUriCache:
         self.bytes_used = 0
         self.hits = 0
         self.misses = 0
+        self.evictions = 0
         self._entries: OrderedDict[tuple, str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -64,7 +65,11 @@ class DataUriCache:
                 while self.bytes_used > self.max_bytes:
                     _, old = self._entries.popitem(last=False)
                     self.bytes_used -= len(old)
+                    self.evictions += 1
         return uri
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass

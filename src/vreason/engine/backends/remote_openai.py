@@ -38,7 +38,7 @@ from vreason.engine.backends.upstream_errors import (
     failure_from_status,
     failure_from_stream_error,
 )
-from vreason.engine.interface import EngineStats, GenerationRequest
+from vreason.engine.interface import CacheStats, EngineStats, GenerationRequest
 from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
 from vreason.errors import EngineOverloadedError, InvalidRequestError, ModelLoadError, RequestTimeoutError
@@ -128,6 +128,11 @@ class RemoteEngine:
         return defaults_for(self.thinking)
 
     def stats(self) -> EngineStats:
+        cache = self.image_cache
+        self._stats.caches["encoded_images"] = CacheStats(
+            hits=cache.hits, misses=cache.misses, evictions=cache.evictions, entries=len(cache),
+            bytes_used=cache.bytes_used, bytes_budget=cache.max_bytes,
+        )
         return self._stats
 
     async def abort(self, request_id: str) -> None:
