@@ -105,6 +105,8 @@ def test_a_custom_taxonomy_changes_prompt_schema_and_confusion_rows(tmp_path):
                     "  - {name: missing-part, description: an empty pad}\n  - {name: bridge, description: solder "
                     "joining two pads}\n", encoding="utf-8")
     pack = get_task("inspection", path)
+    assert pack.config == str(path.resolve())  # recorded in run.json, so --rescore rebuilds the same pack
+    assert get_task("inspection").config is None
     assert pack.schema["properties"]["defects"]["items"]["properties"]["type"]["enum"] == ["missing-part", "bridge"]
     prompt = pack.prompt(EvalItem(id="1", images=[], question=""))
     assert "a printed circuit board" in prompt

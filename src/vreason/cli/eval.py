@@ -51,6 +51,8 @@ def eval_command(
     from vreason.eval import rescore as rescore_dir
     from vreason.tasks import get_task
 
+    if config is not None and task is None:
+        raise InvalidRequestError("--config configures a task pack: give --task NAME too", param="config")
     pack = get_task(task, config) if task else None
     if rescore:
         summary = rescore_dir(out, pack)

@@ -63,7 +63,7 @@ def rescore(out: Path, task: TaskPack | None = None) -> EvalSummary:
     if task is None and info.get("task"):
         from vreason.tasks import get_task
 
-        task = get_task(info["task"])
+        task = get_task(info["task"], info.get("config"))
     result = score(records, task)
     report = _write(out, records, result, task, {k: v for k, v in info.items() if v} | {"items": len(records)})
     return EvalSummary(out, result.metrics, records, report, 0.0)

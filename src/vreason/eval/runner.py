@@ -54,7 +54,8 @@ def run_predictions(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: 
     path = out / PREDICTIONS
     if options.fresh and path.exists():
         path.unlink()
-    _check_same_run(out, {"model": vr.model_name, "data": data, "task": task.name if task else None})
+    _check_same_run(out, {"model": vr.model_name, "data": data, "task": task.name if task else None,
+                          "config": task.config if task else None})
     repair_tail(path)
     done = {r.id: r for r in read_records(path)}
     pending = [item for item in items if item.id not in done]

@@ -52,6 +52,7 @@ class TaskPack:
     # Template values computed from the others (the essay pack turns a typed `text` into its `essay` block).
     derive_fields: Callable[[dict[str, str]], dict[str, str]] | None = None
     max_new_tokens: int = 384
+    config: str | None = None  # the config file it was built from (a taxonomy, a rubric); None: the shipped one
 
     def prompt(self, item: EvalItem) -> str:
         values = {**self.template_fields, **{k: _text(v) for k, v in item.fields.items()}, "question": item.question}

@@ -7,6 +7,7 @@ shipped configuration and a user's own. Builders import lazily: listing packs lo
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from pathlib import Path
 
 from vreason.errors import InvalidRequestError
@@ -30,4 +31,5 @@ def get_task(name: str, config: Path | str | None = None) -> TaskPack:
     if name not in BUILDERS:
         raise InvalidRequestError(f"unknown task {name!r}; available: {', '.join(BUILDERS)}", param="task")
     module, _, builder = BUILDERS[name].partition(":")
-    return getattr(importlib.import_module(module), builder)(Path(config) if config else None)
+    pack = getattr(importlib.import_module(module), builder)(Path(config) if config else None)
+    return replace(pack, config=str(Path(config).resolve())) if config else pack
