@@ -1,0 +1,58 @@
+"""Next-token selection: greedy = argmax after penalties; sampling honours top-k/top-p and the row's seed."""
+
+from __future__ import annotations
+
+import torch
+
+from vreason.engine.sampler import RowSampling, sample
+from vreason.engine.sampling import GREEDY, SamplingParams
+
+
+def row(params, output=(), prompt=(), seed=None):
+    generator = None
+    if seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+    return RowSampling(params, list(prompt), list(output), generator)
+
+
+def test_greedy_takes_the_argmax_per_row():
+    logits = torch.tensor([[0.1, 2.0, 0.3], [5.0, 1.0, 0.0]])
+    assert sample(logits, [row(GREEDY), row(GREEDY)]) == [1, 0]
+
+
+def test_presence_and_frequency_penalties_apply_to_output_tokens_only():
+    logits = torch.tensor([[1.0, 1.2, 0.0]])
+    params = GREEDY.updated(presence_penalty=0.5)
+    # token 1 was generated before: 1.2 - 0.5 < 1.0, so token 0 wins; token 0 in the prompt is not penalised
+    assert sample(logits.clone(), [row(params, output=[1], prompt=[0])]) == [0]
+    freq = GREEDY.updated(frequency_penalty=0.15)
+    assert sample(logits.clone(), [row(freq, output=[1])]) == [1]  # 1.2 - 0.15 > 1.0
+    assert sample(logits.clone(), [row(freq, output=[1, 1])]) == [0]  # 1.2 - 0.30 < 1.0
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative_scores():
+    logits = torch.tensor([[2.0, 1.5, -1.0]])
+    params = GREEDY.updated(repetition_penalty=2.0)
+    assert sample(logits.clone(), [row(params, prompt=[0])]) == [1]  # 2.0 / 2 = 1.0 < 1.5
+
+
+def test_top_k_one_is_greedy_even_when_sampling():
+    logits = torch.tensor([[0.0, 3.0, 2.9, 1.0]])
+    params = SamplingParams(temperature=1.5, top_k=1, top_p=1.0)
+    assert {sample(logits.clone(), [row(params, seed=s)])[0] for s in range(20)} == {1}
+
+
+def test_top_p_keeps_the_smallest_set_reaching_the_mass():
+    logits = torch.log(torch.tensor([[0.6, 0.3, 0.08, 0.02]]))
+    params = SamplingParams(temperature=1.0, top_k=0, top_p=0.85)  # 0.6 + 0.3 reaches 0.85: tokens 0 and 1
+    drawn = {sample(logits.clone(), [row(params, seed=s)])[0] for s in range(200)}
+    assert drawn == {0, 1}
+
+
+def test_same_seed_same_draws_regardless_of_neighbours():
+    logits = torch.randn(1, 1000, generator=torch.Generator().manual_seed(0))
+    params = SamplingParams(temperature=1.0, top_k=0, top_p=1.0)
+    alone = [sample(logits.clone(), [row(params, seed=7)])[0] for _ in range(1)]
+    batch = torch.cat([torch.randn(1, 1000), logits, torch.randn(1, 1000)])
+    with_neighbours = sample(batch, [row(params, seed=1), row(params, seed=7), row(GREEDY)])
+    assert with_neighbours[1] == alone[0]
