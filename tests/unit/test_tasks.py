@@ -291,6 +291,24 @@ def test_planted_math_mistakes_are_where_the_target_says():
             assert found == mistake, (lines, answer)
 
 
+def test_planted_essay_flaws_are_all_in_the_text():
+    import random
+
+    from vreason.tasks.education.essay_samples import OFF_TOPIC, TOPICS, compose
+
+    flaws = {"off_topic": 2, "no_intro": True, "no_end": False, "one_block": True, "misspellings": 0}
+    for seed in range(20):
+        text, criteria = compose("My favourite season", flaws, False, random.Random(seed))
+        assert sum(sentence in text for sentence in OFF_TOPIC) == 2
+        assert TOPICS["My favourite season"]["intro"] not in text
+        assert "\n" not in text
+        assert criteria == {"content": 0, "organisation": 1, "language": 3}
+    original = compose("My favourite season", {**flaws, "misspellings": 0}, False, random.Random(1))[0].split()
+    misspelled = compose("My favourite season", {**flaws, "misspellings": 4}, False, random.Random(1))
+    assert sum(a != b for a, b in zip(original, misspelled[0].split(), strict=True)) == 4
+    assert misspelled[1]["language"] == 1
+
+
 def test_essay_sample_scores_add_up(tmp_path):
     from vreason.tasks.education.essay_samples import write_samples
 

@@ -70,8 +70,8 @@ def compose(title: str, flaws: dict, mixed: bool, rng: random.Random) -> tuple[s
     body = list(bank["body"])
     if mixed:  # every other body sentence in Chinese
         body[1], body[3] = bank["zh"][0], bank["zh"][1]
-    for k in range(flaws["off_topic"]):
-        body[rng.randrange(len(body))] = OFF_TOPIC[k]
+    for k, index in enumerate(rng.sample(range(len(body)), flaws["off_topic"])):  # distinct sentences
+        body[index] = OFF_TOPIC[k]
     body, misspelled = _misspell_words(body, flaws["misspellings"], rng)
     paragraphs = ([bank["intro"]] if not flaws["no_intro"] else []) + [" ".join(body[:2]), " ".join(body[2:])] + (
         [bank["end"]] if not flaws["no_end"] else [])
