@@ -76,4 +76,5 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         return await completions.handle(body, request, request_id)
 
     app.include_router(reasoning_router(engine))  # /v1/vreason/reason, /ground, /tile
+    metrics.known_paths = frozenset(getattr(route, "path", "") for route in app.routes)
     return app
