@@ -13,7 +13,7 @@ import sys
 import typer
 
 from vreason import __version__
-from vreason.cli import ask, chat, finetune, ground, models, reason, tile, ui, vllm_launch
+from vreason.cli import ask, chat, finetune, ground, models, reason, serve, tile, ui, vllm_launch
 from vreason.cli import eval as eval_cli
 from vreason.cli import task as task_cli
 
@@ -49,6 +49,7 @@ app.command("finetune")(finetune.finetune)
 app.command("eval")(eval_cli.eval_command)
 app.add_typer(task_cli.app, name="task")
 app.command("ui")(ui.ui)
+app.command("serve")(serve.serve)
 app.command("reason", cls=reason.StepsCommand)(reason.reason)
 app.command("ground")(ground.ground)
 app.command("tile")(tile.tile)
