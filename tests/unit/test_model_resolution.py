@@ -71,7 +71,9 @@ def test_gpu_only_options_fail_clearly_on_cpu(tiny_model_dir, tmp_path):
 
 def test_placement():
     cpu = choose_placement("cpu", "auto")
-    assert (cpu.device, cpu.dtype_name) == ("cpu", "bfloat16")
+    assert (cpu.device, cpu.dtype_name) == ("cpu", "bfloat16")  # size unknown (a hub id): the memory-safe choice
+    assert choose_placement("cpu", "auto", float32_bytes=80 << 20).dtype_name == "float32"  # small: fastest
+    assert choose_placement("cpu", "auto", float32_bytes=16 << 30).dtype_name == "bfloat16"  # large: half memory
     assert choose_placement("cpu", "float32").dtype_name == "float32"
     with pytest.raises(InvalidRequestError, match="device"):
         choose_placement("tpu")

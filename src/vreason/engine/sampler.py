@@ -8,6 +8,7 @@ seeded generator (a request's samples do not depend on which other requests shar
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,17 +35,30 @@ def sample(logits: torch.Tensor, rows: Sequence[RowSampling]) -> list[int]:
             seen = torch.tensor(list({*row.prompt_ids, *row.output_ids}), dtype=torch.long, device=logits.device)
             scores = logits[i, seen]
             logits[i, seen] = torch.where(scores < 0, scores * p.repetition_penalty, scores / p.repetition_penalty)
-        if (p.presence_penalty or p.frequency_penalty) and row.output_ids:
-            ids = torch.tensor(row.output_ids, dtype=torch.long, device=logits.device)
-            counts = torch.zeros(logits.shape[1], dtype=logits.dtype, device=logits.device)
-            counts.scatter_add_(0, ids, torch.ones_like(ids, dtype=logits.dtype))
-            logits[i] -= p.frequency_penalty * counts + p.presence_penalty * (counts > 0).to(logits.dtype)
+    _apply_output_penalties(logits, rows)
     _apply_grammars(logits, rows)
     chosen = torch.argmax(logits, dim=-1).tolist()
     for i, row in enumerate(rows):
         if not row.params.greedy:
             chosen[i] = _draw(logits[i], row.params, row.generator)
     return chosen
+
+
+def _apply_output_penalties(logits: torch.Tensor, rows: Sequence[RowSampling]) -> None:
+    """presence + frequency x count, subtracted only at the ids a row has generated: one sparse update for the
+    whole batch instead of a vocabulary-wide count tensor per row."""
+    vocab = logits.shape[1]
+    flat: list[int] = []
+    amounts: list[float] = []
+    for i, row in enumerate(rows):
+        p = row.params
+        if (p.presence_penalty or p.frequency_penalty) and row.output_ids:
+            for token, count in Counter(row.output_ids).items():
+                flat.append(i * vocab + token)
+                amounts.append(p.presence_penalty + p.frequency_penalty * count)
+    if flat:
+        index = torch.tensor(flat, dtype=torch.long, device=logits.device)
+        logits.view(-1).index_add_(0, index, -torch.tensor(amounts, dtype=logits.dtype, device=logits.device))
 
 
 def _apply_grammars(logits: torch.Tensor, rows: Sequence[RowSampling]) -> None:

@@ -54,8 +54,8 @@ def load_model(spec: LoadSpec) -> LoadedModel:
     started = time.perf_counter()
     is_demo = spec.model is None
     source = str(demo_model_dir()) if is_demo else resolve_source(spec.model)
-    placement = choose_placement(spec.device, spec.dtype)
     config = _load_config(source)
+    placement = choose_placement(spec.device, spec.dtype, _float32_bytes(source, config))
     _check_config(config, source, placement, spec.quantize)
 
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -94,6 +94,16 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         is_demo=is_demo,
         load_s=time.perf_counter() - started,
     )
+
+
+def _float32_bytes(source: str, config: Any) -> int | None:
+    """Size of the checkpoint's weights in float32, from its local safetensors files (None for hub ids)."""
+    files = list(Path(source).glob("*.safetensors")) if Path(source).is_dir() else []
+    if not files:
+        return None
+    stored = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or "bfloat16")
+    bytes_per_weight = 4 if "32" in stored else 2
+    return sum(f.stat().st_size for f in files) * 4 // bytes_per_weight
 
 
 def resolve_source(model: str) -> str:

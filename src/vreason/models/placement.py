@@ -1,9 +1,11 @@
 """Where a model runs and in which precision: device auto (cuda -> mps -> cpu) and dtype auto.
 
-dtype auto is bfloat16 on CUDA (float16 on GPUs without bf16), float16 on Apple MPS, and on CPU the
-one that measured fastest for Qwen3-VL generation on our reference 2-core x86 box (AVX2, no native
-bf16): bfloat16, 1.7x the tokens/s of float32, because decoding is bound by memory traffic and bf16
-halves it. `benchmarks/cpu_dtype.py` re-measures on any machine; `--dtype float32` overrides.
+dtype auto is bfloat16 on CUDA (float16 on GPUs without bf16), float16 on Apple MPS. On CPU it depends on the
+model's size: small models (float32 weights up to CPU_FLOAT32_MAX_BYTES) run in float32, because on CPUs without
+native bf16 matmul (AVX2) the batching engine's matrix products (many rows at once: prefill, batched decode)
+were measured 2-4x faster in float32; larger ones run in bfloat16, which halves their memory (and one request at
+a time, bound by memory traffic, also decodes faster in bf16: 1.7x, `benchmarks/cpu_dtype.py`).
+`--dtype` overrides.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 QUANTIZATIONS = ("4bit", "8bit")
+CPU_FLOAT32_MAX_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class Placement:
         return getattr(torch, self.dtype_name)
 
 
-def choose_placement(device: str = "auto", dtype: str = "auto") -> Placement:
+def choose_placement(device: str = "auto", dtype: str = "auto", float32_bytes: int | None = None) -> Placement:
+    """`float32_bytes`: the model's weights in float32, when known (decides the CPU dtype)."""
     import torch
 
     base = device.split(":", 1)[0]
@@ -62,4 +66,6 @@ def choose_placement(device: str = "auto", dtype: str = "auto") -> Placement:
         return Placement(device, "float16", "float16: this GPU has no bfloat16 support")
     if base == "mps":
         return Placement(device, "float16", "float16: the fastest precision on Apple MPS")
-    return Placement(device, "bfloat16", "bfloat16: measured 1.7x faster than float32 on CPU")
+    if float32_bytes is not None and float32_bytes <= CPU_FLOAT32_MAX_BYTES:
+        return Placement(device, "float32", "float32: a small model; batched CPU matmuls measured faster than bf16")
+    return Placement(device, "bfloat16", "bfloat16: halves a large model's memory on CPU")
