@@ -18,70 +18,37 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vreason.engine.backends.balancer import DEFAULT_AFFINITY_SLACK, Balancer, Upstream
-from vreason.engine.backends.health import HealthMonitor, HealthPolicy
+from vreason.engine.backends.balancer import Balancer, Upstream
+from vreason.engine.backends.health import HealthMonitor
 from vreason.engine.backends.openai_wire import (
     ChunkReader,
     DataUriCache,
-    ImageFormat,
     WireRequest,
     encode_messages,
     request_body,
 )
+from vreason.engine.backends.remote_config import RemoteConfig
 from vreason.engine.backends.upstream_errors import (
     UpstreamError,
     UpstreamFailure,
     UpstreamUnavailableError,
+    broken_stream_message,
     failure_from_status,
     failure_from_stream_error,
+    failure_from_transport,
 )
 from vreason.engine.interface import CacheStats, EngineStats, GenerationRequest
 from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
-from vreason.errors import EngineOverloadedError, InvalidRequestError, ModelLoadError, RequestTimeoutError
-from vreason.media import MediaPolicy, PixelBudget
+from vreason.errors import EngineOverloadedError, ModelLoadError, RequestTimeoutError
 
 if TYPE_CHECKING:
     import httpx
 
 logger = logging.getLogger("vreason.remote")
-
-
-@dataclass
-class RemoteConfig:
-    upstreams: Sequence[str]  # http(s) URLs; `http://host:8000` means `http://host:8000/v1`
-    api_key: str | None = None  # sent as `Authorization: Bearer` to every upstream
-    model: str | None = None  # None: the first model the first reachable upstream lists
-    thinking: bool | None = None  # None: a model whose name says "thinking" is taken for a Thinking model
-    policy: MediaPolicy = field(default_factory=MediaPolicy)  # what media the caller may send through us
-    budget: PixelBudget = field(default_factory=PixelBudget)  # images are resized here before sending
-    max_images_per_request: int | None = 16
-    image_format: ImageFormat = "png"  # png: lossless, the upstream sees the pixels a local engine would
-    connect_timeout_s: float = 3.0
-    # Longest silence between two chunks, the upstream's queueing and prefill included.
-    read_timeout_s: float = 300.0
-    max_retries: int = 2  # further attempts after the first, only while nothing reached the caller
-    backoff_s: float = 0.05  # before the first retry; doubles on each retry, with jitter
-    max_backoff_s: float = 2.0
-    health: HealthPolicy = field(default_factory=HealthPolicy)
-    affinity_slack: int = DEFAULT_AFFINITY_SLACK
-    max_connections: int = 512
-
-    def __post_init__(self) -> None:
-        if isinstance(self.upstreams, str):
-            self.upstreams = [self.upstreams]
-        for name in ("connect_timeout_s", "read_timeout_s", "max_backoff_s"):
-            if getattr(self, name) <= 0:
-                raise InvalidRequestError(f"{name} ({getattr(self, name)}) must be > 0", param=name)
-        if self.max_retries < 0 or self.backoff_s < 0:
-            raise InvalidRequestError(
-                f"max_retries ({self.max_retries}) and backoff_s ({self.backoff_s}) must be >= 0", param="max_retries"
-            )
-        if self.image_format not in ("png", "jpeg"):
-            raise InvalidRequestError(f"image_format ({self.image_format!r}) must be png or jpeg")
 
 
 class _AttemptFailed(Exception):
@@ -254,7 +221,10 @@ class RemoteEngine:
                         )
         except httpx.HTTPError as err:
             if not flight.aborted:
-                raise _AttemptFailed(self._transport_failure(err, upstream, reader, flight)) from None
+                raise _AttemptFailed(failure_from_transport(
+                    err, upstream.url, reader.chunks_with_tokens, flight.delivered, self.config.health.interval_s,
+                    self.config.max_connections,
+                )) from None
         except (ValueError, KeyError, TypeError) as err:  # a chunk that is not the JSON we expect
             if not flight.aborted:
                 error = UpstreamError(f"upstream {upstream.url} sent an unreadable stream ({err})", upstream.url)
@@ -262,8 +232,9 @@ class RemoteEngine:
         finally:
             flight.response = None
         if not flight.aborted and reader.finish_reason is None and not reader.done:
-            error = UpstreamError(self._broken_stream_message(upstream, reader, flight, "the stream ended early"),
-                                  upstream.url)
+            message = broken_stream_message(upstream.url, reader.chunks_with_tokens, flight.delivered,
+                                            "the stream ended early")
+            error = UpstreamError(message, upstream.url)
             raise _AttemptFailed(UpstreamFailure(error, retryable=True, counts_against_health=True))
         if request.stream:
             for delta in reader.finish():
@@ -281,32 +252,6 @@ class RemoteEngine:
             timings=Timings(ttft_s=first - sent_at, decode_s=finished_at - first),
             model=self.model_name,
         )
-
-    def _transport_failure(self, err: Exception, upstream: Upstream, reader: ChunkReader,
-                           flight: _Flight) -> UpstreamFailure:
-        import httpx
-
-        if isinstance(err, httpx.ConnectError):
-            error = UpstreamUnavailableError(f"upstream {upstream.url} refused the connection ({err})",
-                                             self.config.health.interval_s)
-            return UpstreamFailure(error, retryable=True, counts_against_health=True, hard=True)
-        if isinstance(err, httpx.PoolTimeout):
-            error = EngineOverloadedError(f"all {self.config.max_connections} connections to the upstreams are busy")
-            return UpstreamFailure(error, retryable=True, counts_against_health=False)
-        if isinstance(err, httpx.TimeoutException):
-            what = "connecting" if isinstance(err, httpx.ConnectTimeout) else "waiting for the next token"
-            error = RequestTimeoutError(f"upstream {upstream.url} timed out {what} ({type(err).__name__})")
-            return UpstreamFailure(error, retryable=True, counts_against_health=True)
-        message = self._broken_stream_message(upstream, reader, flight, f"{type(err).__name__}: {err}")
-        return UpstreamFailure(UpstreamError(message, upstream.url), retryable=True, counts_against_health=True)
-
-    @staticmethod
-    def _broken_stream_message(upstream: Upstream, reader: ChunkReader, flight: _Flight, cause: str) -> str:
-        tokens = reader.chunks_with_tokens
-        if flight.delivered:
-            return (f"upstream {upstream.url} failed after streaming {tokens} token(s) ({cause}); not retried "
-                    "because part of the answer was already sent: ask again")
-        return f"upstream {upstream.url} failed after {tokens} token(s) ({cause})"
 
     def _may_retry(self, failure: UpstreamFailure, flight: _Flight, attempt: int, deadline: float | None) -> bool:
         if not failure.retryable or flight.delivered or flight.aborted or attempt >= self.config.max_retries:

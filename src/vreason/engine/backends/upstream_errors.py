@@ -124,3 +124,31 @@ def failure_from_stream_error(data: dict, upstream: str) -> UpstreamFailure:
     code = error.get("code")
     status = code if isinstance(code, int) else 500
     return failure_from_status(status, json.dumps({"error": error}), upstream)
+
+
+def broken_stream_message(upstream: str, tokens: int, delivered: bool, cause: str) -> str:
+    if delivered:
+        return (f"upstream {upstream} failed after streaming {tokens} token(s) ({cause}); not retried because "
+                "part of the answer was already sent: ask again")
+    return f"upstream {upstream} failed after {tokens} token(s) ({cause})"
+
+
+def failure_from_transport(
+    err: Exception, upstream: str, tokens: int, delivered: bool, retry_after_s: float, max_connections: int
+) -> UpstreamFailure:
+    """A connection-level failure (httpx): refused, out of pooled connections, timed out, or cut mid-stream."""
+    import httpx
+
+    if isinstance(err, httpx.ConnectError):
+        error: VReasonError = UpstreamUnavailableError(f"upstream {upstream} refused the connection ({err})",
+                                                       retry_after_s)
+        return UpstreamFailure(error, retryable=True, counts_against_health=True, hard=True)
+    if isinstance(err, httpx.PoolTimeout):
+        error = EngineOverloadedError(f"all {max_connections} connections to the upstreams are busy")
+        return UpstreamFailure(error, retryable=True, counts_against_health=False)
+    if isinstance(err, httpx.TimeoutException):
+        what = "connecting" if isinstance(err, httpx.ConnectTimeout) else "waiting for the next token"
+        error = RequestTimeoutError(f"upstream {upstream} timed out {what} ({type(err).__name__})")
+        return UpstreamFailure(error, retryable=True, counts_against_health=True)
+    message = broken_stream_message(upstream, tokens, delivered, f"{type(err).__name__}: {err}")
+    return UpstreamFailure(UpstreamError(message, upstream), retryable=True, counts_against_health=True)
