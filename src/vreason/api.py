@@ -12,6 +12,7 @@ frequency_penalty, seed, stop) override Qwen's recommended defaults for the mode
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from vreason.engine.local_engine import EngineConfig, LocalEngine
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.sync_bridge import SyncBridge
 from vreason.engine.types import Answer, Message, StreamDelta
+from vreason.errors import InvalidRequestError
 from vreason.media import ImageSource, MediaPolicy, PreparedImage, checkpoint_budget, load_image
 from vreason.models.demo import demo_notice
 from vreason.models.loader import LoadedModel, LoadSpec, load_model
@@ -88,11 +90,26 @@ class VReason:
         request = self._request(messages, sampling, stream=False)
         return _final(self.bridge.iterate(lambda: self.engine.generate(request)))
 
-    def chat_many(self, conversations: Sequence[Sequence[MessageLike]], **sampling: Any) -> list[Answer]:
+    def chat_many(
+        self,
+        conversations: Sequence[Sequence[MessageLike]],
+        per_request: Sequence[dict[str, Any]] | None = None,
+        **sampling: Any,
+    ) -> list[Answer]:
         """Run several independent requests at once (the engine batches them); answers in input order.
 
-        The first failing request raises its error after all have finished."""
-        requests = [self._request(messages, dict(sampling), stream=False) for messages in conversations]
+        `sampling` applies to all; `per_request[i]` (optional) overrides it for request i (e.g. its own seed).
+        If any request fails, the first failure is raised once all have finished."""
+        if per_request is not None and len(per_request) != len(conversations):
+            raise InvalidRequestError(
+                f"per_request has {len(per_request)} entries for {len(conversations)} conversations",
+                param="per_request",
+            )
+        overrides = per_request or [{}] * len(conversations)
+        requests = [
+            self._request(messages, {**sampling, **extra}, stream=False)
+            for messages, extra in zip(conversations, overrides, strict=True)
+        ]
 
         async def one(request: GenerationRequest) -> Answer:
             answer = None
@@ -102,7 +119,14 @@ class VReason:
             assert answer is not None
             return answer
 
-        return self.bridge.gather([one(r) for r in requests])
+        async def all_of() -> list[Answer | BaseException]:
+            return list(await asyncio.gather(*(one(r) for r in requests), return_exceptions=True))
+
+        results = self.bridge.run(all_of())
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results  # type: ignore[return-value]
 
     def ask_many(self, items: Sequence[tuple[Images, str]], **sampling: Any) -> list[Answer]:
         """`ask` for many (images, question) pairs at once, batched by the engine."""

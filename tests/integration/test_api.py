@@ -170,3 +170,20 @@ def test_other_sizes_load_without_code_change(tmp_path, qwen_tokenizer, red):
     assert other.loaded.model.config.text_config.num_hidden_layers == 3
     answer = other.ask(red, "What?", max_new_tokens=4, **GREEDY)
     assert 1 <= answer.usage.completion_tokens <= 4
+
+
+def test_chat_many_keeps_order_applies_per_request_overrides_and_raises_after_all(vr, image_file):
+    convs = [[{"role": "user", "content": f"Count to {n}."}] for n in range(4)]
+    greedy = vr.chat_many(convs, temperature=0, max_new_tokens=4)
+    alone = [vr.chat(c, temperature=0, max_new_tokens=4).token_ids for c in convs]
+    assert [a.token_ids for a in greedy] == alone
+    lengths = vr.chat_many(convs, per_request=[{"max_new_tokens": n + 1} for n in range(4)], temperature=0)
+    assert [a.usage.completion_tokens for a in lengths] == [1, 2, 3, 4]
+    seeded = vr.chat_many(convs[:2], per_request=[{"seed": 5}, {"seed": 5}], temperature=1.0, max_new_tokens=6)
+    again = vr.chat_many(convs[:2], per_request=[{"seed": 5}, {"seed": 5}], temperature=1.0, max_new_tokens=6)
+    assert [a.token_ids for a in seeded] == [a.token_ids for a in again]
+    bad = [*convs[:2], [{"role": "user", "content": [{"type": "image", "image": str(image_file) + ".missing"}]}]]
+    with pytest.raises(MediaError):
+        vr.chat_many(bad, temperature=0, max_new_tokens=2)
+    with pytest.raises(InvalidRequestError, match="per_request has 1 entries for 4"):
+        vr.chat_many(convs, per_request=[{}])
