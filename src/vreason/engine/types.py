@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from vreason.errors import InvalidRequestError
-from vreason.media.image_input import ImageSource, PreparedImage
+
+if TYPE_CHECKING:
+    from vreason.media.image_input import ImageSource, PreparedImage
 
 Role = Literal["system", "user", "assistant"]
 ROLES = ("system", "user", "assistant")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PIL import Image
-from qwen_vl_utils.vision_process import smart_resize
 
 from vreason.errors import InvalidRequestError
 
@@ -54,6 +53,9 @@ class PixelBudget:
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the model will see for an image of this size."""
+        # imported here: qwen_vl_utils pulls in torch and torchvision (seconds), which the CLI's start must not pay
+        from qwen_vl_utils.vision_process import smart_resize
+
         new_h, new_w = smart_resize(
             height, width, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels
         )
