@@ -9,67 +9,18 @@ No HTTP here.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from PIL import Image
-
+from vreason.engine.backends.image_cache import DataUriCache, ImageFormat, image_data_uri
 from vreason.engine.prompt import build_prompt
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.text_output import StreamAssembler, final_text
 from vreason.engine.types import Message, StreamDelta
 from vreason.media import MediaPolicy, PixelBudget
-
-ImageFormat = Literal["png", "jpeg"]
-# zlib level 1: a 1024x1024 photo encodes ~4x faster than the default level for ~15% more bytes.
-PNG_COMPRESS_LEVEL = 1
-JPEG_QUALITY = 95
-DEFAULT_URI_CACHE_BYTES = 64 * 1024 * 1024
-
-
-class DataUriCache:
-    """Encoded images by pixel content: the same picture in every turn of a conversation, or asked about
-    many times, is encoded once (PNG encoding costs ~100x the hash of the pixels). Thread-safe: encoding runs
-    on worker threads. Bounded by the size of the URIs held, least recently used out first."""
-
-    def __init__(self, max_bytes: int = DEFAULT_URI_CACHE_BYTES):
-        self.max_bytes = max_bytes
-        self.bytes_used = 0
-        self.hits = 0
-        self.misses = 0
-        self.evictions = 0
-        self._entries: OrderedDict[tuple, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def data_uri(self, image: Image.Image, image_format: ImageFormat) -> str:
-        key = (image_format, image.mode, image.size, hashlib.blake2b(image.tobytes(), digest_size=16).digest())
-        with self._lock:
-            uri = self._entries.get(key)
-            if uri is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return uri
-            self.misses += 1
-        uri = image_data_uri(image, image_format)
-        with self._lock:
-            if key not in self._entries and len(uri) <= self.max_bytes:
-                self._entries[key] = uri
-                self.bytes_used += len(uri)
-                while self.bytes_used > self.max_bytes:
-                    _, old = self._entries.popitem(last=False)
-                    self.bytes_used -= len(old)
-                    self.evictions += 1
-        return uri
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 @dataclass
@@ -101,6 +52,8 @@ def encode_messages(
     cache: DataUriCache | None = None,
 ) -> WireRequest:
     capture = _CaptureTemplate()
+    if cache is not None:
+        messages = cache.prepared(messages, policy)
     prompt = build_prompt(capture, messages, policy, budget, max_images)
     pixels = iter(prompt.pixels)
     image_tokens = 0
@@ -120,17 +73,6 @@ def encode_messages(
             content = parts
         wire.append({"role": message["role"], "content": content})
     return WireRequest(wire, image_tokens, conversation_id or conversation_key(wire))
-
-
-def image_data_uri(image: Image.Image, image_format: ImageFormat = "png") -> str:
-    buffer = io.BytesIO()
-    if image_format == "jpeg":
-        image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
-        mime = "image/jpeg"
-    else:
-        image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-        mime = "image/png"
-    return f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def conversation_key(wire_messages: Sequence[dict[str, Any]]) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from vreason.engine.backends.balancer import DEFAULT_AFFINITY_SLACK
 from vreason.engine.backends.health import HealthPolicy
-from vreason.engine.backends.openai_wire import ImageFormat
+from vreason.engine.backends.image_cache import ImageFormat
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy, PixelBudget
 

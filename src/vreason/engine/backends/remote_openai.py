@@ -23,13 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from vreason.engine.backends.balancer import Balancer, Upstream
 from vreason.engine.backends.health import HealthMonitor
-from vreason.engine.backends.openai_wire import (
-    ChunkReader,
-    DataUriCache,
-    WireRequest,
-    encode_messages,
-    request_body,
-)
+from vreason.engine.backends.image_cache import DataUriCache
+from vreason.engine.backends.openai_wire import ChunkReader, WireRequest, encode_messages, request_body
 from vreason.engine.backends.remote_config import RemoteConfig
 from vreason.engine.backends.upstream_errors import (
     UpstreamError,
