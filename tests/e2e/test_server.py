@@ -214,7 +214,10 @@ def test_n_choices(srv):
 
 def test_metrics_move(srv):
     before = scrape(srv.url)
-    reply = srv.client.chat.completions.create(model=MODEL, messages=[user("Hi", RED)], max_tokens=3, **GREEDY)
+    reply = srv.client.chat.completions.create(
+        model=MODEL, messages=[user("Hi", RED)], max_completion_tokens=3, **GREEDY
+    )
+    assert reply.usage.completion_tokens == 3
     after = scrape(srv.url)
     ok = ("vreason_http_requests_total", (("method", "POST"), ("route", "/v1/chat/completions"), ("status", "200")))
     assert after[ok] == before.get(ok, 0) + 1
