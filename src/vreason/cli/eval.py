@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from vreason.cli import backend_options as b
 from vreason.cli import options as o
 from vreason.errors import InvalidRequestError
 
@@ -45,6 +46,9 @@ def eval_command(
     dtype: o.DtypeOpt = "auto",
     quantize: o.QuantizeOpt = None,
     adapter: o.AdapterOpt = None,
+    backend: b.BackendOpt = "local",
+    upstream: b.UpstreamOpt = None,
+    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Evaluate a model: batched and resumable, with metrics.json and a report with plots."""
     from vreason.eval import RunOptions, evaluate, load_dataset
@@ -66,7 +70,8 @@ def eval_command(
     items = load_dataset(spec, limit=limit, image_dir=out / "tsv-images")
     options = RunOptions(batch_size=batch_size, max_new_tokens=max_new_tokens, constrained=constrained,
                          progress=progress, fresh=fresh)
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter)
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
+                      upstream_api_key)
     summary = evaluate(vr, items, out, task=pack, data=spec, options=options)
     _print(summary.metrics, summary.report, as_json)
 

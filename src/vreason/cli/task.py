@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from vreason.cli import backend_options as b
 from vreason.cli import options as o
 from vreason.errors import InvalidRequestError, VReasonError
 
@@ -76,6 +77,9 @@ def run(
     dtype: o.DtypeOpt = "auto",
     quantize: o.QuantizeOpt = None,
     adapter: o.AdapterOpt = None,
+    backend: b.BackendOpt = "local",
+    upstream: b.UpstreamOpt = None,
+    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Run a task pack on images: one JSON line per image (per essay for education-essay) on stdout."""
     from vreason.eval.datasets import EvalItem
@@ -98,7 +102,8 @@ def run(
         pack.prompt(item)  # a missing field fails before the model loads
     for img in images:
         load_image(img, MediaPolicy())  # so does a bad image
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter)
+    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
+                      upstream_api_key)
     sampling = sampling_for(pack, RunOptions(batch_size=batch_size, max_new_tokens=max_new_tokens,
                                              constrained=constrained))
     failures = []
