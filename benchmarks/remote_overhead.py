@@ -154,10 +154,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--upstream", help="a running OpenAI-compatible server; default: start `vreason serve`")
     parser.add_argument("--model", help="checkpoint for the started server (default: the tiny random Qwen3-VL)")
-    parser.add_argument("--requests", type=int, default=32, help="requests per round and concurrency")
-    parser.add_argument("--concurrency", default="1,8", help="comma-separated concurrency levels")
+    parser.add_argument("--requests", type=int, default=16, help="requests per round and concurrency")
+    parser.add_argument("--concurrency", default="1,8,32", help="comma-separated concurrency levels")
     parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
+    # Many short rounds: load from elsewhere changes on a scale of seconds and must hit both paths alike.
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     process = tmp = None
