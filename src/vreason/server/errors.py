@@ -58,6 +58,15 @@ def model_not_found(model: str, served: tuple[str, ...]) -> ApiError:
 def api_error_from(exc: BaseException, request_id: str | None = None) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    from vreason.engine.backends.upstream_errors import UpstreamError, UpstreamUnavailableError
+
+    if isinstance(exc, UpstreamUnavailableError):  # before its base class: no upstream can take it, not a full queue
+        retry = max(1, math.ceil(exc.retry_after_s))
+        return ApiError(
+            503, str(exc), type="service_unavailable", code="upstream_unavailable", headers={"Retry-After": str(retry)}
+        )
+    if isinstance(exc, UpstreamError):  # the upstream failed (5xx, broken stream): a gateway fault, not the client's
+        return ApiError(502, str(exc), type="upstream_error", code="upstream_error")
     if isinstance(exc, EngineOverloadedError):
         retry = max(1, math.ceil(exc.retry_after_s))
         return ApiError(

@@ -122,8 +122,17 @@ def failure_from_stream_error(data: dict, upstream: str) -> UpstreamFailure:
     """An error the upstream sent as a `data:` chunk after the stream had started (status already 200)."""
     error = data.get("error") if isinstance(data.get("error"), dict) else data
     code = error.get("code")
-    status = code if isinstance(code, int) else 500
+    # vLLM puts the HTTP status in `code`; OpenAI-style servers (vreason serve) name the kind in `type`.
+    status = code if isinstance(code, int) else _STATUS_BY_TYPE.get(str(error.get("type")), 500)
     return failure_from_status(status, json.dumps({"error": error}), upstream)
+
+
+_STATUS_BY_TYPE = {
+    "invalid_request_error": 400,
+    "rate_limit_error": 429,
+    "timeout_error": 504,
+    "service_unavailable": 503,
+}
 
 
 def broken_stream_message(upstream: str, tokens: int, delivered: bool, cause: str) -> str:
