@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -154,12 +155,17 @@ class VReason:
     def _request(self, messages: Sequence[MessageLike], sampling: dict[str, Any], stream: bool) -> GenerationRequest:
         max_pixels = sampling.pop("max_pixels", None)
         min_pixels = sampling.pop("min_pixels", None)
+        # request-level options beside the sampling ones: a deadline, and routing affinity for remote backends
+        timeout_s = sampling.pop("timeout_s", None)
+        conversation_id = sampling.pop("conversation_id", None)
         parsed = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
         return GenerationRequest(
             messages=parsed,
             params=self.sampling(**sampling),
             budget=self.engine.budget.updated(min_pixels, max_pixels),
             stream=stream,
+            timeout_s=timeout_s,
+            conversation_id=conversation_id,
         )
 
 
@@ -169,6 +175,7 @@ class Conversation:
     def __init__(self, vr: VReason, system: str | None = None):
         self.vr = vr
         self.messages: list[Message] = [Message.system(system)] if system else []
+        self.id = uuid.uuid4().hex  # sent with every turn: remote backends route the turns to one replica
 
     def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
         return _final(self.stream(question, images, **sampling))
@@ -177,7 +184,7 @@ class Conversation:
         prepared = [self.vr.prepare_image(src) for src in _as_list(images)]
         user = Message.user(question, prepared)
         answer = None
-        for event in self.vr.stream_chat([*self.messages, user], **sampling):
+        for event in self.vr.stream_chat([*self.messages, user], conversation_id=self.id, **sampling):
             if isinstance(event, Answer):
                 answer = event
             yield event
