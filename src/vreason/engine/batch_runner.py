@@ -33,9 +33,7 @@ class _Row:
 
 class BatchRunner:
     def __init__(self, model, vision_cache: VisionCache):
-        if hasattr(model, "get_base_model"):  # a peft model during fine-tuning: its layers carry the adapters
-            model = model.get_base_model()
-        self.model = model
+        self.model = model  # unwrapped by the engine when it is a peft model
         self.lm = model.model.language_model
         self.vision_cache = vision_cache
         config = model.config.get_text_config()

@@ -52,6 +52,8 @@ class LocalEngine:
         self.max_images_per_request = self.config.max_images_per_request
         self.budget = self.config.budget or checkpoint_budget(loaded.processor)
         model = loaded.model
+        if hasattr(model, "get_base_model"):  # a peft model during fine-tuning: its layers carry the adapters
+            model = model.get_base_model()
         self.tokenizer = loaded.processor.tokenizer
         text_config = model.config.get_text_config()
         self.max_context = int(getattr(text_config, "max_position_embeddings", 0) or 0)
