@@ -11,17 +11,21 @@ def test_lru_evicts_least_recently_used_to_stay_under_budget():
     cache.put("b", 2, 40)
     assert cache.get("a") == 1  # a is now most recent
     cache.put("c", 3, 40)  # over budget: b goes
-    assert "b" not in cache and "a" in cache and "c" in cache
+    assert "b" not in cache
+    assert "a" in cache
+    assert "c" in cache
     stats = cache.stats()
     assert (stats.hits, stats.misses, stats.evictions, stats.bytes_used) == (1, 0, 1, 80)
-    assert cache.get("b") is None and cache.stats().misses == 1
+    assert cache.get("b") is None
+    assert cache.stats().misses == 1
 
 
 def test_entry_bigger_than_the_budget_is_not_kept_and_evicts_nothing():
     cache = ByteBudgetLRU(100)
     cache.put("a", 1, 60)
     assert cache.put("huge", 2, 101) is False
-    assert "a" in cache and cache.bytes_used == 60
+    assert "a" in cache
+    assert cache.bytes_used == 60
 
 
 def test_prefix_lookup_finds_the_longest_exact_token_prefix():
@@ -32,7 +36,8 @@ def test_prefix_lookup_finds_the_longest_exact_token_prefix():
     assert (match.length, match.payload) == (4, "five")
     assert cache.lookup([1, 2, 9, 9], max_length=10).payload == "other"
     assert cache.lookup([5, 5], max_length=10) is None
-    assert cache.stats().hits == 2 and cache.stats().misses == 1
+    assert cache.stats().hits == 2
+    assert cache.stats().misses == 1
 
 
 def test_prefix_lookup_is_capped_so_one_token_is_left_to_compute():

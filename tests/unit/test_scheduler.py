@@ -23,7 +23,8 @@ def test_admits_up_to_the_batch_size_and_later_requests_join_between_steps():
     assert [r.request_id for r in first.prefill] == ["r0", "r1", "r2"]
     assert first.decode == []
     second = scheduler.schedule(now=0)
-    assert second.prefill == [] and len(second.decode) == 3
+    assert second.prefill == []
+    assert len(second.decode) == 3
     scheduler.remove(first.prefill[1])  # r1 finished
     third = scheduler.schedule(now=0)
     assert [r.request_id for r in third.prefill] == ["r3"]
