@@ -72,7 +72,13 @@ class InputBuilder:
         self.device = model.device
 
     def build(self, prompt: Prompt, processor_size: dict[str, int]) -> PreparedInputs:
-        keys = [image_key(img, processor_size) for img in prompt.pixels]
+        setting = tuple(sorted(processor_size.items()))
+        keys = []
+        for prepared, pixels in zip(prompt.images, prompt.pixels, strict=True):
+            key = prepared.content_keys.get(setting)
+            if key is None:
+                key = prepared.content_keys[setting] = image_key(pixels, processor_size)
+            keys.append(key)
         cached: list[VisionFeatures | None] = [self.vision_cache.get(k) for k in keys]
         missing = [i for i, f in enumerate(cached) if f is None]
         patches: dict[int, torch.Tensor] = {}

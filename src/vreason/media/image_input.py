@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -34,6 +34,9 @@ class PreparedImage:
     image: Image.Image  # RGB, EXIF orientation applied, not yet resized
 
     label: str  # how error messages and traces name this input
+    # Content keys the engine computed for this image, per preprocessing setting. A prepared image is never
+    # modified after preparing, so a conversation that re-sends it pays for hashing its pixels once.
+    content_keys: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def original_size(self) -> tuple[int, int]:
