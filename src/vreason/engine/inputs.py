@@ -54,11 +54,6 @@ class PreparedInputs:
     def image_tokens(self) -> int:
         return sum(i.num_tokens for i in self.images)
 
-    @property
-    def image_starts(self) -> list[int]:
-        """Positions where an image span begins: a reused prefix never ends inside an image."""
-        return [i.start for i in self.images]
-
 
 class InputBuilder:
     def __init__(self, model: Any, processor: Any, vision_cache: VisionCache):

@@ -81,10 +81,6 @@ class KVSlots:
             for buffer in store:
                 buffer[target, :, :length] = buffer[source, :, :length]
 
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
-
 
 class LayerWriter:
     """Duck-types transformers' Cache for the attention layers: `update` writes the new keys and values at

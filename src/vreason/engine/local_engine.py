@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from vreason.engine.batch_runner import BatchRunner
@@ -182,14 +182,6 @@ class LocalEngine:
         return new_constraint(
             self.tokenizer, params.output_format, vocab_size, sorted(self.core.eos_ids), thinking_prompt
         )
-
-    def run_sync(self, request: GenerationRequest) -> Iterator[StreamDelta | Answer]:
-        """`generate` for synchronous callers without an event loop (training-time evaluation)."""
-
-        async def collect() -> list[StreamDelta | Answer]:
-            return [event async for event in self.generate(request)]
-
-        yield from asyncio.run(collect())
 
     def shutdown(self) -> None:
         self.core.shutdown()

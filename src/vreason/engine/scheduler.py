@@ -39,10 +39,6 @@ class SchedulerOutput:
     decode: list[RequestState] = field(default_factory=list)  # running since an earlier step: one token each
     expired: list[RequestState] = field(default_factory=list)  # past their deadline: the core ends them
 
-    @property
-    def empty(self) -> bool:
-        return not (self.prefill or self.decode or self.expired)
-
 
 class Scheduler:
     def __init__(self, config: SchedulerConfig | None = None):

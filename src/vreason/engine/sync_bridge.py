@@ -2,14 +2,14 @@
 
 The Python API and the CLI are synchronous; the engine is async so that the server can multiplex thousands
 of streams on one loop. `iterate` turns one request's async stream into a plain iterator (closing it early
-aborts the request); `gather` runs many requests concurrently, which is what lets the engine batch them.
+aborts the request); `run` awaits any coroutine, e.g. many requests gathered so the engine batches them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -43,12 +43,6 @@ class SyncBridge:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 self.run(aclose())
-
-    def gather(self, coros: Sequence[Awaitable[T]]) -> list[T]:
-        async def all_of() -> list[T]:
-            return list(await asyncio.gather(*coros))
-
-        return self.run(all_of())
 
     def close(self) -> None:
         if self.loop.is_running():
