@@ -81,3 +81,10 @@ class Engine(Protocol):
 
     async def close(self) -> None: ...
 
+
+
+def make_request(
+    messages: Sequence[Message | dict], params: SamplingParams, budget: PixelBudget | None = None, **kwargs
+) -> GenerationRequest:
+    parsed = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
+    return GenerationRequest(messages=parsed, params=params, budget=budget, **kwargs)
