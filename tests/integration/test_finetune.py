@@ -40,6 +40,21 @@ def color_data(tmp_path_factory) -> Path:
     return root / "train.jsonl"
 
 
+@pytest.fixture(scope="module")
+def question_data(tmp_path_factory) -> Path:
+    """Four images, several single questions about each: what question groups are for."""
+    root = tmp_path_factory.mktemp("questions")
+    rows = []
+    for i, (name, rgb) in enumerate([("red", (230, 20, 20)), ("blue", (20, 20, 230))] * 2):
+        (root / f"{i}.png").write_bytes(png_bytes(size=(64 + 32 * i, 64), color=rgb))
+        rows += [{"image": f"{i}.png", "question": "What color is it?", "answer": name},
+                 {"image": f"{i}.png", "question": "Is it red?", "answer": "yes" if name == "red" else "no"},
+                 {"image": f"{i}.png", "question": "Is it blue? Answer in a sentence.",
+                  "answer": f"{'Yes' if name == 'blue' else 'No'}, it is {name}."}]
+    (root / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return root / "train.jsonl"
+
+
 def _config(data: Path, out: Path, model: Path, **overrides) -> FinetuneConfig:
     base = dict(train_data=str(data), output_dir=str(out), model=str(model), eval_fraction=0.0, batch_size=4,
                 max_steps=12, learning_rate=5e-3, warmup_ratio=0.0, save_steps=100, logging_steps=1, progress=False,
@@ -64,6 +79,43 @@ def test_loss_only_on_assistant_tokens(tiny_model_dir, color_data):
     learned = [t for t in batch["labels"][0].tolist() if t != IGNORE]
     text = vr.loaded.processor.tokenizer.decode(learned)
     assert text == "red<|im_end|>yes<|im_end|>"
+
+
+def test_question_group_computes_every_answer_as_if_asked_alone(tiny_model_dir, question_data):
+    from vreason.train.grouping import QuestionGroup, group_by_image
+
+    vr = VReason(str(tiny_model_dir), dtype="float32")
+    model = vr.loaded.model
+    collator = SFTCollator(vr.loaded.processor, vr.engine.budget, rope_index=model.model.get_rope_index)
+    examples = read_jsonl(question_data).examples
+    groups = group_by_image(examples, group_questions=16)
+    assert [len(g.examples) for g in groups if isinstance(g, QuestionGroup)] == [3, 3, 3, 3]
+    grouped, alone = collator(groups), collator(examples)
+    assert grouped["attention_mask"].dim() == 4
+    assert grouped["input_ids"].shape[1] < alone["input_ids"].shape[1] * 2  # one image, three questions
+    with torch.no_grad():
+        grouped_out = model(**grouped)
+        alone_out = model(**alone)
+
+    def answer_logits(batch, logits):  # the logits that predict each learned token, row by row
+        return [logits[r, (batch["labels"][r] != IGNORE).nonzero().flatten() - 1] for r in range(len(logits))]
+
+    per_group = answer_logits(grouped, grouped_out.logits)
+    per_question = answer_logits(alone, alone_out.logits)
+    for g in range(4):
+        assert torch.allclose(per_group[g], torch.cat(per_question[3 * g : 3 * g + 3]), atol=1e-4)
+    assert grouped_out.loss.item() == pytest.approx(alone_out.loss.item(), abs=1e-5)
+
+
+def test_finetune_on_question_groups_lowers_the_loss(tiny_model_dir, question_data, tmp_path):
+    before = _batch_loss(tiny_model_dir, question_data)
+    result = finetune(_config(question_data, tmp_path / "groups", tiny_model_dir, method="full", max_steps=8,
+                              batch_size=2, eval_fraction=0.25, eval_steps=100))
+    assert result.steps == 8
+    assert result.eval_exact_match is not None
+    state = json.loads((tmp_path / "groups" / "finetune_result.json").read_text())
+    assert state["config"]["group_questions"] == 16
+    assert _batch_loss(tmp_path / "groups", question_data) < before - 0.5
 
 
 def test_lora_lowers_loss_and_changes_only_language_layers(tiny_model_dir, color_data, tmp_path):

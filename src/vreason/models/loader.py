@@ -82,6 +82,9 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         model.to(placement.device)
     if spec.adapter:
         model = _apply_adapter(model, spec.adapter)
+    from vreason.models.patch_embed import use_matmul_patch_embed  # torch: imported once a model is loaded
+
+    use_matmul_patch_embed(model)
     model.eval()
     name = DEMO_MODEL_NAME if is_demo else spec.model
     return LoadedModel(

@@ -1,13 +1,20 @@
-"""Turn conversations into training batches: the model's own chat template and processor, loss on the
-assistant's tokens only (the answer and its <|im_end|>), everything else labelled -100.
+"""Turn conversations and question groups into training batches: the model's own chat template and image
+processor, loss on the assistant's tokens only (the answer and its <|im_end|>), everything else -100.
 
-Assistant spans are found in token space (after the processor has expanded image placeholders): from the
-end of each `<|im_start|>assistant\\n` header to the next `<|im_end|>`, inclusive.
+A row is a *prefix* (the rendered text up to and including its images) followed by *branches*. A plain
+conversation is all prefix. A `QuestionGroup` (grouping.py) is the user turn up to its image, then one
+branch per question: the rest of that question's own single-turn rendering. Rows with branches get a 4D
+attention mask (each branch sees the prefix and itself) and M-RoPE positions that restart after the prefix
+for every branch; a batch of plain conversations keeps the ordinary 2D padding mask.
+
+Assistant spans are found in token space (after image placeholders are expanded): from the end of each
+`<|im_start|>assistant\\n` header to the next `<|im_end|>`, inclusive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,43 +22,143 @@ import torch
 from vreason.engine.prompt import chat_conversation
 from vreason.errors import VReasonError
 from vreason.media import MediaPolicy, PixelBudget
-from vreason.train.dataset import DatasetError, Example
+from vreason.train.dataset import DatasetError
+from vreason.train.grouping import QuestionGroup, TrainItem
 
 IGNORE = -100
+PAD_SEGMENT = -1
+PREFIX_SEGMENT = 0
+
+# (input_ids (B, L), mm_token_type_ids (B, L), image_grid_thw (N, 3), attention_mask (B, L)) -> positions
+# (3, B, L): the checkpoint's own M-RoPE layout, `model.model.get_rope_index` for Qwen3-VL.
+RopeIndex = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class RenderedRow:
+    prefix: str  # chat-template text holding every image placeholder of the row
+    branches: list[str] = field(default_factory=list)  # texts that follow the prefix, each on its own
+    images: list[Any] = field(default_factory=list)  # PIL images resized to the pixel budget, in order
 
 
 class SFTCollator:
-    def __init__(self, processor: Any, budget: PixelBudget, policy: MediaPolicy | None = None):
+    def __init__(self, processor: Any, budget: PixelBudget, policy: MediaPolicy | None = None,
+                 rope_index: RopeIndex | None = None):
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.budget = budget
         self.policy = policy or MediaPolicy()
+        self.rope_index = rope_index
         self.header = self.tokenizer("<|im_start|>assistant\n", add_special_tokens=False).input_ids
         self.im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
         self.pad_id = self.tokenizer.pad_token_id
+        self.image_token = processor.image_token
+        self.image_token_id = self.tokenizer.convert_tokens_to_ids(self.image_token)
+        self.merge = int(processor.image_processor.merge_size)
 
-    def render(self, example: Example) -> tuple[str, list]:
+    # -- text -------------------------------------------------------------------------------------------
+
+    def render(self, item: TrainItem) -> RenderedRow:
+        if isinstance(item, QuestionGroup):
+            return self._render_group(item)
         try:
-            conversation, prepared = chat_conversation(example.messages, self.policy)
+            conversation, prepared = chat_conversation(item.messages, self.policy)
         except VReasonError as err:
-            raise DatasetError(f"{example.where}: {err}") from None
+            raise DatasetError(f"{item.where}: {err}") from None
         text = self.processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=False)
-        return text, [self.budget.apply(p.image) for p in prepared]
+        return RenderedRow(text, [], [self.budget.apply(p.image) for p in prepared])
 
-    def __call__(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
-        texts, images = [], []
-        for example in examples:
-            text, example_images = self.render(example)
-            texts.append(text)
-            images.extend(example_images)
-        kwargs: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt"}
+    def _render_group(self, group: QuestionGroup) -> RenderedRow:
+        first = group.examples[0]
+        try:
+            _, prepared = chat_conversation(first.messages[:1], self.policy)  # the shared image, loaded once
+        except VReasonError as err:
+            raise DatasetError(f"{first.where}: {err}") from None
+        texts = [
+            self.processor.apply_chat_template(
+                [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
+                 {"role": "assistant", "content": answer}],
+                tokenize=False, add_generation_prompt=False,
+            )
+            for question, answer in group.questions()
+        ]
+        cut = texts[0].index(self.image_token) + len(self.image_token)
+        prefix = texts[0][:cut]
+        if not all(t.startswith(prefix) for t in texts):
+            raise AssertionError("the chat template renders the image differently for different questions")
+        return RenderedRow(prefix, [t[cut:] for t in texts], [self.budget.apply(prepared[0].image)])
+
+    # -- tensors ----------------------------------------------------------------------------------------
+
+    def __call__(self, items: Sequence[TrainItem]) -> dict[str, torch.Tensor]:
+        rows = [self.render(item) for item in items]
+        images = [image for row in rows for image in row.images]
+        batch: dict[str, torch.Tensor] = {}
+        counts: list[int] = []
         if images:
-            kwargs["images"] = images
-            kwargs["images_kwargs"] = {"size": self.budget.processor_size()}
-        self.tokenizer.padding_side = "right"
-        batch = dict(self.processor(**kwargs))
-        batch["labels"] = self.assistant_labels(batch["input_ids"], batch["attention_mask"])
+            pixels = self.processor.image_processor(images=images, size=self.budget.processor_size(),
+                                                    return_tensors="pt")
+            batch["pixel_values"] = pixels["pixel_values"]
+            batch["image_grid_thw"] = pixels["image_grid_thw"]
+            counts = [int(g.prod()) // self.merge**2 for g in pixels["image_grid_thw"]]
+        sequences: list[list[int]] = []
+        segments: list[list[int]] = []
+        shifts: list[list[int]] = []  # per token: how far its linear position is past its branch's own
+        cursor = 0
+        for row in rows:
+            ids = self._tokenize_prefix(row.prefix, counts[cursor : cursor + len(row.images)])
+            cursor += len(row.images)
+            segment = [PREFIX_SEGMENT] * len(ids)
+            shift = [0] * len(ids)
+            branched = 0
+            for index, branch in enumerate(row.branches, start=1):
+                branch_ids = self.tokenizer(branch, add_special_tokens=False).input_ids
+                ids += branch_ids
+                segment += [index] * len(branch_ids)
+                shift += [branched] * len(branch_ids)
+                branched += len(branch_ids)
+            sequences.append(ids)
+            segments.append(segment)
+            shifts.append(shift)
+
+        width = max(len(s) for s in sequences)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        segment_ids = torch.full((len(rows), width), PAD_SEGMENT, dtype=torch.long)
+        shift_ids = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, (ids, segment, shift) in enumerate(zip(sequences, segments, shifts, strict=True)):
+            input_ids[r, : len(ids)] = torch.tensor(ids)
+            segment_ids[r, : len(ids)] = torch.tensor(segment)
+            shift_ids[r, : len(ids)] = torch.tensor(shift)
+        padding_mask = (segment_ids != PAD_SEGMENT).long()
+        batch["input_ids"] = input_ids
+        batch["labels"] = self.assistant_labels(input_ids, padding_mask)
+        if images:  # the model's M-RoPE reads where image tokens are from these
+            batch["mm_token_type_ids"] = (input_ids == self.image_token_id).int()
+        if any(row.branches for row in rows):
+            batch["attention_mask"] = branch_attention_mask(segment_ids)
+            batch["position_ids"] = self._branch_positions(batch, padding_mask, shift_ids)
+        else:
+            batch["attention_mask"] = padding_mask
         return batch
+
+    def _tokenize_prefix(self, text: str, counts: list[int]) -> list[int]:
+        pieces = text.split(self.image_token)
+        if len(pieces) != len(counts) + 1:
+            raise AssertionError(f"{len(pieces) - 1} image placeholders for {len(counts)} images")
+        expanded = pieces[0] + "".join(self.image_token * n + rest for n, rest in zip(counts, pieces[1:], strict=True))
+        return list(self.tokenizer(expanded, add_special_tokens=False).input_ids)
+
+    def _branch_positions(self, batch: dict[str, torch.Tensor], padding_mask: torch.Tensor,
+                          shift_ids: torch.Tensor) -> torch.Tensor:
+        if self.rope_index is None:
+            raise ValueError("question groups need the model's M-RoPE index (SFTCollator(rope_index=...))")
+        input_ids = batch["input_ids"]
+        kinds = (input_ids == self.image_token_id).int()
+        positions, _ = self.rope_index(input_ids, mm_token_type_ids=kinds,
+                                       image_grid_thw=batch.get("image_grid_thw"), attention_mask=padding_mask)
+        # text after the image counts up by one per token on all three axes, so subtracting the tokens of the
+        # earlier branches puts every branch where it would be alone
+        return positions - shift_ids.unsqueeze(0)
 
     def assistant_labels(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         labels = torch.full_like(input_ids, IGNORE)
@@ -71,3 +178,16 @@ class SFTCollator:
                     i += 1
         labels[attention_mask == 0] = IGNORE
         return labels
+
+
+def branch_attention_mask(segment_ids: torch.Tensor) -> torch.Tensor:
+    """(B, L) segment ids -> (B, 1, L, L) boolean mask, True where a query may attend to a key.
+
+    Causal; the prefix (segment 0) is seen by everyone, a branch only by itself. Padding (segment -1) sees
+    only padding, so no query row is empty (an all-masked row gives NaN in softmax attention).
+    """
+    length = segment_ids.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    same = segment_ids[:, :, None] == segment_ids[:, None, :]
+    prefix = (segment_ids == PREFIX_SEGMENT)[:, None, :]
+    return (causal & (same | prefix)).unsqueeze(1)

@@ -1,8 +1,10 @@
 """Training and evaluation data for the demo model, written as the JSONL format `vreason finetune` reads.
 
-Training rows are multi-turn: one image, several questions in a row (the image is encoded once for all of
-them, which makes training on CPU several times cheaper than one question per row). Evaluation rows are
-single questions, tagged with their kind, so each family gets its own score.
+Training rows are mostly single questions in the short form; `vreason finetune` groups the questions about
+one image into one sequence (the image encoded once, each question seeing only the image: grouping.py), so
+every answer is learned as it will be asked. A share of images (`conversation_share`) is written as
+multi-turn conversations instead, so the model also follows up on its own earlier answers in a chat.
+Evaluation rows are single questions, tagged with their kind, so each family gets its own score.
 """
 
 from __future__ import annotations
@@ -10,11 +12,16 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 from vreason.train.shapes_world import KINDS, ShapesWorld
 
-MAX_TURNS = 6
+MAX_TURNS = 4
+CONVERSATION_SHARE = 0.1
+# what a mixed training set of scenes asks about: None is every family at once; the named kinds add
+# scenes of one family (grounding and position scenes have more shapes to point at or compare)
+SCENE_KINDS = (None, None, None, None, "grounding", "grounding", "position", "count", "reading")
 
 
 def _conversation(image: str, qas: list[tuple[str, str]], rng: random.Random) -> dict:
@@ -32,8 +39,19 @@ def _vary_case(question: str, rng: random.Random) -> str:
     return question[:1].upper() + question[1:] if rng.random() < 0.5 else question
 
 
-def write_shapes_train(out: Path, scenes: int, seed: int) -> int:
-    """`scenes` mixed scenes plus a share of grounding- and reading-only scenes; returns rows written."""
+def _image_rows(image: str, qas: list[tuple[str, str]], rng: random.Random, conversation_share: float,
+                ) -> Iterator[dict]:
+    """One image's questions: single-question rows, or (with probability `conversation_share`) conversations."""
+    if len(qas) > 1 and rng.random() < conversation_share:
+        for start in range(0, len(qas), MAX_TURNS):
+            yield _conversation(image, qas[start : start + MAX_TURNS], rng)
+        return
+    for question, answer in qas:
+        yield {"image": image, "question": _vary_case(question, rng), "answer": answer}
+
+
+def write_shapes_train(out: Path, scenes: int, seed: int, conversation_share: float = CONVERSATION_SHARE) -> int:
+    """`scenes` shapes-world scenes (a mix of families, see SCENE_KINDS) into train.jsonl; returns rows written."""
     world = ShapesWorld(seed)
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
@@ -41,13 +59,11 @@ def write_shapes_train(out: Path, scenes: int, seed: int) -> int:
     rows = 0
     with (out / "train.jsonl").open("w") as handle:
         for index in range(scenes):
-            kind = rng.choice((None, None, None, "grounding", "reading", "position", "count"))
-            scene = world.scene(kind)
+            scene = world.scene(rng.choice(SCENE_KINDS))
             name = f"images/s{index:06d}.png"
             scene.image.save(out / name)
-            qas = [(qa.question, qa.answer) for qa in scene.qas]
-            for start in range(0, len(qas), MAX_TURNS):
-                handle.write(json.dumps(_conversation(name, qas[start : start + MAX_TURNS], rng)) + "\n")
+            for row in _image_rows(name, [(qa.question, qa.answer) for qa in scene.qas], rng, conversation_share):
+                handle.write(json.dumps(row) + "\n")
                 rows += 1
     return rows
 
@@ -77,8 +93,10 @@ def write_shapes_eval(out: Path, per_kind: int, seed: int) -> None:
                 written += 1
 
 
-def write_easy_vqa(out: Path, split: str, seed: int, multi_turn: bool) -> int:
-    """easy-VQA (the PyPI package) as JSONL: grouped by image for training, one question per row for eval."""
+def write_easy_vqa(out: Path, split: str, seed: int, multi_turn: bool,
+                   conversation_share: float = CONVERSATION_SHARE) -> int:
+    """easy-VQA (the PyPI package) as JSONL: for training (`multi_turn`), an image's questions together, a share
+    as conversations; for evaluation, one tagged question per row."""
     import easy_vqa
 
     if split == "train":
@@ -103,8 +121,8 @@ def write_easy_vqa(out: Path, split: str, seed: int, multi_turn: bool) -> int:
         rng = random.Random(seed)
         for image_id, qas in grouped.items():
             rng.shuffle(qas)
-            for start in range(0, len(qas), MAX_TURNS):
-                handle.write(json.dumps(_conversation(paths[image_id], qas[start : start + MAX_TURNS], rng)) + "\n")
+            for row in _image_rows(paths[image_id], qas, rng, conversation_share):
+                handle.write(json.dumps(row) + "\n")
                 rows += 1
     return rows
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, SequentialSampler
 from transformers import PrinterCallback, Trainer, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from vreason.engine.interface import GenerationRequest
 from vreason.engine.local_engine import EngineConfig, LocalEngine
@@ -29,7 +30,14 @@ from vreason.errors import InvalidRequestError
 from vreason.media import checkpoint_budget
 from vreason.models.loader import LoadedModel, LoadSpec, load_model
 from vreason.train.collate import SFTCollator
-from vreason.train.dataset import Example, read_jsonl
+from vreason.train.dataset import read_jsonl
+from vreason.train.grouping import (
+    DEFAULT_GROUP_QUESTIONS,
+    TrainItem,
+    approximate_tokens,
+    conversations,
+    group_by_image,
+)
 from vreason.train.progress import RichProgressCallback
 
 logger = logging.getLogger("vreason.train")
@@ -67,6 +75,9 @@ class FinetuneConfig:
     resume: bool = False
     save_adapter: bool = False  # LoRA: write the adapter only instead of merging it into the weights
     skip_bad_rows: bool = False
+    # single-question rows about the same image train as one sequence of up to this many questions (the
+    # image encoded once, each question masked from the others: grouping.py); 1 trains every row alone
+    group_questions: int = DEFAULT_GROUP_QUESTIONS
     min_pixels: int | None = None
     max_pixels: int | None = None
     device: str = "auto"
@@ -80,6 +91,8 @@ class FinetuneConfig:
             raise InvalidRequestError(f"eval_fraction ({self.eval_fraction}) must be in [0, 1)")
         if self.batch_size < 1 or self.grad_accum < 1:
             raise InvalidRequestError("batch_size and grad_accum must be >= 1")
+        if self.group_questions < 1:
+            raise InvalidRequestError(f"group_questions ({self.group_questions}) must be >= 1 (1: no grouping)")
         if self.save_adapter and self.method == "full":
             raise InvalidRequestError("save_adapter needs --method lora or qlora")
 
@@ -95,34 +108,31 @@ class FinetuneResult:
     total_params: int
 
 
-class ExampleDataset(Dataset):
-    def __init__(self, examples: list[Example]):
-        self.examples = examples
+class ItemDataset(Dataset):
+    def __init__(self, items: list[TrainItem]):
+        self.items = items
 
     def __len__(self) -> int:
-        return len(self.examples)
+        return len(self.items)
 
-    def __getitem__(self, index: int) -> Example:
-        return self.examples[index]
+    def __getitem__(self, index: int) -> TrainItem:
+        return self.items[index]
 
 
 def normalize_answer(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower().rstrip("."))
 
 
-def exact_match(engine: LocalEngine, examples: list[Example], limit: int) -> tuple[float, int]:
-    """Greedy answers to every assistant turn (history as in the data), compared after normalization.
-
-    All questions go to the engine at once, so it batches them."""
+def exact_match(engine: LocalEngine, items: list[TrainItem], limit: int) -> tuple[float, int]:
+    """Greedy answers to every assistant turn (history as in the data; each question of a group on its own),
+    compared after normalization. All questions go to the engine at once, so it batches them."""
     requests: list[GenerationRequest] = []
     expected: list[str] = []
-    for example in examples:
-        for index, message in enumerate(example.messages):
+    for messages in (m for item in items for m in conversations(item)):
+        for index, message in enumerate(messages):
             if message.role != "assistant" or index == 0 or len(requests) >= limit:
                 continue
-            requests.append(
-                GenerationRequest(example.messages[:index], GREEDY.updated(max_new_tokens=64), stream=False)
-            )
+            requests.append(GenerationRequest(messages[:index], GREEDY.updated(max_new_tokens=64), stream=False))
             expected.append(message.text)
 
     async def answer(request: GenerationRequest) -> Answer:
@@ -139,11 +149,26 @@ def exact_match(engine: LocalEngine, examples: list[Example], limit: int) -> tup
 class SFTTrainer(Trainer):
     """Trainer whose evaluation also generates answers and scores exact match."""
 
-    def __init__(self, *args: Any, engine_factory: Any, eval_examples: list[Example], eval_max: int, **kwargs: Any):
+    def __init__(self, *args: Any, engine_factory: Any, eval_items: list[TrainItem], eval_max: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.engine_factory = engine_factory
-        self.eval_examples = eval_examples
+        self.eval_items = eval_items
         self.eval_max = eval_max
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        """Batches of items of similar length (less padding), still in random order: transformers' own
+        LengthGroupedSampler, given lengths estimated from the text (it would otherwise look for input_ids)."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy != "group_by_length" or not isinstance(dataset, ItemDataset):
+            return super()._get_train_sampler(train_dataset)
+        return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                    lengths=[approximate_tokens(item) for item in dataset.items])
+
+    def _get_eval_sampler(self, eval_dataset: Any) -> Any:
+        """Evaluation loss in data order (the length sampler above is for training)."""
+        if isinstance(eval_dataset, ItemDataset):
+            return SequentialSampler(eval_dataset)
+        return super()._get_eval_sampler(eval_dataset)
 
     def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict:
         metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
@@ -151,7 +176,7 @@ class SFTTrainer(Trainer):
         self.model.eval()
         engine = self.engine_factory(self.model)
         try:
-            score, count = exact_match(engine, self.eval_examples, self.eval_max)
+            score, count = exact_match(engine, self.eval_items, self.eval_max)
         finally:
             engine.shutdown()
             self.model.train(was_training)
@@ -166,27 +191,33 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     out.mkdir(parents=True, exist_ok=True)
     train = read_jsonl(config.train_data, config.skip_bad_rows)
     skipped = list(train.skipped)
-    examples = train.examples
-    if config.eval_data:
-        evaluation = read_jsonl(config.eval_data, config.skip_bad_rows)
-        eval_examples = evaluation.examples
+    evaluation = read_jsonl(config.eval_data, config.skip_bad_rows) if config.eval_data else None
+    if evaluation:
         skipped += evaluation.skipped
-    else:
-        shuffled = examples[:]
-        random.Random(config.seed).shuffle(shuffled)
-        n_eval = int(len(shuffled) * config.eval_fraction)
-        eval_examples, examples = shuffled[:n_eval], shuffled[n_eval:]
     for reason in skipped:
         logger.warning("skipped %s", reason)
     if skipped:
         logger.warning("skipped %d bad rows", len(skipped))
 
     loaded = _load_for_training(config)
+    group_questions = config.group_questions
+    attention = getattr(loaded.model.config, "_attn_implementation", "sdpa")
+    if group_questions > 1 and attention not in ("sdpa", "eager"):
+        logger.warning("question groups need a 4D attention mask, which %s does not take: training every "
+                       "row on its own", attention)
+        group_questions = 1
+    train_items = group_by_image(train.examples, group_questions)
+    if evaluation:
+        eval_items = group_by_image(evaluation.examples, group_questions)
+    else:  # held out by item, so a held-out group's image is never trained on
+        random.Random(config.seed).shuffle(train_items)
+        n_eval = int(len(train_items) * config.eval_fraction)
+        eval_items, train_items = train_items[:n_eval], train_items[n_eval:]
     model = _prepare_trainable(loaded.model, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     budget = checkpoint_budget(loaded.processor).updated(config.min_pixels, config.max_pixels)
-    collator = SFTCollator(loaded.processor, budget)
+    collator = SFTCollator(loaded.processor, budget, rope_index=loaded.model.model.get_rope_index)
 
     def engine_factory(current: Any) -> LocalEngine:
         view = LoadedModel(**{**loaded.__dict__, "model": current})
@@ -205,7 +236,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         logging_steps=config.logging_steps,
-        eval_strategy="steps" if eval_examples else "no",
+        eval_strategy="steps" if eval_items else "no",
         eval_steps=config.eval_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
@@ -215,18 +246,19 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length",
         use_cpu=not on_cuda,
         bf16=on_cuda and loaded.placement.dtype_name == "bfloat16",
     )
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=ExampleDataset(examples),
-        eval_dataset=ExampleDataset(eval_examples) if eval_examples else None,
+        train_dataset=ItemDataset(train_items),
+        eval_dataset=ItemDataset(eval_items) if eval_items else None,
         data_collator=collator,
         processing_class=loaded.processor,  # checkpoints then load like the final model (`--model CKPT`)
         engine_factory=engine_factory,
-        eval_examples=eval_examples,
+        eval_items=eval_items,
         eval_max=config.eval_max_answers,
     )
     if config.progress:
@@ -235,7 +267,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     resume = config.resume and _has_checkpoint(out / "checkpoints")
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     score = None
-    if eval_examples:
+    if eval_items:
         score = trainer.evaluate().get("eval_exact_match")
     _save(trainer.model, loaded, out, config)
     summary = FinetuneResult(

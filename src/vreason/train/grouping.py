@@ -1,0 +1,108 @@
+"""Questions about one image, trained as one sequence.
+
+A visual-question data set asks many questions about each image (easy-VQA: ten on average). Trained one row
+per question, every question pays for the vision tower, for the image's tokens in the language model and for
+its own padding. Grouped, the image is encoded once and each question-and-answer becomes a *branch* after it:
+the branch sees the image and itself only (a block attention mask) at the positions it would have alone, so
+the loss of every answer is exactly the loss of that question trained on its own, with no leakage between
+questions (an earlier answer cannot give a later one away, as it could in a multi-turn conversation).
+
+Only single-turn rows with one image, image first, qualify (the short form, or `messages` of one user turn
+and one assistant turn); every other row trains as it is. This module owns the grouping; `collate.py` turns
+groups into tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vreason.engine.types import ImagePart, Message, TextPart
+from vreason.train.dataset import Example
+
+DEFAULT_GROUP_QUESTIONS = 16
+
+
+@dataclass
+class QuestionGroup:
+    """Up to `group_questions` single-question examples about the same image, in data order."""
+
+    examples: list[Example]
+
+    @property
+    def image(self) -> ImagePart:
+        return self.examples[0].messages[0].content[0]
+
+    @property
+    def where(self) -> str:
+        first = self.examples[0]
+        lines = ",".join(str(e.line) for e in self.examples)
+        return f"{first.source}:{lines}"
+
+    def questions(self) -> list[tuple[str, str]]:
+        """(question, answer) texts, one per branch."""
+        return [(e.messages[0].text, e.messages[1].text) for e in self.examples]
+
+
+TrainItem = Example | QuestionGroup
+
+
+def conversations(item: TrainItem) -> list[list[Message]]:
+    """What an item asks, as conversations the engine can answer: a group is one conversation per question."""
+    if isinstance(item, QuestionGroup):
+        return [e.messages for e in item.examples]
+    return [item.messages]
+
+
+def groupable_image(example: Example) -> str | None:
+    """The image a single-question example is about, or None when the example cannot join a group."""
+    messages = example.messages
+    if len(messages) != 2 or messages[0].role != "user" or messages[1].role != "assistant":
+        return None
+    parts = messages[0].content
+    if not parts or not isinstance(parts[0], ImagePart) or not isinstance(parts[0].source, str):
+        return None
+    if not all(isinstance(p, TextPart) for p in parts[1:]) or not any(p.text for p in parts[1:]):
+        return None
+    return parts[0].source
+
+
+def group_by_image(examples: Sequence[Example], group_questions: int) -> list[TrainItem]:
+    """Single-question examples about the same image joined into groups of at most `group_questions`.
+
+    Groups keep the order in which their images first appear; examples that cannot be grouped stay as they
+    are, at their place. `group_questions` <= 1 returns the examples unchanged.
+    """
+    if group_questions <= 1:
+        return list(examples)
+    items: list[TrainItem] = []
+    open_groups: dict[str, QuestionGroup] = {}
+    for example in examples:
+        image = groupable_image(example)
+        if image is None:
+            items.append(example)
+            continue
+        group = open_groups.get(image)
+        if group is None or len(group.examples) >= group_questions:
+            group = open_groups[image] = QuestionGroup([])
+            items.append(group)
+        group.examples.append(example)
+    # a group of one is just the example: no branch bookkeeping for it
+    return [item.examples[0] if isinstance(item, QuestionGroup) and len(item.examples) == 1 else item
+            for item in items]
+
+
+# per question: the chat markers around it (<|im_start|>user ... <|im_end|> <|im_start|>assistant ... <|im_end|>)
+_TURN_TOKENS = 10
+_CHARS_PER_TOKEN = 3.5
+_IMAGE_TOKENS = 64  # a guess: only the ordering of lengths matters, and images in one data set are alike
+
+
+def approximate_tokens(item: TrainItem) -> int:
+    """A cheap estimate of an item's sequence length, for batching items of similar length together."""
+    total = 0
+    for messages in conversations(item):
+        for message in messages:
+            total += _TURN_TOKENS // 2 + round(len(message.text) / _CHARS_PER_TOKEN)
+    images = sum(len(m.images) for m in conversations(item)[0])
+    return total + images * _IMAGE_TOKENS

@@ -1,0 +1,68 @@
+"""Grouping single-question rows by image, and the attention mask that keeps a group's questions apart."""
+
+from __future__ import annotations
+
+import torch
+
+from vreason.engine.types import Message
+from vreason.train.collate import PAD_SEGMENT, branch_attention_mask
+from vreason.train.dataset import Example
+from vreason.train.grouping import QuestionGroup, approximate_tokens, conversations, group_by_image
+
+
+def _single(image: str, question: str, answer: str, line: int) -> Example:
+    return Example([Message.user(question, [image]), Message.assistant(answer)], line, "data.jsonl")
+
+
+def _conversation(image: str, line: int) -> Example:
+    return Example([Message.user("what color?", [image]), Message.assistant("red"),
+                    Message.user("sure?"), Message.assistant("yes")], line, "data.jsonl")
+
+
+def test_questions_about_one_image_join_one_group_in_data_order():
+    rows = [_single("a.png", "q1", "a1", 1), _single("b.png", "q2", "a2", 2), _conversation("a.png", 3),
+            _single("a.png", "q3", "a3", 4), _single("b.png", "q4", "a4", 5), _single("c.png", "q5", "a5", 6)]
+    items = group_by_image(rows, group_questions=16)
+    assert [type(i).__name__ for i in items] == ["QuestionGroup", "QuestionGroup", "Example", "Example"]
+    first, second, conversation, alone = items
+    assert first.questions() == [("q1", "a1"), ("q3", "a3")]
+    assert first.where == "data.jsonl:1,4"
+    assert second.questions() == [("q2", "a2"), ("q4", "a4")]
+    assert conversation is rows[2]  # a multi-turn conversation trains as it is
+    assert alone is rows[5]  # a group of one is the example itself
+    assert [m[0].text for m in conversations(first)] == ["q1", "q3"]
+
+
+def test_groups_are_capped_and_grouping_can_be_turned_off():
+    rows = [_single("a.png", f"q{i}", "yes", i) for i in range(1, 8)]
+    items = group_by_image(rows, group_questions=3)
+    assert [len(i.examples) for i in items if isinstance(i, QuestionGroup)] == [3, 3]
+    assert items[-1] is rows[-1]
+    assert group_by_image(rows, group_questions=1) == rows
+
+
+def test_rows_that_cannot_share_an_image_prefix_are_left_alone():
+    text_only = Example([Message.user("hello"), Message.assistant("hi")], 1, "d")
+    two_images = Example([Message.user("same?", ["a.png", "b.png"]), Message.assistant("no")], 2, "d")
+    text_first = Example([Message("user", [*Message.user("look:").content, *Message.user("", ["a.png"]).content]),
+                          Message.assistant("ok")], 3, "d")
+    rows = [text_only, two_images, text_first, text_only]
+    assert group_by_image(rows, 16) == rows
+
+
+def test_length_estimate_orders_items_by_size():
+    short = _single("a.png", "q?", "no", 1)
+    group = group_by_image([_single("b.png", "what colour is the shape?", "red", i) for i in range(6)], 16)[0]
+    assert approximate_tokens(short) < approximate_tokens(group)
+
+
+def test_branch_mask_shows_the_prefix_to_all_and_each_branch_only_to_itself():
+    # prefix of 2 tokens, branch 1 of 2, branch 2 of 2, one pad
+    segments = torch.tensor([[0, 0, 1, 1, 2, 2, PAD_SEGMENT]])
+    mask = branch_attention_mask(segments)[0, 0]
+    assert mask.shape == (7, 7)
+    assert mask[4].tolist() == [True, True, False, False, True, False, False]  # branch 2 skips branch 1
+    assert mask[3].tolist() == [True, True, True, True, False, False, False]
+    assert mask[1].tolist() == [True, True, False, False, False, False, False]  # causal inside the prefix
+    assert mask[6, 6]  # padding sees itself: no empty softmax row
+    assert not mask[:6, 6].any()  # and nobody sees padding
