@@ -66,3 +66,26 @@ def test_branch_mask_shows_the_prefix_to_all_and_each_branch_only_to_itself():
     assert mask[1].tolist() == [True, True, False, False, False, False, False]  # causal inside the prefix
     assert mask[6, 6]  # padding sees itself: no empty softmax row
     assert not mask[:6, 6].any()  # and nobody sees padding
+
+
+def test_length_buckets_cut_padding_but_keep_every_item_once():
+    import random
+
+    from vreason.train.grouping import length_bucketed_order
+
+    rng = random.Random(0)
+    lengths = [rng.choice((20, 40, 300, 400)) + rng.randint(0, 10) for _ in range(640)]
+
+    def padded(order):
+        batches = [order[i : i + 16] for i in range(0, len(order), 16)]
+        return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+    order = length_bucketed_order(lengths, 16, random.Random(1))
+    assert sorted(order) == list(range(640))
+    shuffled = list(range(640))
+    random.Random(1).shuffle(shuffled)
+    assert padded(order) < 0.75 * padded(shuffled)
+    assert order == length_bucketed_order(lengths, 16, random.Random(1))
+    # long and short batches are interleaved, not run one after another
+    longest = [max(lengths[i] for i in order[b : b + 16]) > 250 for b in range(0, 640, 16)]
+    assert 0 < sum(longest[:20]) < 20

@@ -15,7 +15,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from vreason.train.shapes_world import KINDS, ShapesWorld
+from PIL import Image
+
+from vreason.train.shapes_world import KINDS, PALETTE, SHAPES, TEXT_LABEL, ShapesWorld
 
 MAX_TURNS = 4
 CONVERSATION_SHARE = 0.1
@@ -143,3 +145,20 @@ def corpus(*files: Path) -> list[str]:
             else:
                 texts += [row["question"], row["answer"]]
     return texts
+
+
+WARMUP_ATTRIBUTES = {"shape": [*SHAPES, "text"], "color": list(PALETTE)}
+
+
+def warmup_samples(seed: int) -> Iterator[tuple[Image.Image, Image.Image, list[dict[str, str]]]]:
+    """An endless stream of shapes-world pictures with their instance maps and each object's shape and colour
+    (a written word is one object of shape "text"): vision_warmup.py's input."""
+    world = ShapesWorld(seed)
+    rng = random.Random(seed)
+    while True:
+        scene = world.scene(rng.choice(SCENE_KINDS))
+        if scene.text is not None:
+            instances = scene.labels.point(lambda v: 1 if v == TEXT_LABEL else 0)
+            yield scene.image, instances, [{"shape": "text", "color": scene.text_color}]
+        else:
+            yield scene.image, scene.labels, [{"shape": s.kind, "color": s.color} for s in scene.shapes]

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset, SequentialSampler
+from torch.utils.data import Dataset, Sampler, SequentialSampler
 from transformers import PrinterCallback, Trainer, TrainingArguments
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from vreason.engine.interface import GenerationRequest
 from vreason.engine.local_engine import EngineConfig, LocalEngine
@@ -37,6 +36,7 @@ from vreason.train.grouping import (
     approximate_tokens,
     conversations,
     group_by_image,
+    length_bucketed_order,
 )
 from vreason.train.progress import RichProgressCallback
 
@@ -108,6 +108,27 @@ class FinetuneResult:
     total_params: int
 
 
+class LengthBucketSampler(Sampler):
+    """A new length-bucketed order each epoch (epoch number mixed into the seed, so a resumed run repeats it)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        self.lengths = lengths
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        rng = random.Random(self.seed * 1_000_003 + self.epoch)
+        self.epoch += 1
+        return iter(length_bucketed_order(self.lengths, self.batch_size, rng))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
 class ItemDataset(Dataset):
     def __init__(self, items: list[TrainItem]):
         self.items = items
@@ -156,13 +177,12 @@ class SFTTrainer(Trainer):
         self.eval_max = eval_max
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
-        """Batches of items of similar length (less padding), still in random order: transformers' own
-        LengthGroupedSampler, given lengths estimated from the text (it would otherwise look for input_ids)."""
+        """Batches of items of similar length (less padding), in random order (grouping.length_bucketed_order)."""
         dataset = train_dataset if train_dataset is not None else self.train_dataset
-        if self.args.train_sampling_strategy != "group_by_length" or not isinstance(dataset, ItemDataset):
+        if not isinstance(dataset, ItemDataset):
             return super()._get_train_sampler(train_dataset)
-        return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                    lengths=[approximate_tokens(item) for item in dataset.items])
+        return LengthBucketSampler([approximate_tokens(item) for item in dataset.items],
+                                   self.args.train_batch_size * self.args.gradient_accumulation_steps, self.args.seed)
 
     def _get_eval_sampler(self, eval_dataset: Any) -> Any:
         """Evaluation loss in data order (the length sampler above is for training)."""
@@ -246,7 +266,6 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        train_sampling_strategy="group_by_length",
         use_cpu=not on_cuda,
         bf16=on_cuda and loaded.placement.dtype_name == "bfloat16",
     )

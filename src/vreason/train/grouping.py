@@ -14,6 +14,7 @@ groups into tensors.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -106,3 +107,22 @@ def approximate_tokens(item: TrainItem) -> int:
             total += _TURN_TOKENS // 2 + round(len(message.text) / _CHARS_PER_TOKEN)
     images = sum(len(m.images) for m in conversations(item)[0])
     return total + images * _IMAGE_TOKENS
+
+
+def length_bucketed_order(lengths: Sequence[int], batch_size: int, rng: random.Random, window: int = 8) -> list[int]:
+    """Indices in an order whose consecutive `batch_size` runs are batches of similar length.
+
+    Shuffled, cut into windows of `window` batches, sorted by length inside each window, cut into batches,
+    and the batches shuffled again: less padding, while neighbouring steps still see unrelated data (sorting
+    whole epochs, or yielding a window's batches in order, would make many steps in a row all long or all
+    short rows, and here long rows are a different kind of question).
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    span = batch_size * window
+    batches: list[list[int]] = []
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start : start + span], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return [i for batch in batches for i in batch]

@@ -33,6 +33,7 @@ SHAPES = ("circle", "rectangle", "triangle", "star", "hexagon")
 WORDS = ("stop", "open", "exit", "cat", "dog", "sun", "red", "blue", "box", "tree", "fish", "moon", "star",
          "up", "down", "left", "right", "yes", "no", "hello")
 KINDS = ("color", "shape", "presence", "count", "position", "grounding", "reading")
+TEXT_LABEL = 255
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,10 @@ class Scene:
     image: Image.Image
     shapes: list[Shape] = field(default_factory=list)
     text: str | None = None
+    text_color: str | None = None
     qas: list[QA] = field(default_factory=list)
+    # which pixel shows what, same size as `image` ("L"): 0 background, i + 1 shapes[i], TEXT_LABEL the text
+    labels: Image.Image | None = None
 
 
 def relative_box(box: tuple[int, int, int, int], size: tuple[int, int]) -> list[int]:
@@ -101,6 +105,8 @@ class ShapesWorld:
         side = rng.choice((128, 160, 192, 224, 256)) if count > 1 else rng.choice((64, 96, 128, 160, 192))
         image = self._background(side)
         draw = ImageDraw.Draw(image)
+        labels = Image.new("L", image.size, 0)
+        label_draw = ImageDraw.Draw(labels)
         shapes: list[Shape] = []
         attempts = 0
         while len(shapes) < count and attempts < 200:
@@ -116,8 +122,9 @@ class ShapesWorld:
             if any(_overlaps(box, s.box, margin) for s in shapes):
                 continue
             color = rng.choice(list(PALETTE))
+            _draw(label_draw, kind, box, len(shapes) + 1)
             shapes.append(Shape(kind, color, _draw(draw, kind, box, PALETTE[color])))
-        return Scene(image=image, shapes=shapes)
+        return Scene(image=image, shapes=shapes, labels=labels)
 
     def _text_scene(self) -> Scene:
         rng = self.rng
@@ -131,10 +138,12 @@ class ShapesWorld:
         y = rng.randint(0, max(0, side - (bottom - top))) - top
         color = rng.choice(("black", "blue", "red", "brown", "teal", "purple"))
         draw.text((x, y), text, fill=PALETTE[color], font=font)
+        labels = Image.new("L", image.size, 0)
+        ImageDraw.Draw(labels).text((x, y), text, fill=TEXT_LABEL, font=font)
         question = rng.choice(("what does the text say?", "what is written in the image?", "read the text."))
         if text.isdigit():
             question = rng.choice((question, "what number is written?"))
-        return Scene(image=image, text=text, qas=[QA("reading", question, text)])
+        return Scene(image=image, text=text, text_color=color, qas=[QA("reading", question, text)], labels=labels)
 
     # -- questions -----------------------------------------------------------------------------------------
 
@@ -252,7 +261,7 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], margin
     return not (a[2] + margin < b[0] or b[2] + margin < a[0] or a[3] + margin < b[1] or b[3] + margin < a[1])
 
 
-def _draw(draw: ImageDraw.ImageDraw, kind: str, box: tuple[int, int, int, int], color: tuple[int, int, int]):
+def _draw(draw: ImageDraw.ImageDraw, kind: str, box: tuple[int, int, int, int], color: tuple[int, int, int] | int):
     """Draw inside `box`; returns the tight box of what was drawn (hexagons and stars do not fill it)."""
     x1, y1, x2, y2 = box
     if kind == "circle":
