@@ -4,10 +4,10 @@ Trained from scratch only through the language model, a small Qwen3-VL vision to
 but stays at chance on shapes for a long time: at first the language model attends to all image tokens
 alike, which averages away the few tokens that show an outline (the demo model: 1,200 steps, 25 minutes on
 two cores, easy-VQA shape questions still at chance). Here the merged visual tokens (what the language model
-will read) are trained directly against what the picture shows: every token is classified, attribute by
-attribute (say its colour, or background), and every object is classified from the *maximum* over its own
-tokens (its shape: a token inside a disc cannot tell a disc from a square, but the tokens on its outline
-can, and the maximum lets them speak for it). No token waits for attention to find it, so the tower learns
+will read) are trained directly against what the picture shows: every token is classified, on every
+attribute (its colour, its shape, or background), and each `pooled` attribute is also classified per object
+from the *maximum* over the object's tokens (shape: a token inside a disc cannot tell a disc from a
+square, but the tokens on its outline can, and the maximum lets them speak for it). No token waits for attention to find it, so the tower learns
 shapes in a few hundred steps. The heads are then dropped: the tower and its merger keep the features, and
 `finetune` teaches the language model to read them.
 
@@ -60,6 +60,7 @@ class WarmupConfig:
 @dataclass
 class WarmupResult:
     steps: int
+    first_loss: float
     final_loss: float
     # held-out pictures, per attribute: accuracy of each object's pooled tokens, of the tokens that show an
     # object (each on its own), and of background tokens
@@ -130,16 +131,11 @@ def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable
             offset += len(owner)
         logits, targets = {}, {}
         for name in attributes:
-            if name in pooled:
-                if pooled_rows:
-                    logits[name] = heads[name](torch.stack(pooled_rows))
-                    targets[name] = torch.tensor(object_targets[name])
-            else:
-                logits[name] = heads[name](tokens)
-                targets[name] = torch.from_numpy(np.concatenate(token_targets[name]))
-            # per-token view of every attribute, for the report (pooled ones are not trained on it)
-            logits[f"{name}/token"] = heads[name](tokens).detach()
-            targets[f"{name}/token"] = torch.from_numpy(np.concatenate(token_targets[name]))
+            logits[name] = heads[name](tokens)
+            targets[name] = torch.from_numpy(np.concatenate(token_targets[name]))
+            if name in pooled and pooled_rows:
+                logits[f"{name}/object"] = heads[name](torch.stack(pooled_rows))
+                targets[f"{name}/object"] = torch.tensor(object_targets[name])
         return logits, targets
 
     stream: Iterator[Sample] = iter(samples)
@@ -150,7 +146,7 @@ def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.learning_rate, total_steps=config.steps,
                                                    pct_start=0.05, anneal_strategy="cos")
     started = time.perf_counter()
-    loss_value = float("nan")
+    loss_value = first_loss = float("nan")
     step = 0
     for step in range(1, config.steps + 1):
         batch = list(itertools.islice(stream, config.batch_size))
@@ -158,19 +154,21 @@ def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable
             logger.warning("vision warm-up: the samples ran out after %d steps", step - 1)
             break
         logits, targets = forward(batch)
-        loss = sum(F.cross_entropy(logits[name], targets[name]) for name in attributes if name in logits)
+        loss = sum(F.cross_entropy(logits[key], targets[key]) for key in logits)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         loss_value = loss.item()
+        if step == 1:
+            first_loss = loss_value
         if step % config.log_every == 0 or step == config.steps:
             logger.info("vision warm-up step %d/%d: loss %.4f (%.0f s)", step, config.steps, loss_value,
                         time.perf_counter() - started)
     visual.eval()
-    result = WarmupResult(steps=step, final_loss=loss_value)
-    _evaluate(held_out, forward, config.batch_size, pooled, result)
+    result = WarmupResult(steps=step, first_loss=first_loss, final_loss=loss_value)
+    _evaluate(held_out, forward, config.batch_size, result)
     model.save_pretrained(out_dir, safe_serialization=True)
     loaded.processor.save_pretrained(out_dir)
     model.generation_config.save_pretrained(out_dir)
@@ -178,8 +176,7 @@ def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable
     return result
 
 
-def _evaluate(samples: list[Sample], forward: Any, batch_size: int, pooled: tuple[str, ...],
-              result: WarmupResult) -> None:
+def _evaluate(samples: list[Sample], forward: Any, batch_size: int, result: WarmupResult) -> None:
     tallies: dict[str, list[float]] = {}
     with torch.no_grad():
         for start in range(0, len(samples), batch_size):
@@ -194,8 +191,8 @@ def _evaluate(samples: list[Sample], forward: Any, batch_size: int, pooled: tupl
                 tally[3] += float((~shows).sum())
     for key, (hits, shown, bg_hits, bg) in tallies.items():
         name, _, view = key.partition("/")
-        if view == "token":
+        if view == "object":
+            result.object_accuracy[name] = hits / shown if shown else float("nan")
+        else:
             result.token_accuracy[name] = hits / shown if shown else float("nan")
             result.background_accuracy[name] = bg_hits / bg if bg else float("nan")
-        elif name in pooled and shown:
-            result.object_accuracy[name] = hits / shown
