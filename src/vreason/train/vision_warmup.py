@@ -4,11 +4,12 @@ Trained from scratch only through the language model, a small Qwen3-VL vision to
 but stays at chance on shapes for a long time: at first the language model attends to all image tokens
 alike, which averages away the few tokens that show an outline (the demo model: 1,200 steps, 25 minutes on
 two cores, easy-VQA shape questions still at chance). Here the merged visual tokens (what the language model
-will read) are trained directly against what the picture shows: every token is classified, on every
-attribute (its colour, its shape, or background), and each `pooled` attribute is also classified per object
-from the *maximum* over the object's tokens (shape: a token inside a disc cannot tell a disc from a
-square, but the tokens on its outline can, and the maximum lets them speak for it). No token waits for attention to find it, so the tower learns
-shapes in a few hundred steps. The heads are then dropped: the tower and its merger keep the features, and
+will read) are trained directly against what the picture shows: every token is classified on every
+attribute (its colour, its shape, or background), and each `pooled` attribute is also classified per
+object from the *maximum* over the object's tokens (shape: a token inside a disc cannot tell a disc from
+a square, but the tokens on its outline can, and the maximum lets them speak for it). No token waits for
+attention to find it, so the tower learns shapes in a few hundred steps. The heads are then dropped: the
+tower and its merger keep the features, and
 `finetune` teaches the language model to read them.
 
 A sample is a picture, an instance map of its size ("L" mode: 0 background, i the i-th object) and each
