@@ -9,8 +9,7 @@ attribute (its colour, its shape, or background), and each `pooled` attribute is
 object from the *maximum* over the object's tokens (shape: a token inside a disc cannot tell a disc from
 a square, but the tokens on its outline can, and the maximum lets them speak for it). No token waits for
 attention to find it, so the tower learns shapes in a few hundred steps. The heads are then dropped: the
-tower and its merger keep the features, and
-`finetune` teaches the language model to read them.
+tower and its merger keep the features, and `finetune` teaches the language model to read them.
 
 A sample is a picture, an instance map of its size ("L" mode: 0 background, i the i-th object) and each
 object's attributes ({"shape": "circle", "color": "red"}). A token belongs to the object covering most of
