@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from vreason.cli import options as o
+from vreason.train.grouping import DEFAULT_GROUP_QUESTIONS
 
 
 def finetune(
@@ -26,6 +27,9 @@ def finetune(
     max_steps: Annotated[int, typer.Option(help="Stop after this many optimizer steps (overrides --epochs).")] = -1,
     batch_size: Annotated[int, typer.Option(help="Conversations per step.")] = 8,
     grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
+    group_questions: Annotated[int, typer.Option(
+        help="Train up to N single-question rows about the same image as one sequence (image encoded once); "
+             "1 trains every row alone.")] = DEFAULT_GROUP_QUESTIONS,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default 2e-4 LoRA, 5e-5 full).")] = None,
     eval_steps: Annotated[int, typer.Option(help="Evaluate (loss and exact match) every N steps.")] = 200,
     save_steps: Annotated[int, typer.Option(help="Write a checkpoint every N steps.")] = 200,
@@ -49,7 +53,8 @@ def finetune(
         method=method, lora_r=lora_r, lora_alpha=lora_alpha,
         target_modules=tuple(m.strip() for m in target_modules.split(",") if m.strip()),
         train_vision=train_vision, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-        grad_accum=grad_accum, learning_rate=lr, eval_steps=eval_steps, save_steps=save_steps, seed=seed,
+        grad_accum=grad_accum, group_questions=group_questions, learning_rate=lr, eval_steps=eval_steps,
+        save_steps=save_steps, seed=seed,
         resume=resume, save_adapter=save_adapter, skip_bad_rows=skip_bad_rows, min_pixels=min_pixels,
         max_pixels=max_pixels, device=device, dtype=dtype,
     )
