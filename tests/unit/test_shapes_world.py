@@ -69,23 +69,3 @@ def test_counts_and_positions_are_true():
                 expected = {"left": a.center[0] < b.center[0], "right": a.center[0] > b.center[0],
                             "above": a.center[1] < b.center[1], "below": a.center[1] > b.center[1]}
                 assert expected[qa.answer]
-
-
-def test_warmup_samples_name_each_objects_shape_colour_and_box_edges():
-    import itertools
-
-    from vreason.train.demo_data import BOX_BINS, WARMUP_ATTRIBUTES, warmup_samples
-
-    for image, instances, objects in itertools.islice(warmup_samples(seed=3), 40):
-        labels = np.asarray(instances)
-        assert image.size == instances.size
-        assert labels.max() == len(objects)  # every object is drawn, none beyond them
-        for i, attributes in enumerate(objects, start=1):
-            assert set(attributes) == set(WARMUP_ATTRIBUTES)
-            assert all(attributes[name] in WARMUP_ATTRIBUTES[name] for name in attributes)
-            ys, xs = np.nonzero(labels == i)
-            w, h = image.size
-            # the object's visible pixels lie inside its box edges' bins (one bin of slack for rounding)
-            left, top, right, bottom = (int(attributes[e]) for e in ("left", "top", "right", "bottom"))
-            assert left - 1 <= xs.min() * BOX_BINS // w and xs.max() * BOX_BINS // w <= right + 1
-            assert top - 1 <= ys.min() * BOX_BINS // h and ys.max() * BOX_BINS // h <= bottom + 1

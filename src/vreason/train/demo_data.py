@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from vreason.train.shapes_world import KINDS, PALETTE, SHAPES, TEXT_LABEL, ShapesWorld, relative_box
+from vreason.train.shapes_world import KINDS, PALETTE, SHAPES, TEXT_LABEL, ShapesWorld
 
 MAX_TURNS = 4
 CONVERSATION_SHARE = 0.1
@@ -147,32 +147,18 @@ def corpus(*files: Path) -> list[str]:
     return texts
 
 
-# An object's box edges, in twentieths of the picture (Qwen's 0-1000 in steps of 50): with them in every token
-# of the object, the language model can read where a thing is as it reads its colour. Attention alone cannot
-# tell it: rotary positions shape which tokens it looks at, not what it reads from them.
-BOX_BINS = 20
-BOX_EDGES = ("left", "top", "right", "bottom")
-WARMUP_ATTRIBUTES = {"shape": [*SHAPES, "text"], "color": list(PALETTE),
-                     **{edge: [str(i) for i in range(BOX_BINS)] for edge in BOX_EDGES}}
-
-
-def _box_bins(box: list[int]) -> dict[str, str]:
-    """A 0-1000 box as the warm-up's edge classes."""
-    return {edge: str(min(v * BOX_BINS // 1000, BOX_BINS - 1)) for edge, v in zip(BOX_EDGES, box, strict=True)}
+WARMUP_ATTRIBUTES = {"shape": [*SHAPES, "text"], "color": list(PALETTE)}
 
 
 def warmup_samples(seed: int) -> Iterator[tuple[Image.Image, Image.Image, list[dict[str, str]]]]:
-    """An endless stream of shapes-world pictures with their instance maps and each object's shape, colour and
-    box edges (a written word is one object of shape "text"): vision_warmup.py's input."""
+    """An endless stream of shapes-world pictures with their instance maps and each object's shape and colour
+    (a written word is one object of shape "text"): vision_warmup.py's input."""
     world = ShapesWorld(seed)
     rng = random.Random(seed)
     while True:
         scene = world.scene(rng.choice(SCENE_KINDS))
-        size = scene.image.size
         if scene.text is not None:
             instances = scene.labels.point(lambda v: 1 if v == TEXT_LABEL else 0)
-            box = relative_box(instances.getbbox() or (0, 0, *size), size)
-            yield scene.image, instances, [{"shape": "text", "color": scene.text_color, **_box_bins(box)}]
+            yield scene.image, instances, [{"shape": "text", "color": scene.text_color}]
         else:
-            yield scene.image, scene.labels, [
-                {"shape": s.kind, "color": s.color, **_box_bins(relative_box(s.box, size))} for s in scene.shapes]
+            yield scene.image, scene.labels, [{"shape": s.kind, "color": s.color} for s in scene.shapes]
