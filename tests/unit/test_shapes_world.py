@@ -69,3 +69,21 @@ def test_counts_and_positions_are_true():
                 expected = {"left": a.center[0] < b.center[0], "right": a.center[0] > b.center[0],
                             "above": a.center[1] < b.center[1], "below": a.center[1] > b.center[1]}
                 assert expected[qa.answer]
+
+
+def test_warmup_samples_label_every_object_with_its_shape_and_colour():
+    import itertools
+
+    from vreason.train.demo_data import WARMUP_ATTRIBUTES, warmup_samples
+
+    for image, instances, objects in itertools.islice(warmup_samples(seed=3), 40):
+        labels = np.asarray(instances)
+        assert image.size == instances.size
+        assert labels.max() == len(objects)  # every object is drawn, none beyond them
+        pixels = np.asarray(image.convert("RGB"))
+        for i, attributes in enumerate(objects, start=1):
+            assert set(attributes) == set(WARMUP_ATTRIBUTES)
+            assert all(attributes[name] in WARMUP_ATTRIBUTES[name] for name in attributes)
+            # the pixels the map gives to this object are (mostly, past anti-aliased edges) its colour
+            colours, counts = np.unique(pixels[labels == i].reshape(-1, 3), axis=0, return_counts=True)
+            assert tuple(colours[counts.argmax()]) == PALETTE[attributes["color"]]
