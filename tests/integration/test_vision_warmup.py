@@ -20,11 +20,12 @@ def test_warm_up_trains_the_vision_tower_only(tiny_model_dir, tmp_path):
     # the same four pictures over and over, after 4 held out: the loss must fall
     stream = itertools.chain(pictures, itertools.cycle(pictures))
     result = warm_up_vision(tiny_model_dir, tmp_path / "warm", stream, WARMUP_ATTRIBUTES,
-                            config=WarmupConfig(steps=15, batch_size=4, learning_rate=3e-3, eval_samples=4))
+                            config=WarmupConfig(steps=15, batch_size=4, learning_rate=3e-3, eval_samples=4,
+                                                position_bins=4))
     assert result.steps == 15
     assert result.final_loss < result.first_loss * 0.7
     assert set(result.object_accuracy) == {"shape"}  # pooled per object
-    assert set(result.token_accuracy) == {"shape", "color"}
+    assert set(result.token_accuracy) == {"shape", "color", "row", "column"}  # row, column: where each token is
     assert all(0.0 <= v <= 1.0 for v in (*result.object_accuracy.values(), *result.token_accuracy.values()))
 
     before = load_file(tiny_model_dir / "model.safetensors")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vreason.train.vision_warmup import token_instances
+from vreason.train.vision_warmup import token_instances, token_positions
 
 
 def test_tokens_belong_to_the_object_covering_most_of_their_cell():
@@ -30,3 +30,12 @@ def test_targets_follow_the_picture_as_the_model_sees_it():
     assert sorted(members) == [3]
     assert len(members[3]) == 16
     assert np.array_equal(np.sort(members[3]), np.flatnonzero(owner == 3))
+
+
+def test_position_targets_are_bands_of_the_picture_row_major():
+    row, column = token_positions((128, 64), cell=32, bins=2)  # 2 rows x 4 columns of tokens
+    assert row.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert column.tolist() == [0, 0, 1, 1, 0, 0, 1, 1]
+    row, column = token_positions((256, 256), cell=32, bins=8)
+    assert row.reshape(8, 8)[:, 0].tolist() == list(range(8))
+    assert column.reshape(8, 8)[0].tolist() == list(range(8))

@@ -48,6 +48,11 @@ class WarmupConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
     min_coverage: float = 0.15  # share of a token's cell a class must cover to be that token's target
+    # every token also names its own row and column (this many bins each; 0 = off), weighted by
+    # position_weight: rotary positions steer the language model's attention but are not part of what it
+    # reads, so "left of" and boxes need where a token is to be in its features
+    position_bins: int = 0
+    position_weight: float = 0.3
     eval_samples: int = 256  # held out from the start of the sample stream
     log_every: int = 50
     seed: int = 0
@@ -90,6 +95,14 @@ def token_instances(instances: Image.Image, size: tuple[int, int], cell: int,
     return owner, members
 
 
+def token_positions(size: tuple[int, int], cell: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a picture shown at `size`: each merged token's row and column, in `bins` equal bands of the
+    picture's height and width (row-major like the tower's output)."""
+    rows, cols = size[1] // cell, size[0] // cell
+    grid = np.arange(rows * cols)
+    return grid // cols * bins // rows, grid % cols * bins // cols
+
+
 def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable[Sample],
                    attributes: dict[str, list[str]], pooled: tuple[str, ...] = ("shape",),
                    config: WarmupConfig | None = None) -> WarmupResult:
@@ -108,6 +121,10 @@ def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable
     heads = torch.nn.ModuleDict({name: torch.nn.Linear(width, len(classes) + 1) for name, classes in
                                  attributes.items()})
     class_ids = {name: {c: i + 1 for i, c in enumerate(classes)} for name, classes in attributes.items()}
+    if config.position_bins:
+        heads["row"] = torch.nn.Linear(width, config.position_bins)
+        heads["column"] = torch.nn.Linear(width, config.position_bins)
+    weights = {"row": config.position_weight, "column": config.position_weight}
 
     def forward(batch: list[Sample]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Per attribute: logits (tokens or objects of the whole batch, classes) and their targets."""
@@ -119,8 +136,13 @@ def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable
         token_targets = {name: [] for name in attributes}
         pooled_rows, object_targets = [], {name: [] for name in pooled}
         offset = 0
+        grid_targets: dict[str, list[np.ndarray]] = {"row": [], "column": []}
         for view, (_, instances, objects) in zip(shown, batch, strict=True):
             owner, members = token_instances(instances, view.size, cell, config.min_coverage)
+            if config.position_bins:
+                row, column = token_positions(view.size, cell, config.position_bins)
+                grid_targets["row"].append(row)
+                grid_targets["column"].append(column)
             for name in attributes:
                 ids = np.array([0] + [class_ids[name][o[name]] for o in objects])
                 token_targets[name].append(ids[owner])
@@ -136,6 +158,10 @@ def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable
             if name in pooled and pooled_rows:
                 logits[f"{name}/object"] = heads[name](torch.stack(pooled_rows))
                 targets[f"{name}/object"] = torch.tensor(object_targets[name])
+        if config.position_bins:
+            for name, parts in grid_targets.items():
+                logits[name] = heads[name](tokens)
+                targets[name] = torch.from_numpy(np.concatenate(parts))
         return logits, targets
 
     stream: Iterator[Sample] = iter(samples)
@@ -154,7 +180,7 @@ def warm_up_vision(model_dir: str | Path, out_dir: str | Path, samples: Iterable
             logger.warning("vision warm-up: the samples ran out after %d steps", step - 1)
             break
         logits, targets = forward(batch)
-        loss = sum(F.cross_entropy(logits[key], targets[key]) for key in logits)
+        loss = sum(weights.get(key, 1.0) * F.cross_entropy(logits[key], targets[key]) for key in logits)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
@@ -183,7 +209,7 @@ def _evaluate(samples: list[Sample], forward: Any, batch_size: int, result: Warm
             logits, targets = forward(samples[start : start + batch_size])
             for key, target in targets.items():
                 hit = logits[key].argmax(dim=-1) == target
-                shows = target > 0
+                shows = target >= 0 if key in ("row", "column") else target > 0  # row 0 is not background
                 tally = tallies.setdefault(key, [0.0, 0.0, 0.0, 0.0])
                 tally[0] += float(hit[shows].sum())
                 tally[1] += float(shows.sum())
