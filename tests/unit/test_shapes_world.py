@@ -52,6 +52,25 @@ def test_colors_and_boxes_match_the_pixels():
     assert checked > 40
 
 
+def test_color_jitter_strays_within_its_bound_and_keeps_the_name():
+    plain, jittered = ShapesWorld(5), ShapesWorld(5, color_jitter=40)
+    strays = []
+    for _ in range(30):
+        for world in (plain, jittered):
+            scene = world.scene("color")
+            pixels = np.asarray(scene.image).astype(int)
+            for shape in scene.shapes:
+                shown = pixels[int(shape.center[1]), int(shape.center[0])]
+                stray = np.abs(shown - np.array(PALETTE[shape.color])).max()
+                if world is plain:
+                    assert stray == 0
+                else:
+                    assert stray <= 40
+                    strays.append(stray)
+            assert all(qa.answer in {shape.color for shape in scene.shapes} for qa in scene.qas)  # named as drawn
+    assert max(strays) > 20  # it does stray
+
+
 def test_counts_and_positions_are_true():
     world = ShapesWorld(2)
     for _ in range(30):

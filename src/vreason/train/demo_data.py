@@ -52,9 +52,10 @@ def _image_rows(image: str, qas: list[tuple[str, str]], rng: random.Random, conv
         yield {"image": image, "question": _vary_case(question, rng), "answer": answer}
 
 
-def write_shapes_train(out: Path, scenes: int, seed: int, conversation_share: float = CONVERSATION_SHARE) -> int:
+def write_shapes_train(out: Path, scenes: int, seed: int, conversation_share: float = CONVERSATION_SHARE,
+                       color_jitter: int = 0) -> int:
     """`scenes` shapes-world scenes (a mix of families, see SCENE_KINDS) into train.jsonl; returns rows written."""
-    world = ShapesWorld(seed)
+    world = ShapesWorld(seed, color_jitter=color_jitter)
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)

@@ -79,8 +79,17 @@ def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
 
 
 class ShapesWorld:
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, color_jitter: int = 0):
+        """`color_jitter`: each channel of a drawn colour moves by up to this much from the palette's value, so
+        a dark red is still red (0: the palette exactly, and the same scenes as before for a seed)."""
         self.rng = random.Random(seed)
+        self.color_jitter = color_jitter
+
+    def _paint(self, color: str) -> tuple[int, int, int]:
+        if not self.color_jitter:
+            return PALETTE[color]
+        j = self.color_jitter
+        return tuple(min(255, max(0, c + self.rng.randint(-j, j))) for c in PALETTE[color])
 
     # -- scenes ------------------------------------------------------------------------------------------
 
@@ -123,7 +132,7 @@ class ShapesWorld:
                 continue
             color = rng.choice(list(PALETTE))
             _draw(label_draw, kind, box, len(shapes) + 1)
-            shapes.append(Shape(kind, color, _draw(draw, kind, box, PALETTE[color])))
+            shapes.append(Shape(kind, color, _draw(draw, kind, box, self._paint(color))))
         return Scene(image=image, shapes=shapes, labels=labels)
 
     def _text_scene(self) -> Scene:
@@ -137,7 +146,7 @@ class ShapesWorld:
         x = rng.randint(0, max(0, side - (right - left))) - left
         y = rng.randint(0, max(0, side - (bottom - top))) - top
         color = rng.choice(("black", "blue", "red", "brown", "teal", "purple"))
-        draw.text((x, y), text, fill=PALETTE[color], font=font)
+        draw.text((x, y), text, fill=self._paint(color), font=font)
         labels = Image.new("L", image.size, 0)
         ImageDraw.Draw(labels).text((x, y), text, fill=TEXT_LABEL, font=font)
         question = rng.choice(("what does the text say?", "what is written in the image?", "read the text."))
