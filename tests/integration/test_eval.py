@@ -90,7 +90,12 @@ def test_eval_on_a_small_jsonl_writes_predictions_metrics_and_report(demo, qa_fi
     assert missing.error.startswith("image ")
     grounded = [r for r in summary.records if r.kind == "grounding"]
     assert all(r.pred_boxes for r in grounded)  # the demo answers in Qwen's box format, mapped to pixels
-    assert all(0 <= v <= 128 for r in grounded for b in r.pred_boxes for v in b.box)
+    for record in grounded:  # boxes on the picture's own pixels (the scenes are 64 to 256 pixels wide)
+        width, height = Image.open(qa_file.parent / f"{record.id}.png").size
+        for box in record.pred_boxes:
+            x1, y1, x2, y2 = box.box
+            assert 0 <= x1 <= x2 <= width
+            assert 0 <= y1 <= y2 <= height
     assert_plots_written(out)
 
 
