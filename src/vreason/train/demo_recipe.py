@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vreason.models.scratch import ScratchSizes
@@ -89,7 +89,7 @@ def build(config: RecipeConfig) -> dict:
                           config=WarmupConfig(steps=config.warmup_steps, seed=config.seed,
                                               position_bins=config.position_bins))
     warm_s = time.perf_counter() - started - data_s
-    result = finetune(FinetuneConfig(
+    main_run = FinetuneConfig(
         train_data=str(train_file),
         output_dir=str(work / "trained"),
         model=str(work / "warm"),
@@ -106,7 +106,8 @@ def build(config: RecipeConfig) -> dict:
         save_steps=500,
         seed=config.seed,
         dtype="float32",
-    ))
+    )
+    result = finetune(main_run)
     train_s = time.perf_counter() - started - data_s - warm_s
     final = work / "trained"
     settle = None
@@ -114,22 +115,10 @@ def build(config: RecipeConfig) -> dict:
         final = work / "settled"
         _, settle_file = _write_data(work / "settle-data", config.scenes, config.seed + 3, config.seed,
                                      color_jitter=config.settle_color_jitter)
-        settle = finetune(FinetuneConfig(
-            train_data=str(settle_file),
-            output_dir=str(final),
-            model=str(work / "trained"),
-            eval_fraction=0.0,
-            method="full",
-            train_vision=False,
-            max_steps=config.settle_steps,
-            batch_size=config.batch_size,
-            learning_rate=config.settle_learning_rate,
-            warmup_ratio=0.03,
-            weight_decay=0.01,
-            save_steps=500,
-            seed=config.seed,
-            dtype="float32",
-        ))
+        # the main run's settings, from where it ended, on the new data; no held-out split
+        settle = finetune(replace(main_run, train_data=str(settle_file), output_dir=str(final),
+                                  model=str(work / "trained"), eval_fraction=0.0, max_steps=config.settle_steps,
+                                  learning_rate=config.settle_learning_rate))
     settle_s = time.perf_counter() - started - data_s - warm_s - train_s
     metrics = demo_eval.run(str(final), config.evaluate_easy_vqa_limit)
     _install(final, config.out)
