@@ -39,7 +39,7 @@ lint: $(STAMP)
 
 # Re-train the built-in demo model from scratch (data, tokenizer, training, evaluation, model card).
 demo-model: $(STAMP)
-	$(BIN)/python -m vreason.train.demo_recipe --out src/vreason/assets/demo-model --work .cache/demo-build
+	$(BIN)/python -m vreason.train.demo_recipe --out src/vreason/assets/demo-model --work .cache/demo-build $(DEMO_ARGS)
 
 # Re-measure the shipped demo model's quality bar (easy-VQA test split and held-out shapes-world questions).
 eval-demo: $(STAMP)

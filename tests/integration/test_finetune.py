@@ -146,6 +146,33 @@ def test_full_finetune_keeps_vision_frozen_by_default(tiny_model_dir, color_data
     assert any("visual" in k and not torch.equal(base[k], tuned_vision[k]) for k in base)
 
 
+def test_batches_built_by_worker_processes_train_the_same_weights(tiny_model_dir, color_data, tmp_path):
+    inline = finetune(_config(color_data, tmp_path / "inline", tiny_model_dir, method="full", max_steps=3))
+    parallel = finetune(_config(color_data, tmp_path / "workers", tiny_model_dir, method="full", max_steps=3,
+                                workers=2))
+    assert inline.steps == parallel.steps == 3
+    a = load_file(tmp_path / "inline" / "model.safetensors")
+    b = load_file(tmp_path / "workers" / "model.safetensors")
+    base = load_file(tiny_model_dir / "model.safetensors")
+    assert any(not torch.equal(base[k], a[k]) for k in a)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_time_limit_or_stop_step_ends_training_early_and_saves(tiny_model_dir, color_data, tmp_path):
+    out = tmp_path / "limited"
+    result = finetune(_config(color_data, out, tiny_model_dir, method="full", max_steps=40, time_limit_s=1e-6))
+    assert 1 <= result.steps < 40
+    assert (out / "model.safetensors").is_file()
+    assert (out / "checkpoints" / f"checkpoint-{result.steps}").is_dir()
+    stopped = finetune(_config(color_data, tmp_path / "stopped", tiny_model_dir, method="full", max_steps=40,
+                               stop_after_steps=3))
+    assert stopped.steps == 3
+    state = json.loads((tmp_path / "stopped" / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["max_steps"] == 40  # the schedule kept its planned length
+    with pytest.raises(Exception, match="workers"):
+        _config(color_data, out, tiny_model_dir, workers=-1)
+
+
 def test_resume_continues_from_checkpoint(tiny_model_dir, color_data, tmp_path):
     out = tmp_path / "resume"
     finetune(_config(color_data, out, tiny_model_dir, max_steps=4, save_steps=2))

@@ -32,12 +32,27 @@ def test_bars_follow_the_numbers():
     assert "0.950" in lines["position"]
 
 
-def test_a_second_run_is_described_only_when_there_was_one():
+def test_settling_runs_are_described_only_when_there_were_some():
     summary, _ = _shipped()
     summary = copy.deepcopy(summary)
-    summary["settle"] = None
-    assert "more steps from there" not in model_card(summary)
-    summary["settle"] = {"steps": 700, "train_loss": 0.4321}
-    summary["config"]["settle_learning_rate"] = "0.0003"
-    assert "700 more steps from there at lr 0.0003" in model_card(summary)
-    assert "0.4321" in model_card(summary)
+    summary["settle"] = []
+    assert "settling runs" not in model_card(summary)
+    summary["settle"] = [{"steps": 700, "train_loss": 0.4321}, {"steps": 1200, "train_loss": 0.1234}]
+    summary["config"]["settle_learning_rate"] = "0.0005"
+    card = model_card(summary)
+    assert "settling runs at lr 0.0005" in card
+    assert "700 steps on seed 3 (mean train loss 0.4321), then 1,200 steps on seed 4 (mean train loss 0.1234)" in card
+
+
+def test_wall_time_is_told_per_machine_and_a_gpu_run_gets_a_cpu_estimate():
+    summary, _ = _shipped()
+    summary = copy.deepcopy(summary)
+    summary["stages"] = {"warmup": {"seconds": 600, "machine": "2-core CPU (no GPU)"},
+                         "train": {"seconds": 250, "machine": "GPU X"}, "settle-2": {"seconds": 30, "machine": "GPU X"}}
+    summary["steps"], summary["settle"] = 1000, [{"steps": 500, "train_loss": 0.5}, {"steps": 300, "train_loss": 0.4}]
+    summary["cpu_estimate"] = {"s_per_step": 2.0}
+    card = model_card(summary)
+    assert "on 2-core CPU (no GPU): vision warm-up 600 s; on GPU X: main run 250 s, settling run 2 30 s." in card
+    assert "the same 1,800 fine-tuning steps take about 1.0 hours" in card
+    del summary["cpu_estimate"]
+    assert "fine-tuning steps take about" not in model_card(summary)

@@ -39,6 +39,12 @@ def finetune(
     skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Skip unreadable rows and count them.")]
     = False,
     seed: Annotated[int, typer.Option(help="Seed for shuffling, the eval split and initialisation.")] = 0,
+    workers: Annotated[int, typer.Option(help="Processes that build batches beside training (GPU: 4-8).")] = 0,
+    time_limit: Annotated[float | None, typer.Option(
+        help="Stop and save after this many seconds of training (the schedule keeps its length).")] = None,
+    stop_after_steps: Annotated[int | None, typer.Option(
+        help="Stop and save after this many steps (the schedule keeps the length --epochs/--max-steps plan).")]
+    = None,
     max_pixels: o.MaxPixelsOpt = None,
     min_pixels: o.MinPixelsOpt = None,
     device: o.DeviceOpt = "auto",
@@ -56,7 +62,8 @@ def finetune(
         grad_accum=grad_accum, group_questions=group_questions, learning_rate=lr, eval_steps=eval_steps,
         save_steps=save_steps, seed=seed,
         resume=resume, save_adapter=save_adapter, skip_bad_rows=skip_bad_rows, min_pixels=min_pixels,
-        max_pixels=max_pixels, device=device, dtype=dtype,
+        max_pixels=max_pixels, device=device, dtype=dtype, workers=workers, time_limit_s=time_limit,
+        stop_after_steps=stop_after_steps,
     )
     result = run(config)
     em = "n/a" if result.eval_exact_match is None else f"{result.eval_exact_match:.3f}"

@@ -3,7 +3,9 @@
 
     python -m vreason.train.demo_recipe --out src/vreason/assets/demo-model      (or: make demo-model)
 
-Everything is deterministic given --seed; wall time on a 2-core CPU is recorded in the model card.
+Everything is deterministic given --seed (on one kind of machine: CPU and GPU kernels round differently).
+Each stage records its result, seconds and machine beside its output; the model card shows them, and
+--reuse goes on from the first stage without a record (so stages may run on different machines).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from vreason.models.scratch import ScratchSizes
@@ -33,6 +36,7 @@ EXTRA_CORPUS = ["system", "user", "assistant", "You are a helpful assistant.", "
                 "Describe the image.", "How many objects are there?", "What colour is it?"]
 
 
+STAGE_RECORD = "stage.json"  # beside each stage's output: its result, seconds and machine (for --reuse)
 LOADABLE_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                   "tokenizer_config.json", "processor_config.json", "chat_template.jinja")
 
@@ -41,7 +45,7 @@ LOADABLE_FILES = ("config.json", "generation_config.json", "model.safetensors", 
 class RecipeConfig:
     out: Path
     work: Path
-    scenes: int = 12000
+    scenes: int = 30000
     # vision warm-up (vision_warmup.py); then the tower stays frozen while the language model learns to read
     # it: trained on through the language model at lr 1e-3 it forgot shapes again (easy-VQA shape questions
     # 0.38 after 700 steps), frozen they reached 0.91 after 400
@@ -49,52 +53,83 @@ class RecipeConfig:
     # each token also learns its row and column (eighths of the picture) in the warm-up, so that where a
     # thing is can be read like its colour
     position_bins: int = 8
-    epochs: float = 2.5
-    batch_size: int = 16  # sequences: an image and up to 16 questions about it
+    epochs: float = 5.0
+    batch_size: int = 32  # sequences: an image and up to 16 questions about it
     learning_rate: float = 1e-3
-    # then a second, shorter run at a lower learning rate from where the first ended (0: none), on fresh
-    # scenes whose colours stray from the palette by up to settle_color_jitter per channel, so that shades
-    # off the palette keep their names (circles strayed up to 35: 0.99 named right, 0.98 when the second
-    # run saw the palette only)
-    settle_steps: int = 1000
+    # end the main run at this step while its schedule stays planned for `epochs` (None: run them all); the
+    # shipped model's main run was cut by a time limit (--time-limit) at this step
+    stop_after_steps: int | None = 3855
+    # then shorter runs at a lower learning rate, each from where the last ended, each on its own fresh
+    # scenes (seed + 3, seed + 4, ...) whose colours stray from the palette by up to settle_color_jitter per
+    # channel, so that shades off the palette keep their names (circles strayed up to 35: 0.99 named right,
+    # 0.98 when the second run saw the palette only)
+    settle_steps: tuple[int, ...] = (1000, 2500)
     settle_learning_rate: float = 3e-4
     settle_color_jitter: int = 40
     seed: int = 0
     evaluate_easy_vqa_limit: int | None = None
+    workers: int = 0  # batch-building processes per fine-tuning run (a GPU needs several to stay busy)
+    time_limit_s: float | None = None  # each fine-tuning run stops after this long (a fixed GPU slot)
+    # keep what an earlier run of the same settings left in `work` (data, warmed checkpoint, finished
+    # fine-tuning runs: each stage's output is deterministic) and go on from the first stage not done
+    reuse: bool = False
+    eval_answers: int = 300  # held-out answers generated at each evaluation of the main run (0: loss only)
+    evaluate: bool = True  # False: train only (measure later with `make eval-demo`; no card is written)
 
 
 def build(config: RecipeConfig) -> dict:
+    """Run every stage (data, warm-up, main run, settling runs), evaluate, install into `config.out`. Each stage
+    writes a record (its result, seconds and machine) beside its output; with `config.reuse` a stage whose
+    record exists is not run again, and its data is not even written."""
     from vreason.models.compact_tokenizer import train_compact_tokenizer
     from vreason.models.scratch import build_scratch_checkpoint
     from vreason.train import demo_eval
-    from vreason.train.demo_data import (
-        WARMUP_ATTRIBUTES,
-        corpus,
-        warmup_samples,
-    )
-    from vreason.train.finetune import FinetuneConfig, finetune
-    from vreason.train.vision_warmup import WarmupConfig, warm_up_vision
+    from vreason.train.demo_data import WARMUP_ATTRIBUTES, corpus, warmup_samples
+    from vreason.train.finetune import FinetuneConfig, FinetuneResult, finetune
+    from vreason.train.vision_warmup import WarmupConfig, WarmupResult, warm_up_vision
 
     started = time.perf_counter()
     work = config.work
-    if work.exists():
+    if work.exists() and not config.reuse:
         shutil.rmtree(work)
-    data = work / "data"
-    rows, train_file = _write_data(data, config.scenes, config.seed + 1, config.seed, color_jitter=0)
-    tokenizer = train_compact_tokenizer(corpus(train_file) + EXTRA_CORPUS)
-    base = build_scratch_checkpoint(work / "scratch", DEMO_SIZES, tokenizer=tokenizer, seed=config.seed,
-                                    min_pixels=DEMO_MIN_PIXELS, max_pixels=DEMO_MAX_PIXELS)
-    data_s = time.perf_counter() - started
-    warm = warm_up_vision(base, work / "warm", warmup_samples(seed=config.seed + 2), WARMUP_ATTRIBUTES,
-                          config=WarmupConfig(steps=config.warmup_steps, seed=config.seed,
-                                              position_bins=config.position_bins))
-    warm_s = time.perf_counter() - started - data_s
+    stages: dict[str, dict] = {}
+
+    def stage(name: str, folder: Path, run, result_type=None):
+        record_file = folder / STAGE_RECORD
+        if config.reuse and record_file.is_file():
+            record = json.loads(record_file.read_text())
+        else:
+            begun = time.perf_counter()
+            result = run()
+            folder.mkdir(parents=True, exist_ok=True)
+            record = {"result": asdict(result) if result_type else result,
+                      "seconds": round(time.perf_counter() - begun, 1), "machine": _machine()}
+            record_file.write_text(json.dumps(record, indent=1))
+        stages[name] = {"seconds": record["seconds"], "machine": record["machine"]}
+        if result_type is None:
+            return record["result"]
+        return result_type(**{f.name: record["result"][f.name] for f in fields(result_type)})
+
+    def data(folder: Path, shapes_seed: int, jitter: int) -> Path:
+        stage(folder.name, folder, lambda: _write_data(folder, config.scenes, shapes_seed, config.seed, jitter)[0])
+        return folder / "all_train.jsonl"
+
+    def warm_up() -> WarmupResult:
+        train_file = data(work / "data", config.seed + 1, 0)
+        tokenizer = train_compact_tokenizer(corpus(train_file) + EXTRA_CORPUS)
+        base = build_scratch_checkpoint(work / "scratch", DEMO_SIZES, tokenizer=tokenizer, seed=config.seed,
+                                        min_pixels=DEMO_MIN_PIXELS, max_pixels=DEMO_MAX_PIXELS)
+        return warm_up_vision(base, work / "warm", warmup_samples(seed=config.seed + 2), WARMUP_ATTRIBUTES,
+                              config=WarmupConfig(steps=config.warmup_steps, seed=config.seed,
+                                                  position_bins=config.position_bins))
+
+    warm = stage("warmup", work / "warm", warm_up, WarmupResult)
     main_run = FinetuneConfig(
-        train_data=str(train_file),
+        train_data=str(work / "data" / "all_train.jsonl"),
         output_dir=str(work / "trained"),
         model=str(work / "warm"),
         eval_fraction=0.01,
-        eval_max_answers=300,
+        eval_max_answers=config.eval_answers,
         method="full",
         train_vision=False,
         epochs=config.epochs,
@@ -102,41 +137,54 @@ def build(config: RecipeConfig) -> dict:
         learning_rate=config.learning_rate,
         warmup_ratio=0.03,
         weight_decay=0.01,
-        eval_steps=1000,
+        eval_steps=2000,
         save_steps=500,
         seed=config.seed,
         dtype="float32",
+        workers=config.workers,
+        time_limit_s=config.time_limit_s,
+        stop_after_steps=config.stop_after_steps,
     )
-    result = finetune(main_run)
-    train_s = time.perf_counter() - started - data_s - warm_s
+
+    def main() -> FinetuneResult:
+        data(work / "data", config.seed + 1, 0)
+        return finetune(main_run)
+
+    result = stage("train", work / "trained", main, FinetuneResult)
     final = work / "trained"
-    settle = None
-    if config.settle_steps:
-        final = work / "settled"
-        _, settle_file = _write_data(work / "settle-data", config.scenes, config.seed + 3, config.seed,
-                                     color_jitter=config.settle_color_jitter)
-        # the main run's settings, from where it ended, on the new data; no held-out split
-        settle = finetune(replace(main_run, train_data=str(settle_file), output_dir=str(final),
-                                  model=str(work / "trained"), eval_fraction=0.0, max_steps=config.settle_steps,
-                                  learning_rate=config.settle_learning_rate))
-    settle_s = time.perf_counter() - started - data_s - warm_s - train_s
-    metrics = demo_eval.run(str(final), config.evaluate_easy_vqa_limit)
+    settled = []
+    for i, steps in enumerate(config.settle_steps):
+        # the main run's settings, from where the last run ended, on fresh data; no held-out split
+        run = replace(main_run, output_dir=str(work / f"settled-{i + 1}"), model=str(final), eval_fraction=0.0,
+                      max_steps=steps, learning_rate=config.settle_learning_rate, stop_after_steps=None,
+                      train_data=str(work / f"settle-data-{i + 1}" / "all_train.jsonl"))
+
+        def settle(run=run, i=i) -> FinetuneResult:
+            data(Path(run.train_data).parent, config.seed + 3 + i, config.settle_color_jitter)
+            return finetune(run)
+
+        settled.append(stage(f"settle-{i + 1}", Path(run.output_dir), settle, FinetuneResult))
+        final = Path(run.output_dir)
+    metrics = demo_eval.run(str(final), config.evaluate_easy_vqa_limit) if config.evaluate else {}
     _install(final, config.out)
+    data_record = json.loads((work / "data" / STAGE_RECORD).read_text())
+    stages.setdefault("data", {"seconds": data_record["seconds"], "machine": data_record["machine"]})
     summary = {
-        "train_rows": rows,
+        "train_rows": data_record["result"],
         "train_loss": result.train_loss,
         "steps": result.steps,
         "params": result.total_params,
         "warmup": {"steps": warm.steps, "object_accuracy": warm.object_accuracy,
                    "token_accuracy": warm.token_accuracy},
-        "settle": None if settle is None else {"steps": settle.steps, "train_loss": settle.train_loss},
-        "wall_s": {"data": round(data_s), "warmup": round(warm_s), "train": round(train_s),
-                   "settle": round(settle_s), "total": round(time.perf_counter() - started)},
+        "settle": [{"steps": r.steps, "train_loss": r.train_loss} for r in settled],
+        "stages": stages,
+        "wall_s": round(time.perf_counter() - started),
         "metrics": metrics,
         "config": {k: str(v) for k, v in config.__dict__.items()},
     }
     (config.out / "training_summary.json").write_text(json.dumps(summary, indent=1))
-    (config.out / "README.md").write_text(model_card(summary))
+    if metrics:
+        (config.out / "README.md").write_text(model_card(summary))
     return summary
 
 
@@ -153,6 +201,14 @@ def _write_data(folder: Path, scenes: int, shapes_seed: int, easy_vqa_seed: int,
     return rows, train_file
 
 
+def _machine() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} (CUDA), {os.cpu_count()} CPU cores"
+    return f"{os.cpu_count()}-core CPU (no GPU)"
+
+
 def model_card(summary: dict) -> str:
     from vreason.train.demo_eval import BAR
 
@@ -166,7 +222,6 @@ def model_card(summary: dict) -> str:
         bar = "-" if target is None else f"{metric} >= {target}: {'met' if entry[metric] >= target else 'not met'}"
         rows.append(f"| {kind} | {entry['count']} | {entry['exact_match']:.3f} | "
                     f"{'-' if iou is None else f'{iou:.3f}'} | {bar} |")
-    wall = summary["wall_s"]
     sizes = DEMO_SIZES
     return f"""# vreason-demo
 
@@ -201,13 +256,13 @@ answers, on a CPU with no downloads. It is the default model of every vreason co
   Held-out accuracy after warm-up:
   per object {_fmt(summary['warmup']['object_accuracy'])}; per token {_fmt(summary['warmup']['token_accuracy'])}.
 - Then `vreason finetune --method full` with the vision tower frozen (the language model and nothing else),
-  {summary['config']['epochs']} epochs, batch {summary['config']['batch_size']} sequences (an image and up to
-  16 questions about it, `--group-questions`), AdamW lr {summary['config']['learning_rate']} cosine,
-  {summary['steps']} steps, final train loss {summary['train_loss']:.4f}; loss on assistant tokens
-  only.{_settle_line(summary)}
-- Wall time on a 2-core CPU (no GPU): data {wall['data']} s, vision warm-up {wall.get('warmup', 0)} s,
-  fine-tuning {wall['train'] + wall.get('settle', 0)} s, {wall['total']} s in all with the evaluation below.
-- Reproduce from scratch: `make demo-model` (`python -m vreason.train.demo_recipe`).
+  batch {summary['config']['batch_size']} sequences (an image and up to 16 questions about it,
+  `--group-questions`), AdamW lr {summary['config']['learning_rate']} cosine planned for
+  {summary['config']['epochs']} epochs, {_steps_line(summary)}, mean train loss {summary['train_loss']:.4f};
+  loss on assistant tokens only.{_settle_line(summary)}
+- Wall time: {_wall_line(summary)}.{_cpu_line(summary)}
+- Reproduce from scratch: `make demo-model` (`python -m vreason.train.demo_recipe`; on a GPU add
+  `--workers 7`: batches are built by that many processes beside training).
 
 ## Quality (greedy, measured by `make eval-demo`)
 Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes from seed 1001.
@@ -226,15 +281,53 @@ Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes
 """
 
 
+def _steps_line(summary: dict) -> str:
+    stop = summary["config"].get("stop_after_steps", "None")
+    if stop == "None":
+        return f"{summary['steps']:,} steps"
+    return (f"stopped after {summary['steps']:,} steps (`--stop-after-steps`: the run that made it was cut there by "
+            f"its GPU slot's time limit, the schedule not yet annealed)")
+
+
 def _settle_line(summary: dict) -> str:
-    settle = summary.get("settle")
-    if not settle:
+    rounds = summary.get("settle") or []
+    if not rounds:
         return ""
+    seed = int(summary["config"]["seed"])
     jitter = summary["config"].get("settle_color_jitter", "0")
-    return (f"\n- Then {settle['steps']} more steps from there at lr {summary['config']['settle_learning_rate']} "
-            f"(cosine) on fresh shapes-world scenes (seed {int(summary['config']['seed']) + 3}) whose colours "
-            f"stray from the palette by up to {jitter} per channel, with easy-VQA's train split again; final "
-            f"train loss {settle['train_loss']:.4f}.")
+    parts = ", then ".join(f"{r['steps']:,} steps on seed {seed + 3 + i} (mean train loss {r['train_loss']:.4f})"
+                           for i, r in enumerate(rounds))
+    return (f"\n- Then settling runs at lr {summary['config']['settle_learning_rate']} (cosine), each from where the "
+            f"last ended on its own fresh shapes-world scenes ({summary['config']['scenes']}, colours straying from "
+            f"the palette by up to {jitter} per channel) with easy-VQA's train split again: {parts}.")
+
+
+def _cpu_line(summary: dict) -> str:
+    """Where the fine-tuning ran on a GPU: what the same steps take on a 2-core CPU, from a measured step time."""
+    cpu = summary.get("cpu_estimate")
+    if not cpu:
+        return ""
+    steps = summary["steps"] + sum(r["steps"] for r in summary.get("settle") or [])
+    hours = steps * cpu["s_per_step"] / 3600
+    return (f"\n  On a 2-core CPU the same {steps:,} fine-tuning steps take about {hours:.1f} hours "
+            f"({cpu['s_per_step']:.2f} s per step of {summary['config']['batch_size']} sequences, measured there). "
+            f"The recipe runs unchanged on either; CPU and GPU kernels round differently, so a rerun on another "
+            f"machine is not bit-identical.")
+
+
+def _wall_line(summary: dict) -> str:
+    """Seconds per stage, grouped by the machine each ran on (a reused stage keeps its own)."""
+    def label(stage: str) -> str:
+        if stage.startswith("settle-data-"):
+            return f"data of settling run {stage.rsplit('-', 1)[1]}"
+        if stage.startswith("settle-"):
+            return f"settling run {stage.rsplit('-', 1)[1]}"
+        return {"warmup": "vision warm-up", "train": "main run"}.get(stage, stage)
+
+    by_machine: dict[str, list[str]] = {}
+    for stage, record in summary["stages"].items():
+        by_machine.setdefault(record["machine"], []).append(f"{label(stage)} {record['seconds']:.0f} s")
+    return "; ".join(f"on {machine}: {', '.join(parts)}" for machine, parts in by_machine.items())
 
 
 def _fmt(accuracy: dict) -> str:
@@ -260,13 +353,21 @@ def main() -> None:
     parser.add_argument("--position-bins", type=int, default=RecipeConfig.position_bins,
                         help="row and column bins every visual token learns in the warm-up (0: off)")
     parser.add_argument("--epochs", type=float, default=RecipeConfig.epochs)
-    parser.add_argument("--settle-steps", type=int, default=RecipeConfig.settle_steps,
-                        help="steps of a second run at --settle-lr from where the first ended (0: none)")
+    parser.add_argument("--settle-steps", type=int, nargs="+", default=list(RecipeConfig.settle_steps),
+                        help="steps of each settling run at --settle-lr, each from where the last ended (0: none)")
+    parser.add_argument("--stop-after-steps", type=int, default=RecipeConfig.stop_after_steps,
+                        help="end the main run at this step, its schedule planned for --epochs (0: run them all)")
     parser.add_argument("--settle-lr", type=float, default=RecipeConfig.settle_learning_rate)
     parser.add_argument("--settle-color-jitter", type=int, default=RecipeConfig.settle_color_jitter)
     parser.add_argument("--batch-size", type=int, default=RecipeConfig.batch_size)
     parser.add_argument("--lr", type=float, default=RecipeConfig.learning_rate)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0, help="batch-building processes per fine-tuning run")
+    parser.add_argument("--time-limit", type=float, help="stop each fine-tuning run after this many seconds")
+    parser.add_argument("--no-eval", action="store_true",
+                        help="train only; measure later with `make eval-demo` and write the card with --card-only")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the data and warmed checkpoint already in --work (same seed) instead of rebuilding")
     parser.add_argument("--easy-vqa-limit", type=int, help="evaluate on the first N test questions only")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
@@ -278,10 +379,12 @@ def main() -> None:
         return
     summary = build(RecipeConfig(out=args.out, work=args.work, scenes=args.scenes, warmup_steps=args.warmup_steps,
                                  position_bins=args.position_bins, epochs=args.epochs,
-                                 settle_steps=args.settle_steps, settle_learning_rate=args.settle_lr,
+                                 settle_steps=tuple(n for n in args.settle_steps if n > 0),
+                                 stop_after_steps=args.stop_after_steps or None, settle_learning_rate=args.settle_lr,
                                  settle_color_jitter=args.settle_color_jitter,
                                  batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                                 evaluate_easy_vqa_limit=args.easy_vqa_limit))
+                                 evaluate_easy_vqa_limit=args.easy_vqa_limit, workers=args.workers,
+                                 time_limit_s=args.time_limit, reuse=args.reuse, evaluate=not args.no_eval))
     print(json.dumps(summary, indent=1))
 
 

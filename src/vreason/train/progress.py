@@ -72,3 +72,25 @@ class RichProgressCallback(TrainerCallback):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+class StopCallback(TrainerCallback):
+    """Ends training (with a final save) at the first step past `seconds` of training time, or at `step`: for runs
+    that must fit a fixed slot, and for repeating such a run exactly. The learning-rate schedule keeps its
+    planned length, so a stopped run ends above its final rate."""
+
+    def __init__(self, seconds: float | None = None, step: int | None = None):
+        self.seconds = seconds
+        self.step = step
+        self.started = 0.0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step >= state.max_steps:
+            return
+        late = self.seconds is not None and time.perf_counter() - self.started >= self.seconds
+        if late or (self.step is not None and state.global_step >= self.step):
+            control.should_training_stop = True
+            control.should_save = True
