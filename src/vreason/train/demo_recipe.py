@@ -96,7 +96,9 @@ def build(config: RecipeConfig) -> dict:
 
     def stage(name: str, folder: Path, run, result_type=None):
         record_file = folder / STAGE_RECORD
-        if config.reuse and record_file.is_file():
+        # without --reuse the work folder was emptied above, so a record is this build's own (the main run
+        # asks again for the data the warm-up already wrote)
+        if record_file.is_file():
             record = json.loads(record_file.read_text())
         else:
             begun = time.perf_counter()
@@ -364,12 +366,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=RecipeConfig.batch_size)
     parser.add_argument("--lr", type=float, default=RecipeConfig.learning_rate)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=0, help="batch-building processes per fine-tuning run")
+    parser.add_argument("--workers", type=int, default=RecipeConfig.workers,
+                        help="batch-building processes per fine-tuning run")
     parser.add_argument("--time-limit", type=float, help="stop each fine-tuning run after this many seconds")
     parser.add_argument("--no-eval", action="store_true",
                         help="train only; measure later with `make eval-demo` and write the card with --card-only")
     parser.add_argument("--reuse", action="store_true",
-                        help="keep the data and warmed checkpoint already in --work (same seed) instead of rebuilding")
+                        help="keep every stage an earlier run recorded in --work (same settings) and go on from there")
     parser.add_argument("--easy-vqa-limit", type=int, help="evaluate on the first N test questions only")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")

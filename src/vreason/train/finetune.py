@@ -86,7 +86,7 @@ class FinetuneConfig:
     # one process doing both (a batch of 16 image groups takes ~0.13 s to build on one CPU core)
     workers: int = 0
     # stop (and save) once training has run this long, or after this many steps; the learning-rate schedule
-    # keeps the length that epochs/max_steps plan (stop_after_steps repeats a time-limited run exactly)
+    # keeps the length that epochs/max_steps plan (stop_after_steps repeats where a time-limited run stopped)
     time_limit_s: float | None = None
     stop_after_steps: int | None = None
     progress: bool = True

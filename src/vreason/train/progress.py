@@ -76,8 +76,8 @@ class RichProgressCallback(TrainerCallback):
 
 class StopCallback(TrainerCallback):
     """Ends training (with a final save) at the first step past `seconds` of training time, or at `step`: for runs
-    that must fit a fixed slot, and for repeating such a run exactly. The learning-rate schedule keeps its
-    planned length, so a stopped run ends above its final rate."""
+    that must fit a fixed slot, and for stopping a repeat of such a run at the same step. The learning-rate
+    schedule keeps its planned length, so a stopped run ends above its final rate."""
 
     def __init__(self, seconds: float | None = None, step: int | None = None):
         self.seconds = seconds
