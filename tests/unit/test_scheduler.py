@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vreason.engine.request import RequestState, Status
+from vreason.engine.request import FinishReason, RequestState, Status
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.scheduler import Scheduler, SchedulerConfig
 from vreason.errors import EngineOverloadedError, InvalidRequestError
@@ -25,7 +25,7 @@ def test_admits_up_to_the_batch_size_and_later_requests_join_between_steps():
     second = scheduler.schedule(now=0)
     assert second.prefill == []
     assert len(second.decode) == 3
-    scheduler.remove(first.prefill[1])  # r1 finished
+    scheduler.finish_requests([first.prefill[1]], FinishReason.STOP)  # r1 finished between steps
     third = scheduler.schedule(now=0)
     assert [r.request_id for r in third.prefill] == ["r3"]
     assert {r.request_id for r in third.decode} == {"r0", "r2"}
@@ -43,7 +43,7 @@ def test_kv_budget_blocks_admission_in_fifo_order():
     assert scheduler.reserved_kv_tokens == 40
     # r1 does not fit until something leaves; nothing behind it jumps the queue either
     assert scheduler.schedule(now=0).prefill == []
-    scheduler.remove(big)
+    scheduler.finish_requests([big], FinishReason.STOP)
     assert [r.request_id for r in scheduler.schedule(now=0).prefill] == ["r1"]
 
 
@@ -57,7 +57,7 @@ def test_head_of_line_request_is_not_starved_by_smaller_ones():
     for r in make_requests(3, prompt_len=2, max_new=2):  # would fit, but are behind `big`
         scheduler.add(r)
     assert scheduler.schedule(now=0).prefill == []
-    scheduler.remove(running)
+    scheduler.finish_requests([running], FinishReason.STOP)
     assert [r.request_id for r in scheduler.schedule(now=0).prefill][0] == "big"
 
 
@@ -105,9 +105,10 @@ def test_expired_requests_leave_both_queues():
     scheduler.add(waiting)
     scheduler.schedule(now=0)
     out = scheduler.schedule(now=10.0)
-    assert {r.request_id for r in out.expired} == {"r0", "r1"}
+    assert {r.request_id for r in out.finished} == {"r0", "r1"}
     assert not scheduler.has_work()
     assert running.status is Status.FINISHED
+    assert running.finish_reason is FinishReason.TIMEOUT
 
 
 @pytest.mark.parametrize("name", ["max_batch_size", "max_kv_tokens", "max_prefill_tokens", "max_waiting"])

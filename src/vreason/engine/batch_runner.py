@@ -20,6 +20,7 @@ from vreason.engine.inputs import ImageSlot, PreparedInputs, VisionFeatures
 from vreason.engine.kv_slots import KVPayload, KVSlots
 from vreason.engine.request import RequestState
 from vreason.engine.sampler import RowSampling, sample
+from vreason.engine.scheduler import RunnerOutput, SchedulerOutput
 
 
 @dataclass
@@ -48,12 +49,26 @@ class BatchRunner:
     def batch_size(self) -> int:
         return len(self.rows)
 
+    def execute(self, out: SchedulerOutput) -> RunnerOutput:
+        """Prefill the newly admitted requests (appended as new rows), then decode the rows that were running
+        before: each request gets exactly one token per step, and a new request's first token comes first."""
+        assert {r.request_id for r in out.decode} == set(self.by_id), "the decode list differs from the rows"
+        result = RunnerOutput()
+        running = len(self.rows)
+        if out.prefill:
+            tokens = self.prefill(out.prefill)
+            result.sampled.update((r.request_id, t) for r, t in zip(out.prefill, tokens, strict=True))
+        if running:
+            tokens = self.decode(running)
+            result.sampled.update((row.request.request_id, t) for row, t in zip(self.rows, tokens, strict=False))
+        return result
+
     # -- prefill -------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def prefill(self, requests: Sequence[RequestState]) -> list[int]:
         """Compute the prompts of newly admitted requests (appended as new rows); returns their first tokens."""
         first_row = len(self.rows)
-        inputs: list[PreparedInputs] = [r.inputs for r in requests]
+        inputs: list[PreparedInputs] = [r.inputs for r in requests]  # type: ignore[misc]
         starts = [r.num_cached_tokens for r in requests]
         lengths = [len(i.token_ids) for i in inputs]
         new_counts = [n - m for n, m in zip(lengths, starts, strict=False)]
@@ -137,21 +152,22 @@ class BatchRunner:
 
     # -- decode --------------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def decode(self) -> list[int]:
-        """One token for every running row, in row order (`self.rows`)."""
-        lengths = [r.length for r in self.rows]
+    def decode(self, count: int) -> list[int]:
+        """One token for each of the first `count` rows, in row order (`self.rows`)."""
+        rows = self.rows[:count]
+        lengths = [r.length for r in rows]
         width = max(lengths) + 1
         self.slots.ensure(len(self.rows), width)
-        tokens = torch.tensor([[r.request.output_ids[-1]] for r in self.rows], device=self.device)
+        tokens = torch.tensor([[r.request.output_ids[-1]] for r in rows], device=self.device)
         columns = torch.tensor(lengths, device=self.device)[:, None]
-        position = torch.tensor([r.length + r.rope_delta for r in self.rows], device=self.device)
+        position = torch.tensor([r.length + r.rope_delta for r in rows], device=self.device)
         positions = position.view(1, -1, 1).expand(3, -1, 1)
         embeds = self.lm.embed_tokens(tokens)
-        last = torch.zeros(len(self.rows), dtype=torch.long, device=self.device)
+        last = torch.zeros(len(rows), dtype=torch.long, device=self.device)
         logits = self._forward(0, embeds, columns, positions, width, last, None, None)
-        for row in self.rows:
+        for row in rows:
             row.length += 1
-        return sample(logits, [self._sampling(r) for r in self.rows])
+        return sample(logits, [self._sampling(r) for r in rows])
 
     # -- rows ----------------------------------------------------------------------------------------------
     @torch.inference_mode()

@@ -1,10 +1,11 @@
 """The local engine: the `Engine` interface over one loaded checkpoint, with batching and reuse caches.
 
-`generate` prepares a request off the event loop (images, template, tokens, cache lookups), hands it to the
-engine core's thread, and turns the token ids that come back into `StreamDelta`s and one final `Answer`.
-Requests that arrive while others run join the running batch at the next step. The answer's text comes from
-decoding all generated ids at once (`final_text`), the deltas from the incremental path (`StreamAssembler`);
-the two agree. Closing the stream early aborts the request and frees its KV.
+`generate` prepares a request off the event loop (template, tokens, cache lookups over images the surface
+has already resolved), hands it to the engine core's thread, and turns the token ids that come back into
+`StreamDelta`s and one final `Answer`. Requests that arrive while others run join the running batch at the
+next step. This front end is the detokenizer: it finds stop strings in the text (`StreamAssembler`) and tells
+the core, which never decodes text. Without stop strings or streaming, the answer is decoded once at the end
+(`final_text`); the two paths agree. Closing the stream early aborts the request and frees its KV.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from vreason.engine.core import EngineCore
 from vreason.engine.inputs import InputBuilder, PreparedInputs
 from vreason.engine.interface import EngineStats, GenerationRequest
 from vreason.engine.prompt import Prompt, build_prompt
-from vreason.engine.request import Finish, RequestState
+from vreason.engine.request import Finish, FinishReason, RequestState
 from vreason.engine.sampling import SamplingParams, defaults_for
-from vreason.engine.scheduler import SchedulerConfig
+from vreason.engine.scheduler import Scheduler, SchedulerConfig
 from vreason.engine.text_output import StreamAssembler, final_text
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
 from vreason.errors import InvalidRequestError, RequestTimeoutError
@@ -62,14 +63,9 @@ class LocalEngine:
         self.inputs = InputBuilder(model, loaded.processor, self.vision_cache)
         eos = model.generation_config.eos_token_id
         eos_ids = [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None]
-        self.core = EngineCore(
-            BatchRunner(model, self.vision_cache),
-            self.config.scheduler,
-            self.prefix_cache,
-            self.decode,
-            eos_ids or [int(self.tokenizer.eos_token_id)],
-            self.max_context,
-        )
+        self.eos_ids = eos_ids or [int(self.tokenizer.eos_token_id)]
+        scheduler = Scheduler(self.config.scheduler, self.eos_ids, self.max_context)
+        self.core = EngineCore(BatchRunner(model, self.vision_cache), scheduler, self.prefix_cache)
 
     @property
     def default_params(self) -> SamplingParams:
@@ -125,7 +121,10 @@ class LocalEngine:
         if params.output_format is not None:
             state.constraint = await asyncio.to_thread(self._constraint, params, prompt.thinking_prompt)
         self.core.submit(state)
-        assembler = StreamAssembler(self.decode, params.stop, prompt.thinking_prompt) if request.stream else None
+        # Stop strings are found here, in the text, once: the core hears of them through `stop`.
+        assembler = (
+            StreamAssembler(self.decode, params.stop, prompt.thinking_prompt) if request.stream or params.stop else None
+        )
         token_ids: list[int] = []
         finish: Finish | None = None
         try:
@@ -134,30 +133,39 @@ class LocalEngine:
                 if isinstance(item, Finish):
                     finish = item
                     break
+                if assembler is not None and assembler.stopped:
+                    continue  # sampled before the core heard of the stop string
                 token_ids.append(item)
                 if assembler is not None:
-                    for delta in assembler.push(item):
-                        yield delta
+                    deltas = assembler.push(item)
+                    if assembler.stopped:
+                        self.core.stop(request.request_id)
+                    if request.stream:
+                        for delta in deltas:
+                            yield delta
         finally:
             if finish is None:  # the consumer went away: stop generating for it
                 self.core.abort(request.request_id)
-        if finish.reason == "timeout":
+        if finish.reason is FinishReason.TIMEOUT:
             raise RequestTimeoutError(
                 f"request {request.request_id} ran past its {request.timeout_s} s deadline and was stopped"
             )
-        if finish.reason == "error":
+        if finish.reason is FinishReason.ERROR:
             assert finish.error is not None
             raise finish.error
         if assembler is not None:
-            for delta in assembler.finish():
-                yield delta
-        thinking, text, stopped = final_text(token_ids, self.decode, params.stop, prompt.thinking_prompt)
-        reason = "stop" if stopped else finish.reason
+            deltas = assembler.finish()
+            if request.stream:
+                for delta in deltas:
+                    yield delta
+            thinking, text = assembler.result()
+        else:
+            thinking, text, _ = final_text(token_ids, self.decode, (), prompt.thinking_prompt)
         first = finish.first_token_at or finish.finished_at
         yield Answer(
             text=text,
             thinking=thinking,
-            finish_reason=reason,  # type: ignore[arg-type]
+            finish_reason=finish.reason.value,  # type: ignore[arg-type]
             usage=Usage(
                 len(inputs.token_ids),
                 len(token_ids),
@@ -180,7 +188,7 @@ class LocalEngine:
 
         vocab_size = self.loaded.model.config.get_text_config().vocab_size
         return new_constraint(
-            self.tokenizer, params.output_format, vocab_size, sorted(self.core.eos_ids), thinking_prompt
+            self.tokenizer, params.output_format, vocab_size, sorted(self.eos_ids), thinking_prompt
         )
 
     def shutdown(self) -> None:

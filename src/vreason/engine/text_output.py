@@ -92,6 +92,7 @@ class StreamAssembler:
     def __init__(self, decode: Decode, stop: Sequence[str], thinking_prompt: bool):
         self._detok = IncrementalDetokenizer(decode)
         self._stop = tuple(stop)
+        self._thinking_prompt = thinking_prompt
         self._raw = ""  # all text so far, before the stop cut
         self._released = 0  # chars of _raw already routed to a channel
         self.stopped = False
@@ -110,6 +111,10 @@ class StreamAssembler:
         if not self.stopped:
             self._raw += self._detok.flush()
         return self._release(final=True)
+
+    def result(self) -> tuple[str | None, str]:
+        """(thinking, answer) of everything pushed, cut at the stop string: what the deltas add up to."""
+        return split_thinking(truncate_at_stop(self._raw, self._stop)[0], self._thinking_prompt)
 
     def _release(self, final: bool) -> list[StreamDelta]:
         cut, found = truncate_at_stop(self._raw, self._stop)
