@@ -16,17 +16,18 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from vreason.engine.factory import DEFAULT_MAX_IMAGES_PER_REQUEST, EngineSpec, build_engine
 from vreason.engine.interface import Engine, GenerationRequest
-from vreason.engine.local_engine import EngineConfig, LocalEngine
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.sync_bridge import SyncBridge
 from vreason.engine.types import Answer, Message, StreamDelta
 from vreason.errors import InvalidRequestError
-from vreason.media import ImageSource, MediaPolicy, PreparedImage, checkpoint_budget, load_image
-from vreason.models.demo import demo_notice
-from vreason.models.loader import LoadedModel, LoadSpec, load_model
+from vreason.media import ImageSource, MediaPolicy, PreparedImage, load_image
+
+if TYPE_CHECKING:
+    from vreason.models.loader import LoadedModel
 
 logger = logging.getLogger("vreason")
 
@@ -46,26 +47,20 @@ class VReason:
         min_pixels: int | None = None,
         max_pixels: int | None = None,
         media_policy: MediaPolicy | None = None,
-        max_images_per_request: int | None = 16,
+        max_images_per_request: int | None = DEFAULT_MAX_IMAGES_PER_REQUEST,
         engine: Engine | None = None,
     ):
         """Load `model` (None: the built-in demo model) into a local engine, or use `engine` as given
-        (a remote or vLLM backend; the loading arguments are then ignored)."""
-        self.loaded: LoadedModel | None = None
+        (a remote or vLLM backend, or one from `vreason.engine.factory.build_engine`; the loading arguments
+        are then ignored)."""
         if engine is None:
-            spec = LoadSpec(model=model, device=device, dtype=dtype, quantize=quantize, adapter=adapter)
-            self.loaded = load_model(spec)
-            if self.loaded.is_demo:
-                logger.warning(demo_notice())
-            engine = LocalEngine(
-                self.loaded,
-                EngineConfig(
-                    policy=media_policy or MediaPolicy(),
-                    budget=checkpoint_budget(self.loaded.processor).updated(min_pixels, max_pixels),
-                    max_images_per_request=max_images_per_request,
-                ),
-            )
+            engine = build_engine(EngineSpec(
+                model=model, device=device, dtype=dtype, quantize=quantize, adapter=adapter, min_pixels=min_pixels,
+                max_pixels=max_pixels, media_policy=media_policy, max_images_per_request=max_images_per_request,
+            ))
         self.engine: Engine = engine
+        # the checkpoint of an in-process engine (tests, fine-tuning, the UI's demo notice); None for remote ones
+        self.loaded: LoadedModel | None = getattr(engine, "loaded", None)
         self.bridge = SyncBridge()
 
     @property

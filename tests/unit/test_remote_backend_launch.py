@@ -57,11 +57,11 @@ def test_launch_spec_is_validated():
 
 
 def test_backend_factory_rejects_inconsistent_options():
-    with pytest.raises(InvalidRequestError, match="--backend"):
+    with pytest.raises(InvalidRequestError, match="backend"):
         make_vreason("vllm")
-    with pytest.raises(InvalidRequestError, match="needs at least one --upstream"):
+    with pytest.raises(InvalidRequestError, match="needs at least one upstream URL"):
         make_vreason("openai")
-    with pytest.raises(InvalidRequestError, match="needs --backend openai"):
+    with pytest.raises(InvalidRequestError, match="need backend 'openai'"):
         make_vreason("local", ["http://127.0.0.1:8000"])
-    with pytest.raises(InvalidRequestError, match="--adapter only apply to --backend local"):
+    with pytest.raises(InvalidRequestError, match="adapter .'lora/'.: only backend 'local'"):
         make_vreason("openai", ["http://127.0.0.1:8000"], adapter="lora/")

@@ -12,13 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vreason.errors import InvalidRequestError
-
 if TYPE_CHECKING:
     from vreason.api import VReason
     from vreason.media import MediaPolicy
-
-BACKENDS = ("local", "openai")
 
 BackendOpt = Annotated[
     str,
@@ -56,34 +52,12 @@ def make_vreason(
     """A `VReason` on the chosen backend. With `openai`, `model` names the model the upstreams serve
     (None: the one they list) and `remote_options` go to `RemoteConfig` (timeouts, retries, health)."""
     from vreason.api import VReason
+    from vreason.engine.factory import EngineSpec, build_engine
 
-    if backend not in BACKENDS:
-        raise InvalidRequestError(f"--backend ({backend!r}) must be one of {', '.join(BACKENDS)}", param="backend")
-    if backend == "local":
-        if upstreams:
-            raise InvalidRequestError("--upstream needs --backend openai", param="upstream")
-        return VReason(model, device=device, dtype=dtype, quantize=quantize, adapter=adapter, min_pixels=min_pixels,
-                       max_pixels=max_pixels, media_policy=media_policy,
-                       max_images_per_request=max_images_per_request)
-    if not upstreams:
-        raise InvalidRequestError("--backend openai needs at least one --upstream URL", param="upstream")
-    local_only = {"--quantize": quantize, "--adapter": adapter, "--device": None if device == "auto" else device,
-                  "--dtype": None if dtype == "auto" else dtype}
-    given = [name for name, value in local_only.items() if value is not None]
-    if given:
-        raise InvalidRequestError(
-            f"{', '.join(given)} only apply to --backend local; the upstream server decides them", param="backend"
-        )
-    from vreason.engine.backends import RemoteConfig, RemoteEngine
-    from vreason.media import MediaPolicy, PixelBudget
-
-    config = RemoteConfig(
-        upstreams=list(upstreams),
-        api_key=upstream_api_key,
-        model=model,
-        policy=media_policy or MediaPolicy(),
-        budget=PixelBudget().updated(min_pixels, max_pixels),
-        max_images_per_request=max_images_per_request,
-        **remote_options,
+    spec = EngineSpec(
+        backend=backend, model=model, device=device, dtype=dtype, quantize=quantize,  # type: ignore[arg-type]
+        adapter=adapter, min_pixels=min_pixels, max_pixels=max_pixels, media_policy=media_policy,
+        max_images_per_request=max_images_per_request, upstreams=upstreams or (), upstream_api_key=upstream_api_key,
+        remote_options=remote_options,
     )
-    return VReason(engine=RemoteEngine(config))
+    return VReason(engine=build_engine(spec))

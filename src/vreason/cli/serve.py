@@ -79,11 +79,16 @@ def serve(
         from vreason.errors import VReasonError
 
         raise VReasonError(f"vreason serve needs the server extra: pip install 'vreason[server]' ({err})") from None
-    from vreason.cli.backend_options import make_vreason
+    from vreason.engine.factory import EngineSpec, build_engine
 
     # Everything that can be wrong with the flags fails here, before a model is loaded.
     domains = tuple(d.strip() for value in allowed_media_domains or () for d in value.split(",") if d.strip())
     policy = server_media_policy(allowed_local_media_path, domains, allow_private_media_urls)
+    spec = EngineSpec(
+        backend=backend, model=model, device=device, dtype=dtype, quantize=quantize,  # type: ignore[arg-type]
+        adapter=adapter, min_pixels=min_pixels, max_pixels=max_pixels, media_policy=policy,
+        max_images_per_request=max_images_per_request, upstreams=upstream or (), upstream_api_key=upstream_api_key,
+    )
     settings = ServerSettings(
         served_model_names=tuple(served_model_name or ()),
         api_key=api_key,
@@ -93,20 +98,16 @@ def serve(
     if host not in LOOPBACK_HOSTS and api_key is None:
         _say(f"warning: listening on {host} without --api-key; anyone who can reach this port can use the model")
     _say(f"loading {model or 'the built-in demo model'} ...")
-    vr = make_vreason(
-        backend, upstream, upstream_api_key, model=model, device=device, dtype=dtype, quantize=quantize,
-        adapter=adapter, min_pixels=min_pixels, max_pixels=max_pixels, media_policy=policy,
-        max_images_per_request=max_images_per_request,
-    )
+    engine = build_engine(spec)
     if not settings.served_model_names:
-        settings = replace(settings, served_model_names=(model or vr.engine.model_name,))
-    app = create_app(vr.engine, settings)
+        settings = replace(settings, served_model_names=(model or engine.model_name,))
+    app = create_app(engine, settings)
     note = policy_note(policy, api_key)
     name = settings.served_model_names[0]
     started = serve_app(
         app, host, port,
         on_ready=lambda url: _say(f"serving {name} at {url}/v1 ({note}); Ctrl+C stops"),
-        on_shutdown=vr.engine.close,  # on the loop that drove it
+        on_shutdown=engine.close,  # on the loop that drove it
         access_log=access_log,
     )
     if not started:
