@@ -6,6 +6,7 @@ the HTTP server builds a stricter policy (no local files unless a directory is a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ class MediaPolicy:
     allow_private_urls: bool = False
     # When non-empty, only these host names (or their subdomains) may be fetched.
     allowed_domains: tuple[str, ...] = ()
+    # How URL hosts are resolved: (host, port) -> IP address strings, raising OSError when the name does not
+    # resolve. None is the system resolver (getaddrinfo). Whatever it answers is checked and then connected to.
+    resolver: Callable[[str, int], list[str]] | None = None
     url_timeout_s: float = 10.0
     max_redirects: int = 5
     # Cap on encoded bytes from any source (file, URL, data URI).
