@@ -97,6 +97,8 @@ def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
             return f"the request body is not valid JSON ({error.get('msg')})", None
         if error.get("type") == "missing" and not loc:
             return "the request body is missing; send a JSON object", None
+        # A model-level check (a lone surrogate anywhere in the body) names its field in the error's context.
+        where = where or str((error.get("ctx") or {}).get("param", ""))
         param = param or where or None
         message = str(error.get("msg", "invalid value"))
         message = message.removeprefix("Value error, ")

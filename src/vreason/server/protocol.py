@@ -3,17 +3,22 @@
 Requests validate themselves (types, ranges, supported content parts) and convert into the engine's
 dataclasses with `to_messages()` and `to_sampling_params(defaults)`; nothing past this module sees pydantic.
 Fields OpenAI defines that vreason cannot honour (tools, logprobs, logit_bias, audio) are refused with a 400
-rather than ignored. Extensions shared with vLLM: top_k, repetition_penalty; and min_pixels / max_pixels
-for the per-image pixel budget.
+rather than ignored. Text that is not valid Unicode (a lone UTF-16 surrogate such as "\\ud800", which JSON can
+spell) is refused with a 400 naming the field, anywhere in the body; `reject_lone_surrogates` does the same for
+every other request model. System and user messages need content (OpenAI answers 400 for null); an assistant
+message may carry none (OpenAI's tool-call turns). Extensions shared with vLLM: top_k, repetition_penalty; and
+min_pixels / max_pixels for the per-image pixel budget.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from vreason.engine.sampling import OutputFormat, SamplingParams
 from vreason.engine.types import ImagePart, Message, Part, TextPart
@@ -21,6 +26,43 @@ from vreason.errors import InvalidRequestError
 
 IMAGE_URL_SCHEMES = ("http://", "https://", "data:", "file://")
 ROLE_MAP = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+# Roles whose message may have no content (an assistant turn that only called tools, in OpenAI's format).
+CONTENT_OPTIONAL_ROLES = ("assistant",)
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def find_lone_surrogate(value: Any, path: str = "") -> str | None:
+    """Where in a parsed JSON value a string (or object key) holds a lone surrogate, as 'messages[0].content',
+    or None. Python strings from `json.loads` can hold them; no tokenizer or UTF-8 encoder accepts them."""
+    if isinstance(value, str):
+        return path if LONE_SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and LONE_SURROGATE.search(key):
+                return path or "body"
+            found = find_lone_surrogate(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = find_lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def reject_lone_surrogates(data: Any) -> Any:
+    """A `model_validator(mode="before")` body for request models: a 400 naming the field, not a 500 later."""
+    where = find_lone_surrogate(data)
+    if where is not None:
+        raise PydanticCustomError(
+            "lone_surrogate",
+            "not valid Unicode text (it holds a lone UTF-16 surrogate such as \\ud800); send UTF-8 text or a "
+            "surrogate pair",
+            {"param": where or "body"},
+        )
+    return data
 
 
 class _Model(BaseModel):
@@ -73,12 +115,16 @@ def _parse_part(index: int, item: Any) -> ContentPart:
 
 class ChatMessage(_Model):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = None
+    # Required (not null) except for CONTENT_OPTIONAL_ROLES; validated even when absent, see _parts.
+    content: str | list[ContentPart] | None = Field(default=None, validate_default=True)
     name: str | None = None
 
     @field_validator("content", mode="before")
     @classmethod
-    def _parts(cls, content: Any) -> Any:
+    def _parts(cls, content: Any, info: ValidationInfo) -> Any:
+        role = info.data.get("role")
+        if content is None and role is not None and role not in CONTENT_OPTIONAL_ROLES:
+            raise ValueError(f"a {role} message needs content (a string or a list of parts), not null")
         if isinstance(content, list):
             return [_parse_part(i, item) for i, item in enumerate(content)]
         if content is not None and not isinstance(content, str):
@@ -132,6 +178,11 @@ class ChatCompletionRequest(_Model):
     repetition_penalty: float | None = None
     min_pixels: int | None = None
     max_pixels: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        return reject_lone_surrogates(data)
 
     def check_supported(self) -> None:
         unsupported = {

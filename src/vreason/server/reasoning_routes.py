@@ -17,10 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vreason.engine.interface import Engine
 from vreason.engine.sync_bridge import SyncBridge
+from vreason.server.protocol import reject_lone_surrogates
 
 MAX_IMAGES = 16
 # Reasoning calls running at once; more wait their turn (each one already sends many requests to the engine).
@@ -53,6 +54,11 @@ class _Request(BaseModel):
     seed: int | None = None
     min_pixels: int | None = None
     max_pixels: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        return reject_lone_surrogates(data)  # a 400 naming the field, before any tokenizer sees the text
 
     def sampling(self) -> dict[str, Any]:
         values = {
