@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vreason.eval import metrics as m
+from vreason.scoring import metrics as m
 
 CHOICES = {"A": "cat", "B": "dog", "C": "bird", "D": "fish"}
 

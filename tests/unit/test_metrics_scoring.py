@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from vreason.eval.records import LabeledBox, PredictionRecord, read_records, repair_tail
-from vreason.eval.scoring import score_qa
+from vreason.scoring.records import LabeledBox, PredictionRecord, read_records, repair_tail
+from vreason.scoring.scorers import score_qa
 
 
 def record(pid: str, prediction: str, answers: list[str], **extra) -> PredictionRecord:

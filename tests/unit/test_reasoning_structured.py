@@ -13,7 +13,8 @@ from vreason.engine.types import Message
 from vreason.errors import InvalidRequestError
 from vreason.media import PixelBudget
 from vreason.reasoning.context_budget import ContextPolicy
-from vreason.reasoning.structured import as_schema, parse_json
+from vreason.reasoning.json_output import parse_json
+from vreason.reasoning.structured import as_schema
 from vreason.reasoning.token_count import EstimateCounter, visual_tokens
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from vreason.errors import InvalidRequestError
 from vreason.eval.datasets import EvalItem, load_dataset
-from vreason.eval.records import LabeledBox, PredictionRecord
-from vreason.tasks import TaskOutputError, get_task, task_names
-from vreason.tasks.structured import add_pixel_boxes, close_truncated, find_boxes, parse_json_object
+from vreason.reasoning.json_output import StructuredOutputError, close_truncated, parse_json_object
+from vreason.scoring.records import LabeledBox, PredictionRecord
+from vreason.tasks import get_task, task_names
+from vreason.tasks.structured import add_pixel_boxes, find_boxes
 
 
 def rec(pid: str, parsed: dict | None, target: dict, boxes=None, pred_boxes=(), kind="all") -> PredictionRecord:
@@ -47,9 +48,9 @@ def test_parse_json_object_tolerates_fences_prose_thinking_and_cut_off_answers()
     cut = '{"defect": true, "defects": [{"type": "dent", "bbox_2d": [1, 2, 3, 4]}, {"type": "de'
     assert parse_json_object(cut) == ({"defect": True, "defects": [{"type": "dent", "bbox_2d": [1, 2, 3, 4]}]}, True)
     assert close_truncated('{"s": "a \\" quote, still in the string') is None
-    with pytest.raises(TaskOutputError, match="holds no JSON object; the model answered 'red'"):
+    with pytest.raises(StructuredOutputError, match="holds no JSON object; the model answered 'red'"):
         parse_json_object("red")
-    with pytest.raises(TaskOutputError, match="JSON does not parse"):
+    with pytest.raises(StructuredOutputError, match="JSON does not parse"):
         parse_json_object('{"a": tru')
 
 
@@ -69,7 +70,7 @@ def test_inspection_reading_is_lenient_and_checks_the_schema():
     good = pack.read('{"defect": false, "defects": []}')
     assert good.value == {"defect": False, "defects": []}
     assert good.schema_problems == []
-    with pytest.raises(TaskOutputError, match="neither 'defect' nor 'defects'"):
+    with pytest.raises(StructuredOutputError, match="neither 'defect' nor 'defects'"):
         pack.read('{"colour": "red"}')
 
 
@@ -79,7 +80,7 @@ def test_medical_answers_always_carry_the_decision_support_notice():
                         '"impression": "one small nodule"}')
     assert reading.value["notice"].startswith("Decision support only, not a diagnosis")
     assert reading.value["findings"][0]["confidence"] == "low"  # unknown confidence read as the lowest
-    with pytest.raises(TaskOutputError, match="no 'findings' list"):
+    with pytest.raises(StructuredOutputError, match="no 'findings' list"):
         pack.read('{"impression": "fine"}')
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError
-from vreason.eval.datasets import EvalItem
-from vreason.eval.records import PredictionRecord, ScoreResult, read_records
 from vreason.eval.report import write_report
 from vreason.eval.runner import PREDICTIONS, RUN_INFO, RunOptions, run_predictions
-from vreason.eval.scoring import score_qa
+from vreason.scoring.items import EvalItem
+from vreason.scoring.records import PredictionRecord, ScoreResult, read_records
+from vreason.scoring.scorers import score_qa
+from vreason.tasks import get_task
 
 if TYPE_CHECKING:
     from vreason.api import VReason
@@ -61,8 +62,6 @@ def rescore(out: Path, task: TaskPack | None = None) -> EvalSummary:
     info_path = out / RUN_INFO
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     if task is None and info.get("task"):
-        from vreason.tasks import get_task
-
         task = get_task(info["task"], info.get("config"))
     result = score(records, task)
     report = _write(out, records, result, task, {k: v for k, v in info.items() if v} | {"items": len(records)})

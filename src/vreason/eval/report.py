@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vreason.errors import VReasonError
-from vreason.eval.records import Confusion, PredictionRecord, ScoreResult
+from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
 
 EXAMPLES = 6  # per grid: right answers in one, wrong answers in another
 GT_COLOUR, PRED_COLOUR = "#1a9850", "#d73027"

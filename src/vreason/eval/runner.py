@@ -18,9 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vreason.errors import InvalidRequestError, VReasonError
-from vreason.eval.datasets import EvalItem
-from vreason.eval.records import LabeledBox, PredictionRecord, read_records, repair_tail
 from vreason.reasoning.grounding import parse_detections
+from vreason.reasoning.json_output import StructuredOutputError
+from vreason.scoring.items import EvalItem
+from vreason.scoring.records import LabeledBox, PredictionRecord, read_records, repair_tail
+from vreason.tasks.structured import add_pixel_boxes, find_boxes
 
 if TYPE_CHECKING:
     from vreason.api import VReason
@@ -111,8 +113,6 @@ def _one(vr: VReason, conversation: list[Message], sampling: dict[str, Any]) -> 
 
 
 def _fill(record: PredictionRecord, answer: Answer, task: TaskPack | None, size: tuple[int, int] | None) -> None:
-    from vreason.tasks.structured import TaskOutputError, add_pixel_boxes, find_boxes
-
     record.prediction = answer.text
     record.latency_s = round(answer.timings.total_s, 4)
     record.completion_tokens = answer.usage.completion_tokens
@@ -122,7 +122,7 @@ def _fill(record: PredictionRecord, answer: Answer, task: TaskPack | None, size:
     else:
         try:
             reading = task.read(answer.text)
-        except TaskOutputError as err:
+        except StructuredOutputError as err:
             record.parse_error = str(err)
             return
         record.parsed = reading.value if size is None else add_pixel_boxes(reading.value, size)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from vreason.errors import InvalidRequestError
+from vreason.reasoning.json_output import json_region, json_start
 
 SCALE = 1000.0
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)(?:```|$)", re.S)
 _OBJECT = re.compile(r"\{[^{}]*\}")
 # How many '[' / '{' positions to try before giving up: prose before the JSON may hold brackets of its own.
 _MAX_JSON_STARTS = 16
@@ -99,15 +99,13 @@ class Detection:
 
 def parse_detections(text: str) -> list[Detection]:
     """Every well-formed box or point in `text`; malformed entries are dropped, never raised."""
-    fenced = _FENCE.search(text)
-    body = fenced.group(1) if fenced else text
+    body = json_region(text)
     decoder = json.JSONDecoder()
-    position, tries = 0, 0
-    while tries < _MAX_JSON_STARTS:
-        start = min((i for i in (body.find("[", position), body.find("{", position)) if i >= 0), default=-1)
+    position = 0
+    for _ in range(_MAX_JSON_STARTS):
+        start = json_start(body, position)
         if start < 0:
             return []
-        tries += 1
         try:
             data, end = decoder.raw_decode(body, start)
         except json.JSONDecodeError:

@@ -10,32 +10,22 @@ validate is asked again with the error (`retries`) before `StructuredOutputError
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vreason.engine.sampling import OutputFormat
 from vreason.engine.types import Answer, Message
-from vreason.errors import InvalidRequestError, VReasonError
+from vreason.errors import InvalidRequestError
 from vreason.reasoning.image_args import as_image_list
+from vreason.reasoning.json_output import StructuredOutputError, parse_json, schema_errors
 
 if TYPE_CHECKING:
     from vreason.api import Images, VReason
 
 MAX_RETRIES = 5
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)(?:```|$)", re.S)
 SCHEMA_INSTRUCTION = "Reply with JSON only, matching this JSON schema: {schema}"
 RETRY_INSTRUCTION = "That reply was not valid: {error}. Reply again with JSON only, matching the schema."
-
-
-class StructuredOutputError(VReasonError):
-    """The model's output did not parse as JSON or did not validate against the schema."""
-
-    def __init__(self, message: str, raw_output: str, attempts: int):
-        self.raw_output = raw_output
-        self.attempts = attempts
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -54,13 +44,9 @@ class Schema:
         """The validated value (a model instance, or `data` itself); raises ValueError naming what is wrong."""
         if self.model is not None:
             return self.model.model_validate(data)  # pydantic's ValidationError is a ValueError
-        from jsonschema import Draft202012Validator
-
-        errors = sorted(Draft202012Validator(self.json_schema).iter_errors(data), key=lambda e: list(e.path))
+        errors = schema_errors(data, self.json_schema)
         if errors:
-            first = errors[0]
-            where = "/".join(str(p) for p in first.path) or "(root)"
-            raise ValueError(f"at {where}: {first.message}")
+            raise ValueError(f"at {errors[0]}")
         return data
 
 
@@ -87,24 +73,6 @@ def as_schema(schema: Any) -> Schema:
     except SchemaError as err:
         raise InvalidRequestError(f"the schema is not a valid JSON schema: {err.message}", param="schema") from None
     return Schema(schema)
-
-
-def parse_json(text: str) -> Any:
-    """The JSON value in `text`: the whole text, a fenced block, or the first value that starts a line of prose."""
-    stripped = text.strip()
-    fenced = _FENCE.search(stripped)
-    body = fenced.group(1).strip() if fenced else stripped
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError:
-        pass
-    starts = [i for i in (body.find("{"), body.find("[")) if i >= 0]
-    if starts:
-        try:
-            return json.JSONDecoder().raw_decode(body, min(starts))[0]
-        except json.JSONDecodeError:
-            pass
-    raise ValueError(f"no JSON value in the output ({_preview(text)})")
 
 
 @dataclass
@@ -155,7 +123,3 @@ def _with_instruction(message: Message, instruction: str) -> Message:
     text = message.text.rstrip()
     return Message.user(f"{text}\n\n{instruction}" if text else instruction, message.images)
 
-
-def _preview(text: str, limit: int = 80) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[:limit] + "...")

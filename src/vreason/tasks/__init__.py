@@ -2,8 +2,12 @@
 imaging, industrial inspection and education, run with `vreason task run NAME IMAGE...` and measured with
 `vreason eval --task NAME`. See docs/tasks.md."""
 
+from vreason.reasoning.json_output import StructuredOutputError
 from vreason.tasks.base import Reading, TaskPack
 from vreason.tasks.registry import get_task, task_names
-from vreason.tasks.structured import TaskOutputError
 
-__all__ = ["Reading", "TaskOutputError", "TaskPack", "get_task", "task_names"]
+# The name task packs' callers have caught since the packs shipped; one error class serves structured answers
+# and task packs alike.
+TaskOutputError = StructuredOutputError
+
+__all__ = ["Reading", "StructuredOutputError", "TaskOutputError", "TaskPack", "get_task", "task_names"]

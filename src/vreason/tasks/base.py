@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError
-from vreason.tasks.structured import parse_json_object, schema_errors
+from vreason.reasoning.json_output import parse_json_object, schema_errors
 
 if TYPE_CHECKING:
     from vreason.engine.sampling import OutputFormat
     from vreason.engine.types import Message
-    from vreason.eval.datasets import EvalItem
-    from vreason.eval.records import PredictionRecord, ScoreResult
+    from vreason.scoring.items import EvalItem
+    from vreason.scoring.records import PredictionRecord, ScoreResult
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class TaskPack:
     system_prompt: str
     user_template: str  # str.format fields: the item's fields, `question`, and `template_fields`
     schema: dict[str, Any]  # JSON schema of the answer: sent for constrained decoding, checked on every answer
-    normalize: Callable[[dict[str, Any]], dict[str, Any]]  # lenient reading; raises TaskOutputError when hopeless
+    normalize: Callable[[dict[str, Any]], dict[str, Any]]  # lenient reading; raises StructuredOutputError when hopeless
     score: Callable[[Sequence[PredictionRecord]], ScoreResult]
     make_samples: Callable[[Path, int, int], Path]  # (directory, count, seed) -> a JSONL file `eval` reads
     limits: str  # what the pack cannot do; printed by `vreason task show` and in the docs
@@ -76,7 +76,7 @@ class TaskPack:
         return OutputFormat("json_schema", json.dumps(self.schema))
 
     def read(self, text: str) -> Reading:
-        """The model's answer as this task's output. Raises TaskOutputError when no JSON object can be read."""
+        """The model's answer as this task's output. Raises StructuredOutputError when no JSON object can be read."""
         raw, truncated = parse_json_object(text)
         value = self.normalize(raw)
         if self.notice:

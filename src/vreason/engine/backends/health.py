@@ -14,14 +14,12 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vreason.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     import httpx
-
-    from vreason.engine.backends.balancer import Upstream
 
 logger = logging.getLogger("vreason.remote")
 
@@ -85,12 +83,21 @@ class UpstreamHealth:
         return False
 
 
+class Probed(Protocol):
+    """What the monitor needs of an upstream. The balancer's `Upstream` is one; health does not know the
+    balancer (the balancer builds on health, not the other way round)."""
+
+    url: str  # as the user gave it, for log messages
+    api_base: str  # probed with GET <api_base>/models
+    health: UpstreamHealth
+
+
 class HealthMonitor:
     """Probes each upstream every `policy.interval_s` on the running event loop until stopped."""
 
     def __init__(
         self,
-        upstreams: Sequence[Upstream],
+        upstreams: Sequence[Probed],
         client: httpx.AsyncClient,
         policy: HealthPolicy,
         headers: dict[str, str] | None = None,
@@ -106,7 +113,7 @@ class HealthMonitor:
     def now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
-    async def probe(self, upstream: Upstream) -> bool:
+    async def probe(self, upstream: Probed) -> bool:
         """One probe; updates the upstream's health and returns whether it answered well."""
         import httpx
 

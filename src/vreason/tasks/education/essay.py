@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from vreason.errors import InvalidRequestError
-from vreason.eval import metrics as m
-from vreason.eval.records import Confusion, PredictionRecord, ScoreResult
-from vreason.eval.scoring import by_type, run_health
+from vreason.reasoning.json_output import StructuredOutputError
+from vreason.scoring import metrics as m
+from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
+from vreason.scoring.scorers import by_type, run_health
 from vreason.tasks.base import TaskPack
 from vreason.tasks.education.essay_samples import write_samples
-from vreason.tasks.structured import TaskOutputError
 
 DEFAULT_RUBRIC = Path(__file__).with_name("rubric.yaml")
 MAX_SCORE = 10
@@ -107,7 +107,8 @@ def make_normalizer(criteria: list[Criterion]):
         total = m.parse_number(str(raw.get("score", ""))) if raw.get("score") is not None else None
         if total is None:
             if not parts:
-                raise TaskOutputError("the answer has neither a 'score' nor criterion scores", str(raw))
+                raise StructuredOutputError.unreadable("the answer has neither a 'score' nor criterion scores",
+                                                       str(raw))
             total = sum(p["score"] for p in parts)
         return {"score": min(max(total, 0.0), float(MAX_SCORE)), "criteria": parts,
                 "summary": str(raw.get("summary", ""))}

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from vreason.errors import InvalidRequestError
-from vreason.eval import metrics as m
-from vreason.eval.records import Confusion, PredictionRecord, ScoreResult
-from vreason.eval.scoring import by_type, run_health
+from vreason.reasoning.json_output import StructuredOutputError
+from vreason.scoring import metrics as m
+from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
+from vreason.scoring.scorers import by_type, run_health
 from vreason.tasks.base import TaskPack
 from vreason.tasks.education.math_samples import write_samples
-from vreason.tasks.structured import TaskOutputError, as_bool
+from vreason.tasks.structured import as_bool
 
 SYSTEM = ("You are a careful maths teacher. You check every line of a student's work, recompute each "
           "calculation yourself, and point to the first line that is wrong. You answer in the language of the problem.")
@@ -57,7 +58,7 @@ def normalize(raw: dict[str, Any]) -> dict[str, Any]:
     step = _step_number(raw.get("first_wrong_step"))
     if correct is None:
         if "first_wrong_step" not in raw:
-            raise TaskOutputError("the answer has no 'correct' verdict", str(raw))
+            raise StructuredOutputError.unreadable("the answer has no 'correct' verdict", str(raw))
         correct = step is None
     return {"correct": correct, "first_wrong_step": None if correct else step,
             "final_answer": str(raw.get("final_answer", "")), "explanation": str(raw.get("explanation", ""))}

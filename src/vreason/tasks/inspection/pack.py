@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vreason.eval import metrics as m
-from vreason.eval.records import Confusion, PredictionRecord, ScoreResult
-from vreason.eval.scoring import box_metrics, by_type, run_health
+from vreason.reasoning.json_output import StructuredOutputError
+from vreason.scoring import metrics as m
+from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
+from vreason.scoring.scorers import box_metrics, by_type, run_health
 from vreason.tasks.base import TaskPack
 from vreason.tasks.inspection.samples import write_samples
 from vreason.tasks.inspection.taxonomy import GOOD, Taxonomy, load_taxonomy
-from vreason.tasks.structured import TaskOutputError, as_bool, as_box
+from vreason.tasks.structured import as_bool, as_box
 
 UNREAD = "(unparsed)"  # the predicted class of an answer that could not be read
 
@@ -63,7 +64,7 @@ def normalize(raw: dict[str, Any]) -> dict[str, Any]:
     defect = as_bool(raw.get("defect"))
     if defect is None:
         if "defects" not in raw:
-            raise TaskOutputError("the answer has neither 'defect' nor 'defects'", str(raw))
+            raise StructuredOutputError.unreadable("the answer has neither 'defect' nor 'defects'", str(raw))
         defect = bool(defects)
     return {"defect": defect, "defects": defects if defect else []}
 

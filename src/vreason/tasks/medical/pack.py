@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from vreason.errors import InvalidRequestError
-from vreason.eval import metrics as m
-from vreason.eval.records import Confusion, PredictionRecord, ScoreResult
-from vreason.eval.scoring import box_metrics, by_type, run_health
+from vreason.reasoning.json_output import StructuredOutputError
+from vreason.scoring import metrics as m
+from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
+from vreason.scoring.scorers import box_metrics, by_type, run_health
 from vreason.tasks.base import TaskPack
 from vreason.tasks.medical.samples import FINDINGS, NORMAL, write_samples
-from vreason.tasks.structured import TaskOutputError, as_box
+from vreason.tasks.structured import as_box
 
 NOTICE = ("Decision support only, not a diagnosis: a qualified clinician must review the image and this output "
           "before any clinical decision.")
@@ -61,7 +62,7 @@ def schema() -> dict[str, Any]:
 def normalize(raw: dict[str, Any]) -> dict[str, Any]:
     entries = raw.get("findings")
     if not isinstance(entries, list):
-        raise TaskOutputError("the answer has no 'findings' list", str(raw))
+        raise StructuredOutputError.unreadable("the answer has no 'findings' list", str(raw))
     findings = []
     for entry in entries:
         if not isinstance(entry, dict):

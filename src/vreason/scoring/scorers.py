@@ -1,6 +1,7 @@
-"""Question-answer scoring: from prediction records to metrics.json, for data without a task pack.
+"""Scorers: from prediction records to metrics.json. `score_qa` scores data without a task pack; `run_health`,
+`by_type` and `box_metrics` are the parts every task pack's scorer shares.
 
-Which metrics appear depends on what the data carries: every item gets exact match and ANLS; items with
+Which metrics `score_qa` reports depends on what the data carries: every item gets exact match and ANLS; items with
 several references add VQA accuracy; items with options add multiple-choice accuracy; items with a `boxes`
 field add box F1@IoU>=0.5 and mean IoU; numeric references add MAE; a small label set (easy-VQA's 13 answers)
 adds per-class precision / recall / false-positive rate and a confusion matrix.
@@ -12,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from vreason.eval import metrics as m
-from vreason.eval.records import Confusion, PredictionRecord, ScoreResult
+from vreason.scoring import metrics as m
+from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
 
 MAX_CLASSES = 30  # above this many distinct answers, per-class tables stop being readable
 

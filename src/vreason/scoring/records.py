@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from vreason.eval.datasets import EvalItem
+from vreason.scoring.items import EvalItem
 
 
 @dataclass
