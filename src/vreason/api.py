@@ -8,31 +8,35 @@
 
 Sampling keywords (temperature, top_p, top_k, max_new_tokens, repetition_penalty, presence_penalty,
 frequency_penalty, seed, stop) override Qwen's recommended defaults for the model's kind.
+
+`VReason` is the synchronous face of `AsyncVReason` (async_api.py), for a Python prompt and the CLI: one event
+loop on a daemon thread (`SyncBridge`) runs the async calls; `vr.aio` is the async API itself, and `vr.run`
+awaits any coroutine on that loop (the blocking forms of the reasoning functions use it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from vreason.async_api import AsyncVReason, Images, MessageLike, as_image_list
 from vreason.engine.factory import DEFAULT_MAX_IMAGES_PER_REQUEST, EngineSpec, build_engine
-from vreason.engine.interface import Engine, GenerationRequest
+from vreason.engine.interface import Engine
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.sync_bridge import SyncBridge
 from vreason.engine.types import Answer, Message, StreamDelta
-from vreason.errors import InvalidRequestError
-from vreason.media import ImageSource, MediaPolicy, PreparedImage, load_image
+from vreason.media import ImageSource, MediaPolicy, PreparedImage
+from vreason.media_step import MediaResolver
 
 if TYPE_CHECKING:
     from vreason.models.loader import LoadedModel
 
 logger = logging.getLogger("vreason")
+T = TypeVar("T")
 
-Images = ImageSource | Sequence[ImageSource] | None
-MessageLike = Message | dict[str, Any]
+__all__ = ["Conversation", "Images", "MessageLike", "VReason"]
 
 
 class VReason:
@@ -61,6 +65,7 @@ class VReason:
         self.engine: Engine = engine
         # the checkpoint of an in-process engine (tests, fine-tuning, the UI's demo notice); None for remote ones
         self.loaded: LoadedModel | None = getattr(engine, "loaded", None)
+        self.aio = AsyncVReason(engine, MediaResolver(engine.policy, engine.max_images_per_request))
         self.bridge = SyncBridge()
 
     @property
@@ -73,18 +78,21 @@ class VReason:
 
     def sampling(self, **overrides: Any) -> SamplingParams:
         """Qwen's defaults for this model kind with `overrides` applied (None values ignored)."""
-        return self.engine.default_params.updated(**overrides)
+        return self.aio.sampling(**overrides)
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable` on this object's event loop and return its result (from synchronous code only)."""
+        return self.bridge.run(awaitable)
 
     def prepare_image(self, source: ImageSource | PreparedImage) -> PreparedImage:
         """Load and check once; the result can be passed anywhere an image is taken (saves re-decoding)."""
-        return load_image(source, self.engine.policy)
+        return self.aio.media.load(source)
 
     def ask(self, images: Images, question: str, **sampling: Any) -> Answer:
-        return self.chat([Message.user(question, _as_list(images))], **sampling)
+        return self.run(self.aio.ask(images, question, **sampling))
 
     def chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Answer:
-        request = self._request(messages, sampling, stream=False)
-        return _final(self.bridge.iterate(lambda: self.engine.generate(request)))
+        return self.run(self.aio.chat(messages, **sampling))
 
     def chat_many(
         self,
@@ -96,72 +104,29 @@ class VReason:
 
         `sampling` applies to all; `per_request[i]` (optional) overrides it for request i (e.g. its own seed).
         If any request fails, the first failure is raised once all have finished."""
-        if per_request is not None and len(per_request) != len(conversations):
-            raise InvalidRequestError(
-                f"per_request has {len(per_request)} entries for {len(conversations)} conversations",
-                param="per_request",
-            )
-        overrides = per_request or [{}] * len(conversations)
-        requests = [
-            self._request(messages, {**sampling, **extra}, stream=False)
-            for messages, extra in zip(conversations, overrides, strict=True)
-        ]
-
-        async def one(request: GenerationRequest) -> Answer:
-            answer = None
-            async for event in self.engine.generate(request):
-                if isinstance(event, Answer):
-                    answer = event
-            assert answer is not None
-            return answer
-
-        async def all_of() -> list[Answer | BaseException]:
-            return list(await asyncio.gather(*(one(r) for r in requests), return_exceptions=True))
-
-        results = self.bridge.run(all_of())
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return results  # type: ignore[return-value]
+        return self.run(self.aio.chat_many(conversations, per_request, **sampling))
 
     def ask_many(self, items: Sequence[tuple[Images, str]], **sampling: Any) -> list[Answer]:
         """`ask` for many (images, question) pairs at once, batched by the engine."""
-        return self.chat_many([[Message.user(q, _as_list(imgs))] for imgs, q in items], **sampling)
+        return self.run(self.aio.ask_many(items, **sampling))
 
     def stream(self, images: Images, question: str, **sampling: Any) -> Iterator[str]:
         """Text deltas of the answer (a thinking model's reasoning is left out; see stream_chat)."""
-        for event in self.stream_chat([Message.user(question, _as_list(images))], **sampling):
+        for event in self.stream_chat([Message.user(question, as_image_list(images))], **sampling):
             if isinstance(event, StreamDelta) and event.channel == "text":
                 yield event.text
 
     def stream_chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Iterator[StreamDelta | Answer]:
         """`StreamDelta`s on the text and thinking channels, then the final `Answer`."""
-        request = self._request(messages, sampling, stream=True)
-        yield from self.bridge.iterate(lambda: self.engine.generate(request))
+        yield from self.bridge.iterate(lambda: self.aio.stream_chat(messages, **sampling))
 
     def close(self) -> None:
         """Stop the engine and its event loop (also done at interpreter exit)."""
-        self.bridge.run(self.engine.close())
+        self.run(self.aio.close())
         self.bridge.close()
 
     def conversation(self, system: str | None = None) -> Conversation:
         return Conversation(self, system)
-
-    def _request(self, messages: Sequence[MessageLike], sampling: dict[str, Any], stream: bool) -> GenerationRequest:
-        max_pixels = sampling.pop("max_pixels", None)
-        min_pixels = sampling.pop("min_pixels", None)
-        # request-level options beside the sampling ones: a deadline, and routing affinity for remote backends
-        timeout_s = sampling.pop("timeout_s", None)
-        conversation_id = sampling.pop("conversation_id", None)
-        parsed = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
-        return GenerationRequest(
-            messages=parsed,
-            params=self.sampling(**sampling),
-            budget=self.engine.budget.updated(min_pixels, max_pixels),
-            stream=stream,
-            timeout_s=timeout_s,
-            conversation_id=conversation_id,
-        )
 
 
 class Conversation:
@@ -173,10 +138,15 @@ class Conversation:
         self.id = uuid.uuid4().hex  # sent with every turn: remote backends route the turns to one replica
 
     def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
-        return _final(self.stream(question, images, **sampling))
+        answer = None
+        for event in self.stream(question, images, **sampling):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None, "the engine always ends a generation with an Answer"
+        return answer
 
     def stream(self, question: str, images: Images = None, **sampling: Any) -> Iterator[StreamDelta | Answer]:
-        prepared = [self.vr.prepare_image(src) for src in _as_list(images)]
+        prepared = [self.vr.prepare_image(src) for src in as_image_list(images)]
         user = Message.user(question, prepared)
         answer = None
         for event in self.vr.stream_chat([*self.messages, user], conversation_id=self.id, **sampling):
@@ -188,20 +158,3 @@ class Conversation:
 
     def reset(self) -> None:
         self.messages = [m for m in self.messages if m.role == "system"]
-
-
-def _final(events: Iterator[StreamDelta | Answer]) -> Answer:
-    answer = None
-    for event in events:
-        if isinstance(event, Answer):
-            answer = event
-    assert answer is not None, "the engine always ends a generation with an Answer"
-    return answer
-
-
-def _as_list(images: Images) -> list[ImageSource]:
-    if images is None:
-        return []
-    if isinstance(images, (str, bytes, bytearray)) or not isinstance(images, Sequence):
-        return [images]
-    return list(images)

@@ -21,11 +21,12 @@ from tests.conftest import png_bytes
 from vreason.engine.backends import RemoteEngine
 from vreason.engine.backends.health import HealthPolicy
 from vreason.engine.backends.upstream_errors import UpstreamError, UpstreamUnavailableError
-from vreason.engine.interface import make_request
+from vreason.engine.interface import GenerationRequest
 from vreason.engine.sampling import GREEDY, OutputFormat
 from vreason.engine.types import Answer, Message, StreamDelta
 from vreason.errors import EngineOverloadedError, InvalidRequestError, MediaError, RequestTimeoutError
 from vreason.media import MediaPolicy
+from vreason.media_step import make_request
 
 
 @dataclass
@@ -198,10 +199,14 @@ def test_upstream_errors_become_vreason_errors(upstreams):
 
 
 def test_media_policy_applies_before_anything_is_sent(upstreams, image_file):
+    from vreason.async_api import AsyncVReason
+
     up = upstreams[0]
     engine = RemoteEngine([up.url], policy=MediaPolicy(allow_local_files=False))
     with pytest.raises(MediaError, match="local files are not allowed"):
-        collect(engine, ask(images=[str(image_file)]))
+        asyncio.run(AsyncVReason(engine).ask([str(image_file)], "What color?"))  # the media step of the engine's policy
+    with pytest.raises(InvalidRequestError, match="reached the engine unresolved"):
+        collect(engine, GenerationRequest([Message.user("q", [str(image_file)])], GREEDY))  # never read by the engine
     assert up.requests == []
 
 

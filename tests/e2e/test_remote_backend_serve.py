@@ -23,10 +23,10 @@ from tests.conftest import png_bytes
 from vreason.engine.backends import RemoteEngine
 from vreason.engine.backends.balancer import rendezvous_score
 from vreason.engine.backends.upstream_errors import UpstreamError
-from vreason.engine.interface import make_request
 from vreason.engine.sampling import INSTRUCT_DEFAULTS
 from vreason.engine.types import Answer, Message, StreamDelta
 from vreason.errors import InvalidRequestError
+from vreason.media_step import make_request
 
 MODE = os.environ.get("VREASON_REMOTE_UPSTREAM", "serve")  # serve | vllm
 VLLM_PYTHON = Path(os.environ.get("VREASON_VLLM_PYTHON", ".venv-vllm/bin/python"))

@@ -21,6 +21,7 @@ from vreason.engine.sampling import GREEDY, OutputFormat
 from vreason.engine.scheduler import SchedulerConfig
 from vreason.engine.types import Answer, Message
 from vreason.errors import EngineOverloadedError, RequestTimeoutError
+from vreason.media_step import MediaResolver
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +43,7 @@ def fp32(tiny_model_dir):
 
 def reference(vr: VReason, messages: list[Message], new_tokens: int = NEW_TOKENS, ignore_eos: bool = False):
     engine = vr.engine
-    prompt = build_prompt(engine.loaded.processor, messages, engine.policy, engine.budget)
+    prompt = build_prompt(engine.loaded.processor, vr.aio.media.resolve(messages), engine.budget)
     kwargs = {"text": [prompt.text], "return_tensors": "pt"}
     if prompt.pixels:
         kwargs["images"] = prompt.pixels
@@ -72,7 +73,7 @@ def conversations() -> list[list[Message]]:
 
 
 def request(messages, **kwargs) -> GenerationRequest:
-    return GenerationRequest(messages, kwargs.pop("params", PARAMS), **kwargs)
+    return GenerationRequest(MediaResolver().resolve(messages), kwargs.pop("params", PARAMS), **kwargs)
 
 
 async def collect(engine, req, on_event=None) -> Answer:

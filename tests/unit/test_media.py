@@ -259,3 +259,50 @@ def test_budget_validation_messages():
         PixelBudget(min_pixels=8192, max_pixels=5000)
     with pytest.raises(InvalidRequestError, match="min_pixels"):
         PixelBudget(min_pixels=10)
+
+
+def test_the_media_step_decodes_encoded_inputs_once_per_policy_and_bad_ones_still_fail():
+    from tests.conftest import png_bytes
+    from vreason.engine.types import Message
+    from vreason.media_step import DecodedImageCache, MediaResolver
+
+    cache = DecodedImageCache()
+    picture = png_bytes(size=(40, 30))
+    loose = MediaResolver(MediaPolicy(), cache=cache)
+    first = loose.resolve([Message.user("q", [picture])])[0].images[0]
+    again = loose.resolve([Message.user("q", [bytearray(picture)])])[0].images[0]
+    assert again is first  # same bytes, same policy: not decoded again
+    strict = MediaResolver(MediaPolicy(max_image_pixels=2000), cache=cache)
+    assert strict.resolve([Message.user("q", [picture])])[0].images[0] is not first  # checked again
+    with pytest.raises(MediaError, match="pixels"):
+        MediaResolver(MediaPolicy(max_image_pixels=100), cache=cache).resolve([Message.user("q", [picture])])
+    text_only = [Message.user("no images")]
+    assert loose.resolve(text_only)[0] is text_only[0]
+
+
+@pytest.mark.parametrize(
+    ("messages", "match"),
+    [
+        ([], "at least one message"),
+        ([{"role": "assistant", "content": "hi"}], "last message must be from the user"),
+        ([{"role": "assistant", "content": [{"type": "image", "image": "x"}]}, {"role": "user", "content": "q"}],
+         "only be attached to user messages"),
+        ([{"role": "user", "content": [{"type": "image", "image": "x"}] * 3}], "3 images in one request"),
+    ],
+)
+def test_the_media_step_checks_the_conversation_before_reading_any_image(messages, match):
+    from vreason.engine.types import Message
+    from vreason.errors import InvalidRequestError
+    from vreason.media_step import MediaResolver
+
+    with pytest.raises(InvalidRequestError, match=match):
+        MediaResolver(MediaPolicy(), max_images=2).resolve([Message.from_dict(m) for m in messages])
+
+
+def test_an_engine_refuses_an_image_the_media_step_has_not_resolved():
+    from vreason.engine.prompt import chat_conversation
+    from vreason.engine.types import Message
+    from vreason.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="reached the engine unresolved"):
+        chat_conversation([Message.user("q", ["picture.png"])])

@@ -176,23 +176,3 @@ def test_data_uri_cache_encodes_each_picture_once_within_its_budget():
     small.data_uri(red, "png")
     assert (small.hits, small.misses, small.evictions, len(small)) == (0, 3, 2, 1)
     assert small.bytes_used <= small.max_bytes
-
-
-def test_encoded_inputs_are_decoded_once_per_policy_and_bad_ones_still_fail():
-    from tests.conftest import png_bytes
-    from vreason.engine.backends.image_cache import DataUriCache
-    from vreason.engine.types import Message
-    from vreason.errors import MediaError
-    from vreason.media import MediaPolicy
-
-    cache = DataUriCache()
-    picture = png_bytes(size=(40, 30))
-    first = cache.prepared([Message.user("q", [picture])], MediaPolicy())[0].images[0]
-    again = cache.prepared([Message.user("q", [bytearray(picture)])], MediaPolicy())[0].images[0]
-    assert again is first  # same bytes, same policy: not decoded again
-    strict = cache.prepared([Message.user("q", [picture])], MediaPolicy(max_image_pixels=2000))
-    assert strict[0].images[0] is not first  # another policy checks the picture again
-    with pytest.raises(MediaError, match="pixels"):
-        cache.prepared([Message.user("q", [picture])], MediaPolicy(max_image_pixels=100))
-    text_only = [Message.user("no images")]
-    assert cache.prepared(text_only, MediaPolicy())[0] is text_only[0]

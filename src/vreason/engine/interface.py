@@ -19,7 +19,7 @@ from vreason.media import MediaPolicy, PixelBudget
 
 @dataclass
 class GenerationRequest:
-    messages: Sequence[Message]
+    messages: Sequence[Message]  # resolved by the media step: every image part holds a PreparedImage
     params: SamplingParams
     budget: PixelBudget | None = None  # None: the engine's default
     stream: bool = True  # False skips the incremental detokenization work
@@ -80,11 +80,3 @@ class Engine(Protocol):
     def stats(self) -> EngineStats: ...
 
     async def close(self) -> None: ...
-
-
-
-def make_request(
-    messages: Sequence[Message | dict], params: SamplingParams, budget: PixelBudget | None = None, **kwargs
-) -> GenerationRequest:
-    parsed = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
-    return GenerationRequest(messages=parsed, params=params, budget=budget, **kwargs)

@@ -86,11 +86,9 @@ class LocalEngine:
         await asyncio.to_thread(self.core.shutdown)
 
     def prepare(self, request: GenerationRequest) -> tuple[Prompt, PreparedInputs]:
-        """Images, chat template, tokens and cache lookups for one request (raises on bad input)."""
+        """Chat template, tokens and cache lookups for one resolved request (raises on bad input)."""
         budget = request.budget or self.budget
-        prompt = build_prompt(
-            self.loaded.processor, request.messages, self.policy, budget, self.max_images_per_request
-        )
+        prompt = build_prompt(self.loaded.processor, request.messages, budget)
         inputs = self.inputs.build(prompt, budget.processor_size())
         params = request.params
         prompt_tokens = len(inputs.token_ids)

@@ -1,5 +1,6 @@
-"""Build the model prompt from a conversation: the one place messages become a chat-template string and a
-list of prepared images. Every surface (API, CLI, server, UI) goes through `build_prompt`.
+"""Build the model prompt from a resolved conversation: the one place messages become a chat-template string
+and the list of images the model sees. The media step (media_step.py) has checked the conversation and
+loaded its images before this (media_step.py); nothing here reads a file or a URL.
 
 The chat template is the checkpoint's own (it ships with every Qwen3-VL processor), so a Thinking model
 opens `<think>` here and an Instruct model does not, with no special case in our code.
@@ -7,7 +8,7 @@ opens `<think>` here and an Instruct model does not, with no special case in our
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,7 +17,7 @@ from PIL import Image
 from vreason.engine.text_output import THINK_OPEN
 from vreason.engine.types import Message, TextPart
 from vreason.errors import InvalidRequestError
-from vreason.media import MediaPolicy, PixelBudget, PreparedImage, load_image
+from vreason.media import PixelBudget, PreparedImage
 
 
 class ChatTemplater(Protocol):
@@ -31,25 +32,20 @@ class Prompt:
     thinking_prompt: bool  # the template opened <think>: output starts inside the thinking block
 
 
-def build_prompt(
-    templater: ChatTemplater,
-    messages: Sequence[Message],
-    policy: MediaPolicy,
-    budget: PixelBudget,
-    max_images: int | None = None,
-) -> Prompt:
-    if not messages:
-        raise InvalidRequestError("a request needs at least one message", param="messages")
-    if messages[-1].role != "user":
+def require_resolved(source: Any) -> PreparedImage:
+    """The engine's guard: every image was resolved by the media step; the engine never reads one itself."""
+    if not isinstance(source, PreparedImage):
         raise InvalidRequestError(
-            f"the last message must be from the user (got {messages[-1].role!r})", param="messages"
+            f"an image ({type(source).__name__}) reached the engine unresolved; resolve the conversation with "
+            "vreason.media_step.MediaResolver first",
+            param="messages",
         )
-    total_images = sum(len(m.images) for m in messages)
-    if max_images is not None and total_images > max_images:
-        raise InvalidRequestError(
-            f"{total_images} images in one request is over the limit of {max_images}", param="messages"
-        )
-    conversation, images = chat_conversation(messages, policy)
+    return source
+
+
+def build_prompt(templater: ChatTemplater, messages: Sequence[Message], budget: PixelBudget) -> Prompt:
+    """The prompt of a conversation the media step has resolved (checked, images loaded)."""
+    conversation, images = chat_conversation(messages)
     text = templater.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
     return Prompt(
         text=text,
@@ -60,17 +56,16 @@ def build_prompt(
 
 
 def chat_conversation(
-    messages: Sequence[Message], policy: MediaPolicy
+    messages: Sequence[Message], load: Callable[[Any], PreparedImage] = require_resolved
 ) -> tuple[list[dict[str, Any]], list[PreparedImage]]:
-    """Messages as the chat-template dicts transformers takes, and their images loaded, in order.
+    """Messages as the chat-template dicts transformers takes, and their images in order.
 
-    Shared by inference (`build_prompt`) and training (the SFT collator), so both see the same prompt.
+    Shared by inference (`build_prompt`, on resolved messages) and training (the SFT collator, which loads
+    its data set's images with `load`), so both see the same prompt.
     """
     images: list[PreparedImage] = []
     conversation: list[dict[str, Any]] = []
     for message in messages:
-        if message.images and message.role != "user":
-            raise InvalidRequestError(f"images can only be attached to user messages, not {message.role!r}")
         if not message.images:
             conversation.append({"role": message.role, "content": message.text})
             continue
@@ -79,7 +74,7 @@ def chat_conversation(
             if isinstance(part, TextPart):
                 content.append({"type": "text", "text": part.text})
                 continue
-            images.append(load_image(part.source, policy))
+            images.append(load(part.source))
             content.append({"type": "image"})
         conversation.append({"role": message.role, "content": content})
     return conversation, images

@@ -50,7 +50,7 @@ class ExactCounter:
         self.budget = budget
 
     def count(self, messages: Sequence[Message]) -> int:
-        conversation, images = chat_conversation(list(messages), self.policy)
+        conversation, images = chat_conversation(list(messages), lambda source: load_image(source, self.policy))
         text = self.processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         # The template holds one <|image_pad|> per image; the processor expands it to the visual token count.
         visual = sum(visual_tokens(self.budget, image.original_size) - 1 for image in images)

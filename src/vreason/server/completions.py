@@ -19,6 +19,7 @@ from vreason.engine.interface import Engine, GenerationRequest
 from vreason.engine.types import Answer
 from vreason.errors import InvalidRequestError, MediaError
 from vreason.media import describe_source
+from vreason.media_step import MediaResolver
 from vreason.server.errors import ApiError, api_error_from, model_not_found
 from vreason.server.metrics import ServerMetrics
 from vreason.server.protocol import (
@@ -33,8 +34,6 @@ from vreason.server.settings import ServerSettings
 from vreason.server.streaming import ChoiceStreams, StreamContext, chat_chunks
 
 SEED_LIMIT = 2**63
-# The engine enforces request_timeout_s itself; the server gives up this much later if it has not.
-BACKSTOP_GRACE_S = 10.0
 
 
 class ChatCompletions:
@@ -43,17 +42,18 @@ class ChatCompletions:
         self.settings = settings
         self.metrics = metrics
         self.names = names
+        # The media step of this route: images checked and loaded under the server's policy before the engine.
+        self.media = MediaResolver(engine.policy, engine.max_images_per_request)
 
     async def handle(self, body: ChatCompletionRequest, http: Request, request_id: str) -> Any:
         started = time.perf_counter()
         if body.model not in self.names:
             raise model_not_found(body.model, self.names)
         try:
-            requests = self.engine_requests(body, request_id)
-        except InvalidRequestError as exc:
+            requests = await self.engine_requests(body, request_id)
+        except (InvalidRequestError, MediaError) as exc:
             raise self.api_error(body, exc, request_id) from None
-        timeout = self.settings.request_timeout_s
-        streams = ChoiceStreams(self.engine, requests, None if timeout is None else timeout + BACKSTOP_GRACE_S)
+        streams = ChoiceStreams(self.engine, requests)
         headers = {"X-Request-Id": request_id}
         if not body.stream:
             return await self._complete(body, http, streams, request_id, started, headers)
@@ -78,12 +78,16 @@ class ChatCompletions:
         headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         return StreamingResponse(chat_chunks(streams, first, ctx), media_type="text/event-stream", headers=headers)
 
-    def engine_requests(self, body: ChatCompletionRequest, request_id: str) -> list[GenerationRequest]:
+    async def engine_requests(self, body: ChatCompletionRequest, request_id: str) -> list[GenerationRequest]:
         body.check_supported()
         if body.n > self.settings.max_choices:
             raise InvalidRequestError(f"n ({body.n}) must be at most {self.settings.max_choices}", param="n")
         messages = body.to_messages()
-        params = body.to_sampling_params(self.engine.default_params)
+        params = body.to_sampling_params(self.engine.default_params)  # checked before any image is fetched
+        if any(m.images for m in messages):
+            messages = await asyncio.to_thread(self.media.resolve, messages)  # reads URLs: off the loop
+        else:
+            messages = self.media.resolve(messages)
         budget = self.engine.budget.updated(body.min_pixels, body.max_pixels)
         requests = []
         for index in range(body.n):

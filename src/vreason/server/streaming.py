@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from vreason.engine.interface import Engine, Event, GenerationRequest
 from vreason.engine.types import Answer, StreamDelta
-from vreason.errors import RequestTimeoutError
 from vreason.server.errors import ApiError
 from vreason.server.protocol import ChatCompletionChunk, ChunkChoice, DeltaMessage, UsageInfo
 
@@ -25,13 +23,11 @@ _CHOICE_DONE = object()
 
 
 class ChoiceStreams:
-    """`deadline_s`: the server's own backstop; an engine that goes quiet for longer ends the request with
-    RequestTimeoutError even if the engine itself never reports (its deadline is `request.timeout_s`)."""
+    """The `n` choices of one completion, merged into one stream of (choice index, event). Deadlines are the
+    engine's (`request.timeout_s`): it ends a late request with RequestTimeoutError, which arrives here."""
 
-    def __init__(self, engine: Engine, requests: Sequence[GenerationRequest], deadline_s: float | None = None):
+    def __init__(self, engine: Engine, requests: Sequence[GenerationRequest]):
         self._queue: asyncio.Queue = asyncio.Queue()
-        self._deadline = None if deadline_s is None else time.monotonic() + deadline_s
-        self._deadline_s = deadline_s
         self._open = len(requests)
         self._tasks = [asyncio.create_task(self._pump(engine, i, r)) for i, r in enumerate(requests)]
 
@@ -49,7 +45,7 @@ class ChoiceStreams:
     async def next(self) -> tuple[int, Event] | None:
         """The next (choice index, event); None when every choice has finished. Re-raises a choice's error."""
         while self._open:
-            index, item = await self._get()
+            index, item = await self._queue.get()
             if item is _CHOICE_DONE:
                 self._open -= 1
                 continue
@@ -58,18 +54,6 @@ class ChoiceStreams:
                 raise item
             return index, item
         return None
-
-    async def _get(self) -> tuple[int, object]:
-        if self._deadline is None:
-            return await self._queue.get()
-        try:
-            return await asyncio.wait_for(self._queue.get(), max(0.0, self._deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            self.close()
-            raise RequestTimeoutError(
-                f"no answer within {self._deadline_s:g} s; the request was aborted (the server is overloaded or "
-                "the generation too long)"
-            ) from None
 
     async def answers(self) -> list[Answer]:
         """Run every choice to its end (non-streaming)."""

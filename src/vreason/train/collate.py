@@ -21,7 +21,7 @@ import torch
 
 from vreason.engine.prompt import chat_conversation
 from vreason.errors import VReasonError
-from vreason.media import MediaPolicy, PixelBudget
+from vreason.media import MediaPolicy, PixelBudget, PreparedImage, load_image
 from vreason.train.dataset import DatasetError
 from vreason.train.grouping import QuestionGroup, TrainItem
 
@@ -58,11 +58,14 @@ class SFTCollator:
 
     # -- text -------------------------------------------------------------------------------------------
 
+    def _load(self, source: Any) -> PreparedImage:
+        return load_image(source, self.policy)
+
     def render(self, item: TrainItem) -> RenderedRow:
         if isinstance(item, QuestionGroup):
             return self._render_group(item)
         try:
-            conversation, prepared = chat_conversation(item.messages, self.policy)
+            conversation, prepared = chat_conversation(item.messages, self._load)
         except VReasonError as err:
             raise DatasetError(f"{item.where}: {err}") from None
         text = self.processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=False)
@@ -71,7 +74,7 @@ class SFTCollator:
     def _render_group(self, group: QuestionGroup) -> RenderedRow:
         first = group.examples[0]
         try:
-            _, prepared = chat_conversation(first.messages[:1], self.policy)  # the shared image, loaded once
+            _, prepared = chat_conversation(first.messages[:1], self._load)  # the shared image, loaded once
         except VReasonError as err:
             raise DatasetError(f"{first.where}: {err}") from None
         texts = [

@@ -1,9 +1,9 @@
 """The OpenAI chat-completions wire format, both ways: a `GenerationRequest` becomes a JSON body, and the
 upstream's server-sent chunks become vreason's `StreamDelta`s and `Answer`.
 
-Images go through the same `build_prompt` as the local engine (same media policy, same validation, same
-pixel budget), then travel as PNG data URIs at exactly the size the local model would see, so an upstream
-never fetches anything on a caller's behalf and the per-request pixel budget holds on any upstream.
+Images arrive resolved by the media step (the same policy and checks as for the local engine), are resized
+to the same pixel budget, and travel as PNG data URIs at exactly the size the local model would see, so an
+upstream never fetches anything on a caller's behalf and the per-request pixel budget holds on any upstream.
 No HTTP here.
 """
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vreason.engine.backends.image_cache import DataUriCache, ImageFormat, image_data_uri
-from vreason.engine.prompt import build_prompt
+from vreason.engine.prompt import require_resolved
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.text_output import StreamAssembler, final_text
-from vreason.engine.types import Message, StreamDelta
-from vreason.media import MediaPolicy, PixelBudget
+from vreason.engine.types import Message, StreamDelta, TextPart
+from vreason.media import PixelBudget
 
 
 @dataclass
@@ -32,46 +32,30 @@ class WireRequest:
     affinity_key: str  # same for every turn of one conversation (see conversation_key)
 
 
-class _CaptureTemplate:
-    """Stands in for a chat template: `build_prompt` hands it the conversation, which is all we need."""
-
-    conversation: list[dict[str, Any]]
-
-    def apply_chat_template(self, conversation: list[dict[str, Any]], **kwargs: Any) -> str:
-        self.conversation = conversation
-        return ""
-
-
 def encode_messages(
     messages: Sequence[Message],
-    policy: MediaPolicy,
     budget: PixelBudget,
-    max_images: int | None,
     image_format: ImageFormat = "png",
     conversation_id: str | None = None,
     cache: DataUriCache | None = None,
 ) -> WireRequest:
-    capture = _CaptureTemplate()
-    if cache is not None:
-        messages = cache.prepared(messages, policy)
-    prompt = build_prompt(capture, messages, policy, budget, max_images)
-    pixels = iter(prompt.pixels)
+    """A resolved conversation as OpenAI messages, each image resized to the pixel budget and inlined."""
     image_tokens = 0
     wire: list[dict[str, Any]] = []
-    for message in capture.conversation:
-        content = message["content"]
-        if isinstance(content, list):
-            parts = []
-            for part in content:
-                if part.get("type") == "image":
-                    image = next(pixels)
-                    image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
-                    uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
-                    parts.append({"type": "image_url", "image_url": {"url": uri}})
-                else:
-                    parts.append(part)
-            content = parts
-        wire.append({"role": message["role"], "content": content})
+    for message in messages:
+        if not message.images:
+            wire.append({"role": message.role, "content": message.text})
+            continue
+        parts: list[dict[str, Any]] = []
+        for part in message.content:
+            if isinstance(part, TextPart):
+                parts.append({"type": "text", "text": part.text})
+                continue
+            image = budget.apply(require_resolved(part.source).image)
+            image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
+            uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
+            parts.append({"type": "image_url", "image_url": {"url": uri}})
+        wire.append({"role": message.role, "content": parts})
     return WireRequest(wire, image_tokens, conversation_id or conversation_key(wire))
 
 

@@ -296,9 +296,8 @@ class RemoteEngine:
 
     async def _encode(self, request: GenerationRequest) -> WireRequest:
         budget = request.budget or self.budget
-        args = (request.messages, self.policy, budget, self.max_images_per_request, self.config.image_format,
-                request.conversation_id, self.image_cache)
-        if any(m.images for m in request.messages):  # decoding and encoding images would block the loop
+        args = (request.messages, budget, self.config.image_format, request.conversation_id, self.image_cache)
+        if any(m.images for m in request.messages):  # resizing and encoding images would block the loop
             return await asyncio.to_thread(encode_messages, *args)
         return encode_messages(*args)
 

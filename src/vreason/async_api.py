@@ -1,0 +1,153 @@
+"""The async Python API over any `Engine`: what the reasoning layer, evaluation, task packs, UI handlers and
+server routes are written against.
+
+    vr = AsyncVReason(build_engine(EngineSpec()))           # or VReason(...).aio
+    answer = await vr.ask("cat.jpg", "What animal is this?")
+    answers = await vr.chat_many([[...], [...]])            # batched by the engine
+    async for event in vr.stream_chat(messages): ...        # StreamDelta..., then the Answer
+
+Every request passes the media step (`MediaResolver`: conversation checked, images loaded under the engine's
+media policy) before it reaches the engine, off the event loop when it has images to read. Sampling keywords
+override Qwen's defaults for the model's kind; `min_pixels`/`max_pixels`, `timeout_s` and `conversation_id`
+ride along per request. `VReason` (api.py) is the synchronous face of this class and nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from vreason.engine.interface import Engine, GenerationRequest
+from vreason.engine.sampling import SamplingParams
+from vreason.engine.types import Answer, Message, StreamDelta
+from vreason.errors import InvalidRequestError
+from vreason.media import ImageSource, PreparedImage
+from vreason.media_step import MediaResolver
+
+Images = ImageSource | Sequence[ImageSource] | None
+MessageLike = Message | dict[str, Any]
+# Request-level keywords beside the sampling ones.
+REQUEST_KEYS = ("min_pixels", "max_pixels", "timeout_s", "conversation_id")
+
+
+class AsyncVReason:
+    def __init__(self, engine: Engine, media: MediaResolver | None = None):
+        self.engine = engine
+        self.media = media or MediaResolver(engine.policy, engine.max_images_per_request)
+
+    @property
+    def model_name(self) -> str:
+        return self.engine.model_name
+
+    @property
+    def default_sampling(self) -> SamplingParams:
+        return self.engine.default_params
+
+    def sampling(self, **overrides: Any) -> SamplingParams:
+        """Qwen's defaults for this model kind with `overrides` applied (None values ignored)."""
+        return self.engine.default_params.updated(**overrides)
+
+    async def prepare_image(self, source: ImageSource | PreparedImage) -> PreparedImage:
+        """Load and check once under the media policy; pass the result anywhere an image is taken."""
+        if isinstance(source, PreparedImage):
+            return source
+        return await asyncio.to_thread(self.media.load, source)
+
+    async def ask(self, images: Images, question: str, **sampling: Any) -> Answer:
+        return await self.chat([Message.user(question, as_image_list(images))], **sampling)
+
+    async def chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Answer:
+        request = await self.request(messages, sampling, stream=False)
+        return await final_answer(self.engine.generate(request))
+
+    async def chat_many(
+        self,
+        conversations: Sequence[Sequence[MessageLike]],
+        per_request: Sequence[dict[str, Any]] | None = None,
+        **sampling: Any,
+    ) -> list[Answer]:
+        """Several independent requests at once (the engine batches them); answers in input order.
+
+        `sampling` applies to all; `per_request[i]` (optional) overrides it for request i (e.g. its own seed).
+        If any request fails, the first failure is raised once all have finished."""
+        if per_request is not None and len(per_request) != len(conversations):
+            raise InvalidRequestError(
+                f"per_request has {len(per_request)} entries for {len(conversations)} conversations",
+                param="per_request",
+            )
+        overrides = per_request or [{}] * len(conversations)
+        requests = [
+            await self.request(messages, {**sampling, **extra}, stream=False)
+            for messages, extra in zip(conversations, overrides, strict=True)
+        ]
+        results = await asyncio.gather(
+            *(final_answer(self.engine.generate(r)) for r in requests), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return list(results)  # type: ignore[arg-type]
+
+    async def ask_many(self, items: Sequence[tuple[Images, str]], **sampling: Any) -> list[Answer]:
+        """`ask` for many (images, question) pairs at once, batched by the engine."""
+        return await self.chat_many([[Message.user(q, as_image_list(imgs))] for imgs, q in items], **sampling)
+
+    async def stream(self, images: Images, question: str, **sampling: Any) -> AsyncIterator[str]:
+        """Text deltas of the answer (a thinking model's reasoning is left out; see stream_chat)."""
+        async for event in self.stream_chat([Message.user(question, as_image_list(images))], **sampling):
+            if isinstance(event, StreamDelta) and event.channel == "text":
+                yield event.text
+
+    async def stream_chat(
+        self, messages: Sequence[MessageLike], **sampling: Any
+    ) -> AsyncIterator[StreamDelta | Answer]:
+        """`StreamDelta`s on the text and thinking channels, then the final `Answer`. Closing the stream early
+        aborts the request."""
+        request = await self.request(messages, sampling, stream=True)
+        stream = self.engine.generate(request)
+        try:
+            async for event in stream:
+                yield event
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    async def request(
+        self, messages: Sequence[MessageLike], sampling: dict[str, Any], stream: bool
+    ) -> GenerationRequest:
+        """A `GenerationRequest` with its media resolved: what every backend takes."""
+        options = {k: sampling.pop(k) for k in REQUEST_KEYS if k in sampling}
+        params = self.sampling(**sampling)
+        parsed = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
+        if any(not isinstance(src, PreparedImage) for m in parsed for src in m.images):
+            resolved = await asyncio.to_thread(self.media.resolve, parsed)  # reads files and URLs
+        else:
+            resolved = self.media.resolve(parsed)
+        return GenerationRequest(
+            messages=resolved,
+            params=params,
+            budget=self.engine.budget.updated(options.get("min_pixels"), options.get("max_pixels")),
+            stream=stream,
+            timeout_s=options.get("timeout_s"),
+            conversation_id=options.get("conversation_id"),
+        )
+
+    async def close(self) -> None:
+        await self.engine.close()
+
+
+async def final_answer(events: AsyncIterator[StreamDelta | Answer]) -> Answer:
+    answer = None
+    async for event in events:
+        if isinstance(event, Answer):
+            answer = event
+    assert answer is not None, "the engine always ends a generation with an Answer"
+    return answer
+
+
+def as_image_list(images: Images) -> list[ImageSource]:
+    if images is None:
+        return []
+    if isinstance(images, (str, bytes, bytearray)) or not isinstance(images, Sequence):
+        return [images]
+    return list(images)

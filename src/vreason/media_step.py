@@ -1,0 +1,135 @@
+"""The media step of the request path: a conversation's images loaded and checked under the media policy,
+before any engine sees them (server -> media -> engine; Python API -> media -> engine).
+
+`MediaResolver.resolve` is also the one domain check of a conversation that every surface shares: at least
+one message, the last from the user, images only in user messages, at most `max_images` of them. Engines
+take only resolved conversations (engine/prompt.require_resolved): they never read a file or a URL.
+
+Encoded inputs (bytes, data URIs, base64 text) are remembered by content, so the same picture re-sent with
+every turn of an OpenAI-style conversation is decoded once; paths and URLs are read under the policy every
+time (the file or the page may change). It sits beside `media/` (pixels only) and above `engine/` (whose
+message types it reads), so the packages depend one way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vreason.engine.interface import GenerationRequest
+from vreason.engine.sampling import SamplingParams
+from vreason.engine.types import ImagePart, Message
+from vreason.errors import InvalidRequestError
+from vreason.media import ImageSource, MediaPolicy, PixelBudget, PreparedImage, load_image
+
+DEFAULT_DECODED_CACHE_BYTES = 64 * 1024 * 1024
+
+
+class DecodedImageCache:
+    """Encoded image inputs -> their decoded `PreparedImage`, keyed by content and the policy that checked
+    them. Bounded by the bytes of pixels held, least recently used out first; thread-safe."""
+
+    def __init__(self, max_bytes: int = DEFAULT_DECODED_CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self.bytes_used = 0
+        self._entries: OrderedDict[tuple, PreparedImage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, source: bytes | bytearray | str, policy: MediaPolicy) -> PreparedImage:
+        raw = source.encode() if isinstance(source, str) else bytes(source)
+        key = (policy, hashlib.blake2b(raw, digest_size=16).digest())
+        with self._lock:
+            image = self._entries.get(key)
+            if image is not None:
+                self._entries.move_to_end(key)
+                return image
+        image = load_image(source, policy)  # the policy's checks run on every first sight
+        size = _pixel_bytes(image)
+        with self._lock:
+            if key not in self._entries and size <= self.max_bytes:
+                self._entries[key] = image
+                self.bytes_used += size
+                while self.bytes_used > self.max_bytes:
+                    _, old = self._entries.popitem(last=False)
+                    self.bytes_used -= _pixel_bytes(old)
+        return image
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class MediaResolver:
+    policy: MediaPolicy = field(default_factory=MediaPolicy)
+    max_images: int | None = 16  # per request; None: no limit
+    cache: DecodedImageCache | None = field(default_factory=DecodedImageCache)
+
+    def resolve(self, messages: Sequence[Message]) -> list[Message]:
+        """The conversation checked, with every image part holding a `PreparedImage` (raises
+        InvalidRequestError / MediaError naming the problem)."""
+        check_conversation(messages, self.max_images)
+        return [self._resolve_message(m) for m in messages]
+
+    def load(self, source: ImageSource | PreparedImage) -> PreparedImage:
+        if isinstance(source, PreparedImage):
+            return source
+        if self.cache is not None and _encoded(source):
+            return self.cache.load(source, self.policy)  # type: ignore[arg-type]
+        return load_image(source, self.policy)
+
+    def _resolve_message(self, message: Message) -> Message:
+        if all(not isinstance(p, ImagePart) or isinstance(p.source, PreparedImage) for p in message.content):
+            return message
+        parts = [ImagePart(self.load(p.source)) if isinstance(p, ImagePart) else p for p in message.content]
+        return Message(message.role, parts)
+
+
+def check_conversation(messages: Sequence[Message], max_images: int | None) -> None:
+    if not messages:
+        raise InvalidRequestError("a request needs at least one message", param="messages")
+    if messages[-1].role != "user":
+        raise InvalidRequestError(
+            f"the last message must be from the user (got {messages[-1].role!r})", param="messages"
+        )
+    for message in messages:
+        if message.images and message.role != "user":
+            raise InvalidRequestError(
+                f"images can only be attached to user messages, not {message.role!r}", param="messages"
+            )
+    total_images = sum(len(m.images) for m in messages)
+    if max_images is not None and total_images > max_images:
+        raise InvalidRequestError(
+            f"{total_images} images in one request is over the limit of {max_images}", param="messages"
+        )
+
+
+def make_request(
+    messages: Sequence[Message | dict],
+    params: SamplingParams,
+    budget: PixelBudget | None = None,
+    policy: MediaPolicy | None = None,
+    **kwargs: Any,
+) -> GenerationRequest:
+    """A request with its media resolved under `policy` (default: the closed `MediaPolicy()`), for callers
+    that drive an engine directly."""
+    parsed = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
+    resolved = MediaResolver(policy or MediaPolicy(), max_images=None, cache=None).resolve(parsed)
+    return GenerationRequest(messages=resolved, params=params, budget=budget, **kwargs)
+
+
+def _encoded(source: object) -> bool:
+    """Inputs whose bytes are the whole image: safe to key by content."""
+    if isinstance(source, (bytes, bytearray)):
+        return True
+    if not isinstance(source, str):
+        return False
+    # load_image reads a string this long as base64 text, never as a path; URLs are never keyed by content
+    return source[:5].lower() == "data:" or (len(source) >= 4096 and "://" not in source[:12])
+
+
+def _pixel_bytes(image: PreparedImage) -> int:
+    return image.image.width * image.image.height * len(image.image.getbands())
