@@ -469,3 +469,15 @@ def test_engine_errors_map_to_statuses(caplog):
     assert "kv slot" not in fault.message
     assert "chatcmpl-1" in fault.message
     assert "kv slot 7" in caplog.text  # logged with the traceback, for the operator
+
+
+def test_a_prompt_far_over_the_context_is_refused_before_it_is_tokenized(think):
+    huge = "word " * 1_000_000  # 5 MB
+    response = httpx.post(
+        think.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60,
+        json={"model": THINKING_MODEL, "messages": [{"role": "user", "content": huge}], "max_tokens": 4},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "at least" in error["message"]  # the cheap bound's wording, not the exact count's
+    assert error["param"] == "messages"

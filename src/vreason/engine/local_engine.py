@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from vreason.engine.batch_runner import BatchRunner
 from vreason.engine.caches import PrefixCache, VisionCache
+from vreason.engine.context_bound import ContextBound
 from vreason.engine.core import EngineCore
 from vreason.engine.inputs import InputBuilder, PreparedInputs
 from vreason.engine.interface import EngineStats, GenerationRequest
@@ -56,6 +57,7 @@ class LocalEngine:
         if hasattr(model, "get_base_model"):  # a peft model during fine-tuning: its layers carry the adapters
             model = model.get_base_model()
         self.tokenizer = loaded.processor.tokenizer
+        self.context_bound = ContextBound(self.tokenizer)
         text_config = model.config.get_text_config()
         self.max_context = int(getattr(text_config, "max_position_embeddings", 0) or 0)
         self.vision_cache = VisionCache(self.config.vision_cache_bytes)
@@ -88,9 +90,17 @@ class LocalEngine:
     def prepare(self, request: GenerationRequest) -> tuple[Prompt, PreparedInputs]:
         """Chat template, tokens and cache lookups for one resolved request (raises on bad input)."""
         budget = request.budget or self.budget
-        prompt = build_prompt(self.loaded.processor, request.messages, budget)
-        inputs = self.inputs.build(prompt, budget.processor_size())
         params = request.params
+        prompt = build_prompt(self.loaded.processor, request.messages, budget)
+        if self.max_context:
+            at_least = self.context_bound.tokens_over(prompt.text, self.max_context - params.max_new_tokens)
+            if at_least is not None:
+                raise InvalidRequestError(
+                    f"prompt (at least {at_least} tokens) + max_new_tokens ({params.max_new_tokens}) is over the "
+                    f"model's context of {self.max_context} tokens; shorten the conversation or lower max_new_tokens",
+                    param="messages",
+                )
+        inputs = self.inputs.build(prompt, budget.processor_size())
         prompt_tokens = len(inputs.token_ids)
         if self.max_context and prompt_tokens + params.max_new_tokens > self.max_context:
             raise InvalidRequestError(
