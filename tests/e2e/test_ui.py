@@ -64,12 +64,13 @@ def ui_url(demo_vr) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def served_ui_url(demo_vr) -> Iterator[str]:
     """`vreason serve` on the demo model's engine over a socket, and `vreason ui --server` in front of it."""
+    from vreason.cli.options import LoadingOptions
     from vreason.cli.ui import open_backend
     from vreason.server import ServerSettings, create_app
     from vreason.server.launch import BackgroundServer
 
     server = BackgroundServer(create_app(demo_vr.engine, ServerSettings(served_model_names=("vreason-demo",))))
-    remote = open_backend(None, server.url)
+    remote = open_backend(LoadingOptions(), server.url)
     app, url = _serve_ui(remote)
     try:
         yield url

@@ -39,9 +39,10 @@ def upstream() -> Iterator[Upstream]:
 
 @pytest.fixture(scope="module")
 def ui_url(upstream: Upstream) -> Iterator[str]:
+    from vreason.cli.options import LoadingOptions
     from vreason.cli.ui import open_backend
 
-    vr = open_backend(None, upstream.url)  # what `vreason ui --server URL` builds
+    vr = open_backend(LoadingOptions(), upstream.url)  # what `vreason ui --server URL` builds
     app, url = _serve_ui(vr)
     try:
         yield url

@@ -1,4 +1,4 @@
-"""`vreason vllm-launch`'s command line and the backend factory's checks (no vLLM, no server needed)."""
+"""`vreason vllm-launch`'s command line (no vLLM, no server needed)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from vreason.cli.backend_options import make_vreason
 from vreason.cli.vllm_launch import VllmLaunchSpec, build_vllm_command
 from vreason.errors import InvalidRequestError
 
@@ -55,13 +54,3 @@ def test_launch_spec_is_validated():
     with pytest.raises(InvalidRequestError, match="executor"):
         VllmLaunchSpec(model="m", executor="slurm")
 
-
-def test_backend_factory_rejects_inconsistent_options():
-    with pytest.raises(InvalidRequestError, match="backend"):
-        make_vreason("vllm")
-    with pytest.raises(InvalidRequestError, match="needs at least one upstream URL"):
-        make_vreason("openai")
-    with pytest.raises(InvalidRequestError, match="need backend 'openai'"):
-        make_vreason("local", ["http://127.0.0.1:8000"])
-    with pytest.raises(InvalidRequestError, match="adapter .'lora/'.: only backend 'local'"):
-        make_vreason("openai", ["http://127.0.0.1:8000"], adapter="lora/")

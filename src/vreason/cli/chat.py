@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from vreason.cli import backend_options as b
 from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import err_console, print_stats, print_stream
 from vreason.errors import VReasonError
 
@@ -18,33 +18,23 @@ HELP = """commands:
   /exit         leave (Ctrl-D works too)"""
 
 
+ChatSampling = Annotated[
+    o.SamplingOptions, o.Fields("temperature", "top_p", "top_k", "max_new_tokens", "presence_penalty", "seed")
+]
+
+
+@with_option_groups
 def chat(
+    loading: o.LoadingOptions,
+    sampling: ChatSampling,
+    backend: o.BackendOptions,
     images: Annotated[list[str] | None, typer.Argument(help="Images for the first question.")] = None,
-    model: o.ModelOpt = None,
     system: o.SystemOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="Print token counts and timings after each answer.")] = False,
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    temperature: o.TemperatureOpt = None,
-    top_p: o.TopPOpt = None,
-    top_k: o.TopKOpt = None,
-    max_new_tokens: o.MaxNewTokensOpt = None,
-    presence_penalty: o.PresenceOpt = None,
-    seed: o.SeedOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
-    quantize: o.QuantizeOpt = None,
-    adapter: o.AdapterOpt = None,
-    backend: b.BackendOpt = "local",
-    upstream: b.UpstreamOpt = None,
-    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Chat about images, turn after turn."""
-    sampling = o.sampling_kwargs(temperature=temperature, top_p=top_p, top_k=top_k,
-                                 max_new_tokens=max_new_tokens, presence_penalty=presence_penalty, seed=seed)
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
-                      upstream_api_key)
-    vr.sampling(**sampling)
+    overrides = sampling.overrides()
+    vr = o.open_model(o.engine_spec(loading, backend))
     conversation = vr.conversation(system)
     pending: list = []
     for source in images or []:
@@ -80,7 +70,7 @@ def chat(
             continue
         try:
             print("assistant> ", end="", flush=True)
-            answer = print_stream(conversation.stream(line, pending, **sampling))
+            answer = print_stream(conversation.stream(line, pending, **overrides))
             pending = []
             if stats and answer is not None:
                 print_stats(answer)

@@ -14,15 +14,19 @@ from typing import Annotated
 
 import typer
 
-from vreason.cli import backend_options as b
 from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
 from vreason.errors import InvalidRequestError
 
 SAMPLES_DIR = "sample-data"
 
 
+@with_option_groups
 def eval_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for predictions.jsonl, metrics.json, report.md.")],
+    loading: o.LoadingOptions,
+    sampling: o.LengthOnly,
+    backend: o.BackendOptions,
     data: Annotated[str | None, typer.Option(
         "--data", help="A .jsonl or VLMEvalKit .tsv file, or easy-vqa:test. With --task and no --data: the pack's "
         "generated sample data.")] = None,
@@ -38,17 +42,6 @@ def eval_command(
     constrained: Annotated[bool, typer.Option(help="Ask the engine for JSON under the task's schema.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout.")] = False,
-    model: o.ModelOpt = None,
-    max_new_tokens: o.MaxNewTokensOpt = None,
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
-    quantize: o.QuantizeOpt = None,
-    adapter: o.AdapterOpt = None,
-    backend: b.BackendOpt = "local",
-    upstream: b.UpstreamOpt = None,
-    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Evaluate a model: batched and resumable, with metrics.json and a report with plots."""
     from vreason.eval import RunOptions, evaluate, load_dataset
@@ -62,16 +55,16 @@ def eval_command(
         summary = rescore_dir(out, pack)
         _print(summary.metrics, summary.report, as_json)
         return
+    model_spec = o.engine_spec(loading, backend)  # bad flags fail before sample data is written or a model loads
     if data is None:
         if pack is None:
             raise InvalidRequestError("give --data FILE (or easy-vqa:test), or --task NAME to use its sample data")
         data = str(pack.make_samples(out / SAMPLES_DIR, samples, seed))
     spec = data if data.startswith("easy-vqa") else str(Path(data).resolve())
     items = load_dataset(spec, limit=limit, image_dir=out / "tsv-images")
-    options = RunOptions(batch_size=batch_size, max_new_tokens=max_new_tokens, constrained=constrained,
+    options = RunOptions(batch_size=batch_size, max_new_tokens=sampling.max_new_tokens, constrained=constrained,
                          progress=progress, fresh=fresh)
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
-                      upstream_api_key)
+    vr = o.open_model(model_spec)
     summary = evaluate(vr, items, out, task=pack, data=spec, options=options)
     _print(summary.metrics, summary.report, as_json)
 

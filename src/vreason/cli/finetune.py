@@ -7,13 +7,18 @@ from typing import Annotated
 import typer
 
 from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
 from vreason.train.grouping import DEFAULT_GROUP_QUESTIONS
 
+# The checkpoint to train and how to load it; quantization comes from --method qlora, adapters are the output.
+TrainLoading = Annotated[o.LoadingOptions, o.Fields("model", "max_pixels", "min_pixels", "device", "dtype")]
 
+
+@with_option_groups
 def finetune(
     data: Annotated[str, typer.Option("--data", help="Training JSONL (messages form or image/question/answer).")],
     output: Annotated[str, typer.Option("--output", "-o", help="Where the fine-tuned model (or adapter) goes.")],
-    model: o.ModelOpt = None,
+    loading: TrainLoading,
     eval_data: Annotated[str | None, typer.Option(help="Evaluation JSONL (default: hold out --eval-fraction).")] = None,
     eval_fraction: Annotated[float, typer.Option(help="Share of training rows held out for evaluation.")] = 0.05,
     method: Annotated[str, typer.Option(help="lora | qlora (4-bit base, CUDA) | full")] = "lora",
@@ -45,25 +50,21 @@ def finetune(
     stop_after_steps: Annotated[int | None, typer.Option(
         help="Stop and save after this many steps (the schedule keeps the length --epochs/--max-steps plan).")]
     = None,
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
 ) -> None:
     """Fine-tune a Qwen3-VL checkpoint (LoRA, QLoRA or full) on your own image conversations."""
     from vreason.train.finetune import FinetuneConfig
     from vreason.train.finetune import finetune as run
 
     config = FinetuneConfig(
-        train_data=data, output_dir=output, model=model, eval_data=eval_data, eval_fraction=eval_fraction,
+        train_data=data, output_dir=output, model=loading.model, eval_data=eval_data, eval_fraction=eval_fraction,
         method=method, lora_r=lora_r, lora_alpha=lora_alpha,
         target_modules=tuple(m.strip() for m in target_modules.split(",") if m.strip()),
         train_vision=train_vision, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
         grad_accum=grad_accum, group_questions=group_questions, learning_rate=lr, eval_steps=eval_steps,
         save_steps=save_steps, seed=seed,
-        resume=resume, save_adapter=save_adapter, skip_bad_rows=skip_bad_rows, min_pixels=min_pixels,
-        max_pixels=max_pixels, device=device, dtype=dtype, workers=workers, time_limit_s=time_limit,
-        stop_after_steps=stop_after_steps,
+        resume=resume, save_adapter=save_adapter, skip_bad_rows=skip_bad_rows, min_pixels=loading.min_pixels,
+        max_pixels=loading.max_pixels, device=loading.device, dtype=loading.dtype, workers=workers,
+        time_limit_s=time_limit, stop_after_steps=stop_after_steps,
     )
     result = run(config)
     em = "n/a" if result.eval_exact_match is None else f"{result.eval_exact_match:.3f}"

@@ -12,37 +12,28 @@ from typing import Annotated
 
 import typer
 
-from vreason.cli import backend_options as b
 from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import err_console
 from vreason.errors import InvalidRequestError
 
 
+@with_option_groups
 def ground(
     image: Annotated[str, typer.Argument(help="Image path or URL.")],
     target: Annotated[str, typer.Argument(help='What to find, e.g. "red circle" or "every person".')],
+    loading: o.LoadingOptions,
+    sampling: o.ShortSampling,
+    backend: o.BackendOptions,
     points: Annotated[bool, typer.Option("--points", help="Ask for points instead of boxes.")] = False,
     tiles: Annotated[str | None, typer.Option(
         "--tiles", help="Look tile by tile: ROWSxCOLS (e.g. 4x4) or auto (from the pixel budget).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the annotated image here (PNG, JPEG...).")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    model: o.ModelOpt = None,
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    temperature: o.TemperatureOpt = None,
-    max_new_tokens: o.MaxNewTokensOpt = None,
-    seed: o.SeedOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
-    quantize: o.QuantizeOpt = None,
-    adapter: o.AdapterOpt = None,
-    backend: b.BackendOpt = "local",
-    upstream: b.UpstreamOpt = None,
-    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Find things in an image: boxes or points in its own pixels, optionally drawn on it."""
-    from vreason.media import MediaPolicy, PixelBudget, load_image
+    from vreason.media import MediaPolicy, load_image
     from vreason.reasoning.draw import draw_detections
     from vreason.reasoning.grounding import grounding_prompt
     from vreason.reasoning.locate import locate
@@ -57,16 +48,15 @@ def ground(
     grid = parse_grid(tiles) if tiles else None
     if out is not None and not out.parent.is_dir():
         raise InvalidRequestError(f"--out {out}: the folder {out.parent} does not exist", param="out")
-    PixelBudget().updated(min_pixels, max_pixels)
+    overrides = sampling.overrides()
+    spec = o.engine_spec(loading, backend)
     prepared = load_image(image, MediaPolicy())
-    sampling = o.sampling_kwargs(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
-                      upstream_api_key)
+    vr = o.open_model(spec)
     if tiles:
-        result = locate_tiled(vr, prepared, target, kind=kind, grid=grid, **sampling)
+        result = locate_tiled(vr, prepared, target, kind=kind, grid=grid, **overrides)
         detections, data = result.detections, result.to_dict()
     else:
-        found = locate(vr, prepared, target, kind=kind, **sampling)
+        found = locate(vr, prepared, target, kind=kind, **overrides)
         detections, data = found.detections, found.to_dict()
     if out is not None:
         draw_detections(prepared.image, detections).save(out)

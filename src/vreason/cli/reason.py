@@ -13,8 +13,8 @@ import click
 import typer
 from typer.core import TyperCommand
 
-from vreason.cli import backend_options as b
 from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import err_console
 from vreason.errors import InvalidRequestError
 
@@ -48,8 +48,19 @@ def expand_steps(args: list[str]) -> list[str]:
     return out
 
 
+ReasonSampling = Annotated[
+    o.SamplingOptions,
+    o.Fields("temperature", "top_p", "top_k", "max_new_tokens", "repetition_penalty", "presence_penalty",
+             "frequency_penalty", "seed"),
+]
+
+
+@with_option_groups
 def reason(
     images: Annotated[list[str], typer.Argument(help="Image paths or URLs the chain is about.")],
+    loading: o.LoadingOptions,
+    sampling: ReasonSampling,
+    backend: o.BackendOptions,
     steps: Annotated[list[str] | None, typer.Option(
         STEPS_FLAG, help='The questions in order: --steps "q1" "q2" ...; {previous}, {stepN}, {previous_boxes} '
         "and {stepN_boxes} name earlier results.")] = None,
@@ -57,45 +68,20 @@ def reason(
     cot: Annotated[bool, typer.Option("--cot", help="Ask for step-by-step reasoning; extract the final answer.")]
     = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole trace as one JSON object.")] = False,
-    model: o.ModelOpt = None,
     system: o.SystemOpt = None,
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    temperature: o.TemperatureOpt = None,
-    top_p: o.TopPOpt = None,
-    top_k: o.TopKOpt = None,
-    max_new_tokens: o.MaxNewTokensOpt = None,
-    repetition_penalty: o.RepetitionOpt = None,
-    presence_penalty: o.PresenceOpt = None,
-    frequency_penalty: o.FrequencyOpt = None,
-    seed: o.SeedOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
-    quantize: o.QuantizeOpt = None,
-    adapter: o.AdapterOpt = None,
-    backend: b.BackendOpt = "local",
-    upstream: b.UpstreamOpt = None,
-    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Ask a chain of questions about the same images, each step building on the last."""
-    from vreason.engine.sampling import SamplingParams
-    from vreason.media import MediaPolicy, PixelBudget, load_image
+    from vreason.media import MediaPolicy, load_image
     from vreason.reasoning.chains import check_chain, run_chain
 
     if not steps:
         raise InvalidRequestError('give the questions with --steps "q1" "q2" ...', param="steps")
     check_chain(steps, vote)
-    sampling = o.sampling_kwargs(
-        temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
-        repetition_penalty=repetition_penalty, presence_penalty=presence_penalty,
-        frequency_penalty=frequency_penalty, seed=seed,
-    )
-    SamplingParams().updated(**sampling)
-    PixelBudget().updated(min_pixels, max_pixels)
+    overrides = sampling.overrides()
+    spec = o.engine_spec(loading, backend)
     prepared = [load_image(src, MediaPolicy()) for src in images]  # bad inputs fail before the model loads
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
-                      upstream_api_key)
-    trace = run_chain(vr, prepared, steps, vote=vote, cot=cot, system=system, **sampling)
+    vr = o.open_model(spec)
+    trace = run_chain(vr, prepared, steps, vote=vote, cot=cot, system=system, **overrides)
     if as_json:
         print(trace.to_json())
         return

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vreason.cli import options as o
-from vreason.cli.backend_options import BackendOpt, UpstreamApiKeyOpt, UpstreamOpt
+from vreason.cli.option_groups import with_option_groups
 
 if TYPE_CHECKING:
     from vreason.media import MediaPolicy
@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+@with_option_groups
 def serve(
-    model: o.ModelOpt = None,
+    loading: o.LoadingOptions,
+    backend: o.BackendOptions,
     host: Annotated[str, typer.Option(help="Address to listen on. 0.0.0.0 exposes the server to the network.")] = (
         "127.0.0.1"
     ),
@@ -60,15 +62,6 @@ def serve(
     request_timeout: Annotated[float, typer.Option(help="Seconds a request may wait and generate (504 after).")] = (
         600.0
     ),
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
-    quantize: o.QuantizeOpt = None,
-    adapter: o.AdapterOpt = None,
-    backend: BackendOpt = "local",
-    upstream: UpstreamOpt = None,
-    upstream_api_key: UpstreamApiKeyOpt = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line.")] = False,
 ) -> None:
     """Serve the OpenAI Chat Completions API (images, streaming, JSON output) over HTTP."""
@@ -79,16 +72,12 @@ def serve(
         from vreason.errors import VReasonError
 
         raise VReasonError(f"vreason serve needs the server extra: pip install 'vreason[server]' ({err})") from None
-    from vreason.engine.factory import EngineSpec, build_engine
+    from vreason.engine.factory import build_engine
 
     # Everything that can be wrong with the flags fails here, before a model is loaded.
     domains = tuple(d.strip() for value in allowed_media_domains or () for d in value.split(",") if d.strip())
     policy = server_media_policy(allowed_local_media_path, domains, allow_private_media_urls)
-    spec = EngineSpec(
-        backend=backend, model=model, device=device, dtype=dtype, quantize=quantize,  # type: ignore[arg-type]
-        adapter=adapter, min_pixels=min_pixels, max_pixels=max_pixels, media_policy=policy,
-        max_images_per_request=max_images_per_request, upstreams=upstream or (), upstream_api_key=upstream_api_key,
-    )
+    spec = o.engine_spec(loading, backend, media_policy=policy, max_images_per_request=max_images_per_request)
     settings = ServerSettings(
         served_model_names=tuple(served_model_name or ()),
         api_key=api_key,
@@ -97,10 +86,10 @@ def serve(
     )
     if host not in LOOPBACK_HOSTS and api_key is None:
         _say(f"warning: listening on {host} without --api-key; anyone who can reach this port can use the model")
-    _say(f"loading {model or 'the built-in demo model'} ...")
+    _say(f"loading {loading.model or 'the built-in demo model'} ...")
     engine = build_engine(spec)
     if not settings.served_model_names:
-        settings = replace(settings, served_model_names=(model or engine.model_name,))
+        settings = replace(settings, served_model_names=(loading.model or engine.model_name,))
     app = create_app(engine, settings)
     note = policy_note(policy, api_key)
     name = settings.served_model_names[0]

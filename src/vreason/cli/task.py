@@ -16,8 +16,8 @@ from typing import Annotated
 
 import typer
 
-from vreason.cli import backend_options as b
 from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
 from vreason.errors import InvalidRequestError, VReasonError
 
 app = typer.Typer(help="Task packs: medical imaging, industrial inspection, education.", no_args_is_help=True)
@@ -60,8 +60,12 @@ def samples(
 
 
 @app.command("run")
+@with_option_groups
 def run(
     name: Annotated[str, typer.Argument(help="Task name (see `vreason task list`).")],
+    loading: o.LoadingOptions,
+    sampling: o.LengthOnly,
+    backend: o.BackendOptions,
     images: Annotated[list[str] | None, typer.Argument(help="Image paths or URLs.")] = None,
     field: Annotated[list[str] | None, typer.Option(
         "--field", help="KEY=VALUE for the prompt (problem, topic, text...); VALUE @FILE reads a file.")] = None,
@@ -69,17 +73,6 @@ def run(
     raw: Annotated[bool, typer.Option("--raw", help="Also print the model's raw answer.")] = False,
     constrained: Annotated[bool, typer.Option(help="Ask the engine for JSON under the task's schema.")] = True,
     batch_size: Annotated[int, typer.Option(help="Images handed to the engine at once.")] = 8,
-    model: o.ModelOpt = None,
-    max_new_tokens: o.MaxNewTokensOpt = None,
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
-    quantize: o.QuantizeOpt = None,
-    adapter: o.AdapterOpt = None,
-    backend: b.BackendOpt = "local",
-    upstream: b.UpstreamOpt = None,
-    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Run a task pack on images: one JSON line per image (per essay for education-essay) on stdout."""
     from vreason.eval.datasets import EvalItem
@@ -100,15 +93,15 @@ def run(
         items = [EvalItem(id=str(k), images=[img], question="", fields=fields) for k, img in enumerate(images, 1)]
     for item in items:
         pack.prompt(item)  # a missing field fails before the model loads
+    spec = o.engine_spec(loading, backend)  # and so do bad flags
     for img in images:
         load_image(img, MediaPolicy())  # so does a bad image
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
-                      upstream_api_key)
-    sampling = sampling_for(pack, RunOptions(batch_size=batch_size, max_new_tokens=max_new_tokens,
+    vr = o.open_model(spec)
+    settings = sampling_for(pack, RunOptions(batch_size=batch_size, max_new_tokens=sampling.max_new_tokens,
                                              constrained=constrained))
     failures = []
     for start in range(0, len(items), batch_size):
-        for record in predict_batch(vr, items[start : start + batch_size], pack, sampling):
+        for record in predict_batch(vr, items[start : start + batch_size], pack, settings):
             problem = record.error or record.parse_error
             output = {"images": record.images, "result": record.parsed}
             if problem:

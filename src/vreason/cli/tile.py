@@ -11,14 +11,18 @@ from typing import Annotated
 
 import typer
 
-from vreason.cli import backend_options as b
 from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import err_console
 
 
+@with_option_groups
 def tile(
     image: Annotated[str, typer.Argument(help="Image path or URL.")],
     question: Annotated[str, typer.Argument(help="The question asked of every tile.")],
+    loading: o.LoadingOptions,
+    sampling: o.ShortSampling,
+    backend: o.BackendOptions,
     grid: Annotated[str, typer.Option("--grid", help="ROWSxCOLS (e.g. 4x4), or auto from the pixel budget.")]
     = "auto",
     overlap: Annotated[float, typer.Option("--overlap", help="Share of a tile's side its neighbour repeats.")]
@@ -29,23 +33,10 @@ def tile(
     keep_blank: Annotated[bool, typer.Option("--keep-blank", help="Ask about plain-background tiles too.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (findings, vote, every tile).")]
     = False,
-    model: o.ModelOpt = None,
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    temperature: o.TemperatureOpt = None,
-    max_new_tokens: o.MaxNewTokensOpt = None,
-    seed: o.SeedOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
-    quantize: o.QuantizeOpt = None,
-    adapter: o.AdapterOpt = None,
-    backend: b.BackendOpt = "local",
-    upstream: b.UpstreamOpt = None,
-    upstream_api_key: b.UpstreamApiKeyOpt = None,
 ) -> None:
     """Ask a question of every tile of a large image and merge the answers."""
     from vreason.errors import InvalidRequestError
-    from vreason.media import MediaPolicy, PixelBudget, load_image
+    from vreason.media import MediaPolicy, load_image
     from vreason.reasoning.tile_runner import ask_tiled
     from vreason.reasoning.tiling import parse_grid, plan_tiles
 
@@ -53,13 +44,12 @@ def tile(
         raise InvalidRequestError("the question is empty", param="question")
     rows_cols = parse_grid(grid)
     plan_tiles((64, 64), *(rows_cols or (1, 1)), overlap)  # checks overlap before the model loads
-    PixelBudget().updated(min_pixels, max_pixels)
+    overrides = sampling.overrides()
+    spec = o.engine_spec(loading, backend)
     prepared = load_image(image, MediaPolicy())
-    sampling = o.sampling_kwargs(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
-    vr = o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstream,
-                      upstream_api_key)
+    vr = o.open_model(spec)
     result = ask_tiled(vr, prepared, question, grid=rows_cols, overlap=overlap, max_tiles=max_tiles,
-                       overview=overview, skip_blank=not keep_blank, **sampling)
+                       overview=overview, skip_blank=not keep_blank, **overrides)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return

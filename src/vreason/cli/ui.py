@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vreason.cli import backend_options as b
 from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
 from vreason.errors import InvalidRequestError, VReasonError
 
 if TYPE_CHECKING:
@@ -19,21 +19,17 @@ ServerOpt = Annotated[
                  "instead of loading a model here (same as --backend openai --upstream URL for other commands); "
                  "--model then names the served model."),
 ]
+UpstreamKey = Annotated[o.BackendOptions, o.Fields("upstream_api_key")]  # the upstream is --server
 
 
+@with_option_groups
 def ui(
-    model: o.ModelOpt = None,
+    loading: o.LoadingOptions,
+    remote: UpstreamKey,
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 exposes the UI (it has no login).")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     server: ServerOpt = None,
-    upstream_api_key: b.UpstreamApiKeyOpt = None,
-    max_pixels: o.MaxPixelsOpt = None,
-    min_pixels: o.MinPixelsOpt = None,
-    device: o.DeviceOpt = "auto",
-    dtype: o.DtypeOpt = "auto",
-    quantize: o.QuantizeOpt = None,
-    adapter: o.AdapterOpt = None,
 ) -> None:
     """Open the web UI: chat with images, grounding boxes, reasoning chains, task packs."""
     if not 0 < port < 65536:
@@ -42,18 +38,14 @@ def ui(
         from vreason.ui import build_app, launch
     except ImportError as err:
         raise VReasonError(f"the web UI needs gradio ({err}); install it with: pip install 'vreason[ui]'") from None
-    vr = open_backend(model, server, upstream_api_key, device=device, dtype=dtype, quantize=quantize,
-                      adapter=adapter, min_pixels=min_pixels, max_pixels=max_pixels)
+    vr = open_backend(loading, server, remote.upstream_api_key)
     print(f"vreason UI for {vr.model_name} on http://{host}:{port} (Ctrl-C to stop)", flush=True)
     launch(build_app(vr), host=host, port=port, max_file_bytes=vr.engine.policy.max_bytes, quiet=True)
 
 
-def open_backend(model: str | None, server: str | None, upstream_api_key: str | None = None, *,
-                 device: str = "auto", dtype: str = "auto", quantize: str | None = None, adapter: str | None = None,
-                 min_pixels: int | None = None, max_pixels: int | None = None) -> VReason:
+def open_backend(loading: o.LoadingOptions, server: str | None, upstream_api_key: str | None = None) -> VReason:
     """The model loaded here, or the one `server` serves through RemoteEngine: the UI cannot tell them apart."""
     if server is not None and not server.startswith(("http://", "https://")):
         raise InvalidRequestError(f"--server ({server!r}) must be an http:// or https:// URL", param="server")
-    backend, upstreams = ("openai", [server]) if server else ("local", None)
-    return o.open_model(model, device, dtype, quantize, min_pixels, max_pixels, adapter, backend, upstreams,
-                        upstream_api_key)
+    backend = o.BackendOptions("openai", [server], upstream_api_key) if server else o.BackendOptions()
+    return o.open_model(o.engine_spec(loading, backend))
