@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test lint bench-engine bench-dtype demo-model eval-demo install clean test-vllm bench-remote
+.PHONY: demo test lint bench-engine bench-dtype demo-model eval-demo install clean test-vllm bench-remote fuzz-api
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,3 +65,16 @@ test-vllm: $(STAMP)
 # What going through the remote backend costs against calling the upstream directly (starts `vreason serve`).
 bench-remote: $(STAMP)
 	$(BIN)/python benchmarks/remote_overhead.py
+
+# Fuzz the HTTP API from its own /openapi.json (schemathesis, every check, settings in schemathesis.toml) against
+# `vreason serve` on the built-in demo model: no 5xx, no undocumented status, content type or body. FUZZ_SECONDS
+# bounds the run; the server's log goes to .cache/fuzz-api/serve.log.
+FUZZ_SECONDS ?= 300
+FUZZ_PORT ?= 8765
+fuzz-api: $(STAMP)
+	@mkdir -p .cache/fuzz-api
+	@$(BIN)/vreason serve --port $(FUZZ_PORT) > .cache/fuzz-api/serve.log 2>&1 & server=$$!; \
+	  trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT; \
+	  HYPOTHESIS_STORAGE_DIRECTORY=.cache/fuzz-api/hypothesis \
+	  $(BIN)/schemathesis --config-file schemathesis.toml run http://127.0.0.1:$(FUZZ_PORT)/openapi.json \
+	    --wait-for-schema 120 --checks all --max-time $(FUZZ_SECONDS)

@@ -5,25 +5,57 @@
 
 The app never loads models and never owns the engine: whoever built the engine closes it. The event loop
 that serves requests is the one that drives `engine.generate`.
+
+/openapi.json tells what the server answers: every status a route can return (errors with the OpenAI error
+body, validation errors as 400, never FastAPI's 422), /metrics as Prometheus text, and the bearer scheme when a
+key is set. `make fuzz-api` holds the server to it.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
 
 from vreason import __version__
 from vreason.engine.interface import Engine
 from vreason.server.completions import ChatCompletions
-from vreason.server.errors import install_error_handlers, model_not_found
+from vreason.server.errors import error_responses, install_error_handlers, model_not_found
 from vreason.server.guard import RequestGuard
 from vreason.server.metrics import MetricsMiddleware, ServerMetrics
-from vreason.server.protocol import ChatCompletionRequest, ModelCard, ModelList
+from vreason.server.protocol import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 from vreason.server.reasoning_routes import reasoning_router
 from vreason.server.settings import ServerSettings
+
+# The guard answers 413 on any route whose declared body is over the limit; 401 guards /v1 when a key is set.
+GUARD_ERRORS = (413,)
+AUTH_ERRORS = (401,)
+# Errors of anything that runs the model: bad input, a full queue, a failing upstream, the deadline, a fault.
+ENGINE_ERRORS = (400, 429, 500, 502, 503, 504)
+PROMETHEUS_TEXT = {
+    "description": "Prometheus text exposition format (OpenMetrics text when the Accept header asks for it).",
+    "content": {
+        "text/plain": {"schema": {"type": "string"}},
+        "application/openmetrics-text": {"schema": {"type": "string"}},
+    },
+}
+CHAT_STREAM = {
+    "description": "A chat.completion object, or with `stream: true` server-sent events of chat.completion.chunk "
+    "objects ending with `data: [DONE]`.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
+class HealthStatus(BaseModel):
+    status: str
+    model: str
+    waiting: int
+    running: int
 
 
 def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
@@ -48,33 +80,70 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     app.add_middleware(RequestGuard, api_key=settings.api_key, max_body_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    @app.get("/health")
+    auth = AUTH_ERRORS if settings.api_key else ()
+
+    @app.get("/health", response_model=HealthStatus, responses=error_responses(*GUARD_ERRORS))
     async def health() -> dict:
         stats = engine.stats()
         return {"status": "ok", "model": names[0], "waiting": stats.waiting, "running": stats.running}
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics", response_class=PlainTextResponse, responses={200: PROMETHEUS_TEXT, **error_responses(*GUARD_ERRORS)}
+    )
     async def prometheus(request: Request) -> Response:
         content, content_type = metrics.render(request.headers.get("accept"))
         return Response(content, media_type=content_type)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", response_model=ModelList, responses=error_responses(*auth, *GUARD_ERRORS))
     async def list_models() -> dict:
         cards = [ModelCard(id=name, created=created) for name in names]
         return ModelList(data=cards).model_dump()
 
-    @app.get("/v1/models/{model_id:path}")
+    @app.get(
+        "/v1/models/{model_id:path}", response_model=ModelCard, responses=error_responses(*auth, 404, *GUARD_ERRORS)
+    )
     async def get_model(model_id: str) -> dict:
         if model_id not in names:
             raise model_not_found(model_id, names)
         return ModelCard(id=model_id, created=created).model_dump()
 
-    @app.post("/v1/chat/completions", response_model=None)
+    @app.post(
+        "/v1/chat/completions", response_model=None,
+        responses={200: {"model": ChatCompletion, **CHAT_STREAM}, **error_responses(*auth, 404, *GUARD_ERRORS,
+                                                                                     *ENGINE_ERRORS)},
+    )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response | JSONResponse:
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         request.state.request_id = request_id
         return await completions.handle(body, request, request_id)
 
-    app.include_router(reasoning_router(engine))  # /v1/vreason/reason, /ground, /tile
+    # /v1/vreason/reason, /ground, /tile
+    app.include_router(reasoning_router(engine), responses=error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS))
     metrics.known_paths = frozenset(getattr(route, "path", "") for route in app.routes)
+    app.openapi = lambda: _openapi(app, bearer=settings.api_key is not None)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI, bearer: bool) -> dict[str, Any]:
+    """FastAPI's document without the 422 it adds to every route with parameters (this server answers 400,
+    see errors.install_error_handlers), errors as JSON on text routes too (FastAPI files them under the route's
+    own media type), and with the bearer scheme on /v1 when a key is required."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+            for status, response in operation["responses"].items():
+                content = response.get("content", {})
+                if int(status) >= 400 and "application/json" not in content and content:
+                    response["content"] = {"application/json": next(iter(content.values()))}
+            if bearer and path.startswith("/v1"):
+                operation["security"] = [{"bearer": []}]
+    components = schema.setdefault("components", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.get("schemas", {}).pop(unused, None)
+    if bearer:
+        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    app.openapi_schema = schema
+    return schema

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vreason.errors import (
@@ -28,6 +29,39 @@ from vreason.errors import (
 logger = logging.getLogger("vreason.server")
 
 INVALID_REQUEST = "invalid_request_error"
+
+# What each error status means on this server, as the OpenAPI document says it.
+ERROR_STATUS_DESCRIPTIONS = {
+    400: "The request is invalid (schema, values, images); `error.param` names the field. Never 422.",
+    401: "Missing or wrong API key (only when the server was started with one).",
+    404: "The model named in the request (or path) is not served here.",
+    413: "The request body is over the server's limit (--max-request-bytes).",
+    429: "The engine's queue is full; retry after the Retry-After header's seconds.",
+    500: "A server fault; the message names the request id, the server log has the details.",
+    502: "The upstream model server failed (remote backend).",
+    503: "No upstream model server can take the request now (remote backend); see Retry-After.",
+    504: "The request did not finish within the server's request timeout.",
+}
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer (OpenAI's shape)."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI `responses` entries for these error statuses, all with the ErrorResponse body."""
+    return {
+        status: {"model": ErrorResponse, "description": ERROR_STATUS_DESCRIPTIONS[status]} for status in statuses
+    }
 
 
 @dataclass
