@@ -27,6 +27,7 @@ from vreason.engine.sampling import GREEDY
 from vreason.engine.types import Answer
 from vreason.errors import InvalidRequestError
 from vreason.media import checkpoint_budget
+from vreason.media_step import MediaResolver
 from vreason.models.loader import LoadedModel, LoadSpec, load_model
 from vreason.train.collate import SFTCollator
 from vreason.train.dataset import read_jsonl
@@ -162,11 +163,13 @@ def exact_match(engine: LocalEngine, items: list[TrainItem], limit: int) -> tupl
     compared after normalization. All questions go to the engine at once, so it batches them."""
     requests: list[GenerationRequest] = []
     expected: list[str] = []
+    media = MediaResolver(engine.policy, max_images=None)  # the data set's own images, as training read them
     for messages in (m for item in items for m in conversations(item)):
         for index, message in enumerate(messages):
             if message.role != "assistant" or index == 0 or len(requests) >= limit:
                 continue
-            requests.append(GenerationRequest(messages[:index], GREEDY.updated(max_new_tokens=64), stream=False))
+            question = media.resolve(messages[:index])
+            requests.append(GenerationRequest(question, GREEDY.updated(max_new_tokens=64), stream=False))
             expected.append(message.text)
 
     async def answer(request: GenerationRequest) -> Answer:
