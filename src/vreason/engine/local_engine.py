@@ -32,6 +32,8 @@ from vreason.media import MediaPolicy, PixelBudget, checkpoint_budget
 from vreason.models.loader import LoadedModel
 
 MiB = 1 << 20
+# Requests without images and with at most this much text are prepared on the event loop itself.
+LIGHT_PROMPT_CHARS = 16_384
 
 
 @dataclass
@@ -113,7 +115,10 @@ class LocalEngine:
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
         started = time.perf_counter()
-        prompt, inputs = await asyncio.to_thread(self.prepare, request)
+        if _is_light(request):  # a short text prompt tokenizes in about a millisecond: no thread for it
+            prompt, inputs = self.prepare(request)
+        else:  # pixels or a long text: keep the event loop free for every other request meanwhile
+            prompt, inputs = await asyncio.to_thread(self.prepare, request)
         prepared_at = time.perf_counter()
         loop = asyncio.get_running_loop()
         items: asyncio.Queue[int | Finish] = asyncio.Queue()
@@ -201,3 +206,9 @@ class LocalEngine:
 
     def shutdown(self) -> None:
         self.core.shutdown()
+
+
+def _is_light(request: GenerationRequest) -> bool:
+    if any(m.images for m in request.messages):
+        return False
+    return sum(len(m.text) for m in request.messages) <= LIGHT_PROMPT_CHARS
