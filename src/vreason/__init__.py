@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Answer",
+    "AsyncVReason",
     "InvalidRequestError",
     "MediaError",
     "ModelLoadError",
@@ -29,11 +30,13 @@ __all__ = [
 
 if TYPE_CHECKING:
     from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
     from vreason.engine.sampling import SamplingParams
     from vreason.engine.types import Answer
 
 _LAZY = {
     "VReason": "vreason.api",
+    "AsyncVReason": "vreason.async_api",
     "SamplingParams": "vreason.engine.sampling",
     "Answer": "vreason.engine.types",
 }
