@@ -74,7 +74,8 @@ FUZZ_PORT ?= 8765
 fuzz-api: $(STAMP)
 	@mkdir -p .cache/fuzz-api
 	@$(BIN)/vreason serve --port $(FUZZ_PORT) > .cache/fuzz-api/serve.log 2>&1 & server=$$!; \
-	  trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT; \
+	  trap 'kill $$server 2>/dev/null && wait $$server 2>/dev/null || true' EXIT; status=0; \
 	  HYPOTHESIS_STORAGE_DIRECTORY=.cache/fuzz-api/hypothesis \
 	  $(BIN)/schemathesis --config-file schemathesis.toml run http://127.0.0.1:$(FUZZ_PORT)/openapi.json \
-	    --wait-for-schema 120 --checks all --max-time $(FUZZ_SECONDS)
+	    --wait-for-schema 120 --checks all --max-time $(FUZZ_SECONDS) || status=$$?; \
+	  exit $$status

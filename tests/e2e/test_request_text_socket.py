@@ -92,3 +92,11 @@ def test_assistant_turn_without_content_is_accepted(url):
                   {"role": "user", "content": "again"}],
     )
     assert reply.choices[0].message.content is not None
+
+
+def test_an_image_named_after_an_unknown_home_directory_is_a_400(url):
+    # "~name/..." asks for the home of a user this machine does not have (found by `make fuzz-api`: it was a 500).
+    body = {"image": "~no-such-user-here/x.png", "target": "the square"}
+    response = httpx.post(url + "/v1/vreason/ground", json=body, timeout=60)
+    assert response.status_code == 400, response.text
+    assert "no such file" in response.json()["error"]["message"]

@@ -94,7 +94,10 @@ def read_source_bytes(source: ImageSource, policy: MediaPolicy, label: str) -> b
     if "://" in text[:12]:
         scheme = text.split("://", 1)[0]
         raise MediaError(label, f"URL scheme {scheme!r} is not supported (use a path, http(s) URL or data URI)")
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~name/..." for a user this machine does not know: a path that does not exist
+        path = Path(text)
     if len(text) < 4096 and _exists(path):
         return _read_local(path, policy, label)
     if len(text) >= _MIN_BASE64_LEN and _BASE64_TEXT.match(text[:4096]):
