@@ -1,7 +1,7 @@
 """The FastAPI application: OpenAI-compatible routes over any `Engine`.
 
-    app = create_app(VReason("Qwen/Qwen3-VL-8B-Instruct", media_policy=server_media_policy()).engine)
-    uvicorn.run(app, host="127.0.0.1", port=8000)
+    engine = build_engine(EngineSpec(model="Qwen/Qwen3-VL-8B-Instruct", media_policy=server_media_policy()))
+    uvicorn.run(create_app(engine), host="127.0.0.1", port=8000)
 
 The app never loads models and never owns the engine: whoever built the engine closes it. The event loop
 that serves requests is the one that drives `engine.generate`.
