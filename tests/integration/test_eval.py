@@ -3,6 +3,7 @@ report.md with non-empty plots, resuming, task packs on their generated sample d
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -14,8 +15,9 @@ from typer.testing import CliRunner
 
 from vreason.cli.app import app
 from vreason.errors import InvalidRequestError
-from vreason.eval import RunOptions, evaluate, load_dataset, rescore
-from vreason.eval.runner import PREDICTIONS
+from vreason.eval import RunOptions, aevaluate, evaluate, load_dataset, rescore
+from vreason.eval.runner import PREDICTIONS, apredict_batch, arun_predictions, sampling_for
+from vreason.scoring.items import EvalItem
 from vreason.tasks import get_task
 
 VREASON = [sys.executable, "-m", "vreason.cli.app"]
@@ -122,6 +124,44 @@ def test_eval_resumes_skipping_finished_ids_and_repairs_a_torn_line(demo, qa_fil
     fresh = evaluate(demo, items[:1], out, data="other.jsonl", options=RunOptions(progress=False, fresh=True))
     assert fresh.metrics["count"] == 1
     assert len(path.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_the_async_run_is_the_same_run_and_leaves_the_event_loop_free(demo, qa_file, tmp_path):
+    items = load_dataset(str(qa_file), limit=4)
+    sync = evaluate(demo, items, tmp_path / "sync", data=str(qa_file), options=QUIET)
+
+    async def run() -> tuple:
+        ticks = 0
+
+        async def tick() -> None:  # other work on the same loop keeps running while the batches are predicted
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        ticker = asyncio.create_task(tick())
+        first = await arun_predictions(demo.aio, items[:2], tmp_path / "async", data=str(qa_file), options=QUIET)
+        summary = await aevaluate(demo.aio, items, tmp_path / "async", data=str(qa_file), options=QUIET)
+        ticker.cancel()
+        return first, summary, ticks
+
+    first, summary, ticks = asyncio.run(run())
+    assert [r.id for r in first] == ["e0", "e1"]
+    assert ticks > 10
+    assert (tmp_path / "async" / "run.json").read_text() == (tmp_path / "sync" / "run.json").read_text()
+    # resumed after two items, greedy: the same predictions and metrics as the one blocking run
+    assert [r.prediction for r in summary.records] == [r.prediction for r in sync.records]
+    assert summary.metrics == sync.metrics
+
+
+def test_a_request_the_engine_refuses_spoils_only_its_own_record(demo, qa_file):
+    good = load_dataset(str(qa_file), limit=2)
+    huge = EvalItem(id="huge", images=good[0].images, question="word " * 200_000, answers=["red"])
+    records = asyncio.run(apredict_batch(demo.aio, [good[0], huge, good[1]], None, sampling_for(None, QUIET)))
+    assert [r.id for r in records] == ["e0", "huge", "e1"]
+    assert "context" in records[1].error  # refused from the cheap bound, before a full tokenization
+    assert records[1].prediction == ""
+    assert all(r.error is None and r.prediction for r in (records[0], records[2]))
 
 
 @pytest.mark.parametrize(("name", "keys"), [

@@ -5,12 +5,14 @@
     summary = evaluate(VReason(), load_dataset("easy-vqa:test"), Path("runs/easy-vqa"))
     summary.metrics["exact_match"]
 
+`aevaluate` is the same over an `AsyncVReason` (`await aevaluate(vr.aio, ...)`); `evaluate` is its blocking form.
 `vreason eval` is this function behind a command line; `rescore` redoes the scoring and the report from a
 directory's predictions.jsonl alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError
 from vreason.eval.report import write_report
-from vreason.eval.runner import PREDICTIONS, RUN_INFO, RunOptions, run_predictions
+from vreason.eval.runner import PREDICTIONS, RUN_INFO, RunOptions, arun_predictions
 from vreason.scoring.items import EvalItem
 from vreason.scoring.records import PredictionRecord, ScoreResult, read_records
 from vreason.scoring.scorers import score_qa
@@ -28,6 +30,7 @@ from vreason.tasks import get_task
 
 if TYPE_CHECKING:
     from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
     from vreason.tasks.base import TaskPack
 
 METRICS = "metrics.json"
@@ -42,13 +45,24 @@ class EvalSummary:
     seconds: float  # this invocation's wall time (a resumed run counts only the items it predicted)
 
 
-def evaluate(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: TaskPack | None = None, data: str = "",
-             options: RunOptions | None = None) -> EvalSummary:
+async def aevaluate(vr: AsyncVReason, items: Sequence[EvalItem], out: Path, *, task: TaskPack | None = None,
+                    data: str = "", options: RunOptions | None = None) -> EvalSummary:
     started = time.perf_counter()
-    records = run_predictions(vr, items, out, task=task, data=data, options=options)
+    records = await arun_predictions(vr, items, out, task=task, data=data, options=options)
     seconds = time.perf_counter() - started
     header = {"model": vr.model_name, "data": data or "(items)", "task": task.name if task else "question answering",
               "items": len(records), "wall time of this run": f"{seconds:.1f} s"}
+    # scoring and drawing the plots are CPU work: off the event loop, which may be serving others
+    return await asyncio.to_thread(_summarise, out, records, task, header, seconds)
+
+
+def evaluate(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: TaskPack | None = None, data: str = "",
+             options: RunOptions | None = None) -> EvalSummary:
+    return vr.run(aevaluate(vr.aio, items, out, task=task, data=data, options=options))
+
+
+def _summarise(out: Path, records: list[PredictionRecord], task: TaskPack | None, header: dict[str, Any],
+               seconds: float) -> EvalSummary:
     result = score(records, task)
     report = _write(out, records, result, task, header)
     return EvalSummary(out, result.metrics, records, report, seconds)

@@ -1,13 +1,17 @@
 """Run a model over evaluation items in batches, appending one record per item to predictions.jsonl.
 
-The model is reached only through the public `VReason` API: `chat_many` hands a batch to the engine at once,
-so a batching engine (local or remote) runs it concurrently. Resumable: items whose id is already in the
-predictions file are skipped, and each batch is flushed as soon as it finishes, so a killed run loses at most
-one batch. A request that fails (an unreadable image) becomes a record with `error`, not a crashed run.
+The model is reached only through the async API (`AsyncVReason`): `await vr.chat_many` hands a batch to the
+engine at once, so a batching engine (local or remote) runs it concurrently. Resumable: items whose id is already
+in the predictions file are skipped, and each batch is flushed as soon as it finishes, so a killed run loses at
+most one batch. A request that fails (an unreadable image) becomes a record with `error`, not a crashed run.
+
+`arun_predictions` and `apredict_batch` are the functions; `run_predictions` and `predict_batch` are their
+blocking forms over a `VReason` (the CLI and a Python prompt).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +30,9 @@ from vreason.tasks.structured import add_pixel_boxes, find_boxes
 
 if TYPE_CHECKING:
     from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
     from vreason.engine.types import Answer, Message
+    from vreason.media import PreparedImage
     from vreason.tasks.base import TaskPack
 
 PREDICTIONS = "predictions.jsonl"
@@ -48,8 +54,8 @@ class RunOptions:
             raise InvalidRequestError(f"batch size ({self.batch_size}) must be at least 1", param="batch_size")
 
 
-def run_predictions(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: TaskPack | None = None,
-                    data: str = "", options: RunOptions | None = None) -> list[PredictionRecord]:
+async def arun_predictions(vr: AsyncVReason, items: Sequence[EvalItem], out: Path, *, task: TaskPack | None = None,
+                           data: str = "", options: RunOptions | None = None) -> list[PredictionRecord]:
     """Predict every item not yet in `out/predictions.jsonl`; return the records of `items`, in their order."""
     options = options or RunOptions()
     out.mkdir(parents=True, exist_ok=True)
@@ -70,7 +76,7 @@ def run_predictions(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: 
                                 completed=len(items) - len(pending))
         for start in range(0, len(pending), options.batch_size):
             batch = pending[start : start + options.batch_size]
-            for record in predict_batch(vr, batch, task, sampling):
+            for record in await apredict_batch(vr, batch, task, sampling):
                 handle.write(record.to_json() + "\n")
                 done[record.id] = record
             handle.flush()
@@ -78,25 +84,31 @@ def run_predictions(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: 
     return [done[item.id] for item in items]
 
 
-def predict_batch(vr: VReason, items: Sequence[EvalItem], task: TaskPack | None,
-                  sampling: dict[str, Any]) -> list[PredictionRecord]:
+def run_predictions(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: TaskPack | None = None,
+                    data: str = "", options: RunOptions | None = None) -> list[PredictionRecord]:
+    """Predict every item not yet in `out/predictions.jsonl`; return the records of `items`, in their order."""
+    return vr.run(arun_predictions(vr.aio, items, out, task=task, data=data, options=options))
+
+
+async def apredict_batch(vr: AsyncVReason, items: Sequence[EvalItem], task: TaskPack | None,
+                         sampling: dict[str, Any]) -> list[PredictionRecord]:
     """One engine call for the batch; when it fails, each item alone, so one bad input spoils one record."""
-    records, conversations, sizes = [], [], []
-    for item in items:
-        record = PredictionRecord.for_item(item, task.prompt(item) if task else item.question)
-        records.append(record)
-        try:
-            prepared = [vr.prepare_image(src) for src in item.images]
-        except VReasonError as err:
-            record.error = str(err)
+    records = [PredictionRecord.for_item(item, task.prompt(item) if task else item.question) for item in items]
+    # the batch's images are read side by side (worker threads); a bad one spoils only its own record
+    loaded = await asyncio.gather(*(_prepare(vr, item) for item in items))
+    conversations, sizes = [], []
+    for item, record, prepared in zip(items, records, loaded, strict=True):
+        if isinstance(prepared, VReasonError):
+            record.error = str(prepared)
             continue
         sizes.append(prepared[0].original_size if prepared else None)
         conversations.append((record, _messages(item, prepared, task)))
     answers: list[Answer | VReasonError]
     try:
-        answers = list(vr.chat_many([c for _, c in conversations], **sampling))
+        answers = list(await vr.chat_many([c for _, c in conversations], **sampling))
     except VReasonError:
-        answers = [_one(vr, c, sampling) for _, c in conversations]
+        # one after another, as each alone: a request refused only for the company it kept then goes through
+        answers = [await _one(vr, c, sampling) for _, c in conversations]
     for (record, _), size, answer in zip(conversations, sizes, answers, strict=True):
         if isinstance(answer, VReasonError):
             record.error = str(answer)
@@ -105,9 +117,22 @@ def predict_batch(vr: VReason, items: Sequence[EvalItem], task: TaskPack | None,
     return records
 
 
-def _one(vr: VReason, conversation: list[Message], sampling: dict[str, Any]) -> Answer | VReasonError:
+def predict_batch(vr: VReason, items: Sequence[EvalItem], task: TaskPack | None,
+                  sampling: dict[str, Any]) -> list[PredictionRecord]:
+    """One engine call for the batch; when it fails, each item alone, so one bad input spoils one record."""
+    return vr.run(apredict_batch(vr.aio, items, task, sampling))
+
+
+async def _prepare(vr: AsyncVReason, item: EvalItem) -> list[PreparedImage] | VReasonError:
     try:
-        return vr.chat(conversation, **sampling)
+        return [await vr.prepare_image(src) for src in item.images]
+    except VReasonError as err:
+        return err
+
+
+async def _one(vr: AsyncVReason, conversation: list[Message], sampling: dict[str, Any]) -> Answer | VReasonError:
+    try:
+        return await vr.chat(conversation, **sampling)
     except VReasonError as err:
         return err
 
@@ -133,7 +158,7 @@ def _fill(record: PredictionRecord, answer: Answer, task: TaskPack | None, size:
                              for d in detections if d.box is not None]
 
 
-def _messages(item: EvalItem, prepared: list, task: TaskPack | None) -> list[Message]:
+def _messages(item: EvalItem, prepared: list[PreparedImage], task: TaskPack | None) -> list[Message]:
     from vreason.engine.types import Message
 
     if task is None:
