@@ -6,9 +6,12 @@ reuse skips re-encoding the images and the history. A step's question may also n
 `{previous}` / `{stepN}` (the parsed answer) and `{previous_boxes}` / `{stepN_boxes}` (its boxes as Qwen JSON,
 0-1000). With `cot` each question asks for step-by-step reasoning ending in `Answer: ...`, and the answer is
 extracted from that (or from a thinking model's output); with `vote=k` each step draws k samples at once
-(batched by the engine) and keeps the majority answer with its agreement score.
+(batched by the engine: one `chat_many` call, each sample with its own seed) and keeps the majority answer
+with its agreement score.
 
-Only the public `VReason` API is used, so a chain runs the same on the local engine and on remote backends.
+`arun_chain` is the chain over an `AsyncVReason` (what the server and the UI await); `run_chain` is its blocking
+form over a `VReason`. Only the public API is used, so a chain runs the same on the local engine and on remote
+backends.
 """
 
 from __future__ import annotations
@@ -17,25 +20,59 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from vreason.engine.types import Answer, Message
 from vreason.errors import InvalidRequestError
 from vreason.reasoning.answer_extraction import cot_instruction, extract_final_answer
 from vreason.reasoning.grounding import Detection, parse_detections
-from vreason.reasoning.image_args import as_image_list
+from vreason.reasoning.image_args import prepare_images
 from vreason.reasoning.trace import ChainTrace, SampleTrace, StepTrace
 from vreason.reasoning.voting import majority_vote
 
 if TYPE_CHECKING:
-    from vreason.api import Images, VReason
+    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason, Images
 
 MAX_STEPS = 32
 MAX_VOTE = 16
 # Self-consistency needs different samples: greedy decoding would give k copies of one answer.
 VOTE_TEMPERATURE = 0.7
 _PLACEHOLDER = re.compile(r"\{(previous|step(\d+))(_boxes)?\}")
+
+
+async def arun_chain(
+    vr: AsyncVReason,
+    images: Images,
+    steps: Sequence[str],
+    *,
+    vote: int = 1,
+    cot: bool = False,
+    system: str | None = None,
+    **sampling: Any,
+) -> ChainTrace:
+    """Ask `steps` in order about `images`; returns the trace (the last step's answer is `trace.answer`)."""
+    check_chain(steps, vote)
+    started = time.perf_counter()
+    prepared = await prepare_images(vr, images)
+    sizes = [p.original_size for p in prepared]
+    trace = ChainTrace(model=vr.model_name, images=[p.label for p in prepared])
+    history: list[Message] = [Message.system(system)] if system else []
+    relative: list[list[Detection]] = []  # each step's boxes in the model's own 0-1000 coordinates
+    for index, question in enumerate(steps, start=1):
+        text = fill_placeholders(question, trace.steps, relative)
+        if cot:
+            text = cot_instruction(text)
+        user = Message.user(text, prepared if index == 1 else [])
+        messages = [*history, user]
+        step_started = time.perf_counter()
+        answers = await _sample(vr, messages, vote, sampling)
+        step = _step_trace(index, question, text, answers, cot, vote, sizes, time.perf_counter() - step_started)
+        relative.append(parse_detections(step.raw_output))
+        trace.steps.append(step)
+        history += [user, Message.assistant(step.raw_output)]
+    trace.time_s = time.perf_counter() - started
+    return trace
 
 
 def run_chain(
@@ -49,27 +86,7 @@ def run_chain(
     **sampling: Any,
 ) -> ChainTrace:
     """Ask `steps` in order about `images`; returns the trace (the last step's answer is `trace.answer`)."""
-    check_chain(steps, vote)
-    started = time.perf_counter()
-    prepared = [vr.prepare_image(src) for src in as_image_list(images)]
-    sizes = [p.original_size for p in prepared]
-    trace = ChainTrace(model=vr.model_name, images=[p.label for p in prepared])
-    history: list[Message] = [Message.system(system)] if system else []
-    relative: list[list[Detection]] = []  # each step's boxes in the model's own 0-1000 coordinates
-    for index, question in enumerate(steps, start=1):
-        text = fill_placeholders(question, trace.steps, relative)
-        if cot:
-            text = cot_instruction(text)
-        user = Message.user(text, prepared if index == 1 else [])
-        messages = [*history, user]
-        step_started = time.perf_counter()
-        answers = _sample(vr, messages, vote, sampling)
-        step = _step_trace(index, question, text, answers, cot, vote, sizes, time.perf_counter() - step_started)
-        relative.append(parse_detections(step.raw_output))
-        trace.steps.append(step)
-        history += [user, Message.assistant(step.raw_output)]
-    trace.time_s = time.perf_counter() - started
-    return trace
+    return vr.run(arun_chain(vr.aio, images, steps, vote=vote, cot=cot, system=system, **sampling))
 
 
 def fill_placeholders(question: str, done: Sequence[StepTrace], relative: Sequence[list[Detection]]) -> str:
@@ -100,22 +117,18 @@ def _qwen_item(detection: Detection) -> dict:
     return item
 
 
-def _sample(vr: VReason, messages: list[Message], vote: int, sampling: dict[str, Any]) -> list[Answer]:
+async def _sample(vr: AsyncVReason, messages: list[Message], vote: int, sampling: dict[str, Any]) -> list[Answer]:
     if vote == 1:
-        return [vr.chat(messages, **sampling)]
+        return [await vr.chat(messages, **sampling)]
     params = dict(sampling)
     temperature = params.get("temperature")
     if temperature is None:
         temperature = vr.default_sampling.temperature
     params["temperature"] = temperature if temperature > 0 else VOTE_TEMPERATURE
     seed = params.pop("seed", None)
-    if seed is None:
-        return vr.chat_many([messages] * vote, **params)
-    # One seed per sample (chat_many shares one set of sampling parameters): the samples still run at the
-    # same time, so the engine batches them, and the same seed gives the same k samples again.
-    with ThreadPoolExecutor(max_workers=vote) as pool:
-        futures = [pool.submit(vr.chat, messages, seed=seed + i, **params) for i in range(vote)]
-        return [f.result() for f in futures]
+    # Sample i gets seed + i, so the same seed gives the same k samples again; all k go in one batch.
+    per_request = None if seed is None else [{"seed": seed + i} for i in range(vote)]
+    return await vr.chat_many([messages] * vote, per_request, **params)
 
 
 def _step_trace(index: int, question: str, prompt: str, answers: list[Answer], cot: bool, vote: int,

@@ -1,14 +1,15 @@
 """Long conversations within the model's context: a sliding window over turns, old turns condensed into notes.
 
-`ManagedConversation.ask` counts the prompt before sending it (`token_count`). When it would pass the budget
-(the model's context minus the answer's max_new_tokens, or a smaller limit of the caller's), the oldest turns
-leave the window and become notes in the system message: a short exchange verbatim, a long one summarised by
-the model itself, and each of its images replaced by the model's one-sentence description. Notes that grow
-past their share of the budget first lose the descriptions of the oldest images (the answers given are the
-facts the conversation established), then are merged by the model, and are dropped oldest first only as a
-last resort.
+`AsyncManagedConversation.ask` (over an `AsyncVReason`) counts the prompt before sending it (`token_count`).
+When it would pass the budget (the model's context minus the answer's max_new_tokens, or a smaller limit of the
+caller's), the oldest turns leave the window and become notes in the system message: a short exchange verbatim,
+a long one summarised by the model itself, and each of its images replaced by the model's one-sentence
+description. Notes that grow past their share of the budget first lose the descriptions of the oldest images
+(the answers given are the facts the conversation established), then are merged by the model, and are dropped
+oldest first only as a last resort.
 Compaction goes well below the budget (`compact_to`), so it happens rarely: between compactions every request
-extends the previous one, and the engine's prefix reuse applies.
+extends the previous one, and the engine's prefix reuse applies. `ManagedConversation` is the blocking form over
+a `VReason`: the same window, each `ask` awaited on the VReason's loop.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from vreason.engine.types import Answer, Message
 from vreason.errors import InvalidRequestError
-from vreason.reasoning.image_args import as_image_list
+from vreason.reasoning.image_args import prepare_images
 from vreason.reasoning.locate import EXACT_SAMPLING
 from vreason.reasoning.token_count import CHARS_PER_TOKEN, TokenCounter, counter_for
 
 if TYPE_CHECKING:
-    from vreason.api import Images, VReason
+    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason, Images
 
 # Used when the engine does not say how long its context is (remote backends): Qwen3-VL serves 256K natively,
 # and 32K is what a single-GPU vLLM deployment commonly allows.
@@ -92,8 +94,8 @@ class Compaction:
 
 
 @dataclass
-class ManagedConversation:
-    vr: VReason
+class AsyncManagedConversation:
+    vr: AsyncVReason
     system: str | None = None
     policy: ContextPolicy = field(default_factory=ContextPolicy)
     counter: TokenCounter | None = None  # None: exact with a local model, estimated otherwise
@@ -136,12 +138,11 @@ class ManagedConversation:
             out.append(question)
         return out
 
-    def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
-        prepared = [self.vr.prepare_image(src) for src in as_image_list(images)]
-        user = Message.user(question, prepared)
+    async def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
+        user = Message.user(question, await prepare_images(self.vr, images))
         max_new = sampling.get("max_new_tokens") or self.vr.default_sampling.max_new_tokens
-        counted = self._fit(user, self.prompt_budget(max_new))
-        answer = self.vr.chat(self.messages(user), **sampling)
+        counted = await self._fit(user, self.prompt_budget(max_new))
+        answer = await self.vr.chat(self.messages(user), **sampling)
         self.counter.observe(counted, answer.usage.prompt_tokens)
         self.sent_prompt_tokens.append(answer.usage.prompt_tokens)
         self.turns.append(Turn(user, answer.text))
@@ -156,7 +157,7 @@ class ManagedConversation:
     def _count(self, question: Message) -> int:
         return self.counter.count(self.messages(question))
 
-    def _fit(self, question: Message, budget: int) -> int:
+    async def _fit(self, question: Message, budget: int) -> int:
         before = self._count(question)
         if before <= budget:
             return before
@@ -165,13 +166,13 @@ class ManagedConversation:
         keep = self.policy.keep_recent_turns
         while len(self.turns) > keep and self._count(question) > target:
             dropped.append(self.turns.pop(0))
-        requests = self._condense(dropped, budget)
-        requests += self._cap_notes(budget)
+        requests = await self._condense(dropped, budget)
+        requests += await self._cap_notes(budget)
         # Still too long (large recent turns): the window gives up its recent turns too, oldest first.
         while self.turns and self._count(question) > budget:
             extra = [self.turns.pop(0)]
-            requests += self._condense(extra, budget)
-            requests += self._cap_notes(budget)
+            requests += await self._condense(extra, budget)
+            requests += await self._cap_notes(budget)
             dropped += extra
         after = self._count(question)
         if after > budget and self.notes:
@@ -193,7 +194,7 @@ class ManagedConversation:
             )
         return after
 
-    def _condense(self, turns: Sequence[Turn], budget: int) -> int:
+    async def _condense(self, turns: Sequence[Turn], budget: int) -> int:
         """Notes for `turns`; returns how many model requests it made (all in one batch)."""
         if not turns:
             return 0
@@ -204,7 +205,7 @@ class ManagedConversation:
         if self.policy.summarize:
             requests += [[Message.user(SUMMARY_PROMPT.format(exchange=exchanges[i]))] for i in long_ones]
             requests += [[Message.user(DESCRIBE_PROMPT, [img])] for _, img in images]
-        answers = self._side_requests(requests)
+        answers = await self._side_requests(requests)
         summaries = dict(zip(long_ones, answers[: len(long_ones)], strict=False))
         descriptions: dict[int, list[str]] = {}
         for (i, _), text in zip(images, answers[len(long_ones):], strict=False):
@@ -215,7 +216,7 @@ class ManagedConversation:
             self.notes.append(Note(exchange, shown))
         return len(requests)
 
-    def _cap_notes(self, budget: int) -> int:
+    async def _cap_notes(self, budget: int) -> int:
         limit = int(budget * self.policy.notes_share)
         for note in self.notes:  # oldest first
             if self._notes_tokens() <= limit:
@@ -227,7 +228,7 @@ class ManagedConversation:
         if self.policy.summarize and len(self.notes) > 1:
             joined = "\n".join(f"- {n.text}" for n in self.notes)
             prompt = MERGE_PROMPT.format(notes=self._truncate(joined, budget // 2))
-            self.notes = [Note(self._side_requests([[Message.user(prompt)]])[0])]
+            self.notes = [Note((await self._side_requests([[Message.user(prompt)]]))[0])]
             requests = 1
         while len(self.notes) > 1 and self._notes_tokens() > limit:
             self.notes.pop(0)
@@ -235,11 +236,11 @@ class ManagedConversation:
             self.notes = [Note(self._truncate(self.notes[0].text, max(limit - 16, 8)))]
         return requests
 
-    def _side_requests(self, requests: list[list[Message]]) -> list[str]:
+    async def _side_requests(self, requests: list[list[Message]]) -> list[str]:
         if not requests:
             return []
         params = {**EXACT_SAMPLING, "max_new_tokens": self.policy.summary_max_new_tokens}
-        return [" ".join(a.text.split()) for a in self.vr.chat_many(requests, **params)]
+        return [" ".join(a.text.split()) for a in await self.vr.chat_many(requests, **params)]
 
     def _system_text(self, notes: Sequence[Note]) -> str:
         parts = [self.system] if self.system else []
@@ -265,3 +266,57 @@ class ManagedConversation:
         flat = " ".join(text.split())
         return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
+
+
+class ManagedConversation:
+    """The blocking form of `AsyncManagedConversation` over a `VReason`: the same window and state, each `ask`
+    awaited on the VReason's own loop."""
+
+    def __init__(self, vr: VReason, system: str | None = None, policy: ContextPolicy | None = None,
+                 counter: TokenCounter | None = None):
+        self.vr = vr
+        self.aio = AsyncManagedConversation(vr.aio, system, policy or ContextPolicy(), counter)
+
+    def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
+        return self.vr.run(self.aio.ask(question, images, **sampling))
+
+    def messages(self, question: Message | None = None) -> list[Message]:
+        return self.aio.messages(question)
+
+    def prompt_budget(self, max_new_tokens: int) -> int:
+        return self.aio.prompt_budget(max_new_tokens)
+
+    def reset(self) -> None:
+        self.aio.reset()
+
+    @property
+    def system(self) -> str | None:
+        return self.aio.system
+
+    @property
+    def policy(self) -> ContextPolicy:
+        return self.aio.policy
+
+    @property
+    def counter(self) -> TokenCounter:
+        return self.aio.counter  # type: ignore[return-value]
+
+    @property
+    def context_tokens(self) -> int:
+        return self.aio.context_tokens
+
+    @property
+    def turns(self) -> list[Turn]:
+        return self.aio.turns
+
+    @property
+    def notes(self) -> list[Note]:
+        return self.aio.notes
+
+    @property
+    def compactions(self) -> list[Compaction]:
+        return self.aio.compactions
+
+    @property
+    def sent_prompt_tokens(self) -> list[int]:
+        return self.aio.sent_prompt_tokens

@@ -4,6 +4,8 @@ The prompt is Qwen3-VL's own (`grounding_prompt`), the answer is parsed tolerant
 mapped from the model's 0-1000 coordinates onto the image as the user gave it, whatever size the engine
 resized it to. Decoding is greedy unless the caller says otherwise: coordinates want the most likely tokens,
 and a presence penalty would push the model away from digits it already wrote.
+
+`alocate` does it over an `AsyncVReason`; `locate` is its blocking form over a `VReason`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from vreason.reasoning.grounding import Detection, GroundingKind, grounding_prom
 
 if TYPE_CHECKING:
     from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
 
 # Applied under the caller's own sampling keywords (theirs win).
 EXACT_SAMPLING: dict[str, Any] = {"temperature": 0.0, "presence_penalty": 0.0}
@@ -52,14 +55,21 @@ class Grounding:
         return data
 
 
+async def alocate(
+    vr: AsyncVReason, image: ImageSource | PreparedImage, target: str, *, kind: GroundingKind = "box", **sampling: Any
+) -> Grounding:
+    """Every `target` in `image` as boxes (kind="box") or points (kind="point"), in original pixels."""
+    prompt = grounding_prompt(target, kind)
+    prepared = await vr.prepare_image(image)
+    answer = await vr.ask([prepared], prompt, **{**EXACT_SAMPLING, **sampling})
+    return grounding_from_answer(target, kind, prompt, prepared, answer)
+
+
 def locate(
     vr: VReason, image: ImageSource | PreparedImage, target: str, *, kind: GroundingKind = "box", **sampling: Any
 ) -> Grounding:
     """Every `target` in `image` as boxes (kind="box") or points (kind="point"), in original pixels."""
-    prompt = grounding_prompt(target, kind)
-    prepared = vr.prepare_image(image)
-    answer = vr.ask([prepared], prompt, **{**EXACT_SAMPLING, **sampling})
-    return grounding_from_answer(target, kind, prompt, prepared, answer)
+    return vr.run(alocate(vr.aio, image, target, kind=kind, **sampling))
 
 
 def grounding_from_answer(

@@ -5,6 +5,9 @@ output parse and match the schema's structure; the question also states the sche
 without constrained decoding is asked for the same thing. The output is then validated here in any case
 (pydantic's own rules, or the full JSON-schema vocabulary via `jsonschema`), and an answer that does not
 validate is asked again with the error (`retries`) before `StructuredOutputError` is raised.
+
+`aask_structured` / `achat_structured` run over an `AsyncVReason`; `ask_structured` / `chat_structured` are their
+blocking forms over a `VReason`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from vreason.reasoning.image_args import as_image_list
 from vreason.reasoning.json_output import StructuredOutputError, parse_json, schema_errors
 
 if TYPE_CHECKING:
-    from vreason.api import Images, VReason
+    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason, Images
 
 MAX_RETRIES = 5
 SCHEMA_INSTRUCTION = "Reply with JSON only, matching this JSON schema: {schema}"
@@ -83,17 +87,26 @@ class StructuredAnswer:
     attempts: int  # requests made (1 + retries used)
 
 
+async def aask_structured(
+    vr: AsyncVReason, images: Images, question: str, schema: Any, *, retries: int = 1, **sampling: Any
+) -> StructuredAnswer:
+    """Ask about `images` and get an object valid under `schema` (pydantic model class or JSON schema)."""
+    messages = [Message.user(question, as_image_list(images))]
+    return await achat_structured(vr, messages, schema, retries=retries, **sampling)
+
+
 def ask_structured(
     vr: VReason, images: Images, question: str, schema: Any, *, retries: int = 1, **sampling: Any
 ) -> StructuredAnswer:
     """Ask about `images` and get an object valid under `schema` (pydantic model class or JSON schema)."""
-    return chat_structured(vr, [Message.user(question, as_image_list(images))], schema, retries=retries, **sampling)
+    return vr.run(aask_structured(vr.aio, images, question, schema, retries=retries, **sampling))
 
 
-def chat_structured(
-    vr: VReason, messages: Sequence[Message], schema: Any, *, retries: int = 1, instruct: bool = True,
+async def achat_structured(
+    vr: AsyncVReason, messages: Sequence[Message], schema: Any, *, retries: int = 1, instruct: bool = True,
     **sampling: Any,
 ) -> StructuredAnswer:
+    """The answer to `messages` (the last one the user's question) as an object valid under `schema`."""
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
         raise InvalidRequestError(f"retries ({retries!r}) must be an integer from 0 to {MAX_RETRIES}", param="retries")
     spec = as_schema(schema)
@@ -103,7 +116,7 @@ def chat_structured(
     sampling = {**sampling, "output_format": spec.output_format()}
     error = ""
     for attempt in range(1, retries + 2):
-        answer = vr.chat(conversation, **sampling)
+        answer = await vr.chat(conversation, **sampling)
         try:
             data = parse_json(answer.text)
             return StructuredAnswer(spec.validate(data), data, answer, attempt)
@@ -115,6 +128,14 @@ def chat_structured(
         raw_output=answer.text,
         attempts=retries + 1,
     )
+
+
+def chat_structured(
+    vr: VReason, messages: Sequence[Message], schema: Any, *, retries: int = 1, instruct: bool = True,
+    **sampling: Any,
+) -> StructuredAnswer:
+    """The answer to `messages` (the last one the user's question) as an object valid under `schema`."""
+    return vr.run(achat_structured(vr.aio, messages, schema, retries=retries, instruct=instruct, **sampling))
 
 
 def _with_instruction(message: Message, instruction: str) -> Message:

@@ -6,10 +6,14 @@ merge two ways: `findings`, the union of distinct (normalised) items any tile re
 reported them, and `vote`, the majority over tiles. Boxes in tile answers are mapped into the whole image's
 pixels and de-duplicated with NMS; a box that touches an inner tile edge scores lower, so the neighbour's
 whole view of the object wins. Tiles of plain background are skipped unless `skip_blank=False`.
+
+`aask_tiled` / `alocate_tiled` run over an `AsyncVReason` (cutting and checking the tiles on a worker thread, as
+pixel work would stall the event loop); `ask_tiled` / `locate_tiled` are their blocking forms over a `VReason`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,7 +28,10 @@ from vreason.reasoning.tiling import DEFAULT_MAX_TILES, DEFAULT_OVERLAP, Tile, a
 from vreason.reasoning.voting import Vote, majority_vote
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
 
 OVERVIEW = "overview"
 # Score of a box cut by a tile edge: below a whole box (1.0), so NMS keeps the neighbour's whole view.
@@ -97,8 +104,8 @@ class TiledResult:
         }
 
 
-def ask_tiled(
-    vr: VReason,
+async def aask_tiled(
+    vr: AsyncVReason,
     image: ImageSource | PreparedImage,
     question: str,
     *,
@@ -111,16 +118,16 @@ def ask_tiled(
 ) -> TiledResult:
     """Ask `question` about every tile of `image` (grid None: chosen from the engine's pixel budget)."""
     started = time.perf_counter()
-    prepared = vr.prepare_image(image)
+    prepared = await vr.prepare_image(image)
     size = prepared.original_size
     rows, cols = grid or auto_grid(size, vr.engine.budget.updated(), max_tiles, overlap)
     tiles = plan_tiles(size, rows, cols, overlap)
-    crops = {t: t.crop(prepared.image) for t in tiles}
-    asked = [t for t in tiles if not (skip_blank and is_blank(crops[t]))]
+    crops = await asyncio.to_thread(_cut, prepared.image, tiles, skip_blank)
+    asked = list(crops)
     requests = [[Message.user(question, [PreparedImage(crops[t], f"{prepared.label} tile {t.name}")])] for t in asked]
     if overview:
         requests.append([Message.user(question, [prepared])])
-    answers = vr.chat_many(requests, **{**EXACT_SAMPLING, **sampling}) if requests else []
+    answers = await vr.chat_many(requests, **{**EXACT_SAMPLING, **sampling}) if requests else []
     by_tile = dict(zip(asked, answers, strict=False))
     results = [_tile_answer(t, by_tile.get(t), size) for t in tiles]
     overview_result = _tile_answer(None, answers[-1], size) if overview else None
@@ -143,6 +150,35 @@ def ask_tiled(
     )
 
 
+def ask_tiled(
+    vr: VReason,
+    image: ImageSource | PreparedImage,
+    question: str,
+    *,
+    grid: tuple[int, int] | None = None,
+    overlap: float = DEFAULT_OVERLAP,
+    max_tiles: int = DEFAULT_MAX_TILES,
+    overview: bool = True,
+    skip_blank: bool = True,
+    **sampling: Any,
+) -> TiledResult:
+    """Ask `question` about every tile of `image` (grid None: chosen from the engine's pixel budget)."""
+    return vr.run(aask_tiled(vr.aio, image, question, grid=grid, overlap=overlap, max_tiles=max_tiles,
+                             overview=overview, skip_blank=skip_blank, **sampling))
+
+
+async def alocate_tiled(
+    vr: AsyncVReason,
+    image: ImageSource | PreparedImage,
+    target: str,
+    *,
+    kind: GroundingKind = "box",
+    **options: Any,
+) -> TiledResult:
+    """Grounding tile by tile: every `target` in whole-image pixels, duplicates across tiles removed."""
+    return await aask_tiled(vr, image, grounding_prompt(target, kind), **options)
+
+
 def locate_tiled(
     vr: VReason,
     image: ImageSource | PreparedImage,
@@ -152,7 +188,13 @@ def locate_tiled(
     **options: Any,
 ) -> TiledResult:
     """Grounding tile by tile: every `target` in whole-image pixels, duplicates across tiles removed."""
-    return ask_tiled(vr, image, grounding_prompt(target, kind), **options)
+    return vr.run(alocate_tiled(vr.aio, image, target, kind=kind, **options))
+
+
+def _cut(image: Image.Image, tiles: list[Tile], skip_blank: bool) -> dict[Tile, Image.Image]:
+    """The crop of every tile to ask, in grid order (plain-background tiles left out when `skip_blank`)."""
+    crops = {t: t.crop(image) for t in tiles}
+    return {t: crop for t, crop in crops.items() if not (skip_blank and is_blank(crop))}
 
 
 def place_in_image(detections: list[Detection], tile: Tile, image_size: tuple[int, int]) -> list[Detection]:

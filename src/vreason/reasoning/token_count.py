@@ -19,6 +19,7 @@ from vreason.media import MediaPolicy, PixelBudget, load_image
 
 if TYPE_CHECKING:
     from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
 
 # Visual tokens are framed by <|vision_start|> and <|vision_end|>.
 IMAGE_FRAME_TOKENS = 2
@@ -80,9 +81,10 @@ class EstimateCounter:
             self.scale *= actual / counted
 
 
-def counter_for(vr: VReason) -> TokenCounter:
-    """The exact counter when the model's processor is loaded here, else the self-correcting estimate."""
-    loaded = getattr(vr, "loaded", None)
+def counter_for(vr: AsyncVReason | VReason) -> TokenCounter:
+    """The exact counter when the model's processor is loaded here (an in-process engine), else the
+    self-correcting estimate."""
+    loaded = getattr(vr.engine, "loaded", None)
     if loaded is not None and getattr(loaded, "processor", None) is not None:
         return ExactCounter(loaded.processor, vr.engine.policy, vr.engine.budget)
     return EstimateCounter(vr.engine.budget)
