@@ -1,44 +1,35 @@
 """The reasoning layer over HTTP: POST /v1/vreason/reason, /v1/vreason/ground and /v1/vreason/tile.
 
 JSON in, JSON out; the request models convert themselves into the keyword arguments of the same functions
-the Python API and the CLI call (`run_chain`, `locate`, `locate_tiled`, `ask_tiled`), so the three surfaces
-share one code path. Those functions are synchronous; they run on a worker thread while their engine requests
-go to the server's own event loop (`LoopBridge`), the loop that drives the engine for chat completions too.
-Images are URLs, data URIs or base64 text, loaded under the server's media policy.
+the Python API and the CLI call, in their async form (`arun_chain`, `alocate`, `alocate_tiled`, `aask_tiled`),
+so the three surfaces share one code path. The routes await those functions on the server's event loop, over one
+`AsyncVReason(engine)` built with the router: its requests go straight to the engine (the only thread hop is the
+engine's own thread), votes and tiles as one batch. Images are URLs, data URIs or base64 text, resolved under the
+engine's media policy, as for chat completions; decoding, cropping and drawing pixels run on worker threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import io
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from fastapi import APIRouter
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vreason.async_api import AsyncVReason
 from vreason.engine.interface import Engine
-from vreason.engine.sync_bridge import SyncBridge
+from vreason.reasoning.chains import arun_chain
+from vreason.reasoning.draw import draw_detections
+from vreason.reasoning.grounding import Detection
+from vreason.reasoning.locate import alocate
+from vreason.reasoning.tile_runner import aask_tiled, alocate_tiled
+from vreason.reasoning.tiling import parse_grid
 from vreason.server.protocol import reject_lone_surrogates
 
 MAX_IMAGES = 16
-# Reasoning calls running at once; more wait their turn (each one already sends many requests to the engine).
-REASONING_WORKERS = 8
-
-
-class LoopBridge(SyncBridge):
-    """`SyncBridge` over an event loop that already runs (the server's) instead of one of its own.
-
-    Called from worker threads only: blocking on the loop's own thread would deadlock it.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop):  # no super().__init__: no thread, no new loop
-        self.loop = loop
-
-    def close(self) -> None:
-        return None  # the server owns its loop
 
 
 class _Request(BaseModel):
@@ -130,48 +121,24 @@ class TileResponse(BaseModel):
 
 
 def reasoning_router(engine: Engine) -> APIRouter:
-    from vreason.api import VReason
-
     router = APIRouter(prefix="/v1/vreason", tags=["reasoning"])
-    clients: dict[asyncio.AbstractEventLoop, VReason] = {}
-    pool = ThreadPoolExecutor(max_workers=REASONING_WORKERS, thread_name_prefix="vreason-reasoning")
-
-    async def off_loop(function: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(function, *args, **kwargs))
-
-    def client() -> VReason:
-        loop = asyncio.get_running_loop()
-        if loop not in clients:
-            vr = VReason(engine=engine)
-            vr.bridge.close()  # its own loop would drive the engine beside the server's; use the server's
-            vr.bridge = LoopBridge(loop)
-            clients[loop] = vr
-        return clients[loop]
+    vr = AsyncVReason(engine)  # one client for every request: the engine's media policy, as the chat route has
 
     @router.post("/reason", response_model=ReasonResponse)
     async def reason(body: ReasonRequest) -> dict:
-        from vreason.reasoning.chains import run_chain
-
-        vr = client()
-        trace = await off_loop(
-            run_chain, vr, body.images, body.steps, vote=body.vote, cot=body.cot, system=body.system,
-            **body.sampling(),
+        trace = await arun_chain(
+            vr, body.images, body.steps, vote=body.vote, cot=body.cot, system=body.system, **body.sampling()
         )
         return trace.to_dict()
 
     @router.post("/ground", response_model=GroundResponse, response_model_exclude_none=True)
     async def ground(body: GroundRequest) -> dict:
-        vr = client()
-        return await off_loop(_ground, vr, body)
+        return await _ground(vr, body)
 
     @router.post("/tile", response_model=TileResponse)
     async def tile(body: TileRequest) -> dict:
-        from vreason.reasoning.tile_runner import ask_tiled
-        from vreason.reasoning.tiling import parse_grid
-
-        vr = client()
-        result = await off_loop(
-            ask_tiled, vr, body.image, body.question, grid=parse_grid(body.grid), overlap=body.overlap,
+        result = await aask_tiled(
+            vr, body.image, body.question, grid=parse_grid(body.grid), overlap=body.overlap,
             max_tiles=body.max_tiles, overview=body.overview, skip_blank=body.skip_blank, **body.sampling(),
         )
         return result.to_dict()
@@ -179,24 +146,26 @@ def reasoning_router(engine: Engine) -> APIRouter:
     return router
 
 
-def _ground(vr: Any, body: GroundRequest) -> dict:
-    from vreason.reasoning.draw import draw_detections
-    from vreason.reasoning.locate import locate
-    from vreason.reasoning.tile_runner import locate_tiled
-    from vreason.reasoning.tiling import parse_grid
-
-    image = vr.prepare_image(body.image)
+async def _ground(vr: AsyncVReason, body: GroundRequest) -> dict:
+    image = await vr.prepare_image(body.image)
     if body.tiles:
-        result = locate_tiled(vr, image, body.target, kind=body.kind, grid=parse_grid(body.tiles), **body.sampling())
+        result = await alocate_tiled(
+            vr, image, body.target, kind=body.kind, grid=parse_grid(body.tiles), **body.sampling()
+        )
         detections = result.detections
         data = {"target": body.target, "kind": body.kind, "image_size": list(result.image_size),
                 "detections": [d.to_dict() for d in detections], "tiles": [t.to_dict() for t in result.tiles]}
     else:
-        found = locate(vr, image, body.target, kind=body.kind, **body.sampling())
+        found = await alocate(vr, image, body.target, kind=body.kind, **body.sampling())
         detections = found.detections
         data = found.to_dict()
     if body.annotate:
-        buffer = io.BytesIO()
-        draw_detections(image.image, detections).save(buffer, format="PNG")
-        data["annotated_image"] = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        data["annotated_image"] = await asyncio.to_thread(_annotated_png, image.image, detections)
     return data
+
+
+def _annotated_png(image: Image.Image, detections: list[Detection]) -> str:
+    """`image` with `detections` drawn, as a PNG data URI."""
+    buffer = io.BytesIO()
+    draw_detections(image, detections).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
