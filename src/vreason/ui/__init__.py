@@ -1,12 +1,13 @@
-"""The web UI: a Gradio app over the public `VReason` API, one module per tab.
+"""The web UI: a Gradio app over the async Python API, one module per tab.
 
     from vreason import VReason
     from vreason.ui import build_app, launch
-    launch(build_app(VReason()), host="127.0.0.1", port=7860)
+    launch(build_app(VReason()), host="127.0.0.1", port=7860)     # or build_app(AsyncVReason(engine))
 
-The UI knows nothing about models or engines: every tab calls `VReason` (local engine or a remote backend
-behind the same interface) and the reasoning layer, and turns their errors into readable messages on the page.
-Gradio is imported only here, under `vreason.ui` (the `ui` extra).
+The UI knows nothing about models or engines: every tab's handlers are `async def` functions that await
+`AsyncVReason` (local engine or a remote backend behind the same interface) and the async reasoning functions on
+Gradio's own event loop, and turn their errors into readable messages on the page. Gradio is imported only here,
+under `vreason.ui` (the `ui` extra).
 """
 
 from __future__ import annotations

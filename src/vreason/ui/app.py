@@ -1,5 +1,8 @@
-"""The app factory: `build_app(vr)` lays out one tab per job over a ready `VReason`; `launch` serves it.
+"""The app factory: `build_app(vr)` lays out one tab per job over a ready `VReason` or `AsyncVReason`; `launch`
+serves it.
 
+The tabs are written against `AsyncVReason` (a `VReason` lends its `.aio`): their handlers are coroutines and
+async generators that Gradio runs on its own event loop, awaiting the engine with no thread in between.
 Every tab's model calls share one concurrency group, so at most MODEL_CONCURRENCY requests reach the engine
 at once (it batches them); later ones wait in Gradio's queue, and past QUEUE_SIZE the page says it is busy.
 """
@@ -13,13 +16,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 
 import gradio as gr  # noqa: E402 (the environment variable above must be set first)
 
+from vreason.api import VReason  # noqa: E402
 from vreason.ui.chat_tab import ChatTab  # noqa: E402
 from vreason.ui.grounding_tab import GroundingTab  # noqa: E402
 from vreason.ui.reasoning_tab import ReasoningTab  # noqa: E402
 from vreason.ui.tasks_tab import TasksTab  # noqa: E402
 
 if TYPE_CHECKING:
-    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
+    from vreason.models.loader import LoadedModel
 
 MODEL_CONCURRENCY = 8
 QUEUE_SIZE = 64
@@ -30,9 +35,14 @@ footer { display: none !important; }
 """
 
 
-def build_app(vr: VReason, *, title: str = "vreason") -> gr.Blocks:
+def build_app(vr: VReason | AsyncVReason, *, title: str = "vreason") -> gr.Blocks:
+    """The page over `vr`: a `VReason` (the tabs use its `.aio`) or an `AsyncVReason`."""
+    if isinstance(vr, VReason):
+        loaded, vr = vr.loaded, vr.aio
+    else:
+        loaded = getattr(vr.engine, "loaded", None)  # an in-process engine's checkpoint; remote ones have none
     with gr.Blocks(title=title, analytics_enabled=False) as app:
-        gr.Markdown(_header(vr), elem_id="header")
+        gr.Markdown(_header(vr.model_name, loaded), elem_id="header")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 ChatTab(vr).build()
@@ -55,9 +65,9 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, max_fil
     )
 
 
-def _header(vr: VReason) -> str:
-    line = f"## vreason · `{vr.model_name}`"
-    if vr.loaded is not None and vr.loaded.is_demo:
+def _header(model_name: str, loaded: LoadedModel | None) -> str:
+    line = f"## vreason · `{model_name}`"
+    if loaded is not None and loaded.is_demo:  # an in-process engine on the built-in checkpoint
         line += ("\n\nThis is the built-in **demo model**: tiny, trained on flat shapes in colours. It answers "
                  "questions about colours well and about shapes, positions and boxes poorly. Start the UI with "
                  "`--model Qwen/Qwen3-VL-8B-Instruct` (or a local checkpoint) for real images.")

@@ -3,13 +3,15 @@
 Each browser session holds a `ChatSession` (gr.State): the model-side history (`Message`s with prepared images,
 answers without their thinking, as `Conversation` keeps it) and the chatbot's display messages. The chatbot is
 output only; a turn joins the history only when its answer finished, so an error leaves the conversation as it
-was and puts the question back in the input box.
+was and puts the question back in the input box. `submit` is an async generator over `AsyncVReason.stream_chat`;
+when the page goes away mid-answer, Gradio closes it and the stream's closing aborts the request.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,7 @@ from vreason.ui.controls import SamplingControls, to_sampling
 from vreason.ui.feedback import answer_summary, error_message
 
 if TYPE_CHECKING:
-    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
 
 # Dropping images without a question is a common first move; describing them is the useful answer.
 DEFAULT_QUESTION = "Describe the image."
@@ -49,7 +51,7 @@ def reply_messages(thinking: str | None, text: str, *, done: bool, thinking_s: f
 
 
 class ChatTab:
-    def __init__(self, vr: VReason):
+    def __init__(self, vr: AsyncVReason):
         self.vr = vr
 
     def build(self) -> None:
@@ -83,8 +85,8 @@ class ChatTab:
     def reset() -> tuple:
         return [], None, "", None
 
-    def submit(self, box: dict | None, session: ChatSession | None, system: str,
-               *sampling_values: Any) -> Iterator[tuple]:
+    async def submit(self, box: dict | None, session: ChatSession | None, system: str,
+                     *sampling_values: Any) -> AsyncIterator[tuple]:
         """Stream one turn; yields (chatbot messages, input box, status, session)."""
         session = session or ChatSession()
         box = box or {}
@@ -96,7 +98,7 @@ class ChatTab:
         question = text or DEFAULT_QUESTION
         try:
             sampling = to_sampling(*sampling_values)
-            prepared = [self.vr.prepare_image(Path(f)) for f in files]
+            prepared = [await self.vr.prepare_image(Path(f)) for f in files]
         except VReasonError as err:
             yield session.display, gr.skip(), error_message(err), session
             return
@@ -113,17 +115,20 @@ class ChatTab:
         thinking_s: float | None = None
         try:
             answer: Answer | None = None
-            for event in self.vr.stream_chat([*history, user], **sampling):
-                if isinstance(event, StreamDelta):
-                    if event.channel == "thinking":
-                        thinking += event.text
+            # aclosing: the request is aborted as soon as this handler is closed, not when the stream is collected
+            async with aclosing(self.vr.stream_chat([*history, user], **sampling)) as events:
+                async for event in events:
+                    if isinstance(event, StreamDelta):
+                        if event.channel == "thinking":
+                            thinking += event.text
+                        else:
+                            if thinking and thinking_s is None:
+                                thinking_s = time.monotonic() - started
+                            answer_text += event.text
+                        yield (shown + reply_messages(thinking, answer_text, done=False), gr.skip(), gr.skip(),
+                               session)
                     else:
-                        if thinking and thinking_s is None:
-                            thinking_s = time.monotonic() - started
-                        answer_text += event.text
-                    yield shown + reply_messages(thinking, answer_text, done=False), gr.skip(), gr.skip(), session
-                else:
-                    answer = event
+                        answer = event
         except Exception as err:  # VReasonError, or a bug: either way the page says so and keeps working
             yield session.display, box, error_message(err), session
             return

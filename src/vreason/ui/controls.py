@@ -1,4 +1,5 @@
-"""Sampling controls shared by the tabs: built from the model's defaults, read back as `VReason` keywords.
+"""Sampling controls shared by the tabs: built from the model's defaults, read back as the Python API's sampling
+keywords.
 
 A tab lays the controls out with `SamplingControls.build(defaults)`, passes `controls.inputs` to its event
 and turns the received values into keywords with `to_sampling(*values)`; no tab repeats the ranges.
@@ -50,7 +51,7 @@ class SamplingControls:
 
 def to_sampling(temperature: float, top_p: float, top_k: float, max_new_tokens: float, presence_penalty: float,
                 seed: float | None) -> dict[str, Any]:
-    """Control values (in `SamplingControls.inputs` order) as `VReason` sampling keywords."""
+    """Control values (in `SamplingControls.inputs` order) as the Python API's sampling keywords."""
     out: dict[str, Any] = {
         "temperature": float(temperature),
         "top_p": float(top_p),

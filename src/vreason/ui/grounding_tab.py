@@ -1,14 +1,16 @@
 """The Grounding tab: name what to find, get the boxes (or points) drawn on the image and a table of labels and
 pixel coordinates.
 
-`reasoning.locate` asks with Qwen3-VL's grounding prompt and maps the answer onto the original image; with
-tiling on, `reasoning.tile_runner.locate_tiled` asks tile by tile and merges the boxes with NMS. The tab only
-lays out and draws (`reasoning.draw`).
+`reasoning.locate.alocate` asks with Qwen3-VL's grounding prompt and maps the answer onto the original image;
+with tiling on, `reasoning.tile_runner.alocate_tiled` asks tile by tile and merges the boxes with NMS. The tab
+only lays out and draws (`reasoning.draw`, in a worker thread: drawing on a large image is CPU work that would
+stall Gradio's event loop).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,13 +18,13 @@ import gradio as gr
 
 from vreason.reasoning.draw import draw_detections
 from vreason.reasoning.grounding import Detection
-from vreason.reasoning.locate import locate
-from vreason.reasoning.tile_runner import locate_tiled
+from vreason.reasoning.locate import alocate
+from vreason.reasoning.tile_runner import alocate_tiled
 from vreason.reasoning.tiling import parse_grid
 from vreason.ui.feedback import answer_summary, error_message
 
 if TYPE_CHECKING:
-    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
 
 TABLE_HEADERS = ["label", "x1", "y1", "x2", "y2", "point x", "point y"]
 # Boxes take ~20 tokens each; enough for a dozen objects without letting a rambling model run long.
@@ -41,7 +43,7 @@ def detection_rows(detections: list[Detection]) -> list[list]:
 
 
 class GroundingTab:
-    def __init__(self, vr: VReason):
+    def __init__(self, vr: AsyncVReason):
         self.vr = vr
 
     def build(self) -> None:
@@ -73,33 +75,33 @@ class GroundingTab:
         find.click(self.find, inputs=inputs, outputs=outputs, concurrency_id="model")
         target.submit(self.find, inputs=inputs, outputs=outputs, concurrency_id="model")
 
-    def find(self, image_path: str | None, target: str, kind: str, tiled: bool, grid: str,
-             max_new_tokens: float) -> Iterator[tuple]:
+    async def find(self, image_path: str | None, target: str, kind: str, tiled: bool, grid: str,
+                   max_new_tokens: float) -> AsyncIterator[tuple]:
         """Yields (annotated image, table rows, raw answer, status): cleared, then the result."""
         yield None, [], "", "⏳ Looking…"
-        yield self._find(image_path, target, kind, tiled, grid, max_new_tokens)
+        yield await self._find(image_path, target, kind, tiled, grid, max_new_tokens)
 
-    def _find(self, image_path: str | None, target: str, kind: str, tiled: bool, grid: str,
-              max_new_tokens: float) -> tuple:
+    async def _find(self, image_path: str | None, target: str, kind: str, tiled: bool, grid: str,
+                    max_new_tokens: float) -> tuple:
         if not image_path:
             return None, [], "", "⚠️ Upload an image first."
         if not (target or "").strip():
             return None, [], "", "⚠️ Say what to find, e.g. “circle” or “every person”."
         try:
-            prepared = self.vr.prepare_image(Path(image_path))
+            prepared = await self.vr.prepare_image(Path(image_path))
             if tiled:
-                result = locate_tiled(self.vr, prepared, target, kind=kind, grid=parse_grid(grid),
-                                      max_new_tokens=int(max_new_tokens))
+                result = await alocate_tiled(self.vr, prepared, target, kind=kind, grid=parse_grid(grid),
+                                             max_new_tokens=int(max_new_tokens))
                 detections, raw = result.detections, _tiled_raw(result)
                 summary = (f"{result.grid[0]}x{result.grid[1]} tiles · {result.completion_tokens} tokens · "
                            f"{result.time_s:.2f} s")
             else:
-                found = locate(self.vr, prepared, target, kind=kind, max_new_tokens=int(max_new_tokens))
+                found = await alocate(self.vr, prepared, target, kind=kind, max_new_tokens=int(max_new_tokens))
                 detections, raw = found.detections, found.raw_output
                 summary = answer_summary(found.answer) if found.answer else ""
         except Exception as err:  # VReasonError, or a bug: the page says so and keeps working
             return None, [], "", error_message(err)
-        picture = draw_detections(prepared.image, detections)
+        picture = await asyncio.to_thread(draw_detections, prepared.image, detections)
         if not detections:
             return picture, [], raw, f"**Nothing found** for “{target.strip()}” · {summary}"
         return picture, detection_rows(detections), raw, f"**{len(detections)} found** · {summary}"

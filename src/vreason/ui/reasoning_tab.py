@@ -1,31 +1,33 @@
 """The Reasoning tab: a sequence of questions about one image, each step's answer and trace, optional tiling.
 
-Steps run through `reasoning.chains.run_chain` (one conversation; `{previous}`, `{stepN}` and `{stepN_boxes}`
+Steps run through `reasoning.chains.arun_chain` (one conversation; `{previous}`, `{stepN}` and `{stepN_boxes}`
 name earlier results; chain-of-thought and self-consistency votes on request). With high-resolution tiling on,
-each step is asked tile by tile instead (`reasoning.tile_runner.ask_tiled`), its answer being the union of what
-the tiles found; the trace keeps the same shape either way, so the page renders one kind of result.
+each step is asked tile by tile instead (`reasoning.tile_runner.aask_tiled`), its answer being the union of what
+the tiles found; the trace keeps the same shape either way, so the page renders one kind of result. The handler
+is an async generator awaiting them on Gradio's event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from vreason.reasoning.chains import fill_placeholders, run_chain
+from vreason.reasoning.chains import arun_chain, fill_placeholders
 from vreason.reasoning.draw import draw_detections
-from vreason.reasoning.tile_runner import TiledResult, ask_tiled
+from vreason.reasoning.tile_runner import TiledResult, aask_tiled
 from vreason.reasoning.tiling import parse_grid
 from vreason.reasoning.trace import ChainTrace, StepTrace
 from vreason.ui.controls import SamplingControls, to_sampling
 from vreason.ui.feedback import error_message
 
 if TYPE_CHECKING:
-    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
     from vreason.media import PreparedImage
 
 EXAMPLE_STEPS = "What shape is in the image?\nWhat color is the {previous}?"
@@ -36,7 +38,7 @@ DEFAULT_MAX_NEW_TOKENS = 128
 
 
 class ReasoningTab:
-    def __init__(self, vr: VReason):
+    def __init__(self, vr: AsyncVReason):
         self.vr = vr
 
     def build(self) -> None:
@@ -71,15 +73,15 @@ class ReasoningTab:
             outputs=[answer, steps_view, annotated, trace_json, status], concurrency_id="model",
         )
 
-    def run(self, image_path: str | None, steps_text: str, cot: bool, votes: float, tiled: bool, grid: str,
-            *sampling_values: Any) -> Iterator[tuple]:
+    async def run(self, image_path: str | None, steps_text: str, cot: bool, votes: float, tiled: bool, grid: str,
+                  *sampling_values: Any) -> AsyncIterator[tuple]:
         """Yields (final answer, steps Markdown, annotated image update, trace dict, status): cleared, then the
         result."""
         yield _empty("⏳ Running the steps…")
-        yield self._run(image_path, steps_text, cot, votes, tiled, grid, *sampling_values)
+        yield await self._run(image_path, steps_text, cot, votes, tiled, grid, *sampling_values)
 
-    def _run(self, image_path: str | None, steps_text: str, cot: bool, votes: float, tiled: bool, grid: str,
-             *sampling_values: Any) -> tuple:
+    async def _run(self, image_path: str | None, steps_text: str, cot: bool, votes: float, tiled: bool, grid: str,
+                   *sampling_values: Any) -> tuple:
         steps = [line.strip() for line in (steps_text or "").splitlines() if line.strip()]
         if not image_path:
             return _empty("⚠️ Upload an image first.")
@@ -87,16 +89,17 @@ class ReasoningTab:
             return _empty("⚠️ Write at least one question, one per line.")
         try:
             sampling = to_sampling(*sampling_values)
-            prepared = self.vr.prepare_image(Path(image_path))
+            prepared = await self.vr.prepare_image(Path(image_path))
             if tiled:
-                trace, tiles = run_tiled_steps(self.vr, prepared, steps, parse_grid(grid), **sampling)
+                trace, tiles = await arun_tiled_steps(self.vr, prepared, steps, parse_grid(grid), **sampling)
             else:
-                trace = run_chain(self.vr, [prepared], steps, vote=int(votes), cot=cot, **sampling)
+                trace = await arun_chain(self.vr, [prepared], steps, vote=int(votes), cot=cot, **sampling)
                 tiles = []
         except Exception as err:  # VReasonError, or a bug: the page says so and keeps working
             return _empty(error_message(err))
         boxed = [s for s in trace.steps if s.detections and s.coordinates == "pixels"]
-        picture = draw_detections(prepared.image, boxed[-1].detections) if boxed else None
+        # drawing on a large image is CPU work: off Gradio's event loop
+        picture = await asyncio.to_thread(draw_detections, prepared.image, boxed[-1].detections) if boxed else None
         tokens = sum(s.completion_tokens for s in trace.steps)
         note = " · chain of thought and votes apply without tiling only" if tiled and (cot or votes > 1) else ""
         return (
@@ -108,8 +111,8 @@ class ReasoningTab:
         )
 
 
-def run_tiled_steps(vr: VReason, image: PreparedImage, steps: list[str], grid: tuple[int, int] | None,
-                    **sampling: Any) -> tuple[ChainTrace, list[TiledResult]]:
+async def arun_tiled_steps(vr: AsyncVReason, image: PreparedImage, steps: list[str], grid: tuple[int, int] | None,
+                           **sampling: Any) -> tuple[ChainTrace, list[TiledResult]]:
     """Each step asked tile by tile; its answer is the union of the tiles' findings (most reported first).
 
     Placeholders are filled from earlier steps as in a chain; the tiles of one step see no history, since each
@@ -119,7 +122,7 @@ def run_tiled_steps(vr: VReason, image: PreparedImage, steps: list[str], grid: t
     relative, results = [], []
     for index, question in enumerate(steps, start=1):
         prompt = fill_placeholders(question, trace.steps, relative)
-        result = ask_tiled(vr, image, prompt, grid=grid, **sampling)
+        result = await aask_tiled(vr, image, prompt, grid=grid, **sampling)
         results.append(result)
         answer = ", ".join(result.answers) or (result.vote.answer if result.vote else "")
         raw = "\n".join(f"{t.name}: {t.text}" for t in [*result.tiles, result.overview] if t and t.text is not None)

@@ -1,20 +1,22 @@
 """The Task packs tab: pick a pack (medical, inspection, education), upload an image, get its structured result.
 
-The request goes through the evaluation runner's `predict_batch`, the same path as `vreason task run` and
-`vreason eval --task`: the pack's prompt, constrained JSON under its schema, its lenient reader. The page shows
-the reading rendered per pack (`task_views`), boxes drawn on the image, the JSON, and the pack's stated limits.
+The request goes through the evaluation runner's `apredict_batch` (awaited on Gradio's event loop), the same
+path as `vreason task run` and `vreason eval --task`: the pack's prompt, constrained JSON under its schema, its
+lenient reader. The page shows the reading rendered per pack (`task_views`), boxes drawn on the image, the JSON,
+and the pack's stated limits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from vreason.eval.datasets import EvalItem
-from vreason.eval.runner import RunOptions, predict_batch, sampling_for
+from vreason.eval.runner import RunOptions, apredict_batch, sampling_for
 from vreason.reasoning.draw import draw_detections
 from vreason.tasks import get_task, task_names
 from vreason.tasks.structured import find_boxes
@@ -22,14 +24,14 @@ from vreason.ui.feedback import error_message
 from vreason.ui.task_views import render_result
 
 if TYPE_CHECKING:
-    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
 
 # Prompt fields a pack's template reads from the user, and the packs that read each one.
 FIELDS = {"problem": ("education-math",), "topic": ("education-essay",), "text": ("education-essay",)}
 
 
 class TasksTab:
-    def __init__(self, vr: VReason):
+    def __init__(self, vr: AsyncVReason):
         self.vr = vr
 
     def build(self) -> None:
@@ -74,14 +76,14 @@ class TasksTab:
         shown = [gr.update(visible=name in FIELDS[field]) for field in ("problem", "topic", "text")]
         return _about(name), pack.limits, gr.update(value=pack.max_new_tokens), *shown
 
-    def run(self, name: str, image_path: str | None, problem: str, topic: str, text: str, constrained: bool,
-            max_new_tokens: float) -> Iterator[tuple]:
+    async def run(self, name: str, image_path: str | None, problem: str, topic: str, text: str, constrained: bool,
+                  max_new_tokens: float) -> AsyncIterator[tuple]:
         """Yields (rendered result, boxes image update, parsed JSON, raw answer, status): cleared, then the result."""
         yield _failed("⏳ Running…")
-        yield self._run(name, image_path, problem, topic, text, constrained, max_new_tokens)
+        yield await self._run(name, image_path, problem, topic, text, constrained, max_new_tokens)
 
-    def _run(self, name: str, image_path: str | None, problem: str, topic: str, text: str, constrained: bool,
-             max_new_tokens: float) -> tuple:
+    async def _run(self, name: str, image_path: str | None, problem: str, topic: str, text: str, constrained: bool,
+                   max_new_tokens: float) -> tuple:
         try:
             pack = get_task(name)
             fields = {k: v.strip() for k, v in (("problem", problem), ("topic", topic), ("text", text))
@@ -89,10 +91,10 @@ class TasksTab:
             if not image_path and not (pack.all_images_one_item and fields.get("text")):
                 return _failed("⚠️ Upload an image first" + (" (or type the essay)." if name in FIELDS["text"]
                                                             else "."))
-            prepared = self.vr.prepare_image(Path(image_path)) if image_path else None
+            prepared = await self.vr.prepare_image(Path(image_path)) if image_path else None
             item = EvalItem(id="ui", images=[image_path] if image_path else [], question="", fields=fields)
             options = RunOptions(max_new_tokens=int(max_new_tokens), constrained=constrained, progress=False)
-            record = predict_batch(self.vr, [item], pack, sampling_for(pack, options))[0]
+            record = (await apredict_batch(self.vr, [item], pack, sampling_for(pack, options)))[0]
         except Exception as err:  # VReasonError, or a bug: the page says so and keeps working
             return _failed(error_message(err))
         if record.error or record.parse_error or record.parsed is None:
@@ -102,7 +104,8 @@ class TasksTab:
         picture = None
         if prepared is not None:
             detections = [d.to_pixels(prepared.original_size) for d in find_boxes(record.parsed)]
-            picture = draw_detections(prepared.image, detections) if detections else None
+            # drawing on a large image is CPU work: off Gradio's event loop
+            picture = await asyncio.to_thread(draw_detections, prepared.image, detections) if detections else None
         status = f"{record.completion_tokens} tokens · {record.latency_s:.2f} s"
         if record.finish_reason == "length":
             status += " · cut off at max new tokens: read up to its last complete value"

@@ -1,0 +1,158 @@
+"""The web UI's handlers without a browser: each tab's async handler driven on an event loop of the test's own,
+over `AsyncVReason` on the demo model, as Gradio drives them on its loop. The page itself, in Chromium, is
+tests/e2e/test_ui.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from vreason.async_api import AsyncVReason
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAPES = ROOT / "examples" / "shapes.png"
+# temperature, top_p, top_k, max new tokens, presence penalty, seed: SamplingControls.inputs' order
+GREEDY = (0.0, 1.0, 0, 16, 0.0, None)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from vreason import VReason
+
+    vr = VReason()
+    yield vr
+    vr.close()
+
+
+def collect(handler) -> list[tuple]:
+    async def run() -> list[tuple]:
+        return [out async for out in handler]
+
+    return asyncio.run(run())
+
+
+def header_of(app) -> str:
+    return next(block.value for block in app.blocks.values() if getattr(block, "elem_id", None) == "header")
+
+
+def test_the_app_takes_a_vreason_or_an_async_vreason_and_says_when_it_runs_the_demo(demo, vr):
+    from vreason.ui import build_app
+
+    for face in (demo, demo.aio, AsyncVReason(demo.engine)):
+        header = header_of(build_app(face))
+        assert demo.model_name in header
+        assert "built-in **demo model**" in header
+    assert "demo model" not in header_of(build_app(vr.aio))  # a checkpoint of the user's own
+
+
+def test_chat_streams_the_answer_and_keeps_the_turn(demo):
+    from vreason.ui.chat_tab import ChatTab
+
+    tab = ChatTab(demo.aio)
+    outputs = collect(tab.submit({"text": "What color is the shape?", "files": [str(SHAPES)]}, None, "", *GREEDY))
+    assert outputs[0][2] == "⏳ Generating…"
+    display, _, status, session = outputs[-1]
+    assert display[-1] == {"role": "assistant", "content": "red"}
+    assert "tokens" in status
+    assert [m.role for m in session.messages] == ["user", "assistant"]
+    assert len(session.messages[0].images) == 1
+
+    # The next turn sees the first one's image through the history.
+    outputs = collect(tab.submit({"text": "What color is the shape?", "files": []}, session, "", *GREEDY))
+    assert outputs[-1][0][-1]["content"] == "red"
+    assert len(outputs[-1][3].messages) == 4
+
+
+def test_a_bad_upload_reads_clearly_and_leaves_the_conversation_as_it_was(demo, tmp_path):
+    from vreason.ui.chat_tab import ChatSession, ChatTab
+
+    broken = tmp_path / "notes.png"
+    broken.write_text("not a picture")
+    session = ChatSession()
+    outputs = collect(ChatTab(demo.aio).submit({"text": "What?", "files": [str(broken)]}, session, "", *GREEDY))
+    assert len(outputs) == 1
+    display, _, status, kept = outputs[0]
+    assert "notes.png" in status
+    assert "not an image" in status
+    assert kept is session
+    assert display == []
+
+
+def test_leaving_the_page_mid_answer_aborts_the_request(vr):
+    """Gradio closes the handler when the browser goes away; the engine must stop generating for it."""
+    from vreason.ui.chat_tab import ChatTab
+
+    engine = vr.engine
+    before = engine.stats().aborted_total
+    rambling = (1.0, 1.0, 0, 2000, 0.0, 3)  # the tiny random model does not stop by itself
+
+    async def leave_after_first_words() -> str:
+        handler = ChatTab(vr.aio).submit({"text": "Tell me a long story.", "files": []}, None, "", *rambling)
+        await anext(handler)  # "Generating…"
+        await anext(handler)  # the first streamed words
+        await handler.aclose()
+        deadline = time.monotonic() + 10
+        while engine.stats().aborted_total == before and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        # The engine keeps serving; once this answer is back it has also let go of the aborted request, so this
+        # loop can close without the engine still writing to it.
+        return (await vr.aio.ask(None, "Hello", max_new_tokens=2)).finish_reason
+
+    assert asyncio.run(leave_after_first_words()) in ("length", "stop")
+    stats = engine.stats()
+    assert stats.aborted_total == before + 1
+    assert stats.running == 0
+
+
+def test_grounding_draws_the_boxes_on_the_upload(demo):
+    from vreason.reasoning.draw import PALETTE
+    from vreason.ui.grounding_tab import GroundingTab
+
+    outputs = collect(GroundingTab(demo.aio).find(str(SHAPES), "circle", "box", False, "auto", 256))
+    assert outputs[0][3] == "⏳ Looking…"
+    picture, rows, raw, status = outputs[-1]
+    assert "found" in status
+    assert rows
+    assert all("circle" in row[0] for row in rows)  # the demo names it with its colour: "red circle"
+    assert "bbox_2d" in raw
+    assert picture.size == Image.open(SHAPES).size
+    assert PALETTE[0] in {colour for _, colour in picture.convert("RGB").getcolors(maxcolors=1 << 20)}
+
+
+def test_reasoning_runs_a_chain_and_tile_by_tile(demo):
+    from vreason.ui.reasoning_tab import ReasoningTab
+
+    tab = ReasoningTab(demo.aio)
+    steps = "What color is the shape?\nIs the shape {step1}?"
+    answer, rendered, _, trace, status = collect(tab.run(str(SHAPES), steps, False, 1, False, "auto", *GREEDY))[-1]
+    assert answer.startswith("### Answer:")
+    assert status.startswith("2 steps")
+    assert trace["steps"][0]["answer"] == "red"
+    assert trace["steps"][1]["prompt"] == "Is the shape red?"
+
+    answer, rendered, _, trace, status = collect(
+        tab.run(str(SHAPES), "What color is the shape?", False, 1, True, "2x2", *GREEDY))[-1]
+    assert "red" in answer
+    assert "Tiles: 2x2" in rendered
+    assert status.startswith("1 steps")
+
+
+def test_a_task_pack_reads_its_answer_into_a_result(demo, tmp_path):
+    from vreason.tasks import get_task
+    from vreason.ui.tasks_tab import TasksTab
+
+    get_task("inspection").make_samples(tmp_path, 1, 0)
+    image = next((tmp_path / "images").iterdir())
+    rendered, _, parsed, raw, status = collect(
+        TasksTab(demo.aio).run("inspection", str(image), "", "", "", True, 96))[-1]
+    assert rendered.startswith("### ")
+    assert isinstance(parsed["defect"], bool)
+    assert raw.startswith("{")
+    assert "tokens" in status
