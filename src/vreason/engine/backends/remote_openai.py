@@ -106,6 +106,11 @@ class RemoteEngine:
             await flight.response.aclose()  # the upstream sees the disconnect and stops generating
 
     async def close(self) -> None:
+        if self._loop is not None and self._loop.is_closed():
+            # The client and its monitor belonged to an event loop that has ended (a web UI's server, stopped):
+            # nothing of theirs can be awaited from this loop; their sockets close as they are collected.
+            self._client, self._monitor, self._loop = None, None, None
+            return
         if self._monitor is not None:
             await self._monitor.stop()
             self._monitor = None
