@@ -281,3 +281,21 @@ def test_the_core_scheduler_and_request_state_import_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_owner_that_stopped_listening_loses_its_request_not_the_engine():
+    runner = FakeRunner()
+    core = make_core(runner)
+    gone = make_request("a", max_new=50)
+
+    def closed_loop(item):
+        raise RuntimeError("Event loop is closed")
+
+    gone.sink = closed_loop
+    other = make_request("b", max_new=3)
+    core.submit(gone)
+    core.submit(other)
+    run_until_idle(core)
+    assert gone.finish_reason is FinishReason.ABORT
+    assert ("a", True) in runner.released
+    assert finish_of(other).reason is FinishReason.LENGTH

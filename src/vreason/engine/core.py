@@ -17,7 +17,7 @@ from typing import Protocol
 
 from vreason.engine.caches import PrefixCache
 from vreason.engine.interface import EngineStats
-from vreason.engine.request import FinishReason, ImageSpan, KVPayload, RequestState, Status
+from vreason.engine.request import Finish, FinishReason, ImageSpan, KVPayload, RequestState, Status
 from vreason.engine.scheduler import RunnerOutput, Scheduler, SchedulerOutput
 
 logger = logging.getLogger("vreason.engine")
@@ -136,7 +136,7 @@ class EngineCore:
             finished = [o.request for o in outputs if o.finish is not None]
             self._free(finished)  # before anyone hears of the answer: a follow-up must find its KV
             for output in outputs:
-                output.request.sink(output.token)
+                self._deliver(output.request, output.token)
             self._tell(finished)
 
     def _close(self, requests: Sequence[RequestState], release: bool = True) -> None:
@@ -156,7 +156,17 @@ class EngineCore:
     def _tell(self, requests: Sequence[RequestState]) -> None:
         for request in requests:
             if self.requests.pop(request.request_id, None) is not None:
-                request.sink(request.finish_item())
+                self._deliver(request, request.finish_item())
+
+    def _deliver(self, request: RequestState, item: int | Finish) -> None:
+        """Hand `item` to the request's owner; an owner that cannot take it (its event loop has closed) loses
+        the request, never the engine thread."""
+        try:
+            request.sink(item)
+        except Exception:
+            logger.warning("request %s: its owner stopped listening; aborting it", request.request_id, exc_info=True)
+            self.scheduler.finish_requests([request], FinishReason.ABORT)
+            self.requests.pop(request.request_id, None)
 
 
 def _clip_before_images(length: int, images: Sequence[ImageSpan]) -> int:

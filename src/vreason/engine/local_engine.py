@@ -128,7 +128,7 @@ class LocalEngine:
             prompt_ids=inputs.token_ids,
             params=params,
             inputs=inputs,
-            sink=lambda item: loop.call_soon_threadsafe(items.put_nowait, item),
+            sink=lambda item: loop.call_soon_threadsafe(items.put_nowait, item),  # RuntimeError once the loop closed
             deadline=None if request.timeout_s is None else time.monotonic() + request.timeout_s,
         )
         if params.output_format is not None:
