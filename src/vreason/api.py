@@ -28,7 +28,6 @@ from vreason.engine.sampling import SamplingParams
 from vreason.engine.sync_bridge import SyncBridge
 from vreason.engine.types import Answer, Message, StreamDelta
 from vreason.media import ImageSource, MediaPolicy, PreparedImage
-from vreason.media_step import MediaResolver
 
 if TYPE_CHECKING:
     from vreason.models.loader import LoadedModel
@@ -65,7 +64,7 @@ class VReason:
         self.engine: Engine = engine
         # the checkpoint of an in-process engine (tests, fine-tuning, the UI's demo notice); None for remote ones
         self.loaded: LoadedModel | None = getattr(engine, "loaded", None)
-        self.aio = AsyncVReason(engine, MediaResolver(engine.policy, engine.max_images_per_request))
+        self.aio = AsyncVReason(engine)
         self.bridge = SyncBridge()
 
     @property
@@ -121,7 +120,8 @@ class VReason:
         yield from self.bridge.iterate(lambda: self.aio.stream_chat(messages, **sampling))
 
     def close(self) -> None:
-        """Stop the engine and its event loop (also done at interpreter exit)."""
+        """Stop the engine and its event loop (their threads are daemons: a script that ends without closing
+        does not hang)."""
         self.run(self.aio.close())
         self.bridge.close()
 

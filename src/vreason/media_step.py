@@ -100,11 +100,13 @@ def check_conversation(messages: Sequence[Message], max_images: int | None) -> N
             raise InvalidRequestError(
                 f"images can only be attached to user messages, not {message.role!r}", param="messages"
             )
-    total_images = sum(len(m.images) for m in messages)
-    if max_images is not None and total_images > max_images:
-        raise InvalidRequestError(
-            f"{total_images} images in one request is over the limit of {max_images}", param="messages"
-        )
+    check_image_count(sum(len(m.images) for m in messages), max_images)
+
+
+def check_image_count(count: int, max_images: int | None) -> None:
+    """The per-request image limit; callers that load images before building messages check it first."""
+    if max_images is not None and count > max_images:
+        raise InvalidRequestError(f"{count} images in one request is over the limit of {max_images}", param="messages")
 
 
 def make_request(

@@ -299,3 +299,59 @@ def test_an_owner_that_stopped_listening_loses_its_request_not_the_engine():
     assert gone.finish_reason is FinishReason.ABORT
     assert ("a", True) in runner.released
     assert finish_of(other).reason is FinishReason.LENGTH
+
+
+def test_an_abort_during_the_step_does_not_pull_a_cached_prefix_from_under_the_prefill():
+    runner = FakeRunner({"a": [7, EOS]})
+    core = make_core(runner)
+    core.submit(make_request("a"))
+    run_until_idle(core)
+    follow_up = make_request("b", prompt=[11, 12, 13, 14, 7, 20])
+    core.submit(follow_up)
+    seen_prefix = []
+    execute = runner.execute
+
+    def abort_while_running(out):
+        core.abort("b")  # from the event loop's thread, while the engine thread is in the forward pass
+        seen_prefix.extend(r.cached_prefix for r in out.prefill)
+        return execute(out)
+
+    runner.execute = abort_while_running
+    run_until_idle(core)
+    assert seen_prefix
+    assert seen_prefix[0] is not None
+    assert finish_of(follow_up).reason is FinishReason.ABORT
+    assert follow_up.cached_prefix is None  # released on the engine thread, with the row
+
+
+def test_a_fault_outside_the_model_step_ends_its_requests_and_the_engine_thread_keeps_serving():
+    import time
+
+    runner = FakeRunner({"a": [EOS]})
+    release = runner.release
+
+    def release_fails_once(request_id, keep):
+        runner.release = release
+        raise MemoryError("no room to copy the KV")
+
+    runner.release = release_fails_once
+    scheduler = Scheduler(SchedulerConfig(), eos_ids=[EOS])
+    core = EngineCore(runner, scheduler, PrefixCache(1 << 20))  # its own engine thread, as in serving
+    done, running, later = make_request("a"), make_request("c", max_new=50), make_request("b", max_new=2)
+
+    def wait_for(request):
+        deadline = time.monotonic() + 5
+        while not (request.received and isinstance(request.received[-1], Finish)):  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, f"{request.request_id} never finished"
+            time.sleep(0.01)
+        return finish_of(request)
+
+    try:
+        core.submit(done)
+        core.submit(running)
+        assert wait_for(done).reason is FinishReason.STOP  # its answer was complete: it is told so
+        assert wait_for(running).reason is FinishReason.ERROR
+        core.submit(later)
+        assert wait_for(later).reason is FinishReason.LENGTH
+    finally:
+        core.shutdown()

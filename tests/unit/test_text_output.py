@@ -7,7 +7,13 @@ import random
 
 import pytest
 
-from vreason.engine.text_output import IncrementalDetokenizer, StreamAssembler, final_text, split_thinking
+from vreason.engine.text_output import (
+    IncrementalDetokenizer,
+    StreamAssembler,
+    final_text,
+    split_thinking,
+    truncate_at_stop,
+)
 
 
 class ByteVocab:
@@ -57,10 +63,13 @@ def test_stream_equals_final_for_any_tokenization(raw, stop, thinking_prompt):
     for _ in range(30):
         vocab = ByteVocab()
         ids = vocab.encode_random(raw, rng)
-        thinking, text, _ = final_text(ids, vocab.decode, stop, thinking_prompt)
+        # the whole text at once, cut at the first stop string: what the stream must add up to
+        thinking, text = split_thinking(truncate_at_stop(vocab.decode(ids), stop)[0], thinking_prompt)
         streamed_text, streamed_thinking = _stream(vocab, ids, stop, thinking_prompt)
         assert streamed_text == text
         assert streamed_thinking.strip() == (thinking or "")
+        if not stop:
+            assert final_text(ids, vocab.decode, thinking_prompt) == (thinking, text)
 
 
 def test_detokenizer_never_emits_half_characters():
@@ -75,8 +84,11 @@ def test_detokenizer_never_emits_half_characters():
 def test_stop_strings_cut_and_are_not_returned():
     vocab = ByteVocab()
     ids = vocab.encode_random("yes. User: next question", random.Random(3))
-    _, text, stopped = final_text(ids, vocab.decode, ("User:",), False)
-    assert (text, stopped) == ("yes. ", True)
+    assembler = StreamAssembler(vocab.decode, ("User:",), False)
+    for token in ids:
+        assembler.push(token)
+    assembler.finish()
+    assert (assembler.result(), assembler.stopped) == ((None, "yes. "), True)
     assert _stream(vocab, ids, ("User:",))[0] == "yes. "
 
 

@@ -112,7 +112,19 @@ class EngineCore:
                     self._lock.wait()
                 if self._stopped and not self.scheduler.has_work():
                     return
-            self.step()
+            try:
+                self.step()
+            except Exception as err:  # a fault outside the model step (freeing, caching): keep serving
+                logger.exception("engine step failed")
+                self._recover(err)
+
+    def _recover(self, err: BaseException) -> None:
+        """End every admitted request with `err`, tell whoever was not yet told, start over with no rows."""
+        with self._lock:
+            failed = self.scheduler.fail_running(err)
+            self.runner.reset()
+            untold = [r for r in self.requests.values() if r.status is Status.FINISHED and r not in failed]
+            self._tell([*failed, *untold])
 
     def step(self) -> None:
         """One iteration: schedule, free what ended between steps, execute, apply the results."""
@@ -125,11 +137,8 @@ class EngineCore:
         try:
             result = self.runner.execute(out)
         except Exception as err:  # a fault in the model step: fail the requests in it, keep serving
-            logger.exception("engine step failed")
-            with self._lock:
-                failed = self.scheduler.fail_running(err)
-                self.runner.reset()
-                self._close(failed, release=False)
+            logger.exception("engine model step failed")
+            self._recover(err)
             return
         with self._lock:
             outputs = self.scheduler.update_from_output(out, result)
@@ -139,15 +148,15 @@ class EngineCore:
                 self._deliver(output.request, output.token)
             self._tell(finished)
 
-    def _close(self, requests: Sequence[RequestState], release: bool = True) -> None:
-        if release:
-            self._free(requests)
+    def _close(self, requests: Sequence[RequestState]) -> None:
+        self._free(requests)
         self._tell(requests)
 
     def _free(self, requests: Sequence[RequestState]) -> None:
         for request in requests:
             assert request.status is Status.FINISHED
             assert request.finish_reason is not None
+            request.cached_prefix = None  # here, on the engine thread: a prefill may be reading it until now
             payload = self.runner.release(request.request_id, keep=request.finish_reason.keeps_kv)
             if payload is not None and request.inputs is not None:
                 answer = request.output_ids[: payload.length - request.prompt_len]

@@ -100,7 +100,8 @@ class LocalEngine:
                 raise InvalidRequestError(
                     f"prompt (at least {at_least} tokens) + max_new_tokens ({params.max_new_tokens}) is over the "
                     f"model's context of {self.max_context} tokens; shorten the conversation or lower max_new_tokens",
-                    param="messages",
+                    # the prompt alone too long: the messages are at fault; else the room asked for the answer
+                    param="messages" if at_least >= self.max_context else "max_new_tokens",
                 )
         inputs = self.inputs.build(prompt, budget.processor_size())
         prompt_tokens = len(inputs.token_ids)
@@ -115,6 +116,8 @@ class LocalEngine:
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
         started = time.perf_counter()
+        # The deadline covers preparing too (images, grammar), as the remote backend's does.
+        deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
         if _is_light(request):  # a short text prompt tokenizes in about a millisecond: no thread for it
             prompt, inputs = self.prepare(request)
         else:  # pixels or a long text: keep the event loop free for every other request meanwhile
@@ -129,7 +132,7 @@ class LocalEngine:
             params=params,
             inputs=inputs,
             sink=lambda item: loop.call_soon_threadsafe(items.put_nowait, item),  # RuntimeError once the loop closed
-            deadline=None if request.timeout_s is None else time.monotonic() + request.timeout_s,
+            deadline=deadline,
         )
         if params.output_format is not None:
             state.constraint = await asyncio.to_thread(self._constraint, params, prompt.thinking_prompt)
@@ -173,12 +176,13 @@ class LocalEngine:
                     yield delta
             thinking, text = assembler.result()
         else:
-            thinking, text, _ = final_text(token_ids, self.decode, (), prompt.thinking_prompt)
+            thinking, text = final_text(token_ids, self.decode, prompt.thinking_prompt)
         first = finish.first_token_at or finish.finished_at
         yield Answer(
             text=text,
             thinking=thinking,
-            finish_reason=finish.reason.value,  # type: ignore[arg-type]
+            # a stop string found on the last allowed token still ends the answer with "stop"
+            finish_reason="stop" if assembler is not None and assembler.stopped else finish.reason.value,  # type: ignore[arg-type]
             usage=Usage(
                 len(inputs.token_ids),
                 len(token_ids),

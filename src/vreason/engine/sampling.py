@@ -18,6 +18,14 @@ def _check(ok: bool, name: str, value: object, allowed: str) -> None:
         raise InvalidRequestError(f"{name} ({value!r}) must be {allowed}", param=name)
 
 
+SEED_LIMIT = 2**63  # seeds are in [0, 2**63): what torch.Generator.manual_seed takes on every platform
+
+
+def nth_seed(seed: int, index: int) -> int:
+    """The seed of the `index`-th of several samples drawn from one `seed` (n choices, votes): distinct, in range."""
+    return (seed + index) % SEED_LIMIT
+
+
 @dataclass(frozen=True)
 class OutputFormat:
     """Constrain the output: any JSON object, or JSON valid under a schema (enforced while decoding)."""
@@ -68,7 +76,7 @@ class SamplingParams:
         _check(len(self.stop) <= MAX_STOP_STRINGS, "stop", len(self.stop), f"at most {MAX_STOP_STRINGS} strings")
         _check(all(isinstance(s, str) and s for s in self.stop), "stop", self.stop, "non-empty strings")
         if self.seed is not None:
-            _check(0 <= self.seed < 2**63, "seed", self.seed, "in [0, 2**63)")
+            _check(0 <= self.seed < SEED_LIMIT, "seed", self.seed, "in [0, 2**63)")
 
     @property
     def greedy(self) -> bool:

@@ -138,18 +138,19 @@ class Scheduler:
         return out
 
     def update_from_output(
-        self, out: SchedulerOutput, result: RunnerOutput, now: float | None = None
+        self, out: SchedulerOutput, result: RunnerOutput, sampled_at: float | None = None
     ) -> list[RequestOutput]:
         """Apply the sampled tokens and the finish rules. A request that ended while the step ran (an abort
-        from another thread) gets nothing: its token is dropped."""
-        now = time.perf_counter() if now is None else now
+        from another thread) gets nothing: its token is dropped. `sampled_at`: time.perf_counter() (timings);
+        `schedule(now)` takes time.monotonic() (deadlines)."""
+        sampled_at = time.perf_counter() if sampled_at is None else sampled_at
         outputs: list[RequestOutput] = []
         for request in (*out.prefill, *out.decode):
             token = result.sampled.get(request.request_id)
             if token is None or request.status is not Status.RUNNING:
                 continue
             if not request.output_ids:
-                request.first_token_at = now
+                request.first_token_at = sampled_at
             request.output_ids.append(token)
             if request.constraint is not None:
                 request.constraint.accept(token)
@@ -188,7 +189,6 @@ class Scheduler:
             self.waiting.remove(request)
         request.status = Status.FINISHED
         request.finish_reason = reason
-        request.cached_prefix = None
         if reason is FinishReason.ABORT:
             self.aborted_total += 1
         else:

@@ -1,7 +1,8 @@
 """Text that comes out of generation: incremental detokenization, stop strings, and the thinking split.
 
-Two paths produce the same answer: `final_text` works on the whole output at once (non-streaming), the
-`StreamAssembler` on tokens as they arrive (streaming). Tests hold them equal. No torch here: decoding
+Two paths produce the same answer: `final_text` works on the whole output at once (non-streaming, no stop
+strings), the `StreamAssembler` on tokens as they arrive (streaming, or stop strings to find: the one place
+they are looked for). Tests hold them equal. No torch here: decoding
 is a callable from token ids to text.
 """
 
@@ -43,11 +44,9 @@ def split_thinking(raw: str, opened_in_prompt: bool) -> tuple[str | None, str]:
     return None, raw
 
 
-def final_text(token_ids: Sequence[int], decode: Decode, stop: Sequence[str], thinking_prompt: bool):
-    """(thinking, answer, stopped_by_string) for a finished generation."""
-    text, stopped = truncate_at_stop(decode(token_ids), stop)
-    thinking, answer = split_thinking(text, thinking_prompt)
-    return thinking, answer, stopped
+def final_text(token_ids: Sequence[int], decode: Decode, thinking_prompt: bool) -> tuple[str | None, str]:
+    """(thinking, answer) of a finished generation with no stop strings, decoded at once."""
+    return split_thinking(decode(token_ids), thinking_prompt)
 
 
 class IncrementalDetokenizer:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from vreason.engine.sampling import nth_seed
 from vreason.engine.types import Answer, Message
 from vreason.errors import InvalidRequestError
 from vreason.reasoning.answer_extraction import cot_instruction, extract_final_answer
@@ -127,7 +128,7 @@ async def _sample(vr: AsyncVReason, messages: list[Message], vote: int, sampling
     params["temperature"] = temperature if temperature > 0 else VOTE_TEMPERATURE
     seed = params.pop("seed", None)
     # Sample i gets seed + i, so the same seed gives the same k samples again; all k go in one batch.
-    per_request = None if seed is None else [{"seed": seed + i} for i in range(vote)]
+    per_request = None if seed is None else [{"seed": nth_seed(seed, i)} for i in range(vote)]
     return await vr.chat_many([messages] * vote, per_request, **params)
 
 

@@ -118,7 +118,10 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         return await completions.handle(body, request, request_id)
 
     # /v1/vreason/reason, /ground, /tile
-    app.include_router(reasoning_router(engine), responses=error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS))
+    app.include_router(
+        reasoning_router(engine, settings.request_timeout_s),
+        responses=error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS),
+    )
     metrics.known_paths = frozenset(getattr(route, "path", "") for route in app.routes)
     app.openapi = lambda: _openapi(app, bearer=settings.api_key is not None)  # type: ignore[method-assign]
     return app

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from vreason.engine.interface import Engine, GenerationRequest
+from vreason.engine.sampling import nth_seed
 from vreason.engine.types import Answer
 from vreason.errors import InvalidRequestError, MediaError
 from vreason.media import describe_source
@@ -32,8 +33,6 @@ from vreason.server.protocol import (
 )
 from vreason.server.settings import ServerSettings
 from vreason.server.streaming import ChoiceStreams, StreamContext, chat_chunks
-
-SEED_LIMIT = 2**63
 
 
 class ChatCompletions:
@@ -92,7 +91,7 @@ class ChatCompletions:
         requests = []
         for index in range(body.n):
             # One seed, n different samples: each choice gets the next seed.
-            choice_params = params if params.seed is None else params.updated(seed=(params.seed + index) % SEED_LIMIT)
+            choice_params = params if params.seed is None else params.updated(seed=nth_seed(params.seed, index))
             requests.append(
                 GenerationRequest(
                     messages=messages,

@@ -120,43 +120,46 @@ class TileResponse(BaseModel):
     time_s: float
 
 
-def reasoning_router(engine: Engine) -> APIRouter:
+def reasoning_router(engine: Engine, request_timeout_s: float | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1/vreason", tags=["reasoning"])
     vr = AsyncVReason(engine)  # one client for every request: the engine's media policy, as the chat route has
+    deadline = {} if request_timeout_s is None else {"timeout_s": request_timeout_s}  # per engine request
 
     @router.post("/reason", response_model=ReasonResponse)
     async def reason(body: ReasonRequest) -> dict:
         trace = await arun_chain(
-            vr, body.images, body.steps, vote=body.vote, cot=body.cot, system=body.system, **body.sampling()
+            vr, body.images, body.steps, vote=body.vote, cot=body.cot, system=body.system, **body.sampling(),
+            **deadline,
         )
         return trace.to_dict()
 
     @router.post("/ground", response_model=GroundResponse, response_model_exclude_none=True)
     async def ground(body: GroundRequest) -> dict:
-        return await _ground(vr, body)
+        return await _ground(vr, body, deadline)
 
     @router.post("/tile", response_model=TileResponse)
     async def tile(body: TileRequest) -> dict:
         result = await aask_tiled(
             vr, body.image, body.question, grid=parse_grid(body.grid), overlap=body.overlap,
             max_tiles=body.max_tiles, overview=body.overview, skip_blank=body.skip_blank, **body.sampling(),
+            **deadline,
         )
         return result.to_dict()
 
     return router
 
 
-async def _ground(vr: AsyncVReason, body: GroundRequest) -> dict:
+async def _ground(vr: AsyncVReason, body: GroundRequest, deadline: dict[str, float]) -> dict:
     image = await vr.prepare_image(body.image)
     if body.tiles:
         result = await alocate_tiled(
-            vr, image, body.target, kind=body.kind, grid=parse_grid(body.tiles), **body.sampling()
+            vr, image, body.target, kind=body.kind, grid=parse_grid(body.tiles), **body.sampling(), **deadline
         )
         detections = result.detections
         data = {"target": body.target, "kind": body.kind, "image_size": list(result.image_size),
                 "detections": [d.to_dict() for d in detections], "tiles": [t.to_dict() for t in result.tiles]}
     else:
-        found = await alocate(vr, image, body.target, kind=body.kind, **body.sampling())
+        found = await alocate(vr, image, body.target, kind=body.kind, **body.sampling(), **deadline)
         detections = found.detections
         data = found.to_dict()
     if body.annotate:

@@ -177,7 +177,7 @@ class ChunkReader:
 
     def answer_parts(self) -> tuple[str | None, str]:
         """(thinking, text) of the whole answer, by the same rules the stream followed."""
-        inline_thinking, text, _ = final_text(range(len(self.pieces)), self._decode, (), False)
+        inline_thinking, text = final_text(range(len(self.pieces)), self._decode, False)
         thinking = "".join(self.reasoning) if self.reasoning else inline_thinking
         return thinking, text
 
