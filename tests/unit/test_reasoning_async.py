@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.types import Answer, Message, Timings, Usage
 from vreason.media import PreparedImage
+from vreason.media_step import MediaResolver
 from vreason.reasoning.chains import VOTE_TEMPERATURE, arun_chain
 from vreason.reasoning.tile_runner import aask_tiled
 
@@ -28,6 +29,7 @@ class RecordingVReason:
 
     model_name = "recording"
     default_sampling = SamplingParams(temperature=0.0)
+    media = MediaResolver()  # its image limit is checked before images are read
 
     def __init__(self, by_seed: dict[int, str] | None = None, text: str = "red"):
         self.by_seed = by_seed or {}
