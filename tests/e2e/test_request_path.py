@@ -23,7 +23,8 @@ HOPS = [
     ("vreason.media_step", "MediaResolver", "resolve"),
     ("vreason.engine.local_engine", "LocalEngine", "prepare"),
     ("vreason.engine.scheduler", "Scheduler", "schedule"),
-    ("vreason.engine.batch_runner", "BatchRunner", "execute"),
+    ("vreason.engine.batch_runner", "BatchRunner", "execute_prefill"),
+    ("vreason.engine.batch_runner", "BatchRunner", "execute_decode"),
     ("vreason.engine.scheduler", "Scheduler", "update_from_output"),
 ]
 
@@ -79,7 +80,8 @@ def test_a_chat_completion_hops_only_onto_the_engine_thread(traced):
     assert loop_thread == {"vreason-http"}  # the server's event loop
     assert seen["MediaResolver.resolve"] == loop_thread
     assert seen["LocalEngine.prepare"] == loop_thread
-    for hop in ("Scheduler.schedule", "BatchRunner.execute", "Scheduler.update_from_output"):
+    for hop in ("Scheduler.schedule", "BatchRunner.execute_prefill", "BatchRunner.execute_decode",
+                "Scheduler.update_from_output"):
         assert seen[hop] == {"vreason-engine"}, hop
 
 
@@ -97,4 +99,4 @@ def test_pixel_work_of_an_image_request_leaves_the_event_loop(traced):
     # decoding and resizing would stall every other stream on the loop: a worker thread does it
     assert "vreason-http" not in seen["MediaResolver.resolve"]
     assert "vreason-http" not in seen["LocalEngine.prepare"]
-    assert seen["BatchRunner.execute"] == {"vreason-engine"}
+    assert seen["BatchRunner.execute_prefill"] == {"vreason-engine"}

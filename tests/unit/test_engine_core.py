@@ -12,7 +12,7 @@ from vreason.engine.caches import PrefixCache
 from vreason.engine.core import EngineCore
 from vreason.engine.request import Finish, FinishReason, RequestState, Status
 from vreason.engine.sampling import SamplingParams
-from vreason.engine.scheduler import RunnerOutput, Scheduler, SchedulerConfig, SchedulerOutput
+from vreason.engine.scheduler import RunnerOutput, Scheduler, SchedulerConfig
 from vreason.errors import InvalidRequestError
 
 EOS = 0
@@ -41,23 +41,28 @@ class FakeRunner:
         self.scripts = scripts or {}
         self.rows: dict[str, int] = {}
         self.released: list[tuple[str, bool]] = []
-        self.steps: list[tuple[list[str], list[str]]] = []
+        self.steps: list[tuple[str, list[str]]] = []
         self.fail_next = False
 
-    def execute(self, out: SchedulerOutput) -> RunnerOutput:
-        self.steps.append(([r.request_id for r in out.prefill], [r.request_id for r in out.decode]))
+    def execute_prefill(self, requests: list[RequestState]) -> RunnerOutput:
+        self.steps.append(("prefill", [r.request_id for r in requests]))
+        self._maybe_fail()
+        for request in requests:
+            self.rows[request.request_id] = request.prompt_len
+        return RunnerOutput({r.request_id: self._next(r) for r in requests})
+
+    def execute_decode(self, requests: list[RequestState]) -> RunnerOutput:
+        self.steps.append(("decode", [r.request_id for r in requests]))
+        self._maybe_fail()
+        assert {r.request_id for r in requests} == set(self.rows), "decode differs from the rows held"
+        for request in requests:
+            self.rows[request.request_id] += 1
+        return RunnerOutput({r.request_id: self._next(r) for r in requests})
+
+    def _maybe_fail(self) -> None:
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("the device fell over")
-        sampled = {}
-        for request in out.prefill:
-            self.rows[request.request_id] = request.prompt_len
-            sampled[request.request_id] = self._next(request)
-        for request in out.decode:
-            assert request.request_id in self.rows, "decode of a request that holds no row"
-            self.rows[request.request_id] += 1
-            sampled[request.request_id] = self._next(request)
-        return RunnerOutput(sampled)
 
     def _next(self, request: RequestState) -> int:
         script = self.scripts.get(request.request_id, [])
@@ -135,18 +140,30 @@ def test_the_models_context_finishes_with_length():
     assert finish_of(request).reason is FinishReason.LENGTH
 
 
-def test_each_step_gives_every_running_request_exactly_one_token():
+def test_a_step_prefills_the_new_requests_then_decodes_every_running_one():
     runner = FakeRunner()
     core = make_core(runner)
-    first = make_request("a", max_new=4)
+    first = make_request("a", max_new=8)
     core.submit(first)
     core.step()
     core.step()
-    second = make_request("b", max_new=4)
+    second = make_request("b", max_new=8)
     core.submit(second)
     core.step()
-    assert runner.steps == [(["a"], []), ([], ["a"]), (["b"], ["a"])]
-    assert (len(tokens_of(first)), len(tokens_of(second))) == (3, 1)
+    assert runner.steps == [
+        ("prefill", ["a"]), ("decode", ["a"]), ("decode", ["a"]), ("prefill", ["b"]), ("decode", ["a", "b"]),
+    ]
+    assert (len(tokens_of(first)), len(tokens_of(second))) == (4, 2)
+
+
+def test_a_request_that_ends_on_its_first_token_is_not_decoded():
+    runner = FakeRunner({"a": [EOS]})
+    core = make_core(runner)
+    request = make_request("a")
+    core.submit(request)
+    core.step()
+    assert runner.steps == [("prefill", ["a"])]
+    assert finish_of(request).reason is FinishReason.STOP
 
 
 def test_a_finished_request_is_freed_and_its_kv_cached_before_its_owner_hears():
@@ -180,7 +197,7 @@ def test_abort_of_a_running_request_ends_it_between_steps_and_keeps_its_kv():
     core.step()
     assert finish_of(request).reason is FinishReason.ABORT
     assert runner.released == [("a", True)]
-    assert len(tokens_of(request)) == 1
+    assert len(tokens_of(request)) == 2  # prefill and one decode, in the first step
     assert core.stats().aborted_total == 1
 
 
@@ -193,7 +210,7 @@ def test_abort_of_a_waiting_request_never_reaches_the_model():
     core.abort("b")
     core.step()
     assert finish_of(waiting).reason is FinishReason.ABORT
-    assert all("b" not in prefill for prefill, _ in runner.steps)
+    assert all("b" not in ids for _, ids in runner.steps)
 
 
 def test_a_stop_string_told_by_the_front_end_finishes_with_stop():
@@ -204,7 +221,7 @@ def test_a_stop_string_told_by_the_front_end_finishes_with_stop():
     core.stop("a")
     core.step()
     assert finish_of(request).reason is FinishReason.STOP
-    assert len(tokens_of(request)) == 1
+    assert len(tokens_of(request)) == 2
 
 
 def test_a_token_sampled_while_the_request_ended_is_dropped():
@@ -213,7 +230,7 @@ def test_a_token_sampled_while_the_request_ended_is_dropped():
     scheduler.add(request)
     out = scheduler.schedule(now=0)
     scheduler.finish_requests([request], FinishReason.ABORT)  # from another thread, during the forward pass
-    assert scheduler.update_from_output(out, RunnerOutput({"a": 9})) == []
+    assert scheduler.update_from_output(out.prefill, RunnerOutput({"a": 9})) == []
     assert request.output_ids == []
 
 
@@ -235,10 +252,10 @@ def test_kv_budget_holds_a_request_back_until_room_frees():
     core.submit(first)
     core.submit(second)
     core.step()
-    assert runner.steps[0] == (["a"], [])
+    assert runner.steps[0] == ("prefill", ["a"])
     run_until_idle(core)
     assert finish_of(second).reason is FinishReason.LENGTH
-    assert ["b"] in [prefill for prefill, _ in runner.steps[1:]]
+    assert ("prefill", ["b"]) in runner.steps[1:]
 
 
 def test_a_request_that_can_never_fit_the_kv_budget_is_refused_at_submit():
@@ -309,14 +326,14 @@ def test_an_abort_during_the_step_does_not_pull_a_cached_prefix_from_under_the_p
     follow_up = make_request("b", prompt=[11, 12, 13, 14, 7, 20])
     core.submit(follow_up)
     seen_prefix = []
-    execute = runner.execute
+    execute = runner.execute_prefill
 
-    def abort_while_running(out):
+    def abort_while_running(requests):
         core.abort("b")  # from the event loop's thread, while the engine thread is in the forward pass
-        seen_prefix.extend(r.cached_prefix for r in out.prefill)
-        return execute(out)
+        seen_prefix.extend(r.cached_prefix for r in requests)
+        return execute(requests)
 
-    runner.execute = abort_while_running
+    runner.execute_prefill = abort_while_running
     run_until_idle(core)
     assert seen_prefix
     assert seen_prefix[0] is not None

@@ -21,14 +21,15 @@ def test_admits_up_to_the_batch_size_and_later_requests_join_between_steps():
         scheduler.add(r)
     first = scheduler.schedule(now=0)
     assert [r.request_id for r in first.prefill] == ["r0", "r1", "r2"]
-    assert first.decode == []
+    assert first.decode == first.prefill  # decoded in the same step, after their prefill
     second = scheduler.schedule(now=0)
     assert second.prefill == []
     assert len(second.decode) == 3
     scheduler.finish_requests([first.prefill[1]], FinishReason.STOP)  # r1 finished between steps
     third = scheduler.schedule(now=0)
     assert [r.request_id for r in third.prefill] == ["r3"]
-    assert {r.request_id for r in third.decode} == {"r0", "r2"}
+    assert [r.request_id for r in third.finished] == ["r1"]
+    assert {r.request_id for r in third.decode} == {"r0", "r2", "r3"}
     assert [r.request_id for r in scheduler.running] == ["r0", "r2", "r3"]
 
 

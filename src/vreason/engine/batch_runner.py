@@ -20,7 +20,7 @@ from vreason.engine.inputs import ImageSlot, PreparedInputs, VisionFeatures
 from vreason.engine.kv_slots import KVPayload, KVSlots
 from vreason.engine.request import RequestState
 from vreason.engine.sampler import RowSampling, sample
-from vreason.engine.scheduler import RunnerOutput, SchedulerOutput
+from vreason.engine.scheduler import RunnerOutput
 
 
 @dataclass
@@ -49,19 +49,16 @@ class BatchRunner:
     def batch_size(self) -> int:
         return len(self.rows)
 
-    def execute(self, out: SchedulerOutput) -> RunnerOutput:
-        """Prefill the newly admitted requests (appended as new rows), then decode the rows that were running
-        before: each request gets exactly one token per step, and a new request's first token comes first."""
-        assert {r.request_id for r in out.decode} == set(self.by_id), "the decode list differs from the rows"
-        result = RunnerOutput()
-        running = len(self.rows)
-        if out.prefill:
-            tokens = self.prefill(out.prefill)
-            result.sampled.update((r.request_id, t) for r, t in zip(out.prefill, tokens, strict=True))
-        if running:
-            tokens = self.decode(running)
-            result.sampled.update((row.request.request_id, t) for row, t in zip(self.rows, tokens, strict=False))
-        return result
+    def execute_prefill(self, requests: Sequence[RequestState]) -> RunnerOutput:
+        """Compute the prompts of newly admitted requests (appended as new rows); one first token each."""
+        tokens = self.prefill(requests)
+        return RunnerOutput(dict(zip((r.request_id for r in requests), tokens, strict=True)))
+
+    def execute_decode(self, requests: Sequence[RequestState]) -> RunnerOutput:
+        """One token for each running request: exactly the rows this runner holds."""
+        assert {r.request_id for r in requests} == set(self.by_id), "the decode list differs from the rows"
+        tokens = self.decode()
+        return RunnerOutput({row.request.request_id: t for row, t in zip(self.rows, tokens, strict=True)})
 
     # -- prefill -------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -152,9 +149,9 @@ class BatchRunner:
 
     # -- decode --------------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def decode(self, count: int) -> list[int]:
-        """One token for each of the first `count` rows, in row order (`self.rows`)."""
-        rows = self.rows[:count]
+    def decode(self) -> list[int]:
+        """One token for every row, in row order (`self.rows`)."""
+        rows = self.rows
         lengths = [r.length for r in rows]
         width = max(lengths) + 1
         self.slots.ensure(len(self.rows), width)

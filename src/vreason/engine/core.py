@@ -1,7 +1,8 @@
-"""The engine core: the engine thread's loop of schedule -> execute -> update. No torch.
+"""The engine core: the engine thread's loop of schedule -> prefill -> update -> decode -> update. No torch.
 
 Each step asks the scheduler what to run, frees what it says has ended, has the runner execute exactly the
-rest, and hands the sampled tokens back to the scheduler, which applies the finish rules. The core then
+rest (the prefill pass, then the decode pass over what is still running), and hands each pass's sampled
+tokens back to the scheduler, which applies the finish rules. The core then
 frees the requests that finished, keeps their KV in the prefix cache (keyed by prompt and answer, for
 follow-up questions) and only then tells their owners, so a follow-up sent right after an answer finds it.
 Bookkeeping happens under one lock; the model work runs outside it, so submissions and aborts never wait
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from vreason.engine.caches import PrefixCache
 from vreason.engine.interface import EngineStats
 from vreason.engine.request import Finish, FinishReason, ImageSpan, KVPayload, RequestState, Status
-from vreason.engine.scheduler import RunnerOutput, Scheduler, SchedulerOutput
+from vreason.engine.scheduler import RunnerOutput, Scheduler
 
 logger = logging.getLogger("vreason.engine")
 
@@ -26,8 +27,12 @@ logger = logging.getLogger("vreason.engine")
 class ModelRunner(Protocol):
     """What the core needs from the model side (engine/batch_runner.BatchRunner)."""
 
-    def execute(self, out: SchedulerOutput) -> RunnerOutput:
-        """Prefill `out.prefill` (new rows), decode `out.decode`; one sampled token per request."""
+    def execute_prefill(self, requests: Sequence[RequestState]) -> RunnerOutput:
+        """Compute these newly admitted prompts as new rows; one sampled token per request."""
+        ...
+
+    def execute_decode(self, requests: Sequence[RequestState]) -> RunnerOutput:
+        """One token for each of these requests: exactly the rows the runner holds."""
         ...
 
     def release(self, request_id: str, keep: bool) -> KVPayload | None:
@@ -127,21 +132,31 @@ class EngineCore:
             self._tell([*failed, *untold])
 
     def step(self) -> None:
-        """One iteration: schedule, free what ended between steps, execute, apply the results."""
+        """One iteration: schedule, free what ended between steps, then prefill and decode, each pass followed
+        by the scheduler's update (a request that ends on its first token is not decoded)."""
         with self._lock:
             out = self.scheduler.schedule()
             self._close(out.finished)
         if not out.has_model_work:
             return
         self.steps += 1
+        if out.prefill:
+            self._run(self.runner.execute_prefill, out.prefill)
+        with self._lock:  # free what ended meanwhile (an abort, an owner gone); decode what still runs
+            self._close(self.scheduler.take_ended())
+            decode = [r for r in out.decode if r.status is Status.RUNNING]
+        if decode:
+            self._run(self.runner.execute_decode, decode)
+
+    def _run(self, execute: Callable[[Sequence[RequestState]], RunnerOutput], requests: list[RequestState]) -> None:
         try:
-            result = self.runner.execute(out)
+            result = execute(requests)
         except Exception as err:  # a fault in the model step: fail the requests in it, keep serving
             logger.exception("engine model step failed")
             self._recover(err)
             return
         with self._lock:
-            outputs = self.scheduler.update_from_output(out, result)
+            outputs = self.scheduler.update_from_output(requests, result)
             finished = [o.request for o in outputs if o.finish is not None]
             self._free(finished)  # before anyone hears of the answer: a follow-up must find its KV
             for output in outputs:

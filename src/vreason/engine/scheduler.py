@@ -1,11 +1,12 @@
 """The scheduler owns each request's life: queues, admission, and the finish rules. No torch.
 
 Every engine step calls `schedule()`, which says which requests the runner prefills (newly admitted), which
-it decodes (running since an earlier step) and which ended between steps (abort, a stop string the front end
-found, a deadline) and must be freed. The runner executes exactly that and returns one sampled token per
-request; `update_from_output()` applies the tokens and the finish rules (end of turn, max_new_tokens, the
-model's context, a complete grammar) and returns what each request gained. A request is finished in one
-place only (`_finish`), whatever ended it.
+it decodes (every running one, the newly admitted included) and which ended between steps (abort, a stop
+string the front end found, a deadline) and must be freed. The runner executes exactly that in two passes,
+prefill then decode, each returning one sampled token per request; after each, `update_from_output()`
+applies the tokens and the finish rules (end of turn, max_new_tokens, the model's context, a complete
+grammar) and returns what each request gained, so a request that ends on its first token is not decoded.
+A request is finished in one place only (`_finish`), whatever ended it.
 
 Admission is first-come-first-served and stops at the first request that does not fit, so a large request is
 never starved by smaller ones behind it. A request fits when the running batch has a free row
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from vreason.engine.request import FinishReason, RequestState, Status
@@ -46,7 +47,8 @@ class SchedulerOutput:
 
     # Admitted this step: the runner computes their uncached prompt tokens and samples a first token.
     prefill: list[RequestState] = field(default_factory=list)
-    # Prefilled in an earlier step and still running: one token each.
+    # Running after admission (the newly admitted too): one token each, after the prefill pass, for those
+    # still running by then.
     decode: list[RequestState] = field(default_factory=list)
     # Ended since the last step outside a model step (abort, stop string, deadline): the runner frees them.
     finished: list[RequestState] = field(default_factory=list)
@@ -116,11 +118,15 @@ class Scheduler:
                 self._finish(request, reason)
                 self._ended_between_steps.append(request)
 
+    def take_ended(self) -> list[RequestState]:
+        """Requests ended outside a model pass since the last call: the runner must free them."""
+        ended, self._ended_between_steps = self._ended_between_steps, []
+        return ended
+
     def schedule(self, now: float | None = None) -> SchedulerOutput:
         now = time.monotonic() if now is None else now
         self.finish_requests([r for r in (*self.waiting, *self.running) if r.expired(now)], FinishReason.TIMEOUT)
-        out = SchedulerOutput(decode=list(self.running), finished=self._ended_between_steps)
-        self._ended_between_steps = []
+        out = SchedulerOutput(finished=self.take_ended())
         reserved = self.reserved_kv_tokens
         prefill_tokens = 0
         while self.waiting and len(self.running) < self.config.max_batch_size:
@@ -135,17 +141,18 @@ class Scheduler:
             out.prefill.append(head)
             reserved += head.max_total_tokens
             prefill_tokens += head.num_new_prompt_tokens
+        out.decode = list(self.running)
         return out
 
     def update_from_output(
-        self, out: SchedulerOutput, result: RunnerOutput, sampled_at: float | None = None
+        self, executed: Sequence[RequestState], result: RunnerOutput, sampled_at: float | None = None
     ) -> list[RequestOutput]:
-        """Apply the sampled tokens and the finish rules. A request that ended while the step ran (an abort
-        from another thread) gets nothing: its token is dropped. `sampled_at`: time.perf_counter() (timings);
-        `schedule(now)` takes time.monotonic() (deadlines)."""
+        """Apply the tokens sampled for `executed` (one runner pass) and the finish rules. A request that ended
+        while the pass ran (an abort from another thread) gets nothing: its token is dropped. `sampled_at`:
+        time.perf_counter() (timings); `schedule(now)` takes time.monotonic() (deadlines)."""
         sampled_at = time.perf_counter() if sampled_at is None else sampled_at
         outputs: list[RequestOutput] = []
-        for request in (*out.prefill, *out.decode):
+        for request in executed:
             token = result.sampled.get(request.request_id)
             if token is None or request.status is not Status.RUNNING:
                 continue
