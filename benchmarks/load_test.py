@@ -154,9 +154,9 @@ def workload(count: int, seed: int) -> list[Item]:
 
 def run_in_process(model_dir: Path, items: list[Item], max_tokens: int) -> Round:
     from vreason import VReason
-    from vreason.engine.interface import make_request
     from vreason.engine.sampling import GREEDY
     from vreason.engine.types import Answer, Message
+    from vreason.media_step import make_request
 
     vr = VReason(str(model_dir))
     engine = vr.engine
@@ -164,7 +164,10 @@ def run_in_process(model_dir: Path, items: list[Item], max_tokens: int) -> Round
 
     async def one(item: Item) -> Result:
         started = time.perf_counter()
-        request = make_request([Message.user(QUESTION, [item.png])], params, stream=item.stream)
+        # the media step off the loop, as the server's chat route does it
+        request = await asyncio.to_thread(
+            make_request, [Message.user(QUESTION, [item.png])], params, stream=item.stream
+        )
         try:
             async for event in engine.generate(request):
                 if isinstance(event, Answer):

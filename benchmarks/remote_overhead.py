@@ -33,10 +33,10 @@ from PIL import Image
 
 from vreason.engine.backends import RemoteEngine
 from vreason.engine.backends.openai_wire import encode_messages, request_body
-from vreason.engine.interface import make_request
 from vreason.engine.sampling import GREEDY
 from vreason.engine.types import Answer, Message
 from vreason.media import MediaPolicy, PixelBudget
+from vreason.media_step import make_request
 
 QUESTION = "What color is the shape?"
 

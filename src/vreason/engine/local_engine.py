@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vreason.engine.batch_runner import BatchRunner
@@ -34,6 +35,7 @@ from vreason.models.loader import LoadedModel
 MiB = 1 << 20
 # Requests without images and with at most this much text are prepared on the event loop itself.
 LIGHT_PROMPT_CHARS = 16_384
+PREPARE_WORKERS = 2
 
 
 @dataclass
@@ -59,6 +61,9 @@ class LocalEngine:
         if hasattr(model, "get_base_model"):  # a peft model during fine-tuning: its layers carry the adapters
             model = model.get_base_model()
         self.tokenizer = loaded.processor.tokenizer
+        # Preparing has its own workers: in the default pool it would queue behind every image of a burst that
+        # the media step is still decoding, and the engine would wait for the whole burst before its first step.
+        self.preparers = ThreadPoolExecutor(max_workers=PREPARE_WORKERS, thread_name_prefix="vreason-prepare")
         self.context_bound = ContextBound(self.tokenizer)
         text_config = model.config.get_text_config()
         self.max_context = int(getattr(text_config, "max_position_embeddings", 0) or 0)
@@ -87,7 +92,7 @@ class LocalEngine:
         self.core.abort(request_id)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.core.shutdown)
+        await asyncio.to_thread(self.shutdown)
 
     def prepare(self, request: GenerationRequest) -> tuple[Prompt, PreparedInputs]:
         """Chat template, tokens and cache lookups for one resolved request (raises on bad input)."""
@@ -121,7 +126,7 @@ class LocalEngine:
         if _is_light(request):  # a short text prompt tokenizes in about a millisecond: no thread for it
             prompt, inputs = self.prepare(request)
         else:  # pixels or a long text: keep the event loop free for every other request meanwhile
-            prompt, inputs = await asyncio.to_thread(self.prepare, request)
+            prompt, inputs = await asyncio.get_running_loop().run_in_executor(self.preparers, self.prepare, request)
         prepared_at = time.perf_counter()
         loop = asyncio.get_running_loop()
         items: asyncio.Queue[int | Finish] = asyncio.Queue()
@@ -210,6 +215,7 @@ class LocalEngine:
 
     def shutdown(self) -> None:
         self.core.shutdown()
+        self.preparers.shutdown(wait=False, cancel_futures=True)
 
 
 def _is_light(request: GenerationRequest) -> bool:
