@@ -90,3 +90,17 @@ def http_server() -> Iterator[tuple[str, dict]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def started_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the threads started while the test runs (a thread pool's workers included)."""
+    started: list[str] = []
+    original = threading.Thread.start
+
+    def record(self: threading.Thread) -> None:
+        started.append(self.name)
+        original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", record)
+    return started

@@ -81,20 +81,6 @@ def traced(tiny_model_dir) -> Iterator[tuple[str, RecordingEngine, dict[str, lis
         patch.undo()
 
 
-@pytest.fixture
-def started_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the threads started while the test runs."""
-    started: list[str] = []
-    original = threading.Thread.start
-
-    def record(self: threading.Thread) -> None:
-        started.append(self.name)
-        original(self)
-
-    monkeypatch.setattr(threading.Thread, "start", record)
-    return started
-
-
 @pytest.fixture(scope="module")
 def picture() -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes((64, 48))).decode()

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import pytest
 from PIL import Image, ImageDraw
 
 from vreason.engine.sampling import SamplingParams
@@ -48,20 +47,6 @@ class RecordingVReason:
         self.calls.append(("chat_many", ([list(c) for c in conversations], per_request, sampling)))
         seeds = [extra.get("seed") for extra in per_request] if per_request else [None] * len(conversations)
         return [answer(self.by_seed.get(seed, self.text)) for seed in seeds]  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def started_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Names of the threads started while the test runs (a thread pool's workers included)."""
-    started: list[str] = []
-    original = threading.Thread.start
-
-    def record(self: threading.Thread) -> None:
-        started.append(self.name)
-        original(self)
-
-    monkeypatch.setattr(threading.Thread, "start", record)
-    return started
 
 
 def test_a_vote_of_five_is_one_chat_many_batch_with_a_seed_each_and_no_thread(started_threads):
