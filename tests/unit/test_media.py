@@ -306,3 +306,38 @@ def test_an_engine_refuses_an_image_the_media_step_has_not_resolved():
 
     with pytest.raises(InvalidRequestError, match="reached the engine unresolved"):
         chat_conversation([Message.user("q", ["picture.png"])])
+
+
+def test_the_url_timeout_bounds_the_whole_fetch_not_each_read():
+    import http.server
+    import threading
+    import time
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            body = png_bytes((32, 32))  # 100 bytes
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:  # one byte every 50 ms: each read is quick, the whole body takes seconds
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    policy = MediaPolicy(allow_private_urls=True, url_timeout_s=1.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(MediaError, match="within 1 s"):
+            load_image(f"http://127.0.0.1:{server.server_address[1]}/slow.png", policy)
+        assert time.monotonic() - started < 3  # the body alone takes about 5 s
+    finally:
+        server.shutdown()

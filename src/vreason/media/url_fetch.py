@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
@@ -88,11 +89,16 @@ def embedded_ipv4(address: IPv6) -> IPv4 | None:
 def fetch_url(url: str, policy: MediaPolicy, label: str) -> bytes:
     """Return the body of `url` (following up to policy.max_redirects redirects), or raise MediaError."""
     resolve = policy.resolver or system_resolver
+    # url_timeout_s bounds the whole fetch (every hop, the body included), not each read: a server that trickles
+    # one byte a second would otherwise hold a worker thread for as long as it likes.
+    deadline = time.monotonic() + policy.url_timeout_s
     # trust_env=False keeps proxy variables out (see the module docstring); SSL_CERT_FILE / SSL_CERT_DIR still count.
     tls = httpx.create_ssl_context(trust_env=True)
     current = url
     with httpx.Client(timeout=policy.url_timeout_s, follow_redirects=False, trust_env=False, verify=tls) as client:
         for _ in range(policy.max_redirects + 1):
+            if time.monotonic() > deadline:
+                raise MediaError(label, f"no answer within {policy.url_timeout_s:g} s")
             addresses = _checked_addresses(current, policy, label, resolve)
             try:
                 response = _open_pinned(client, current, addresses)
@@ -108,7 +114,7 @@ def fetch_url(url: str, policy: MediaPolicy, label: str) -> bytes:
                     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
                     if content_type and not content_type.startswith(ACCEPTED_CONTENT_TYPES):
                         raise MediaError(label, f"URL serves {content_type!r}, not an image")
-                    return _read_capped(response, policy.max_bytes, label)
+                    return _read_capped(response, policy, label, deadline)
                 finally:
                     response.close()
             except httpx.TimeoutException:
@@ -139,7 +145,8 @@ def _open_pinned(client: httpx.Client, url: str, addresses: list[str]) -> httpx.
     raise AssertionError("_checked_addresses returns at least one address")
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, label: str) -> bytes:
+def _read_capped(response: httpx.Response, policy: MediaPolicy, label: str, deadline: float) -> bytes:
+    max_bytes = policy.max_bytes
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise MediaError(label, f"{int(declared)} bytes is over the {max_bytes}-byte limit")
@@ -149,6 +156,8 @@ def _read_capped(response: httpx.Response, max_bytes: int, label: str) -> bytes:
         total += len(chunk)
         if total > max_bytes:
             raise MediaError(label, f"more than the {max_bytes}-byte limit")
+        if time.monotonic() > deadline:
+            raise MediaError(label, f"not fully sent within {policy.url_timeout_s:g} s")
         chunks.append(chunk)
     return b"".join(chunks)
 
