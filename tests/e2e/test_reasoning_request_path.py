@@ -102,9 +102,10 @@ def test_a_reasoning_route_sends_every_engine_request_from_its_own_loop_thread(t
     assert handlers["fill_placeholders"] == [(handler_thread, handler_loop)] * 2  # the chain runs on the loop too
     assert len(engine.calls) == 2 * 3  # two steps, three samples each
     assert engine.calls == [(handler_thread, handler_loop)] * 6
-    # The only threads a request may start are the event loop's workers that decode the image (asyncio.to_thread):
-    # no pool of reasoning workers, no thread per sample, no loop thread of a VReason.
-    assert all(name.startswith("asyncio_") for name in started_threads), started_threads
+    # The only threads a request may start are pixel workers: the event loop's that decode the image
+    # (asyncio.to_thread) and the engine's that prepare it (started on first use): no pool of reasoning workers,
+    # no thread per sample, no loop thread of a VReason.
+    assert all(name.startswith(("asyncio_", "vreason-prepare_")) for name in started_threads), started_threads
 
 
 def test_the_tile_route_batches_its_tiles_from_the_loop_thread(traced, picture):
