@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vreason.engine.backends.image_cache import DataUriCache, ImageFormat, image_data_uri
-from vreason.engine.prompt import require_resolved
+from vreason.engine.prompt import chat_conversation
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.text_output import StreamAssembler, final_text
-from vreason.engine.types import Message, StreamDelta, TextPart
+from vreason.engine.types import Message, StreamDelta
 from vreason.media import PixelBudget
 
 
@@ -40,22 +40,23 @@ def encode_messages(
     cache: DataUriCache | None = None,
 ) -> WireRequest:
     """A resolved conversation as OpenAI messages, each image resized to the pixel budget and inlined."""
+    conversation, images = chat_conversation(messages)  # the chat-template dicts the local engine renders
+    pixels = iter(budget.apply(image.image) for image in images)
     image_tokens = 0
     wire: list[dict[str, Any]] = []
-    for message in messages:
-        if not message.images:
-            wire.append({"role": message.role, "content": message.text})
-            continue
-        parts: list[dict[str, Any]] = []
-        for part in message.content:
-            if isinstance(part, TextPart):
-                parts.append({"type": "text", "text": part.text})
-                continue
-            image = budget.apply(require_resolved(part.source).image)
-            image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
-            uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
-            parts.append({"type": "image_url", "image_url": {"url": uri}})
-        wire.append({"role": message.role, "content": parts})
+    for message in conversation:
+        content = message["content"]
+        if isinstance(content, list):
+            parts = []
+            for part in content:
+                if part["type"] == "image":
+                    image = next(pixels)
+                    image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
+                    uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
+                    part = {"type": "image_url", "image_url": {"url": uri}}
+                parts.append(part)
+            content = parts
+        wire.append({"role": message["role"], "content": content})
     return WireRequest(wire, image_tokens, conversation_id or conversation_key(wire))
 
 
