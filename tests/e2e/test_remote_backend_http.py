@@ -238,6 +238,17 @@ def test_timeouts(upstreams):
     assert time.perf_counter() - started < 0.8
 
 
+def test_a_wait_cut_short_by_the_callers_deadline_does_not_count_against_the_upstream(upstreams):
+    up = upstreams[0]
+    engine = RemoteEngine([up.url], max_retries=0, health=HealthPolicy(fail_threshold=1))
+    upstream = engine.upstreams[0]
+    up.scripts = [Script(delay_s=0.5)]  # slower than the caller allows, well within the engine's read timeout
+    with pytest.raises(RequestTimeoutError, match="deadline"):
+        collect(engine, ask(timeout_s=0.2))
+    assert upstream.available
+    assert upstream.health.consecutive_failures == 0
+
+
 def test_broken_stream_retried_only_when_nothing_reached_the_caller(upstreams):
     first, second = upstreams
     second.scripts = first.scripts  # one script list: the next request, wherever it lands, gets it

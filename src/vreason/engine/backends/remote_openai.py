@@ -220,6 +220,11 @@ class RemoteEngine:
                             f"request {request.request_id} ran past its {request.timeout_s} s deadline"
                         )
         except httpx.HTTPError as err:
+            if isinstance(err, httpx.TimeoutException) and _past(deadline) and read_timeout < cfg.read_timeout_s:
+                # our own deadline shortened the wait: the caller's limit, not the upstream's fault (no health mark)
+                raise RequestTimeoutError(
+                    f"request {request.request_id} ran past its {request.timeout_s} s deadline"
+                ) from None
             if not flight.aborted:
                 raise _AttemptFailed(failure_from_transport(
                     err, upstream.url, reader.chunks_with_tokens, flight.delivered, self.config.health.interval_s,
@@ -346,3 +351,8 @@ class RemoteEngine:
                 "`vreason serve` or `vreason vllm-launch`, or name the model with --model"
             )
         return name
+
+
+def _past(deadline: float | None, slack_s: float = 0.05) -> bool:
+    """Whether `deadline` has come (a timeout set to the time left fires at it, give or take the clock)."""
+    return deadline is not None and time.monotonic() >= deadline - slack_s
