@@ -375,3 +375,21 @@ def test_conversation_turns_stay_on_one_upstream(upstreams):
     asyncio.run(conversation())
     counts = sorted(len(u.requests) for u in upstreams)
     assert counts == [0, 3]  # every turn hashed to the same first messages, so the same upstream
+
+
+def test_an_engine_used_from_two_event_loops_keeps_one_health_monitor_running(upstreams):
+    from vreason import VReason
+
+    up = upstreams[0]
+    up.scripts = [Script(), Script(), Script()]
+    vr = VReason(engine=RemoteEngine([up.url], health=HealthPolicy(interval_s=0.05)))
+    try:
+        vr.ask(None, "q")  # the VReason's own loop thread
+        first_monitor = vr.engine._monitor
+        asyncio.run(vr.aio.ask(None, "q"))  # the caller's loop: the first loop's monitor is stopped there
+        time.sleep(0.2)
+        assert first_monitor._task is None or first_monitor._task.done()
+        vr.ask(None, "q")  # back on the VReason's loop; the caller's loop has ended: its client is dropped
+        assert vr.engine._monitor is not first_monitor
+    finally:
+        vr.close()

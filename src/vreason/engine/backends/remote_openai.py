@@ -17,7 +17,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -106,17 +106,29 @@ class RemoteEngine:
             await flight.response.aclose()  # the upstream sees the disconnect and stops generating
 
     async def close(self) -> None:
-        if self._loop is not None and self._loop.is_closed():
-            # The client and its monitor belonged to an event loop that has ended (a web UI's server, stopped):
-            # nothing of theirs can be awaited from this loop; their sockets close as they are collected.
-            self._client, self._monitor, self._loop = None, None, None
-            return
-        if self._monitor is not None:
-            await self._monitor.stop()
-            self._monitor = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        cleanup = self._retire()
+        if cleanup is not None:
+            await cleanup
+
+    def _retire(self) -> Coroutine[Any, Any, None] | None:
+        """Let go of the HTTP client and health monitor: returns their cleanup to await when they belong to the
+        running loop; hands it to their own loop when that one still runs (a VReason's loop thread, while the
+        caller's loop uses `.aio`); drops them when their loop has ended (their sockets close as collected)."""
+        client, monitor, loop = self._client, self._monitor, self._loop
+        self._client, self._monitor, self._loop = None, None, None
+        if client is None or loop is None or loop.is_closed():
+            return None
+
+        async def cleanup() -> None:
+            if monitor is not None:
+                await monitor.stop()
+            await client.aclose()
+
+        if loop is asyncio.get_running_loop():
+            return cleanup()
+        if loop.is_running():
+            asyncio.run_coroutine_threadsafe(cleanup(), loop)
+        return None
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
         client = self._ensure_client()
@@ -317,6 +329,7 @@ class RemoteEngine:
 
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
+            self._retire()  # another loop's client and monitor: handed back to that loop, or dropped
             limits = httpx.Limits(max_connections=self.config.max_connections,
                                   max_keepalive_connections=self.config.max_connections)
             self._client = httpx.AsyncClient(limits=limits, timeout=self.config.read_timeout_s)
