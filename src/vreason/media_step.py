@@ -25,6 +25,7 @@ from vreason.engine.sampling import SamplingParams
 from vreason.engine.types import ImagePart, Message
 from vreason.errors import InvalidRequestError
 from vreason.media import ImageSource, MediaPolicy, PixelBudget, PreparedImage, load_image
+from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
 
 DEFAULT_DECODED_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -65,7 +66,7 @@ class DecodedImageCache:
 @dataclass
 class MediaResolver:
     policy: MediaPolicy = field(default_factory=MediaPolicy)
-    max_images: int | None = 16  # per request; None: no limit
+    max_images: int | None = DEFAULT_MAX_IMAGES_PER_REQUEST  # per request; None: no limit
     cache: DecodedImageCache | None = field(default_factory=DecodedImageCache)
 
     def resolve(self, messages: Sequence[Message]) -> list[Message]:

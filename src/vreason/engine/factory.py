@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy, PixelBudget
+from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
 from vreason.models.loader import LoadSpec
 from vreason.models.placement import DEVICES, DTYPES
 
@@ -27,7 +28,6 @@ logger = logging.getLogger("vreason")
 
 BackendKind = Literal["local", "openai"]
 BACKENDS: tuple[str, ...] = get_args(BackendKind)
-DEFAULT_MAX_IMAGES_PER_REQUEST = 16
 
 
 @dataclass(frozen=True)

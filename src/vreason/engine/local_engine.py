@@ -30,6 +30,7 @@ from vreason.engine.text_output import StreamAssembler, final_text
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
 from vreason.errors import InvalidRequestError, RequestTimeoutError
 from vreason.media import MediaPolicy, PixelBudget, checkpoint_budget
+from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
 from vreason.models.loader import LoadedModel
 
 MiB = 1 << 20
@@ -42,7 +43,7 @@ PREPARE_WORKERS = 2
 class EngineConfig:
     policy: MediaPolicy = field(default_factory=MediaPolicy)
     budget: PixelBudget | None = None  # None: the checkpoint's own (see media.checkpoint_budget)
-    max_images_per_request: int | None = 16
+    max_images_per_request: int | None = DEFAULT_MAX_IMAGES_PER_REQUEST
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     vision_cache_bytes: int = 256 * MiB  # image features kept for reuse across requests
     prefix_cache_bytes: int = 512 * MiB  # KV of finished requests kept for follow-up questions

@@ -15,6 +15,8 @@ from vreason.errors import InvalidRequestError
 MiB = 1024 * 1024
 
 # Pillow's own bomb threshold is 89 MP (warning) / 179 MP (error); 64 MP still covers a 8000x8000 scan.
+# Images in one request (the media step's limit), unless the engine is configured with another.
+DEFAULT_MAX_IMAGES_PER_REQUEST = 16
 DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
 # Qwen3-VL's preprocessing (qwen-vl-utils MAX_RATIO) refuses images more elongated than 200:1.
 DEFAULT_MAX_ASPECT_RATIO = 200.0

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vreason.async_api import AsyncVReason
 from vreason.engine.interface import Engine
+from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
 from vreason.reasoning.chains import arun_chain
 from vreason.reasoning.draw import draw_detections
 from vreason.reasoning.grounding import Detection
@@ -29,7 +30,7 @@ from vreason.reasoning.tile_runner import aask_tiled, alocate_tiled
 from vreason.reasoning.tiling import parse_grid
 from vreason.server.protocol import reject_lone_surrogates
 
-MAX_IMAGES = 16
+MAX_IMAGES = DEFAULT_MAX_IMAGES_PER_REQUEST  # the schema's bound; the media step applies the server's own limit
 
 
 class _Request(BaseModel):

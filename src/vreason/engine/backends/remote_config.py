@@ -13,6 +13,7 @@ from vreason.engine.backends.health import HealthPolicy
 from vreason.engine.backends.image_cache import ImageFormat
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy, PixelBudget
+from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
 
 
 @dataclass
@@ -23,7 +24,7 @@ class RemoteConfig:
     thinking: bool | None = None  # None: a model whose name says "thinking" is taken for a Thinking model
     policy: MediaPolicy = field(default_factory=MediaPolicy)  # what media the caller may send through us
     budget: PixelBudget = field(default_factory=PixelBudget)  # images are resized here before sending
-    max_images_per_request: int | None = 16
+    max_images_per_request: int | None = DEFAULT_MAX_IMAGES_PER_REQUEST
     image_format: ImageFormat = "png"  # png: lossless, the upstream sees the pixels a local engine would
     connect_timeout_s: float = 3.0
     # Longest silence between two chunks, the upstream's queueing and prefill included.
