@@ -8,7 +8,7 @@ import typer
 
 from vreason.cli import options as o
 from vreason.cli.option_groups import with_option_groups
-from vreason.cli.render import err_console, print_stats, print_stream
+from vreason.cli.render import notice, print_stats, print_stream
 from vreason.errors import VReasonError
 
 HELP = """commands:
@@ -39,7 +39,7 @@ def chat(
     pending: list = []
     for source in images or []:
         pending.append(vr.prepare_image(source))
-    err_console.print(f"[dim]chatting with {vr.model_name}; /help for commands, /exit to leave[/dim]", markup=True)
+    notice(f"chatting with {vr.model_name}; /help for commands, /exit to leave")
     while True:
         try:
             line = input("you> ")

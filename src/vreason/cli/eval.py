@@ -75,6 +75,7 @@ def _print(metrics: dict, report: Path, as_json: bool) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="metrics")
     table.add_column("metric")
@@ -82,6 +83,7 @@ def _print(metrics: dict, report: Path, as_json: bool) -> None:
     for key, value in metrics.items():
         if isinstance(value, dict):
             continue
-        table.add_row(key, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+        shown = "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+        table.add_row(Text(key), Text(shown))  # Text: metric names may hold brackets, which are not markup
     Console().print(table)
     print(f"report: {report}")

@@ -14,7 +14,7 @@ import typer
 
 from vreason.cli import options as o
 from vreason.cli.option_groups import with_option_groups
-from vreason.cli.render import err_console
+from vreason.cli.render import notice
 from vreason.errors import InvalidRequestError
 
 
@@ -65,9 +65,9 @@ def ground(
         print(json.dumps(data, ensure_ascii=False))
         return
     if not detections:
-        err_console.print(f"[dim]nothing found for {target!r}[/dim]", markup=True, highlight=False)
+        notice(f"nothing found for {target!r}")
     for d in detections:
         where = d.box if d.box is not None else d.point
         print(f"{d.label or target}: {', '.join(str(round(v)) for v in where)}")
     if out is not None:
-        err_console.print(f"[dim]annotated image: {out}[/dim]", markup=True, highlight=False)
+        notice(f"annotated image: {out}")

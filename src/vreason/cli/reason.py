@@ -15,7 +15,7 @@ from typer.core import TyperCommand
 
 from vreason.cli import options as o
 from vreason.cli.option_groups import with_option_groups
-from vreason.cli.render import err_console
+from vreason.cli.render import notice
 from vreason.errors import InvalidRequestError
 
 STEPS_FLAG = "--steps"
@@ -88,6 +88,5 @@ def reason(
     for step in trace.steps:
         agreement = f" [agreement {step.vote.agreement:.0%} of {len(step.samples)}]" if step.vote else ""
         boxes = f" [{len(step.detections)} box(es)]" if step.detections else ""
-        err_console.print(f"[dim]{step.index}. {step.prompt}\n   -> {step.answer}{agreement}{boxes}[/dim]",
-                          markup=True, highlight=False)
+        notice(f"{step.index}. {step.prompt}\n   -> {step.answer}{agreement}{boxes}")
     print(trace.answer, flush=True)

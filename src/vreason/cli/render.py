@@ -1,5 +1,9 @@
 """How answers reach the terminal: the answer on stdout, thinking and notices on stderr (so pipes get
-only the answer), or one JSON object with --json."""
+only the answer), or one JSON object with --json.
+
+Text that reaches rich (`notice`) is printed as plain text, never read as markup: prompts, answers, paths and
+labels hold brackets (`[agreement 100% of 5]`, `[{"bbox_2d": ...}]`) that rich would otherwise eat as tags.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,17 @@ import sys
 from collections.abc import Iterable
 
 from rich.console import Console
+from rich.text import Text
 
 from vreason.engine.types import Answer, StreamDelta
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+NOTICE_STYLE = "dim"
+
+
+def notice(text: str, end: str = "\n") -> None:
+    """`text` dimmed on stderr, exactly as written (no markup, no highlighting)."""
+    err_console.print(Text(text, style=NOTICE_STYLE), end=end)
 
 
 def answer_json(answer: Answer) -> str:
@@ -31,7 +42,7 @@ def answer_json(answer: Answer) -> str:
 
 def print_answer(answer: Answer) -> None:
     if answer.thinking:
-        err_console.print(f"[dim]<think>\n{answer.thinking}\n</think>[/dim]", markup=True)
+        notice(f"<think>\n{answer.thinking}\n</think>")
     print(answer.text, flush=True)
 
 
@@ -44,17 +55,17 @@ def print_stream(events: Iterable[StreamDelta | Answer]) -> Answer | None:
             final = event
         elif event.channel == "thinking":
             if not in_thinking:
-                err_console.print("[dim]<think>[/dim]", markup=True)
+                notice("<think>")
                 in_thinking = True
-            err_console.print(f"[dim]{event.text}[/dim]", end="", markup=True)
+            notice(event.text, end="")
         else:
             if in_thinking:
-                err_console.print("[dim]\n</think>[/dim]", markup=True)
+                notice("\n</think>")
                 in_thinking = False
             sys.stdout.write(event.text)
             sys.stdout.flush()
     if in_thinking:
-        err_console.print("[dim]\n</think>[/dim]", markup=True)
+        notice("\n</think>")
     sys.stdout.write("\n")
     sys.stdout.flush()
     return final
@@ -62,9 +73,8 @@ def print_stream(events: Iterable[StreamDelta | Answer]) -> Answer | None:
 
 def print_stats(answer: Answer) -> None:
     t, u = answer.timings, answer.usage
-    err_console.print(
-        f"[dim]{u.prompt_tokens} prompt + {u.completion_tokens} generated tokens, "
+    notice(
+        f"{u.prompt_tokens} prompt + {u.completion_tokens} generated tokens, "
         f"first token {t.ttft_s * 1000:.0f} ms, {answer.tokens_per_s:.1f} tok/s, {t.total_s:.2f} s total "
-        f"({answer.finish_reason})[/dim]",
-        markup=True,
+        f"({answer.finish_reason})"
     )

@@ -13,7 +13,7 @@ import typer
 
 from vreason.cli import options as o
 from vreason.cli.option_groups import with_option_groups
-from vreason.cli.render import err_console
+from vreason.cli.render import notice
 
 
 @with_option_groups
@@ -55,7 +55,6 @@ def tile(
         return
     rows, cols = result.grid
     asked = sum(t.text is not None for t in result.tiles)
-    err_console.print(f"[dim]{rows}x{cols} tiles, {asked} asked ({len(result.tiles) - asked} plain background), "
-                      f"{result.time_s:.2f} s[/dim]", markup=True, highlight=False)
+    notice(f"{rows}x{cols} tiles, {asked} asked ({len(result.tiles) - asked} plain background), {result.time_s:.2f} s")
     for finding in result.findings:
         print(f"{finding.answer}\t{', '.join(finding.sources)}")
