@@ -112,6 +112,15 @@ def test_drawing_gives_each_label_its_own_colour_on_a_copy():
     assert list(label_colors(["a", "b"]).values()) == list(PALETTE[:2])
 
 
+def test_a_target_that_says_every_is_asked_every_once():
+    assert grounding_prompt("every shape") == "locate every shape and output bbox_2d in JSON."
+    points = grounding_prompt("  Every   red circle. ", "point")
+    assert points == "point to every red circle and output point_2d in JSON."
+    # "every" later in the target, or inside a word, stays as the user wrote it
+    assert grounding_prompt("everyday objects") == "locate every everyday objects and output bbox_2d in JSON."
+    assert grounding_prompt("shape in every corner") == "locate every shape in every corner and output bbox_2d in JSON."
+
+
 def test_grounding_prompts_in_qwen_phrasing():
     assert grounding_prompt("red circles.") == "locate every red circles and output bbox_2d in JSON."
     assert "point_2d" in grounding_prompt("eye", "point")

@@ -21,6 +21,8 @@ SCALE = 1000.0
 _OBJECT = re.compile(r"\{[^{}]*\}")
 # How many '[' / '{' positions to try before giving up: prose before the JSON may hold brackets of its own.
 _MAX_JSON_STARTS = 16
+# A target that starts with "every" (as the CLI's help suggests: "every person"): the prompt says "every" itself.
+_LEADING_EVERY = re.compile(r"^every\s+(?=\S)", re.IGNORECASE)
 
 GroundingKind = Literal["box", "point"]
 
@@ -44,7 +46,7 @@ def _target(target: str) -> str:
     cleaned = " ".join(target.split()).rstrip(".?!")
     if not cleaned:
         raise InvalidRequestError("say what to find (the target is empty)", param="target")
-    return cleaned
+    return _LEADING_EVERY.sub("", cleaned, count=1)
 
 
 @dataclass(frozen=True)
