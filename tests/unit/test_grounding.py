@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
-from vreason.reasoning.grounding import Detection, iou, match_boxes, parse_detections
+from vreason.engine.types import Answer, Timings, Usage
+from vreason.media import PreparedImage
+from vreason.reasoning.grounding import Detection, as_kind, iou, match_boxes, parse_detections
+from vreason.reasoning.locate import grounding_from_answer
 
 
 @pytest.mark.parametrize(
@@ -39,6 +43,24 @@ def test_to_pixels_uses_the_original_size():
     assert pixels.box == (200.0, 200.0, 1000.0, 1000.0)
     assert pixels.point == (1000.0, 500.0)
     assert Detection("x", (-5.0, 0.0, 1200.0, 10.0)).to_pixels((100, 100)).box == (0.0, 0.0, 100.0, 1.0)
+
+
+def test_points_asked_come_back_as_points_even_when_the_model_answers_with_boxes():
+    found = [Detection("cat", (100.0, 200.0, 300.0, 600.0)), Detection("eye", None, (5.0, 6.0))]
+    assert as_kind(found, "point") == [Detection("cat", None, (200.0, 400.0)), Detection("eye", None, (5.0, 6.0))]
+    assert as_kind(found, "box") == found  # a point answered to a box prompt stays a point: no box is made up
+    both = Detection("x", (0.0, 0.0, 10.0, 10.0), (1.0, 2.0))
+    assert as_kind([both], "point") == [Detection("x", None, (1.0, 2.0))]  # the model's own point wins
+
+
+def test_a_point_grounding_holds_points_in_original_pixels():
+    image = PreparedImage(Image.new("RGB", (2000, 1000)), "wide.png")
+    answer = Answer('[{"bbox_2d": [100, 200, 300, 400], "label": "cat"}]', None, "stop", Usage(1, 1), Timings())
+    points = grounding_from_answer("cat", "point", "point to every cat", image, answer)
+    assert points.detections == [Detection("cat", None, (400.0, 300.0))]
+    assert points.to_dict()["detections"] == [{"label": "cat", "point": [400.0, 300.0]}]
+    boxes = grounding_from_answer("cat", "box", "locate every cat", image, answer)
+    assert boxes.detections == [Detection("cat", (200.0, 200.0, 600.0, 400.0))]
 
 
 def test_iou_and_matching():

@@ -4,7 +4,8 @@ Qwen3-VL answers grounding prompts with JSON like `[{"bbox_2d": [x1, y1, x2, y2]
 `{"point_2d": [x, y], "label": ...}`, coordinates relative to the image on 0-1000, often inside a ```json
 fence, sometimes followed by prose or cut off by max_new_tokens. `parse_detections` tolerates all of that;
 `to_pixels` maps onto the original image (not the resized one the model saw). `box_prompt`/`point_prompt`
-ask in the phrasing Qwen3-VL was trained on. No torch, no model.
+ask in the phrasing Qwen3-VL was trained on; `as_kind` gives the caller the kind asked for (a box answered to
+a point prompt becomes its centre). No torch, no model.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def grounding_prompt(target: str, kind: GroundingKind = "box") -> str:
     if kind not in ("box", "point"):
         raise InvalidRequestError(f"grounding kind ({kind!r}) must be 'box' or 'point'", param="kind")
     return box_prompt(target) if kind == "box" else point_prompt(target)
+
+
+def as_kind(detections: list[Detection], kind: GroundingKind) -> list[Detection]:
+    """The detections in the kind the caller asked for. Asked for points, models (the demo among them) often
+    answer with boxes: each becomes its centre. Asked for boxes, a point stays a point (no box can be made up)."""
+    return [d.as_point() for d in detections] if kind == "point" else detections
 
 
 def _target(target: str) -> str:
@@ -87,6 +94,13 @@ class Detection:
         box = None if self.box is None else (self.box[0] + dx, self.box[1] + dy, self.box[2] + dx, self.box[3] + dy)
         point = None if self.point is None else (self.point[0] + dx, self.point[1] + dy)
         return replace(self, box=box, point=point)
+
+    def as_point(self) -> Detection:
+        """A point: its own, else the centre of its box."""
+        if self.point is not None or self.box is None:
+            return replace(self, box=None)
+        x1, y1, x2, y2 = self.box
+        return replace(self, box=None, point=((x1 + x2) / 2, (y1 + y2) / 2))
 
     def to_dict(self, ndigits: int = 1) -> dict:
         data: dict = {"label": self.label}

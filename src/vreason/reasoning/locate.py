@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from vreason.engine.types import Answer
 from vreason.media import ImageSource, PreparedImage
-from vreason.reasoning.grounding import Detection, GroundingKind, grounding_prompt, parse_detections
+from vreason.reasoning.grounding import Detection, GroundingKind, as_kind, grounding_prompt, parse_detections
 
 if TYPE_CHECKING:
     from vreason.api import VReason
@@ -75,7 +75,7 @@ def locate(
 def grounding_from_answer(
     target: str, kind: GroundingKind, prompt: str, image: PreparedImage, answer: Answer
 ) -> Grounding:
-    detections = [d.to_pixels(image.original_size) for d in parse_detections(answer.text)]
+    detections = as_kind([d.to_pixels(image.original_size) for d in parse_detections(answer.text)], kind)
     return Grounding(
         target=target,
         kind=kind,

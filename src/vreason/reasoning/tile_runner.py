@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from vreason.engine.types import Answer, Message
 from vreason.media import ImageSource, PreparedImage
 from vreason.reasoning.answer_extraction import answer_items
-from vreason.reasoning.grounding import Detection, GroundingKind, grounding_prompt, parse_detections
+from vreason.reasoning.grounding import Detection, GroundingKind, as_kind, grounding_prompt, parse_detections
 from vreason.reasoning.locate import EXACT_SAMPLING
 from vreason.reasoning.nms import non_max_suppression
 from vreason.reasoning.tiling import DEFAULT_MAX_TILES, DEFAULT_OVERLAP, Tile, auto_grid, is_blank, plan_tiles
@@ -176,7 +176,9 @@ async def alocate_tiled(
     **options: Any,
 ) -> TiledResult:
     """Grounding tile by tile: every `target` in whole-image pixels, duplicates across tiles removed."""
-    return await aask_tiled(vr, image, grounding_prompt(target, kind), **options)
+    result = await aask_tiled(vr, image, grounding_prompt(target, kind), **options)
+    result.detections = as_kind(result.detections, kind)  # after NMS, which needs the boxes
+    return result
 
 
 def locate_tiled(
