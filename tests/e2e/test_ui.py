@@ -111,8 +111,9 @@ def _ask(page: Page, question: str, files: list[Path] | None = None) -> None:
     box = page.locator("#chat-input")
     if files:
         box.locator("input[type=file]").set_input_files([str(f) for f in files])
-        # The upload is done when its thumbnail shows; sending earlier would drop the image.
-        expect(box.locator("img")).to_have_count(len(files))
+        # The upload is done when its thumbnail shows and the spinner went; sending earlier would drop the file.
+        expect(box.get_by_label("File thumbnail")).to_have_count(len(files))
+        expect(box.get_by_label("Uploading")).to_have_count(0)
     box.locator("textarea").fill(question)
     box.locator("textarea").press("Enter")
 
@@ -171,13 +172,18 @@ def test_grounding_draws_boxes_and_lists_them(page: Page):
 def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page: Page, tmp_path: Path):
     page.get_by_role("tab", name="Chat").click()
     page.locator("#chat-new").click()
-    broken = tmp_path / "notes.png"
-    broken.write_text("this is a text file with a .png name")
-    _ask(page, "What color is the shape?", [broken])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("this is a text file")
+    _ask(page, "What color is the shape?", [notes])
     status = page.locator("#chat-status")
-    expect(status).to_contain_text("notes.png")
+    expect(status).to_contain_text("notes.txt")
     expect(status).to_contain_text("not an image")
+    # Nothing was sent: no turn in the history, the question and the file still in the box to fix and resend.
+    expect(page.locator("#chat-history [data-testid=user]")).to_have_count(0)
     expect(page.locator("#chat-history [data-testid=bot]")).to_have_count(0)
+    expect(status).not_to_contain_text("tokens")
+    expect(page.locator("#chat-input textarea")).to_have_value("What color is the shape?")
+    expect(page.locator("#chat-input").get_by_label("File thumbnail")).to_have_count(1)
     page.screenshot(path=str(SHOTS / "error-bad-file.png"), full_page=True)
 
     big = tmp_path / "big.png"
@@ -188,6 +194,10 @@ def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page:
     expect(toast).to_contain_text("big.png")
     page.wait_for_timeout(500)  # let the toast finish sliding in before the screenshot
     page.screenshot(path=str(SHOTS / "error-too-large.png"), full_page=True)
+    # The toast is about the Chat tab: it goes when the user moves on, well before its own 10 s.
+    page.get_by_role("tab", name="Grounding").click()
+    expect(toast).to_have_count(0, timeout=2_000)
+    page.get_by_role("tab", name="Chat").click()
 
     # Still works: a good image after the bad ones gets its answer.
     page.locator("#chat-new").click()

@@ -70,19 +70,26 @@ def test_chat_streams_the_answer_and_keeps_the_turn(demo):
     assert len(outputs[-1][3].messages) == 4
 
 
-def test_a_bad_upload_reads_clearly_and_leaves_the_conversation_as_it_was(demo, tmp_path):
+@pytest.mark.parametrize("name", ["notes.png", "notes.txt"])  # a text file posing as an image, and a plain one
+def test_a_bad_upload_reads_clearly_sends_nothing_and_leaves_the_conversation_as_it_was(demo, tmp_path, name):
+    import gradio as gr
+
     from vreason.ui.chat_tab import ChatSession, ChatTab
 
-    broken = tmp_path / "notes.png"
+    broken = tmp_path / name
     broken.write_text("not a picture")
     session = ChatSession()
-    outputs = collect(ChatTab(demo.aio).submit({"text": "What?", "files": [str(broken)]}, session, "", *GREEDY))
+    finished = demo.engine.stats().finished_total
+    box = {"text": "What color is the shape?", "files": [str(broken)]}
+    outputs = collect(ChatTab(demo.aio).submit(box, session, "", *GREEDY))
     assert len(outputs) == 1
-    display, _, status, kept = outputs[0]
-    assert "notes.png" in status
+    display, box_update, status, kept = outputs[0]
+    assert name in status
     assert "not an image" in status
     assert kept is session
     assert display == []
+    assert box_update == gr.skip()  # the question and the files stay in the input box
+    assert demo.engine.stats().finished_total == finished  # nothing went to the model
 
 
 def test_leaving_the_page_mid_answer_aborts_the_request(vr):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 MODEL_CONCURRENCY = 8
 QUEUE_SIZE = 64
+CLOSE_TOASTS_JS = "() => document.querySelectorAll('[data-testid=toast-close]').forEach(b => b.click())"
 CSS = """
 #chat-status, #ground-status, #reason-status, #task-status { min-height: 1.5em; }
 #reason-trace-steps pre { white-space: pre-wrap; font-size: 0.85em; }
@@ -43,7 +44,7 @@ def build_app(vr: VReason | AsyncVReason, *, title: str = "vreason") -> gr.Block
         loaded = getattr(vr.engine, "loaded", None)  # an in-process engine's checkpoint; remote ones have none
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         gr.Markdown(_header(vr.model_name, loaded), elem_id="header")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"):
                 ChatTab(vr).build()
             with gr.Tab("Grounding", id="grounding"):
@@ -52,6 +53,9 @@ def build_app(vr: VReason | AsyncVReason, *, title: str = "vreason") -> gr.Block
                 ReasoningTab(vr).build()
             with gr.Tab("Task packs", id="tasks"):
                 TasksTab(vr).build()
+        # The browser's upload toasts (a file over the size limit) are about the tab they came from; they
+        # close when the user moves to another one instead of staying over it for their 10 s.
+        tabs.change(None, js=CLOSE_TOASTS_JS, queue=False)
     app.queue(default_concurrency_limit=MODEL_CONCURRENCY, max_size=QUEUE_SIZE)
     return app
 

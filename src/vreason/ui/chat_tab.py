@@ -3,8 +3,10 @@
 Each browser session holds a `ChatSession` (gr.State): the model-side history (`Message`s with prepared images,
 answers without their thinking, as `Conversation` keeps it) and the chatbot's display messages. The chatbot is
 output only; a turn joins the history only when its answer finished, so an error leaves the conversation as it
-was and puts the question back in the input box. `submit` is an async generator over `AsyncVReason.stream_chat`;
-when the page goes away mid-answer, Gradio closes it and the stream's closing aborts the request.
+was and puts the question back in the input box. An upload that is not an image is refused before anything
+is sent: the status line names it and the input box keeps the question and the files as they were. `submit` is
+an async generator over `AsyncVReason.stream_chat`; when the page goes away mid-answer, Gradio closes it and the
+stream's closing aborts the request.
 """
 
 from __future__ import annotations
@@ -63,9 +65,12 @@ class ChatTab:
                     label="Conversation", elem_id="chat-history", height=480, buttons=["copy", "copy_all"],
                     feedback_options=None, placeholder="Upload or paste one or more images, then ask about them.",
                 )
+                # No file_types: the browser's own check only toasts and drops the file, and the question then
+                # went out without it. Every upload reaches `submit`, where the media layer (the one owner of
+                # what counts as an image) refuses it in the status line and nothing is sent.
                 box = gr.MultimodalTextbox(
                     placeholder="Ask about the image(s)… (drop, paste or upload images; Enter sends)",
-                    file_types=["image"], file_count="multiple", show_label=False, elem_id="chat-input",
+                    file_count="multiple", show_label=False, elem_id="chat-input",
                 )
                 status = gr.Markdown(elem_id="chat-status")
                 with gr.Row():
