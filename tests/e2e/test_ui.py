@@ -218,8 +218,9 @@ def test_reasoning_runs_steps_with_traces_and_tiling(page: Page):
     expect(steps.locator("h4")).to_have_count(3)
     expect(steps).to_contain_text("Step 1: What color is the shape?")
     expect(steps.locator("strong").first).to_have_text("red")
-    # {step1} was replaced by step 1's answer in the prompt step 3 sent.
+    # {step1} was replaced by step 1's answer in the prompt step 3 sent, and in its heading.
     expect(steps.locator("details").nth(2)).to_contain_text("Is the shape red?")
+    expect(steps.locator("h4").nth(2)).to_have_text("Step 3: Is the shape red?")
     expect(page.locator("#reason-boxes img")).to_be_visible()  # step 2's boxes, drawn
     page.screenshot(path=str(SHOTS / "reasoning.png"), full_page=True)
 

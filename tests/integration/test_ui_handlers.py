@@ -151,6 +151,21 @@ def test_reasoning_runs_a_chain_and_tile_by_tile(demo):
     assert status.startswith("1 steps")
 
 
+def test_reasoning_step_headings_show_the_question_as_asked_with_earlier_answers_filled_in(demo):
+    from vreason.ui.reasoning_tab import ReasoningTab
+
+    tab = ReasoningTab(demo.aio)
+    steps = "What color is the shape?\nIs the shape {previous}?\nIs the {step1} shape a circle?"
+    for cot in (False, True):
+        _, rendered, _, trace, _ = collect(tab.run(str(SHAPES), steps, cot, 1, False, "auto", *GREEDY))[-1]
+        first = trace["steps"][0]["answer"]
+        assert first
+        headings = [line for line in rendered.splitlines() if line.startswith("#### ")]
+        # the chain-of-thought request is part of the prompt (under "Prompt and raw output"), not of the question
+        assert headings == ["#### Step 1: What color is the shape?", f"#### Step 2: Is the shape {first}?",
+                            f"#### Step 3: Is the {first} shape a circle?"], cot
+
+
 def test_a_task_pack_reads_its_answer_into_a_result(demo, tmp_path):
     from vreason.tasks import get_task
     from vreason.ui.tasks_tab import TasksTab

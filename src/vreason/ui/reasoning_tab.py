@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from vreason.reasoning.answer_extraction import cot_instruction
 from vreason.reasoning.chains import arun_chain, fill_placeholders
 from vreason.reasoning.draw import draw_detections
 from vreason.reasoning.tile_runner import TiledResult, aask_tiled
@@ -137,10 +138,11 @@ async def arun_tiled_steps(vr: AsyncVReason, image: PreparedImage, steps: list[s
 
 
 def render_steps(trace: ChainTrace, tiles: list[TiledResult]) -> str:
-    """Each step as a readable block: question, answer, numbers, votes, boxes, and the prompt/output on demand."""
+    """Each step as a readable block: question as asked, answer, numbers, votes, boxes, and the prompt/output on
+    demand."""
     blocks = []
     for step in trace.steps:
-        lines = [f"#### Step {step.index}: {_escape(step.question)}",
+        lines = [f"#### Step {step.index}: {_escape(asked_question(step))}",
                  f"**{_escape(step.answer) or '(empty answer)'}**",
                  f"<small>{step.completion_tokens} tokens · {step.time_s:.2f} s"
                  + (" · cut off at max new tokens" if step.finish_reason == "length" else "") + "</small>"]
@@ -164,6 +166,12 @@ def render_steps(trace: ChainTrace, tiles: list[TiledResult]) -> str:
         lines.append("<details><summary>Prompt and raw output</summary>" + "".join(details) + "</details>")
         blocks.append("\n\n".join(lines))
     return "\n\n---\n\n".join(blocks)
+
+
+def asked_question(step: StepTrace) -> str:
+    """The question the step asked: its placeholders filled with the earlier answers, without the chain-of-thought
+    request (the trace keeps the template as `question` and the full user text as `prompt`)."""
+    return step.prompt.removesuffix(cot_instruction(""))
 
 
 def _describe(detection) -> str:
