@@ -150,3 +150,19 @@ def test_serve_checks_the_backend_before_loading(monkeypatch):
     result = invoke("serve", "--backend", "openai")
     assert isinstance(result.exception, InvalidRequestError)
     assert "loading" not in result.output
+
+
+def test_flags_show_no_value_in_help_and_take_none():
+    root = typer.main.get_command(app)
+    paths = ["", *(path for path, _ in click_commands(root, []))]
+    json_flags = 0
+    for path in paths:
+        result = invoke(*path.split(), "--help")
+        assert result.exit_code == 0, result.output
+        # `--json <bool>` read as "--json takes a value", and `--json true` then made "true" an image path
+        assert "<bool>" not in result.output, f"vreason {path} --help"
+        json_flags += "--json" in result.output
+    assert json_flags >= 6  # ask, eval, ground, models, reason, tile: a broken walk must not pass by checking nothing
+    given_a_value = invoke("models", "--json=true")
+    assert given_a_value.exit_code == 2
+    assert "does not take a value" in given_a_value.output

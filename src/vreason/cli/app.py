@@ -16,8 +16,9 @@ from vreason import __version__
 from vreason.cli import ask, chat, finetune, ground, models, reason, serve, tile, ui, vllm_launch
 from vreason.cli import eval as eval_cli
 from vreason.cli import task as task_cli
+from vreason.cli.flag_help import App
 
-app = typer.Typer(
+app = App(
     name="vreason",
     help="Visual reasoning with Qwen3-VL: ask about images, chat, list models.",
     no_args_is_help=True,

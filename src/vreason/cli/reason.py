@@ -11,9 +11,9 @@ from typing import Annotated
 
 import click
 import typer
-from typer.core import TyperCommand
 
 from vreason.cli import options as o
+from vreason.cli.flag_help import FlagHelpCommand
 from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import notice
 from vreason.errors import InvalidRequestError
@@ -21,7 +21,7 @@ from vreason.errors import InvalidRequestError
 STEPS_FLAG = "--steps"
 
 
-class StepsCommand(TyperCommand):
+class StepsCommand(FlagHelpCommand):
     """Reads `--steps q1 q2 q3` (one flag, several values) as `--steps q1 --steps q2 --steps q3`.
 
     click options take a fixed number of values; the list of steps ends at the next argument that starts

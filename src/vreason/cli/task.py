@@ -17,10 +17,11 @@ from typing import Annotated
 import typer
 
 from vreason.cli import options as o
+from vreason.cli.flag_help import App
 from vreason.cli.option_groups import with_option_groups
 from vreason.errors import InvalidRequestError, VReasonError
 
-app = typer.Typer(help="Task packs: medical imaging, industrial inspection, education.", no_args_is_help=True)
+app = App(help="Task packs: medical imaging, industrial inspection, education.", no_args_is_help=True)
 
 ConfigOpt = Annotated[Path | None, typer.Option(help="The task's config file (taxonomy or rubric YAML).")]
 
