@@ -19,7 +19,7 @@ from vreason.cli.app import app
 from vreason.cli.option_groups import Fields, group_parameters, with_option_groups
 from vreason.errors import InvalidRequestError
 
-GROUPS = (o.LoadingOptions, o.SamplingOptions, o.BackendOptions)
+GROUPS = (o.LoadingOptions, o.SamplingOptions, o.BackendOptions, o.MediaUrlOptions)
 SHARED = {name: group for group in GROUPS for name in group_parameters(group)}
 # Options that share a name with a group field but are another option, on purpose:
 OWN_OPTIONS = {
@@ -166,3 +166,17 @@ def test_flags_show_no_value_in_help_and_take_none():
     given_a_value = invoke("models", "--json=true")
     assert given_a_value.exit_code == 2
     assert "does not take a value" in given_a_value.output
+
+
+def test_media_url_flags_are_one_group_that_ask_and_serve_share():
+    for name in ("ask", "reason", "ground", "tile", "task run", "serve"):
+        help_text = CliRunner().invoke(app, [*name.split(), "--help"], env={"COLUMNS": "200"}).output
+        assert "--allow-private-media-urls" in help_text, name
+        assert "--allowed-media-domains" in help_text, name
+    media = o.MediaUrlOptions(allowed_media_domains=["Images.Example.com, lan.local", "cdn.example.org"],
+                              allow_private_media_urls=True)
+    policy = media.policy()
+    assert policy.allow_private_urls
+    assert policy.allowed_domains == ("images.example.com", "lan.local", "cdn.example.org")
+    assert policy.allow_local_files  # a person's own files stay readable on the command line
+    assert not o.MediaUrlOptions().policy().allow_private_urls

@@ -18,6 +18,7 @@ def ask(
     loading: o.LoadingOptions,
     sampling: o.SamplingOptions,
     backend: o.BackendOptions,
+    media: o.MediaUrlOptions,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (answer, usage, timings).")] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Print token counts and timings to stderr.")] = False,
@@ -32,11 +33,12 @@ def ask(
     if not question.strip():
         raise InvalidRequestError("the question is empty")
     # Bad images and values fail fast, before a (possibly large) model is loaded.
-    from vreason.media import MediaPolicy, load_image
+    from vreason.media import load_image
 
     overrides = sampling.overrides()
-    spec = o.engine_spec(loading, backend)
-    prepared = [load_image(src, MediaPolicy()) for src in images]
+    policy = media.policy()
+    spec = o.engine_spec(loading, backend, media_policy=policy)
+    prepared = [load_image(src, policy) for src in images]
     vr = o.open_model(spec)
     messages = ([Message.system(system)] if system else []) + [Message.user(question, prepared)]
     if as_json:

@@ -25,6 +25,7 @@ def ground(
     loading: o.LoadingOptions,
     sampling: o.ShortSampling,
     backend: o.BackendOptions,
+    media: o.MediaUrlOptions,
     points: Annotated[bool, typer.Option("--points", help="Ask for points instead of boxes.")] = False,
     tiles: Annotated[str | None, typer.Option(
         "--tiles", help="Look tile by tile: ROWSxCOLS (e.g. 4x4) or auto (from the pixel budget).")] = None,
@@ -33,7 +34,7 @@ def ground(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Find things in an image: boxes or points in its own pixels, optionally drawn on it."""
-    from vreason.media import MediaPolicy, load_image
+    from vreason.media import load_image
     from vreason.reasoning.draw import draw_detections
     from vreason.reasoning.grounding import grounding_prompt
     from vreason.reasoning.locate import locate
@@ -49,8 +50,9 @@ def ground(
     if out is not None and not out.parent.is_dir():
         raise InvalidRequestError(f"--out {out}: the folder {out.parent} does not exist", param="out")
     overrides = sampling.overrides()
-    spec = o.engine_spec(loading, backend)
-    prepared = load_image(image, MediaPolicy())
+    policy = media.policy()
+    spec = o.engine_spec(loading, backend, media_policy=policy)
+    prepared = load_image(image, policy)
     vr = o.open_model(spec)
     if tiles:
         result = locate_tiled(vr, prepared, target, kind=kind, grid=grid, **overrides)

@@ -5,6 +5,8 @@
 - `BackendOptions` ("Backend"): where the tokens come from, `--backend local` (load the model in this process)
   or `--backend openai --upstream URL [--upstream URL ...] [--upstream-api-key KEY]` (OpenAI-compatible
   servers: `vreason serve`, `vreason vllm-launch`, DashScope's compatible mode).
+- `MediaUrlOptions` ("Media"): which image URLs may be fetched, `--allow-private-media-urls` (loopback and
+  private networks, refused by default) and `--allowed-media-domains HOST` (only these hosts).
 
 A command takes a group as one parameter (`loading: LoadingOptions`) or some of its fields
 (`Annotated[SamplingOptions, Fields("temperature", "seed")]`); a new option is one field here. `engine_spec`
@@ -24,8 +26,11 @@ from vreason.cli.option_groups import Fields
 if TYPE_CHECKING:
     from vreason.api import VReason
     from vreason.engine.factory import EngineSpec
+    from vreason.media import MediaPolicy
 
-__all__ = ["BackendOptions", "Fields", "LoadingOptions", "SamplingOptions", "engine_spec", "open_model"]
+__all__ = [
+    "BackendOptions", "Fields", "LoadingOptions", "MediaUrlOptions", "SamplingOptions", "engine_spec", "open_model",
+]
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,36 @@ class BackendOptions:
     ] = None
 
 
+@dataclass(frozen=True)
+class MediaUrlOptions:
+    help_panel: ClassVar[str] = "Media"
+
+    allowed_media_domains: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-media-domains", help="Only fetch image URLs from these hosts (repeatable or "
+                     "comma-separated; subdomains included)."),
+    ] = None
+    allow_private_media_urls: Annotated[
+        bool,
+        typer.Option("--allow-private-media-urls", help="Let image URLs reach loopback and private networks "
+                     "(an image store on the LAN); pair with --allowed-media-domains."),
+    ] = False
+
+    def domains(self) -> tuple[str, ...]:
+        """The host names given, split at commas, lower-cased."""
+        values = self.allowed_media_domains or ()
+        return tuple(d.strip().lower() for value in values for d in value.split(",") if d.strip())
+
+    def policy(self, base: MediaPolicy | None = None) -> MediaPolicy:
+        """`base` (a person's own defaults: local files allowed) with these URL rules."""
+        from dataclasses import replace
+
+        from vreason.media import MediaPolicy
+
+        return replace(base or MediaPolicy(), allow_private_urls=self.allow_private_media_urls,
+                       allowed_domains=self.domains())
+
+
 # Subsets some commands take (the others take a whole group).
 ShortSampling = Annotated[SamplingOptions, Fields("temperature", "max_new_tokens", "seed")]
 LengthOnly = Annotated[SamplingOptions, Fields("max_new_tokens")]
@@ -122,8 +157,23 @@ def engine_spec(loading: LoadingOptions, backend: BackendOptions | None = None, 
 
 
 def open_model(spec: EngineSpec) -> VReason:
-    """The model on the chosen backend, loaded here or behind the upstreams, driven through `VReason`."""
+    """The model on the chosen backend, loaded here or behind the upstreams, driven through `VReason`; a spinner
+    on stderr says what is loading while it does (only on a terminal, see `cli/progress.py`)."""
     from vreason.api import VReason
+    from vreason.cli.progress import loading_status
     from vreason.engine.factory import build_engine
 
-    return VReason(engine=build_engine(spec))
+    with loading_status(describe_loading(spec)):
+        return VReason(engine=build_engine(spec))
+
+
+def describe_loading(spec: EngineSpec) -> str:
+    """What `open_model` is doing, in words, for the spinner."""
+    if spec.backend == "openai":
+        where = ", ".join(spec.upstreams)
+        return f"connecting to {where} ({spec.model})" if spec.model else f"asking {where} for its model"
+    name = spec.model or "the built-in demo model"
+    extras = [f"device {spec.device}"] if spec.device != "auto" else []
+    extras += [f"{spec.quantize} quantized"] if spec.quantize else []
+    extras += [f"adapter {spec.adapter}"] if spec.adapter else []
+    return f"loading {name}" + (f" ({', '.join(extras)})" if extras else "") + " ..."

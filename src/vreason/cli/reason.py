@@ -61,6 +61,7 @@ def reason(
     loading: o.LoadingOptions,
     sampling: ReasonSampling,
     backend: o.BackendOptions,
+    media: o.MediaUrlOptions,
     steps: Annotated[list[str] | None, typer.Option(
         STEPS_FLAG, help='The questions in order: --steps "q1" "q2" ...; {previous}, {stepN}, {previous_boxes} '
         "and {stepN_boxes} name earlier results.")] = None,
@@ -71,15 +72,16 @@ def reason(
     system: o.SystemOpt = None,
 ) -> None:
     """Ask a chain of questions about the same images, each step building on the last."""
-    from vreason.media import MediaPolicy, load_image
+    from vreason.media import load_image
     from vreason.reasoning.chains import check_chain, run_chain
 
     if not steps:
         raise InvalidRequestError('give the questions with --steps "q1" "q2" ...', param="steps")
     check_chain(steps, vote)
     overrides = sampling.overrides()
-    spec = o.engine_spec(loading, backend)
-    prepared = [load_image(src, MediaPolicy()) for src in images]  # bad inputs fail before the model loads
+    policy = media.policy()
+    spec = o.engine_spec(loading, backend, media_policy=policy)
+    prepared = [load_image(src, policy) for src in images]  # bad inputs fail before the model loads
     vr = o.open_model(spec)
     trace = run_chain(vr, prepared, steps, vote=vote, cot=cot, system=system, **overrides)
     if as_json:

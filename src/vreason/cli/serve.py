@@ -28,6 +28,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 def serve(
     loading: o.LoadingOptions,
     backend: o.BackendOptions,
+    media: o.MediaUrlOptions,
     host: Annotated[str, typer.Option(help="Address to listen on. 0.0.0.0 exposes the server to the network.")] = (
         "127.0.0.1"
     ),
@@ -40,16 +41,6 @@ def serve(
         Path | None,
         typer.Option("--allowed-local-media-path", help="Allow file:// image URLs under this directory only."),
     ] = None,
-    allowed_media_domains: Annotated[
-        list[str] | None,
-        typer.Option("--allowed-media-domains", help="Only fetch image URLs from these hosts (repeatable or "
-                     "comma-separated; subdomains included)."),
-    ] = None,
-    allow_private_media_urls: Annotated[
-        bool,
-        typer.Option("--allow-private-media-urls", help="Let image URLs reach loopback and private networks "
-                     "(an image store on the LAN); pair with --allowed-media-domains."),
-    ] = False,
     max_images_per_request: Annotated[int, typer.Option(help="Images allowed in one request.")] = 16,
     served_model_name: Annotated[
         list[str] | None,
@@ -75,8 +66,7 @@ def serve(
     from vreason.engine.factory import build_engine
 
     # Everything that can be wrong with the flags fails here, before a model is loaded.
-    domains = tuple(d.strip() for value in allowed_media_domains or () for d in value.split(",") if d.strip())
-    policy = server_media_policy(allowed_local_media_path, domains, allow_private_media_urls)
+    policy = server_media_policy(allowed_local_media_path, media.domains(), media.allow_private_media_urls)
     spec = o.engine_spec(loading, backend, media_policy=policy, max_images_per_request=max_images_per_request)
     settings = ServerSettings(
         served_model_names=tuple(served_model_name or ()),

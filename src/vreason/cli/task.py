@@ -67,6 +67,7 @@ def run(
     loading: o.LoadingOptions,
     sampling: o.LengthOnly,
     backend: o.BackendOptions,
+    media: o.MediaUrlOptions,
     images: Annotated[list[str] | None, typer.Argument(help="Image paths or URLs.")] = None,
     field: Annotated[list[str] | None, typer.Option(
         "--field", help="KEY=VALUE for the prompt (problem, topic, text...); VALUE @FILE reads a file.")] = None,
@@ -78,7 +79,7 @@ def run(
     """Run a task pack on images: one JSON line per image (per essay for education-essay) on stdout."""
     from vreason.eval.datasets import EvalItem
     from vreason.eval.runner import RunOptions, predict_batch, sampling_for
-    from vreason.media import MediaPolicy, load_image
+    from vreason.media import load_image
     from vreason.tasks import get_task
 
     pack = get_task(name, config)
@@ -94,9 +95,10 @@ def run(
         items = [EvalItem(id=str(k), images=[img], question="", fields=fields) for k, img in enumerate(images, 1)]
     for item in items:
         pack.prompt(item)  # a missing field fails before the model loads
-    spec = o.engine_spec(loading, backend)  # and so do bad flags
+    policy = media.policy()
+    spec = o.engine_spec(loading, backend, media_policy=policy)  # and so do bad flags
     for img in images:
-        load_image(img, MediaPolicy())  # so does a bad image
+        load_image(img, policy)  # so does a bad image
     vr = o.open_model(spec)
     settings = sampling_for(pack, RunOptions(batch_size=batch_size, max_new_tokens=sampling.max_new_tokens,
                                              constrained=constrained))

@@ -23,6 +23,7 @@ def tile(
     loading: o.LoadingOptions,
     sampling: o.ShortSampling,
     backend: o.BackendOptions,
+    media: o.MediaUrlOptions,
     grid: Annotated[str, typer.Option("--grid", help="ROWSxCOLS (e.g. 4x4), or auto from the pixel budget.")]
     = "auto",
     overlap: Annotated[float, typer.Option("--overlap", help="Share of a tile's side its neighbour repeats.")]
@@ -36,7 +37,7 @@ def tile(
 ) -> None:
     """Ask a question of every tile of a large image and merge the answers."""
     from vreason.errors import InvalidRequestError
-    from vreason.media import MediaPolicy, load_image
+    from vreason.media import load_image
     from vreason.reasoning.tile_runner import ask_tiled
     from vreason.reasoning.tiling import parse_grid, plan_tiles
 
@@ -45,8 +46,9 @@ def tile(
     rows_cols = parse_grid(grid)
     plan_tiles((64, 64), *(rows_cols or (1, 1)), overlap)  # checks overlap before the model loads
     overrides = sampling.overrides()
-    spec = o.engine_spec(loading, backend)
-    prepared = load_image(image, MediaPolicy())
+    policy = media.policy()
+    spec = o.engine_spec(loading, backend, media_policy=policy)
+    prepared = load_image(image, policy)
     vr = o.open_model(spec)
     result = ask_tiled(vr, prepared, question, grid=rows_cols, overlap=overlap, max_tiles=max_tiles,
                        overview=overview, skip_blank=not keep_blank, **overrides)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError, ModelLoadError
 from vreason.models.placement import QUANTIZATIONS, Placement, choose_placement
-from vreason.models.presets import find_preset
+from vreason.models.presets import find_preset, unknown_model_message
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, ProcessorMixin
@@ -121,10 +121,7 @@ def resolve_source(model: str) -> str:
     if preset is not None:
         return preset.hub_id
     if model.count("/") != 1:
-        raise ModelLoadError(
-            f"model {model!r} is neither a local directory nor a hub id like Qwen/Qwen3-VL-8B-Instruct "
-            "(see `vreason models`)"
-        )
+        raise ModelLoadError(unknown_model_message(model))
     return model
 
 

@@ -1,4 +1,8 @@
-"""Known Qwen3-VL checkpoints with rough memory needs, shown by `vreason models`.
+"""Known Qwen3-VL checkpoints with rough memory needs, shown by `vreason models`, and their short names.
+
+Every preset answers to its short name (`qwen3-vl-8b-thinking-fp8`) and its hub id, in any case; the Instruct
+bf16 checkpoint of each size also answers to the size alone (`qwen3-vl-8b`). A name that is none of these gets
+the closest short names as a suggestion (`unknown_model_message`).
 
 Estimates are arithmetic, not measurements: weights = parameters x bytes per parameter (bf16 2, fp8 1,
 8-bit 1.06, 4-bit NF4 0.56 with its scales), plus the KV cache for one 8k-token conversation
@@ -7,6 +11,7 @@ Estimates are arithmetic, not measurements: weights = parameters x bytes per par
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 GIB = 1024**3
@@ -43,6 +48,7 @@ class Preset:
     size: str  # key of ARCHITECTURES
     thinking: bool
     fp8: bool
+    alias: str | None = None  # shorter name for the size's default checkpoint (Instruct, bf16)
 
     @property
     def arch(self) -> Architecture:
@@ -63,7 +69,8 @@ def _presets() -> list[Preset]:
                 variant = "Thinking" if thinking else "Instruct"
                 suffix = "-FP8" if fp8 else ""
                 name = f"qwen3-vl-{size.lower()}-{variant.lower()}{suffix.lower()}"
-                out.append(Preset(name, f"Qwen/Qwen3-VL-{size}-{variant}{suffix}", size, thinking, fp8))
+                alias = None if thinking or fp8 else f"qwen3-vl-{size.lower()}"
+                out.append(Preset(name, f"Qwen/Qwen3-VL-{size}-{variant}{suffix}", size, thinking, fp8, alias))
     return out
 
 
@@ -72,9 +79,29 @@ DEFAULT_REAL_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
 
 
 def find_preset(name: str) -> Preset | None:
-    """Match a short name (qwen3-vl-8b-instruct) or a hub id (Qwen/Qwen3-VL-8B-Instruct), any case."""
+    """Match a short name (qwen3-vl-8b-instruct, qwen3-vl-8b) or a hub id (Qwen/Qwen3-VL-8B-Instruct), any case."""
     key = name.strip().lower()
     for preset in PRESETS:
-        if key in (preset.name, preset.hub_id.lower()):
+        if key in (preset.name, preset.alias, preset.hub_id.lower()):
             return preset
     return None
+
+
+def short_names() -> list[str]:
+    """Every short name --model accepts, aliases first (they are what people type)."""
+    return [p.alias for p in PRESETS if p.alias] + [p.name for p in PRESETS]
+
+
+def suggest_names(name: str, limit: int = 3) -> list[str]:
+    """The short names closest to a mistyped one (difflib's ratio >= 0.6), best first."""
+    return difflib.get_close_matches(name.strip().lower(), short_names(), n=limit, cutoff=0.6)
+
+
+def unknown_model_message(name: str) -> str:
+    """One line for a --model that is no local directory, preset or hub id, with the closest short names."""
+    suggestions = suggest_names(name)
+    hint = f"did you mean {' or '.join(suggestions)}? " if suggestions else ""
+    return (
+        f"model {name!r} is neither a local directory nor a hub id like Qwen/Qwen3-VL-8B-Instruct nor a short name; "
+        f"{hint}(`vreason models` lists the short names)"
+    )
