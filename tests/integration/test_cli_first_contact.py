@@ -143,7 +143,9 @@ def test_a_spinner_says_what_loads_when_stderr_is_a_terminal(picture):
     os.close(controller)
     stdout, _ = proc.communicate(timeout=240)
     assert proc.returncode == 0, seen.decode(errors="replace")
-    assert stdout.strip()  # the answer still goes to stdout alone
+    assert stdout.strip()  # the answer still goes to stdout alone, with no spinner in it
+    assert b"\x1b" not in stdout
+    assert SPINNER_TEXT.encode() not in stdout
     text = seen.decode(errors="replace")
     assert SPINNER_TEXT in text
     assert "\x1b[?25l" in text  # the cursor is hidden while the spinner turns (and shown again after)

@@ -39,7 +39,7 @@ class LoadingOptions:
 
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Hub id, preset name (see `vreason models`) or local directory. "
+        typer.Option("--model", "-m", help="Hub id, short name (qwen3-vl-8b; see `vreason models`) or local directory. "
                      "Default: the built-in demo model."),
     ] = None
     max_pixels: Annotated[
