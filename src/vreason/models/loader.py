@@ -7,7 +7,6 @@ can fix (missing files, offline hub, wrong architecture, no GPU for a GPU-only o
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +49,13 @@ class LoadedModel:
 
 def load_model(spec: LoadSpec) -> LoadedModel:
     from vreason.models.demo import DEMO_MODEL_NAME, demo_model_dir
+    from vreason.models.hub_source import locate_checkpoint
 
     started = time.perf_counter()
     is_demo = spec.model is None
-    source = str(demo_model_dir()) if is_demo else resolve_source(spec.model)
+    # A hub id becomes its cached snapshot directory when complete (loaded with no network call), stays a hub
+    # id when the hub is reachable (transformers downloads it), and fails in one line otherwise.
+    source = str(demo_model_dir()) if is_demo else locate_checkpoint(resolve_source(spec.model))
     config = _load_config(source)
     placement = choose_placement(spec.device, spec.dtype, _float32_bytes(source, config))
     _check_config(config, source, placement, spec.quantize)
@@ -221,11 +223,5 @@ def _bitsandbytes_config(quantize: str) -> Any:
 def _missing_message(source: str, err: Exception) -> str:
     if Path(source).is_dir():
         return f"could not read checkpoint in {source}: {str(err).splitlines()[0]}"
-    from huggingface_hub import constants
-
-    offline = constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
-    why = "downloads are off (HF_HUB_OFFLINE=1)" if offline else "the Hugging Face hub could not be reached"
-    return (
-        f"model {source} is not in the local cache ({constants.HF_HUB_CACHE}) and {why}: run "
-        f"`hf download {source}` on a connected machine, or pass --model /path/to/checkpoint-dir"
-    )
+    # Not cached and offline or unreachable was refused before loading (hub_source); here the hub answered.
+    return f"could not download model {source} from the Hugging Face hub: {str(err).splitlines()[0]}"
