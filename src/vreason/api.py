@@ -157,4 +157,7 @@ class Conversation:
             self.messages += [user, Message.assistant(answer.text)]
 
     def reset(self) -> None:
+        """Forget every turn (and so every image sent); the system prompt stays. What follows is a new
+        conversation, so it gets a new id: a remote backend need not route it to where the old one ran."""
         self.messages = [m for m in self.messages if m.role == "system"]
+        self.id = uuid.uuid4().hex
