@@ -123,8 +123,10 @@ def test_chat_with_history_and_dict_messages(vr, red, blue):
         **GREEDY,
     )
     assert as_dicts.token_ids == second.token_ids
+    before = conv.id
     conv.reset()
     assert [m.role for m in conv.messages] == ["system"]
+    assert conv.id != before  # a new conversation: remote backends need not route it with the old one
 
 
 def test_request_errors_are_clear(vr, red):
