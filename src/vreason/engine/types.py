@@ -13,6 +13,7 @@ from vreason.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from vreason.media.image_input import ImageSource, PreparedImage
+    from vreason.media.video_types import PreparedVideo, VideoSource
 
 Role = Literal["system", "user", "assistant"]
 ROLES = ("system", "user", "assistant")
@@ -28,7 +29,34 @@ class ImagePart:
     source: ImageSource | PreparedImage  # anything media.load_image takes, or an image prepared earlier
 
 
-Part = TextPart | ImagePart
+@dataclass(frozen=True)
+class VideoPart:
+    """A clip (path, URL, data URI, bytes), a list of frames (images) with their `timestamps` in seconds, or a
+    video the media step already decoded. `sampling` says how frames are taken from a clip."""
+
+    source: VideoSource | PreparedVideo | list
+    sampling: Any = None  # VideoSampling; None: the defaults
+    timestamps: tuple[float, ...] | None = None  # only for a list of frames: each frame's time
+
+    def __post_init__(self) -> None:
+        from vreason.media.video_types import VideoSampling
+
+        if self.sampling is None:
+            object.__setattr__(self, "sampling", VideoSampling())
+        elif isinstance(self.sampling, dict):
+            object.__setattr__(self, "sampling", VideoSampling.from_dict(self.sampling))
+        if self.timestamps is not None:
+            if not isinstance(self.source, list | tuple):
+                raise InvalidRequestError("video timestamps are only for a list of frames", param="timestamps")
+            if len(self.timestamps) != len(self.source):
+                raise InvalidRequestError(
+                    f"a list of {len(self.source)} video frames needs as many timestamps, got {len(self.timestamps)}",
+                    param="timestamps",
+                )
+            object.__setattr__(self, "timestamps", tuple(float(t) for t in self.timestamps))
+
+
+Part = TextPart | ImagePart | VideoPart
 
 
 @dataclass
@@ -38,9 +66,7 @@ class Message:
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
-            raise InvalidRequestError(
-                f"message role ({self.role!r}) must be one of {', '.join(ROLES)}", param="role"
-            )
+            raise InvalidRequestError(f"message role ({self.role!r}) must be one of {', '.join(ROLES)}", param="role")
 
     @classmethod
     def user(cls, text: str = "", images: Sequence[ImageSource | PreparedImage] = ()) -> Message:
@@ -61,7 +87,9 @@ class Message:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:
         """An OpenAI/Qwen-style message dict: content is a string or a list of parts
-        ({"type": "text", "text"}, {"type": "image", "image"}, {"type": "image_url", "image_url": {"url"}})."""
+        ({"type": "text", "text"}, {"type": "image", "image"}, {"type": "image_url", "image_url": {"url"}},
+        {"type": "video_url", "video_url": {"url", ...sampling options}}, {"type": "video", "video", ...options,
+        "timestamps"} where "video" is a clip or a list of frames)."""
         if not isinstance(data, dict) or "role" not in data:
             raise InvalidRequestError(f"a message must be a dict with 'role' and 'content', got {data!r:.80}")
         content = data.get("content", "")
@@ -82,8 +110,12 @@ class Message:
             elif kind == "image_url":
                 url = item.get("image_url")
                 parts.append(ImagePart(url.get("url") if isinstance(url, dict) else url))
+            elif kind in ("video_url", "video") or (kind is None and isinstance(item, dict) and "video" in item):
+                parts.append(_video_part(item, kind or "video"))
             else:
-                raise InvalidRequestError(f"unsupported content part type {kind!r} (use text, image or image_url)")
+                raise InvalidRequestError(
+                    f"unsupported content part type {kind!r} (use text, image, image_url, video or video_url)"
+                )
         return cls(data["role"], parts)
 
     @property
@@ -93,6 +125,47 @@ class Message:
     @property
     def images(self) -> list[ImageSource | PreparedImage]:
         return [p.source for p in self.content if isinstance(p, ImagePart)]
+
+    @property
+    def videos(self) -> list[VideoPart]:
+        return [p for p in self.content if isinstance(p, VideoPart)]
+
+
+def _video_part(item: dict[str, Any], kind: str) -> VideoPart:
+    from vreason.media.video_types import SAMPLING_KEYS
+
+    if kind == "video_url":
+        body = item.get("video_url")
+        if isinstance(body, str):
+            body = {"url": body}
+        if not isinstance(body, dict) or not body.get("url"):
+            raise InvalidRequestError("a video_url part needs {'video_url': {'url': ...}}", param="video_url")
+        unknown = sorted(set(body) - {"url", *SAMPLING_KEYS})
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown video_url key(s) {', '.join(unknown)} (known: url, {', '.join(SAMPLING_KEYS)})",
+                param=unknown[0],
+            )
+        options = {k: v for k, v in body.items() if k != "url"}
+        return VideoPart(body["url"], options, None)
+    source = item.get("video")
+    if source is None or source == "" or source == []:
+        raise InvalidRequestError(
+            "a video part needs 'video': a path, URL, data URI or a list of frames", param="video"
+        )
+    unknown = sorted(set(item) - {"type", "video", "timestamps", *SAMPLING_KEYS})
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown video key(s) {', '.join(unknown)} (known: video, timestamps, {', '.join(SAMPLING_KEYS)})",
+            param=unknown[0],
+        )
+    options = {k: item[k] for k in SAMPLING_KEYS if k in item}
+    timestamps = item.get("timestamps")
+    return VideoPart(
+        list(source) if isinstance(source, list | tuple) else source,
+        options,
+        tuple(timestamps) if timestamps is not None else None,
+    )
 
 
 @dataclass
