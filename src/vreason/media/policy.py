@@ -42,6 +42,10 @@ class MediaPolicy:
     # Decompression-bomb guard, checked from the header before any pixel is decoded.
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO
+    # Videos (media/video_input.py): encoded bytes from any source, the clip's length, frames sampled from it.
+    max_video_bytes: int = 512 * MiB
+    max_video_duration_s: float = 4 * 3600.0
+    max_video_frames: int = 768  # Qwen3-VL's own ceiling (its video processor's max_frames)
 
     def __post_init__(self) -> None:
         if self.url_timeout_s <= 0:
@@ -50,6 +54,9 @@ class MediaPolicy:
             raise InvalidRequestError(f"max_bytes ({self.max_bytes}) must be > 0")
         if self.max_image_pixels <= 0:
             raise InvalidRequestError(f"max_image_pixels ({self.max_image_pixels}) must be > 0")
+        for name in ("max_video_bytes", "max_video_duration_s", "max_video_frames"):
+            if getattr(self, name) <= 0:
+                raise InvalidRequestError(f"{name} ({getattr(self, name)}) must be > 0")
         if self.max_aspect_ratio < 1:
             raise InvalidRequestError(f"max_aspect_ratio ({self.max_aspect_ratio}) must be >= 1")
         if self.allowed_local_dir is not None:
