@@ -1,11 +1,16 @@
 """Evaluation data in, `EvalItem`s out: JSONL rows, the easy-VQA package, VLMEvalKit-style TSV.
 
     load_dataset("data.jsonl")          # {"image": PATH or [PATHS], "question", "answer": str or [str], ...}
+    load_dataset("clips.jsonl")         # {"video": PATH_OR_URL, "question", "answer", "fps"?, "max_frames"?,
+                                        #  "start"?, "end"?, ..., "family"?, "answer_type"?: "time" | "exact"}
     load_dataset("easy-vqa:test")       # the PyPI package easy_vqa (9,673 test questions)
     load_dataset("mmbench.tsv", image_dir=out / "images")   # base64 images are written out once
 
-Relative image paths in JSONL are relative to the JSONL file. Ground-truth boxes are pixels of the (first)
-image. Nothing here runs a model or scores anything.
+Relative image and video paths in JSONL are relative to the JSONL file. Ground-truth boxes are pixels of the
+(first) image. A video row's sampling keys are `VideoSampling`'s, checked here (a key that is
+nearly one, "max_frame", is refused with the right name rather than carried silently in `fields`);
+`family` (or `kind`) is the question family the report breaks accuracy down by. Nothing here runs a model or
+scores anything.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import ast
 import base64
 import binascii
 import csv
+import difflib
 import io
 import json
 import string
@@ -21,7 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vreason.errors import InvalidRequestError
+from vreason.errors import InvalidRequestError, VReasonError
+from vreason.media.video_types import SAMPLING_KEYS, VideoSampling
 from vreason.scoring.items import EvalItem, GroundTruthBox
 
 EASY_VQA = "easy-vqa"
@@ -85,18 +92,47 @@ def item_from_row(row: Any, base: Path, where: str, default_id: str) -> EvalItem
     target = row.get("target")
     if target is not None and not isinstance(target, dict):
         raise InvalidRequestError(f"{where}: 'target' must be a JSON object, got {target!r:.80}")
-    known = {"id", "image", "images", "question", "answer", "answers", "boxes", "kind", "choices", "target"}
+    videos, sampling = _video_fields(row, where)
+    answer_type = row.get("answer_type")
+    if answer_type not in (None, "time", "exact"):
+        raise InvalidRequestError(f"{where}: 'answer_type' must be \"time\" or \"exact\", got {answer_type!r:.40}")
+    known = {"id", "image", "images", "question", "answer", "answers", "boxes", "kind", "family", "choices",
+             "target", "video", "videos", "answer_type", *SAMPLING_KEYS}
     return EvalItem(
         id=str(row.get("id", default_id)),
         images=[_resolve(i, base) for i in images],
         question=str(row.get("question", "")),
         answers=[str(a) for a in answers],
         boxes=parse_boxes(row["boxes"], where) if "boxes" in row else None,
-        kind=str(row.get("kind", "all")),
+        kind=str(row.get("family", row.get("kind", "all"))),
         choices=choices,
         target=target,
         fields={k: v for k, v in row.items() if k not in known},
+        videos=[_resolve(v, base) for v in videos],
+        video_sampling=sampling,
+        answer_type=answer_type,
     )
+
+
+def _video_fields(row: dict[str, Any], where: str) -> tuple[list[str], dict[str, Any]]:
+    """A row's clips and their sampling options, checked now so a typo fails before a model loads."""
+    videos = row.get("video", row.get("videos", []))
+    videos = [videos] if isinstance(videos, str) else videos
+    if not isinstance(videos, list) or not all(isinstance(v, str) and v for v in videos):
+        raise InvalidRequestError(f"{where}: 'video' must be a path or URL, or a list of them, got {videos!r:.80}")
+    options = {k: row[k] for k in SAMPLING_KEYS if k in row}
+    if videos:
+        for key in row:
+            near = difflib.get_close_matches(key, SAMPLING_KEYS, n=1, cutoff=0.8)
+            if near and key not in SAMPLING_KEYS:
+                raise InvalidRequestError(f"{where}: unknown video option {key!r}; did you mean {near[0]!r}?")
+    if options and not videos:
+        raise InvalidRequestError(f"{where}: {', '.join(options)} sample a video, but the row has no 'video'")
+    try:
+        VideoSampling.from_dict(options)
+    except VReasonError as err:
+        raise InvalidRequestError(f"{where}: {err}") from None
+    return videos, options
 
 
 def parse_boxes(value: Any, where: str) -> list[GroundTruthBox]:

@@ -3,7 +3,9 @@
 The model is reached only through the async API (`AsyncVReason`): `await vr.chat_many` hands a batch to the
 engine at once, so a batching engine (local or remote) runs it concurrently. Resumable: items whose id is already
 in the predictions file are skipped, and each batch is flushed as soon as it finishes, so a killed run loses at
-most one batch. A request that fails (an unreadable image) becomes a record with `error`, not a crashed run.
+most one batch. A request that fails (an unreadable image or clip) becomes a record with `error`, not a crashed
+run. A video item's clips are decoded once, by the media step under the engine's policy and the item's sampling,
+before the batch goes to the engine (so a batch retried item by item does not decode them again).
 
 `arun_predictions` and `apredict_batch` are the functions; `run_predictions` and `predict_batch` are their
 blocking forms over a `VReason` (the CLI and a Python prompt).
@@ -31,9 +33,11 @@ from vreason.tasks.structured import add_pixel_boxes, find_boxes
 if TYPE_CHECKING:
     from vreason.api import VReason
     from vreason.async_api import AsyncVReason
-    from vreason.engine.types import Answer, Message
+    from vreason.engine.types import Answer, Message, VideoPart
     from vreason.media import PreparedImage
     from vreason.tasks.base import TaskPack
+
+    Prepared = tuple[list[PreparedImage], list[VideoPart]]  # an item's images and clips, read and checked
 
 PREDICTIONS = "predictions.jsonl"
 RUN_INFO = "run.json"
@@ -101,7 +105,8 @@ async def apredict_batch(vr: AsyncVReason, items: Sequence[EvalItem], task: Task
         if isinstance(prepared, VReasonError):
             record.error = str(prepared)
             continue
-        sizes.append(prepared[0].original_size if prepared else None)
+        images, _ = prepared
+        sizes.append(images[0].original_size if images else None)
         conversations.append((record, _messages(item, prepared, task)))
     answers: list[Answer | VReasonError]
     try:
@@ -123,11 +128,22 @@ def predict_batch(vr: VReason, items: Sequence[EvalItem], task: TaskPack | None,
     return vr.run(apredict_batch(vr.aio, items, task, sampling))
 
 
-async def _prepare(vr: AsyncVReason, item: EvalItem) -> list[PreparedImage] | VReasonError:
+async def _prepare(vr: AsyncVReason, item: EvalItem) -> Prepared | VReasonError:
     try:
-        return [await vr.prepare_image(src) for src in item.images]
+        images = [await vr.prepare_image(src) for src in item.images]
+        videos = [await _prepare_video(vr, src, item) for src in item.videos]
     except VReasonError as err:
         return err
+    return images, videos
+
+
+async def _prepare_video(vr: AsyncVReason, source: str, item: EvalItem) -> VideoPart:
+    """The clip decoded and sampled by the media step (the one every surface uses), as a resolved part."""
+    from vreason.engine.types import Message, TextPart, VideoPart
+
+    message = Message("user", [VideoPart(source, dict(item.video_sampling)), TextPart(item.question or "?")])
+    resolved = await asyncio.to_thread(vr.media.resolve, [message])
+    return resolved[0].videos[0]
 
 
 async def _one(vr: AsyncVReason, conversation: list[Message], sampling: dict[str, Any]) -> Answer | VReasonError:
@@ -158,13 +174,19 @@ def _fill(record: PredictionRecord, answer: Answer, task: TaskPack | None, size:
                              for d in detections if d.box is not None]
 
 
-def _messages(item: EvalItem, prepared: list[PreparedImage], task: TaskPack | None) -> list[Message]:
+def _messages(item: EvalItem, prepared: Prepared, task: TaskPack | None) -> list[Message]:
+    """Clips, then images, then the question: Qwen's convention for visual questions."""
     from vreason.engine.types import Message
 
+    images, videos = prepared
     if task is None:
-        return [Message.user(item.question, prepared)]
-    system, user = task.messages(item)
-    return [system, Message.user(user.text, prepared)]
+        question, head = item.question, []
+    else:
+        system, user = task.messages(item)
+        question, head = user.text, [system]
+    message = Message.user(question, images)
+    message.content[:0] = videos
+    return [*head, message]
 
 
 def sampling_for(task: TaskPack | None, options: RunOptions) -> dict[str, Any]:

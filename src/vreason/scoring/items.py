@@ -1,5 +1,5 @@
-"""What an evaluation item is: an image (or several), a question or a task's fields, and the ground truth to
-score against. Dataset readers (`vreason.eval.datasets`) make them; task packs turn them into prompts.
+"""What an evaluation item is: an image (or several) or a video clip, a question or a task's fields, and the
+ground truth to score against. Dataset readers (`vreason.eval.datasets`) make them; task packs turn them into prompts.
 """
 
 from __future__ import annotations
@@ -25,3 +25,8 @@ class EvalItem:
     choices: dict[str, str] | None = None  # multiple choice: letter -> option text; answers[0] is the letter
     target: dict[str, Any] | None = None  # a task pack's expected structured output
     fields: dict[str, Any] = field(default_factory=dict)  # anything else a prompt template may use
+    videos: list[str] = field(default_factory=list)  # clips (paths, URLs, data URIs), asked about before the question
+    video_sampling: dict[str, Any] = field(default_factory=dict)  # VideoSampling keys (fps, max_frames, ...)
+    # "time": answers are seconds, right within ±1 s; "exact": exact match only; None: decided per answer
+    # (a time-shaped reference of a video item is a time; see scoring/times.py)
+    answer_type: str | None = None

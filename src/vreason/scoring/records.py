@@ -41,12 +41,15 @@ class PredictionRecord:
     latency_s: float = 0.0  # the request's own time in the engine, from its answer's timings
     completion_tokens: int = 0
     finish_reason: str = ""
+    videos: list[str] = field(default_factory=list)  # the item's clips
+    answer_type: str | None = None  # the item's: "time", "exact" or None (decided per answer)
 
     @classmethod
     def for_item(cls, item: EvalItem, prompt: str) -> PredictionRecord:
         boxes = None if item.boxes is None else [LabeledBox(list(b.box), b.label) for b in item.boxes]
         return cls(id=item.id, kind=item.kind, images=list(item.images), prompt=prompt, prediction="",
-                   answers=list(item.answers), choices=item.choices, target=item.target, boxes=boxes)
+                   answers=list(item.answers), choices=item.choices, target=item.target, boxes=boxes,
+                   videos=list(item.videos), answer_type=item.answer_type)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -4,7 +4,10 @@
 Which metrics `score_qa` reports depends on what the data carries: every item gets exact match and ANLS; items with
 several references add VQA accuracy; items with options add multiple-choice accuracy; items with a `boxes`
 field add box F1@IoU>=0.5 and mean IoU; numeric references add MAE; a small label set (easy-VQA's 13 answers)
-adds per-class precision / recall / false-positive rate and a confusion matrix.
+adds per-class precision / recall / false-positive rate and a confusion matrix. Items whose answer is a time
+(scoring/times.py: any time-shaped reference of a video item, one with a unit or a clock otherwise, or any item
+marked `answer_type: "time"`) count as right within ±1 s and add `time_accuracy` / `time_mae`, and then
+`accuracy` (the fraction right by each item's own rule) leads the metrics.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from vreason.scoring import metrics as m
 from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
+from vreason.scoring.times import TIME_TOLERANCE_S, first_seconds, reference_seconds, time_correct
 
 MAX_CLASSES = 30  # above this many distinct answers, per-class tables stop being readable
 
@@ -45,8 +49,21 @@ def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
             counts = _counts(records[i])
             correct[i] = counts.false_positives == 0 and counts.false_negatives == 0
 
-    numeric = [(m.parse_number(r.prediction), float(r.answers[0])) for r in records
-               if len(r.answers) == 1 and _is_number(r.answers[0])]
+    times = {i: t for i, r in enumerate(records) if (t := reference_times(r))}
+    if times:
+        for i, references in times.items():
+            correct[i] = any(time_correct(records[i].prediction, t) for t in references)
+        read = [(first_seconds(records[i].prediction), references) for i, references in times.items()]
+        errors = [min(abs(p - t) for t in references) for p, references in read if p is not None]
+        out["time_accuracy"] = m.mean([float(correct[i]) for i in times])
+        out["time_tolerance_s"] = TIME_TOLERANCE_S
+        out["time_count"] = len(times)
+        out["time_mae"] = m.mean(errors)
+        out["time_unparsed"] = len(read) - len(errors)
+        out = {"count": out.pop("count"), "accuracy": m.mean([float(c) for c in correct]), **out}
+
+    numeric = [(m.parse_number(r.prediction), float(r.answers[0])) for i, r in enumerate(records)
+               if len(r.answers) == 1 and _is_number(r.answers[0]) and i not in times]
     if numeric:
         pairs = [(p, g) for p, g in numeric if p is not None]
         out["mae"] = m.mae([p for p, _ in pairs], [g for _, g in pairs])
@@ -56,7 +73,7 @@ def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
     confusion = None
     single = [r for r in records if len(r.answers) == 1 and not r.choices]
     labels = sorted({m.normalize(r.answers[0]) for r in single})
-    if single and len(single) == len(records) and 2 <= len(labels) <= MAX_CLASSES:
+    if single and len(single) == len(records) and 2 <= len(labels) <= MAX_CLASSES and not times:
         gold = [m.normalize(r.answers[0]) for r in single]
         predicted = [m.normalize(r.prediction) for r in single]
         out["per_class"] = m.per_class(gold, predicted)
@@ -65,6 +82,19 @@ def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
 
     out["by_type"] = by_type(records, correct)
     return ScoreResult(out, correct, confusion)
+
+
+def reference_times(record: PredictionRecord) -> list[float]:
+    """The record's references as seconds when its answer is a time, else []. A bare number is seconds for a
+    video item (the question is about its clip) and a count or a value for an image item; `answer_type`
+    decides when the data set says."""
+    if record.answer_type == "exact" or record.choices or not record.answers:
+        return []
+    bare = bool(record.videos) or record.answer_type == "time"
+    seconds = [reference_seconds(a, bare_numbers=bare) for a in record.answers]
+    if record.answer_type == "time":
+        return [s for s in seconds if s is not None]
+    return [s for s in seconds if s is not None] if all(s is not None for s in seconds) else []
 
 
 def box_metrics(records: Sequence[PredictionRecord]) -> dict[str, Any]:
