@@ -1,16 +1,22 @@
-"""The Chat tab: images and questions in, streamed answers out, turn after turn.
+"""The Chat tab: images and questions in, streamed answers out, turn after turn, kept on disk per user.
 
-Each browser session holds a `ChatSession` (gr.State): the model-side history (`Message`s with prepared images,
-answers without their thinking, as `Conversation` keeps it) and the chatbot's display messages. The chatbot is
-output only; a turn joins the history only when its answer finished, so an error leaves the conversation as it
-was and puts the question back in the input box. An upload that is not an image is refused before anything
-is sent: the status line names it and the input box keeps the question and the files as they were. `submit` is
-an async generator over `AsyncVReason.stream_chat`; when the page goes away mid-answer, Gradio closes it and the
-stream's closing aborts the request.
+Each browser session holds a `ChatState` (gr.State): the open `Conversation` (its turns are the one record:
+the chatbot's messages and the model's history are both drawn from them) and the session's stop flag. A turn
+joins the conversation only when its answer finished or was stopped, and is then saved to the user's
+`ConversationStore` folder; an error leaves the conversation as it was and puts the question back in the input
+box. An upload that is not an image is refused before anything is sent.
+
+Running a turn is one async generator over `AsyncVReason.stream_chat`, shared by a new question, regenerate
+(the chatbot's retry button: the last turn asked again) and edit (a user message changed: later turns are
+dropped and it is asked again). Stop sets the session's flag; the generator sees it at the next streamed piece
+and leaves its `aclosing` block, which aborts the engine request; what had arrived stays as the answer, marked
+stopped. When the page goes away mid-answer Gradio closes the generator, which aborts the request the same way.
+The conversation list, rename, delete and export are chat_sidebar.py.
 """
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -22,48 +28,49 @@ import gradio as gr
 
 from vreason.engine.types import Answer, Message, StreamDelta
 from vreason.errors import VReasonError
+from vreason.ui.chat_sidebar import ChatSidebar, user_of
+from vreason.ui.chat_view import answer_messages, display, safe_markdown, turn_of
 from vreason.ui.controls import SamplingControls, to_sampling
+from vreason.ui.conversation_store import Conversation, ConversationStore, Turn, title_for
 from vreason.ui.feedback import answer_summary, error_message
 
 if TYPE_CHECKING:
     from vreason.async_api import AsyncVReason
+    from vreason.media.image_input import PreparedImage
 
 # Dropping images without a question is a common first move; describing them is the useful answer.
 DEFAULT_QUESTION = "Describe the image."
-THINKING_TITLE = "Thinking"
+GENERATING = "⏳ Generating…"
 
 
 @dataclass
-class ChatSession:
-    messages: list[Message] = field(default_factory=list)  # what the model sees next turn
-    display: list[dict[str, Any]] = field(default_factory=list)  # what the chatbot shows
-
-
-def reply_messages(thinking: str | None, text: str, *, done: bool, thinking_s: float | None = None) -> list[dict]:
-    """The chatbot messages of one answer: its reasoning as a collapsible block (closed once done), then the text."""
-    out: list[dict[str, Any]] = []
-    if thinking:
-        metadata: dict[str, Any] = {"title": THINKING_TITLE, "status": "done" if done else "pending"}
-        if thinking_s is not None:
-            metadata["duration"] = round(thinking_s, 2)
-        out.append({"role": "assistant", "content": thinking, "metadata": metadata})
-    if text or done:
-        out.append({"role": "assistant", "content": text or "(empty answer)"})
-    return out
+class ChatState:
+    conversation: Conversation = field(default_factory=Conversation)
+    stop_requested: bool = False
+    prepared: dict[str, PreparedImage] = field(default_factory=dict)  # by image name: decoded once per session
 
 
 class ChatTab:
-    def __init__(self, vr: AsyncVReason):
-        self.vr = vr
+    def __init__(self, models: AsyncVReason | dict[str, AsyncVReason], store: ConversationStore):
+        self.models = models if isinstance(models, dict) else {models.model_name: models}
+        self.store = store
+        self.sidebar = ChatSidebar(store)
 
-    def build(self) -> None:
+    @property
+    def vr(self) -> AsyncVReason:
+        return next(iter(self.models.values()))
+
+    def build(self, app: gr.Blocks) -> None:
         """Lay out the tab inside an open gr.Blocks/gr.Tab context and wire its events."""
-        session = gr.State(None)  # a ChatSession once the first turn finished
+        state = gr.State(None)  # a ChatState
         with gr.Row():
-            with gr.Column(scale=3):
+            with gr.Column(scale=1, min_width=220):
+                side = self.sidebar.build()
+            with gr.Column(scale=4):
                 chatbot = gr.Chatbot(
                     label="Conversation", elem_id="chat-history", height=480, buttons=["copy", "copy_all"],
-                    feedback_options=None, placeholder="Upload or paste one or more images, then ask about them.",
+                    feedback_options=None, editable="user", sanitize_html=True,
+                    placeholder="Upload or paste one or more images, then ask about them.",
                 )
                 # No file_types: the browser's own check only toasts and drops the file, and the question then
                 # went out without it. Every upload reaches `submit`, where the media layer (the one owner of
@@ -72,73 +79,166 @@ class ChatTab:
                     placeholder="Ask about the image(s)… (drop, paste or upload images; Enter sends)",
                     file_count="multiple", show_label=False, elem_id="chat-input",
                 )
-                status = gr.Markdown(elem_id="chat-status")
                 with gr.Row():
-                    new_chat = gr.Button("New conversation", elem_id="chat-new", variant="secondary")
-            with gr.Column(scale=1), gr.Accordion("Sampling", open=False):
-                system = gr.Textbox(label="System prompt", lines=2, placeholder="optional")
-                controls = SamplingControls.build(self.vr.default_sampling, prefix="chat")
+                    status = gr.Markdown(elem_id="chat-status")
+                    stop = gr.Button("■ Stop", elem_id="chat-stop", variant="stop", size="sm", scale=0,
+                                     min_width=90)
+            with gr.Column(scale=1, min_width=240):
+                model = gr.Dropdown(list(self.models), value=next(iter(self.models)), label="Model",
+                                    elem_id="chat-model", visible=len(self.models) > 1, interactive=True)
+                with gr.Accordion("Sampling", open=False):
+                    system = gr.Textbox(label="System prompt", lines=2, placeholder="optional")
+                    controls = SamplingControls.build(self.vr.default_sampling, prefix="chat")
 
-        box.submit(
-            self.submit, inputs=[box, session, system, *controls.inputs], outputs=[chatbot, box, status, session],
-            concurrency_id="model",
-        )
-        new_chat.click(self.reset, outputs=[chatbot, box, status, session], queue=False)
-        chatbot.clear(self.reset, outputs=[chatbot, box, status, session], queue=False)
+        outputs = [chatbot, box, status, state, *side.outputs]
+        run_inputs = [state, system, model, *controls.inputs]
+        box.submit(self.submit, inputs=[box, *run_inputs], outputs=outputs, concurrency_id="model")
+        chatbot.retry(self.regenerate, inputs=run_inputs, outputs=outputs, concurrency_id="model")
+        chatbot.edit(self.edit, inputs=run_inputs, outputs=outputs, concurrency_id="model")
+        stop.click(self.stop, inputs=[state], queue=False)
+        self.sidebar.wire(app, side, state, chatbot, box, status, self.new_state)
 
     @staticmethod
-    def reset() -> tuple:
-        return [], None, "", None
+    def new_state(conversation: Conversation | None = None) -> ChatState:
+        return ChatState(conversation or Conversation())
 
-    async def submit(self, box: dict | None, session: ChatSession | None, system: str,
+    @staticmethod
+    def stop(state: ChatState | None) -> None:
+        if state is not None:
+            state.stop_requested = True
+
+    async def submit(self, request: gr.Request, box: dict | None, state: ChatState | None, system: str, model: str,
                      *sampling_values: Any) -> AsyncIterator[tuple]:
-        """Stream one turn; yields (chatbot messages, input box, status, session)."""
-        session = session or ChatSession()
+        """A new question; yields (chatbot, input box, status, state, *sidebar outputs)."""
+        state = state or self.new_state()
         box = box or {}
         text = (box.get("text") or "").strip()
         files = [str(f) for f in box.get("files") or []]
+        shown = self._display(state)
         if not text and not files:
-            yield session.display, gr.skip(), "⚠️ Type a question or add an image first.", session
+            yield self._out(shown, gr.skip(), "⚠️ Type a question or add an image first.", state)
             return
-        question = text or DEFAULT_QUESTION
+        try:
+            for f in files:  # checked before anything is kept or sent
+                await self.vr.prepare_image(Path(f))
+            names = [self.store.add_image(f) for f in files]
+        except VReasonError as err:
+            yield self._out(shown, gr.skip(), error_message(err), state)
+            return
+        turn = Turn(question=text or DEFAULT_QUESTION, images=names)
+        async for out in self._run(request, state, len(state.conversation.turns), turn, box, system, model,
+                                   sampling_values):
+            yield out
+
+    async def regenerate(self, request: gr.Request, retry: gr.RetryData, state: ChatState | None, system: str,
+                         model: str, *sampling_values: Any) -> AsyncIterator[tuple]:
+        """The chatbot's retry button: the turn of the message asked again, later turns dropped."""
+        async for out in self._rerun(request, state, retry.index, None, system, model, sampling_values):
+            yield out
+
+    async def edit(self, request: gr.Request, edited: gr.EditData, state: ChatState | None, system: str,
+                   model: str, *sampling_values: Any) -> AsyncIterator[tuple]:
+        """A user message edited in place: that turn asked again with the new text, later turns dropped."""
+        value = edited.value if isinstance(edited.value, str) else None
+        async for out in self._rerun(request, state, edited.index, value, system, model, sampling_values):
+            yield out
+
+    async def _rerun(self, request: gr.Request, state: ChatState | None, index: int | tuple, question: str | None,
+                     system: str, model: str, sampling_values: tuple) -> AsyncIterator[tuple]:
+        state = state or self.new_state()
+        turns = state.conversation.turns
+        if not turns:
+            yield self._out([], gr.skip(), "", state)
+            return
+        at = turn_of(turns, self._image_url, index[0] if isinstance(index, tuple | list) else int(index))
+        old = turns[at]
+        # the chatbot hands back the text as shown, i.e. with HTML escaped; the question is the text before that
+        text = html.unescape(question).strip() if question is not None else old.question
+        turn = Turn(question=text or old.question, images=list(old.images))
+        async for out in self._run(request, state, at, turn, None, system, model, sampling_values):
+            yield out
+
+    async def _run(self, request: gr.Request, state: ChatState, keep: int, turn: Turn, box: dict | None,
+                   system: str, model: str, sampling_values: tuple) -> AsyncIterator[tuple]:
+        """Ask `turn` after the conversation's first `keep` turns; on success they and it are the conversation.
+        `box`: the input box's content for a new question (cleared while it runs, given back on an error)."""
+        box_on_error = box if box is not None else gr.skip()
+        conversation = state.conversation
+        kept = conversation.turns[:keep]
+        before = self._display(state)
+        vr = self.models.get(model) or self.vr
         try:
             sampling = to_sampling(*sampling_values)
-            prepared = [await self.vr.prepare_image(Path(f)) for f in files]
+            history = [Message.system(system.strip())] if system and system.strip() else []
+            # The system prompt is read each turn, so editing it applies to the rest of the conversation.
+            for past in kept:
+                history += [await self._user_message(state, vr, past), Message.assistant(past.answer)]
+            user = await self._user_message(state, vr, turn)
         except VReasonError as err:
-            yield session.display, gr.skip(), error_message(err), session
+            yield self._out(before, box_on_error, error_message(err), state)
             return
+        shown = display(kept, self._image_url)
+        shown += [{"role": "user", "content": {"path": self._image_url(n)}} for n in turn.images]
+        shown.append({"role": "user", "content": safe_markdown(turn.question)})
+        state.stop_requested = False
+        yield self._out(shown, None if box is not None else gr.skip(), GENERATING, state)
 
-        user = Message.user(question, prepared)
-        # The system prompt is read each turn, so editing it applies to the rest of the conversation.
-        history = [Message.system(system.strip())] if system and system.strip() else []
-        history += session.messages
-        shown = session.display + [{"role": "user", "content": {"path": f}} for f in files]
-        shown.append({"role": "user", "content": question})
-        yield shown, None, "⏳ Generating…", session
-
-        thinking, answer_text, started = "", "", time.monotonic()
+        started = time.monotonic()
         thinking_s: float | None = None
+        answer: Answer | None = None
         try:
-            answer: Answer | None = None
-            # aclosing: the request is aborted as soon as this handler is closed, not when the stream is collected
-            async with aclosing(self.vr.stream_chat([*history, user], **sampling)) as events:
+            # aclosing: leaving the loop (stop, or the page closing this generator) aborts the request at once
+            async with aclosing(vr.stream_chat([*history, user], **sampling)) as events:
                 async for event in events:
+                    if state.stop_requested:
+                        turn.stopped = True
+                        break
                     if isinstance(event, StreamDelta):
                         if event.channel == "thinking":
-                            thinking += event.text
+                            turn.thinking += event.text
                         else:
-                            if thinking and thinking_s is None:
+                            if turn.thinking and thinking_s is None:
                                 thinking_s = time.monotonic() - started
-                            answer_text += event.text
-                        yield (shown + reply_messages(thinking, answer_text, done=False), gr.skip(), gr.skip(),
-                               session)
+                            turn.answer += event.text
+                        yield self._out(shown + answer_messages(turn, done=False), gr.skip(), gr.skip(), state)
                     else:
                         answer = event
         except Exception as err:  # VReasonError, or a bug: either way the page says so and keeps working
-            yield session.display, box, error_message(err), session
+            yield self._out(before, box_on_error, error_message(err), state)
             return
-        assert answer is not None, "the engine always ends a generation with an Answer"
-        reply = reply_messages(answer.thinking, answer.text, done=True, thinking_s=thinking_s)
-        updated = ChatSession(messages=[*session.messages, user, Message.assistant(answer.text)],
-                              display=shown + reply)
-        yield updated.display, gr.skip(), answer_summary(answer), updated
+        if answer is not None:
+            turn.answer, turn.thinking = answer.text, answer.thinking or turn.thinking
+            turn.stats = answer_summary(answer)
+            status = ""  # the stats line is under the answer it belongs to
+        else:
+            turn.stats = f"{time.monotonic() - started:.2f} s"
+            status = "■ Stopped; the answer so far is kept."
+        conversation.turns = [*kept, turn]
+        conversation.model = vr.model_name
+        conversation.system = system or ""
+        conversation.title = conversation.title or title_for(turn.question)
+        self.sidebar.save(request, conversation)
+        shown_done = display(conversation.turns, self._image_url)
+        if thinking_s is not None and shown_done[-2].get("metadata"):
+            shown_done[-2]["metadata"]["duration"] = round(thinking_s, 2)
+        yield (shown_done, gr.skip(), status, state, *self.sidebar.refreshed(request, conversation))
+
+    async def _user_message(self, state: ChatState, vr: AsyncVReason, turn: Turn) -> Message:
+        images = []
+        for name in turn.images:
+            if name not in state.prepared:
+                state.prepared[name] = await vr.prepare_image(self.store.image_path(name))
+            images.append(state.prepared[name])
+        return Message.user(turn.question, images)
+
+    def _image_url(self, name: str) -> str:
+        return str(self.store.image_path(name))
+
+    def _display(self, state: ChatState) -> list[dict[str, Any]]:
+        return display(state.conversation.turns, self._image_url)
+
+    def _out(self, shown: list, box: Any, status: Any, state: ChatState) -> tuple:
+        return (shown, box, status, state, *self.sidebar.unchanged())
+
+
+__all__ = ["ChatState", "ChatTab", "user_of"]

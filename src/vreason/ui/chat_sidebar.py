@@ -1,0 +1,140 @@
+"""The Chat tab's conversation list: new, reopen, rename, delete, export as Markdown or JSON.
+
+Conversations belong to the user of the request (`user_of`: the logged-in name, or "local" without a login)
+and live in that user's folder of the `ConversationStore`; every handler looks the user up from its own
+request, so one user's page can neither list nor open another's conversations. The export buttons always hold
+the open conversation's current files (rewritten after each turn), written to a temporary folder Gradio serves
+downloads from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from vreason.errors import VReasonError
+from vreason.ui.chat_view import display
+from vreason.ui.conversation_store import LOCAL_USER, Conversation, ConversationStore, to_json, to_markdown
+from vreason.ui.feedback import error_message
+
+EXPORT_DIR = Path(tempfile.gettempdir()) / "vreason-ui-exports"
+
+
+def user_of(request: gr.Request | None) -> str:
+    return getattr(request, "username", None) or LOCAL_USER
+
+
+@dataclass
+class SidebarParts:
+    listing: gr.Radio
+    title: gr.Textbox
+    markdown: gr.DownloadButton
+    json: gr.DownloadButton
+    new: gr.Button
+    rename: gr.Button
+    delete: gr.Button
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        """What a finished turn updates: the list, the name, the two exports."""
+        return [self.listing, self.title, self.markdown, self.json]
+
+
+class ChatSidebar:
+    def __init__(self, store: ConversationStore):
+        self.store = store
+
+    def build(self) -> SidebarParts:
+        new = gr.Button("＋ New conversation", elem_id="chat-new", variant="secondary")
+        listing = gr.Radio([], label="Conversations", elem_id="chat-list", interactive=True)
+        with gr.Accordion("This conversation", open=False, elem_id="chat-manage"):
+            title = gr.Textbox(label="Name", elem_id="chat-title", max_lines=1)
+            with gr.Row():
+                rename = gr.Button("Rename", elem_id="chat-rename", size="sm")
+                delete = gr.Button("Delete", elem_id="chat-delete", variant="stop", size="sm")
+            with gr.Row():
+                markdown = gr.DownloadButton("Markdown", elem_id="chat-export-md", size="sm", interactive=False)
+                as_json = gr.DownloadButton("JSON", elem_id="chat-export-json", size="sm", interactive=False)
+        return SidebarParts(listing, title, markdown, as_json, new, rename, delete)
+
+    def wire(self, app: gr.Blocks, side: SidebarParts, state: gr.State, chatbot: gr.Chatbot,
+             box: gr.MultimodalTextbox, status: gr.Markdown, new_state: Callable[..., Any]) -> None:
+        self._new_state = new_state
+        page = [chatbot, box, status, state, *side.outputs]
+        app.load(self.listed, outputs=[side.listing], queue=False)
+        side.listing.input(self.open, inputs=[side.listing], outputs=page, queue=False)
+        side.new.click(self.new, outputs=page, queue=False)
+        chatbot.clear(self.new, outputs=page, queue=False)
+        side.rename.click(self.rename, inputs=[state, side.title], outputs=[side.listing, status], queue=False)
+        side.title.submit(self.rename, inputs=[state, side.title], outputs=[side.listing, status], queue=False)
+        side.delete.click(self.delete, inputs=[state], outputs=page, queue=False)
+
+    # -- handlers (the request comes first: Gradio passes it by its annotation) --
+
+    def listed(self, request: gr.Request, selected: str | None = None) -> dict:
+        conversations = self.store.for_user(user_of(request)).list()
+        return gr.update(choices=[(c.title or "Untitled", c.id) for c in conversations], value=selected)
+
+    def open(self, request: gr.Request, conversation_id: str | None) -> tuple:
+        if not conversation_id:
+            return self.new(request)
+        try:
+            conversation = self.store.for_user(user_of(request)).get(conversation_id)
+        except VReasonError as err:
+            return (gr.skip(), gr.skip(), error_message(err), gr.skip(), self.listed(request), *[gr.skip()] * 3)
+        shown = display(conversation.turns, lambda name: str(self.store.image_path(name)))
+        return (shown, None, "", self._new_state(conversation), *self.refreshed(request, conversation))
+
+    def new(self, request: gr.Request) -> tuple:
+        return ([], None, "", self._new_state(), self.listed(request), "",
+                gr.update(value=None, interactive=False), gr.update(value=None, interactive=False))
+
+    def rename(self, request: gr.Request, state: Any, title: str) -> tuple:
+        conversation = getattr(state, "conversation", None)
+        if conversation is None or not conversation.turns:
+            return gr.skip(), "⚠️ Ask something first: a conversation is kept from its first answer on."
+        try:
+            renamed = self.store.for_user(user_of(request)).rename(conversation.id, title or "")
+        except VReasonError as err:
+            return gr.skip(), error_message(err)
+        conversation.title = renamed.title
+        return self.listed(request, conversation.id), f"Renamed to “{renamed.title}”."
+
+    def delete(self, request: gr.Request, state: Any) -> tuple:
+        conversation = getattr(state, "conversation", None)
+        if conversation is not None and conversation.turns:
+            self.store.for_user(user_of(request)).delete(conversation.id)
+        return self.new(request)
+
+    # -- for the chat tab --
+
+    def save(self, request: gr.Request | None, conversation: Conversation) -> None:
+        self.store.for_user(user_of(request)).save(conversation)
+
+    def refreshed(self, request: gr.Request | None, conversation: Conversation) -> tuple:
+        """(list, name, Markdown file, JSON file) once `conversation` changed."""
+        markdown, as_json = self.export(conversation)
+        return (self.listed(request, conversation.id), conversation.title,
+                gr.update(value=str(markdown), interactive=True), gr.update(value=str(as_json), interactive=True))
+
+    @staticmethod
+    def unchanged() -> tuple:
+        return (gr.skip(),) * 4
+
+    def export(self, conversation: Conversation) -> tuple[Path, Path]:
+        folder = EXPORT_DIR / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        stem = re.sub(r"[^\w-]+", "-", conversation.title).strip("-")[:60] or "conversation"
+        markdown, as_json = folder / f"{stem}.md", folder / f"{stem}.json"
+        markdown.write_text(to_markdown(conversation), encoding="utf-8")
+        as_json.write_text(json.dumps(to_json(conversation, self.store), ensure_ascii=False, indent=1) + "\n",
+                           encoding="utf-8")
+        return markdown, as_json

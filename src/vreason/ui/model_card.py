@@ -1,0 +1,65 @@
+"""Model cards in the UI: the README.md of the checkpoint's folder, and the demo banner's numbers read from it.
+
+The demo model's card (assets/demo-model/README.md, written by its training recipe and `make eval-demo`) is the
+one owner of how well it does; the banner quotes its quality table, so the page never says something the card
+does not (no hand-written "poorly" next to a measured 91%).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vreason.models.loader import LoadedModel
+
+NO_CARD = "No model card here: the model is served elsewhere, or its folder has no README.md."
+# the card's rows, in the words of the banner; exact match unless the row is about boxes
+BANNER_ROWS = (("easy_vqa", "easy-VQA test questions"), ("color", "colours"), ("shape", "shapes"),
+               ("count", "counting"), ("position", "positions"), ("grounding", "boxes"), ("reading", "reading text"))
+_ROW = re.compile(r"^\|\s*([\w-]+)\s*\|\s*(\d+)\s*\|\s*([\d.]+|-)\s*\|\s*([\d.]+|-)\s*\|")
+
+
+def card_text(loaded: LoadedModel | None) -> str | None:
+    """The card of an in-process checkpoint (its folder's README.md, YAML front matter left out), or None."""
+    if loaded is None:
+        return None
+    readme = Path(loaded.source) / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    if text.startswith("---\n"):
+        end = text.find("\n---", 4)
+        text = text[end + 4:] if end != -1 else text
+    return text.strip()
+
+
+def quality_table(card: str) -> dict[str, tuple[int, float | None, float | None]]:
+    """The card's quality rows: name -> (questions, exact match, IoU >= 0.5 rate)."""
+    rows = {}
+    for line in card.splitlines():
+        match = _ROW.match(line.strip())
+        if match:
+            name, count, exact, iou = match.groups()
+            rows[name] = (int(count), None if exact == "-" else float(exact), None if iou == "-" else float(iou))
+    return rows
+
+
+def demo_banner(card: str | None) -> str:
+    """What the page says above the tabs when the built-in demo model answers."""
+    lead = "This is the built-in **demo model**: tiny, trained only on flat shapes in ten colours."
+    rows = quality_table(card or "")
+    measured = []
+    for name, words in BANNER_ROWS:
+        if name not in rows:
+            continue
+        _, exact, iou = rows[name]
+        if name == "grounding" and iou is not None:
+            measured.append(f"{words} {iou:.0%} at IoU ≥ 0.5")
+        elif exact is not None:
+            measured.append(f"{words} {exact * 100:.1f}%".replace(".0%", "%"))
+    if measured:
+        lead += " On held-out questions (its model card): " + ", ".join(measured) + "."
+    return (lead + " Photos, documents and open questions get confident but meaningless answers. Start the UI "
+            "with `--model Qwen/Qwen3-VL-8B-Instruct` (or a local checkpoint) for real images.")
