@@ -1,8 +1,9 @@
 """Where a hub checkpoint is loaded from: the local cache when it is complete there, else the hub when reachable.
 
 A checkpoint whose files are all in the Hugging Face cache loads from its snapshot directory with no network
-call (`hf download ID` refreshes it). Otherwise the hub is probed once, with one short request; when it cannot
-be reached (or HF_HUB_OFFLINE=1) loading fails at once with one line naming the model, the cache directory and
+call (`hf download ID` refreshes it). Otherwise the hub is probed once, with one short request: when it answers,
+the checkpoint is downloaded with one progress display (`hub_download`); when it cannot be reached (or
+HF_HUB_OFFLINE=1) loading fails at once with one line naming the model, the cache directory and
 what to do, instead of transformers' retries (11 lines over 28 s). Knows nothing of torch or transformers.
 """
 
@@ -40,7 +41,9 @@ def locate_checkpoint(source: str) -> str:
     elif not hub_reachable():
         why, fix = f"the Hugging Face hub ({constants.ENDPOINT}) could not be reached", "connect and retry"
     else:
-        return source  # transformers downloads what is missing
+        from vreason.models.hub_download import download_checkpoint
+
+        return download_checkpoint(source)  # with one progress display; what is cached already is kept
     where = f"in the local cache ({constants.HF_HUB_CACHE})"
     if snapshot is not None:
         lacks = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
