@@ -1,7 +1,17 @@
-"""`vreason ui`: the web UI (Gradio) on the in-process engine, or on a running server with --server."""
+"""`vreason ui`: the web UI (Gradio) on the in-process engine, or on a running server with --server.
+
+`--add-model` (repeatable) offers more models in the Chat tab's picker, loaded here or served by --server.
+`--auth user:password` (repeatable) and `--auth-file FILE` (one `user:password` a line, `#` comments) turn on
+Gradio's login; each user then has their own conversations under `--data-dir`. Serving on an address other
+than loopback without a login prints a warning: anyone who can reach the port can use the model.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,27 +30,87 @@ ServerOpt = Annotated[
                  "--model then names the served model."),
 ]
 UpstreamKey = Annotated[o.BackendOptions, o.Fields("upstream_api_key")]  # the upstream is --server
+AddModelOpt = Annotated[
+    list[str] | None,
+    typer.Option("--add-model", help="Another model for the Chat tab's model picker (repeatable): loaded here "
+                 "like --model, or a model name the --server serves."),
+]
+AuthOpt = Annotated[
+    list[str] | None,
+    typer.Option("--auth", help="user:password allowed to sign in (repeatable); turns on the login page."),
+]
+AuthFileOpt = Annotated[
+    Path | None,
+    typer.Option("--auth-file", help="File of user:password lines (# starts a comment); turns on the login page.",
+                 dir_okay=False),
+]
+DataDirOpt = Annotated[
+    Path,
+    typer.Option("--data-dir", help="Where conversations are kept, one folder per user.", file_okay=False),
+]
 
 
 @with_option_groups
 def ui(
     loading: o.LoadingOptions,
     remote: UpstreamKey,
-    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 exposes the UI (it has no login).")]
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 exposes the UI (use --auth).")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     server: ServerOpt = None,
+    add_model: AddModelOpt = None,
+    auth: AuthOpt = None,
+    auth_file: AuthFileOpt = None,
+    data_dir: DataDirOpt = Path("~/.local/share/vreason/ui"),
 ) -> None:
-    """Open the web UI: chat with images, grounding boxes, reasoning chains, task packs."""
+    """Open the web UI: chat with images (conversations kept per user), grounding boxes, reasoning chains, task
+    packs."""
     if not 0 < port < 65536:
         raise InvalidRequestError(f"--port ({port}) must be between 1 and 65535", param="port")
+    logins = read_logins(auth or [], auth_file)  # bad flags fail before a model loads
     try:
         from vreason.ui import build_app, launch
     except ImportError as err:
         raise VReasonError(f"the web UI needs gradio ({err}); install it with: pip install 'vreason[ui]'") from None
-    vr = open_backend(loading, server, remote.upstream_api_key)
-    print(f"vreason UI for {vr.model_name} on http://{host}:{port} (Ctrl-C to stop)", flush=True)
-    launch(build_app(vr), host=host, port=port, max_file_bytes=vr.engine.policy.max_bytes, quiet=True)
+    backends = [open_backend(loading, server, remote.upstream_api_key)]
+    for name in add_model or []:
+        backends.append(open_backend(dataclasses.replace(loading, model=name), server, remote.upstream_api_key))
+    names = ", ".join(vr.model_name for vr in backends)
+    if not logins and not is_loopback(host):
+        print(f"warning: the UI on {host} has no login: anyone who can reach port {port} can use the model and "
+              "read the conversations (pass --auth user:password or --auth-file FILE)", file=sys.stderr, flush=True)
+    print(f"vreason UI for {names} on http://{host}:{port} (Ctrl-C to stop)", flush=True)
+    launch(build_app(backends, data_dir=data_dir), host=host, port=port,
+           max_file_bytes=backends[0].engine.policy.max_bytes, quiet=True, auth=logins or None)
+
+
+def read_logins(pairs: list[str], auth_file: Path | None) -> list[tuple[str, str]]:
+    """`user:password` pairs from the flags and the file; a malformed one fails in one line naming it."""
+    lines = [(f"--auth {pair!r}", pair) for pair in pairs]
+    if auth_file is not None:
+        try:
+            text = auth_file.read_text(encoding="utf-8")
+        except OSError as err:
+            raise InvalidRequestError(f"--auth-file {auth_file}: {err.strerror or err}", param="auth_file") from None
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                lines.append((f"{auth_file}:{number}", line.strip()))
+    logins = []
+    for where, pair in lines:
+        user, sep, password = pair.partition(":")
+        if not sep or not user.strip() or not password:
+            raise InvalidRequestError(f"{where}: a login is user:password with both parts non-empty", param="auth")
+        logins.append((user.strip(), password))
+    return logins
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def open_backend(loading: o.LoadingOptions, server: str | None, upstream_api_key: str | None = None) -> VReason:
