@@ -1,9 +1,11 @@
 """POST /v1/chat/completions: one validated request in, `n` engine requests out, one response back.
 
 Streaming responses start only after the first event of the engine has arrived, so everything that can
-be refused (bad image, context overflow, full queue) is refused with a proper status code and not as a
-chunk after a 200. A client that disconnects aborts its requests: streaming ones when the response is
-cancelled, non-streaming ones through a watcher on the connection.
+be refused (bad image or video, context overflow, full queue) is refused with a proper status code and not as
+a chunk after a 200. An image or video that cannot be used is a 400 whose `param` names its content part
+(`messages[i].content[j]`) and whose code says which kind it is (`invalid_image`, `invalid_video`).
+A client that disconnects aborts its requests: streaming ones when the response is cancelled, non-streaming
+ones through a watcher on the connection.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vreason.server.protocol import (
     Choice,
     ImageContent,
     UsageInfo,
+    VideoContent,
 )
 from vreason.server.settings import ServerSettings
 from vreason.server.streaming import ChoiceStreams, StreamContext, chat_chunks
@@ -83,8 +86,8 @@ class ChatCompletions:
             raise InvalidRequestError(f"n ({body.n}) must be at most {self.settings.max_choices}", param="n")
         messages = body.to_messages()
         params = body.to_sampling_params(self.engine.default_params)  # checked before any image is fetched
-        if any(m.images for m in messages):
-            messages = await asyncio.to_thread(self.media.resolve, messages)  # reads URLs: off the loop
+        if any(m.images or m.videos for m in messages):
+            messages = await asyncio.to_thread(self.media.resolve, messages)  # reads URLs, decodes: off the loop
         else:
             messages = self.media.resolve(messages)
         budget = self.engine.budget.updated(body.min_pixels, body.max_pixels)
@@ -155,18 +158,23 @@ class ChatCompletions:
     def api_error(self, body: ChatCompletionRequest, exc: BaseException, request_id: str) -> ApiError:
         error = api_error_from(exc, request_id)
         if isinstance(exc, MediaError):
-            error.param = _image_param(body, exc.source) or error.param
+            found = _media_part(body, exc.source)
+            if found is not None:
+                error.param, kind = found
+                error.code = f"invalid_{kind}"
         return error
 
 
-def _image_param(body: ChatCompletionRequest, label: str) -> str | None:
-    """Which content part an image error is about, as 'messages[i].content[j]'."""
+def _media_part(body: ChatCompletionRequest, label: str) -> tuple[str, str] | None:
+    """Which content part a media error is about, as ('messages[i].content[j]', 'image' or 'video')."""
     for i, message in enumerate(body.messages):
         if not isinstance(message.content, list):
             continue
         for j, part in enumerate(message.content):
             if isinstance(part, ImageContent) and describe_source(part.image_url.url) == label:
-                return f"messages[{i}].content[{j}]"
+                return f"messages[{i}].content[{j}]", "image"
+            if isinstance(part, VideoContent) and describe_source(part.video_url.url) == label:
+                return f"messages[{i}].content[{j}]", "video"
     return None
 
 

@@ -6,8 +6,9 @@ limits below bound what one request may cost before it reaches the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy
@@ -48,12 +49,17 @@ def server_media_policy(
     allowed_local_dir: str | Path | None = None,
     allowed_domains: tuple[str, ...] = (),
     allow_private_urls: bool = False,
+    **limits: Any,
 ) -> MediaPolicy:
     """The server's media policy: local files only under `allowed_local_dir`, public URLs only by default.
 
     `allow_private_urls` lets URLs reach loopback and private networks (an image store on the LAN); pair it
-    with `allowed_domains` to name the hosts.
+    with `allowed_domains` to name the hosts. `limits` are other `MediaPolicy` fields (max_bytes,
+    max_video_bytes, max_video_duration_s, max_video_frames, url_timeout_s...), checked there.
     """
+    unknown = sorted(set(limits) - {f.name for f in fields(MediaPolicy)})
+    if unknown:
+        raise InvalidRequestError(f"unknown media limit(s) {', '.join(unknown)}")
     local_dir = None
     if allowed_local_dir is not None:
         local_dir = Path(allowed_local_dir).expanduser()
@@ -64,4 +70,5 @@ def server_media_policy(
         allowed_local_dir=local_dir,
         allow_private_urls=allow_private_urls,
         allowed_domains=tuple(d.strip().lower() for d in allowed_domains if d.strip()),
+        **limits,
     )
