@@ -29,7 +29,8 @@ def picture(tmp_path_factory) -> Path:
 
 
 def test_ask_json_matches_the_api(tiny_model_dir, picture, vr):
-    result = run("ask", str(picture), "What color is it?", "--model", str(tiny_model_dir), "--json",
+    # `--json true` as other tools take it: the word is the flag's value, not a second image
+    result = run("ask", str(picture), "What color is it?", "--model", str(tiny_model_dir), "--json", "true",
                  "--temperature", "0", "--presence-penalty", "0", "--max-new-tokens", "12")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

@@ -5,6 +5,7 @@ Flags that cannot work fail before any model loads (nothing here loads one)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import inspect
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -180,3 +181,14 @@ def test_media_url_flags_are_one_group_that_ask_and_serve_share():
     assert policy.allowed_domains == ("images.example.com", "lan.local", "cdn.example.org")
     assert policy.allow_local_files  # a person's own files stay readable on the command line
     assert not o.MediaUrlOptions().policy().allow_private_urls
+
+
+def test_a_yes_no_word_after_a_flag_is_its_value_not_an_argument():
+    as_json = invoke("models", "--json", "true")  # before: "Got unexpected extra argument (true)"
+    assert as_json.exit_code == 0, as_json.output
+    assert isinstance(json.loads(as_json.output), list)
+    as_table = invoke("models", "--json", "False")
+    assert as_table.exit_code == 0, as_table.output
+    assert not as_table.output.lstrip().startswith("[")
+    after_dashes = invoke("models", "--json", "--", "true")  # after `--` a word is an argument again
+    assert after_dashes.exit_code == 2
