@@ -4,6 +4,7 @@ upstream's server-sent chunks become vreason's `StreamDelta`s and `Answer`.
 Images arrive resolved by the media step (the same policy and checks as for the local engine), are resized
 to the same pixel budget, and travel as PNG data URIs at exactly the size the local model would see, so an
 upstream never fetches anything on a caller's behalf and the per-request pixel budget holds on any upstream.
+Videos arrive as the frames the media step sampled and travel as `video_url` MP4 data URIs (`video_wire`).
 No HTTP here.
 """
 
@@ -16,20 +17,24 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vreason.engine.backends.image_cache import DataUriCache, ImageFormat, image_data_uri
-from vreason.engine.prompt import chat_conversation
+from vreason.engine.backends.video_wire import VideoUriCache, sampled_fps, video_tokens, video_wire_part
+from vreason.engine.prompt import require_resolved
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.text_output import StreamAssembler, final_text
-from vreason.engine.types import Message, StreamDelta
+from vreason.engine.types import ImagePart, Message, StreamDelta, TextPart, VideoPart
+from vreason.errors import InvalidRequestError
 from vreason.media import PixelBudget
+from vreason.media.video_types import PreparedVideo
 
 
 @dataclass
 class WireRequest:
     """What the remote engine sends, prepared once and reused by every attempt."""
 
-    messages: list[dict[str, Any]]  # OpenAI-style, images inlined as data URIs
-    image_tokens: int  # visual tokens of the images as sent (Qwen3-VL: one per 32x32 pixels)
+    messages: list[dict[str, Any]]  # OpenAI-style, images and videos inlined as data URIs
+    image_tokens: int  # visual tokens of the images and videos as sent (Qwen3-VL: one per 32x32 pixels)
     affinity_key: str  # same for every turn of one conversation (see conversation_key)
+    video_fps: float | None = None  # the rate the request's clips were sampled at, when they agree
 
 
 def encode_messages(
@@ -38,26 +43,45 @@ def encode_messages(
     image_format: ImageFormat = "png",
     conversation_id: str | None = None,
     cache: DataUriCache | None = None,
+    video_cache: VideoUriCache | None = None,
 ) -> WireRequest:
-    """A resolved conversation as OpenAI messages, each image resized to the pixel budget and inlined."""
-    conversation, images = chat_conversation(messages)  # the chat-template dicts the local engine renders
-    pixels = iter(budget.apply(image.image) for image in images)
+    """A resolved conversation as OpenAI messages, each image resized to the pixel budget and inlined, each
+    video as its sampled frames. A message without media keeps plain string content, as the chat template
+    renders it."""
     image_tokens = 0
+    rates: set[float] = set()
     wire: list[dict[str, Any]] = []
-    for message in conversation:
-        content = message["content"]
-        if isinstance(content, list):
-            parts = []
-            for part in content:
-                if part["type"] == "image":
-                    image = next(pixels)
-                    image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
-                    uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
-                    part = {"type": "image_url", "image_url": {"url": uri}}
-                parts.append(part)
-            content = parts
-        wire.append({"role": message["role"], "content": content})
-    return WireRequest(wire, image_tokens, conversation_id or conversation_key(wire))
+    for message in messages:
+        if not message.images and not message.videos:
+            wire.append({"role": message.role, "content": message.text})
+            continue
+        parts: list[dict[str, Any]] = []
+        for part in message.content:
+            if isinstance(part, TextPart):
+                parts.append({"type": "text", "text": part.text})
+            elif isinstance(part, ImagePart):
+                image = budget.apply(require_resolved(part.source).image)
+                image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
+                uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
+                parts.append({"type": "image_url", "image_url": {"url": uri}})
+            elif isinstance(part, VideoPart):
+                video = _resolved_video(part)
+                image_tokens += video_tokens(video, budget.factor)
+                rates.add(round(sampled_fps(video), 6))
+                parts.append(video_wire_part(video, video_cache))
+        wire.append({"role": message.role, "content": parts})
+    fps = rates.pop() if len(rates) == 1 else None
+    return WireRequest(wire, image_tokens, conversation_id or conversation_key(wire), fps)
+
+
+def _resolved_video(part: VideoPart) -> PreparedVideo:
+    if not isinstance(part.source, PreparedVideo):
+        raise InvalidRequestError(
+            f"a video ({type(part.source).__name__}) reached the engine unresolved; resolve the conversation with "
+            "vreason.media_step.MediaResolver first",
+            param="messages",
+        )
+    return part.source
 
 
 def conversation_key(wire_messages: Sequence[dict[str, Any]]) -> str:
@@ -69,7 +93,8 @@ def conversation_key(wire_messages: Sequence[dict[str, Any]]) -> str:
         content = message["content"]
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
         for part in parts:  # the strings themselves: a JSON dump of a data URI would cost more than its hash
-            value = part.get("text") if part.get("type") == "text" else part.get("image_url", {}).get("url", "")
+            kind = part.get("type")
+            value = part.get("text") if kind == "text" else part.get(kind, {}).get("url", "")
             digest.update(str(value).encode() + b"\0")
         if message["role"] == "user":
             break
@@ -107,13 +132,18 @@ def sampling_fields(params: SamplingParams) -> dict[str, Any]:
 def request_body(model: str, wire: WireRequest, params: SamplingParams) -> dict[str, Any]:
     # Always streamed from the upstream, also for non-streaming callers: time to first token is measured
     # the same way, and a broken stream is noticed at once instead of at a read timeout.
-    return {
+    body = {
         "model": model,
         "messages": wire.messages,
         "stream": True,
         "stream_options": {"include_usage": True},
         **sampling_fields(params),
     }
+    if wire.video_fps is not None:
+        # vLLM samples a clip again in its processor (at 2 fps unless told); at the rate the frames were taken
+        # it keeps them all. Other servers ignore the field (vreason serve reads num_frames in video_url).
+        body["mm_processor_kwargs"] = {"fps": wire.video_fps}
+    return body
 
 
 @dataclass

@@ -35,6 +35,7 @@ from vreason.engine.backends.upstream_errors import (
     failure_from_stream_error,
     failure_from_transport,
 )
+from vreason.engine.backends.video_wire import VideoUriCache
 from vreason.engine.interface import CacheStats, EngineStats, GenerationRequest
 from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
@@ -76,6 +77,7 @@ class RemoteEngine:
         self._stats = EngineStats()
         self._flights: dict[str, _Flight] = {}
         self.image_cache = DataUriCache()
+        self.video_cache = VideoUriCache()
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitor: HealthMonitor | None = None
@@ -318,8 +320,11 @@ class RemoteEngine:
 
     async def _encode(self, request: GenerationRequest) -> WireRequest:
         budget = request.budget or self.budget
-        args = (request.messages, budget, self.config.image_format, request.conversation_id, self.image_cache)
-        if any(m.images for m in request.messages):  # resizing and encoding images would block the loop
+        args = (
+            request.messages, budget, self.config.image_format, request.conversation_id, self.image_cache,
+            self.video_cache,
+        )
+        if any(m.images or m.videos for m in request.messages):  # resizing and encoding would block the loop
             return await asyncio.to_thread(encode_messages, *args)
         return encode_messages(*args)
 
