@@ -175,6 +175,7 @@ class Usage:
     image_tokens: int = 0  # the share of prompt_tokens that are visual
     cached_tokens: int = 0  # prompt tokens whose KV was reused from an earlier request (not recomputed)
     cached_images: int = 0  # images whose vision features were reused (the vision tower did not run)
+    video_tokens: int = 0  # the share of image_tokens that come from videos
 
     @property
     def total_tokens(self) -> int:
