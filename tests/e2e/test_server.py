@@ -481,3 +481,17 @@ def test_a_prompt_far_over_the_context_is_refused_before_it_is_tokenized(think):
     error = response.json()["error"]
     assert "at least" in error["message"]  # the cheap bound's wording, not the exact count's
     assert error["param"] == "messages"
+
+
+def test_any_model_name_answers_the_name_a_client_sends(tiny_model_dir):
+    from vreason.server import server_media_policy
+
+    # LangChain's ChatOpenAI and other clients send their own default model name unless told otherwise.
+    for running in _start(tiny_model_dir, MODEL, server_media_policy(), any_model_name=True):
+        reply = running.client.chat.completions.create(
+            model="gpt-3.5-turbo", messages=[user("What color is it?", RED)], max_tokens=3, **GREEDY
+        )
+        assert reply.model == "gpt-3.5-turbo"
+        assert reply.usage.completion_tokens > 0
+        assert [card.id for card in running.client.models.list()] == [MODEL]
+        assert running.client.models.retrieve("gpt-4o").id == "gpt-4o"

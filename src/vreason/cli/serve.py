@@ -47,6 +47,11 @@ def serve(
         typer.Option("--served-model-name", help="Name(s) clients use as `model` (default: --model, or "
                      "vreason-demo)."),
     ] = None,
+    any_model_name: Annotated[
+        bool,
+        typer.Option("--any-model-name", help="Answer requests whatever `model` they name (for clients that send "
+                     "their own default name); /v1/models lists the served names."),
+    ] = False,
     max_request_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = (
         32 * 1024 * 1024
     ),
@@ -70,6 +75,7 @@ def serve(
     spec = o.engine_spec(loading, backend, media_policy=policy, max_images_per_request=max_images_per_request)
     settings = ServerSettings(
         served_model_names=tuple(served_model_name or ()),
+        any_model_name=any_model_name,
         api_key=api_key,
         max_request_bytes=max_request_bytes,
         request_timeout_s=request_timeout,

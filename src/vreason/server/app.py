@@ -103,7 +103,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         "/v1/models/{model_id:path}", response_model=ModelCard, responses=error_responses(*auth, 404, *GUARD_ERRORS)
     )
     async def get_model(model_id: str) -> dict:
-        if model_id not in names:
+        if model_id not in names and not settings.any_model_name:
             raise model_not_found(model_id, names)
         return ModelCard(id=model_id, created=created).model_dump()
 

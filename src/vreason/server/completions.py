@@ -49,7 +49,7 @@ class ChatCompletions:
 
     async def handle(self, body: ChatCompletionRequest, http: Request, request_id: str) -> Any:
         started = time.perf_counter()
-        if body.model not in self.names:
+        if body.model not in self.names and not self.settings.any_model_name:
             raise model_not_found(body.model, self.names)
         try:
             requests = await self.engine_requests(body, request_id)

@@ -25,6 +25,9 @@ DEFAULT_REQUEST_TIMEOUT_S = 600.0
 class ServerSettings:
     # The names clients send as `model`; the first is the one /v1/models lists. Empty: the engine's name.
     served_model_names: tuple[str, ...] = ()
+    # Answer whatever `model` a request names (clients that send their own default, such as LangChain's
+    # ChatOpenAI); /v1/models still lists served_model_names. Off by default: a wrong name is a 404 that says so.
+    any_model_name: bool = False
     # Bearer token required on /v1/*; None: no authentication (fine on 127.0.0.1, not on a network).
     api_key: str | None = None
     # Bodies larger than this are refused with 413 before they are parsed.
