@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from vreason.engine.caches import VisionCache
+from vreason.engine.decode_step import DecodeStep
 from vreason.engine.inputs import ImageSlot, PreparedInputs, VisionFeatures
 from vreason.engine.kv_slots import KVPayload, KVSlots
 from vreason.engine.request import RequestState
@@ -41,6 +42,8 @@ class BatchRunner:
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.slots = KVSlots(config.num_hidden_layers, config.num_key_value_heads, head_dim, model.dtype, model.device)
         self.head_fp32 = _fp32_head(model.lm_head)
+        # the decode step in few ops over the same weights; None: the transformers layers (engine/decode_step.py)
+        self.fast_decode = DecodeStep.build(self.lm, self.head_fp32, model.lm_head, self.slots)
         self.rows: list[_Row] = []  # index == row in the KV slots
         self.by_id: dict[str, _Row] = {}
         self.device = model.device
@@ -153,18 +156,27 @@ class BatchRunner:
         """One token for every row, in row order (`self.rows`)."""
         rows = self.rows
         lengths = [r.length for r in rows]
-        width = max(lengths) + 1
-        self.slots.ensure(len(self.rows), width)
-        tokens = torch.tensor([[r.request.output_ids[-1]] for r in rows], device=self.device)
-        columns = torch.tensor(lengths, device=self.device)[:, None]
-        position = torch.tensor([r.length + r.rope_delta for r in rows], device=self.device)
-        positions = position.view(1, -1, 1).expand(3, -1, 1)
-        embeds = self.lm.embed_tokens(tokens)
-        last = torch.zeros(len(rows), dtype=torch.long, device=self.device)
-        logits = self._forward(0, embeds, columns, positions, width, last, None, None)
+        self.slots.ensure(len(rows), max(lengths) + 1)
+        tokens = [r.request.output_ids[-1] for r in rows]
+        if self.fast_decode is not None:
+            logits = self.fast_decode(tokens, lengths, [r.length + r.rope_delta for r in rows])
+        else:
+            logits = self._decode_transformers(tokens, lengths)
         for row in rows:
             row.length += 1
         return sample(logits, [self._sampling(r) for r in rows])
+
+    def _decode_transformers(self, tokens: list[int], lengths: list[int]) -> torch.Tensor:
+        """The decode step through the checkpoint's decoder layers (models the fast step does not cover)."""
+        rows = self.rows
+        width = max(lengths) + 1
+        ids = torch.tensor(tokens, device=self.device)[:, None]
+        columns = torch.tensor(lengths, device=self.device)[:, None]
+        position = torch.tensor([r.length + r.rope_delta for r in rows], device=self.device)
+        positions = position.view(1, -1, 1).expand(3, -1, 1)
+        embeds = self.lm.embed_tokens(ids)
+        last = torch.zeros(len(rows), dtype=torch.long, device=self.device)
+        return self._forward(0, embeds, columns, positions, width, last, None, None)
 
     # -- rows ----------------------------------------------------------------------------------------------
     @torch.inference_mode()
