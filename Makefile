@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test lint bench-engine profile-engine bench-dtype demo-model eval-demo install clean test-vllm bench-remote fuzz-api
+.PHONY: demo test lint bench-engine profile-engine bench-dtype demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ profile-engine: $(STAMP)
 
 bench-dtype: $(STAMP)
 	$(BIN)/python benchmarks/cpu_dtype.py
+
+# Video preprocessing (vreason vs qwen-vl-utils, with decord2 kept in .cache/video-bench/readers for it, since
+# torchvision no longer reads video) and TTFT with the clip's caches; --results appends to benchmarks/RESULTS.md.
+bench-video: $(STAMP)
+	@test -d .cache/video-bench/readers/decord || $(BIN)/python -m pip install -q --no-deps \
+	  --target .cache/video-bench/readers decord2 2>&1 | $(PIP_FILTER)
+	$(BIN)/python benchmarks/video_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
