@@ -6,8 +6,15 @@ server routes are written against.
     answers = await vr.chat_many([[...], [...]])            # batched by the engine
     async for event in vr.stream_chat(messages): ...        # StreamDelta..., then the Answer
 
-Every request passes the media step (`MediaResolver`: conversation checked, images loaded under the engine's
-media policy) before it reaches the engine, off the event loop when it has images to read. Sampling keywords
+Every request passes the media step (`MediaResolver`: conversation checked, images loaded and videos decoded
+under the engine's media policy and video budget) before it reaches the engine, off the event loop when it
+has media to read.
+
+Videos: `ask(..., video="clip.mp4")` (a path, URL, data URI, bytes, a `VideoPart`, or a dict in the message
+part's form, `{"video": "clip.mp4", "fps": 1, "max_frames": 32, "start": 5, "end": 30}`), or video parts in
+`chat` messages (`{"type": "video_url", "video_url": {"url": ..., "fps": 1}}`, `VideoPart(...)`), or
+`VideoPart`s among the images of `ask`. Sampling options are per video (`VideoSampling`); unknown keys are
+refused by name. Sampling keywords
 override Qwen's defaults for the model's kind; `min_pixels`/`max_pixels`, `timeout_s` and `conversation_id`
 ride along per request. `VReason` (api.py) is the synchronous face of this class and nothing more.
 """
@@ -20,12 +27,14 @@ from typing import Any
 
 from vreason.engine.interface import Engine, GenerationRequest
 from vreason.engine.sampling import SamplingParams
-from vreason.engine.types import Answer, Message, StreamDelta
+from vreason.engine.types import Answer, ImagePart, Message, Part, StreamDelta, TextPart, VideoPart
 from vreason.errors import InvalidRequestError
-from vreason.media import ImageSource, PreparedImage
-from vreason.media_step import MediaResolver
+from vreason.media import ImageSource, PreparedImage, PreparedVideo, VideoSource
+from vreason.media.video_budget import VideoBudget
+from vreason.media_step import MediaResolver, needs_reading
 
-Images = ImageSource | Sequence[ImageSource] | None
+Images = ImageSource | VideoPart | Sequence[ImageSource | VideoPart] | None
+VideoLike = VideoSource | PreparedVideo | VideoPart | dict[str, Any] | None
 MessageLike = Message | dict[str, Any]
 # Request-level keywords beside the sampling ones.
 REQUEST_KEYS = ("min_pixels", "max_pixels", "timeout_s", "conversation_id")
@@ -34,7 +43,11 @@ REQUEST_KEYS = ("min_pixels", "max_pixels", "timeout_s", "conversation_id")
 class AsyncVReason:
     def __init__(self, engine: Engine, media: MediaResolver | None = None):
         self.engine = engine
-        self.media = media or MediaResolver(engine.policy, engine.max_images_per_request)
+        self.media = media or MediaResolver(
+            engine.policy,
+            engine.max_images_per_request,
+            video_budget=getattr(engine, "video_budget", None) or VideoBudget(),
+        )
 
     @property
     def model_name(self) -> str:
@@ -54,8 +67,17 @@ class AsyncVReason:
             return source
         return await asyncio.to_thread(self.media.load, source)
 
-    async def ask(self, images: Images, question: str, **sampling: Any) -> Answer:
-        return await self.chat([Message.user(question, as_image_list(images))], **sampling)
+    async def prepare_video(self, video: VideoLike) -> PreparedVideo:
+        """Read, sample and decode once (see `as_video_part` for the forms taken); pass the result anywhere a
+        video is taken (a conversation keeps it for its follow-up questions)."""
+        part = as_video_part(video)
+        assert part is not None, "prepare_video needs a video"
+        return await asyncio.to_thread(self.media.load_video, part)
+
+    async def ask(self, images: Images, question: str, *, video: VideoLike = None, **sampling: Any) -> Answer:
+        """One question about images and/or a video (`video=`: a clip, URL, data URI, bytes, `VideoPart`, or
+        `{"video": source, "fps": ..., "max_frames": ..., "start": ..., "end": ...}`)."""
+        return await self.chat([user_message(question, images, video)], **sampling)
 
     async def chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Answer:
         request = await self.request(messages, sampling, stream=False)
@@ -119,8 +141,8 @@ class AsyncVReason:
         options = {k: sampling.pop(k) for k in REQUEST_KEYS if k in sampling}
         params = self.sampling(**sampling)
         parsed = [m if isinstance(m, Message) else Message.from_dict(m) for m in messages]
-        if any(not isinstance(src, PreparedImage) for m in parsed for src in m.images):
-            resolved = await asyncio.to_thread(self.media.resolve, parsed)  # reads files and URLs
+        if needs_reading(parsed):
+            resolved = await asyncio.to_thread(self.media.resolve, parsed)  # reads files and URLs, decodes video
         else:
             resolved = self.media.resolve(parsed)
         return GenerationRequest(
@@ -151,3 +173,26 @@ def as_image_list(images: Images) -> list[ImageSource]:
     if isinstance(images, (str, bytes, bytearray)) or not isinstance(images, Sequence):
         return [images]
     return list(images)
+
+
+def as_video_part(video: VideoLike) -> VideoPart | None:
+    """A `VideoPart` from the forms `ask(video=...)` takes; a dict is read as a message's video part."""
+    if video is None or isinstance(video, VideoPart):
+        return video
+    if isinstance(video, dict):
+        return Message.from_dict({"role": "user", "content": [{"type": "video", **video}]}).videos[0]
+    return VideoPart(video)
+
+
+def user_message(question: str, images: Images = None, video: VideoLike = None) -> Message:
+    """Qwen's order for a visual question: the video, then the images (a `VideoPart` among them stays where it
+    is), then the question."""
+    parts: list[Part] = []
+    part = as_video_part(video)
+    if part is not None:
+        parts.append(part)
+    for item in as_image_list(images):
+        parts.append(item if isinstance(item, VideoPart) else ImagePart(item))
+    if question:
+        parts.append(TextPart(question))
+    return Message("user", parts)

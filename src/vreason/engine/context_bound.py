@@ -1,7 +1,10 @@
 """A cheap lower bound on a prompt's token count: a prompt that cannot fit the model's context is refused
 before it is tokenized in full (a 5 MB prompt costs 7-9 s of CPU to tokenize). No torch.
 
-Two bounds, both sound (they never refuse a prompt that fits):
+Visual tokens (images and video patches, known from their sizes before any pixel is processed) are added to
+the text's count: a long clip alone can be over the context, and is refused before the vision tower runs.
+
+Two bounds on the text, both sound (they never refuse a prompt that fits):
 - bytes: no token covers more than the vocabulary's longest entry, so tokens >= UTF-8 bytes / that length;
 - chunks: past `CHUNK_CHARS`, the text is tokenized a chunk at a time (cut at whitespace) and counting stops
   as soon as the total, less one token per cut for merges a cut may have split, is over the limit; only
@@ -28,14 +31,15 @@ class ContextBound:
             self._longest = max(len(token.encode("utf-8")) for token in self.tokenizer.get_vocab())
         return self._longest
 
-    def tokens_over(self, text: str, limit: int) -> int | None:
-        """A proven lower bound on the tokens of `text` when it is over `limit`; None when it may fit."""
-        at_least = -(-len(text.encode("utf-8")) // self.longest_token_bytes)
+    def tokens_over(self, text: str, limit: int, visual_tokens: int = 0) -> int | None:
+        """A proven lower bound on the tokens of `text` plus `visual_tokens` when it is over `limit`; None when
+        it may fit."""
+        at_least = -(-len(text.encode("utf-8")) // self.longest_token_bytes) + visual_tokens
         if at_least > limit:
             return at_least
         if len(text) <= CHUNK_CHARS:
             return None  # tokenizing it whole is cheap: the exact count decides
-        counted = 0
+        counted = visual_tokens
         for cuts, chunk in enumerate(_chunks(text, CHUNK_CHARS)):
             counted += len(self.tokenizer(chunk, add_special_tokens=False)["input_ids"])
             if counted - cuts > limit:

@@ -5,11 +5,22 @@ already holds that key, the image is not preprocessed again: its features and gr
 only the text is tokenized. Otherwise the image processor turns it into patches for the runner to encode.
 The prefix-cache key of a prompt is its token ids with each image's placeholder tokens replaced by the
 image's key (negative, so it can never equal a token id): prompts match only where their images match.
+
+A video is one slot per temporal patch (two frames), because its `<t seconds>` markers split its tokens into
+runs. That is exact, not an approximation: Qwen3-VL's vision tower attends within each temporal patch only
+(its cu_seqlens repeat h*w per t) and `get_rope_index` splits a video's grid into t grids of (1, h, w), so
+patch i of a (t, h, w) video encodes as an image of grid (1, h, w) with patch i's pixel rows. The pixels come
+from the checkpoint's video processor (rescale, normalize, patchify; frames arrive already at the model's
+size, so `do_resize=False`). A video's key hashes its content hash, sampling, frame times and size (cheaper
+than hashing every frame's pixels, and as exact: the decoder is deterministic); patch i's key is derived
+from it, so the same clip sampled the same way is encoded once and another fps is another entry. Video tokens
+are type 2 in the M-RoPE token types (images 1), as the processor marks them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +28,7 @@ import torch
 
 from vreason.engine.caches import VisionCache
 from vreason.engine.prompt import Prompt
+from vreason.media import PreparedVideo
 
 
 @dataclass
@@ -40,6 +52,7 @@ class ImageSlot:
     grid_thw: tuple[int, int, int]
     features: VisionFeatures | None  # from the cache; None until the runner encodes `pixel_values`
     pixel_values: torch.Tensor | None = None  # (patches, channels*t*p*p) when features are missing
+    video: bool = False  # a temporal patch of a video (grid (1, h, w)), not an image
 
 
 @dataclass
@@ -52,7 +65,12 @@ class PreparedInputs:
 
     @property
     def image_tokens(self) -> int:
+        """Visual tokens, videos' included."""
         return sum(i.num_tokens for i in self.images)
+
+    @property
+    def video_tokens(self) -> int:
+        return sum(i.num_tokens for i in self.images if i.video)
 
 
 class InputBuilder:
@@ -63,10 +81,36 @@ class InputBuilder:
         self.vision_cache = vision_cache
         self.image_token = processor.image_token
         self.image_token_id = int(model.config.image_token_id)
+        self.video_token = getattr(processor, "video_token", "<|video_pad|>")
+        self.video_token_id = int(model.config.video_token_id)
         self.merge = int(processor.image_processor.merge_size)
+        self.patch = int(processor.image_processor.patch_size)
+        self.temporal_patch = int(getattr(processor.video_processor, "temporal_patch_size", 2))
         self.device = model.device
 
     def build(self, prompt: Prompt, processor_size: dict[str, int]) -> PreparedInputs:
+        images = self._image_slots(prompt, processor_size)
+        videos = [self._video_slots(v) for v in prompt.videos]
+        video_counts = [[s.num_tokens for s in v] for v in videos]
+        token_ids = self._tokenize(prompt.text, [s.num_tokens for s in images], video_counts)
+        slots: list[ImageSlot] = []
+        cache_key = list(token_ids)
+        queues = {self.image_token_id: iter(images), self.video_token_id: iter(s for v in videos for s in v)}
+        cursor = 0
+        while cursor < len(token_ids):
+            token = token_ids[cursor]
+            if token in queues:
+                slot = next(queues[token])
+                slot.start = cursor
+                cache_key[cursor : cursor + slot.num_tokens] = [-slot.key] * slot.num_tokens
+                slots.append(slot)
+                cursor += slot.num_tokens
+            else:
+                cursor += 1
+        positions, delta = self._positions(token_ids, images, videos)
+        return PreparedInputs(token_ids, tuple(cache_key), positions, delta, slots)
+
+    def _image_slots(self, prompt: Prompt, processor_size: dict[str, int]) -> list[ImageSlot]:
         setting = tuple(sorted(processor_size.items()))
         keys = []
         for prepared, pixels in zip(prompt.images, prompt.pixels, strict=True):
@@ -88,35 +132,89 @@ class InputBuilder:
                 patches[i] = out["pixel_values"][offset : offset + count]
                 grids[i] = (grid[0], grid[1], grid[2])
                 offset += count
-        counts = [grids[i][0] * grids[i][1] * grids[i][2] // (self.merge**2) for i in range(len(keys))]
-        token_ids = self._tokenize(prompt.text, counts)
-        images: list[ImageSlot] = []
-        cache_key = list(token_ids)
-        cursor = 0
-        for i, (key, count) in enumerate(zip(keys, counts, strict=False)):
-            start = token_ids.index(self.image_token_id, cursor)
-            cache_key[start : start + count] = [-key] * count
-            images.append(ImageSlot(key, start, count, grids[i], cached[i], patches.get(i)))
-            cursor = start + count
-        positions, delta = self._positions(token_ids, [grids[i] for i in range(len(keys))])
-        return PreparedInputs(token_ids, tuple(cache_key), positions, delta, images)
+        return [
+            ImageSlot(key, -1, _tokens(grids[i], self.merge), grids[i], cached[i], patches.get(i))
+            for i, key in enumerate(keys)
+        ]
 
-    def _tokenize(self, text: str, counts: list[int]) -> list[int]:
-        pieces = text.split(self.image_token)
-        if len(pieces) != len(counts) + 1:
-            raise AssertionError(f"the prompt holds {len(pieces) - 1} image placeholders for {len(counts)} images")
-        expanded = pieces[0] + "".join(self.image_token * n + rest for n, rest in zip(counts, pieces[1:], strict=False))
-        return list(self.tokenizer(expanded)["input_ids"])
+    def _video_slots(self, video: PreparedVideo) -> list[ImageSlot]:
+        """One slot per temporal patch; pixels only for patches the vision cache lacks."""
+        key = video.content_keys.get("video")
+        if key is None:
+            key = video.content_keys["video"] = video_key(video)
+        chunks = video.num_frames // self.temporal_patch
+        width, height = video.size
+        grid = (1, height // self.patch, width // self.patch)
+        keys = [_derived_key(key, i) for i in range(chunks)]
+        cached = [self.vision_cache.get(k) for k in keys]
+        pixels: list[torch.Tensor | None] = [None] * chunks
+        if any(f is None for f in cached):
+            out = self.processor.video_processor(
+                videos=[video.frames],
+                do_sample_frames=False,
+                do_resize=False,
+                cap_pixels_per_frame=True,
+                return_tensors="pt",
+            )
+            t, h, w = out["video_grid_thw"][0].tolist()
+            assert (t, h, w) == (chunks, *grid[1:]), f"video grid {(t, h, w)} for {chunks} patches of {grid}"
+            per = h * w
+            pixels = [
+                out["pixel_values_videos"][i * per : (i + 1) * per] if cached[i] is None else None
+                for i in range(chunks)
+            ]
+        count = _tokens(grid, self.merge)
+        return [ImageSlot(k, -1, count, grid, f, p, video=True) for k, f, p in zip(keys, cached, pixels, strict=True)]
 
-    def _positions(self, token_ids: list[int], grids: list[tuple[int, int, int]]) -> tuple[torch.Tensor, int]:
+    def _tokenize(self, text: str, image_counts: list[int], video_counts: list[list[int]]) -> list[int]:
+        counts = {self.image_token: iter(image_counts), self.video_token: iter(n for v in video_counts for n in v)}
+        pieces = re.split(f"({re.escape(self.image_token)}|{re.escape(self.video_token)})", text)
+        expanded = []
+        for piece in pieces:
+            if piece in counts:
+                n = next(counts[piece], None)
+                if n is None:
+                    raise AssertionError(f"the prompt holds more {piece} placeholders than inputs")
+                expanded.append(piece * n)
+            else:
+                expanded.append(piece)
+        if any(next(rest, None) is not None for rest in counts.values()):
+            raise AssertionError("the prompt holds fewer placeholders than images and video patches")
+        return list(self.tokenizer("".join(expanded))["input_ids"])
+
+    def _positions(
+        self, token_ids: list[int], images: list[ImageSlot], videos: list[list[ImageSlot]]
+    ) -> tuple[torch.Tensor, int]:
         ids = torch.tensor([token_ids], dtype=torch.long)
-        if not grids:
+        if not images and not videos:
             return torch.arange(len(token_ids)).view(1, -1).expand(3, -1).clone(), 0
-        kinds = (ids == self.image_token_id).int()
+        kinds = (ids == self.image_token_id).int() + 2 * (ids == self.video_token_id).int()
+        image_grids = torch.tensor([s.grid_thw for s in images], dtype=torch.long) if images else None
+        video_grids = (
+            torch.tensor([(len(v), v[0].grid_thw[1], v[0].grid_thw[2]) for v in videos], dtype=torch.long)
+            if videos
+            else None
+        )
         positions, delta = self.model.model.get_rope_index(
-            ids, mm_token_type_ids=kinds, image_grid_thw=torch.tensor(grids, dtype=torch.long)
+            ids, mm_token_type_ids=kinds, image_grid_thw=image_grids, video_grid_thw=video_grids
         )
         return positions[:, 0, :].cpu(), int(delta.reshape(-1)[0])
+
+
+def _tokens(grid: tuple[int, int, int], merge: int) -> int:
+    return grid[0] * grid[1] * grid[2] // (merge**2)
+
+
+def video_key(video: PreparedVideo) -> int:
+    """A 62-bit key of a sampled video: its source's content, how it was sampled, its frame times and size."""
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(f"video:{video.content_hash}:{video.sampling.key}:{video.frames.shape}:{video.timestamps}".encode())
+    return (int.from_bytes(digest.digest(), "little") >> 2) or 1
+
+
+def _derived_key(key: int, index: int) -> int:
+    digest = hashlib.blake2b(f"{key}:{index}".encode(), digest_size=8)
+    return (int.from_bytes(digest.digest(), "little") >> 2) or 1
 
 
 def image_key(image: Any, processor_size: dict[str, int]) -> int:

@@ -2,10 +2,12 @@
 
 `generate` prepares a request off the event loop (template, tokens, cache lookups over images the surface
 has already resolved), hands it to the engine core's thread, and turns the token ids that come back into
-`StreamDelta`s and one final `Answer`. Requests that arrive while others run join the running batch at the
-next step. This front end is the detokenizer: it finds stop strings in the text (`StreamAssembler`) and tells
-the core, which never decodes text. Without stop strings or streaming, the answer is decoded once at the end
-(`final_text`); the two paths agree. Closing the stream early aborts the request and frees its KV.
+`StreamDelta`s and one final `Answer`. Videos arrive decoded by the media step (under `video_budget`, the
+checkpoint's video processor's bounds); their tokens count against the context like any other. Requests that
+arrive while others run join the running batch at the next step. This front end is the detokenizer: it finds
+stop strings in the text (`StreamAssembler`) and tells the core, which never decodes text. Without stop
+strings or streaming, the answer is decoded once at the end (`final_text`); the two paths agree. Closing the
+stream early aborts the request and frees its KV.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from vreason.engine.types import Answer, StreamDelta, Timings, Usage
 from vreason.errors import InvalidRequestError, RequestTimeoutError
 from vreason.media import MediaPolicy, PixelBudget, checkpoint_budget
 from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
+from vreason.media.video_budget import VideoBudget
 from vreason.models.loader import LoadedModel
 
 MiB = 1 << 20
@@ -58,6 +61,7 @@ class LocalEngine:
         self.policy = self.config.policy
         self.max_images_per_request = self.config.max_images_per_request
         self.budget = self.config.budget or checkpoint_budget(loaded.processor)
+        self.video_budget = VideoBudget.from_processor(loaded.processor)
         model = loaded.model
         if hasattr(model, "get_base_model"):  # a peft model during fine-tuning: its layers carry the adapters
             model = model.get_base_model()
@@ -99,9 +103,14 @@ class LocalEngine:
         """Chat template, tokens and cache lookups for one resolved request (raises on bad input)."""
         budget = request.budget or self.budget
         params = request.params
-        prompt = build_prompt(self.loaded.processor, request.messages, budget)
+        prompt = build_prompt(self.loaded.processor, request.messages, budget, self.video_budget)
         if self.max_context:
-            at_least = self.context_bound.tokens_over(prompt.text, self.max_context - params.max_new_tokens)
+            visual = sum(budget.num_visual_tokens(*p.size) for p in prompt.pixels) + sum(
+                self.video_budget.tokens(v.num_frames, *v.size) for v in prompt.videos
+            )
+            # placeholders are left out of the text: each becomes the visual tokens counted in `visual`
+            text = prompt.text.replace(self.inputs.image_token, "").replace(self.inputs.video_token, "")
+            at_least = self.context_bound.tokens_over(text, self.max_context - params.max_new_tokens, visual)
             if at_least is not None:
                 raise InvalidRequestError(
                     f"prompt (at least {at_least} tokens) + max_new_tokens ({params.max_new_tokens}) is over the "
@@ -115,7 +124,7 @@ class LocalEngine:
             raise InvalidRequestError(
                 f"prompt ({prompt_tokens} tokens) + max_new_tokens ({params.max_new_tokens}) is over the "
                 f"model's context of {self.max_context} tokens; shorten the conversation, lower max_new_tokens "
-                "or lower --max-pixels",
+                "or lower --max-pixels" + (" (or sample fewer video frames: --max-frames)" * bool(prompt.videos)),
                 param="max_new_tokens",
             )
         return prompt, inputs
@@ -194,6 +203,7 @@ class LocalEngine:
                 len(token_ids),
                 inputs.image_tokens,
                 cached_tokens=finish.num_cached_tokens,
+                video_tokens=inputs.video_tokens,
                 cached_images=finish.num_cached_images,
             ),
             timings=Timings(
@@ -220,6 +230,6 @@ class LocalEngine:
 
 
 def _is_light(request: GenerationRequest) -> bool:
-    if any(m.images for m in request.messages):
+    if any(m.images or m.videos for m in request.messages):
         return False
     return sum(len(m.text) for m in request.messages) <= LIGHT_PROMPT_CHARS

@@ -1,0 +1,173 @@
+"""Decode chosen frames of a clip with PyAV (FFmpeg's libraries, in-process): no subprocess, no whole clip in
+memory, frames converted straight to the size the model sees.
+
+Two passes over the container:
+1. `index_clip` demuxes without decoding (milliseconds for a minute of 720p): every frame's presentation time
+   (pts * time_base, so variable frame rates are exact) and where the keyframes are.
+2. `decode_frames` decodes forward and seeks to a wanted frame's keyframe only when that keyframe lies past
+   the decoder's position, so no frame is decoded twice and whole groups of pictures with no wanted frame are
+   skipped. Measured on a 20 s 1280x720 H.264 clip (2 cores; /tmp bench in the commit that added this): every
+   15th frame (2 fps) 0.60 s vs 0.84 s decoding all; every 120th frame with 1 s keyframe spacing 0.05 s vs
+   0.47 s. Seeking to every wanted frame instead re-decodes its group of pictures each time: 7.3 s.
+   Containers that cannot seek (GIF) are decoded forward from the start; the result is the same.
+
+Errors are `MediaError`s naming the input: not a video, no video track, corrupt or truncated data, no frames,
+absurd picture sizes, a clip longer than the policy allows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vreason.errors import MediaError
+from vreason.media.policy import MediaPolicy
+
+# swscale's bicubic filter widens with the scale factor, so downscaling is antialiased like Qwen's own resize.
+INTERPOLATION = "BICUBIC"
+
+
+@dataclass(frozen=True)
+class ClipIndex:
+    """What the demux pass learned about a clip's video track."""
+
+    pts: tuple[int, ...]  # every frame's presentation time in the stream's time base, increasing
+    times: tuple[float, ...]  # the same in seconds from the clip's first frame
+    keyframes: tuple[int, ...]  # pts of the keyframes, increasing
+    width: int
+    height: int
+    average_fps: float | None
+
+    @property
+    def duration_s(self) -> float:
+        step = 1.0 / self.average_fps if self.average_fps else 0.0
+        return self.times[-1] + step if self.times else 0.0
+
+
+def _open(source: Path | bytes, label: str):
+    try:
+        return av.open(str(source) if isinstance(source, Path) else io.BytesIO(source), mode="r")
+    except av.error.FFmpegError:
+        raise MediaError(label, "is not a video file PyAV can read (unknown format, or corrupt)") from None
+
+
+def index_clip(source: Path | bytes, label: str, policy: MediaPolicy) -> ClipIndex:
+    """Presentation times and keyframes of the first video track (raises MediaError)."""
+    with _open(source, label) as container:
+        if not container.streams.video:
+            raise MediaError(label, "has no video track")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        _check_size(width, height, label, policy)
+        if container.duration is not None and container.duration / 1e6 > policy.max_video_duration_s:
+            raise MediaError(
+                label, f"lasts {container.duration / 1e6:.0f} s, over the limit of {policy.max_video_duration_s:.0f} s"
+            )
+        entries: list[tuple[int, bool]] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size and packet.pts is not None:
+                    entries.append((packet.pts, packet.is_keyframe))
+        except av.error.FFmpegError as err:
+            raise MediaError(label, f"is corrupt or truncated ({_reason(err)})") from None
+        if not entries:
+            raise MediaError(label, "has no video frames (zero-length clip)")
+        entries.sort()
+        pts = tuple(dict.fromkeys(p for p, _ in entries))  # a repeated pts is one picture
+        keyframes = tuple(sorted({p for p, key in entries if key})) or (pts[0],)
+        base = float(stream.time_base)
+        times = tuple(round((p - pts[0]) * base, 6) for p in pts)  # microseconds: no float noise in "<1.4 seconds>"
+        if times[-1] > policy.max_video_duration_s:
+            raise MediaError(label, f"lasts {times[-1]:.0f} s, over the limit of {policy.max_video_duration_s:.0f} s")
+        rate = stream.average_rate
+        return ClipIndex(pts, times, keyframes, width, height, float(rate) if rate else None)
+
+
+def decode_frames(
+    source: Path | bytes, index: ClipIndex, picks: list[int], size: tuple[int, int], label: str
+) -> np.ndarray:
+    """RGB uint8 frames (len(picks), height, width, 3) of the picked frames (indices into `index.pts`),
+    each resized to `size` (width, height) while it is converted."""
+    width, height = size
+    wanted = sorted({index.pts[i] for i in picks})
+    got: dict[int, np.ndarray] = {}
+    try:
+        with _open(source, label) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # frame threads: ~2x on two cores
+            _decode_wanted(container, stream, index, wanted, got, width, height)
+        if len(got) < len(wanted):  # a seek that landed late (a broken index): decode forward from the start
+            with _open(source, label) as container:
+                _collect(container.decode(container.streams.video[0]), set(wanted) - set(got), got, width, height)
+    except av.error.FFmpegError as err:
+        raise MediaError(label, f"is corrupt or truncated ({_reason(err)})") from None
+    missing = [p for p in wanted if p not in got]
+    if missing:
+        raise MediaError(
+            label, f"is corrupt or truncated ({len(missing)} of {len(wanted)} frames could not be decoded)"
+        )
+    return np.stack([got[index.pts[i]] for i in picks])
+
+
+def _decode_wanted(container, stream, index: ClipIndex, wanted: list[int], got: dict, width: int, height: int):
+    frames = None
+    position: int | None = None  # pts of the last frame decoded
+    todo = set(wanted)
+    for target in wanted:
+        if target in got:
+            continue
+        keyframe = index.keyframes[max(0, bisect.bisect_right(index.keyframes, target) - 1)]
+        if frames is None:
+            if keyframe > index.pts[0]:
+                _seek(container, stream, keyframe)
+            frames = container.decode(stream)
+        elif position is not None and keyframe > position and _seek(container, stream, keyframe):
+            frames = container.decode(stream)
+        for frame in frames:
+            if frame.pts is None:
+                continue
+            position = frame.pts
+            if frame.pts in todo:
+                got[frame.pts] = _rgb(frame, width, height)
+            if frame.pts >= target:
+                break
+
+
+def _collect(frames, todo: set[int], got: dict, width: int, height: int) -> None:
+    for frame in frames:
+        if frame.pts in todo:
+            got[frame.pts] = _rgb(frame, width, height)
+            todo.discard(frame.pts)
+            if not todo:
+                return
+
+
+def _seek(container, stream, pts: int) -> bool:
+    """Seek to the keyframe at or before `pts`; False when the container cannot (decode on instead)."""
+    try:
+        container.seek(pts, stream=stream, backward=True, any_frame=False)
+        return True
+    except av.error.FFmpegError:
+        return False
+
+
+def _rgb(frame, width: int, height: int) -> np.ndarray:
+    return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation=INTERPOLATION)
+
+
+def _check_size(width: int, height: int, label: str, policy: MediaPolicy) -> None:
+    if width <= 0 or height <= 0:
+        raise MediaError(label, "has a video track with no picture size")
+    if width * height > policy.max_image_pixels:
+        raise MediaError(label, f"frames of {width}x{height} are over the {policy.max_image_pixels}-pixel limit")
+    if max(width, height) / min(width, height) > policy.max_aspect_ratio:
+        raise MediaError(label, f"frames of {width}x{height} are more elongated than {policy.max_aspect_ratio:.0f}:1")
+
+
+def _reason(err: Exception) -> str:
+    return getattr(err, "strerror", None) or str(err).split(": '", 1)[0]

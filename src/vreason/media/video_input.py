@@ -1,0 +1,210 @@
+"""Load one video from whatever a caller has into a `PreparedVideo`: sampled frames at the size the model sees,
+with their real presentation times.
+
+Sources: a path or file:// URL (opened in place, never read whole), an http(s) URL (fetched under the media
+policy's SSRF guard, domain list, timeout and `max_video_bytes`, as images are), a data URI or base64 text,
+bytes, or a list of frames (anything `load_image` takes) with their timestamps (default: 2 a second, as
+qwen-vl-utils assumes). A clip is recognised by its content, whatever its name (`looks_like_video`).
+
+Reading (`read_video`) is separate from decoding (`decode_video`) so the media step can key its cache by the
+content's hash before paying for a decode. Every failure is a `MediaError` or `InvalidRequestError` naming
+the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+from PIL import Image
+
+from vreason.errors import InvalidRequestError, MediaError
+from vreason.media.image_input import _decode_base64, describe_source, load_image, read_source_bytes
+from vreason.media.policy import MediaPolicy
+from vreason.media.video_budget import VideoBudget, plan_frames
+from vreason.media.video_decode import decode_frames, index_clip
+from vreason.media.video_types import PreparedVideo, VideoSampling
+
+_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w-]+=[^;,]*)*)(?P<b64>;base64)?,", re.I)
+# qwen-vl-utils' `sample_fps` for a list of frames given without times.
+FRAME_LIST_FPS = 2.0
+
+
+@dataclass(frozen=True)
+class VideoData:
+    """An encoded clip, read under the policy: a local file (opened in place) or bytes, and its content hash."""
+
+    data: Path | bytes
+    digest: str
+    label: str
+
+
+def read_video(source: str | Path | bytes | bytearray, policy: MediaPolicy) -> VideoData:
+    """Check and read a clip's source (not decoded yet)."""
+    label = describe_source(source)
+    capped = replace(policy, max_bytes=policy.max_video_bytes)
+    if isinstance(source, (bytes, bytearray)):
+        data: Path | bytes = _capped(bytes(source), policy, label)
+    elif isinstance(source, Path):
+        data = _local(source, policy, label)
+    elif isinstance(source, str):
+        text = source.strip()
+        lowered = text[:16].lower()
+        if lowered.startswith("data:"):
+            data = _capped(_data_uri(text, label), policy, label)
+        elif lowered.startswith("file://"):
+            data = _local(Path(unquote(urlsplit(text).path)), policy, label)
+        elif text and "://" not in text[:12] and len(text) < 4096 and _is_file(text):
+            data = _local(Path(text).expanduser(), policy, label)
+        else:  # URLs under the SSRF guard, base64 text, and the one-line errors for everything else
+            data = read_source_bytes(text, capped, label)
+    else:
+        raise MediaError(label, f"unsupported video input type {type(source).__name__}")
+    return VideoData(data, _digest(data), label)
+
+
+def decode_video(video: VideoData, sampling: VideoSampling, budget: VideoBudget, policy: MediaPolicy) -> PreparedVideo:
+    """Sample and decode a clip read by `read_video`."""
+    index = index_clip(video.data, video.label, policy)
+    picks = plan_frames(index.times, sampling, budget, policy.max_video_frames, video.label)
+    size = budget.frame_size(len(picks), index.width, index.height, sampling.max_pixels)
+    frames = decode_frames(video.data, index, picks, size, video.label)
+    return PreparedVideo(
+        frames=frames,
+        timestamps=tuple(index.times[i] for i in picks),
+        label=video.label,
+        content_hash=video.digest,
+        sampling=sampling,
+        duration_s=index.duration_s,
+        source_fps=index.average_fps,
+        original_size=(index.width, index.height),
+    )
+
+
+def load_frames(
+    sources: list,
+    timestamps: tuple[float, ...] | None,
+    sampling: VideoSampling,
+    budget: VideoBudget,
+    policy: MediaPolicy,
+) -> PreparedVideo:
+    """A caller's own frames (images) as a video: all of them unless fps/num_frames/max_frames thin them out,
+    at one size (the budget's for the first frame), each at its given time."""
+    label = f"<list of {len(sources)} video frames>"
+    if not sources:
+        raise InvalidRequestError("a list of video frames is empty", param="video")
+    if len(sources) > policy.max_video_frames * 4:  # refused before decoding any (thinning keeps at most a 1/4)
+        raise InvalidRequestError(f"{label} is over the limit of {policy.max_video_frames} frames", param="video")
+    times = timestamps if timestamps is not None else tuple(i / FRAME_LIST_FPS for i in range(len(sources)))
+    if any(b <= a for a, b in zip(times, times[1:], strict=False)) or times[0] < 0:
+        raise InvalidRequestError(f"{label}: timestamps must be >= 0 and increasing", param="timestamps")
+    picks = plan_frames(times, sampling, budget, policy.max_video_frames, label, all_by_default=True)
+    images = {i: load_image(sources[i], policy).image for i in sorted(set(picks))}
+    first = images[picks[0]]
+    size = budget.frame_size(len(picks), first.width, first.height, sampling.max_pixels)
+    arrays = {i: np.asarray(_resized(img, size)) for i, img in images.items()}
+    frames = np.stack([arrays[i] for i in picks])
+    digest = hashlib.blake2b(frames.tobytes(), digest_size=16)
+    digest.update(repr([times[i] for i in picks]).encode())
+    return PreparedVideo(
+        frames=frames,
+        timestamps=tuple(times[i] for i in picks),
+        label=label,
+        content_hash=digest.hexdigest(),
+        sampling=sampling,
+        duration_s=times[-1],
+        original_size=first.size,
+    )
+
+
+def looks_like_video(path: str | Path) -> bool:
+    """Whether a local file holds a video by its content: FFmpeg finds a video track and Pillow does not read
+    it as a still picture (an animated GIF or WebP is a video; a PNG, JPEG or one-frame GIF is an image)."""
+    import av
+
+    try:
+        with Image.open(path) as image:
+            if not getattr(image, "is_animated", False):
+                return False
+    except (OSError, ValueError, Image.DecompressionBombError):
+        pass
+    try:
+        with av.open(str(path), mode="r") as container:
+            return bool(container.streams.video)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
+def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    return image if image.size == size else image.resize(size, Image.Resampling.BICUBIC)
+
+
+def _capped(data: bytes, policy: MediaPolicy, label: str) -> bytes:
+    if len(data) > policy.max_video_bytes:
+        raise MediaError(label, f"{len(data)} bytes is over the {policy.max_video_bytes}-byte video limit")
+    if not data:
+        raise MediaError(label, "is empty (0 bytes)")
+    return data
+
+
+def _data_uri(text: str, label: str) -> bytes:
+    match = _DATA_URI.match(text)
+    if not match:
+        raise MediaError(label, "malformed data URI (expected data:video/...;base64,...)")
+    mime = (match.group("mime") or "").lower()
+    if mime and not mime.startswith(("video/", "image/")) and mime != "application/octet-stream":
+        raise MediaError(label, f"data URI has media type {mime!r}, not a video")
+    payload = text[match.end() :]
+    if match.group("b64"):
+        return _decode_base64(payload, label)
+    return unquote(payload).encode("latin-1", errors="replace")
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).expanduser().exists()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _local(path: Path, policy: MediaPolicy, label: str) -> Path:
+    """The image loader's rules for local files, with the video byte limit; the file is opened in place."""
+    if not policy.allow_local_files:
+        raise MediaError(label, "local files are not allowed here (the server needs --allowed-local-media-path)")
+    try:
+        resolved = path.expanduser().resolve(strict=True)
+    except (FileNotFoundError, RuntimeError):
+        raise MediaError(label, "no such file") from None
+    except OSError as err:
+        raise MediaError(label, f"cannot be read ({err.strerror})") from None
+    if policy.allowed_local_dir is not None and not resolved.is_relative_to(policy.allowed_local_dir):
+        raise MediaError(label, f"is outside the allowed media directory {policy.allowed_local_dir}")
+    if resolved.is_dir():
+        raise MediaError(label, "is a directory, not a video file")
+    try:
+        size = resolved.stat().st_size
+    except OSError as err:
+        raise MediaError(label, f"cannot be read ({err.strerror})") from None
+    if size > policy.max_video_bytes:
+        raise MediaError(label, f"{size} bytes is over the {policy.max_video_bytes}-byte video limit")
+    if size == 0:
+        raise MediaError(label, "is empty (0 bytes)")
+    return resolved
+
+
+def _digest(data: Path | bytes) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    if isinstance(data, bytes):
+        digest.update(data)
+        return digest.hexdigest()
+    try:
+        with data.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except PermissionError:
+        raise MediaError(str(data), "permission denied") from None
+    return digest.hexdigest()

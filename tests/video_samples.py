@@ -1,0 +1,76 @@
+"""Small real video files for tests, encoded with PyAV (libx264, VP9, GIF...): a moving bar whose position and
+colour tell which frame (and so which time) a decoded picture came from.
+
+`frame_picture(i, w, h)` is frame i's content; `make_clip` writes `frames` such pictures at `fps` (or at the
+given `times`, for variable frame rates) into any container FFmpeg writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def frame_picture(index: int, width: int, height: int) -> np.ndarray:
+    """Frame `index`: a horizontal gradient, a white bar that moves right 4 px a frame, green = 7 * index."""
+    xx = np.arange(width)[None, :].repeat(height, 0)
+    picture = np.zeros((height, width, 3), np.uint8)
+    picture[..., 0] = xx * 255 // max(width - 1, 1)
+    picture[..., 1] = (index * 7) % 256
+    picture[..., 2] = ((xx + index * 4) % width < max(width // 8, 1)) * 255
+    return picture
+
+
+def make_clip(
+    path: Path,
+    width: int = 96,
+    height: int = 64,
+    frames: int = 30,
+    fps: int = 10,
+    codec: str = "libx264",
+    times: Sequence[float] | None = None,
+    gop: int | None = None,
+) -> Path:
+    """Encode a clip; `times` (seconds, increasing) gives each frame its own presentation time (VFR)."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream(codec, rate=fps)
+    stream.width, stream.height = width, height
+    stream.pix_fmt = "rgb8" if codec == "gif" else "yuv420p"
+    if gop is not None:
+        stream.codec_context.gop_size = gop
+    base = Fraction(1, 1000)
+    if times is not None:
+        stream.codec_context.time_base = base
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(frame_picture(i, width, height), format="rgb24")
+        if times is not None:
+            frame.pts = round(times[i] * 1000)
+            frame.time_base = base
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    """A file with one audio track and no video (AAC in MP4)."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream("aac", rate=16000)
+    samples = int(16000 * seconds)
+    for start in range(0, samples, 1024):
+        n = min(1024, samples - start)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, n), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        frame.pts = start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
