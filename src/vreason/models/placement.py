@@ -1,16 +1,25 @@
 """Where a model runs and in which precision: device auto (cuda -> mps -> cpu) and dtype auto.
 
 dtype auto is bfloat16 on CUDA (float16 on GPUs without bf16), float16 on Apple MPS. On CPU it depends on the
-model's size: small models (float32 weights up to CPU_FLOAT32_MAX_BYTES) run in float32, because on CPUs without
-native bf16 matmul (AVX2) the batching engine's matrix products (many rows at once: prefill, batched decode)
-were measured 2-4x faster in float32; larger ones run in bfloat16, which halves their memory (and one request at
-a time, bound by memory traffic, also decodes faster in bf16: 1.7x, `benchmarks/cpu_dtype.py`).
-`--dtype` overrides.
+model's size and the machine: larger models (float32 weights over CPU_FLOAT32_MAX_BYTES) run in bfloat16, which
+halves their memory (and one request at a time, bound by memory traffic, also decodes faster in bf16: 1.7x,
+`benchmarks/cpu_dtype.py`). Small ones run in the CPU's faster precision (`cpu_fast_dtype`): float32 on a CPU
+without native bf16 (AVX2: the batching engine's matrix products were measured 2-4x faster in float32); on one
+with native bf16 (the avx512_bf16 or amx_bf16 flag) a short matmul check (~0.1 s) decides, measured once per
+machine and cached in ~/.cache/vreason/cpu-dtype.json. The choice and its reason are logged at start
+(`Placement.reason`); `--dtype` overrides.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vreason.errors import InvalidRequestError, ModelLoadError
@@ -22,6 +31,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 QUANTIZATIONS = ("4bit", "8bit")
 CPU_FLOAT32_MAX_BYTES = 2 << 30
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs that multiply bf16 natively
+BF16_MIN_SPEEDUP = 1.1  # bf16 must beat float32 by this much in the check: ties keep float32's exactness
+
+logger = logging.getLogger("vreason.models")
 
 
 @dataclass(frozen=True)
@@ -67,5 +80,89 @@ def choose_placement(device: str = "auto", dtype: str = "auto", float32_bytes: i
     if base == "mps":
         return Placement(device, "float16", "float16: the fastest precision on Apple MPS")
     if float32_bytes is not None and float32_bytes <= CPU_FLOAT32_MAX_BYTES:
-        return Placement(device, "float32", "float32: a small model; batched CPU matmuls measured faster than bf16")
-    return Placement(device, "bfloat16", "bfloat16: halves a large model's memory on CPU")
+        name, why = cpu_fast_dtype(cpu_flags(), cached_bf16_speedup)
+        return _logged(Placement(device, name, f"{name}: a small model; {why}"))
+    return _logged(Placement(device, "bfloat16", "bfloat16: halves a large model's memory on CPU"))
+
+
+def cpu_fast_dtype(flags: frozenset[str], bf16_speedup: Callable[[], float]) -> tuple[str, str]:
+    """(dtype name, why) for a small model on a CPU with these /proc/cpuinfo flags. `bf16_speedup()`: float32
+    time over bf16 time in a matmul check, called only when the flags say the CPU multiplies bf16 natively."""
+    native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
+    if not native:
+        return "float32", "this CPU has no native bf16 (no avx512_bf16 / amx_bf16), where float32 is 2-4x faster"
+    speedup = bf16_speedup()
+    if speedup >= BF16_MIN_SPEEDUP:
+        return "bfloat16", f"native bf16 ({native[0]}) measured {speedup:.2f}x float32's speed here"
+    return "float32", f"native bf16 ({native[0]}), but it measured only {speedup:.2f}x float32's speed here"
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none: not Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cached_bf16_speedup() -> float:
+    """`measure_bf16_speedup` once per machine: cached by CPU model, flags, torch version and thread count."""
+    import torch
+
+    flags = hashlib.sha1(" ".join(sorted(cpu_flags())).encode()).hexdigest()[:12]
+    key = f"{_cpu_model()}|{flags}|{torch.__version__}|{torch.get_num_threads()}"
+    path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vreason" / "cpu-dtype.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known.get(key), (int, float)):
+        return float(known[key])
+    speedup = measure_bf16_speedup()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**known, key: speedup}))
+    except OSError:
+        pass  # a read-only home: measured again next start
+    return speedup
+
+
+def measure_bf16_speedup(repeats: int = 5) -> float:
+    """float32 time / bf16 time of the products a batching engine runs: one row (decode of one request) and
+    32 rows (a batch) against a 2048 x 2048 weight; best of `repeats` each (~0.1 s in all)."""
+    import torch
+
+    def best(dtype: torch.dtype) -> float:
+        weight = torch.randn(2048, 2048).to(dtype)
+        inputs = [torch.randn(rows, 2048).to(dtype) for rows in (1, 32)]
+        total = 0.0
+        with torch.inference_mode():
+            for x in inputs:
+                torch.nn.functional.linear(x, weight)  # warm-up: first calls pick kernels
+                times = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    torch.nn.functional.linear(x, weight)
+                    times.append(time.perf_counter() - start)
+                total += min(times)
+        return total
+
+    return best(torch.float32) / best(torch.bfloat16)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _logged(placement: Placement) -> Placement:
+    logger.info("model placement: %s, %s (%s)", placement.device, placement.dtype_name, placement.reason)
+    return placement

@@ -1,0 +1,97 @@
+"""The fast decode step (engine/decode_step.py) against the transformers decoder layers it replaces: from the
+same KV state, the same logits and the same KV writes, bit for bit, in float32 and bfloat16, at batch 1 and
+with rows of different lengths; models it does not compute exactly keep the transformers layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vreason.engine.batch_runner import BatchRunner
+from vreason.engine.caches import VisionCache
+from vreason.engine.decode_step import DecodeStep, supported
+from vreason.engine.factory import EngineSpec, build_engine
+from vreason.engine.interface import GenerationRequest
+from vreason.engine.request import RequestState, Status
+from vreason.engine.sampling import GREEDY
+from vreason.engine.types import Message
+from vreason.media_step import MediaResolver
+
+PARAMS = GREEDY.updated(max_new_tokens=64, ignore_eos=True)
+QUESTIONS = ["What is this?", "Describe the picture in one long sentence, please, with colours.", "Hi"]
+
+
+@pytest.fixture(scope="module", params=["float32", "bfloat16"])
+def engine(request, tiny_model_dir):
+    engine = build_engine(EngineSpec(model=str(tiny_model_dir), dtype=request.param))
+    engine.core.shutdown()  # the runner is driven by hand
+    yield engine
+    engine.shutdown()
+
+
+def prefill(engine, batch: int) -> tuple[BatchRunner, list[RequestState]]:
+    runner = BatchRunner(engine.loaded.model, VisionCache(1 << 20))
+    resolver = MediaResolver(engine.policy, engine.max_images_per_request)
+    requests = []
+    for i in range(batch):
+        image = Image.fromarray(np.random.default_rng(i).integers(0, 256, (32 + 16 * i, 48, 3), dtype=np.uint8))
+        messages = resolver.resolve([Message.user(QUESTIONS[i % len(QUESTIONS)], [image] if i % 2 == 0 else [])])
+        _, inputs = engine.prepare(GenerationRequest(messages, PARAMS))
+        state = RequestState(f"r{i}", inputs.token_ids, PARAMS, inputs, status=Status.RUNNING)
+        requests.append(state)
+    out = runner.execute_prefill(requests)
+    for r in requests:
+        r.output_ids.append(out.sampled[r.request_id])
+    return runner, requests
+
+
+def kv(runner: BatchRunner) -> list[torch.Tensor]:
+    return [t.clone() for t in (*runner.slots.keys, *runner.slots.values)]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fast_step_equals_the_transformers_layers_bit_for_bit(engine, batch):
+    runner, requests = prefill(engine, batch)
+    fast = runner.fast_decode
+    assert fast is not None, "the tiny Qwen3-VL is a model the fast step covers"
+    for _ in range(3):  # several steps: rows of different lengths keep growing
+        rows = runner.rows
+        lengths = [r.length for r in rows]
+        runner.slots.ensure(len(rows), max(lengths) + 1)
+        tokens = [r.request.output_ids[-1] for r in rows]
+        before = kv(runner)
+        with torch.inference_mode():
+            ours = fast(tokens, lengths, [r.length + r.rope_delta for r in rows])
+            ours_kv = kv(runner)
+            for buffer, saved in zip((*runner.slots.keys, *runner.slots.values), before, strict=True):
+                buffer.copy_(saved)
+            theirs = runner._decode_transformers(tokens, lengths)
+        assert torch.equal(ours, theirs)
+        assert all(torch.equal(a, b) for a, b in zip(ours_kv, kv(runner), strict=True))
+        out = runner.execute_decode(requests)  # then advance through the runner itself (the fast path)
+        for r in requests:
+            r.output_ids.append(out.sampled[r.request_id])
+    assert all(len(r.output_ids) == 4 for r in requests)
+
+
+def test_models_it_does_not_cover_keep_the_transformers_layers(engine, monkeypatch):
+    model = engine.loaded.model
+    lm = model.model.language_model
+    assert supported(lm, model.lm_head)
+
+    class WrappedLinear(torch.nn.Linear):  # what a LoRA adapter or a quantized layer looks like to the check
+        pass
+
+    attn = lm.layers[-1].self_attn
+    original = attn.o_proj
+    wrapped = WrappedLinear(original.in_features, original.out_features, bias=False, dtype=original.weight.dtype)
+    attn.o_proj = wrapped
+    try:
+        assert not supported(lm, model.lm_head)
+        assert BatchRunner(model, VisionCache(1 << 20)).fast_decode is None
+    finally:
+        attn.o_proj = original
+    monkeypatch.setenv("VREASON_DECODE", "transformers")
+    assert DecodeStep.build(lm, None, model.lm_head, BatchRunner(model, VisionCache(1)).slots) is None
