@@ -86,8 +86,15 @@ def embedded_ipv4(address: IPv6) -> IPv4 | None:
     return None
 
 
-def fetch_url(url: str, policy: MediaPolicy, label: str) -> bytes:
-    """Return the body of `url` (following up to policy.max_redirects redirects), or raise MediaError."""
+def fetch_url(
+    url: str,
+    policy: MediaPolicy,
+    label: str,
+    accepted: tuple[str, ...] = ACCEPTED_CONTENT_TYPES,
+    what: str = "an image",
+) -> bytes:
+    """Return the body of `url` (following up to policy.max_redirects redirects), or raise MediaError.
+    `accepted`: the content types taken (prefixes); `what` names the expected media in the refusal."""
     resolve = policy.resolver or system_resolver
     # url_timeout_s bounds the whole fetch (every hop, the body included), not each read: a server that trickles
     # one byte a second would otherwise hold a worker thread for as long as it likes.
@@ -112,8 +119,8 @@ def fetch_url(url: str, policy: MediaPolicy, label: str) -> bytes:
                     if response.status_code != 200:
                         raise MediaError(label, f"server answered HTTP {response.status_code}")
                     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                    if content_type and not content_type.startswith(ACCEPTED_CONTENT_TYPES):
-                        raise MediaError(label, f"URL serves {content_type!r}, not an image")
+                    if content_type and not content_type.startswith(accepted):
+                        raise MediaError(label, f"URL serves {content_type!r}, not {what}")
                     return _read_capped(response, policy, label, deadline)
                 finally:
                     response.close()
