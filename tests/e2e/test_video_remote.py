@@ -54,7 +54,7 @@ def test_the_wire_carries_the_sampled_frames_at_their_times():
     assert frames.shape == video.frames.shape
     assert times == pytest.approx(TIMES, abs=1e-3)
     assert np.abs(frames.astype(int) - video.frames.astype(int)).mean() < 4  # x264 at CRF 18
-    assert wire.image_tokens == 3 * (96 // 32) * (64 // 32)  # 3 frame pairs of 3x2 tokens
+    assert wire.image_tokens == wire.video_tokens == 3 * (96 // 32) * (64 // 32)  # 3 frame pairs of 3x2 tokens
     body = request_body("m", wire, INSTRUCT_DEFAULTS)
     assert body["mm_processor_kwargs"] == {"fps": pytest.approx(sampled_fps(video))}  # vLLM keeps every frame
 
@@ -91,13 +91,14 @@ def test_remote_engine_sends_video_to_vreason_serve(upstream, tiny_model_dir, vr
 
     clip = h264_clip(seconds=2.0, fps=8)
     messages = [Message("user", [VideoPart(clip, {"fps": 4}), TextPart("What happens?")])]
-    remote = VReason(engine=RemoteEngine(upstream, model=MODEL))
+    # clips sized as the upstream's checkpoint takes them (a released Qwen3-VL's are the default)
+    remote = VReason(engine=RemoteEngine(upstream, model=MODEL, video_budget=vr.engine.video_budget))
     try:
         answer = remote.chat(messages, max_new_tokens=3, temperature=0.0)
         local = vr.chat(messages, max_new_tokens=3, temperature=0.0)
         # the upstream saw the same frames and times as the local engine: the same prompt, token for token
         assert answer.usage.prompt_tokens == local.usage.prompt_tokens
-        assert answer.usage.image_tokens == local.usage.image_tokens
+        assert answer.usage.image_tokens == answer.usage.video_tokens == local.usage.video_tokens
         followup = remote.chat(messages, max_new_tokens=3, temperature=0.0)
         assert followup.usage.prompt_tokens == answer.usage.prompt_tokens
         assert remote.engine.video_cache.hits >= 1

@@ -35,6 +35,7 @@ class WireRequest:
     image_tokens: int  # visual tokens of the images and videos as sent (Qwen3-VL: one per 32x32 pixels)
     affinity_key: str  # same for every turn of one conversation (see conversation_key)
     video_fps: float | None = None  # the rate the request's clips were sampled at, when they agree
+    video_tokens: int = 0  # the share of image_tokens that come from videos
 
 
 def encode_messages(
@@ -48,7 +49,7 @@ def encode_messages(
     """A resolved conversation as OpenAI messages, each image resized to the pixel budget and inlined, each
     video as its sampled frames. A message without media keeps plain string content, as the chat template
     renders it."""
-    image_tokens = 0
+    image_tokens = video_total = 0
     rates: set[float] = set()
     wire: list[dict[str, Any]] = []
     for message in messages:
@@ -66,12 +67,13 @@ def encode_messages(
                 parts.append({"type": "image_url", "image_url": {"url": uri}})
             elif isinstance(part, VideoPart):
                 video = _resolved_video(part)
-                image_tokens += video_tokens(video, budget.factor)
+                tokens = video_tokens(video, budget.factor)
+                image_tokens, video_total = image_tokens + tokens, video_total + tokens
                 rates.add(round(sampled_fps(video), 6))
                 parts.append(video_wire_part(video, video_cache))
         wire.append({"role": message.role, "content": parts})
     fps = rates.pop() if len(rates) == 1 else None
-    return WireRequest(wire, image_tokens, conversation_id or conversation_key(wire), fps)
+    return WireRequest(wire, image_tokens, conversation_id or conversation_key(wire), fps, video_total)
 
 
 def _resolved_video(part: VideoPart) -> PreparedVideo:

@@ -14,6 +14,7 @@ from vreason.engine.backends.image_cache import ImageFormat
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy, PixelBudget
 from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
+from vreason.media.video_budget import VideoBudget
 
 
 @dataclass
@@ -24,6 +25,8 @@ class RemoteConfig:
     thinking: bool | None = None  # None: a model whose name says "thinking" is taken for a Thinking model
     policy: MediaPolicy = field(default_factory=MediaPolicy)  # what media the caller may send through us
     budget: PixelBudget = field(default_factory=PixelBudget)  # images are resized here before sending
+    # clips are sampled and sized here before sending (the released Qwen3-VL video processor's bounds)
+    video_budget: VideoBudget = field(default_factory=VideoBudget)
     max_images_per_request: int | None = DEFAULT_MAX_IMAGES_PER_REQUEST
     image_format: ImageFormat = "png"  # png: lossless, the upstream sees the pixels a local engine would
     connect_timeout_s: float = 3.0

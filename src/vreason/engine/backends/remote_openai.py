@@ -70,6 +70,7 @@ class RemoteEngine:
         self.balancer = Balancer([Upstream.from_url(u, cfg.health) for u in cfg.upstreams], cfg.affinity_slack)
         self.policy = cfg.policy
         self.budget = cfg.budget
+        self.video_budget = cfg.video_budget  # the media step samples and sizes clips under it
         self.max_images_per_request = cfg.max_images_per_request
         self._headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
         self.model_name = cfg.model or self._discover_model()
@@ -160,6 +161,7 @@ class RemoteEngine:
                                 event.timings.preprocess_s = preprocess_s
                                 event.timings.total_s = time.perf_counter() - started
                                 event.usage.image_tokens = wire.image_tokens
+                                event.usage.video_tokens = wire.video_tokens
                             yield event
                     return
                 except _AttemptFailed as attempt_failed:
