@@ -20,13 +20,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vreason.errors import InvalidRequestError, MediaError
+from vreason.errors import InvalidRequestError
 from vreason.media.pixel_budget import FACTOR
 from vreason.media.video_types import (
     DEFAULT_MAX_FRAMES,
     DEFAULT_MIN_FRAMES,
     DEFAULT_VIDEO_FPS,
     TEMPORAL_PATCH,
+    VideoError,
     VideoSampling,
 )
 
@@ -120,7 +121,7 @@ def plan_frames(
     (the last frame repeated when the range holds an odd number below two). `all_by_default`: a caller's own
     list of frames is taken whole unless fps/num_frames/max_frames say otherwise."""
     if not times:
-        raise MediaError(label, "has no video frames")
+        raise VideoError(label, "has no video frames")
     start = sampling.start or 0.0
     last = times[-1]
     if start > last:

@@ -11,8 +11,8 @@ Two passes over the container:
    0.47 s. Seeking to every wanted frame instead re-decodes its group of pictures each time: 7.3 s.
    Containers that cannot seek (GIF) are decoded forward from the start; the result is the same.
 
-Errors are `MediaError`s naming the input: not a video, no video track, corrupt or truncated data, no frames,
-absurd picture sizes, a clip longer than the policy allows.
+Errors are `VideoError`s (`MediaError`s) naming the input: not a video, no video track, corrupt or truncated
+data, no frames, absurd picture sizes, a clip longer than the policy allows.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vreason.errors import MediaError
 from vreason.media.policy import MediaPolicy
+from vreason.media.video_types import VideoError
 
 # swscale's bicubic filter widens with the scale factor, so downscaling is antialiased like Qwen's own resize.
 INTERPOLATION = "BICUBIC"
@@ -53,19 +53,19 @@ def _open(source: Path | bytes, label: str):
     try:
         return av.open(str(source) if isinstance(source, Path) else io.BytesIO(source), mode="r")
     except av.error.FFmpegError:
-        raise MediaError(label, "is not a video file PyAV can read (unknown format, or corrupt)") from None
+        raise VideoError(label, "is not a video file PyAV can read (unknown format, or corrupt)") from None
 
 
 def index_clip(source: Path | bytes, label: str, policy: MediaPolicy) -> ClipIndex:
     """Presentation times and keyframes of the first video track (raises MediaError)."""
     with _open(source, label) as container:
         if not container.streams.video:
-            raise MediaError(label, "has no video track")
+            raise VideoError(label, "has no video track")
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         _check_size(width, height, label, policy)
         if container.duration is not None and container.duration / 1e6 > policy.max_video_duration_s:
-            raise MediaError(
+            raise VideoError(
                 label, f"lasts {container.duration / 1e6:.0f} s, over the limit of {policy.max_video_duration_s:.0f} s"
             )
         entries: list[tuple[int, bool]] = []
@@ -74,16 +74,16 @@ def index_clip(source: Path | bytes, label: str, policy: MediaPolicy) -> ClipInd
                 if packet.size and packet.pts is not None:
                     entries.append((packet.pts, packet.is_keyframe))
         except av.error.FFmpegError as err:
-            raise MediaError(label, f"is corrupt or truncated ({_reason(err)})") from None
+            raise VideoError(label, f"is corrupt or truncated ({_reason(err)})") from None
         if not entries:
-            raise MediaError(label, "has no video frames (zero-length clip)")
+            raise VideoError(label, "has no video frames (zero-length clip)")
         entries.sort()
         pts = tuple(dict.fromkeys(p for p, _ in entries))  # a repeated pts is one picture
         keyframes = tuple(sorted({p for p, key in entries if key})) or (pts[0],)
         base = float(stream.time_base)
         times = tuple(round((p - pts[0]) * base, 6) for p in pts)  # microseconds: no float noise in "<1.4 seconds>"
         if times[-1] > policy.max_video_duration_s:
-            raise MediaError(label, f"lasts {times[-1]:.0f} s, over the limit of {policy.max_video_duration_s:.0f} s")
+            raise VideoError(label, f"lasts {times[-1]:.0f} s, over the limit of {policy.max_video_duration_s:.0f} s")
         rate = stream.average_rate
         return ClipIndex(pts, times, keyframes, width, height, float(rate) if rate else None)
 
@@ -105,10 +105,10 @@ def decode_frames(
             with _open(source, label) as container:
                 _collect(container.decode(container.streams.video[0]), set(wanted) - set(got), got, width, height)
     except av.error.FFmpegError as err:
-        raise MediaError(label, f"is corrupt or truncated ({_reason(err)})") from None
+        raise VideoError(label, f"is corrupt or truncated ({_reason(err)})") from None
     missing = [p for p in wanted if p not in got]
     if missing:
-        raise MediaError(
+        raise VideoError(
             label, f"is corrupt or truncated ({len(missing)} of {len(wanted)} frames could not be decoded)"
         )
     return np.stack([got[index.pts[i]] for i in picks])
@@ -162,11 +162,11 @@ def _rgb(frame, width: int, height: int) -> np.ndarray:
 
 def _check_size(width: int, height: int, label: str, policy: MediaPolicy) -> None:
     if width <= 0 or height <= 0:
-        raise MediaError(label, "has a video track with no picture size")
+        raise VideoError(label, "has a video track with no picture size")
     if width * height > policy.max_image_pixels:
-        raise MediaError(label, f"frames of {width}x{height} are over the {policy.max_image_pixels}-pixel limit")
+        raise VideoError(label, f"frames of {width}x{height} are over the {policy.max_image_pixels}-pixel limit")
     if max(width, height) / min(width, height) > policy.max_aspect_ratio:
-        raise MediaError(label, f"frames of {width}x{height} are more elongated than {policy.max_aspect_ratio:.0f}:1")
+        raise VideoError(label, f"frames of {width}x{height} are more elongated than {policy.max_aspect_ratio:.0f}:1")
 
 
 def _reason(err: Exception) -> str:

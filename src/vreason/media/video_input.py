@@ -7,8 +7,8 @@ bytes, or a list of frames (anything `load_image` takes) with their timestamps (
 qwen-vl-utils assumes). A clip is recognised by its content, whatever its name (`looks_like_video`).
 
 Reading (`read_video`) is separate from decoding (`decode_video`) so the media step can key its cache by the
-content's hash before paying for a decode. Every failure is a `MediaError` or `InvalidRequestError` naming
-the input.
+content's hash before paying for a decode. Every failure is a `VideoError` (a `MediaError`) or `InvalidRequestError`
+naming the input.
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ import numpy as np
 from PIL import Image
 
 from vreason.errors import InvalidRequestError, MediaError
-from vreason.media.image_input import _decode_base64, describe_source, load_image, read_source_bytes
+from vreason.media.image_input import _BASE64_TEXT, _MIN_BASE64_LEN, _decode_base64, describe_source, load_image
 from vreason.media.policy import MediaPolicy
+from vreason.media.url_fetch import fetch_url
 from vreason.media.video_budget import VideoBudget, plan_frames
 from vreason.media.video_decode import decode_frames, index_clip
-from vreason.media.video_types import PreparedVideo, VideoSampling
+from vreason.media.video_types import PreparedVideo, VideoError, VideoSampling
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w-]+=[^;,]*)*)(?P<b64>;base64)?,", re.I)
+# What a URL may serve as a video (servers that do not label it send octet-stream; an animated GIF is image/gif).
+VIDEO_CONTENT_TYPES = ("video/", "image/gif", "image/webp", "application/octet-stream", "binary/octet-stream")
 # qwen-vl-utils' `sample_fps` for a list of frames given without times.
 FRAME_LIST_FPS = 2.0
 
@@ -46,7 +49,16 @@ class VideoData:
 def read_video(source: str | Path | bytes | bytearray, policy: MediaPolicy) -> VideoData:
     """Check and read a clip's source (not decoded yet)."""
     label = describe_source(source)
-    capped = replace(policy, max_bytes=policy.max_video_bytes)
+    try:
+        data = _read(source, policy, label)
+    except VideoError:
+        raise
+    except MediaError as err:  # the shared readers name inputs as images
+        raise VideoError(err.source, err.problem) from None
+    return VideoData(data, _digest(data), label)
+
+
+def _read(source: str | Path | bytes | bytearray, policy: MediaPolicy, label: str) -> Path | bytes:
     if isinstance(source, (bytes, bytearray)):
         data: Path | bytes = _capped(bytes(source), policy, label)
     elif isinstance(source, Path):
@@ -58,13 +70,22 @@ def read_video(source: str | Path | bytes | bytearray, policy: MediaPolicy) -> V
             data = _capped(_data_uri(text, label), policy, label)
         elif lowered.startswith("file://"):
             data = _local(Path(unquote(urlsplit(text).path)), policy, label)
-        elif text and "://" not in text[:12] and len(text) < 4096 and _is_file(text):
+        elif lowered.startswith(("http://", "https://")):  # the SSRF guard, domains, timeout of image URLs
+            capped = replace(policy, max_bytes=policy.max_video_bytes)
+            data = fetch_url(text, capped, label, accepted=VIDEO_CONTENT_TYPES, what="a video")
+        elif "://" in text[:12]:
+            raise VideoError(
+                label, f"URL scheme {text.split('://', 1)[0]!r} is not supported (use a path, http(s) URL or data URI)"
+            )
+        elif text and len(text) < 4096 and _is_file(text):
             data = _local(Path(text).expanduser(), policy, label)
-        else:  # URLs under the SSRF guard, base64 text, and the one-line errors for everything else
-            data = read_source_bytes(text, capped, label)
+        elif len(text) >= _MIN_BASE64_LEN and _BASE64_TEXT.match(text[:4096]):
+            data = _capped(_decode_base64(text, label), policy, label)
+        else:
+            raise VideoError(label or "''", "no such file (and not a URL, data URI or base64 video)")
     else:
-        raise MediaError(label, f"unsupported video input type {type(source).__name__}")
-    return VideoData(data, _digest(data), label)
+        raise VideoError(label, f"unsupported video input type {type(source).__name__}")
+    return data
 
 
 def decode_video(video: VideoData, sampling: VideoSampling, budget: VideoBudget, policy: MediaPolicy) -> PreparedVideo:
@@ -145,19 +166,19 @@ def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 def _capped(data: bytes, policy: MediaPolicy, label: str) -> bytes:
     if len(data) > policy.max_video_bytes:
-        raise MediaError(label, f"{len(data)} bytes is over the {policy.max_video_bytes}-byte video limit")
+        raise VideoError(label, f"{len(data)} bytes is over the {policy.max_video_bytes}-byte video limit")
     if not data:
-        raise MediaError(label, "is empty (0 bytes)")
+        raise VideoError(label, "is empty (0 bytes)")
     return data
 
 
 def _data_uri(text: str, label: str) -> bytes:
     match = _DATA_URI.match(text)
     if not match:
-        raise MediaError(label, "malformed data URI (expected data:video/...;base64,...)")
+        raise VideoError(label, "malformed data URI (expected data:video/...;base64,...)")
     mime = (match.group("mime") or "").lower()
     if mime and not mime.startswith(("video/", "image/")) and mime != "application/octet-stream":
-        raise MediaError(label, f"data URI has media type {mime!r}, not a video")
+        raise VideoError(label, f"data URI has media type {mime!r}, not a video")
     payload = text[match.end() :]
     if match.group("b64"):
         return _decode_base64(payload, label)
@@ -174,25 +195,25 @@ def _is_file(text: str) -> bool:
 def _local(path: Path, policy: MediaPolicy, label: str) -> Path:
     """The image loader's rules for local files, with the video byte limit; the file is opened in place."""
     if not policy.allow_local_files:
-        raise MediaError(label, "local files are not allowed here (the server needs --allowed-local-media-path)")
+        raise VideoError(label, "local files are not allowed here (the server needs --allowed-local-media-path)")
     try:
         resolved = path.expanduser().resolve(strict=True)
     except (FileNotFoundError, RuntimeError):
-        raise MediaError(label, "no such file") from None
+        raise VideoError(label, "no such file") from None
     except OSError as err:
-        raise MediaError(label, f"cannot be read ({err.strerror})") from None
+        raise VideoError(label, f"cannot be read ({err.strerror})") from None
     if policy.allowed_local_dir is not None and not resolved.is_relative_to(policy.allowed_local_dir):
-        raise MediaError(label, f"is outside the allowed media directory {policy.allowed_local_dir}")
+        raise VideoError(label, f"is outside the allowed media directory {policy.allowed_local_dir}")
     if resolved.is_dir():
-        raise MediaError(label, "is a directory, not a video file")
+        raise VideoError(label, "is a directory, not a video file")
     try:
         size = resolved.stat().st_size
     except OSError as err:
-        raise MediaError(label, f"cannot be read ({err.strerror})") from None
+        raise VideoError(label, f"cannot be read ({err.strerror})") from None
     if size > policy.max_video_bytes:
-        raise MediaError(label, f"{size} bytes is over the {policy.max_video_bytes}-byte video limit")
+        raise VideoError(label, f"{size} bytes is over the {policy.max_video_bytes}-byte video limit")
     if size == 0:
-        raise MediaError(label, "is empty (0 bytes)")
+        raise VideoError(label, "is empty (0 bytes)")
     return resolved
 
 
@@ -206,5 +227,5 @@ def _digest(data: Path | bytes) -> str:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
     except PermissionError:
-        raise MediaError(str(data), "permission denied") from None
+        raise VideoError(str(data), "permission denied") from None
     return digest.hexdigest()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from vreason.errors import InvalidRequestError
+from vreason.errors import InvalidRequestError, MediaError
 
 # Qwen3-VL's video defaults (its video processor and qwen-vl-utils): 2 frames a second, frames taken in pairs
 # (temporal patch 2), at least 4 and at most 768 frames.
@@ -25,6 +25,16 @@ DEFAULT_MAX_FRAMES = 768
 TEMPORAL_PATCH = 2
 
 VideoSource = str | Path | bytes | bytearray
+
+
+class VideoError(MediaError):
+    """A video input could not be read, decoded or sampled (named as a video: "video clip.mp4: has no video
+    track"). A `MediaError`, so every surface that handles bad images handles it too."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(source, problem)
+        self.args = (f"video {source}: {problem}",)
+
 
 SAMPLING_KEYS = ("fps", "num_frames", "min_frames", "max_frames", "start", "end", "max_pixels")
 
