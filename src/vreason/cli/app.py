@@ -2,29 +2,45 @@
 
 A `VReasonError` (bad input, missing model, ...) prints `error: <message>` and exits 2; anything else is
 a bug and also exits with one line, unless --debug asks for the traceback.
+
+Each command lives in its own module, and `main()` imports only the one the command line names (`vreason ask`
+never imports the server, the UI or fine-tuning): start-up time is part of every command. `app`, the whole
+typer app with every command, is built on first access (`from vreason.cli.app import app`, `vreason --help`).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
+from collections.abc import Collection
+from typing import Any
 
 import typer
 
 from vreason import __version__
-from vreason.cli import ask, chat, finetune, ground, models, reason, serve, tile, ui, vllm_launch
-from vreason.cli import eval as eval_cli
-from vreason.cli import task as task_cli
 from vreason.cli.flag_help import App
 
-app = App(
-    name="vreason",
-    help="Visual reasoning with Qwen3-VL: ask about images, chat, list models.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+# name: (module, attribute, command options); an attribute named "app" is a typer sub-app (a command group).
+COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "ask": ("vreason.cli.ask", "ask", {}),
+    "chat": ("vreason.cli.chat", "chat", {}),
+    "models": ("vreason.cli.models", "models", {}),
+    "finetune": ("vreason.cli.finetune", "finetune", {}),
+    "eval": ("vreason.cli.eval", "eval_command", {}),
+    "task": ("vreason.cli.task", "app", {}),
+    "ui": ("vreason.cli.ui", "ui", {}),
+    "serve": ("vreason.cli.serve", "serve", {}),
+    "reason": ("vreason.cli.reason", "reason", {"cls": "StepsCommand"}),
+    "ground": ("vreason.cli.ground", "ground", {}),
+    "tile": ("vreason.cli.tile", "tile", {}),
+    "vllm-launch": (
+        "vreason.cli.vllm_launch",
+        "vllm_launch",
+        {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True}},
+    ),
+}
 STATE = {"debug": False}
 
 
@@ -34,7 +50,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main_options(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and library logs."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -43,20 +58,49 @@ def main_options(
     _quiet_libraries(debug)
 
 
-app.command("ask")(ask.ask)
-app.command("chat")(chat.chat)
-app.command("models")(models.models)
-app.command("finetune")(finetune.finetune)
-app.command("eval")(eval_cli.eval_command)
-app.add_typer(task_cli.app, name="task")
-app.command("ui")(ui.ui)
-app.command("serve")(serve.serve)
-app.command("reason", cls=reason.StepsCommand)(reason.reason)
-app.command("ground")(ground.ground)
-app.command("tile")(tile.tile)
-app.command("vllm-launch", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-    vllm_launch.vllm_launch
-)
+def build_app(names: Collection[str] | None = None) -> App:
+    """The `vreason` typer app with every command, or with the commands `names` alone (only their modules
+    imported)."""
+    app = App(
+        name="vreason",
+        help="Visual reasoning with Qwen3-VL: ask about images, chat, list models.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(main_options)
+    for name, (module_name, attribute, options) in COMMANDS.items():
+        if names is not None and name not in names:
+            continue
+        module = importlib.import_module(module_name)
+        target = getattr(module, attribute)
+        if attribute == "app":
+            app.add_typer(target, name=name)
+            continue
+        options = dict(options)
+        if "cls" in options:
+            options["cls"] = getattr(module, options["cls"])
+        app.command(name, **options)(target)
+    return app
+
+
+def commands_needed(argv: list[str]) -> list[str] | None:
+    """The commands an argument list can run: the first word after the global flags when it names one, none
+    for `--version` alone, and all (None) otherwise (no command: the help lists them all; a misspelt one: click
+    suggests the nearest)."""
+    for word in argv:
+        if word == "--version":
+            return []
+        if word == "--" or not word.startswith("-"):
+            return [word] if word in COMMANDS else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _quiet_libraries(debug: bool) -> None:
@@ -76,7 +120,8 @@ def main() -> None:
     from vreason.errors import VReasonError
 
     try:
-        app()  # standalone: usage errors print click's message and exit 2, --help exits 0
+        # standalone: usage errors print click's message and exit 2, --help exits 0
+        build_app(commands_needed(sys.argv[1:]))()
     except VReasonError as err:
         _fail(f"error: {err}", err, code=2)
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy, PixelBudget
 from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
-from vreason.models.loader import LoadSpec
+from vreason.models.loader import LoadedModel, LoadSpec
 from vreason.models.placement import DEVICES, DTYPES
 
 if TYPE_CHECKING:
@@ -107,8 +107,9 @@ class EngineSpec:
             )
 
     def load_spec(self) -> LoadSpec:
-        return LoadSpec(model=self.model, device=self.device, dtype=self.dtype, quantize=self.quantize,
-                        adapter=self.adapter)
+        return LoadSpec(
+            model=self.model, device=self.device, dtype=self.dtype, quantize=self.quantize, adapter=self.adapter
+        )
 
 
 def build_engine(spec: EngineSpec) -> Engine:
@@ -120,12 +121,17 @@ def build_engine(spec: EngineSpec) -> Engine:
 
 def build_local_engine(spec: EngineSpec) -> LocalEngine:
     """Loads the checkpoint (seconds to minutes); torch and transformers are imported here."""
+    from vreason.models.loader import load_model
+
+    return build_local_engine_from(spec, load_model(spec.load_spec()))
+
+
+def build_local_engine_from(spec: EngineSpec, loaded: LoadedModel) -> LocalEngine:
+    """A local engine over an already loaded checkpoint (the loading settings of `spec` are not used again)."""
     from vreason.engine.local_engine import EngineConfig, LocalEngine
     from vreason.media import checkpoint_budget
     from vreason.models.demo import demo_notice
-    from vreason.models.loader import load_model
 
-    loaded = load_model(spec.load_spec())
     if loaded.is_demo:
         logger.warning(demo_notice())
     config = EngineConfig(

@@ -8,7 +8,7 @@ can fix (missing files, offline hub, wrong architecture, no GPU for a GPU-only o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ class LoadedModel:
     thinking: bool  # the chat template opens <think> for generation
     is_demo: bool
     load_s: float
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per loading step, in order
 
 
 def load_model(spec: LoadSpec) -> LoadedModel:
@@ -52,11 +53,14 @@ def load_model(spec: LoadSpec) -> LoadedModel:
     from vreason.models.hub_source import locate_checkpoint
 
     started = time.perf_counter()
+    clock = _Clock()
     is_demo = spec.model is None
     # A hub id becomes its cached snapshot directory when complete (loaded with no network call), stays a hub
     # id when the hub is reachable (transformers downloads it), and fails in one line otherwise.
     source = str(demo_model_dir()) if is_demo else locate_checkpoint(resolve_source(spec.model))
+    clock.mark("locate checkpoint")
     config = _load_config(source)
+    clock.mark("config")
     placement = choose_placement(spec.device, spec.dtype, _float32_bytes(source, config))
     _check_config(config, source, placement, spec.quantize)
 
@@ -72,12 +76,15 @@ def load_model(spec: LoadSpec) -> LoadedModel:
     if placement.device.startswith("cuda"):
         import torch
 
-        kwargs["device_map"] = "auto" if placement.device == "cuda" and torch.cuda.device_count() > 1 else {
-            "": placement.device
-        }
+        kwargs["device_map"] = (
+            "auto" if placement.device == "cuda" and torch.cuda.device_count() > 1 else {"": placement.device}
+        )
+    clock.mark("import transformers auto classes")
     try:
         processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+        clock.mark("processor")
         model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+        clock.mark("weights")
     except OSError as err:
         raise ModelLoadError(_missing_message(source, err)) from None
     if "device_map" not in kwargs:
@@ -88,6 +95,8 @@ def load_model(spec: LoadSpec) -> LoadedModel:
 
     use_matmul_patch_embed(model)
     model.eval()
+    thinking = template_opens_thinking(processor)
+    clock.mark("place and check")
     name = DEMO_MODEL_NAME if is_demo else spec.model
     return LoadedModel(
         model=model,
@@ -95,10 +104,22 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         name=name,
         source=source,
         placement=placement,
-        thinking=template_opens_thinking(processor),
+        thinking=thinking,
         is_demo=is_demo,
         load_s=time.perf_counter() - started,
+        phases=clock.phases,
     )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = now - self.last
+        self.last = now
 
 
 def _float32_bytes(source: str, config: Any) -> int | None:
@@ -186,7 +207,7 @@ def _check_config(config: Any, source: str, placement: Placement, quantize: str 
             f"{source} is a {model_type!r} checkpoint; vreason serves Qwen3-VL ({', '.join(SUPPORTED_MODEL_TYPES)})"
         )
     quant = getattr(config, "quantization_config", None)
-    method = (quant.get("quant_method") if isinstance(quant, dict) else getattr(quant, "quant_method", None))
+    method = quant.get("quant_method") if isinstance(quant, dict) else getattr(quant, "quant_method", None)
     if method == "fp8" and not placement.device.startswith("cuda"):
         raise ModelLoadError(
             f"{source} is an FP8 checkpoint and needs a CUDA GPU; on {placement.device} use the bf16 "

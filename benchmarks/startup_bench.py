@@ -1,0 +1,265 @@
+"""Start-up time and memory: how long each command takes to be useful, where the time goes, what the RSS is.
+
+    .venv/bin/python benchmarks/startup_bench.py                     # start-up table (median of 3 fresh processes)
+    .venv/bin/python benchmarks/startup_bench.py --repeats 5
+    .venv/bin/python benchmarks/startup_bench.py --memory            # peak RSS of `vreason serve` under the load test
+    .venv/bin/python benchmarks/startup_bench.py --append-results benchmarks/RESULTS.md --label "after"
+
+Start-up (built-in demo model), each command in a fresh process, --repeats times, median:
+
+- `vreason --version`: the CLI's own import floor;
+- `vreason ask examples/shapes.png "What color is the shape?"`: process start to answer printed (target 2.5 s);
+- `vreason serve --port 0`: process start to the first 200 from /health (target 3 s);
+- `VReason()`: a fresh Python process constructing the engine through the Python API (target 3 s);
+- the same `ask` cut into phases inside one process (imports, config, processor, weights, engine, answers).
+
+Memory (--memory): `vreason serve` on the load test's tiny random Qwen3-VL (benchmarks/load_test.py builds it),
+RSS when ready, then --rounds rounds of --requests concurrent image requests over HTTP (the load test's own
+workload and client), RSS after each round and the peak (VmHWM), split into file-backed and anonymous memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+IMAGE = ROOT / "examples" / "shapes.png"
+QUESTION = "What color is the shape?"
+READY = re.compile(r"serving \S+ at (http://\S+)/v1")
+MiB = 1024 * 1024
+
+# In-process phases of one `vreason ask`, in order; run with --probe in a fresh interpreter.
+PROBE = r"""
+import json, sys, time
+t = [time.perf_counter()]
+phases = {}
+def mark(name):
+    now = time.perf_counter(); phases[name] = now - t[0]; t[0] = now
+import vreason.cli.app
+mark("import vreason CLI")
+import torch
+mark("import torch")
+from vreason.engine import local_engine
+mark("import engine (transformers model code)")
+from vreason.models.loader import LoadSpec, load_model
+loaded = load_model(LoadSpec())
+mark("load model (all)")
+for name, seconds in getattr(loaded, "phases", {}).items():
+    phases["  " + name] = seconds
+from vreason.engine.factory import EngineSpec, build_local_engine_from
+engine = build_local_engine_from(EngineSpec(), loaded)
+mark("build engine")
+from vreason.api import VReason
+from vreason.media import load_image
+vr = VReason(engine=engine)
+image = load_image(sys.argv[1])
+mark("load image")
+vr.ask(image, sys.argv[2], temperature=0)
+mark("first answer")
+vr.ask(image, sys.argv[2], temperature=0)
+mark("second answer")
+print("PHASES " + json.dumps(phases))
+"""
+
+API = "from vreason import VReason; VReason()"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (bytes) and stdout+stderr of one fresh process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{out[-2000:]}")
+    return wall, usage.ru_maxrss * 1024, out
+
+
+def serve_ready(env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Seconds from `vreason serve` starting to /health answering 200, and the server's RSS then."""
+    import httpx
+
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(BIN / "vreason"), "serve", "--port", "0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        url = None
+        for line in process.stderr:
+            if match := READY.search(line):
+                url = match.group(1)
+                break
+        if url is None:
+            raise RuntimeError("vreason serve exited before it was ready")
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.01)
+        wall = time.perf_counter() - started
+        return wall, _rss(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def probe(repeats: int) -> dict[str, float]:
+    runs = []
+    for _ in range(repeats):
+        _, _, out = timed([sys.executable, "-c", PROBE, str(IMAGE), QUESTION])
+        line = next(li for li in out.splitlines() if li.startswith("PHASES "))
+        runs.append(json.loads(line.removeprefix("PHASES ")))
+    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
+def startup(repeats: int) -> list[tuple[str, float, str]]:
+    rows: list[tuple[str, float, str]] = []
+    vreason = str(BIN / "vreason")
+    walls = [timed([vreason, "--version"])[0] for _ in range(repeats)]
+    rows.append(("`vreason --version`", statistics.median(walls), ""))
+    asks = [timed([vreason, "ask", str(IMAGE), QUESTION, "--temperature", "0"]) for _ in range(repeats)]
+    answer = asks[0][2].strip().splitlines()[-1]
+    rows.append(
+        (
+            "`vreason ask` to answer printed",
+            statistics.median(a[0] for a in asks),
+            f"peak RSS {statistics.median(a[1] for a in asks) / MiB:,.0f} MiB; answer {answer!r}",
+        )
+    )
+    serves = [serve_ready() for _ in range(repeats)]
+    rows.append(
+        (
+            "`vreason serve` to /health 200",
+            statistics.median(s[0] for s in serves),
+            f"RSS when ready {statistics.median(s[1] for s in serves) / MiB:,.0f} MiB",
+        )
+    )
+    apis = [timed([sys.executable, "-c", API]) for _ in range(repeats)]
+    rows.append(
+        (
+            "`VReason()` in a fresh process",
+            statistics.median(a[0] for a in apis),
+            f"peak RSS {statistics.median(a[1] for a in apis) / MiB:,.0f} MiB",
+        )
+    )
+    for name, seconds in probe(repeats).items():
+        rows.append((f"ask phase: {name}", seconds, ""))
+    return rows
+
+
+def memory(requests: int, rounds: int, max_tokens: int) -> list[tuple[str, float, str]]:
+    """Peak RSS of `vreason serve` on the tiny model under the load test's workload."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import asyncio
+
+    import load_test as lt
+
+    model_dir = lt.ensure_model()
+    process, url = lt.start_vreason(model_dir)
+    rows: list[tuple[str, float, str]] = []
+    try:
+        rows.append(("RSS when ready", _rss(process.pid) / MiB, _smaps(process.pid)))
+        asyncio.run(asyncio.wait_for(lt._warm(url, lt.workload(4, seed=10_000), max_tokens), 300))
+        for index in range(1, rounds + 1):
+            result = lt.run_http_round(
+                f"round {index}", url, lt.MODEL_NAME, lt.workload(requests, seed=index), max_tokens, process.pid
+            )
+            lost = sum(1 for r in result.results if not r.ok)
+            rows.append(
+                (
+                    f"RSS after round {index} ({requests} concurrent, {result.wall_s:.1f} s, {lost} lost)",
+                    _rss(process.pid) / MiB,
+                    _smaps(process.pid),
+                )
+            )
+        rows.append(("peak RSS (VmHWM)", _hwm(process.pid) / MiB, lt.cache_summary(url)))
+    finally:
+        lt.stop(process)
+    return rows
+
+
+def _hwm(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _smaps(pid: int) -> str:
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0]) * 1024
+    anon = fields.get("Anonymous", 0)
+    return f"anonymous {anon / MiB:,.0f} MiB, file-backed {(fields.get('Rss', 0) - anon) / MiB:,.0f} MiB"
+
+
+def table(rows: list[tuple[str, float, str]], unit: str) -> str:
+    lines = [f"| what | {unit} | note |", "|---|---:|---|"]
+    lines += [f"| {name} | {value:,.2f} | {note} |" for name, value, note in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per command (median)")
+    parser.add_argument("--memory", action="store_true", help="peak RSS of vreason serve under the load test")
+    parser.add_argument("--requests", type=int, default=200, help="--memory: concurrent requests per round")
+    parser.add_argument("--rounds", type=int, default=3, help="--memory: rounds, fresh images each")
+    parser.add_argument("--max-tokens", type=int, default=16, help="--memory: new tokens per request")
+    parser.add_argument("--append-results", type=Path, help="append the table to this markdown file")
+    parser.add_argument("--label", default="", help="a name for this run in the appended table")
+    args = parser.parse_args()
+    header = f"{datetime.date.today()}, {cpu_model()}, Python {platform.python_version()}"
+    if args.memory:
+        rows = memory(args.requests, args.rounds, args.max_tokens)
+        text = table(rows, "MiB")
+        title = f"`benchmarks/startup_bench.py --memory` ({args.requests} x {args.rounds}) {args.label}".strip()
+    else:
+        rows = startup(args.repeats)
+        text = table(rows, "s")
+        title = f"`benchmarks/startup_bench.py` (median of {args.repeats}) {args.label}".strip()
+    print(f"{title}\n{header}\n\n{text}")
+    if args.append_results:
+        with args.append_results.open("a") as out:
+            out.write(f"\n{title}; {header}:\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()
