@@ -5,6 +5,15 @@
     answer = vr.ask("cat.jpg", "What animal is this?")   # Answer(text, thinking, usage, timings, ...)
     for delta in vr.stream("cat.jpg", "Describe it."): print(delta, end="")
     conv = vr.conversation(); conv.ask("How many?", images=["a.png"]); conv.ask("And their colours?")
+    vr.ask(None, "What happens at the end?", video="clip.mp4")          # a clip: path, URL, data URI or bytes
+    vr.ask(None, "When does it turn blue?", video={"video": "clip.mp4", "fps": 4, "max_frames": 64, "start": 5})
+    conv.ask("What is in this clip?", video="clip.mp4"); conv.ask("And after that?")   # clip decoded once
+
+Videos are sampled per `VideoSampling` (fps default 2, num_frames, min_frames/max_frames, start/end seconds,
+max_pixels over all frames; the options usable together, the fps lowered to fit max_frames) and reach the
+model with Qwen3-VL's `<t seconds>` markers from the frames' real times. In `chat`, video parts are
+`{"type": "video_url", "video_url": {"url": ..., "fps": 2}}` or `{"type": "video", "video": PATH_OR_FRAMES,
+"timestamps": [...]}`; a `VideoPart` also stands among the images of `ask`.
 
 Sampling keywords (temperature, top_p, top_k, max_new_tokens, repetition_penalty, presence_penalty,
 frequency_penalty, seed, stop) override Qwen's recommended defaults for the model's kind.
@@ -21,13 +30,21 @@ import uuid
 from collections.abc import Awaitable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vreason.async_api import AsyncVReason, Images, MessageLike, as_image_list
+from vreason.async_api import (
+    AsyncVReason,
+    Images,
+    MessageLike,
+    VideoLike,
+    as_image_list,
+    as_video_part,
+    user_message,
+)
 from vreason.engine.factory import DEFAULT_MAX_IMAGES_PER_REQUEST, EngineSpec, build_engine
 from vreason.engine.interface import Engine
 from vreason.engine.sampling import SamplingParams
 from vreason.engine.sync_bridge import SyncBridge
-from vreason.engine.types import Answer, Message, StreamDelta
-from vreason.media import ImageSource, MediaPolicy, PreparedImage
+from vreason.engine.types import Answer, Message, StreamDelta, VideoPart
+from vreason.media import ImageSource, MediaPolicy, PreparedImage, PreparedVideo
 
 if TYPE_CHECKING:
     from vreason.models.loader import LoadedModel
@@ -35,7 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("vreason")
 T = TypeVar("T")
 
-__all__ = ["Conversation", "Images", "MessageLike", "VReason"]
+__all__ = ["Conversation", "Images", "MessageLike", "VReason", "VideoLike"]
 
 
 class VReason:
@@ -87,8 +104,14 @@ class VReason:
         """Load and check once; the result can be passed anywhere an image is taken (saves re-decoding)."""
         return self.aio.media.load(source)
 
-    def ask(self, images: Images, question: str, **sampling: Any) -> Answer:
-        return self.run(self.aio.ask(images, question, **sampling))
+    def prepare_video(self, video: VideoLike) -> PreparedVideo:
+        """Read, sample and decode once; the result can be passed anywhere a video is taken."""
+        return self.run(self.aio.prepare_video(video))
+
+    def ask(self, images: Images, question: str, *, video: VideoLike = None, **sampling: Any) -> Answer:
+        """A question about images (None for none) and/or one video (`video=`: a path, URL, data URI, bytes,
+        `VideoPart`, or `{"video": source, "fps": ..., "max_frames": ..., "start": ..., "end": ...}`)."""
+        return self.run(self.aio.ask(images, question, video=video, **sampling))
 
     def chat(self, messages: Sequence[MessageLike], **sampling: Any) -> Answer:
         return self.run(self.aio.chat(messages, **sampling))
@@ -109,9 +132,9 @@ class VReason:
         """`ask` for many (images, question) pairs at once, batched by the engine."""
         return self.run(self.aio.ask_many(items, **sampling))
 
-    def stream(self, images: Images, question: str, **sampling: Any) -> Iterator[str]:
+    def stream(self, images: Images, question: str, *, video: VideoLike = None, **sampling: Any) -> Iterator[str]:
         """Text deltas of the answer (a thinking model's reasoning is left out; see stream_chat)."""
-        for event in self.stream_chat([Message.user(question, as_image_list(images))], **sampling):
+        for event in self.stream_chat([user_message(question, images, video)], **sampling):
             if isinstance(event, StreamDelta) and event.channel == "text":
                 yield event.text
 
@@ -137,17 +160,19 @@ class Conversation:
         self.messages: list[Message] = [Message.system(system)] if system else []
         self.id = uuid.uuid4().hex  # sent with every turn: remote backends route the turns to one replica
 
-    def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
+    def ask(self, question: str, images: Images = None, *, video: VideoLike = None, **sampling: Any) -> Answer:
         answer = None
-        for event in self.stream(question, images, **sampling):
+        for event in self.stream(question, images, video=video, **sampling):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None, "the engine always ends a generation with an Answer"
         return answer
 
-    def stream(self, question: str, images: Images = None, **sampling: Any) -> Iterator[StreamDelta | Answer]:
-        prepared = [self.vr.prepare_image(src) for src in as_image_list(images)]
-        user = Message.user(question, prepared)
+    def stream(
+        self, question: str, images: Images = None, *, video: VideoLike = None, **sampling: Any
+    ) -> Iterator[StreamDelta | Answer]:
+        # media prepared once: the history holds the decoded images and clip, so follow-ups read nothing again
+        user = user_message(question, self._prepared(images), self._prepared_video(video))
         answer = None
         for event in self.vr.stream_chat([*self.messages, user], conversation_id=self.id, **sampling):
             if isinstance(event, Answer):
@@ -155,6 +180,19 @@ class Conversation:
             yield event
         if answer is not None:  # only a finished turn joins the history
             self.messages += [user, Message.assistant(answer.text)]
+
+    def _prepared(self, images: Images) -> list:
+        return [
+            VideoPart(self.vr.prepare_video(item), item.sampling) if isinstance(item, VideoPart)
+            else self.vr.prepare_image(item)
+            for item in as_image_list(images)
+        ]
+
+    def _prepared_video(self, video: VideoLike):
+        part = as_video_part(video)
+        if part is None:
+            return None
+        return VideoPart(self.vr.prepare_video(part), part.sampling)
 
     def reset(self) -> None:
         """Forget every turn (and so every image sent); the system prompt stays. What follows is a new

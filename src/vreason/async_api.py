@@ -113,11 +113,13 @@ class AsyncVReason:
 
     async def ask_many(self, items: Sequence[tuple[Images, str]], **sampling: Any) -> list[Answer]:
         """`ask` for many (images, question) pairs at once, batched by the engine."""
-        return await self.chat_many([[Message.user(q, as_image_list(imgs))] for imgs, q in items], **sampling)
+        return await self.chat_many([[user_message(q, imgs)] for imgs, q in items], **sampling)
 
-    async def stream(self, images: Images, question: str, **sampling: Any) -> AsyncIterator[str]:
+    async def stream(
+        self, images: Images, question: str, *, video: VideoLike = None, **sampling: Any
+    ) -> AsyncIterator[str]:
         """Text deltas of the answer (a thinking model's reasoning is left out; see stream_chat)."""
-        async for event in self.stream_chat([Message.user(question, as_image_list(images))], **sampling):
+        async for event in self.stream_chat([user_message(question, images, video)], **sampling):
             if isinstance(event, StreamDelta) and event.channel == "text":
                 yield event.text
 

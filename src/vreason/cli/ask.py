@@ -1,4 +1,10 @@
-"""`vreason ask IMAGE... QUESTION`: one question about one or more images."""
+"""`vreason ask MEDIA... QUESTION`: one question about one or more images and/or videos.
+
+A local file is a video by its content (FFmpeg finds a video track and it is not a still picture), whatever
+its name; a URL by its extension (.mp4, .webm, .mkv, .mov, .avi, .m4v, .gif is an image); a data URI by its
+media type. The Video options (`--fps`, `--max-frames`, `--start`, `--end`...) apply to every video given.
+Inputs are checked before the model loads (a missing file, a file with no video track fail at once).
+"""
 
 from __future__ import annotations
 
@@ -8,39 +14,50 @@ import typer
 
 from vreason.cli import options as o
 from vreason.cli.option_groups import with_option_groups
-from vreason.cli.render import answer_json, print_answer, print_stats, print_stream
+from vreason.cli.render import answer_json, notice, print_answer, print_stats, print_stream
 from vreason.errors import InvalidRequestError
 
 
 @with_option_groups
 def ask(
-    args: Annotated[list[str], typer.Argument(help="IMAGE... QUESTION: image paths/URLs, then the question.")],
+    args: Annotated[
+        list[str], typer.Argument(help="MEDIA... QUESTION: image and video paths/URLs, then the question.")
+    ],
     loading: o.LoadingOptions,
     sampling: o.SamplingOptions,
     backend: o.BackendOptions,
     media: o.MediaUrlOptions,
+    video: o.VideoOptions,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (answer, usage, timings).")] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Print token counts and timings to stderr.")] = False,
     system: o.SystemOpt = None,
 ) -> None:
-    """Ask a question about one or more images."""
-    from vreason.engine.types import Message
+    """Ask a question about one or more images or videos."""
+    from vreason.engine.types import ImagePart, Message, TextPart, VideoPart
 
     if len(args) < 2:
-        raise InvalidRequestError("give at least one image and a question: vreason ask IMAGE... QUESTION")
-    *images, question = args
+        raise InvalidRequestError("give at least one image or video and a question: vreason ask MEDIA... QUESTION")
+    *sources, question = args
     if not question.strip():
         raise InvalidRequestError("the question is empty")
-    # Bad images and values fail fast, before a (possibly large) model is loaded.
+    # Bad inputs and values fail fast, before a (possibly large) model is loaded.
     from vreason.media import load_image
 
     overrides = sampling.overrides()
+    video_sampling = video.sampling()
     policy = media.policy()
     spec = o.engine_spec(loading, backend, media_policy=policy)
-    prepared = [load_image(src, policy) for src in images]
+    parts: list = []
+    for source in sources:
+        if is_video_source(source):
+            parts.append(VideoPart(checked_video(source, policy), video_sampling))
+        else:
+            parts.append(ImagePart(load_image(source, policy)))
+    if video.given() and not any(isinstance(p, VideoPart) for p in parts):
+        raise InvalidRequestError("video options were given but none of the inputs is a video")
     vr = o.open_model(spec)
-    messages = ([Message.system(system)] if system else []) + [Message.user(question, prepared)]
+    messages = ([Message.system(system)] if system else []) + [Message("user", [*parts, TextPart(question)])]
     if as_json:
         answer = vr.chat(messages, **overrides)
         print(answer_json(answer))
@@ -51,3 +68,39 @@ def ask(
         print_answer(answer)
     if stats and answer is not None:
         print_stats(answer)
+        u = answer.usage
+        if u.video_tokens:
+            notice(f"{u.image_tokens} visual tokens ({u.video_tokens} from video), {u.cached_tokens} prompt tokens "
+                   f"reused from the cache")
+
+
+VIDEO_URL_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".3gp")
+
+
+def is_video_source(source: str) -> bool:
+    """A local file by its content, a URL by its extension, a data URI by its media type."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    lowered = source[:40].lower()
+    if lowered.startswith("data:"):
+        return lowered.startswith("data:video/")
+    if lowered.startswith(("http://", "https://")):
+        return urlsplit(source).path.lower().endswith(VIDEO_URL_SUFFIXES)
+    if lowered.startswith("file://"):
+        source = urlsplit(source).path
+    from vreason.media.video_input import looks_like_video
+
+    path = Path(source).expanduser()
+    return path.is_file() and looks_like_video(path)
+
+
+def checked_video(source: str, policy):
+    """The source as given, after the checks that need no model: readable under the policy, a video track
+    with frames (decoding and sampling wait for the checkpoint's video budget)."""
+    from vreason.media.video_decode import index_clip
+    from vreason.media.video_input import read_video
+
+    data = read_video(source, policy)  # a URL is fetched here, once: its bytes go on to the media step
+    index_clip(data.data, data.label, policy)
+    return data.data

@@ -7,6 +7,9 @@
   servers: `vreason serve`, `vreason vllm-launch`, DashScope's compatible mode).
 - `MediaUrlOptions` ("Media"): which image URLs may be fetched, `--allow-private-media-urls` (loopback and
   private networks, refused by default) and `--allowed-media-domains HOST` (only these hosts).
+- `VideoOptions` ("Video"): how frames are sampled from a video input (`--fps`, `--num-frames`,
+  `--min-frames`, `--max-frames`, `--start`, `--end`, `--video-max-pixels`), all usable together; checked by
+  `VideoSampling` before a model loads.
 
 A command takes a group as one parameter (`loading: LoadingOptions`) or some of its fields
 (`Annotated[SamplingOptions, Fields("temperature", "seed")]`); a new option is one field here. `engine_spec`
@@ -29,7 +32,8 @@ if TYPE_CHECKING:
     from vreason.media import MediaPolicy
 
 __all__ = [
-    "BackendOptions", "Fields", "LoadingOptions", "MediaUrlOptions", "SamplingOptions", "engine_spec", "open_model",
+    "BackendOptions", "Fields", "LoadingOptions", "MediaUrlOptions", "SamplingOptions", "VideoOptions", "engine_spec",
+    "open_model",
 ]
 
 
@@ -134,6 +138,44 @@ class MediaUrlOptions:
 
         return replace(base or MediaPolicy(), allow_private_urls=self.allow_private_media_urls,
                        allowed_domains=self.domains())
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    help_panel: ClassVar[str] = "Video"
+
+    fps: Annotated[
+        float | None, typer.Option(help="Frames sampled per second of video. Default: the checkpoint's (2).")
+    ] = None
+    num_frames: Annotated[
+        int | None, typer.Option("--num-frames", help="Sample exactly this many frames (overrides --fps).")
+    ] = None
+    min_frames: Annotated[
+        int | None, typer.Option("--min-frames", help="At least this many frames (default 4).")
+    ] = None
+    max_frames: Annotated[
+        int | None,
+        typer.Option("--max-frames", help="At most this many frames; a long clip gets a lower rate (default 768)."),
+    ] = None
+    start: Annotated[float | None, typer.Option(help="Start of the part of the video to watch, in seconds.")] = None
+    end: Annotated[float | None, typer.Option(help="End of the part of the video to watch, in seconds.")] = None
+    video_max_pixels: Annotated[
+        int | None,
+        typer.Option("--video-max-pixels", help="Pixel budget over all sampled frames of a video. Default: the "
+                     "checkpoint's, capped at 8388608 (4096 video tokens)."),
+    ] = None
+
+    def sampling(self):
+        """The options as a `VideoSampling` (bad values and combinations fail here, before a model loads)."""
+        from vreason.media.video_types import VideoSampling
+
+        return VideoSampling(
+            fps=self.fps, num_frames=self.num_frames, min_frames=self.min_frames, max_frames=self.max_frames,
+            start=self.start, end=self.end, max_pixels=self.video_max_pixels,
+        )
+
+    def given(self) -> bool:
+        return any(value is not None for value in vars(self).values())
 
 
 # Subsets some commands take (the others take a whole group).
