@@ -70,8 +70,10 @@ def ask(
         print_stats(answer)
         u = answer.usage
         if u.video_tokens:
-            notice(f"{u.image_tokens} visual tokens ({u.video_tokens} from video), {u.cached_tokens} prompt tokens "
-                   f"reused from the cache")
+            notice(
+                f"{u.image_tokens} visual tokens ({u.video_tokens} from video), {u.cached_tokens} prompt tokens "
+                f"reused from the cache"
+            )
 
 
 VIDEO_URL_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".3gp")
