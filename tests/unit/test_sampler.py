@@ -56,3 +56,20 @@ def test_same_seed_same_draws_regardless_of_neighbours():
     batch = torch.cat([torch.randn(1, 1000), logits, torch.randn(1, 1000)])
     with_neighbours = sample(batch, [row(params, seed=1), row(params, seed=7), row(GREEDY)])
     assert with_neighbours[1] == alone[0]
+
+
+def test_rows_warped_together_draw_what_each_draws_alone():
+    # Sampled rows with the same top-k share one batch of ops; penalties are applied for all rows at once.
+    kinds = [
+        SamplingParams(temperature=0.7, top_p=0.8, top_k=20),
+        SamplingParams(temperature=1.3, top_p=1.0, top_k=20),  # same top-k, no top-p: keeps every candidate
+        SamplingParams(temperature=1.0, top_p=0.9, top_k=0),  # the whole vocabulary
+        SamplingParams(temperature=0.6, top_p=0.95, top_k=5, repetition_penalty=1.3, presence_penalty=1.5),
+        GREEDY.updated(repetition_penalty=1.2),
+    ]
+    for seed in range(20):
+        logits = torch.randn(len(kinds), 500, generator=torch.Generator().manual_seed(seed)) * 3
+        history = {"prompt": [1, 2, 3, seed], "output": [7, 7, 9]}
+        together = sample(logits.clone(), [row(p, seed=seed + i, **history) for i, p in enumerate(kinds)])
+        alone = [sample(logits[i : i + 1].clone(), [row(p, seed=seed + i, **history)])[0] for i, p in enumerate(kinds)]
+        assert together == alone

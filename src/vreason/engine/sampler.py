@@ -8,6 +8,7 @@ seeded generator (a request's samples do not depend on which other requests shar
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,19 +30,47 @@ class RowSampling:
 
 def sample(logits: torch.Tensor, rows: Sequence[RowSampling]) -> list[int]:
     """logits: (batch, vocab) float32, one row per entry of `rows`; returns the chosen token per row."""
-    for i, row in enumerate(rows):
-        p = row.params
-        if p.repetition_penalty != 1.0:
-            seen = torch.tensor(list({*row.prompt_ids, *row.output_ids}), dtype=torch.long, device=logits.device)
-            scores = logits[i, seen]
-            logits[i, seen] = torch.where(scores < 0, scores * p.repetition_penalty, scores / p.repetition_penalty)
+    if all(_plain_greedy(row) for row in rows):  # the common decode step: one argmax, one copy to the host
+        return torch.argmax(logits, dim=-1).tolist()
+    _apply_repetition_penalty(logits, rows)
     _apply_output_penalties(logits, rows)
     _apply_grammars(logits, rows)
     chosen = torch.argmax(logits, dim=-1).tolist()
-    for i, row in enumerate(rows):
-        if not row.params.greedy:
-            chosen[i] = _draw(logits[i], row.params, row.generator)
+    sampled = [i for i, row in enumerate(rows) if not row.params.greedy]
+    if sampled:
+        for i, token in zip(sampled, _draw(logits, [rows[i] for i in sampled], sampled), strict=True):
+            chosen[i] = token
     return chosen
+
+
+def _plain_greedy(row: RowSampling) -> bool:
+    p = row.params
+    return (
+        p.greedy
+        and row.constraint is None
+        and p.repetition_penalty == 1.0
+        and not ((p.presence_penalty or p.frequency_penalty) and row.output_ids)
+    )
+
+
+def _apply_repetition_penalty(logits: torch.Tensor, rows: Sequence[RowSampling]) -> None:
+    """transformers' repetition penalty (divide positive scores, multiply negative ones) at every id a row has
+    seen in its prompt or output: one gather and one scatter for the whole batch."""
+    vocab = logits.shape[1]
+    flat: list[int] = []
+    factors: list[float] = []
+    for i, row in enumerate(rows):
+        penalty = row.params.repetition_penalty
+        if penalty != 1.0:
+            seen = {*row.prompt_ids, *row.output_ids}
+            flat.extend(i * vocab + token for token in seen)
+            factors.extend([penalty] * len(seen))
+    if not flat:
+        return
+    index = torch.tensor(flat, dtype=torch.long, device=logits.device)
+    penalty = torch.tensor(factors, dtype=logits.dtype, device=logits.device)
+    scores = logits.view(-1)[index]
+    logits.view(-1)[index] = torch.where(scores < 0, scores * penalty, scores / penalty)
 
 
 def _apply_output_penalties(logits: torch.Tensor, rows: Sequence[RowSampling]) -> None:
@@ -73,16 +102,32 @@ def _apply_grammars(logits: torch.Tensor, rows: Sequence[RowSampling]) -> None:
         xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device), indices=masked)
 
 
-def _draw(scores: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> int:
+def _draw(logits: torch.Tensor, rows: Sequence[RowSampling], indices: Sequence[int]) -> list[int]:
     """temperature -> top-k -> top-p -> draw, as transformers' warpers, but over the top-k candidates only:
-    sorting the whole vocabulary (152k entries for Qwen) per row and step would cost more than the model."""
-    if params.top_k and params.top_k < scores.shape[0]:
-        values, indices = torch.topk(scores, params.top_k)  # sorted, best first
-    else:
-        values, indices = torch.sort(scores, descending=True)
-    probs = (values / params.temperature).softmax(dim=-1)
-    if params.top_p < 1.0:
-        mass_before = probs.cumsum(dim=-1) - probs
-        probs = probs.masked_fill(mass_before >= params.top_p, 0.0)  # the best token always stays
-    choice = torch.multinomial(probs, 1, generator=generator)
-    return int(indices[choice].item())
+    sorting the whole vocabulary (152k entries for Qwen) per row and step would cost more than the model. Rows
+    with the same top-k are warped together in one batch of ops; each row then draws from its own seeded
+    generator, so its sample does not depend on its neighbours."""
+    vocab = logits.shape[1]
+    groups: dict[int, list[int]] = {}
+    for n, row in enumerate(rows):
+        k = row.params.top_k if row.params.top_k and row.params.top_k < vocab else vocab
+        groups.setdefault(k, []).append(n)
+    tokens = [0] * len(rows)
+    for k, members in groups.items():
+        scores = logits[[indices[n] for n in members]]
+        if k < vocab:
+            values, ids = torch.topk(scores, k)  # sorted, best first
+        else:
+            values, ids = torch.sort(scores, descending=True)
+        temperature = torch.tensor([rows[n].params.temperature for n in members], dtype=values.dtype)
+        probs = (values / temperature.to(values.device)[:, None]).softmax(dim=-1)
+        cut = [rows[n].params.top_p if rows[n].params.top_p < 1.0 else math.inf for n in members]
+        if any(c < 1.0 for c in cut):  # rows without top-p keep every candidate, even one rounding puts at 1.0
+            top_p = torch.tensor(cut, dtype=probs.dtype).to(probs.device)
+            mass_before = probs.cumsum(dim=-1) - probs
+            probs = probs.masked_fill(mass_before >= top_p[:, None], 0.0)  # the best token always stays
+        choices = [torch.multinomial(probs[j], 1, generator=rows[n].generator) for j, n in enumerate(members)]
+        picked = ids.gather(1, torch.stack(choices)).view(-1).tolist()
+        for n, token in zip(members, picked, strict=True):
+            tokens[n] = token
+    return tokens
