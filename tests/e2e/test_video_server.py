@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import openai
 import pytest
 
@@ -232,3 +233,26 @@ def test_openapi_documents_video_url_and_its_options(srv):
     assert set(options) == {"url", "fps", "num_frames", "min_frames", "max_frames", "start", "end", "max_pixels"}
     assert schemas["VideoURL"]["additionalProperties"] is False
     assert "default 2" in options["fps"]["description"]
+
+
+def test_damaged_clips_are_answered_or_refused_never_a_server_error(srv):
+    """Bytes flipped, cut or spliced anywhere in a real clip: a 200 (the decoder recovered) or a 400, never a 5xx."""
+    rng = np.random.default_rng(7)
+    for _ in range(12):
+        data = bytearray(CLIP)
+        kind = rng.integers(3)
+        if kind == 0:
+            for at in rng.integers(0, len(data), size=8):
+                data[at] ^= 0xFF
+        elif kind == 1:
+            data = data[: rng.integers(16, len(data))]
+        else:
+            at = rng.integers(0, len(data) - 64)
+            data[at : at + 64] = bytes(64)
+        response = httpx.post(
+            srv.url + "/v1/chat/completions", json=_body(video(data_uri(bytes(data), "video/mp4"))), timeout=60
+        )
+        assert response.status_code in (200, 400), response.text
+        if response.status_code == 400:
+            assert response.json()["error"]["code"] in ("invalid_video", "invalid_value")
+    assert httpx.get(srv.url + "/health").json()["status"] == "ok"
