@@ -41,7 +41,13 @@ def serve(
         Path | None,
         typer.Option("--allowed-local-media-path", help="Allow file:// image URLs under this directory only."),
     ] = None,
-    max_images_per_request: Annotated[int, typer.Option(help="Images allowed in one request.")] = 16,
+    max_images_per_request: Annotated[int, typer.Option(help="Images and videos allowed in one request.")] = 16,
+    max_video_seconds: Annotated[float, typer.Option(help="Longest video clip accepted, in seconds (400 above).")] = (
+        4 * 3600.0
+    ),
+    max_video_mb: Annotated[float, typer.Option(help="Largest encoded video accepted from a URL or file, in MB.")] = (
+        512.0
+    ),
     served_model_name: Annotated[
         list[str] | None,
         typer.Option("--served-model-name", help="Name(s) clients use as `model` (default: --model, or "
@@ -60,7 +66,7 @@ def serve(
     ),
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line.")] = False,
 ) -> None:
-    """Serve the OpenAI Chat Completions API (images, streaming, JSON output) over HTTP."""
+    """Serve the OpenAI Chat Completions API (images, videos, streaming, JSON output) over HTTP."""
     try:
         from vreason.server import ServerSettings, create_app, server_media_policy
         from vreason.server.launch import serve_app
@@ -71,7 +77,10 @@ def serve(
     from vreason.engine.factory import build_engine
 
     # Everything that can be wrong with the flags fails here, before a model is loaded.
-    policy = server_media_policy(allowed_local_media_path, media.domains(), media.allow_private_media_urls)
+    policy = server_media_policy(
+        allowed_local_media_path, media.domains(), media.allow_private_media_urls,
+        max_video_duration_s=max_video_seconds, max_video_bytes=int(max_video_mb * 1024 * 1024),
+    )
     spec = o.engine_spec(loading, backend, media_policy=policy, max_images_per_request=max_images_per_request)
     settings = ServerSettings(
         served_model_names=tuple(served_model_name or ()),
