@@ -51,7 +51,10 @@ class ClipIndex:
 
 def _open(source: Path | bytes, label: str):
     try:
-        return av.open(str(source) if isinstance(source, Path) else io.BytesIO(source), mode="r")
+        # metadata_errors: damaged tags (titles in a broken encoding) must not stop the pictures being read
+        return av.open(
+            str(source) if isinstance(source, Path) else io.BytesIO(source), mode="r", metadata_errors="replace"
+        )
     except av.error.FFmpegError:
         raise VideoError(label, "is not a video file PyAV can read (unknown format, or corrupt)") from None
 
@@ -62,6 +65,8 @@ def index_clip(source: Path | bytes, label: str, policy: MediaPolicy) -> ClipInd
         if not container.streams.video:
             raise VideoError(label, "has no video track")
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # a damaged header, or a codec this FFmpeg build lacks
+            raise VideoError(label, "has a video track that cannot be decoded (damaged, or an unknown codec)")
         width, height = stream.codec_context.width, stream.codec_context.height
         _check_size(width, height, label, policy)
         if container.duration is not None and container.duration / 1e6 > policy.max_video_duration_s:
