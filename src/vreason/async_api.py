@@ -30,7 +30,6 @@ from vreason.engine.sampling import SamplingParams
 from vreason.engine.types import Answer, ImagePart, Message, Part, StreamDelta, TextPart, VideoPart
 from vreason.errors import InvalidRequestError
 from vreason.media import ImageSource, PreparedImage, PreparedVideo, VideoSource
-from vreason.media.video_budget import VideoBudget
 from vreason.media_step import MediaResolver, needs_reading
 
 Images = ImageSource | VideoPart | Sequence[ImageSource | VideoPart] | None
@@ -43,11 +42,7 @@ REQUEST_KEYS = ("min_pixels", "max_pixels", "timeout_s", "conversation_id")
 class AsyncVReason:
     def __init__(self, engine: Engine, media: MediaResolver | None = None):
         self.engine = engine
-        self.media = media or MediaResolver(
-            engine.policy,
-            engine.max_images_per_request,
-            video_budget=getattr(engine, "video_budget", None) or VideoBudget(),
-        )
+        self.media = media or MediaResolver.for_engine(engine)
 
     @property
     def model_name(self) -> str:

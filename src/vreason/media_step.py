@@ -110,6 +110,17 @@ class MediaResolver:
     video_budget: VideoBudget = field(default_factory=VideoBudget)  # pass the engine's (engine.video_budget)
     video_cache: DecodedVideoCache | None = field(default_factory=DecodedVideoCache)
 
+    @classmethod
+    def for_engine(cls, engine: Any, **kwargs: Any) -> MediaResolver:
+        """The media step an engine's requests need: its policy, its image limit and its video budget (clips
+        are decoded at the size its checkpoint takes; engines without one get Qwen3-VL's)."""
+        return cls(
+            engine.policy,
+            engine.max_images_per_request,
+            video_budget=getattr(engine, "video_budget", None) or VideoBudget(),
+            **kwargs,
+        )
+
     def resolve(self, messages: Sequence[Message]) -> list[Message]:
         """The conversation checked, with every image part holding a `PreparedImage` and every video part a
         `PreparedVideo` (raises InvalidRequestError / MediaError naming the problem)."""
