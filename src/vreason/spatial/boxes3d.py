@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 
 # Corner order: bottom face counter-clockwise from (-x, -y), then the top face in the same order.
-_UNIT_CORNERS = np.array(
-    [[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1], [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]],
-    dtype=np.float64,
-) / 2
+_UNIT_CORNERS = (
+    np.array(
+        [[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1], [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]],
+        dtype=np.float64,
+    )
+    / 2
+)
 EDGES = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
 
 
@@ -138,10 +141,12 @@ def write_boxes_ply(path: str | Path, boxes: list[Box3D], colors: list[tuple[int
     from plyfile import PlyData, PlyElement
 
     colors = colors or [(255, 0, 255)] * len(boxes)
-    vertex = np.empty(8 * len(boxes), dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"),
-                                              ("green", "u1"), ("blue", "u1")])
-    edge = np.empty(12 * len(boxes), dtype=[("vertex1", "i4"), ("vertex2", "i4"), ("red", "u1"), ("green", "u1"),
-                                            ("blue", "u1")])
+    vertex = np.empty(
+        8 * len(boxes), dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    )
+    edge = np.empty(
+        12 * len(boxes), dtype=[("vertex1", "i4"), ("vertex2", "i4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    )
     for k, (box, color) in enumerate(zip(boxes, colors, strict=True)):
         corners = box.corners()
         rows = slice(8 * k, 8 * k + 8)
@@ -152,5 +157,6 @@ def write_boxes_ply(path: str | Path, boxes: list[Box3D], colors: list[tuple[int
         edge["vertex1"][rows], edge["vertex2"][rows] = pairs.T
         edge["red"][rows], edge["green"][rows], edge["blue"][rows] = color
     comments = [f"box {k}: {b.label}" for k, b in enumerate(boxes)]
-    PlyData([PlyElement.describe(vertex, "vertex"), PlyElement.describe(edge, "edge")],
-            comments=comments).write(str(path))
+    PlyData([PlyElement.describe(vertex, "vertex"), PlyElement.describe(edge, "edge")], comments=comments).write(
+        str(path)
+    )

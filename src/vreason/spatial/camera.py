@@ -74,7 +74,10 @@ class Camera:
             "kind": self.kind,
             "width": self.width,
             "height": self.height,
-            "fx": round(self.fx, 6), "fy": round(self.fy, 6), "cx": round(self.cx, 3), "cy": round(self.cy, 3),
+            "fx": round(self.fx, 6),
+            "fy": round(self.fy, 6),
+            "cx": round(self.cx, 3),
+            "cy": round(self.cy, 3),
             "rotation": np.round(self.rotation, 6).tolist(),
             "position": np.round(self.position, 6).tolist(),
         }
@@ -110,7 +113,12 @@ def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarr
 
 
 def perspective(
-    lo: np.ndarray, hi: np.ndarray, size: int, *, azimuth_deg: float = -60.0, elevation_deg: float = 35.0,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    size: int,
+    *,
+    azimuth_deg: float = -60.0,
+    elevation_deg: float = 35.0,
     fov_deg: float = 60.0,
 ) -> Camera:
     """A pinhole camera placed automatically: on a sphere around the box [lo, hi] (azimuth from +x towards +y,

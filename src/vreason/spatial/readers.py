@@ -56,8 +56,14 @@ def read_cloud(path: str | Path, *, max_points: int = MAX_POINTS, drop_invalid: 
     if not path.is_file():
         raise InvalidRequestError(f"{path}: no such point-cloud file", param="cloud")
     suffix = path.suffix.lower()
-    readers = {".ply": _read_ply, ".pcd": _read_pcd, ".las": _read_las, ".laz": _read_las, ".npy": _read_npy,
-               ".npz": _read_npz}
+    readers = {
+        ".ply": _read_ply,
+        ".pcd": _read_pcd,
+        ".las": _read_las,
+        ".laz": _read_las,
+        ".npy": _read_npy,
+        ".npz": _read_npz,
+    }
     reader = readers.get(suffix) or (_read_text if suffix in TEXT_SUFFIXES else None)
     if reader is None:
         raise InvalidRequestError(
@@ -71,28 +77,40 @@ def read_cloud(path: str | Path, *, max_points: int = MAX_POINTS, drop_invalid: 
     except ImportError as err:
         raise InvalidRequestError(f"{path}: reading {suffix} needs `pip install vreason[3d]` ({err})") from None
     except Exception as err:  # a library's parse error: say which file and why, in one line
-        raise InvalidRequestError(f"{path}: not a readable {suffix} cloud ({type(err).__name__}: {err})",
-                                  param="cloud") from None
-    return checked_cloud(points, colors, intensity, source=str(path), max_points=max_points,
-                         drop_invalid=drop_invalid)
+        raise InvalidRequestError(
+            f"{path}: not a readable {suffix} cloud ({type(err).__name__}: {err})", param="cloud"
+        ) from None
+    return checked_cloud(points, colors, intensity, source=str(path), max_points=max_points, drop_invalid=drop_invalid)
 
 
-def checked_cloud(points, colors=None, intensity=None, *, source: str = "<array>", max_points: int = MAX_POINTS,
-                  drop_invalid: bool = False) -> PointCloud:
+def checked_cloud(
+    points,
+    colors=None,
+    intensity=None,
+    *,
+    source: str = "<array>",
+    max_points: int = MAX_POINTS,
+    drop_invalid: bool = False,
+) -> PointCloud:
     """A `PointCloud` from arrays, with the limits applied (the one place they live)."""
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 3:
-        raise InvalidRequestError(f"{source}: points must be an (N, 3) array, got shape {points.shape}",
-                                  param="cloud")
+        raise InvalidRequestError(f"{source}: points must be an (N, 3) array, got shape {points.shape}", param="cloud")
     if len(points) > max_points:
-        raise InvalidRequestError(f"{source}: {len(points):,} points is over the limit of {max_points:,}; "
-                                  "down-sample it first or raise max_points", param="cloud")
+        raise InvalidRequestError(
+            f"{source}: {len(points):,} points is over the limit of {max_points:,}; "
+            "down-sample it first or raise max_points",
+            param="cloud",
+        )
     points = points.astype(np.float32, copy=False)
     finite = np.isfinite(points).all(axis=1)
     bad = len(points) - int(finite.sum())
     if bad and not drop_invalid:
-        raise InvalidRequestError(f"{source}: {bad:,} of {len(points):,} points have NaN or infinite "
-                                  "coordinates; drop them with drop_invalid=True (--drop-invalid)", param="cloud")
+        raise InvalidRequestError(
+            f"{source}: {bad:,} of {len(points):,} points have NaN or infinite "
+            "coordinates; drop them with drop_invalid=True (--drop-invalid)",
+            param="cloud",
+        )
     cloud = PointCloud(points, _as_rgb(colors, source, len(points)), _as_intensity(intensity, len(points)), source)
     if bad:
         cloud = cloud.subset(finite)
@@ -128,8 +146,9 @@ def _fields(table, names) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | N
     """xyz, colours and intensity from a table with named columns (a structured array or a DataFrame)."""
     missing = [a for a in "xyz" if a not in names]
     if missing:
-        raise InvalidRequestError(f"the vertices have no {', '.join(missing)} coordinates (found: "
-                                  f"{', '.join(names)})", param="cloud")
+        raise InvalidRequestError(
+            f"the vertices have no {', '.join(missing)} coordinates (found: {', '.join(names)})", param="cloud"
+        )
     points = np.stack([np.asarray(table[a], dtype=np.float32) for a in "xyz"], axis=1)
     rgb = _color_columns(names)
     colors = None if rgb is None else np.stack([np.asarray(table[c]) for c in rgb], axis=1)
@@ -153,11 +172,13 @@ def _read_ply(path: Path):
 
             if vertex.count == 0:
                 return np.empty((0, 3), np.float32), None, None
-            table = pd.read_csv(stream, sep=r"\s+", header=None, names=names, nrows=vertex.count,
-                                engine="c", comment=None)
+            table = pd.read_csv(
+                stream, sep=r"\s+", header=None, names=names, nrows=vertex.count, engine="c", comment=None
+            )
             if len(table) < vertex.count:
-                raise InvalidRequestError(f"{path}: the header promises {vertex.count:,} vertices, the body has "
-                                          f"{len(table):,}", param="cloud")
+                raise InvalidRequestError(
+                    f"{path}: the header promises {vertex.count:,} vertices, the body has {len(table):,}", param="cloud"
+                )
             return _fields(table, names)
     data = PlyData.read(str(path), mmap="c")["vertex"].data
     return _fields(data, data.dtype.names)
@@ -191,11 +212,14 @@ def _read_las(path: Path):
 def _columns(array: np.ndarray, source: str):
     """(N, 3) xyz, (N, 4) xyz + intensity, (N, 6) xyz + rgb, (N, 7) xyz + intensity + rgb."""
     if array.ndim != 2 or array.shape[1] not in (3, 4, 6, 7):
-        raise InvalidRequestError(f"{source}: expected columns xyz, xyz+intensity, xyz+rgb or xyz+intensity+rgb "
-                                  f"(3, 4, 6 or 7), got shape {array.shape}", param="cloud")
+        raise InvalidRequestError(
+            f"{source}: expected columns xyz, xyz+intensity, xyz+rgb or xyz+intensity+rgb "
+            f"(3, 4, 6 or 7), got shape {array.shape}",
+            param="cloud",
+        )
     cols = array.shape[1]
     intensity = array[:, 3] if cols in (4, 7) else None
-    colors = array[:, cols - 3:] if cols >= 6 else None
+    colors = array[:, cols - 3 :] if cols >= 6 else None
     return array[:, :3], colors, intensity
 
 
@@ -224,6 +248,7 @@ def _read_text(path: Path):
     skip = 1 if path.suffix.lower() == ".pts" else 0
     table = pd.read_csv(path, sep=sep, header=None, comment="#", skiprows=skip, engine="c")
     if table.shape[1] == 1 or not all(np.issubdtype(t, np.number) for t in table.dtypes):
-        raise InvalidRequestError(f"{path}: text clouds are numeric columns x y z [intensity] [r g b], one point "
-                                  "a line", param="cloud")
+        raise InvalidRequestError(
+            f"{path}: text clouds are numeric columns x y z [intensity] [r g b], one point a line", param="cloud"
+        )
     return _columns(table.to_numpy(dtype=np.float64), str(path))

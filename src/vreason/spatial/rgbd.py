@@ -30,15 +30,19 @@ class Intrinsics:
 
     def __post_init__(self) -> None:
         if not (self.fx > 0 and self.fy > 0):
-            raise InvalidRequestError(f"intrinsics: focal lengths must be positive, got fx={self.fx} fy={self.fy}",
-                                      param="intrinsics")
+            raise InvalidRequestError(
+                f"intrinsics: focal lengths must be positive, got fx={self.fx} fy={self.fy}", param="intrinsics"
+            )
 
     @classmethod
     def parse(cls, text: str | None) -> Intrinsics:
         """From "fx,fy,cx,cy" or a JSON file with those keys (the cookbook's cam_params)."""
         if not text:
-            raise InvalidRequestError("an RGB-D frame needs the camera intrinsics: --intrinsics fx,fy,cx,cy "
-                                      "(pixels) or a JSON file with fx, fy, cx, cy", param="intrinsics")
+            raise InvalidRequestError(
+                "an RGB-D frame needs the camera intrinsics: --intrinsics fx,fy,cx,cy "
+                "(pixels) or a JSON file with fx, fy, cx, cy",
+                param="intrinsics",
+            )
         if Path(text).is_file():
             import json
 
@@ -46,8 +50,9 @@ class Intrinsics:
             try:
                 return cls(*(float(data[k]) for k in ("fx", "fy", "cx", "cy")))
             except (KeyError, TypeError, ValueError):
-                raise InvalidRequestError(f"{text}: intrinsics JSON needs numbers fx, fy, cx, cy",
-                                          param="intrinsics") from None
+                raise InvalidRequestError(
+                    f"{text}: intrinsics JSON needs numbers fx, fy, cx, cy", param="intrinsics"
+                ) from None
         parts = text.split(",")
         try:
             values = [float(p) for p in parts]
@@ -69,13 +74,15 @@ def read_depth(path: str | Path, depth_scale: float = MM_PER_M) -> np.ndarray:
     if path.suffix.lower() == ".npy":
         depth = np.load(path, allow_pickle=False)
         if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
-            raise InvalidRequestError(f"{path}: a depth .npy must be a 2-D numeric array, got {depth.shape} "
-                                      f"{depth.dtype}", param="depth")
+            raise InvalidRequestError(
+                f"{path}: a depth .npy must be a 2-D numeric array, got {depth.shape} {depth.dtype}", param="depth"
+            )
         return depth.astype(np.float32)
     with Image.open(path) as image:
         if image.mode not in ("I;16", "I;16B", "I", "L"):
-            raise InvalidRequestError(f"{path}: depth PNGs are 16-bit single channel (millimetres), got mode "
-                                      f"{image.mode}", param="depth")
+            raise InvalidRequestError(
+                f"{path}: depth PNGs are 16-bit single channel (millimetres), got mode {image.mode}", param="depth"
+            )
         raw = np.asarray(image, dtype=np.float32)
     return raw / float(depth_scale)
 
@@ -99,7 +106,9 @@ def cloud_from_rgbd(
     if z.shape != rgb.shape[:2]:
         raise InvalidRequestError(
             f"the depth map is {z.shape[1]}x{z.shape[0]} but the image is {rgb.shape[1]}x{rgb.shape[0]}; "
-            "register (align) depth to colour first", param="depth")
+            "register (align) depth to colour first",
+            param="depth",
+        )
     valid = np.isfinite(z) & (z > 0)
     if max_depth is not None:
         valid &= z <= max_depth

@@ -51,8 +51,9 @@ def parse_views(text: str | None) -> tuple[str, ...]:
     names = tuple(aliases.get(n, n) for n in names)
     unknown = [n for n in names if n not in VIEW_NAMES]
     if unknown or not names:
-        raise InvalidRequestError(f"views {text!r}: choose from {', '.join(VIEW_NAMES)} (comma separated)",
-                                  param="views")
+        raise InvalidRequestError(
+            f"views {text!r}: choose from {', '.join(VIEW_NAMES)} (comma separated)", param="views"
+        )
     return tuple(dict.fromkeys(names))
 
 
@@ -93,8 +94,9 @@ def render_views(
     return views
 
 
-def render(cloud: PointCloud, camera: Camera, *, name: str = "view", colors: np.ndarray | None = None,
-           point_size: int = 2) -> View:
+def render(
+    cloud: PointCloud, camera: Camera, *, name: str = "view", colors: np.ndarray | None = None, point_size: int = 2
+) -> View:
     """Z-buffer splatting of `cloud` through `camera`. Each point covers a `point_size` square; the nearest
     point per pixel wins. Splatting every point into a k x k square and keeping the minimum depth equals a
     k x k minimum filter over the one-pixel z-buffer, so the splat costs pixels, not points."""
@@ -135,10 +137,10 @@ def _min_filter(zbuf: np.ndarray, index: np.ndarray, size: int) -> tuple[np.ndar
         for dx in range(lo, lo + size):
             if dx == dy == 0:
                 continue
-            nz = pad_z[pad + dy:pad + dy + h, pad + dx:pad + dx + w]
+            nz = pad_z[pad + dy : pad + dy + h, pad + dx : pad + dx + w]
             better = nz < best_z
             best_z[better] = nz[better]
-            best_i[better] = pad_i[pad + dy:pad + dy + h, pad + dx:pad + dx + w][better]
+            best_i[better] = pad_i[pad + dy : pad + dy + h, pad + dx : pad + dx + w][better]
     return best_z, best_i
 
 
@@ -188,8 +190,9 @@ def budget_voxel(cloud: PointCloud, size: int = DEFAULT_SIZE) -> float:
     return float(np.max(hi - lo)) / size / 2
 
 
-def prepared_for_views(cloud: PointCloud, size: int = DEFAULT_SIZE,
-                       budget: int = RENDER_POINT_BUDGET) -> tuple[PointCloud, np.ndarray | None]:
+def prepared_for_views(
+    cloud: PointCloud, size: int = DEFAULT_SIZE, budget: int = RENDER_POINT_BUDGET
+) -> tuple[PointCloud, np.ndarray | None]:
     """The cloud to render: itself when within `budget` points, else voxel down-sampled (with the indices
     kept, so lifted boxes can still count the original points)."""
     if len(cloud) <= budget:
