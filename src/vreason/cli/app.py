@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "reason": ("vreason.cli.reason", "reason", {"cls": "StepsCommand"}),
     "ground": ("vreason.cli.ground", "ground", {}),
     "tile": ("vreason.cli.tile", "tile", {}),
+    "ground3d": ("vreason.cli.spatial", "ground3d", {}),
+    "ask3d": ("vreason.cli.spatial", "ask3d", {}),
     "vllm-launch": (
         "vreason.cli.vllm_launch",
         "vllm_launch",
