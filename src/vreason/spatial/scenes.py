@@ -80,7 +80,7 @@ def make_scene(
         objects.append(SceneObject(kind, str(rng.choice(list(PALETTE))), box))
     for o in objects:
         o.box.label = o.name
-    parts = [_ground(rng, extent, density)]
+    parts = [_ground(rng, extent, density, objects)]
     parts += [_surface(rng, o, density) for o in objects]
     points = np.concatenate([p for p, _ in parts])
     colors = np.concatenate([c for _, c in parts])
@@ -96,9 +96,20 @@ def _grown(box: Box3D, margin: float) -> Box3D:
     return Box3D(box.center, (box.size[0] + margin, box.size[1] + margin, box.size[2]), box.yaw)
 
 
-def _ground(rng, extent: float, density: float):
+def _ground(rng, extent: float, density: float, objects: list[SceneObject]):
+    """The floor, less what lies under the objects (no scanner sees there, and it would show through)."""
     n = int(extent * extent * density)
     xy = rng.uniform(-extent / 2, extent / 2, size=(n, 2))
+    for o in objects:
+        c, s = math.cos(o.box.yaw), math.sin(o.box.yaw)
+        dx, dy = xy[:, 0] - o.box.center[0], xy[:, 1] - o.box.center[1]
+        a, b = dx * c + dy * s, -dx * s + dy * c
+        if o.kind in ("sphere", "cylinder"):
+            under = a * a + b * b < (o.box.size[0] / 2) ** 2
+        else:
+            under = (np.abs(a) < o.box.size[0] / 2) & (np.abs(b) < o.box.size[1] / 2)
+        xy = xy[~under]
+    n = len(xy)
     colors = np.clip(np.array(GROUND_RGB) + rng.integers(-6, 7, size=(n, 1)), 0, 255).astype(np.uint8)
     return np.column_stack([xy, np.zeros(n)]), colors
 

@@ -77,7 +77,7 @@ def render_views(
     *,
     size: int = DEFAULT_SIZE,
     max_pixels: int | None = None,
-    point_size: int = 2,
+    point_size: int | None = None,
     cameras: dict[str, Camera] | None = None,
 ) -> list[View]:
     """One `View` per name (or per given camera, `cameras` winning for its name). `max_pixels` caps each
@@ -95,12 +95,17 @@ def render_views(
 
 
 def render(
-    cloud: PointCloud, camera: Camera, *, name: str = "view", colors: np.ndarray | None = None, point_size: int = 2
+    cloud: PointCloud,
+    camera: Camera,
+    *,
+    name: str = "view",
+    colors: np.ndarray | None = None,
+    point_size: int | None = None,
 ) -> View:
     """Z-buffer splatting of `cloud` through `camera`. Each point covers a `point_size` square; the nearest
     point per pixel wins. Splatting every point into a k x k square and keeping the minimum depth equals a
     k x k minimum filter over the one-pixel z-buffer, so the splat costs pixels, not points."""
-    if not 1 <= point_size <= 8:
+    if point_size is not None and not 1 <= point_size <= 8:
         raise InvalidRequestError(f"point size ({point_size}) must be between 1 and 8 pixels", param="point_size")
     w, h = camera.width, camera.height
     u, v, depth = camera.project(cloud.points)
@@ -114,6 +119,8 @@ def render(
     winners = d <= zbuf[lin]
     index = np.full(w * h, -1, dtype=np.int32)
     index[lin[winners]] = idx[winners]  # ties at equal depth: any of them, all equally near
+    if point_size is None:
+        point_size = auto_point_size(u[idx], v[idx])
     zbuf, index = _min_filter(zbuf.reshape(h, w), index.reshape(h, w), point_size)
     colors = point_colors(cloud) if colors is None else colors
     rgb = np.empty((h, w, 3), dtype=np.uint8)
@@ -121,6 +128,16 @@ def render(
     shown = index >= 0
     rgb[shown] = colors[index[shown]]
     return View(name, Image.fromarray(rgb, "RGB"), camera, zbuf, index)
+
+
+def auto_point_size(u: np.ndarray, v: np.ndarray) -> int:
+    """Splat size from the points' spacing on the image (twice the mean gap, 1-6 pixels), so a sparse scan
+    closes into surfaces and a dense one keeps its detail."""
+    if len(u) == 0:
+        return 1
+    area = max(float(np.ptp(u)) * float(np.ptp(v)), 1.0)
+    spacing = math.sqrt(area / len(u))
+    return int(np.clip(math.ceil(2 * spacing), 1, 6))
 
 
 def _min_filter(zbuf: np.ndarray, index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
