@@ -21,6 +21,7 @@ from tests.video_samples import make_clip
 from vreason import VReason
 from vreason.engine.prompt import build_prompt, conversation_videos
 from vreason.engine.types import Message, TextPart, VideoPart
+from vreason.errors import InvalidRequestError
 
 pytestmark = pytest.mark.slow
 
@@ -165,3 +166,11 @@ def test_same_sampling_hits_the_vision_cache_another_fps_does_not(fp32, clip):
     faster = chat(fp32, [video_question(clip, "First look.", fps=3.0)])
     assert faster.usage.cached_images == 0
     assert len(vision) > entries  # another fps: other frames, other entries
+
+
+def test_a_clip_too_long_for_the_context_is_refused_before_the_vision_tower(fp32):
+    frames = [noise(256, 256, i) for i in range(400)]  # 200 temporal patches of 64 tokens
+    misses = fp32.engine.vision_cache.stats().misses
+    with pytest.raises(InvalidRequestError, match="over the model's context of 8192 tokens.*max-frames"):
+        chat(fp32, [Message("user", [VideoPart(frames, {"max_pixels": 400 * 256 * 256}), TextPart("Summarise.")])])
+    assert fp32.engine.vision_cache.stats().misses == misses  # refused from the frame sizes, nothing encoded

@@ -114,7 +114,8 @@ class LocalEngine:
             if at_least is not None:
                 raise InvalidRequestError(
                     f"prompt (at least {at_least} tokens) + max_new_tokens ({params.max_new_tokens}) is over the "
-                    f"model's context of {self.max_context} tokens; shorten the conversation or lower max_new_tokens",
+                    f"model's context of {self.max_context} tokens; shorten the conversation or lower max_new_tokens"
+                    + (" (or sample fewer video frames: --max-frames, --video-max-pixels)" * bool(prompt.videos)),
                     # the prompt alone too long: the messages are at fault; else the room asked for the answer
                     param="messages" if at_least >= self.max_context else "max_new_tokens",
                 )
