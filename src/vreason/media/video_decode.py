@@ -28,8 +28,10 @@ import numpy as np
 from vreason.media.policy import MediaPolicy
 from vreason.media.video_types import VideoError
 
-# swscale's bicubic filter widens with the scale factor, so downscaling is antialiased like Qwen's own resize.
-INTERPOLATION = "BICUBIC"
+# Downscaling averages the source pixels each output pixel covers (swscale's area filter: antialiased, 5.8 ms a
+# 1280x720 frame to 608x320 against 20 ms for its bicubic, measured on 2 cores); upscaling is bicubic, as Qwen's.
+DOWNSCALE = "AREA"
+UPSCALE = "BICUBIC"
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,10 @@ def _seek(container, stream, pts: int) -> bool:
 
 
 def _rgb(frame, width: int, height: int) -> np.ndarray:
-    return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation=INTERPOLATION)
+    shrinking = width <= frame.width and height <= frame.height
+    return frame.to_ndarray(
+        width=width, height=height, format="rgb24", interpolation=DOWNSCALE if shrinking else UPSCALE
+    )
 
 
 def _check_size(width: int, height: int, label: str, policy: MediaPolicy) -> None:
