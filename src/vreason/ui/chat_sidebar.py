@@ -53,7 +53,7 @@ class ChatSidebar:
         self.store = store
 
     def build(self) -> SidebarParts:
-        new = gr.Button("＋ New conversation", elem_id="chat-new", variant="secondary")
+        new = gr.Button("+ New conversation", elem_id="chat-new", variant="secondary")
         listing = gr.Radio([], label="Conversations", elem_id="chat-list", interactive=True)
         with gr.Accordion("This conversation", open=False, elem_id="chat-manage"):
             title = gr.Textbox(label="Name", elem_id="chat-title", max_lines=1)
@@ -73,8 +73,9 @@ class ChatSidebar:
         side.listing.input(self.open, inputs=[side.listing], outputs=page, queue=False)
         side.new.click(self.new, outputs=page, queue=False)
         chatbot.clear(self.new, outputs=page, queue=False)
-        side.rename.click(self.rename, inputs=[state, side.title], outputs=[side.listing, status], queue=False)
-        side.title.submit(self.rename, inputs=[state, side.title], outputs=[side.listing, status], queue=False)
+        renamed = [side.listing, status, side.markdown, side.json]
+        side.rename.click(self.rename, inputs=[state, side.title], outputs=renamed, queue=False)
+        side.title.submit(self.rename, inputs=[state, side.title], outputs=renamed, queue=False)
         side.delete.click(self.delete, inputs=[state], outputs=page, queue=False)
 
     # -- handlers (the request comes first: Gradio passes it by its annotation) --
@@ -99,14 +100,16 @@ class ChatSidebar:
 
     def rename(self, request: gr.Request, state: Any, title: str) -> tuple:
         conversation = getattr(state, "conversation", None)
+        skips = (gr.skip(), gr.skip())
         if conversation is None or not conversation.turns:
-            return gr.skip(), "⚠️ Ask something first: a conversation is kept from its first answer on."
+            return gr.skip(), "⚠️ Ask something first: a conversation is kept from its first answer on.", *skips
         try:
             renamed = self.store.for_user(user_of(request)).rename(conversation.id, title or "")
         except VReasonError as err:
-            return gr.skip(), error_message(err)
+            return gr.skip(), error_message(err), *skips
         conversation.title = renamed.title
-        return self.listed(request, conversation.id), f"Renamed to “{renamed.title}”."
+        listing, _, markdown, as_json = self.refreshed(request, conversation)
+        return listing, f"Renamed to “{renamed.title}”.", markdown, as_json
 
     def delete(self, request: gr.Request, state: Any) -> tuple:
         conversation = getattr(state, "conversation", None)

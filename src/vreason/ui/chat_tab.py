@@ -7,8 +7,10 @@ joins the conversation only when its answer finished or was stopped, and is then
 box. An upload that is not an image is refused before anything is sent.
 
 Running a turn is one async generator over `AsyncVReason.stream_chat`, shared by a new question, regenerate
-(the chatbot's retry button: the last turn asked again) and edit (a user message changed: later turns are
-dropped and it is asked again). Stop sets the session's flag; the generator sees it at the next streamed piece
+(the chatbot's retry button: the last turn asked again) and edit: clicking one of your questions puts it back
+in the input box (its images stay with it); sending it asks that turn again and drops the later ones. (Gradio's
+in-place message editing breaks on a message grouped with an image, hence the input box.)
+Stop sets the session's flag; the generator sees it at the next streamed piece
 and leaves its `aclosing` block, which aborts the engine request; what had arrived stays as the answer, marked
 stopped. When the page goes away mid-answer Gradio closes the generator, which aborts the request the same way.
 The conversation list, rename, delete and export are chat_sidebar.py.
@@ -16,7 +18,6 @@ The conversation list, rename, delete and export are chat_sidebar.py.
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -29,7 +30,7 @@ import gradio as gr
 from vreason.engine.types import Answer, Message, StreamDelta
 from vreason.errors import VReasonError
 from vreason.ui.chat_sidebar import ChatSidebar, user_of
-from vreason.ui.chat_view import answer_messages, display, safe_markdown, turn_of
+from vreason.ui.chat_view import answer_messages, display, safe_markdown, shown_turns, turn_of
 from vreason.ui.controls import SamplingControls, to_sampling
 from vreason.ui.conversation_store import Conversation, ConversationStore, Turn, title_for
 from vreason.ui.feedback import answer_summary, error_message
@@ -41,12 +42,14 @@ if TYPE_CHECKING:
 # Dropping images without a question is a common first move; describing them is the useful answer.
 DEFAULT_QUESTION = "Describe the image."
 GENERATING = "⏳ Generating…"
+EDITING = "✎ Editing question {n}: send it to ask again from there (later turns are dropped)."
 
 
 @dataclass
 class ChatState:
     conversation: Conversation = field(default_factory=Conversation)
     stop_requested: bool = False
+    editing: int | None = None  # the turn the input box re-asks, after a click on its question
     prepared: dict[str, PreparedImage] = field(default_factory=dict)  # by image name: decoded once per session
 
 
@@ -69,8 +72,9 @@ class ChatTab:
             with gr.Column(scale=4):
                 chatbot = gr.Chatbot(
                     label="Conversation", elem_id="chat-history", height=480, buttons=["copy", "copy_all"],
-                    feedback_options=None, editable="user", sanitize_html=True,
-                    placeholder="Upload or paste one or more images, then ask about them.",
+                    feedback_options=None, sanitize_html=True,
+                    placeholder="Upload or paste one or more images, then ask about them. Click a question of "
+                    "yours to edit it.",
                 )
                 # No file_types: the browser's own check only toasts and drops the file, and the question then
                 # went out without it. Every upload reaches `submit`, where the media layer (the one owner of
@@ -81,6 +85,8 @@ class ChatTab:
                 )
                 with gr.Row():
                     status = gr.Markdown(elem_id="chat-status")
+                    cancel = gr.Button("Cancel edit", elem_id="chat-edit-cancel", size="sm", scale=0, min_width=110,
+                                       visible=False)
                     stop = gr.Button("■ Stop", elem_id="chat-stop", variant="stop", size="sm", scale=0,
                                      min_width=90)
             with gr.Column(scale=1, min_width=240):
@@ -94,9 +100,12 @@ class ChatTab:
         run_inputs = [state, system, model, *controls.inputs]
         box.submit(self.submit, inputs=[box, *run_inputs], outputs=outputs, concurrency_id="model")
         chatbot.retry(self.regenerate, inputs=run_inputs, outputs=outputs, concurrency_id="model")
-        chatbot.edit(self.edit, inputs=run_inputs, outputs=outputs, concurrency_id="model")
+        chatbot.select(self.edit, inputs=[state], outputs=[box, status, cancel], queue=False)
+        cancel.click(self.cancel_edit, inputs=[state], outputs=[box, status, cancel], queue=False)
         stop.click(self.stop, inputs=[state], queue=False)
         self.sidebar.wire(app, side, state, chatbot, box, status, self.new_state)
+        for event in (box.submit, side.new.click, side.listing.input, side.delete.click):
+            event(lambda: gr.update(visible=False), outputs=[cancel], queue=False)
 
     @staticmethod
     def new_state(conversation: Conversation | None = None) -> ChatState:
@@ -125,36 +134,49 @@ class ChatTab:
         except VReasonError as err:
             yield self._out(shown, gr.skip(), error_message(err), state)
             return
+        keep = len(state.conversation.turns)
+        editing, state.editing = state.editing, None
+        if editing is not None and editing < keep:  # an edited question: its images stay, later turns go
+            keep, names = editing, [*state.conversation.turns[editing].images, *names]
         turn = Turn(question=text or DEFAULT_QUESTION, images=names)
-        async for out in self._run(request, state, len(state.conversation.turns), turn, box, system, model,
-                                   sampling_values):
+        async for out in self._run(request, state, keep, turn, box, system, model, sampling_values):
             yield out
 
     async def regenerate(self, request: gr.Request, retry: gr.RetryData, state: ChatState | None, system: str,
                          model: str, *sampling_values: Any) -> AsyncIterator[tuple]:
         """The chatbot's retry button: the turn of the message asked again, later turns dropped."""
-        async for out in self._rerun(request, state, retry.index, None, system, model, sampling_values):
+        async for out in self._rerun(request, state, retry.index, system, model, sampling_values):
             yield out
 
-    async def edit(self, request: gr.Request, edited: gr.EditData, state: ChatState | None, system: str,
-                   model: str, *sampling_values: Any) -> AsyncIterator[tuple]:
-        """A user message edited in place: that turn asked again with the new text, later turns dropped."""
-        value = edited.value if isinstance(edited.value, str) else None
-        async for out in self._rerun(request, state, edited.index, value, system, model, sampling_values):
-            yield out
+    def edit(self, picked: gr.SelectData, state: ChatState | None) -> tuple:
+        """A click on a message: one of the user's questions goes back into the input box to be edited and sent;
+        yields (input box, status, cancel button)."""
+        turns = state.conversation.turns if state is not None else []
+        if not turns or not isinstance(picked.index, int):
+            return gr.skip(), gr.skip(), gr.skip()
+        shown = shown_turns(turns, self._image_url)
+        if not 0 <= picked.index < len(shown) or shown[picked.index].message["role"] != "user":
+            return gr.skip(), gr.skip(), gr.skip()
+        at = shown[picked.index].turn
+        state.editing = at
+        return ({"text": turns[at].question, "files": []}, EDITING.format(n=at + 1),
+                gr.update(visible=True))
 
-    async def _rerun(self, request: gr.Request, state: ChatState | None, index: int | tuple, question: str | None,
-                     system: str, model: str, sampling_values: tuple) -> AsyncIterator[tuple]:
+    @staticmethod
+    def cancel_edit(state: ChatState | None) -> tuple:
+        if state is not None:
+            state.editing = None
+        return {"text": "", "files": []}, "", gr.update(visible=False)
+
+    async def _rerun(self, request: gr.Request, state: ChatState | None, index: int | tuple, system: str, model: str,
+                     sampling_values: tuple) -> AsyncIterator[tuple]:
         state = state or self.new_state()
         turns = state.conversation.turns
         if not turns:
             yield self._out([], gr.skip(), "", state)
             return
         at = turn_of(turns, self._image_url, index[0] if isinstance(index, tuple | list) else int(index))
-        old = turns[at]
-        # the chatbot hands back the text as shown, i.e. with HTML escaped; the question is the text before that
-        text = html.unescape(question).strip() if question is not None else old.question
-        turn = Turn(question=text or old.question, images=list(old.images))
+        turn = Turn(question=turns[at].question, images=list(turns[at].images))
         async for out in self._run(request, state, at, turn, None, system, model, sampling_values):
             yield out
 
