@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def demo_vr():
 def _serve_ui(vr) -> tuple[object, str]:
     from vreason.ui import build_app, launch
 
-    app = build_app(vr)
+    app = build_app(vr, data_dir=tempfile.mkdtemp(prefix="vreason-ui-data-"))
     port = _free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
     return app, f"http://127.0.0.1:{port}/"
@@ -118,6 +119,11 @@ def _ask(page: Page, question: str, files: list[Path] | None = None) -> None:
     box.locator("textarea").press("Enter")
 
 
+def _answer(bot):
+    """An answer's text: its first paragraph (the stats line under it is another)."""
+    return bot.locator("p").first
+
+
 def _set_number(page: Page, elem_id: str, value: str) -> None:
     field = page.locator(f"#{elem_id} input[type=number]")
     field.fill(value)
@@ -133,16 +139,16 @@ def test_chat_answers_streams_keeps_history_and_clears(page: Page):
     _ask(page, "What color is the shape?", [SHAPES])
     bot = page.locator("#chat-history [data-testid=bot]")
     expect(bot).to_have_count(1)
-    expect(bot.first).to_have_text("red")
+    expect(_answer(bot.first)).to_have_text("red")
     expect(page.locator("#chat-history [data-testid=user] img")).to_have_count(1)  # the image is in the history
-    expect(page.locator("#chat-status")).to_contain_text("tokens")
+    expect(bot.first.locator(".vr-stats")).to_contain_text("tokens")  # with its answer, not under the input box
     expect(page.locator("#chat-history button[aria-label='Copy message']").first).to_be_visible()
     page.screenshot(path=str(SHOTS / "chat-answer.png"), full_page=True)
 
     # Second turn without a new image: the model still sees the first one through the history.
     _ask(page, "What color is the shape?")
     expect(bot).to_have_count(2)
-    expect(bot.nth(1)).to_have_text("red")
+    expect(_answer(bot.nth(1))).to_have_text("red")
 
     page.locator("#chat-new").click()
     expect(bot).to_have_count(0)
@@ -298,6 +304,6 @@ def test_ui_over_a_running_vreason_serve_answers_like_the_local_engine(browser: 
     page.get_by_text("Sampling").click()
     _set_number(page, "chat-temperature", "0")
     _ask(page, "What color is the shape?", [SHAPES])
-    expect(page.locator("#chat-history [data-testid=bot]").last).to_have_text("red")
+    expect(_answer(page.locator("#chat-history [data-testid=bot]").last)).to_have_text("red")
     page.screenshot(path=str(SHOTS / "chat-over-serve.png"), full_page=True)
     context.close()

@@ -7,6 +7,7 @@ demo model.
 from __future__ import annotations
 
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def ui_url(upstream: Upstream) -> Iterator[str]:
 def _serve_ui(vr) -> tuple[object, str]:
     from vreason.ui import build_app, launch
 
-    app = build_app(vr)
+    app = build_app(vr, data_dir=tempfile.mkdtemp(prefix="vreason-ui-data-"))
     port = _free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
     return app, f"http://127.0.0.1:{port}/"
@@ -95,7 +96,7 @@ def test_thinking_model_reasoning_shows_in_a_collapsible_block(page: Page, upstr
     _ask(page, "What color is the shape?", SHAPES)
 
     history = page.locator("#chat-history")
-    expect(history.locator("[data-testid=bot]").last).to_have_text("The shape is red.")
+    expect(history.locator("[data-testid=bot]").last.locator("p").first).to_have_text("The shape is red.")
     thought = history.get_by_text("Thinking")
     expect(thought).to_be_visible()
     reasoning = history.get_by_text("its colour is red")
@@ -124,4 +125,4 @@ def test_busy_upstream_reads_as_busy_and_the_next_question_works(page: Page, ups
     upstream.scripts.clear()
     upstream.scripts.append(Script(tokens=["red"]))
     page.locator("#chat-input textarea").press("Enter")
-    expect(page.locator("#chat-history [data-testid=bot]").last).to_have_text("red")
+    expect(page.locator("#chat-history [data-testid=bot]").last.locator("p").first).to_have_text("red")

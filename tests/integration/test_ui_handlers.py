@@ -52,56 +52,70 @@ def test_the_app_takes_a_vreason_or_an_async_vreason_and_says_when_it_runs_the_d
     assert "demo model" not in header_of(build_app(vr.aio))  # a checkpoint of the user's own
 
 
-def test_chat_streams_the_answer_and_keeps_the_turn(demo):
+def test_chat_streams_the_answer_keeps_the_turn_and_saves_it_for_the_user(demo, tmp_path):
     from vreason.ui.chat_tab import ChatTab
+    from vreason.ui.conversation_store import ConversationStore
 
-    tab = ChatTab(demo.aio)
-    outputs = collect(tab.submit({"text": "What color is the shape?", "files": [str(SHAPES)]}, None, "", *GREEDY))
+    store = ConversationStore(tmp_path)
+    tab = ChatTab(demo.aio, store)
+    box = {"text": "What color is the shape?", "files": [str(SHAPES)]}
+    outputs = collect(tab.submit(None, box, None, "", demo.model_name, *GREEDY))
     assert outputs[0][2] == "⏳ Generating…"
-    display, _, status, session = outputs[-1]
-    assert display[-1] == {"role": "assistant", "content": "red"}
-    assert "tokens" in status
-    assert [m.role for m in session.messages] == ["user", "assistant"]
-    assert len(session.messages[0].images) == 1
+    display, _, status, state = outputs[-1][:4]
+    assert display[-1]["content"].startswith("red\n\n<sub class=\"vr-stats\">")  # the stats line under its answer
+    assert status == ""  # not under the input box
+    [turn] = state.conversation.turns
+    assert (turn.question, turn.answer) == ("What color is the shape?", "red")
+    assert "tokens" in turn.stats
+    assert len(turn.images) == 1
+    assert (tmp_path / ".images" / turn.images[0]).read_bytes() == SHAPES.read_bytes()  # kept once, by content
+    assert [c.id for c in store.for_user("local").list()] == [state.conversation.id]
 
     # The next turn sees the first one's image through the history.
-    outputs = collect(tab.submit({"text": "What color is the shape?", "files": []}, session, "", *GREEDY))
-    assert outputs[-1][0][-1]["content"] == "red"
-    assert len(outputs[-1][3].messages) == 4
+    outputs = collect(tab.submit(None, {"text": "What color is the shape?", "files": []}, state, "",
+                                 demo.model_name, *GREEDY))
+    state = outputs[-1][3]
+    assert [t.answer for t in state.conversation.turns] == ["red", "red"]
+    assert len(store.for_user("local").get(state.conversation.id).turns) == 2
 
 
 @pytest.mark.parametrize("name", ["notes.png", "notes.txt"])  # a text file posing as an image, and a plain one
 def test_a_bad_upload_reads_clearly_sends_nothing_and_leaves_the_conversation_as_it_was(demo, tmp_path, name):
     import gradio as gr
 
-    from vreason.ui.chat_tab import ChatSession, ChatTab
+    from vreason.ui.chat_tab import ChatState, ChatTab
+    from vreason.ui.conversation_store import ConversationStore
 
     broken = tmp_path / name
     broken.write_text("not a picture")
-    session = ChatSession()
+    state = ChatState()
     finished = demo.engine.stats().finished_total
     box = {"text": "What color is the shape?", "files": [str(broken)]}
-    outputs = collect(ChatTab(demo.aio).submit(box, session, "", *GREEDY))
+    outputs = collect(ChatTab(demo.aio, ConversationStore(tmp_path / "data")).submit(
+        None, box, state, "", demo.model_name, *GREEDY))
     assert len(outputs) == 1
-    display, box_update, status, kept = outputs[0]
+    display, box_update, status, kept = outputs[0][:4]
     assert name in status
     assert "not an image" in status
-    assert kept is session
+    assert kept is state
     assert display == []
     assert box_update == gr.skip()  # the question and the files stay in the input box
     assert demo.engine.stats().finished_total == finished  # nothing went to the model
+    assert not (tmp_path / "data").exists()  # nothing kept either
 
 
-def test_leaving_the_page_mid_answer_aborts_the_request(vr):
+def test_leaving_the_page_mid_answer_aborts_the_request(vr, tmp_path):
     """Gradio closes the handler when the browser goes away; the engine must stop generating for it."""
     from vreason.ui.chat_tab import ChatTab
+    from vreason.ui.conversation_store import ConversationStore
 
     engine = vr.engine
     before = engine.stats().aborted_total
     rambling = (1.0, 1.0, 0, 2000, 0.0, 3)  # the tiny random model does not stop by itself
 
     async def leave_after_first_words() -> str:
-        handler = ChatTab(vr.aio).submit({"text": "Tell me a long story.", "files": []}, None, "", *rambling)
+        handler = ChatTab(vr.aio, ConversationStore(tmp_path)).submit(
+            None, {"text": "Tell me a long story.", "files": []}, None, "", vr.model_name, *rambling)
         await anext(handler)  # "Generating…"
         await anext(handler)  # the first streamed words
         await handler.aclose()
