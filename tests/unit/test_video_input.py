@@ -145,6 +145,16 @@ def test_a_list_of_frames_keeps_its_times_and_sizes_them_alike():
         load_frames(frames[:2], (1.0, 1.0), VideoSampling(), BUDGET, POLICY)
 
 
+def test_an_animated_webp_is_read_with_its_frame_durations(tmp_path):
+    frames = [Image.fromarray(frame_picture(i, 48, 32)) for i in range(6)]
+    path = tmp_path / "anim.webp"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[100, 100, 500, 100, 100, 100], loop=0)
+    assert looks_like_video(path)
+    video = load(path, num_frames=6)
+    assert video.timestamps == (0.0, 0.1, 0.2, 0.7, 0.8, 0.9)  # FFmpeg cannot decode it; Pillow's frames and times
+    assert video.label == str(path)
+
+
 def test_a_file_is_a_video_by_its_content(tmp_path):
     clip = make_clip(tmp_path / "clip.mp4")
     renamed = tmp_path / "holiday.jpg"

@@ -162,9 +162,12 @@ def plan_frames(
     cursor = 0
     for k in range(wanted):
         target = first + (final - first) * (k / (wanted - 1) if wanted > 1 else 0.0)
-        while cursor + 1 < len(inside) and _nearer(times[inside[cursor + 1]], times[inside[cursor]], target):
+        # the nearest frame after the previous pick that leaves a frame for each pick still to come
+        last_allowed = len(inside) - (wanted - k)
+        while cursor < last_allowed and _nearer(times[inside[cursor + 1]], times[inside[cursor]], target):
             cursor += 1
         picks.append(inside[cursor])
+        cursor += 1
     if len(picks) % budget.temporal_patch:
         picks += [picks[-1]] * (budget.temporal_patch - len(picks) % budget.temporal_patch)
     return picks

@@ -90,7 +90,14 @@ def _read(source: str | Path | bytes | bytearray, policy: MediaPolicy, label: st
 
 def decode_video(video: VideoData, sampling: VideoSampling, budget: VideoBudget, policy: MediaPolicy) -> PreparedVideo:
     """Sample and decode a clip read by `read_video`."""
-    index = index_clip(video.data, video.label, policy)
+    try:
+        index = index_clip(video.data, video.label, policy)
+    except VideoError:
+        animated = _animated_image(video.data, 4 * policy.max_video_frames)  # animated WebP: FFmpeg cannot
+        if animated is None:
+            raise
+        frames, times = animated
+        return replace(load_frames(frames, times, sampling, budget, policy, whole=False), label=video.label)
     picks = plan_frames(index.times, sampling, budget, policy.max_video_frames, video.label)
     size = budget.frame_size(len(picks), index.width, index.height, sampling.max_pixels)
     frames = decode_frames(video.data, index, picks, size, video.label)
@@ -112,9 +119,10 @@ def load_frames(
     sampling: VideoSampling,
     budget: VideoBudget,
     policy: MediaPolicy,
+    whole: bool = True,
 ) -> PreparedVideo:
-    """A caller's own frames (images) as a video: all of them unless fps/num_frames/max_frames thin them out,
-    at one size (the budget's for the first frame), each at its given time."""
+    """A caller's own frames (images) as a video: all of them unless fps/num_frames/max_frames thin them out
+    (`whole=False`: sampled as a clip is), at one size (the budget's for the first frame), each at its time."""
     label = f"<list of {len(sources)} video frames>"
     if not sources:
         raise InvalidRequestError("a list of video frames is empty", param="video")
@@ -123,7 +131,7 @@ def load_frames(
     times = timestamps if timestamps is not None else tuple(i / FRAME_LIST_FPS for i in range(len(sources)))
     if any(b <= a for a, b in zip(times, times[1:], strict=False)) or times[0] < 0:
         raise InvalidRequestError(f"{label}: timestamps must be >= 0 and increasing", param="timestamps")
-    picks = plan_frames(times, sampling, budget, policy.max_video_frames, label, all_by_default=True)
+    picks = plan_frames(times, sampling, budget, policy.max_video_frames, label, all_by_default=whole)
     images = {i: load_image(sources[i], policy).image for i in sorted(set(picks))}
     first = images[picks[0]]
     size = budget.frame_size(len(picks), first.width, first.height, sampling.max_pixels)
@@ -158,6 +166,29 @@ def looks_like_video(path: str | Path) -> bool:
             return bool(container.streams.video)
     except (av.error.FFmpegError, OSError, ValueError):
         return False
+
+
+def _animated_image(data: Path | bytes, limit: int) -> tuple[list[Image.Image], tuple[float, ...]] | None:
+    """The frames of an animated image Pillow reads (WebP, GIF, PNG) and their start times from the frames'
+    durations (at most `limit` frames); None when it is not one."""
+    import io
+
+    from PIL import ImageSequence
+
+    try:
+        with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as image:
+            if not getattr(image, "is_animated", False):
+                return None
+            frames, times, clock = [], [], 0.0
+            for frame in ImageSequence.Iterator(image):
+                if len(frames) == limit:
+                    break
+                frames.append(frame.convert("RGB"))
+                times.append(round(clock, 6))
+                clock += max(float(frame.info.get("duration") or 100), 1.0) / 1000
+            return frames, tuple(times)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
