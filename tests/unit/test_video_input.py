@@ -195,3 +195,26 @@ def test_describe_source_never_prints_a_payload(tmp_path):
 def test_paths_are_opened_in_place(tmp_path):
     path = make_clip(tmp_path / "clip.mp4")
     assert isinstance(read_video(path, POLICY).data, Path)
+
+
+def test_a_clip_with_a_display_rotation_is_turned_upright(tmp_path):
+    import av
+
+    path = tmp_path / "phone.mp4"
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+    stream.set_display_rotation(90)  # stored sideways, shown turned 90 degrees counter-clockwise
+    for _ in range(10):
+        picture = np.zeros((64, 96, 3), np.uint8)
+        picture[:, :16] = 255  # a white band on the stored picture's left edge
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+    container.mux(stream.encode(None))
+    container.close()
+    video = load(path, num_frames=2)
+    assert video.original_size == (64, 96)  # as displayed: upright
+    width, height = video.size
+    assert height > width
+    frame = video.frames[0]
+    assert frame[-4:].mean() > 200  # the left edge turned counter-clockwise is the bottom
+    assert frame[:4].mean() < 50

@@ -41,9 +41,10 @@ class ClipIndex:
     pts: tuple[int, ...]  # every frame's presentation time in the stream's time base, increasing
     times: tuple[float, ...]  # the same in seconds from the clip's first frame
     keyframes: tuple[int, ...]  # pts of the keyframes, increasing
-    width: int
+    width: int  # as displayed: a clip filmed upright on a phone (rotation 90 or 270) is taller than wide
     height: int
     average_fps: float | None
+    rotation: int = 0  # counter-clockwise degrees the decoded pictures are turned to be displayed (0/90/180/270)
 
     @property
     def duration_s(self) -> float:
@@ -92,14 +93,17 @@ def index_clip(source: Path | bytes, label: str, policy: MediaPolicy) -> ClipInd
         if times[-1] > policy.max_video_duration_s:
             raise VideoError(label, f"lasts {times[-1]:.0f} s, over the limit of {policy.max_video_duration_s:.0f} s")
         rate = stream.average_rate
-        return ClipIndex(pts, times, keyframes, width, height, float(rate) if rate else None)
+        rotation = _rotation(source)
+        if rotation in (90, 270):
+            width, height = height, width
+        return ClipIndex(pts, times, keyframes, width, height, float(rate) if rate else None, rotation)
 
 
 def decode_frames(
     source: Path | bytes, index: ClipIndex, picks: list[int], size: tuple[int, int], label: str
 ) -> np.ndarray:
     """RGB uint8 frames (len(picks), height, width, 3) of the picked frames (indices into `index.pts`),
-    each resized to `size` (width, height) while it is converted."""
+    each resized to `size` (width, height, as displayed) while it is converted, then turned upright."""
     width, height = size
     wanted = sorted({index.pts[i] for i in picks})
     got: dict[int, np.ndarray] = {}
@@ -110,7 +114,8 @@ def decode_frames(
             _decode_wanted(container, stream, index, wanted, got, width, height)
         if len(got) < len(wanted):  # a seek that landed late (a broken index): decode forward from the start
             with _open(source, label) as container:
-                _collect(container.decode(container.streams.video[0]), set(wanted) - set(got), got, width, height)
+                frames = container.decode(container.streams.video[0])
+                _collect(frames, set(wanted) - set(got), got, width, height, index.rotation)
     except av.error.FFmpegError as err:
         raise VideoError(label, f"is corrupt or truncated ({_reason(err)})") from None
     missing = [p for p in wanted if p not in got]
@@ -140,15 +145,15 @@ def _decode_wanted(container, stream, index: ClipIndex, wanted: list[int], got: 
                 continue
             position = frame.pts
             if frame.pts in todo:
-                got[frame.pts] = _rgb(frame, width, height)
+                got[frame.pts] = _displayed(frame, width, height, index.rotation)
             if frame.pts >= target:
                 break
 
 
-def _collect(frames, todo: set[int], got: dict, width: int, height: int) -> None:
+def _collect(frames, todo: set[int], got: dict, width: int, height: int, rotation: int) -> None:
     for frame in frames:
         if frame.pts in todo:
-            got[frame.pts] = _rgb(frame, width, height)
+            got[frame.pts] = _displayed(frame, width, height, rotation)
             todo.discard(frame.pts)
             if not todo:
                 return
@@ -161,6 +166,26 @@ def _seek(container, stream, pts: int) -> bool:
         return True
     except av.error.FFmpegError:
         return False
+
+
+def _rotation(source: Path | bytes) -> int:
+    """The display rotation of the first frame (phones store upright video sideways, with a display matrix)."""
+    try:
+        with _open(source, "") as container:
+            for frame in container.decode(container.streams.video[0]):
+                return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    except (av.error.FFmpegError, VideoError):
+        return 0
+    return 0
+
+
+def _displayed(frame, width: int, height: int, rotation: int) -> np.ndarray:
+    """RGB of `frame` at (width, height) as displayed: converted at the coded orientation, then turned."""
+    if rotation in (90, 270):
+        return np.ascontiguousarray(np.rot90(_rgb(frame, height, width), k=rotation // 90))
+    if rotation == 180:
+        return np.ascontiguousarray(_rgb(frame, width, height)[::-1, ::-1])
+    return _rgb(frame, width, height)
 
 
 def _rgb(frame, width: int, height: int) -> np.ndarray:
