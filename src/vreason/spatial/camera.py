@@ -37,12 +37,22 @@ class Camera:
     height: int
 
     def to_camera(self, points: np.ndarray) -> np.ndarray:
-        """Float32 in, float32 out (rendering a million points), float64 otherwise."""
-        points = np.asarray(points)
+        """(N, 3) camera coordinates; float32 in, float32 out (rendering a million points), float64 otherwise.
+        Column by column, skipping zero terms: the fixed views' rotations are mostly zeros, and a (N, 3) x
+        (3, 3) product is a poor fit for BLAS."""
+        given = np.asarray(points)
+        points = given.reshape(-1, 3)
         dtype = np.float32 if points.dtype == np.float32 else np.float64
         rot = self.rotation.astype(dtype)
-        # R (p - c) = R p - R c: one matrix product over the points, no (N, 3) temporary for the difference.
-        return points @ rot.T - (rot @ self.position.astype(dtype))
+        shift = rot @ self.position.astype(dtype)  # R (p - c) = R p - R c
+        out = np.empty(points.shape, dtype=dtype)
+        for i in range(3):
+            terms = [rot[i, j] * points[:, j] for j in range(3) if rot[i, j] != 0]
+            column = terms[0] if terms else np.zeros(len(points), dtype=dtype)
+            for term in terms[1:]:
+                column = column + term
+            out[:, i] = column - shift[i]
+        return out.reshape(given.shape)
 
     def to_world(self, points_cam: np.ndarray) -> np.ndarray:
         return np.asarray(points_cam, dtype=np.float64) @ self.rotation + self.position

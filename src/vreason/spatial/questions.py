@@ -23,7 +23,7 @@ from vreason.spatial.lift import GroundPlane, estimate_ground, lift_box, merge_l
 from vreason.spatial.model_boxes import AngleUnit, bbox_3d_prompt, parse_bbox_3d, to_world_box
 from vreason.spatial.readers import PointCloud
 from vreason.spatial.scenes import SILHOUETTES
-from vreason.spatial.views import DEFAULT_SIZE, View, render_views
+from vreason.spatial.views import DEFAULT_SIZE, View, prepared_for_views, render_views
 
 if TYPE_CHECKING:
     from vreason.api import VReason
@@ -81,8 +81,9 @@ class Grounding3D:
 
 
 async def arender(cloud: PointCloud, views: tuple[str, ...], size: int = DEFAULT_SIZE) -> list[View]:
-    """The views, rendered off the event loop (numpy work on a million points takes a fraction of a second)."""
-    return await asyncio.to_thread(render_views, cloud, views, size=size)
+    """The views, rendered off the event loop (numpy work on a million points takes a fraction of a second);
+    a scan over the render budget is voxel down-sampled first."""
+    return await asyncio.to_thread(lambda: render_views(prepared_for_views(cloud, size)[0], views, size=size))
 
 
 async def aask_3d(
@@ -119,6 +120,8 @@ async def alocate_3d(
     """Every `target` in `cloud` as oriented 3D boxes in the cloud's coordinates."""
     if method == "bbox_3d":
         return await _abbox_3d(vr, cloud, target, size, angle_unit, **sampling)
+    # Big scans are voxel down-sampled once; views, ground and lifting all work on that copy (point counts too).
+    cloud, _ = await asyncio.to_thread(prepared_for_views, cloud, size)
     rendered, ground = await asyncio.gather(arender(cloud, views, size), asyncio.to_thread(estimate_ground, cloud))
     asked = [view_target(target, v.name) if view_words else target for v in rendered]
     groundings = list(

@@ -12,6 +12,7 @@ asks to drop them, as organised depth scans need). No rendering, no model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +45,9 @@ class PointCloud:
             self.source,
         )
 
-    @property
+    @cached_property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(min, max) corners; computed once (every view and the lifting ask), the points are never edited."""
         return self.points.min(axis=0), self.points.max(axis=0)
 
 
