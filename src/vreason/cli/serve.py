@@ -74,6 +74,7 @@ def serve(
         from vreason.errors import VReasonError
 
         raise VReasonError(f"vreason serve needs the server extra: pip install 'vreason[server]' ({err})") from None
+    from vreason.engine.allocator import IdleTrimmer
     from vreason.engine.factory import build_engine
 
     # Everything that can be wrong with the flags fails here, before a model is loaded.
@@ -98,12 +99,16 @@ def serve(
     app = create_app(engine, settings)
     note = policy_note(policy, api_key)
     name = settings.served_model_names[0]
-    started = serve_app(
-        app, host, port,
-        on_ready=lambda url: _say(f"serving {name} at {url}/v1 ({note}); Ctrl+C stops"),
-        on_shutdown=engine.close,  # on the loop that drove it
-        access_log=access_log,
-    )
+    trimmer = IdleTrimmer(engine)  # a server between bursts hands the last burst's memory back
+    try:
+        started = serve_app(
+            app, host, port,
+            on_ready=lambda url: _say(f"serving {name} at {url}/v1 ({note}); Ctrl+C stops"),
+            on_shutdown=engine.close,  # on the loop that drove it
+            access_log=access_log,
+        )
+    finally:
+        trimmer.stop()
     if not started:
         raise typer.Exit(1)  # uvicorn printed why (e.g. the port is taken)
 

@@ -128,6 +128,7 @@ def build_local_engine(spec: EngineSpec) -> LocalEngine:
 
 def build_local_engine_from(spec: EngineSpec, loaded: LoadedModel) -> LocalEngine:
     """A local engine over an already loaded checkpoint (the loading settings of `spec` are not used again)."""
+    from vreason.engine.cache_budget import cache_budgets
     from vreason.engine.local_engine import EngineConfig, LocalEngine
     from vreason.media import checkpoint_budget
     from vreason.models.demo import demo_notice
@@ -139,6 +140,11 @@ def build_local_engine_from(spec: EngineSpec, loaded: LoadedModel) -> LocalEngin
         budget=checkpoint_budget(loaded.processor).updated(spec.min_pixels, spec.max_pixels),
         max_images_per_request=spec.max_images_per_request,
     )
+    # The caches hold as many tokens whatever the model; the engine's byte defaults are the ceilings.
+    dtype_bytes = next(loaded.model.parameters()).element_size()
+    budgets = cache_budgets(loaded.model.config, dtype_bytes, config.prefix_cache_bytes, config.vision_cache_bytes)
+    config.prefix_cache_bytes = budgets.prefix_bytes
+    config.vision_cache_bytes = budgets.vision_bytes
     return LocalEngine(loaded, config)
 
 
