@@ -130,6 +130,7 @@ def test_report_plots_accuracy_per_family(tmp_path):
     assert "| when | 1 | 1.000 |" in text
     assert "| did it | 1 | 0.000 |" in text
     assert "| time_accuracy | 1.0000 |" in text
+    assert "right within ±1 s of the reference" in text
     assert (tmp_path / "accuracy_by_type.png").stat().st_size > 1000
 
 

@@ -81,7 +81,14 @@ def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
         confusion = Confusion("answers: reference (rows) vs prediction (columns)", labels, columns, counts)
 
     out["by_type"] = by_type(records, correct)
-    return ScoreResult(out, correct, confusion)
+    notes = []
+    if times:
+        notes.append(
+            f"{len(times)} answer(s) are times: right within ±{TIME_TOLERANCE_S:g} s of the reference (the first time "
+            "the answer names); the others by exact match after normalisation. `accuracy` and the per-type table "
+            "use these rules."
+        )
+    return ScoreResult(out, correct, confusion, notes)
 
 
 def reference_times(record: PredictionRecord) -> list[float]:
