@@ -93,3 +93,14 @@ def test_python_api_video_keyword_and_a_conversation_follow_up(vr, tmp_path):
     assert follow.usage.cached_tokens >= first.usage.video_tokens  # ... and its KV is reused
     with pytest.raises(InvalidRequestError, match="unknown video key"):
         vr.ask(None, "q", video={"video": str(clip), "frame_rate": 2})
+
+
+def test_cli_ask_about_a_clip_on_the_built_in_demo_model(tmp_path, restored_logging):
+    clip = make_clip(tmp_path / "shapes.webm", 128, 96, frames=20, fps=10, codec="libvpx-vp9")
+    result = run_cli("ask", str(clip), "What colour is the shape?", "--max-new-tokens", "8", "--stats", "--json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    answer = json.loads(result.stdout)
+    assert answer["usage"]["video_tokens"] > 0
+    assert answer["answer"].strip()
