@@ -38,6 +38,10 @@ IntrinsicsOpt = Annotated[
 ]
 DropOpt = Annotated[bool, typer.Option("--drop-invalid", help="Drop points with NaN/inf coordinates.")]
 MaxPointsOpt = Annotated[int | None, typer.Option("--max-points", help="Refuse clouds with more points.")]
+FocusOpt = Annotated[
+    bool,
+    typer.Option("--focus", help="Frame the views on what stands on the ground, not the whole floor (large scans)."),
+]
 
 
 def open_input(
@@ -97,6 +101,7 @@ def ground3d(
     intrinsics: IntrinsicsOpt = None,
     drop_invalid: DropOpt = False,
     max_points: MaxPointsOpt = None,
+    focus: FocusOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Find things in a point cloud: oriented 3D boxes in its own coordinates."""
@@ -127,6 +132,7 @@ def ground3d(
         method=method,
         angle_unit=angle_unit,
         view_words=view_words,
+        focus=focus,
         **sampling.overrides(),
     )
     data = result.to_dict()
@@ -167,6 +173,7 @@ def ask3d(
     intrinsics: IntrinsicsOpt = None,
     drop_invalid: DropOpt = False,
     max_points: MaxPointsOpt = None,
+    focus: FocusOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (answer, views).")] = False,
 ) -> None:
     """Ask a question about a point cloud: its views go to the model as the images of one request."""
@@ -181,7 +188,7 @@ def ask3d(
     vr = o.open_model(o.engine_spec(loading, backend))
     from vreason.spatial.questions import ask_3d
 
-    answer, rendered = ask_3d(vr, points, question, views=names, size=size, **sampling.overrides())
+    answer, rendered = ask_3d(vr, points, question, views=names, size=size, focus=focus, **sampling.overrides())
     saved = []
     for view in rendered if save_views is not None else []:
         path = save_views / f"{view.name}.png"

@@ -23,6 +23,7 @@ from vreason.spatial.views import View
 GROUND_SHARE = 0.1  # a plane holding less than this share of the points is not taken for the ground
 MIN_POINTS = 12  # fewer points than this inside a 2D box: nothing to lift
 _TRIM = 0.5  # percent trimmed at each end of every extent (noise, stray points)
+FOCUS_MARGIN = 0.15  # share of the objects' extent kept around them when views are framed on them
 GROW = 0.5  # a 2D box may miss up to half its size of the object on each side
 ROUND_TOLERANCE = 0.04  # footprint areas within 4% over all angles: round, yaw 0
 _YAW_STEPS = 90  # one degree apart over the quarter turn a rectangle's orientation spans
@@ -83,6 +84,23 @@ def estimate_ground(
     normal = np.array([-ax, -by, 1.0])
     scale = float(np.linalg.norm(normal))
     return GroundPlane(normal / scale, -c / scale, tolerance)
+
+
+def objects_bounds(cloud: PointCloud, ground: GroundPlane | None, margin: float = FOCUS_MARGIN):
+    """(lo, hi) around what stands on the ground, widened by `margin` of its size on each side (and down to
+    the ground), or None when nothing does: views framed on the objects, not on the whole floor."""
+    if ground is None:
+        return None
+    above = cloud.points[ground.height(cloud.points) > ground.tolerance]
+    if len(above) < MIN_POINTS:
+        return None
+    lo, hi = above.min(axis=0).astype(np.float64), above.max(axis=0).astype(np.float64)
+    pad = margin * float(np.max(hi[:2] - lo[:2]))
+    c_lo, c_hi = cloud.bounds
+    lo = np.maximum(lo - [pad, pad, 0], c_lo)
+    hi = np.minimum(hi + [pad, pad, 0], c_hi)
+    lo[2] = min(lo[2], float(c_lo[2]))
+    return lo, hi
 
 
 def points_in_box(view: View, cloud: PointCloud, box: tuple[float, float, float, float]) -> np.ndarray:

@@ -19,7 +19,7 @@ from vreason.engine.types import Answer
 from vreason.reasoning.grounding import Detection
 from vreason.reasoning.locate import EXACT_SAMPLING, Grounding, alocate
 from vreason.spatial.boxes3d import Box3D
-from vreason.spatial.lift import GroundPlane, estimate_ground, lift_box, merge_lifted
+from vreason.spatial.lift import GroundPlane, estimate_ground, lift_box, merge_lifted, objects_bounds
 from vreason.spatial.model_boxes import AngleUnit, bbox_3d_prompt, parse_bbox_3d, to_world_box
 from vreason.spatial.readers import PointCloud
 from vreason.spatial.scenes import SILHOUETTES
@@ -80,10 +80,21 @@ class Grounding3D:
         }
 
 
-async def arender(cloud: PointCloud, views: tuple[str, ...], size: int = DEFAULT_SIZE) -> list[View]:
-    """The views, rendered off the event loop (numpy work on a million points takes a fraction of a second);
-    a scan over the render budget is voxel down-sampled first."""
-    return await asyncio.to_thread(lambda: render_views(prepared_for_views(cloud, size)[0], views, size=size))
+async def aprepare(
+    cloud: PointCloud, views: tuple[str, ...], size: int = DEFAULT_SIZE, focus: bool = False
+) -> tuple[PointCloud, list[View], GroundPlane | None]:
+    """The cloud as rendered (voxel down-sampled when over the render budget), its views and its ground, off
+    the event loop (numpy work on a million points takes a fraction of a second). `focus` frames the views
+    on what stands on the ground rather than the whole floor (a room scan's objects stay large enough to see);
+    off by default: on synthetic scenes it cut the demo model's counting from 0.58 to 0.23 (40 dev scenes)."""
+
+    def work():
+        rendered_cloud, _ = prepared_for_views(cloud, size)
+        ground = estimate_ground(rendered_cloud)
+        bounds = objects_bounds(rendered_cloud, ground) if focus else None
+        return rendered_cloud, render_views(rendered_cloud, views, size=size, bounds=bounds), ground
+
+    return await asyncio.to_thread(work)
 
 
 async def aask_3d(
@@ -93,10 +104,11 @@ async def aask_3d(
     *,
     views: tuple[str, ...] = ("bev",),
     size: int = DEFAULT_SIZE,
+    focus: bool = False,
     **sampling: Any,
 ) -> tuple[Answer, list[View]]:
     """The answer to `question` about `cloud`, its views sent as the images of one request (in `views` order)."""
-    rendered = await arender(cloud, views, size)
+    _, rendered, _ = await aprepare(cloud, views, size, focus)
     answer = await vr.ask([v.image for v in rendered], question, **sampling)
     return answer, rendered
 
@@ -115,14 +127,14 @@ async def alocate_3d(
     method: Method = "lift",
     angle_unit: AngleUnit = "rad",
     view_words: bool = True,
+    focus: bool = False,
     **sampling: Any,
 ) -> Grounding3D:
-    """Every `target` in `cloud` as oriented 3D boxes in the cloud's coordinates."""
+    """Every `target` in `cloud` as oriented 3D boxes in the cloud's coordinates (point counts are of the
+    rendered, possibly down-sampled, cloud)."""
     if method == "bbox_3d":
         return await _abbox_3d(vr, cloud, target, size, angle_unit, **sampling)
-    # Big scans are voxel down-sampled once; views, ground and lifting all work on that copy (point counts too).
-    cloud, _ = await asyncio.to_thread(prepared_for_views, cloud, size)
-    rendered, ground = await asyncio.gather(arender(cloud, views, size), asyncio.to_thread(estimate_ground, cloud))
+    cloud, rendered, ground = await aprepare(cloud, views, size, focus)
     asked = [view_target(target, v.name) if view_words else target for v in rendered]
     groundings = list(
         await asyncio.gather(*(alocate(vr, v.image, t, **sampling) for v, t in zip(rendered, asked, strict=True)))
@@ -143,7 +155,7 @@ async def alocate_3d(
 async def _abbox_3d(
     vr: AsyncVReason, cloud: PointCloud, target: str, size: int, angle_unit: AngleUnit, **sampling: Any
 ) -> Grounding3D:
-    (view,) = await arender(cloud, ("persp",), size)
+    _, (view,), _ = await aprepare(cloud, ("persp",), size)
     answer = await vr.ask([view.image], bbox_3d_prompt(target, view.camera), **{**EXACT_SAMPLING, **sampling})
     boxes = [to_world_box(b, view.camera, angle_unit=angle_unit) for b in parse_bbox_3d(answer.text)]
     return Grounding3D(target, "bbox_3d", boxes, [view], raw_outputs=[answer.text])

@@ -57,9 +57,12 @@ def parse_views(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def camera_for(name: str, cloud: PointCloud, size: int = DEFAULT_SIZE) -> Camera:
-    lo, hi = cloud.bounds
-    lo, hi = lo.astype(np.float64), hi.astype(np.float64)
+def camera_for(
+    name: str, cloud: PointCloud, size: int = DEFAULT_SIZE, bounds: tuple[np.ndarray, np.ndarray] | None = None
+) -> Camera:
+    """The named view's camera framing `bounds` (default: the whole cloud)."""
+    lo, hi = bounds if bounds is not None else cloud.bounds
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     if name == "bev":
         return cams.orthographic(cams.BEV_ROTATION, lo, hi, size)
     if name == "front":
@@ -79,9 +82,11 @@ def render_views(
     max_pixels: int | None = None,
     point_size: int | None = None,
     cameras: dict[str, Camera] | None = None,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[View]:
     """One `View` per name (or per given camera, `cameras` winning for its name). `max_pixels` caps each
-    image's area (the longer side shrinks to fit); indices in the views refer to `cloud` as given."""
+    image's area (the longer side shrinks to fit); `bounds` (lo, hi) frames the views on a region (points
+    outside it are cut off). Indices in the views refer to `cloud` as given."""
     if not 16 <= size <= MAX_SIZE:
         raise InvalidRequestError(f"view size ({size}) must be between 16 and {MAX_SIZE} pixels", param="size")
     if max_pixels is not None:
@@ -89,7 +94,7 @@ def render_views(
     colors = point_colors(cloud)
     views = []
     for name in names:
-        camera = (cameras or {}).get(name) or camera_for(name, cloud, size)
+        camera = (cameras or {}).get(name) or camera_for(name, cloud, size, bounds)
         views.append(render(cloud, camera, name=name, colors=colors, point_size=point_size))
     return views
 
