@@ -174,3 +174,33 @@ def test_a_clip_too_long_for_the_context_is_refused_before_the_vision_tower(fp32
     with pytest.raises(InvalidRequestError, match="over the model's context of 8192 tokens.*max-frames"):
         chat(fp32, [Message("user", [VideoPart(frames, {"max_pixels": 400 * 256 * 256}), TextPart("Summarise.")])])
     assert fp32.engine.vision_cache.stats().misses == misses  # refused from the frame sizes, nothing encoded
+
+
+def test_temporal_patches_encoded_as_slots_equal_the_whole_video_encoded_at_once(fp32, clip):
+    """The claim engine/inputs.py rests on: patch i of a (t, h, w) video encodes like an image of grid (1, h, w)."""
+    import torch
+
+    engine = fp32.engine
+    # a sampling no other test asks for: the vision cache has none of it, so every patch comes with its pixels
+    messages = fp32.aio.media.resolve([video_question(clip, "q", num_frames=6, min_frames=2)])
+    prompt = build_prompt(engine.loaded.processor, messages, engine.budget, engine.video_budget)
+    inputs = engine.inputs.build(prompt, engine.budget.processor_size())
+    slots = [s for s in inputs.images if s.video]
+    model = engine.loaded.model.model
+    with torch.inference_mode():
+        apart = model.get_image_features(
+            torch.cat([s.pixel_values for s in slots]), torch.tensor([s.grid_thw for s in slots]), return_dict=True
+        )
+        video = prompt.videos[0]
+        out = engine.loaded.processor.video_processor(
+            videos=[video.frames],
+            do_sample_frames=False,
+            do_resize=False,
+            cap_pixels_per_frame=True,
+            return_tensors="pt",
+        )
+        whole = model.get_video_features(out["pixel_values_videos"], out["video_grid_thw"], return_dict=True)
+    assert len(slots) == 3
+    assert torch.allclose(torch.cat(apart.pooler_output), whole.pooler_output[0], atol=1e-5)
+    for a, w in zip(apart.deepstack_features, whole.deepstack_features, strict=True):
+        assert torch.allclose(torch.cat(a), w[0], atol=1e-5)
