@@ -68,6 +68,9 @@ def ui(
     if not 0 < port < 65536:
         raise InvalidRequestError(f"--port ({port}) must be between 1 and 65535", param="port")
     logins = read_logins(auth or [], auth_file)  # bad flags fail before a model loads
+    if not logins and not is_loopback(host):
+        print(f"warning: the UI on {host} has no login: anyone who can reach port {port} can use the model and "
+              "read the conversations (pass --auth user:password or --auth-file FILE)", file=sys.stderr, flush=True)
     try:
         from vreason.ui import build_app, launch
     except ImportError as err:
@@ -76,9 +79,6 @@ def ui(
     for name in add_model or []:
         backends.append(open_backend(dataclasses.replace(loading, model=name), server, remote.upstream_api_key))
     names = ", ".join(vr.model_name for vr in backends)
-    if not logins and not is_loopback(host):
-        print(f"warning: the UI on {host} has no login: anyone who can reach port {port} can use the model and "
-              "read the conversations (pass --auth user:password or --auth-file FILE)", file=sys.stderr, flush=True)
     print(f"vreason UI for {names} on http://{host}:{port} (Ctrl-C to stop)", flush=True)
     launch(build_app(backends, data_dir=data_dir), host=host, port=port,
            max_file_bytes=backends[0].engine.policy.max_bytes, quiet=True, auth=logins or None)
