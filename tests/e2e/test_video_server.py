@@ -205,7 +205,14 @@ BAD_OPTIONS = [
     ("end before start", video("https://example.com/a.mp4", start=5, end=2), "must be after start"),
     ("min over max", video("https://example.com/a.mp4", min_frames=9, max_frames=4), "min_frames"),
     ("bare path", video("/etc/passwd"), "must be an http(s) URL"),
-    ("qwen video part", {"type": "video", "video": "https://example.com/a.mp4"}, "video_url"),
+    (
+        "frames, times miscounted",
+        {"type": "video", "video": ["https://example.com/a.png"], "timestamps": [0, 1]},
+        "1 frames need as many timestamps",
+    ),
+    ("times for a clip", {"type": "video", "video": "https://example.com/a.mp4", "timestamps": [0]}, "list of frames"),
+    ("no frames", {"type": "video", "video": []}, "empty list"),
+    ("unknown video key", {"type": "video", "video": "https://example.com/a.mp4", "fps_max": 2}, "fps_max"),
 ]
 
 
@@ -216,6 +223,37 @@ def test_bad_video_options_are_400_before_anything_is_fetched(srv, case, part, n
     error = caught.value.body
     assert needle in error["message"], error
     assert error["code"] == "invalid_value"
+
+
+def _png_uri(colour) -> str:
+    return data_uri(png_bytes((64, 64), colour), "image/png")
+
+
+def test_qwen_video_parts_take_a_clip_or_frames_with_their_times(srv):
+    clip = srv.client.chat.completions.create(
+        model=MODEL, messages=ask({"type": "video", "video": data_uri(CLIP, "video/mp4"), "fps": 4}), **GREEDY
+    )
+    same = srv.client.chat.completions.create(
+        model=MODEL, messages=ask(video(data_uri(CLIP, "video/mp4"), fps=4)), **GREEDY
+    )
+    assert clip.usage.prompt_tokens == same.usage.prompt_tokens  # the two spellings of one request
+    frames = [_png_uri((220, 20, 20)), _png_uri((20, 20, 220)), _png_uri((20, 200, 20)), _png_uri((9, 9, 9))]
+    sampled = srv.client.chat.completions.create(
+        model=MODEL, messages=ask({"type": "video", "video": frames, "timestamps": [0.0, 0.5, 4.0, 7.5]}), **GREEDY
+    )
+    text_only = srv.client.chat.completions.create(model=MODEL, messages=ask(), **GREEDY)
+    assert sampled.usage.prompt_tokens > text_only.usage.prompt_tokens + 4
+    assert sampled.choices[0].message.content
+
+
+def test_a_bad_frame_in_a_frame_list_names_the_video_part(srv):
+    frames = [_png_uri((220, 20, 20)), data_uri(b"not a picture" * 10, "image/png")]
+    body = _body({"type": "text", "text": "look:"}, {"type": "video", "video": frames, "timestamps": [0.0, 1.0]})
+    response = httpx.post(srv.url + "/v1/chat/completions", json=body, timeout=60)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "messages[0].content[1]"
+    assert error["code"] == "invalid_video"
 
 
 def test_the_server_keeps_serving_after_bad_videos(srv):
@@ -233,6 +271,8 @@ def test_openapi_documents_video_url_and_its_options(srv):
     assert set(options) == {"url", "fps", "num_frames", "min_frames", "max_frames", "start", "end", "max_pixels"}
     assert schemas["VideoURL"]["additionalProperties"] is False
     assert "default 2" in options["fps"]["description"]
+    frames = schemas["VideoFramesContent"]["properties"]
+    assert {"video", "timestamps", "fps", "max_frames"} <= set(frames)
 
 
 def test_damaged_clips_are_answered_or_refused_never_a_server_error(srv):

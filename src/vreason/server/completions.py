@@ -33,10 +33,10 @@ from vreason.server.protocol import (
     Choice,
     ImageContent,
     UsageInfo,
-    VideoContent,
 )
 from vreason.server.settings import ServerSettings
 from vreason.server.streaming import ChoiceStreams, StreamContext, chat_chunks
+from vreason.server.video_parts import VideoContent, VideoFramesContent
 
 
 class ChatCompletions:
@@ -180,6 +180,10 @@ def _media_part(body: ChatCompletionRequest, label: str) -> tuple[str, str] | No
             if isinstance(part, ImageContent) and describe_source(part.image_url.url) == label:
                 return f"messages[{i}].content[{j}]", "image"
             if isinstance(part, VideoContent) and describe_source(part.video_url.url) == label:
+                return f"messages[{i}].content[{j}]", "video"
+            if isinstance(part, VideoFramesContent) and (
+                label.startswith("<list of") or label in (describe_source(s) for s in part.sources())
+            ):
                 return f"messages[{i}].content[{j}]", "video"
     return None
 

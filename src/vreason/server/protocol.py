@@ -9,10 +9,8 @@ every other request model. System and user messages need content (OpenAI answers
 message may carry none (OpenAI's tool-call turns). Extensions shared with vLLM: top_k, repetition_penalty; and
 min_pixels / max_pixels for the per-image pixel budget.
 
-Video arrives as vLLM and SGLang take it, `{"type": "video_url", "video_url": {"url": ...}}`, with vreason's
-per-video sampling options inside `video_url` (fps, num_frames, min_frames, max_frames, start, end, max_pixels:
-`VideoSampling`'s, all usable together); an unknown key there or beside it is refused with a 400 naming it, so
-a misspelt `max_frame` never silently samples the default way.
+Video parts (`video_url`, as vLLM and SGLang take them, and Qwen's `video` with a clip or a list of frames and
+their timestamps) are server/video_parts.py's.
 """
 
 from __future__ import annotations
@@ -26,11 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from vreason.engine.sampling import OutputFormat, SamplingParams
-from vreason.engine.types import ImagePart, Message, Part, TextPart, VideoPart
-from vreason.errors import InvalidRequestError, VReasonError
-from vreason.media.video_types import SAMPLING_KEYS, VideoSampling
+from vreason.engine.types import ImagePart, Message, Part, TextPart
+from vreason.errors import InvalidRequestError
+from vreason.server.video_parts import IMAGE_URL_SCHEMES, VideoContent, VideoFramesContent, parse_video_part
 
-IMAGE_URL_SCHEMES = ("http://", "https://", "data:", "file://")
 ROLE_MAP = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 # Roles whose message may have no content (an assistant turn that only called tools, in OpenAI's format).
 CONTENT_OPTIONAL_ROLES = ("assistant",)
@@ -98,61 +95,7 @@ class ImageContent(_Model):
     image_url: ImageURL
 
 
-class VideoURL(BaseModel):
-    """A clip and how to sample it. Frames are taken at `fps` (default 2, lowered to fit `max_frames`, never an
-    error), or exactly `num_frames` of them, from `start` to `end` seconds, with at most `max_pixels` pixels in
-    all sampled frames together (default: the checkpoint's video budget)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(
-        description="An http(s) URL (under the server's media policy), a data: URI, or a file:// URL "
-        "under the server's allowed directory. Formats: MP4/MOV/MKV/WebM (H.264, H.265, VP9), GIF."
-    )
-    fps: float | None = Field(default=None, gt=0, description="Frames sampled per second of video (default 2).")
-    num_frames: int | None = Field(default=None, ge=1, description="Exactly this many frames (overrides fps).")
-    min_frames: int | None = Field(default=None, ge=1, description="At least this many frames (default 4).")
-    max_frames: int | None = Field(default=None, ge=1, description="At most this many frames; fps is lowered to fit.")
-    start: float | None = Field(default=None, ge=0, description="Seconds from the start of the clip to begin at.")
-    end: float | None = Field(default=None, gt=0, description="Seconds from the start of the clip to stop at.")
-    max_pixels: int | None = Field(default=None, ge=1, description="Pixel budget of all sampled frames together.")
-
-    @field_validator("url")
-    @classmethod
-    def _scheme(cls, url: str) -> str:
-        if not url.strip().lower().startswith(IMAGE_URL_SCHEMES):
-            shown = url if len(url) <= 60 else url[:60] + "..."
-            raise ValueError(f"video_url.url {shown!r} must be an http(s) URL, a data: URI or a file:// URL")
-        return url.strip()
-
-    @field_validator("fps", "num_frames", "min_frames", "max_frames", "start", "end", "max_pixels", mode="before")
-    @classmethod
-    def _not_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):  # JSON true is not 1 frame per second
-            raise ValueError(f"must be a number, got {str(value).lower()}")
-        return value
-
-    @model_validator(mode="after")
-    def _sampling(self) -> VideoURL:
-        self.sampling()  # the combined checks (end after start, min <= max) with the values in the message
-        return self
-
-    def sampling(self) -> VideoSampling:
-        options = {k: getattr(self, k) for k in SAMPLING_KEYS}
-        try:
-            return VideoSampling.from_dict({k: v for k, v in options.items() if v is not None})
-        except VReasonError as err:
-            raise ValueError(str(err)) from None
-
-
-class VideoContent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["video_url"] = "video_url"
-    video_url: VideoURL
-
-
-ContentPart = TextContent | ImageContent | VideoContent
+ContentPart = TextContent | ImageContent | VideoContent | VideoFramesContent
 
 
 def _parse_part(index: int, item: Any) -> ContentPart:
@@ -168,34 +111,11 @@ def _parse_part(index: int, item: Any) -> ContentPart:
         if isinstance(image, str):  # some clients send the URL directly
             image = {"url": image}
         return ImageContent(image_url=ImageURL.model_validate(image))
-    if kind == "video_url":
-        return _video_content(index, item)
-    if kind == "video":
-        raise ValueError(
-            f"part {index} has type 'video'; send {{'type': 'video_url', 'video_url': {{'url': ...}}}} (sampling "
-            "options such as fps go inside video_url)"
-        )
+    if kind in ("video_url", "video"):
+        return parse_video_part(index, item)
     raise ValueError(
-        f"part {index} has type {kind!r}; supported content part types are 'text', 'image_url' and 'video_url'"
+        f"part {index} has type {kind!r}; supported content part types are 'text', 'image_url', 'video_url' and 'video'"
     )
-
-
-def _video_content(index: int, item: dict[str, Any]) -> VideoContent:
-    video = item.get("video_url")
-    if isinstance(video, str):  # some clients send the URL directly
-        video = {"url": video}
-    beside = sorted(set(item) - {"type", "video_url"})
-    if beside:
-        inside = [k for k in beside if k in SAMPLING_KEYS]
-        where = " (sampling options go inside video_url)" if inside else ""
-        raise ValueError(f"part {index}: unknown key(s) {', '.join(beside)} beside video_url{where}")
-    if isinstance(video, dict):
-        unknown = sorted(set(video) - set(VideoURL.model_fields))
-        if unknown:
-            raise ValueError(
-                f"part {index}: unknown video_url key(s) {', '.join(unknown)} (known: url, {', '.join(SAMPLING_KEYS)})"
-            )
-    return VideoContent(video_url=VideoURL.model_validate(video))
 
 
 class ChatMessage(_Model):
@@ -338,8 +258,8 @@ def _engine_parts(content: str | list[ContentPart] | None) -> list[Part]:
 def _engine_part(part: ContentPart) -> Part:
     if isinstance(part, TextContent):
         return TextPart(part.text)
-    if isinstance(part, VideoContent):
-        return VideoPart(part.video_url.url, part.video_url.sampling())
+    if isinstance(part, VideoContent | VideoFramesContent):
+        return part.to_part()
     return ImagePart(part.image_url.url)
 
 
