@@ -6,7 +6,8 @@ Model: the tiny random Qwen3-VL of `benchmarks/serve_bench.py` (built once into 
 The engine's own runner is driven by hand: `--batch` requests (one 256x256 image + a question each, greedy)
 are prefilled as rows, then decode steps run back to back on both decode paths (the fast step of
 engine/decode_step.py and the transformers decoder layers), alternating so that load from other processes
-falls on both alike: the per-step wall time in ms, median. Then each path runs `--steps` steps under
+falls on both alike: the per-step wall time in ms (median), and the CPU time of a step run on one thread
+(median; the work itself, which load from other processes does not stretch). Then each path runs `--steps` steps under
 `torch.profiler` and the table splits a step into parts by the aten ops that make them (output head,
 decoder matmuls, attention, KV cache writes, norms, rotary, sampling, residual/activation, step inputs and
 views) plus what is left of the wall time: Python and framework code between the ops. The profiler adds
@@ -90,15 +91,26 @@ def step(runner, requests) -> None:
         r.output_ids.append(out.sampled[r.request_id])
 
 
-def time_steps(runner, requests, steps: int) -> list[float]:
+def time_steps(runner, requests, steps: int, clock=time.perf_counter) -> list[float]:
     for _ in range(4):  # warm-up: first calls allocate
         step(runner, requests)
     times = []
     for _ in range(steps):
-        start = time.perf_counter()
+        start = clock()
         step(runner, requests)
-        times.append((time.perf_counter() - start) * 1000)
+        times.append((clock() - start) * 1000)
     return times
+
+
+def cpu_steps(runner, requests, steps: int) -> list[float]:
+    """CPU ms per step on one thread (the thread's own CPU time): the work a step does, which other processes
+    on a shared machine stretch in wall time but do not change."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return time_steps(runner, requests, steps, clock=time.thread_time)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def profile_steps(runner, requests, steps: int, vocab: int, trace: Path | None):
@@ -148,14 +160,17 @@ def main() -> None:
         engine, runner, requests = build_rows(batch, args.dtype)
         fast = runner.fast_decode
         vocab = engine.loaded.model.config.get_text_config().vocab_size
-        for _ in range(2):  # the paths alternate, so load from other processes falls on both alike
+        walls: dict[str, list[float]] = {path: [] for path in paths}
+        cpus: dict[str, list[float]] = {path: [] for path in paths}
+        for _ in range(4):  # the paths alternate, so load from other processes falls on both alike
             for path in paths:
                 runner.fast_decode = fast if path == "fast" else None
-                results.setdefault((batch, path), []).extend(time_steps(runner, requests, args.steps // 2))
+                walls[path].extend(time_steps(runner, requests, args.steps // 4))
+                cpus[path].extend(cpu_steps(runner, requests, args.steps // 4))
         for path in paths:
             runner.fast_decode = fast if path == "fast" else None
             wall, parts = profile_steps(runner, requests, args.steps, vocab, args.trace)
-            results[(batch, path)] = (statistics.median(results[(batch, path)]), wall, parts)
+            results[(batch, path)] = (statistics.median(walls[path]), wall, parts, statistics.median(cpus[path]))
             columns.append((batch, path))
         placement = engine.loaded.placement
         engine.shutdown()
@@ -172,7 +187,8 @@ def main() -> None:
     for part in [name for name, _ in PARTS] + ["python + framework (between ops)"]:
         table.add_row(part, *[f"{results[c][2].get(part, 0.0):.3f}" for c in columns])
     table.add_row("step under the profiler", *[f"{results[c][1]:.2f}" for c in columns])
-    table.add_row("step, no profiler (median)", *[f"{results[c][0]:.2f}" for c in columns])
+    table.add_row("step, no profiler (median wall)", *[f"{results[c][0]:.2f}" for c in columns])
+    table.add_row("step, CPU time on 1 thread (median)", *[f"{results[c][3]:.2f}" for c in columns])
     console.print(table)
 
 

@@ -7,7 +7,7 @@ path computes the same decoder with the same weights (no copies) in ~25 ops per 
 
 - step inputs once per step (shared by all layers): token ids, KV columns and rope positions in one tensor,
   the rotary cos/sin, the attention mask (none at batch 1) and the flat index of each row's new KV column;
-- `F.rms_norm` (bitwise equal to the checkpoint's RMSNorm in float32), rotary as `q*cos + roll(q)*sin`
+- RMSNorm without the module call chain, rotary as `q*cos + roll(q)*sin`
   with the sign folded into sin (bitwise equal to `rotate_half`);
 - the KV write as one `index_copy_` per layer and tensor into the flat cache buffer;
 - attention through `scaled_dot_product_attention` with the query heads of each KV head packed as that
@@ -36,8 +36,7 @@ class _Layer:
     q: torch.Tensor
     k: torch.Tensor
     v: torch.Tensor
-    q_norm: torch.Tensor
-    k_norm: torch.Tensor
+    qk_norm: torch.Tensor  # (q heads + kv heads, head_dim): q_norm's weight per query head, k_norm's per KV head
     o: torch.Tensor
     post_norm: torch.Tensor
     gate: torch.Tensor
@@ -75,8 +74,12 @@ class DecodeStep:
                 q=layer.self_attn.q_proj.weight,
                 k=layer.self_attn.k_proj.weight,
                 v=layer.self_attn.v_proj.weight,
-                q_norm=layer.self_attn.q_norm.weight,
-                k_norm=layer.self_attn.k_norm.weight,
+                qk_norm=torch.cat(
+                    (
+                        layer.self_attn.q_norm.weight.detach().expand(self.q_heads, -1),
+                        layer.self_attn.k_norm.weight.detach().expand(self.kv_heads, -1),
+                    )
+                ),
                 o=layer.self_attn.o_proj.weight,
                 post_norm=layer.post_attention_layernorm.weight,
                 gate=layer.mlp.gate_proj.weight,
@@ -116,17 +119,18 @@ class DecodeStep:
         dim, eps = self.head_dim, self.eps
         for index, w in enumerate(self.layers):
             x = _rms_norm(hidden, w.input_norm, eps)
-            q = _rms_norm(F.linear(x, w.q).view(batch, self.q_heads, dim), w.q_norm, eps)
-            k = _rms_norm(F.linear(x, w.k).view(batch, self.kv_heads, dim), w.k_norm, eps)
+            # q and k heads side by side: one norm and one rotary for both (per-head weights, same values)
+            qk = torch.cat((F.linear(x, w.q), F.linear(x, w.k)), dim=-1).view(batch, -1, dim)
+            qk = _rms_norm(qk, w.qk_norm, eps)
+            qk = qk * cos + qk.roll(dim // 2, -1) * sin
+            q, k = qk[:, : self.q_heads], qk[:, self.q_heads :]
             v = F.linear(x, w.v).view(batch * self.kv_heads, dim)
-            q = q * cos + q.roll(dim // 2, -1) * sin
-            k = k * cos + k.roll(dim // 2, -1) * sin
             keys, values = self.slots.keys[index], self.slots.values[index]
-            keys.view(-1, dim).index_copy_(0, where, k.view(-1, dim).to(keys.dtype))
+            keys.view(-1, dim).index_copy_(0, where, k.reshape(-1, dim).to(keys.dtype))
             values.view(-1, dim).index_copy_(0, where, v.to(values.dtype))
             # The `rep` query heads of one KV head are that head's queries (transformers' pack_gqa).
             out = F.scaled_dot_product_attention(
-                q.view(batch, self.kv_heads, rep, dim).to(keys.dtype),
+                q.reshape(batch, self.kv_heads, rep, dim).to(keys.dtype),
                 keys[:batch, :, :width],
                 values[:batch, :, :width],
                 attn_mask=mask,
@@ -153,11 +157,8 @@ class DecodeStep:
 
 
 def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """The checkpoint's RMSNorm: torch's fused kernel in float32 (bitwise equal there); in half precisions the
-    checkpoint's own formula (float32 statistics, the weight applied after rounding back), which the fused
-    kernel does not round alike."""
-    if x.dtype == torch.float32:
-        return F.rms_norm(x, (x.shape[-1],), weight, eps)
+    """The checkpoint's RMSNorm, op for op (float32 statistics, the weight applied after rounding back): torch's
+    `F.rms_norm` is no faster on CPU (a composite of the same ops plus a copy) and rounds bf16 differently."""
     normed = x.float()
     normed = normed * torch.rsqrt(normed.pow(2).mean(-1, keepdim=True) + eps)
     return weight * normed.to(x.dtype)
