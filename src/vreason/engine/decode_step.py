@@ -1,14 +1,15 @@
 """The decode step over the checkpoint's own weights: one new token for every running row, in few ops.
 
-A decode step of a small model on CPU is bound by per-op overhead, not arithmetic: the transformers decoder
-layers spend ~60 ops per layer (RMSNorm in six, rotary through `rotate_half`'s slices and cat, `repeat_kv`,
-a mask per layer, the cache's advanced-indexing writes) and a Python module call chain around them. This
-path computes the same decoder with the same weights (no copies) in ~25 ops per layer:
+Apart from the output head (hidden x 152k vocabulary: arithmetic and memory traffic, half or more of a step
+of the tiny benchmark model), a decode step of a small model on CPU is bound by per-op overhead: the
+transformers decoder layers spend ~60 ops per layer (RMSNorm in six, rotary through `rotate_half`'s slices
+and cat, a mask per step, the cache's advanced-indexing writes) and a Python module call chain around them.
+This path computes the same decoder with the same weights (no copies) in ~30 ops per layer:
 
 - step inputs once per step (shared by all layers): token ids, KV columns and rope positions in one tensor,
   the rotary cos/sin, the attention mask (none at batch 1) and the flat index of each row's new KV column;
-- RMSNorm without the module call chain, rotary as `q*cos + roll(q)*sin`
-  with the sign folded into sin (bitwise equal to `rotate_half`);
+- q and k heads side by side through one RMSNorm and one rotary, `q*cos + roll(q)*sin` with the sign
+  folded into sin (bitwise equal to `rotate_half`);
 - the KV write as one `index_copy_` per layer and tensor into the flat cache buffer;
 - attention through `scaled_dot_product_attention` with the query heads of each KV head packed as that
   head's queries (grouped-query attention without repeating K and V), reading the rows' cache in place.
