@@ -24,7 +24,7 @@ GROUND_SHARE = 0.1  # a plane holding less than this share of the points is not 
 MIN_POINTS = 12  # fewer points than this inside a 2D box: nothing to lift
 _TRIM = 0.5  # percent trimmed at each end of every extent (noise, stray points)
 FOCUS_MARGIN = 0.15  # share of the objects' extent kept around them when views are framed on them
-GROW = 0.5  # a 2D box may miss up to half its size of the object on each side
+GROW = 1.0  # a 2D box may miss up to its own size of the object on each side
 ROUND_TOLERANCE = 0.04  # footprint areas within 4% over all angles: round, yaw 0
 _YAW_STEPS = 90  # one degree apart over the quarter turn a rectangle's orientation spans
 

@@ -127,6 +127,7 @@ def render(
     if point_size is None:
         point_size = auto_point_size(u[idx], v[idx])
     zbuf, index = _min_filter(zbuf.reshape(h, w), index.reshape(h, w), point_size)
+    zbuf, index = _close_holes(zbuf, index)
     colors = point_colors(cloud) if colors is None else colors
     rgb = np.empty((h, w, 3), dtype=np.uint8)
     rgb[:] = BACKGROUND
@@ -143,6 +144,33 @@ def auto_point_size(u: np.ndarray, v: np.ndarray) -> int:
     area = max(float(np.ptp(u)) * float(np.ptp(v)), 1.0)
     spacing = math.sqrt(area / len(u))
     return int(np.clip(math.ceil(2 * spacing), 1, 6))
+
+
+def _close_holes(zbuf: np.ndarray, index: np.ndarray, passes: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Empty pixels with at least 5 of their 8 neighbours shown take the nearest of them: pinholes where
+    random sampling left a surface sparse close up, while outlines keep their place (a straight edge has 3
+    shown neighbours outside it, a concave corner 5)."""
+    h, w = zbuf.shape
+    for _ in range(passes):
+        pad_z = np.pad(zbuf, 1, constant_values=np.inf)
+        pad_i = np.pad(index, 1, constant_values=-1)
+        shown = np.zeros((h, w), dtype=np.int8)
+        best_z, best_i = zbuf.copy(), index.copy()
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dx == dy == 0:
+                    continue
+                nz = pad_z[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+                ni = pad_i[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+                shown += ni >= 0
+                better = (index < 0) & (nz < best_z)
+                best_z[better] = nz[better]
+                best_i[better] = ni[better]
+        fill = (index < 0) & (shown >= 5)
+        if not fill.any():
+            break
+        zbuf, index = np.where(fill, best_z, zbuf), np.where(fill, best_i, index)
+    return zbuf, index
 
 
 def _min_filter(zbuf: np.ndarray, index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
