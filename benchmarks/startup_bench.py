@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/startup_bench.py --repeats 5
     .venv/bin/python benchmarks/startup_bench.py --memory            # peak RSS of `vreason serve` under the load test
     .venv/bin/python benchmarks/startup_bench.py --append-results benchmarks/RESULTS.md --label "after"
+    .venv/bin/python benchmarks/startup_bench.py --src /tmp/before/src --label "before"   # another tree
 
 Start-up (built-in demo model), each command in a fresh process, --repeats times, median:
 
@@ -57,8 +58,11 @@ loaded = load_model(LoadSpec())
 mark("load model (all)")
 for name, seconds in getattr(loaded, "phases", {}).items():
     phases["  " + name] = seconds
-from vreason.engine.factory import EngineSpec, build_local_engine_from
-engine = build_local_engine_from(EngineSpec(), loaded)
+from vreason.engine import factory
+if hasattr(factory, "build_local_engine_from"):
+    engine = factory.build_local_engine_from(factory.EngineSpec(), loaded)
+else:  # an older tree (--baseline)
+    engine = local_engine.LocalEngine(loaded, local_engine.EngineConfig())
 mark("build engine")
 from vreason.api import VReason
 from vreason.media import load_image
@@ -245,7 +249,15 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=16, help="--memory: new tokens per request")
     parser.add_argument("--append-results", type=Path, help="append the table to this markdown file")
     parser.add_argument("--label", default="", help="a name for this run in the appended table")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        help="run the commands on this source tree (e.g. an older commit's "
+        "`git archive REV src | tar -x -C DIR`: DIR/src) instead of the installed one",
+    )
     args = parser.parse_args()
+    if args.src:  # the child processes import vreason from there (ahead of the editable install)
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(args.src.resolve()), os.environ.get("PYTHONPATH", "")])
     header = f"{datetime.date.today()}, {cpu_model()}, Python {platform.python_version()}"
     if args.memory:
         rows = memory(args.requests, args.rounds, args.max_tokens)
