@@ -57,6 +57,11 @@ profile-engine: $(STAMP)
 bench-dtype: $(STAMP)
 	$(BIN)/python benchmarks/cpu_dtype.py
 
+# Start-up: `vreason ask` to answer, `vreason serve` to /health, VReason() (fresh processes, median of 3) with a
+# per-phase split; BENCH_ARGS=--memory measures vreason serve's peak RSS under the 200-request load instead.
+bench-startup: $(STAMP)
+	$(BIN)/python benchmarks/startup_bench.py $(BENCH_ARGS)
+
 # Video preprocessing (vreason vs qwen-vl-utils, with decord2 kept in .cache/video-bench/readers for it, since
 # torchvision no longer reads video) and TTFT with the clip's caches; --results appends to benchmarks/RESULTS.md.
 bench-video: $(STAMP)
