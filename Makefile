@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test lint bench-engine profile-engine bench-dtype demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video
+.PHONY: demo test lint bench-engine profile-engine bench-dtype bench-startup demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
