@@ -77,11 +77,7 @@ def build_prompt(
     conversation, images = chat_conversation(messages)
     text = templater.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
     videos = [fit_video(v, video_budget or VideoBudget()) for v in conversation_videos(messages)]
-    placeholder = VISION_START + VIDEO_PAD + VISION_END
-    pieces = text.split(placeholder)
-    if len(pieces) != len(videos) + 1:
-        raise AssertionError(f"the template rendered {len(pieces) - 1} video placeholders for {len(videos)} videos")
-    text = pieces[0] + "".join(video_text(v) + rest for v, rest in zip(videos, pieces[1:], strict=True))
+    text = insert_video_text(text, videos)
     return Prompt(
         text=text,
         images=images,
@@ -89,6 +85,16 @@ def build_prompt(
         thinking_prompt=text.rstrip().endswith(THINK_OPEN),
         videos=videos,
     )
+
+
+def insert_video_text(text: str, videos: Sequence[PreparedVideo]) -> str:
+    """A rendered chat template with each video's placeholder replaced by its per-patch form (`video_text`).
+    Inference (`build_prompt`) and training (the SFT collator, on templates that hold the answers too) both
+    call it, so a clip's prompt has one owner."""
+    pieces = text.split(VISION_START + VIDEO_PAD + VISION_END)
+    if len(pieces) != len(videos) + 1:
+        raise AssertionError(f"the template rendered {len(pieces) - 1} video placeholders for {len(videos)} videos")
+    return pieces[0] + "".join(video_text(v) + rest for v, rest in zip(videos, pieces[1:], strict=True))
 
 
 def patch_times(video: PreparedVideo, temporal_patch: int = 2) -> list[float]:
