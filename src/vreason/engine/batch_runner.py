@@ -91,7 +91,8 @@ class BatchRunner:
         embeds = self.lm.embed_tokens(ids)
         visual_mask, deepstack = self._place_images(embeds, inputs, starts)
         last = torch.tensor([n - 1 for n in new_counts], device=self.device)
-        logits = self._forward(first_row, embeds, columns, positions, width, last, visual_mask, deepstack)
+        start = starts[0] if len(requests) == 1 else None
+        logits = self._forward(first_row, embeds, columns, positions, width, last, visual_mask, deepstack, start)
 
         for offset, (request, inp) in enumerate(zip(requests, inputs, strict=False)):
             params = request.params
@@ -176,7 +177,9 @@ class BatchRunner:
         positions = position.view(1, -1, 1).expand(3, -1, 1)
         embeds = self.lm.embed_tokens(ids)
         last = torch.zeros(len(rows), dtype=torch.long, device=self.device)
-        return self._forward(0, embeds, columns, positions, width, last, None, None)
+        return self._forward(
+            0, embeds, columns, positions, width, last, None, None, lengths[0] if len(rows) == 1 else None
+        )
 
     # -- rows ----------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -202,16 +205,19 @@ class BatchRunner:
         r = row.request
         return RowSampling(r.params, r.prompt_ids, r.output_ids, row.generator, r.constraint)
 
-    def _forward(self, first_row, embeds, columns, positions, width, last, visual_mask, deepstack) -> torch.Tensor:
+    def _forward(
+        self, first_row, embeds, columns, positions, width, last, visual_mask, deepstack, start=None
+    ) -> torch.Tensor:
         """Decoder layers over `embeds` (batch, new, hidden) for rows [first_row, first_row + batch).
 
         Query j of row b sits at KV column columns[b, j] and sees columns <= that one: the causal mask of each
-        row at its own offset. Returns float32 logits at index `last[b]` of each row."""
+        row at its own offset. `start`: one row at columns start, start + 1, ... (cache writes by slice).
+        Returns float32 logits at index `last[b]` of each row."""
         hidden = embeds
         position_embeddings = self.lm.rotary_emb(hidden, positions)
         keys = torch.arange(width, device=self.device)
         mask = (keys[None, None, None, :] <= columns[:, None, :, None]).to(self.device)  # (batch, 1, new, width)
-        cache = self.slots.view(first_row, columns, width)
+        cache = self.slots.view(first_row, columns, width, start)
         for index, layer in enumerate(self.lm.layers):
             hidden = layer(hidden, position_embeddings=position_embeddings, attention_mask=mask, cache=cache)
             if deepstack is not None and index < len(deepstack):
