@@ -56,7 +56,8 @@ def build_app(vr: Backend | Sequence[Backend], *, title: str = "vreason",
         raise ValueError("build_app needs at least one model")
     models = {face.model_name: face for face, _ in backends}
     first, loaded = backends[0]
-    with gr.Blocks(title=title, analytics_enabled=False) as app:
+    # delete_cache: Gradio's copies of uploads, images shown and exports go after a day (checked daily)
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(86400, 86400)) as app:
         gr.Markdown(_header(first.model_name, loaded), elem_id="header")
         with gr.Accordion("Model card" if len(backends) == 1 else "Model cards", open=False, elem_id="model-card"):
             for face, checkpoint in backends:

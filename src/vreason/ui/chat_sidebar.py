@@ -3,16 +3,17 @@
 Conversations belong to the user of the request (`user_of`: the logged-in name, or "local" without a login)
 and live in that user's folder of the `ConversationStore`; every handler looks the user up from its own
 request, so one user's page can neither list nor open another's conversations. The export buttons always hold
-the open conversation's current files (rewritten after each turn), written to a temporary folder Gradio serves
-downloads from.
+the open conversation's current files (rewritten after each turn and rename, removed with the conversation), in
+a folder of the system's temporary directory that only this OS user can read, from where Gradio serves them to
+the signed-in user.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import tempfile
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,14 @@ import gradio as gr
 
 from vreason.errors import VReasonError
 from vreason.ui.chat_view import display
-from vreason.ui.conversation_store import LOCAL_USER, Conversation, ConversationStore, to_json, to_markdown
+from vreason.ui.conversation_store import (
+    LOCAL_USER,
+    Conversation,
+    ConversationStore,
+    to_json,
+    to_markdown,
+    user_folder,
+)
 from vreason.ui.feedback import error_message
 
 EXPORT_DIR = Path(tempfile.gettempdir()) / "vreason-ui-exports"
@@ -115,6 +123,7 @@ class ChatSidebar:
         conversation = getattr(state, "conversation", None)
         if conversation is not None and conversation.turns:
             self.store.for_user(user_of(request)).delete(conversation.id)
+            shutil.rmtree(self.export_folder(conversation.id, user_of(request)), ignore_errors=True)
         return self.new(request)
 
     # -- for the chat tab --
@@ -124,7 +133,7 @@ class ChatSidebar:
 
     def refreshed(self, request: gr.Request | None, conversation: Conversation) -> tuple:
         """(list, name, Markdown file, JSON file) once `conversation` changed."""
-        markdown, as_json = self.export(conversation)
+        markdown, as_json = self.export(conversation, user_of(request))
         return (self.listed(request, conversation.id), conversation.title,
                 gr.update(value=str(markdown), interactive=True), gr.update(value=str(as_json), interactive=True))
 
@@ -132,12 +141,19 @@ class ChatSidebar:
     def unchanged() -> tuple:
         return (gr.skip(),) * 4
 
-    def export(self, conversation: Conversation) -> tuple[Path, Path]:
-        folder = EXPORT_DIR / uuid.uuid4().hex
-        folder.mkdir(parents=True)
+    def export(self, conversation: Conversation, user: str) -> tuple[Path, Path]:
+        """The conversation's Markdown and JSON files, rewritten in place (one folder per conversation, readable
+        by this OS user only)."""
+        folder = self.export_folder(conversation.id, user)
+        shutil.rmtree(folder, ignore_errors=True)  # the name may have changed since the last export
+        folder.mkdir(parents=True, mode=0o700)
         stem = re.sub(r"[^\w-]+", "-", conversation.title).strip("-")[:60] or "conversation"
         markdown, as_json = folder / f"{stem}.md", folder / f"{stem}.json"
         markdown.write_text(to_markdown(conversation), encoding="utf-8")
         as_json.write_text(json.dumps(to_json(conversation, self.store), ensure_ascii=False, indent=1) + "\n",
                            encoding="utf-8")
         return markdown, as_json
+
+    def export_folder(self, conversation_id: str, user: str) -> Path:
+        EXPORT_DIR.mkdir(mode=0o700, exist_ok=True)
+        return EXPORT_DIR / user_folder(user) / conversation_id

@@ -9,6 +9,7 @@ A user is the logged-in name when the UI has a login, else "local"; a user's fol
 character outside [A-Za-z0-9_-] percent-encoded, so no name reaches another folder (or `.images`). A
 `UserConversations` only ever reads and writes its own folder, and a conversation id is checked before it
 becomes a path. Writes go to a temporary file renamed over the old one, so a crash never leaves half a file.
+Folders are created readable by this OS user only.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class ConversationStore:
         name = hashlib.sha256(data).hexdigest() + suffix
         target = self.images / name
         if not target.exists():
-            self.images.mkdir(parents=True, exist_ok=True)
+            self.images.mkdir(parents=True, exist_ok=True, mode=0o700)
             _write_atomic(target, data)
         return name
 
@@ -133,7 +134,7 @@ class UserConversations:
     def save(self, conversation: Conversation) -> None:
         conversation.updated = time.time()
         record = {"format": FORMAT, **asdict(conversation)}
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         _write_atomic(self._path(conversation.id), json.dumps(record, ensure_ascii=False, indent=1).encode())
 
     def rename(self, conversation_id: str, title: str) -> Conversation:
