@@ -133,16 +133,18 @@ def test_visual_gate_forgets_a_waiter_that_went_away():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc")
-def test_arena_cap_applies_unless_the_user_set_one():
-    code = "from vreason.engine.allocator import limit_arenas; print(limit_arenas())"
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == (
-        "True"
-    )
+def test_malloc_settings_apply_unless_the_user_made_them():
+    code = "from vreason.engine.allocator import tune_malloc; print(' '.join(tune_malloc()))"
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")}
+
+    def applied() -> str:
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
+
+    assert applied() == "arenas=2 mmap_threshold=4194304"
     env["MALLOC_ARENA_MAX"] = "4"
-    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == (
-        "False"
-    )
+    assert applied() == "mmap_threshold=4194304"
+    env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    assert applied() == ""
 
 
 class _Engine:

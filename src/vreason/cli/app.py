@@ -119,10 +119,10 @@ def _quiet_libraries(debug: bool) -> None:
 
 
 def main() -> None:
-    from vreason.engine.allocator import limit_arenas
+    from vreason.engine.allocator import tune_malloc
     from vreason.errors import VReasonError
 
-    limit_arenas()  # before any thread starts: see engine/allocator.py
+    tune_malloc()  # before any thread starts and the model loads: see engine/allocator.py
     try:
         # standalone: usage errors print click's message and exit 2, --help exits 0
         build_app(commands_needed(sys.argv[1:]))()
