@@ -89,5 +89,5 @@ def test_voxel_downsample_keeps_one_point_per_voxel():
     points = np.array([[0.01, 0.01, 0.01], [0.02, 0.03, 0.04], [0.55, 0.55, 0.55], [0.56, 0.57, 0.55], [1, 1, 1]])
     cloud = checked_cloud(points)
     thinned, kept = voxel_downsample(cloud, 0.1)
-    assert kept.tolist() == [0, 2, 4]  # the first point of each voxel, in file order
+    assert kept.tolist() == [1, 3, 4]  # the last point of each voxel, in file order
     assert len(thinned) == 3

@@ -6,7 +6,7 @@ sparse scans read as surfaces and a near surface hides what is behind it. (Open3
 EGL/Vulkan, which a headless CPU server lacks: measured, it fails to start here.) Colours are the points' own,
 else intensity as grey, else height through a colour ramp. Each `View` keeps its `Camera` and, per pixel, the
 depth and the index of the point shown, so a box drawn on the image maps back to 3D (lift.py). Big scans are
-voxel down-sampled first (`voxel_downsample`), to about one point per pixel of the largest view.
+voxel down-sampled first (`voxel_downsample`), to one point per pixel-sized voxel of the largest view.
 """
 
 from __future__ import annotations
@@ -211,23 +211,24 @@ def _normalised(values: np.ndarray) -> np.ndarray:
 
 
 def voxel_downsample(cloud: PointCloud, voxel: float) -> tuple[PointCloud, np.ndarray]:
-    """One point per occupied voxel of edge `voxel` (the first in file order), and the kept indices.
+    """One point per occupied voxel of edge `voxel` (the last in file order), and the kept indices (sorted).
     A dense grid makes it one linear pass when the cloud's extent allows; otherwise voxels are found by
-    sorting their keys."""
+    sorting their keys. Cells are computed a column at a time in int32: a 10M-point scan stays light."""
     if voxel <= 0:
         raise InvalidRequestError(f"voxel size ({voxel}) must be positive", param="voxel")
     lo, hi = cloud.bounds
-    dims = np.floor((hi - lo) / voxel).astype(np.int64) + 1
-    cells = ((cloud.points - lo) / voxel).astype(np.int64)
-    np.minimum(cells, dims - 1, out=cells)
-    key = (cells[:, 2] * dims[1] + cells[:, 1]) * dims[0] + cells[:, 0]
-    del cells
-    total = int(dims.prod())
+    dims = (np.floor((hi - lo) / voxel).astype(np.int64) + 1).tolist()
+    key = np.zeros(len(cloud), dtype=np.int64)
+    for axis in (2, 1, 0):  # key = (z * ny + y) * nx + x, built column by column
+        cell = ((cloud.points[:, axis] - lo[axis]) * (1.0 / voxel)).astype(np.int32)
+        np.minimum(cell, dims[axis] - 1, out=cell)
+        key *= dims[axis]
+        key += cell
+    total = dims[0] * dims[1] * dims[2]
     if total <= _MAX_GRID_CELLS:
-        first = np.full(total, -1, dtype=np.int32)
-        order = np.arange(len(key) - 1, -1, -1, dtype=np.int32)
-        first[key[::-1]] = order  # sequential assignment: the last write, i.e. the first point, stays
-        kept = np.sort(first[first >= 0])
+        last = np.full(total, -1, dtype=np.int32)
+        last[key] = np.arange(len(key), dtype=np.int32)  # sequential assignment: the last write stays
+        kept = np.sort(last[last >= 0])
     else:
         _, kept = np.unique(key, return_index=True)
         kept.sort()
@@ -235,16 +236,21 @@ def voxel_downsample(cloud: PointCloud, voxel: float) -> tuple[PointCloud, np.nd
 
 
 def budget_voxel(cloud: PointCloud, size: int = DEFAULT_SIZE) -> float:
-    """A voxel edge of half a pixel of the largest orthographic view: finer detail cannot show."""
+    """A voxel edge of one pixel of the largest orthographic view: finer detail cannot show."""
     lo, hi = cloud.bounds
-    return float(np.max(hi - lo)) / size / 2
+    return float(np.max(hi - lo)) / size
 
 
 def prepared_for_views(
     cloud: PointCloud, size: int = DEFAULT_SIZE, budget: int = RENDER_POINT_BUDGET
 ) -> tuple[PointCloud, np.ndarray | None]:
-    """The cloud to render: itself when within `budget` points, else voxel down-sampled (with the indices
-    kept, so lifted boxes can still count the original points)."""
+    """The cloud to render: itself when within `budget` points, else voxel down-sampled to one point per
+    pixel-sized voxel (coarser, by half again each time, while still over the budget), with the indices kept."""
     if len(cloud) <= budget:
         return cloud, None
-    return voxel_downsample(cloud, budget_voxel(cloud, size))
+    voxel = budget_voxel(cloud, size)
+    while True:
+        thinned, kept = voxel_downsample(cloud, voxel)
+        if len(thinned) <= budget:
+            return thinned, kept
+        voxel *= 1.5
