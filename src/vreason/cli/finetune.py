@@ -1,4 +1,5 @@
-"""`vreason finetune`: supervised fine-tuning on a JSONL dataset of image conversations."""
+"""`vreason finetune`: supervised fine-tuning on a JSONL dataset of image and video conversations (rows with
+"image" or "video", or `messages` with image and video parts; a video row may carry its sampling options)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ TrainLoading = Annotated[o.LoadingOptions, o.Fields("model", "max_pixels", "min_
 
 @with_option_groups
 def finetune(
-    data: Annotated[str, typer.Option("--data", help="Training JSONL (messages form or image/question/answer).")],
+    data: Annotated[str, typer.Option("--data", help=(
+        "Training JSONL (messages form, or image or video with question/answer; video rows may set fps, "
+        "max_frames, start, end, ...)."))],
     output: Annotated[str, typer.Option("--output", "-o", help="Where the fine-tuned model (or adapter) goes.")],
     loading: TrainLoading,
     eval_data: Annotated[str | None, typer.Option(help="Evaluation JSONL (default: hold out --eval-fraction).")] = None,
@@ -51,7 +54,7 @@ def finetune(
         help="Stop and save after this many steps (the schedule keeps the length --epochs/--max-steps plan).")]
     = None,
 ) -> None:
-    """Fine-tune a Qwen3-VL checkpoint (LoRA, QLoRA or full) on your own image conversations."""
+    """Fine-tune a Qwen3-VL checkpoint (LoRA, QLoRA or full) on your own image or video conversations."""
     from vreason.train.finetune import FinetuneConfig
     from vreason.train.finetune import finetune as run
 

@@ -1,6 +1,12 @@
 """Turn conversations and question groups into training batches: the model's own chat template and image
 processor, loss on the assistant's tokens only (the answer and its <|im_end|>), everything else -100.
 
+Videos take the engine's path: the media step (`MediaResolver.load_video`) samples and decodes each clip under
+the checkpoint's video budget (`VideoBudget.from_processor`, as `LocalEngine` reads it), `engine/prompt.py`
+writes its `<t seconds>` markers (`insert_video_text`, the function `build_prompt` calls), and the checkpoint's
+video processor makes `pixel_values_videos` / `video_grid_thw` as the engine's input builder does. So a question
+about a clip is token for token the prompt the engine builds for it (tests/integration/test_finetune_video.py).
+
 A row is a *prefix* (the rendered text up to and including its images) followed by *branches*. A plain
 conversation is all prefix. A `QuestionGroup` (grouping.py) is the user turn up to its image, then one
 branch per question: the rest of that question's own single-turn rendering. Rows with branches get a 4D
@@ -13,15 +19,19 @@ Assistant spans are found in token space (after image placeholders are expanded)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from vreason.engine.prompt import chat_conversation
+from vreason.engine.prompt import VIDEO_PAD, chat_conversation, conversation_videos, fit_video, insert_video_text
+from vreason.engine.types import Message, VideoPart
 from vreason.errors import VReasonError
-from vreason.media import MediaPolicy, PixelBudget, PreparedImage, load_image
+from vreason.media import MediaPolicy, PixelBudget, PreparedImage, PreparedVideo, load_image
+from vreason.media.video_budget import VideoBudget
+from vreason.media_step import MediaResolver
 from vreason.train.dataset import DatasetError
 from vreason.train.grouping import QuestionGroup, TrainItem
 
@@ -39,6 +49,7 @@ class RenderedRow:
     prefix: str  # chat-template text holding every image placeholder of the row
     branches: list[str] = field(default_factory=list)  # texts that follow the prefix, each on its own
     images: list[Any] = field(default_factory=list)  # PIL images resized to the pixel budget, in order
+    videos: list[PreparedVideo] = field(default_factory=list)  # at the model's size, an even frame count each
 
 
 class SFTCollator:
@@ -55,6 +66,19 @@ class SFTCollator:
         self.image_token = processor.image_token
         self.image_token_id = self.tokenizer.convert_tokens_to_ids(self.image_token)
         self.merge = int(processor.image_processor.merge_size)
+        self.video_token_id = self.tokenizer.convert_tokens_to_ids(VIDEO_PAD)
+        self.video_budget = VideoBudget.from_processor(processor)
+        self._media: MediaResolver | None = None  # made on first use, in the process that builds the batch
+
+    def __getstate__(self) -> dict[str, Any]:
+        # worker processes get their own media step (its decoded-clip cache holds a lock and frames)
+        return {**self.__dict__, "_media": None}
+
+    @property
+    def media(self) -> MediaResolver:
+        if self._media is None:
+            self._media = MediaResolver(self.policy, max_images=None, cache=None, video_budget=self.video_budget)
+        return self._media
 
     # -- text -------------------------------------------------------------------------------------------
 
@@ -65,11 +89,20 @@ class SFTCollator:
         if isinstance(item, QuestionGroup):
             return self._render_group(item)
         try:
-            conversation, prepared = chat_conversation(item.messages, self._load)
+            messages = [self._with_videos_decoded(m) for m in item.messages]
+            conversation, prepared = chat_conversation(messages, self._load)
         except VReasonError as err:
             raise DatasetError(f"{item.where}: {err}") from None
         text = self.processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=False)
-        return RenderedRow(text, [], [self.budget.apply(p.image) for p in prepared])
+        videos = [fit_video(v, self.video_budget) for v in conversation_videos(messages)]
+        return RenderedRow(insert_video_text(text, videos), [], [self.budget.apply(p.image) for p in prepared], videos)
+
+    def _with_videos_decoded(self, message: Message) -> Message:
+        if not message.videos:
+            return message
+        parts = [VideoPart(self.media.load_video(p), p.sampling) if isinstance(p, VideoPart) else p
+                 for p in message.content]
+        return Message(message.role, parts)
 
     def _render_group(self, group: QuestionGroup) -> RenderedRow:
         first = group.examples[0]
@@ -104,13 +137,21 @@ class SFTCollator:
             batch["pixel_values"] = pixels["pixel_values"]
             batch["image_grid_thw"] = pixels["image_grid_thw"]
             counts = [int(g.prod()) // self.merge**2 for g in pixels["image_grid_thw"]]
+        videos = [video for row in rows for video in row.videos]
+        video_counts: list[int] = []  # tokens of each video's one temporal patch (all its patches are alike)
+        if videos:
+            batch.update(self.video_inputs(videos))
+            video_counts = [int(g[1] * g[2]) // self.merge**2 for g in batch["video_grid_thw"].tolist()]
         sequences: list[list[int]] = []
         segments: list[list[int]] = []
         shifts: list[list[int]] = []  # per token: how far its linear position is past its branch's own
-        cursor = 0
+        cursor = video_cursor = 0
         for row in rows:
-            ids = self._tokenize_prefix(row.prefix, counts[cursor : cursor + len(row.images)])
+            patches = [n for v, n in zip(row.videos, video_counts[video_cursor:], strict=False)
+                       for _ in range(v.num_frames // self.video_budget.temporal_patch)]
+            ids = self._tokenize_prefix(row.prefix, counts[cursor : cursor + len(row.images)], patches)
             cursor += len(row.images)
+            video_cursor += len(row.videos)
             segment = [PREFIX_SEGMENT] * len(ids)
             shift = [0] * len(ids)
             branched = 0
@@ -135,8 +176,8 @@ class SFTCollator:
         padding_mask = (segment_ids != PAD_SEGMENT).long()
         batch["input_ids"] = input_ids
         batch["labels"] = self.assistant_labels(input_ids, padding_mask)
-        if images:  # the model's M-RoPE reads where image tokens are from these
-            batch["mm_token_type_ids"] = (input_ids == self.image_token_id).int()
+        if images or videos:  # the model's M-RoPE reads where image (1) and video (2) tokens are from these
+            batch["mm_token_type_ids"] = self._token_types(input_ids)
         if any(row.branches for row in rows):
             batch["attention_mask"] = branch_attention_mask(segment_ids)
             batch["position_ids"] = self._branch_positions(batch, padding_mask, shift_ids)
@@ -144,21 +185,41 @@ class SFTCollator:
             batch["attention_mask"] = padding_mask
         return batch
 
-    def _tokenize_prefix(self, text: str, counts: list[int]) -> list[int]:
-        pieces = text.split(self.image_token)
-        if len(pieces) != len(counts) + 1:
-            raise AssertionError(f"{len(pieces) - 1} image placeholders for {len(counts)} images")
-        expanded = pieces[0] + "".join(self.image_token * n + rest for n, rest in zip(counts, pieces[1:], strict=True))
-        return list(self.tokenizer(expanded, add_special_tokens=False).input_ids)
+    def video_inputs(self, videos: Sequence[PreparedVideo]) -> dict[str, torch.Tensor]:
+        """The checkpoint's video processor on frames already at the model's size, as the engine's input
+        builder calls it (no resampling, no resizing): pixels of every video, one after another, and grids."""
+        out = [self.processor.video_processor(videos=[v.frames], do_sample_frames=False, do_resize=False,
+                                              cap_pixels_per_frame=True, return_tensors="pt") for v in videos]
+        return {"pixel_values_videos": torch.cat([o["pixel_values_videos"] for o in out]),
+                "video_grid_thw": torch.cat([o["video_grid_thw"] for o in out])}
+
+    def _token_types(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return (input_ids == self.image_token_id).int() + 2 * (input_ids == self.video_token_id).int()
+
+    def _tokenize_prefix(self, text: str, counts: list[int], patches: list[int] | None = None) -> list[int]:
+        """Each image placeholder expanded to its image's tokens and each video patch's to the patch's."""
+        pieces = re.split(f"({re.escape(self.image_token)}|{re.escape(VIDEO_PAD)})", text)
+        queues = {self.image_token: iter(counts), VIDEO_PAD: iter(patches or [])}
+        expanded = []
+        for piece in pieces:
+            if piece in queues:
+                n = next(queues[piece], None)
+                if n is None:
+                    raise AssertionError(f"more {piece} placeholders than inputs")
+                piece *= n
+            expanded.append(piece)
+        if any(next(rest, None) is not None for rest in queues.values()):
+            raise AssertionError("fewer placeholders than images and video patches")
+        return list(self.tokenizer("".join(expanded), add_special_tokens=False).input_ids)
 
     def _branch_positions(self, batch: dict[str, torch.Tensor], padding_mask: torch.Tensor,
                           shift_ids: torch.Tensor) -> torch.Tensor:
         if self.rope_index is None:
             raise ValueError("question groups need the model's M-RoPE index (SFTCollator(rope_index=...))")
         input_ids = batch["input_ids"]
-        kinds = (input_ids == self.image_token_id).int()
-        positions, _ = self.rope_index(input_ids, mm_token_type_ids=kinds,
-                                       image_grid_thw=batch.get("image_grid_thw"), attention_mask=padding_mask)
+        positions, _ = self.rope_index(input_ids, mm_token_type_ids=self._token_types(input_ids),
+                                       image_grid_thw=batch.get("image_grid_thw"),
+                                       video_grid_thw=batch.get("video_grid_thw"), attention_mask=padding_mask)
         # text after the image counts up by one per token on all three axes, so subtracting the tokens of the
         # earlier branches puts every branch where it would be alone
         return positions - shift_ids.unsqueeze(0)

@@ -6,19 +6,27 @@ Full form (Qwen / OpenAI style):
                   {"role": "assistant", "content": "red"}]}
 Short form:
     {"image": "img/1.png", "question": "What colour?", "answer": "red"}   ("image" may be a list)
+Video (the short form with a clip, and optionally how to sample it: `VideoSampling`'s keys, as `vreason eval`
+rows spell them), or video parts in `messages` (`{"type": "video", "video": ..., "fps": ...}` or
+`{"type": "video_url", "video_url": {"url": ..., "max_frames": ...}}`):
+    {"video": "clips/1.mp4", "question": "Which way does it move?", "answer": "left", "fps": 2, "max_frames": 8}
 
-Relative image paths are relative to the JSONL file. A bad row (not JSON, wrong shape, missing image) is
-a `DatasetError` naming the file and line, unless `skip_bad` is set: then it is skipped and counted.
+Relative image and video paths (a list of frames' too) are relative to the JSONL file. A bad row (not JSON,
+wrong shape, missing image or clip, an unknown or invalid sampling option) is a `DatasetError` naming the file
+and line, unless `skip_bad` is set: then it is skipped and counted. Clips are decoded when batches are built
+(collate.py), through the media step, as the engine decodes them.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vreason.engine.types import ImagePart, Message
+from vreason.engine.types import ImagePart, Message, VideoPart
 from vreason.errors import InvalidRequestError, VReasonError
+from vreason.media.video_types import SAMPLING_KEYS
 
 
 class DatasetError(VReasonError):
@@ -73,26 +81,61 @@ def parse_row(row: dict, base: Path) -> list[Message]:
     elif {"question", "answer"} <= row.keys():
         images = row.get("image") or row.get("images") or []
         images = [images] if isinstance(images, str) else list(images)
-        messages = [Message.user(str(row["question"]), images), Message.assistant(str(row["answer"]))]
+        user = Message.user(str(row["question"]), images)
+        video = _short_form_video(row)
+        if video is not None:  # Qwen's order, as `vr.ask` builds it: the video, the images, the question
+            user = Message("user", [video, *user.content])
+        messages = [user, Message.assistant(str(row["answer"]))]
     else:
-        raise DatasetError('a row needs "messages", or "question" and "answer" (with "image")')
+        raise DatasetError('a row needs "messages", or "question" and "answer" (with "image" or "video")')
     if not any(m.role == "assistant" and m.text for m in messages):
         raise DatasetError("the conversation has no assistant answer to learn")
-    return [_resolve_images(m, base) for m in messages]
+    return [_resolve_paths(m, base) for m in messages]
 
 
-def _resolve_images(message: Message, base: Path) -> Message:
+def _short_form_video(row: dict) -> VideoPart | None:
+    """The short form's clip with its sampling options (checked now, so a typo fails before a model loads)."""
+    options = {k: row[k] for k in SAMPLING_KEYS if k in row}
+    source = row.get("video")
+    if source is None:
+        if options:
+            raise DatasetError(f"{', '.join(options)} sample a video, but the row has no \"video\"")
+        return None
+    if not (isinstance(source, str) and source) and not (isinstance(source, list) and source):
+        raise DatasetError(f'"video" must be a path, URL or data URI (or a list of frames), got {source!r:.80}')
+    for key in row:
+        near = difflib.get_close_matches(key, SAMPLING_KEYS, n=1, cutoff=0.8)
+        if near and key not in SAMPLING_KEYS:
+            raise DatasetError(f"unknown video option {key!r}; did you mean {near[0]!r}?")
+    part = Message.from_dict({"role": "user", "content": [{"type": "video", "video": source, **options}]})
+    return part.videos[0]
+
+
+def _resolve_paths(message: Message, base: Path) -> Message:
     parts = []
     for part in message.content:
-        if isinstance(part, ImagePart) and isinstance(part.source, str) and "://" not in part.source \
-                and not part.source.startswith("data:"):
-            path = (base / part.source).resolve()
-            if not path.is_file():
-                raise DatasetError(f"image {part.source} not found (looked at {path})")
-            parts.append(ImagePart(str(path)))
+        if isinstance(part, ImagePart) and _is_local(part.source):
+            parts.append(ImagePart(_local(part.source, base, "image")))
+        elif isinstance(part, VideoPart) and _is_local(part.source):
+            parts.append(VideoPart(_local(part.source, base, "video"), part.sampling))
+        elif isinstance(part, VideoPart) and isinstance(part.source, list):  # a list of frames
+            frames = [_local(f, base, "video frame") if _is_local(f) else f for f in part.source]
+            parts.append(VideoPart(frames, part.sampling, part.timestamps))
         else:
             parts.append(part)
     return Message(message.role, parts)
+
+
+def _is_local(source: object) -> bool:
+    """A path (not a URL, data URI or base64 text, which the media step reads as they are)."""
+    return isinstance(source, str) and len(source) < 4096 and "://" not in source and not source.startswith("data:")
+
+
+def _local(source: str, base: Path, what: str) -> str:
+    path = (base / source).expanduser().resolve()
+    if not path.is_file():
+        raise DatasetError(f"{what} {source} not found (looked at {path})")
+    return str(path)
 
 
 def _reason(err: Exception) -> str:

@@ -1,9 +1,10 @@
 """Supervised fine-tuning of any Qwen3-VL checkpoint: LoRA (peft), QLoRA (4-bit base, CUDA) or full.
 
 Built on transformers' Trainer (optimizer, schedule, gradient accumulation, checkpoints, --resume); vreason
-adds the image-conversation collator, assistant-only loss, exact-match evaluation by real generation
-through the same engine the product serves with, a progress bar, and the output in a standard layout:
-a merged Hugging Face directory (default) or a peft adapter (`save_adapter`).
+adds the collator of image and video conversations (clips sampled and prompted as the engine does),
+assistant-only loss, exact-match evaluation by real generation through the same engine the product serves
+with, a progress bar, and the output in a standard layout: a merged Hugging Face directory (default) or a
+peft adapter (`save_adapter`).
 """
 
 from __future__ import annotations
@@ -163,7 +164,8 @@ def exact_match(engine: LocalEngine, items: list[TrainItem], limit: int) -> tupl
     compared after normalization. All questions go to the engine at once, so it batches them."""
     requests: list[GenerationRequest] = []
     expected: list[str] = []
-    media = MediaResolver(engine.policy, max_images=None)  # the data set's own images, as training read them
+    # the data set's own images and clips, as training read them (clips under the engine's video budget)
+    media = MediaResolver(engine.policy, max_images=None, video_budget=engine.video_budget)
     for messages in (m for item in items for m in conversations(item)):
         for index, message in enumerate(messages):
             if message.role != "assistant" or index == 0 or len(requests) >= limit:

@@ -97,6 +97,7 @@ def group_by_image(examples: Sequence[Example], group_questions: int) -> list[Tr
 _TURN_TOKENS = 10
 _CHARS_PER_TOKEN = 3.5
 _IMAGE_TOKENS = 64  # a guess: only the ordering of lengths matters, and images in one data set are alike
+_VIDEO_TOKENS = 8 * _IMAGE_TOKENS  # a clip is several frames' worth of tokens (their count is known only decoded)
 
 
 def approximate_tokens(item: TrainItem) -> int:
@@ -106,7 +107,8 @@ def approximate_tokens(item: TrainItem) -> int:
         for message in messages:
             total += _TURN_TOKENS // 2 + round(len(message.text) / _CHARS_PER_TOKEN)
     images = sum(len(m.images) for m in conversations(item)[0])
-    return total + images * _IMAGE_TOKENS
+    videos = sum(len(m.videos) for m in conversations(item)[0])
+    return total + images * _IMAGE_TOKENS + videos * _VIDEO_TOKENS
 
 
 def length_bucketed_order(lengths: Sequence[int], batch_size: int, rng: random.Random, window: int = 8) -> list[int]:
