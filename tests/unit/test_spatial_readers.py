@@ -154,3 +154,31 @@ def test_rgbd_float_depth_and_errors(tmp_path):
     assert Intrinsics.parse("500,501,320,240").fy == 501
     with pytest.raises(InvalidRequestError, match="four numbers"):
         Intrinsics.parse("500,500")
+
+
+def test_rgbd_frame_round_trip_through_a_rendered_view():
+    """Render a scene from a pinhole camera, rebuild the cloud from that RGB-D frame: the points land back
+    where they were (to a pixel's footprint), and `frame_camera` projects them onto their pixels."""
+    from vreason.spatial.camera import perspective
+    from vreason.spatial.rgbd import frame_camera
+    from vreason.spatial.scenes import make_scene
+    from vreason.spatial.views import render
+
+    scene = make_scene(6, count=2)
+    lo, hi = scene.cloud.bounds
+    view = render(scene.cloud, perspective(lo.astype(float), hi.astype(float), 160), point_size=1)
+    depth = np.where(np.isfinite(view.depth), view.depth, 0).astype(np.float32)
+    cam = view.camera
+    k = Intrinsics(cam.fx, cam.fy, cam.cx, cam.cy)
+    cloud = cloud_from_rgbd(view.image, depth, k)
+    # A frame's point sits on its pixel's corner, the rendered point anywhere in the pixel: compare in pixels.
+    world = cam.to_world(cloud.points.astype(np.float64))
+    v, u = np.nonzero(depth > 0)
+    shown = scene.cloud.points[view.index[v, u]]
+    error = np.linalg.norm(world - shown, axis=1)
+    footprint = depth[v, u] / cam.fx  # one pixel's width at each point's depth
+    assert np.median(error / footprint) < 1.5
+    up = camera_to_z_up(cloud)
+    pu, pv, pd = frame_camera(k, 160, 160).project(up.points)
+    np.testing.assert_allclose(pu, u, atol=1e-3)
+    np.testing.assert_allclose(pv, v, atol=1e-3)

@@ -86,7 +86,7 @@ def ground3d(
         typer.Option(
             "--method",
             help="lift: 2D boxes on the views lifted to 3D; bbox_3d: the model's own 3D boxes "
-            "(a real Qwen3-VL) on a perspective view.",
+            "(a real Qwen3-VL) on a perspective view, or on the colour image of an RGB-D frame.",
         ),
     ] = "lift",
     angle_unit: Annotated[str, typer.Option("--angle-unit", help="bbox_3d angles: rad, pi or deg.")] = "rad",
@@ -123,18 +123,32 @@ def ground3d(
     from vreason.spatial.boxes3d import write_boxes_ply
     from vreason.spatial.questions import detections_on, locate_3d
 
-    result = locate_3d(
-        vr,
-        points,
-        target,
-        views=names,
-        size=size,
-        method=method,
-        angle_unit=angle_unit,
-        view_words=view_words,
-        focus=focus,
-        **sampling.overrides(),
-    )
+    if depth is not None and method == "bbox_3d":
+        # An RGB-D frame: the model looks at the real colour image with the real intrinsics (the cookbook's
+        # use), and its boxes land in the frame's cloud.
+        from PIL import Image
+
+        from vreason.spatial.questions import alocate_3d_in_frame
+        from vreason.spatial.rgbd import Intrinsics, frame_camera
+
+        image = Image.open(cloud).convert("RGB")
+        camera = frame_camera(Intrinsics.parse(intrinsics), image.width, image.height)
+        result = vr.run(
+            alocate_3d_in_frame(vr.aio, image, camera, target, angle_unit=angle_unit, **sampling.overrides())
+        )
+    else:
+        result = locate_3d(
+            vr,
+            points,
+            target,
+            views=names,
+            size=size,
+            method=method,
+            angle_unit=angle_unit,
+            view_words=view_words,
+            focus=focus,
+            **sampling.overrides(),
+        )
     data = result.to_dict()
     if out is not None:
         write_boxes_ply(out, result.boxes)

@@ -15,10 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+from PIL import Image
+
 from vreason.engine.types import Answer
 from vreason.reasoning.grounding import Detection
 from vreason.reasoning.locate import EXACT_SAMPLING, Grounding, alocate
 from vreason.spatial.boxes3d import Box3D
+from vreason.spatial.camera import Camera
 from vreason.spatial.lift import GroundPlane, estimate_ground, lift_box, merge_lifted, objects_bounds
 from vreason.spatial.model_boxes import AngleUnit, bbox_3d_prompt, parse_bbox_3d, to_world_box
 from vreason.spatial.readers import PointCloud
@@ -158,6 +162,26 @@ async def _abbox_3d(
     _, (view,), _ = await aprepare(cloud, ("persp",), size)
     answer = await vr.ask([view.image], bbox_3d_prompt(target, view.camera), **{**EXACT_SAMPLING, **sampling})
     boxes = [to_world_box(b, view.camera, angle_unit=angle_unit) for b in parse_bbox_3d(answer.text)]
+    return Grounding3D(target, "bbox_3d", boxes, [view], raw_outputs=[answer.text])
+
+
+async def alocate_3d_in_frame(
+    vr: AsyncVReason,
+    image: Image.Image,
+    camera: Camera,
+    target: str,
+    *,
+    angle_unit: AngleUnit = "rad",
+    **sampling: Any,
+) -> Grounding3D:
+    """Qwen3-VL's own 3D boxes on a real camera frame (an RGB-D colour image, `camera` from
+    rgbd.frame_camera): the cookbook's use, the boxes placed in the frame's cloud coordinates."""
+    answer = await vr.ask([image], bbox_3d_prompt(target, camera), **{**EXACT_SAMPLING, **sampling})
+    boxes = [to_world_box(b, camera, angle_unit=angle_unit) for b in parse_bbox_3d(answer.text)]
+    for box in boxes:
+        box.label = box.label or target
+    h, w = image.height, image.width
+    view = View("image", image, camera, np.full((h, w), np.inf, dtype=np.float32), np.full((h, w), -1, np.int32))
     return Grounding3D(target, "bbox_3d", boxes, [view], raw_outputs=[answer.text])
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from vreason.errors import InvalidRequestError
+from vreason.spatial.camera import Camera
 from vreason.spatial.readers import MAX_POINTS, PointCloud, checked_cloud
 
 MM_PER_M = 1000.0
@@ -118,6 +119,17 @@ def cloud_from_rgbd(
     y = (v - intrinsics.cy) / intrinsics.fy * d
     points = np.stack([x, y, d], axis=1)
     return checked_cloud(points, rgb[v, u], source="rgbd", max_points=max_points)
+
+
+# camera_to_z_up as a matrix: world (x right, y forward, z up) = Z_UP @ camera (x right, y down, z forward).
+Z_UP = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=np.float64)
+
+
+def frame_camera(intrinsics: Intrinsics, width: int, height: int) -> Camera:
+    """The RGB-D camera as a `Camera` in the z-up frame of `camera_to_z_up`: it projects the frame's cloud
+    back onto the frame's pixels, and places a `bbox_3d` answered on the colour image in that cloud."""
+    k = intrinsics
+    return Camera("perspective", Z_UP.T.copy(), np.zeros(3), k.fx, k.fy, k.cx, k.cy, width, height)
 
 
 def camera_to_z_up(cloud: PointCloud) -> PointCloud:
