@@ -2,9 +2,13 @@
 
 `ExactCounter` renders the chat template with the checkpoint's own processor and tokenizer and adds each
 image's visual tokens from the pixel budget: the same count the local engine reports in `Answer.usage`.
+A video is counted as the engine sends it: its clip sampled and decoded by the media step under the engine's
+video budget (a conversation's clips are decoded already, so counting decodes nothing), its `<t seconds>`
+markers written by the engine's own `insert_video_text`, and each temporal patch's visual tokens.
 `EstimateCounter` serves engines whose tokenizer is elsewhere (remote backends): a conservative
 characters-per-token estimate that `observe` corrects from the `Answer.usage` of every request sent, so
-it never stays below what the real tokenizer counted.
+it never stays below what the real tokenizer counted; a video there costs its patches' visual tokens and
+each patch's marker and frame tokens.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vreason.engine.prompt import chat_conversation
-from vreason.engine.types import Message
-from vreason.media import MediaPolicy, PixelBudget, load_image
+from vreason.engine.prompt import chat_conversation, conversation_videos, fit_video, insert_video_text
+from vreason.engine.types import Message, VideoPart
+from vreason.media import MediaPolicy, PixelBudget, PreparedVideo, load_image
+from vreason.media.video_budget import VideoBudget
+from vreason.media_step import MediaResolver
 
 if TYPE_CHECKING:
     from vreason.api import VReason
@@ -27,6 +33,8 @@ IMAGE_FRAME_TOKENS = 2
 CHARS_PER_TOKEN = 3.0
 # <|im_start|>role\n ... <|im_end|>\n around every message, and the generation prompt.
 MESSAGE_OVERHEAD_TOKENS = 6
+# Per temporal patch of a video: its "<12.5 seconds>" marker (at most 7 tokens) and the two frame tokens.
+VIDEO_PATCH_TEXT_TOKENS = 7 + IMAGE_FRAME_TOKENS
 
 
 def visual_tokens(budget: PixelBudget, size: tuple[int, int]) -> int:
@@ -43,18 +51,52 @@ class TokenCounter(Protocol):
         """`counted` was this counter's answer for a prompt the engine then reported as `actual` tokens."""
 
 
+def video_patch_tokens(video_budget: VideoBudget, video: PreparedVideo) -> tuple[int, int]:
+    """(temporal patches, visual tokens) of a decoded clip as the engine sends it (an even frame count)."""
+    patches = -(-video.num_frames // video_budget.temporal_patch)
+    return patches, video_budget.tokens(video.num_frames, *video.size)
+
+
+class _Videos:
+    """The media step that decodes a counted conversation's clips (those not decoded yet), remembering them
+    by content and sampling so a conversation counted again and again decodes each clip once."""
+
+    def __init__(self, policy: MediaPolicy, video_budget: VideoBudget):
+        self.budget = video_budget
+        self.media = MediaResolver(policy, max_images=None, cache=None, video_budget=video_budget)
+
+    def decoded(self, messages: Sequence[Message]) -> list[Message]:
+        return [
+            Message(m.role, [VideoPart(self.media.load_video(p), p.sampling) if isinstance(p, VideoPart) else p
+                             for p in m.content]) if m.videos else m
+            for m in messages
+        ]
+
+    def fitted(self, messages: Sequence[Message]) -> list[PreparedVideo]:
+        return [fit_video(v, self.budget) for v in conversation_videos(messages)]
+
+
 class ExactCounter:
-    def __init__(self, processor: Any, policy: MediaPolicy, budget: PixelBudget):
+    def __init__(self, processor: Any, policy: MediaPolicy, budget: PixelBudget,
+                 video_budget: VideoBudget | None = None):
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.policy = policy
         self.budget = budget
+        self.videos = _Videos(policy, video_budget or VideoBudget.from_processor(processor))
 
     def count(self, messages: Sequence[Message]) -> int:
-        conversation, images = chat_conversation(list(messages), lambda source: load_image(source, self.policy))
+        messages = self.videos.decoded(messages)
+        conversation, images = chat_conversation(messages, lambda source: load_image(source, self.policy))
         text = self.processor.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
-        # The template holds one <|image_pad|> per image; the processor expands it to the visual token count.
+        videos = self.videos.fitted(messages)
+        text = insert_video_text(text, videos)  # the engine's own <t seconds> form, one <|video_pad|> a patch
+        # The template holds one <|image_pad|> per image and one <|video_pad|> per temporal patch of a video; the
+        # engine expands each to its visual token count.
         visual = sum(visual_tokens(self.budget, image.original_size) - 1 for image in images)
+        for video in videos:
+            patches, tokens = video_patch_tokens(self.videos.budget, video)
+            visual += tokens - patches
         return len(self.tokenizer(text)["input_ids"]) + visual
 
     def observe(self, counted: int, actual: int) -> None:
@@ -62,8 +104,10 @@ class ExactCounter:
 
 
 class EstimateCounter:
-    def __init__(self, budget: PixelBudget):
+    def __init__(self, budget: PixelBudget, video_budget: VideoBudget | None = None,
+                 policy: MediaPolicy | None = None):
         self.budget = budget
+        self.videos = _Videos(policy or MediaPolicy(), video_budget or VideoBudget())
         self.scale = 1.0  # grows when the engine reports more tokens than estimated; never shrinks
 
     def count(self, messages: Sequence[Message]) -> int:
@@ -73,6 +117,9 @@ class EstimateCounter:
             for m in messages
             for src in m.images
         )
+        for video in self.videos.fitted(self.videos.decoded(messages)):
+            patches, tokens = video_patch_tokens(self.videos.budget, video)
+            visual += tokens + patches * VIDEO_PATCH_TEXT_TOKENS
         overhead = MESSAGE_OVERHEAD_TOKENS * (len(messages) + 1)
         return math.ceil((text_tokens + overhead + visual) * self.scale)
 
@@ -84,7 +131,9 @@ class EstimateCounter:
 def counter_for(vr: AsyncVReason | VReason) -> TokenCounter:
     """The exact counter when the model's processor is loaded here (an in-process engine), else the
     self-correcting estimate."""
-    loaded = getattr(vr.engine, "loaded", None)
+    engine = vr.engine
+    video_budget = getattr(engine, "video_budget", None) or VideoBudget()  # the engine samples clips under it
+    loaded = getattr(engine, "loaded", None)
     if loaded is not None and getattr(loaded, "processor", None) is not None:
-        return ExactCounter(loaded.processor, vr.engine.policy, vr.engine.budget)
-    return EstimateCounter(vr.engine.budget)
+        return ExactCounter(loaded.processor, engine.policy, engine.budget, video_budget)
+    return EstimateCounter(engine.budget, video_budget, getattr(engine, "policy", None))
