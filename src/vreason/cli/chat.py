@@ -1,16 +1,27 @@
-"""`vreason chat [IMAGE...]`: interactive multi-turn chat; history is kept, `/image PATH` adds an image.
+"""`vreason chat [IMAGE|VIDEO...]`: interactive multi-turn chat; history is kept, `/image PATH` adds an image,
+`/video PATH [fps=2 max_frames=64 start=5 end=30 ...]` a clip.
 
 On a terminal, lines are read with readline (arrow keys, Ctrl-R, and the lines of earlier sessions, kept in
 `~/.local/share/vreason/chat_history`, or `$VREASON_CHAT_HISTORY`); piped input is read line by line as is.
-`/save FILE` writes the conversation as JSON (OpenAI-style messages, images inlined as PNG data URIs, so the
-file stands alone) and `/load FILE` restores one. The conversation itself lives in `api.Conversation`; this
-module only keeps the images attached for the next question.
+A clip is sampled and decoded once, when it is attached; it joins the history with the next question, so
+follow-up questions are about it too (and reuse its KV: `--stats` shows the prompt tokens reused).
+
+`/save FILE` writes the conversation as JSON (OpenAI-style messages) and `/load FILE` restores one. Images are
+inlined as PNG data URIs, so they do not depend on the original file. A clip read from a file or URL is saved
+as that reference (an absolute path, or the URL) with its sampling options, not inlined: clips run to hundreds
+of megabytes, and even their sampled frames as PNGs are tens of megabytes a minute, so inlining would make a
+chat file too big to keep or read; `/load` samples the clip again under the same options (the same frames:
+decoding is deterministic), and a clip that has moved is an error naming it. A clip that never had a path
+(a data URI, bytes, a list of frames) is saved as its sampled frames (PNG data URIs) with their times, so it
+loads exactly. The conversation itself lives in `api.Conversation`; this module only keeps what is attached
+for the next question, and where each clip came from.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,14 +33,17 @@ from vreason.cli import options as o
 from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import notice, print_stats, print_stream
 from vreason.engine.backends.image_cache import image_data_uri
-from vreason.engine.types import ImagePart, Message, TextPart
-from vreason.errors import VReasonError
-from vreason.media import PreparedImage
+from vreason.engine.types import ImagePart, Message, TextPart, VideoPart
+from vreason.errors import InvalidRequestError, VReasonError
+from vreason.media import PreparedImage, PreparedVideo
+from vreason.media.video_types import SAMPLING_KEYS, VideoSampling
 
 HELP = """commands:
   /image PATH   attach an image (or URL) to your next question
-  /reset        forget the conversation and any attached image (keeps the system prompt)
-  /save FILE    write the conversation to FILE (JSON, images included)
+  /video PATH [fps=2 max_frames=64 start=5 end=30 num_frames=.. min_frames=.. max_pixels=..]
+                attach a video (or URL); follow-up questions are about it too
+  /reset        forget the conversation and anything attached (keeps the system prompt)
+  /save FILE    write the conversation to FILE (JSON; images included, videos by path or URL)
   /load FILE    replace the conversation with the one saved in FILE
   /help         this text
   /exit         leave (Ctrl-D works too)
@@ -88,9 +102,73 @@ class LineReader:
             notice(f"line history not saved ({self.path}: {err.strerror or err})")
 
 
-def conversation_json(conversation: Conversation, model: str) -> dict[str, Any]:
+class VideoSources:
+    """Where each attached clip came from (an absolute path or a URL), by the content hash of its decoded form,
+    so /save can write the reference rather than the clip."""
+
+    def __init__(self) -> None:
+        self._by_hash: dict[str, str] = {}
+
+    def attach(self, vr: VReason, source: str, options: dict[str, Any]) -> VideoPart:
+        """The clip sampled and decoded once (bad input raises, naming it), remembered by content."""
+        from vreason.media.video_input import looks_like_video
+
+        reference = _reference(source)
+        sampling = VideoSampling.from_dict(options)
+        local = Path(reference) if "://" not in reference[:12] and reference[:5].lower() != "data:" else None
+        if local is not None and local.is_file() and not looks_like_video(local):  # FFmpeg reads a PNG as 1 frame
+            raise InvalidRequestError(f"video {source}: is a still image or has no video track (images: /image)")
+        video = vr.prepare_video(VideoPart(reference, sampling))
+        if not reference.lower().startswith("data:"):
+            self._by_hash[video.content_hash] = reference
+        return VideoPart(video, sampling)
+
+    def reference(self, video: PreparedVideo) -> str | None:
+        return self._by_hash.get(video.content_hash)
+
+
+def _reference(source: str) -> str:
+    """A path made absolute (the saved chat may be loaded from another folder); URLs and data URIs as given."""
+    if "://" in source[:12] or source[:5].lower() == "data:":
+        return source
+    return str(Path(source).expanduser().resolve())
+
+
+def video_options(words: list[str]) -> dict[str, Any]:
+    """`fps=2 max_frames=64 start=5` as sampling options (numbers parsed; unknown keys refused by name)."""
+    options: dict[str, Any] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in SAMPLING_KEYS:
+            raise InvalidRequestError(
+                f"video option {word!r} must be KEY=VALUE with KEY one of {', '.join(SAMPLING_KEYS)}"
+            )
+        try:
+            options[key] = float(value) if key in ("fps", "start", "end") else int(value)
+        except ValueError:
+            raise InvalidRequestError(f"video option {key} must be a number, got {value!r}") from None
+    return options
+
+
+def _video_json(part: VideoPart, sources: VideoSources) -> dict[str, Any]:
+    video = part.source
+    if not isinstance(video, PreparedVideo):  # not decoded (never the case for parts attached here)
+        return {"type": "video", "video": video if isinstance(video, str) else str(video), **part.sampling.to_dict()}
+    reference = sources.reference(video)
+    if reference is not None:
+        return {"type": "video", "video": reference, **part.sampling.to_dict()}
+    from PIL import Image
+
+    frames = [image_data_uri(Image.fromarray(frame)) for frame in video.frames]
+    return {"type": "video", "video": frames, "timestamps": list(video.timestamps)}
+
+
+def conversation_json(conversation: Conversation, model: str, videos: VideoSources | None = None) -> dict[str, Any]:
     """The conversation as OpenAI-style messages; every image inlined as a PNG data URI (round-trips exactly,
-    and does not depend on the original file still being there)."""
+    and does not depend on the original file still being there), every clip by its path or URL and sampling
+    options (or, without one, as its sampled frames and their times)."""
+    videos = videos or VideoSources()
     messages = []
     for message in conversation.messages:
         parts: list[dict[str, Any]] = []
@@ -101,16 +179,21 @@ def conversation_json(conversation: Conversation, model: str) -> dict[str, Any]:
                 source = part.source
                 url = image_data_uri(source.image) if isinstance(source, PreparedImage) else str(source)
                 parts.append({"type": "image_url", "image_url": {"url": url}})
+            elif isinstance(part, VideoPart):
+                parts.append(_video_json(part, videos))
         messages.append({"role": message.role, "content": parts})
     return {"format": SAVE_FORMAT, "version": SAVE_VERSION, "model": model, "messages": messages}
 
 
-def save_conversation(conversation: Conversation, model: str, path: Path) -> None:
-    path.write_text(json.dumps(conversation_json(conversation, model), indent=1) + "\n", encoding="utf-8")
+def save_conversation(conversation: Conversation, model: str, path: Path, videos: VideoSources | None = None) -> None:
+    text = json.dumps(conversation_json(conversation, model, videos), indent=1) + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
-def load_conversation(vr: VReason, path: Path) -> list[Message]:
-    """The messages saved in `path`, images prepared (decoded and checked once); ValueError says what is wrong."""
+def load_conversation(vr: VReason, path: Path, videos: VideoSources | None = None) -> list[Message]:
+    """The messages saved in `path`, images and clips prepared (decoded and checked once); ValueError says what
+    is wrong."""
+    videos = videos or VideoSources()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -126,17 +209,35 @@ def load_conversation(vr: VReason, path: Path) -> list[Message]:
     for index, item in enumerate(raw):
         try:
             message = Message.from_dict(item)
-            parts = [ImagePart(vr.prepare_image(p.source)) if isinstance(p, ImagePart) else p for p in message.content]
+            parts = [
+                ImagePart(vr.prepare_image(p.source)) if isinstance(p, ImagePart)
+                else _load_video(vr, p, videos) if isinstance(p, VideoPart)
+                else p
+                for p in message.content
+            ]
         except VReasonError as err:
             raise ValueError(f"{path}: message {index}: {err}") from None
         messages.append(Message(message.role, parts))
     return messages
 
 
+def _load_video(vr: VReason, part: VideoPart, videos: VideoSources) -> VideoPart:
+    if isinstance(part.source, str):
+        return videos.attach(vr, part.source, part.sampling.to_dict())
+    return VideoPart(vr.prepare_video(part), part.sampling)  # saved frames with their times
+
+
 def _describe(messages: list[Message]) -> str:
     turns = sum(m.role == "user" for m in messages)
     images = sum(len(m.images) for m in messages)
-    return f"{turns} turn(s), {images} image(s)"
+    clips = sum(len(m.videos) for m in messages)
+    return f"{turns} turn(s), {images} image(s)" + (f", {clips} video(s)" if clips else "")
+
+
+def _describe_video(source: str, video: PreparedVideo) -> str:
+    times = video.timestamps
+    return (f"video attached: {source}, {video.num_frames} frames from {times[0]:.1f} to {times[-1]:.1f} s at "
+            f"{video.size[0]}x{video.size[1]}; it goes with your next question")
 
 
 @with_option_groups
@@ -144,27 +245,33 @@ def chat(
     loading: o.LoadingOptions,
     sampling: ChatSampling,
     backend: o.BackendOptions,
-    images: Annotated[list[str] | None, typer.Argument(help="Images for the first question.")] = None,
+    images: Annotated[
+        list[str] | None, typer.Argument(help="Images and videos for the first question (a file is a video by "
+                                              "its content).")
+    ] = None,
     system: o.SystemOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="Print token counts and timings after each answer.")] = False,
 ) -> None:
-    """Chat about images, turn after turn."""
+    """Chat about images and videos, turn after turn."""
+    from vreason.cli.ask import is_video_source
+
     overrides = sampling.overrides()
     vr = o.open_model(o.engine_spec(loading, backend))
     conversation = vr.conversation(system)
+    videos = VideoSources()
     pending: list = []
     for source in images or []:
-        pending.append(vr.prepare_image(source))
+        pending.append(videos.attach(vr, source, {}) if is_video_source(source) else vr.prepare_image(source))
     notice(f"chatting with {vr.model_name}; /help for commands, /exit to leave")
     reader = LineReader(history_path())
     try:
-        _loop(vr, conversation, pending, reader, overrides, stats)
+        _loop(vr, conversation, pending, reader, overrides, stats, videos)
     finally:
         reader.save()
 
 
 def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineReader, overrides: dict,
-          stats: bool) -> None:
+          stats: bool, videos: VideoSources) -> None:
     while True:
         try:
             line = reader.read("you> ")
@@ -194,6 +301,16 @@ def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineRe
                     print(f"(image attached: {argument}; it goes with your next question)")
                 except VReasonError as err:  # a bad image must not end the session
                     print(f"error: {err}")
+            elif command == "/video":
+                try:
+                    source, *words = shlex.split(argument) or [""]  # a quoted path may hold spaces
+                    if not source:
+                        raise InvalidRequestError("/video needs a file or URL, e.g. /video clip.mp4 fps=2")
+                    part = videos.attach(vr, source, video_options(words))
+                    pending.append(part)
+                    print(f"({_describe_video(source, part.source)})")
+                except (VReasonError, ValueError) as err:  # a bad clip (or unclosed quote) must not end the session
+                    print(f"error: {err}")
             elif command in ("/save", "/load"):
                 if not argument:
                     print(f"error: {command} needs a file name, e.g. {command} chat.json")
@@ -201,10 +318,11 @@ def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineRe
                 path = Path(argument).expanduser()
                 try:
                     if command == "/save":
-                        save_conversation(conversation, vr.model_name, path)
+                        save_conversation(conversation, vr.model_name, path, videos)
                         print(f"(saved {_describe(conversation.messages)} to {path})")
                     else:
-                        loaded = load_conversation(vr, path)  # a bad file leaves the conversation as it was
+                        # a bad file leaves the conversation as it was
+                        loaded = load_conversation(vr, path, videos)
                         conversation.reset()  # a new conversation id too: the loaded one is not the old one
                         conversation.messages = loaded
                         pending.clear()
@@ -222,5 +340,9 @@ def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineRe
             pending.clear()
             if stats and answer is not None:
                 print_stats(answer)
+                u = answer.usage
+                if u.video_tokens:  # what a follow-up about a clip reuses shows here
+                    notice(f"{u.image_tokens} visual tokens ({u.video_tokens} from video), {u.cached_tokens} prompt "
+                           "tokens reused from the cache")
         except VReasonError as err:
             print(f"\nerror: {err}")
