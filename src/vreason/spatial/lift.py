@@ -183,7 +183,8 @@ def grow_to_object(
         return seeds
     values, counts = np.unique(seed_labels, return_counts=True)
     grown = region[labels == values[np.argmax(counts)]]
-    return grown if len(grown) >= len(seeds) else seeds
+    # The one object most of the seeds belong to, even when the seeds spread over several at one depth.
+    return grown if len(grown) >= MIN_POINTS else seeds
 
 
 def voxel_components(points: np.ndarray, voxel: float) -> np.ndarray:
@@ -266,8 +267,8 @@ def _ground_z(ground: GroundPlane, x: float, y: float) -> float:
 def merge_lifted(
     found: list[tuple[Box3D, np.ndarray]], cloud: PointCloud, ground: GroundPlane | None, *, threshold: float = 0.2
 ) -> list[Box3D]:
-    """One box per object: boxes (from different views) overlapping by more than `threshold` IoU, or whose
-    centres lie inside each other, are merged by pooling their points and fitting again."""
+    """One box per object: boxes (from different views) overlapping by more than `threshold` IoU are merged
+    by pooling their points and fitting again."""
     groups: list[list[int]] = []
     for i, (box, _) in enumerate(found):
         for group in groups:
@@ -291,7 +292,5 @@ def merge_lifted(
 
 
 def _same_object(a: Box3D, b: Box3D, threshold: float) -> bool:
-    if iou_3d(a, b) > threshold:
-        return True
-    reach = min(max(a.size[:2]), max(b.size[:2])) / 2
-    return math.dist(a.center[:2], b.center[:2]) < reach
+    # IoU alone: "centres close" chained loose boxes from poor views into one box spanning several objects.
+    return iou_3d(a, b) > threshold
