@@ -3,8 +3,10 @@ held-out synthetic scenes (spatial/scenes.py), asked on the bird's-eye view.
 
     .venv/bin/python benchmarks/pointcloud_demo_eval.py [--scenes 30] [--first-seed 5000] [--json out.json]
 
-Questions are asked in the demo's words for what the view shows (a box seen from above is a rectangle:
-`view_target`), as `vreason ground3d` does by default. Half the scenes are full scans, half one sensor's
+A target counts as found when one of the boxes returned has IoU >= 0.25 with it (the "box3d" rows); the
+stricter count of the first box alone is printed below the table. Questions are asked in the demo's words
+for what the view shows (a box seen from above is a rectangle: `view_target`), as `vreason ground3d` does
+by default. Half the scenes are full scans, half one sensor's
 view with its occlusion shadows. Quality bar (issue 25): colour >= 0.90, count >= 0.85, 3D IoU >= 0.25 for
 >= 0.80 of targets. Greedy decoding; the same seeds give the same numbers on one machine.
 """
@@ -54,6 +56,7 @@ def main() -> None:
                     "seed": seed, "occlusion": occlusion, "kind": "box3d", "target": obj.name,
                     "asked": view_target(obj.name, "bev"), "boxes": len(result.boxes),
                     "iou": ious[best] if ious else 0.0,
+                    "first_iou": ious[0] if ious else 0.0,  # strict: the model's first box, no choosing
                     "iou_axis_aligned": iou_axis_aligned(result.boxes[best], obj.box) if ious else 0.0,
                     "centre_distance": centre_distance(result.boxes[best], obj.box) if ious else None,
                     "ok": bool(ious) and ious[best] >= 0.25,
@@ -84,6 +87,8 @@ def report(rows: list[dict], elapsed: float, scenes: int) -> None:
         found = [r for r in boxes if r["boxes"]]
         mean = sum(r["iou"] for r in boxes) / len(boxes)
         centre = sum(r["centre_distance"] for r in found) / max(1, len(found))
+        first = sum(r["first_iou"] >= 0.25 for r in boxes) / len(boxes)
+        print(f"3D boxes, the model's first box only: IoU >= 0.25 for {first:.3f} of targets")
         print(f"3D boxes: mean IoU {mean:.3f} (with yaw), "
               f"{sum(r['iou_axis_aligned'] for r in boxes) / len(boxes):.3f} (axis-aligned); "
               f"mean centre distance {centre:.3f} m over {len(found)} found; "
