@@ -23,7 +23,9 @@ def test_qwen3_vl_settings_and_parallelism():
     assert flag(argv, "--model") == "Qwen/Qwen3-VL-32B-Thinking"  # preset expanded
     assert flag(argv, "--served-model-name") == "qwen3-vl-32b-thinking"
     assert (flag(argv, "--tensor-parallel-size"), flag(argv, "--pipeline-parallel-size")) == ("4", "2")
-    assert json.loads(flag(argv, "--limit-mm-per-prompt")) == {"image": 4, "video": 0}
+    assert json.loads(flag(argv, "--limit-mm-per-prompt")) == {"image": 4, "video": 1}
+    # every frame of a clip kept: the remote backend sends only the frames it sampled
+    assert json.loads(flag(argv, "--media-io-kwargs")) == {"video": {"num_frames": -1}}
     size = json.loads(flag(argv, "--mm-processor-kwargs"))["size"]
     assert size == {"shortest_edge": 4096, "longest_edge": 802816}
     assert flag(argv, "--reasoning-parser") == "qwen3"

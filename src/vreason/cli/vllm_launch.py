@@ -1,13 +1,14 @@
 """`vreason vllm-launch --model M`: start vLLM's OpenAI server with the Qwen3-VL settings vreason relies on,
 and print the `--upstream` that points vreason at it.
 
-`build_vllm_command` is the whole policy (a pure function, unit-tested); the command only runs it:
-image limit per prompt (video off), the processor's pixel bounds (the same as vreason's budget, so an image
-costs the same tokens on both sides), allowed local media path, max model length capped by the checkpoint,
-tensor and pipeline parallel sizes, the encoder split by data under tensor parallelism (Qwen3-VL's vision
-tower is small; replicating it beats sharding it), and the qwen3 reasoning parser for Thinking models, so
-their reasoning arrives as `reasoning_content`. It uses `python -m vllm.entrypoints.openai.api_server`,
-which works where `vllm serve` trips over package metadata (the CPU build).
+`build_vllm_command` is the whole policy (a pure function, unit-tested); the command only runs it: image and
+video limits per prompt, every frame of a clip kept (vreason's remote backend sends only the frames it sampled,
+at their real times: vLLM's default would sample 32 of them again), the processor's pixel bounds (the same as
+vreason's budget, so an image costs the same tokens on both sides), allowed local media path, max model length
+capped by the checkpoint, tensor and pipeline parallel sizes, the encoder split by data under tensor parallelism
+(Qwen3-VL's vision tower is small; replicating it beats sharding it), and the qwen3 reasoning parser for
+Thinking models, so their reasoning arrives as `reasoning_content`. It uses `python -m
+vllm.entrypoints.openai.api_server`, which works where `vllm serve` trips over package metadata (the CPU build).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class VllmLaunchSpec:
     pipeline_parallel_size: int = 1
     max_model_len: int | None = DEFAULT_MAX_MODEL_LEN
     max_images: int = DEFAULT_MAX_IMAGES
+    max_videos: int = 1  # clips per prompt (0: video off)
     min_pixels: int = DEFAULT_MIN_PIXELS
     max_pixels: int = DEFAULT_MAX_PIXELS
     allowed_local_media_path: str | None = None
@@ -63,6 +65,8 @@ class VllmLaunchSpec:
         for name in ("tensor_parallel_size", "pipeline_parallel_size", "max_images"):
             if getattr(self, name) < 1:
                 raise InvalidRequestError(f"--{name.replace('_', '-')} ({getattr(self, name)}) must be >= 1")
+        if self.max_videos < 0:
+            raise InvalidRequestError(f"max_videos ({self.max_videos}) must be >= 0 (0: video off)")
         if not 0 < self.port < 65536:
             raise InvalidRequestError(f"--port ({self.port}) must be in 1..65535", param="port")
         if self.max_pixels < self.min_pixels:
@@ -120,7 +124,7 @@ def build_vllm_command(
         "--dtype", spec.dtype,
         "--tensor-parallel-size", str(spec.tensor_parallel_size),
         "--pipeline-parallel-size", str(spec.pipeline_parallel_size),
-        "--limit-mm-per-prompt", json.dumps({"image": spec.max_images, "video": 0}),
+        "--limit-mm-per-prompt", json.dumps({"image": spec.max_images, "video": spec.max_videos}),
         "--mm-processor-kwargs",
         json.dumps({"size": {"shortest_edge": spec.min_pixels, "longest_edge": spec.max_pixels}}),
     ]
@@ -135,6 +139,8 @@ def build_vllm_command(
         if not media.is_dir():
             raise InvalidRequestError(f"--allowed-local-media-path {media} is not a directory")
         argv += ["--allowed-local-media-path", str(media.resolve())]
+    if spec.max_videos:
+        argv += ["--media-io-kwargs", json.dumps({"video": {"num_frames": -1}})]
     if spec.tensor_parallel_size > 1:
         argv += ["--mm-encoder-tp-mode", "data"]
     if spec.is_thinking:
