@@ -8,8 +8,10 @@ hold on any upstream, and a 500 MB upload becomes a few hundred kB. Alongside it
 from sampling again: `num_frames` inside `video_url` (vreason's option: exactly these frames) and, for vLLM,
 `mm_processor_kwargs: {"fps": ...}` at the rate the frames were taken (re-sampling at that rate keeps them all).
 
-Known loss: the MP4's first frame is at time 0 for most decoders, so a clip cut with `start` reaches the
-upstream with times counted from the cut, not from the start of the original clip.
+Known losses: the MP4's first frame is at time 0 for most decoders, so a clip cut with `start` reaches the
+upstream with times counted from the cut, not from the start of the original clip; and a vLLM server keeps
+at most 32 frames of a clip unless started with `--media-io-kwargs '{"video": {"num_frames": -1}}'` (as
+`vreason vllm-launch` starts it).
 
 Encoded clips are remembered by content and sampling (every turn of a conversation about one clip sends it
 again). No HTTP here; `openai_wire` calls it while building a request body.
