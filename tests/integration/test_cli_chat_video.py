@@ -50,7 +50,9 @@ def prompt_tokens(result: subprocess.CompletedProcess) -> list[int]:
 
 def test_video_attached_followed_up_saved_and_loaded(tmp_path):
     clip = make_clip(tmp_path / "bar.mp4", width=96, height=64, frames=30, fps=10)
-    uri = "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()
+    other = make_clip(tmp_path / "other.mp4", width=96, height=64, frames=20, fps=10)  # another clip's content
+    uri = "data:video/mp4;base64," + base64.b64encode(other.read_bytes()).decode()
+    other.unlink()  # it reaches the chat only as a data URI
     by_path, by_uri = tmp_path / "by_path.json", tmp_path / "by_uri.json"
     first = chat(
         [

@@ -23,6 +23,8 @@ from vreason.train.collate import IGNORE, SFTCollator
 from vreason.train.dataset import read_jsonl
 from vreason.train.finetune import FinetuneConfig, finetune
 
+pytestmark = pytest.mark.slow  # two fine-tuning runs and two CLI processes (about 90 s on an idle CPU)
+
 QUESTION = "Which way does the bar move?"
 ASK = {"temperature": 0.0, "presence_penalty": 0.0, "max_new_tokens": 4}
 
@@ -61,11 +63,20 @@ def clip_data(tmp_path_factory) -> Path:
         if i < 2:
             rows.append({"video": f"clips/{i}.mp4", "question": QUESTION, "answer": answer, "fps": 4, "max_frames": 4})
         else:
-            rows.append({"messages": [
-                {"role": "user", "content": [{"type": "video", "video": f"clips/{i}.mp4", "max_frames": 4},
-                                             {"type": "text", "text": QUESTION}]},
-                {"role": "assistant", "content": answer},
-            ]})
+            rows.append(
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {"type": "video", "video": f"clips/{i}.mp4", "max_frames": 4},
+                                {"type": "text", "text": QUESTION},
+                            ],
+                        },
+                        {"role": "assistant", "content": answer},
+                    ]
+                }
+            )
     (root / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return root / "train.jsonl"
 
@@ -78,9 +89,20 @@ def fp32(tiny_model_dir):
 
 
 def _config(data: Path, out: Path, model: Path, **overrides) -> FinetuneConfig:
-    base = dict(train_data=str(data), output_dir=str(out), model=str(model), eval_fraction=0.0, batch_size=4,
-                max_steps=12, learning_rate=5e-3, warmup_ratio=0.0, save_steps=100, logging_steps=1, progress=False,
-                dtype="float32")
+    base = dict(
+        train_data=str(data),
+        output_dir=str(out),
+        model=str(model),
+        eval_fraction=0.0,
+        batch_size=4,
+        max_steps=12,
+        learning_rate=5e-3,
+        warmup_ratio=0.0,
+        save_steps=100,
+        logging_steps=1,
+        progress=False,
+        dtype="float32",
+    )
     base.update(overrides)
     return FinetuneConfig(**base)
 
@@ -112,8 +134,11 @@ def test_video_row_is_the_engines_prompt_token_for_token(fp32, clip_data):
     engine_pixels = torch.cat([slot.pixel_values for slot in inputs.images])
     assert torch.equal(batch["pixel_values_videos"], engine_pixels)
     positions, _ = fp32.loaded.model.model.get_rope_index(
-        batch["input_ids"], mm_token_type_ids=batch["mm_token_type_ids"], video_grid_thw=batch["video_grid_thw"],
-        attention_mask=batch["attention_mask"])
+        batch["input_ids"],
+        mm_token_type_ids=batch["mm_token_type_ids"],
+        video_grid_thw=batch["video_grid_thw"],
+        attention_mask=batch["attention_mask"],
+    )
     assert torch.equal(positions[:, 0, : len(inputs.token_ids)], inputs.positions)
 
     short = collator([read_jsonl(clip_data).examples[0]])  # a short-form row's own fps and max_frames
@@ -132,8 +157,10 @@ def test_lora_on_clips_lowers_the_loss_and_the_adapter_answers(fp32, tiny_model_
         after = _loss(adapted, clip_data)
         assert after < before - 0.5  # nats; the random model starts near ln(151936) = 11.9
         clips = clip_data.parent / "clips"
-        answers = [adapted.ask(None, QUESTION, video={"video": str(clips / f"{i}.mp4"), "max_frames": 4}, **ASK)
-                   for i in range(2)]
+        answers = [
+            adapted.ask(None, QUESTION, video={"video": str(clips / f"{i}.mp4"), "max_frames": 4}, **ASK)
+            for i in range(2)
+        ]
     finally:
         adapted.close()
     assert answers[0].text.startswith("right")
@@ -145,18 +172,59 @@ def test_lora_on_clips_lowers_the_loss_and_the_adapter_answers(fp32, tiny_model_
 def test_cli_full_finetune_on_clips_then_vreason_ask_about_a_clip(tiny_model_dir, clip_data, tmp_path):
     out = tmp_path / "full"
     run = subprocess.run(
-        [sys.executable, "-m", "vreason.cli.app", "finetune", "--data", str(clip_data), "--output", str(out),
-         "--model", str(tiny_model_dir), "--method", "full", "--max-steps", "10", "--batch-size", "4", "--lr", "1e-3",
-         "--eval-fraction", "0", "--dtype", "float32"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "vreason.cli.app",
+            "finetune",
+            "--data",
+            str(clip_data),
+            "--output",
+            str(out),
+            "--model",
+            str(tiny_model_dir),
+            "--method",
+            "full",
+            "--max-steps",
+            "10",
+            "--batch-size",
+            "4",
+            "--lr",
+            "1e-3",
+            "--eval-fraction",
+            "0",
+            "--dtype",
+            "float32",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "wrote model to" in run.stdout
     clip = clip_data.parent / "clips" / "2.mp4"
     asked = subprocess.run(
-        [sys.executable, "-m", "vreason.cli.app", "ask", str(clip), QUESTION, "--model", str(out), "--max-frames", "4",
-         "--temperature", "0", "--max-new-tokens", "4", "--dtype", "float32"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "vreason.cli.app",
+            "ask",
+            str(clip),
+            QUESTION,
+            "--model",
+            str(out),
+            "--max-frames",
+            "4",
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "4",
+            "--dtype",
+            "float32",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert asked.returncode == 0, asked.stderr[-2000:]
     assert asked.stdout.strip().startswith("right")
