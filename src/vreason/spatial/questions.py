@@ -90,7 +90,7 @@ async def aprepare(
     """The cloud as rendered (voxel down-sampled when over the render budget), its views and its ground, off
     the event loop (numpy work on a million points takes a fraction of a second). `focus` frames the views
     on what stands on the ground rather than the whole floor (a room scan's objects stay large enough to see);
-    off by default: on synthetic scenes it cut the demo model's counting from 0.58 to 0.23 (40 dev scenes)."""
+    off by default: on synthetic scenes it cut the demo model's counting from 0.62 to 0.23 (40 dev scenes)."""
 
     def work():
         rendered_cloud, _ = prepared_for_views(cloud, size)
