@@ -44,8 +44,9 @@ def write_scene_ply(path: Path, points: int, seed: int = 7) -> dict:
     density = points / 24.0  # the 4 x 4 m floor plus the objects' surfaces: about 24 m^2
     scene = make_scene(seed, count=5, density=density)
     cloud = scene.cloud
-    vertex = np.empty(len(cloud), dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"), ("green", "u1"),
-                                         ("blue", "u1")])
+    vertex = np.empty(
+        len(cloud), dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    )
     vertex["x"], vertex["y"], vertex["z"] = cloud.points.T
     vertex["red"], vertex["green"], vertex["blue"] = cloud.colors.T
     PlyData([PlyElement.describe(vertex, "vertex")]).write(str(path))
@@ -71,18 +72,30 @@ def pipeline(path: str, truth: dict, views: tuple[str, ...]) -> dict:
     lifted = lift_box(rendered[0], rendered_cloud, (u.min(), v.min(), u.max(), v.max()), ground=ground)
     t3 = time.perf_counter()
     return {
-        "read_s": t1 - t0, "views_s": t2 - t1, "ready_s": t2 - t0, "lift_s": t3 - t2, "to_box_s": t3 - t0,
-        "points": len(cloud), "rendered_points": len(rendered_cloud),
+        "read_s": t1 - t0,
+        "views_s": t2 - t1,
+        "ready_s": t2 - t0,
+        "lift_s": t3 - t2,
+        "to_box_s": t3 - t0,
+        "points": len(cloud),
+        "rendered_points": len(rendered_cloud),
         "iou": iou_3d(lifted[0], target) if lifted else 0.0,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
 def in_fresh_process(path: Path, truth: dict, views: tuple[str, ...]) -> dict:
-    code = ("import json, sys; sys.path.insert(0, 'benchmarks'); from pointcloud_bench import pipeline; "
-            f"print(json.dumps(pipeline({str(path)!r}, json.loads({json.dumps(json.dumps(truth))}), {views!r})))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parent.parent)
+    code = (
+        "import json, sys; sys.path.insert(0, 'benchmarks'); from pointcloud_bench import pipeline; "
+        f"print(json.dumps(pipeline({str(path)!r}, json.loads({json.dumps(json.dumps(truth))}), {views!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -96,8 +109,9 @@ def format_speeds(folder: Path, points: int) -> list[tuple[str, int, float]]:
     xyz = rng.uniform(-10, 10, size=(points, 3)).astype(np.float32)
     rgb = rng.integers(0, 256, size=(points, 3)).astype(np.uint8)
     small = points // 5
-    vertex = np.empty(points, dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"), ("green", "u1"),
-                                     ("blue", "u1")])
+    vertex = np.empty(
+        points, dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    )
     vertex["x"], vertex["y"], vertex["z"] = xyz.T
     vertex["red"], vertex["green"], vertex["blue"] = rgb.T
     PlyData([PlyElement.describe(vertex, "vertex")]).write(str(folder / "b.ply"))
@@ -113,8 +127,15 @@ def format_speeds(folder: Path, points: int) -> list[tuple[str, int, float]]:
     np.savetxt(folder / "a.xyzrgb", np.column_stack([xyz[:small], rgb[:small]]), fmt="%.4f %.4f %.4f %d %d %d")
     np.save(folder / "b.npy", np.column_stack([xyz, rgb]).astype(np.float32))
     rows = []
-    for name, count in (("b.ply", points), ("a.ply", small), ("b.pcd", points), ("b.las", points),
-                        ("b.laz", points), ("a.xyzrgb", small), ("b.npy", points)):
+    for name, count in (
+        ("b.ply", points),
+        ("a.ply", small),
+        ("b.pcd", points),
+        ("b.las", points),
+        ("b.laz", points),
+        ("a.xyzrgb", small),
+        ("b.npy", points),
+    ):
         best = min(_timed(lambda name=name: read_cloud(folder / name)) for _ in range(3))
         rows.append((name, count, best))
     return rows
@@ -138,21 +159,26 @@ def main() -> None:
         truth = write_scene_ply(folder / "scene.ply", args.points)
         size_mb = (folder / "scene.ply").stat().st_size / 1e6
         print(f"\n1 scene, {truth['points']:,} points, binary PLY {size_mb:.1f} MB (best of {args.repeat})")
-        print("| views | read s | views s | PLY to views ready s | lift s | PLY to lifted box s | box IoU "
-              "| peak RSS MB |")
+        print(
+            "| views | read s | views s | PLY to views ready s | lift s | PLY to lifted box s | box IoU | peak RSS MB |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for views in (("bev",), ("bev", "front", "side", "persp")):
             runs = [in_fresh_process(folder / "scene.ply", truth, views) for _ in range(args.repeat)]
             best = min(runs, key=lambda r: r["ready_s"])
-            print(f"| {','.join(views)} | {best['read_s']:.3f} | {best['views_s']:.3f} | {best['ready_s']:.3f} | "
-                  f"{best['lift_s']:.3f} | {best['to_box_s']:.3f} | {best['iou']:.3f} | {best['peak_rss_mb']:.0f} |")
+            print(
+                f"| {','.join(views)} | {best['read_s']:.3f} | {best['views_s']:.3f} | {best['ready_s']:.3f} | "
+                f"{best['lift_s']:.3f} | {best['to_box_s']:.3f} | {best['iou']:.3f} | {best['peak_rss_mb']:.0f} |"
+            )
         big = write_scene_ply(folder / "big.ply", args.big_points)
         size_mb = (folder / "big.ply").stat().st_size / 1e6
         run = in_fresh_process(folder / "big.ply", big, ("bev", "front", "side", "persp"))
-        print(f"\n{big['points']:,}-point scan (binary PLY {size_mb:.0f} MB), four views: voxel down-sampled to "
-              f"{run['rendered_points']:,} points; read {run['read_s']:.2f} s, views {run['views_s']:.2f} s, "
-              f"lifted box {run['lift_s']:.2f} s (IoU {run['iou']:.3f}); peak RSS {run['peak_rss_mb']:.0f} MB "
-              f"(target <= 2048 MB)")
+        print(
+            f"\n{big['points']:,}-point scan (binary PLY {size_mb:.0f} MB), four views: voxel down-sampled to "
+            f"{run['rendered_points']:,} points; read {run['read_s']:.2f} s, views {run['views_s']:.2f} s, "
+            f"lifted box {run['lift_s']:.2f} s (IoU {run['iou']:.3f}); peak RSS {run['peak_rss_mb']:.0f} MB "
+            f"(target <= 2048 MB)"
+        )
         (folder / "big.ply").unlink()
         print(f"\nReading {args.points:,} points (ascii formats: {args.points // 5:,}), best of 3:")
         print("| file | points | seconds | million points/s |")

@@ -39,28 +39,50 @@ def main() -> None:
         scene = make_scene(seed, occlusion=occlusion)
         seen = [SILHOUETTES["bev"][o.kind] for o in scene.objects]
         answer, _ = ask_3d(vr, scene.cloud, "how many shapes are there?", temperature=0.0)
-        rows.append({"seed": seed, "occlusion": occlusion, "kind": "count", "expected": str(len(scene.objects)),
-                     "answer": answer.text.strip(), "ok": answer.text.strip() == str(len(scene.objects))})
+        rows.append(
+            {
+                "seed": seed,
+                "occlusion": occlusion,
+                "kind": "count",
+                "expected": str(len(scene.objects)),
+                "answer": answer.text.strip(),
+                "ok": answer.text.strip() == str(len(scene.objects)),
+            }
+        )
         for obj, shape in zip(scene.objects, seen, strict=True):
             if seen.count(shape) == 1:  # the question names the shape: it must be the only one
                 question = "what color is the shape?" if len(seen) == 1 else f"what color is the {shape}?"
                 answer, _ = ask_3d(vr, scene.cloud, question, temperature=0.0)
-                rows.append({"seed": seed, "occlusion": occlusion, "kind": "color", "expected": obj.color,
-                             "answer": answer.text.strip(), "ok": answer.text.strip() == obj.color})
+                rows.append(
+                    {
+                        "seed": seed,
+                        "occlusion": occlusion,
+                        "kind": "color",
+                        "expected": obj.color,
+                        "answer": answer.text.strip(),
+                        "ok": answer.text.strip() == obj.color,
+                    }
+                )
             names = [f"{o.color} {s}" for o, s in zip(scene.objects, seen, strict=True)]
             if names.count(f"{obj.color} {shape}") == 1:
                 result = locate_3d(vr, scene.cloud, obj.name)
                 ious = [iou_3d(b, obj.box) for b in result.boxes]
                 best = max(range(len(ious)), key=ious.__getitem__) if ious else None
-                rows.append({
-                    "seed": seed, "occlusion": occlusion, "kind": "box3d", "target": obj.name,
-                    "asked": view_target(obj.name, "bev"), "boxes": len(result.boxes),
-                    "iou": ious[best] if ious else 0.0,
-                    "first_iou": ious[0] if ious else 0.0,  # strict: the model's first box, no choosing
-                    "iou_axis_aligned": iou_axis_aligned(result.boxes[best], obj.box) if ious else 0.0,
-                    "centre_distance": centre_distance(result.boxes[best], obj.box) if ious else None,
-                    "ok": bool(ious) and ious[best] >= 0.25,
-                })
+                rows.append(
+                    {
+                        "seed": seed,
+                        "occlusion": occlusion,
+                        "kind": "box3d",
+                        "target": obj.name,
+                        "asked": view_target(obj.name, "bev"),
+                        "boxes": len(result.boxes),
+                        "iou": ious[best] if ious else 0.0,
+                        "first_iou": ious[0] if ious else 0.0,  # strict: the model's first box, no choosing
+                        "iou_axis_aligned": iou_axis_aligned(result.boxes[best], obj.box) if ious else 0.0,
+                        "centre_distance": centre_distance(result.boxes[best], obj.box) if ious else None,
+                        "ok": bool(ious) and ious[best] >= 0.25,
+                    }
+                )
     elapsed = time.perf_counter() - start
     report(rows, elapsed, args.scenes)
     if args.json:
@@ -69,8 +91,10 @@ def main() -> None:
 
 
 def report(rows: list[dict], elapsed: float, scenes: int) -> None:
-    print(f"demo model on {scenes} held-out 3D scenes, bird's-eye view, {platform.processor() or platform.machine()}"
-          f", {elapsed:.0f} s")
+    print(
+        f"demo model on {scenes} held-out 3D scenes, bird's-eye view, {platform.processor() or platform.machine()}"
+        f", {elapsed:.0f} s"
+    )
     print("| questions | scans | n | score | bar |")
     print("|---|---|---|---|---|")
     bars = {"color": 0.90, "count": 0.85, "box3d": 0.80}
@@ -89,10 +113,12 @@ def report(rows: list[dict], elapsed: float, scenes: int) -> None:
         centre = sum(r["centre_distance"] for r in found) / max(1, len(found))
         first = sum(r["first_iou"] >= 0.25 for r in boxes) / len(boxes)
         print(f"3D boxes, the model's first box only: IoU >= 0.25 for {first:.3f} of targets")
-        print(f"3D boxes: mean IoU {mean:.3f} (with yaw), "
-              f"{sum(r['iou_axis_aligned'] for r in boxes) / len(boxes):.3f} (axis-aligned); "
-              f"mean centre distance {centre:.3f} m over {len(found)} found; "
-              f"{sum(r['boxes'] > 1 for r in boxes)} targets answered with more than one box")
+        print(
+            f"3D boxes: mean IoU {mean:.3f} (with yaw), "
+            f"{sum(r['iou_axis_aligned'] for r in boxes) / len(boxes):.3f} (axis-aligned); "
+            f"mean centre distance {centre:.3f} m over {len(found)} found; "
+            f"{sum(r['boxes'] > 1 for r in boxes)} targets answered with more than one box"
+        )
 
 
 if __name__ == "__main__":
