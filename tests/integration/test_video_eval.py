@@ -72,6 +72,7 @@ def test_video_rows_evaluate_with_families_and_a_bad_clip_spoils_only_its_record
     assert "| when | 1 |" in report
     assert (tmp_path / "accuracy_by_type.png").stat().st_size > 1000
     assert "broken.mp4" in report  # listed among the unusable answers
+    assert "examples_wrong.png" in report  # video items are shown as strips of their frames
 
 
 def test_rescore_applies_the_time_rule_to_stored_predictions(vr, clips, tmp_path):

@@ -1,8 +1,9 @@
 """report.md and its PNG plots, from prediction records and their scores; no model needed.
 
-Plots (matplotlib, Agg backend, written next to report.md): accuracy by question type, the confusion matrix
-when the scorer makes one, a latency histogram, and example images with boxes drawn (ground truth green,
-answer red), right answers and wrong ones apart.
+Plots (matplotlib, Agg backend, written next to report.md): accuracy by question type (the family, for video
+rows), the confusion matrix when the scorer makes one, a latency histogram, and example images with boxes drawn
+(ground truth green, answer red), right answers and wrong ones apart; a video item shows a strip of
+`STRIP_FRAMES` frames taken evenly over its clip.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from vreason.errors import VReasonError
 from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
 
 EXAMPLES = 6  # per grid: right answers in one, wrong answers in another
+STRIP_FRAMES = 4  # frames of a video item's clip shown side by side
 GT_COLOUR, PRED_COLOUR = "#1a9850", "#d73027"
 
 
@@ -137,13 +139,12 @@ def plot_latency(path: Path, records: Sequence[PredictionRecord]) -> bool:
 
 def plot_examples(path: Path, records: Sequence[PredictionRecord], correct: Sequence[bool], *, want: bool) -> bool:
     """Up to EXAMPLES items answered right (`want`) or wrong, boxes drawn on their first image."""
-    chosen = [r for r, ok in zip(records, correct, strict=True) if ok == want and r.images and _is_file(r.images[0])]
+    chosen = [r for r, ok in zip(records, correct, strict=True) if ok == want and _picture_source(r)]
     chosen = chosen[:EXAMPLES]
     if not chosen:
         return False
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
-    from PIL import Image
 
     cols = min(3, len(chosen))
     rows = (len(chosen) + cols - 1) // cols
@@ -151,8 +152,9 @@ def plot_examples(path: Path, records: Sequence[PredictionRecord], correct: Sequ
     for ax in axes.flat:
         ax.axis("off")
     for ax, record in zip(axes.flat, chosen, strict=False):
-        with Image.open(record.images[0]) as image:
-            ax.imshow(image.convert("RGB"))
+        picture = _picture(record)
+        if picture is not None:  # an unreadable clip keeps its caption, which carries its error
+            ax.imshow(picture)
         for boxes, colour in ((record.boxes or [], GT_COLOUR), (record.pred_boxes, PRED_COLOUR)):
             for b in boxes:
                 x1, y1, x2, y2 = b.box
@@ -160,6 +162,39 @@ def plot_examples(path: Path, records: Sequence[PredictionRecord], correct: Sequ
         ax.set_title(_caption(record), fontsize=7, loc="left")
     fig.suptitle(("answered right" if want else "answered wrong") + "  (green: truth, red: answer)", fontsize=9)
     return _save(fig, path)
+
+
+def _picture_source(record: PredictionRecord) -> str | None:
+    if record.images:
+        return record.images[0] if _is_file(record.images[0]) else None
+    return record.videos[0] if record.videos and _is_file(record.videos[0]) else None
+
+
+def _picture(record: PredictionRecord) -> Any:
+    """The item's first image as RGB pixels, or a strip of frames of its clip; None when it cannot be read
+    (the record's own error says why; the report still shows the others)."""
+    import numpy as np
+    from PIL import Image
+
+    source = _picture_source(record)
+    if source is None:
+        return None
+    if record.images:
+        with Image.open(source) as image:
+            return np.asarray(image.convert("RGB"))
+    from vreason.media import MediaPolicy
+    from vreason.media.video_budget import VideoBudget
+    from vreason.media.video_input import decode_video, read_video
+    from vreason.media.video_types import VideoSampling
+
+    policy = MediaPolicy()
+    try:
+        clip = decode_video(read_video(source, policy), VideoSampling(num_frames=STRIP_FRAMES), VideoBudget(), policy)
+    except VReasonError:
+        return None
+    gap = np.full((clip.frames.shape[1], max(2, clip.frames.shape[2] // 40), 3), 255, np.uint8)  # white seams
+    pieces = [piece for frame in clip.frames for piece in (frame, gap)][:-1]
+    return np.concatenate(pieces, axis=1)
 
 
 def _caption(record: PredictionRecord) -> str:
