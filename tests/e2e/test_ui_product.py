@@ -276,6 +276,11 @@ def test_stop_ends_the_answer_and_aborts_the_engine_request(alice: Page, vr):
     assert answer.inner_text() == stopped_at  # nothing more arrives
     assert vr.engine.stats().running == 0
     _shot(alice, "chat-stopped")
+    # A reopened conversation goes on with the model it was held with.
+    _listed(alice).filter(has_text="What color is the shape?").click()
+    expect(alice.locator("#chat-model input")).to_have_value("vreason-demo")
+    _listed(alice).filter(has_text="Tell me a long story.").click()
+    expect(alice.locator("#chat-model input")).to_have_value(vr.model_name)
     alice.locator("#model-card").get_by_text("Model cards").click()  # one per model in the picker
     expect(alice.locator(".model-card-text").first).to_contain_text("Quality (greedy")  # the demo model's README.md
     expect(alice.locator(".model-card-text").last).to_contain_text("No model card")  # the tiny one has none

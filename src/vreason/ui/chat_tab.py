@@ -104,6 +104,7 @@ class ChatTab:
         cancel.click(self.cancel_edit, inputs=[state], outputs=[box, status, cancel], queue=False)
         stop.click(self.stop, inputs=[state], queue=False)
         self.sidebar.wire(app, side, state, chatbot, box, status, self.new_state)
+        side.listing.input(self.model_of, inputs=[side.listing], outputs=[model], queue=False)
         for event in (box.submit, side.new.click, side.listing.input, side.delete.click):
             event(lambda: gr.update(visible=False), outputs=[cancel], queue=False)
 
@@ -161,6 +162,14 @@ class ChatTab:
         state.editing = at
         return ({"text": turns[at].question, "files": []}, EDITING.format(n=at + 1),
                 gr.update(visible=True))
+
+    def model_of(self, request: gr.Request, conversation_id: str | None) -> Any:
+        """A reopened conversation goes on with the model it was held with, when this page offers it."""
+        try:
+            model = self.store.for_user(user_of(request)).get(conversation_id or "").model
+        except VReasonError:
+            return gr.skip()
+        return model if model in self.models else gr.skip()
 
     @staticmethod
     def cancel_edit(state: ChatState | None) -> tuple:
@@ -263,4 +272,4 @@ class ChatTab:
         return (shown, box, status, state, *self.sidebar.unchanged())
 
 
-__all__ = ["ChatState", "ChatTab", "user_of"]
+__all__ = ["ChatState", "ChatTab"]
