@@ -126,3 +126,20 @@ def test_busy_upstream_reads_as_busy_and_the_next_question_works(page: Page, ups
     upstream.scripts.append(Script(tokens=["red"]))
     page.locator("#chat-input textarea").press("Enter")
     expect(page.locator("#chat-history [data-testid=bot]").last.locator("p").first).to_have_text("red")
+
+
+def test_a_models_markdown_renders_code_and_lists_but_never_its_html(page: Page, upstream: Upstream):
+    answer = ["Compare them:\n\n```python\nif a < b:\n", "    print('<b>bold?</b>')\n```\n\n",
+              "- **one**\n- two\n\n<img src=x onerror=\"window.pwned=1\"> <script>window.pwned=2</script>"]
+    upstream.scripts.append(Script(tokens=answer))
+    _ask(page, "Show me some code.")
+    bot = page.locator("#chat-history [data-testid=bot]").last
+    expect(bot.locator(".vr-stats")).to_be_visible()  # the answer is complete
+    expect(bot.locator("pre code")).to_contain_text("if a < b:")
+    expect(bot.locator("pre code")).to_contain_text("print('<b>bold?</b>')")  # code keeps its characters
+    expect(bot.locator("li")).to_have_count(2)
+    expect(bot.locator("li strong")).to_have_text("one")
+    expect(bot).to_contain_text('<img src=x onerror="window.pwned=1">')  # shown as text
+    expect(bot.locator("img, script")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None
+    page.screenshot(path=str(SHOTS / "chat-markdown-answer.png"), full_page=True)

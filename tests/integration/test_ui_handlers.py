@@ -192,3 +192,17 @@ def test_a_task_pack_reads_its_answer_into_a_result(demo, tmp_path):
     assert isinstance(parsed["defect"], bool)
     assert raw.startswith("{")
     assert "tokens" in status
+
+
+def test_the_model_card_is_one_click_away_when_the_checkpoint_has_one(demo, vr):
+    from vreason.ui import build_app
+
+    def card_accordion(app):
+        return next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "model-card")
+
+    assert card_accordion(build_app(demo, data_dir="unused")).visible
+    texts = [b.value for b in build_app(demo, data_dir="unused").blocks.values()
+             if "model-card-text" in (getattr(b, "elem_classes", None) or [])]
+    assert texts[0].startswith("# vreason-demo")
+    assert "## Quality" in texts[0]
+    assert not card_accordion(build_app(vr, data_dir="unused")).visible  # a scratch checkpoint without README.md

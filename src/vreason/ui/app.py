@@ -60,11 +60,14 @@ def build_app(vr: Backend | Sequence[Backend], *, title: str = "vreason",
     # delete_cache: Gradio's copies of uploads, images shown and exports go after a day (checked daily)
     with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(86400, 86400)) as app:
         gr.Markdown(_header(first.model_name, loaded), elem_id="header")
-        with gr.Accordion("Model card" if len(backends) == 1 else "Model cards", open=False, elem_id="model-card"):
-            for face, checkpoint in backends:
-                if len(backends) > 1:
-                    gr.Markdown(f"### `{face.model_name}`")
-                gr.Markdown(card_text(checkpoint) or NO_CARD, elem_classes=["model-card-text"])
+        cards = [(face.model_name, card_text(checkpoint)) for face, checkpoint in backends]
+        # no accordion when no model has a card here (a model served elsewhere): one click to nothing helps nobody
+        with gr.Accordion("Model card" if len(cards) == 1 else "Model cards", open=False, elem_id="model-card",
+                          visible=any(card for _, card in cards)):
+            for name, card in cards:
+                if len(cards) > 1:
+                    gr.Markdown(f"### `{name}`")
+                gr.Markdown(card or NO_CARD, elem_classes=["model-card-text"])
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"):
                 ChatTab(models, ConversationStore(data_dir)).build(app)
