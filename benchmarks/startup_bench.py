@@ -89,8 +89,9 @@ def cpu_model() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (bytes) and stdout+stderr of one fresh process."""
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str, float]:
+    """Wall seconds, peak RSS (bytes), stdout+stderr and CPU seconds (user + system) of one fresh process.
+    On a shared machine the CPU seconds move less than the wall time."""
     started = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     out = process.stdout.read()
@@ -99,11 +100,12 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, in
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{out[-2000:]}")
-    return wall, usage.ru_maxrss * 1024, out
+    return wall, usage.ru_maxrss * 1024, out, usage.ru_utime + usage.ru_stime
 
 
-def serve_ready(env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Seconds from `vreason serve` starting to /health answering 200, and the server's RSS then."""
+def serve_ready(env: dict[str, str] | None = None) -> tuple[float, int, float]:
+    """Seconds from `vreason serve` starting to /health answering 200, the server's RSS then and its CPU
+    seconds so far."""
     import httpx
 
     started = time.perf_counter()
@@ -130,10 +132,15 @@ def serve_ready(env: dict[str, str] | None = None) -> tuple[float, int]:
                 pass
             time.sleep(0.01)
         wall = time.perf_counter() - started
-        return wall, _rss(process.pid)
+        return wall, _rss(process.pid), _cpu_s(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _rss(pid: int) -> int:
@@ -146,7 +153,7 @@ def _rss(pid: int) -> int:
 def probe(repeats: int) -> dict[str, float]:
     runs = []
     for _ in range(repeats):
-        _, _, out = timed([sys.executable, "-c", PROBE, str(IMAGE), QUESTION])
+        out = timed([sys.executable, "-c", PROBE, str(IMAGE), QUESTION])[2]
         line = next(li for li in out.splitlines() if li.startswith("PHASES "))
         runs.append(json.loads(line.removeprefix("PHASES ")))
     return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
@@ -155,33 +162,19 @@ def probe(repeats: int) -> dict[str, float]:
 def startup(repeats: int) -> list[tuple[str, float, str]]:
     rows: list[tuple[str, float, str]] = []
     vreason = str(BIN / "vreason")
-    walls = [timed([vreason, "--version"])[0] for _ in range(repeats)]
-    rows.append(("`vreason --version`", statistics.median(walls), ""))
+
+    def row(name: str, runs: list, rss_name: str = "peak RSS", rss: int = 1, cpu: int = 3, extra: str = "") -> None:
+        note = (
+            f"CPU {statistics.median(r[cpu] for r in runs):.2f} s; {rss_name} "
+            f"{statistics.median(r[rss] for r in runs) / MiB:,.0f} MiB{extra}"
+        )
+        rows.append((name, statistics.median(r[0] for r in runs), note))
+
+    row("`vreason --version`", [timed([vreason, "--version"]) for _ in range(repeats)])
     asks = [timed([vreason, "ask", str(IMAGE), QUESTION, "--temperature", "0"]) for _ in range(repeats)]
-    answer = asks[0][2].strip().splitlines()[-1]
-    rows.append(
-        (
-            "`vreason ask` to answer printed",
-            statistics.median(a[0] for a in asks),
-            f"peak RSS {statistics.median(a[1] for a in asks) / MiB:,.0f} MiB; answer {answer!r}",
-        )
-    )
-    serves = [serve_ready() for _ in range(repeats)]
-    rows.append(
-        (
-            "`vreason serve` to /health 200",
-            statistics.median(s[0] for s in serves),
-            f"RSS when ready {statistics.median(s[1] for s in serves) / MiB:,.0f} MiB",
-        )
-    )
-    apis = [timed([sys.executable, "-c", API]) for _ in range(repeats)]
-    rows.append(
-        (
-            "`VReason()` in a fresh process",
-            statistics.median(a[0] for a in apis),
-            f"peak RSS {statistics.median(a[1] for a in apis) / MiB:,.0f} MiB",
-        )
-    )
+    row("`vreason ask` to answer printed", asks, extra=f"; answer {asks[0][2].strip().splitlines()[-1]!r}")
+    row("`vreason serve` to /health 200", [serve_ready() for _ in range(repeats)], "RSS when ready", cpu=2)
+    row("`VReason()` in a fresh process", [timed([sys.executable, "-c", API]) for _ in range(repeats)])
     for name, seconds in probe(repeats).items():
         rows.append((f"ask phase: {name}", seconds, ""))
     return rows
