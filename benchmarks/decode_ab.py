@@ -1,7 +1,7 @@
 """Decode paths A/B in one process: tokens/s of the engine with the fast decode step vs the transformers decoder
 layers, and transformers `generate` on one request, in alternating rounds.
 
-    .venv/bin/python benchmarks/decode_ab.py [--concurrency 1 8] [--new-tokens 32] [--rounds 7]
+    .venv/bin/python benchmarks/decode_ab.py [--concurrency 1 8] [--new-tokens 32] [--rounds 7] [--threads N]
 
 On a machine shared with other work, arms measured minutes apart see different load; here every round runs
 every arm once, in a shuffled order, and the table gives each arm's median over rounds, so load falls on all
@@ -33,7 +33,10 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's); 1 steadies a shared machine")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     build_model()
     from transformers import AutoModelForImageTextToText
 
