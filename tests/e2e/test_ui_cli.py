@@ -24,14 +24,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_a_malformed_login_fails_in_one_line_before_loading_a_model(tmp_path):
+@pytest.mark.parametrize(("flags", "says"), [(["--auth", "alice"], "user:password"),
+                                             (["--auth-server-key"], "needs --server")])
+def test_a_malformed_login_fails_in_one_line_before_loading_a_model(tmp_path, flags, says):
     started = time.monotonic()
-    result = subprocess.run([*VREASON, "ui", "--auth", "alice", "--data-dir", str(tmp_path)], capture_output=True,
+    result = subprocess.run([*VREASON, "ui", *flags, "--data-dir", str(tmp_path)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [lines[0]]
-    assert "user:password" in lines[0]
+    assert says in lines[0]
     assert "demo model" not in result.stderr + result.stdout  # refused before any model was opened
     assert time.monotonic() - started < 30
 

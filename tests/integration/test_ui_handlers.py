@@ -206,3 +206,26 @@ def test_the_model_card_is_one_click_away_when_the_checkpoint_has_one(demo, vr):
     assert texts[0].startswith("# vreason-demo")
     assert "## Quality" in texts[0]
     assert not card_accordion(build_app(vr, data_dir="unused")).visible  # a scratch checkpoint without README.md
+
+
+def test_a_server_api_key_signs_in_while_listed_users_keep_their_own_passwords(demo):
+    from vreason.engine.backends.balancer import normalize_upstream
+    from vreason.server import ServerSettings, create_app
+    from vreason.server.launch import BackgroundServer
+    from vreason.ui.login import build_auth
+
+    server = BackgroundServer(create_app(demo.engine, ServerSettings(api_key="k-123")))
+    try:
+        allowed = build_auth([("alice", "wonderland")], normalize_upstream(server.url))
+        assert allowed("bob", "k-123")  # the server accepts the key: any name gets in
+        assert not allowed("bob", "k-124")
+        assert not allowed("bob", "")
+        assert not allowed("alice", "k-123")  # a listed user signs in with her own password only
+        assert allowed("alice", "wonderland")
+    finally:
+        server.stop()
+    started = time.monotonic()
+    assert not allowed("carol", "k-999")  # the server is gone: nobody new gets in, and quickly
+    assert time.monotonic() - started < 5
+    assert build_auth([("alice", "wonderland")]) == [("alice", "wonderland")]
+    assert build_auth([]) is None

@@ -2,7 +2,8 @@
 
 `--add-model` (repeatable) offers more models in the Chat tab's picker, loaded here or served by --server.
 `--auth user:password` (repeatable) and `--auth-file FILE` (one `user:password` a line, `#` comments) turn on
-Gradio's login; each user then has their own conversations under `--data-dir`. Serving on an address other
+Gradio's login; each user then has their own conversations under `--data-dir`. `--auth-server-key` (with
+`--server`) also lets in whoever knows the server's API key (ui/login.py). Serving on an address other
 than loopback without a login prints a warning: anyone who can reach the port can use the model.
 """
 
@@ -44,6 +45,11 @@ AuthFileOpt = Annotated[
     typer.Option("--auth-file", help="File of user:password lines (# starts a comment); turns on the login page.",
                  dir_okay=False),
 ]
+ServerKeyOpt = Annotated[
+    bool,
+    typer.Option("--auth-server-key", help="With --server: also let in anyone whose password is an API key the "
+                 "server accepts (any name; all key holders share a name's conversations)."),
+]
 DataDirOpt = Annotated[
     Path,
     typer.Option("--data-dir", help="Where conversations are kept, one folder per user.", file_okay=False),
@@ -61,6 +67,7 @@ def ui(
     add_model: AddModelOpt = None,
     auth: AuthOpt = None,
     auth_file: AuthFileOpt = None,
+    auth_server_key: ServerKeyOpt = False,
     data_dir: DataDirOpt = Path("~/.local/share/vreason/ui"),
 ) -> None:
     """Open the web UI: chat with images (conversations kept per user), grounding boxes, reasoning chains, task
@@ -68,11 +75,15 @@ def ui(
     if not 0 < port < 65536:
         raise InvalidRequestError(f"--port ({port}) must be between 1 and 65535", param="port")
     logins = read_logins(auth or [], auth_file)  # bad flags fail before a model loads
-    if not logins and not is_loopback(host):
+    if auth_server_key and server is None:
+        raise InvalidRequestError("--auth-server-key needs --server (the server whose API key lets users in)",
+                                  param="auth_server_key")
+    if not logins and not auth_server_key and not is_loopback(host):
         print(f"warning: the UI on {host} has no login: anyone who can reach port {port} can use the model and "
               "read the conversations (pass --auth user:password or --auth-file FILE)", file=sys.stderr, flush=True)
     try:
         from vreason.ui import build_app, launch
+        from vreason.ui.login import build_auth
     except ImportError as err:
         raise VReasonError(f"the web UI needs gradio ({err}); install it with: pip install 'vreason[ui]'") from None
     backends = [open_backend(loading, server, remote.upstream_api_key)]
@@ -80,8 +91,11 @@ def ui(
         backends.append(open_backend(dataclasses.replace(loading, model=name), server, remote.upstream_api_key))
     names = ", ".join(vr.model_name for vr in backends)
     print(f"vreason UI for {names} on http://{host}:{port} (Ctrl-C to stop)", flush=True)
+    from vreason.engine.backends.balancer import normalize_upstream  # here: the engine package is slow to import
+
+    key_server = normalize_upstream(server) if auth_server_key and server else None
     launch(build_app(backends, data_dir=data_dir), host=host, port=port,
-           max_file_bytes=backends[0].engine.policy.max_bytes, quiet=True, auth=logins or None)
+           max_file_bytes=backends[0].engine.policy.max_bytes, quiet=True, auth=build_auth(logins, key_server))
 
 
 def read_logins(pairs: list[str], auth_file: Path | None) -> list[tuple[str, str]]:
