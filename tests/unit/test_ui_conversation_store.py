@@ -88,7 +88,8 @@ def test_markdown_renders_but_html_outside_code_is_shown_as_text():
     text = "**bold** <img src=x onerror=alert(1)> & `<b>` \n```html\n<script>x</script>\n```"
     safe = safe_markdown(text)
     assert "<img" not in safe
-    assert "&lt;img src=x onerror=alert(1)&gt; &amp;" in safe
+    assert "&lt;img src=x onerror=alert(1)> &amp;" in safe
+    assert safe_markdown("> quoted") == "> quoted"  # a blockquote stays one
     assert "`<b>`" in safe  # code keeps its characters: Markdown shows them literally
     assert "<script>x</script>" in safe.split("```html")[1]
     assert safe_markdown("```py\nif a < b:") == "```py\nif a < b:"  # an unclosed fence while streaming

@@ -29,7 +29,9 @@ def safe_markdown(text: str) -> str:
     """`text` as Markdown with any HTML outside code shown literally."""
     pieces = _CODE.split(text)
     # split() with one group: even indexes are prose, odd ones the code matched
-    return "".join(piece if i % 2 else html.escape(piece, quote=False) for i, piece in enumerate(pieces))
+    # only `&` and `<` make HTML; `>` stays, so "> quoted" is still a blockquote
+    return "".join(piece if i % 2 else piece.replace("&", "&amp;").replace("<", "&lt;")
+                   for i, piece in enumerate(pieces))
 
 
 @dataclass(frozen=True)
