@@ -3,10 +3,11 @@
 `AsyncManagedConversation.ask` (over an `AsyncVReason`) counts the prompt before sending it (`token_count`).
 When it would pass the budget (the model's context minus the answer's max_new_tokens, or a smaller limit of the
 caller's), the oldest turns leave the window and become notes in the system message: a short exchange verbatim,
-a long one summarised by the model itself, and each of its images replaced by the model's one-sentence
-description. Notes that grow past their share of the budget first lose the descriptions of the oldest images
-(the answers given are the facts the conversation established), then are merged by the model, and are dropped
-oldest first only as a last resort.
+a long one summarised by the model itself, and each of its images and clips replaced by the model's
+one-sentence description (a clip's tokens are counted as the engine sends them: token_count). Notes that grow
+past their share of the budget first lose the descriptions of the oldest images and clips (the answers given
+are the facts the conversation established), then are merged by the model, and are dropped oldest first only
+as a last resort.
 Compaction goes well below the budget (`compact_to`), so it happens rarely: between compactions every request
 extends the previous one, and the engine's prefix reuse applies. `ManagedConversation` is the blocking form over
 a `VReason`: the same window, each `ask` awaited on the VReason's loop.
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vreason.engine.types import Answer, Message
+from vreason.engine.types import Answer, Message, TextPart, VideoPart
 from vreason.errors import InvalidRequestError
 from vreason.reasoning.image_args import prepare_images
 from vreason.reasoning.locate import EXACT_SAMPLING
@@ -26,7 +27,7 @@ from vreason.reasoning.token_count import CHARS_PER_TOKEN, TokenCounter, counter
 
 if TYPE_CHECKING:
     from vreason.api import VReason
-    from vreason.async_api import AsyncVReason, Images
+    from vreason.async_api import AsyncVReason, Images, VideoLike
 
 # Used when the engine does not say how long its context is (remote backends): Qwen3-VL serves 256K natively,
 # and 32K is what a single-GPU vLLM deployment commonly allows.
@@ -35,6 +36,7 @@ DEFAULT_CONTEXT_TOKENS = 32_768
 SAFETY_TOKENS = 8
 NOTES_HEADER = "Notes from earlier in this conversation (older turns, condensed):"
 DESCRIBE_PROMPT = "Describe this image in one sentence."
+DESCRIBE_VIDEO_PROMPT = "Describe what happens in this video in one sentence."
 SUMMARY_PROMPT = (
     "Summarise this exchange in one or two sentences. Keep every name, number, colour and the answer.\n\n{exchange}"
 )
@@ -75,10 +77,12 @@ class Note:
 
     exchange: str  # "User: ... Assistant: ..." verbatim, or the model's summary of it
     images: list[str] = field(default_factory=list)  # the model's descriptions of the turn's images
+    videos: list[str] = field(default_factory=list)  # ... and of its clips
 
     @property
     def text(self) -> str:
-        return " ".join([*(f"[image: {d}]" for d in self.images), self.exchange])
+        return " ".join([*(f"[video: {d}]" for d in self.videos), *(f"[image: {d}]" for d in self.images),
+                         self.exchange])
 
 
 @dataclass
@@ -91,6 +95,7 @@ class Compaction:
     tokens_before: int
     tokens_after: int
     budget: int
+    videos_replaced: int = 0
 
 
 @dataclass
@@ -138,8 +143,14 @@ class AsyncManagedConversation:
             out.append(question)
         return out
 
-    async def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
-        user = Message.user(question, await prepare_images(self.vr, images))
+    async def ask(self, question: str, images: Images = None, *, video: VideoLike = None, **sampling: Any) -> Answer:
+        """A question about images and/or one clip (`video=`, as `AsyncVReason.ask` takes it: decoded once
+        here, so every later count and request reuses the decoded frames)."""
+        from vreason.async_api import as_video_part, user_message
+
+        part = as_video_part(video)
+        clip = VideoPart(await self.vr.prepare_video(part), part.sampling) if part is not None else None
+        user = user_message(question, await prepare_images(self.vr, images), clip)
         max_new = sampling.get("max_new_tokens") or self.vr.default_sampling.max_new_tokens
         counted = await self._fit(user, self.prompt_budget(max_new))
         answer = await self.vr.chat(self.messages(user), **sampling)
@@ -181,6 +192,7 @@ class AsyncManagedConversation:
         self.compactions.append(Compaction(
             turns_dropped=len(dropped),
             images_replaced=sum(len(t.user.images) for t in dropped),
+            videos_replaced=sum(len(t.user.videos) for t in dropped),
             summaries_by_model=requests,
             tokens_before=before,
             tokens_after=after,
@@ -188,8 +200,9 @@ class AsyncManagedConversation:
         ))
         if after > budget:
             raise InvalidRequestError(
-                f"the question with its images needs {after} prompt tokens, over the budget of {budget} "
-                f"(context {self.context_tokens}); use fewer or smaller images (max_pixels) or lower max_new_tokens",
+                f"the question with its images and clips needs {after} prompt tokens, over the budget of {budget} "
+                f"(context {self.context_tokens}); use fewer or smaller images (max_pixels), fewer video frames "
+                "(max_frames) or lower max_new_tokens",
                 param="messages",
             )
         return after
@@ -201,19 +214,25 @@ class AsyncManagedConversation:
         exchanges = [self._exchange(t, budget) for t in turns]
         long_ones = [i for i, e in enumerate(exchanges) if self._text_tokens(e) > self.policy.note_max_tokens]
         images = [(i, img) for i, t in enumerate(turns) for img in t.user.images]
+        clips = [(i, clip) for i, t in enumerate(turns) for clip in t.user.videos]
         requests: list[list[Message]] = []
         if self.policy.summarize:
             requests += [[Message.user(SUMMARY_PROMPT.format(exchange=exchanges[i]))] for i in long_ones]
             requests += [[Message.user(DESCRIBE_PROMPT, [img])] for _, img in images]
+            requests += [[Message("user", [clip, TextPart(DESCRIBE_VIDEO_PROMPT)])] for _, clip in clips]
         answers = await self._side_requests(requests)
         summaries = dict(zip(long_ones, answers[: len(long_ones)], strict=False))
         descriptions: dict[int, list[str]] = {}
         for (i, _), text in zip(images, answers[len(long_ones):], strict=False):
             descriptions.setdefault(i, []).append(text)
+        clip_descriptions: dict[int, list[str]] = {}
+        for (i, _), text in zip(clips, answers[len(long_ones) + len(images):], strict=False):
+            clip_descriptions.setdefault(i, []).append(text)
         for i, turn in enumerate(turns):
             exchange = summaries.get(i) or self._truncate(exchanges[i], self.policy.note_max_tokens)
             shown = descriptions.get(i) or (["no longer shown"] * len(turn.user.images))
-            self.notes.append(Note(exchange, shown))
+            watched = clip_descriptions.get(i) or (["no longer shown"] * len(turn.user.videos))
+            self.notes.append(Note(exchange, shown, watched))
         return len(requests)
 
     async def _cap_notes(self, budget: int) -> int:
@@ -222,6 +241,7 @@ class AsyncManagedConversation:
             if self._notes_tokens() <= limit:
                 return 0
             note.images = []
+            note.videos = []
         if self._notes_tokens() <= limit:
             return 0
         requests = 0
@@ -277,8 +297,8 @@ class ManagedConversation:
         self.vr = vr
         self.aio = AsyncManagedConversation(vr.aio, system, policy or ContextPolicy(), counter)
 
-    def ask(self, question: str, images: Images = None, **sampling: Any) -> Answer:
-        return self.vr.run(self.aio.ask(question, images, **sampling))
+    def ask(self, question: str, images: Images = None, *, video: VideoLike = None, **sampling: Any) -> Answer:
+        return self.vr.run(self.aio.ask(question, images, video=video, **sampling))
 
     def messages(self, question: Message | None = None) -> list[Message]:
         return self.aio.messages(question)

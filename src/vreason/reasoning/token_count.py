@@ -67,8 +67,12 @@ class _Videos:
 
     def decoded(self, messages: Sequence[Message]) -> list[Message]:
         return [
-            Message(m.role, [VideoPart(self.media.load_video(p), p.sampling) if isinstance(p, VideoPart) else p
-                             for p in m.content]) if m.videos else m
+            Message(
+                m.role,
+                [VideoPart(self.media.load_video(p), p.sampling) if isinstance(p, VideoPart) else p for p in m.content],
+            )
+            if m.videos
+            else m
             for m in messages
         ]
 
@@ -77,8 +81,9 @@ class _Videos:
 
 
 class ExactCounter:
-    def __init__(self, processor: Any, policy: MediaPolicy, budget: PixelBudget,
-                 video_budget: VideoBudget | None = None):
+    def __init__(
+        self, processor: Any, policy: MediaPolicy, budget: PixelBudget, video_budget: VideoBudget | None = None
+    ):
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.policy = policy
@@ -104,8 +109,7 @@ class ExactCounter:
 
 
 class EstimateCounter:
-    def __init__(self, budget: PixelBudget, video_budget: VideoBudget | None = None,
-                 policy: MediaPolicy | None = None):
+    def __init__(self, budget: PixelBudget, video_budget: VideoBudget | None = None, policy: MediaPolicy | None = None):
         self.budget = budget
         self.videos = _Videos(policy or MediaPolicy(), video_budget or VideoBudget())
         self.scale = 1.0  # grows when the engine reports more tokens than estimated; never shrinks
