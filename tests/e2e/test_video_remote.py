@@ -85,6 +85,7 @@ def upstream(tiny_model_dir) -> Iterator[str]:
         vr.close()
 
 
+@pytest.mark.slow  # two engines on the tiny model, one behind a real socket
 def test_remote_engine_sends_video_to_vreason_serve(upstream, tiny_model_dir, vr):
     from vreason import VReason
     from vreason.engine.backends import RemoteEngine

@@ -25,6 +25,8 @@ import pytest
 from tests.conftest import png_bytes
 from tests.video_clips import audio_only_mp4, h264_clip, truncated
 
+pytestmark = pytest.mark.slow  # ~30 requests through a model over a real socket
+
 MODEL = "tiny-vl"
 GREEDY = {"temperature": 0.0, "presence_penalty": 0.0, "max_tokens": 3}
 MAX_SECONDS = 3.0  # the test server's clip duration limit
