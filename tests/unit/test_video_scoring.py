@@ -119,6 +119,27 @@ def test_bare_numbers_of_image_items_stay_counts_unless_marked():
     assert result.metrics["mae"] == pytest.approx((1.0 + 0.5) / 2)  # the count and the exact item, not the time
 
 
+def test_a_count_question_about_a_clip_is_not_a_time():
+    count = PredictionRecord(
+        id="1", kind="count", images=[], prompt="How many cars pass?", prediction="4", answers=["3"], videos=CLIP
+    )
+    when = PredictionRecord(
+        id="2", kind="when", images=[], prompt="When does the car pass?", prediction="4", answers=["3"], videos=CLIP
+    )
+    seconds = PredictionRecord(
+        id="3",
+        kind="when",
+        images=[],
+        prompt="How many seconds until it stops?",
+        prediction="4",
+        answers=["3"],
+        videos=CLIP,
+    )
+    result = score_qa([count, when, seconds])
+    assert result.correct == [False, True, True]
+    assert result.metrics["time_count"] == 2
+
+
 def test_report_plots_accuracy_per_family(tmp_path):
     records = [
         record("1", "3 s", ["3"], videos=CLIP, kind="when"),

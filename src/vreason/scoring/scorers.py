@@ -12,6 +12,7 @@ marked `answer_type: "time"`) count as right within ±1 s and add `time_accuracy
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,10 @@ from vreason.scoring.records import Confusion, PredictionRecord, ScoreResult
 from vreason.scoring.times import TIME_TOLERANCE_S, first_seconds, reference_seconds, time_correct
 
 MAX_CLASSES = 30  # above this many distinct answers, per-class tables stop being readable
+# Questions whose bare-number answer is a count, not a time ("How many cars pass?", "number of people"), unless
+# they ask about seconds ("how many seconds until...").
+_COUNT_QUESTION = re.compile(r"\b(how many|how often|number of|count)\b", re.IGNORECASE)
+_TIME_WORDS = re.compile(r"\b(seconds?|secs?|minutes?|when|time)\b|秒", re.IGNORECASE)
 
 
 def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
@@ -93,15 +98,19 @@ def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
 
 def reference_times(record: PredictionRecord) -> list[float]:
     """The record's references as seconds when its answer is a time, else []. A bare number is seconds for a
-    video item (the question is about its clip) and a count or a value for an image item; `answer_type`
-    decides when the data set says."""
+    video item (the question is about its clip) unless the question asks for a count ("how many"), and a count
+    or a value for an image item; `answer_type` decides when the data set says."""
     if record.answer_type == "exact" or record.choices or not record.answers:
         return []
-    bare = bool(record.videos) or record.answer_type == "time"
+    bare = record.answer_type == "time" or (bool(record.videos) and not _asks_count(record.prompt))
     seconds = [reference_seconds(a, bare_numbers=bare) for a in record.answers]
     if record.answer_type == "time":
         return [s for s in seconds if s is not None]
     return [s for s in seconds if s is not None] if all(s is not None for s in seconds) else []
+
+
+def _asks_count(question: str) -> bool:
+    return bool(_COUNT_QUESTION.search(question)) and not _TIME_WORDS.search(question)
 
 
 def box_metrics(records: Sequence[PredictionRecord]) -> dict[str, Any]:
