@@ -7,9 +7,10 @@ size come from the arenas too and stay there. An engine process has many threads
 workers, the event loop's thread pool, torch's), and a burst of image requests leaves each arena holding the
 high-water mark of its share of the step activations: on the load test (200 concurrent image requests, 2
 cores) the server's RSS after a round was 2.9-3.4 GB with glibc's defaults, 2.3-2.4 GB with two arenas alone,
-and 1.5-1.7 GB with two arenas and a fixed mmap threshold, for the same live data. `tune_malloc` sets both
-for what is allocated afterwards (call it before the model loads): blocks of `MMAP_THRESHOLD` and more (step
-activations, KV buffers, image patches) are mapped and unmapped on their own, smaller ones share two arenas.
+and 1.5-1.9 GB with two arenas and a fixed mmap threshold (256 KiB or 4 MiB), for the same workload.
+`tune_malloc` sets both for what is allocated afterwards (call it before the model loads): blocks of
+`MMAP_THRESHOLD` and more (step activations, KV buffers, image patches) are mapped and unmapped on their own,
+smaller ones share two arenas.
 `IdleTrimmer` returns the free pages of every arena to the system (`malloc_trim`) once the engine has gone
 idle after work, so a server between bursts does not sit on the last burst's peak.
 
