@@ -252,7 +252,11 @@ def test_sidebar_reopens_renames_exports_deletes_and_keeps_conversations_on_disk
     expect(_bots(alice)).to_have_count(1)
     alice.get_by_text("This conversation").click()
     alice.locator("#chat-delete").click()
+    expect(alice.locator("#chat-delete")).to_have_text("Click again to delete")  # nothing gone on one click
+    expect(_listed(alice)).to_have_count(2)
+    alice.locator("#chat-delete").click()
     expect(_listed(alice)).to_have_count(1)
+    expect(alice.locator("#chat-delete")).to_have_text("Delete")
     expect(_bots(alice)).to_have_count(0)
     assert len(list((data_dir / "alice").glob("*.json"))) == 1
 

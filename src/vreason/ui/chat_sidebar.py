@@ -34,6 +34,7 @@ from vreason.ui.conversation_store import (
 from vreason.ui.feedback import error_message
 
 EXPORT_DIR = Path(tempfile.gettempdir()) / "vreason-ui-exports"
+DELETE, CONFIRM_DELETE = "Delete", "Click again to delete"
 
 
 def user_of(request: gr.Request | None) -> str:
@@ -52,8 +53,8 @@ class SidebarParts:
 
     @property
     def outputs(self) -> list[gr.components.Component]:
-        """What a finished turn updates: the list, the name, the two exports."""
-        return [self.listing, self.title, self.markdown, self.json]
+        """What a finished turn updates: the list, the name, the two exports, the Delete button (disarmed)."""
+        return [self.listing, self.title, self.markdown, self.json, self.delete]
 
 
 class ChatSidebar:
@@ -67,7 +68,7 @@ class ChatSidebar:
             title = gr.Textbox(label="Name", elem_id="chat-title", max_lines=1)
             with gr.Row():
                 rename = gr.Button("Rename", elem_id="chat-rename", size="sm")
-                delete = gr.Button("Delete", elem_id="chat-delete", variant="stop", size="sm")
+                delete = gr.Button(DELETE, elem_id="chat-delete", variant="stop", size="sm")
             with gr.Row():
                 markdown = gr.DownloadButton("Markdown", elem_id="chat-export-md", size="sm", interactive=False)
                 as_json = gr.DownloadButton("JSON", elem_id="chat-export-json", size="sm", interactive=False)
@@ -98,13 +99,14 @@ class ChatSidebar:
         try:
             conversation = self.store.for_user(user_of(request)).get(conversation_id)
         except VReasonError as err:
-            return (gr.skip(), gr.skip(), error_message(err), gr.skip(), self.listed(request), *[gr.skip()] * 3)
+            return (gr.skip(), gr.skip(), error_message(err), gr.skip(), self.listed(request), *[gr.skip()] * 4)
         shown = display(conversation.turns, lambda name: str(self.store.image_path(name)))
         return (shown, None, "", self._new_state(conversation), *self.refreshed(request, conversation))
 
     def new(self, request: gr.Request) -> tuple:
         return ([], None, "", self._new_state(), self.listed(request), "",
-                gr.update(value=None, interactive=False), gr.update(value=None, interactive=False))
+                gr.update(value=None, interactive=False), gr.update(value=None, interactive=False),
+                gr.update(value=DELETE))
 
     def rename(self, request: gr.Request, state: Any, title: str) -> tuple:
         conversation = getattr(state, "conversation", None)
@@ -116,14 +118,20 @@ class ChatSidebar:
         except VReasonError as err:
             return gr.skip(), error_message(err), *skips
         conversation.title = renamed.title
-        listing, _, markdown, as_json = self.refreshed(request, conversation)
+        listing, _, markdown, as_json, _ = self.refreshed(request, conversation)
         return listing, f"Renamed to “{renamed.title}”.", markdown, as_json
 
     def delete(self, request: gr.Request, state: Any) -> tuple:
+        """The first click arms the button for the open conversation; a second click on it deletes it."""
         conversation = getattr(state, "conversation", None)
-        if conversation is not None and conversation.turns:
-            self.store.for_user(user_of(request)).delete(conversation.id)
-            shutil.rmtree(self.export_folder(conversation.id, user_of(request)), ignore_errors=True)
+        if conversation is None or not conversation.turns:
+            return self.new(request)
+        if getattr(state, "delete_armed", None) != conversation.id:
+            state.delete_armed = conversation.id
+            return (*[gr.skip()] * 2, f"Delete “{conversation.title}” for good? Click the button again.",
+                    *[gr.skip()] * 5, gr.update(value=CONFIRM_DELETE))
+        self.store.for_user(user_of(request)).delete(conversation.id)
+        shutil.rmtree(self.export_folder(conversation.id, user_of(request)), ignore_errors=True)
         return self.new(request)
 
     # -- for the chat tab --
@@ -132,14 +140,15 @@ class ChatSidebar:
         self.store.for_user(user_of(request)).save(conversation)
 
     def refreshed(self, request: gr.Request | None, conversation: Conversation) -> tuple:
-        """(list, name, Markdown file, JSON file) once `conversation` changed."""
+        """(list, name, Markdown file, JSON file, Delete button) once `conversation` changed."""
         markdown, as_json = self.export(conversation, user_of(request))
         return (self.listed(request, conversation.id), conversation.title,
-                gr.update(value=str(markdown), interactive=True), gr.update(value=str(as_json), interactive=True))
+                gr.update(value=str(markdown), interactive=True), gr.update(value=str(as_json), interactive=True),
+                gr.update(value=DELETE))
 
     @staticmethod
     def unchanged() -> tuple:
-        return (gr.skip(),) * 4
+        return (gr.skip(),) * 5
 
     def export(self, conversation: Conversation, user: str) -> tuple[Path, Path]:
         """The conversation's Markdown and JSON files, rewritten in place (one folder per conversation, readable

@@ -50,6 +50,7 @@ class ChatState:
     conversation: Conversation = field(default_factory=Conversation)
     stop_requested: bool = False
     editing: int | None = None  # the turn the input box re-asks, after a click on its question
+    delete_armed: str | None = None  # the conversation whose Delete button was clicked once
     prepared: dict[str, PreparedImage] = field(default_factory=dict)  # by image name: decoded once per session
 
 
@@ -245,6 +246,7 @@ class ChatTab:
             turn.stats = f"{time.monotonic() - started:.2f} s"
             status = "■ Stopped; the answer so far is kept."
         conversation.turns = [*kept, turn]
+        state.delete_armed = None  # the Delete button shows "Delete" again (sidebar.refreshed)
         conversation.model = vr.model_name
         conversation.system = system or ""
         conversation.title = conversation.title or title_for(turn.question)
