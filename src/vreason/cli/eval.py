@@ -2,6 +2,8 @@
 
     vreason eval --data easy-vqa:test --out runs/easy-vqa            # the demo model's quality bar, 9,673 questions
     vreason eval --data my.jsonl --out runs/mine --model Qwen/Qwen3-VL-8B-Instruct
+    vreason eval --data clips.jsonl --out runs/clips    # video rows: {"video", "question", "answer", "fps"?,
+                                                        # "max_frames"?, "family"?}; times right within ±1 s
     vreason eval --task inspection --out runs/inspection             # on the pack's generated sample data
     vreason eval --task inspection --data parts.jsonl --config my-taxonomy.yaml --out runs/parts
 """
@@ -28,8 +30,8 @@ def eval_command(
     sampling: o.LengthOnly,
     backend: o.BackendOptions,
     data: Annotated[str | None, typer.Option(
-        "--data", help="A .jsonl or VLMEvalKit .tsv file, or easy-vqa:test. With --task and no --data: the pack's "
-        "generated sample data.")] = None,
+        "--data", help="A .jsonl (image or video rows) or VLMEvalKit .tsv file, or easy-vqa:test. With --task and no "
+        "--data: the pack's generated sample data.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="A task pack (see `vreason task list`).")] = None,
     config: Annotated[Path | None, typer.Option(help="The task's config file (taxonomy or rubric YAML).")] = None,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N items.")] = None,
