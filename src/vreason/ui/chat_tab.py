@@ -130,9 +130,9 @@ class ChatTab:
             yield self._out(shown, gr.skip(), "⚠️ Type a question or add an image first.", state)
             return
         try:
-            for f in files:  # checked before anything is kept or sent
-                await self.vr.prepare_image(Path(f))
+            prepared = [await self.vr.prepare_image(Path(f)) for f in files]  # checked before anything is kept
             names = [self.store.add_image(f) for f in files]
+            state.prepared.update(zip(names, prepared, strict=True))  # decoded once: the turn reuses them
         except VReasonError as err:
             yield self._out(shown, gr.skip(), error_message(err), state)
             return
