@@ -22,7 +22,6 @@ from vreason.engine.sampling import nth_seed
 from vreason.engine.types import Answer
 from vreason.errors import InvalidRequestError, MediaError
 from vreason.media import describe_source
-from vreason.media.video_budget import VideoBudget
 from vreason.media_step import MediaResolver
 from vreason.server.errors import ApiError, api_error_from, model_not_found
 from vreason.server.metrics import ServerMetrics
@@ -47,11 +46,7 @@ class ChatCompletions:
         self.names = names
         # The media step of this route: images checked and loaded, clips sampled and decoded, under the server's
         # policy and the engine's video budget (frames at the size its checkpoint takes), before the engine.
-        self.media = MediaResolver(
-            engine.policy,
-            engine.max_images_per_request,
-            video_budget=getattr(engine, "video_budget", None) or VideoBudget(),
-        )
+        self.media = MediaResolver.for_engine(engine)
 
     async def handle(self, body: ChatCompletionRequest, http: Request, request_id: str) -> Any:
         started = time.perf_counter()

@@ -25,6 +25,7 @@ from vreason.errors import (
     RequestTimeoutError,
     VReasonError,
 )
+from vreason.media.video_types import VideoError
 
 logger = logging.getLogger("vreason.server")
 
@@ -110,7 +111,8 @@ def api_error_from(exc: BaseException, request_id: str | None = None) -> ApiErro
         # Not the client's mistake and not a crash: the server could not finish in time (capacity).
         return ApiError(504, str(exc), type="timeout_error", code="request_timeout")
     if isinstance(exc, MediaError):
-        return ApiError(400, str(exc), param="messages", code="invalid_image")
+        code = "invalid_video" if isinstance(exc, VideoError) else "invalid_image"
+        return ApiError(400, str(exc), param="messages", code=code)
     if isinstance(exc, InvalidRequestError):
         return ApiError(400, str(exc), param=exc.param, code="invalid_value")
     if isinstance(exc, VReasonError):
