@@ -6,6 +6,7 @@ through the Python API and through `vreason ask clip.mp4`."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -191,8 +192,10 @@ def test_cli_full_finetune_on_clips_then_vreason_ask_about_a_clip(tiny_model_dir
             "4",
             "--lr",
             "1e-3",
-            "--eval-fraction",
-            "0",
+            "--eval-data",
+            str(clip_data),  # exact match by generation through the engine, clips included
+            "--eval-steps",
+            "100",
             "--dtype",
             "float32",
         ],
@@ -202,6 +205,8 @@ def test_cli_full_finetune_on_clips_then_vreason_ask_about_a_clip(tiny_model_dir
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "wrote model to" in run.stdout
+    scored = re.search(r"eval exact match (\d\.\d+)", run.stdout)
+    assert scored is not None, run.stdout  # every clip question answered through the engine and scored
     clip = clip_data.parent / "clips" / "2.mp4"
     asked = subprocess.run(
         [
