@@ -225,3 +225,39 @@ def test_json_schema_output_is_enforced_while_decoding(fp32):
     data = json.loads(answer.text)  # a random model writes valid JSON only because decoding is constrained
     assert set(data) == {"colour", "count"}
     assert isinstance(data["count"], int)
+
+
+def test_visual_gate_bounds_prepared_pixels_and_keeps_answers_exact(fp32):
+    # The tightest gate: one image request between "preparing" and "first token" at a time.
+    engine = LocalEngine(fp32.engine.loaded, EngineConfig(pending_visual_tokens=1))
+    held: list[int] = []
+    acquire = engine.visual_gate.acquire
+
+    async def recording_acquire(tokens):
+        await acquire(tokens)
+        held.append(engine.visual_gate.held)
+
+    engine.visual_gate.acquire = recording_acquire
+    convs = conversations()
+
+    async def burst():
+        return await asyncio.gather(*(collect(engine, request(c)) for c in convs))
+
+    try:
+        answers = fp32.bridge.run(burst())
+        assert [a.token_ids for a in answers] == [reference(fp32, c) for c in convs]
+        assert len(held) == 4  # the four requests with images passed the gate, the text one did not need to
+        one_at_a_time = [engine._visual_tokens(request(c)) for c in convs[1:]]
+        assert all(h in one_at_a_time for h in held)  # never two requests' tokens held together
+        assert engine.visual_gate.held == 0  # released at the first token, nothing leaks
+        aborted = request(convs[4], params=GREEDY.updated(max_new_tokens=200))
+
+        async def abandon():
+            stream = engine.generate(aborted)
+            await stream.__anext__()
+            await stream.aclose()
+
+        fp32.bridge.run(abandon())
+        assert engine.visual_gate.held == 0
+    finally:
+        engine.shutdown()

@@ -30,6 +30,7 @@ from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.scheduler import Scheduler, SchedulerConfig
 from vreason.engine.text_output import StreamAssembler, final_text
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
+from vreason.engine.visual_gate import VisualTokenGate
 from vreason.errors import InvalidRequestError, RequestTimeoutError
 from vreason.media import MediaPolicy, PixelBudget, checkpoint_budget
 from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
@@ -49,6 +50,9 @@ class EngineConfig:
     max_images_per_request: int | None = DEFAULT_MAX_IMAGES_PER_REQUEST
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     vision_cache_bytes: int = 256 * MiB  # image features kept for reuse across requests
+    # Visual tokens prepared (patches in memory) and not yet prefilled, over all requests; None: two prefill
+    # steps' worth (see engine/visual_gate.py)
+    pending_visual_tokens: int | None = None
     prefix_cache_bytes: int = 512 * MiB  # KV of finished requests kept for follow-up questions
 
 
@@ -69,6 +73,10 @@ class LocalEngine:
         # Preparing has its own workers: in the default pool it would queue behind every image of a burst that
         # the media step is still decoding, and the engine would wait for the whole burst before its first step.
         self.preparers = ThreadPoolExecutor(max_workers=PREPARE_WORKERS, thread_name_prefix="vreason-prepare")
+        self._gated: dict[str, int] = {}  # request id -> visual tokens it holds in the gate
+        self.visual_gate = VisualTokenGate(
+            self.config.pending_visual_tokens or 2 * self.config.scheduler.max_prefill_tokens
+        )
         self.context_bound = ContextBound(self.tokenizer)
         text_config = model.config.get_text_config()
         self.max_context = int(getattr(text_config, "max_position_embeddings", 0) or 0)
@@ -134,6 +142,33 @@ class LocalEngine:
         started = time.perf_counter()
         # The deadline covers preparing too (images, grammar), as the remote backend's does.
         deadline = None if request.timeout_s is None else time.monotonic() + request.timeout_s
+        # Patches are held from preparing until the prefill has encoded them: bounded over all requests.
+        gated = self._visual_tokens(request)
+        if gated:
+            await self.visual_gate.acquire(gated)
+        try:
+            async for out in self._generate(request, started, deadline, gated):
+                yield out
+        finally:
+            self._ungate(request.request_id)
+
+    def _visual_tokens(self, request: GenerationRequest) -> int:
+        budget = request.budget or self.budget
+        images = [i for m in request.messages for i in m.images if hasattr(i, "image")]
+        videos = [p.source for m in request.messages for p in m.videos if hasattr(p.source, "frames")]
+        return sum(budget.num_visual_tokens(*i.image.size) for i in images) + sum(
+            self.video_budget.tokens(v.num_frames, *v.size) for v in videos
+        )
+
+    def _ungate(self, request_id: str) -> None:
+        tokens = self._gated.pop(request_id, 0)
+        if tokens:
+            self.visual_gate.release(tokens)
+
+    async def _generate(
+        self, request: GenerationRequest, started: float, deadline: float | None, gated: int
+    ) -> AsyncIterator[StreamDelta | Answer]:
+        self._gated[request.request_id] = gated
         if _is_light(request):  # a short text prompt tokenizes in about a millisecond: no thread for it
             prompt, inputs = self.prepare(request)
         else:  # pixels or a long text: keep the event loop free for every other request meanwhile
@@ -162,6 +197,7 @@ class LocalEngine:
         try:
             while True:
                 item = await items.get()
+                self._ungate(request.request_id)  # a first token (or the end): its images are encoded
                 if isinstance(item, Finish):
                     finish = item
                     break
