@@ -7,8 +7,9 @@ The engine's own runner is driven by hand: `--batch` requests (one 256x256 image
 are prefilled as rows, then decode steps run back to back on both decode paths (the fast step of
 engine/decode_step.py and the transformers decoder layers), alternating so that load from other processes
 falls on both alike: the per-step wall time in ms (median), and the CPU time of a step run on one thread
-(median; the work itself, which load from other processes does not stretch). Then each path runs `--steps` steps under
-`torch.profiler` and the table splits a step into parts by the aten ops that make them (output head,
+(median; the work itself, which load from other processes does not stretch), with the output head's product
+alone on the same clock. Then each path runs `--steps` steps under `torch.profiler` (on one thread unless
+`--profile-threads`) and the table splits a step into parts by the aten ops that make them (output head,
 decoder matmuls, attention, KV cache writes, norms, rotary, sampling, residual/activation, step inputs and
 views) plus what is left of the wall time: Python and framework code between the ops. The profiler adds
 its own cost per op, so the parts add up to more than the plain median. `--trace DIR` writes Chrome traces.
@@ -113,15 +114,40 @@ def cpu_steps(runner, requests, steps: int) -> list[float]:
         torch.set_num_threads(threads)
 
 
-def profile_steps(runner, requests, steps: int, vocab: int, trace: Path | None):
-    """ms per step of each part, under torch.profiler (which adds its own cost per op: see the plain median)."""
+def head_cpu(runner, batch: int, steps: int = 32) -> float:
+    """CPU ms of the output head's product alone on one thread (median): the part no op count can remove."""
+    head = runner.head_fp32 if runner.head_fp32 is not None else runner.model.lm_head.weight.t()
+    x = torch.randn(batch, head.shape[0], dtype=head.dtype)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x @ head
+        times = []
+        for _ in range(steps):
+            start = time.thread_time()
+            x @ head
+            times.append((time.thread_time() - start) * 1000)
+    finally:
+        torch.set_num_threads(threads)
+    return statistics.median(times)
+
+
+def profile_steps(runner, requests, steps: int, vocab: int, trace: Path | None, threads: int):
+    """ms per step of each part, under torch.profiler (which adds its own cost per op: see the plain median),
+    on `threads` torch threads (on a shared machine, two threads' barriers wait for descheduled peers and
+    swamp the parts; one thread shows the work)."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-        start = time.perf_counter()
-        for _ in range(steps):
-            step(runner, requests)
-        wall = (time.perf_counter() - start) * 1000 / steps
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            start = time.perf_counter()
+            for _ in range(steps):
+                step(runner, requests)
+            wall = (time.perf_counter() - start) * 1000 / steps
+    finally:
+        torch.set_num_threads(before)
     if trace is not None:
         trace.mkdir(parents=True, exist_ok=True)
         prof.export_chrome_trace(str(trace / f"decode-b{len(requests)}-{runner_path(runner)}.json"))
@@ -147,6 +173,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--trace", type=Path)
+    parser.add_argument("--profile-threads", type=int, default=1, help="torch threads for the profiled steps")
     args = parser.parse_args()
     build_model()
     from rich.console import Console
@@ -155,7 +182,7 @@ def main() -> None:
     from vreason.engine.decode_step import enabled
 
     paths = ["transformers", "fast"] if enabled() else ["transformers"]
-    results, columns = {}, []
+    results, columns, heads = {}, [], {}
     for batch in args.batch:
         engine, runner, requests = build_rows(batch, args.dtype)
         fast = runner.fast_decode
@@ -169,9 +196,10 @@ def main() -> None:
                 cpus[path].extend(cpu_steps(runner, requests, args.steps // 4))
         for path in paths:
             runner.fast_decode = fast if path == "fast" else None
-            wall, parts = profile_steps(runner, requests, args.steps, vocab, args.trace)
+            wall, parts = profile_steps(runner, requests, args.steps, vocab, args.trace, args.profile_threads)
             results[(batch, path)] = (statistics.median(walls[path]), wall, parts, statistics.median(cpus[path]))
             columns.append((batch, path))
+        heads[batch] = head_cpu(runner, batch)
         placement = engine.loaded.placement
         engine.shutdown()
 
@@ -180,7 +208,7 @@ def main() -> None:
         f"decode step, tiny random Qwen3-VL, {placement.dtype_name} ({placement.reason}), "
         f"{torch.get_num_threads()} threads, {args.steps} steps per path"
     )
-    table = Table(title="ms per decode step, by part (under torch.profiler)")
+    table = Table(title=f"ms per decode step, by part (under torch.profiler, {args.profile_threads} thread(s))")
     table.add_column("part")
     for batch, path in columns:
         table.add_column(f"b{batch} {path}", justify="right")
@@ -189,6 +217,8 @@ def main() -> None:
     table.add_row("step under the profiler", *[f"{results[c][1]:.2f}" for c in columns])
     table.add_row("step, no profiler (median wall)", *[f"{results[c][0]:.2f}" for c in columns])
     table.add_row("step, CPU time on 1 thread (median)", *[f"{results[c][3]:.2f}" for c in columns])
+    table.add_row("  output head alone, same clock", *[f"{heads[c[0]]:.2f}" for c in columns])
+    table.add_row("  the step without the head", *[f"{results[c][3] - heads[c[0]]:.2f}" for c in columns])
     console.print(table)
 
 
