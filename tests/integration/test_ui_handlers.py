@@ -229,3 +229,72 @@ def test_a_server_api_key_signs_in_while_listed_users_keep_their_own_passwords(d
     assert time.monotonic() - started < 5
     assert build_auth([("alice", "wonderland")]) == [("alice", "wonderland")]
     assert build_auth([]) is None
+
+
+def test_a_video_upload_is_asked_about_shown_as_a_contact_sheet_and_kept_for_follow_ups(demo, tmp_path):
+    from PIL import Image
+
+    from tests.video_samples import make_clip
+    from vreason.ui.chat_tab import ChatTab
+    from vreason.ui.conversation_store import ConversationStore
+
+    clip = make_clip(tmp_path / "clip.mp4", 64, 64, frames=20, fps=10)  # 2 s
+    store = ConversationStore(tmp_path / "data")
+    tab = ChatTab(demo.aio, store)
+    outputs = collect(tab.submit(None, {"text": "What happens?", "files": [str(clip)]}, None, "", demo.model_name,
+                                 *GREEDY))
+    display, _, status, state = outputs[-1][:4]
+    assert status == ""
+    [turn] = state.conversation.turns
+    [kept] = turn.videos
+    assert turn.images == []
+    assert turn.answer
+    assert (tmp_path / "data" / ".videos" / kept.name).read_bytes() == clip.read_bytes()  # kept by content
+    prepared = state.prepared[kept.name]
+    assert prepared.num_frames == 4  # 2 frames a second, at least 4
+    assert kept.caption == "4 frames sampled from clip.mp4 at 0.0–1.9 s"
+    # The contact sheet shown before the question: one thumbnail per sampled frame (2 rows of 3 at most 4 wide).
+    sheet_message = display[0]
+    assert sheet_message["role"] == "user"
+    assert sheet_message["content"]["alt_text"] == kept.caption
+    sheet = Image.open(sheet_message["content"]["path"])
+    assert sheet.width > sheet.height  # thumbnails side by side, times under them
+    assert display[1]["content"] == "What happens?"
+
+    # A follow-up without an upload asks about the same decoded frames; the engine reuses what it computed.
+    hits_before = demo.engine.stats().caches["prefix"].hits
+    outputs = collect(tab.submit(None, {"text": "And then?", "files": []}, state, "", demo.model_name, *GREEDY))
+    state = outputs[-1][3]
+    assert [len(t.videos) for t in state.conversation.turns] == [1, 0]
+    history = asyncio.run(tab._user_message(state, demo.aio, state.conversation.turns[0]))
+    assert history.videos[0].source is prepared
+    assert demo.engine.stats().caches["prefix"].hits > hits_before
+
+    # Reopened in a new session (nothing decoded yet), the conversation still has its clip.
+    reopened = store.for_user("local").get(state.conversation.id)
+    assert reopened.turns[0].videos == [kept]
+    fresh = ChatTab(demo.aio, store)
+    state2 = fresh.new_state(reopened)
+    outputs = collect(fresh.submit(None, {"text": "What happens?", "files": []}, state2, "", demo.model_name,
+                                   *GREEDY))
+    assert outputs[-1][2] == ""
+    assert state2.prepared[kept.name].num_frames == 4
+
+
+def test_an_upload_that_is_neither_an_image_nor_a_video_is_refused_by_name(demo, tmp_path):
+    from vreason.ui.chat_tab import ChatTab
+    from vreason.ui.conversation_store import ConversationStore
+
+    fake = tmp_path / "clip.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))  # an MP4 header and nothing playable
+    finished = demo.engine.stats().finished_total
+    outputs = collect(ChatTab(demo.aio, ConversationStore(tmp_path / "data")).submit(
+        None, {"text": "What happens?", "files": [str(fake)]}, None, "", demo.model_name, *GREEDY))
+    [(display, _, status, state, *_)] = outputs
+    assert "clip.mp4" in status
+    assert "nor a video" in status
+    assert "\n" not in status
+    assert display == []
+    assert state.conversation.turns == []
+    assert demo.engine.stats().finished_total == finished
+    assert not (tmp_path / "data").exists()

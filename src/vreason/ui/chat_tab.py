@@ -1,10 +1,16 @@
-"""The Chat tab: images and questions in, streamed answers out, turn after turn, kept on disk per user.
+"""The Chat tab: images, video clips and questions in, streamed answers out, turn after turn, kept on disk per user.
 
 Each browser session holds a `ChatState` (gr.State): the open `Conversation` (its turns are the one record:
 the chatbot's messages and the model's history are both drawn from them) and the session's stop flag. A turn
 joins the conversation only when its answer finished or was stopped, and is then saved to the user's
 `ConversationStore` folder; an error leaves the conversation as it was and puts the question back in the input
 box. An upload that is not an image is refused before anything is sent.
+
+An upload is a clip when the media layer finds a video in its content (mp4, webm, mkv, mov, an animated GIF...),
+whatever its name: it is sampled once (`prepare_video`), kept in the store by content hash, and shown as a
+contact sheet of the sampled frames with their `<t s>` times (contact_sheet.py) next to the question. The turn
+keeps the clip, so every follow-up question carries the same decoded frames and the engine reuses the prefix
+it already computed for them; a reopened conversation reads the clip back from the store.
 
 Running a turn is one async generator over `AsyncVReason.stream_chat`, shared by a new question, regenerate
 (the chatbot's retry button: the last turn asked again) and edit: clicking one of your questions puts it back
@@ -18,6 +24,8 @@ The conversation list, rename, delete and export are chat_sidebar.py.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -27,20 +35,27 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from vreason.engine.types import Answer, Message, StreamDelta
-from vreason.errors import VReasonError
+from vreason.engine.types import Answer, ImagePart, Message, Part, StreamDelta, TextPart, VideoPart
+from vreason.errors import MediaError, VReasonError
+from vreason.media.image_input import PreparedImage
+from vreason.media.video_input import looks_like_video
+from vreason.media.video_types import VideoError
 from vreason.ui.chat_sidebar import ChatSidebar, user_of
-from vreason.ui.chat_view import answer_messages, display, safe_markdown, shown_turns, turn_of
+from vreason.ui.chat_view import answer_messages, display, question_messages, shown_turns, turn_of
+from vreason.ui.contact_sheet import caption, contact_sheet
 from vreason.ui.controls import SamplingControls, to_sampling
-from vreason.ui.conversation_store import Conversation, ConversationStore, Turn, title_for
+from vreason.ui.conversation_store import Clip, Conversation, ConversationStore, Turn, title_for
 from vreason.ui.feedback import answer_summary, error_message
 
 if TYPE_CHECKING:
     from vreason.async_api import AsyncVReason
-    from vreason.media.image_input import PreparedImage
+    from vreason.media.video_types import PreparedVideo
 
 # Dropping images without a question is a common first move; describing them is the useful answer.
 DEFAULT_QUESTION = "Describe the image."
+DEFAULT_VIDEO_QUESTION = "Describe the video."
+# Said after the media layer's "not an image" for a file that is no clip either.
+NOT_A_VIDEO = "; nor a video (MP4, WebM, MKV, MOV, animated GIF)"
 GENERATING = "⏳ Generating…"
 EDITING = "✎ Editing question {n}: send it to ask again from there (later turns are dropped)."
 
@@ -51,7 +66,8 @@ class ChatState:
     stop_requested: bool = False
     editing: int | None = None  # the turn the input box re-asks, after a click on its question
     delete_armed: str | None = None  # the conversation whose Delete button was clicked once
-    prepared: dict[str, PreparedImage] = field(default_factory=dict)  # by image name: decoded once per session
+    # by image or clip name in the store: decoded once per session, so follow-ups send the very same frames
+    prepared: dict[str, PreparedImage | PreparedVideo] = field(default_factory=dict)
 
 
 class ChatTab:
@@ -74,14 +90,14 @@ class ChatTab:
                 chatbot = gr.Chatbot(
                     label="Conversation", elem_id="chat-history", height=480, buttons=["copy", "copy_all"],
                     feedback_options=None, sanitize_html=True,
-                    placeholder="Upload or paste one or more images, then ask about them. Click a question of "
-                    "yours to edit it.",
+                    placeholder="Upload or paste images or a video clip, then ask about them. Click a question "
+                    "of yours to edit it.",
                 )
                 # No file_types: the browser's own check only toasts and drops the file, and the question then
                 # went out without it. Every upload reaches `submit`, where the media layer (the one owner of
                 # what counts as an image) refuses it in the status line and nothing is sent.
                 box = gr.MultimodalTextbox(
-                    placeholder="Ask about the image(s)… (drop, paste or upload images; Enter sends)",
+                    placeholder="Ask about the image(s) or video… (drop, paste or upload files; Enter sends)",
                     file_count="multiple", show_label=False, elem_id="chat-input",
                 )
                 with gr.Row():
@@ -127,20 +143,20 @@ class ChatTab:
         files = [str(f) for f in box.get("files") or []]
         shown = self._display(state)
         if not text and not files:
-            yield self._out(shown, gr.skip(), "⚠️ Type a question or add an image first.", state)
+            yield self._out(shown, gr.skip(), "⚠️ Type a question or add an image or a video first.", state)
             return
         try:
-            prepared = [await self.vr.prepare_image(Path(f)) for f in files]  # checked before anything is kept
-            names = [self.store.add_image(f) for f in files]
-            state.prepared.update(zip(names, prepared, strict=True))  # decoded once: the turn reuses them
+            names, clips = await self._keep_uploads(state, files)  # checked before anything is kept
         except VReasonError as err:
             yield self._out(shown, gr.skip(), error_message(err), state)
             return
         keep = len(state.conversation.turns)
         editing, state.editing = state.editing, None
-        if editing is not None and editing < keep:  # an edited question: its images stay, later turns go
-            keep, names = editing, [*state.conversation.turns[editing].images, *names]
-        turn = Turn(question=text or DEFAULT_QUESTION, images=names)
+        if editing is not None and editing < keep:  # an edited question: its images and clips stay, later turns go
+            old = state.conversation.turns[editing]
+            keep, names, clips = editing, [*old.images, *names], [*old.videos, *clips]
+        turn = Turn(question=text or (DEFAULT_VIDEO_QUESTION if clips and not names else DEFAULT_QUESTION),
+                    images=names, videos=clips)
         async for out in self._run(request, state, keep, turn, box, system, model, sampling_values):
             yield out
 
@@ -186,7 +202,7 @@ class ChatTab:
             yield self._out([], gr.skip(), "", state)
             return
         at = turn_of(turns, self._image_url, index[0] if isinstance(index, tuple | list) else int(index))
-        turn = Turn(question=turns[at].question, images=list(turns[at].images))
+        turn = Turn(question=turns[at].question, images=list(turns[at].images), videos=list(turns[at].videos))
         async for out in self._run(request, state, at, turn, None, system, model, sampling_values):
             yield out
 
@@ -209,9 +225,7 @@ class ChatTab:
         except VReasonError as err:
             yield self._out(before, box_on_error, error_message(err), state)
             return
-        shown = display(kept, self._image_url)
-        shown += [{"role": "user", "content": {"path": self._image_url(n)}} for n in turn.images]
-        shown.append({"role": "user", "content": safe_markdown(turn.question)})
+        shown = display(kept, self._image_url) + question_messages(turn, self._image_url)
         state.stop_requested = False
         yield self._out(shown, None if box is not None else gr.skip(), GENERATING, state)
 
@@ -256,13 +270,50 @@ class ChatTab:
             shown_done[-2]["metadata"]["duration"] = round(thinking_s, 2)
         yield (shown_done, gr.skip(), status, state, *self.sidebar.refreshed(request, conversation))
 
+    async def _keep_uploads(self, state: ChatState, files: list[str]) -> tuple[list[str], list[Clip]]:
+        """Each upload checked by its content and kept in the store: (image names, clips). Raises the media
+        layer's error for the first one that is neither an image nor a video; nothing is kept then."""
+        checked: list[tuple[str, PreparedImage | PreparedVideo]] = []
+        for path in files:
+            as_video: VideoError | None = None
+            if await asyncio.to_thread(looks_like_video, path):
+                try:
+                    checked.append((path, await self.vr.prepare_video(Path(path))))
+                    continue
+                except VideoError as err:  # FFmpeg also "finds a video" in a still image, or a text file named .png
+                    as_video = err
+            try:
+                checked.append((path, await self.vr.prepare_image(Path(path))))
+            except MediaError as err:
+                nor = f"; nor a video ({as_video.problem})" if as_video is not None else NOT_A_VIDEO
+                raise MediaError(err.source, err.problem + nor) from None
+        names: list[str] = []
+        clips: list[Clip] = []
+        for path, media in checked:
+            if isinstance(media, PreparedImage):
+                name = self.store.add_image(path)
+                names.append(name)
+            else:
+                name = self.store.add_video(path)
+                clips.append(Clip(name, self.store.add_image_bytes(_png(contact_sheet(media))),
+                                  caption(media, Path(path).name)))
+            state.prepared[name] = media  # decoded once: the turn and its follow-ups reuse it
+        return names, clips
+
     async def _user_message(self, state: ChatState, vr: AsyncVReason, turn: Turn) -> Message:
-        images = []
+        """Qwen's order: the clips, then the images, then the question."""
+        parts: list[Part] = []
+        for clip in turn.videos:
+            if clip.name not in state.prepared:  # a reopened conversation: the clip is read back from the store
+                state.prepared[clip.name] = await vr.prepare_video(self.store.video_path(clip.name))
+            parts.append(VideoPart(state.prepared[clip.name]))
         for name in turn.images:
             if name not in state.prepared:
                 state.prepared[name] = await vr.prepare_image(self.store.image_path(name))
-            images.append(state.prepared[name])
-        return Message.user(turn.question, images)
+            parts.append(ImagePart(state.prepared[name]))
+        if turn.question:
+            parts.append(TextPart(turn.question))
+        return Message("user", parts)
 
     def _image_url(self, name: str) -> str:
         return str(self.store.image_path(name))
@@ -272,6 +323,12 @@ class ChatTab:
 
     def _out(self, shown: list, box: Any, status: Any, state: ChatState) -> tuple:
         return (shown, box, status, state, *self.sidebar.unchanged())
+
+
+def _png(image: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 __all__ = ["ChatState", "ChatTab"]

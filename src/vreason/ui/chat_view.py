@@ -60,12 +60,21 @@ def answer_messages(turn: Turn, *, done: bool, thinking_s: float | None = None) 
     return out
 
 
+def question_messages(turn: Turn, image_path: Callable[[str], str]) -> list[dict[str, Any]]:
+    """The user's side of a turn: each clip's contact sheet (its caption as the picture's alt text), each image,
+    then the question."""
+    out = [{"role": "user", "content": {"path": image_path(clip.sheet), "alt_text": clip.caption}}
+           for clip in turn.videos]
+    out += [{"role": "user", "content": {"path": image_path(name)}} for name in turn.images]
+    out.append({"role": "user", "content": safe_markdown(turn.question)})
+    return out
+
+
 def shown_turns(turns: list[Turn], image_path: Callable[[str], str]) -> list[Shown]:
-    """Every finished turn's messages: its images, its question, then the answer."""
+    """Every finished turn's messages: its clips' contact sheets, its images, its question, then the answer."""
     shown: list[Shown] = []
     for index, turn in enumerate(turns):
-        shown += [Shown({"role": "user", "content": {"path": image_path(name)}}, index) for name in turn.images]
-        shown.append(Shown({"role": "user", "content": safe_markdown(turn.question)}, index))
+        shown += [Shown(m, index) for m in question_messages(turn, image_path)]
         shown += [Shown(m, index) for m in answer_messages(turn, done=True)]
     return shown
 

@@ -4,6 +4,9 @@ Layout under the data directory (default `~/.local/share/vreason/ui`, `vreason u
 
     <user>/<conversation id>.json     one conversation: title, model, system prompt, turns (text only)
     .images/<sha256>.<ext>           every image once, named by the hash of its bytes, shared by all turns
+                                     (a clip's contact sheet is one of them)
+    .videos/<sha256>.<ext>           every video clip once, named the same way, so a reopened conversation
+                                     still asks about it
 
 A user is the logged-in name when the UI has a login, else "local"; a user's folder name is the name with every
 character outside [A-Za-z0-9_-] percent-encoded, so no name reaches another folder (or `.images`). A
@@ -30,18 +33,32 @@ from vreason.errors import InvalidRequestError
 DEFAULT_DATA_DIR = Path("~/.local/share/vreason/ui")
 LOCAL_USER = "local"
 IMAGES_DIR = ".images"
+VIDEOS_DIR = ".videos"
 FORMAT = "vreason-ui-conversation"
 EXPORT_FORMAT = "vreason-chat"  # what `vreason chat /load` reads
 TITLE_CHARS = 60
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
          ".gif": "image/gif", ".bmp": "image/bmp"}
+_VIDEO_MIME = {".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mkv": "video/x-matroska",
+               ".mov": "video/quicktime", ".gif": "image/gif", ".avi": "video/x-msvideo", ".webp": "image/webp"}
+
+
+@dataclass
+class Clip:
+    """A video a turn asked about: the clip in the store's video folder, the contact sheet of the frames the model
+    saw (an image in the image folder) and that sheet's one-line caption."""
+
+    name: str
+    sheet: str
+    caption: str = ""
 
 
 @dataclass
 class Turn:
     question: str
     images: list[str] = field(default_factory=list)  # names in the store's image folder
+    videos: list[Clip] = field(default_factory=list)  # asked about before the images, as Qwen orders them
     answer: str = ""
     thinking: str = ""
     stats: str = ""  # "5 tokens · 0.08 s · 60.1 tokens/s", shown under the answer
@@ -60,7 +77,8 @@ class Conversation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Conversation:
-        turns = [Turn(**turn) for turn in data.get("turns", [])]
+        turns = [Turn(**{**turn, "videos": [Clip(**clip) for clip in turn.get("videos", [])]})
+                 for turn in data.get("turns", [])]
         fields = {k: data[k] for k in ("id", "title", "model", "system", "created", "updated") if k in data}
         return cls(**fields, turns=turns)
 
@@ -79,6 +97,7 @@ class ConversationStore:
     def __init__(self, root: Path | str = DEFAULT_DATA_DIR):
         self.root = Path(root).expanduser().resolve()
         self.images = self.root / IMAGES_DIR
+        self.videos = self.root / VIDEOS_DIR
 
     def for_user(self, user: str | None) -> UserConversations:
         return UserConversations(self, self.root / user_folder(user or LOCAL_USER))
@@ -86,19 +105,32 @@ class ConversationStore:
     def add_image(self, path: Path | str) -> str:
         """Keep the image at `path` (once per content); returns its name in the image folder."""
         source = Path(path)
-        data = source.read_bytes()
         suffix = source.suffix.lower() if source.suffix.lower() in _MIME else ".png"
-        name = hashlib.sha256(data).hexdigest() + suffix
-        target = self.images / name
-        if not target.exists():
-            self.images.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _write_atomic(target, data)
-        return name
+        return _keep(self.images, source.read_bytes(), suffix)
+
+    def add_image_bytes(self, data: bytes, suffix: str = ".png") -> str:
+        """Keep an image made here (a contact sheet) once per content; returns its name."""
+        return _keep(self.images, data, suffix)
+
+    def add_video(self, path: Path | str) -> str:
+        """Keep the clip at `path` (once per content); returns its name in the video folder. The media step has
+        already checked it is a video by its content; the suffix only helps other programs open the file."""
+        source = Path(path)
+        suffix = source.suffix.lower() if source.suffix.lower() in _VIDEO_MIME else ".video"
+        return _keep(self.videos, source.read_bytes(), suffix)
 
     def image_path(self, name: str) -> Path:
-        if "/" in name or "\\" in name or name.startswith("."):
-            raise InvalidRequestError(f"not an image name of this store: {name!r}")
+        _check_name(name, "an image")
         return self.images / name
+
+    def video_path(self, name: str) -> Path:
+        _check_name(name, "a video")
+        return self.videos / name
+
+    def video_data_uri(self, name: str) -> str:
+        path = self.video_path(name)
+        mime = _VIDEO_MIME.get(path.suffix, "video/mp4")
+        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
     def image_data_uri(self, name: str) -> str:
         path = self.image_path(name)
@@ -163,6 +195,7 @@ def to_markdown(conversation: Conversation) -> str:
         lines += ["**System:** " + conversation.system, ""]
     for turn in conversation.turns:
         lines += ["## User", ""]
+        lines += [f"[video: {clip.caption or clip.name}]({VIDEOS_DIR}/{clip.name})" for clip in turn.videos]
         lines += [f"![image]({IMAGES_DIR}/{name})" for name in turn.images]
         lines += [turn.question, "", "## Assistant", ""]
         if turn.thinking:
@@ -174,19 +207,35 @@ def to_markdown(conversation: Conversation) -> str:
 
 
 def to_json(conversation: Conversation, store: ConversationStore) -> dict[str, Any]:
-    """OpenAI-style messages with every image inlined as a data URI: the format `vreason chat /load` reads."""
+    """OpenAI-style messages with every clip and image inlined as a data URI: the format `vreason chat /load`
+    reads."""
     messages: list[dict[str, Any]] = []
     if conversation.system:
         messages.append({"role": "system", "content": [{"type": "text", "text": conversation.system}]})
     for turn in conversation.turns:
         parts: list[dict[str, Any]] = [
-            {"type": "image_url", "image_url": {"url": store.image_data_uri(name)}} for name in turn.images
+            {"type": "video_url", "video_url": {"url": store.video_data_uri(clip.name)}} for clip in turn.videos
         ]
+        parts += [{"type": "image_url", "image_url": {"url": store.image_data_uri(name)}} for name in turn.images]
         parts.append({"type": "text", "text": turn.question})
         messages.append({"role": "user", "content": parts})
         messages.append({"role": "assistant", "content": [{"type": "text", "text": turn.answer}]})
     return {"format": EXPORT_FORMAT, "version": 1, "model": conversation.model, "title": conversation.title,
             "messages": messages}
+
+
+def _keep(folder: Path, data: bytes, suffix: str) -> str:
+    name = hashlib.sha256(data).hexdigest() + suffix
+    target = folder / name
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_atomic(target, data)
+    return name
+
+
+def _check_name(name: str, kind: str) -> None:
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise InvalidRequestError(f"not {kind} name of this store: {name!r}")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -195,4 +244,5 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-__all__ = ["Conversation", "ConversationStore", "Turn", "UserConversations", "title_for", "to_json", "to_markdown"]
+__all__ = ["Clip", "Conversation", "ConversationStore", "Turn", "UserConversations", "title_for", "to_json",
+           "to_markdown"]

@@ -18,6 +18,7 @@ from vreason.errors import (
     RequestTimeoutError,
     VReasonError,
 )
+from vreason.media.video_types import VideoError
 
 logger = logging.getLogger("vreason.ui")
 
@@ -26,7 +27,8 @@ def error_message(err: BaseException) -> str:
     """The one-line text shown in the page for `err` (Markdown)."""
     if isinstance(err, MediaError):
         # Gradio stores uploads under a temporary folder; the user knows the file by its own name.
-        return f"⚠️ **Image {_upload_name(err.source)}**: {err.problem}"
+        kind = "Video" if isinstance(err, VideoError) else "Image"
+        return f"⚠️ **{kind} {_upload_name(err.source)}**: {err.problem}"
     if isinstance(err, EngineOverloadedError):
         return (f"⏳ **The model is busy** ({err}). Try again in {max(1, round(err.retry_after_s))} s; "
                 "your conversation is kept.")
