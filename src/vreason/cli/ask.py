@@ -3,7 +3,10 @@
 A local file is a video by its content (FFmpeg finds a video track and it is not a still picture), whatever
 its name; a URL by its extension (.mp4, .webm, .mkv, .mov, .avi, .m4v, .gif is an image); a data URI by its
 media type. The Video options (`--fps`, `--max-frames`, `--start`, `--end`...) apply to every video given.
-Inputs are checked before the model loads (a missing file, a file with no video track fail at once).
+A local point cloud (by its suffix: .ply .pcd .las .laz .npy .npz .xyz .xyzrgb .xyzn .pts; not the ambiguous
+.txt/.csv, which `vreason ask3d` reads) is rendered into the views named by `--views` (default bev, as in
+`vreason ask3d`), which take its place among the request's images in that order.
+Inputs are checked before the model loads (a missing file, a file with no video track, a bad cloud fail at once).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from vreason.errors import InvalidRequestError
 @with_option_groups
 def ask(
     args: Annotated[
-        list[str], typer.Argument(help="MEDIA... QUESTION: image and video paths/URLs, then the question.")
+        list[str], typer.Argument(help="MEDIA... QUESTION: image and video paths/URLs or point-cloud files, then the question.")
     ],
     loading: o.LoadingOptions,
     sampling: o.SamplingOptions,
@@ -32,8 +35,9 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (answer, usage, timings).")] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Print token counts and timings to stderr.")] = False,
     system: o.SystemOpt = None,
+    views: o.CloudViewsOpt = None,
 ) -> None:
-    """Ask a question about one or more images or videos."""
+    """Ask a question about one or more images, videos or point clouds."""
     from vreason.engine.types import ImagePart, Message, TextPart, VideoPart
 
     if len(args) < 2:
@@ -49,8 +53,14 @@ def ask(
     policy = media.policy()
     spec = o.engine_spec(loading, backend, media_policy=policy)
     parts: list = []
+    clouds = [s for s in sources if is_cloud_source(s)]
+    if views is not None and not clouds:
+        raise InvalidRequestError("--views is for point-cloud inputs, and none of the inputs is one", param="views")
+    names = cloud_views(views)
     for source in sources:
-        if is_video_source(source):
+        if source in clouds:
+            parts.extend(ImagePart(view.image) for view in rendered_views(source, names))
+        elif is_video_source(source):
             parts.append(VideoPart(checked_video(source, policy), video_sampling))
         else:
             parts.append(ImagePart(load_image(source, policy)))
@@ -74,6 +84,36 @@ def ask(
                 f"{u.image_tokens} visual tokens ({u.video_tokens} from video), {u.cached_tokens} prompt tokens "
                 f"reused from the cache"
             )
+
+
+def is_cloud_source(source: str) -> bool:
+    """A local path (not a URL or data URI) whose suffix is a point-cloud format's; .txt and .csv are left to
+    images/videos here (too common to mean a cloud; `vreason ask3d` reads them as clouds)."""
+    from pathlib import Path
+
+    from vreason.spatial.readers import SUFFIXES
+
+    if source[:40].lower().startswith(("data:", "http://", "https://", "file://")):
+        return False
+    return Path(source).suffix.lower() in set(SUFFIXES) - AMBIGUOUS_SUFFIXES
+
+
+AMBIGUOUS_SUFFIXES = {".txt", ".csv"}
+
+
+def cloud_views(views: str | None) -> tuple[str, ...]:
+    from vreason.spatial.views import parse_views
+
+    return parse_views(views or "bev")
+
+
+def rendered_views(source: str, names: tuple[str, ...]) -> list:
+    """The cloud's views as `vreason ask3d` renders them (read and limits by cli/spatial.py's `open_input`)."""
+    from vreason.cli.spatial import open_input
+    from vreason.spatial.views import prepared_for_views, render_views
+
+    cloud, _ = prepared_for_views(open_input(source))
+    return render_views(cloud, names)
 
 
 VIDEO_URL_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".3gp")

@@ -182,6 +182,11 @@ class VideoOptions:
 ShortSampling = Annotated[SamplingOptions, Fields("temperature", "max_new_tokens", "seed")]
 LengthOnly = Annotated[SamplingOptions, Fields("max_new_tokens")]
 SystemOpt = Annotated[str | None, typer.Option(help="System prompt.")]
+CloudViewsOpt = Annotated[
+    str | None,
+    typer.Option("--views", help="Point-cloud inputs: the views each becomes, comma separated: bev (top-down, the "
+                 "default), front, side, persp."),
+]
 
 
 def engine_spec(loading: LoadingOptions, backend: BackendOptions | None = None, **extra: Any) -> EngineSpec:
