@@ -24,7 +24,8 @@ from vreason.errors import InvalidRequestError
 @with_option_groups
 def ask(
     args: Annotated[
-        list[str], typer.Argument(help="MEDIA... QUESTION: image and video paths/URLs or point-cloud files, then the question.")
+        list[str],
+        typer.Argument(help="MEDIA... QUESTION: image and video paths/URLs or point-cloud files, then the question."),
     ],
     loading: o.LoadingOptions,
     sampling: o.SamplingOptions,
