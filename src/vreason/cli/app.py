@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "tile": ("vreason.cli.tile", "tile", {}),
     "ground3d": ("vreason.cli.spatial", "ground3d", {}),
     "ask3d": ("vreason.cli.spatial", "ask3d", {}),
+    "watch": ("vreason.cli.watch", "watch", {}),
     "vllm-launch": (
         "vreason.cli.vllm_launch",
         "vllm_launch",

@@ -1,0 +1,125 @@
+"""`vreason watch SOURCE`: watch a live source, answer questions about its last seconds, raise events.
+
+SOURCE is a video file (played as fast as it decodes, or in real time with `--realtime`), a folder where
+image files arrive, or a live URL (rtsp://, http(s)://, udp://) or camera device (/dev/video0). Events and
+answers print as they happen: plain lines on a terminal, one JSON object per line when piped (`--json` forces
+it); `--events FILE` appends them to a JSONL file and saves the frames each event saw as JPEG beside it.
+Ctrl-C (SIGINT) stops cleanly and prints a summary: frames seen, sampled out, dropped, windows asked, events,
+latency.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vreason.cli import options as o
+from vreason.cli.option_groups import with_option_groups
+from vreason.errors import InvalidRequestError
+
+UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_seconds(text: str | None, name: str) -> float | None:
+    """'30s', '2m', '500ms', '1.5' (seconds) -> seconds."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|min|m|h)?\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise InvalidRequestError(f"--{name} must be a positive duration like 30s, 2m or 500ms, got {text!r}")
+    return float(match.group(1)) * UNITS[match.group(2) or "s"]
+
+
+@with_option_groups
+def watch(
+    source: Annotated[str, typer.Argument(help="Video file, folder of arriving images, stream URL or /dev/videoN.")],
+    loading: o.LoadingOptions,
+    window: Annotated[str, typer.Option("--window", help="How much of the past the model sees.")] = "30s",
+    fps: Annotated[float, typer.Option("--fps", help="Frames a second kept in the window.")] = 2.0,
+    every: Annotated[str | None, typer.Option("--every", help="Ask the --ask questions this often.")] = None,
+    ask: Annotated[
+        list[str] | None,
+        typer.Option("--ask", help="A question about the window (repeatable); once at the end without --every."),
+    ] = None,
+    when: Annotated[
+        list[str] | None, typer.Option("--when", help="A trigger, e.g. 'a red circle appears' (repeatable).")
+    ] = None,
+    events: Annotated[Path | None, typer.Option("--events", help="Append events and answers to a JSONL file.")] = None,
+    realtime: Annotated[bool, typer.Option("--realtime", help="Play a file at its own pace.")] = False,
+    check_every: Annotated[
+        str | None,
+        typer.Option("--check-every", help="Check triggers on each new window this often (default two frames)."),
+    ] = None,
+    debounce: Annotated[int, typer.Option(help="Consecutive yes windows before a trigger fires.")] = 1,
+    cooldown: Annotated[str | None, typer.Option(help="Quiet time after an event of one trigger.")] = None,
+    max_frames: Annotated[int | None, typer.Option("--max-frames", help="Frames the window holds at most.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line, even on a terminal.")] = False,
+    show_checks: Annotated[bool, typer.Option("--show-checks", help="Also print every trigger check.")] = False,
+) -> None:
+    """Watch a live video source: answer questions about the last seconds and raise events."""
+    from vreason.live import RollingWindow, Trigger, Watcher, engine_asker, open_source
+
+    seconds = parse_seconds(window, "window")
+    period = parse_seconds(every, "every")
+    step = parse_seconds(check_every, "check-every")
+    quiet = parse_seconds(cooldown, "cooldown") or 0.0
+    if fps <= 0:
+        raise InvalidRequestError(f"--fps must be > 0, got {fps}")
+    if not ask and not when:
+        raise InvalidRequestError("nothing to watch for: give --when TRIGGER and/or --ask QUESTION")
+    if debounce < 1:
+        raise InvalidRequestError(f"--debounce must be >= 1, got {debounce}")
+    triggers = [Trigger(text, debounce=debounce, cooldown_s=quiet) for text in when or []]
+    live = open_source(source, realtime=realtime)  # a missing file fails here, before the model loads
+    vr = o.open_model(o.engine_spec(loading))
+    budget = getattr(vr.engine, "video_budget", None)
+    watcher = Watcher(
+        live,
+        engine_asker(vr.aio),
+        RollingWindow(seconds, fps, max_frames=max_frames, budget=budget, label=Path(source).name or source),
+        triggers=triggers,
+        every=period,
+        questions=ask or [],
+        check_every=step,
+        frames_dir=events.with_name(events.stem + "-frames") if events else None,
+    )
+    lines = as_json or not sys.stdout.isatty()
+    log = events.open("a", encoding="utf-8") if events else None
+    previous = signal.signal(signal.SIGINT, lambda *_: watcher.stop())
+    try:
+        for item in vr.bridge.iterate(watcher.events):
+            data = item.to_dict()
+            if log is not None:
+                log.write(json.dumps(data) + "\n")
+                log.flush()
+            if data["type"] == "answer" and data["kind"] == "check" and not show_checks:
+                continue
+            print(json.dumps(data) if lines else plain(data), flush=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if log is not None:
+            log.close()
+    summary = watcher.stats.to_dict()
+    if lines:
+        print(json.dumps(summary), flush=True)
+    print(
+        f"watched {summary['frames_seen']} frames ({summary['frames_sampled_out']} sampled out, "
+        f"{summary['frames_dropped']} dropped), {summary['windows_asked']} windows asked, {summary['events']} "
+        f"events, latency p50 {summary['latency_p50_s']}s p99 {summary['latency_p99_s']}s, "
+        f"{summary['prefill_tokens_mean']} prefill tokens a question",
+        file=sys.stderr,
+    )
+
+
+def plain(data: dict) -> str:
+    at = f"[{data['stream_time']:7.1f}s]"
+    if data["type"] == "event":
+        saved = f" ({', '.join(data['frames'])})" if data["frames"] else ""
+        return f"{at} EVENT {data['trigger']!r}: {data['answer']}{saved}"
+    return f"{at} {data['question']} -> {data['answer']}"
