@@ -119,9 +119,11 @@ class BatchRunner:
         grids = torch.tensor([s.grid_thw for s in firsts], dtype=torch.long, device=self.device)
         out = self.model.model.get_image_features(pixels, grids, return_dict=True)
         for index, (key, slots) in enumerate(todo.items()):
+            # Copies, not views: a view of the batch's output would keep every image's features of this batch
+            # alive for as long as any one of them stays cached, uncounted by the cache's byte budget.
             features = VisionFeatures(
-                embeds=out.pooler_output[index],
-                deepstack=tuple(layer[index] for layer in out.deepstack_features),
+                embeds=out.pooler_output[index].clone(),
+                deepstack=tuple(layer[index].clone() for layer in out.deepstack_features),
                 grid_thw=slots[0].grid_thw,
             )
             self.vision_cache.put(key, features, features.nbytes)
