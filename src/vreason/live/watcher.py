@@ -66,7 +66,7 @@ class Watcher:
     ):
         self.source = source
         self.asker = asker
-        self.window = window or RollingWindow()
+        self.window = window if window is not None else RollingWindow()  # (an empty window is falsy)
         self.triggers = [t if isinstance(t, Trigger) else Trigger(t) for t in triggers]
         if every is not None and every <= 0:
             raise ValueError(f"every ({every}) must be > 0 seconds")

@@ -5,7 +5,7 @@ window as a `PreparedVideo` whose timestamps are the frames' real capture times,
 first frame (`WindowInfo.start` says where that is in the stream).
 
 Bounds, whatever the stream does:
-- rate: a frame less than 1/fps after the last one kept is skipped (`sampled_out`), before it is converted;
+- rate: one frame per slot of 1/fps seconds is kept, the others skipped (`sampled_out`) before conversion;
 - time and count: frames older than `seconds` before the newest leave, and never more than `max_frames` stay;
 - pixels: every frame is resized once, on arrival, to one size under the engine's video budget for a full
   window (`VideoBudget.frame_size`), so a window never holds more pixels than a clip of `max_frames` frames;
@@ -32,7 +32,9 @@ from vreason.live.types import LiveFrame, WindowInfo
 from vreason.media.video_budget import VideoBudget
 from vreason.media.video_types import PreparedVideo, VideoSampling
 
-TOLERANCE = 0.25  # of a frame period: a source at exactly the window's rate is never sampled out
+# A frame is kept when it is the first in a new slot of 1/fps seconds; the small slack keeps a source at
+# exactly the window's rate (times like 0.49999) from being sampled out by rounding.
+SLACK = 1e-3
 
 
 class RollingWindow:
@@ -70,7 +72,7 @@ class RollingWindow:
     def wants(self, stream_time: float) -> bool:
         """Whether a frame at `stream_time` would be kept (sources skip converting the others)."""
         last = self._last_time
-        return last is None or stream_time >= last + (1 - TOLERANCE) / self.fps
+        return last is None or _slot(stream_time, self.fps) > _slot(last, self.fps)
 
     def add(self, image: np.ndarray | Image.Image, stream_time: float, wall_time: float | None = None) -> bool:
         """Offer a frame; returns whether it was kept. Called from any thread."""
@@ -136,3 +138,7 @@ class RollingWindow:
         )
         info = WindowInfo(start, frames[-1].stream_time, len(frames), new, frames[-1].wall_time)
         return video, info, frames
+
+
+def _slot(t: float, fps: float) -> int:
+    return math.floor(t * fps + SLACK)
