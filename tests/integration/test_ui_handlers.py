@@ -253,13 +253,13 @@ def test_a_video_upload_is_asked_about_shown_as_a_contact_sheet_and_kept_for_fol
     prepared = state.prepared[kept.name]
     assert prepared.num_frames == 4  # 2 frames a second, at least 4
     assert kept.caption == "4 frames sampled from clip.mp4 at 0.0–1.9 s"
-    # The contact sheet shown before the question: one thumbnail per sampled frame (2 rows of 3 at most 4 wide).
+    # The contact sheet shown before the question: one thumbnail per sampled frame, in one row.
     sheet_message = display[0]
     assert sheet_message["role"] == "user"
     assert sheet_message["content"]["alt_text"] == kept.caption
     sheet = Image.open(sheet_message["content"]["path"])
     assert sheet.width > sheet.height  # thumbnails side by side, times under them
-    assert display[1]["content"] == "What happens?"
+    assert display[1]["content"] == f"What happens?\n\n<sub class=\"vr-clip\">Video: {kept.caption}</sub>"
 
     # A follow-up without an upload asks about the same decoded frames; the engine reuses what it computed.
     hits_before = demo.engine.stats().caches["prefix"].hits

@@ -40,7 +40,7 @@ CSS = """
 #chat-status { min-height: 1.5em; flex-grow: 1; }
 #chat-list label { width: 100%; }
 #model-card .model-card-text { max-height: 480px; overflow-y: auto; }
-.vr-stats { opacity: 0.65; font-size: 0.8em; }
+.vr-stats, .vr-clip { opacity: 0.65; font-size: 0.8em; }
 #ground-status, #reason-status, #task-status { min-height: 1.5em; }
 #reason-trace-steps pre { white-space: pre-wrap; font-size: 0.85em; }
 footer { display: none !important; }

@@ -61,12 +61,15 @@ def answer_messages(turn: Turn, *, done: bool, thinking_s: float | None = None) 
 
 
 def question_messages(turn: Turn, image_path: Callable[[str], str]) -> list[dict[str, Any]]:
-    """The user's side of a turn: each clip's contact sheet (its caption as the picture's alt text), each image,
-    then the question."""
+    """The user's side of a turn: each clip's contact sheet, each image, then the question with a line under it
+    per clip saying how many frames the model saw (Gradio's chatbot does not show an image's alt text)."""
     out = [{"role": "user", "content": {"path": image_path(clip.sheet), "alt_text": clip.caption}}
            for clip in turn.videos]
     out += [{"role": "user", "content": {"path": image_path(name)}} for name in turn.images]
-    out.append({"role": "user", "content": safe_markdown(turn.question)})
+    text = safe_markdown(turn.question)
+    for clip in turn.videos:
+        text += f"\n\n<sub class=\"vr-clip\">Video: {html.escape(clip.caption)}</sub>"
+    out.append({"role": "user", "content": text})
     return out
 
 

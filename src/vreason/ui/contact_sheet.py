@@ -34,7 +34,8 @@ def contact_sheet(video: PreparedVideo, thumb: int = THUMB, max_columns: int = M
     width, height = video.size
     scale = thumb / max(width, height)
     tw, th = max(1, round(width * scale)), max(1, round(height * scale))
-    columns = min(count, max_columns, max(1, math.ceil(math.sqrt(count * 1.5))))  # wider than tall reads better
+    # a few frames in one row; more in a grid a bit wider than tall, which reads better in a chat bubble
+    columns = count if count <= 4 else min(max_columns, math.ceil(math.sqrt(count * 1.5)))
     rows = math.ceil(count / columns)
     sheet = Image.new("RGB", (GAP + columns * (tw + GAP), GAP + rows * (th + LABEL_H + GAP)), BACKGROUND)
     draw = ImageDraw.Draw(sheet)

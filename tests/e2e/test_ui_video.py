@@ -1,0 +1,117 @@
+"""The Chat tab with a video clip, in Debian's Chromium driven by Playwright: a tiny clip encoded with PyAV is
+uploaded, asked about, shown as a contact sheet of the frames the model saw, and asked about again; a file that
+is neither an image nor a video is refused in one line and nothing is sent.
+
+One server (the built-in demo model) and one page for the module. Screenshots go to test-output/ui/.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.video_samples import make_clip
+from vreason.ui.contact_sheet import GAP, LABEL_H, THUMB
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-output" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)  # model answers on a shared 2-core CI box
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ui-video-data")
+
+
+@pytest.fixture(scope="module")
+def page(data_dir: Path) -> Iterator[Page]:
+    from vreason import VReason
+    from vreason.ui import build_app, launch
+
+    vr = VReason()
+    app = build_app(vr, data_dir=data_dir)
+    port = _free_port()
+    launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
+    with sync_playwright() as playwright:
+        browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        tab = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(f"http://127.0.0.1:{port}/")
+        expect(tab.locator("#chat-input textarea")).to_be_visible()
+        yield tab
+        browser.close()
+    app.close()
+    vr.close()
+
+
+def _ask(page: Page, question: str, files: list[Path] = ()) -> None:
+    box = page.locator("#chat-input")
+    if files:
+        box.locator("input[type=file]").set_input_files([str(f) for f in files])
+        expect(box.get_by_label("Uploading")).to_have_count(0)
+        expect(box.locator("[data-testid=file-preview], [aria-label='File thumbnail'], video")).not_to_have_count(0)
+    box.locator("textarea").fill(question)
+    box.locator("textarea").press("Enter")
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"video-{name}.png"), full_page=True)
+
+
+def test_a_clip_is_asked_about_shown_as_its_sampled_frames_and_asked_about_again(
+    page: Page, tmp_path: Path, data_dir: Path
+):
+    clip = make_clip(tmp_path / "moving-bar.mp4", 64, 64, frames=20, fps=10)  # 64x64, 2 s
+    _ask(page, "What happens in the video?", [clip])
+    history = page.locator("#chat-history")
+    bots = history.locator("[data-testid=bot]")
+    expect(bots).to_have_count(1)
+    expect(bots.first).to_contain_text("tokens")  # the answer arrived, its stats line under it
+    # The contact sheet sits with the question: 2 frames a second of a 2 s clip, at least 4.
+    [sheet_file] = (data_dir / ".images").iterdir()  # the contact sheet is the one picture kept
+    sheet = history.locator(f"img[src$='{sheet_file.name}']")
+    expect(sheet).to_have_count(1)
+    expect(history.locator(".vr-clip")).to_have_text("Video: 4 frames sampled from moving-bar.mp4 at 0.0–1.9 s")
+    picture = Image.open(io.BytesIO(page.request.get(sheet.get_attribute("src")).body()))
+    # four thumbnails side by side (the frames are square), their times under them
+    assert picture.size == (GAP + 4 * (THUMB + GAP), GAP + THUMB + LABEL_H + GAP)
+    # The clip is kept by content for reopening the conversation later.
+    assert [p.read_bytes() for p in (data_dir / ".videos").iterdir()] == [clip.read_bytes()]
+    _shot(page, "asked")
+
+    _ask(page, "And what colour is the bar?")  # no upload: the conversation still has the clip
+    expect(bots).to_have_count(2)
+    expect(bots.nth(1)).to_contain_text("tokens")
+    expect(history.locator(f"img[src$='{sheet_file.name}']")).to_have_count(1)  # shown once, with its question
+    expect(page.locator("#chat-status")).to_have_text("")
+    _shot(page, "follow-up")
+
+
+def test_a_file_that_is_neither_an_image_nor_a_video_is_refused_in_one_line(page: Page, tmp_path: Path):
+    page.locator("#chat-new").click()
+    fake = tmp_path / "holiday.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(300))
+    _ask(page, "What happens?", [fake])
+    status = page.locator("#chat-status")
+    expect(status).to_contain_text("holiday.mp4")
+    expect(status).to_contain_text("nor a video")
+    expect(page.locator("#chat-history [data-testid=user]")).to_have_count(0)  # nothing was sent
+    expect(page.locator("#chat-input textarea")).to_have_value("What happens?")
+    _shot(page, "refused")
