@@ -145,10 +145,11 @@ class Watcher:
             asked += [(q, "every", None) for q in self.questions]
         answers = await asyncio.gather(*(self._answer(video, info, q, kind) for q, kind, _ in asked))
         for (_, _, trigger), answer in zip(asked, answers, strict=True):
+            if trigger is not None:
+                answer.trigger = trigger.condition
+            yield answer  # a trigger's check too: the record of what each window was answered
             if trigger is None:
-                yield answer
                 continue
-            answer.trigger = trigger.condition
             if trigger.update(trigger.holds(answer.answer), info.end):
                 self.stats.events += 1
                 yield WatchEvent(
