@@ -31,6 +31,7 @@ from vreason.server.metrics import MetricsMiddleware, ServerMetrics
 from vreason.server.protocol import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 from vreason.server.reasoning_routes import reasoning_router
 from vreason.server.settings import ServerSettings
+from vreason.server.spatial_routes import spatial_router
 
 # The guard answers 413 on any route whose declared body is over the limit; 401 guards /v1 when a key is set.
 GUARD_ERRORS = (413,)
@@ -120,6 +121,11 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     # /v1/vreason/reason, /ground, /tile
     app.include_router(
         reasoning_router(engine, settings.request_timeout_s),
+        responses=error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS),
+    )
+    # /v1/vreason/ground3d
+    app.include_router(
+        spatial_router(engine, settings.request_timeout_s),
         responses=error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS),
     )
     metrics.known_paths = frozenset(getattr(route, "path", "") for route in app.routes)

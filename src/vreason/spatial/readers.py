@@ -80,7 +80,8 @@ def read_cloud(path: str | Path, *, max_points: int = MAX_POINTS, drop_invalid: 
         raise InvalidRequestError(f"{path}: reading {suffix} needs `pip install vreason[3d]` ({err})") from None
     except Exception as err:  # a library's parse error: say which file and why, in one line
         raise InvalidRequestError(
-            f"{path}: not a readable {suffix} cloud ({type(err).__name__}: {err})", param="cloud"
+            f"{path}: not a readable {suffix} cloud ({type(err).__name__}: {' '.join(str(err).split())})",
+            param="cloud",
         ) from None
     return checked_cloud(points, colors, intensity, source=str(path), max_points=max_points, drop_invalid=drop_invalid)
 
