@@ -298,3 +298,35 @@ def test_an_upload_that_is_neither_an_image_nor_a_video_is_refused_by_name(demo,
     assert state.conversation.turns == []
     assert demo.engine.stats().finished_total == finished
     assert not (tmp_path / "data").exists()
+
+
+def test_the_3d_tab_finds_a_target_draws_the_views_and_writes_the_boxes_as_ply(demo, tmp_path):
+    from vreason.spatial.readers import read_cloud
+    from vreason.ui.spatial_tab import TABLE_HEADERS, SpatialTab
+
+    scene = ROOT / "examples" / "scene_red_box.ply"
+    tab = SpatialTab(demo.aio)
+    pictures, rows, boxes, ply, answer, status = collect(tab.find(str(scene), "red box", ["bev", "front"]))[-1]
+    assert [name for _, name in pictures] == ["bev", "front"]
+    assert all(picture.width == 448 for picture, _ in pictures)  # the views as rendered (448 px wide by default)
+    assert rows
+    assert all(len(row) == len(TABLE_HEADERS) and row[0] == "red box" for row in rows)
+    assert [b["label"] for b in boxes] == ["red box"] * len(rows)
+    assert Path(ply).name == "scene_red_box-boxes.ply"
+    assert len(read_cloud(ply)) == 8 * len(rows)  # a line set: 8 corners a box
+    assert status.startswith(f"**{len(rows)} found**")
+
+    pictures, rows, boxes, ply, answer, status = collect(tab.ask(str(scene), "How many objects are there?",
+                                                                 ["bev"]))[-1]
+    assert [name for _, name in pictures] == ["bev"]
+    assert answer
+    assert "tokens" in status
+    assert (rows, boxes, ply) == ([], None, None)
+
+    notes = tmp_path / "notes.xyz"
+    notes.write_text("not a cloud\n")
+    for args in ((str(notes), "red box", ["bev"]), (None, "red box", ["bev"]), (str(scene), "red box", [])):
+        *_, status = collect(tab.find(*args))[-1]
+        assert status.startswith("⚠️")
+        assert "\n" not in status
+        assert str(tmp_path) not in status  # the upload is named as the user knows it

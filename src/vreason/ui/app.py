@@ -25,6 +25,7 @@ from vreason.ui.conversation_store import DEFAULT_DATA_DIR, ConversationStore  #
 from vreason.ui.grounding_tab import GroundingTab  # noqa: E402
 from vreason.ui.model_card import NO_CARD, card_text, demo_banner  # noqa: E402
 from vreason.ui.reasoning_tab import ReasoningTab  # noqa: E402
+from vreason.ui.spatial_tab import SpatialTab  # noqa: E402
 from vreason.ui.tasks_tab import TasksTab  # noqa: E402
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ CSS = """
 #chat-list label { width: 100%; }
 #model-card .model-card-text { max-height: 480px; overflow-y: auto; }
 .vr-stats, .vr-clip { opacity: 0.65; font-size: 0.8em; }
-#ground-status, #reason-status, #task-status { min-height: 1.5em; }
+#ground-status, #reason-status, #task-status, #space-status { min-height: 1.5em; }
 #reason-trace-steps pre { white-space: pre-wrap; font-size: 0.85em; }
 footer { display: none !important; }
 """
@@ -77,6 +78,8 @@ def build_app(vr: Backend | Sequence[Backend], *, title: str = "vreason",
                 ReasoningTab(first).build()
             with gr.Tab("Task packs", id="tasks"):
                 TasksTab(first).build()
+            with gr.Tab("3D", id="3d"):
+                SpatialTab(first).build()
         # The browser's upload toasts (a file over the size limit) are about the tab they came from; they
         # close when the user moves to another one instead of staying over it for their 10 s.
         tabs.change(None, js=CLOSE_TOASTS_JS, queue=False)
