@@ -236,7 +236,7 @@ def test_a_video_upload_is_asked_about_shown_as_a_contact_sheet_and_kept_for_fol
 
     from tests.video_samples import make_clip
     from vreason.ui.chat_tab import ChatTab
-    from vreason.ui.conversation_store import ConversationStore
+    from vreason.ui.conversation_store import ConversationStore, to_json
 
     clip = make_clip(tmp_path / "clip.mp4", 64, 64, frames=20, fps=10)  # 2 s
     store = ConversationStore(tmp_path / "data")
@@ -273,6 +273,9 @@ def test_a_video_upload_is_asked_about_shown_as_a_contact_sheet_and_kept_for_fol
     # Reopened in a new session (nothing decoded yet), the conversation still has its clip.
     reopened = store.for_user("local").get(state.conversation.id)
     assert reopened.turns[0].videos == [kept]
+    exported = to_json(reopened, store)["messages"][0]["content"]  # what `vreason chat /load` reads
+    assert exported[0]["video_url"]["url"].startswith("data:video/mp4;base64,")
+    assert exported[-1] == {"type": "text", "text": "What happens?"}
     fresh = ChatTab(demo.aio, store)
     state2 = fresh.new_state(reopened)
     outputs = collect(fresh.submit(None, {"text": "What happens?", "files": []}, state2, "", demo.model_name,
