@@ -3,10 +3,13 @@
     load_dataset("data.jsonl")          # {"image": PATH or [PATHS], "question", "answer": str or [str], ...}
     load_dataset("clips.jsonl")         # {"video": PATH_OR_URL, "question", "answer", "fps"?, "max_frames"?,
                                         #  "start"?, "end"?, ..., "family"?, "answer_type"?: "time" | "exact"}
+    load_dataset("scenes.jsonl")        # {"cloud": PATH, "question", "answer"} (asked on the cloud's views), or
+                                        # {"cloud": PATH, "target": "red box", "box3d": {"center": [x, y, z],
+                                        #  "size": [l, w, h], "yaw": radians}}; "views"?: "bev,front"
     load_dataset("easy-vqa:test")       # the PyPI package easy_vqa (9,673 test questions)
     load_dataset("mmbench.tsv", image_dir=out / "images")   # base64 images are written out once
 
-Relative image and video paths in JSONL are relative to the JSONL file. Ground-truth boxes are pixels of the
+Relative image, video and cloud paths in JSONL are relative to the JSONL file. Ground-truth boxes are pixels of the
 (first) image. A video row's sampling keys are `VideoSampling`'s, checked here (a key that is
 nearly one, "max_frame", is refused with the right name rather than carried silently in `fields`);
 `family` (or `kind`) is the question family the report breaks accuracy down by. Nothing here runs a model or
@@ -89,6 +92,8 @@ def item_from_row(row: Any, base: Path, where: str, default_id: str) -> EvalItem
     choices = row.get("choices")
     if isinstance(choices, list):
         choices = dict(zip(string.ascii_uppercase, (str(c) for c in choices), strict=False))
+    if "cloud" in row:
+        return _cloud_item(row, base, where, default_id)
     target = row.get("target")
     if target is not None and not isinstance(target, dict):
         raise InvalidRequestError(f"{where}: 'target' must be a JSON object, got {target!r:.80}")
@@ -97,7 +102,7 @@ def item_from_row(row: Any, base: Path, where: str, default_id: str) -> EvalItem
     if answer_type not in (None, "time", "exact"):
         raise InvalidRequestError(f"{where}: 'answer_type' must be \"time\" or \"exact\", got {answer_type!r:.40}")
     known = {"id", "image", "images", "question", "answer", "answers", "boxes", "kind", "family", "choices",
-             "target", "video", "videos", "answer_type", *SAMPLING_KEYS}
+             "target", "video", "videos", "answer_type", "cloud", "views", "box3d", *SAMPLING_KEYS}
     return EvalItem(
         id=str(row.get("id", default_id)),
         images=[_resolve(i, base) for i in images],
@@ -112,6 +117,74 @@ def item_from_row(row: Any, base: Path, where: str, default_id: str) -> EvalItem
         video_sampling=sampling,
         answer_type=answer_type,
     )
+
+
+def _cloud_item(row: dict[str, Any], base: Path, where: str, default_id: str) -> EvalItem:
+    """A point-cloud row: a question about its views, or a target and its true 3D box (`box3d`)."""
+    from vreason.spatial.views import parse_views
+
+    cloud = row["cloud"]
+    if not isinstance(cloud, str) or not cloud:
+        raise InvalidRequestError(f"{where}: 'cloud' must be the path of a point-cloud file, got {cloud!r:.80}")
+    mixed = [k for k in ("image", "images", "video", "videos", "boxes", "choices") if k in row]
+    if mixed:
+        raise InvalidRequestError(f"{where}: a cloud row takes no {', '.join(mixed)} (its views are its images)")
+    views = row.get("views", "bev")
+    try:
+        views = parse_views(",".join(views) if isinstance(views, list) else str(views))
+    except InvalidRequestError as err:
+        raise InvalidRequestError(f"{where}: {err}") from None
+    answers = row.get("answer", row.get("answers", []))
+    answers = [answers] if isinstance(answers, (str, int, float)) else answers
+    if not isinstance(answers, list):
+        raise InvalidRequestError(f"{where}: 'answer' must be a string or a list of strings, got {answers!r:.80}")
+    target, box3d = row.get("target"), None
+    if "box3d" in row:
+        if not isinstance(target, str) or not target.strip():
+            raise InvalidRequestError(f"{where}: a 'box3d' row names what to find as 'target' (\"red box\")")
+        if "question" in row or answers:
+            raise InvalidRequestError(f"{where}: a cloud row asks a question or grounds a target, not both")
+        box3d = {**parse_box3d(row["box3d"], where), "label": target}
+    elif target is not None:
+        raise InvalidRequestError(f"{where}: 'target' in a cloud row needs its true box as 'box3d'")
+    elif not str(row.get("question", "")).strip():
+        raise InvalidRequestError(f"{where}: a cloud row needs a 'question' (or a 'target' and its 'box3d')")
+    answer_type = row.get("answer_type")
+    if answer_type not in (None, "time", "exact"):
+        raise InvalidRequestError(f"{where}: 'answer_type' must be \"time\" or \"exact\", got {answer_type!r:.40}")
+    known = {"id", "cloud", "views", "question", "answer", "answers", "target", "box3d", "family", "kind",
+             "answer_type"}
+    return EvalItem(
+        id=str(row.get("id", default_id)),
+        images=[],
+        question=target if box3d is not None else str(row["question"]),
+        answers=[str(a) for a in answers],
+        kind=str(row.get("family", row.get("kind", "all"))),
+        fields={k: v for k, v in row.items() if k not in known},
+        answer_type=answer_type,
+        cloud=_resolve(cloud, base),
+        views=views,
+        box3d=box3d,
+    )
+
+
+def parse_box3d(value: Any, where: str) -> dict[str, Any]:
+    """`{"center" (or "centre"): [x, y, z], "size": [l, w, h], "yaw"?: radians about +z}` in the cloud's units."""
+    def numbers(key: str, entry: Any) -> list[float]:
+        if not (isinstance(entry, list) and len(entry) == 3 and all(isinstance(v, (int, float)) for v in entry)):
+            raise InvalidRequestError(f"{where}: box3d {key} must be 3 numbers, got {entry!r:.80}")
+        return [float(v) for v in entry]
+
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"{where}: 'box3d' must be an object with center, size and yaw, got {value!r:.80}")
+    center = numbers("center", value.get("center", value.get("centre")))
+    size = numbers("size", value.get("size"))
+    if min(size) <= 0:
+        raise InvalidRequestError(f"{where}: box3d size must be positive, got {size}")
+    yaw = value.get("yaw", 0.0)
+    if not isinstance(yaw, (int, float)):
+        raise InvalidRequestError(f"{where}: box3d yaw must be a number of radians, got {yaw!r:.40}")
+    return {"center": center, "size": size, "yaw": float(yaw)}
 
 
 def _video_fields(row: dict[str, Any], where: str) -> tuple[list[str], dict[str, Any]]:

@@ -4,7 +4,8 @@ The model is reached only through the async API (`AsyncVReason`): `await vr.chat
 engine at once, so a batching engine (local or remote) runs it concurrently. Resumable: items whose id is already
 in the predictions file are skipped, and each batch is flushed as soon as it finishes, so a killed run loses at
 most one batch. A request that fails (an unreadable image or clip) becomes a record with `error`, not a crashed
-run. A video item's clips are decoded once, by the media step under the engine's policy and the item's sampling,
+run. Point-cloud items are asked or grounded on their views (eval/cloud_items.py), in the same batch. A video
+item's clips are decoded once, by the media step under the engine's policy and the item's sampling,
 before the batch goes to the engine (so a batch retried item by item does not decode them again).
 
 `arun_predictions` and `apredict_batch` are the functions; `run_predictions` and `predict_batch` are their
@@ -97,6 +98,15 @@ def run_predictions(vr: VReason, items: Sequence[EvalItem], out: Path, *, task: 
 async def apredict_batch(vr: AsyncVReason, items: Sequence[EvalItem], task: TaskPack | None,
                          sampling: dict[str, Any]) -> list[PredictionRecord]:
     """One engine call for the batch; when it fails, each item alone, so one bad input spoils one record."""
+    if any(item.cloud for item in items):  # point-cloud items (eval/cloud_items.py) go alongside the others
+        from vreason.eval.cloud_items import apredict_cloud
+
+        plain = [item for item in items if not item.cloud]
+        clouds = [item for item in items if item.cloud]
+        together = [apredict_batch(vr, plain, task, sampling)] if plain else []
+        together += [_as_list(apredict_cloud(vr, item, task, sampling)) for item in clouds]
+        done = {r.id: r for batch in await asyncio.gather(*together) for r in batch}
+        return [done[item.id] for item in items]
     records = [PredictionRecord.for_item(item, task.prompt(item) if task else item.question) for item in items]
     # the batch's images are read side by side (worker threads); a bad one spoils only its own record
     loaded = await asyncio.gather(*(_prepare(vr, item) for item in items))
@@ -126,6 +136,10 @@ def predict_batch(vr: VReason, items: Sequence[EvalItem], task: TaskPack | None,
                   sampling: dict[str, Any]) -> list[PredictionRecord]:
     """One engine call for the batch; when it fails, each item alone, so one bad input spoils one record."""
     return vr.run(apredict_batch(vr.aio, items, task, sampling))
+
+
+async def _as_list(record: Any) -> list[PredictionRecord]:
+    return [await record]
 
 
 async def _prepare(vr: AsyncVReason, item: EvalItem) -> Prepared | VReasonError:

@@ -1,5 +1,6 @@
-"""What an evaluation item is: an image (or several) or a video clip, a question or a task's fields, and the
-ground truth to score against. Dataset readers (`vreason.eval.datasets`) make them; task packs turn them into prompts.
+"""What an evaluation item is: an image (or several), a video clip or a point cloud, a question or a task's
+fields, and the ground truth to score against. Dataset readers (`vreason.eval.datasets`) make them; task packs
+turn them into prompts.
 """
 
 from __future__ import annotations
@@ -30,3 +31,8 @@ class EvalItem:
     # "time": answers are seconds, right within ±1 s; "exact": exact match only; None: decided per answer
     # (a time-shaped reference of a video item is a time; see scoring/times.py)
     answer_type: str | None = None
+    # A point cloud (path): its rendered `views` are the item's images. With `box3d` the item grounds its
+    # `question` (the target, "red box") and is right when a found box overlaps the true one (3D IoU >= 0.25).
+    cloud: str | None = None
+    views: tuple[str, ...] = ("bev",)
+    box3d: dict[str, Any] | None = None  # {"center": [x, y, z], "size": [l, w, h], "yaw": radians, "label"}

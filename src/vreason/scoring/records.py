@@ -43,13 +43,16 @@ class PredictionRecord:
     finish_reason: str = ""
     videos: list[str] = field(default_factory=list)  # the item's clips
     answer_type: str | None = None  # the item's: "time", "exact" or None (decided per answer)
+    cloud: str | None = None  # the item's point cloud
+    box3d: dict[str, Any] | None = None  # ground truth 3D box (center, size, yaw); None: the item has none
+    pred_boxes3d: list[dict[str, Any]] = field(default_factory=list)  # Box3D.to_dict() of the boxes found
 
     @classmethod
     def for_item(cls, item: EvalItem, prompt: str) -> PredictionRecord:
         boxes = None if item.boxes is None else [LabeledBox(list(b.box), b.label) for b in item.boxes]
         return cls(id=item.id, kind=item.kind, images=list(item.images), prompt=prompt, prediction="",
                    answers=list(item.answers), choices=item.choices, target=item.target, boxes=boxes,
-                   videos=list(item.videos), answer_type=item.answer_type)
+                   videos=list(item.videos), answer_type=item.answer_type, cloud=item.cloud, box3d=item.box3d)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -7,7 +7,9 @@ field add box F1@IoU>=0.5 and mean IoU; numeric references add MAE; a small labe
 adds per-class precision / recall / false-positive rate and a confusion matrix. Items whose answer is a time
 (scoring/times.py: any time-shaped reference of a video item, one with a unit or a clock otherwise, or any item
 marked `answer_type: "time"`) count as right within ±1 s and add `time_accuracy` / `time_mae`, and then
-`accuracy` (the fraction right by each item's own rule) leads the metrics.
+`accuracy` (the fraction right by each item's own rule) leads the metrics. Items of a point cloud with a true
+3D box (`box3d`) are right when a box found overlaps it with 3D IoU >= 0.25 and add the `box3d_*` metrics
+(scoring/boxes3d.py); `accuracy` leads then too (their exact match is 0: they have no answer text).
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
             counts = _counts(records[i])
             correct[i] = counts.false_positives == 0 and counts.false_negatives == 0
 
+    box3d_index = [i for i, r in enumerate(records) if r.box3d is not None]
+    if box3d_index:
+        from vreason.scoring.boxes3d import box3d_correct, box3d_metrics
+
+        out.update(box3d_metrics([records[i] for i in box3d_index]))
+        for i in box3d_index:
+            correct[i] = box3d_correct(records[i])
+
     times = {i: t for i, r in enumerate(records) if (t := reference_times(r))}
     if times:
         for i, references in times.items():
@@ -65,6 +75,9 @@ def score_qa(records: Sequence[PredictionRecord]) -> ScoreResult:
         out["time_count"] = len(times)
         out["time_mae"] = m.mean(errors)
         out["time_unparsed"] = len(read) - len(errors)
+        out = {"count": out.pop("count"), "accuracy": m.mean([float(c) for c in correct]), **out}
+
+    elif box3d_index:  # right by their own rule: `accuracy` leads, as for times
         out = {"count": out.pop("count"), "accuracy": m.mean([float(c) for c in correct]), **out}
 
     numeric = [(m.parse_number(r.prediction), float(r.answers[0])) for i, r in enumerate(records)
