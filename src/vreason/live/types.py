@@ -47,6 +47,7 @@ class WatchAnswer:
     prefill_tokens: int = 0  # prompt tokens the model computed (not reused from the prefix cache)
     prompt_tokens: int = 0
     video_tokens: int = 0
+    cached_patches: int = 0  # images and video frame pairs whose vision features came from the cache
     latency_s: float = 0.0  # from the capture of the window's newest frame to the answer
     trigger: str | None = None
 

@@ -186,6 +186,7 @@ class Watcher:
             prefill_tokens=prefill,
             prompt_tokens=prompt,
             video_tokens=usage.video_tokens if usage else 0,
+            cached_patches=usage.cached_images if usage else 0,
             latency_s=round(latency, 4),
         )
 
