@@ -294,7 +294,7 @@ def test_an_upload_that_is_neither_an_image_nor_a_video_is_refused_by_name(demo,
     outputs = collect(ChatTab(demo.aio, ConversationStore(tmp_path / "data")).submit(
         None, {"text": "What happens?", "files": [str(fake)]}, None, "", demo.model_name, *GREEDY))
     [(display, _, status, state, *_)] = outputs
-    assert "clip.mp4" in status
+    assert status.startswith("⚠️ **File clip.mp4**: is not an image")
     assert "nor a video" in status
     assert "\n" not in status
     assert display == []

@@ -45,7 +45,7 @@ from vreason.ui.chat_view import answer_messages, display, question_messages, sh
 from vreason.ui.contact_sheet import caption, contact_sheet
 from vreason.ui.controls import SamplingControls, to_sampling
 from vreason.ui.conversation_store import Clip, Conversation, ConversationStore, Turn, title_for
-from vreason.ui.feedback import answer_summary, error_message
+from vreason.ui.feedback import UnreadableUpload, answer_summary, error_message
 
 if TYPE_CHECKING:
     from vreason.async_api import AsyncVReason
@@ -286,7 +286,7 @@ class ChatTab:
                 checked.append((path, await self.vr.prepare_image(Path(path))))
             except MediaError as err:
                 nor = f"; nor a video ({as_video.problem})" if as_video is not None else NOT_A_VIDEO
-                raise MediaError(err.source, err.problem + nor) from None
+                raise UnreadableUpload(err.source, err.problem + nor) from None
         names: list[str] = []
         clips: list[Clip] = []
         for path, media in checked:

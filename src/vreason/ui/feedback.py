@@ -23,11 +23,15 @@ from vreason.media.video_types import VideoError
 logger = logging.getLogger("vreason.ui")
 
 
+class UnreadableUpload(MediaError):
+    """An upload that is neither an image nor a video (named as a file: the user may have meant either)."""
+
+
 def error_message(err: BaseException) -> str:
     """The one-line text shown in the page for `err` (Markdown)."""
     if isinstance(err, MediaError):
         # Gradio stores uploads under a temporary folder; the user knows the file by its own name.
-        kind = "Video" if isinstance(err, VideoError) else "Image"
+        kind = "Video" if isinstance(err, VideoError) else "File" if isinstance(err, UnreadableUpload) else "Image"
         return f"⚠️ **{kind} {_upload_name(err.source)}**: {err.problem}"
     if isinstance(err, EngineOverloadedError):
         return (f"⏳ **The model is busy** ({err}). Try again in {max(1, round(err.retry_after_s))} s; "
