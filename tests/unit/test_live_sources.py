@@ -76,3 +76,41 @@ def test_a_stream_that_never_opens_is_a_clear_error():
         asyncio.run(play(source, RollingWindow(2, 2)))
     assert time.monotonic() - started < 10
     assert source.failures == 3
+
+
+def test_growing_file_is_read_as_it_is_written(tmp_path):
+    """An MPEG-TS recording written frame by frame while the source follows it: every frame arrives once."""
+    import av
+
+    from vreason.live import GrowingFileSource
+    from vreason.live.synthetic import scene_at
+
+    path = tmp_path / "recording.ts"
+    schedule = [Appearance("circle", "red", 1.0, 2.0)]
+
+    def record() -> None:
+        with av.open(str(path), "w", format="mpegts", options={"flush_packets": "1"}) as container:
+            stream = container.add_stream("mpeg2video", rate=8)
+            stream.width = stream.height = 64
+            stream.pix_fmt = "yuv420p"
+            for i in range(24):
+                frame = av.VideoFrame.from_ndarray(scene_at(i / 8, schedule, 64), format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+                time.sleep(0.05)
+            for packet in stream.encode():
+                container.mux(packet)
+        return time.time()
+
+    window = RollingWindow(10, 8)
+
+    async def main():
+        writer = asyncio.create_task(asyncio.to_thread(record))
+        await GrowingFileSource(path, poll_s=0.1, idle_stop_s=1.0).start(window, threading.Event())
+        return await writer
+
+    finished = asyncio.run(main())
+    times = [f.stream_time for f in window.frames]
+    assert times == pytest.approx([i / 8 for i in range(24)])
+    assert window.seen == 24
+    assert window.frames[0].wall_time < finished - 0.5  # read while the recording was still being written

@@ -1,6 +1,7 @@
 """`vreason watch SOURCE`: watch a live source, answer questions about its last seconds, raise events.
 
-SOURCE is a video file (played as fast as it decodes, or in real time with `--realtime`), a folder where
+SOURCE is a video file (played as fast as it decodes, in real time with `--realtime`, or followed as it is
+written with `--follow`), a folder where
 image files arrive, or a live URL (rtsp://, http(s)://, udp://) or camera device (/dev/video0). Events and
 answers print as they happen: plain lines on a terminal, one JSON object per line when piped (`--json` forces
 it); `--events FILE` appends them to a JSONL file and saves the frames each event saw as JPEG beside it.
@@ -52,6 +53,9 @@ def watch(
     ] = None,
     events: Annotated[Path | None, typer.Option("--events", help="Append events and answers to a JSONL file.")] = None,
     realtime: Annotated[bool, typer.Option("--realtime", help="Play a file at its own pace.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="The file is still being written (MPEG-TS, MKV): read it as it grows.")
+    ] = False,
     check_every: Annotated[
         str | None,
         typer.Option("--check-every", help="Check triggers on each new window this often (default two frames)."),
@@ -76,7 +80,7 @@ def watch(
     if debounce < 1:
         raise InvalidRequestError(f"--debounce must be >= 1, got {debounce}")
     triggers = [Trigger(text, debounce=debounce, cooldown_s=quiet) for text in when or []]
-    live = open_source(source, realtime=realtime)  # a missing file fails here, before the model loads
+    live = open_source(source, realtime=realtime, follow=follow)  # a missing file fails here, before the model loads
     vr = o.open_model(o.engine_spec(loading))
     budget = getattr(vr.engine, "video_budget", None)
     watcher = Watcher(

@@ -1,7 +1,15 @@
 """Live video: watch a source, keep a rolling window of its last seconds, answer questions about it and
 raise events when a condition turns true. See watcher.py for the shape of it."""
 
-from vreason.live.sources import FileSource, FolderSource, FrameSource, PushSource, StreamSource, open_source
+from vreason.live.sources import (
+    FileSource,
+    FolderSource,
+    FrameSource,
+    GrowingFileSource,
+    PushSource,
+    StreamSource,
+    open_source,
+)
 from vreason.live.triggers import Trigger, parse_yes, trigger_question
 from vreason.live.types import LiveFrame, SourceError, WatchAnswer, WatchEvent, WatchStats, WindowInfo
 from vreason.live.watcher import Watcher, engine_asker
@@ -11,6 +19,7 @@ __all__ = [
     "FileSource",
     "FolderSource",
     "FrameSource",
+    "GrowingFileSource",
     "LiveFrame",
     "PushSource",
     "RollingWindow",

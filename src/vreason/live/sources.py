@@ -3,6 +3,7 @@ loop or the engine) and offers frames to a `RollingWindow`, which keeps what it 
 
 - `FileSource`: a video file played in real time (`realtime=True`, paced by its presentation times) or as
   fast as it decodes; stream time is the frame's presentation time.
+- `GrowingFileSource`: a file still being written (MPEG-TS, Matroska), read as it grows (`--follow`).
 - `FolderSource`: a folder where image files arrive (a camera dropping JPEGs); stream time is the file's
   modification time, counted from the first file's.
 - `PushSource`: frames pushed by the caller (`await push(image, t)`), through a bounded queue that drops its
@@ -31,6 +32,7 @@ from vreason.live.window import RollingWindow
 
 log = logging.getLogger("vreason.live")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+SEEK_MARGIN_S = 10.0
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 
@@ -79,6 +81,50 @@ class FileSource(FrameSource):
                     window.add(frame.to_ndarray(format="rgb24"), t, time.time())
                 else:
                     window.add(_SKIPPED, t)
+
+
+class GrowingFileSource(FrameSource):
+    """A file still being written (a recorder's MPEG-TS or Matroska; a plain MP4 is unreadable until its end):
+    each time it grows, decoding resumes after the last frame read (seeking to `SEEK_MARGIN_S` before it).
+    Stream time is the frame's presentation time. Ends after `idle_stop_s` without growth (None: follows forever)."""
+
+    def __init__(self, path: str | Path, poll_s: float = 0.5, idle_stop_s: float | None = None):
+        self.path = Path(path)
+        self.poll_s = poll_s
+        self.idle_stop_s = idle_stop_s
+        self.label = str(path)
+
+    def run(self, window: RollingWindow, stop: threading.Event) -> None:
+        import av
+
+        last: float | None = None
+        first: float | None = None
+        size = -1
+        changed = time.monotonic()
+        while not stop.is_set():
+            current = self.path.stat().st_size if self.path.exists() else -1
+            if current != size:
+                size, changed = current, time.monotonic()
+                try:
+                    with av.open(str(self.path)) as container:
+                        stream = container.streams.video[0]
+                        if last is not None and last > SEEK_MARGIN_S and stream.time_base:
+                            # MPEG-TS seeks by bytes, roughly: land well before the last frame read
+                            target = int((last - SEEK_MARGIN_S) / stream.time_base)
+                            container.seek(target, stream=stream, backward=True)
+                        for frame in container.decode(stream):
+                            if stop.is_set():
+                                return
+                            if frame.time is None or (last is not None and frame.time <= last):
+                                continue
+                            last = frame.time
+                            first = frame.time if first is None else first
+                            window.add(frame.to_ndarray(format="rgb24"), frame.time - first, time.time())
+                except (av.FFmpegError, IndexError, EOFError):
+                    pass  # not yet readable, or a truncated last packet: read again when it grows
+            elif self.idle_stop_s is not None and time.monotonic() - changed > self.idle_stop_s:
+                return
+            stop.wait(self.poll_s)
 
 
 class FolderSource(FrameSource):
@@ -235,11 +281,14 @@ def _reason(err: Exception) -> str:
     return str(getattr(err, "strerror", None) or err).splitlines()[0][:200]
 
 
-def open_source(spec: str, realtime: bool = False, **options) -> FrameSource:
-    """A source from a string: a URL or /dev/video* (live stream), a folder (arriving images), a file."""
+def open_source(spec: str, realtime: bool = False, follow: bool = False, **options) -> FrameSource:
+    """A source from a string: a URL or /dev/video* (live stream), a folder (arriving images), a file (followed
+    as it grows with `follow`)."""
     if spec.startswith(STREAM_SCHEMES) or spec.startswith("/dev/video"):
         return StreamSource(spec, **options)
     path = Path(spec).expanduser()
     if path.is_dir():
         return FolderSource(path, **options)
+    if follow:
+        return GrowingFileSource(path, **options)
     return FileSource(path, realtime=realtime)
