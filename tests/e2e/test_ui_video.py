@@ -1,6 +1,7 @@
 """The Chat tab with a video clip, in Debian's Chromium driven by Playwright: a tiny clip encoded with PyAV is
-uploaded, asked about, shown as a contact sheet of the frames the model saw, and asked about again; a file that
-is neither an image nor a video is refused in one line and nothing is sent.
+uploaded, asked about, shown as a contact sheet of the frames the model saw, asked about again, and again once
+the conversation is reopened from the sidebar; a file that is neither an image nor a video is refused in one
+line and nothing is sent.
 
 One server (the built-in demo model) and one page for the module. Screenshots go to test-output/ui/.
 """
@@ -102,6 +103,21 @@ def test_a_clip_is_asked_about_shown_as_its_sampled_frames_and_asked_about_again
     expect(history.locator(f"img[src$='{sheet_file.name}']")).to_have_count(1)  # shown once, with its question
     expect(page.locator("#chat-status")).to_have_text("")
     _shot(page, "follow-up")
+
+
+def test_a_reopened_conversation_still_asks_about_its_clip(page: Page, data_dir: Path):
+    history = page.locator("#chat-history")
+    page.locator("#chat-new").click()
+    expect(history.locator("[data-testid=bot]")).to_have_count(0)
+    page.locator("#chat-list label", has_text="What happens in the video?").click()
+    [sheet_file] = (data_dir / ".images").iterdir()
+    expect(history.locator(f"img[src$='{sheet_file.name}']")).to_have_count(1)
+    expect(history.locator("[data-testid=bot]")).to_have_count(2)
+    _ask(page, "Is the bar still there?")  # a new session's state: the clip is read back from the store
+    expect(history.locator("[data-testid=bot]")).to_have_count(3)
+    expect(history.locator("[data-testid=bot]").nth(2)).to_contain_text("tokens")
+    expect(page.locator("#chat-status")).to_have_text("")
+    _shot(page, "reopened")
 
 
 def test_a_file_that_is_neither_an_image_nor_a_video_is_refused_in_one_line(page: Page, tmp_path: Path):
