@@ -18,6 +18,7 @@ from PIL import Image
 
 from vreason.errors import MediaError
 from vreason.media.decode import check_and_normalize, decode_image
+from vreason.media.local_files import checked_local_path
 from vreason.media.policy import MediaPolicy
 from vreason.media.url_fetch import fetch_url
 
@@ -113,22 +114,8 @@ def _exists(path: Path) -> bool:
 
 
 def _read_local(path: Path, policy: MediaPolicy, label: str) -> bytes:
-    if not policy.allow_local_files:
-        raise MediaError(label, "local files are not allowed here (the server needs --allowed-local-media-path)")
+    resolved = checked_local_path(path, policy, label, "image", policy.max_bytes)
     try:
-        resolved = path.expanduser().resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):
-        raise MediaError(label, "no such file") from None
-    except OSError as err:
-        raise MediaError(label, f"cannot be read ({err.strerror})") from None
-    if policy.allowed_local_dir is not None and not resolved.is_relative_to(policy.allowed_local_dir):
-        raise MediaError(label, f"is outside the allowed media directory {policy.allowed_local_dir}")
-    if resolved.is_dir():
-        raise MediaError(label, "is a directory, not an image file")
-    try:
-        size = resolved.stat().st_size
-        if size > policy.max_bytes:
-            raise MediaError(label, f"{size} bytes is over the {policy.max_bytes}-byte limit")
         return resolved.read_bytes()
     except PermissionError:
         raise MediaError(label, "permission denied") from None

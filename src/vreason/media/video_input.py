@@ -24,6 +24,7 @@ from PIL import Image
 
 from vreason.errors import InvalidRequestError, MediaError
 from vreason.media.image_input import _BASE64_TEXT, _MIN_BASE64_LEN, _decode_base64, describe_source, load_image
+from vreason.media.local_files import checked_local_path
 from vreason.media.policy import MediaPolicy
 from vreason.media.url_fetch import fetch_url
 from vreason.media.video_budget import VideoBudget, plan_frames
@@ -224,28 +225,11 @@ def _is_file(text: str) -> bool:
 
 
 def _local(path: Path, policy: MediaPolicy, label: str) -> Path:
-    """The image loader's rules for local files, with the video byte limit; the file is opened in place."""
-    if not policy.allow_local_files:
-        raise VideoError(label, "local files are not allowed here (the server needs --allowed-local-media-path)")
+    """The local-file rule images follow, with the video byte limit; the file is opened in place, not read."""
     try:
-        resolved = path.expanduser().resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):
-        raise VideoError(label, "no such file") from None
-    except OSError as err:
-        raise VideoError(label, f"cannot be read ({err.strerror})") from None
-    if policy.allowed_local_dir is not None and not resolved.is_relative_to(policy.allowed_local_dir):
-        raise VideoError(label, f"is outside the allowed media directory {policy.allowed_local_dir}")
-    if resolved.is_dir():
-        raise VideoError(label, "is a directory, not a video file")
-    try:
-        size = resolved.stat().st_size
-    except OSError as err:
-        raise VideoError(label, f"cannot be read ({err.strerror})") from None
-    if size > policy.max_video_bytes:
-        raise VideoError(label, f"{size} bytes is over the {policy.max_video_bytes}-byte video limit")
-    if size == 0:
-        raise VideoError(label, "is empty (0 bytes)")
-    return resolved
+        return checked_local_path(path, policy, label, "video", policy.max_video_bytes)
+    except MediaError as err:
+        raise VideoError(label, err.problem) from None
 
 
 def _digest(data: Path | bytes) -> str:
