@@ -96,3 +96,34 @@ def test_watcher_events_from_scripted_answers(tmp_path):
     assert watcher.stats.events == 1
     assert watcher.stats.frames_seen == 20
     assert watcher.stats.to_dict()["windows_asked"] == watcher.stats.windows_asked > 0
+
+
+def test_a_failed_question_skips_one_window_and_the_watch_goes_on():
+    from vreason.errors import EngineOverloadedError
+
+    calls = []
+
+    async def asker(video, question):
+        calls.append(video.timestamps)
+        if len(calls) == 2:
+            raise EngineOverloadedError("the engine is busy")
+        return "no"
+
+    async def main():
+        source = PushSource(max_queue=64)
+        watcher = Watcher(source, asker, RollingWindow(4, 2), triggers=["a red screen appears"])
+
+        async def feed():
+            for i in range(8):
+                await source.push(np.zeros((16, 16, 3), np.uint8), i * 0.5)
+                await asyncio.sleep(0.01)
+            await source.close()
+
+        feeder = asyncio.create_task(feed())
+        items = [item async for item in watcher.events()]
+        await feeder
+        return watcher, items
+
+    watcher, items = asyncio.run(main())
+    assert watcher.stats.errors == 1
+    assert len(items) == len(calls) - 1 >= 3

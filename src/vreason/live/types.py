@@ -78,6 +78,7 @@ class WatchStats:
     windows_asked: int = 0
     questions: int = 0
     events: int = 0
+    errors: int = 0  # questions that failed (the watch went on)
     latencies_s: list[float] = field(default_factory=list)
     prefill_tokens: list[int] = field(default_factory=list)
 
@@ -92,6 +93,7 @@ class WatchStats:
             "windows_asked": self.windows_asked,
             "questions": self.questions,
             "events": self.events,
+            "errors": self.errors,
             "latency_p50_s": round(_quantile(lat, 0.5), 3),
             "latency_p99_s": round(_quantile(lat, 0.99), 3),
             "prefill_tokens_mean": round(sum(pre) / len(pre), 1) if pre else 0.0,

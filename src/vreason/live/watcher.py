@@ -16,13 +16,15 @@ leave unseen are counted as dropped: the watch falls behind by at most one windo
 
 The asker is any `async (video, question) -> Answer | str`: `engine_asker` asks a real engine (greedy,
 short answers); a scripted callable drives the state machine in unit tests. The source ending ends the
-iterator; its failure (`SourceError`) is raised from it.
+iterator; its failure (`SourceError`) is raised from it. A question that fails with a `VReasonError` (the
+engine overloaded, a timeout) is logged and counted (`stats.errors`), and the watch goes on with the next window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -32,6 +34,7 @@ from typing import Any
 
 from PIL import Image
 
+from vreason.errors import VReasonError
 from vreason.live.sources import FrameSource
 from vreason.live.triggers import Trigger
 from vreason.live.types import LiveFrame, WatchAnswer, WatchEvent, WatchStats, WindowInfo
@@ -40,6 +43,7 @@ from vreason.media.video_types import PreparedVideo
 
 Asker = Callable[[PreparedVideo, str], Awaitable[Any]]
 Item = WatchAnswer | WatchEvent
+log = logging.getLogger("vreason.live")
 
 
 def engine_asker(vr: Any, max_new_tokens: int = 24, **sampling: Any) -> Asker:
@@ -108,15 +112,18 @@ class Watcher:
                     raise task.exception()  # type: ignore[misc]
                 new = self.window.newest_seq - checked
                 if new >= self.step_frames or (ended and new > 0):
+                    newest = self.window.newest_time
+                    every_due = self.every is not None and (last_every is None or newest - last_every >= self.every)
+                    if not self.triggers and not every_due:
+                        checked = self.window.newest_seq  # nothing to ask about this window
+                        continue
                     snap = self.window.snapshot()
                     assert snap is not None
                     video, info, frames = snap
                     checked = frames[-1].seq
-                    every_due = self.every is not None and (last_every is None or info.end - last_every >= self.every)
                     if every_due:
                         last_every = info.end
-                    if self.triggers or every_due:
-                        self.stats.windows_asked += 1
+                    self.stats.windows_asked += 1
                     async for item in self._step(video, info, frames, every_due):
                         yield item
                     continue
@@ -143,8 +150,16 @@ class Watcher:
         asked = [(t.question, "check", t) for t in self.triggers]
         if every_due:
             asked += [(q, "every", None) for q in self.questions]
-        answers = await asyncio.gather(*(self._answer(video, info, q, kind) for q, kind, _ in asked))
-        for (_, _, trigger), answer in zip(asked, answers, strict=True):
+        answers = await asyncio.gather(
+            *(self._answer(video, info, q, kind) for q, kind, _ in asked), return_exceptions=True
+        )
+        for (question, _, trigger), answer in zip(asked, answers, strict=True):
+            if isinstance(answer, VReasonError):  # one failed question (overloaded, timed out) skips this window
+                self.stats.errors += 1
+                log.warning("live: %r on the window ending at %.1fs failed: %s", question, info.end, answer)
+                continue
+            if isinstance(answer, BaseException):
+                raise answer
             if trigger is not None:
                 answer.trigger = trigger.condition
             yield answer  # a trigger's check too: the record of what each window was answered

@@ -112,6 +112,11 @@ class RollingWindow:
     def newest_seq(self) -> int:
         return self.next_seq - 1
 
+    @property
+    def newest_time(self) -> float:
+        """Stream time of the newest frame kept (0 before the first)."""
+        return self._last_time if self._last_time is not None else 0.0
+
     def __len__(self) -> int:
         return len(self.frames)
 
