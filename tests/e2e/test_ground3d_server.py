@@ -114,3 +114,12 @@ def test_documented_in_openapi(url):
     assert set(json_schema["required"]) == {"cloud", "target"}
     assert json_schema["additionalProperties"] is False
     assert {"200", "400", "413", "429", "504"} <= set(operation["responses"])
+
+
+def test_a_cloud_of_a_few_points_is_answered_not_a_fault(url):
+    for cloud in ("data:,1 2 3", "data:,0 0 0%0A1 0 0", "data:,0 0 0%0A1 1 1%0A2 2 2"):
+        for method in ("lift", "bbox_3d"):
+            body = {"cloud": cloud, "target": "red box", "method": method, "views": ["bev", "front", "side", "persp"]}
+            response = httpx.post(url + ROUTE, json=body, timeout=120)
+            assert response.status_code == 200, (cloud, method, response.text)
+            assert response.json()["boxes"] == []

@@ -58,6 +58,8 @@ def estimate_ground(
     if tolerance is None:
         tolerance = max(0.01 * float(np.max(hi[:2] - lo[:2])), 1e-6)
     low = sample[sample[:, 2] <= np.percentile(sample[:, 2], 30)]
+    if len(low) < 3:  # a cloud of a few points: no plane to fit
+        return None
     best, best_count = None, 0
     for _ in range(iterations):
         a, b, c = low[rng.choice(len(low), 3, replace=False)]
