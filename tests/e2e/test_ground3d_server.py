@@ -93,6 +93,8 @@ def test_bad_clouds_are_400_and_the_server_stays_up(url, tmp_path):
     assert "0 bytes" in error_of(post_upload(url, b""))["message"]
     assert "unknown format" in error_of(post_upload(url, b"\xff\xfe" * 512, name="blob"))["message"]
     assert "not a readable .xyz cloud" in error_of(post_upload(url, bytes(range(256)) * 4, name="blob"))["message"]
+    words = error_of(post_upload(url, b"a b c\n1 2 3\n", name="words.xyz"))["message"]
+    assert words == "cloud words.xyz: text clouds are numeric columns x y z [intensity] [r g b], one point a line"
     outside = tmp_path / "scene.ply"
     outside.write_bytes(SCENE.read_bytes())
     refused = error_of(httpx.post(url + ROUTE, json={"cloud": str(outside), "target": "red box"}, timeout=60))

@@ -250,7 +250,7 @@ def _read_text(path: Path):
     # A .pts file starts with its point count on a line of its own; '#' lines are comments in most exporters.
     skip = 1 if path.suffix.lower() == ".pts" else 0
     table = pd.read_csv(path, sep=sep, header=None, comment="#", skiprows=skip, engine="c")
-    if table.shape[1] == 1 or not all(np.issubdtype(t, np.number) for t in table.dtypes):
+    if table.shape[1] == 1 or not all(pd.api.types.is_numeric_dtype(t) for t in table.dtypes):
         raise InvalidRequestError(
             f"{path}: text clouds are numeric columns x y z [intensity] [r g b], one point a line", param="cloud"
         )
