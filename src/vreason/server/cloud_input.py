@@ -2,7 +2,8 @@
 a path, read into a `PointCloud` under the engine's media policy.
 
 The policy's rules for images hold: URLs pass the same SSRF guard, domain list and timeout (media/url_fetch.py),
-local paths are refused unless the server was started with --allowed-local-media-path and must lie under it.
+local paths follow media/local_files.py (refused unless the server was started with --allowed-local-media-path,
+and then only under it).
 The size cap is the policy's cap for large media (`max_video_bytes`, `vreason serve --max-video-mb`); an upload
 is bounded by the request-body limit first. The format comes from `fmt` ("ply", "pcd", ...), else the file
 name's suffix (upload name, URL path, local path), else the first bytes (PLY, PCD, LAS/LAZ, .npy, .npz
@@ -23,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from vreason.errors import InvalidRequestError, MediaError
 from vreason.media.image_input import describe_source
+from vreason.media.local_files import checked_local_path
 from vreason.media.policy import MediaPolicy
 from vreason.media.url_fetch import fetch_url
 from vreason.spatial.readers import SUFFIXES, PointCloud, read_cloud
@@ -115,23 +117,14 @@ def _fetch(source: str, policy: MediaPolicy, label: str, cap: int) -> tuple[Path
 
 
 def _local(path: Path, policy: MediaPolicy, label: str, cap: int) -> Path:
-    if not policy.allow_local_files:
-        raise CloudInputError(
-            f"cloud {label}: local files are not allowed here (upload the file, or start the server with "
-            "--allowed-local-media-path)"
-        )
+    """media/local_files.py's rule, the one images and videos follow, with the cloud byte cap."""
     try:
-        resolved = path.expanduser().resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):  # no such file, "~nobody", a NUL in the name
+        return checked_local_path(path, policy, label, "cloud", cap)
+    except MediaError as err:
+        problem = err.problem.replace("(the server needs", "(upload the file, or start the server with")
+        raise CloudInputError(f"cloud {err.source}: {problem}") from None
+    except ValueError:  # a NUL in the name: no file has one
         raise CloudInputError(f"cloud {label}: no such file") from None
-    if policy.allowed_local_dir is not None and not resolved.is_relative_to(policy.allowed_local_dir):
-        raise CloudInputError(f"cloud {label}: is outside the allowed media directory {policy.allowed_local_dir}")
-    if not resolved.is_file():
-        raise CloudInputError(f"cloud {label}: is not a file")
-    size = resolved.stat().st_size
-    if size > cap:
-        raise CloudInputError(f"cloud {label}: {size:,} bytes is over the {cap:,}-byte limit")
-    return resolved
 
 
 def _data_uri(text: str, label: str) -> bytes:
