@@ -10,7 +10,8 @@ right. The trigger "a red circle appears" is scored against the circle's onsets:
 stream time is within `--tolerance` window periods (default 2) after an onset not yet matched; recall = hits /
 onsets, precision = hits / events. Event latency: from the onset (the first frame showing the circle) to the
 event, in wall time (the stream delay until a window answered yes plus that answer's own latency). RSS is
-sampled every 10 s (drift: last sample against the first after warm-up); CPU share is process CPU time over
+sampled every 10 s with the bytes the engine's reuse caches hold (drift: last sample against the first after
+warm-up, with and without the caches, which fill up to their byte budgets); CPU share is process CPU time over
 wall time. Prints a table and one JSON line.
 """
 
@@ -34,6 +35,15 @@ def rss_mb() -> float:
     return 0.0
 
 
+def cache_mb(engine) -> float:
+    """Bytes the engine's reuse caches hold (prefix KV and vision features), MiB; 0 when it does not say."""
+    stats = getattr(engine, "stats", None)
+    if stats is None:
+        return 0.0
+    caches = stats().caches
+    return sum(c.bytes_used for c in caches.values()) / 2**20
+
+
 def score(events: list[WatchEvent], truth: list[float], tolerance_s: float) -> tuple[int, list[float]]:
     """Hits (each onset matched once) and the stream delay of each hit."""
     unmatched = list(truth)
@@ -52,7 +62,7 @@ def quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-async def watch(vr, clip: Path, args) -> tuple[Watcher, list[WatchEvent], list[tuple[float, float]]]:
+async def watch(vr, clip: Path, args) -> tuple[Watcher, list[WatchEvent], list[tuple[float, float, float]]]:
     window = RollingWindow(args.window, args.fps, budget=getattr(vr.engine, "video_budget", None))
     trigger = Trigger(args.trigger, debounce=args.debounce)
     watcher = Watcher(
@@ -62,18 +72,21 @@ async def watch(vr, clip: Path, args) -> tuple[Watcher, list[WatchEvent], list[t
         triggers=[trigger],
         check_every=args.check_every,
     )
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, float, float]] = []
     started = time.monotonic()
+
+    def sample() -> tuple[float, float, float]:
+        return round(time.monotonic() - started, 1), round(rss_mb(), 1), round(cache_mb(vr.engine), 1)
 
     async def sample_rss() -> None:
         while True:
-            samples.append((round(time.monotonic() - started, 1), round(rss_mb(), 1)))
+            samples.append(sample())
             await asyncio.sleep(10)
 
     sampler = asyncio.create_task(sample_rss())
     events = [item async for item in watcher.events() if isinstance(item, WatchEvent)]
     sampler.cancel()
-    samples.append((round(time.monotonic() - started, 1), round(rss_mb(), 1)))
+    samples.append(sample())
     return watcher, events, samples
 
 
@@ -81,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="stream length (600 for the 10-minute run)")
     parser.add_argument("--source-fps", type=int, default=8)
-    parser.add_argument("--window", type=float, default=4.0, help="window length, seconds")
+    parser.add_argument("--window", type=float, default=2.0, help="window length, seconds")
     parser.add_argument("--fps", type=float, default=2.0, help="window frame rate")
     parser.add_argument("--check-every", type=float, default=1.0, help="window period, seconds")
     parser.add_argument("--debounce", type=int, default=1)
@@ -104,7 +117,8 @@ def main() -> None:
         vr.close()
     hits, delays = score(events, truth, args.tolerance * args.check_every)
     stats = watcher.stats.to_dict()
-    warm = [mb for t, mb in rss if t >= 10] or [mb for _, mb in rss]
+    warm = [mb for t, mb, _ in rss if t >= 10] or [mb for _, mb, _ in rss]
+    beside = [mb - cache for t, mb, cache in rss if t >= 10] or [mb - cache for _, mb, cache in rss]
     result = {
         "seconds": args.seconds,
         "onsets": len(truth),
@@ -121,6 +135,8 @@ def main() -> None:
         "prefill_tokens_mean": stats["prefill_tokens_mean"],
         "rss_mb": rss,
         "rss_drift": round(warm[-1] / warm[0] - 1, 3) if warm else None,
+        "rss_drift_beside_caches": round(beside[-1] / beside[0] - 1, 3) if beside else None,
+        "cache_mb_end": rss[-1][2],
         "cpu_share": round(cpu_share, 2),
         "truth": truth,
         "event_times": [e.stream_time for e in events],
@@ -140,6 +156,8 @@ def main() -> None:
         "frames_dropped",
         "prefill_tokens_mean",
         "rss_drift",
+        "rss_drift_beside_caches",
+        "cache_mb_end",
         "cpu_share",
     ):
         print(f"{key:<24}{result[key]}")
