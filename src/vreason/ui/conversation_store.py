@@ -58,11 +58,13 @@ class Clip:
 class Turn:
     question: str
     images: list[str] = field(default_factory=list)  # names in the store's image folder
-    videos: list[Clip] = field(default_factory=list)  # asked about before the images, as Qwen orders them
     answer: str = ""
     thinking: str = ""
     stats: str = ""  # "5 tokens · 0.08 s · 60.1 tokens/s", shown under the answer
     stopped: bool = False  # the user stopped it: `answer` is what had arrived
+    # Last, so that Turn(question, images, answer) keeps its meaning. Asked about before the images, as Qwen
+    # orders them.
+    videos: list[Clip] = field(default_factory=list)
 
 
 @dataclass
