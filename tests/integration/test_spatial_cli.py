@@ -27,11 +27,12 @@ def vreason(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_ground3d_finds_the_red_box_and_writes_the_ply(tmp_path):
+@pytest.mark.parametrize("command", ["ground3d", "ground"])  # `vreason ground` grounds a point cloud in 3D too
+def test_ground3d_finds_the_red_box_and_writes_the_ply(tmp_path, command):
     from plyfile import PlyData
 
     out = tmp_path / "boxes.ply"
-    run = vreason("ground3d", str(SCENE), "red box", "--out", str(out), "--json")
+    run = vreason(command, str(SCENE), "red box", "--out", str(out), "--json")
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     truth = next(t for t in TRUTH if t["label"] == "red box")
@@ -50,6 +51,9 @@ def test_bad_input_is_one_line(tmp_path):
     missing = vreason("ground3d", str(tmp_path / "none.ply"), "red box")
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [f"error: {tmp_path / 'none.ply'}: no such point-cloud file"]
+    tiled = vreason("ground", str(SCENE), "red box", "--tiles", "2x2")
+    assert tiled.returncode == 2
+    assert "ground3d" in tiled.stderr
     views = vreason("ask3d", str(SCENE), "how many?", "--views", "bev,below")
     assert views.returncode == 2
     assert "choose from bev, front, side, persp" in views.stderr

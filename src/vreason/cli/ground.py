@@ -1,5 +1,6 @@
 """`vreason ground IMAGE "what to find" [--points] [--tiles 4x4|auto] [--out annotated.png] [--json]`, and
-`vreason ground CLIP "what to find" --at SECONDS` for the frame of a video shown at that time.
+`vreason ground CLIP "what to find" --at SECONDS` for the frame of a video shown at that time, and
+`vreason ground SCENE.ply "what to find"` for oriented 3D boxes in a point cloud (as `vreason ground3d`).
 
 Prints one line per box (or point) in the original image's (or clip's) pixels; `--out` writes the image (the
 frame) with the boxes and labels drawn, `--tiles` looks tile by tile (for small things in large images).
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 
 from vreason.cli import options as o
-from vreason.cli.ask import is_video_source
+from vreason.cli.ask import is_cloud_source, is_video_source
 from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import notice
 from vreason.errors import InvalidRequestError
@@ -49,6 +50,17 @@ def ground(
     from vreason.reasoning.tile_runner import locate_tiled
     from vreason.reasoning.tiling import parse_grid
 
+    if is_cloud_source(image):  # a point cloud: grounded in 3D (vreason ground3d has the 3D options)
+        if points or tiles or at is not None:
+            raise InvalidRequestError(
+                f"{image} is a point cloud: --points, --tiles and --at are for images and videos; "
+                "vreason ground3d has the 3D options (--views, --method ...)"
+            )
+        from vreason.cli.spatial import ground3d
+
+        return ground3d.__wrapped__(  # the command itself, with this command's option groups
+            cloud=image, target=target, loading=loading, sampling=sampling, backend=backend, out=out, as_json=as_json
+        )
     kind = "point" if points else "box"
     try:
         grounding_prompt(target, kind)
