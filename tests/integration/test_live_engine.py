@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from vreason.live import (
@@ -89,3 +90,36 @@ def test_pushed_frames_on_the_engine(vr):
     assert items[0].video_tokens > 0
     # the frames that left the 2 s window before the one question saw them count as dropped (the queue's too)
     assert watcher.stats.frames_dropped == 8 - items[0].window.frames
+
+
+def test_a_sliding_window_encodes_only_its_new_frame_pair(vr):
+    async def main():
+        source = PushSource(max_queue=16)
+        watcher = Watcher(source, engine_asker(vr.aio, max_new_tokens=1), RollingWindow(2, 2))
+        consumer = asyncio.create_task(_drain(watcher))
+        for i in range(4):  # 2 s at 2 fps: two frame pairs, every frame different
+            await source.push(_noise(i), i / 2)
+        await asyncio.sleep(0.2)
+        first = await watcher.ask("what now?")
+        for i in range(4, 6):  # one more pair: the oldest leaves, one new arrives
+            await source.push(_noise(i), i / 2)
+        await asyncio.sleep(0.2)
+        second = await watcher.ask("what now?")
+        await source.close()
+        await asyncio.wait_for(consumer, 60)
+        return first, second
+
+    first, second = vr.run(main())
+    assert second.window.start > first.window.start
+    assert second.cached_patches >= 1  # the pair still in the window came from the vision cache
+    assert second.cached_patches < second.window.frames // 2  # the new pair went through the tower
+
+
+def _noise(seed: int):
+    from PIL import Image
+
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+
+
+async def _drain(watcher):
+    return [item async for item in watcher.events()]

@@ -181,10 +181,14 @@ def test_temporal_patches_encoded_as_slots_equal_the_whole_video_encoded_at_once
     import torch
 
     engine = fp32.engine
-    # a sampling no other test asks for: the vision cache has none of it, so every patch comes with its pixels
+    from vreason.engine.caches import VisionCache
+    from vreason.engine.inputs import InputBuilder
+
     messages = fp32.aio.media.resolve([video_question(clip, "q", num_frames=6, min_frames=2)])
     prompt = build_prompt(engine.loaded.processor, messages, engine.budget, engine.video_budget)
-    inputs = engine.inputs.build(prompt, engine.budget.processor_size())
+    # an empty vision cache: patches are keyed by their frames, which other tests' samplings may share
+    builder = InputBuilder(engine.loaded.model, engine.loaded.processor, VisionCache(256 << 20))
+    inputs = builder.build(prompt, engine.budget.processor_size())
     slots = [s for s in inputs.images if s.video]
     model = engine.loaded.model.model
     with torch.inference_mode():

@@ -11,9 +11,9 @@ runs. That is exact, not an approximation: Qwen3-VL's vision tower attends withi
 (its cu_seqlens repeat h*w per t) and `get_rope_index` splits a video's grid into t grids of (1, h, w), so
 patch i of a (t, h, w) video encodes as an image of grid (1, h, w) with patch i's pixel rows. The pixels come
 from the checkpoint's video processor (rescale, normalize, patchify; frames arrive already at the model's
-size, so `do_resize=False`). A video's key hashes its content hash, sampling, frame times and size (cheaper
-than hashing every frame's pixels, and as exact: the decoder is deterministic); patch i's key is derived
-from it, so the same clip sampled the same way is encoded once and another fps is another entry. Video tokens
+size, so `do_resize=False`). Patch i's key hashes its own frames' pixels and shape (not the clip's other
+frames, nor its times, which only move the M-RoPE positions): the same frames are encoded once whichever
+clip, window or question brings them — a live window sliding by one pair encodes one new pair. Video tokens
 are type 2 in the M-RoPE token types (images 1), as the processor marks them.
 """
 
@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from vreason.engine.caches import VisionCache
@@ -138,31 +139,34 @@ class InputBuilder:
         ]
 
     def _video_slots(self, video: PreparedVideo) -> list[ImageSlot]:
-        """One slot per temporal patch; pixels only for patches the vision cache lacks."""
-        key = video.content_keys.get("video")
-        if key is None:
-            key = video.content_keys["video"] = video_key(video)
-        chunks = video.num_frames // self.temporal_patch
+        """One slot per temporal patch; pixels only for patches the vision cache lacks. A patch's key hashes
+        its own frames' pixels (and size), not the clip's other frames or its times: the tower encodes each
+        temporal patch alone, so a frame pair seen before — in a sliding live window, by another trigger, or
+        in another clip — reuses its features."""
+        keys = video.content_keys.get("patches")
+        if keys is None:
+            keys = video.content_keys["patches"] = patch_keys(video, self.temporal_patch)
+        chunks = len(keys)
         width, height = video.size
         grid = (1, height // self.patch, width // self.patch)
-        keys = [_derived_key(key, i) for i in range(chunks)]
         cached = [self.vision_cache.get(k) for k in keys]
         pixels: list[torch.Tensor | None] = [None] * chunks
-        if any(f is None for f in cached):
+        missing = [i for i, f in enumerate(cached) if f is None]
+        if missing:
+            tp = self.temporal_patch
+            frames = np.concatenate([video.frames[i * tp : (i + 1) * tp] for i in missing])
             out = self.processor.video_processor(
-                videos=[video.frames],
+                videos=[frames],
                 do_sample_frames=False,
                 do_resize=False,
                 cap_pixels_per_frame=True,
                 return_tensors="pt",
             )
             t, h, w = out["video_grid_thw"][0].tolist()
-            assert (t, h, w) == (chunks, *grid[1:]), f"video grid {(t, h, w)} for {chunks} patches of {grid}"
+            assert (t, h, w) == (len(missing), *grid[1:]), f"video grid {(t, h, w)} for {len(missing)} patches"
             per = h * w
-            pixels = [
-                out["pixel_values_videos"][i * per : (i + 1) * per] if cached[i] is None else None
-                for i in range(chunks)
-            ]
+            for j, i in enumerate(missing):
+                pixels[i] = out["pixel_values_videos"][j * per : (j + 1) * per]
         count = _tokens(grid, self.merge)
         return [ImageSlot(k, -1, count, grid, f, p, video=True) for k, f, p in zip(keys, cached, pixels, strict=True)]
 
@@ -205,16 +209,16 @@ def _tokens(grid: tuple[int, int, int], merge: int) -> int:
     return grid[0] * grid[1] * grid[2] // (merge**2)
 
 
-def video_key(video: PreparedVideo) -> int:
-    """A 62-bit key of a sampled video: its source's content, how it was sampled, its frame times and size."""
-    digest = hashlib.blake2b(digest_size=8)
-    digest.update(f"video:{video.content_hash}:{video.sampling.key}:{video.frames.shape}:{video.timestamps}".encode())
-    return (int.from_bytes(digest.digest(), "little") >> 2) or 1
-
-
-def _derived_key(key: int, index: int) -> int:
-    digest = hashlib.blake2b(f"{key}:{index}".encode(), digest_size=8)
-    return (int.from_bytes(digest.digest(), "little") >> 2) or 1
+def patch_keys(video: PreparedVideo, temporal_patch: int) -> list[int]:
+    """A 62-bit key per temporal patch: a hash of that patch's frames (pixels and shape) alone."""
+    keys = []
+    for i in range(0, video.num_frames - video.num_frames % temporal_patch, temporal_patch):
+        digest = hashlib.blake2b(digest_size=8)
+        chunk = np.ascontiguousarray(video.frames[i : i + temporal_patch])
+        digest.update(f"video-patch:{chunk.shape}".encode())
+        digest.update(chunk.data)
+        keys.append((int.from_bytes(digest.digest(), "little") >> 2) or 1)
+    return keys
 
 
 def image_key(image: Any, processor_size: dict[str, int]) -> int:
