@@ -74,6 +74,7 @@ class RecipeConfig:
     # fine-tuning runs: each stage's output is deterministic) and go on from the first stage not done
     reuse: bool = False
     eval_answers: int = 300  # held-out answers generated at each evaluation of the main run (0: loss only)
+    eval_fraction: float = 0.01  # of the training rows held out for the main run's evaluation loss
     evaluate: bool = True  # False: train only (measure later with `make eval-demo`; no card is written)
 
 
@@ -130,7 +131,7 @@ def build(config: RecipeConfig) -> dict:
         train_data=str(work / "data" / "all_train.jsonl"),
         output_dir=str(work / "trained"),
         model=str(work / "warm"),
-        eval_fraction=0.01,
+        eval_fraction=config.eval_fraction,
         eval_max_answers=config.eval_answers,
         method="full",
         train_vision=False,
