@@ -5,8 +5,8 @@ Flags that cannot work fail before any model loads (nothing here loads one)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import inspect
+import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
