@@ -175,4 +175,4 @@ def test_data_uri_cache_encodes_each_picture_once_within_its_budget():
     small.data_uri(blue, "png")  # evicts red
     small.data_uri(red, "png")
     assert (small.hits, small.misses, small.evictions, len(small)) == (0, 3, 2, 1)
-    assert small.bytes_used <= small.max_bytes
+    assert small.bytes_used <= small.budget_bytes

@@ -36,7 +36,7 @@ from vreason.engine.backends.upstream_errors import (
     failure_from_transport,
 )
 from vreason.engine.backends.video_wire import VideoUriCache
-from vreason.engine.interface import CacheStats, EngineStats, GenerationRequest
+from vreason.engine.interface import EngineStats, GenerationRequest
 from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
 from vreason.errors import EngineOverloadedError, ModelLoadError, RequestTimeoutError
@@ -93,11 +93,8 @@ class RemoteEngine:
         return defaults_for(self.thinking)
 
     def stats(self) -> EngineStats:
-        cache = self.image_cache
-        self._stats.caches["encoded_images"] = CacheStats(
-            hits=cache.hits, misses=cache.misses, evictions=cache.evictions, entries=len(cache),
-            bytes_used=cache.bytes_used, bytes_budget=cache.max_bytes,
-        )
+        self._stats.caches["encoded_images"] = self.image_cache.stats()
+        self._stats.caches["encoded_videos"] = self.video_cache.stats()
         return self._stats
 
     async def abort(self, request_id: str) -> None:

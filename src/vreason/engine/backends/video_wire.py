@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
-from collections import OrderedDict
 from fractions import Fraction
 from typing import Any
 
+from vreason.engine.backends.image_cache import EncodedUriCache
 from vreason.media.video_types import DEFAULT_VIDEO_FPS, TEMPORAL_PATCH, PreparedVideo
 
 # x264's constant-quality 18 is visually lossless at a fraction of lossless size; ultrafast keeps encoding a
@@ -82,36 +81,12 @@ def video_wire_part(video: PreparedVideo, cache: VideoUriCache | None = None) ->
     return {"type": "video_url", "video_url": {"url": uri, "num_frames": video.num_frames}}
 
 
-class VideoUriCache:
-    """(clip content, sampling, frame shape) -> its MP4 data URI, least recently used out first, bounded by
-    bytes held. Thread-safe: encoding runs on worker threads."""
+class VideoUriCache(EncodedUriCache):
+    """(clip content, sampling, frame shape, frame times) -> its MP4 data URI, encoded once."""
 
     def __init__(self, max_bytes: int = DEFAULT_VIDEO_URI_CACHE_BYTES):
-        self.max_bytes = max_bytes
-        self.bytes_used = 0
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[tuple, str] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(max_bytes)
 
     def data_uri(self, video: PreparedVideo) -> str:
         key = (video.content_hash, video.sampling.key, video.frames.shape, video.timestamps)
-        with self._lock:
-            uri = self._entries.get(key)
-            if uri is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return uri
-            self.misses += 1
-        uri = video_data_uri(video)
-        with self._lock:
-            if key not in self._entries and len(uri) <= self.max_bytes:
-                self._entries[key] = uri
-                self.bytes_used += len(uri)
-                while self.bytes_used > self.max_bytes:
-                    _, old = self._entries.popitem(last=False)
-                    self.bytes_used -= len(old)
-        return uri
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        return self.fetch(key, lambda: video_data_uri(video))
