@@ -7,7 +7,7 @@ given `times`, for variable frame rates) into any container FFmpeg writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -34,8 +34,10 @@ def make_clip(
     codec: str = "libx264",
     times: Sequence[float] | None = None,
     gop: int | None = None,
+    picture: Callable[[int, int, int], np.ndarray] = frame_picture,
 ) -> Path:
-    """Encode a clip; `times` (seconds, increasing) gives each frame its own presentation time (VFR)."""
+    """Encode a clip of `picture(i, width, height)` frames; `times` (seconds, increasing) gives each frame its
+    own presentation time (VFR)."""
     container = av.open(str(path), "w")
     stream = container.add_stream(codec, rate=fps)
     stream.width, stream.height = width, height
@@ -46,7 +48,7 @@ def make_clip(
     if times is not None:
         stream.codec_context.time_base = base
     for i in range(frames):
-        frame = av.VideoFrame.from_ndarray(frame_picture(i, width, height), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(picture(i, width, height), format="rgb24")
         if times is not None:
             frame.pts = round(times[i] * 1000)
             frame.time_base = base

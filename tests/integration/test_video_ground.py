@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -27,23 +25,14 @@ CENTRES = [(48, 112), (112, 112), (176, 112)]
 
 def moving_circle_clip(path: Path, fps: int = 4) -> Path:
     """3 s: a red circle on white, at CENTRES[s] during second s."""
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=fps)
-    stream.width = stream.height = SIZE
-    stream.pix_fmt = "yuv420p"
-    stream.codec_context.time_base = Fraction(1, fps)
-    for i in range(3 * fps):
-        picture = Image.new("RGB", (SIZE, SIZE), "white")
-        x, y = CENTRES[i // fps]
-        ImageDraw.Draw(picture).ellipse((x - 30, y - 30, x + 30, y + 30), fill=(255, 0, 0))
-        frame = av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
-        frame.pts = i
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return path
+
+    def picture(index: int, width: int, height: int) -> np.ndarray:
+        frame = Image.new("RGB", (width, height), "white")
+        x, y = CENTRES[index // fps]
+        ImageDraw.Draw(frame).ellipse((x - 30, y - 30, x + 30, y + 30), fill=(255, 0, 0))
+        return np.asarray(frame)
+
+    return make_clip(path, width=SIZE, height=SIZE, frames=3 * fps, fps=fps, picture=picture)
 
 
 def test_frame_at_is_the_frame_shown_at_that_time_at_full_size(tmp_path):
