@@ -7,7 +7,6 @@ Screenshots go to test-output/ui/ (git-ignored) so a failing run can be looked a
 from __future__ import annotations
 
 import io
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,25 +15,18 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.e2e.ui_support import CHROMIUM, ROOT, SHOTS, free_port
 from vreason.media import MediaPolicy
 from vreason.reasoning.draw import PALETTE
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 SHAPES = ROOT / "examples" / "shapes.png"
-SHOTS = ROOT / "test-output" / "ui"
-CHROMIUM = "/usr/bin/chromium"
 # Small enough that the too-large upload in the tests stays cheap; the CLI passes the policy's 20 MiB.
 UPLOAD_LIMIT = 1024 * 1024
 ANSWER_TIMEOUT_MS = 30_000
 expect.set_options(timeout=ANSWER_TIMEOUT_MS)  # model answers on a shared 2-core CI box, not 5 s UI reactions
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +42,7 @@ def _serve_ui(vr) -> tuple[object, str]:
     from vreason.ui import build_app, launch
 
     app = build_app(vr, data_dir=tempfile.mkdtemp(prefix="vreason-ui-data-"))
-    port = _free_port()
+    port = free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
     return app, f"http://127.0.0.1:{port}/"
 

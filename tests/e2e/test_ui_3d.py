@@ -7,27 +7,20 @@ One server and one page for the module. Screenshots go to test-output/ui/.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.e2e.ui_support import CHROMIUM, ROOT, SHOTS, free_port
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "examples" / "scene_red_box.ply"
-SHOTS = ROOT / "test-output" / "ui"
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 30_000
 expect.set_options(timeout=TIMEOUT_MS)  # model answers on a shared 2-core CI box
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +30,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
 
     vr = VReason()
     app = build_app(vr, data_dir=tmp_path_factory.mktemp("ui-3d-data"))
-    port = _free_port()
+    port = free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
     with sync_playwright() as playwright:
         browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)

@@ -4,7 +4,6 @@ gets no app config) and the right password gets in over HTTP."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,13 @@ import time
 import httpx
 import pytest
 
+from tests.e2e.ui_support import free_port
+
 pytestmark = pytest.mark.slow
 
 VREASON = [sys.executable, "-m", "vreason.cli.app"]
 START_TIMEOUT_S = 120
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize(("flags", "says"), [(["--auth", "alice"], "user:password"),
@@ -39,7 +35,7 @@ def test_a_malformed_login_fails_in_one_line_before_loading_a_model(tmp_path, fl
 
 
 def test_the_ui_on_every_address_warns_without_a_login_and_asks_for_one_with_it(tmp_path):
-    port = _free_port()
+    port = free_port()
     command = [*VREASON, "ui", "--host", "0.0.0.0", "--port", str(port), "--data-dir", str(tmp_path),
                "--auth", "alice:wonderland"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -68,7 +64,7 @@ def test_the_ui_on_every_address_warns_without_a_login_and_asks_for_one_with_it(
     assert "no login" not in err  # a login is on: no warning
 
     # Without a login on 0.0.0.0: one warning line says so, before the model loads.
-    process = subprocess.Popen([*VREASON, "ui", "--host", "0.0.0.0", "--port", str(_free_port()), "--data-dir",
+    process = subprocess.Popen([*VREASON, "ui", "--host", "0.0.0.0", "--port", str(free_port()), "--data-dir",
                                 str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -6,7 +6,6 @@ demo model.
 
 from __future__ import annotations
 
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,20 +14,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.test_remote_backend_http import Script, Upstream
+from tests.e2e.ui_support import CHROMIUM, ROOT, SHOTS, free_port
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 SHAPES = ROOT / "examples" / "shapes.png"
-SHOTS = ROOT / "test-output" / "ui"
-CHROMIUM = "/usr/bin/chromium"
 expect.set_options(timeout=30_000)  # model answers on a shared 2-core CI box, not 5 s UI reactions
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +48,7 @@ def _serve_ui(vr) -> tuple[object, str]:
     from vreason.ui import build_app, launch
 
     app = build_app(vr, data_dir=tempfile.mkdtemp(prefix="vreason-ui-data-"))
-    port = _free_port()
+    port = free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
     return app, f"http://127.0.0.1:{port}/"
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,23 +21,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.e2e.ui_support import CHROMIUM, ROOT, SHOTS, free_port
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 SHAPES = ROOT / "examples" / "shapes.png"
-SHOTS = ROOT / "test-output" / "ui"
-CHROMIUM = "/usr/bin/chromium"
 USERS = [("alice", "wonderland"), ("bob", "builder")]
 TIMEOUT_MS = 30_000
 UPLOADS = Path(tempfile.mkdtemp(prefix="vreason-ui-uploads-"))
 _upload_numbers = itertools.count()
 expect.set_options(timeout=TIMEOUT_MS)  # model answers on a shared 2-core CI box, not 5 s UI reactions
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +53,7 @@ def ui_url(demo, vr, data_dir: Path) -> Iterator[str]:
     from vreason.ui import build_app, launch
 
     app = build_app([demo, vr], data_dir=data_dir)
-    port = _free_port()
+    port = free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=demo.engine.policy.max_bytes, block=False, quiet=True,
            auth=USERS)
     yield f"http://127.0.0.1:{port}/"

@@ -9,7 +9,6 @@ One server (the built-in demo model) and one page for the module. Screenshots go
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,22 +16,15 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.e2e.ui_support import CHROMIUM, SHOTS, free_port
 from tests.video_samples import make_clip
 from vreason.ui.contact_sheet import GAP, LABEL_H, THUMB
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-output" / "ui"
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 30_000
 expect.set_options(timeout=TIMEOUT_MS)  # model answers on a shared 2-core CI box
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +39,7 @@ def page(data_dir: Path) -> Iterator[Page]:
 
     vr = VReason()
     app = build_app(vr, data_dir=data_dir)
-    port = _free_port()
+    port = free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
     with sync_playwright() as playwright:
         browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
