@@ -23,18 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vreason.models.placement import cpu_model
 from vreason.spatial.readers import read_cloud
 from vreason.spatial.scenes import make_scene
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_scene_ply(path: Path, points: int, seed: int = 7) -> dict:

@@ -270,18 +270,9 @@ def report(results: dict, args) -> str:
 
 def cpu_description() -> str:
     """The CPU model and the flags that decide the dtype picture (native bf16 or not)."""
-    model, flags = platform.processor() or "CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", "CPU", platform.machine()):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
-    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16") if f in flags]
-    return f"{model} ({', '.join(shown) or 'no AVX2'})"
+    from vreason.models.placement import cpu_summary  # here: worker arms may import an older vreason
+
+    return cpu_summary(("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16"))
 
 
 def _f(value: float | None, digits: int = 0) -> str:

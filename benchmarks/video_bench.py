@@ -47,17 +47,9 @@ FPS = 2.0
 
 def cpu_description() -> str:
     """The CPU model and the SIMD flags that matter for decoding and for the model."""
-    model, flags = platform.processor() or "CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", "CPU", platform.machine()):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    shown = [f for f in ("sse4_2", "avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{model} ({', '.join(shown) or 'no AVX2'})"
+    from vreason.models.placement import cpu_summary  # here: worker arms may import an older vreason
+
+    return cpu_summary(("sse4_2", "avx2", "avx512f", "avx512_bf16", "amx_bf16"))
 
 
 def make_clip(seconds: int, path: Path) -> Path:

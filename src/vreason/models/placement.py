@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ def cached_bf16_speedup() -> float:
     import torch
 
     flags = hashlib.sha1(" ".join(sorted(cpu_flags())).encode()).hexdigest()[:12]
-    key = f"{_cpu_model()}|{flags}|{torch.__version__}|{torch.get_num_threads()}"
+    key = f"{cpu_model()}|{flags}|{torch.__version__}|{torch.get_num_threads()}"
     path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vreason" / "cpu-dtype.json"
     try:
         known = json.loads(path.read_text())
@@ -153,14 +154,22 @@ def measure_bf16_speedup(repeats: int = 5) -> float:
     return best(torch.float32) / best(torch.bfloat16)
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (what the platform module says where there is none)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return "unknown"
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_summary(shown_flags: tuple[str, ...]) -> str:
+    """'MODEL (flag, flag)': the model and which of `shown_flags` it has, as benchmark headers print it."""
+    flags = cpu_flags()
+    shown = [f for f in shown_flags if f in flags]
+    return f"{cpu_model()} ({', '.join(shown) or 'no AVX2'})"
 
 
 def _logged(placement: Placement) -> Placement:
