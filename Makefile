@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test lint bench-engine profile-engine bench-dtype bench-startup demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video
+.PHONY: demo test test-all lint bench-engine profile-engine bench-dtype bench-startup demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ $(CHROMIUM):
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 test: $(STAMP) $(CHROMIUM)
+	$(BIN)/python -m pytest -q --durations=25 -m "not heavy"
+
+# Everything, the heavy tests included (training runs and long end-to-end checks; about twice as long).
+test-all: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q --durations=25
 
 lint: $(STAMP)
