@@ -78,10 +78,11 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     app.state.metrics = metrics
     install_error_handlers(app)
     # Added innermost first: metrics see every request, including those the guard refuses.
-    app.add_middleware(RequestGuard, api_key=settings.api_key, max_body_bytes=settings.max_request_bytes)
+    keys = settings.key_users()
+    app.add_middleware(RequestGuard, api_keys=keys, max_body_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    auth = AUTH_ERRORS if settings.api_key else ()
+    auth = AUTH_ERRORS if keys else ()
 
     @app.get("/health", response_model=HealthStatus, responses=error_responses(*GUARD_ERRORS))
     async def health() -> dict:
@@ -129,7 +130,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         responses=error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS),
     )
     metrics.known_paths = frozenset(getattr(route, "path", "") for route in app.routes)
-    app.openapi = lambda: _openapi(app, bearer=settings.api_key is not None)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, bearer=bool(keys))  # type: ignore[method-assign]
     return app
 
 

@@ -2,7 +2,8 @@
 
 Both checks run before the body is parsed, so a client without the key, or with an oversized body, costs
 the server no JSON parsing and no memory beyond the limit. /health and /metrics stay open (probes and
-scrapers); everything under /v1 needs `Authorization: Bearer <key>` when a key is set.
+scrapers); everything under /v1 needs `Authorization: Bearer <key>` when a key is set. The key's user (see
+server/users.py) is left in the request's state for the routes that keep per-user data (memory).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hmac
 from typing import Any
 
 from vreason.server.errors import ApiError
+from vreason.server.users import LOCAL_USER, SCOPE_KEY
 
 PROTECTED_PREFIX = "/v1"
 # Oversized bodies up to this multiple of the limit are read and discarded before the 413; larger ones are
@@ -19,9 +21,10 @@ DRAIN_FACTOR = 4
 
 
 class RequestGuard:
-    def __init__(self, app: Any, api_key: str | None, max_body_bytes: int):
+    def __init__(self, app: Any, api_keys: dict[str, str], max_body_bytes: int):
+        """`api_keys`: {key: the user it acts for}; empty: no authentication, every request is LOCAL_USER."""
         self.app = app
-        self.api_key = api_key.encode() if api_key else None
+        self.api_keys = [(key.encode(), user) for key, user in api_keys.items()]
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -29,13 +32,15 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        if scope["path"].startswith(PROTECTED_PREFIX) and not self._authorized(headers.get(b"authorization", b"")):
+        user = self._user(headers.get(b"authorization", b""))
+        if scope["path"].startswith(PROTECTED_PREFIX) and user is None:
             error = ApiError(
                 401, "missing or wrong API key; send 'Authorization: Bearer <key>'",
                 type="authentication_error", code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"},
             )
             await error.response()(scope, receive, send)
             return
+        scope.setdefault("state", {})[SCOPE_KEY] = user
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             if int(declared) <= DRAIN_FACTOR * self.max_body_bytes:
@@ -52,11 +57,18 @@ class RequestGuard:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    def _authorized(self, header: bytes) -> bool:
-        if self.api_key is None:
-            return True
+    def _user(self, header: bytes) -> str | None:
+        """The user of the bearer token, LOCAL_USER without keys, None for a missing or wrong key. Every key is
+        compared (in constant time), so the answer's timing says nothing about which one nearly matched."""
+        if not self.api_keys:
+            return LOCAL_USER
         scheme, _, token = header.partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.api_key)
+        token = token.strip()
+        found = None
+        for key, user in self.api_keys:
+            if hmac.compare_digest(token, key):
+                found = user
+        return found if scheme.lower() == b"bearer" else None
 
     async def _read_body(self, receive: Any) -> bytes | None:
         """The whole body, or None once it passes the limit (chunked uploads declare no length); the rest of

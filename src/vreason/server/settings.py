@@ -12,6 +12,7 @@ from typing import Any
 
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy
+from vreason.server.users import LOCAL_USER, key_users, parse_key
 
 MiB = 1024 * 1024
 # Base64 inflates images by 4/3: 32 MiB carries one image at the 20 MiB media cap, or several smaller ones.
@@ -30,6 +31,9 @@ class ServerSettings:
     any_model_name: bool = False
     # Bearer token required on /v1/*; None: no authentication (fine on 127.0.0.1, not on a network).
     api_key: str | None = None
+    # More keys, each with the user it acts for ((key, user), ...): a user's memory is reached only with their
+    # keys (server/users.py). `api_key` acts for the local user.
+    api_keys: tuple[tuple[str, str], ...] = ()
     # Bodies larger than this are refused with 413 before they are parsed.
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_choices: int = DEFAULT_MAX_CHOICES
@@ -46,6 +50,13 @@ class ServerSettings:
         if self.api_key is not None and not self.api_key.strip():
             raise InvalidRequestError("api_key is empty; pass a non-empty key or none")
         object.__setattr__(self, "served_model_names", tuple(self.served_model_names))
+        object.__setattr__(self, "api_keys", tuple((str(k), str(u)) for k, u in self.api_keys))
+        self.key_users()  # one user per key, names checked
+
+    def key_users(self) -> dict[str, str]:
+        """{key: user} of every key this server accepts; empty: no authentication."""
+        pairs = [(self.api_key, LOCAL_USER)] if self.api_key is not None else []
+        return key_users(pairs + [parse_key(f"{k}={u}") for k, u in self.api_keys])
 
 
 def server_media_policy(
