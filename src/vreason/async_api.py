@@ -15,8 +15,8 @@ part's form, `{"video": "clip.mp4", "fps": 1, "max_frames": 32, "start": 5, "end
 `chat` messages (`{"type": "video_url", "video_url": {"url": ..., "fps": 1}}`, `VideoPart(...)`), or
 `VideoPart`s among the images of `ask`. Sampling options are per video (`VideoSampling`); unknown keys are
 refused by name. Sampling keywords
-override Qwen's defaults for the model's kind; `min_pixels`/`max_pixels`, `timeout_s` and `conversation_id`
-ride along per request. `VReason` (api.py) is the synchronous face of this class and nothing more.
+override Qwen's defaults for the model's kind; `min_pixels`/`max_pixels`, `timeout_s`, `conversation_id` and `keep_kv`
+(False: do not keep this request's KV for follow-ups) ride along per request. `VReason` (api.py) is the synchronous face of this class and nothing more.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ Images = ImageSource | VideoPart | Sequence[ImageSource | VideoPart] | None
 VideoLike = VideoSource | PreparedVideo | VideoPart | dict[str, Any] | None
 MessageLike = Message | dict[str, Any]
 # Request-level keywords beside the sampling ones.
-REQUEST_KEYS = ("min_pixels", "max_pixels", "timeout_s", "conversation_id")
+REQUEST_KEYS = ("min_pixels", "max_pixels", "timeout_s", "conversation_id", "keep_kv")
 
 
 class AsyncVReason:
@@ -149,6 +149,7 @@ class AsyncVReason:
             stream=stream,
             timeout_s=options.get("timeout_s"),
             conversation_id=options.get("conversation_id"),
+            keep_kv=bool(options.get("keep_kv", True)),
         )
 
     async def close(self) -> None:

@@ -172,7 +172,7 @@ class EngineCore:
             assert request.status is Status.FINISHED
             assert request.finish_reason is not None
             request.cached_prefix = None  # here, on the engine thread: a prefill may be reading it until now
-            payload = self.runner.release(request.request_id, keep=request.finish_reason.keeps_kv)
+            payload = self.runner.release(request.request_id, keep=request.keep_kv and request.finish_reason.keeps_kv)
             if payload is not None and request.inputs is not None:
                 answer = request.output_ids[: payload.length - request.prompt_len]
                 self.prefix_cache.insert(request.inputs.cache_key + tuple(answer), payload, payload.nbytes)

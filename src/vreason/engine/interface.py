@@ -28,6 +28,9 @@ class GenerationRequest:
     timeout_s: float | None = None
     # Requests of one conversation share a prefix; backends with several replicas route them together.
     conversation_id: str | None = None
+    # False: the request's KV is not kept in the prefix cache when it ends (a one-off prompt no follow-up
+    # extends, such as a live window about to slide); lookups still reuse what is cached.
+    keep_kv: bool = True
 
 
 @dataclass

@@ -184,6 +184,7 @@ class LocalEngine:
             inputs=inputs,
             sink=lambda item: loop.call_soon_threadsafe(items.put_nowait, item),  # RuntimeError once the loop closed
             deadline=deadline,
+            keep_kv=request.keep_kv,
         )
         if params.output_format is not None:
             state.constraint = await asyncio.to_thread(self._constraint, params, prompt.thinking_prompt)

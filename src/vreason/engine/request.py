@@ -99,6 +99,7 @@ class RequestState:
     constraint: OutputConstraint | None = None  # per-request grammar state for constrained decoding
     finish_reason: FinishReason | None = None  # set once, by the scheduler
     error: BaseException | None = None  # with FinishReason.ERROR
+    keep_kv: bool = True  # False: its KV goes back to the pool when it ends, not into the prefix cache
 
     @property
     def prompt_len(self) -> int:
