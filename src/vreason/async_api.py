@@ -16,7 +16,8 @@ part's form, `{"video": "clip.mp4", "fps": 1, "max_frames": 32, "start": 5, "end
 `VideoPart`s among the images of `ask`. Sampling options are per video (`VideoSampling`); unknown keys are
 refused by name. Sampling keywords
 override Qwen's defaults for the model's kind; `min_pixels`/`max_pixels`, `timeout_s`, `conversation_id` and `keep_kv`
-(False: do not keep this request's KV for follow-ups) ride along per request. `VReason` (api.py) is the synchronous face of this class and nothing more.
+(False: do not keep this request's KV for follow-ups) ride along per request. `VReason` (api.py) is the
+synchronous face of this class and nothing more.
 """
 
 from __future__ import annotations
