@@ -46,11 +46,15 @@ Item = WatchAnswer | WatchEvent
 log = logging.getLogger("vreason.live")
 
 
-def engine_asker(vr: Any, max_new_tokens: int = 24, **sampling: Any) -> Asker:
-    """Ask an `AsyncVReason` about a window: greedy decoding, short answers (a yes/no needs a few tokens)."""
+def engine_asker(vr: Any, max_new_tokens: int = 24, keep_kv: bool = False, **sampling: Any) -> Asker:
+    """Ask an `AsyncVReason` about a window: greedy decoding, short answers (a yes/no needs a few tokens).
+
+    A window's KV is not kept in the prefix cache (`keep_kv=False`): once the window slides, its first frame
+    pair is gone and no later prompt starts with it, so keeping it would only push reusable KV (chat
+    follow-ups) out of the cache. The vision cache still reuses each frame pair's features."""
 
     async def ask(video: PreparedVideo, question: str) -> Any:
-        options = {"temperature": 0.0, "max_new_tokens": max_new_tokens, **sampling}
+        options = {"temperature": 0.0, "max_new_tokens": max_new_tokens, "keep_kv": keep_kv, **sampling}
         return await vr.ask(None, question, video=video, **options)
 
     return ask
