@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
@@ -27,11 +27,17 @@ from vreason.engine.interface import Engine
 from vreason.server.completions import ChatCompletions
 from vreason.server.errors import error_responses, install_error_handlers, model_not_found
 from vreason.server.guard import RequestGuard
+from vreason.server.memory_access import ServerMemory
+from vreason.server.memory_routes import memory_responses, memory_router
 from vreason.server.metrics import MetricsMiddleware, ServerMetrics
 from vreason.server.protocol import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 from vreason.server.reasoning_routes import reasoning_router
 from vreason.server.settings import ServerSettings
 from vreason.server.spatial_routes import spatial_router
+
+if TYPE_CHECKING:
+    from vreason.memory import MemoryStore
+from vreason.server.stream_routes import add_stream_routes
 
 # The guard answers 413 on any route whose declared body is over the limit; 401 guards /v1 when a key is set.
 GUARD_ERRORS = (413,)
@@ -59,12 +65,15 @@ class HealthStatus(BaseModel):
     running: int
 
 
-def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
+def create_app(engine: Engine, settings: ServerSettings | None = None, memory: MemoryStore | None = None) -> FastAPI:
+    """`memory`: the store of /v1/vreason/memory and the chat `memory` field (each key's user sees only their
+    own items); None: the server keeps no memory and those answer 404 `memory_disabled`."""
     settings = settings or ServerSettings()
     names = settings.served_model_names or (engine.model_name,)
     created = int(time.time())
     metrics = ServerMetrics(engine)
-    completions = ChatCompletions(engine, settings, metrics, names)
+    server_memory = ServerMemory(engine, memory)
+    completions = ChatCompletions(engine, settings, metrics, names, server_memory)
 
     app = FastAPI(
         title="vreason",
@@ -129,6 +138,10 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         spatial_router(engine, settings.request_timeout_s),
         responses=error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS),
     )
+    # /v1/vreason/streams: live sessions (server/stream_routes.py)
+    add_stream_routes(app, engine, settings.request_timeout_s, error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS))
+    # /v1/vreason/memory/...: the key's user's memory
+    app.include_router(memory_router(server_memory), responses=memory_responses(*auth, 400, 404, *GUARD_ERRORS))
     metrics.known_paths = frozenset(getattr(route, "path", "") for route in app.routes)
     app.openapi = lambda: _openapi(app, bearer=bool(keys))  # type: ignore[method-assign]
     return app
