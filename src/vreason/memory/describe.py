@@ -1,0 +1,62 @@
+"""What the model sees in a picture the first time memory stores it: a one-sentence description and short facts
+(objects, colours, counts, text), each the model's own answer to one short question, asked in one batch.
+
+Facts are asked in the question forms the model knows. A general Qwen3-VL checkpoint gets open questions; the
+built-in demo model was trained only on shapes-world question forms (its model card: colour, shape, counting,
+reading), and answers anything else with a guess, so it is asked those forms. Answers that say nothing ("no",
+"none", empty) are dropped; a description that says nothing is replaced by the facts' own words.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vreason.media import PreparedImage
+
+if TYPE_CHECKING:
+    from vreason.async_api import AsyncVReason
+
+DEMO_MODEL_NAME = "vreason-demo"  # models/demo.py's name (not imported: models/ pulls in torch)
+GENERAL_QUESTIONS = {
+    "description": "Describe this image in one sentence.",
+    "objects": "List the main objects in this image, separated by commas.",
+    "color": "What are the main colors in this image?",
+    "count": "How many objects are in this image?",
+    "text": "What text is written in this image? Answer none if there is none.",
+}
+SHAPES_QUESTIONS = {
+    "description": "Describe this image in one sentence.",
+    "shape": "What is the shape?",
+    "color": "What color is the shape?",
+    "count": "How many shapes are in this image?",
+}
+EMPTY_ANSWERS = {"", "no", "none", "nothing", "n/a", "unknown", "yes"}
+FACT_SAMPLING = {"temperature": 0.0, "presence_penalty": 0.0, "max_new_tokens": 48}
+
+
+def questions_for(model_name: str) -> dict[str, str]:
+    return SHAPES_QUESTIONS if model_name == DEMO_MODEL_NAME else GENERAL_QUESTIONS
+
+
+async def describe_picture(vr: AsyncVReason, image: PreparedImage) -> tuple[str, dict[str, str]]:
+    """(description, facts) from the model's answers; one batched request."""
+    from vreason.async_api import user_message
+
+    questions = questions_for(vr.model_name)
+    answers = await vr.chat_many([[user_message(q, [image])] for q in questions.values()], **FACT_SAMPLING)
+    said = {
+        name: " ".join(answer.text.split()).strip().rstrip(".") for name, answer in zip(questions, answers, strict=True)
+    }
+    facts = {name: text for name, text in said.items() if name != "description" and text.lower() not in EMPTY_ANSWERS}
+    description = said.get("description", "")
+    if description.lower() in EMPTY_ANSWERS or len(description.split()) < 3:
+        description = _from_facts(facts)
+    return description, facts
+
+
+def _from_facts(facts: dict[str, str]) -> str:
+    if "shape" in facts:
+        count = facts.get("count")
+        noun = facts["shape"] if count in (None, "1") else f"{count} shapes, the first a {facts['shape']}"
+        return f"a {facts.get('color', '')} {noun}".replace("  ", " ").strip()
+    return ", ".join(f"{k}: {v}" for k, v in facts.items()) or "a picture"

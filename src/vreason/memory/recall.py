@@ -1,0 +1,81 @@
+"""Hybrid recall: one user's items found by words (full-text), by meaning (MiniLM cosine), by picture
+(perceptual hash of an image in the question), merged with recency into one score.
+
+    score = 0.5 * meaning + 0.35 * words + 0.6 * picture + 0.1 * recency
+
+meaning = max(0, (cosine - 0.15) / 0.85), words = the full-text score relative to the best hit, picture =
+1 - pHash distance / 64 for pictures within `SAME_PICTURE_BITS` (the same picture), recency = exp(-age / 30 days).
+An item counts only if a word or picture matched it or its cosine reaches `MIN_COSINE`: recency alone never
+recalls anything. The query is embedded once (and cached), the namespace's matrix is cached (vector_index.py),
+so a recall is one matrix-vector product, one FTS query and one fetch of the k winners.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from vreason.media import ImageSource, PreparedImage
+from vreason.memory.images import SAME_PICTURE_BITS, hash_distance, perceptual_hash
+from vreason.memory.store import MemoryStore
+from vreason.memory.types import RecallHit
+
+WEIGHTS = {"embedding": 0.5, "text": 0.35, "image": 0.6, "recent": 0.1}
+MIN_COSINE = 0.3
+MIN_SCORE = 0.25  # below this a hit is noise (a weak cosine alone, e.g. shared numbers)
+VECTOR_CANDIDATES = 50
+TEXT_CANDIDATES = 20
+RECENCY_DAYS = 30.0
+
+
+def recall(
+    store: MemoryStore,
+    user: str,
+    query: str,
+    pictures: Sequence[ImageSource | PreparedImage] = (),
+    k: int = 5,
+    now: float | None = None,
+) -> list[RecallHit]:
+    now = time.time() if now is None else now
+    signals: dict[int, dict[str, float]] = {}
+    if query.strip() and store.embedder is not None:
+        vectors = store.vectors.get(user)
+        if len(vectors.ids):
+            similarity = vectors.matrix @ store.embedder.embed_query(query)
+            top = min(VECTOR_CANDIDATES, len(similarity))
+            for index in np.argpartition(-similarity, top - 1)[:top]:
+                cosine = float(similarity[index])
+                if cosine >= MIN_COSINE:
+                    signals.setdefault(int(vectors.ids[index]), {})["embedding"] = (cosine - 0.15) / 0.85
+    for row_id, score in store.text_search(user, query, TEXT_CANDIDATES) if query.strip() else []:
+        signals.setdefault(row_id, {})["text"] = score
+    if pictures:
+        wanted = [perceptual_hash(p) for p in pictures]
+        matched: dict[str, float] = {}
+        for sha, phash in store.picture_hashes(user):
+            distance = min(hash_distance(phash, w) for w in wanted)
+            if distance <= SAME_PICTURE_BITS:
+                matched[sha] = max(matched.get(sha, 0.0), 1 - distance / 64)
+        if matched:
+            for row_id, item in store.by_ids(user, store.by_pictures(user, matched)).items():
+                signals.setdefault(row_id, {})["image"] = matched[item.image_sha256]
+    if not signals:
+        return []
+    found = store.by_ids(user, signals)
+    hits = []
+    for row_id, parts in signals.items():
+        item = found.get(row_id)
+        if item is None:  # forgotten between the searches
+            continue
+        age_days = max(0.0, now - item.created_at.timestamp()) / 86400
+        parts["recent"] = math.exp(-age_days / RECENCY_DAYS)
+        score = sum(WEIGHTS[name] * value for name, value in parts.items())
+        if score < MIN_SCORE:
+            continue
+        why = tuple(name for name in ("text", "embedding", "image") if name in parts)
+        hits.append(RecallHit(item, score, why))
+    hits.sort(key=lambda h: (-h.score, -h.item.row_id))
+    return hits[:k]

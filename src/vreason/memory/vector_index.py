@@ -1,0 +1,88 @@
+"""Per-user embedding matrices for recall, cached in memory and kept current by cheap checks.
+
+Vectors live in the `items.embedding` column (float32 bytes); pgvector is not used because Debian 12 ships no
+`postgresql-15-pgvector` package, and one user's memories (thousands to a few hundred thousand) fit a numpy
+matrix whose product with the query takes well under a millisecond per 10,000 rows. Each lookup first asks the
+database for the namespace's (count, max id): unchanged means the cached matrix is current (another process may
+have written); only new rows means they are appended; anything else (a delete elsewhere) reloads the namespace.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from vreason.memory.schema import items
+
+
+@dataclass
+class Vectors:
+    ids: np.ndarray  # int64 row ids
+    matrix: np.ndarray  # (n, d) float32
+    times: np.ndarray  # float64 created_at
+    count: int
+    max_id: int
+
+
+EMPTY = Vectors(np.zeros(0, np.int64), np.zeros((0, 0), np.float32), np.zeros(0), 0, 0)
+
+
+class VectorIndex:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._cache: dict[str, Vectors] = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self, user: str) -> None:
+        with self._lock:
+            self._cache.pop(user, None)
+
+    def get(self, user: str) -> Vectors:
+        has_vector = (items.c.namespace == user, items.c.embedding.is_not(None))
+        with self.engine.connect() as conn:
+            count, max_id = conn.execute(select(func.count(items.c.id), func.max(items.c.id)).where(*has_vector)).one()
+            max_id = max_id or 0
+            with self._lock:
+                cached = self._cache.get(user)
+            if cached is not None and (cached.count, cached.max_id) == (count, max_id):
+                return cached
+            since = cached.max_id if cached is not None and max_id > cached.max_id else None
+            query = select(items.c.id, items.c.embedding, items.c.created_at).where(*has_vector)
+            if since is not None:
+                query = query.where(items.c.id > since)
+            rows = conn.execute(query.order_by(items.c.id)).all()
+        fresh = _vectors(rows)
+        if since is not None and cached is not None and cached.count + len(rows) == count:
+            fresh = Vectors(
+                np.concatenate([cached.ids, fresh.ids]),
+                np.concatenate([cached.matrix, fresh.matrix]) if len(cached.ids) else fresh.matrix,
+                np.concatenate([cached.times, fresh.times]),
+                count,
+                max_id,
+            )
+        elif since is not None:  # rows went away as well: read the namespace again
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(items.c.id, items.c.embedding, items.c.created_at).where(*has_vector).order_by(items.c.id)
+                ).all()
+            fresh = _vectors(rows)
+        with self._lock:
+            self._cache[user] = fresh
+        return fresh
+
+
+def _vectors(rows) -> Vectors:
+    if not rows:
+        return EMPTY
+    matrix = np.frombuffer(b"".join(bytes(r.embedding) for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    return Vectors(
+        np.fromiter((r.id for r in rows), np.int64, len(rows)),
+        matrix,
+        np.fromiter((r.created_at for r in rows), np.float64, len(rows)),
+        len(rows),
+        rows[-1].id,
+    )
