@@ -2,9 +2,10 @@
 
 - `LoadingOptions` (help panel "Model"): which checkpoint and how it is loaded, and the pixel budget per image.
 - `SamplingOptions` ("Sampling"): overrides of Qwen's sampling defaults; unset ones keep the model's.
-- `BackendOptions` ("Backend"): where the tokens come from, `--backend local` (load the model in this process)
-  or `--backend openai --upstream URL [--upstream URL ...] [--upstream-api-key KEY]` (OpenAI-compatible
-  servers: `vreason serve`, `vreason vllm-launch`, DashScope's compatible mode).
+- `BackendOptions` ("Backend"): where the tokens come from, `--backend local` (load the model in this process),
+  `--backend openvino --model DIR` (an OpenVINO export, on the CPU) or `--backend openai --upstream URL
+  [--upstream URL ...] [--upstream-api-key KEY]` (OpenAI-compatible servers: `vreason serve`,
+  `vreason vllm-launch`, DashScope's compatible mode).
 - `MediaUrlOptions` ("Media"): which image URLs may be fetched, `--allow-private-media-urls` (loopback and
   private networks, refused by default) and `--allowed-media-domains HOST` (only these hosts).
 - `VideoOptions` ("Video"): how frames are sampled from a video input (`--fps`, `--num-frames`,
@@ -96,7 +97,8 @@ class BackendOptions:
     backend: Annotated[
         str,
         typer.Option("--backend", envvar="VREASON_BACKEND",
-                     help="local: run the model here. openai: send requests to the --upstream servers."),
+                     help="local: run the model here. openai: send requests to the --upstream servers. "
+                     "openvino: run an OpenVINO export (--model DIR from `vreason export openvino`) on the CPU."),
     ] = "local"
     upstream: Annotated[
         list[str] | None,
@@ -219,6 +221,8 @@ def describe_loading(spec: EngineSpec) -> str:
     if spec.backend == "openai":
         where = ", ".join(spec.upstreams)
         return f"connecting to {where} ({spec.model})" if spec.model else f"asking {where} for its model"
+    if spec.backend == "openvino":
+        return f"compiling the OpenVINO export {spec.model} ..."
     name = spec.model or "the built-in demo model"
     extras = [f"device {spec.device}"] if spec.device != "auto" else []
     extras += [f"{spec.quantize} quantized"] if spec.quantize else []

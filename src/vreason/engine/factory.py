@@ -2,7 +2,8 @@
 
 `EngineSpec` says what to run and where: `backend="local"` loads the checkpoint into this process (`LocalEngine`),
 `backend="openai"` sends requests to OpenAI-compatible upstreams (`vreason serve`, vLLM, DashScope's compatible
-mode) through `RemoteEngine`. The spec is checked when it is made, so a wrong combination fails before a model
+mode) through `RemoteEngine`, `backend="openvino"` runs an OpenVINO export (`vreason export openvino`) on the CPU
+through `OpenVINOEngine`. The spec is checked when it is made, so a wrong combination fails before a model
 loads. Importing this module is cheap: torch and transformers are imported only when a local engine is built.
 """
 
@@ -21,12 +22,13 @@ from vreason.models.placement import DEVICES, DTYPES
 
 if TYPE_CHECKING:
     from vreason.engine.backends import RemoteEngine
+    from vreason.engine.backends.openvino import OpenVINOEngine
     from vreason.engine.interface import Engine
     from vreason.engine.local_engine import LocalEngine
 
 logger = logging.getLogger("vreason")
 
-BackendKind = Literal["local", "openai"]
+BackendKind = Literal["local", "openai", "openvino"]
 BACKENDS: tuple[str, ...] = get_args(BackendKind)
 
 
@@ -67,6 +69,8 @@ class EngineSpec:
         PixelBudget().updated(self.min_pixels, self.max_pixels)  # raises on non-integers and crossed bounds
         if self.backend == "local":
             self._check_local()
+        elif self.backend == "openvino":
+            self._check_openvino()
         else:
             self._check_remote()
 
@@ -106,6 +110,28 @@ class EngineSpec:
                 param="backend",
             )
 
+    def _check_openvino(self) -> None:
+        if not self.model:
+            raise InvalidRequestError(
+                "backend 'openvino' needs --model DIR, a directory made by `vreason export openvino MODEL --to DIR`",
+                param="model",
+            )
+        fixed = {
+            "device": None if self.device in ("auto", "cpu") else self.device,
+            "dtype": None if self.dtype == "auto" else self.dtype,
+            "quantize": self.quantize,
+            "adapter": self.adapter,
+            "upstreams": ", ".join(self.upstreams) or None,
+            "remote_options": ", ".join(self.remote_options) or None,
+        }
+        given = [f"{name} ({value!r})" for name, value in fixed.items() if value is not None]
+        if given:
+            raise InvalidRequestError(
+                f"{', '.join(given)}: not for backend 'openvino', which runs on the CPU with the weights its export "
+                "chose (`vreason export openvino --weights fp16|int8|int4`)",
+                param="backend",
+            )
+
     def load_spec(self) -> LoadSpec:
         return LoadSpec(
             model=self.model, device=self.device, dtype=self.dtype, quantize=self.quantize, adapter=self.adapter
@@ -116,6 +142,8 @@ def build_engine(spec: EngineSpec) -> Engine:
     """The engine `spec` describes, ready for requests (a local one has loaded its model)."""
     if spec.backend == "openai":
         return build_remote_engine(spec)
+    if spec.backend == "openvino":
+        return build_openvino_engine(spec)
     return build_local_engine(spec)
 
 
@@ -162,3 +190,19 @@ def build_remote_engine(spec: EngineSpec) -> RemoteEngine:
         **spec.remote_options,
     )
     return RemoteEngine(config)
+
+
+def build_openvino_engine(spec: EngineSpec) -> OpenVINOEngine:
+    """Compiles the export's graphs for the CPU (seconds); openvino is imported here."""
+    from vreason.engine.backends.openvino import OpenVINOConfig, OpenVINOEngine
+    from vreason.engine.backends.openvino_export import read_manifest
+
+    assert spec.model is not None  # checked by EngineSpec
+    read_manifest(spec.model)  # a missing or foreign directory fails in one line before openvino loads
+    config = OpenVINOConfig(
+        policy=spec.media_policy or MediaPolicy(),
+        min_pixels=spec.min_pixels,
+        max_pixels=spec.max_pixels,
+        max_images_per_request=spec.max_images_per_request,
+    )
+    return OpenVINOEngine(spec.model, config)
