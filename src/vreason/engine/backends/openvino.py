@@ -48,6 +48,8 @@ MiB = 1 << 20
 class OpenVINOConfig:
     policy: MediaPolicy = field(default_factory=MediaPolicy)
     budget: PixelBudget | None = None  # None: the checkpoint's own
+    min_pixels: int | None = None  # bounds over the budget above (None keeps its own)
+    max_pixels: int | None = None
     max_images_per_request: int | None = DEFAULT_MAX_IMAGES_PER_REQUEST
     concurrency: int = 1  # answers generated at once (infer requests, CPU streams); 1: all cores on one answer
     threads: int | None = None  # CPU threads OpenVINO uses; None: its default (the physical cores)
@@ -78,7 +80,8 @@ class OpenVINOEngine:
         self.tokenizer = self.processor.tokenizer
         self.policy = self.config.policy
         self.max_images_per_request = self.config.max_images_per_request
-        self.budget = self.config.budget or checkpoint_budget(self.processor)
+        budget = self.config.budget or checkpoint_budget(self.processor)
+        self.budget = budget.updated(self.config.min_pixels, self.config.max_pixels)
         self.video_budget = VideoBudget.from_processor(self.processor)
         self.max_context = int(getattr(hf_config.get_text_config(), "max_position_embeddings", 0) or 0)
         eos = GenerationConfig.from_pretrained(self.model_dir).eos_token_id
