@@ -3,14 +3,18 @@
 SOURCE is a video file (played as fast as it decodes, in real time with `--realtime`, or followed as it is
 written with `--follow`), a folder where
 image files arrive, or a live URL (rtsp://, http(s)://, udp://) or camera device (/dev/video0). Events and
-answers print as they happen: plain lines on a terminal, one JSON object per line when piped (`--json` forces
-it); `--events FILE` appends them to a JSONL file and saves the frames each event saw as JPEG beside it.
+answers print as they happen: on a terminal, a live panel (live/live_view.py: the window, frames seen and
+dropped, the rate, each trigger's last answer, recent events) under a log of events and answers; one JSON object
+per line when piped (`--json` forces it). `--events FILE` appends them to a JSONL file and saves the frames each
+event saw as JPEG beside it; `--webhook URL` POSTs each event as JSON (live/webhook.py: retried with backoff
+from a background thread, never holding the watch up; failures are logged and counted in the summary).
 Ctrl-C (SIGINT) stops cleanly and prints a summary: frames seen, sampled out, dropped, windows asked, events,
 latency.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -65,9 +69,14 @@ def watch(
     max_frames: Annotated[int | None, typer.Option("--max-frames", help="Frames the window holds at most.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line, even on a terminal.")] = False,
     show_checks: Annotated[bool, typer.Option("--show-checks", help="Also print every trigger check.")] = False,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="POST each event as JSON to this http(s) URL.")
+    ] = None,
 ) -> None:
     """Watch a live video source: answer questions about the last seconds and raise events."""
     from vreason.live import RollingWindow, Trigger, Watcher, engine_asker, open_source
+    from vreason.live.live_view import LiveView
+    from vreason.live.webhook import Webhook
 
     seconds = parse_seconds(window, "window")
     period = parse_seconds(every, "every")
@@ -80,6 +89,7 @@ def watch(
     if debounce < 1:
         raise InvalidRequestError(f"--debounce must be >= 1, got {debounce}")
     triggers = [Trigger(text, debounce=debounce, cooldown_s=quiet) for text in when or []]
+    hook = Webhook(webhook) if webhook else None  # a bad URL fails here, before the model loads
     live = open_source(source, realtime=realtime, follow=follow)  # a missing file fails here, before the model loads
     vr = o.open_model(o.engine_spec(loading))
     budget = getattr(vr.engine, "video_budget", None)
@@ -95,35 +105,41 @@ def watch(
     )
     lines = as_json or not sys.stdout.isatty()
     log = events.open("a", encoding="utf-8") if events else None
+    view = None if lines else LiveView(watcher, source)
+    if view is not None:
+        view.webhook, view.show_checks = hook, show_checks
     previous = signal.signal(signal.SIGINT, lambda *_: watcher.stop())
     try:
-        for item in vr.bridge.iterate(watcher.events):
-            data = item.to_dict()
-            if log is not None:
-                log.write(json.dumps(data) + "\n")
-                log.flush()
-            if data["type"] == "answer" and data["kind"] == "check" and not show_checks:
-                continue
-            print(json.dumps(data) if lines else plain(data), flush=True)
+        with view or contextlib.nullcontext():
+            for item in vr.bridge.iterate(watcher.events):
+                data = item.to_dict()
+                if log is not None:
+                    log.write(json.dumps(data) + "\n")
+                    log.flush()
+                if hook is not None and data["type"] == "event":
+                    hook.send(data)
+                if view is not None:
+                    view.add(data)
+                    continue
+                if data["type"] == "answer" and data["kind"] == "check" and not show_checks:
+                    continue
+                print(json.dumps(data), flush=True)
     finally:
         signal.signal(signal.SIGINT, previous)
         if log is not None:
             log.close()
+        if hook is not None:
+            hook.close()  # what is still queued is delivered (a few seconds at most)
     summary = watcher.stats.to_dict()
+    if hook is not None:
+        summary["webhook"] = hook.stats()
     if lines:
         print(json.dumps(summary), flush=True)
     print(
         f"watched {summary['frames_seen']} frames ({summary['frames_sampled_out']} sampled out, "
         f"{summary['frames_dropped']} dropped), {summary['windows_asked']} windows asked, {summary['events']} "
         f"events, latency p50 {summary['latency_p50_s']}s p99 {summary['latency_p99_s']}s, "
-        f"{summary['prefill_tokens_mean']} prefill tokens a question",
+        f"{summary['prefill_tokens_mean']} prefill tokens a question"
+        + (f"; webhook: {hook.stats()['sent']} sent, {hook.stats()['failed']} failed" if hook else ""),
         file=sys.stderr,
     )
-
-
-def plain(data: dict) -> str:
-    at = f"[{data['stream_time']:7.1f}s]"
-    if data["type"] == "event":
-        saved = f" ({', '.join(data['frames'])})" if data["frames"] else ""
-        return f"{at} EVENT {data['trigger']!r}: {data['answer']}{saved}"
-    return f"{at} {data['question']} -> {data['answer']}"
