@@ -47,6 +47,7 @@ from vreason.engine.types import Answer, Message, StreamDelta, VideoPart
 from vreason.media import ImageSource, MediaPolicy, PreparedImage, PreparedVideo
 
 if TYPE_CHECKING:
+    from vreason.memory import Memory, MemoryResult
     from vreason.models.loader import LoadedModel
 
 logger = logging.getLogger("vreason")
@@ -148,15 +149,29 @@ class VReason:
         self.run(self.aio.close())
         self.bridge.close()
 
-    def conversation(self, system: str | None = None) -> Conversation:
-        return Conversation(self, system)
+    def conversation(self, system: str | None = None, memory: Memory | None = None) -> Conversation:
+        """A multi-turn chat; with `memory` (from `vr.memory(user=...)`) each question recalls that user's
+        memories into the prompt and "Remember: ..." / "Forget ..." are carried out (`conv.last_memory`)."""
+        return Conversation(self, system, memory)
+
+    def memory(
+        self, user: str, directory: str | None = None, url: str | None = None, session: str | None = None
+    ) -> Memory:
+        """`user`'s memory across sessions (vreason.memory): remember, recall, answer with it, forget, export.
+        The store: `url` (SQLite or PostgreSQL), else a SQLite file in `directory` or the data dir; pictures are
+        described by this model when first stored."""
+        from vreason.memory import AsyncMemory, Memory, open_store
+
+        return Memory(AsyncMemory(open_store(url, directory), user, self.aio, session, source="api"), self.run)
 
 
 class Conversation:
     """Multi-turn chat: keeps the history (answers without their thinking) and the prepared images."""
 
-    def __init__(self, vr: VReason, system: str | None = None):
+    def __init__(self, vr: VReason, system: str | None = None, memory: Memory | None = None):
         self.vr = vr
+        self.memory = memory
+        self.last_memory: MemoryResult | None = None  # recalled/cited ids of the last turn, with memory
         self.messages: list[Message] = [Message.system(system)] if system else []
         self.id = uuid.uuid4().hex  # sent with every turn: remote backends route the turns to one replica
 
@@ -173,12 +188,27 @@ class Conversation:
     ) -> Iterator[StreamDelta | Answer]:
         # media prepared once: the history holds the decoded images and clip, so follow-ups read nothing again
         user = user_message(question, self._prepared(images), self._prepared_video(video))
+        messages, turn = [*self.messages, user], None
+        if self.memory is not None:  # recalled notes and pictures join this request only, not the history
+            turn = self.memory.prepare(messages)
+            if turn.reply_without_model:  # "Remember: ..." / "Forget ...": done by memory, no model call
+                from vreason.memory.turn import memory_answer_object
+
+                self.last_memory = self.memory.finish(turn, "")
+                answer = memory_answer_object(self.last_memory.reply or "", self.vr.model_name)
+                yield StreamDelta("text", answer.text)
+                yield answer
+                self.messages += [user, Message.assistant(answer.text)]
+                return
+            messages = turn.messages
         answer = None
-        for event in self.vr.stream_chat([*self.messages, user], conversation_id=self.id, **sampling):
+        for event in self.vr.stream_chat(messages, conversation_id=self.id, **sampling):
             if isinstance(event, Answer):
                 answer = event
             yield event
         if answer is not None:  # only a finished turn joins the history
+            if turn is not None:
+                self.last_memory = self.memory.finish(turn, answer.text)
             self.messages += [user, Message.assistant(answer.text)]
 
     def _prepared(self, images: Images) -> list:

@@ -21,14 +21,14 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vreason.engine.types import Answer, ImagePart, Message, TextPart, Timings, Usage
 from vreason.memory.prompt import Forget, Remember, cited_ids, notes_block, parse_request
 from vreason.memory.types import MemoryAnswer, MemoryItem, RecallHit
 
-if TYPE_CHECKING:
-    from vreason.memory.handle import AsyncMemory
+# `mem` below is an AsyncMemory (handle.py); typed loosely because handle.py imports this module.
+AsyncMemory = Any
 
 MAX_PICTURES = 2
 ATTRIBUTES = {
