@@ -5,7 +5,8 @@ be refused (bad image or video, context overflow, full queue) is refused with a 
 a chunk after a 200. An image or video that cannot be used is a 400 whose `param` names its content part
 (`messages[i].content[j]`) and whose code says which kind it is (`invalid_image`, `invalid_video`).
 A client that disconnects aborts its requests: streaming ones when the response is cancelled, non-streaming
-ones through a watcher on the connection.
+ones through a watcher on the connection. The opt-in `memory` field recalls into the prompt and reports the
+items used (server/memory_chat.py).
 """
 
 from __future__ import annotations
@@ -24,23 +25,30 @@ from vreason.errors import InvalidRequestError, MediaError
 from vreason.media import describe_source
 from vreason.media_step import MediaResolver
 from vreason.server.errors import ApiError, api_error_from, model_not_found
+from vreason.server.memory_access import ServerMemory
+from vreason.server.memory_chat import MemoryTurn, prepare_turn, with_memory_chunk
 from vreason.server.metrics import ServerMetrics
 from vreason.server.protocol import (
     AssistantMessage,
     ChatCompletion,
+    ChatCompletionChunk,
     ChatCompletionRequest,
     Choice,
+    ChunkChoice,
+    DeltaMessage,
     ImageContent,
     UsageInfo,
 )
 from vreason.server.settings import ServerSettings
-from vreason.server.streaming import ChoiceStreams, StreamContext, chat_chunks
+from vreason.server.streaming import ChoiceStreams, StreamContext, chat_chunks, sse
 from vreason.server.video_parts import VideoContent, VideoFramesContent
 
 
 class ChatCompletions:
-    def __init__(self, engine: Engine, settings: ServerSettings, metrics: ServerMetrics, names: tuple[str, ...]):
+    def __init__(self, engine: Engine, settings: ServerSettings, metrics: ServerMetrics, names: tuple[str, ...],
+                 memory: ServerMemory | None = None):
         self.engine = engine
+        self.memory = memory or ServerMemory(engine, None)
         self.settings = settings
         self.metrics = metrics
         self.names = names
@@ -52,14 +60,17 @@ class ChatCompletions:
         started = time.perf_counter()
         if body.model not in self.names and not self.settings.any_model_name:
             raise model_not_found(body.model, self.names)
+        memory: MemoryTurn | None = None
         try:
-            requests = await self.engine_requests(body, request_id)
+            requests, memory = await self.engine_requests(body, request_id, http)
         except (InvalidRequestError, MediaError) as exc:
             raise self.api_error(body, exc, request_id) from None
-        streams = ChoiceStreams(self.engine, requests)
         headers = {"X-Request-Id": request_id}
+        if memory is not None and memory.reply_without_model:
+            return await self._memory_reply(body, memory, request_id, headers)
+        streams = ChoiceStreams(self.engine, requests)
         if not body.stream:
-            return await self._complete(body, http, streams, request_id, started, headers)
+            return await self._complete(body, http, streams, request_id, started, headers, memory)
         try:
             first = await streams.next()  # raises what the engine refuses, before any byte is sent
         except BaseException as exc:
@@ -74,14 +85,19 @@ class ChatCompletions:
             include_usage=body.include_usage,
             to_api_error=lambda exc: self.api_error(body, exc, request_id),
             on_first_token=lambda: self.metrics.ttft.observe(time.perf_counter() - started),
-            on_answer=self._count_tokens,
+            on_answer=self._count_tokens if memory is None else lambda a: self._keep_text(a, memory),
             on_disconnect=self.metrics.disconnects.inc,
             on_error=self.metrics.stream_errors.inc,
         )
         headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        return StreamingResponse(chat_chunks(streams, first, ctx), media_type="text/event-stream", headers=headers)
+        chunks = chat_chunks(streams, first, ctx)
+        if memory is not None:
+            chunks = with_memory_chunk(chunks, memory, lambda report: self._report_chunk(body, request_id, report))
+        return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
 
-    async def engine_requests(self, body: ChatCompletionRequest, request_id: str) -> list[GenerationRequest]:
+    async def engine_requests(
+        self, body: ChatCompletionRequest, request_id: str, http: Request | None = None
+    ) -> tuple[list[GenerationRequest], MemoryTurn | None]:
         body.check_supported()
         if body.n > self.settings.max_choices:
             raise InvalidRequestError(f"n ({body.n}) must be at most {self.settings.max_choices}", param="n")
@@ -91,6 +107,10 @@ class ChatCompletions:
             messages = await asyncio.to_thread(self.media.resolve, messages)  # reads URLs, decodes: off the loop
         else:
             messages = self.media.resolve(messages)
+        memory = None
+        if body.memory is not None:  # recalled after the media step: the user's own images are checked first
+            memory = await prepare_turn(self.memory, body.memory, http, messages)
+            messages = await asyncio.to_thread(self.media.resolve, memory.messages)  # recalled pictures
         budget = self.engine.budget.updated(body.min_pixels, body.max_pixels)
         requests = []
         for index in range(body.n):
@@ -106,11 +126,11 @@ class ChatCompletions:
                     timeout_s=self.settings.request_timeout_s,
                 )
             )
-        return requests
+        return requests, memory
 
     async def _complete(
         self, body: ChatCompletionRequest, http: Request, streams: ChoiceStreams, request_id: str, started: float,
-        headers: dict[str, str],
+        headers: dict[str, str], memory: MemoryTurn | None = None,
     ) -> JSONResponse:
         work = asyncio.ensure_future(streams.answers())
         watcher = asyncio.ensure_future(_until_disconnected(http))
@@ -149,8 +169,41 @@ class ChatCompletions:
                 completion_tokens=completion_tokens,
                 total_tokens=first.usage.prompt_tokens + completion_tokens,
             ),
+            vreason=await memory.finish(first.text) if memory is not None else None,
         )
         return JSONResponse(response.model_dump(exclude_none=True), headers=headers)
+
+    async def _memory_reply(
+        self, body: ChatCompletionRequest, memory: MemoryTurn, request_id: str, headers: dict[str, str]
+    ) -> Any:
+        """A remember / forget turn with `write`: memory carries it out and its confirmation is the answer."""
+        report = await memory.finish("")
+        text = memory.reply or ""
+        if body.stream:
+            return StreamingResponse(self._reply_chunks(body, request_id, text, report),
+                                     media_type="text/event-stream", headers=headers)
+        choices = [Choice(index=i, message=AssistantMessage(content=text), finish_reason="stop") for i in range(body.n)]
+        response = ChatCompletion(id=request_id, model=body.model, choices=choices, usage=UsageInfo(), vreason=report)
+        return JSONResponse(response.model_dump(exclude_none=True), headers=headers)
+
+    async def _reply_chunks(self, body: ChatCompletionRequest, request_id: str, text: str, report: dict) -> Any:
+        created = int(time.time())
+        for delta, finish in ((DeltaMessage(role="assistant", content=text), None), (DeltaMessage(), "stop")):
+            choices = [ChunkChoice(index=i, delta=delta, finish_reason=finish) for i in range(body.n)]
+            chunk = ChatCompletionChunk(id=request_id, created=created, model=body.model, choices=choices)
+            yield sse(chunk.model_dump(exclude_none=True))
+        yield self._report_chunk(body, request_id, report)
+        yield sse("[DONE]")
+
+    def _report_chunk(self, body: ChatCompletionRequest, request_id: str, report: dict) -> str:
+        chunk = ChatCompletionChunk(id=request_id, created=int(time.time()), model=body.model, choices=[],
+                                    vreason=report)
+        return sse(chunk.model_dump(exclude_none=True))
+
+    def _keep_text(self, answer: Answer, memory: MemoryTurn) -> None:
+        self._count_tokens(answer)
+        if memory.answer_text is None:
+            memory.answer_text = answer.text
 
     def _count_tokens(self, answer: Answer) -> None:
         self.metrics.prompt_tokens.inc(answer.usage.prompt_tokens)

@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from vreason.engine.sampling import OutputFormat, SamplingParams
 from vreason.engine.types import ImagePart, Message, Part, TextPart
 from vreason.errors import InvalidRequestError
+from vreason.server.memory_chat import MemoryOptions
 from vreason.server.video_parts import IMAGE_URL_SCHEMES, VideoContent, VideoFramesContent, parse_video_part
 
 ROLE_MAP = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -183,6 +184,8 @@ class ChatCompletionRequest(_Model):
     repetition_penalty: float | None = None
     min_pixels: int | None = None
     max_pixels: int | None = None
+    # vreason's own: recall from (and write to) the memory of the key's user, see server/memory_chat.py.
+    memory: MemoryOptions | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -291,6 +294,7 @@ class ChatCompletion(_Model):
     model: str
     choices: list[Choice]
     usage: UsageInfo
+    vreason: dict[str, Any] | None = None  # {"memory": {...}} when the request asked for memory
 
 
 class DeltaMessage(_Model):
@@ -312,6 +316,7 @@ class ChatCompletionChunk(_Model):
     model: str
     choices: list[ChunkChoice]
     usage: UsageInfo | None = None
+    vreason: dict[str, Any] | None = None  # the memory report, in the last chunk before [DONE]
 
 
 class ModelCard(_Model):
