@@ -9,7 +9,7 @@
     POST   /v1/vreason/streams/{id}/ask        {"question"} -> the answer about the current window
     DELETE /v1/vreason/streams/{id}            close it -> its final status
 
-A session's `source` obeys the server's media policy (stream_source.py): no private-network hosts, local files
+A session's `source` obeys the server's media policy (live/source_policy.py): no private-network hosts, local files
 or devices unless the server allows them; without a source the session takes pushed frames (a browser camera).
 Sessions belong to the caller that opened them: the user an authentication layer set on the request
 (`request.state.user`), else the bearer token sent (hashed). Another caller gets 404 for them, as for an id
@@ -39,14 +39,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from vreason.async_api import AsyncVReason
 from vreason.engine.interface import Engine
 from vreason.errors import MediaError
+from vreason.live.source_policy import checked_source
 from vreason.live.sources import PushSource
 from vreason.live.triggers import Trigger
+from vreason.live.types import SourceError
 from vreason.live.watcher import Watcher, engine_asker
 from vreason.live.window import RollingWindow
 from vreason.media.decode import decode_image
 from vreason.server.errors import ApiError, ErrorResponse
 from vreason.server.stream_sessions import StreamLimits, StreamRegistry, StreamSession, new_session
-from vreason.server.stream_source import checked_source
 
 KEEPALIVE_S = 10.0
 FRAME_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
@@ -139,7 +140,10 @@ def stream_router(engine: Engine, registry: StreamRegistry, request_timeout_s: f
         if body.source is None:
             source: Any = PushSource(max_queue=limits.push_queue, label="push")
         else:
-            source = await asyncio.to_thread(checked_source, body.source, engine.policy)  # resolves the host
+            try:
+                source = await asyncio.to_thread(checked_source, body.source, engine.policy)  # resolves the host
+            except SourceError as err:
+                raise ApiError(400, str(err), param="source", code="invalid_source") from None
         try:
             triggers = [
                 Trigger(t, cooldown_s=0.0) if isinstance(t, str) else Trigger(t.condition, t.debounce, t.cooldown_s)

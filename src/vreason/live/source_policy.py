@@ -1,7 +1,8 @@
-"""Which live sources a server session may open: the media policy, applied to stream URLs and local files.
+"""Which live sources may be opened under a media policy: its rules applied to stream URLs and local files.
 
-`checked_source(spec, policy)` returns the `FrameSource` for a session's `source` string, or raises `ApiError`
-400 (code `invalid_source`) naming what is wrong, before anything is opened:
+`checked_source(spec, policy)` returns the `FrameSource` for a `source` string (a server session's, the web UI's
+stream URL), or raises `SourceError` naming what is wrong, before anything is opened (the server answers it
+with 400 `invalid_source`):
 
 - network streams: rtsp(s)://, rtmp://, srt://, http(s):// (MJPEG, HLS). The host must resolve, be in the
   allowed domains when the server names some, and resolve only to public addresses unless the server allows
@@ -22,18 +23,18 @@ from urllib.parse import urlsplit
 
 from vreason.errors import MediaError
 from vreason.live.sources import FileSource, FolderSource, FrameSource, StreamSource
+from vreason.live.types import SourceError
 from vreason.media.local_files import checked_local_path
 from vreason.media.policy import MediaPolicy
 from vreason.media.url_fetch import non_public_reason, system_resolver
-from vreason.server.errors import ApiError
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "srt", "http", "https")
 LOCAL_SCHEMES = ("udp", "tcp")  # FFmpeg listens or connects from the server's own network position
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 
 
-def refused(message: str) -> ApiError:
-    return ApiError(400, message, param="source", code="invalid_source")
+def refused(message: str) -> SourceError:
+    return SourceError(message)
 
 
 def checked_source(spec: str, policy: MediaPolicy, attempts: int = 5) -> FrameSource:
