@@ -6,6 +6,8 @@
                                                         # "max_frames"?, "family"?}; times right within ±1 s
     vreason eval --task inspection --out runs/inspection             # on the pack's generated sample data
     vreason eval --task inspection --data parts.jsonl --config my-taxonomy.yaml --out runs/parts
+    vreason eval --data memory:runs/memory-data/memory.jsonl --out runs/memory   # multi-session memory benchmark
+                                                        # (python -m vreason.eval.memory_data --out DIR writes one)
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def eval_command(
     sampling: o.LengthOnly,
     backend: o.BackendOptions,
     data: Annotated[str | None, typer.Option(
-        "--data", help="A .jsonl (image or video rows) or VLMEvalKit .tsv file, or easy-vqa:test. With --task and no "
+        "--data", help="A .jsonl (image or video rows) or VLMEvalKit .tsv file, or easy-vqa:test, or memory:FILE "
+        "(the multi-session memory benchmark, with memory, without, and with the whole history). With --task and no "
         "--data: the pack's generated sample data.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="A task pack (see `vreason task list`).")] = None,
     config: Annotated[Path | None, typer.Option(help="The task's config file (taxonomy or rubric YAML).")] = None,
@@ -58,6 +61,13 @@ def eval_command(
         _print(summary.metrics, summary.report, as_json)
         return
     model_spec = o.engine_spec(loading, backend)  # bad flags fail before sample data is written or a model loads
+    if data is not None and data.startswith("memory:"):
+        from vreason.eval.memory_eval import evaluate_memory, memory_path, print_summary
+
+        path = memory_path(data)
+        summary = evaluate_memory(o.open_model(model_spec), path, out, max_new_tokens=sampling.max_new_tokens)
+        print_summary(summary, as_json)
+        return
     if data is None:
         if pack is None:
             raise InvalidRequestError("give --data FILE (or easy-vqa:test), or --task NAME to use its sample data")
