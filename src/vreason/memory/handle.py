@@ -24,6 +24,7 @@ from vreason.memory.retention import apply_retention
 from vreason.memory.store import MemoryStore, NewItem
 from vreason.memory.transfer import export_user, import_user
 from vreason.memory.types import (
+    MemoryAnswer,
     MemoryItem,
     MemoryStats,
     RecallHit,
@@ -200,10 +201,24 @@ class AsyncMemory:
         write: bool = True,
         k: int = 5,
         **sampling: Any,
-    ):
+    ) -> MemoryAnswer:
+        """A question (with pictures) answered with this user's memory; "Remember: ..." / "Forget ..." are
+        carried out when `write` is on. See turn.py."""
+        from vreason.async_api import user_message
+
+        return await self.answer_messages([user_message(question, list(images))], recall, write, k, **sampling)
+
+    async def answer_messages(
+        self,
+        messages: Sequence[Message | dict[str, Any]],
+        recall: bool = True,
+        write: bool = True,
+        k: int = 5,
+        **sampling: Any,
+    ) -> MemoryAnswer:
         from vreason.memory.turn import answer_turn
 
-        return await answer_turn(self, question, images, recall, write, k, sampling)
+        return await answer_turn(self, messages, recall, write, k, sampling)
 
     async def _prepare(self, image: Picture) -> PreparedImage:
         if isinstance(image, PreparedImage):

@@ -98,3 +98,8 @@ class Memory:
         **sampling: Any,
     ) -> MemoryAnswer:
         return self.run(self.aio.answer(question, images, recall, write, k, **sampling))
+
+    def answer_messages(
+        self, messages: Sequence[Any], recall: bool = True, write: bool = True, k: int = 5, **sampling: Any
+    ) -> MemoryAnswer:
+        return self.run(self.aio.answer_messages(messages, recall, write, k, **sampling))

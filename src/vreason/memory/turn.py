@@ -132,19 +132,13 @@ async def finish_turn(mem: AsyncMemory, turn: MemoryTurn, answer_text: str, writ
 
 
 async def answer_turn(
-    mem: AsyncMemory,
-    question: str,
-    images: Sequence[Any],
-    recall: bool,
-    write: bool,
-    k: int,
-    sampling: dict[str, Any],
+    mem: AsyncMemory, messages: Sequence[Message | dict], recall: bool, write: bool, k: int, sampling: dict[str, Any]
 ) -> MemoryAnswer:
-    from vreason.async_api import user_message
-
+    """The whole turn for `messages` (the last user message is the question): prepare, the model, finish, and the
+    facts fallback described above."""
     if mem.vr is None:
         raise ValueError("answering needs a model: AsyncMemory(..., vr=AsyncVReason)")
-    turn = await prepare_turn(mem, [user_message(question, list(images))], recall, k)
+    turn = await prepare_turn(mem, messages, recall, k)
     if turn.reply_without_model:
         result = await finish_turn(mem, turn, "", write)
         return MemoryAnswer(result.reply or "", None, [], [], [], result.written, result.forgotten)
@@ -152,7 +146,7 @@ async def answer_turn(
     result = await finish_turn(mem, turn, answer.text, write)
     text, used = answer.text, result.used
     if not result.cited:
-        fact = await fact_answer(mem, question, turn.recalled)
+        fact = await fact_answer(mem, turn.question, turn.recalled)
         if fact is not None:
             value, ids = fact
             cite = " ".join(f"[{i}]" for i in ids)
