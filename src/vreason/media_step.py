@@ -227,4 +227,5 @@ def _encoded(source: object) -> bool:
 
 
 def _pixel_bytes(image: PreparedImage) -> int:
-    return image.image.width * image.image.height * len(image.image.getbands())
+    width, height = image.original_size  # not `image.image`: that decodes a deferred JPEG
+    return width * height * 3  # prepared images are RGB

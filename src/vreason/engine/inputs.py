@@ -2,7 +2,8 @@
 
 Each image gets a content key (hash of the resized pixels and the processor settings). When the vision cache
 already holds that key, the image is not preprocessed again: its features and grid come from the cache and
-only the text is tokenized. Otherwise the image processor turns it into patches for the runner to encode.
+only the text is tokenized. Otherwise it is cut into patches for the runner to encode: by `image_patches` where
+that reproduces the checkpoint's image processor (Qwen's), by the processor itself otherwise.
 The prefix-cache key of a prompt is its token ids with each image's placeholder tokens replaced by the
 image's key (negative, so it can never equal a token id): prompts match only where their images match.
 
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from vreason.engine.caches import VisionCache
+from vreason.engine.image_patches import PatchSpec, image_patches
 from vreason.engine.prompt import Prompt
 from vreason.media import PreparedVideo
 
@@ -87,6 +89,7 @@ class InputBuilder:
         self.merge = int(processor.image_processor.merge_size)
         self.patch = int(processor.image_processor.patch_size)
         self.temporal_patch = int(getattr(processor.video_processor, "temporal_patch_size", 2))
+        self.patch_spec = PatchSpec.from_processor(processor.image_processor)  # None: the processor patchifies
         self.device = model.device
 
     def build(self, prompt: Prompt, processor_size: dict[str, int]) -> PreparedInputs:
@@ -123,7 +126,10 @@ class InputBuilder:
         missing = [i for i, f in enumerate(cached) if f is None]
         patches: dict[int, torch.Tensor] = {}
         grids: dict[int, tuple[int, int, int]] = {i: f.grid_thw for i, f in enumerate(cached) if f is not None}
-        if missing:
+        if self.patch_spec is not None and all(self.patch_spec.fits(prompt.pixels[i], processor_size) for i in missing):
+            for i in missing:  # the processor's numbers, in a third of its time (engine/image_patches.py)
+                patches[i], grids[i] = image_patches(prompt.pixels[i], self.patch_spec)
+        elif missing:
             out = self.processor.image_processor(
                 images=[prompt.pixels[i] for i in missing], size=processor_size, return_tensors="pt"
             )

@@ -154,9 +154,9 @@ class LocalEngine:
 
     def _visual_tokens(self, request: GenerationRequest) -> int:
         budget = request.budget or self.budget
-        images = [i for m in request.messages for i in m.images if hasattr(i, "image")]
+        images = [i for m in request.messages for i in m.images if hasattr(i, "original_size")]
         videos = [p.source for m in request.messages for p in m.videos if hasattr(p.source, "frames")]
-        return sum(budget.num_visual_tokens(*i.image.size) for i in images) + sum(
+        return sum(budget.num_visual_tokens(*i.original_size) for i in images) + sum(
             self.video_budget.tokens(v.num_frames, *v.size) for v in videos
         )
 

@@ -81,7 +81,7 @@ def build_prompt(
     return Prompt(
         text=text,
         images=images,
-        pixels=[budget.apply(p.image) for p in images],
+        pixels=[budget.fit(p) for p in images],
         thinking_prompt=text.rstrip().endswith(THINK_OPEN),
         videos=videos,
     )

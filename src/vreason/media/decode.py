@@ -3,6 +3,10 @@
 Order matters: the header is read (format, size) and the size checked against the bomb guard and the
 aspect-ratio limit before a single pixel is decoded; then EXIF orientation is applied, then the mode is
 converted (transparency flattened onto white, 16-bit and float scaled down, CMYK/L/P to RGB).
+
+A large RGB JPEG with no EXIF rotation can skip the full decode (`open_image` + `deferrable`): libjpeg scales
+by 1/2, 1/4 or 1/8 while it decodes (`decode_scaled`, Pillow's draft mode), which is how a 4K photo reaches a
+1,280-token budget without decoding 8 million pixels first. The pixels then wait until the budget is known.
 """
 
 from __future__ import annotations
@@ -21,7 +25,18 @@ SUPPORTED_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF
 WHITE = (255, 255, 255)
 
 
+# Below this many pixels a JPEG is decoded at once: draft decoding pays only for pictures several times the
+# size of a model's budget (the default budget is 1,048,576 pixels).
+DEFER_MIN_PIXELS = 4_000_000
+_ORIENTATION = 0x0112
+
+
 def decode_image(data: bytes, label: str, policy: MediaPolicy) -> Image.Image:
+    return check_and_normalize(open_image(data, label, policy), label, policy)
+
+
+def open_image(data: bytes, label: str, policy: MediaPolicy) -> Image.Image:
+    """The image's header, pixels not decoded yet; size and format not checked yet (see `check_header`)."""
     if not data:
         raise MediaError(label, "is empty (0 bytes)")
     if len(data) > policy.max_bytes:
@@ -37,11 +52,24 @@ def decode_image(data: bytes, label: str, policy: MediaPolicy) -> Image.Image:
         raise MediaError(label, f"refused by the decompression-bomb guard ({err})") from None
     except Exception as err:  # Pillow raises many types for malformed headers
         raise MediaError(label, f"unreadable image header ({err})") from None
-    return check_and_normalize(image, label, policy)
+    return image
 
 
 def check_and_normalize(image: Image.Image, label: str, policy: MediaPolicy) -> Image.Image:
     """Validate size and decode pixels of an opened (possibly lazy) image, then normalize it to RGB."""
+    check_header(image, label, policy)
+    try:
+        if getattr(image, "is_animated", False):
+            image.seek(0)
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except Exception as err:  # truncated streams raise OSError, broken codecs raise others
+        raise MediaError(label, f"is truncated or corrupt ({err})") from None
+    return to_rgb(image)
+
+
+def check_header(image: Image.Image, label: str, policy: MediaPolicy) -> None:
+    """Format, size, bomb guard and aspect ratio, from the header alone."""
     fmt = image.format
     if fmt is not None and fmt not in SUPPORTED_FORMATS:
         raise MediaError(label, f"format {fmt} is not supported (PNG, JPEG, WebP, GIF, BMP, TIFF)")
@@ -57,14 +85,30 @@ def check_and_normalize(image: Image.Image, label: str, policy: MediaPolicy) -> 
     ratio = max(width, height) / min(width, height)
     if ratio > policy.max_aspect_ratio:
         raise MediaError(label, f"aspect ratio {ratio:.0f}:1 is over the {policy.max_aspect_ratio:g}:1 limit")
+
+
+def deferrable(image: Image.Image) -> bool:
+    """A checked header whose pixels may wait for `decode_scaled`: a large JPEG that decodes to RGB as it is
+    stored (no EXIF rotation, not CMYK or grey)."""
+    if image.format != "JPEG" or image.mode != "RGB" or image.width * image.height < DEFER_MIN_PIXELS:
+        return False
     try:
-        if getattr(image, "is_animated", False):
-            image.seek(0)
+        return image.getexif().get(_ORIENTATION, 1) == 1
+    except Exception:  # a malformed EXIF block: the full decode path reports or ignores it as before
+        return False
+
+
+def decode_scaled(data: bytes, size: tuple[int, int], label: str) -> Image.Image:
+    """A deferrable JPEG's pixels at the smallest libjpeg scale (1, 1/2, 1/4, 1/8) still at least `size`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked by `check_header`
+            image = Image.open(io.BytesIO(data))
+        image.draft("RGB", size)
         image.load()
-        image = ImageOps.exif_transpose(image)
     except Exception as err:  # truncated streams raise OSError, broken codecs raise others
         raise MediaError(label, f"is truncated or corrupt ({err})") from None
-    return to_rgb(image)
+    return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -1,6 +1,10 @@
 """Load one image from whatever a caller has (path, URL, data URI, base64 text, bytes, PIL image) into
 a `PreparedImage`: normalized RGB pixels at their original size. Resizing to a model's pixel budget
-happens when the prompt is built (`PixelBudget.apply`), so one prepared image serves any budget.
+happens when the prompt is built (`PixelBudget.fit`), so one prepared image serves any budget.
+
+A large JPEG (see `decode.deferrable`) is checked from its header at load and keeps its bytes: the prompt
+asks for `pixels(size)` and gets them decoded at the smallest libjpeg scale that covers the budget, then
+resized, without the full-size decode; `image` (crops, drawings, the UI) decodes the full picture on first use.
 
 Every failure is a `MediaError` naming the input; nothing here knows about models or prompts.
 """
@@ -10,14 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from PIL import Image
 
 from vreason.errors import MediaError
-from vreason.media.decode import check_and_normalize, decode_image
+from vreason.media.decode import check_and_normalize, check_header, decode_scaled, deferrable, open_image
 from vreason.media.local_files import checked_local_path
 from vreason.media.policy import MediaPolicy
 from vreason.media.url_fetch import fetch_url
@@ -30,19 +33,62 @@ _BASE64_TEXT = re.compile(r"^[A-Za-z0-9+/=\s_-]+$")
 _MIN_BASE64_LEN = 64
 
 
-@dataclass(frozen=True)
 class PreparedImage:
-    image: Image.Image  # RGB, EXIF orientation applied, not yet resized
+    """An input image, checked: its RGB pixels with EXIF orientation applied, not yet resized."""
 
-    label: str  # how error messages and traces name this input
-    # Content keys the engine computed for this image, per preprocessing setting. A prepared image is never
-    # modified after preparing, so a conversation that re-sends it pays for hashing its pixels once.
-    content_keys: dict = field(default_factory=dict, compare=False, repr=False)
+    __slots__ = ("_image", "_encoded", "_size", "label", "content_keys")
+
+    def __init__(self, image: Image.Image, label: str, content_keys: dict | None = None) -> None:
+        self._image: Image.Image | None = image
+        self._encoded: bytes | None = None  # a deferrable JPEG's bytes while `_image` is not decoded
+        self._size: tuple[int, int] = image.size
+        self.label = label  # how error messages and traces name this input
+        # Content keys the engine computed for this image, per preprocessing setting. A prepared image is never
+        # modified after preparing, so a conversation that re-sends it pays for hashing its pixels once.
+        self.content_keys: dict = {} if content_keys is None else content_keys
+
+    @classmethod
+    def deferred(cls, encoded: bytes, size: tuple[int, int], label: str) -> PreparedImage:
+        """A checked JPEG whose pixels are decoded when first asked for (see the module docstring)."""
+        prepared = cls.__new__(cls)
+        prepared._image, prepared._encoded, prepared._size = None, encoded, size
+        prepared.label, prepared.content_keys = label, {}
+        return prepared
+
+    @property
+    def image(self) -> Image.Image:
+        """The full-size RGB pixels (decoded on first use for a deferred JPEG; two threads may both decode,
+        to the same pixels)."""
+        if self._image is None:
+            image = decode_scaled(self._encoded, self._size, self.label)
+            self._image, self._encoded = image, None
+        return self._image
 
     @property
     def original_size(self) -> tuple[int, int]:
         """(width, height) as the user sees the image: coordinates map back to these pixels."""
-        return self.image.size
+        return self._size
+
+    def pixels(self, size: tuple[int, int]) -> Image.Image:
+        """The picture resized to `size` (bicubic); a deferred JPEG is decoded at the smallest libjpeg scale
+        that covers `size` instead of at full size. A request for the original size returns `image`."""
+        if size == self._size:
+            return self.image
+        encoded = self._encoded
+        source = self._image if encoded is None else decode_scaled(encoded, size, self.label)
+        if source.size == size:
+            return source
+        return source.resize(size, Image.Resampling.BICUBIC)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PreparedImage):
+            return NotImplemented
+        return self.label == other.label and self.image == other.image
+
+    __hash__ = None  # type: ignore[assignment]  # pixels compare by value, as PIL images do
+
+    def __repr__(self) -> str:
+        return f"PreparedImage(label={self.label!r}, size={self._size}, decoded={self._image is not None})"
 
 
 def describe_source(source: ImageSource) -> str:
@@ -69,10 +115,13 @@ def load_image(
     policy = policy or MediaPolicy()
     label = describe_source(source)
     if isinstance(source, Image.Image):
-        image = check_and_normalize(source, label, policy)
-    else:
-        image = decode_image(read_source_bytes(source, policy, label), label, policy)
-    return PreparedImage(image=image, label=label)
+        return PreparedImage(check_and_normalize(source, label, policy), label)
+    data = read_source_bytes(source, policy, label)
+    opened = open_image(data, label, policy)
+    check_header(opened, label, policy)
+    if deferrable(opened):
+        return PreparedImage.deferred(data, opened.size, label)
+    return PreparedImage(check_and_normalize(opened, label, policy), label)
 
 
 def read_source_bytes(source: ImageSource, policy: MediaPolicy, label: str) -> bytes:

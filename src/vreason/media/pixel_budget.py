@@ -8,10 +8,14 @@ defaults and the validation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from vreason.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from vreason.media.image_input import PreparedImage
 
 PATCH_SIZE = 16
 SPATIAL_MERGE = 2
@@ -70,6 +74,10 @@ class PixelBudget:
         if size == image.size:
             return image
         return image.resize(size, Image.Resampling.BICUBIC)
+
+    def fit(self, prepared: PreparedImage) -> Image.Image:
+        """`apply` for a prepared image: a large JPEG is decoded straight at a scale near the budget."""
+        return prepared.pixels(self.target_size(*prepared.original_size))
 
     @classmethod
     def from_processor_size(cls, size: dict | None) -> PixelBudget:

@@ -61,7 +61,7 @@ def encode_messages(
             if isinstance(part, TextPart):
                 parts.append({"type": "text", "text": part.text})
             elif isinstance(part, ImagePart):
-                image = budget.apply(require_resolved(part.source).image)
+                image = budget.fit(require_resolved(part.source))
                 image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
                 uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
                 parts.append({"type": "image_url", "image_url": {"url": uri}})
