@@ -4,6 +4,10 @@ Closed by default: it listens on 127.0.0.1, refuses local files unless --allowed
 directory, refuses URLs that resolve to private networks unless --allow-private-media-urls, and needs no
 key only because nothing but this machine can reach it. Prints what it loads, then one line with the URL
 once requests are answered.
+
+Keys map to users: `--api-key KEY=ana --api-key KEY2=bob` (or `--api-keys-file FILE`, one KEY=USER a line); with
+`--memory` (or `--memory-dir` / `--memory-url`) each user has their own memory under /v1/vreason/memory and the
+chat `memory` field, reachable with their keys only. Without keys every request is the one local user.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vreason.cli import options as o
+from vreason.cli.memory import MemoryDirOpt, MemoryUrlOpt
 from vreason.cli.option_groups import with_option_groups
 
 if TYPE_CHECKING:
@@ -34,9 +39,21 @@ def serve(
     ),
     port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8000,
     api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="VREASON_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1/*."),
+        list[str] | None,
+        typer.Option("--api-key", envvar="VREASON_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1/*; "
+                     "KEY=USER names the user the key acts for (whose memory it reaches). Repeatable."),
     ] = None,
+    api_keys_file: Annotated[
+        Path | None,
+        typer.Option("--api-keys-file", help="A file of API keys, one KEY=USER a line (# comments)."),
+    ] = None,
+    memory: Annotated[
+        bool,
+        typer.Option("--memory", help="Keep each user's memory (/v1/vreason/memory, the chat `memory` field) in "
+                     "the default store (~/.local/share/vreason); --memory-dir / --memory-url imply it."),
+    ] = False,
+    memory_dir: MemoryDirOpt = None,
+    memory_url: MemoryUrlOpt = None,
     allowed_local_media_path: Annotated[
         Path | None,
         typer.Option("--allowed-local-media-path", help="Allow file:// image URLs under this directory only."),
@@ -76,6 +93,7 @@ def serve(
         raise VReasonError(f"vreason serve needs the server extra: pip install 'vreason[server]' ({err})") from None
     from vreason.engine.allocator import IdleTrimmer
     from vreason.engine.factory import build_engine
+    from vreason.server.users import parse_key, read_keys_file
 
     # Everything that can be wrong with the flags fails here, before a model is loaded.
     policy = server_media_policy(
@@ -83,21 +101,27 @@ def serve(
         max_video_duration_s=max_video_seconds, max_video_bytes=int(max_video_mb * 1024 * 1024),
     )
     spec = o.engine_spec(loading, backend, media_policy=policy, max_images_per_request=max_images_per_request)
+    keys = [parse_key(k) for k in api_key or ()] + (read_keys_file(api_keys_file) if api_keys_file else [])
     settings = ServerSettings(
         served_model_names=tuple(served_model_name or ()),
         any_model_name=any_model_name,
-        api_key=api_key,
+        api_keys=tuple(keys),
         max_request_bytes=max_request_bytes,
         request_timeout_s=request_timeout,
     )
-    if host not in LOOPBACK_HOSTS and api_key is None:
+    store = None
+    if memory or memory_dir or memory_url:
+        from vreason.memory import open_store
+
+        store = open_store(memory_url, str(memory_dir) if memory_dir else None)
+    if host not in LOOPBACK_HOSTS and not keys:
         _say(f"warning: listening on {host} without --api-key; anyone who can reach this port can use the model")
     _say(f"loading {loading.model or 'the built-in demo model'} ...")
     engine = build_engine(spec)
     if not settings.served_model_names:
         settings = replace(settings, served_model_names=(loading.model or engine.model_name,))
-    app = create_app(engine, settings)
-    note = policy_note(policy, api_key)
+    app = create_app(engine, settings, memory=store)
+    note = policy_note(policy, sorted(set(settings.key_users().values())), store)
     name = settings.served_model_names[0]
     trimmer = IdleTrimmer(engine)  # a server between bursts hands the last burst's memory back
     try:
@@ -113,13 +137,14 @@ def serve(
         raise typer.Exit(1)  # uvicorn printed why (e.g. the port is taken)
 
 
-def policy_note(policy: MediaPolicy, api_key: str | None) -> str:
+def policy_note(policy: MediaPolicy, users: list[str], memory: object = None) -> str:
     local = f"file:// under {policy.allowed_local_dir}" if policy.allow_local_files else "no local files"
     urls = "private-network URLs allowed" if policy.allow_private_urls else "public URLs only"
     if policy.allowed_domains:
         urls += f" from {', '.join(policy.allowed_domains)}"
-    auth = "API key required" if api_key else "no API key"
-    return f"{local}; {urls}; {auth}"
+    auth = f"API key required (users: {', '.join(users)})" if users else "no API key"
+    kept = f"; memory in {memory.url.split('@')[-1]}" if memory is not None else ""  # type: ignore[attr-defined]
+    return f"{local}; {urls}; {auth}{kept}"
 
 
 def _say(message: str) -> None:

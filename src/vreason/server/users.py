@@ -31,7 +31,7 @@ def parse_key(spec: str) -> tuple[str, str]:
         key, user = spec, LOCAL_USER
     key = key.strip()
     if not key:
-        raise InvalidRequestError(f"API key {spec!r} is empty; pass KEY or KEY=USER")
+        raise InvalidRequestError(f"api_key is empty ({spec!r}); pass KEY or KEY=USER")
     if not USER_NAME.match(user):
         raise InvalidRequestError(
             f"user {user!r} of an API key is not a valid name (1-64 of letters, digits, '.', '_', '@', '-')"
