@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "ask": ("vreason.cli.ask", "ask", {}),
     "chat": ("vreason.cli.chat", "chat", {}),
     "models": ("vreason.cli.models", "models", {}),
+    "quantize": ("vreason.cli.quantize", "quantize", {}),
     "finetune": ("vreason.cli.finetune", "finetune", {}),
     "eval": ("vreason.cli.eval", "eval_command", {}),
     "task": ("vreason.cli.task", "app", {}),
