@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from vreason.cli import memory as m
 from vreason.cli import options as o
 from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import answer_json, notice, print_answer, print_stats, print_stream
@@ -37,11 +38,16 @@ def ask(
     stats: Annotated[bool, typer.Option("--stats", help="Print token counts and timings to stderr.")] = False,
     system: o.SystemOpt = None,
     views: o.CloudViewsOpt = None,
+    user: m.UserOpt = None,
+    memory: m.MemoryFlagOpt = None,
+    memory_dir: m.MemoryDirOpt = None,
+    memory_url: m.MemoryUrlOpt = None,
 ) -> None:
-    """Ask a question about one or more images, videos or point clouds."""
+    """Ask a question about one or more images, videos or point clouds (with --user: and that user's memory)."""
     from vreason.engine.types import ImagePart, Message, TextPart, VideoPart
 
-    if len(args) < 2:
+    with_memory = m.memory_wanted(user, memory)
+    if len(args) < (1 if with_memory else 2):
         raise InvalidRequestError("give at least one image or video and a question: vreason ask MEDIA... QUESTION")
     *sources, question = args
     if not question.strip():
@@ -69,7 +75,11 @@ def ask(
         raise InvalidRequestError("video options were given but none of the inputs is a video")
     vr = o.open_model(spec)
     messages = ([Message.system(system)] if system else []) + [Message("user", [*parts, TextPart(question)])]
-    if as_json:
+    if with_memory:  # recall into the prompt, "Remember: ..." / "Forget ..." carried out, sources cited
+        remembered = m.open_memory(user, memory_dir, memory_url, vr).answer_messages(messages, **overrides)
+        m.print_memory_answer(remembered, as_json)
+        answer = remembered.answer
+    elif as_json:
         answer = vr.chat(messages, **overrides)
         print(answer_json(answer))
     elif stream:

@@ -30,7 +30,7 @@ from vreason.cli.option_groups import with_option_groups
 from vreason.errors import InvalidRequestError
 
 if TYPE_CHECKING:
-    from vreason.memory import Memory, MemoryItem
+    from vreason.memory import Memory, MemoryAnswer, MemoryItem
 
 USER_ENV = "VREASON_USER"
 UserOpt = Annotated[
@@ -61,6 +61,34 @@ def memory_user(user: str | None, required: bool = True) -> str | None:
     if required and not user:
         raise InvalidRequestError(f"say whose memory: --user NAME (or set ${USER_ENV})", param="user")
     return user
+
+
+def memory_wanted(user: str | None, memory: bool | None) -> bool:
+    """`vreason ask/chat`: memory is on with a user (--user or $VREASON_USER) unless --no-memory; --memory
+    without a user is an error."""
+    if memory is False:
+        return False
+    found = memory_user(user, required=bool(memory))
+    return found is not None
+
+
+def print_memory_answer(result: MemoryAnswer, as_json: bool) -> None:
+    """The answer on stdout; the memories it used (or wrote) on stderr, one note each."""
+    from vreason.cli.render import answer_json, notice
+
+    if as_json:
+        data = json.loads(answer_json(result.answer)) if result.answer is not None else {"answer": result.text}
+        data["answer"] = result.text
+        data["memory"] = {k: v for k, v in result.to_dict().items() if k != "text"}
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    print(result.text, flush=True)
+    notes = {i.id: i for i in [*(h.item for h in result.recalled), *result.related, *result.written]}
+    for item_id in result.used:
+        item = notes.get(item_id)
+        notice(f"memory: {item.note() if item else item_id}")
+    if result.answer is not None and result.recalled and not result.used:
+        notice("memory: recalled " + ", ".join(h.id for h in result.recalled) + ", none cited")
 
 
 def open_memory(user: str | None, memory_dir: Path | None, memory_url: str | None, vr=None, session=None) -> Memory:

@@ -152,7 +152,7 @@ async def answer_turn(
             cite = " ".join(f"[{i}]" for i in ids)
             text = f"{answer.text.strip()} {cite}" if value.lower() in answer.text.lower() else f"{value} {cite}"
             result.cited, used = ids, ids
-    return MemoryAnswer(text, answer, turn.recalled, result.cited, used, result.written, result.forgotten)
+    return MemoryAnswer(text, answer, turn.recalled, result.cited, used, result.written, result.forgotten, turn.related)
 
 
 async def fact_answer(mem: AsyncMemory, question: str, hits: list[RecallHit]) -> tuple[str, list[str]] | None:

@@ -153,11 +153,13 @@ class MemoryAnswer:
     used: list[str] = field(default_factory=list)  # cited, else the ids put into the prompt
     written: list[MemoryItem] = field(default_factory=list)
     forgotten: int = 0
+    related: list[MemoryItem] = field(default_factory=list)  # pictures the recalled items are about
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "recalled": [h.to_dict() for h in self.recalled],
+            "related": [i.to_dict() for i in self.related],
             "cited": self.cited,
             "used": self.used,
             "written": [i.to_dict() for i in self.written],
