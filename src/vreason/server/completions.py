@@ -153,13 +153,18 @@ class ChatCompletions:
         first = answers[0]
         self.metrics.ttft.observe(max(0.0, finished - started - first.timings.decode_s))
         completion_tokens = sum(a.usage.completion_tokens for a in answers)
+        texts = [a.text for a in answers]
+        report = None
+        if memory is not None:
+            report = await memory.finish(first.text, from_facts=True)
+            texts[0] = memory.text
         response = ChatCompletion(
             id=request_id,
             model=body.model,
             choices=[
                 Choice(
                     index=i,
-                    message=AssistantMessage(content=a.text, reasoning_content=a.thinking),
+                    message=AssistantMessage(content=texts[i], reasoning_content=a.thinking),
                     finish_reason=a.finish_reason,
                 )
                 for i, a in enumerate(answers)
@@ -169,7 +174,7 @@ class ChatCompletions:
                 completion_tokens=completion_tokens,
                 total_tokens=first.usage.prompt_tokens + completion_tokens,
             ),
-            vreason=await memory.finish(first.text) if memory is not None else None,
+            vreason=report,
         )
         return JSONResponse(response.model_dump(exclude_none=True), headers=headers)
 

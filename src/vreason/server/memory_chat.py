@@ -51,6 +51,7 @@ class MemoryTurn:
     report: dict[str, Any] = field(default_factory=dict)
     reply: str | None = None  # memory's own answer to a remember / forget turn
     answer_text: str | None = None  # the first choice's text, once a stream has it
+    text: str = ""  # the first choice's text to send (the model's, or the facts answer, see `finish`)
 
     @property
     def messages(self) -> list:
@@ -61,13 +62,28 @@ class MemoryTurn:
         """A remember / forget turn with `write`: memory answers it, the model is not asked."""
         return bool(self.options.write and getattr(self.turn, "reply_without_model", False))
 
-    async def finish(self, text: str) -> dict[str, Any]:
-        """Carry out a remember/forget (with `write`), find the cited ids; returns the `vreason` field."""
+    async def finish(self, text: str, from_facts: bool = False) -> dict[str, Any]:
+        """Carry out a remember/forget (with `write`), find the cited ids; returns the `vreason` field.
+
+        `from_facts` (a whole answer, not a stream already sent): when the answer cites nothing and the question
+        asks for what a recalled picture's facts hold (a colour, a count...), `text` becomes that value with its
+        ids, as `vreason ask --user` answers (memory/turn.py: the facts are the model's own words about the picture).
+        """
         result = await self.memory.finish(self.turn, text, write=self.options.write)
+        self.text = text
+        if from_facts and not result.cited and self.turn.request is None:
+            from vreason.memory.turn import fact_answer
+
+            fact = await fact_answer(self.memory, self.turn.question, self.turn.recalled)
+            if fact is not None:
+                value, ids = fact
+                cite = " ".join(f"[{i}]" for i in ids)
+                self.text = f"{text.strip()} {cite}" if value.lower() in text.lower() else f"{value} {cite}"
+                result.cited, result.used = ids, ids
         self.report = {
             "memory": {
                 "user": self.user,
-                "recalled": [hit.id for hit in self.turn.recalled],
+                "recalled": list(self.turn.in_prompt),
                 "cited": list(result.cited),
                 "used": list(result.used),
                 "written": [item.id for item in result.written],

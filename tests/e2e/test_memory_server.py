@@ -1,0 +1,174 @@
+"""Memory over HTTP: the /v1/vreason/memory routes and the chat completions `memory` field, on a real server on
+127.0.0.1 over the built-in demo model, a SQLite store in a temporary folder and two API keys (ana, bob).
+
+The done-when of the memory issue, over the server: ana sends part #17's picture with "Remember: this is part
+#17" (memory write on), then a later request "what colour was part #17?" answers from memory and cites the
+items, through the official `openai` client; bob's key asks the same and gets nothing of ana's.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from PIL import Image
+
+from tests.conftest import png_bytes
+from tests.e2e.memory_server import KEYS, MODEL, Served, serve_with_memory
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAPES = (ROOT / "examples" / "shapes.png").read_bytes()  # a red circle: the demo model says "red"
+SHAPES_URI = "data:image/png;base64," + base64.b64encode(SHAPES).decode()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Served]:
+    yield from serve_with_memory(url=None, directory=tmp_path_factory.mktemp("memory"))
+
+
+def _client(served: Served, user: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=served.url + "/v1", api_key=KEYS[user], max_retries=0)
+
+
+def _ask(served: Served, user: str, content, memory: dict, **extra):
+    return _client(served, user).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": content}], max_tokens=8, temperature=0,
+        extra_body={"memory": memory}, **extra,
+    )
+
+
+def test_remember_then_recall_and_cite_over_the_openai_client(served):
+    remembered = _ask(served, "ana", [{"type": "image_url", "image_url": {"url": SHAPES_URI}},
+                                      {"type": "text", "text": "Remember: this is part #17"}], {"write": True})
+    report = remembered.model_extra["vreason"]["memory"]
+    assert report["user"] == "ana"
+    assert len(report["written"]) == 2  # the picture (described by the model) and the fact that links to it
+    assert remembered.choices[0].message.content.startswith("Remembered")
+
+    answer = _ask(served, "ana", "what colour was part #17?", {"recall": True})
+    report = answer.model_extra["vreason"]["memory"]
+    assert "red" in answer.choices[0].message.content.lower()
+    assert set(report["written"]) == set()
+    assert set(report["cited"]) & set(remembered.model_extra["vreason"]["memory"]["written"])
+    assert all(f"[{i}]" in answer.choices[0].message.content for i in report["cited"])
+
+    # The same question with bob's key: nothing of ana's is recalled or cited.
+    other = _ask(served, "bob", "what colour was part #17?", {"recall": True})
+    assert other.model_extra["vreason"]["memory"] == {
+        "user": "bob", "recalled": [], "cited": [], "used": [], "written": [], "forgotten": 0,
+    }
+
+
+def test_a_completion_without_memory_keeps_the_plain_openai_shape(served):
+    reply = _client(served, "ana").chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hello"}], max_tokens=2)
+    assert "vreason" not in (reply.model_extra or {})
+
+
+def test_streaming_carries_the_memory_report_in_a_last_chunk(served):
+    httpx.post(served.url + "/v1/vreason/memory/items", headers=served.auth("ana"),
+               json={"text": "the inspector's badge number is 4417"}).raise_for_status()
+    chunks = list(_ask(served, "ana", "what is the badge number of the inspector?", {"k": 3}, stream=True))
+    reports = [c.model_extra["vreason"] for c in chunks if (c.model_extra or {}).get("vreason")]
+    assert len(reports) == 1
+    assert chunks[-1].model_extra.get("vreason") == reports[0]
+    assert chunks[-1].choices == []
+    memory = reports[0]["memory"]
+    assert memory["user"] == "ana"
+    assert memory["recalled"]
+    assert served.get("ana", f"/items/{memory['recalled'][0]}").json()["user"] == "ana"
+
+
+def test_add_list_show_search_and_forget(served):
+    added = served.post("ana", "/items", json={"text": "the patient is 64", "kind": "fact", "session": "s-9"})
+    assert added.status_code == 200, added.text
+    item = added.json()["data"][0]
+    assert (item["user"], item["kind"], item["session"], item["text"]) == ("ana", "fact", "s-9", "the patient is 64")
+
+    listed = served.get("ana", "/items", params={"session": "s-9"}).json()
+    assert [i["id"] for i in listed["data"]] == [item["id"]]
+    assert served.get("ana", f"/items/{item['id']}").json() == item
+
+    hits = served.post("ana", "/search", json={"query": "how old is the patient", "k": 3}).json()["data"]
+    assert hits[0]["id"] == item["id"]
+    assert hits[0]["score"] > 0
+    assert hits[0]["why"]
+
+    assert served.delete("ana", f"/items/{item['id']}").json() == {"forgotten": 1}
+    gone = served.get("ana", f"/items/{item['id']}")
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "memory_not_found"
+
+
+def test_an_uploaded_picture_is_kept_with_its_thumbnail(served):
+    upload = served.post("ana", "/items", data={"text": "the blue part is a spare"},
+                         files=[("image", ("blue.png", png_bytes((96, 64), (20, 20, 220)), "image/png"))])
+    assert upload.status_code == 200, upload.text
+    picture, fact = upload.json()["data"]
+    assert picture["kind"] == "image"
+    assert fact["image_sha256"] == picture["image_sha256"]
+    original = served.get("ana", f"/items/{picture['id']}/image")
+    assert original.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(original.content)).size == (96, 64)
+    thumbnail = served.get("ana", f"/items/{fact['id']}/image", params={"thumbnail": "true"})
+    assert thumbnail.headers["content-type"] == "image/jpeg"
+    by_query = served.post("ana", "/forget", json={"query": "spare"}).json()
+    assert by_query["forgotten"] >= 1
+    assert served.get("ana", f"/items/{fact['id']}").status_code == 404
+
+
+def test_export_then_import_into_another_namespace(served):
+    served.post("ana", "/items", json={"text": "the March scan shows a 4 mm nodule"}).raise_for_status()
+    exported = served.get("ana", "/export")
+    assert exported.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+        rows = [json.loads(line) for line in archive.read("memory.jsonl").decode().splitlines() if line.strip()]
+        assert any("4 mm nodule" in str(row) for row in rows)
+        pictures = [n for n in archive.namelist() if n.startswith("images/")]
+        assert pictures  # part #17's picture went with it
+    imported = served.post("carol", "/import", content=exported.content,
+                           headers={"Content-Type": "application/zip"})
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["imported"] == len(rows)
+    mine = served.get("carol", "/items", params={"limit": 1000}).json()["data"]
+    assert {i["user"] for i in mine} == {"carol"}
+    assert any("4 mm nodule" in i["text"] for i in mine)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param"),
+    [
+        ("post", "/items", {}, None),
+        ("post", "/items", {"text": "x", "kind": "secret"}, "kind"),
+        ("post", "/items", {"images": ["file:///etc/passwd"]}, "images"),
+        ("post", "/search", {"query": ""}, None),
+        ("post", "/forget", {"ids": ["m1"], "everything": True}, None),
+        ("get", "/items/not-an-id", None, "id"),
+    ],
+)
+def test_bad_requests_are_openai_shaped_400s(served, method, path, body, param):
+    answer = getattr(served, method)("ana", path, **({"json": body} if body is not None else {}))
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"]
+    if param:
+        assert param in (error["param"] or "")
+
+
+def test_a_key_cannot_name_another_user_in_the_chat_memory_field(served):
+    with pytest.raises(openai.BadRequestError) as refused:
+        _ask(served, "bob", "what colour was part #17?", {"user": "ana"})
+    assert refused.value.body["param"] == "memory.user"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=served.url + "/v1", api_key="k-nobody", max_retries=0).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], extra_body={"memory": {}})
