@@ -23,6 +23,7 @@ from vreason.async_api import AsyncVReason  # noqa: E402
 from vreason.ui.chat_tab import ChatTab  # noqa: E402
 from vreason.ui.conversation_store import DEFAULT_DATA_DIR, ConversationStore  # noqa: E402
 from vreason.ui.grounding_tab import GroundingTab  # noqa: E402
+from vreason.ui.live_tab import LiveTab  # noqa: E402
 from vreason.ui.model_card import NO_CARD, card_text, demo_banner  # noqa: E402
 from vreason.ui.reasoning_tab import ReasoningTab  # noqa: E402
 from vreason.ui.spatial_tab import SpatialTab  # noqa: E402
@@ -80,6 +81,8 @@ def build_app(vr: Backend | Sequence[Backend], *, title: str = "vreason",
                 TasksTab(first).build()
             with gr.Tab("3D", id="3d"):
                 SpatialTab(first).build()
+            with gr.Tab("Live", id="live") as live:
+                LiveTab(first).build(app, live)
         # The browser's upload toasts (a file over the size limit) are about the tab they came from; they
         # close when the user moves to another one instead of staying over it for their 10 s.
         tabs.change(None, js=CLOSE_TOASTS_JS, queue=False)
