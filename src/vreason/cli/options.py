@@ -56,7 +56,11 @@ class LoadingOptions:
     ] = None
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto"
     dtype: Annotated[str, typer.Option(help="auto | bfloat16 | float16 | float32")] = "auto"
-    quantize: Annotated[str | None, typer.Option(help="4bit | 8bit (bitsandbytes, CUDA only)")] = None
+    quantize: Annotated[
+        str | None,
+        typer.Option(help="int8 | int4: torchao weight-only on CPU (int4 runs in bfloat16). 4bit | 8bit: "
+                     "bitsandbytes, CUDA only. A `vreason quantize` directory loads as stored."),
+    ] = None
     adapter: Annotated[
         str | None, typer.Option(help="LoRA adapter directory (from `vreason finetune --save-adapter`).")
     ] = None

@@ -244,4 +244,6 @@ def _fp32_head(lm_head: torch.nn.Module) -> torch.Tensor | None:
         return None
     if weight.numel() * 4 > FP32_HEAD_MAX_BYTES:
         return None
+    if type(weight) not in (torch.Tensor, torch.nn.Parameter):  # quantized (models/quantize.py): kept as it is
+        return None
     return weight.detach().float().t().contiguous()  # (hidden, vocab)

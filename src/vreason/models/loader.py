@@ -8,13 +8,22 @@ can fix (missing files, offline hub, wrong architecture, no GPU for a GPU-only o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError, ModelLoadError
 from vreason.models.placement import QUANTIZATIONS, Placement, choose_placement
 from vreason.models.presets import find_preset, unknown_model_message
+from vreason.models.quantize import (
+    CPU_QUANTIZATIONS,
+    QuantPlan,
+    check_cpu_quantization,
+    int4_dtype,
+    load_quantized,
+    quantize_model,
+    read_plan,
+)
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, ProcessorMixin
@@ -27,7 +36,7 @@ class LoadSpec:
     model: str | None = None  # None: the built-in demo model
     device: str = "auto"
     dtype: str = "auto"
-    quantize: str | None = None  # "4bit" | "8bit" (bitsandbytes, CUDA only)
+    quantize: str | None = None  # "4bit" | "8bit" (bitsandbytes, CUDA only) | "int8" | "int4" (torchao, CPU)
     adapter: str | None = None  # a peft LoRA adapter directory, merged into the weights after loading
 
     def __post_init__(self) -> None:
@@ -61,8 +70,24 @@ def load_model(spec: LoadSpec) -> LoadedModel:
     clock.mark("locate checkpoint")
     config = _load_config(source)
     clock.mark("config")
-    placement = choose_placement(spec.device, spec.dtype, _float32_bytes(source, config))
-    _check_config(config, source, placement, spec.quantize)
+    stored = read_plan(source)  # a `vreason quantize` directory: loaded as stored, never quantized again
+    cpu_quant = spec.quantize in CPU_QUANTIZATIONS or stored is not None
+    if cpu_quant:
+        check_quantized_spec(spec, stored, source)
+    dtype = spec.dtype
+    if stored is not None:
+        dtype = stored.dtype
+    elif spec.quantize == "int4":
+        dtype = int4_dtype(dtype)
+    placement = choose_placement(spec.device, dtype, _float32_bytes(source, config))
+    if cpu_quant and spec.dtype == "auto" and dtype != "auto":
+        how = f"{dtype}: the dtype {source if stored else '--quantize int4'} runs in (models/quantize.py)"
+        placement = replace(placement, reason=how)
+    if cpu_quant and placement.device != "cpu":
+        check_cpu_quantization(spec.quantize or stored.method, placement.device, dtype)
+    _check_config(config, source, placement, None if cpu_quant else spec.quantize)
+    if stored is not None:
+        return _load_stored_quantized(spec, source, stored, placement, clock, started)
 
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -71,7 +96,7 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         "use_safetensors": True,
         "trust_remote_code": False,
     }
-    if spec.quantize:
+    if spec.quantize and not cpu_quant:
         kwargs["quantization_config"] = _bitsandbytes_config(spec.quantize)
     if placement.device.startswith("cuda"):
         import torch
@@ -91,6 +116,9 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         model.to(placement.device)
     if spec.adapter:
         model = _apply_adapter(model, spec.adapter)
+    if cpu_quant:  # after the adapter merge: the merged weights are what gets quantized
+        plan = quantize_model(model, spec.quantize)
+        clock.mark(f"quantize {spec.quantize} ({plan.linears} linears)")
     from vreason.models.patch_embed import use_matmul_patch_embed  # torch: imported once a model is loaded
 
     use_matmul_patch_embed(model)
@@ -108,6 +136,44 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         is_demo=is_demo,
         load_s=time.perf_counter() - started,
         phases=clock.phases,
+    )
+
+
+def check_quantized_spec(spec: LoadSpec, stored: QuantPlan | None, source: str) -> None:
+    """One line for what int8/int4 cannot be combined with (before any weight is read)."""
+    if stored is not None and spec.quantize and spec.quantize != stored.method:
+        raise ModelLoadError(
+            f"{source} is already quantized to {stored.method}; drop --quantize {spec.quantize} (or quantize the "
+            "original checkpoint)"
+        )
+    if stored is not None and spec.dtype not in ("auto", stored.dtype):
+        raise ModelLoadError(f"{source} is quantized to run in {stored.dtype}; drop --dtype {spec.dtype}")
+    if stored is not None and spec.adapter:
+        raise ModelLoadError(
+            f"--adapter cannot be merged into the quantized weights of {source}: give the original checkpoint "
+            f"with --adapter {spec.adapter} --quantize {stored.method}"
+        )
+    check_cpu_quantization(spec.quantize or stored.method, spec.device, spec.dtype)  # type: ignore[union-attr]
+
+
+def _load_stored_quantized(
+    spec: LoadSpec, source: str, stored: QuantPlan, placement: Placement, clock: _Clock, started: float
+) -> LoadedModel:
+    from transformers import AutoProcessor
+
+    from vreason.models.demo import DEMO_MODEL_NAME
+    from vreason.models.patch_embed import use_matmul_patch_embed
+
+    processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+    clock.mark("processor")
+    model = load_quantized(source, stored)
+    clock.mark(f"weights ({stored.method}, stored)")
+    use_matmul_patch_embed(model)
+    model.eval()
+    return LoadedModel(
+        model=model, processor=processor, name=spec.model or DEMO_MODEL_NAME, source=source, placement=placement,
+        thinking=template_opens_thinking(processor), is_demo=spec.model is None,
+        load_s=time.perf_counter() - started, phases=clock.phases,
     )
 
 
@@ -216,7 +282,7 @@ def _check_config(config: Any, source: str, placement: Placement, quantize: str 
     if quantize and not placement.device.startswith("cuda"):
         raise ModelLoadError(
             f"--quantize {quantize} uses bitsandbytes, which needs a CUDA GPU; on {placement.device} "
-            "run without --quantize (or pick a smaller model: `vreason models`)"
+            f"use --quantize int{quantize[0]} (torchao weight-only, CPU) or pick a smaller model (`vreason models`)"
         )
 
 

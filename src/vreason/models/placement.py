@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-QUANTIZATIONS = ("4bit", "8bit")
+CUDA_QUANTIZATIONS = ("4bit", "8bit")  # bitsandbytes, CUDA only
+QUANTIZATIONS = (*CUDA_QUANTIZATIONS, "int8", "int4")  # int8/int4: torchao weight-only on CPU (models/quantize.py)
 CPU_FLOAT32_MAX_BYTES = 2 << 30
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs that multiply bf16 natively
 BF16_MIN_SPEEDUP = 1.1  # bf16 must beat float32 by this much in the check: ties keep float32's exactness
