@@ -29,6 +29,7 @@ from typing import Annotated, Any
 import typer
 
 from vreason.api import Conversation, VReason
+from vreason.cli import memory as m
 from vreason.cli import options as o
 from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import notice, print_stats, print_stream
@@ -251,13 +252,19 @@ def chat(
     ] = None,
     system: o.SystemOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="Print token counts and timings after each answer.")] = False,
+    user: m.UserOpt = None,
+    memory: m.MemoryFlagOpt = None,
+    memory_dir: m.MemoryDirOpt = None,
+    memory_url: m.MemoryUrlOpt = None,
 ) -> None:
-    """Chat about images and videos, turn after turn."""
+    """Chat about images and videos, turn after turn (with --user: with that user's memory)."""
     from vreason.cli.ask import is_video_source
 
     overrides = sampling.overrides()
+    with_memory = m.memory_wanted(user, memory)
     vr = o.open_model(o.engine_spec(loading, backend))
-    conversation = vr.conversation(system)
+    remembered = m.open_memory(user, memory_dir, memory_url, vr) if with_memory else None
+    conversation = vr.conversation(system, memory=remembered)
     videos = VideoSources()
     pending: list = []
     for source in images or []:
@@ -338,6 +345,8 @@ def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineRe
             print("assistant> ", end="", flush=True)
             answer = print_stream(conversation.stream(line, pending, **overrides))
             pending.clear()
+            if conversation.memory is not None and conversation.last_memory is not None:
+                m.print_turn_memory(conversation.last_memory)
             if stats and answer is not None:
                 print_stats(answer)
                 u = answer.usage

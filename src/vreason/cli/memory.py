@@ -30,7 +30,7 @@ from vreason.cli.option_groups import with_option_groups
 from vreason.errors import InvalidRequestError
 
 if TYPE_CHECKING:
-    from vreason.memory import Memory, MemoryAnswer, MemoryItem
+    from vreason.memory import Memory, MemoryAnswer, MemoryItem, MemoryResult
 
 USER_ENV = "VREASON_USER"
 UserOpt = Annotated[
@@ -89,6 +89,16 @@ def print_memory_answer(result: MemoryAnswer, as_json: bool) -> None:
         notice(f"memory: {item.note() if item else item_id}")
     if result.answer is not None and result.recalled and not result.used:
         notice("memory: recalled " + ", ".join(h.id for h in result.recalled) + ", none cited")
+
+
+def print_turn_memory(result: MemoryResult) -> None:
+    """After a chat turn: which memories it wrote, forgot, cited (stderr)."""
+    from vreason.cli.render import notice
+
+    if result.written:
+        notice("memory: wrote " + ", ".join(i.id for i in result.written))
+    elif result.used:
+        notice(f"memory: {'cited' if result.cited else 'recalled'} " + ", ".join(result.used))
 
 
 def open_memory(user: str | None, memory_dir: Path | None, memory_url: str | None, vr=None, session=None) -> Memory:
