@@ -31,11 +31,20 @@ $(CHROMIUM):
 	  $$SUDO apt-get update -qq >/dev/null && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: $(STAMP) $(CHROMIUM)
+# The memory store's tests run against a real PostgreSQL too (tests/memory_support.py starts a throwaway cluster
+# with Debian's initdb and pg_ctl). A file target like Chromium's.
+POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/15/bin/initdb)
+$(POSTGRES):
+	@echo "installing PostgreSQL for the memory tests (apt) ..."
+	@SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+
+test: $(STAMP) $(CHROMIUM) $(POSTGRES)
 	$(BIN)/python -m pytest -q --durations=25 -m "not heavy"
 
 # Everything, the heavy tests included (training runs and long end-to-end checks; about twice as long).
-test-all: $(STAMP) $(CHROMIUM)
+test-all: $(STAMP) $(CHROMIUM) $(POSTGRES)
 	$(BIN)/python -m pytest -q --durations=25
 
 lint: $(STAMP)
