@@ -24,12 +24,14 @@ from vreason.ui.chat_tab import ChatTab  # noqa: E402
 from vreason.ui.conversation_store import DEFAULT_DATA_DIR, ConversationStore  # noqa: E402
 from vreason.ui.grounding_tab import GroundingTab  # noqa: E402
 from vreason.ui.live_tab import LiveTab  # noqa: E402
+from vreason.ui.memory_tab import MemoryTab  # noqa: E402
 from vreason.ui.model_card import NO_CARD, card_text, demo_banner  # noqa: E402
 from vreason.ui.reasoning_tab import ReasoningTab  # noqa: E402
 from vreason.ui.spatial_tab import SpatialTab  # noqa: E402
 from vreason.ui.tasks_tab import TasksTab  # noqa: E402
 
 if TYPE_CHECKING:
+    from vreason.memory import MemoryStore
     from vreason.models.loader import LoadedModel
 
 Backend = VReason | AsyncVReason
@@ -50,10 +52,10 @@ footer { display: none !important; }
 
 
 def build_app(vr: Backend | Sequence[Backend], *, title: str = "vreason",
-              data_dir: Path | str = DEFAULT_DATA_DIR) -> gr.Blocks:
+              data_dir: Path | str = DEFAULT_DATA_DIR, memory: MemoryStore | None = None) -> gr.Blocks:
     """The page over `vr`: a `VReason` (the tabs use its `.aio`) or an `AsyncVReason`, or several of them (the
     Chat tab then offers a model picker; the other tabs use the first). Conversations are kept under
-    `data_dir`, one folder per user."""
+    `data_dir`, one folder per user; with a `memory` store, a Memory tab shows each user their own memory."""
     backends = [_model(one) for one in (vr if isinstance(vr, Sequence) else [vr])]
     if not backends:
         raise ValueError("build_app needs at least one model")
@@ -81,6 +83,9 @@ def build_app(vr: Backend | Sequence[Backend], *, title: str = "vreason",
                 TasksTab(first).build()
             with gr.Tab("3D", id="3d"):
                 SpatialTab(first).build()
+            if memory is not None:
+                with gr.Tab("Memory", id="memory"):
+                    MemoryTab(memory).build(app)
             with gr.Tab("Live", id="live") as live:
                 LiveTab(first).build(app, live)
         # The browser's upload toasts (a file over the size limit) are about the tab they came from; they
