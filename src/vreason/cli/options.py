@@ -64,6 +64,12 @@ class LoadingOptions:
     adapter: Annotated[
         str | None, typer.Option(help="LoRA adapter directory (from `vreason finetune --save-adapter`).")
     ] = None
+    preset: Annotated[
+        str | None,
+        typer.Option(help="edge (= edge-2b-int4) | edge-2b-int8 | edge-4b-int4 | edge-4b-int8: a small model with "
+                     "int4/int8 weights on CPU, 512x512 pixel cap, threads = physical cores, bounded caches and "
+                     "queue (`vreason models`); --model, --quantize, --max-pixels override its choices."),
+    ] = None
 
 
 @dataclass(frozen=True)
@@ -201,11 +207,19 @@ def engine_spec(loading: LoadingOptions, backend: BackendOptions | None = None, 
     from vreason.engine.factory import EngineSpec
 
     backend = backend or BackendOptions()
+    model, quantize, max_pixels = loading.model, loading.quantize, loading.max_pixels
+    if loading.preset is not None:  # the preset's choices, under what was given explicitly
+        from vreason.models.presets import find_edge_preset
+
+        edge = find_edge_preset(loading.preset)
+        model, quantize = model or edge.model, quantize or edge.quantize
+        max_pixels = max_pixels or edge.max_pixels
     return EngineSpec(
         backend=backend.backend,  # type: ignore[arg-type]  (EngineSpec names the choices in its message)
-        model=loading.model, device=loading.device, dtype=loading.dtype, quantize=loading.quantize,
-        adapter=loading.adapter, min_pixels=loading.min_pixels, max_pixels=loading.max_pixels,
-        upstreams=tuple(backend.upstream or ()), upstream_api_key=backend.upstream_api_key, **extra,
+        model=model, device=loading.device, dtype=loading.dtype, quantize=quantize,
+        adapter=loading.adapter, min_pixels=loading.min_pixels, max_pixels=max_pixels,
+        upstreams=tuple(backend.upstream or ()), upstream_api_key=backend.upstream_api_key,
+        preset=loading.preset, **extra,
     )
 
 

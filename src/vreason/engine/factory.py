@@ -52,6 +52,10 @@ class EngineSpec:
     upstream_api_key: str | None = None  # openai: sent as `Authorization: Bearer` to every upstream
     # openai: further `RemoteConfig` settings (timeouts, retries, health, thinking, image_format, ...)
     remote_options: Mapping[str, Any] = field(default_factory=dict)
+    # local: an edge preset's serving bounds (models/presets.py EDGE_PRESETS): threads = physical cores, its
+    # batch, KV, prefill and queue limits, smaller vision and prefix caches. Its model, quantization and pixel
+    # cap are filled into the fields above by whoever reads the options (cli/options.py engine_spec).
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.upstreams, str):  # one URL given bare: a str is a Sequence of characters
@@ -84,6 +88,10 @@ class EngineSpec:
                 f"remote_options ({', '.join(self.remote_options)}) only apply to backend 'openai'",
                 param="remote_options",
             )
+        if self.preset is not None:
+            from vreason.models.presets import find_edge_preset
+
+            find_edge_preset(self.preset)  # an unknown name fails here, before loading
         if self.device.split(":", 1)[0] not in DEVICES:
             raise InvalidRequestError(
                 f"device ({self.device!r}) must be one of {', '.join(DEVICES)} (or cuda:N)", param="device"
@@ -102,6 +110,7 @@ class EngineSpec:
             "dtype": None if self.dtype == "auto" else self.dtype,
             "quantize": self.quantize,
             "adapter": self.adapter,
+            "preset": self.preset,
         }
         given = [f"{name} ({value!r})" for name, value in local_only.items() if value is not None]
         if given:
@@ -173,7 +182,32 @@ def build_local_engine_from(spec: EngineSpec, loaded: LoadedModel) -> LocalEngin
     budgets = cache_budgets(loaded.model.config, dtype_bytes, config.prefix_cache_bytes, config.vision_cache_bytes)
     config.prefix_cache_bytes = budgets.prefix_bytes
     config.vision_cache_bytes = budgets.vision_bytes
+    if spec.preset is not None:
+        apply_edge_bounds(config, spec.preset)
     return LocalEngine(loaded, config)
+
+
+def apply_edge_bounds(config: Any, preset_name: str) -> None:
+    """An edge preset's bounds on an `EngineConfig` (and threads = physical cores), so that RSS under load
+    stays near the preset's stated memory: the caches and the running and queued requests are what grow."""
+    import torch
+
+    from vreason.engine.scheduler import SchedulerConfig
+    from vreason.models.placement import physical_cores
+    from vreason.models.presets import find_edge_preset
+
+    edge = find_edge_preset(preset_name)
+    mib = 1 << 20
+    config.vision_cache_bytes = min(config.vision_cache_bytes, edge.vision_cache_mib * mib)
+    config.prefix_cache_bytes = min(config.prefix_cache_bytes, edge.prefix_cache_mib * mib)
+    config.scheduler = SchedulerConfig(
+        max_batch_size=edge.max_batch_size, max_kv_tokens=edge.max_kv_tokens,
+        max_prefill_tokens=edge.max_prefill_tokens, max_waiting=edge.max_waiting,
+    )
+    torch.set_num_threads(physical_cores())
+    logger.info("edge preset %s: %d threads, batch %d, queue %d, KV %d tokens, caches %d + %d MiB", edge.name,
+                torch.get_num_threads(), edge.max_batch_size, edge.max_waiting, edge.max_kv_tokens,
+                edge.vision_cache_mib, edge.prefix_cache_mib)
 
 
 def build_remote_engine(spec: EngineSpec) -> RemoteEngine:

@@ -105,3 +105,69 @@ def unknown_model_message(name: str) -> str:
         f"model {name!r} is neither a local directory nor a hub id like Qwen/Qwen3-VL-8B-Instruct nor a short name; "
         f"{hint}(`vreason models` lists the short names)"
     )
+
+
+# Edge presets: a small Qwen3-VL with int4/int8 weights on CPU (models/quantize.py), a lower pixel cap (512 x 512:
+# 256 visual tokens, vision-encoder time is most of the TTFT on a CPU), threads = physical cores, and bounded
+# caches and queue so that `vreason serve` stays within `rss_bound_gib` under load. Their memory is an estimate
+# (the 2B/4B weights are not on this machine): quantized linears at 0.53 (int4, bf16 scales and zeros per group
+# of 128) or 1.0 byte per weight (int8, float32 scale per row), the embedding and the vision tower (~0.4B) in
+# bf16, the output head quantized on its own (untied), plus the bounded KV cache (max_kv_tokens) and caches.
+# Measured numbers for the tiny and mid-size random models are in benchmarks/RESULTS.md (benchmarks/edge_bench.py).
+EDGE_BYTES_PER_LINEAR_WEIGHT = {"int4": 0.53, "int8": 1.0}
+EDGE_VISION_PARAMS_B = 0.4
+EDGE_VOCAB = 151_936
+EDGE_HIDDEN = {"2B": 2048, "4B": 2560}
+
+
+@dataclass(frozen=True)
+class EdgePreset:
+    name: str  # what --preset takes
+    model: str  # the preset short name of the checkpoint
+    quantize: str  # "int4" | "int8"
+    max_pixels: int = 512 * 512
+    max_batch_size: int = 8
+    max_kv_tokens: int = 8192
+    max_prefill_tokens: int = 2048
+    max_waiting: int = 32
+    vision_cache_mib: int = 64
+    prefix_cache_mib: int = 128
+
+    @property
+    def base(self) -> Preset:
+        found = find_preset(self.model)
+        assert found is not None, self.model
+        return found
+
+    def memory_gib(self) -> float:
+        """Estimated resident memory under load: weights + KV at max_kv_tokens + caches + 10% (see above)."""
+        arch, hidden = self.base.arch, EDGE_HIDDEN[self.base.size]
+        embed = EDGE_VOCAB * hidden
+        # the language model's linears, plus the output head: tied to the embedding in the checkpoint, its own
+        # quantized copy once quantized
+        linear = arch.params_b * 1e9 - EDGE_VISION_PARAMS_B * 1e9  # (embedding's share) + head's: equal sizes
+        weights = linear * EDGE_BYTES_PER_LINEAR_WEIGHT[self.quantize] + (embed + EDGE_VISION_PARAMS_B * 1e9) * 2
+        kv = arch.kv_bytes_per_token() * self.max_kv_tokens
+        caches = (self.vision_cache_mib + self.prefix_cache_mib) * 2**20
+        return (weights + kv + caches) * 1.10 / GIB
+
+
+EDGE_PRESETS: tuple[EdgePreset, ...] = (
+    EdgePreset("edge-2b-int4", "qwen3-vl-2b-instruct", "int4"),
+    EdgePreset("edge-2b-int8", "qwen3-vl-2b-instruct", "int8"),
+    EdgePreset("edge-4b-int4", "qwen3-vl-4b-instruct", "int4"),
+    EdgePreset("edge-4b-int8", "qwen3-vl-4b-instruct", "int8"),
+)
+EDGE_ALIASES = {"edge": "edge-2b-int4"}
+
+
+def find_edge_preset(name: str) -> EdgePreset:
+    """`--preset NAME`: an edge preset by name (`edge` is edge-2b-int4); unknown names fail in one line."""
+    from vreason.errors import InvalidRequestError
+
+    key = EDGE_ALIASES.get(name.strip().lower(), name.strip().lower())
+    for preset in EDGE_PRESETS:
+        if preset.name == key:
+            return preset
+    names = ", ".join(["edge", *(p.name for p in EDGE_PRESETS)])
+    raise InvalidRequestError(f"preset ({name!r}) must be one of {names} (`vreason models` lists them)", param="preset")
