@@ -89,7 +89,7 @@ def _check_host(url: str, host: str | None, port: int, policy: MediaPolicy) -> N
         raise refused(f"source {url}: host {host!r} is not in the allowed media domains")
     resolve = policy.resolver or system_resolver
     try:
-        answers = resolve(host, port)
+        answers = [str(ipaddress.ip_address(host))] if _is_address(host) else resolve(host, port)
     except OSError as err:
         raise refused(f"source {url}: host {host!r} does not resolve ({err.strerror or err})") from None
     if not answers:
@@ -102,3 +102,11 @@ def _check_host(url: str, host: str | None, port: int, policy: MediaPolicy) -> N
         reason = None if policy.allow_private_urls else non_public_reason(address)
         if reason is not None:
             raise refused(f"source {url}: host {host!r} resolves to {reason}; refused (private network)")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
