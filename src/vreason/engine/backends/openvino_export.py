@@ -117,6 +117,35 @@ def export_openvino(model: str | None, out_dir: str | Path, weights: str = "fp16
     return report
 
 
+def cached_export(model: str | None, cache_root: str | Path, weights: str = "fp16") -> Path:
+    """An export of `model` under `cache_root`, made once: keyed by the checkpoint's file contents, the weights,
+    this export format and the openvino version, so a retrained model or a new exporter exports again."""
+    import hashlib
+
+    import openvino
+
+    from vreason.models.demo import demo_model_dir
+    from vreason.models.hub_source import locate_checkpoint
+    from vreason.models.loader import resolve_source
+
+    source = Path(demo_model_dir() if model is None else locate_checkpoint(resolve_source(model)))
+    if not source.is_dir():
+        raise ModelLoadError(f"{model}: not a local checkpoint or a cached hub snapshot; download it first")
+    digest = hashlib.blake2b(f"{FORMAT_VERSION}:{weights}:{openvino.__version__}".encode(), digest_size=8)
+    for path in sorted(p for p in source.iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 24):
+                digest.update(chunk)
+    target = Path(cache_root) / f"{source.name}-{weights}-{digest.hexdigest()}"
+    if not (target / MANIFEST).is_file():
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        export_openvino(model, partial, weights)
+        partial.rename(target)  # whole or absent: an interrupted export is never read back
+    return target
+
+
 def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     """The export's manifest; `ModelLoadError` when `out_dir` is not an OpenVINO export of this format."""
     path = Path(out_dir) / MANIFEST
