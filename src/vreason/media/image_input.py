@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 from PIL import Image
 
 from vreason.errors import MediaError
-from vreason.media.decode import check_and_normalize, check_header, decode_scaled, deferrable, open_image
+from vreason.media.decode import check_and_normalize, check_header, decode_scaled, deferrable, open_image, resize_scaled
 from vreason.media.local_files import checked_local_path
 from vreason.media.policy import MediaPolicy
 from vreason.media.url_fetch import fetch_url
@@ -70,15 +70,15 @@ class PreparedImage:
         return self._size
 
     def pixels(self, size: tuple[int, int]) -> Image.Image:
-        """The picture resized to `size` (bicubic); a deferred JPEG is decoded at the smallest libjpeg scale
-        that covers `size` instead of at full size. A request for the original size returns `image`."""
+        """The picture resized to `size`. A decoded image is resized bicubic (as `PixelBudget.apply` does); a
+        deferred JPEG is decoded at the smallest libjpeg scale that covers `size` and the rest of the way is
+        an antialiased bilinear resize (`resize_scaled`). The original size returns `image`."""
         if size == self._size:
             return self.image
         encoded = self._encoded
-        source = self._image if encoded is None else decode_scaled(encoded, size, self.label)
-        if source.size == size:
-            return source
-        return source.resize(size, Image.Resampling.BICUBIC)
+        if encoded is None:
+            return self.image.resize(size, Image.Resampling.BICUBIC)
+        return resize_scaled(decode_scaled(encoded, size, self.label), size)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PreparedImage):
