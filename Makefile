@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test test-all lint bench-engine profile-engine bench-dtype bench-startup demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video
+.PHONY: demo test test-all lint bench-engine profile-engine bench-dtype bench-startup bench-preprocess demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ bench-dtype: $(STAMP)
 # per-phase split; BENCH_ARGS=--memory measures vreason serve's peak RSS under the 200-request load instead.
 bench-startup: $(STAMP)
 	$(BIN)/python benchmarks/startup_bench.py $(BENCH_ARGS)
+
+# Image preprocessing for TTFT: a 4K JPEG to pixel_values at 1,280 visual tokens, vreason vs the HF processor vs
+# qwen-vl-utils + processor (wall and CPU ms, distance from the processor's pixel_values); ARGS=--image photo.jpg.
+bench-preprocess: $(STAMP)
+	$(BIN)/python benchmarks/preprocess_bench.py $(ARGS)
 
 # Video preprocessing (vreason vs qwen-vl-utils, with decord2 kept in .cache/video-bench/readers for it, since
 # torchvision no longer reads video) and TTFT with the clip's caches; --results appends to benchmarks/RESULTS.md.
