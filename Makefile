@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test test-all lint bench-engine profile-engine bench-dtype bench-startup bench-preprocess demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video
+.PHONY: demo test test-all lint bench-engine profile-engine bench-dtype bench-startup bench-preprocess demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video bench-memory
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ bench-video: $(STAMP)
 	@test -d .cache/video-bench/readers/decord || $(BIN)/python -m pip install -q --no-deps \
 	  --target .cache/video-bench/readers decord2 2>&1 | $(PIP_FILTER)
 	$(BIN)/python benchmarks/video_bench.py $(ARGS)
+
+# Memory (issue 23): accuracy with and without memory on the shapes-world memory benchmark (demo model), recall
+# latency with 10,000 and 100,000 memories in SQLite, answers while a writer runs. ARGS="--users 4" for a quick look.
+bench-memory: $(STAMP)
+	$(BIN)/python benchmarks/memory_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
