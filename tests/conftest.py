@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+# The memory tests' fixtures (memory_dir, postgres_server, postgres_url, memory_store, embedder), for every file.
+pytest_plugins = ["tests.memory_support"]
+
 
 @pytest.fixture(scope="session")
 def qwen_tokenizer():
