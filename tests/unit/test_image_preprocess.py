@@ -1,0 +1,120 @@
+"""Image preprocessing for TTFT: `image_patches` gives the image processor's pixel_values, a large JPEG is
+decoded at a libjpeg scale near the budget and stays close to the processor's full-size result, and the
+demo model answers the same through either path."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from transformers import Qwen2VLImageProcessor
+
+from vreason.engine.image_patches import PatchSpec, image_patches
+from vreason.errors import MediaError
+from vreason.media.image_input import PreparedImage, load_image
+from vreason.media.pixel_budget import PixelBudget
+
+CLIP_MEAN, CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+
+
+def processor(**kwargs) -> Qwen2VLImageProcessor:
+    return Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2, **kwargs)
+
+
+def noisy(size: tuple[int, int], seed: int = 0) -> Image.Image:
+    """Smooth colour plus noise: every resampling difference shows up."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([128 + 90 * np.sin(x / (40 + 20 * c) + y / 70) for c in range(3)], -1)
+    return Image.fromarray(np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8))
+
+
+def jpeg(image: Image.Image, **save) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90, **save)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def large() -> Image.Image:
+    return noisy((2560, 1600))  # 4.1 MP: over decode.DEFER_MIN_PIXELS
+
+
+@pytest.mark.parametrize("stats", [{}, {"image_mean": CLIP_MEAN, "image_std": CLIP_STD}], ids=["qwen", "clip"])
+def test_patches_are_the_processors_pixel_values(stats):
+    proc = processor(**stats)
+    picture = noisy((320, 224))
+    budget = PixelBudget(max_pixels=320 * 224)
+    reference = proc(images=[picture], size=budget.processor_size(), return_tensors="pt")
+    spec = PatchSpec.from_processor(proc)
+    assert spec.fits(picture, budget.processor_size())
+    pixel_values, grid = image_patches(picture, spec)
+    assert grid == tuple(reference["image_grid_thw"][0].tolist()) == (1, 14, 20)
+    assert pixel_values.shape == reference["pixel_values"].shape == (280, 3 * 2 * 16 * 16)
+    assert (pixel_values - reference["pixel_values"]).abs().max().item() < 1e-5
+
+
+def test_processors_it_cannot_reproduce_keep_the_processor():
+    assert PatchSpec.from_processor(processor(do_normalize=False)) is None
+    assert PatchSpec.from_processor(object()) is None
+    spec = PatchSpec.from_processor(processor())
+    size = PixelBudget().processor_size()
+    assert not spec.fits(noisy((320, 200)), size)  # 200 is no multiple of 32: the processor would resize
+    assert not spec.fits(noisy((320, 224)).convert("L"), size)
+    assert not spec.fits(noisy((32, 32)), size)  # under min_pixels: the processor would upscale
+
+
+def test_a_large_jpeg_decodes_near_the_budget_and_stays_close_to_the_processor(large):
+    data = jpeg(large)
+    prepared = load_image(data)
+    assert prepared.original_size == (2560, 1600)
+    assert "decoded=False" in repr(prepared)
+    budget = PixelBudget(max_pixels=320 * 32 * 32)
+    pixels = budget.fit(prepared)
+    assert pixels.size == budget.target_size(2560, 1600) == (704, 448)
+    assert "decoded=False" in repr(prepared)  # the budget path never decoded the full picture
+    proc = processor()
+    full = Image.open(io.BytesIO(data)).convert("RGB")
+    reference = proc(images=[full], size=budget.processor_size(), return_tensors="pt")["pixel_values"]
+    ours, _ = image_patches(pixels, PatchSpec.from_processor(proc))
+    diff = (ours - reference).abs()
+    # values span -1..1; libjpeg's 1/2-scale IDCT + bilinear vs a full decode + bicubic
+    assert diff.mean().item() < 0.01
+    assert diff.max().item() < 0.35
+    assert prepared.image.size == (2560, 1600)  # crops and drawings still get every pixel
+    assert np.array_equal(np.asarray(prepared.image), np.asarray(full))
+
+
+def test_rotated_small_and_broken_jpegs(large):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    rotated = load_image(jpeg(large, exif=exif))
+    assert rotated.original_size == (1600, 2560)  # decoded at once, orientation applied
+    assert "decoded=True" in repr(rotated)
+    assert "decoded=True" in repr(load_image(jpeg(noisy((640, 480)))))
+    truncated = jpeg(large)[:-20000]
+    prepared = load_image(truncated)  # the header is sound: the pixels are read when the prompt needs them
+    with pytest.raises(MediaError, match="truncated or corrupt"):
+        PixelBudget().fit(prepared)
+
+
+def test_the_demo_model_answers_the_same_through_the_fast_path():
+    from vreason import VReason
+
+    vr = VReason()
+    builder = vr.engine.inputs
+    assert builder.patch_spec is not None
+    picture = Image.open("examples/shapes.png").convert("RGB")
+    large = load_image(jpeg(picture.resize((2560, 1600), Image.Resampling.BICUBIC)))
+    eager = PreparedImage(large.image.copy(), "eager")  # the same picture, decoded at full size
+    questions = ["What color is the shape?", "What shape is it?"]
+    fast = [vr.ask(large, q, temperature=0).text for q in questions]
+    builder.patch_spec = None  # the processor's own path
+    try:
+        slow = [vr.ask(eager, q, temperature=0).text for q in questions]
+    finally:
+        builder.patch_spec = PatchSpec.from_processor(builder.processor.image_processor)
+    assert fast == slow
