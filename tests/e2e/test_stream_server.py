@@ -2,9 +2,10 @@
 a real H.264 clip (a red circle on screen from 3 s to 7 s), decoded with PyAV and sent as JPEG with their
 capture times; its trigger fires once, read as server-sent events; a question about the current window;
 status counters; close. A session on a file in the allowed media directory, played in real time to its end.
-A reader that reconnects with Last-Event-ID gets the history. Refusals: a private-network or local source, an unsupported scheme, bad settings, a
-frame that is not an image or is too large, frames pushed too fast (counted), another caller's stream (404),
-more streams than a caller may hold (429), a stream nobody reads (closed when idle). Errors are OpenAI's body.
+A reader that reconnects with Last-Event-ID gets the history. Refusals: a private-network or local source, an
+unsupported scheme, bad settings, a frame that is not an image or is too large, frames pushed too fast
+(counted), another user's stream (404; the server maps API keys to users), more streams than a user may hold
+(429), a stream nobody reads (closed when idle). Errors are OpenAI's body.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from vreason.server.stream_sessions import StreamLimits
 
 pytestmark = pytest.mark.slow  # the demo model behind a real server (~30 s for the file)
 
-ALICE = {"Authorization": "Bearer alice"}  # the server has no key: tokens only tell callers apart
-BOB = {"Authorization": "Bearer bob"}
+ALICE = {"Authorization": "Bearer sk-alice"}
+ALICE_PHONE = {"Authorization": "Bearer sk-alice-phone"}  # another key of the same user
+BOB = {"Authorization": "Bearer sk-bob"}
+KEYS = (("sk-alice", "alice"), ("sk-alice-phone", "alice"), ("sk-bob", "bob"))
 LIMITS = StreamLimits(max_per_owner=3, idle_timeout_s=2.0, max_frame_bytes=200_000, max_push_fps=12)
 
 
@@ -43,7 +46,7 @@ def server(media_dir) -> Iterator[tuple[str, object]]:
     from vreason.server.launch import BackgroundServer
 
     vr = VReason(media_policy=server_media_policy(allowed_local_dir=media_dir))
-    app = create_app(vr.engine, ServerSettings())
+    app = create_app(vr.engine, ServerSettings(api_keys=KEYS))
     app.state.streams.limits = LIMITS
     running = BackgroundServer(app)
     try:
@@ -281,7 +284,7 @@ def test_frames_that_are_not_images_too_large_or_too_fast_are_refused_and_counte
         httpx.delete(base, headers=ALICE)
 
 
-def test_a_stream_belongs_to_the_caller_that_opened_it(server):
+def test_a_stream_belongs_to_the_user_whose_key_opened_it(server):
     url, registry = server
     stream = open_stream(url, window_s=1, fps=2).json()
     base = f"{url}/v1/vreason/streams/{stream['id']}"
@@ -295,6 +298,8 @@ def test_a_stream_belongs_to_the_caller_that_opened_it(server):
         ]:
             assert_error(httpx.request(method, base + path, headers=BOB, **kwargs), 404, "stream_not_found")
         assert httpx.get(base, headers=ALICE).status_code == 200  # still there for its owner
+        assert httpx.get(base, headers=ALICE_PHONE).status_code == 200  # any key of hers
+        assert_error(httpx.get(base, headers={"Authorization": "Bearer sk-nobody"}), 401, "invalid_api_key")
         held = [open_stream(url, window_s=1, fps=2) for _ in range(LIMITS.max_per_owner)]
         assert [r.status_code for r in held[:-1]] == [201] * (LIMITS.max_per_owner - 1)
         assert_error(held[-1], 429, "too_many_streams")

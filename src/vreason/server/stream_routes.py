@@ -11,8 +11,8 @@
 
 A session's `source` obeys the server's media policy (live/source_policy.py): no private-network hosts, local files
 or devices unless the server allows them; without a source the session takes pushed frames (a browser camera).
-Sessions belong to the caller that opened them: the user an authentication layer set on the request
-(`request.state.user`), else the bearer token sent (hashed). Another caller gets 404 for them, as for an id
+Sessions belong to the caller that opened them: the user its API key acts for (`--api-key KEY=USER`), else
+the bearer token sent (hashed). Another caller gets 404 for them, as for an id
 that never existed. Limits (stream_sessions.StreamLimits): sessions per caller and per server (429), pushed
 frame size (413) and rate (429, counted), window length and rate (400); pushed frames wait in a short queue
 that drops its oldest when full (counted in `frames_dropped`). A session nobody reads or calls for
@@ -48,6 +48,7 @@ from vreason.live.window import RollingWindow
 from vreason.media.decode import decode_image
 from vreason.server.errors import ApiError, ErrorResponse
 from vreason.server.stream_sessions import StreamLimits, StreamRegistry, StreamSession, new_session
+from vreason.server.users import LOCAL_USER, request_user
 
 KEEPALIVE_S = 10.0
 FRAME_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
@@ -109,9 +110,10 @@ class FrameAccepted(BaseModel):
 
 
 def caller(request: Request) -> str:
-    """Who owns what this request opens: the user an auth layer named, else a hash of the bearer token sent."""
-    user = getattr(request.state, "user", None)
-    if user:
+    """Who owns what this request opens: the user its API key acts for (server/users.py), else (no keys, or a
+    key acting for the local user) a hash of the bearer token it sent."""
+    user = request_user(request)
+    if user != LOCAL_USER:
         return f"user:{user}"
     token = request.headers.get("authorization", "")
     return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
