@@ -4,8 +4,11 @@ while a default request's is; both still read what the cache holds. Real tiny Qw
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vreason.media.video_types import PreparedVideo, VideoSampling
+
+pytestmark = pytest.mark.slow  # the tiny model (shared with the suite's other model tests)
 
 
 def prefix_entries(vr) -> int:
