@@ -57,13 +57,16 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def header() -> str:
+def header(load_at_start: float) -> str:
+    import torch
+
     from vreason.models.placement import cpu_summary
 
     load = os.getloadavg()[0]
     return (
         f"{cpu_summary(('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'))}, {os.cpu_count()} cores, "
-        f"load average {load:.1f} at the start, Python {sys.version.split()[0]}"
+        f"load average {load_at_start:.1f} at the start and {load:.1f} at the end, "
+        f"torch {torch.get_num_threads()} threads, Python {sys.version.split()[0]}"
     )
 
 
@@ -197,15 +200,21 @@ async def writes_and_answers(vr, folder: Path, seconds: float) -> dict:
     question = "what colour was part #17?"
     await reader.answer(question, write=False, **SAMPLING)  # warm: model, embedder, vectors
 
-    async def answers(duration: float) -> list[float]:
-        times, end = [], time.perf_counter() + duration
+    async def answers(duration: float) -> tuple[list[float], list[float]]:
+        """(recall ms, answer ms) of each request: a new wording each time, so its embedding is computed."""
+        recalls, times, end, n = [], [], time.perf_counter() + duration, 0
         while time.perf_counter() < end:
+            n += 1
+            asked = f"{question} ({n})"
             started = time.perf_counter()
-            await reader.answer(question, write=False, **SAMPLING)
+            await reader.recall(asked, k=5)
+            recalls.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            await reader.answer(asked, write=False, **SAMPLING)
             times.append((time.perf_counter() - started) * 1000)
-        return times
+        return recalls, times
 
-    idle = await answers(seconds)
+    idle_recalls, idle = await answers(seconds)
     writer = AsyncMemory(store, user="ana", vr=vr.aio, session="writer", source="eval")
     stop = asyncio.Event()
     written = {"items": 0, "pictures": 0}
@@ -222,7 +231,7 @@ async def writes_and_answers(vr, folder: Path, seconds: float) -> dict:
             written["items"] += 20 if n % 5 else 2
 
     task = asyncio.create_task(write_loop())
-    busy = await answers(seconds)
+    busy_recalls, busy = await answers(seconds)
     stop.set()
     await task
     store.close()
@@ -247,8 +256,8 @@ def met(value: float | None, target: float, below: bool = False) -> str:
     return "met" if (value <= target if below else value >= target) else "NOT met"
 
 
-def table(acc: dict | None, scale: list[dict], concurrent: dict | None, seconds: float) -> str:
-    lines = [f"memory benchmark: {header()}, {seconds:.0f} s", "", "| measure | value | target |", "|---|---:|---|"]
+def table(acc: dict | None, scale: list[dict], concurrent: dict | None, seconds: float, load: float) -> str:
+    lines = [f"memory benchmark: {header(load)}, {seconds:.0f} s", "", "| measure | value | target |", "|---|---:|---|"]
     if acc:
         mem = acc.get("memory", {})
         lines.append(
@@ -294,6 +303,10 @@ def table(acc: dict | None, scale: list[dict], concurrent: dict | None, seconds:
         c = concurrent
         ratio = c["busy_ms_p50"] / c["idle_ms_p50"]
         lines.append(
+            f"| recall p50, no writer / writer running (max) | {c['idle_recall_ms_p50']:.1f} / "
+            f"{c['busy_recall_ms_p50']:.1f} ({c['busy_recall_ms_max']:.0f}) ms | - |"
+        )
+        lines.append(
             f"| memory answer p50 / p99, no writer | {c['idle_ms_p50']:.0f} / {c['idle_ms_p99']:.0f} ms "
             f"({c['idle_answers']} answers) | - |"
         )
@@ -319,7 +332,14 @@ def main() -> None:
     parser.add_argument("--write-data", type=Path, help="only write the memory benchmark's data to this folder")
     parser.add_argument("--keep", type=Path, help="keep stores and reports here (default: a temporary folder)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--torch-threads", type=int, help="torch's intra-op threads (default: torch's own); the header says which"
+    )
     args = parser.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     if args.write_data:
         path = write_data(args.write_data, args.users, args.seed)
         print(f"{path}: run it with `vreason eval --data memory:{path} --out runs/memory`")
@@ -327,7 +347,7 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     folder = args.keep or Path(tempfile.mkdtemp(prefix="memory-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()[0]
     vr = None
     if not {"accuracy", "writes"} <= skip:
         from vreason import VReason
@@ -340,7 +360,7 @@ def main() -> None:
         else asyncio.run(latency([int(s) for s in args.sizes.split(",")], args.queries, args.planted, folder))
     )
     concurrent = None if "writes" in skip else vr.run(writes_and_answers(vr, folder, args.concurrent_seconds))
-    text = table(acc, scale, concurrent, time.perf_counter() - started)
+    text = table(acc, scale, concurrent, time.perf_counter() - started, load)
     print(text)
     if args.json:
         args.json.write_text(json.dumps({"accuracy": acc, "scale": scale, "writes": concurrent}, indent=1))

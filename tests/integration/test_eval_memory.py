@@ -37,6 +37,7 @@ def test_memory_beats_no_memory_through_the_eval_command(tmp_path):
     assert memory["recall_at_k"] >= 0.8
     assert memory["recall_ms_p50"] is not None
     assert none["recall_at_k"] is None
+    assert table["product"]["recall_at_k"] > 0  # the product's turn recalls from its own store too
     for mode, entry in table.items():
         rows = [json.loads(line) for line in (out / mode / "predictions.jsonl").read_text().splitlines()]
         metrics = json.loads((out / mode / "metrics.json").read_text())

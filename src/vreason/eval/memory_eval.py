@@ -5,9 +5,10 @@
     summary.table["memory"]["accuracy"], summary.table["none"]["accuracy"], summary.table["memory"]["recall_at_k"]
 
 Modes (eval/memory_items.py): `memory` (a fresh SQLite store under OUT/store-memory, written as the sessions
-happen, recall for each question, the recalled picture asked in the model's words), `prompt` (the same store,
-but the product's chat turn: `AsyncMemory.prepare` puts the recalled notes and images into the user's own
-question, then `vr.chat`), `none` (no memory) and `history` (every earlier turn in context). Each mode gets
+happen, recall for each question, the recalled picture asked in the model's words), `product` (its own store,
+written the same way, and the product's chat turn: `AsyncMemory.answer` puts the recalled notes and pictures
+into the prompt with the user's own question, then the model answers and cites), `none` (no memory) and
+`history` (every earlier turn in context). Each mode gets
 OUT/MODE/predictions.jsonl, metrics.json and report.md (the harness's scoring and plots); OUT/memory.json and
 OUT/report.md compare them: accuracy (exact match, by family), recall@k of a needed memory, and recall's
 latency (p50/p99 of the store's recall call: what recall adds to a request). Not resumable: each run starts
@@ -76,7 +77,7 @@ async def aevaluate_memory(
     table: dict[str, dict[str, Any]] = {}
     for mode in modes:
         backend = None
-        if mode in ("memory", "prompt"):
+        if mode in ("memory", "product"):
             shutil.rmtree(out / f"store-{mode}", ignore_errors=True)
             backend = StoreBackend(vr, out / f"store-{mode}")
         mode_started = time.perf_counter()
