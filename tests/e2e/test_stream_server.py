@@ -319,3 +319,13 @@ def test_a_stream_nobody_reads_is_closed_when_idle(server):
         time.sleep(0.2)
     assert stream["id"] not in registry.sessions
     assert_error(httpx.get(f"{url}/v1/vreason/streams/{stream['id']}", headers=BOB), 404, "stream_not_found")
+
+
+def test_server_settings_set_the_stream_limits():
+    from types import SimpleNamespace
+
+    from vreason.server.stream_routes import stream_limits
+
+    assert stream_limits(SimpleNamespace()) == StreamLimits()
+    limits = stream_limits(SimpleNamespace(max_streams_per_user=1, max_streams=None, stream_idle_timeout_s=5.0))
+    assert (limits.max_per_owner, limits.max_sessions, limits.idle_timeout_s) == (1, 32, 5.0)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import time
@@ -352,3 +353,17 @@ def add_stream_routes(
 
     app.router.lifespan_context = lifespan
     return registry
+
+
+# ServerSettings field -> StreamLimits field, for the settings a server sets (`vreason serve --max-streams...`)
+SETTINGS_LIMITS = (
+    ("max_streams_per_user", "max_per_owner"),
+    ("max_streams", "max_sessions"),
+    ("stream_idle_timeout_s", "idle_timeout_s"),
+)
+
+
+def stream_limits(settings: Any) -> StreamLimits:
+    """The defaults, with whichever of SETTINGS_LIMITS the server's settings set (absent or None: the default)."""
+    changes = {limit: getattr(settings, name) for name, limit in SETTINGS_LIMITS if getattr(settings, name, None)}
+    return dataclasses.replace(StreamLimits(), **changes)
