@@ -172,3 +172,60 @@ def test_a_key_cannot_name_another_user_in_the_chat_memory_field(served):
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=served.url + "/v1", api_key="k-nobody", max_retries=0).chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}], extra_body={"memory": {}})
+
+
+def test_a_streamed_remember_is_confirmed_without_the_model(served):
+    chunks = list(_ask(served, "ana", "Remember: the torque for part #17 is 12 Nm", {"write": True}, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    report = chunks[-1].model_extra["vreason"]["memory"]
+    assert text.startswith("Remembered")
+    assert len(report["written"]) == 1
+    assert served.get("ana", f"/items/{report['written'][0]}").json()["text"] == "the torque for part #17 is 12 Nm"
+
+
+def test_without_write_nothing_is_remembered(served):
+    before = served.get("ana", "/stats").json()["items"]
+    reply = _ask(served, "ana", "Remember: the gate code is 9911", {"recall": True})
+    assert reply.choices[0].message.content.startswith("Not remembered")
+    assert reply.model_extra["vreason"]["memory"]["written"] == []
+    assert served.get("ana", "/stats").json()["items"] == before
+
+
+def test_a_server_without_a_store_says_memory_is_off():
+    from tests.e2e.demo_server import serve_demo
+
+    for url in serve_demo():
+        listed = httpx.get(url + "/v1/vreason/memory/items")
+        assert listed.status_code == 404
+        assert listed.json()["error"]["code"] == "memory_disabled"
+        chat = httpx.post(url + "/v1/chat/completions", json={
+            "model": "vreason-demo", "messages": [{"role": "user", "content": "hi"}], "memory": {}})
+        assert chat.status_code == 404
+        assert chat.json()["error"]["code"] == "memory_disabled"
+
+
+@pytest.mark.parametrize(
+    ("spec", "pair"),
+    [("k-1=ana", ("k-1", "ana")), ("k-1", ("k-1", "local")), ("YWJj==", ("YWJj==", "local")),
+     ("a=b=bob", ("a=b", "bob"))],
+)
+def test_api_key_specs_name_their_user(spec, pair):
+    from vreason.server.users import parse_key
+
+    assert parse_key(spec) == pair
+
+
+def test_a_keys_file_and_conflicting_keys(tmp_path):
+    from vreason.errors import InvalidRequestError
+    from vreason.server import ServerSettings
+    from vreason.server.users import read_keys_file
+
+    keys = tmp_path / "keys"
+    keys.write_text("# team\nk-ana=ana\n\nk-bob=bob\n")
+    assert read_keys_file(keys) == [("k-ana", "ana"), ("k-bob", "bob")]
+    settings = ServerSettings(api_key="solo", api_keys=(("k-ana", "ana"),))
+    assert settings.key_users() == {"solo": "local", "k-ana": "ana"}
+    with pytest.raises(InvalidRequestError, match="two users"):
+        ServerSettings(api_keys=(("k", "ana"), ("k", "bob")))
+    with pytest.raises(InvalidRequestError, match="not a valid name"):
+        ServerSettings(api_keys=(("k", "ana smith"),))

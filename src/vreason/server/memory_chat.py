@@ -4,10 +4,12 @@
 
 The memory is always the one of the request's API key's user; `memory.user` may be given, but only as that
 same name (a 400 otherwise). With `recall`, the notes of the best `k` items (`[m42] 2026-11-30, session s1: ...`)
-join the system message and recalled pictures the last user turn (`AsyncMemory.prepare`); with `write`, a
-"Remember: ..." or "Forget ..." turn is carried out and confirmed without the model, as `vreason ask --user`
-does. The completion keeps OpenAI's shape and gains one top-level field (the `openai` client keeps it as an
-extra attribute):
+join the system message and recalled pictures the last user turn (`AsyncMemory.prepare`). A "Remember: ..." or
+"Forget ..." turn is answered by memory, not the model, as `vreason ask --user` does: carried out and confirmed
+with `write`, else the answer says nothing was written (no memory is written unless asked). A whole (not
+streamed) answer that cites nothing, to a question a recalled picture's facts answer (a colour, a count), is
+that fact with its ids, as `vreason ask --user` answers too. The completion keeps OpenAI's shape and gains one
+top-level field (the `openai` client keeps it as an extra attribute):
 
     "vreason": {"memory": {"user": "ana", "recalled": ["m3", "m1"], "cited": ["m3"], "used": ["m3"],
                            "written": ["m7"], "forgotten": 0}}
@@ -59,8 +61,9 @@ class MemoryTurn:
 
     @property
     def reply_without_model(self) -> bool:
-        """A remember / forget turn with `write`: memory answers it, the model is not asked."""
-        return bool(self.options.write and getattr(self.turn, "reply_without_model", False))
+        """A remember / forget turn: memory answers it (done with `write`, else saying it was not), the model is
+        not asked."""
+        return bool(self.turn.reply_without_model)
 
     async def finish(self, text: str, from_facts: bool = False) -> dict[str, Any]:
         """Carry out a remember/forget (with `write`), find the cited ids; returns the `vreason` field.
