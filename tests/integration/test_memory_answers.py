@@ -125,3 +125,14 @@ def test_done_when_two_processes(tmp_path):
     third = ask(QUESTION, "--user", "bob", "--temperature", "0")
     assert "red" not in third.stdout
     assert "[m" not in third.stdout
+
+
+def test_chat_remember_keeps_the_conversation_as_a_note(memory_dir):
+    from vreason.cli.app import build_app
+
+    lines = f"/image {SHAPES}\nWhat color is the shape?\n/remember\n"
+    result = CliRunner().invoke(build_app(["chat"]), ["chat", "--user", "ana", "--temperature", "0"], input=lines)
+    assert result.exit_code == 0, result.output
+    assert "(remembered as [m1]: User: [picture] What color is the shape? Assistant: red" in result.stdout
+    listed = CliRunner().invoke(build_app(["memory"]), ["memory", "list", "--user", "ana", "--kind", "note"])
+    assert "User: [picture] What color is the shape? Assistant: red" in listed.stdout

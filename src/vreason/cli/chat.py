@@ -46,6 +46,7 @@ HELP = """commands:
   /reset        forget the conversation and anything attached (keeps the system prompt)
   /save FILE    write the conversation to FILE (JSON; images included, videos by path or URL)
   /load FILE    replace the conversation with the one saved in FILE
+  /remember     keep this conversation as one memory note (with --user)
   /help         this text
   /exit         leave (Ctrl-D works too)
 on a terminal: arrow keys edit and recall lines, earlier sessions' lines included"""
@@ -298,6 +299,15 @@ def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineRe
                 return
             if command == "/help":
                 print(HELP)
+            elif command == "/remember":
+                if conversation.memory is None:
+                    print("error: /remember needs a memory: start vreason chat with --user NAME")
+                else:
+                    try:
+                        note = conversation.memory.remember_conversation(conversation.messages)
+                        print(f"(remembered as [{note.id}]: {note.text[:80]})")
+                    except VReasonError as err:
+                        print(f"error: {err}")
             elif command == "/reset":
                 conversation.reset()
                 pending.clear()

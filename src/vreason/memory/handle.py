@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vreason.errors import InvalidRequestError
 from vreason.media import ImageSource, PreparedImage
 from vreason.memory.describe import describe_picture
 from vreason.memory.images import stored_image
@@ -101,6 +102,16 @@ class AsyncMemory:
         )
         (written,) = await asyncio.to_thread(self.store.add, self.user, [item], [picture])
         return written
+
+    async def remember_conversation(self, messages: Sequence[Message | dict[str, Any]]) -> MemoryItem:
+        """The conversation condensed into one note (notes.py), for when the user asks to keep it."""
+        from vreason.memory.notes import condense
+
+        text = await condense(self.vr, messages)
+        if not text.strip():
+            raise InvalidRequestError("the conversation is empty: nothing to remember")
+        (item,) = await asyncio.to_thread(self.store.add, self.user, [NewItem(self.session, "note", text, self.source)])
+        return item
 
     async def add_many(
         self,

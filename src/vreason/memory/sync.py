@@ -44,6 +44,9 @@ class Memory:
     def remember_image(self, image: Picture) -> MemoryItem:
         return self.run(self.aio.remember_image(image))
 
+    def remember_conversation(self, messages: Sequence[Any]) -> MemoryItem:
+        return self.run(self.aio.remember_conversation(messages))
+
     def add_many(
         self,
         texts: Sequence[str],
