@@ -9,8 +9,8 @@
 # Why the sdist: it is on PyPI (the only registry this machine reaches), so the build is reproducible offline of GitHub.
 # The converter (convert_hf_to_gguf.py) and its `gguf` package come from the same vendored tree, so model conversion
 # and the server agree on the GGUF version. The script also prepares .cache/llama.cpp/venv with the converter's
-# Python dependencies (numpy, sentencepiece, the vendored gguf-py; torch and transformers come from vreason's .venv
-# through --system-site-packages).
+# Python dependencies (sentencepiece, the vendored gguf-py; torch and transformers come from vreason's .venv
+# through a .pth file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="${LLAMA_CPP_DIR:-.cache/llama.cpp}"
@@ -29,6 +29,15 @@ if [[ ! -d "$ROOT/src" ]]; then
   ls "$ROOT"/sdist/llama_cpp_python-*.tar.gz | sed 's/.*llama_cpp_python-//; s/.tar.gz//' > "$ROOT/VERSION"
 fi
 
+# The converter's environment first: conversion can start while the server builds.
+if [[ ! -x "$ROOT/venv/bin/python" ]]; then
+  "$PY" -m venv --system-site-packages "$ROOT/venv"
+  "$ROOT/venv/bin/pip" install -q --disable-pip-version-check -e "$ROOT/src/gguf-py" sentencepiece
+  # torch and transformers from vreason's environment (a venv's --system-site-packages is the base Python's)
+  "$PY" -c "import site; print(site.getsitepackages()[0])" > \
+    "$("$ROOT/venv/bin/python" -c "import site; print(site.getsitepackages()[0])")/vreason-venv.pth"
+fi
+
 if [[ ! -x "$ROOT/build/bin/llama-server" ]]; then
   echo "building llama-server with $JOBS jobs (CPU, native ISA) ..."
   cmake -S "$ROOT/src" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
@@ -36,8 +45,4 @@ if [[ ! -x "$ROOT/build/bin/llama-server" ]]; then
   cmake --build "$ROOT/build" -j "$JOBS" --target llama-server llama-quantize llama-mtmd-cli
 fi
 
-if [[ ! -x "$ROOT/venv/bin/python" ]]; then
-  "$PY" -m venv --system-site-packages "$ROOT/venv"
-  "$ROOT/venv/bin/pip" install -q --disable-pip-version-check -e "$ROOT/src/gguf-py" sentencepiece
-fi
 echo "llama.cpp $(cat "$ROOT/VERSION") ready: $ROOT/build/bin/llama-server"
