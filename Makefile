@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test test-all lint bench-engine profile-engine bench-dtype bench-startup bench-preprocess demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video bench-memory
+.PHONY: demo test test-all lint bench-engine profile-engine bench-dtype bench-startup bench-preprocess demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video bench-memory bench-edge
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,6 +91,13 @@ bench-video: $(STAMP)
 # latency with 10,000 and 100,000 memories in SQLite, answers while a writer runs. ARGS="--users 4" for a quick look.
 bench-memory: $(STAMP)
 	$(BIN)/python benchmarks/memory_bench.py $(ARGS)
+
+# Edge (issue 24): vreason fp32/bf16/int8/int4, the OpenVINO backend and llama.cpp (built once into .cache/llama.cpp
+# by scripts/setup_llama_cpp.sh, ~20+ min on 2 cores) on the tiny and a mid-size random Qwen3-VL, plus the demo
+# model's quality under int8/int4; appends the table to benchmarks/RESULTS.md. ARGS="--models tiny" for a quick look.
+bench-edge: $(STAMP)
+	scripts/setup_llama_cpp.sh
+	$(BIN)/python benchmarks/edge_bench.py --quality --results benchmarks/RESULTS.md $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
