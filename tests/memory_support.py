@@ -72,11 +72,32 @@ class PostgresServer:
             raise RuntimeError(f"{' '.join(args[:2])} failed: {result.stderr or result.stdout}\n{tail}")
 
     def start(self) -> None:
-        self.run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "vreason", "--auth=trust", "-E", "UTF8",
-                 "--no-sync", "--no-instructions")
+        self.run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "vreason",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
         options = f"-p {self.port} -k {self.root} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
-        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"),
-                 "-w", "-t", "60", "start")
+        self.run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
         try:
@@ -91,8 +112,9 @@ class PostgresServer:
         import psycopg
 
         name = f"memory_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(host=str(self.root), port=self.port, user="vreason", dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host=str(self.root), port=self.port, user="vreason", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
