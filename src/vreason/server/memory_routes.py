@@ -36,6 +36,7 @@ from vreason.server.protocol import reject_lone_surrogates
 
 MAX_K = 100
 MAX_LIST = 1000
+MAX_OFFSET = 2**40  # beyond any store's row count; larger numbers overflow SQLite's integers
 _IMAGE_TYPES = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif", b"BM": "image/bmp"}
 
 
@@ -93,7 +94,7 @@ class MemoryItemOut(BaseModel):
     text: str
     created_at: str
     source: str
-    image_sha256: str | None
+    image_sha256: str | None = None  # absent when the item has no picture
     facts: dict[str, Any]
     bytes: int
     score: float | None = None  # search hits only
@@ -132,7 +133,8 @@ def memory_router(memory: ServerMemory) -> APIRouter:
     @router.get("/items", response_model=ItemList, response_model_exclude_none=True)
     async def list_items(
         request: Request, kind: Literal["image", "fact", "correction", "note"] | None = None,
-        session: str | None = None, limit: int = Query(50, ge=1, le=MAX_LIST), offset: int = Query(0, ge=0),
+        session: str | None = None, limit: int = Query(50, ge=1, le=MAX_LIST),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> dict:
         mem = memory.for_request(request)
         return _listed(await mem.list(kind=kind, session=session, limit=limit, offset=offset))

@@ -35,7 +35,12 @@ def pack(folder: Path) -> bytes:
 def unpack(data: bytes, folder: Path) -> Path:
     """Write the usable members of a memory ZIP (or a bare JSONL) under `folder`; returns the JSONL's path."""
     if not data.startswith(b"PK"):
-        target = folder / JSONL  # a bare memory.jsonl: text items only
+        try:  # a bare memory.jsonl: text items only
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "the upload is neither a ZIP nor UTF-8 JSON lines; send the ZIP from GET "
+                           "/v1/vreason/memory/export", param="file", code="invalid_value") from None
+        target = folder / JSONL
         target.write_bytes(data)
         return target
     try:
