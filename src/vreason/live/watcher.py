@@ -15,15 +15,22 @@ take longer than frames arrive, windows are skipped (the newest is always the on
 leave unseen are counted as dropped: the watch falls behind by at most one window, never by a queue.
 
 The asker is any `async (video, question) -> Answer | str`: `engine_asker` asks a real engine (greedy,
-short answers); a scripted callable drives the state machine in unit tests. The source ending ends the
-iterator; its failure (`SourceError`) is raised from it. A question that fails with a `VReasonError` (the
-engine overloaded, a timeout) is logged and counted (`stats.errors`), and the watch goes on with the next window.
+short answers); a scripted callable drives the state machine in unit tests. An asker that takes a `keep_kv`
+keyword is told whether the window's KV is worth keeping in the engine's prefix cache (`reusable`): only when
+the next window's prompt will start with this one's — nothing leaves the window before the next check, or the
+frames that will lead the next window have the same pixels as those leading this one (a still scene: the same
+tokens). Otherwise the window's KV would only push reusable KV (chat follow-ups) out of the cache.
+
+The source ending ends the iterator; its failure (`SourceError`) is raised from it. A question that fails with a
+`VReasonError` (the engine overloaded, a timeout) is logged and counted (`stats.errors`), and the watch goes on
+with the next window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import re
 import threading
@@ -32,6 +39,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from vreason.errors import VReasonError
@@ -46,14 +54,12 @@ Item = WatchAnswer | WatchEvent
 log = logging.getLogger("vreason.live")
 
 
-def engine_asker(vr: Any, max_new_tokens: int = 24, keep_kv: bool = False, **sampling: Any) -> Asker:
+def engine_asker(vr: Any, max_new_tokens: int = 24, **sampling: Any) -> Asker:
     """Ask an `AsyncVReason` about a window: greedy decoding, short answers (a yes/no needs a few tokens).
+    `keep_kv` (the watcher's call, see above) goes to the engine request; the vision cache reuses each frame
+    pair's features either way."""
 
-    A window's KV is not kept in the prefix cache (`keep_kv=False`): once the window slides, its first frame
-    pair is gone and no later prompt starts with it, so keeping it would only push reusable KV (chat
-    follow-ups) out of the cache. The vision cache still reuses each frame pair's features."""
-
-    async def ask(video: PreparedVideo, question: str) -> Any:
+    async def ask(video: PreparedVideo, question: str, keep_kv: bool = True) -> Any:
         options = {"temperature": 0.0, "max_new_tokens": max_new_tokens, "keep_kv": keep_kv, **sampling}
         return await vr.ask(None, question, video=video, **options)
 
@@ -83,6 +89,10 @@ class Watcher:
         period = check_every if check_every is not None else 2 / self.window.fps
         self.step_frames = max(1, round(period * self.window.fps))
         self.frames_dir = Path(frames_dir) if frames_dir is not None else None
+        try:
+            self._tells_keep = "keep_kv" in inspect.signature(asker).parameters
+        except (TypeError, ValueError):  # a callable without a signature: asked plainly
+            self._tells_keep = False
         self.stats = WatchStats()
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -99,8 +109,8 @@ class Watcher:
         snap = self.window.snapshot()
         if snap is None:
             return None
-        video, info, _ = snap
-        return await self._answer(video, info, question, kind)
+        video, info, frames = snap
+        return await self._answer(video, info, question, kind, self.reusable(frames))
 
     async def events(self) -> AsyncIterator[Item]:
         self._loop = asyncio.get_running_loop()
@@ -152,10 +162,11 @@ class Watcher:
         self, video: PreparedVideo, info: WindowInfo, frames: list[LiveFrame], every_due: bool
     ) -> AsyncIterator[Item]:
         asked = [(t.question, "check", t) for t in self.triggers]
+        keep = self.reusable(frames)
         if every_due:
             asked += [(q, "every", None) for q in self.questions]
         answers = await asyncio.gather(
-            *(self._answer(video, info, q, kind) for q, kind, _ in asked), return_exceptions=True
+            *(self._answer(video, info, q, kind, keep) for q, kind, _ in asked), return_exceptions=True
         )
         for (question, _, trigger), answer in zip(asked, answers, strict=True):
             if isinstance(answer, VReasonError):  # one failed question (overloaded, timed out) skips this window
@@ -183,8 +194,24 @@ class Watcher:
                 )
         self._count_frames()
 
-    async def _answer(self, video: PreparedVideo, info: WindowInfo, question: str, kind: str) -> WatchAnswer:
-        reply = await self.asker(video, question)
+    def reusable(self, frames: list[LiveFrame]) -> bool:
+        """Whether the next window's prompt will start with this window's (its KV is then worth keeping)."""
+        window = self.window
+        ahead = self.step_frames / window.fps
+        if (
+            len(frames) + self.step_frames <= window.max_frames
+            and frames[-1].stream_time + ahead - frames[0].stream_time <= window.seconds
+        ):
+            return True  # nothing leaves before the next check: the next window extends this one
+        gone = self.step_frames + self.step_frames % 2  # frames leave a pair at a time
+        if len(frames) < gone + 2:
+            return False
+        return all(np.array_equal(frames[i].image, frames[gone + i].image) for i in range(2))
+
+    async def _answer(
+        self, video: PreparedVideo, info: WindowInfo, question: str, kind: str, keep: bool = True
+    ) -> WatchAnswer:
+        reply = await (self.asker(video, question, keep_kv=keep) if self._tells_keep else self.asker(video, question))
         now = time.time()
         text = reply if isinstance(reply, str) else reply.text
         usage = getattr(reply, "usage", None)
