@@ -20,7 +20,7 @@ from vreason.engine.backends.openvino import OpenVINOConfig, OpenVINOEngine
 from vreason.engine.backends.openvino_export import cached_export
 from vreason.engine.factory import EngineSpec, build_engine
 from vreason.engine.types import Answer, StreamDelta
-from vreason.errors import InvalidRequestError, ModelLoadError
+from vreason.errors import InvalidRequestError, ModelLoadError, RequestTimeoutError
 
 pytest.importorskip("openvino")
 pytestmark = pytest.mark.slow
@@ -102,6 +102,12 @@ def test_max_tokens_and_stop_strings(ov):
     cut = ov.ask(None, "Count: one two three four five", temperature=0, max_new_tokens=12, ignore_eos=True, stop=[stop])
     assert cut.finish_reason == "stop"
     assert cut.text == full.text[: full.text.index(stop)]
+
+
+def test_deadline_stops_a_long_answer(ov):
+    with pytest.raises(RequestTimeoutError, match="deadline"):
+        ov.ask(None, "Count to one thousand.", temperature=0, max_new_tokens=3000, ignore_eos=True, timeout_s=0.3)
+    assert ov.ask(SHAPES, QUESTION, temperature=0).text == "red"  # the infer request went back to the pool
 
 
 def test_pixel_budget_sets_the_image_tokens(ov_demo):

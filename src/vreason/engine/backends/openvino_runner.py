@@ -129,6 +129,11 @@ class OpenVINORunner:
 
     def _run(self, job: Job, request: Any) -> Finish:
         inputs, params = job.inputs, job.params
+        if job.stop.is_set() or (job.deadline is not None and time.monotonic() >= job.deadline):
+            # aborted or out of time while it waited for an infer request: nobody wants its prefill
+            return Finish(
+                FinishReason.ABORT if job.stop.is_set() else FinishReason.TIMEOUT, finished_at=time.perf_counter()
+            )
         cached_images = sum(1 for s in inputs.images if s.features is not None or s.key in self.vision_cache)
         embedder = self.embeddings.create_infer_request()  # one per request: infer requests are not shared
         embeds, deep = self._prompt_embeddings(inputs, embedder)
