@@ -48,6 +48,9 @@ INT4_GROUP_SIZE = 128
 QUANTIZED_PARTS = ("model.language_model.", "lm_head")
 
 logger = logging.getLogger("vreason.models")
+# torchao 0.18 registers its enums with torch's pytree, which torch 2.14 answers with a deprecation warning per
+# enum on stderr when torchao is imported (by us or by transformers while loading): noise on every command.
+logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
