@@ -16,7 +16,9 @@ This path computes the same decoder with the same weights (no copies) in ~30 ops
 
 Greedy output stays token-identical to `model.generate` (tests/integration/test_engine_oracle.py). The path is
 used only for the decoder it knows (Qwen3-VL's text model: plain `nn.Linear` projections without bias, default
-rope); anything else (quantized or adapter-wrapped layers, other rope types) keeps the transformers layers.
+rope); anything else (adapter-wrapped or bitsandbytes layers, other rope types) keeps the transformers layers.
+torchao's int8/int4 weights (`--quantize int8|int4`, models/quantize.py) keep `nn.Linear` and only swap the weight
+tensor, so `F.linear` here dispatches to the quantized kernel: the same ops as the transformers layers over it.
 `VREASON_DECODE=transformers` forces the transformers layers (benchmarks compare the two in one run).
 """
 
