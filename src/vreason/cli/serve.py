@@ -82,6 +82,11 @@ def serve(
         600.0
     ),
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line.")] = False,
+    max_streams_per_user: Annotated[int, typer.Option(help="Live stream sessions one user may hold open.")] = 4,
+    max_streams: Annotated[int, typer.Option(help="Live stream sessions on the whole server.")] = 32,
+    stream_idle_timeout: Annotated[
+        float, typer.Option(help="Seconds a stream nobody reads or calls stays open.")
+    ] = 120.0,
 ) -> None:
     """Serve the OpenAI Chat Completions API (images, videos, streaming, JSON output) over HTTP."""
     try:
@@ -108,6 +113,9 @@ def serve(
         api_keys=tuple(keys),
         max_request_bytes=max_request_bytes,
         request_timeout_s=request_timeout,
+        max_streams_per_user=max_streams_per_user,
+        max_streams=max_streams,
+        stream_idle_timeout_s=stream_idle_timeout,
     )
     store = None
     if memory or memory_dir or memory_url:

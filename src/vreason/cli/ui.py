@@ -4,7 +4,9 @@
 `--auth user:password` (repeatable) and `--auth-file FILE` (one `user:password` a line, `#` comments) turn on
 Gradio's login; each user then has their own conversations under `--data-dir`. `--auth-server-key` (with
 `--server`) also lets in whoever knows the server's API key (ui/login.py). Serving on an address other
-than loopback without a login prints a warning: anyone who can reach the port can use the model.
+than loopback without a login prints a warning: anyone who can reach the port can use the model. `--memory` (or
+`--memory-dir` / `--memory-url`) adds the Memory tab: each signed-in user browses, searches and forgets their own
+memory (the store `vreason memory` and `vreason ask --user` use).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vreason.cli import options as o
+from vreason.cli.memory import MemoryDirOpt, MemoryUrlOpt
 from vreason.cli.option_groups import with_option_groups
 from vreason.errors import InvalidRequestError, VReasonError
 
@@ -69,6 +72,10 @@ def ui(
     auth_file: AuthFileOpt = None,
     auth_server_key: ServerKeyOpt = False,
     data_dir: DataDirOpt = Path("~/.local/share/vreason/ui"),
+    memory: Annotated[bool, typer.Option("--memory", help="Add the Memory tab over the default memory store "
+                                         "(~/.local/share/vreason); --memory-dir / --memory-url imply it.")] = False,
+    memory_dir: MemoryDirOpt = None,
+    memory_url: MemoryUrlOpt = None,
 ) -> None:
     """Open the web UI: chat with images (conversations kept per user), grounding boxes, reasoning chains, task
     packs."""
@@ -86,6 +93,11 @@ def ui(
         from vreason.ui.login import build_auth
     except ImportError as err:
         raise VReasonError(f"the web UI needs gradio ({err}); install it with: pip install 'vreason[ui]'") from None
+    store = None
+    if memory or memory_dir or memory_url:
+        from vreason.memory import open_store
+
+        store = open_store(memory_url, str(memory_dir) if memory_dir else None)
     backends = [open_backend(loading, server, remote.upstream_api_key)]
     for name in add_model or []:
         backends.append(open_backend(dataclasses.replace(loading, model=name), server, remote.upstream_api_key))
@@ -94,7 +106,7 @@ def ui(
     from vreason.engine.backends.balancer import normalize_upstream  # here: the engine package is slow to import
 
     key_server = normalize_upstream(server) if auth_server_key and server else None
-    launch(build_app(backends, data_dir=data_dir), host=host, port=port,
+    launch(build_app(backends, data_dir=data_dir, memory=store), host=host, port=port,
            max_file_bytes=backends[0].engine.policy.max_bytes, quiet=True, auth=build_auth(logins, key_server))
 
 

@@ -37,7 +37,7 @@ from vreason.server.spatial_routes import spatial_router
 
 if TYPE_CHECKING:
     from vreason.memory import MemoryStore
-from vreason.server.stream_routes import add_stream_routes
+from vreason.server.stream_routes import add_stream_routes, stream_limits
 
 # The guard answers 413 on any route whose declared body is over the limit; 401 guards /v1 when a key is set.
 GUARD_ERRORS = (413,)
@@ -139,7 +139,8 @@ def create_app(engine: Engine, settings: ServerSettings | None = None, memory: M
         responses=error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS),
     )
     # /v1/vreason/streams: live sessions (server/stream_routes.py)
-    add_stream_routes(app, engine, settings.request_timeout_s, error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS))
+    add_stream_routes(app, engine, settings.request_timeout_s, error_responses(*auth, *GUARD_ERRORS, *ENGINE_ERRORS),
+                      stream_limits(settings))
     # /v1/vreason/memory/...: the key's user's memory
     app.include_router(memory_router(server_memory), responses=memory_responses(*auth, 400, 404, *GUARD_ERRORS))
     metrics.known_paths = frozenset(getattr(route, "path", "") for route in app.routes)

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vreason.errors import (
     EngineOverloadedError,
@@ -152,9 +153,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
         message = str(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             message = f"no such endpoint: {request.method} {request.url.path}"
-        return ApiError(exc.status_code, message, code=code, headers=dict(exc.headers or {})).response()
+        if exc.status_code == 405:
+            # Starlette's Allow names the first route whose path matched; a path several routes serve (GET and
+            # DELETE of one item) allows the methods of them all.
+            allowed = sorted({m for route in request.app.routes if route.matches(request.scope)[0] == Match.PARTIAL
+                              for m in getattr(route, "methods", None) or ()})
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+        return ApiError(exc.status_code, message, code=code, headers=headers).response()
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:

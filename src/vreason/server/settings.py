@@ -39,6 +39,10 @@ class ServerSettings:
     max_choices: int = DEFAULT_MAX_CHOICES
     # Waiting plus generating, per request; past it the request ends with 504. None: no limit.
     request_timeout_s: float | None = DEFAULT_REQUEST_TIMEOUT_S
+    # Live stream sessions (/v1/vreason/streams): per user, per server, idle time; None: StreamLimits' defaults.
+    max_streams_per_user: int | None = None
+    max_streams: int | None = None
+    stream_idle_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 1024:
