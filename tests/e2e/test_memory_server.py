@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import signal
+import subprocess
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,3 +231,52 @@ def test_a_keys_file_and_conflicting_keys(tmp_path):
         ServerSettings(api_keys=(("k", "ana"), ("k", "bob")))
     with pytest.raises(InvalidRequestError, match="not a valid name"):
         ServerSettings(api_keys=(("k", "ana smith"),))
+
+
+@pytest.mark.heavy
+def test_vreason_serve_with_memory_and_keyed_users(tmp_path):
+    """`vreason serve --memory-dir DIR --api-key KEY=USER` as a user runs it: ana's fact is hers alone, and it is
+    still there for a second server process on the same folder."""
+    from tests.e2e.test_server_cli import READY, START_TIMEOUT_S, VREASON, _lines
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text("# one key a user\nk-bob=bob\n")
+    command = [*VREASON, "serve", "--port", "0", "--memory-dir", str(tmp_path / "memory"),
+               "--api-key", "k-ana=ana", "--api-keys-file", str(keys)]
+    for round_ in range(2):
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        try:
+            lines, seen, match = _lines(process.stderr), [], None
+            while match is None:
+                line = lines.get(timeout=START_TIMEOUT_S)
+                assert line is not None, "".join(seen)
+                seen.append(line)
+                match = READY.search(line)
+            assert "API key required (users: ana, bob)" in seen[-1]
+            assert "memory in" in seen[-1]
+            base = match.group(2) + "/vreason/memory"
+            ana, bob = ({"Authorization": f"Bearer k-{u}"} for u in ("ana", "bob"))
+            if round_ == 0:
+                httpx.post(base + "/items", headers=ana, json={"text": "the patient is 64"}).raise_for_status()
+            texts = [i["text"] for i in httpx.get(base + "/items", headers=ana).json()["data"]]
+            assert texts == ["the patient is 64"]
+            assert httpx.get(base + "/items", headers=bob).json()["data"] == []
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def test_serve_refuses_bad_key_flags_before_loading(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from vreason.cli.app import app
+    from vreason.errors import VReasonError
+
+    monkeypatch.delenv("VREASON_API_KEY", raising=False)
+    for flags, needle in ((["--api-key", "k=ana smith"], "not a valid name"),
+                          (["--api-keys-file", str(tmp_path / "none.txt")], "cannot read the API keys file"),
+                          (["--api-key", "k=ana", "--api-key", "k=bob"], "two users")):
+        result = CliRunner().invoke(app, ["serve", *flags])
+        assert isinstance(result.exception, VReasonError), result.output
+        assert needle in str(result.exception)
+        assert "loading" not in result.output
