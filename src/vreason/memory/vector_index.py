@@ -24,7 +24,7 @@ class Vectors:
     ids: np.ndarray  # int64 row ids
     matrix: np.ndarray  # (n, d) float32
     times: np.ndarray  # float64 created_at
-    count: int
+    count: int  # all the namespace's rows when read (with or without an embedding)
     max_id: int
 
 
@@ -42,21 +42,29 @@ class VectorIndex:
             self._cache.pop(user, None)
 
     def get(self, user: str) -> Vectors:
-        has_vector = (items.c.namespace == user, items.c.embedding.is_not(None))
+        mine = items.c.namespace == user
         with self.engine.connect() as conn:
-            count, max_id = conn.execute(select(func.count(items.c.id), func.max(items.c.id)).where(*has_vector)).one()
+            # count and max id come from the (namespace, created_at) index alone: no row is read
+            count, max_id = conn.execute(select(func.count(items.c.id), func.max(items.c.id)).where(mine)).one()
             max_id = max_id or 0
             with self._lock:
                 cached = self._cache.get(user)
             if cached is not None and (cached.count, cached.max_id) == (count, max_id):
                 return cached
-            since = cached.max_id if cached is not None and max_id > cached.max_id else None
-            query = select(items.c.id, items.c.embedding, items.c.created_at).where(*has_vector)
-            if since is not None:
-                query = query.where(items.c.id > since)
+            query = select(items.c.id, items.c.embedding, items.c.created_at).where(mine)
+            since = cached is not None and max_id > cached.max_id
+            if since:
+                query = query.where(items.c.id > cached.max_id)
             rows = conn.execute(query.order_by(items.c.id)).all()
-        fresh = _vectors(rows)
-        if since is not None and cached is not None and cached.count + len(rows) == count:
+            if since and cached.count + len(rows) != count:  # rows went away as well: read the namespace again
+                since = False
+                rows = conn.execute(
+                    select(items.c.id, items.c.embedding, items.c.created_at).where(mine).order_by(items.c.id)
+                ).all()
+        fresh = _vectors(rows, count, max_id)
+        if since and not len(fresh.ids):  # new rows, none with an embedding
+            fresh = Vectors(cached.ids, cached.matrix, cached.times, count, max_id)
+        elif since:
             fresh = Vectors(
                 np.concatenate([cached.ids, fresh.ids]),
                 np.concatenate([cached.matrix, fresh.matrix]) if len(cached.ids) else fresh.matrix,
@@ -64,25 +72,22 @@ class VectorIndex:
                 count,
                 max_id,
             )
-        elif since is not None:  # rows went away as well: read the namespace again
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(items.c.id, items.c.embedding, items.c.created_at).where(*has_vector).order_by(items.c.id)
-                ).all()
-            fresh = _vectors(rows)
         with self._lock:
             self._cache[user] = fresh
         return fresh
 
 
-def _vectors(rows) -> Vectors:
+def _vectors(rows, count: int, max_id: int) -> Vectors:
+    """The rows that have an embedding (a store without an embedder writes none); count and max_id are of all
+    the namespace's rows, what the next check compares with."""
+    rows = [r for r in rows if r.embedding is not None]
     if not rows:
-        return EMPTY
+        return Vectors(EMPTY.ids, EMPTY.matrix, EMPTY.times, count, max_id)
     matrix = np.frombuffer(b"".join(bytes(r.embedding) for r in rows), dtype=np.float32).reshape(len(rows), -1)
     return Vectors(
         np.fromiter((r.id for r in rows), np.int64, len(rows)),
         matrix,
         np.fromiter((r.created_at for r in rows), np.float64, len(rows)),
-        len(rows),
-        rows[-1].id,
+        count,
+        max_id,
     )
