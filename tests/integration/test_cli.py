@@ -1,4 +1,5 @@
-"""The `vreason` command end to end, in a subprocess, as a user runs it."""
+"""The `vreason` command end to end: its own `main()` in this process (tests/cli_in_process.py), and in a
+subprocess, as a user runs it, where the process is the point (hub settings read at import, `python -m`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_in_process import run_vreason as run
 from tests.conftest import png_bytes
 
 VREASON = [sys.executable, "-m", "vreason.cli.app"]
 
 
-def run(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_subprocess(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([*VREASON, *args], input=stdin, capture_output=True, text=True, timeout=240,
                           env=full_env)
@@ -70,8 +72,9 @@ def test_errors_are_one_line_with_exit_code_2(tiny_model_dir, picture, tmp_path)
 
 
 def test_missing_weights_offline_says_what_to_download(picture, tmp_path):
-    result = run("ask", str(picture), "q", "--model", "Qwen/Qwen3-VL-2B-Instruct",
-                 env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    # a subprocess: huggingface_hub reads HF_HOME and HF_HUB_OFFLINE when it is imported
+    result = run_subprocess("ask", str(picture), "q", "--model", "Qwen/Qwen3-VL-2B-Instruct",
+                            env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
     assert result.returncode == 2
     line = result.stderr.strip().splitlines()[-1]
     assert "hf download Qwen/Qwen3-VL-2B-Instruct" in line
@@ -102,7 +105,7 @@ def test_chat_keeps_history_and_attaches_images(tiny_model_dir, picture, tmp_pat
 
 
 def test_models_lists_presets():
-    result = run("models", "--json")
+    result = run_subprocess("models", "--json")  # the console script as installed, start to exit
     assert result.returncode == 0
     rows = json.loads(result.stdout)
     assert any(r["hub_id"] == "Qwen/Qwen3-VL-8B-Instruct" and r["memory_gib"] > 16 for r in rows)
