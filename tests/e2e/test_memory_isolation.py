@@ -22,7 +22,6 @@ import openai
 import pytest
 
 from tests.e2e.memory_server import KEYS, MODEL, Served, serve_with_memory
-from tests.memory_support import postgres_server  # noqa: F401  (a fixture: a PostgreSQL cluster for the session)
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +39,7 @@ def served(request, tmp_path_factory) -> Iterator[Served]:
     if request.param == "sqlite":
         yield from serve_with_memory(directory=tmp_path_factory.mktemp("memory"))
     else:
+        # postgres_server: tests/memory_support.py's throwaway cluster (a plugin of tests/conftest.py)
         yield from serve_with_memory(url=request.getfixturevalue("postgres_server").create_database())
 
 
