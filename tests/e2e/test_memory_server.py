@@ -280,3 +280,24 @@ def test_serve_refuses_bad_key_flags_before_loading(tmp_path, monkeypatch):
         assert isinstance(result.exception, VReasonError), result.output
         assert needle in str(result.exception)
         assert "loading" not in result.output
+
+
+def test_an_import_zip_writes_only_the_store_files(tmp_path):
+    from vreason.server.errors import ApiError
+    from vreason.server.memory_transfer import unpack
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("memory.jsonl", '{"kind": "fact"}\n')
+        archive.writestr("images/" + "ab" * 32 + ".png", b"png bytes")
+        for name in ("../escaped.txt", "images/../../escaped2.txt", "images/notes.txt", "other/x.png", "/abs.txt"):
+            archive.writestr(name, b"not the store's")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    assert unpack(buffer.getvalue(), folder) == folder / "memory.jsonl"
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["in/images/" + "ab" * 32 + ".png", "in/memory.jsonl"]
+    for bad in (b"PK\x03\x04 not really a zip", b"\x89PNG\r\n\x1a\n"):
+        with pytest.raises(ApiError) as refused:
+            unpack(bad, folder)
+        assert refused.value.status == 400
