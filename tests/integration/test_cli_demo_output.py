@@ -8,23 +8,17 @@ already says "every" must not be asked "every every", and --points must come bac
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli_in_process import run_vreason as run
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = str(ROOT / "examples" / "shapes.png")  # one red circle
-VREASON = [sys.executable, "-m", "vreason.cli.app"]
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*VREASON, *args], capture_output=True, text=True, timeout=240, env=dict(os.environ))
 
 
 def test_reason_prints_the_vote_and_box_counts_in_brackets():

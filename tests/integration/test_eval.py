@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from tests.cli_in_process import run_vreason
 from vreason.cli.app import app
 from vreason.errors import InvalidRequestError
 from vreason.eval import RunOptions, aevaluate, evaluate, load_dataset, rescore
@@ -20,7 +19,6 @@ from vreason.eval.runner import PREDICTIONS, apredict_batch, arun_predictions, s
 from vreason.scoring.items import EvalItem
 from vreason.tasks import get_task
 
-VREASON = [sys.executable, "-m", "vreason.cli.app"]
 PLOTS = ("accuracy_by_type.png", "confusion_matrix.png", "latency_histogram.png", "examples_right.png",
          "examples_wrong.png")
 QUIET = RunOptions(progress=False, batch_size=4)
@@ -195,8 +193,7 @@ def test_task_packs_evaluate_end_to_end_on_their_sample_data(demo, tmp_path, nam
 
 def test_cli_eval_prints_metrics_json(qa_file, tmp_path):
     out = tmp_path / "cli"
-    result = subprocess.run([*VREASON, "eval", "--data", str(qa_file), "--out", str(out), "--limit", "2", "--json",
-                             "--no-progress"], capture_output=True, text=True, timeout=240)
+    result = run_vreason("eval", "--data", str(qa_file), "--out", str(out), "--limit", "2", "--json", "--no-progress")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
     assert metrics["count"] == 2
