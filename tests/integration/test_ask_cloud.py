@@ -1,16 +1,16 @@
 """`vreason ask scene.ply QUESTION [--views ...]`: a point cloud among ask's inputs becomes its rendered views,
-the images of the request, as `vreason ask3d` makes them. The real command in a subprocess with the built-in
+the images of the request, as `vreason ask3d` makes them. The real command (its main(), in process) with the built-in
 demo model and the example scene; bad input is one line on stderr and exit status 2 before a model loads."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 
+from tests.cli_in_process import run_vreason
 from vreason.cli.ask import is_cloud_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,10 +18,8 @@ SCENE = ROOT / "examples" / "scene_red_box.ply"
 QUESTION = "How many shapes are there?"
 
 
-def vreason(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "vreason.cli.app", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
+def vreason(*args: str) -> subprocess.CompletedProcess:
+    return run_vreason(*args)  # the console script's main(), in this process (tests/cli_in_process.py)
 
 
 def test_a_cloud_is_asked_about_through_its_views():

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_in_process import run_vreason
 from vreason.errors import InvalidRequestError
 from vreason.eval.datasets import load_dataset
 from vreason.spatial.boxes3d import Box3D, centre_distance, iou_3d
@@ -57,8 +57,7 @@ def write_scenes(folder: Path) -> Path:
 
 
 def vreason(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "vreason.cli.app", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    return run_vreason(*args)  # the console script's main(), in this process (tests/cli_in_process.py)
 
 
 def test_eval_scores_cloud_questions_and_3d_boxes(tmp_path):

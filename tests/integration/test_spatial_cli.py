@@ -1,4 +1,4 @@
-"""`vreason ground3d` and `vreason ask3d` as users run them: the real command in a subprocess, the built-in
+"""`vreason ground3d` and `vreason ask3d` as users run them: the real command (its main(), in process), the built-in
 demo model, the example scene on disk; bad input is one line on stderr and exit status 2 (before any model
 loads). ask3d's request itself is tested over the Python API (test_spatial_api.py)."""
 
@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.cli_in_process import run_vreason
 from vreason.spatial.boxes3d import Box3D, iou_3d
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,10 +20,8 @@ SCENE = ROOT / "examples" / "scene_red_box.ply"
 TRUTH = json.loads((ROOT / "examples" / "scene_red_box.json").read_text())["objects"]
 
 
-def vreason(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "vreason.cli.app", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
+def vreason(*args: str) -> subprocess.CompletedProcess:
+    return run_vreason(*args)  # the console script's main(), in this process (tests/cli_in_process.py)
 
 
 @pytest.mark.slow
