@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 MODEL = "vreason-demo"
-KEYS = {"ana": "k-ana-7f3a", "bob": "k-bob-19c2", "carol": "k-carol-55d0"}
+KEYS = {"ana": "k-ana-7f3a", "bob": "k-bob-19c2", "carol": "k-carol-55d0", "dave": "k-dave-0b4e"}
 PREFIX = "/v1/vreason/memory"
 TIMEOUT_S = 120.0  # describing a new picture runs the model; a shared 2-core box is slow
 
@@ -20,6 +20,7 @@ TIMEOUT_S = 120.0  # describing a new picture runs the model; a shared 2-core bo
 class Served:
     url: str
     store: object
+    http: httpx.Client  # one client for the module: a new one per request costs more than the request
 
     @staticmethod
     def auth(user: str) -> dict[str, str]:
@@ -27,7 +28,7 @@ class Served:
 
     def request(self, method: str, user: str, path: str, **kwargs) -> httpx.Response:
         headers = {**self.auth(user), **kwargs.pop("headers", {})}
-        return httpx.request(method, self.url + PREFIX + path, headers=headers, timeout=TIMEOUT_S, **kwargs)
+        return self.http.request(method, self.url + PREFIX + path, headers=headers, timeout=TIMEOUT_S, **kwargs)
 
     def get(self, user: str, path: str, **kwargs) -> httpx.Response:
         return self.request("GET", user, path, **kwargs)
@@ -49,9 +50,11 @@ def serve_with_memory(url: str | None = None, directory: Path | None = None) -> 
     vr = VReason(media_policy=server_media_policy())
     settings = ServerSettings(served_model_names=(MODEL,), api_keys=tuple((k, u) for u, k in KEYS.items()))
     server = BackgroundServer(create_app(vr.engine, settings, memory=store))
+    http = httpx.Client()
     try:
-        yield Served(server.url, store)
+        yield Served(server.url, store, http)
     finally:
+        http.close()
         server.stop()
         vr.close()
         store.close()

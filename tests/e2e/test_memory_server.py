@@ -301,3 +301,17 @@ def test_an_import_zip_writes_only_the_store_files(tmp_path):
         with pytest.raises(ApiError) as refused:
             unpack(bad, folder)
         assert refused.value.status == 400
+
+
+def test_fifty_parallel_writes_of_one_user_all_land(served):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"batch-7 reading {i} is {i * 3} volts" for i in range(50)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda t: served.post("dave", "/items", json={"text": t, "session": "b7"}), texts))
+    assert [a.status_code for a in answers] == [200] * 50
+    ids = {a.json()["data"][0]["id"] for a in answers}
+    listed = served.get("dave", "/items", params={"session": "b7", "limit": 100}).json()["data"]
+    assert len(ids) == 50
+    assert {i["id"] for i in listed} == ids
+    assert sorted(i["text"] for i in listed) == sorted(texts)
