@@ -315,3 +315,21 @@ def test_fifty_parallel_writes_of_one_user_all_land(served):
     assert len(ids) == 50
     assert {i["id"] for i in listed} == ids
     assert sorted(i["text"] for i in listed) == sorted(texts)
+
+
+@pytest.mark.heavy
+def test_schemathesis_finds_nothing_in_the_memory_routes(served, tmp_path):
+    """Every schemathesis check on /v1/vreason/memory/* of a server that keeps memory (tests/e2e/
+    test_openapi_truth.py fuzzes a server without a store, where these routes answer 404 memory_disabled)."""
+    import os
+    import sys
+
+    cli = Path(sys.executable).with_name("schemathesis")
+    command = [
+        str(cli), "--config-file", str(ROOT / "schemathesis.toml"), "run", served.url + "/openapi.json",
+        "--checks", "all", "--max-examples", "25", "--max-time", "30", "--workers", "2", "--seed", "20261201",
+        "--request-timeout", "60", "--include-path-regex", "/memory/", "-H", f"Authorization: Bearer {KEYS['ana']}",
+    ]
+    env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis"), "NO_COLOR": "1"}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
