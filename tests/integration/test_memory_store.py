@@ -177,3 +177,16 @@ def test_schema_is_versioned(memory_store):
         conn.commit()
     with pytest.raises(Exception, match="newer than this vreason"):
         MemoryStore(memory_store.url, embedder=None)
+
+
+def test_parallel_writers_of_one_new_picture_store_it_once(memory_store):
+    ana = AsyncMemory(memory_store, "ana")
+    data = picture((200, 20, 20))
+
+    async def many():
+        return await asyncio.gather(*(ana.remember(f"look {n}", images=[data]) for n in range(8)))
+
+    results = run(many())
+    assert len({written[0].id for written in results}) == 1  # one image item
+    stats = run(ana.stats())
+    assert (stats.items, stats.images) == (9, 1)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, Row
 
 from vreason.memory.embedding import MiniLMEmbedder
@@ -103,26 +105,42 @@ class MemoryStore:
                 }
             )
         with self._write() as conn:
+            insert = sqlite_insert if self.dialect == "sqlite" else postgresql_insert
             for picture in pictures:
-                exists = conn.execute(
-                    select(images.c.sha256).where(images.c.namespace == user, images.c.sha256 == picture.sha256)
-                ).first()
-                if exists is None:
-                    conn.execute(
-                        images.insert().values(
-                            namespace=user,
-                            sha256=picture.sha256,
-                            phash=picture.phash,
-                            width=picture.width,
-                            height=picture.height,
-                            mime=picture.mime,
-                            original=picture.original,
-                            thumbnail=picture.thumbnail,
-                            created_at=now,
-                        )
+                # two writers storing the same new picture at once: the second insert is a no-op, not an error
+                conn.execute(
+                    insert(images)
+                    .values(
+                        namespace=user,
+                        sha256=picture.sha256,
+                        phash=picture.phash,
+                        width=picture.width,
+                        height=picture.height,
+                        mime=picture.mime,
+                        original=picture.original,
+                        thumbnail=picture.thumbnail,
+                        created_at=now,
                     )
-            ids = [conn.execute(items.insert().values(**row).returning(items.c.id)).scalar_one() for row in rows]
-        return [_item(user, {**row, "id": row_id}) for row, row_id in zip(rows, ids, strict=True)]
+                    .on_conflict_do_nothing()
+                )
+            out = []
+            for row in rows:
+                if row["kind"] == "image":  # one image item per picture, even when two writers raced to describe it
+                    existing = conn.execute(
+                        select(*_COLUMNS)
+                        .where(
+                            items.c.namespace == user,
+                            items.c.kind == "image",
+                            items.c.image_sha256 == row["image_sha256"],
+                        )
+                        .limit(1)
+                    ).first()
+                    if existing is not None:
+                        out.append(_item(user, existing._mapping))
+                        continue
+                row_id = conn.execute(items.insert().values(**row).returning(items.c.id)).scalar_one()
+                out.append(_item(user, {**row, "id": row_id}))
+        return out
 
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
         if self.embedder is None or not texts:
