@@ -8,35 +8,27 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_in_process import run_vreason
 from tests.video_samples import make_clip
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = str(ROOT / "examples" / "shapes.png")
-VREASON = [sys.executable, "-m", "vreason.cli.app"]
 GREEDY = ["--temperature", "0", "--max-new-tokens", "4", "--stats"]
 VIDEO_STATS = re.compile(r"(\d+) visual tokens \((\d+) from video\), (\d+) prompt tokens reused")
 
 
 def chat(script: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "VREASON_CHAT_HISTORY": str(tmp_path / "history")}
-    return subprocess.run(
-        [*VREASON, "chat", *GREEDY],
-        input="\n".join(script) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    # the console script's main(), in this process (tests/cli_in_process.py)
+    env = {"VREASON_CHAT_HISTORY": str(tmp_path / "history")}
+    return run_vreason("chat", *GREEDY, stdin="\n".join(script) + "\n", env=env)
 
 
 def video_stats(result: subprocess.CompletedProcess) -> list[tuple[int, int, int]]:

@@ -6,12 +6,11 @@ predictions.jsonl alone. (Random weights answer garbage; correctness is checked 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_in_process import run_vreason
 from tests.conftest import png_bytes
 from tests.video_clips import BLUE, GREEN, RED, h264_clip
 from vreason.eval import RunOptions, evaluate, load_dataset, rescore
@@ -91,12 +90,9 @@ def test_rescore_applies_the_time_rule_to_stored_predictions(vr, clips, tmp_path
     assert metrics["accuracy"] == pytest.approx(2 / 4)
 
 
-@pytest.mark.slow  # a subprocess loads the model: ~30 s on 2 shared cores
+@pytest.mark.slow
 def test_cli_eval_on_video_rows(tiny_model_dir, clips, tmp_path):
     command = [
-        sys.executable,
-        "-m",
-        "vreason.cli.app",
         "eval",
         "--data",
         str(clips / "clips.jsonl"),
@@ -109,7 +105,7 @@ def test_cli_eval_on_video_rows(tiny_model_dir, clips, tmp_path):
         "--json",
         "--no-progress",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    result = run_vreason(*command)  # the console script's main(), in this process (tests/cli_in_process.py)
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
     assert metrics["count"] == 4
@@ -120,8 +116,7 @@ def test_cli_eval_on_video_rows(tiny_model_dir, clips, tmp_path):
 def test_a_misspelt_sampling_key_fails_before_a_model_loads(clips, tmp_path):
     data = tmp_path / "typo.jsonl"
     data.write_text(json.dumps({"video": str(clips / "green.mkv"), "question": "?", "max_frame": 4}) + "\n")
-    command = [sys.executable, "-m", "vreason.cli.app", "eval", "--data", str(data), "--out", str(tmp_path / "o")]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = run_vreason("eval", "--data", str(data), "--out", str(tmp_path / "o"))
     assert result.returncode != 0
     assert "did you mean 'max_frames'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.cli_in_process import run_vreason
 from tests.video_samples import make_clip
 from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy
@@ -70,9 +69,8 @@ def _centre(box):
 @pytest.mark.slow
 def test_ground_at_a_second_boxes_the_circle_where_it_is_then(tmp_path):
     clip = moving_circle_clip(tmp_path / "moving.mp4")
-    command = [sys.executable, "-m", "vreason.cli.app", "ground", str(clip), "red circle", "--at", "2.1", "--json",
-               "--out", str(tmp_path / "frame.png")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # the console script's main(), in this process (tests/cli_in_process.py)
+    done = run_vreason("ground", str(clip), "red circle", "--at", "2.1", "--json", "--out", str(tmp_path / "frame.png"))
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["frame_time_s"] == pytest.approx(2.0)
@@ -95,8 +93,7 @@ def test_ground_needs_at_for_a_video_and_refuses_it_for_an_image(tmp_path):
         ([str(still), "bar", "--at", "1"], "--at is for videos"),
         ([str(clip), "bar", "--at", "9"], "there is no frame at 9 s"),
     ):
-        done = subprocess.run([sys.executable, "-m", "vreason.cli.app", "ground", *args], capture_output=True,
-                              text=True, timeout=120)
+        done = run_vreason("ground", *args)
         assert done.returncode == 2, done.stderr
         assert message in done.stderr
         assert "loading" not in done.stderr  # refused before a model loads
