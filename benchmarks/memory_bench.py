@@ -243,6 +243,9 @@ async def writes_and_answers(vr, folder: Path, seconds: float) -> dict:
         "busy_ms_p99": quantile(busy, 0.99),
         "busy_answers": len(busy),
         "busy_ms_max": max(busy),
+        "idle_recall_ms_p50": quantile(idle_recalls, 0.5),
+        "busy_recall_ms_p50": quantile(busy_recalls, 0.5),
+        "busy_recall_ms_max": max(busy_recalls),
         **{f"written_{k}": v for k, v in written.items()},
     }
 
@@ -314,7 +317,7 @@ def table(acc: dict | None, scale: list[dict], concurrent: dict | None, seconds:
             f"| memory answer p50 / p99 / max, writer running | {c['busy_ms_p50']:.0f} / "
             f"{c['busy_ms_p99']:.0f} / {c['busy_ms_max']:.0f} ms ({c['busy_answers']} answers; "
             f"{c['written_items']} items, {c['written_pictures']} pictures written meanwhile) | "
-            f"not blocked: p50 x{ratio:.2f} |"
+            f"p50 x{ratio:.2f} the no-writer p50 |"
         )
     return "\n".join(lines)
 
