@@ -112,6 +112,7 @@ def test_answers_match_the_documented_error_body(url, document, method, path, bo
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # a 25 s fuzzing budget plus schemathesis' start; the documented error bodies stay checked above
 def test_schemathesis_finds_nothing(url, tmp_path):
     """Every check of schemathesis against the live server, for a bounded number of examples and seconds."""
     cli = Path(sys.executable).with_name("schemathesis")

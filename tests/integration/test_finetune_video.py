@@ -24,7 +24,10 @@ from vreason.train.collate import IGNORE, SFTCollator
 from vreason.train.dataset import read_jsonl
 from vreason.train.finetune import FinetuneConfig, finetune
 
-pytestmark = pytest.mark.slow  # two fine-tuning runs and two CLI processes (about 90 s on an idle CPU)
+# The two fine-tuning runs and the CLI run after them take about 90 s on an idle CPU: heavy (`make test-all`).
+# The clip rows' prompt, pixels, labels and positions stay checked in `make test` (the first test here, and
+# tests/unit/test_train_video_rows.py); the training loop itself by tests/integration/test_finetune.py.
+pytestmark = pytest.mark.slow
 
 QUESTION = "Which way does the bar move?"
 ASK = {"temperature": 0.0, "presence_penalty": 0.0, "max_new_tokens": 4}
@@ -147,6 +150,7 @@ def test_video_row_is_the_engines_prompt_token_for_token(fp32, clip_data):
     assert (short["mm_token_type_ids"] == 2).sum() == short["video_grid_thw"].prod() // 4  # 2x2 patches merged
 
 
+@pytest.mark.heavy
 def test_lora_on_clips_lowers_the_loss_and_the_adapter_answers(fp32, tiny_model_dir, clip_data, tmp_path):
     before = _loss(fp32, clip_data)
     out = tmp_path / "adapter"
@@ -170,6 +174,7 @@ def test_lora_on_clips_lowers_the_loss_and_the_adapter_answers(fp32, tiny_model_
     assert base.token_ids != answers[0].token_ids
 
 
+@pytest.mark.heavy
 def test_cli_full_finetune_on_clips_then_vreason_ask_about_a_clip(tiny_model_dir, clip_data, tmp_path):
     out = tmp_path / "full"
     run = subprocess.run(
