@@ -10,6 +10,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,25 @@ def test_closing_a_stream_frees_its_slot_and_two_answer_at_once(ov):
     assert [a.text for a in answers] == ["red", "red"]
     assert engine.stats().aborted_total >= 1
     assert engine.runner.requests.qsize() == 2  # every infer request is back in the pool
+
+
+def test_generation_runs_on_worker_threads(ov):
+    runner = ov.engine.runner
+    threads: list[str] = []
+    original = runner._run
+
+    def observed(job, request):
+        threads.append(threading.current_thread().name)
+        return original(job, request)
+
+    runner._run = observed  # an observer on the instance: the real runner still does the work
+    try:
+        answer = ov.ask(SHAPES, QUESTION, temperature=0)
+    finally:
+        del runner._run
+    assert answer.text == "red"
+    assert threads
+    assert all(name.startswith("vreason-openvino_") for name in threads)  # never the event loop's thread
 
 
 def test_refusals_are_one_line(ov_demo, tmp_path):
