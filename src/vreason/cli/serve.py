@@ -40,8 +40,9 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8000,
     api_key: Annotated[
         list[str] | None,
-        typer.Option("--api-key", envvar="VREASON_API_KEY", help="Require 'Authorization: Bearer KEY' on /v1/*; "
-                     "KEY=USER names the user the key acts for (whose memory it reaches). Repeatable."),
+        typer.Option("--api-key", envvar="VREASON_API_KEY", metavar="KEY[=USER]",
+                     help="Require 'Authorization: Bearer KEY' on /v1/*; KEY=USER names the user the key acts for "
+                     "(whose memory it reaches). Repeatable."),
     ] = None,
     api_keys_file: Annotated[
         Path | None,
