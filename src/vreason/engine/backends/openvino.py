@@ -62,13 +62,13 @@ class OpenVINOConfig:
 
 class OpenVINOEngine:
     def __init__(self, model_dir: str | Path, config: OpenVINOConfig | None = None):
+        started = time.perf_counter()  # load_s counts importing transformers and openvino too
         from transformers import AutoConfig, AutoProcessor, GenerationConfig
 
         from vreason.engine.backends.openvino_runner import OpenVINORunner, RopeIndex
         from vreason.engine.caches import VisionCache
         from vreason.engine.inputs import InputBuilder
 
-        started = time.perf_counter()
         self.model_dir = str(model_dir)
         self.manifest = read_manifest(model_dir)
         self.config = config or OpenVINOConfig()
