@@ -92,7 +92,8 @@ class ChatCompletions:
         headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         chunks = chat_chunks(streams, first, ctx)
         if memory is not None:
-            chunks = with_memory_chunk(chunks, memory, lambda report: self._report_chunk(body, request_id, report))
+            chunks = with_memory_chunk(chunks, memory, lambda report: self._report_chunk(body, request_id, report),
+                                       lambda exc: sse(self.api_error(body, exc, request_id).body()))
         return StreamingResponse(chunks, media_type="text/event-stream", headers=headers)
 
     async def engine_requests(

@@ -104,12 +104,16 @@ async def prepare_turn(access: ServerMemory, options: MemoryOptions, http: Any, 
     return MemoryTurn(memory, turn, options, request_user(http))
 
 
-async def with_memory_chunk(chunks: AsyncIterator[str], turn: MemoryTurn,
-                            chunk_of: Callable[[dict], str]) -> AsyncIterator[str]:
+async def with_memory_chunk(chunks: AsyncIterator[str], turn: MemoryTurn, chunk_of: Callable[[dict], str],
+                            error_of: Callable[[BaseException], str]) -> AsyncIterator[str]:
     """A stream's SSE pieces, with the memory report as one last chunk before `data: [DONE]` (the first answer's
-    text, which the stream's on_answer left in `turn.answer_text`, is what `finish` reads for citations)."""
+    text, which the stream's on_answer left in `turn.answer_text`, is what `finish` reads for citations). A
+    failure there goes out as an error chunk, as any error after the first byte does, and the stream still ends."""
     async for piece in chunks:
         if piece.startswith("data: [DONE]") and not turn.report:
-            await turn.finish(turn.answer_text or "")
-            yield chunk_of(turn.report)
+            try:
+                await turn.finish(turn.answer_text or "")
+                yield chunk_of(turn.report)
+            except Exception as exc:
+                yield error_of(exc)
         yield piece
