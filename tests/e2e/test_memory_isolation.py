@@ -29,9 +29,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PART = (ROOT / "examples" / "shapes.png").read_bytes()
 PART_URI = "data:image/png;base64," + base64.b64encode(PART).decode()
 SECRET = "part #17 is a red hexagon with a crack at the top-left"
-ROUTES = [("GET", "/items"), ("POST", "/items"), ("GET", "/items/m1"), ("GET", "/items/m1/image"),
-          ("DELETE", "/items/m1"), ("POST", "/search"), ("POST", "/forget"), ("GET", "/export"),
-          ("POST", "/import"), ("GET", "/stats")]
+ROUTES = [
+    ("GET", "/items"),
+    ("POST", "/items"),
+    ("GET", "/items/m1"),
+    ("GET", "/items/m1/image"),
+    ("DELETE", "/items/m1"),
+    ("POST", "/search"),
+    ("POST", "/forget"),
+    ("GET", "/export"),
+    ("POST", "/import"),
+    ("GET", "/stats"),
+]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -47,8 +56,12 @@ def served(request, tmp_path_factory) -> Iterator[Served]:
 def ana(served) -> dict:
     """Ana's memory: {"ids": every item id, "picture": the picture item, "fact": the fact about it, "items": all}."""
     served.post("ana", "/items", json={"text": SECRET}).raise_for_status()
-    upload = served.post("ana", "/items", data={"text": "this is part #17", "session": "ana-s1"},
-                         files=[("image", ("part.png", PART, "image/png"))])
+    upload = served.post(
+        "ana",
+        "/items",
+        data={"text": "this is part #17", "session": "ana-s1"},
+        files=[("image", ("part.png", PART, "image/png"))],
+    )
     upload.raise_for_status()
     picture, fact = upload.json()["data"]
     chat(served, "ana", "Remember: the patient is 64", {"write": True})
@@ -78,7 +91,10 @@ def chat(served: Served, user: str, content, memory: dict, key: str | None = Non
     client = openai.OpenAI(base_url=served.url + "/v1", api_key=key or KEYS[user], max_retries=0)
     try:
         return client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": content}], max_tokens=8, temperature=0,
+            model=MODEL,
+            messages=[{"role": "user", "content": content}],
+            max_tokens=8,
+            temperature=0,
             extra_body={"memory": memory},
         )
     finally:
@@ -108,8 +124,11 @@ def test_listing_showing_and_pictures_hold_nothing_of_ana(served, ana):
 
 
 def test_search_by_her_words_or_her_picture_finds_nothing(served, ana):
-    for body in ({"query": SECRET, "k": 50}, {"query": "part #17", "images": [PART_URI], "k": 50},
-                 {"images": [PART_URI]}):
+    for body in (
+        {"query": SECRET, "k": 50},
+        {"query": "part #17", "images": [PART_URI], "k": 50},
+        {"images": [PART_URI]},
+    ):
         answer = served.post("bob", "/search", json=body)
         assert answer.status_code == 200, answer.text
         assert answer.json()["data"] == []
@@ -128,8 +147,9 @@ def test_deleting_and_forgetting_never_touch_her_items(served, ana):
 
 
 def test_his_copy_of_her_picture_is_his_own(served, ana):
-    mine = served.post("bob", "/items", data={"text": "a part on my bench"},
-                       files=[("image", ("same.png", PART, "image/png"))]).json()["data"]
+    mine = served.post(
+        "bob", "/items", data={"text": "a part on my bench"}, files=[("image", ("same.png", PART, "image/png"))]
+    ).json()["data"]
     assert {i["user"] for i in mine} == {"bob"}
     assert not set(i["id"] for i in mine) & set(ana["ids"])
     assert served.post("bob", "/forget", json={"everything": True}).json()["forgotten"] == len(mine)
@@ -150,8 +170,9 @@ def test_export_holds_nothing_of_hers(served, ana):
 
 def test_importing_rows_that_claim_to_be_hers_lands_in_his_namespace(served, ana):
     row = {**ana["items"][0], "user": "ana", "text": "planted by bob"}
-    answer = served.post("bob", "/import", content=(json.dumps(row) + "\n").encode(),
-                         headers={"Content-Type": "application/x-ndjson"})
+    answer = served.post(
+        "bob", "/import", content=(json.dumps(row) + "\n").encode(), headers={"Content-Type": "application/x-ndjson"}
+    )
     assert answer.status_code == 200, answer.text
     assert [i["user"] for i in _everything(served, "bob")] == ["bob"]
     _unchanged(served, ana)

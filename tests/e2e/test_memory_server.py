@@ -43,14 +43,25 @@ def _client(served: Served, user: str) -> openai.OpenAI:
 
 def _ask(served: Served, user: str, content, memory: dict, **extra):
     return _client(served, user).chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": content}], max_tokens=8, temperature=0,
-        extra_body={"memory": memory}, **extra,
+        model=MODEL,
+        messages=[{"role": "user", "content": content}],
+        max_tokens=8,
+        temperature=0,
+        extra_body={"memory": memory},
+        **extra,
     )
 
 
 def test_remember_then_recall_and_cite_over_the_openai_client(served):
-    remembered = _ask(served, "ana", [{"type": "image_url", "image_url": {"url": SHAPES_URI}},
-                                      {"type": "text", "text": "Remember: this is part #17"}], {"write": True})
+    remembered = _ask(
+        served,
+        "ana",
+        [
+            {"type": "image_url", "image_url": {"url": SHAPES_URI}},
+            {"type": "text", "text": "Remember: this is part #17"},
+        ],
+        {"write": True},
+    )
     report = remembered.model_extra["vreason"]["memory"]
     assert report["user"] == "ana"
     assert len(report["written"]) == 2  # the picture (described by the model) and the fact that links to it
@@ -66,19 +77,28 @@ def test_remember_then_recall_and_cite_over_the_openai_client(served):
     # The same question with bob's key: nothing of ana's is recalled or cited.
     other = _ask(served, "bob", "what colour was part #17?", {"recall": True})
     assert other.model_extra["vreason"]["memory"] == {
-        "user": "bob", "recalled": [], "cited": [], "used": [], "written": [], "forgotten": 0,
+        "user": "bob",
+        "recalled": [],
+        "cited": [],
+        "used": [],
+        "written": [],
+        "forgotten": 0,
     }
 
 
 def test_a_completion_without_memory_keeps_the_plain_openai_shape(served):
     reply = _client(served, "ana").chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "hello"}], max_tokens=2)
+        model=MODEL, messages=[{"role": "user", "content": "hello"}], max_tokens=2
+    )
     assert "vreason" not in (reply.model_extra or {})
 
 
 def test_streaming_carries_the_memory_report_in_a_last_chunk(served):
-    httpx.post(served.url + "/v1/vreason/memory/items", headers=served.auth("ana"),
-               json={"text": "the inspector's badge number is 4417"}).raise_for_status()
+    httpx.post(
+        served.url + "/v1/vreason/memory/items",
+        headers=served.auth("ana"),
+        json={"text": "the inspector's badge number is 4417"},
+    ).raise_for_status()
     chunks = list(_ask(served, "ana", "what is the badge number of the inspector?", {"k": 3}, stream=True))
     reports = [c.model_extra["vreason"] for c in chunks if (c.model_extra or {}).get("vreason")]
     assert len(reports) == 1
@@ -112,8 +132,12 @@ def test_add_list_show_search_and_forget(served):
 
 
 def test_an_uploaded_picture_is_kept_with_its_thumbnail(served):
-    upload = served.post("ana", "/items", data={"text": "the blue part is a spare"},
-                         files=[("image", ("blue.png", png_bytes((96, 64), (20, 20, 220)), "image/png"))])
+    upload = served.post(
+        "ana",
+        "/items",
+        data={"text": "the blue part is a spare"},
+        files=[("image", ("blue.png", png_bytes((96, 64), (20, 20, 220)), "image/png"))],
+    )
     assert upload.status_code == 200, upload.text
     picture, fact = upload.json()["data"]
     assert picture["kind"] == "image"
@@ -137,8 +161,7 @@ def test_export_then_import_into_another_namespace(served):
         assert any("4 mm nodule" in str(row) for row in rows)
         pictures = [n for n in archive.namelist() if n.startswith("images/")]
         assert pictures  # part #17's picture went with it
-    imported = served.post("carol", "/import", content=exported.content,
-                           headers={"Content-Type": "application/zip"})
+    imported = served.post("carol", "/import", content=exported.content, headers={"Content-Type": "application/zip"})
     assert imported.status_code == 200, imported.text
     assert imported.json()["imported"] == len(rows)
     mine = served.get("carol", "/items", params={"limit": 1000}).json()["data"]
@@ -173,7 +196,8 @@ def test_a_key_cannot_name_another_user_in_the_chat_memory_field(served):
     assert refused.value.body["param"] == "memory.user"
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=served.url + "/v1", api_key="k-nobody", max_retries=0).chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "hi"}], extra_body={"memory": {}})
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], extra_body={"memory": {}}
+        )
 
 
 def test_a_streamed_remember_is_confirmed_without_the_model(served):
@@ -200,16 +224,22 @@ def test_a_server_without_a_store_says_memory_is_off():
         listed = httpx.get(url + "/v1/vreason/memory/items")
         assert listed.status_code == 404
         assert listed.json()["error"]["code"] == "memory_disabled"
-        chat = httpx.post(url + "/v1/chat/completions", json={
-            "model": "vreason-demo", "messages": [{"role": "user", "content": "hi"}], "memory": {}})
+        chat = httpx.post(
+            url + "/v1/chat/completions",
+            json={"model": "vreason-demo", "messages": [{"role": "user", "content": "hi"}], "memory": {}},
+        )
         assert chat.status_code == 404
         assert chat.json()["error"]["code"] == "memory_disabled"
 
 
 @pytest.mark.parametrize(
     ("spec", "pair"),
-    [("k-1=ana", ("k-1", "ana")), ("k-1", ("k-1", "local")), ("YWJj==", ("YWJj==", "local")),
-     ("a=b=bob", ("a=b", "bob"))],
+    [
+        ("k-1=ana", ("k-1", "ana")),
+        ("k-1", ("k-1", "local")),
+        ("YWJj==", ("YWJj==", "local")),
+        ("a=b=bob", ("a=b", "bob")),
+    ],
 )
 def test_api_key_specs_name_their_user(spec, pair):
     from vreason.server.users import parse_key
@@ -241,8 +271,18 @@ def test_vreason_serve_with_memory_and_keyed_users(tmp_path):
 
     keys = tmp_path / "keys.txt"
     keys.write_text("# one key a user\nk-bob=bob\n")
-    command = [*VREASON, "serve", "--port", "0", "--memory-dir", str(tmp_path / "memory"),
-               "--api-key", "k-ana=ana", "--api-keys-file", str(keys)]
+    command = [
+        *VREASON,
+        "serve",
+        "--port",
+        "0",
+        "--memory-dir",
+        str(tmp_path / "memory"),
+        "--api-key",
+        "k-ana=ana",
+        "--api-keys-file",
+        str(keys),
+    ]
     for round_ in range(2):
         process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         try:
@@ -273,9 +313,11 @@ def test_serve_refuses_bad_key_flags_before_loading(tmp_path, monkeypatch):
     from vreason.errors import VReasonError
 
     monkeypatch.delenv("VREASON_API_KEY", raising=False)
-    for flags, needle in ((["--api-key", "k=ana smith"], "not a valid name"),
-                          (["--api-keys-file", str(tmp_path / "none.txt")], "cannot read the API keys file"),
-                          (["--api-key", "k=ana", "--api-key", "k=bob"], "two users")):
+    for flags, needle in (
+        (["--api-key", "k=ana smith"], "not a valid name"),
+        (["--api-keys-file", str(tmp_path / "none.txt")], "cannot read the API keys file"),
+        (["--api-key", "k=ana", "--api-key", "k=bob"], "two users"),
+    ):
         result = CliRunner().invoke(app, ["serve", *flags])
         assert isinstance(result.exception, VReasonError), result.output
         assert needle in str(result.exception)
@@ -326,9 +368,27 @@ def test_schemathesis_finds_nothing_in_the_memory_routes(served, tmp_path):
 
     cli = Path(sys.executable).with_name("schemathesis")
     command = [
-        str(cli), "--config-file", str(ROOT / "schemathesis.toml"), "run", served.url + "/openapi.json",
-        "--checks", "all", "--max-examples", "25", "--max-time", "30", "--workers", "2", "--seed", "20261201",
-        "--request-timeout", "60", "--include-path-regex", "/memory/", "-H", f"Authorization: Bearer {KEYS['ana']}",
+        str(cli),
+        "--config-file",
+        str(ROOT / "schemathesis.toml"),
+        "run",
+        served.url + "/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        "25",
+        "--max-time",
+        "30",
+        "--workers",
+        "2",
+        "--seed",
+        "20261201",
+        "--request-timeout",
+        "60",
+        "--include-path-regex",
+        "/memory/",
+        "-H",
+        f"Authorization: Bearer {KEYS['ana']}",
     ]
     env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis"), "NO_COLOR": "1"}
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)

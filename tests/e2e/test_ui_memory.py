@@ -115,7 +115,8 @@ def test_alice_browses_searches_and_forgets_only_her_own(browser: Browser, ui_ur
     assert "the patient is 64" not in texts
     assert "this is part #17" in texts
     assert [i.text for i in demo.memory(user="bob", directory=str(memory_dir)).list()] == [
-        "bob keeps the spare key in drawer 3"]
+        "bob keeps the spare key in drawer 3"
+    ]
     page.context.close()
 
 

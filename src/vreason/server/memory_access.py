@@ -39,13 +39,17 @@ class ServerMemory:
     def for_request(self, request: Any, session: str | None = None, user: str | None = None) -> AsyncMemory:
         """The memory of the request's user; `user` (a body's `memory.user`) may only repeat that name."""
         if self.store is None:
-            raise ApiError(404, "this server keeps no memory; start it with `vreason serve --memory` "
-                           "(or --memory-dir / --memory-url)", code="memory_disabled")
+            raise ApiError(
+                404,
+                "this server keeps no memory; start it with `vreason serve --memory` (or --memory-dir / --memory-url)",
+                code="memory_disabled",
+            )
         own = request_user(request)
         if user is not None and user != own:
             raise InvalidRequestError(
                 f"memory.user {user!r} is not the user of this API key ({own!r}); a key reaches only its own "
-                "user's memory (leave memory.user out)", param="memory.user",
+                "user's memory (leave memory.user out)",
+                param="memory.user",
             )
         from vreason.memory import AsyncMemory
 

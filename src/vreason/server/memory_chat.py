@@ -104,8 +104,12 @@ async def prepare_turn(access: ServerMemory, options: MemoryOptions, http: Any, 
     return MemoryTurn(memory, turn, options, request_user(http))
 
 
-async def with_memory_chunk(chunks: AsyncIterator[str], turn: MemoryTurn, chunk_of: Callable[[dict], str],
-                            error_of: Callable[[BaseException], str]) -> AsyncIterator[str]:
+async def with_memory_chunk(
+    chunks: AsyncIterator[str],
+    turn: MemoryTurn,
+    chunk_of: Callable[[dict], str],
+    error_of: Callable[[BaseException], str],
+) -> AsyncIterator[str]:
     """A stream's SSE pieces, with the memory report as one last chunk before `data: [DONE]` (the first answer's
     text, which the stream's on_answer left in `turn.answer_text`, is what `finish` reads for citations). A
     failure there goes out as an error chunk, as any error after the first byte does, and the stream still ends."""

@@ -117,8 +117,9 @@ class Imported(BaseModel):
 def memory_router(memory: ServerMemory) -> APIRouter:
     router = APIRouter(prefix="/v1/vreason/memory", tags=["memory"])
 
-    @router.post("/items", response_model=ItemList, response_model_exclude_none=True,
-                 openapi_extra={"requestBody": _add_body()})
+    @router.post(
+        "/items", response_model=ItemList, response_model_exclude_none=True, openapi_extra={"requestBody": _add_body()}
+    )
     async def add(request: Request) -> dict:
         body = await _add_request(request)
         mem = memory.for_request(request, session=body.session)
@@ -132,8 +133,10 @@ def memory_router(memory: ServerMemory) -> APIRouter:
 
     @router.get("/items", response_model=ItemList, response_model_exclude_none=True)
     async def list_items(
-        request: Request, kind: Literal["image", "fact", "correction", "note"] | None = None,
-        session: str | None = None, limit: int = Query(50, ge=1, le=MAX_LIST),
+        request: Request,
+        kind: Literal["image", "fact", "correction", "note"] | None = None,
+        session: str | None = None,
+        limit: int = Query(50, ge=1, le=MAX_LIST),
         offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> dict:
         mem = memory.for_request(request)
@@ -143,8 +146,11 @@ def memory_router(memory: ServerMemory) -> APIRouter:
     async def show(request: Request, item_id: str) -> dict:
         return (await _item(memory, request, item_id)).to_dict()
 
-    @router.get("/items/{item_id}/image", response_class=Response,
-                responses={200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The picture."}})
+    @router.get(
+        "/items/{item_id}/image",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The picture."}},
+    )
     async def picture(request: Request, item_id: str, thumbnail: bool = False) -> Response:
         item = await _item(memory, request, item_id)
         if not item.image_sha256:
@@ -168,15 +174,21 @@ def memory_router(memory: ServerMemory) -> APIRouter:
         mem = memory.for_request(request)
         return {"forgotten": await mem.forget(ids=body.ids, query=body.query, everything=body.everything)}
 
-    @router.get("/export", response_class=Response,
-                responses={200: {"content": {"application/zip": {}}, "description": "memory.jsonl and images/"}})
+    @router.get(
+        "/export",
+        response_class=Response,
+        responses={200: {"content": {"application/zip": {}}, "description": "memory.jsonl and images/"}},
+    )
     async def export(request: Request) -> Response:
         mem = memory.for_request(request)
         with tempfile.TemporaryDirectory(prefix="vreason-memory-export-") as folder:
             written = Path(await mem.export(Path(folder) / "export"))
             data = pack(written if written.is_dir() else written.parent)
-        return Response(data, media_type="application/zip",
-                        headers={"Content-Disposition": 'attachment; filename="vreason-memory.zip"'})
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="vreason-memory.zip"'},
+        )
 
     @router.post("/import", response_model=Imported, openapi_extra={"requestBody": _import_body()})
     async def import_(request: Request) -> dict:
@@ -195,8 +207,11 @@ def memory_router(memory: ServerMemory) -> APIRouter:
 
 def memory_responses(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI error entries of the memory routes: 404 is an item (or memory itself) this key cannot reach."""
-    described = {**ERROR_STATUS_DESCRIPTIONS, 404: "No such item in this key's user's memory (unknown, forgotten or "
-                 "another user's), or the server keeps no memory (`memory_disabled`)."}
+    described = {
+        **ERROR_STATUS_DESCRIPTIONS,
+        404: "No such item in this key's user's memory (unknown, forgotten or "
+        "another user's), or the server keeps no memory (`memory_disabled`).",
+    }
     return {status: {"model": ErrorResponse, "description": described[status]} for status in statuses}
 
 
@@ -246,8 +261,12 @@ async def _add_request(request: Request) -> AddRequest:
             elif isinstance(value, str) and key in ("text", "kind", "session"):
                 fields[key] = value
             else:
-                raise ApiError(400, f"{key}: unknown form field (text, kind, session, image files)", param=key,
-                               code="invalid_value")
+                raise ApiError(
+                    400,
+                    f"{key}: unknown form field (text, kind, session, image files)",
+                    param=key,
+                    code="invalid_value",
+                )
     uploads = fields.pop("images")
     fields["images"] = ["upload"] * len(uploads)  # validated for count; the bytes replace them below
     body = _validated(AddRequest, fields)
@@ -280,8 +299,12 @@ async def _upload(request: Request) -> bytes:
     else:
         data = await request.body()
     if not data:
-        raise ApiError(400, "the body is empty; send the ZIP from GET /v1/vreason/memory/export", param="file",
-                       code="invalid_value")
+        raise ApiError(
+            400,
+            "the body is empty; send the ZIP from GET /v1/vreason/memory/export",
+            param="file",
+            code="invalid_value",
+        )
     return data
 
 
@@ -296,17 +319,31 @@ def _add_body() -> dict:
     multipart = {
         "type": "object",
         "properties": {
-            "text": {"type": "string"}, "kind": {"type": "string", "enum": ["fact", "correction", "note"]},
-            "session": {"type": "string"}, "image": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "text": {"type": "string"},
+            "kind": {"type": "string", "enum": ["fact", "correction", "note"]},
+            "session": {"type": "string"},
+            "image": {"type": "array", "items": {"type": "string", "format": "binary"}},
         },
     }
-    return {"required": True, "content": {"application/json": {"schema": AddRequest.model_json_schema()},
-                                          "multipart/form-data": {"schema": multipart}}}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": AddRequest.model_json_schema()},
+            "multipart/form-data": {"schema": multipart},
+        },
+    }
 
 
 def _import_body() -> dict:
     binary = {"schema": {"type": "string", "format": "binary"}}
-    form = {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
-                       "required": ["file"]}}
-    return {"required": True, "content": {"application/zip": binary, "application/x-ndjson": binary,
-                                          "multipart/form-data": form}}
+    form = {
+        "schema": {
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"],
+        }
+    }
+    return {
+        "required": True,
+        "content": {"application/zip": binary, "application/x-ndjson": binary, "multipart/form-data": form},
+    }

@@ -38,8 +38,12 @@ def unpack(data: bytes, folder: Path) -> Path:
         try:  # a bare memory.jsonl: text items only
             data.decode("utf-8")
         except UnicodeDecodeError:
-            raise ApiError(400, "the upload is neither a ZIP nor UTF-8 JSON lines; send the ZIP from GET "
-                           "/v1/vreason/memory/export", param="file", code="invalid_value") from None
+            raise ApiError(
+                400,
+                "the upload is neither a ZIP nor UTF-8 JSON lines; send the ZIP from GET /v1/vreason/memory/export",
+                param="file",
+                code="invalid_value",
+            ) from None
         target = folder / JSONL
         target.write_bytes(data)
         return target
@@ -51,11 +55,16 @@ def unpack(data: bytes, folder: Path) -> Path:
         members = [m for m in archive.infolist() if not m.is_dir()]
         names = {m.filename for m in members}
         if JSONL not in names:
-            raise ApiError(400, f"the ZIP holds no {JSONL} (export one with GET /v1/vreason/memory/export)",
-                           param="file", code="invalid_value")
+            raise ApiError(
+                400,
+                f"the ZIP holds no {JSONL} (export one with GET /v1/vreason/memory/export)",
+                param="file",
+                code="invalid_value",
+            )
         if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-            raise ApiError(400, f"the ZIP unpacks to more than {MAX_UNPACKED_BYTES} bytes", param="file",
-                           code="invalid_value")
+            raise ApiError(
+                400, f"the ZIP unpacks to more than {MAX_UNPACKED_BYTES} bytes", param="file", code="invalid_value"
+            )
         (folder / IMAGES).mkdir(exist_ok=True)
         for member in members:
             head, _, tail = member.filename.partition("/")

@@ -46,17 +46,29 @@ class MemoryTab:
     def build(self, app: gr.Blocks) -> None:
         who = gr.Markdown(elem_id="mem-who")
         with gr.Row():
-            query = gr.Textbox(label="Search your memory", placeholder="part #17, the March scan, a red circle...",
-                               elem_id="mem-query", scale=4, max_lines=1)
+            query = gr.Textbox(
+                label="Search your memory",
+                placeholder="part #17, the March scan, a red circle...",
+                elem_id="mem-query",
+                scale=4,
+                max_lines=1,
+            )
             kind = gr.Dropdown(KINDS, value="all", label="Kind", elem_id="mem-kind", scale=1)
             search = gr.Button("Search", variant="primary", elem_id="mem-search", scale=1)
             refresh = gr.Button("Show newest", elem_id="mem-refresh", scale=1)
-        table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, wrap=True, elem_id="mem-table",
-                             column_widths=["7%", "14%", "9%", "10%", "52%", "8%"])
+        table = gr.Dataframe(
+            headers=HEADERS,
+            value=[],
+            interactive=False,
+            wrap=True,
+            elem_id="mem-table",
+            column_widths=["7%", "14%", "9%", "10%", "52%", "8%"],
+        )
         pictures = gr.Gallery(label="Pictures", columns=6, height=220, elem_id="mem-pictures", preview=False)
         with gr.Row():
-            ids = gr.Textbox(label="Items to forget", placeholder="m3 m5 (or click a row)", elem_id="mem-ids",
-                             scale=4, max_lines=1)
+            ids = gr.Textbox(
+                label="Items to forget", placeholder="m3 m5 (or click a row)", elem_id="mem-ids", scale=4, max_lines=1
+            )
             forget = gr.Button(FORGET, variant="stop", elem_id="mem-forget", scale=1)
         status = gr.Markdown(elem_id="mem-status")
         armed = gr.State("")
@@ -108,12 +120,22 @@ class MemoryTab:
     async def forgot(self, request: gr.Request, ids: str, armed: str, query: str, kind: str) -> tuple:
         chosen = _ID.findall(ids or "")
         if not chosen:
-            return (*[gr.skip()] * 3, "Pick the items to forget: click their rows or type their ids.", gr.skip(),
-                    "", gr.update(value=FORGET))
+            return (
+                *[gr.skip()] * 3,
+                "Pick the items to forget: click their rows or type their ids.",
+                gr.skip(),
+                "",
+                gr.update(value=FORGET),
+            )
         key = " ".join(chosen)
         if armed != key:
-            return (*[gr.skip()] * 3, f"Forget {key} for good? Click **{CONFIRM_FORGET}**.", gr.skip(), key,
-                    gr.update(value=CONFIRM_FORGET))
+            return (
+                *[gr.skip()] * 3,
+                f"Forget {key} for good? Click **{CONFIRM_FORGET}**.",
+                gr.skip(),
+                key,
+                gr.update(value=CONFIRM_FORGET),
+            )
         try:
             count = await self.memory(request).forget(ids=chosen)
         except VReasonError as err:
