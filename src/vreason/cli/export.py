@@ -22,10 +22,11 @@ app = App(help="Export a checkpoint for another runtime (OpenVINO), offline.", n
 
 @app.command("openvino")
 def openvino(
-    model: Annotated[
+    checkpoint: Annotated[  # not `model`: the shared --model option (cli/options.py) is another flag
         str | None,
         typer.Argument(
-            help="Local checkpoint directory, cached hub id or short name. Default: the built-in demo model."
+            metavar="MODEL",
+            help="Local checkpoint directory, cached hub id or short name. Default: the built-in demo model.",
         ),
     ] = None,
     to: Annotated[Path, typer.Option("--to", help="Directory for the OpenVINO IR and the processor files.")] = ...,  # type: ignore[assignment]
@@ -36,9 +37,9 @@ def openvino(
     """Export a Qwen3-VL checkpoint to OpenVINO IR for `--backend openvino --model DIR`."""
     from vreason.engine.backends.openvino_export import export_openvino
 
-    report = export_openvino(model, to, weights)
+    report = export_openvino(checkpoint, to, weights)
     print(
-        f"exported {model or 'the built-in demo model'} to {report.out_dir} ({report.weights} weights, "
+        f"exported {checkpoint or 'the built-in demo model'} to {report.out_dir} ({report.weights} weights, "
         f"{report.bytes_on_disk / 1e6:.1f} MB, {report.seconds:.0f} s); run it with "
         f"--backend openvino --model {report.out_dir}"
     )
