@@ -107,6 +107,7 @@ def test_question_group_computes_every_answer_as_if_asked_alone(tiny_model_dir, 
     assert grouped_out.loss.item() == pytest.approx(alone_out.loss.item(), abs=1e-5)
 
 
+@pytest.mark.heavy  # 8 training steps and two model loads (~25 CPU s); question groups stay covered by the test above
 def test_finetune_on_question_groups_lowers_the_loss(tiny_model_dir, question_data, tmp_path):
     before = _batch_loss(tiny_model_dir, question_data)
     result = finetune(_config(question_data, tmp_path / "groups", tiny_model_dir, method="full", max_steps=8,
@@ -118,6 +119,7 @@ def test_finetune_on_question_groups_lowers_the_loss(tiny_model_dir, question_da
     assert _batch_loss(tmp_path / "groups", question_data) < before - 0.5
 
 
+@pytest.mark.heavy  # 12 LoRA steps and two model loads (~30 CPU s); LoRA stays covered by the adapter and CLI tests
 def test_lora_lowers_loss_and_changes_only_language_layers(tiny_model_dir, color_data, tmp_path):
     before = _batch_loss(tiny_model_dir, color_data)
     result = finetune(_config(color_data, tmp_path / "lora", tiny_model_dir, method="lora"))
@@ -210,22 +212,17 @@ def test_bad_rows_are_named_or_skipped(color_data):
 
 
 def test_cli_finetune_end_to_end(tiny_model_dir, color_data, tmp_path):
-    import subprocess
-    import sys
+    from tests.cli_in_process import run_vreason  # the console script's main(), in this process
 
     out = tmp_path / "cli"
-    result = subprocess.run(
-        [sys.executable, "-m", "vreason.cli.app", "finetune", "--data", str(color_data), "--output", str(out),
-         "--model", str(tiny_model_dir), "--max-steps", "2", "--batch-size", "2", "--eval-fraction", "0.25",
-         "--eval-steps", "1", "--save-adapter", "--dtype", "float32"],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = run_vreason("finetune", "--data", str(color_data), "--output", str(out), "--model", str(tiny_model_dir),
+                         "--max-steps", "2", "--batch-size", "2", "--eval-fraction", "0.25", "--eval-steps", "1",
+                         "--save-adapter", "--dtype", "float32")
     assert result.returncode == 0, result.stderr
     assert "wrote adapter to" in result.stdout
     assert "eval exact match" in result.stdout
     assert (out / "adapter_model.safetensors").is_file()
-    bad = subprocess.run([sys.executable, "-m", "vreason.cli.app", "finetune", "--data", str(tmp_path / "none.jsonl"),
-                          "--output", str(out)], capture_output=True, text=True, timeout=120)
+    bad = run_vreason("finetune", "--data", str(tmp_path / "none.jsonl"), "--output", str(out))
     assert bad.returncode == 2
     assert "does not exist" in bad.stderr
 
