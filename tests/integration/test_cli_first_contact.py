@@ -9,10 +9,12 @@ import os
 import pty
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from tests.cli_in_process import run_vreason
 from tests.conftest import png_bytes
 
 VREASON = [sys.executable, "-m", "vreason.cli.app"]
@@ -106,6 +108,7 @@ def test_ask_fetches_a_lan_image_only_with_allow_private_media_urls(http_server)
     url, routes = http_server
     routes["/red.png"] = (200, {"Content-Type": "image/png"}, png_bytes(size=(80, 60)))
     flags = ("--max-new-tokens", "4", "--temperature", "0")
+    run = partial(run_vreason, env=OFFLINE)  # the console script's main(), in this process (tests/cli_in_process.py)
 
     refused = run("ask", f"{url}/red.png", "What color is it?", *flags)
     assert refused.returncode == 2

@@ -1,8 +1,8 @@
-"""`vreason watch` end to end in a subprocess on the built-in demo model: a synthetic clip (a red circle on
-screen from 3 s to 7 s) played in real time, a trigger, events and every check appended to a JSONL file with
-stream times, the summary on exit; SIGINT stops a watch cleanly with its summary; a missing source fails
-before the model loads. Whether the demo model fires at the right time is measured (benchmarks/live_bench.py),
-not asserted here."""
+"""`vreason watch` end to end (its main() in this process; a subprocess for SIGINT) on the built-in demo
+model: a synthetic clip (a red circle on screen from 3 s to 7 s) played in real time, a trigger, events and
+every check appended to a JSONL file with stream times, the summary on exit; SIGINT stops a watch cleanly with
+its summary; a missing source fails before the model loads. Whether the demo model fires at the right time is
+measured (benchmarks/live_bench.py), not asserted here."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from tests.cli_in_process import run_vreason
 from vreason.live.synthetic import Appearance, write_stream
 
 pytestmark = pytest.mark.slow
@@ -29,24 +30,19 @@ def clip(tmp_path_factory):
 
 def test_watch_a_clip_writes_events_jsonl(clip, tmp_path):
     events = tmp_path / "out.jsonl"
-    done = subprocess.run(
-        [
-            *VREASON,
-            "watch",
-            str(clip),
-            "--realtime",
-            "--window",
-            "4s",
-            "--fps",
-            "2",
-            "--when",
-            "a red circle appears",
-            "--events",
-            str(events),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
+    # the console script's main(), in this process (tests/cli_in_process.py); SIGINT below needs a real process
+    done = run_vreason(
+        "watch",
+        str(clip),
+        "--realtime",
+        "--window",
+        "4s",
+        "--fps",
+        "2",
+        "--when",
+        "a red circle appears",
+        "--events",
+        str(events),
     )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in events.read_text().splitlines()]
@@ -94,12 +90,7 @@ def test_sigint_stops_with_a_summary(clip, tmp_path):
 
 
 def test_a_missing_source_fails_before_the_model_loads(tmp_path):
-    done = subprocess.run(
-        [*VREASON, "watch", str(tmp_path / "nope.mp4"), "--when", "a red circle appears"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_vreason("watch", str(tmp_path / "nope.mp4"), "--when", "a red circle appears")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == f"error: source {tmp_path / 'nope.mp4'}: no such file"
     assert "loading" not in done.stderr
