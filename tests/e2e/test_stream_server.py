@@ -258,6 +258,13 @@ def test_sources_the_media_policy_refuses_and_bad_settings_are_400(server):
     assert assert_error(open_stream(url, window_s=-1), 400, "invalid_value")["param"] == "window_s"
     assert_error(open_stream(url, triggers=[""]), 400, "invalid_value")
     assert_error(open_stream(url, surprise=1), 400, "invalid_value")
+    assert_error(open_stream(url, check_every_s=1e308), 400, "invalid_value")
+    lone = httpx.post(
+        url + "/v1/vreason/streams",
+        headers={**ALICE, "Content-Type": "application/json"},
+        content='{"triggers": ["a \\ud800 appears"]}',
+    )  # not valid Unicode: never echoed back
+    assert assert_error(lone, 400, "invalid_value")["param"] == "triggers[0]"
 
 
 def test_frames_that_are_not_images_too_large_or_too_fast_are_refused_and_counted(server, frames):

@@ -35,7 +35,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vreason.async_api import AsyncVReason
 from vreason.engine.interface import Engine
@@ -48,6 +48,7 @@ from vreason.live.watcher import Watcher, engine_asker
 from vreason.live.window import RollingWindow
 from vreason.media.decode import decode_image
 from vreason.server.errors import ApiError, ErrorResponse
+from vreason.server.protocol import reject_lone_surrogates
 from vreason.server.stream_sessions import StreamLimits, StreamRegistry, StreamSession, new_session
 from vreason.server.users import LOCAL_USER, request_user
 
@@ -74,33 +75,42 @@ SSE = {
 }
 
 
-class TriggerSpec(BaseModel):
+class _Body(BaseModel):
+    """Unknown fields and text that is not valid Unicode (a lone surrogate) are a 400 naming the field, not a
+    500 when the text is echoed back (status, events)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        return reject_lone_surrogates(data)
+
+
+class TriggerSpec(_Body):
     condition: str = Field(min_length=1, max_length=300, description="e.g. 'a red circle appears'")
     debounce: int = Field(default=1, ge=1, le=50)
     cooldown_s: float = Field(default=0.0, ge=0, le=3600)
 
 
-class StreamRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StreamRequest(_Body):
     source: str | None = Field(
         default=None,
         max_length=2000,
         description="Stream URL (rtsp, rtmp, srt, http(s)); "
         "none: a push session that takes frames from POST .../frames.",
     )
-    window_s: float = Field(default=30.0, gt=0, description="Seconds of the past the model sees.")
-    fps: float = Field(default=2.0, gt=0, description="Frames a second kept in the window.")
+    window_s: float = Field(default=30.0, gt=0, allow_inf_nan=False, description="Seconds of the past the model sees.")
+    fps: float = Field(default=2.0, gt=0, allow_inf_nan=False, description="Frames a second kept in the window.")
     max_frames: int | None = Field(default=None, ge=2, le=768)
     triggers: list[TriggerSpec | str] = Field(default=[], description="Conditions checked on each new window.")
     questions: list[str] = Field(default=[], description="Asked every `every_s` seconds of stream time.")
-    every_s: float | None = Field(default=None, gt=0)
-    check_every_s: float | None = Field(default=None, gt=0, description="Default: one frame pair.")
+    every_s: float | None = Field(default=None, gt=0, le=86_400)
+    check_every_s: float | None = Field(default=None, gt=0, le=3600, description="Default: one frame pair.")
     max_tokens: int = Field(default=24, ge=1, le=512, description="Longest answer to a question or check.")
 
 
-class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AskRequest(_Body):
     question: str = Field(min_length=1, max_length=2000)
 
 
@@ -223,7 +233,7 @@ def stream_router(engine: Engine, registry: StreamRegistry, request_timeout_s: f
     async def push_frame(
         stream_id: str,
         request: Request,
-        t: float | None = Query(default=None, ge=0, description="Capture time, seconds."),
+        t: float | None = Query(default=None, ge=0, le=1e9, description="Capture time, seconds."),
     ) -> dict:
         session = owned(stream_id, request)
         if session.push is None:
