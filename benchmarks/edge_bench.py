@@ -270,7 +270,7 @@ def build_models(names: list[str]) -> None:
 
 
 # -- quality -----------------------------------------------------------------------------------------------------
-def quality(easy_vqa_limit: int, per_kind: int) -> list[dict]:
+def quality(easy_vqa_limit: int, per_kind: int, arms: tuple[str | None, ...] = (None, "int8", "int4")) -> list[dict]:
     import tempfile
 
     from vreason import VReason
@@ -287,7 +287,7 @@ def quality(easy_vqa_limit: int, per_kind: int) -> list[dict]:
         shapes = [json.loads(line) for line in (data / "eval.jsonl").read_text().splitlines()]
         dataset = load_dataset("easy-vqa:test", limit=easy_vqa_limit)
         prompts = [(item.images[0], item.question) for item in dataset[:200]]
-        for quantize in (None, "int8", "int4"):
+        for quantize in (None, *(a for a in arms if a)):
             vr = VReason(device="cpu", quantize=quantize)
             report = evaluate(vr, shapes, data)
             easy = evaluate_dataset(vr, dataset, data / f"easy-{quantize}", data="easy-vqa:test")
