@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from tests.cli_in_process import run_vreason
 from tests.video_samples import make_clip
 from vreason import VReason
 from vreason.engine.backends.openvino import OpenVINOConfig, OpenVINOEngine
@@ -29,7 +28,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = ROOT / "examples" / "shapes.png"
 QUESTION = "What color is the shape?"
-VREASON = [sys.executable, "-m", "vreason.cli.app"]
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +43,7 @@ def ov(ov_demo) -> VReason:
 
 
 def test_cli_ask_answers_the_shapes_question(ov_demo):
-    done = subprocess.run(
-        [*VREASON, "ask", str(SHAPES), QUESTION, "--backend", "openvino", "--model", str(ov_demo)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    done = run_vreason("ask", str(SHAPES), QUESTION, "--backend", "openvino", "--model", str(ov_demo))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "red"
 
@@ -191,23 +183,8 @@ def test_refusals_are_one_line(ov_demo, tmp_path):
         EngineSpec(backend="openvino", model=str(ov_demo), quantize="4bit")
     with pytest.raises(ModelLoadError, match="not an OpenVINO export"):
         build_engine(EngineSpec(backend="openvino", model=str(tmp_path)))
-    done = subprocess.run(
-        [
-            *VREASON,
-            "ask",
-            str(SHAPES),
-            QUESTION,
-            "--backend",
-            "openvino",
-            "--dtype",
-            "bfloat16",
-            "--model",
-            str(ov_demo),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
+    done = run_vreason(
+        "ask", str(SHAPES), QUESTION, "--backend", "openvino", "--dtype", "bfloat16", "--model", str(ov_demo)
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: dtype ('bfloat16'): not for backend 'openvino'")

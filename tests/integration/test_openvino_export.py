@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.cli_in_process import run_vreason
 from vreason.engine.backends.openvino_export import MANIFEST, cached_export, ir_path, vision_precompute
 
 openvino = pytest.importorskip("openvino")
@@ -87,7 +88,7 @@ def test_bad_arguments_fail_in_one_line(tmp_path):
         (["--to", str(tmp_path / "taken")], f"error: {tmp_path / 'taken'} exists and is not an OpenVINO export"),
     ]
     for args, message in cases:
-        done = subprocess.run([*VREASON, "export", "openvino", *args], capture_output=True, text=True, timeout=60)
+        done = run_vreason("export", "openvino", *args)
         assert done.returncode == 2
         assert done.stderr.strip().splitlines()[-1].startswith(message)
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
