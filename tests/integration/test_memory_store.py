@@ -190,3 +190,35 @@ def test_parallel_writers_of_one_new_picture_store_it_once(memory_store):
     assert len({written[0].id for written in results}) == 1  # one image item
     stats = run(ana.stats())
     assert (stats.items, stats.images) == (9, 1)
+
+
+def test_an_older_store_is_migrated_in_place(memory_store, tmp_path):
+    from vreason.memory.schema import MIGRATIONS, schema_version
+    from vreason.memory.store import _engine
+
+    url = memory_store.url.replace("memory.sqlite3", "old.sqlite3") if memory_store.dialect == "sqlite" else None
+    if url is None:  # PostgreSQL: a second fresh database on the same server
+        memory_store.close()
+        with memory_store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ("items", "images", "schema_version"):
+                conn.exec_driver_sql(f"DROP TABLE {table} CASCADE")
+        url = memory_store.url
+    engine = _engine(url)
+    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        schema_version.create(conn)
+        for _, step in MIGRATIONS[:2]:  # a store written by the version before the namespace token
+            step(conn)
+        conn.execute(schema_version.insert().values(version=2))
+        conn.execute(
+            text(
+                "INSERT INTO items (namespace, session, kind, text, source, created_at, facts, bytes) "
+                "VALUES ('ana', 's', 'fact', 'the old kettle is green', 'api', 1.0, '{}', 0)"
+            )
+        )
+    engine.dispose()
+    upgraded = MemoryStore(url, embedder=None)
+    with upgraded.engine.connect() as conn:
+        assert conn.execute(text("SELECT version FROM schema_version")).scalar() == SCHEMA_VERSION
+    assert [i for i, _ in upgraded.text_search("ana", "green kettle")] == [1]
+    assert upgraded.text_search("bob", "green kettle") == []
+    upgraded.close()

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from vreason.memory.embedding import MiniLMEmbedder
 from vreason.memory.images import StoredImage
 from vreason.memory.location import store_url
-from vreason.memory.schema import images, items, migrate
+from vreason.memory.schema import images, items, migrate, namespace_token
 from vreason.memory.text_search import text_search
 from vreason.memory.types import MemoryItem, MemoryNotFoundError, MemoryStats, check_kind, utc
 from vreason.memory.vector_index import VectorIndex
@@ -102,6 +102,7 @@ class MemoryStore:
                     "facts": facts,
                     "embedding": vector,
                     "bytes": len(item.text.encode()) + len(facts.encode()) + (len(vector) if vector else 0),
+                    "ns_token": namespace_token(user),
                 }
             )
         with self._write() as conn:

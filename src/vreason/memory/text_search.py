@@ -12,6 +12,8 @@ import re
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from vreason.memory.schema import namespace_token
+
 _STOPWORDS = (
     "a an the is are was were be been of in on at to for with and or what which who whom whose when where why how "
     "this that these those it its i me my you your we our they their he she his her do does did there here "
@@ -32,13 +34,15 @@ def text_search(conn: Connection, user: str, query: str, limit: int, all_words: 
     if not words:
         return []
     if conn.dialect.name == "sqlite":
-        expression = (" AND " if all_words else " OR ").join(f'"{w}"' for w in words)
+        words_expression = (" AND " if all_words else " OR ").join(f'"{w}"' for w in words)
+        # the namespace is one indexed word (schema.namespace_token): the index alone keeps to one user
+        expression = f'ns_token : "{namespace_token(user)}" AND text : ({words_expression})'
         rows = conn.execute(
             text(
-                "SELECT items.id, bm25(items_fts) AS rank FROM items_fts JOIN items ON items.id = items_fts.rowid "
-                "WHERE items_fts MATCH :q AND items.namespace = :ns ORDER BY rank LIMIT :n"
+                "SELECT rowid AS id, bm25(items_fts, 1.0, 0.0) AS rank FROM items_fts WHERE items_fts MATCH :q "
+                "ORDER BY rank LIMIT :n"
             ),
-            {"q": expression, "ns": user, "n": limit},
+            {"q": expression, "n": limit},
         ).all()
         # bm25 is negative, more negative is better
         best = min((r.rank for r in rows), default=-1.0) or -1.0
