@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_in_process import run_vreason
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +27,10 @@ UP = "\x1b[A"
 
 
 def chat(script: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "VREASON_CHAT_HISTORY": str(tmp_path / "history")}
-    return subprocess.run([*VREASON, "chat", *GREEDY], input="\n".join(script) + "\n", capture_output=True,
-                          text=True, timeout=240, env=env)
+    """A piped session: the console script's main(), in this process (tests/cli_in_process.py), a fresh model
+    each call; the terminal test below needs a real process."""
+    env = {"VREASON_CHAT_HISTORY": str(tmp_path / "history")}
+    return run_vreason("chat", *GREEDY, stdin="\n".join(script) + "\n", env=env)
 
 
 def prompt_tokens(result: subprocess.CompletedProcess) -> list[int]:
