@@ -64,12 +64,13 @@ def test_graphs_match_the_torch_model(ov_demo, torch_demo):
                 "inputs_embeds": embed([step.numpy()])[0],
                 "position_ids": np.broadcast_to(positions, (3, 1, len(positions))).copy(),
                 "deepstack_embeds": np.zeros((1, 1, step.shape[1], hidden), np.float32),
+                "beam_idx": np.zeros(1, np.int32),
             }
         )["logits"]
         seen = seen if i == 0 else torch.cat([seen, step], dim=1)
         with torch.no_grad():
             ref = torch_demo(input_ids=seen).logits[0, -1].numpy()
-        np.testing.assert_allclose(logits[0, -1], ref, atol=2e-2)  # fp16 weights
+        np.testing.assert_allclose(logits[0, -1], ref, rtol=5e-3, atol=2e-2)  # fp16 weights
         assert logits[0, -1].argmax() == ref.argmax()
 
 

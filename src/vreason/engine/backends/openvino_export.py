@@ -38,7 +38,7 @@ Weights = Literal["fp16", "int8", "int4"]
 WEIGHTS: tuple[str, ...] = ("fp16", "int8", "int4")
 MANIFEST = "vreason_openvino.json"
 GRAPHS = ("language", "text_embeddings", "vision")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the language graph takes beam_idx and its KV state has an initializer (fused SDPA)
 INT4_GROUP = 128
 
 
@@ -278,8 +278,39 @@ def _convert_language(openvino: Any, hf: Any) -> Any:
     ov_model.outputs[0].get_tensor().set_names({"logits"})
     for port, (_, present) in zip(ov_model.outputs[1:], names, strict=True):
         port.get_tensor().set_names({present})
-    apply_make_stateful_transformation(ov_model, dict(names))
+    _reorder_then_make_stateful(ov_model, dict(names), apply_make_stateful_transformation)
     return ov_model
+
+
+def _reorder_then_make_stateful(ov_model: Any, state_map: dict[str, str], make_stateful: Any) -> None:
+    """KV inputs and outputs become state, in the form OpenVINO's CPU plugin fuses into its attention-with-KV-cache
+    kernel: each past tensor read through a `beam_idx` Gather (the backend passes [0]; one sequence per request)
+    and each state initialized to zeros of the batch's size. Without these the plugin runs attention as MatMul +
+    Softmax over a copied concatenation: measured on the demo model, a decode step 23 -> 13 ms (as optimum-intel
+    shapes its stateful exports)."""
+    import numpy as np
+    import openvino.opset13 as ops
+
+    embeds = ov_model.input("inputs_embeds")
+    beam = ops.parameter([1], np.int32, name="beam_idx")
+    beam.output(0).get_tensor().set_names({"beam_idx"})
+    ov_model.add_parameters([beam])
+    for name in state_map:
+        port = ov_model.input(name)
+        consumers = list(port.get_target_inputs())
+        reordered = ops.gather(port, beam, ops.constant(0))
+        for consumer in consumers:
+            consumer.replace_source_output(reordered.output(0))
+    make_stateful(ov_model, state_map)
+    batch = ops.gather(ops.shape_of(embeds, output_type="i64"), ops.constant([0]), ops.constant(0))
+    for op in ov_model.get_ops():
+        if op.get_type_name() == "ReadValue":
+            dims: list[Any] = [d.min_length for d in op.get_output_partial_shape(0)]
+            dims[0] = batch
+            parts = [ops.constant(np.array([d], np.int64)) if isinstance(d, int) else d for d in dims]
+            zeros = ops.broadcast(ops.constant(0.0, dtype=op.get_output_element_type(0)), ops.concat(parts, 0))
+            op.set_arguments([zeros])
+    ov_model.validate_nodes_and_infer_types()
 
 
 def _compress(ov_model: Any, weights: str) -> Any:

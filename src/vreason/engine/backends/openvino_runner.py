@@ -32,6 +32,8 @@ from vreason.engine.request import Finish, FinishReason
 from vreason.engine.sampler import RowSampling, sample
 from vreason.engine.sampling import SamplingParams
 
+BEAM = np.zeros(1, np.int32)  # the KV state's reorder index: one sequence, kept in place
+
 
 @dataclass
 class Job:
@@ -143,6 +145,7 @@ class OpenVINORunner:
                 "inputs_embeds": embeds,
                 "position_ids": inputs.positions[:, None, :].numpy(),
                 "deepstack_embeds": deep,
+                "beam_idx": BEAM,
             }
         )["logits"]
         generator = None
@@ -170,9 +173,8 @@ class OpenVINORunner:
                 )
             position[:] = len(inputs.token_ids) + len(output) - 1 + inputs.rope_delta
             embed = embedder.infer([np.array([[token]], np.int64)])[0]
-            logits = request.infer({"inputs_embeds": embed, "position_ids": position, "deepstack_embeds": no_deep})[
-                "logits"
-            ]
+            step = {"inputs_embeds": embed, "position_ids": position, "deepstack_embeds": no_deep, "beam_idx": BEAM}
+            logits = request.infer(step)["logits"]
 
     def _prompt_embeddings(self, inputs: PreparedInputs, embedder: Any) -> tuple[np.ndarray, np.ndarray]:
         """Token embeddings with each image's features in place of its placeholders, and the dense DeepStack
