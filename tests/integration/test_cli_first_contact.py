@@ -36,6 +36,7 @@ def picture(tmp_path_factory) -> Path:
 
 
 def test_models_shows_short_names_that_model_accepts():
+    run = partial(run_vreason, env=OFFLINE)  # the console script's main(), in this process (tests/cli_in_process.py)
     rows = json.loads(run("models", "--json").stdout)
     eight = next(r for r in rows if r["hub_id"] == "Qwen/Qwen3-VL-8B-Instruct")
     assert (eight["name"], eight["alias"]) == ("qwen3-vl-8b-instruct", "qwen3-vl-8b")
@@ -46,6 +47,7 @@ def test_models_shows_short_names_that_model_accepts():
 
 
 def test_a_mistyped_short_name_gets_a_did_you_mean_in_one_line(picture):
+    run = partial(run_vreason, env=OFFLINE)  # no slash: never a hub id, so nothing is looked up
     typo = run("ask", str(picture), "What color?", "--model", "qwen3-vl-8bb")
     assert typo.returncode == 2
     assert typo.stderr.strip().splitlines()[-1].startswith(
