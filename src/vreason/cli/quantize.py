@@ -21,8 +21,11 @@ BITS = {4: "int4", 8: "int8"}
 
 
 def quantize(
-    model: Annotated[
-        str, typer.Argument(help="Hub id, short name or local directory; vreason-demo for the built-in demo model.")
+    checkpoint: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL", help="Hub id, short name or local directory; vreason-demo for the built-in demo model."
+        ),
     ],
     to: Annotated[Path, typer.Option("--to", help="Directory to write the quantized checkpoint to.")],
     bits: Annotated[int, typer.Option("--bits", help="4 (int4, groups of 128) or 8 (int8, per row).")] = 4,
@@ -36,9 +39,9 @@ def quantize(
         raise InvalidRequestError(f"--bits ({bits}) must be 4 or 8")
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise InvalidRequestError(f"--to {to} exists and is not an empty directory")
-    source = None if model == DEMO_MODEL_NAME else model
+    source = None if checkpoint == DEMO_MODEL_NAME else checkpoint
     if source is not None and Path(source).is_dir() and read_plan(source) is not None:
-        raise InvalidRequestError(f"{model} is already quantized ({MANIFEST}); quantize the original checkpoint")
+        raise InvalidRequestError(f"{checkpoint} is already quantized ({MANIFEST}); quantize the original checkpoint")
     require_torchao()
     method = BITS[bits]
     started = time.perf_counter()
