@@ -11,8 +11,9 @@ checkpoint's own transformers modules, in three graphs, each traced on wrappers 
   DeepStack features, full attention over the patches (one image is one attention segment);
 - `text_embeddings`: token ids -> embeddings;
 - `language`: embeddings, M-RoPE positions, dense DeepStack additions -> last-position logits, with the KV
-  cache held inside the compiled model as state (`apply_make_stateful_transformation`), so a decode step
-  moves one token in and one row of logits out.
+  cache held inside the compiled model as state (`apply_make_stateful_transformation`, read through a
+  `beam_idx` Gather with a zero initializer so the CPU plugin fuses attention with the cache), so a decode
+  step moves one token in and one row of logits out.
 
 Weights: fp16 (`save_model(compress_to_fp16=True)`), or NNCF weight-only int8 (asymmetric, per channel) or int4
 (asymmetric, groups of 128 where the width divides, int8 for the embeddings and the output projection) applied
