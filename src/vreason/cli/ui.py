@@ -33,7 +33,8 @@ ServerOpt = Annotated[
                  "instead of loading a model here (same as --backend openai --upstream URL for other commands); "
                  "--model then names the served model."),
 ]
-UpstreamKey = Annotated[o.BackendOptions, o.Fields("upstream_api_key")]  # the upstream is --server
+# --backend local|openvino picks the engine here; the upstream of backend openai is --server
+UpstreamKey = Annotated[o.BackendOptions, o.Fields("backend", "upstream_api_key")]
 AddModelOpt = Annotated[
     list[str] | None,
     typer.Option("--add-model", help="Another model for the Chat tab's model picker (repeatable): loaded here "
@@ -98,9 +99,10 @@ def ui(
         from vreason.memory import open_store
 
         store = open_store(memory_url, str(memory_dir) if memory_dir else None)
-    backends = [open_backend(loading, server, remote.upstream_api_key)]
+    backends = [open_backend(loading, server, remote.upstream_api_key, remote.backend)]
     for name in add_model or []:
-        backends.append(open_backend(dataclasses.replace(loading, model=name), server, remote.upstream_api_key))
+        backends.append(open_backend(dataclasses.replace(loading, model=name), server, remote.upstream_api_key,
+                                     remote.backend))
     names = ", ".join(vr.model_name for vr in backends)
     print(f"vreason UI for {names} on http://{host}:{port} (Ctrl-C to stop)", flush=True)
     from vreason.engine.backends.balancer import normalize_upstream  # here: the engine package is slow to import
@@ -139,9 +141,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def open_backend(loading: o.LoadingOptions, server: str | None, upstream_api_key: str | None = None) -> VReason:
-    """The model loaded here, or the one `server` serves through RemoteEngine: the UI cannot tell them apart."""
+def open_backend(
+    loading: o.LoadingOptions, server: str | None, upstream_api_key: str | None = None, kind: str = "local"
+) -> VReason:
+    """The model loaded here (`kind` local or openvino), or the one `server` serves through RemoteEngine: the UI
+    cannot tell them apart."""
     if server is not None and not server.startswith(("http://", "https://")):
         raise InvalidRequestError(f"--server ({server!r}) must be an http:// or https:// URL", param="server")
-    backend = o.BackendOptions("openai", [server], upstream_api_key) if server else o.BackendOptions()
+    if server is not None and kind not in ("local", "openai"):
+        raise InvalidRequestError(f"--server and --backend {kind} exclude each other", param="backend")
+    backend = o.BackendOptions("openai", [server], upstream_api_key) if server else o.BackendOptions(kind)
     return o.open_model(o.engine_spec(loading, backend))
