@@ -200,12 +200,12 @@ async def writes_and_answers(vr, folder: Path, seconds: float) -> dict:
     question = "what colour was part #17?"
     await reader.answer(question, write=False, **SAMPLING)  # warm: model, embedder, vectors
 
-    async def answers(duration: float) -> tuple[list[float], list[float]]:
+    async def answers(duration: float, phase: str) -> tuple[list[float], list[float]]:
         """(recall ms, answer ms) of each request: a new wording each time, so its embedding is computed."""
         recalls, times, end, n = [], [], time.perf_counter() + duration, 0
         while time.perf_counter() < end:
             n += 1
-            asked = f"{question} ({n})"
+            asked = f"{question} ({phase} {n})"  # never asked before: no cached embedding
             started = time.perf_counter()
             await reader.recall(asked, k=5)
             recalls.append((time.perf_counter() - started) * 1000)
@@ -214,7 +214,7 @@ async def writes_and_answers(vr, folder: Path, seconds: float) -> dict:
             times.append((time.perf_counter() - started) * 1000)
         return recalls, times
 
-    idle_recalls, idle = await answers(seconds)
+    idle_recalls, idle = await answers(seconds, "alone")
     writer = AsyncMemory(store, user="ana", vr=vr.aio, session="writer", source="eval")
     stop = asyncio.Event()
     written = {"items": 0, "pictures": 0}
@@ -231,7 +231,7 @@ async def writes_and_answers(vr, folder: Path, seconds: float) -> dict:
             written["items"] += 20 if n % 5 else 2
 
     task = asyncio.create_task(write_loop())
-    busy_recalls, busy = await answers(seconds)
+    busy_recalls, busy = await answers(seconds, "while writing")
     stop.set()
     await task
     store.close()
