@@ -24,12 +24,15 @@ GENERAL_QUESTIONS = {
     "count": "How many objects are in this image?",
     "text": "What text is written in this image? Answer none if there is none.",
 }
+SHAPE_KINDS = ("circle", "rectangle", "triangle", "star", "hexagon")  # the demo model's shapes
 SHAPES_QUESTIONS = {
     "description": "Describe this image in one sentence.",
     "shape": "What is the shape?",
     "color": "What color is the shape?",
-    "count": "How many shapes are in this image?",
+    "count": "how many shapes are there?",  # the trained form; "How many shapes are in this image?" gets "322"
+    **{f"{kind}s": f"how many {kind}s are there?" for kind in SHAPE_KINDS},
 }
+NUMBER_WORDS = {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five"}
 EMPTY_ANSWERS = {"", "no", "none", "nothing", "n/a", "unknown", "yes"}
 FACT_SAMPLING = {"temperature": 0.0, "presence_penalty": 0.0, "max_new_tokens": 48}
 
@@ -57,6 +60,13 @@ async def describe_picture(vr: AsyncVReason, image: PreparedImage) -> tuple[str,
 def _from_facts(facts: dict[str, str]) -> str:
     if "shape" in facts:
         count = facts.get("count")
-        noun = facts["shape"] if count in (None, "1") else f"{count} shapes, the first a {facts['shape']}"
-        return f"a {facts.get('color', '')} {noun}".replace("  ", " ").strip()
+        if count in (None, "1"):
+            return f"a {facts.get('color', '')} {facts['shape']}".replace("  ", " ").strip()
+        # per-kind counts with their number words, so "which part had two triangles?" finds the picture by words
+        kinds = [
+            f"{n} {kind} ({NUMBER_WORDS.get(n, n)} {kind})"
+            for kind in (f"{k}s" for k in SHAPE_KINDS)
+            if (n := facts.get(kind, "")).isdigit() and n != "0"
+        ]
+        return f"{count} shapes: " + ", ".join(kinds) if kinds else f"{count} shapes"
     return ", ".join(f"{k}: {v}" for k, v in facts.items()) or "a picture"
