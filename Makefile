@@ -93,7 +93,7 @@ bench-memory: $(STAMP)
 	$(BIN)/python benchmarks/memory_bench.py $(ARGS)
 
 # Edge (issue 24): vreason fp32/bf16/int8/int4, the OpenVINO backend and llama.cpp (built once into .cache/llama.cpp
-# by scripts/setup_llama_cpp.sh, ~20+ min on 2 cores) on the tiny and a mid-size random Qwen3-VL, plus the demo
+# by scripts/setup_llama_cpp.sh, ~95 min on 2 busy cores) on the tiny and a mid-size random Qwen3-VL, plus the demo
 # model's quality under int8/int4; appends the table to benchmarks/RESULTS.md. ARGS="--models tiny" for a quick look.
 bench-edge: $(STAMP)
 	scripts/setup_llama_cpp.sh

@@ -2,7 +2,7 @@
 # Build llama.cpp's `llama-server` (and `llama-mtmd-cli`, `llama-quantize`) from the llama.cpp sources vendored in the
 # `llama-cpp-python` sdist, into .cache/llama.cpp. Used by benchmarks/edge_bench.py's llama.cpp arm.
 #
-#   scripts/setup_llama_cpp.sh                       # idempotent; the first build takes ~15-25 min on 2 cores
+#   scripts/setup_llama_cpp.sh                       # idempotent; the first build took ~95 min on 2 busy cores
 #   LLAMA_CPP_PYTHON_VERSION=0.3.16 scripts/setup_llama_cpp.sh
 #   JOBS=4 scripts/setup_llama_cpp.sh
 #
