@@ -22,6 +22,7 @@ from vreason.engine.kv_slots import KVPayload, KVSlots
 from vreason.engine.request import RequestState
 from vreason.engine.sampler import RowSampling, sample
 from vreason.engine.scheduler import RunnerOutput
+from vreason.models.placement import FP32_HEAD_MAX_BYTES
 
 
 @dataclass
@@ -228,14 +229,6 @@ class BatchRunner:
         if self.head_fp32 is not None:
             return picked.float() @ self.head_fp32
         return self.model.lm_head(picked).float()
-
-
-# The output projection (hidden x 152k vocab) dominates a decode step of a small model on CPU. Measured on the
-# 2-core AVX2 reference box: in bf16 it is 2.5-3x slower than in float32 once the batch has more than one row
-# (no native bf16 matmul), and in float32 a (hidden, vocab) row-major copy multiplies 2x faster for one row
-# (and no slower for 32) than transformers' Linear on the (vocab, hidden) weight. The copy costs 4 bytes per
-# weight, so it is made only up to this size.
-FP32_HEAD_MAX_BYTES = 1 << 30
 
 
 def _fp32_head(lm_head: torch.nn.Module) -> torch.Tensor | None:
