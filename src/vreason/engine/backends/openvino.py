@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vreason.engine.answer_end import end_answer
 from vreason.engine.backends.openvino_export import read_manifest
 from vreason.engine.interface import EngineStats, GenerationRequest
 from vreason.engine.prompt import Prompt, build_prompt
 from vreason.engine.request import Finish, FinishReason
 from vreason.engine.sampling import SamplingParams, defaults_for
-from vreason.engine.text_output import StreamAssembler, final_text
-from vreason.engine.types import Answer, StreamDelta, Timings, Usage
-from vreason.errors import InvalidRequestError, RequestTimeoutError
+from vreason.engine.text_output import StreamAssembler
+from vreason.engine.types import Answer, StreamDelta
+from vreason.errors import InvalidRequestError
 from vreason.media import MediaPolicy, PixelBudget, checkpoint_budget
 from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
 from vreason.media.video_budget import VideoBudget
@@ -203,43 +204,13 @@ class OpenVINOEngine:
             self._stats.aborted_total += 1
         else:
             self._stats.finished_total += 1
-        if finish.reason is FinishReason.TIMEOUT:
-            raise RequestTimeoutError(
-                f"request {request.request_id} ran past its {request.timeout_s} s deadline and was stopped"
-            )
-        if finish.reason is FinishReason.ERROR:
-            assert finish.error is not None
-            raise finish.error
-        if assembler is not None:
-            deltas = assembler.finish()
-            if request.stream:
-                for delta in deltas:
-                    yield delta
-            thinking, text = assembler.result()
-        else:
-            thinking, text = final_text(token_ids, self.decode, prompt.thinking_prompt)
-        first = finish.first_token_at or finish.finished_at
-        stopped = assembler is not None and assembler.stopped
-        yield Answer(
-            text=text,
-            thinking=thinking,
-            finish_reason="stop" if stopped else finish.reason.value,  # type: ignore[arg-type]
-            usage=Usage(
-                len(inputs.token_ids),
-                len(token_ids),
-                inputs.image_tokens,
-                video_tokens=inputs.video_tokens,
-                cached_images=finish.num_cached_images,
-            ),
-            timings=Timings(
-                preprocess_s=prepared_at - started,
-                ttft_s=first - prepared_at,
-                decode_s=finish.finished_at - first,
-                total_s=time.perf_counter() - started,
-            ),
-            token_ids=token_ids,
-            model=self.model_name,
+        deltas, answer = end_answer(
+            request, finish, assembler, token_ids, self.decode, prompt.thinking_prompt, inputs, started, prepared_at,
+            self.model_name,
         )
+        for delta in deltas:
+            yield delta
+        yield answer
 
     def _constraint(self, params: SamplingParams, thinking_prompt: bool) -> Any:
         from vreason.engine.grammar import new_constraint  # xgrammar loads only when JSON output is asked for
