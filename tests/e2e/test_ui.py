@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import CHROMIUM, ROOT, SHOTS, free_port
+from tests.e2e.ui_support import ROOT, SHOTS, free_port
 from vreason.media import MediaPolicy
 from vreason.reasoning.draw import PALETTE
 
@@ -71,14 +71,6 @@ def served_ui_url(demo_vr) -> Iterator[str]:
         app.close()
         remote.close()
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

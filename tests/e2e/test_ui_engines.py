@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_remote_backend_http import Script, Upstream
-from tests.e2e.ui_support import CHROMIUM, ROOT, SHOTS, free_port
+from tests.e2e.ui_support import ROOT, SHOTS, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -51,14 +51,6 @@ def _serve_ui(vr) -> tuple[object, str]:
     port = free_port()
     launch(app, host="127.0.0.1", port=port, max_file_bytes=vr.engine.policy.max_bytes, block=False, quiet=True)
     return app, f"http://127.0.0.1:{port}/"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import CHROMIUM, ROOT, SHOTS, free_port
+from tests.e2e.ui_support import ROOT, SHOTS, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -58,14 +58,6 @@ def ui_url(demo, vr, data_dir: Path) -> Iterator[str]:
            auth=USERS)
     yield f"http://127.0.0.1:{port}/"
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def _open(browser: Browser, url: str) -> Page:
