@@ -141,6 +141,7 @@ class MemoryStore:
                         continue
                 row_id = conn.execute(items.insert().values(**row).returning(items.c.id)).scalar_one()
                 out.append(_item(user, {**row, "id": row_id}))
+        self.vectors.changed(user)  # the next recall looks for the new rows now, not after the recheck interval
         return out
 
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
@@ -229,9 +230,11 @@ class MemoryStore:
         wanted = list(set(row_ids))
         if not wanted:
             return {}
+        # by primary key alone, the namespace checked here: with `namespace = :user` in the WHERE, SQLite reads the
+        # (namespace, created_at) index instead, every row of the namespace (17 ms at 100,000 rows, not 0.1 ms)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*_COLUMNS).where(items.c.namespace == user, items.c.id.in_(wanted))).all()
-        return {row.id: _item(user, row._mapping) for row in rows}
+            rows = conn.execute(select(*_COLUMNS, items.c.namespace).where(items.c.id.in_(wanted))).all()
+        return {row.id: _item(user, row._mapping) for row in rows if row.namespace == user}
 
     def list(
         self,
