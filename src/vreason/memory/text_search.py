@@ -8,9 +8,11 @@ SQLite ranks every row an OR query matches (bm25), ~1.7 us a row: a word in half
 costs 85 ms. So an OR search first counts each word's rows in the user's namespace (stopping at `RANK_BUDGET` + 1,
 a fraction of a millisecond) and keeps the rarest words whose rows together stay within `RANK_BUDGET`, and always
 one word that matches anything (the rarest; all over the budget: the first); a word that matches nothing is left
-out, and none matching means no search. Words are lost only when together they match more than `RANK_BUDGET` of
-the user's rows, and those lost are the most common ones, which bm25 weighs least. AND searches keep every word
-(they decide what a forget deletes). PostgreSQL's GIN index and ts_rank are left as they are.
+out, and none matching means no search. A lone word in more rows than the budget returns its newest rows, all
+scored 1.0 (bm25 of one word over thousands of rows barely tells them apart). Words are lost only when together
+they match more than `RANK_BUDGET` of the user's rows, and those lost are the most common ones, which bm25 weighs
+least. AND searches keep every word (they decide what a forget deletes). PostgreSQL's GIN index and ts_rank are
+left as they are.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ _STOPWORDS = (
 )
 STOPWORDS = frozenset(_STOPWORDS.split())
 MAX_WORDS = 16
-RANK_BUDGET = 5000  # rows an OR search over SQLite may rank (~9 ms)
+RANK_BUDGET = 1000  # rows an OR search over SQLite may rank (~2 ms)
 
 
 def query_words(query: str) -> list[str]:
@@ -43,13 +45,18 @@ def text_search(conn: Connection, user: str, query: str, limit: int, all_words: 
     if not words:
         return []
     if conn.dialect.name == "sqlite":
-        if not all_words and len(words) > 1:
-            words = _within_budget(conn, user, words)
+        newest_first = False
+        if not all_words:
+            words, over = _within_budget(conn, user, words)
             if not words:
                 return []
+            newest_first = over  # one word, in more rows than the budget: bm25 would barely tell them apart
         words_expression = (" AND " if all_words else " OR ").join(f'"{w}"' for w in words)
         # the namespace is one indexed word (schema.namespace_token): the index alone keeps to one user
         expression = f'ns_token : "{namespace_token(user)}" AND text : ({words_expression})'
+        if newest_first:
+            newest = text("SELECT rowid AS id FROM items_fts WHERE items_fts MATCH :q ORDER BY rowid DESC LIMIT :n")
+            return [(row_id, 1.0) for row_id in conn.execute(newest, {"q": expression, "n": limit}).scalars()]
         rows = conn.execute(
             text(
                 "SELECT rowid AS id, bm25(items_fts, 1.0, 0.0) AS rank FROM items_fts WHERE items_fts MATCH :q "
@@ -72,19 +79,20 @@ def text_search(conn: Connection, user: str, query: str, limit: int, all_words: 
     return [(r.id, max(r.rank / best, 1e-3)) for r in rows]
 
 
-def _within_budget(conn: Connection, user: str, words: list[str]) -> list[str]:
-    """The rarest of `words` (in this user's rows) whose matches together stay within RANK_BUDGET, at least one."""
+def _within_budget(conn: Connection, user: str, words: list[str]) -> tuple[list[str], bool]:
+    """The rarest of `words` (in this user's rows) whose matches together stay within RANK_BUDGET, at least one
+    that matches; and whether they match more rows than that (then it is one word)."""
     # counts stop at RANK_BUDGET + 1, so words over the budget tie: the stable sort keeps the question's order
-    counts = []
-    for word in words:
-        # a word is counted as the search matches it (stemmed, within the namespace), up to RANK_BUDGET + 1 rows
-        expression = f'ns_token : "{namespace_token(user)}" AND text : "{word}"'
-        count = conn.execute(
-            text("SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH :q LIMIT :n)"),
-            {"q": expression, "n": RANK_BUDGET + 1},
-        ).scalar_one()
-        if count:
-            counts.append((count, word))
+    # each word is counted as the search matches it (stemmed, within the namespace), up to RANK_BUDGET + 1 rows,
+    # all in one statement (a statement's round trip through SQLAlchemy costs more than a rare word's count)
+    token = namespace_token(user)
+    counts_sql = ", ".join(
+        f"(SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH :q{i} LIMIT :n))"
+        for i in range(len(words))
+    )
+    params = {f"q{i}": f'ns_token : "{token}" AND text : "{word}"' for i, word in enumerate(words)}
+    row = conn.execute(text(f"SELECT {counts_sql}"), {**params, "n": RANK_BUDGET + 1}).one()
+    counts = [(count, word) for count, word in zip(row, words, strict=True) if count]
     counts.sort(key=lambda c: c[0])
     kept, total = [], 0
     for count, word in counts:
@@ -92,4 +100,4 @@ def _within_budget(conn: Connection, user: str, words: list[str]) -> list[str]:
             break
         kept.append(word)
         total += count
-    return kept
+    return kept, total > RANK_BUDGET
