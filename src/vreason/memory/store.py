@@ -157,18 +157,16 @@ class MemoryStore:
         if not wanted:
             return 0
         with self._write() as conn:
-            rows = conn.execute(
-                select(items.c.id, items.c.kind, items.c.image_sha256).where(
-                    items.c.namespace == user, items.c.id.in_(wanted)
-                )
+            # by primary key, the namespace checked here (see by_ids: SQLite would read the namespace's index)
+            found = conn.execute(
+                select(items.c.id, items.c.kind, items.c.image_sha256, items.c.namespace).where(items.c.id.in_(wanted))
             ).all()
+            rows = [r for r in found if r.namespace == user]
             if not rows:
                 return 0
             gone_pictures = {r.image_sha256 for r in rows if r.kind == "image" and r.image_sha256}
             linked = {r.image_sha256 for r in rows if r.image_sha256} - gone_pictures
-            count = conn.execute(
-                delete(items).where(items.c.namespace == user, items.c.id.in_([r.id for r in rows]))
-            ).rowcount
+            count = conn.execute(delete(items).where(items.c.id.in_([r.id for r in rows]))).rowcount  # user's own
             if cascade_images:
                 for sha in linked:
                     still = conn.execute(
