@@ -63,6 +63,14 @@ class AsyncVReason:
             return source
         return await asyncio.to_thread(self.media.load, source)
 
+    async def image_embedding(self, image: ImageSource | PreparedImage):
+        """The checkpoint's pooled vision features of one picture (an L2-normalised float32 vector), or None
+        where the engine has no vision tower of its own to ask (remote, OpenVINO)."""
+        embed = getattr(self.engine, "image_embedding", None)
+        if embed is None:
+            return None
+        return await embed(await self.prepare_image(image))
+
     async def prepare_video(self, video: VideoLike) -> PreparedVideo:
         """Read, sample and decode once (see `as_video_part` for the forms taken); pass the result anywhere a
         video is taken (a conversation keeps it for its follow-up questions)."""
