@@ -4,7 +4,8 @@ sync `Memory`, the CLI through it).
 Store calls run in worker threads (`asyncio.to_thread`), so a recall or a write never blocks the event loop the
 engine's streams share. A handle writes nothing on its own: only `remember*`, `add_many`, `import_` and a
 turn's remember request (turn.py) store anything. Pictures are described by the model only when first stored
-for this user (by content hash).
+for this user (by content hash), and then, with a local model, keep its pooled vision features ("a similar
+picture" in recall).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vreason.errors import InvalidRequestError
 from vreason.media import ImageSource, PreparedImage
 from vreason.memory.describe import describe_picture
-from vreason.memory.images import stored_image
+from vreason.memory.images import stored_image, with_vision
 from vreason.memory.recall import recall
 from vreason.memory.retention import apply_retention
 from vreason.memory.store import MemoryStore, NewItem
@@ -92,6 +93,9 @@ class AsyncMemory:
         description, facts = ("a picture", {})
         if self.vr is not None:
             description, facts = await describe_picture(self.vr, prepared)
+            vector = await self.vr.image_embedding(prepared)  # None: no local vision tower, pHash alone
+            if vector is not None:
+                picture = with_vision(picture, vector, self.vr.model_name)
         item = NewItem(
             self.session,
             "image",
@@ -139,7 +143,11 @@ class AsyncMemory:
 
     async def recall(self, query: str, images: Sequence[Picture] = (), k: int = 5) -> list[RecallHit]:
         prepared = [await self._prepare(i) for i in images]
-        return await asyncio.to_thread(recall, self.store, self.user, query, prepared, k)
+        vision, model = [], None
+        if prepared and self.vr is not None:
+            vision = [v for v in [await self.vr.image_embedding(p) for p in prepared] if v is not None]
+            model = self.vr.model_name
+        return await asyncio.to_thread(recall, self.store, self.user, query, prepared, k, None, vision, model)
 
     async def list(
         self, kind: str | None = None, session: str | None = None, limit: int = 50, offset: int = 0

@@ -6,6 +6,7 @@ picture sent as a PNG file, a data URI or a re-saved copy is stored once. The or
 user gave when there were bytes (a path, bytes, a data URI), else as a lossless PNG. The thumbnail is a JPEG at
 most 256 px a side (what the UI lists). The perceptual hash is imagehash's pHash (64 bits, DCT of a 32x32
 grey image): pictures within a few bits of each other are the same picture resized or re-compressed.
+Where a local model stored the picture, its pooled vision features go with it ("a similar picture", recall.py).
 imagehash is the well-kept library for this (in wide use, released 2025), so no hash is hand-written here.
 """
 
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from vreason.media import ImageSource, PreparedImage, load_image
@@ -33,6 +36,13 @@ class StoredImage:
     mime: str
     original: bytes
     thumbnail: bytes
+    vision: bytes | None = None  # the checkpoint's pooled vision features, float32 (see with_vision)
+    vision_model: str | None = None  # the checkpoint that made them: only its own vectors compare
+
+
+def with_vision(picture: StoredImage, vector: Any, model: str) -> StoredImage:
+    """`picture` with the checkpoint's pooled vision features (`LocalEngine.image_embedding`)."""
+    return replace(picture, vision=np.asarray(vector, dtype=np.float32).tobytes(), vision_model=model)
 
 
 def stored_image(source: ImageSource | PreparedImage) -> StoredImage:

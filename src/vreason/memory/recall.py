@@ -1,13 +1,18 @@
 """Hybrid recall: one user's items found by words (full-text), by meaning (MiniLM cosine), by picture
-(perceptual hash of an image in the question), merged with recency into one score.
+(perceptual hash of an image in the question: the same picture; the checkpoint's pooled vision features: a similar
+picture), merged with recency into one score.
 
-    score = 0.5 * meaning + 0.35 * words + 0.6 * picture + 0.1 * recency
+    score = 0.5 * meaning + 0.35 * words + 0.6 * picture + 0.4 * similar + 0.1 * recency
 
 meaning = max(0, (cosine - 0.15) / 0.85), words = the full-text score relative to the best hit, picture =
-1 - pHash distance / 64 for pictures within `SAME_PICTURE_BITS` (the same picture), recency = exp(-age / 30 days).
-An item counts only if a word or picture matched it or its cosine reaches `MIN_COSINE`: recency alone never
-recalls anything. The query is embedded once (and cached), the namespace's matrix is cached (vector_index.py),
-so a recall is one matrix-vector product, one FTS query and one fetch of the k winners.
+1 - pHash distance / 64 for pictures within `SAME_PICTURE_BITS` (the same picture), similar = 0.5 + 0.5 *
+(cosine - SIMILAR_COSINE) / (1 - SIMILAR_COSINE) for other pictures whose vision-feature cosine reaches
+`SIMILAR_COSINE` (so a similar picture alone scores 0.2-0.4, below the same picture's ~0.6), recency = exp(-age /
+30 days). Vision features compare only with those the same checkpoint stored; without them (no local model, or
+an older store) pictures are matched by pHash alone. An item counts only if a word or picture matched it or its
+cosine reaches `MIN_COSINE`: recency alone never recalls anything. The query is embedded once (and cached), the
+namespace's matrix is cached (vector_index.py), so a recall is one matrix-vector product, one FTS query and one
+fetch of the k winners (and, with pictures, one read of the user's picture hashes and vision features).
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ from vreason.memory.images import SAME_PICTURE_BITS, hash_distance, perceptual_h
 from vreason.memory.store import MemoryStore
 from vreason.memory.types import RecallHit
 
-WEIGHTS = {"embedding": 0.5, "text": 0.35, "image": 0.6, "recent": 0.1}
+WEIGHTS = {"embedding": 0.5, "text": 0.35, "image": 0.6, "similar": 0.4, "recent": 0.1}
+# Measured on the demo model (pooling: LocalEngine.image_embedding): a red circle against red circles drawn
+# elsewhere and larger/smaller 0.83-0.85, against a blue triangle 0.60, a green square 0.57
+SIMILAR_COSINE = 0.75
 MIN_COSINE = 0.3
 MIN_SCORE = 0.25  # below this a hit is noise (a weak cosine alone, e.g. shared numbers)
 VECTOR_CANDIDATES = 50
@@ -38,7 +46,10 @@ def recall(
     pictures: Sequence[ImageSource | PreparedImage] = (),
     k: int = 5,
     now: float | None = None,
+    vision: Sequence[np.ndarray] = (),
+    vision_model: str | None = None,
 ) -> list[RecallHit]:
+    """`vision`: the question's pictures' pooled vision features from the checkpoint `vision_model`, if any."""
     now = time.time() if now is None else now
     signals: dict[int, dict[str, float]] = {}
     if query.strip() and store.embedder is not None:
@@ -54,6 +65,7 @@ def recall(
                     signals.setdefault(int(vectors.ids[index]), {})["embedding"] = (cosine - 0.15) / 0.85
     for row_id, score in store.text_search(user, query, TEXT_CANDIDATES) if query.strip() else []:
         signals.setdefault(row_id, {})["text"] = score
+    same: set[str] = set()
     if pictures:
         wanted = [perceptual_hash(p) for p in pictures]
         matched: dict[str, float] = {}
@@ -62,8 +74,13 @@ def recall(
             if distance <= SAME_PICTURE_BITS:
                 matched[sha] = max(matched.get(sha, 0.0), 1 - distance / 64)
         if matched:
+            same = set(matched)
             for row_id, item in store.by_ids(user, store.by_pictures(user, matched)).items():
                 signals.setdefault(row_id, {})["image"] = matched[item.image_sha256]
+    if vision and vision_model:
+        similar = _similar_pictures(store, user, vision, vision_model, same)
+        for row_id, item in store.by_ids(user, store.by_pictures(user, similar)).items():
+            signals.setdefault(row_id, {})["similar"] = similar[item.image_sha256]
     if not signals:
         return []
     # rank without recency first (it adds at most its weight), so only the likely winners are read from the store
@@ -77,7 +94,21 @@ def recall(
         score = sum(WEIGHTS[name] * value for name, value in parts.items())
         if score < MIN_SCORE:
             continue
-        why = tuple(name for name in ("text", "embedding", "image") if name in parts)
+        why = tuple(name for name in ("text", "embedding", "image", "similar") if name in parts)
         hits.append(RecallHit(item, score, why))
     hits.sort(key=lambda h: (-h.score, -h.item.row_id))
     return hits[:k]
+
+
+def _similar_pictures(
+    store: MemoryStore, user: str, vision: Sequence[np.ndarray], model: str, same: set[str]
+) -> dict[str, float]:
+    """This user's pictures (other than the same ones) whose vision features reach SIMILAR_COSINE, scored."""
+    found: dict[str, float] = {}
+    for sha, stored in store.picture_vectors(user, model):
+        if sha in same:
+            continue
+        cosine = max((float(stored @ v) for v in vision if v.shape == stored.shape), default=-1.0)
+        if cosine >= SIMILAR_COSINE:
+            found[sha] = 0.5 + 0.5 * (cosine - SIMILAR_COSINE) / (1 - SIMILAR_COSINE)
+    return found

@@ -6,7 +6,8 @@ so two processes opening a new store at once do not both create it. A store newe
 
 Tables: `items` (one row per memory, with its namespace, session, time, source, text, facts as JSON, the
 MiniLM embedding as float32 bytes), `images` (one row per picture per namespace, by SHA-256: the original,
-a thumbnail, a 64-bit perceptual hash). Full text: an FTS5 table kept by triggers on SQLite, a generated
+a thumbnail, a 64-bit perceptual hash, and where a local model stored it, the checkpoint's pooled vision
+features with the checkpoint's name). Full text: an FTS5 table kept by triggers on SQLite, a generated
 `tsvector` column with a GIN index on PostgreSQL (both stem English words: Porter / the `english` config).
 """
 
@@ -68,6 +69,10 @@ images = Table(
     Column("original", LargeBinary, nullable=False),
     Column("thumbnail", LargeBinary, nullable=False),
     Column("created_at", Float, nullable=False),
+    # migration 4: the checkpoint's pooled vision features (float32, L2-normalised) and which checkpoint made them;
+    # NULL for pictures stored without a local model (recall then finds them by perceptual hash only)
+    Column("vision", LargeBinary),
+    Column("vision_model", String(256)),
 )
 
 
@@ -139,11 +144,22 @@ def _namespace_in_full_text(conn: Connection) -> None:
     conn.exec_driver_sql("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
 
 
+def _vision_features(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("images")}
+    if "vision" not in have:
+        conn.exec_driver_sql(
+            f"ALTER TABLE images ADD COLUMN vision {'BLOB' if conn.dialect.name == 'sqlite' else 'BYTEA'}"
+        )
+    if "vision_model" not in have:
+        conn.exec_driver_sql("ALTER TABLE images ADD COLUMN vision_model VARCHAR(256)")
+
+
 # Ordered; a migration's number is its place in this list (1-based). Append only: never edit a shipped one.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("items and images tables", _create_tables),
     ("full-text index over item text", _full_text),
     ("the namespace as one word in the SQLite full-text index", _namespace_in_full_text),
+    ("pictures' pooled vision features, for similar-picture recall", _vision_features),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -120,6 +120,8 @@ class MemoryStore:
                         mime=picture.mime,
                         original=picture.original,
                         thumbnail=picture.thumbnail,
+                        vision=picture.vision,
+                        vision_model=picture.vision_model,
                         created_at=now,
                     )
                     .on_conflict_do_nothing()
@@ -290,6 +292,16 @@ class MemoryStore:
                 tuple(r)
                 for r in conn.execute(select(images.c.sha256, images.c.phash).where(images.c.namespace == user)).all()
             ]
+
+    def picture_vectors(self, user: str, model: str) -> list[tuple[str, np.ndarray]]:
+        """This user's pictures that `model` stored pooled vision features for: (SHA-256, float32 vector)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(images.c.sha256, images.c.vision).where(
+                    images.c.namespace == user, images.c.vision_model == model, images.c.vision.is_not(None)
+                )
+            ).all()
+        return [(r.sha256, np.frombuffer(bytes(r.vision), dtype=np.float32)) for r in rows]
 
     def text_search(self, user: str, query: str, limit: int = 20, all_words: bool = False) -> list[tuple[int, float]]:
         with self.engine.connect() as conn:

@@ -99,7 +99,7 @@ class MemoryItem:
 class RecallHit:
     item: MemoryItem
     score: float
-    why: tuple[str, ...]  # which signals found it: "text", "embedding", "image", "recent"
+    why: tuple[str, ...]  # which signals found it: "text", "embedding", "image" (same picture), "similar" (picture)
 
     @property
     def id(self) -> str:
