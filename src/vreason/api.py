@@ -48,6 +48,8 @@ from vreason.media import ImageSource, MediaPolicy, PreparedImage, PreparedVideo
 
 if TYPE_CHECKING:
     from vreason.memory import Memory, MemoryResult
+    from vreason.memory.notes import NoteKeeper
+    from vreason.memory.types import MemoryItem
     from vreason.models.loader import LoadedModel
 
 logger = logging.getLogger("vreason")
@@ -149,10 +151,14 @@ class VReason:
         self.run(self.aio.close())
         self.bridge.close()
 
-    def conversation(self, system: str | None = None, memory: Memory | None = None) -> Conversation:
+    def conversation(
+        self, system: str | None = None, memory: Memory | None = None, keep_notes: bool = False
+    ) -> Conversation:
         """A multi-turn chat; with `memory` (from `vr.memory(user=...)`) each question recalls that user's
-        memories into the prompt and "Remember: ..." / "Forget ..." are carried out (`conv.last_memory`)."""
-        return Conversation(self, system, memory)
+        memories into the prompt and "Remember: ..." / "Forget ..." are carried out (`conv.last_memory`).
+        `keep_notes=True` also condenses the conversation into memory notes (memory/notes.py): the older turns
+        once it grows long, the rest when it ends (`close()`, the end of a `with` block, or `reset()`)."""
+        return Conversation(self, system, memory, keep_notes)
 
     def memory(
         self, user: str, directory: str | None = None, url: str | None = None, session: str | None = None
@@ -168,12 +174,32 @@ class VReason:
 class Conversation:
     """Multi-turn chat: keeps the history (answers without their thinking) and the prepared images."""
 
-    def __init__(self, vr: VReason, system: str | None = None, memory: Memory | None = None):
+    def __init__(
+        self, vr: VReason, system: str | None = None, memory: Memory | None = None, keep_notes: bool = False
+    ):
         self.vr = vr
         self.memory = memory
         self.last_memory: MemoryResult | None = None  # recalled/cited ids of the last turn, with memory
         self.messages: list[Message] = [Message.system(system)] if system else []
         self.id = uuid.uuid4().hex  # sent with every turn: remote backends route the turns to one replica
+        self.notes: NoteKeeper | None = None  # with keep_notes: the notes written (`conv.notes.notes`)
+        if keep_notes:
+            if memory is None:
+                raise ValueError("keep_notes needs a memory: vr.conversation(memory=vr.memory(user=...), ...)")
+            from vreason.memory.notes import NoteKeeper
+
+            self.notes = NoteKeeper(memory, int(getattr(vr.aio.engine, "max_context", 0) or 0))
+
+    def __enter__(self) -> Conversation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> MemoryItem | None:
+        """The session ends: with keep_notes, the turns not yet in a note are condensed into one (returned).
+        Without it nothing is written. Closing twice writes nothing more."""
+        return self.notes.at_end(self.messages) if self.notes is not None else None
 
     def ask(self, question: str, images: Images = None, *, video: VideoLike = None, **sampling: Any) -> Answer:
         answer = None
@@ -199,6 +225,8 @@ class Conversation:
                 yield StreamDelta("text", answer.text)
                 yield answer
                 self.messages += [user, Message.assistant(answer.text)]
+                if self.notes is not None:
+                    self.notes.after_turn(self.messages, 0)
                 return
             messages = turn.messages
         answer = None
@@ -210,6 +238,8 @@ class Conversation:
             if turn is not None:
                 self.last_memory = self.memory.finish(turn, answer.text)
             self.messages += [user, Message.assistant(answer.text)]
+            if self.notes is not None:  # grown long: the older turns into a note, once
+                self.notes.after_turn(self.messages, answer.usage.prompt_tokens)
 
     def _prepared(self, images: Images) -> list:
         return [
@@ -226,6 +256,14 @@ class Conversation:
 
     def reset(self) -> None:
         """Forget every turn (and so every image sent); the system prompt stays. What follows is a new
-        conversation, so it gets a new id: a remote backend need not route it to where the old one ran."""
-        self.messages = [m for m in self.messages if m.role == "system"]
-        self.id = uuid.uuid4().hex
+        conversation, so it gets a new id: a remote backend need not route it to where the old one ran.
+        With keep_notes, the conversation so far is condensed into a note first (it ends here); the history is
+        cleared even when that note fails (its error is raised after)."""
+        try:
+            if self.notes is not None:
+                self.notes.at_end(self.messages)
+        finally:
+            self.messages = [m for m in self.messages if m.role == "system"]
+            self.id = uuid.uuid4().hex
+            if self.notes is not None:
+                self.notes.restart()

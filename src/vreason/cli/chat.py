@@ -6,6 +6,10 @@ On a terminal, lines are read with readline (arrow keys, Ctrl-R, and the lines o
 A clip is sampled and decoded once, when it is attached; it joins the history with the next question, so
 follow-up questions are about it too (and reuse its KV: `--stats` shows the prompt tokens reused).
 
+With `--user NAME --keep-notes` the conversation is also condensed into memory notes (memory/notes.py): the
+older turns once it grows long, the rest when the session ends (/exit, Ctrl-D, end of input) or at /reset.
+Without --keep-notes nothing is written unless asked (/remember, "Remember: ...").
+
 `/save FILE` writes the conversation as JSON (OpenAI-style messages) and `/load FILE` restores one. Images are
 inlined as PNG data URIs, so they do not depend on the original file. A clip read from a file or URL is saved
 as that reference (an absolute path, or the URL) with its sampling options, not inlined: clips run to hundreds
@@ -257,15 +261,24 @@ def chat(
     memory: m.MemoryFlagOpt = None,
     memory_dir: m.MemoryDirOpt = None,
     memory_url: m.MemoryUrlOpt = None,
+    keep_notes: Annotated[
+        bool,
+        typer.Option(
+            "--keep-notes",
+            help="With --user: condense the conversation into memory notes when it ends or grows long.",
+        ),
+    ] = False,
 ) -> None:
     """Chat about images and videos, turn after turn (with --user: with that user's memory)."""
     from vreason.cli.ask import is_video_source
 
     overrides = sampling.overrides()
     with_memory = m.memory_wanted(user, memory)
+    if keep_notes and not with_memory:
+        raise typer.BadParameter("--keep-notes needs a memory: add --user NAME (and not --no-memory)")
     vr = o.open_model(o.engine_spec(loading, backend))
     remembered = m.open_memory(user, memory_dir, memory_url, vr) if with_memory else None
-    conversation = vr.conversation(system, memory=remembered)
+    conversation = vr.conversation(system, memory=remembered, keep_notes=keep_notes)
     videos = VideoSources()
     pending: list = []
     for source in images or []:
@@ -276,6 +289,24 @@ def chat(
         _loop(vr, conversation, pending, reader, overrides, stats, videos)
     finally:
         reader.save()
+        if conversation.notes is not None:
+            _end_notes(conversation)
+
+
+def _noted(conversation: Conversation, before: int) -> None:
+    """Say which notes --keep-notes wrote since `before` notes had been written."""
+    if conversation.notes is not None:
+        for note in conversation.notes.notes[before:]:
+            print(f"(kept as note [{note.id}]: {note.text[:80]})")
+
+
+def _end_notes(conversation: Conversation) -> None:
+    before = len(conversation.notes.notes)
+    try:
+        conversation.close()
+    except VReasonError as err:  # the session ends anyway; say why its note is missing
+        print(f"error: conversation not kept as a note: {err}")
+    _noted(conversation, before)
 
 
 def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineReader, overrides: dict,
@@ -309,7 +340,12 @@ def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineRe
                     except VReasonError as err:
                         print(f"error: {err}")
             elif command == "/reset":
-                conversation.reset()
+                before = len(conversation.notes.notes) if conversation.notes is not None else 0
+                try:
+                    conversation.reset()
+                except VReasonError as err:  # its note failed; the conversation is cleared all the same
+                    print(f"error: conversation not kept as a note: {err}")
+                _noted(conversation, before)
                 pending.clear()
                 print("(conversation cleared)")
             elif command == "/image":
@@ -351,9 +387,11 @@ def _loop(vr: VReason, conversation: Conversation, pending: list, reader: LineRe
             else:
                 print(f"unknown command {command}; /help lists them")
             continue
+        before = len(conversation.notes.notes) if conversation.notes is not None else 0
         try:
             print("assistant> ", end="", flush=True)
             answer = print_stream(conversation.stream(line, pending, **overrides))
+            _noted(conversation, before)
             pending.clear()
             if conversation.memory is not None and conversation.last_memory is not None:
                 m.print_turn_memory(conversation.last_memory)
