@@ -23,7 +23,7 @@ from vreason.engine.batch_runner import BatchRunner
 from vreason.engine.caches import PrefixCache, VisionCache
 from vreason.engine.context_bound import ContextBound
 from vreason.engine.core import EngineCore
-from vreason.engine.inputs import InputBuilder, PreparedInputs
+from vreason.engine.inputs import InputBuilder, PreparedInputs, VisionFeatures
 from vreason.engine.interface import EngineStats, GenerationRequest
 from vreason.engine.prompt import Prompt, build_prompt
 from vreason.engine.request import Finish, RequestState
@@ -230,7 +230,7 @@ class LocalEngine:
         median token, as an L2-normalised float32 numpy vector. Plain mean pooling is dominated by the
         background (on the demo model a red circle and a blue triangle on white had cosine 0.97); weighting
         by the distance from the median token keeps what is drawn on it. Runs on the prepare workers, so the
-        event loop never waits; reuses the vision cache when a request already encoded the picture."""
+        event loop never waits; shares the vision cache with requests (either encodes the picture once)."""
         return await asyncio.get_running_loop().run_in_executor(self.preparers, self._image_embedding, image)
 
     def _image_embedding(self, image: PreparedImage):
@@ -245,7 +245,15 @@ class LocalEngine:
             else:
                 grid = torch.tensor([slot.grid_thw], dtype=torch.long, device=self.inputs.device)
                 pixels = slot.pixel_values.to(self.inputs.device)  # type: ignore[union-attr]
-                tokens = self.inputs.model.model.get_image_features(pixels, grid, return_dict=True).pooler_output[0]
+                out = self.inputs.model.model.get_image_features(pixels, grid, return_dict=True)
+                features = VisionFeatures(
+                    embeds=out.pooler_output[0].clone(),
+                    deepstack=tuple(layer[0].clone() for layer in out.deepstack_features),
+                    grid_thw=slot.grid_thw,
+                )
+                # the question that brought this picture is usually answered next: its prefill finds it encoded
+                self.vision_cache.put(slot.key, features, features.nbytes)
+                tokens = features.embeds
             tokens = tokens.float()
             offsets = tokens - tokens.median(dim=0).values
             weights = offsets.norm(dim=1)
