@@ -30,7 +30,8 @@ from vreason.memory.types import RecallHit
 
 WEIGHTS = {"embedding": 0.5, "text": 0.35, "image": 0.6, "similar": 0.4, "recent": 0.1}
 # Measured on the demo model (pooling: LocalEngine.image_embedding): a red circle against red circles drawn
-# elsewhere and larger/smaller 0.83-0.85, against a blue triangle 0.60, a green square 0.57
+# elsewhere and larger/smaller 0.83-0.85, against a blue triangle 0.60, a green square 0.57; the tiny model's
+# features are coarse: one shared attribute (a blue circle, a red triangle) also reaches 0.81-0.83
 SIMILAR_COSINE = 0.75
 MIN_COSINE = 0.3
 MIN_SCORE = 0.25  # below this a hit is noise (a weak cosine alone, e.g. shared numbers)
