@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from vreason.errors import (
     EngineOverloadedError,
@@ -158,9 +158,8 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"no such endpoint: {request.method} {request.url.path}"
         if exc.status_code == 405:
             # Starlette's Allow names the first route whose path matched; a path several routes serve (GET and
-            # DELETE of one item) allows the methods of them all.
-            allowed = sorted({m for route in request.app.routes if route.matches(request.scope)[0] == Match.PARTIAL
-                              for m in getattr(route, "methods", None) or ()})
+            # DELETE of one item) allows the methods of them all, as the OpenAPI document lists them.
+            allowed = documented_methods(request.app, request.url.path)
             if allowed:
                 headers["Allow"] = ", ".join(allowed)
         return ApiError(exc.status_code, message, code=code, headers=headers).response()
@@ -176,3 +175,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _fault(request: Request, exc: Exception) -> JSONResponse:
         return api_error_from(exc, getattr(request.state, "request_id", None)).response()
+
+
+def documented_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for the path template `path` matches. From the document rather
+    than app.routes: FastAPI keeps included routers as nested entries there, not as routes with methods."""
+    patterns = getattr(app.state, "documented_path_patterns", None)
+    if patterns is None:
+        http_methods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+        patterns = [
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"),
+                sorted(m.upper() for m in item if m in http_methods),
+            )
+            for template, item in app.openapi().get("paths", {}).items()
+        ]
+        app.state.documented_path_patterns = patterns
+    return next((methods for pattern, methods in patterns if pattern.match(path)), [])
