@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from serve_bench import noise, peak_rss_mb  # noqa: E402
+
 CACHE = ROOT / ".cache"
 MODELS = {"tiny": CACHE / "bench-tiny-qwen3-vl", "mid": CACHE / "edge-mid-qwen3-vl"}
 LLAMA = CACHE / "llama.cpp"
@@ -50,19 +51,6 @@ CONCURRENT = 8
 SHOWN_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 ALL_ARMS = ("vreason:fp32", "vreason:bf16", "vreason:int8", "vreason:int4", "openvino:fp16", "openvino:int8",
             "openvino:int4", "llamacpp:Q8_0", "llamacpp:Q4_K_M")
-
-
-def noise(size: int, seed: int):
-    import numpy as np
-    from PIL import Image
-
-    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8))
-
-
-def peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (own + children) / 1024
 
 
 def weight_bytes(model) -> int:
