@@ -18,21 +18,20 @@ Every handler acts for the user of the request's API key (server/memory_access.p
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vreason.errors import MediaError
 from vreason.server.errors import ERROR_STATUS_DESCRIPTIONS, ApiError, ErrorResponse
 from vreason.server.memory_access import ServerMemory
 from vreason.server.memory_transfer import pack, unpack
 from vreason.server.protocol import reject_lone_surrogates
+from vreason.server.request_bodies import content_type, json_object, validated
 
 MAX_K = 100
 MAX_LIST = 1000
@@ -250,9 +249,9 @@ def _image_type(data: bytes) -> str:
 
 
 async def _add_request(request: Request) -> AddRequest:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = content_type(request)
     if kind != "multipart/form-data":
-        return _validated(AddRequest, await _json(request))
+        return validated(AddRequest, await json_object(request))
     fields: dict[str, Any] = {"images": []}
     async with request.form(max_files=16, max_fields=8) as form:
         for key, value in form.multi_items():
@@ -269,27 +268,13 @@ async def _add_request(request: Request) -> AddRequest:
                 )
     uploads = fields.pop("images")
     fields["images"] = ["upload"] * len(uploads)  # validated for count; the bytes replace them below
-    body = _validated(AddRequest, fields)
+    body = validated(AddRequest, fields)
     body.images = uploads  # type: ignore[assignment]  (bytes are a source the media step reads as they are)
     return body
 
 
-async def _json(request: Request) -> Any:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind not in ("application/json", ""):
-        raise ApiError(400, f"content type {kind!r}: send JSON or multipart/form-data", code="invalid_value")
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw else None
-    except ValueError as err:
-        raise ApiError(400, f"the request body is not valid JSON ({err})", code="invalid_value") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object", code="invalid_value")
-    return data
-
-
 async def _upload(request: Request) -> bytes:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = content_type(request)
     if kind == "multipart/form-data":
         async with request.form(max_files=1, max_fields=2) as form:
             upload = form.get("file")
@@ -306,13 +291,6 @@ async def _upload(request: Request) -> bytes:
             code="invalid_value",
         )
     return data
-
-
-def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:  # answered like FastAPI's own body errors: 400, one line, the field named
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors()]) from None
 
 
 def _add_body() -> dict:

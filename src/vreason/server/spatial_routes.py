@@ -17,18 +17,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from vreason.async_api import AsyncVReason
 from vreason.engine.interface import Engine
 from vreason.server.cloud_input import FORMATS, CloudInputError, read_cloud_source
 from vreason.server.errors import ApiError
 from vreason.server.reasoning_routes import _Request
+from vreason.server.request_bodies import content_type, json_object, validated
 from vreason.spatial.views import DEFAULT_SIZE, MAX_SIZE, VIEW_NAMES
 
 # Points one request may send: a 10M-point cloud is ~150 MB of float32 xyz + rgb, rendered from a down-sampled
@@ -119,7 +118,7 @@ def spatial_router(engine: Engine, request_timeout_s: float | None = None) -> AP
 
 async def _parse(request: Request) -> tuple[Ground3DOptions, str | None, bytes | None, str | None]:
     """(options, cloud source, uploaded bytes, upload name) from a JSON or multipart body."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = content_type(request)
     if kind == "multipart/form-data":
         async with request.form(max_files=1, max_fields=40) as form:
             fields: dict[str, Any] = {}
@@ -135,25 +134,9 @@ async def _parse(request: Request) -> tuple[Ground3DOptions, str | None, bytes |
                     raise ApiError(400, f"{key}: only `cloud` may be a file", param=key, code="invalid_value")
         if upload is None:
             raise CloudInputError("no cloud given: upload the file as the form field `cloud`")
-        return _validated(Ground3DOptions, fields), None, upload, filename
-    if kind not in ("application/json", ""):
-        raise ApiError(400, f"content type {kind!r}: send JSON or multipart/form-data", code="invalid_value")
-    body = await request.body()
-    try:
-        data = json.loads(body) if body else None
-    except ValueError as err:
-        raise ApiError(400, f"the request body is not valid JSON ({err})", code="invalid_value") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object", code="invalid_value")
-    request_ = _validated(Ground3DRequest, data)
+        return validated(Ground3DOptions, fields), None, upload, filename
+    request_ = validated(Ground3DRequest, await json_object(request))
     return request_, request_.cloud, None, None
-
-
-def _validated(model: type[Ground3DOptions], data: dict[str, Any]) -> Ground3DOptions:
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:  # answered like FastAPI's own body errors: 400, one line, the field named
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors()]) from None
 
 
 async def _ground3d(vr: AsyncVReason, cloud, options: Ground3DOptions, deadline: dict[str, float]) -> dict:
