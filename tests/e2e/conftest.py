@@ -1,4 +1,5 @@
-"""Fixtures the browser tests share: one headless Debian Chromium per test module (Playwright drives it)."""
+"""Fixtures the browser tests share: one headless Debian Chromium per test module (Playwright drives it), and the
+built-in demo model loaded once per module."""
 
 from __future__ import annotations
 
@@ -17,3 +18,12 @@ def browser() -> Iterator:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from vreason import VReason
+
+    vr = VReason()
+    yield vr
+    vr.close()

@@ -26,15 +26,6 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
-def demo():
-    from vreason import VReason
-
-    vr = VReason()
-    yield vr
-    vr.close()
-
-
-@pytest.fixture(scope="module")
 def memory_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ui-memory")
 

@@ -35,15 +35,6 @@ expect.set_options(timeout=TIMEOUT_MS)  # model answers on a shared 2-core CI bo
 
 
 @pytest.fixture(scope="module")
-def demo():
-    from vreason import VReason
-
-    vr = VReason()
-    yield vr
-    vr.close()
-
-
-@pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ui-data")
 
