@@ -92,7 +92,7 @@ def test_bbox_3d_on_a_perspective_view_lands_on_the_object():
     roll = math.atan2(axes_cam[1, 0], axes_cam[0, 0])
     np.testing.assert_allclose(rotation_matrix(pitch, yaw, roll), axes_cam, atol=1e-9)
     answer = CameraBox("thing", (*centre, *truth.size, pitch, yaw, roll))
-    placed = to_world_box(answer, view.camera)
+    placed = to_world_box(answer, view.camera, angle_unit="rad")
     assert iou_3d(placed, truth) == pytest.approx(1.0, abs=1e-6)
     in_pi = to_world_box(
         CameraBox("thing", (*centre, *truth.size, pitch / math.pi, yaw / math.pi, roll / math.pi)),

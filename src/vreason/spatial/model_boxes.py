@@ -1,12 +1,17 @@
 """Qwen3-VL's own 3D boxes (`bbox_3d`) read from its answer and placed in the cloud's coordinates.
 
-Asked for 3D boxes (the cookbook's prompt, with the camera intrinsics), Qwen3-VL answers
-`[{"bbox_3d": [x, y, z, x_size, y_size, z_size, pitch, yaw, roll], "label": ...}]`: centre and size in metres in
-the camera frame (OpenCV: x right, y down, z forward), rotations about the camera's x (pitch), y (yaw) and z
-(roll) axes, applied in that order. The cookbooks disagree on the angle unit (radians; radians divided by
-pi; degrees), so it is a parameter. Parsing is as tolerant as 2D grounding's: fences, prose, wrapped lists,
-truncation (reasoning/json_output.py finds the JSON). `to_world_box` needs a pinhole camera: a perspective
-view's or an RGB-D frame's. No model, no rendering.
+Asked for 3D boxes in the form of the Qwen3-VL 3D-grounding cookbook (cookbooks/3d_grounding.ipynb: the prompt
+asks for `[{"bbox_3d":[x_center, y_center, z_center, x_size, y_size, z_size, roll, pitch, yaw],"label":
+"category"}]`), the model answers centre and size in metres in the camera frame (OpenCV: x right, y down,
+z forward) and three angles. We read them the way the cookbook's drawing code does (`convert_3dbbox`), not
+the way its prompt names them: the angles are taken as pitch, yaw, roll (about the camera's x, y and z
+axes, applied in that order: R = Rz(roll) Ry(yaw) Rx(pitch)), in units of pi (the drawing multiplies them
+by 180 and reads degrees). That reading is the one that puts the cookbook's published boxes on their
+objects: its first car, angles (0.75, 0.49, 0.75), comes out upright with its 4.45 m along the road; read
+as radians it would lean by 40 degrees. So `COOKBOOK_ANGLE_UNIT` is "pi"; "rad" and "deg" stay for models
+fine-tuned otherwise. Parsing is as tolerant as 2D grounding's: fences, prose, wrapped lists, truncation
+(reasoning/json_output.py finds the JSON). `to_world_box` needs a pinhole camera: a perspective view's or an
+RGB-D frame's. No model, no rendering.
 """
 
 from __future__ import annotations
@@ -25,20 +30,27 @@ from vreason.spatial.boxes3d import Box3D
 from vreason.spatial.camera import Camera
 
 AngleUnit = Literal["rad", "pi", "deg"]
+COOKBOOK_ANGLE_UNIT: AngleUnit = "pi"  # the cookbook's drawing code: angle * 180, in degrees
+# The answer form the cookbook's prompts ask for (its examples 1 and 4), word for word.
+COOKBOOK_FORMAT = (
+    '[{"bbox_3d":[x_center, y_center, z_center, x_size, y_size, z_size, roll, pitch, yaw],"label":"category"}]'
+)
 _OBJECT = re.compile(r"\{[^{}]*\}")
 
 
 @dataclass(frozen=True)
 class CameraBox:
     label: str
-    values: tuple[float, ...]  # x, y, z, x_size, y_size, z_size, pitch, yaw, roll (camera frame)
+    values: tuple[float, ...]  # x, y, z, x_size, y_size, z_size, pitch, yaw, roll (camera frame, as answered)
 
 
 def bbox_3d_prompt(target: str, camera: Camera) -> str:
-    """The cookbook's question, with the view's intrinsics in it (the model needs them to place depth)."""
+    """The cookbook's question and answer form, then the view's intrinsics (the cookbook leaves them out of
+    the prompt and assumes a camera; a rendered view or an RGB-D frame knows its own)."""
     k = camera.intrinsics()
     return (
-        f"Locate every {target} in the image and output its 3D bounding box in JSON with bbox_3d. "
+        f"Find every {target} in this image. For each, provide its 3D bounding box. "
+        f"The output format required is JSON: `{COOKBOOK_FORMAT}`. "
         f"Camera intrinsics: fx={k['fx']:.1f}, fy={k['fy']:.1f}, cx={k['cx']:.1f}, cy={k['cy']:.1f}."
     )
 
@@ -109,7 +121,7 @@ def rotation_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def to_world_box(box: CameraBox, camera: Camera, *, angle_unit: AngleUnit = "rad") -> Box3D:
+def to_world_box(box: CameraBox, camera: Camera, *, angle_unit: AngleUnit = COOKBOOK_ANGLE_UNIT) -> Box3D:
     """The camera-frame box as a `Box3D` in world coordinates (z up): centre moved by the camera pose, the
     box axis closest to vertical taken as its height, yaw from the first of the other two."""
     if camera.kind != "perspective":

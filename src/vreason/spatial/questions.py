@@ -24,7 +24,7 @@ from vreason.reasoning.locate import EXACT_SAMPLING, Grounding, alocate
 from vreason.spatial.boxes3d import Box3D
 from vreason.spatial.camera import Camera
 from vreason.spatial.lift import GroundPlane, estimate_ground, lift_box, merge_lifted, objects_bounds
-from vreason.spatial.model_boxes import AngleUnit, bbox_3d_prompt, parse_bbox_3d, to_world_box
+from vreason.spatial.model_boxes import COOKBOOK_ANGLE_UNIT, AngleUnit, bbox_3d_prompt, parse_bbox_3d, to_world_box
 from vreason.spatial.readers import PointCloud
 from vreason.spatial.scenes import SILHOUETTES
 from vreason.spatial.views import DEFAULT_SIZE, View, prepared_for_views, render_views
@@ -129,7 +129,7 @@ async def alocate_3d(
     views: tuple[str, ...] = ("bev",),
     size: int = DEFAULT_SIZE,
     method: Method = "lift",
-    angle_unit: AngleUnit = "rad",
+    angle_unit: AngleUnit = COOKBOOK_ANGLE_UNIT,
     view_words: bool = True,
     focus: bool = False,
     **sampling: Any,
@@ -171,7 +171,7 @@ async def alocate_3d_in_frame(
     camera: Camera,
     target: str,
     *,
-    angle_unit: AngleUnit = "rad",
+    angle_unit: AngleUnit = COOKBOOK_ANGLE_UNIT,
     **sampling: Any,
 ) -> Grounding3D:
     """Qwen3-VL's own 3D boxes on a real camera frame (an RGB-D colour image, `camera` from
