@@ -3,7 +3,9 @@
 Plots (matplotlib, Agg backend, written next to report.md): accuracy by question type (the family, for video
 rows), the confusion matrix when the scorer makes one, a latency histogram, and example images with boxes drawn
 (ground truth green, answer red), right answers and wrong ones apart; a video item shows a strip of
-`STRIP_FRAMES` frames taken evenly over its clip.
+`STRIP_FRAMES` frames taken evenly over its clip; a point-cloud item shows its bird's-eye view (rendered as
+the model saw it, spatial/views.py) with the true 3D box and the boxes found drawn as wireframes through the
+view's camera, the same colours.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def write_report(out: Path, records: Sequence[PredictionRecord], result: ScoreRe
     for name, written in plots.items():
         if written:
             lines += [f"### {names[name]}", "", f"![{names[name]}]({name})", ""]
+            if isinstance(written, list):  # an examples grid: which items, to find them in predictions.jsonl
+                lines += ["Items shown: " + ", ".join(f"`{i}`" for i in written), ""]
     failures = [r for r in records if r.failed][:5]
     if failures:
         lines += ["## Unusable answers (first 5)", ""]
@@ -73,8 +77,9 @@ def write_report(out: Path, records: Sequence[PredictionRecord], result: ScoreRe
     return path
 
 
-def _plots(out: Path, records: Sequence[PredictionRecord], result: ScoreResult) -> dict[str, bool]:
-    """Each plot's file name and whether it was written (a plot with nothing to show is left out)."""
+def _plots(out: Path, records: Sequence[PredictionRecord], result: ScoreResult) -> dict[str, bool | list[str]]:
+    """Each plot's file name and whether it was written (a plot with nothing to show is left out); for an
+    examples grid, the ids of the items it shows."""
     return {
         "accuracy_by_type.png": plot_accuracy_by_type(out / "accuracy_by_type.png", result.metrics.get("by_type", {})),
         "confusion_matrix.png": plot_confusion(out / "confusion_matrix.png", result.confusion),
@@ -137,12 +142,15 @@ def plot_latency(path: Path, records: Sequence[PredictionRecord]) -> bool:
     return _save(fig, path)
 
 
-def plot_examples(path: Path, records: Sequence[PredictionRecord], correct: Sequence[bool], *, want: bool) -> bool:
-    """Up to EXAMPLES items answered right (`want`) or wrong, boxes drawn on their first image."""
+def plot_examples(
+    path: Path, records: Sequence[PredictionRecord], correct: Sequence[bool], *, want: bool
+) -> list[str]:
+    """Up to EXAMPLES items answered right (`want`) or wrong, boxes drawn on their first image (a cloud's
+    bird's-eye view); the ids of the items drawn, [] when there are none (nothing is written)."""
     chosen = [r for r, ok in zip(records, correct, strict=True) if ok == want and _picture_source(r)]
     chosen = chosen[:EXAMPLES]
     if not chosen:
-        return False
+        return []
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -152,19 +160,30 @@ def plot_examples(path: Path, records: Sequence[PredictionRecord], correct: Sequ
     for ax in axes.flat:
         ax.axis("off")
     for ax, record in zip(axes.flat, chosen, strict=False):
-        picture = _picture(record)
-        if picture is not None:  # an unreadable clip keeps its caption, which carries its error
+        if record.cloud is not None:
+            picture, lines = _cloud_picture(record)
+        else:
+            picture, lines = _picture(record), []
+        if picture is not None:  # an unreadable clip or cloud keeps its caption, which carries its error
             ax.imshow(picture)
         for boxes, colour in ((record.boxes or [], GT_COLOUR), (record.pred_boxes, PRED_COLOUR)):
             for b in boxes:
                 x1, y1, x2, y2 = b.box
                 ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour, linewidth=1.5))
+        for (us, vs), colour in lines:
+            ax.plot(us, vs, color=colour, linewidth=1.5)
+        if lines and picture is not None:  # a box found far off the view must not shrink the picture
+            ax.set_xlim(-0.5, picture.shape[1] - 0.5)
+            ax.set_ylim(picture.shape[0] - 0.5, -0.5)
         ax.set_title(_caption(record), fontsize=7, loc="left")
     fig.suptitle(("answered right" if want else "answered wrong") + "  (green: truth, red: answer)", fontsize=9)
-    return _save(fig, path)
+    _save(fig, path)
+    return [r.id for r in chosen]
 
 
 def _picture_source(record: PredictionRecord) -> str | None:
+    if record.cloud is not None:
+        return record.cloud if _is_file(record.cloud) else None
     if record.images:
         return record.images[0] if _is_file(record.images[0]) else None
     return record.videos[0] if record.videos and _is_file(record.videos[0]) else None
@@ -197,12 +216,45 @@ def _picture(record: PredictionRecord) -> Any:
     return np.concatenate(pieces, axis=1)
 
 
+def _cloud_picture(record: PredictionRecord) -> tuple[Any, list[tuple[tuple[list, list], str]]]:
+    """The cloud's bird's-eye view as RGB pixels, and the edges of the true box (green) and of the boxes found
+    (red) in its pixels; (None, []) when the cloud cannot be read (the record's own error says why)."""
+    import numpy as np
+
+    from vreason.scoring.boxes3d import as_box
+    from vreason.spatial.boxes3d import EDGES
+    from vreason.spatial.readers import read_cloud
+    from vreason.spatial.views import prepared_for_views, render_views
+
+    try:
+        cloud, _ = prepared_for_views(read_cloud(record.cloud or ""))
+    except VReasonError:
+        return None, []
+    (view,) = render_views(cloud, ("bev",))
+    truth = [as_box(record.box3d)] if record.box3d is not None else []
+    lines = []
+    for boxes, colour in ((truth, GT_COLOUR), ([as_box(b) for b in record.pred_boxes3d], PRED_COLOUR)):
+        for box in boxes:
+            u, v, _ = view.camera.project(box.corners())
+            for a, b in EDGES:
+                lines.append(((list(u[[a, b]]), list(v[[a, b]])), colour))
+    return np.asarray(view.image), lines
+
+
 def _caption(record: PredictionRecord) -> str:
     question = record.prompt if len(record.prompt) < 60 else record.kind
     answer = record.error or record.parse_error or record.prediction
     if record.parsed is not None:
         answer = json.dumps({k: v for k, v in record.parsed.items() if k != "notice"}, ensure_ascii=False)
     expected = " | ".join(record.answers) if record.answers else json.dumps(record.target or {}, ensure_ascii=False)
+    if record.box3d is not None:
+        from vreason.scoring.boxes3d import best_match
+
+        iou, _ = best_match(record)
+        found = len(record.pred_boxes3d)
+        answer = record.error or f"{found} box{'es' * (found != 1)}, best 3D IoU {iou:.2f}"
+        truth = {k: [round(float(c), 2) for c in record.box3d[k]] for k in ("center", "size")}
+        expected = f"centre {truth['center']}, size {truth['size']}, yaw {record.box3d.get('yaw', 0.0):.2f}"
     text = f"{record.id}: {question}\nanswer: {answer}\nexpected: {expected}"
     return "\n".join(textwrap.shorten(line, 70, placeholder="...") for line in text.splitlines())
 
