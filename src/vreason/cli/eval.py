@@ -4,6 +4,8 @@
     vreason eval --data my.jsonl --out runs/mine --model Qwen/Qwen3-VL-8B-Instruct
     vreason eval --data clips.jsonl --out runs/clips    # video rows: {"video", "question", "answer", "fps"?,
                                                         # "max_frames"?, "family"?}; times right within ±1 s
+    vreason eval --data scenes.jsonl --out runs/scenes  # point-cloud rows: questions on the cloud's views, or a
+                                                        # target and its true 3D box (the forms: vreason eval --help)
     vreason eval --task inspection --out runs/inspection             # on the pack's generated sample data
     vreason eval --task inspection --data parts.jsonl --config my-taxonomy.yaml --out runs/parts
     vreason eval --data memory:runs/memory-data/memory.jsonl --out runs/memory   # multi-session memory benchmark
@@ -32,7 +34,8 @@ def eval_command(
     sampling: o.LengthOnly,
     backend: o.BackendOptions,
     data: Annotated[str | None, typer.Option(
-        "--data", help="A .jsonl (image or video rows) or VLMEvalKit .tsv file, or easy-vqa:test, or memory:FILE "
+        "--data", help="A .jsonl (image, video or point-cloud rows: see above) or VLMEvalKit .tsv file, "
+        "or easy-vqa:test, or memory:FILE "
         "(the multi-session memory benchmark, with memory, without, and with the whole history). With --task and no "
         "--data: the pack's generated sample data.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="A task pack (see `vreason task list`).")] = None,
@@ -48,7 +51,21 @@ def eval_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json to stdout.")] = False,
 ) -> None:
-    """Evaluate a model: batched and resumable, with metrics.json and a report with plots."""
+    """Evaluate a model: batched and resumable, with metrics.json and a report with plots.
+
+    \b
+    Rows of a --data .jsonl file, one JSON object a line (paths relative to it):
+    image:  {"image": "a.png", "question": "Colour?", "answer": "red"}
+    video:  {"video": "c.mp4", "question": "When?", "answer": "3", "fps": 2}
+    cloud question, asked on its rendered views (default bev), exact match:
+      {"cloud": "room.ply", "question": "How many chairs?", "answer": "2",
+       "views": "bev,front"}
+    cloud and a target's true 3D box (cloud units, z up, yaw radians about z):
+      {"cloud": "room.ply", "target": "red box", "box3d":
+       {"center": [1.2, 0.4, 0.5], "size": [0.8, 0.6, 1.0], "yaw": 0.3}}
+      right at 3D IoU (with yaw) >= 0.25; metrics.json adds box3d_mean_iou,
+      box3d_centre_distance, box3d_first_accuracy, box3d_missed
+    """
     from vreason.eval import RunOptions, evaluate, load_dataset
     from vreason.eval import rescore as rescore_dir
     from vreason.tasks import get_task
