@@ -1,0 +1,364 @@
+"""Shapes-world clips: short H.264 videos of shapes that appear, disappear or move, with questions and exact
+answers about what changes, when and which way, as the JSONL rows `vreason finetune` and evaluation read.
+
+Same seed, same clips, same questions. A clip is 4-8 s of a near-white field with 1-3 shapes of distinct
+colours (drawn with shapes_world's palette and `_draw`); one event per clip:
+- appear: 1-3 shapes are absent before a whole second t and drawn from t on (frames with time >= t);
+- disappear: one shape is drawn until a whole second t and absent from t on;
+- move: one shape slides left, right, up or down by at least 35% of the frame, over all or part of the clip;
+other shapes stay still as distractors.
+
+"When" answers are the whole second the model is told: the `<t seconds>` marker (as engine/prompt.py prints
+it, to one decimal, then floored) of the first temporal patch whose frames show the change, with frames
+picked as the engine picks them (media/video_budget.py `plan_frames`) under `DEMO_VIDEO_BUDGET`. Event
+seconds are only chosen where that equals the event's own second, so the answer is both what happened and
+what the model can read. Training and held-out clips differ in frame size, source frame rate, duration and
+speed (`TRAIN` / `HELD_OUT`).
+
+    write_clips_train(out, clips=3000, seed=0)   # out/clips_train.jsonl + out/clips/*.mp4
+    write_clips_eval(out, per_kind=50, seed=1)   # out/clips_eval.jsonl, one question a row, "kind" field
+    evaluate_clips(VReason(model), rows, out)    # exact match per kind, clip_when also within_1s
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vreason.media.video_budget import VideoBudget, plan_frames
+from vreason.media.video_types import VideoSampling
+from vreason.train.shapes_world import PALETTE, SHAPES, _draw
+
+EVAL_KINDS = ("clip_appear", "clip_disappear", "clip_when", "clip_move", "clip_count")
+DIRECTIONS = ("left", "right", "up", "down")
+# The demo model's video processor (assets/demo-model/processor_config.json): 2 frames a second, 4 to 768
+# frames. A clip of D seconds is D temporal patches, each `(8 x 8)` tokens at 256 px.
+DEMO_VIDEO_BUDGET = VideoBudget()
+MIN_MOVE = 0.35  # of the frame's width (or height): a clear move, above the 30% a person calls "moved"
+CRF = 23
+
+
+@dataclass(frozen=True)
+class Split:
+    """What clips of one split look like; held-out clips use sizes, rates, lengths and speeds training lacks."""
+
+    sides: tuple[tuple[int, int], ...]  # (width, height), multiples of 32: the model sees them unresized
+    fps: tuple[int, ...]  # source frame rates
+    seconds: tuple[int, ...]  # durations
+    move_share: tuple[float, float]  # the part of the clip a move takes (sets its speed)
+
+
+_TRAIN_SIDES = (224, 256, 288)
+TRAIN = Split(tuple((w, h) for w in _TRAIN_SIDES for h in _TRAIN_SIDES), (4, 5, 6), (4, 6, 8), (0.6, 1.0))
+HELD_OUT = Split(((320, 320), (320, 256), (256, 320), (320, 288), (288, 320)), (7, 8), (5, 7), (0.35, 0.55))
+
+
+@dataclass(frozen=True)
+class Track:
+    """One shape over the clip: where it is at each time and whether it is drawn."""
+
+    kind: str
+    color: str
+    size: tuple[int, int]  # width, height of the box `_draw` fills
+    start: tuple[int, int]  # top-left corner before the move (or always, when still)
+    end: tuple[int, int]  # top-left corner after the move
+    move: tuple[float, float] = (0.0, 0.0)  # seconds the move starts and ends
+    shown: tuple[float, float] = (0.0, float("inf"))  # drawn for times in [shown[0], shown[1])
+
+    @property
+    def name(self) -> str:
+        return f"{self.color} {self.kind}"
+
+    def visible(self, t: float) -> bool:
+        return self.shown[0] - 1e-9 <= t < self.shown[1] - 1e-9
+
+    def corner(self, t: float) -> tuple[int, int]:
+        t0, t1 = self.move
+        a = 0.0 if t <= t0 else 1.0 if t >= t1 else (t - t0) / (t1 - t0)
+        (x0, y0), (x1, y1) = self.start, self.end
+        return round(x0 + a * (x1 - x0)), round(y0 + a * (y1 - y0))
+
+    def box(self, t: float) -> tuple[int, int, int, int]:
+        x, y = self.corner(t)
+        return x, y, x + self.size[0], y + self.size[1]
+
+    def swept(self) -> tuple[int, int, int, int]:
+        """Every pixel the shape covers at some time (its box at the start and end and between)."""
+        a, b = self.box(self.move[0]), self.box(self.move[1])
+        return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+@dataclass
+class Clip:
+    width: int
+    height: int
+    fps: int
+    seconds: int
+    background: tuple[int, int, int]
+    tracks: list[Track]
+    qas: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, question, answer)
+
+    @property
+    def times(self) -> list[float]:
+        """Frame times, as the media step reads them (microseconds). One frame past `seconds`: a clip of exactly
+        `seconds` would span 5.999999 s once rounded and be sampled a temporal patch short."""
+        return [round(i / self.fps, 6) for i in range(self.seconds * self.fps + 1)]
+
+
+def seen_times(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> list[float]:
+    """Times of the frames the model takes from `clip` (an even count; two per `<t seconds>` marker)."""
+    times = clip.times
+    return [times[i] for i in plan_frames(times, VideoSampling(), budget, budget.max_frames, "clip")]
+
+
+def marker_seconds(seen: list[float], temporal_patch: int = 2) -> list[int]:
+    """Each temporal patch's marker as the model reads it (`<3.4 seconds>`: one decimal), floored."""
+    pairs = range(0, len(seen), temporal_patch)
+    return [int(float(f"{(seen[i] + seen[i + temporal_patch - 1]) / 2:.1f}")) for i in pairs]
+
+
+def first_seen_second(clip: Clip, track: Track, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> int | None:
+    """The marker second of the first patch whose frames show `track` other than the clip's first frame does."""
+    seen = seen_times(clip, budget)
+    before = track.visible(seen[0])
+    for j, t in enumerate(seen):
+        if track.visible(t) != before:
+            return marker_seconds(seen, budget.temporal_patch)[j // budget.temporal_patch]
+    return None
+
+
+class ClipWorld:
+    def __init__(self, seed: int, split: Split = TRAIN, budget: VideoBudget = DEMO_VIDEO_BUDGET):
+        self.seed = seed
+        self.split = split
+        self.budget = budget
+
+    def clip(self, index: int, event: str) -> Clip:
+        """Clip `index` of this world with one `event` ("appear": 1-3 shapes, "appear1": one, "disappear",
+        "move", or "appear0": a count question's clip in which nothing appears), and its questions."""
+        rng = random.Random(f"{self.seed}:{index}:{event}")
+        width, height = rng.choice(self.split.sides)
+        clip = Clip(width, height, rng.choice(self.split.fps), rng.choice(self.split.seconds),
+                    tuple(rng.randint(225, 255) for _ in range(3)), [])
+        colors = rng.sample(list(PALETTE), 3)
+        short = min(width, height)
+        extent = rng.randint(int(short * 0.18), int(short * 0.26))
+        events = {"appear": rng.randint(1, 3), "appear1": 1, "disappear": 1, "move": 1}.get(event, 0)
+        statics = rng.randint(0, 3 - events) if events else rng.randint(1, 3)
+        seconds = list(range(1, clip.seconds))
+        aligned = [t for t in seconds if self._aligned(clip, t)]
+        if not aligned:
+            raise ValueError(f"no whole second of a {clip.seconds} s clip starts a temporal patch under {self.budget}")
+        for i in range(events + statics):
+            kind = rng.choice(SHAPES)
+            size = (extent, extent) if kind in ("circle", "star", "hexagon") else (
+                rng.randint(int(extent * 0.7), extent), rng.randint(int(extent * 0.7), extent))
+            for _ in range(100):  # a place that overlaps no other shape's whole path
+                track = self._track(rng, clip, kind, colors[i], size, event if i < events else "still", aligned)
+                if not any(_overlaps(track.swept(), other.swept(), 4) for other in clip.tracks):
+                    clip.tracks.append(track)
+                    break
+            else:
+                if i < events:
+                    raise AssertionError(f"no room for a {size} shape in a {width}x{height} clip")
+        clip.qas = self._questions(rng, clip, event)
+        return clip
+
+    def _aligned(self, clip: Clip, t: int) -> bool:
+        probe = Track("circle", "red", (1, 1), (0, 0), (0, 0), shown=(t, float("inf")))
+        return first_seen_second(clip, probe, self.budget) == t
+
+    def _track(self, rng: random.Random, clip: Clip, kind: str, color: str, size: tuple[int, int], role: str,
+               aligned: list[int]) -> Track:
+        w, h = clip.width, clip.height
+        x, y = rng.randint(2, w - size[0] - 2), rng.randint(2, h - size[1] - 2)
+        if role.startswith("appear"):
+            return Track(kind, color, size, (x, y), (x, y), shown=(rng.choice(aligned), float("inf")))
+        if role == "disappear":
+            return Track(kind, color, size, (x, y), (x, y), shown=(0.0, rng.choice(aligned)))
+        if role != "move":
+            return Track(kind, color, size, (x, y), (x, y))
+        direction = rng.choice(DIRECTIONS)
+        horizontal = direction in ("left", "right")
+        span, extent = (w, size[0]) if horizontal else (h, size[1])
+        distance = rng.randint(round(span * MIN_MOVE), span - extent - 4)
+        near = rng.randint(2, span - extent - 2 - distance)
+        a, b = (near, near + distance) if direction in ("right", "down") else (near + distance, near)
+        start, end = ((a, y), (b, y)) if horizontal else ((x, a), (x, b))
+        share = rng.uniform(*self.split.move_share)
+        t0 = rng.uniform(0, clip.seconds * (1 - share))
+        return Track(kind, color, size, start, end, move=(t0, t0 + clip.seconds * share))
+
+    def _questions(self, rng: random.Random, clip: Clip, event: str) -> list[tuple[str, str, str]]:
+        moving = [t for t in clip.tracks if t.start != t.end]
+        # shapes that appear: absent from the clip's first frame and drawn in a later one
+        appearing = [t for t in clip.tracks if not t.visible(0.0)]
+        leaving = [t for t in clip.tracks if t.visible(0.0) and not t.visible(clip.seconds)]
+        qas = [("clip_count", "how many shapes appear in the video?", str(len(appearing)))]
+        if len(appearing) == 1:
+            qas.append(("clip_appear", "what color is the shape that appears?", appearing[0].color))
+            qas.append(("clip_appear", "what shape appears?", appearing[0].kind))
+        for t in appearing:
+            qas.append(("clip_when", f"when does the {t.name} appear?", str(int(t.shown[0]))))
+        for t in leaving:
+            qas.append(("clip_disappear", "what color is the shape that disappears?", t.color))
+            qas.append(("clip_when", f"when does the {t.name} disappear?", str(int(t.shown[1]))))
+        for t in moving:
+            qas.append(("clip_move", f"which direction does the {t.name} move?", _direction(t)))
+        rng.shuffle(qas)
+        return qas
+
+
+def _direction(track: Track) -> str:
+    dx, dy = track.end[0] - track.start[0], track.end[1] - track.start[1]
+    if abs(dx) > abs(dy):
+        return "right" if dx > 0 else "left"
+    return "down" if dy > 0 else "up"
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], margin: int) -> bool:
+    return not (a[2] + margin < b[0] or b[2] + margin < a[0] or a[3] + margin < b[1] or b[3] + margin < a[1])
+
+
+def render(clip: Clip) -> list[np.ndarray]:
+    """The clip's frames, (height, width, 3) uint8 each; frame i is at i / fps seconds."""
+    frames: list[np.ndarray] = []
+    last_key = None
+    for t in clip.times:
+        key = tuple((tr.box(t) if tr.visible(t) else None) for tr in clip.tracks)
+        if key == last_key:  # nothing moved or changed: the same picture again
+            frames.append(frames[-1])
+            continue
+        image = Image.new("RGB", (clip.width, clip.height), clip.background)
+        draw = ImageDraw.Draw(image)
+        for track, box in zip(clip.tracks, key, strict=True):
+            if box is not None:
+                _draw(draw, track.kind, box, PALETTE[track.color])
+        frames.append(np.asarray(image))
+        last_key = key
+    return frames
+
+
+def encode(clip: Clip, path: Path, crf: int = CRF) -> None:
+    """H.264 (libx264, yuv420p) MP4, a key frame every two seconds, one thread (generators run side by side)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(clip.fps))
+        stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": str(crf), "g": str(2 * clip.fps), "threads": "1"}
+        for i, pixels in enumerate(render(clip)):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, clip.fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def _vary_case(question: str, rng: random.Random) -> str:
+    return question[:1].upper() + question[1:] if rng.random() < 0.5 else question
+
+
+TRAIN_EVENTS = ("appear", "appear", "disappear", "move", "move")
+
+
+def _train_clip(job: tuple[Path, int, int]) -> list[dict]:
+    """Clip `index` of the training world encoded under out/clips/, and its rows (questions' case varied)."""
+    out, seed, index = job
+    clip = ClipWorld(seed, TRAIN).clip(index, TRAIN_EVENTS[index % len(TRAIN_EVENTS)])
+    name = f"clips/t{seed}_{index:06d}.mp4"
+    encode(clip, out / name)
+    rng = random.Random(f"{seed}:{index}:case")
+    return [{"video": name, "question": _vary_case(q, rng), "answer": answer} for _, q, answer in clip.qas]
+
+
+def write_clips_train(out: Path, clips: int, seed: int, workers: int = 1) -> int:
+    """`clips` training clips (events in TRAIN_EVENTS' mix) into out/clips/, every question about each as a
+    short-form row of out/clips_train.jsonl; returns rows written. `workers` > 1 encodes in that many
+    processes (the same files and rows: each clip depends only on the seed and its index)."""
+    out = Path(out)
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    jobs = [(out, seed, index) for index in range(clips)]
+    rows = 0
+    with (out / "clips_train.jsonl").open("w") as handle:
+        if workers > 1:
+            from multiprocessing import get_context
+
+            with get_context("spawn").Pool(workers) as pool:
+                results = list(pool.imap(_train_clip, jobs, chunksize=16))
+        else:
+            results = map(_train_clip, jobs)
+        for clip_rows in results:
+            for row in clip_rows:
+                handle.write(json.dumps(row) + "\n")
+                rows += 1
+    return rows
+
+
+def example_clip() -> Clip:
+    """examples/moving_red_circle.mp4: 6 s at 6 fps, 256 px; a red circle moves right across the top half
+    (from 0.5 s to 5.5 s) while a blue square stays still below it."""
+    circle = Track("circle", "red", (56, 56), (16, 40), (184, 40), move=(0.5, 5.5))
+    square = Track("rectangle", "blue", (48, 48), (104, 176), (104, 176))
+    clip = Clip(256, 256, 6, 6, (245, 245, 240), [circle, square])
+    clip.qas = [("clip_move", "which direction does the red circle move?", "right")]
+    return clip
+
+
+_EVAL_EVENTS = {"clip_appear": ("appear1",), "clip_disappear": ("disappear",), "clip_when": ("appear", "disappear"),
+                "clip_move": ("move",), "clip_count": ("appear", "appear0", "disappear", "move")}
+
+
+def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True) -> int:
+    """`per_kind` single-question rows of each EVAL_KINDS kind, one clip each, into out/clips_eval.jsonl
+    (`kind` field); held-out clips (HELD_OUT) unless `held_out` is False. Returns rows written."""
+    out = Path(out)
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    world, rng = ClipWorld(seed, HELD_OUT if held_out else TRAIN), random.Random(seed)
+    tag = "h" if held_out else "e"
+    rows = 0
+    with (out / "clips_eval.jsonl").open("w") as handle:
+        for kind in EVAL_KINDS:
+            for index in range(per_kind):
+                events = _EVAL_EVENTS[kind]
+                clip = world.clip(index, events[index % len(events)])
+                qas = [qa for qa in clip.qas if qa[0] == kind]
+                name = f"clips/{tag}{seed}_{kind}_{index:05d}.mp4"
+                encode(clip, out / name)
+                _, question, answer = rng.choice(qas)
+                handle.write(json.dumps({"video": name, "question": question, "answer": answer, "kind": kind}) + "\n")
+                rows += 1
+    return rows
+
+
+def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
+    """Greedy answers to clip rows: exact match per `kind`; for clip_when also `within_1s` (|pred - true| <= 1)."""
+    from vreason.train.finetune import normalize_answer
+
+    stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    started = time.perf_counter()
+    for row in rows:
+        video = row["video"] if Path(row["video"]).is_absolute() else str(Path(base) / row["video"])
+        answer = vr.ask(None, row["question"], video=video, temperature=0.0, presence_penalty=0.0, max_new_tokens=8)
+        s = stats[row.get("kind", "all")]
+        predicted, expected = normalize_answer(answer.text), normalize_answer(row["answer"])
+        s["count"] += 1
+        s["exact"] += predicted == expected
+        if row.get("kind") == "clip_when":
+            with contextlib.suppress(ValueError):  # an answer that is not a number is not within a second
+                s["within_1s"] += abs(float(predicted) - float(expected)) <= 1
+    report: dict = {}
+    for kind, s in sorted(stats.items()):
+        report[kind] = {"count": int(s["count"]), "exact_match": s["exact"] / s["count"]}
+        if kind == "clip_when":
+            report[kind]["within_1s"] = s["within_1s"] / s["count"]
+    report["_seconds"] = round(time.perf_counter() - started, 1)
+    return report

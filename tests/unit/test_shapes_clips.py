@@ -1,0 +1,189 @@
+"""Shapes-world clips: same seed, same clips and rows; every answer agrees with the frames the model is given
+(decoded and sampled by the media step under the demo model's video budget, markers as the prompt prints
+them); held-out clips differ from training ones in size, frame rate and length; the rows make a training
+batch with the demo model's processor; and the demo model answers a clip question through `VReason`."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vreason.engine.prompt import patch_times
+from vreason.engine.types import VideoPart
+from vreason.media import PixelBudget
+from vreason.media.policy import MediaPolicy
+from vreason.media.video_budget import VideoBudget
+from vreason.media_step import MediaResolver
+from vreason.train import shapes_clips as sc
+from vreason.train.collate import IGNORE, SFTCollator
+from vreason.train.dataset import read_jsonl
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "moving_red_circle.mp4"
+
+
+@pytest.fixture(scope="module")
+def processor():
+    from transformers import AutoProcessor
+
+    from vreason.models.demo import demo_model_dir
+
+    return AutoProcessor.from_pretrained(demo_model_dir())
+
+
+@pytest.fixture(scope="module")
+def media(processor) -> MediaResolver:
+    """The media step as training and the engine run it for the demo model."""
+    return MediaResolver(MediaPolicy(), max_images=None, cache=None,
+                         video_budget=VideoBudget.from_processor(processor))
+
+
+def _shown(frame: np.ndarray, track: sc.Track, t: float) -> bool:
+    """Is `track`'s colour in the middle of its box at time t (after H.264)?"""
+    x1, y1, x2, y2 = track.box(t)
+    w, h = x2 - x1, y2 - y1
+    middle = frame[y1 + h * 2 // 5 : y2 - h * 2 // 5, x1 + w * 2 // 5 : x2 - w * 2 // 5].astype(int)
+    near = np.abs(middle - np.array(sc.PALETTE[track.color])).sum(axis=-1) < 90
+    return bool(near.mean() > 0.5)
+
+
+def _centroid(frame: np.ndarray, color: str) -> tuple[float, float]:
+    ys, xs = np.nonzero(np.abs(frame.astype(int) - np.array(sc.PALETTE[color])).sum(axis=-1) < 90)
+    return float(xs.mean()), float(ys.mean())
+
+
+def test_same_seed_same_clips_and_rows(tmp_path):
+    assert sc.write_clips_train(tmp_path / "a", 5, seed=7) == sc.write_clips_train(tmp_path / "b", 5, seed=7)
+    a, b = (tmp_path / d / "clips_train.jsonl" for d in "ab")
+    assert a.read_text() == b.read_text()
+    for row in map(json.loads, a.read_text().splitlines()):
+        assert (tmp_path / "a" / row["video"]).read_bytes() == (tmp_path / "b" / row["video"]).read_bytes()
+    sc.write_clips_train(tmp_path / "c", 5, seed=8)
+    assert (tmp_path / "c" / "clips_train.jsonl").read_text() != a.read_text()
+
+
+def test_every_event_second_is_the_marker_the_model_reads():
+    """Under the demo model's sampling (2 fps, in pairs), a change at whole second t is first seen in the
+    patch whose `<t.x seconds>` marker floors to t, for every second but (at some rates) the last, which the
+    generator then never picks; for every frame rate and length either split uses."""
+    for split in (sc.TRAIN, sc.HELD_OUT):
+        for fps in split.fps:
+            for seconds in split.seconds:
+                clip = sc.Clip(64, 64, fps, seconds, (255, 255, 255), [])
+                world = sc.ClipWorld(0, split)
+                assert all(world._aligned(clip, t) for t in range(1, seconds - 1)), (fps, seconds)
+                assert len(sc.seen_times(clip)) == 2 * seconds  # one temporal patch a second
+
+
+@pytest.mark.parametrize("event", ["appear", "disappear"])
+def test_when_answers_match_the_frames_the_model_sees(tmp_path, media, event):
+    for index in range(3):
+        clip = sc.ClipWorld(11, sc.HELD_OUT if index % 2 else sc.TRAIN).clip(index, event)
+        path = tmp_path / f"{event}{index}.mp4"
+        sc.encode(clip, path)
+        video = media.load_video(VideoPart(str(path)))
+        assert video.size == (clip.width, clip.height)  # multiples of 32: the model sees the frames unresized
+        markers = patch_times(video)
+        whens = {q.split(" the ", 1)[1].rsplit(" ", 1)[0]: int(a) for k, q, a in clip.qas if k == "clip_when"}
+        assert whens
+        for track in clip.tracks:
+            shown = [_shown(f, track, t) for f, t in zip(video.frames, video.timestamps, strict=True)]
+            assert shown == [track.visible(t) for t in video.timestamps]  # drawn exactly when the clip says
+            if track.name in whens:
+                first = next(j for j, s in enumerate(shown) if s != shown[0])
+                assert int(float(f"{markers[first // 2]:.1f}")) == whens[track.name]
+                assert shown[0] == (event == "disappear")
+                assert shown[-1] == (event == "appear")
+        count = next(a for k, _, a in clip.qas if k == "clip_count")
+        assert int(count) == sum(not s for s in (_shown(video.frames[0], t, 0.0) for t in clip.tracks))
+
+
+def test_moves_are_clear_and_in_the_stated_direction(tmp_path, media):
+    for index in range(6):
+        clip = sc.ClipWorld(5).clip(index, "move")
+        path = tmp_path / f"m{index}.mp4"
+        sc.encode(clip, path)
+        video = media.load_video(VideoPart(str(path)))
+        (_, question, answer), = [qa for qa in clip.qas if qa[0] == "clip_move"]
+        mover = next(t for t in clip.tracks if t.name in question)
+        (x0, y0), (x1, y1) = _centroid(video.frames[0], mover.color), _centroid(video.frames[-1], mover.color)
+        moved = {"right": x1 - x0, "left": x0 - x1, "down": y1 - y0, "up": y0 - y1}[answer]
+        span = clip.width if answer in ("left", "right") else clip.height
+        assert moved >= 0.3 * span
+
+
+def test_the_example_clip(media):
+    assert EXAMPLE.stat().st_size < 100_000
+    video = media.load_video(VideoPart(str(EXAMPLE)))
+    (x0, _), (x1, _) = _centroid(video.frames[0], "red"), _centroid(video.frames[-1], "red")
+    assert x1 - x0 > 0.5 * 256
+    with av.open(str(EXAMPLE)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.average_rate, stream.width) == ("h264", Fraction(6), 256)
+
+
+def _streams(root: Path, name: str) -> list[tuple[dict, tuple[int, int, int, float]]]:
+    out = []
+    for row in map(json.loads, (root / name).read_text().splitlines()):
+        with av.open(str(root / row["video"])) as container:
+            s = container.streams.video[0]
+            out.append((row, (s.width, s.height, int(s.average_rate), float(s.duration * s.time_base))))
+    return out
+
+
+def test_eval_rows_are_one_question_of_each_kind_on_other_clips_than_training(tmp_path):
+    assert sc.write_clips_eval(tmp_path, per_kind=2, seed=3) == 2 * len(sc.EVAL_KINDS)
+    sc.write_clips_train(tmp_path, 5, seed=3)
+    held = _streams(tmp_path, "clips_eval.jsonl")
+    train = _streams(tmp_path, "clips_train.jsonl")
+    assert sorted(r["kind"] for r, _ in held) == sorted(sc.EVAL_KINDS * 2)
+    train_sizes = {s[:2] for _, s in train}
+    train_rates = {s[2] for _, s in train}
+    train_lengths = {round(s[3]) for _, s in train}
+    for row, (w, h, fps, seconds) in held:
+        assert ((w, h) in train_sizes, fps in train_rates, round(seconds) in train_lengths) == (False,) * 3
+        assert ((w, h) in sc.HELD_OUT.sides, fps in sc.HELD_OUT.fps) == (True, True)
+        if row["kind"] == "clip_move":
+            assert row["answer"] in sc.DIRECTIONS
+        elif row["kind"] in ("clip_when", "clip_count"):
+            assert row["answer"].isdigit()
+    for _, (w, h, fps, _) in train:
+        assert ((w, h) in sc.TRAIN.sides, fps in sc.TRAIN.fps) == (True, True)
+    sc.write_clips_eval(tmp_path / "in", per_kind=1, seed=3, held_out=False)
+    assert all(s[:2] in sc.TRAIN.sides for _, s in _streams(tmp_path / "in", "clips_eval.jsonl"))
+
+
+def test_training_rows_make_a_batch_with_the_demo_processor(tmp_path, processor):
+    sc.write_clips_train(tmp_path, 2, seed=0)
+    examples = read_jsonl(tmp_path / "clips_train.jsonl").examples
+    rows = [json.loads(line) for line in (tmp_path / "clips_train.jsonl").read_text().splitlines()]
+    batch = SFTCollator(processor, PixelBudget())(examples[:2])
+    # one temporal patch a second, each (height / 32) x (width / 32) tokens
+    for row, (t, h, w) in zip(rows, batch["video_grid_thw"].tolist(), strict=False):
+        with av.open(str(tmp_path / row["video"])) as container:
+            s = container.streams.video[0]
+            assert (t, h * 16, w * 16) == (round(float(s.duration * s.time_base)), s.height, s.width)
+    learned = [x for x in batch["labels"][0].tolist() if x != IGNORE]
+    assert processor.tokenizer.decode(learned) == rows[0]["answer"] + "<|im_end|>"
+
+
+@pytest.mark.heavy
+def test_the_demo_model_answers_clip_questions(tmp_path):
+    from vreason import VReason
+    from vreason.models.demo import demo_model_dir
+
+    sc.write_clips_eval(tmp_path, per_kind=1, seed=0)
+    rows = [json.loads(line) for line in (tmp_path / "clips_eval.jsonl").read_text().splitlines()]
+    vr = VReason(str(demo_model_dir()), dtype="float32")
+    try:
+        answer = vr.ask(None, "which direction does the red circle move?", video=str(EXAMPLE), max_new_tokens=8)
+        assert isinstance(answer.text, str)
+        report = sc.evaluate_clips(vr, rows, tmp_path)
+    finally:
+        vr.close()
+    assert {k: report[k]["count"] for k in sc.EVAL_KINDS} == dict.fromkeys(sc.EVAL_KINDS, 1)
+    assert 0.0 <= report["clip_when"]["within_1s"] <= 1.0
