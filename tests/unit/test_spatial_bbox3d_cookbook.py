@@ -6,7 +6,8 @@ The cookbook's prompt asks for
 `[{"bbox_3d":[x_center, y_center, z_center, x_size, y_size, z_size, roll, pitch, yaw],"label":"category"}]`
 and says "radians"; its drawing code (`convert_3dbbox`) unpacks the last three as pitch, yaw, roll, multiplies
 them by 180 and reads degrees, rotates each corner about x (pitch), then y (yaw), then z (roll), adds the centre
-and projects with fx * X / Z + cx, fy * Y / Z + cy. The answers below are the cookbook's printed outputs.
+and projects with fx * X / Z + cx, fy * Y / Z + cy. The values below are the cookbook's printed (parsed) outputs,
+written as the JSON the model sends.
 """
 
 from __future__ import annotations
