@@ -1,5 +1,6 @@
 """Score a model on question-answer JSONL rows (short form, optional "kind"): exact match per kind, and for
-grounding answers the IoU of each predicted box with the expected one (hit when IoU >= 0.5).
+grounding answers the IoU of each predicted box with the expected one (hit when IoU >= 0.5). A "json" answer
+matches when it parses to the same JSON value as the expected one (spacing and key order aside).
 
     python -m vreason.train.qa_eval --model DIR --data eval.jsonl [--limit N] [--out metrics.json]
 
@@ -21,10 +22,20 @@ from vreason.reasoning.grounding import iou, parse_detections
 from vreason.train.finetune import normalize_answer
 
 IOU_HIT = 0.5
+JSON_TOKENS = 128  # a JSON list of five shapes is about 80 tokens of the demo model's tokenizer
 
 
 def parse_boxes(text: str) -> list[tuple[float, float, float, float]]:
     return [d.box for d in parse_detections(text) if d.box is not None]
+
+
+def same_answer(kind: str, predicted: str, expected: str) -> bool:
+    if kind == "json":
+        try:
+            return json.loads(predicted) == json.loads(expected)
+        except ValueError:  # not JSON at all
+            return False
+    return normalize_answer(predicted) == normalize_answer(expected)
 
 
 def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
@@ -34,11 +45,12 @@ def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
         task = bar.add_task("evaluating", total=len(rows))
         for row in rows:
             image = row["image"] if Path(row["image"]).is_absolute() else str(base / row["image"])
-            answer = vr.ask(image, row["question"], temperature=0.0, presence_penalty=0.0, max_new_tokens=64)
             kind = row.get("kind", "all")
+            answer = vr.ask(image, row["question"], temperature=0.0, presence_penalty=0.0,
+                            max_new_tokens=JSON_TOKENS if kind == "json" else 64)
             s = stats[kind]
             s["count"] += 1
-            s["exact"] += normalize_answer(answer.text) == normalize_answer(row["answer"])
+            s["exact"] += same_answer(kind, answer.text, row["answer"])
             if kind == "grounding":
                 expected = parse_boxes(row["answer"])
                 predicted = parse_boxes(answer.text)

@@ -13,7 +13,10 @@ import math
 import random
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from vreason.train import shapes_varied as varied
 
 PALETTE: dict[str, tuple[int, int, int]] = {
     # easy-VQA's eight colours, measured from its images
@@ -33,7 +36,20 @@ SHAPES = ("circle", "rectangle", "triangle", "star", "hexagon")
 WORDS = ("stop", "open", "exit", "cat", "dog", "sun", "red", "blue", "box", "tree", "fish", "moon", "star",
          "up", "down", "left", "right", "yes", "no", "hello")
 KINDS = ("color", "shape", "presence", "count", "position", "grounding", "reading")
+# varied scenes (ShapesWorld(varied=True)) also ask for a description and for JSON
+VARIED_KINDS = (*KINDS, "describe", "json")
+NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 TEXT_LABEL = 255
+OVERLAP_SHARE = 0.25  # varied scenes whose shapes may overlap
+MAX_HIDDEN = 0.15  # the most of a shape a later one may hide
+POINTED = ("triangle", "star")  # never partly hidden: a triangle without its tip is no triangle
+DESCRIBE_QUESTIONS = ("what is in the image?", "describe the image.", "what shapes are in the image?",
+                      "what do you see in the image?", "which shapes are in the picture?",
+                      "list the shapes in the image.")
+JSON_QUESTIONS = ("answer in JSON with color and shape", "give the color and shape as JSON.",
+                  "reply in json: color, shape", "what color and shape is it? answer in JSON.")
+JSON_LIST_QUESTIONS = ("list the shapes as JSON.", "list every shape as JSON with color and shape.",
+                       "reply in json: a list of the shapes with color and shape")
 
 
 @dataclass(frozen=True)
@@ -53,7 +69,7 @@ class Shape:
 
 @dataclass
 class QA:
-    kind: str  # one of KINDS
+    kind: str  # one of KINDS (VARIED_KINDS in varied scenes)
     question: str
     answer: str
 
@@ -67,6 +83,8 @@ class Scene:
     qas: list[QA] = field(default_factory=list)
     # which pixel shows what, same size as `image` ("L"): 0 background, i + 1 shapes[i], TEXT_LABEL the text
     labels: Image.Image | None = None
+    # varied scenes: each shape's whole area in pixels (before any later shape hides part of it)
+    areas: list[int] = field(default_factory=list)
 
 
 def relative_box(box: tuple[int, int, int, int], size: tuple[int, int]) -> list[int]:
@@ -79,16 +97,25 @@ def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
 
 
 class ShapesWorld:
-    def __init__(self, seed: int = 0, color_jitter: int = 0):
+    def __init__(self, seed: int = 0, color_jitter: int = 0, varied: bool = False):
         """`color_jitter`: each channel of a drawn colour moves by up to this much from the palette's value, so
-        a dark red is still red (0: the palette exactly, and the same scenes as before for a seed)."""
+        a dark red is still red (0: the palette exactly, and the same scenes as before for a seed).
+        `varied`: pictures drawn in varied ways (shapes_varied.py) and the "describe" and "json" families too;
+        False draws exactly the scenes it always drew for a seed."""
         self.rng = random.Random(seed)
         self.color_jitter = color_jitter
+        self.varied = varied
 
     def _paint(self, color: str) -> tuple[int, int, int]:
         if not self.color_jitter:
             return PALETTE[color]
         j = self.color_jitter
+        if self.varied:  # on varied pictures a strayed colour stays clearly nearest its own name
+            for _ in range(8):
+                painted = tuple(min(255, max(0, c + self.rng.randint(-j, j))) for c in PALETTE[color])
+                if _clearly(painted, color):
+                    return painted
+            return PALETTE[color]
         return tuple(min(255, max(0, c + self.rng.randint(-j, j))) for c in PALETTE[color])
 
     # -- scenes ------------------------------------------------------------------------------------------
@@ -96,6 +123,8 @@ class ShapesWorld:
     def scene(self, kind: str | None = None) -> Scene:
         """A scene with questions; `kind` picks the question family (None: a mix)."""
         rng = self.rng
+        if self.varied:
+            return self._varied_scene(kind)
         if kind == "reading":
             return self._text_scene()
         single = kind in ("color", "shape", "presence", "grounding") and rng.random() < 0.6
@@ -154,6 +183,109 @@ class ShapesWorld:
             question = rng.choice((question, "what number is written?"))
         return Scene(image=image, text=text, text_color=color, qas=[QA("reading", question, text)], labels=labels)
 
+    # -- varied scenes (shapes_varied.py draws them) --------------------------------------------------------
+
+    def _varied_scene(self, kind: str | None) -> Scene:
+        rng = self.rng
+        if kind == "reading":
+            return self._varied_text_scene()
+        single = kind in ("color", "shape", "presence", "grounding", "json") and rng.random() < 0.6
+        count = 1 if single else rng.randint(2 if kind == "position" else 1, 5)
+        scene = self._varied_shape_scene(count)
+        scene.qas = self._questions(scene, kind)
+        return scene
+
+    def _varied_shape_scene(self, count: int) -> Scene:
+        rng = self.rng
+        noise = np.random.default_rng(rng.getrandbits(64))
+        size = varied.picture_size(rng, 64 if count == 1 else 128)
+        width, height = size
+        side = min(size)
+        image = varied.background(rng, noise, size)
+        labels = np.zeros((height, width), np.uint8)
+        scale = rng.randint(1, 4)  # 1: hard edges as in the plain scenes
+        overlap = count > 1 and rng.random() < OVERLAP_SHARE
+        gap = rng.choice((0, 1, 2, max(2, side // 40)))  # 0: shapes may touch
+        shapes: list[Shape] = []
+        areas: list[int] = []
+        styles: list[str] = []
+        attempts = 0
+        while len(shapes) < count and attempts < 200:
+            attempts += 1
+            low = max(16, int(side * (0.18 if count > 2 else 0.25)))
+            extent = rng.randint(low, max(low, int(side * (0.45 if count > 1 else 0.8))))
+            kind = rng.choice(SHAPES)
+            w = h = float(extent)
+            if kind != "star" and kind != "hexagon":  # thin and thick ones; circles stay round
+                h = extent * rng.uniform(*{"circle": (0.92, 1.0), "rectangle": (0.25, 1.0)}.get(kind, (0.5, 1.0)))
+                if rng.random() < 0.5:
+                    w, h = h, w
+            angle = rng.uniform(-10, 10) if rng.random() < 0.5 else 0.0
+            points = varied.outline(kind, w, h, angle)
+            half_w, half_h = max(abs(p[0]) for p in points), max(abs(p[1]) for p in points)
+            if 2 * half_w + 4 > width or 2 * half_h + 4 > height:
+                continue
+            cx, cy = rng.uniform(half_w + 1, width - half_w - 2), rng.uniform(half_h + 1, height - half_h - 2)
+            box = (round(cx - half_w), round(cy - half_h), round(cx + half_w), round(cy + half_h))
+            style = rng.choice(varied.STYLES)
+            near = [i for i, s in enumerate(shapes) if _overlaps(box, s.box, gap)]
+            if near and not (overlap and style != "outline" and all(styles[i] != "outline" for i in near)):
+                continue  # outline-only shapes never overlap: what shows through them would be ambiguous
+            stroke = rng.randint(1, max(1, min(4, extent // 10))) if style == "border" else \
+                rng.randint(max(3, extent // 10), max(3, extent // 6))
+            drawn = varied.draw(points, cx, cy, scale, style, stroke)
+            covers, shows = varied.covered(drawn.fill), varied.covered(drawn.paint)
+            if not shows.any():
+                continue
+            region = labels[drawn.y : drawn.y + covers.shape[0], drawn.x : drawn.x + covers.shape[1]]
+            if near:  # what of each earlier shape would stay in view
+                hidden = np.bincount(region[covers], minlength=len(shapes) + 1)[1:]
+                visible = np.bincount(labels.ravel(), minlength=len(shapes) + 1)[1:]
+                if any((area - visible[i] + hidden[i]) / area > MAX_HIDDEN for i, area in enumerate(areas)):
+                    continue
+                if any(hidden[i] and shapes[i].kind in POINTED for i in range(len(shapes))):
+                    continue
+            color = rng.choice(list(PALETTE))
+            paint = self._paint(color)
+            image.paste(paint, (drawn.x, drawn.y), drawn.paint)  # blended by coverage: anti-aliased edges
+            if drawn.border is not None and varied.covered(drawn.border).sum() > 0.25 * covers.sum():
+                drawn.border = None  # a border over much of a small or thin shape would hide its colour
+            if drawn.border is not None:  # black or a darker shade of the shape's colour
+                dark = (0, 0, 0) if rng.random() < 0.5 else tuple(round(c * 0.4) for c in paint)
+                image.paste(dark, (drawn.x, drawn.y), drawn.border)
+            region[shows] = len(shapes) + 1
+            shapes.append(Shape(kind, color, drawn.box()))
+            areas.append(int(shows.sum()))
+            styles.append(style)
+        return Scene(image=varied.finish(image, rng), shapes=shapes, labels=Image.fromarray(labels, "L"),
+                     areas=areas)
+
+    def _varied_text_scene(self) -> Scene:
+        rng = self.rng
+        noise = np.random.default_rng(rng.getrandbits(64))
+        size = varied.picture_size(rng, 96)
+        image = varied.background(rng, noise, size)
+        text = rng.choice(WORDS) if rng.random() < 0.5 else str(rng.randint(0, 999))
+        draw = ImageDraw.Draw(image)
+        points = rng.randint(min(size) // 5, min(size) // 3)
+        while True:  # the whole text fits
+            font = ImageFont.load_default(size=points)
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+            if right - left <= size[0] - 2 or points <= 10:
+                break
+            points -= 2
+        x = rng.randint(0, max(0, size[0] - (right - left))) - left
+        y = rng.randint(0, max(0, size[1] - (bottom - top))) - top
+        color = rng.choice(("black", "blue", "red", "brown", "teal", "purple"))
+        draw.text((x, y), text, fill=self._paint(color), font=font)
+        labels = Image.new("L", image.size, 0)
+        ImageDraw.Draw(labels).text((x, y), text, fill=TEXT_LABEL, font=font)
+        question = rng.choice(("what does the text say?", "what is written in the image?", "read the text."))
+        if text.isdigit():
+            question = rng.choice((question, "what number is written?"))
+        picture = varied.finish(image, rng)
+        return Scene(image=picture, text=text, text_color=color, qas=[QA("reading", question, text)], labels=labels)
+
     # -- questions -----------------------------------------------------------------------------------------
 
     def _questions(self, scene: Scene, kind: str | None) -> list[QA]:
@@ -165,6 +297,8 @@ class ShapesWorld:
             "position": self._position_qas,
             "grounding": self._grounding_qas,
         }
+        if self.varied:
+            families |= {"describe": self._describe_qas, "json": self._json_qas}
         chosen = [kind] if kind else list(families)
         qas = [qa for name in chosen for qa in families[name](scene)]
         self.rng.shuffle(qas)
@@ -231,7 +365,7 @@ class ShapesWorld:
         out = []
         pairs = [(a, b) for a in named for b in named if a is not b]
         rng.shuffle(pairs)
-        side = scene.image.width
+        side = min(scene.image.size)  # the plain scenes are square
         for a, b in pairs:
             dx, dy = a.center[0] - b.center[0], a.center[1] - b.center[1]
             if max(abs(dx), abs(dy)) < side * 0.15 or 0.6 < abs(dx) / (abs(dy) + 1e-6) < 1.6:
@@ -264,6 +398,35 @@ class ShapesWorld:
             out.append(QA("grounding", f"locate every {kind} and output bbox_2d in JSON.",
                           grounding_answer(matches, scene.image.size)))
         return out
+
+    def _describe_qas(self, scene: Scene) -> list[QA]:
+        """"a red circle, two blue stars and an orange hexagon": shapes named left to right by centre x (the
+        same name counted once, where it first appears)."""
+        named: dict[str, int] = {}
+        for s in left_to_right(scene.shapes):
+            named[s.name] = named.get(s.name, 0) + 1
+        parts = [f"{'an' if name[0] in 'aeiou' else 'a'} {name}" if n == 1 else f"{NUMBERS[n]} {name}s"
+                 for name, n in named.items()]
+        answer = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        return [QA("describe", self.rng.choice(DESCRIBE_QUESTIONS), answer)]
+
+    def _json_qas(self, scene: Scene) -> list[QA]:
+        """`{"color": "red", "shape": "circle"}` for one shape; a list of those, left to right, for more."""
+        objects = [{"color": s.color, "shape": s.kind} for s in left_to_right(scene.shapes)]
+        if len(objects) == 1:
+            return [QA("json", self.rng.choice(JSON_QUESTIONS), json.dumps(objects[0]))]
+        return [QA("json", self.rng.choice(JSON_LIST_QUESTIONS), json.dumps(objects))]
+
+
+def left_to_right(shapes: list[Shape]) -> list[Shape]:
+    """The order descriptions and JSON lists name shapes in: by centre x, then centre y."""
+    return sorted(shapes, key=lambda s: s.center)
+
+
+def _clearly(rgb: tuple[int, int, int], color: str) -> bool:
+    """`rgb` is much nearer `color` than any other palette colour (a jittered orange is not nearly yellow)."""
+    own = math.dist(rgb, PALETTE[color])
+    return all(own < 0.6 * math.dist(rgb, value) for name, value in PALETTE.items() if name != color)
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], margin: int) -> bool:

@@ -1,0 +1,138 @@
+"""Drawing for the shapes world's varied scenes (`ShapesWorld(varied=True)`): pictures drawn other ways than
+the plain flat-colour squares the demo model first learnt from, so it also answers on those.
+
+What varies: anti-aliasing (each shape drawn at 1-4x and box-downsampled: 1x keeps hard edges), outline-only
+shapes (the ring in the shape's own colour, a tenth of its size or more thick) and filled shapes with a dark
+border (1-4 px), thin and thick shapes, a slight rotation (within 10 degrees), picture sizes 64-512 px and
+non-square, tinted / gradient / noisy light backgrounds, and JPEG artefacts (quality 40-90) baked in.
+
+Every shape is a polygon (a circle is 48 points), drawn on its own small patch, so a shape's mask (coverage
+>= 0.5 after downsampling) is exact for the rotated, anti-aliased shape: its pixel box and the label image
+come from that mask. Random numbers come from the caller's `random.Random` (and a numpy generator seeded
+from it), so the same seed draws the same pictures.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageChops, ImageDraw
+
+# lightest and darkest background channel: palette colours (jittered gray is at most 168) stay far from it
+BACKGROUND_MIN = 215
+STYLES = ("fill", "fill", "fill", "border", "outline")
+JPEG_SHARE = 0.35
+
+
+@dataclass
+class Drawn:
+    """One shape drawn on a patch at (x, y) of the picture: coverage (0-255) of the whole shape (`fill`), of
+    what is painted in its colour (`paint`: the ring for outline-only shapes) and of its dark border."""
+
+    x: int
+    y: int
+    fill: Image.Image
+    paint: Image.Image
+    border: Image.Image | None
+
+    def box(self) -> tuple[int, int, int, int]:
+        """The picture-pixel box (x1, y1, x2, y2, inclusive) of the whole shape's mask."""
+        rows, cols = np.nonzero(covered(self.fill))
+        return (self.x + int(cols.min()), self.y + int(rows.min()), self.x + int(cols.max()),
+                self.y + int(rows.max()))
+
+
+def covered(coverage: Image.Image) -> np.ndarray:
+    """The pixels at least half covered: a shape's mask."""
+    return np.asarray(coverage) >= 128
+
+
+def picture_size(rng: random.Random, smallest: int) -> tuple[int, int]:
+    """Width and height within `smallest`-512 px; half the pictures are non-square (sides 0.55-1 apart)."""
+    long = rng.randint(smallest, 512)
+    if rng.random() < 0.5:
+        return long, long
+    short = max(64, round(long * rng.uniform(0.55, 0.95)))
+    return (long, short) if rng.random() < 0.5 else (short, long)
+
+
+def background(rng: random.Random, noise: np.random.Generator, size: tuple[int, int]) -> Image.Image:
+    """A light RGB picture: a plain tint, or a gradient between two tints, with sensor-like noise for a share."""
+    w, h = size
+
+    def tint() -> tuple[int, int, int]:
+        return tuple(rng.randint(BACKGROUND_MIN, 255) for _ in range(3))
+
+    image = Image.new("RGB", size, tint())
+    if rng.random() < 0.5:  # a linear gradient at any angle: drawn small, stretched (it stays linear)
+        angle = rng.uniform(0, 2 * math.pi)
+        t = np.linspace(0, math.sin(angle), 16)[:, None] + np.linspace(0, math.cos(angle), 16)[None, :]
+        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+        ramp = Image.fromarray((t * 255).astype(np.uint8), "L").resize(size, Image.Resampling.BILINEAR)
+        image = Image.composite(Image.new("RGB", size, tint()), image, ramp)
+    if rng.random() < 0.4:
+        grain = noise.standard_normal((h, w), dtype=np.float32) * rng.uniform(2, 7) + 128
+        grain = Image.fromarray(np.clip(grain, 0, 255).astype(np.uint8), "L")
+        image = ImageChops.add(image, Image.merge("RGB", (grain, grain, grain)), scale=1.0, offset=-128)
+    return image
+
+
+def outline(kind: str, w: float, h: float, angle: float) -> list[tuple[float, float]]:
+    """The shape's polygon around (0, 0), `w` by `h` before turning by `angle` degrees."""
+    if kind == "circle":
+        points = [(w / 2 * math.cos(2 * math.pi * i / 48), h / 2 * math.sin(2 * math.pi * i / 48))
+                  for i in range(48)]
+    elif kind == "rectangle":
+        points = [(-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)]
+    elif kind == "triangle":  # point up, as in the plain scenes
+        points = [(0.0, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)]
+    elif kind == "hexagon":
+        points = [(w / 2 * math.cos(math.pi / 3 * i), h / 2 * math.sin(math.pi / 3 * i)) for i in range(6)]
+    else:  # five-pointed star, point up
+        points = []
+        for i in range(10):
+            radius = 1.0 if i % 2 == 0 else 0.45
+            a = -math.pi / 2 + math.pi / 5 * i
+            points.append((w / 2 * radius * math.cos(a), h / 2 * radius * math.sin(a)))
+    turn = math.radians(angle)
+    c, s = math.cos(turn), math.sin(turn)
+    return [(x * c - y * s, x * s + y * c) for x, y in points]
+
+
+def draw(points: list[tuple[float, float]], x: float, y: float, scale: int, style: str, stroke: int) -> Drawn:
+    """Draw the polygon (coordinates relative to the picture point (x, y)) at `scale` times and downsample:
+    `style` "fill", "border" (a dark `stroke`-px border inside the shape) or "outline" (only a `stroke`-px
+    ring inside the shape's edge)."""
+    xs, ys = [p[0] + x for p in points], [p[1] + y for p in points]
+    left, top = math.floor(min(xs)) - 1, math.floor(min(ys)) - 1
+    width, height = math.ceil(max(xs)) + 2 - left, math.ceil(max(ys)) + 2 - top
+    scaled = [((px - left) * scale, (py - top) * scale) for px, py in zip(xs, ys, strict=True)]
+
+    def coverage(ring: bool) -> Image.Image:
+        image = Image.new("L", (width * scale, height * scale), 0)
+        ImageDraw.Draw(image).polygon(scaled, fill=255)
+        if ring:  # a line twice the stroke along the edge, kept where it is inside the shape
+            edge = Image.new("L", image.size, 0)
+            ImageDraw.Draw(edge).line([*scaled, scaled[0], scaled[1]], fill=255, width=2 * stroke * scale,
+                                      joint="curve")
+            image = ImageChops.darker(image, edge)
+        return image.reduce(scale) if scale > 1 else image  # box filter: the share of a pixel covered
+
+    fill = coverage(ring=False)
+    ring = coverage(ring=True) if style != "fill" else None
+    if style == "outline":
+        return Drawn(left, top, fill, ring, None)
+    return Drawn(left, top, fill, fill, ring)
+
+
+def finish(picture: Image.Image, rng: random.Random) -> Image.Image:
+    """The picture, round-tripped through JPEG (quality 40-90) for a share."""
+    if rng.random() < JPEG_SHARE:
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=rng.randint(40, 90))
+        picture = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    return picture

@@ -1,0 +1,200 @@
+"""The shapes world's varied scenes: the plain scenes stay as they were, and on the varied pictures (anti-aliased,
+outlined, rotated, non-square, tinted, JPEG) the boxes, labels, descriptions and JSON answers are still true."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vreason.train.demo_data import write_shapes_eval, write_shapes_train
+from vreason.train.shapes_world import KINDS, PALETTE, VARIED_KINDS, ShapesWorld, left_to_right, relative_box
+
+NUMBER = {"a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+def _digest(seed: int, jitter: int) -> str:
+    digest = hashlib.sha256()
+    world = ShapesWorld(seed, color_jitter=jitter)
+    for kind in (None, *KINDS, None, "grounding"):
+        scene = world.scene(kind)
+        digest.update(scene.image.tobytes())
+        digest.update(str(scene.image.size).encode())
+        digest.update(scene.labels.tobytes())
+        digest.update(json.dumps([(q.kind, q.question, q.answer) for q in scene.qas]).encode())
+    return digest.hexdigest()
+
+
+def test_plain_scenes_are_the_ones_the_shipped_model_was_trained_on():
+    # hashes of the scenes before varied scenes existed: the demo recipe still draws the same pictures
+    assert _digest(0, 0) == "a494564e80a62c2f2fc216e48703874c362e56b1c36709ee04af320d6336f960"
+    assert _digest(7, 40) == "c377d76f3f55b7977940be3d1a5983723cff33ecab9d1745b011732782fd009f"
+
+
+def test_plain_training_and_eval_files_are_unchanged(tmp_path: Path):
+    write_shapes_train(tmp_path / "t", 12, seed=11, color_jitter=40)
+    write_shapes_eval(tmp_path / "e", 2, seed=5)
+    digest = hashlib.sha256()
+    for path in sorted(tmp_path.rglob("*")):
+        if path.suffix == ".jsonl":
+            digest.update(path.read_bytes())
+        elif path.suffix == ".png":
+            digest.update(path.name.encode())
+            digest.update(np.asarray(Image.open(path)).tobytes())
+    assert digest.hexdigest() == "e86455b72d47e2eacfbeb936dd82dc78f45391d4545f61ff66e843006224aa7f"
+
+
+def _scenes(seed: int, n: int, kinds=(None, "grounding", "describe", "json", "count")) -> list:
+    world = ShapesWorld(seed, color_jitter=40, varied=True)
+    return [world.scene(kinds[i % len(kinds)]) for i in range(n)]
+
+
+def test_varied_scenes_are_deterministic_per_seed():
+    a, b, c = _scenes(4, 12), _scenes(4, 12), _scenes(5, 12)
+    for sa, sb in zip(a, b, strict=True):
+        assert np.array_equal(np.asarray(sa.image), np.asarray(sb.image))
+        assert np.array_equal(np.asarray(sa.labels), np.asarray(sb.labels))
+        assert [(q.question, q.answer) for q in sa.qas] == [(q.question, q.answer) for q in sb.qas]
+    assert any(sa.image.size != sc.image.size for sa, sc in zip(a, c, strict=True))
+
+
+@pytest.mark.parametrize("kind", VARIED_KINDS)
+def test_every_varied_family_produces_questions(kind):
+    world = ShapesWorld(1, varied=True)
+    qas = [qa for _ in range(10) for qa in world.scene(kind).qas]
+    assert qas
+    assert {qa.kind for qa in qas} == {kind}
+
+
+def test_plain_scenes_ask_no_descriptions_or_json():
+    world = ShapesWorld(1)
+    assert not {qa.kind for _ in range(10) for qa in world.scene(None).qas} & {"describe", "json"}
+
+
+def test_picture_sizes_vary_and_some_are_not_square():
+    sizes = [s.image.size for s in _scenes(6, 60)]
+    assert all(64 <= w <= 512 and 64 <= h <= 512 for w, h in sizes)
+    assert sum(w != h for w, h in sizes) >= 10
+    assert max(max(s) for s in sizes) > 400
+    assert min(min(s) for s in sizes) < 160
+
+
+def _relative_iou(a: list[int], b: list[int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union
+
+
+def test_boxes_match_the_label_mask_of_rotated_antialiased_shapes():
+    checked = 0
+    for scene in _scenes(2, 60, kinds=("grounding",)):
+        labels = np.asarray(scene.labels)
+        w, h = scene.image.size
+        assert labels.shape == (h, w)
+        boxes = {(s.name, tuple(relative_box(s.box, scene.image.size))) for s in scene.shapes}
+        for qa in scene.qas:  # every answer box is one shape's box
+            for item in json.loads(qa.answer):
+                assert all(0 <= v <= 1000 for v in item["bbox_2d"])
+                assert (item["label"], tuple(item["bbox_2d"])) in boxes
+        for index, shape in enumerate(scene.shapes):
+            visible = labels == index + 1
+            if visible.sum() < scene.areas[index]:
+                continue  # partly behind another shape: its mask is not its whole extent
+            rows, cols = np.nonzero(visible)
+            mask_box = [cols.min() / w * 1000, rows.min() / h * 1000, cols.max() / w * 1000, rows.max() / h * 1000]
+            assert _relative_iou(relative_box(shape.box, scene.image.size), mask_box) >= 0.9, (shape, mask_box)
+            checked += 1
+    assert checked > 60
+
+
+def _nearest(rgb: np.ndarray) -> str:
+    return min(PALETTE, key=lambda name: np.linalg.norm(rgb - np.array(PALETTE[name])))
+
+
+def test_label_pixels_show_the_shape_in_its_colour():
+    wrong, checked = 0, 0
+    for scene in _scenes(3, 40):
+        labels = np.asarray(scene.labels)
+        pixels = np.asarray(scene.image).reshape(-1, 3).astype(float)
+        for i, shape in enumerate(scene.shapes):
+            mask = (labels == i + 1).ravel()
+            assert mask.sum() >= 0.85 * scene.areas[i]
+            if mask.sum() >= 40:
+                checked += 1
+                wrong += _nearest(np.median(pixels[mask], axis=0)) != shape.color
+    assert checked > 60
+    assert wrong <= checked * 0.05  # JPEG and thin outlines may blur a few; the colour stays the answer
+
+
+def test_overlap_hides_at_most_a_quarter_of_a_shape_and_happens():
+    overlapped = 0
+    for scene in _scenes(8, 80, kinds=(None, "count")):
+        labels = np.asarray(scene.labels)
+        for i, area in enumerate(scene.areas):
+            shown = int((labels == i + 1).sum())
+            assert shown >= 0.85 * area - 1
+            if scene.shapes[i].kind in ("triangle", "star"):
+                assert shown == area  # their points stay in view
+            overlapped += shown < area
+    assert overlapped > 0
+
+
+def _parse_description(text: str) -> list[tuple[str, str]]:
+    parts = re.split(r", | and ", text)
+    out = []
+    for part in parts:
+        number, color, kind = part.split(" ")
+        out += [(color, kind.removesuffix("s") if NUMBER[number] > 1 else kind)] * NUMBER[number]
+    return out
+
+
+def test_descriptions_and_json_name_every_shape_left_to_right():
+    seen = {"describe": 0, "json_one": 0, "json_list": 0, "duplicates": 0}
+    for scene in _scenes(9, 80, kinds=("describe", "json", None)):
+        ordered = [(s.color, s.kind) for s in left_to_right(scene.shapes)]
+        for qa in scene.qas:
+            if qa.kind == "describe":
+                described = _parse_description(qa.answer)
+                assert sorted(described) == sorted(ordered), (qa.answer, ordered)
+                firsts = list(dict.fromkeys(ordered))
+                assert list(dict.fromkeys(described)) == firsts  # named in the order they first appear
+                seen["describe"] += 1
+                seen["duplicates"] += len(firsts) < len(ordered)
+            elif qa.kind == "json":
+                value = json.loads(qa.answer)
+                assert qa.answer == json.dumps(value)
+                if isinstance(value, dict):
+                    assert [(value["color"], value["shape"])] == ordered
+                    seen["json_one"] += 1
+                else:
+                    assert [(v["color"], v["shape"]) for v in value] == ordered
+                    seen["json_list"] += 1
+    assert all(seen.values()), seen
+
+
+def test_varied_writers_write_png_rows_with_the_new_families(tmp_path: Path):
+    rows = write_shapes_train(tmp_path / "t", 30, seed=11, color_jitter=40, varied=True)
+    lines = [json.loads(line) for line in (tmp_path / "t" / "train.jsonl").read_text().splitlines()]
+    assert rows == len(lines) > 30
+    sizes = {Image.open(tmp_path / "t" / f"images/s{i:06d}.png").size for i in range(30)}
+    assert any(w != h for w, h in sizes)
+    write_shapes_eval(tmp_path / "e", 2, seed=5, varied=True)
+    kinds = [json.loads(line)["kind"] for line in (tmp_path / "e" / "eval.jsonl").read_text().splitlines()]
+    assert sorted(set(kinds)) == sorted(VARIED_KINDS)
+    assert all(kinds.count(k) == 2 for k in VARIED_KINDS)
+
+
+@pytest.mark.heavy  # qa_eval imports torch
+def test_json_answers_score_by_value():
+    from vreason.train.qa_eval import same_answer
+
+    assert same_answer("json", '{"shape":"circle", "color": "red"}', '{"color": "red", "shape": "circle"}')
+    assert not same_answer("json", '{"color": "blue", "shape": "circle"}', '{"color": "red", "shape": "circle"}')
+    assert not same_answer("json", "red circle", '{"color": "red", "shape": "circle"}')
+    assert same_answer("describe", "A red circle.", "a red circle")
