@@ -198,3 +198,17 @@ def test_json_answers_score_by_value():
     assert not same_answer("json", '{"color": "blue", "shape": "circle"}', '{"color": "red", "shape": "circle"}')
     assert not same_answer("json", "red circle", '{"color": "red", "shape": "circle"}')
     assert same_answer("describe", "A red circle.", "a red circle")
+
+
+def test_varied_warmup_samples_map_every_object():
+    import itertools
+
+    from vreason.train.demo_data import WARMUP_ATTRIBUTES, warmup_samples
+
+    for image, instances, objects in itertools.islice(warmup_samples(seed=3, varied=True), 30):
+        labels = np.asarray(instances)
+        assert image.size == instances.size
+        assert labels.max() == len(objects)
+        assert set(np.unique(labels)) == set(range(len(objects) + 1))  # every object has pixels
+        assert all(o["color"] in WARMUP_ATTRIBUTES["color"] and o["shape"] in WARMUP_ATTRIBUTES["shape"]
+                   for o in objects)

@@ -162,10 +162,11 @@ def corpus(*files: Path) -> list[str]:
 WARMUP_ATTRIBUTES = {"shape": [*SHAPES, "text"], "color": list(PALETTE)}
 
 
-def warmup_samples(seed: int) -> Iterator[tuple[Image.Image, Image.Image, list[dict[str, str]]]]:
+def warmup_samples(seed: int, varied: bool = False) -> Iterator[tuple[Image.Image, Image.Image, list[dict[str, str]]]]:
     """An endless stream of shapes-world pictures with their instance maps and each object's shape and colour
-    (a written word is one object of shape "text"): vision_warmup.py's input."""
-    world = ShapesWorld(seed)
+    (a written word is one object of shape "text"): vision_warmup.py's input. `varied`: the varied pictures
+    (an outline-only shape's map is its ring, a bordered shape's includes the border)."""
+    world = ShapesWorld(seed, varied=varied)
     rng = random.Random(seed)
     while True:
         scene = world.scene(rng.choice(SCENE_KINDS))
