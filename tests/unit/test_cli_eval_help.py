@@ -32,7 +32,8 @@ def test_eval_help_shows_cloud_rows_and_their_metrics():
     assert "point-cloud rows" in text
     assert "asked on its rendered views (default bev), exact match" in text
     assert "right at 3D IoU (with yaw) >= 0.25" in text
-    for metric in ("box3d_mean_iou", "box3d_centre_distance", "box3d_first_accuracy", "box3d_missed"):
+    for metric in ("box3d_mean_iou", "box3d_mean_iou_axis_aligned", "box3d_centre_distance", "box3d_first_accuracy",
+                   "box3d_missed"):
         assert metric in text
 
 

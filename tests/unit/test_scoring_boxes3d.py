@@ -47,6 +47,9 @@ def test_best_box_counts_first_box_reported_and_distances():
     assert metrics["box3d_centre_distance"] == pytest.approx((0 + 1 + 0 + 0) / 4)
     assert metrics["box3d_missed"] == 2
     assert metrics["box3d_boxes_per_item"] == pytest.approx(6 / 6)
+    # Axis-aligned hulls: the same for yaw-0 boxes; the quarter-turn box's hull is 1x2 against 2x1: IoU 1/3.
+    assert metrics["box3d_mean_iou_axis_aligned"] == pytest.approx((1 + 1 / 3 + 1 + 0 + 1 / 3 + 0) / 6)
+    assert metrics["box3d_accuracy_axis_aligned"] == pytest.approx(4 / 6)
     assert metrics["accuracy"] == pytest.approx(4 / 6)
     assert list(metrics)[:2] == ["count", "accuracy"]
 

@@ -64,6 +64,7 @@ def eval_command(
       {"cloud": "room.ply", "target": "red box", "box3d":
        {"center": [1.2, 0.4, 0.5], "size": [0.8, 0.6, 1.0], "yaw": 0.3}}
       right at 3D IoU (with yaw) >= 0.25; metrics.json adds box3d_mean_iou,
+      box3d_mean_iou_axis_aligned (IoU of the boxes' axis-aligned hulls),
       box3d_centre_distance, box3d_first_accuracy, box3d_missed
     """
     from vreason.eval import RunOptions, evaluate, load_dataset

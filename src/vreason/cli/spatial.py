@@ -89,7 +89,13 @@ def ground3d(
             "(a real Qwen3-VL) on a perspective view, or on the colour image of an RGB-D frame.",
         ),
     ] = "lift",
-    angle_unit: Annotated[str, typer.Option("--angle-unit", help="bbox_3d angles: rad, pi or deg.")] = "rad",
+    angle_unit: Annotated[
+        str,
+        typer.Option(
+            "--angle-unit",
+            help="bbox_3d angles: pi (the Qwen3-VL cookbook's drawing code: angle x 180 degrees), rad or deg.",
+        ),
+    ] = "pi",
     view_words: Annotated[
         bool,
         typer.Option(

@@ -7,7 +7,9 @@ overlaps). Metrics: `box3d_accuracy` (the rule above), `box3d_first_accuracy` (t
 first box the model gave: a model that returns many boxes cannot hide behind them), `box3d_mean_iou` (the
 counting box's IoU, 0 for an item with none), `box3d_centre_distance` (mean distance between the counting
 box's centre and the true one, in the cloud's units, over items with a box), `box3d_missed` (items with no
-box, failed ones included), `box3d_boxes_per_item`. No model, no files.
+box, failed ones included), `box3d_boxes_per_item`, and `box3d_mean_iou_axis_aligned` /
+`box3d_accuracy_axis_aligned` (the best IoU of the boxes' axis-aligned hulls, spatial/boxes3d.py:
+`iou_axis_aligned`: the number of benchmarks that ignore orientation). No model, no files.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from vreason.scoring import metrics as m
 from vreason.scoring.records import PredictionRecord
-from vreason.spatial.boxes3d import Box3D, centre_distance, iou_3d
+from vreason.spatial.boxes3d import Box3D, centre_distance, iou_3d, iou_axis_aligned
 
 IOU_3D_THRESHOLD = 0.25
 
@@ -39,6 +41,14 @@ def best_match(record: PredictionRecord) -> tuple[float, float | None]:
     return iou, -negative_distance
 
 
+def best_axis_aligned(record: PredictionRecord) -> float:
+    """The best axis-aligned IoU of the boxes found for `record` (0.0 for none, or a failed request)."""
+    if record.error is not None:
+        return 0.0
+    truth = as_box(record.box3d or {})
+    return max((iou_axis_aligned(box, truth) for box in map(as_box, record.pred_boxes3d)), default=0.0)
+
+
 def box3d_correct(record: PredictionRecord) -> bool:
     return best_match(record)[0] >= IOU_3D_THRESHOLD
 
@@ -51,11 +61,14 @@ def box3d_metrics(records: Sequence[PredictionRecord]) -> dict[str, Any]:
         for r in records
     ]
     distances = [d for _, d in matches if d is not None]
+    axis_aligned = [best_axis_aligned(r) for r in records]
     return {
         "box3d_accuracy": m.mean([float(box3d_correct(r)) for r in records]),
         "box3d_first_accuracy": m.mean([float(iou >= IOU_3D_THRESHOLD) for iou in first]),
         "box3d_mean_iou": m.mean([iou for iou, _ in matches]),
         "box3d_centre_distance": m.mean(distances),
+        "box3d_mean_iou_axis_aligned": m.mean(axis_aligned),
+        "box3d_accuracy_axis_aligned": m.mean([float(iou >= IOU_3D_THRESHOLD) for iou in axis_aligned]),
         "box3d_iou_threshold": IOU_3D_THRESHOLD,
         "box3d_items": len(records),
         "box3d_missed": sum(not r.pred_boxes3d or r.error is not None for r in records),

@@ -43,7 +43,7 @@ class Ground3DOptions(_Request):
     views: list[ViewName] = Field(default=["bev"], min_length=1, max_length=len(VIEW_NAMES))
     size: int = Field(default=DEFAULT_SIZE, ge=16, le=MAX_SIZE)  # longer side of each view, pixels
     method: Literal["lift", "bbox_3d"] = "lift"
-    angle_unit: Literal["rad", "pi", "deg"] = "rad"  # how a real Qwen3-VL's bbox_3d angles are read
+    angle_unit: Literal["rad", "pi", "deg"] = "pi"  # how a real Qwen3-VL's bbox_3d angles are read (cookbook: pi)
     view_words: bool = True  # ask in the words of the view ("red box" from above: "red rectangle")
     focus: bool = False  # frame the views on what stands on the ground (room-sized scans)
     format: str | None = Field(default=None, description=f"The cloud's format: {', '.join(FORMATS)}.")
