@@ -18,6 +18,7 @@ speed (`TRAIN` / `HELD_OUT`).
     write_clips_train(out, clips=3000, seed=0)   # out/clips_train.jsonl + out/clips/*.mp4
     write_clips_eval(out, per_kind=50, seed=1)   # out/clips_eval.jsonl, one question a row, "kind" field
     evaluate_clips(VReason(model), rows, out)    # exact match per kind, clip_when also within_1s
+    python -m vreason.train.shapes_clips --out data/clips --clips 3000 --eval-per-kind 50 [--workers 4]
 """
 
 from __future__ import annotations
@@ -364,3 +365,27 @@ def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
             report[kind]["within_1s"] = s["within_1s"] / s["count"]
     report["_seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write shapes-world clip rows (training, held-out evaluation).")
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--clips", type=int, default=0, help="training clips (out/clips_train.jsonl)")
+    parser.add_argument("--eval-per-kind", type=int, default=0, help="evaluation rows of each kind (clips_eval.jsonl)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    if args.clips:
+        rows = write_clips_train(args.out, args.clips, args.seed, args.workers)
+        print(f"{rows} training rows from {args.clips} clips")
+    if args.eval_per_kind:
+        rows = write_clips_eval(args.out, args.eval_per_kind, args.seed + 1)
+        print(f"{rows} evaluation rows (held out)")
+    print(f"{time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
