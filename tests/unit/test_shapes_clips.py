@@ -152,6 +152,7 @@ def test_eval_rows_are_one_question_of_each_kind_on_other_clips_than_training(tm
             assert row["answer"] in sc.DIRECTIONS
         elif row["kind"] in ("clip_when", "clip_count"):
             assert row["answer"].isdigit()
+        assert row["answer_type"] == ("time" if row["kind"] == "clip_when" else "exact")
     for _, (w, h, fps, _) in train:
         assert ((w, h) in sc.TRAIN.sides, fps in sc.TRAIN.fps) == (True, True)
     sc.write_clips_eval(tmp_path / "in", per_kind=1, seed=3, held_out=False)

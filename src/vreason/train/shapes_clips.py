@@ -322,7 +322,8 @@ _EVAL_EVENTS = {"clip_appear": ("appear1",), "clip_disappear": ("disappear",), "
 
 def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True) -> int:
     """`per_kind` single-question rows of each EVAL_KINDS kind, one clip each, into out/clips_eval.jsonl
-    (`kind` field); held-out clips (HELD_OUT) unless `held_out` is False. Returns rows written."""
+    (`kind` field); held-out clips (HELD_OUT) unless `held_out` is False. Returns rows written. `vreason eval
+    --data out/clips_eval.jsonl` reads them too (per-kind accuracy, "when" right within 1 s)."""
     out = Path(out)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     world, rng = ClipWorld(seed, HELD_OUT if held_out else TRAIN), random.Random(seed)
@@ -337,7 +338,10 @@ def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True)
                 name = f"clips/{tag}{seed}_{kind}_{index:05d}.mp4"
                 encode(clip, out / name)
                 _, question, answer = rng.choice(qas)
-                handle.write(json.dumps({"video": name, "question": question, "answer": answer, "kind": kind}) + "\n")
+                # answer_type: how `vreason eval` scores the row (a time: right within 1 s; else exact match)
+                row = {"video": name, "question": question, "answer": answer, "kind": kind,
+                       "answer_type": "time" if kind == "clip_when" else "exact"}
+                handle.write(json.dumps(row) + "\n")
                 rows += 1
     return rows
 
