@@ -75,7 +75,7 @@ def _rows(path: Path) -> list[dict]:
 def print_report(report: dict) -> None:
     table = Table(title="demo model quality (greedy)")
     for col in ("questions", "count", "exact match", "IoU>=0.5", "bar", "meets"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=col in ("questions", "meets"))
     for kind, entry in report.items():
         if kind.startswith("_"):
             continue
