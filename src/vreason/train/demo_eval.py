@@ -24,7 +24,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from vreason.eval.shapes_independent_qa import write_independent_eval
 from vreason.train.demo_data import write_shapes_eval
 
 EVAL_SEED = 1001  # the recipe trains on seed 1
@@ -47,6 +46,7 @@ def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = 200, eval
     from vreason import VReason
     from vreason.eval import evaluate as evaluate_dataset
     from vreason.eval import load_dataset
+    from vreason.eval.shapes_independent_qa import write_independent_eval
     from vreason.train.qa_eval import evaluate
 
     vr = VReason(model)
