@@ -153,7 +153,8 @@ def plan_frames(
         span = times[inside[-1]] - times[inside[0]] + step  # the last frame lasts as long as the others
         fps = sampling.fps or budget.fps
         low = _ceil_even(sampling.min_frames or budget.min_frames)
-        wanted = min(max(span * fps, low), _floor_even(ceiling) or ceiling)
+        # rounded: times are whole microseconds, so a 6 s clip at 6 fps spans 5.9999996 s (10 frames, not 12)
+        wanted = min(max(round(span * fps, 3), low), _floor_even(ceiling) or ceiling)
     wanted = max(1, min(int(wanted), len(inside)))
     if wanted >= 2 and not (all_by_default and not explicit):
         wanted = _floor_even(wanted)
