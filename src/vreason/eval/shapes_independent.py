@@ -45,6 +45,8 @@ SIDES = (192, 224, 256, 288, 320)
 GAP_PX = 6  # at least this many pixels between the boxes of two shapes
 STAR_INNER = (0.42, 0.5)  # inner radius of a star, as a share of its outer radius
 
+Box = tuple[float, float, float, float]  # (x1, y1, x2, y2) in pixel coordinates
+
 
 @dataclass(frozen=True)
 class DrawnShape:
@@ -54,7 +56,7 @@ class DrawnShape:
     style: str  # filled, bordered (darker border) or outline (stroke only, inside the edge)
     angle_deg: float
     anchor: tuple[float, float]  # a point inside the painted area (the figure's centre; on the stroke for outlines)
-    box: tuple[float, float, float, float]  # exact extent (x1, y1, x2, y2) of what was drawn, pixel coordinates
+    box: Box  # exact extent of what was drawn
 
     @property
     def name(self) -> str:
@@ -76,7 +78,7 @@ class IndependentScene:
         return self.image.size
 
 
-def relative_box(box: tuple[float, float, float, float], size: tuple[int, int]) -> list[int]:
+def relative_box(box: Box, size: tuple[int, int]) -> list[int]:
     """A pixel box on Qwen3-VL's 0-1000 relative scale."""
     w, h = size
     return [round(box[0] / w * 1000), round(box[1] / h * 1000), round(box[2] / w * 1000), round(box[3] / h * 1000)]
@@ -199,37 +201,38 @@ class IndependentRenderer:
             style = rng.choices([s for s, _ in STYLES], [w for _, w in STYLES])[0]
             rgb = self._shade(color)
             stroke = max(3.0, 0.14 * extent) if style == "outline" else max(2.0, 0.07 * extent)
-            anchor = self._paint(canvas, box, polygon, (cx, cy, radius), style, rgb, stroke)
+            anchor = _paint(canvas, box, polygon, (cx, cy, radius), style, rgb, stroke)
             shapes.append(DrawnShape(kind, color, rgb, style, math.degrees(angle), anchor, tuple(map(float, box))))
         image = Image.fromarray(np.round(canvas).astype(np.uint8), "RGB")
         return IndependentScene(image=image, shapes=shapes, background=background)
 
-    def _paint(self, canvas: np.ndarray, box, polygon, circle, style: str, rgb, stroke: float,
-               ) -> tuple[float, float]:
-        """Composite one shape onto `canvas` in place; returns a point inside its painted area."""
-        x0, y0 = max(0, int(box[0]) - 2), max(0, int(box[1]) - 2)
-        x1, y1 = min(canvas.shape[1], int(box[2]) + 3), min(canvas.shape[0], int(box[3]) + 3)
-        ys, xs = np.mgrid[y0:y1, x0:x1] + 0.5  # pixel centres
-        cx, cy, radius = circle
-        sdf = np.hypot(xs - cx, ys - cy) - radius if polygon is None else _polygon_sdf(xs, ys, polygon)
-        window = canvas[y0:y1, x0:x1]
-        color = np.array(rgb, dtype=float)
-        if style == "outline":  # a band of width `stroke` just inside the edge
-            alpha = _coverage(np.abs(sdf + stroke / 2) - stroke / 2)[..., None]
-            window[:] = window * (1 - alpha) + color * alpha
-            inside = sdf < -stroke * 0.5
-            edge = np.argwhere((sdf > -stroke * 0.6) & (sdf < -stroke * 0.4))  # the middle of the stroke
-            row, col = edge[len(edge) // 2] if len(edge) else np.argwhere(inside)[0]
-            return float(x0 + col + 0.5), float(y0 + row + 0.5)
-        if style == "bordered":
-            alpha = _coverage(sdf)[..., None]
-            window[:] = window * (1 - alpha) + color * BORDER_DARKEN * alpha
-            alpha = _coverage(sdf + stroke)[..., None]
-        else:
-            alpha = _coverage(sdf)[..., None]
+
+def _paint(canvas: np.ndarray, box: Box, polygon: np.ndarray | None, circle: tuple[float, float, float],
+           style: str, rgb: tuple[int, int, int], stroke: float) -> tuple[float, float]:
+    """Composite one shape (`polygon`, or the circle (cx, cy, radius) when None) onto `canvas` (H, W, 3) in
+    place, only in a window around its box; returns a point inside its painted area."""
+    x0, y0 = max(0, int(box[0]) - 2), max(0, int(box[1]) - 2)
+    x1, y1 = min(canvas.shape[1], int(box[2]) + 3), min(canvas.shape[0], int(box[3]) + 3)
+    ys, xs = np.mgrid[y0:y1, x0:x1] + 0.5  # pixel centres
+    cx, cy, radius = circle
+    sdf = np.hypot(xs - cx, ys - cy) - radius if polygon is None else _polygon_sdf(xs, ys, polygon)
+    window = canvas[y0:y1, x0:x1]
+    color = np.array(rgb, dtype=float)
+    if style == "outline":  # a band of width `stroke` just inside the edge
+        alpha = _coverage(np.abs(sdf + stroke / 2) - stroke / 2)[..., None]
         window[:] = window * (1 - alpha) + color * alpha
-        return float(cx), float(cy)
+        middle = np.argwhere((sdf > -stroke * 0.6) & (sdf < -stroke * 0.4))  # the middle of the stroke
+        row, col = middle[len(middle) // 2] if len(middle) else np.argwhere(sdf < -stroke * 0.5)[0]
+        return float(x0 + col + 0.5), float(y0 + row + 0.5)
+    if style == "bordered":  # the whole shape in the darker shade, then the inside in the colour
+        alpha = _coverage(sdf)[..., None]
+        window[:] = window * (1 - alpha) + color * BORDER_DARKEN * alpha
+        alpha = _coverage(sdf + stroke)[..., None]
+    else:
+        alpha = _coverage(sdf)[..., None]
+    window[:] = window * (1 - alpha) + color * alpha
+    return float(cx), float(cy)
 
 
-def _near(a, b, gap: float) -> bool:
+def _near(a: Box, b: Box, gap: float) -> bool:
     return not (a[2] + gap < b[0] or b[2] + gap < a[0] or a[3] + gap < b[1] or b[3] + gap < a[1])
