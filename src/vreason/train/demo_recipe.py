@@ -16,10 +16,11 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from vreason.models.scratch import ScratchSizes
+from vreason.train.demo_v2 import V2Config
 
 # Every image is resized to about 256x256 (64 visual tokens). At 128x128 (16 tokens) the model learned
 # colours but stayed at chance on shapes (easy-VQA shape questions: 0.61 after 300 steps, against 0.92 at
@@ -76,6 +77,12 @@ class RecipeConfig:
     eval_answers: int = 300  # held-out answers generated at each evaluation of the main run (0: loss only)
     eval_fraction: float = 0.01  # of the training rows held out for the main run's evaluation loss
     evaluate: bool = True  # False: train only (measure later with `make eval-demo`; no card is written)
+    # the second stage (demo_v2.py: varied pictures, open and JSON questions, clips) from the settled model;
+    # None: stop after settling, as the first built-in model did
+    v2: V2Config | None = field(default_factory=V2Config)
+    # start the second stage from this checkpoint (the first stage's output, e.g. an earlier built-in model)
+    # instead of running warm-up, main run and settling again; its training_summary.json is carried over
+    from_model: Path | None = None
 
 
 def build(config: RecipeConfig) -> dict:
@@ -84,7 +91,6 @@ def build(config: RecipeConfig) -> dict:
     record exists is not run again, and its data is not even written."""
     from vreason.models.compact_tokenizer import train_compact_tokenizer
     from vreason.models.scratch import build_scratch_checkpoint
-    from vreason.train import demo_eval
     from vreason.train.demo_data import WARMUP_ATTRIBUTES, corpus, warmup_samples
     from vreason.train.finetune import FinetuneConfig, FinetuneResult, finetune
     from vreason.train.vision_warmup import WarmupConfig, WarmupResult, warm_up_vision
@@ -126,6 +132,8 @@ def build(config: RecipeConfig) -> dict:
                               config=WarmupConfig(steps=config.warmup_steps, seed=config.seed,
                                                   position_bins=config.position_bins))
 
+    if config.from_model is not None:
+        return _build_v2(config, Path(config.from_model), stage, stages, started)
     warm = stage("warmup", work / "warm", warm_up, WarmupResult)
     main_run = FinetuneConfig(
         train_data=str(work / "data" / "all_train.jsonl"),
@@ -168,11 +176,20 @@ def build(config: RecipeConfig) -> dict:
 
         settled.append(stage(f"settle-{i + 1}", Path(run.output_dir), settle, FinetuneResult))
         final = Path(run.output_dir)
-    metrics = demo_eval.run(str(final), config.evaluate_easy_vqa_limit) if config.evaluate else {}
-    _install(final, config.out)
+    if config.v2 is not None:
+        (final / "training_summary.json").write_text(json.dumps(_first_summary(
+            work, result, warm, settled, stages, config), indent=1))
+        return _build_v2(config, final, stage, stages, started)
+    summary = _first_summary(work, result, warm, settled, stages, config)
+    summary["wall_s"] = round(time.perf_counter() - started)
+    return _finish(final, config, summary)
+
+
+def _first_summary(work: Path, result, warm, settled: list, stages: dict, config: RecipeConfig) -> dict:
+    """What the first stage (warm-up, main run, settling) did, as the card reads it."""
     data_record = json.loads((work / "data" / STAGE_RECORD).read_text())
     stages.setdefault("data", {"seconds": data_record["seconds"], "machine": data_record["machine"]})
-    summary = {
+    return {
         "train_rows": data_record["result"],
         "train_loss": result.train_loss,
         "steps": result.steps,
@@ -180,13 +197,38 @@ def build(config: RecipeConfig) -> dict:
         "warmup": {"steps": warm.steps, "object_accuracy": warm.object_accuracy,
                    "token_accuracy": warm.token_accuracy},
         "settle": [{"steps": r.steps, "train_loss": r.train_loss} for r in settled],
-        "stages": stages,
-        "wall_s": round(time.perf_counter() - started),
-        "metrics": metrics,
-        "config": {k: str(v) for k, v in config.__dict__.items()},
+        "stages": dict(stages),
+        "config": {k: str(v) for k, v in config.__dict__.items() if k not in ("v2", "from_model")},
     }
+
+
+def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: float) -> dict:
+    """The second stage (demo_v2.py) from `base`, whose training_summary.json says how the first was made."""
+    from vreason.train import demo_v2
+    from vreason.train.finetune import FinetuneResult, finetune
+
+    v2 = config.v2 or V2Config()
+    first = json.loads((base / "training_summary.json").read_text())
+    folder = config.work / "v2-data"
+    rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2))
+    run = demo_v2.finetune_config(folder / "all_train.jsonl", base, config.work / "v2", v2)
+    result = stage("v2", config.work / "v2", lambda: finetune(run), FinetuneResult)
+    summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
+    summary["stages"] = {**first["stages"], **stages}
+    summary["wall_s"] = first.get("wall_s", 0) + round(time.perf_counter() - started)
+    summary["v2"] = {"train_rows": rows, "steps": result.steps, "train_loss": result.train_loss,
+                     "config": {k: str(v) for k, v in asdict(v2).items()}}
+    return _finish(config.work / "v2", config, summary)
+
+
+def _finish(final: Path, config: RecipeConfig, summary: dict) -> dict:
+    """Evaluate `final`, install it into config.out with its summary and card."""
+    from vreason.train import demo_eval
+
+    summary["metrics"] = demo_eval.run(str(final), config.evaluate_easy_vqa_limit) if config.evaluate else {}
+    _install(final, config.out)
     (config.out / "training_summary.json").write_text(json.dumps(summary, indent=1))
-    if metrics:
+    if summary["metrics"]:
         (config.out / "README.md").write_text(model_card(summary))
     return summary
 
@@ -393,6 +435,11 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="keep every stage an earlier run recorded in --work (same settings) and go on from there")
     parser.add_argument("--easy-vqa-limit", type=int, help="evaluate on the first N test questions only")
+    parser.add_argument("--from-model", type=Path,
+                        help="run only the second stage (varied pictures, open questions, clips) from this checkpoint")
+    parser.add_argument("--no-v2", action="store_true", help="stop after the first stage's settling runs")
+    parser.add_argument("--v2-steps", type=int, default=V2Config.steps)
+    parser.add_argument("--v2-lr", type=float, default=V2Config.learning_rate)
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
     args = parser.parse_args()
@@ -408,7 +455,11 @@ def main() -> None:
                                  settle_color_jitter=args.settle_color_jitter,
                                  batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                                  evaluate_easy_vqa_limit=args.easy_vqa_limit, workers=args.workers,
-                                 time_limit_s=args.time_limit, reuse=args.reuse, evaluate=not args.no_eval))
+                                 time_limit_s=args.time_limit, reuse=args.reuse, evaluate=not args.no_eval,
+                                 v2=None if args.no_v2 else V2Config(steps=args.v2_steps, learning_rate=args.v2_lr,
+                                                                     batch_size=args.batch_size, workers=args.workers,
+                                                                     time_limit_s=args.time_limit),
+                                 from_model=args.from_model))
     print(json.dumps(summary, indent=1))
 
 

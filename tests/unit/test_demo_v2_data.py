@@ -1,0 +1,41 @@
+"""The built-in model's second-stage data (train/demo_v2.py): every part written, one training file whose
+paths resolve from its own folder, each clip's questions as one conversation with the clip in its first turn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vreason.engine.types import VideoPart
+from vreason.train.dataset import read_jsonl
+from vreason.train.demo_v2 import V2Config, write_data
+
+
+def test_second_stage_data_reads_as_finetune_rows(tmp_path: Path):
+    config = V2Config(varied_scenes=3, plain_scenes=3, clips=2, easy_vqa=False)
+    rows = write_data(tmp_path, config)
+    lines = (tmp_path / "all_train.jsonl").read_text().splitlines()
+    assert rows == len(lines) > 0
+    dataset = read_jsonl(tmp_path / "all_train.jsonl")  # the fine-tuning reader: every path must resolve
+    assert len(dataset.examples) == rows
+    chats = [json.loads(line) for line in lines if '"video"' in line]
+    assert len(chats) == 2  # one conversation per clip (each asks fewer than 4 questions)
+    for chat in chats:
+        first, *later = [m for m in chat["messages"] if m["role"] == "user"]
+        assert first["content"][0]["type"] == "video" and first["content"][0]["video"].startswith("clips/")
+        assert all(part["type"] == "text" for message in later for part in message["content"])
+    videos = [part for example in dataset.examples for message in example.messages for part in message.content
+              if isinstance(part, VideoPart)]
+    assert len(videos) == 2 and all(Path(v.source).is_file() for v in videos)
+    parts = {line.split('"image": "')[1].split("/")[0] for line in lines if '"image": "' in line}
+    assert parts == {"varied", "plain"}
+
+
+def test_a_part_already_written_is_kept(tmp_path: Path):
+    config = V2Config(varied_scenes=2, plain_scenes=2, clips=1, easy_vqa=False)
+    write_data(tmp_path, config, only=("plain",))
+    assert not (tmp_path / "all_train.jsonl").exists()
+    marker = tmp_path / "plain" / "images" / "kept.txt"
+    marker.write_text("x")
+    write_data(tmp_path, config)
+    assert marker.exists() and (tmp_path / "all_train.jsonl").is_file()
