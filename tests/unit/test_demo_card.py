@@ -7,7 +7,7 @@ import copy
 import json
 from importlib import resources
 
-from vreason.train.demo_recipe import model_card
+from vreason.train.demo_card import model_card
 
 
 def _shipped() -> tuple[dict, str]:

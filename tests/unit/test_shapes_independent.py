@@ -18,7 +18,7 @@ from PIL import Image, ImageCms
 from vreason.eval.shapes_independent import SHADE_JITTER, SHADES, SHAPES, DrawnShape, IndependentRenderer, relative_box
 from vreason.eval.shapes_independent_qa import KINDS, describe_answer, questions, write_independent_eval
 from vreason.train import shapes_world
-from vreason.train.demo_recipe import model_card
+from vreason.train.demo_card import model_card
 from vreason.ui.model_card import quality_table
 
 EVAL_PACKAGE = Path(__file__).resolve().parents[2] / "src" / "vreason" / "eval"

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from vreason.models.scratch import ScratchSizes
+from vreason.train.demo_card import model_card
 from vreason.train.demo_v2 import V2Config
 
 # Every image is resized to about 256x256 (64 visual tokens). At 128x128 (16 tokens) the model learned
@@ -254,151 +255,6 @@ def _machine() -> str:
     return f"{os.cpu_count()}-core CPU (no GPU)"
 
 
-def model_card(summary: dict) -> str:
-    from vreason.train.demo_eval import BAR, INDEPENDENT, INDEPENDENT_SEED
-
-    m = summary["metrics"]
-    rows = []
-    independent_rows = []
-    for kind, entry in m.items():
-        if kind.startswith("_"):
-            continue
-        iou = entry.get("iou_at_0.5")
-        metric, target = BAR.get(kind, (None, None))
-        bar = "-" if target is None else f"{metric} >= {target}: {'met' if entry[metric] >= target else 'not met'}"
-        cells = f"| {kind} | {entry['count']} | {entry['exact_match']:.3f} | {'-' if iou is None else f'{iou:.3f}'} |"
-        if not kind.startswith(INDEPENDENT):
-            rows.append(f"{cells} {bar} |")
-            continue
-        # beside it, the training generator's held-out number for the same family and measure
-        same = m.get(kind.removeprefix(INDEPENDENT))
-        held_out = "-" if same is None else f"{same[metric or 'exact_match']:.3f}"
-        independent_rows.append(f"{cells} {held_out} | {bar} |")
-    independent = "" if not independent_rows else f"""
-
-The same families asked about pictures of an independent renderer (`vreason.eval.shapes_independent`, seed
-{INDEPENDENT_SEED}), drawn by other code than the training data's: anti-aliased signed-distance shapes, some
-with a darker border or only a thick outline, rotated up to 15 degrees, in its own shades of each colour name,
-on light tinted gradient backgrounds, 192-320 px and not always square. "describe" (every shape, left to
-right) and "json" (a single shape's colour and shape) are asked for what the model can say; they have no bar.
-
-| questions | count | exact match | IoU >= 0.5 | seed 1001, same measure | quality bar |
-|---|---|---|---|---|---|
-{chr(10).join(independent_rows)}"""
-    sizes = DEMO_SIZES
-    return f"""# vreason-demo
-
-A tiny vision-language model with the Qwen3-VL architecture (`Qwen3VLForConditionalGeneration`), trained
-from scratch by vreason's own fine-tuning toolkit so that vreason runs end to end, with meaningful
-answers, on a CPU with no downloads. It is the default model of every vreason command.
-
-## What it is
-- Text: hidden {sizes.text_hidden}, {sizes.text_layers} layers, {sizes.text_heads} heads /
-  {sizes.text_kv_heads} KV heads, head_dim {sizes.head_dim}, MLP {sizes.text_intermediate}, tied embeddings.
-  Vision: depth {sizes.vision_depth}, hidden {sizes.vision_hidden}, patch 16, spatial merge 2, DeepStack
-  from layer {sizes.deepstack_indexes[0]}.
-  {summary['params']:,} parameters, float32 safetensors.
-- Tokenizer: a compact byte-level BPE (trained on the training questions and answers, Qwen2 split pattern,
-  single-digit numbers) carrying every Qwen3-VL added token (`<|im_start|>`, `<|vision_start|>`,
-  `<|image_pad|>`, `<think>`, ...) and a Qwen3-VL chat template, so the same code path serves it and
-  Qwen/Qwen3-VL-8B-Instruct. The real 151k-token vocabulary would have made the embedding table alone larger
-  than the whole model and dominated CPU training time.
-- Images are resized to about {DEMO_MAX_PIXELS} pixels (256x256: 64 visual tokens).
-
-## Training
-- Data: the train split of the PyPI package `easy-vqa` (38,575 questions on 4,000 images) and
-  {summary['config']['scenes']} shapes-world scenes (seed {int(summary['config']['seed']) + 1}: colour, shape, presence,
-  counting, relative position, grounding in Qwen's `bbox_2d` format on 0-1000, reading short words and
-  numbers): {summary['train_rows']:,} training rows, mostly single questions (trained in groups per
-  image), a tenth of the images as chats of up to 4 turns.
-- Vision warm-up (`vreason.train.vision_warmup`), {summary['warmup']['steps']} steps on fresh shapes-world
-  scenes: the merged visual tokens are classified directly against the scene's instance map (every token:
-  its shape and colour or background; every object: its shape from its strongest token), so the from-scratch
-  tower learns outlines before the language model has learned to look; every token also learns its row and
-  column (eighths of the picture, loss weight 0.3), so that where a thing is can be read like its colour.
-  Held-out accuracy after warm-up:
-  per object {_fmt(summary['warmup']['object_accuracy'])}; per token {_fmt(summary['warmup']['token_accuracy'])}.
-- Then `vreason finetune --method full` with the vision tower frozen (the language model and nothing else),
-  batch {summary['config']['batch_size']} sequences (an image and up to 16 questions about it,
-  `--group-questions`), AdamW lr {summary['config']['learning_rate']} cosine planned for
-  {summary['config']['epochs']} epochs, {_steps_line(summary)}, mean train loss {summary['train_loss']:.4f};
-  loss on assistant tokens only.{_settle_line(summary)}
-- Wall time: {_wall_line(summary)}.{_cpu_line(summary)}
-- Reproduce from scratch: `make demo-model` (`python -m vreason.train.demo_recipe`; on a GPU add
-  `--workers 7`: batches are built by that many processes beside training).
-
-## Quality (greedy, measured by `make eval-demo`)
-Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes from seed 1001.
-
-| questions | count | exact match | IoU >= 0.5 | quality bar |
-|---|---|---|---|---|
-{chr(10).join(rows)}{independent}
-
-## Limits
-- Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it knows
-  it. Anything else (photos, documents, open questions) gets a confident but meaningless answer. Use a
-  real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.
-- Colours have the palette's ten names; shades that stray from one (up to about 40 per channel in training)
-  keep its name, and a colour halfway between two palette colours may get either.
-- Each shapes-world row of the table counts 200 questions: a 95% interval is about 4 points either side of
-  a number near 0.9. Reading rendered words and digits is barely learned.
-- Not for any decision about anything; it exists to demonstrate and test vreason.
-"""
-
-
-def _steps_line(summary: dict) -> str:
-    stop = summary["config"].get("stop_after_steps", "None")
-    if stop == "None":
-        return f"{summary['steps']:,} steps"
-    return (f"stopped after {summary['steps']:,} steps (`--stop-after-steps`: the run that made it was cut there by "
-            f"its GPU slot's time limit, the schedule not yet annealed)")
-
-
-def _settle_line(summary: dict) -> str:
-    rounds = summary.get("settle") or []
-    if not rounds:
-        return ""
-    seed = int(summary["config"]["seed"])
-    jitter = summary["config"].get("settle_color_jitter", "0")
-    parts = ", then ".join(f"{r['steps']:,} steps on seed {seed + 3 + i} (mean train loss {r['train_loss']:.4f})"
-                           for i, r in enumerate(rounds))
-    return (f"\n- Then settling runs at lr {summary['config']['settle_learning_rate']} (cosine), each from where the "
-            f"last ended on its own fresh shapes-world scenes ({summary['config']['scenes']}, colours straying from "
-            f"the palette by up to {jitter} per channel) with easy-VQA's train split again: {parts}.")
-
-
-def _cpu_line(summary: dict) -> str:
-    """Where the fine-tuning ran on a GPU: what the same steps take on a 2-core CPU, from a measured step time."""
-    cpu = summary.get("cpu_estimate")
-    if not cpu:
-        return ""
-    steps = summary["steps"] + sum(r["steps"] for r in summary.get("settle") or [])
-    hours = steps * cpu["s_per_step"] / 3600
-    return (f"\n  On a 2-core CPU the same {steps:,} fine-tuning steps take about {hours:.1f} hours "
-            f"({cpu['s_per_step']:.2f} s per step of {summary['config']['batch_size']} sequences, measured there). "
-            f"The recipe runs unchanged on either; CPU and GPU kernels round differently, so a rerun on another "
-            f"machine is not bit-identical.")
-
-
-def _wall_line(summary: dict) -> str:
-    """Seconds per stage, grouped by the machine each ran on (a reused stage keeps its own)."""
-    def label(stage: str) -> str:
-        if stage.startswith("settle-data-"):
-            return f"data of settling run {stage.rsplit('-', 1)[1]}"
-        if stage.startswith("settle-"):
-            return f"settling run {stage.rsplit('-', 1)[1]}"
-        return {"warmup": "vision warm-up", "train": "main run"}.get(stage, stage)
-
-    by_machine: dict[str, list[str]] = {}
-    for stage, record in summary["stages"].items():
-        by_machine.setdefault(record["machine"], []).append(f"{label(stage)} {record['seconds']:.0f} s")
-    return "; ".join(f"on {machine}: {', '.join(parts)}" for machine, parts in by_machine.items())
-
-
-def _fmt(accuracy: dict) -> str:
-    return ", ".join(f"{name} {value:.3f}" for name, value in accuracy.items())
-
-
 def _install(trained: Path, out: Path) -> None:
     """Copy the loadable files (no checkpoints, no optimizer state) into the package."""
     if out.exists():
@@ -440,6 +296,8 @@ def main() -> None:
     parser.add_argument("--no-v2", action="store_true", help="stop after the first stage's settling runs")
     parser.add_argument("--v2-steps", type=int, default=V2Config.steps)
     parser.add_argument("--v2-lr", type=float, default=V2Config.learning_rate)
+    parser.add_argument("--v2-freeze-vision", action="store_true",
+                        help="second stage: train the language model only (about half the step time on a CPU)")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
     args = parser.parse_args()
@@ -457,6 +315,7 @@ def main() -> None:
                                  evaluate_easy_vqa_limit=args.easy_vqa_limit, workers=args.workers,
                                  time_limit_s=args.time_limit, reuse=args.reuse, evaluate=not args.no_eval,
                                  v2=None if args.no_v2 else V2Config(steps=args.v2_steps, learning_rate=args.v2_lr,
+                                                                     train_vision=not args.v2_freeze_vision,
                                                                      batch_size=args.batch_size, workers=args.workers,
                                                                      time_limit_s=args.time_limit),
                                  from_model=args.from_model))
