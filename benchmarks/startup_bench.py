@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/startup_bench.py --memory            # peak RSS of `vreason serve` under the load test
     .venv/bin/python benchmarks/startup_bench.py --append-results benchmarks/RESULTS.md --label "after"
     .venv/bin/python benchmarks/startup_bench.py --src /tmp/before/src --label "before"   # another tree
+    .venv/bin/python benchmarks/startup_bench.py --against /tmp/before/src   # before/after, run by run alternating
 
 Start-up (built-in demo model), each command in a fresh process, --repeats times, median:
 
@@ -49,15 +50,13 @@ def mark(name):
     now = time.perf_counter(); phases[name] = now - t[0]; t[0] = now
 import vreason.cli.app
 mark("import vreason CLI")
-import torch
-mark("import torch")
-from vreason.engine import local_engine
-mark("import engine (transformers model code)")
 from vreason.models.loader import LoadSpec, load_model
-loaded = load_model(LoadSpec())
+loaded = load_model(LoadSpec())  # first, as in `vreason ask`: torch and transformers are imported in here
 mark("load model (all)")
 for name, seconds in getattr(loaded, "phases", {}).items():
     phases["  " + name] = seconds
+from vreason.engine import local_engine
+mark("import engine")
 from vreason.engine import factory
 if hasattr(factory, "build_local_engine_from"):
     engine = factory.build_local_engine_from(factory.EngineSpec(), loaded)
@@ -150,34 +149,69 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def probe(repeats: int) -> dict[str, float]:
-    runs = []
-    for _ in range(repeats):
-        out = timed([sys.executable, "-c", PROBE, str(IMAGE), QUESTION])[2]
-        line = next(li for li in out.splitlines() if li.startswith("PHASES "))
-        runs.append(json.loads(line.removeprefix("PHASES ")))
-    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+def tree_env(src: Path | None) -> dict[str, str]:
+    """The environment of a child process that imports vreason from `src` (ahead of the editable install), or
+    from the installed tree (None)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), env.get("PYTHONPATH", "")])
+    return env
 
 
-def startup(repeats: int) -> list[tuple[str, float, str]]:
-    rows: list[tuple[str, float, str]] = []
+def probe_once(env: dict[str, str]) -> dict[str, float]:
+    out = timed([sys.executable, "-c", PROBE, str(IMAGE), QUESTION], env)[2]
+    line = next(li for li in out.splitlines() if li.startswith("PHASES "))
+    return json.loads(line.removeprefix("PHASES "))
+
+
+def startup(repeats: int, envs: list[dict[str, str]]) -> tuple[list[tuple[str, list[float | None], list[str]]], list]:
+    """One row per measurement with a value and a note per tree. With several trees every command runs on
+    each tree in turn (A B A B ...), so a shared machine's load falls on all of them alike. Also returns the
+    1-minute load average seen at each run."""
     vreason = str(BIN / "vreason")
+    commands: list[tuple[str, object]] = [
+        ("version", lambda env: timed([vreason, "--version"], env)),
+        ("ask", lambda env: timed([vreason, "ask", str(IMAGE), QUESTION, "--temperature", "0"], env)),
+        ("serve", serve_ready),
+        ("api", lambda env: timed([sys.executable, "-c", API], env)),
+        ("probe", probe_once),
+    ]
+    runs: dict[str, list[list]] = {name: [[] for _ in envs] for name, _ in commands}
+    loads = []
+    for _ in range(repeats):
+        for name, run in commands:
+            for index, env in enumerate(envs):
+                runs[name][index].append(run(env))
+                loads.append(os.getloadavg()[0])
+    rows: list[tuple[str, list[float | None], list[str]]] = []
 
-    def row(name: str, runs: list, rss_name: str = "peak RSS", rss: int = 1, cpu: int = 3, extra: str = "") -> None:
-        note = (
-            f"CPU {statistics.median(r[cpu] for r in runs):.2f} s; {rss_name} "
-            f"{statistics.median(r[rss] for r in runs) / MiB:,.0f} MiB{extra}"
-        )
-        rows.append((name, statistics.median(r[0] for r in runs), note))
+    def row(title: str, name: str, rss_name: str = "peak RSS", rss: int = 1, cpu: int = 3, answer: bool = False):
+        values, notes = [], []
+        for tree_runs in runs[name]:
+            values.append(statistics.median(r[0] for r in tree_runs))
+            note = (
+                f"CPU {statistics.median(r[cpu] for r in tree_runs):.2f} s; {rss_name} "
+                f"{statistics.median(r[rss] for r in tree_runs) / MiB:,.0f} MiB"
+            )
+            if answer:
+                note += f"; answer {tree_runs[0][2].strip().splitlines()[-1]!r}"
+            notes.append(note)
+        rows.append((title, values, notes))
 
-    row("`vreason --version`", [timed([vreason, "--version"]) for _ in range(repeats)])
-    asks = [timed([vreason, "ask", str(IMAGE), QUESTION, "--temperature", "0"]) for _ in range(repeats)]
-    row("`vreason ask` to answer printed", asks, extra=f"; answer {asks[0][2].strip().splitlines()[-1]!r}")
-    row("`vreason serve` to /health 200", [serve_ready() for _ in range(repeats)], "RSS when ready", cpu=2)
-    row("`VReason()` in a fresh process", [timed([sys.executable, "-c", API]) for _ in range(repeats)])
-    for name, seconds in probe(repeats).items():
-        rows.append((f"ask phase: {name}", seconds, ""))
-    return rows
+    row("`vreason --version`", "version")
+    row("`vreason ask` to answer printed", "ask", answer=True)
+    row("`vreason serve` to /health 200", "serve", "RSS when ready", cpu=2)
+    row("`VReason()` in a fresh process", "api")
+    phase_names: list[str] = []
+    for tree_runs in reversed(runs["probe"]):  # the last tree's order (--against's extra phases after)
+        phase_names += [n for n in tree_runs[0] if n not in phase_names]
+    for name in phase_names:
+        values = [
+            statistics.median(r[name] for r in tree_runs) if name in tree_runs[0] else None
+            for tree_runs in runs["probe"]
+        ]
+        rows.append((f"ask phase: {name}", values, ["" for _ in envs]))
+    return rows, loads
 
 
 def memory(requests: int, rounds: int, max_tokens: int) -> list[tuple[str, float, str]]:
@@ -233,6 +267,16 @@ def table(rows: list[tuple[str, float, str]], unit: str) -> str:
     return "\n".join(lines)
 
 
+def ab_table(rows: list[tuple[str, list[float | None], list[str]]], labels: list[str]) -> str:
+    """Values side by side, then the notes in the same order."""
+    head = " | ".join(f"{label} s" for label in labels) + " | " + " | ".join(f"{label} note" for label in labels)
+    lines = [f"| what | {head} |", "|---|" + "---:|" * len(labels) + "---|" * len(labels)]
+    for name, values, notes in rows:
+        cells = " | ".join("—" if v is None else f"{v:,.2f}" for v in values)
+        lines.append(f"| {name} | {cells} | {' | '.join(notes)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per command (median)")
@@ -248,18 +292,30 @@ def main() -> None:
         help="run the commands on this source tree (e.g. an older commit's "
         "`git archive REV src | tar -x -C DIR`: DIR/src) instead of the installed one",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="start-up: also run every command on this source tree (DIR/src), alternating with the other tree "
+        "run by run, and put both in one table (before/after in one sitting)",
+    )
+    parser.add_argument("--against-label", default="before", help="the --against tree's name in the table")
     args = parser.parse_args()
-    if args.src:  # the child processes import vreason from there (ahead of the editable install)
-        os.environ["PYTHONPATH"] = os.pathsep.join([str(args.src.resolve()), os.environ.get("PYTHONPATH", "")])
+    if args.src and args.memory:  # the server imports vreason from there (ahead of the editable install)
+        os.environ.update(tree_env(args.src))
     header = f"{datetime.date.today()}, {cpu_model()}, Python {platform.python_version()}"
     if args.memory:
         rows = memory(args.requests, args.rounds, args.max_tokens)
         text = table(rows, "MiB")
         title = f"`benchmarks/startup_bench.py --memory` ({args.requests} x {args.rounds}) {args.label}".strip()
     else:
-        rows = startup(args.repeats)
-        text = table(rows, "s")
+        envs, labels = [tree_env(args.src)], [args.label or ("after" if args.against else "this tree")]
+        if args.against:
+            envs.insert(0, tree_env(args.against))
+            labels.insert(0, args.against_label)
+        rows, loads = startup(args.repeats, envs)
+        text = ab_table(rows, labels)
         title = f"`benchmarks/startup_bench.py` (median of {args.repeats}) {args.label}".strip()
+        header += f"; load average {min(loads):.1f}-{max(loads):.1f} (median {statistics.median(loads):.1f})"
     print(f"{title}\n{header}\n\n{text}")
     if args.append_results:
         with args.append_results.open("a") as out:

@@ -1,5 +1,7 @@
 """Start-up of `vreason ask` on the built-in demo model: a local model is loaded with no network call at all
-(no hub lookup, no DNS), and the answer comes out of a process that imported no server or UI library."""
+(no hub lookup, no DNS), and the answer comes out of a process that imported no server or UI library. The model
+code is imported once with the garbage collector paused and then frozen (models/model_code.py), without keeping
+any loaded model alive."""
 
 from __future__ import annotations
 
@@ -48,3 +50,38 @@ def test_ask_on_the_demo_model_makes_no_network_call_and_loads_no_server():
     assert "NETWORK []" in run.stderr, run.stderr
     loaded = next(line for line in run.stderr.splitlines() if line.startswith("LOADED"))
     assert loaded.split()[1:] == [], run.stderr
+
+
+# Loads the demo model twice in one process and reports what the garbage collector looks like after each load.
+GC_PROBE = """
+import gc, json, weakref
+from vreason.models.loader import LoadSpec, load_model
+before = gc.get_freeze_count()
+loaded = load_model(LoadSpec())
+first = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+model = weakref.ref(loaded.model)
+del loaded
+gc.collect()
+freed = model() is None
+gc.disable()  # the caller's choice is kept
+again = load_model(LoadSpec())
+print(json.dumps({"before": before, "first": first, "freed": freed,
+                  "second": {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}}))
+"""
+
+
+@pytest.mark.slow
+def test_model_code_is_imported_once_with_the_gc_paused_and_models_stay_collectable():
+    import json
+
+    run = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["before"] == 0
+    # The imports' objects (modules, classes, functions: hundreds of thousands) sit in the permanent generation...
+    assert seen["first"]["enabled"]
+    assert seen["first"]["frozen"] > 100_000
+    # ...the model built afterwards does not: dropped, it is collected.
+    assert seen["freed"]
+    # A second load imports nothing, freezes nothing more and leaves the collector as the caller set it.
+    assert seen["second"] == {"enabled": False, "frozen": seen["first"]["frozen"]}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError, ModelLoadError
+from vreason.models.model_code import import_model_code
 from vreason.models.placement import QUANTIZATIONS, Placement, choose_placement
 from vreason.models.presets import find_preset, unknown_model_message
 from vreason.models.quantize import (
@@ -68,6 +69,8 @@ def load_model(spec: LoadSpec) -> LoadedModel:
     # id when the hub is reachable (transformers downloads it), and fails in one line otherwise.
     source = str(demo_model_dir()) if is_demo else locate_checkpoint(resolve_source(spec.model))
     clock.mark("locate checkpoint")
+    import_model_code()  # torch and transformers' Qwen3-VL code, the cyclic GC paused (models/model_code.py)
+    clock.mark("import model code")
     config = _load_config(source)
     clock.mark("config")
     stored = read_plan(source)  # a `vreason quantize` directory: loaded as stored, never quantized again
