@@ -56,3 +56,25 @@ def test_wall_time_is_told_per_machine_and_a_gpu_run_gets_a_cpu_estimate():
     assert "the same 1,800 fine-tuning steps take about 1.0 hours" in card
     del summary["cpu_estimate"]
     assert "fine-tuning steps take about" not in model_card(summary)
+
+
+def test_a_second_stage_is_described_and_its_clip_and_varied_families_get_their_tables_and_bars():
+    summary, _ = _shipped()
+    summary = copy.deepcopy(summary)
+    assert "second stage" not in model_card(summary)
+    assert "Held-out clips" not in model_card(summary)
+    summary["v2"] = {"train_rows": 126057, "steps": 600, "train_loss": 0.25,
+                     "config": {"varied_scenes": "12000", "plain_scenes": "4000", "clips": "6000", "batch_size": "32",
+                                "learning_rate": "0.0002", "train_vision": "False"}}
+    summary["metrics"]["clip_move"] = {"count": 100, "exact_match": 0.93}
+    summary["metrics"]["clip_when"] = {"count": 100, "exact_match": 0.61, "within_1s": 0.8}
+    summary["metrics"]["varied/describe"] = {"count": 200, "exact_match": 0.7}
+    card = model_card(summary)
+    assert "600 steps of 32 sequences at lr 0.0002 (cosine), the vision tower frozen" in card
+    assert "6000 shapes-world clips" in card
+    assert "126,057 rows" in card
+    lines = {line.split("|")[1].strip(): line for line in card.splitlines() if line.startswith("| ")}
+    assert lines["clip_move"].endswith("exact_match >= 0.9: met |")
+    assert lines["clip_when"] == "| clip_when | 100 | 0.610 | 0.800 | within_1s >= 0.85: not met |"
+    assert lines["varied/describe"].startswith("| varied/describe | 200 | 0.700 | - |")
+    assert "short clips where such shapes appear" in card

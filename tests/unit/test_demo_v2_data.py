@@ -22,11 +22,13 @@ def test_second_stage_data_reads_as_finetune_rows(tmp_path: Path):
     assert len(chats) == 2  # one conversation per clip (each asks fewer than 4 questions)
     for chat in chats:
         first, *later = [m for m in chat["messages"] if m["role"] == "user"]
-        assert first["content"][0]["type"] == "video" and first["content"][0]["video"].startswith("clips/")
+        assert first["content"][0]["type"] == "video"
+        assert first["content"][0]["video"].startswith("clips/")
         assert all(part["type"] == "text" for message in later for part in message["content"])
     videos = [part for example in dataset.examples for message in example.messages for part in message.content
               if isinstance(part, VideoPart)]
-    assert len(videos) == 2 and all(Path(v.source).is_file() for v in videos)
+    assert len(videos) == 2
+    assert all(Path(v.source).is_file() for v in videos)
     parts = {line.split('"image": "')[1].split("/")[0] for line in lines if '"image": "' in line}
     assert parts == {"varied", "plain"}
 
@@ -38,4 +40,5 @@ def test_a_part_already_written_is_kept(tmp_path: Path):
     marker = tmp_path / "plain" / "images" / "kept.txt"
     marker.write_text("x")
     write_data(tmp_path, config)
-    assert marker.exists() and (tmp_path / "all_train.jsonl").is_file()
+    assert marker.exists()
+    assert (tmp_path / "all_train.jsonl").is_file()

@@ -124,3 +124,14 @@ def test_login_options_read_pairs_and_a_file_and_refuse_malformed_ones(tmp_path)
         read_logins([], tmp_path / "missing")
     assert [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "example.org")] == [
         True, True, True, False, False]
+
+
+def test_the_demo_banner_of_a_model_with_clips_quotes_them():
+    card = "\n".join(["| count | 200 | 0.950 | - | x |", "| independent/grounding | 400 | 0.000 | 0.870 | x |",
+                      "| clip_move | 100 | 0.930 | - | x |", "| clip_when | 100 | 0.610 | 0.880 | x |"])
+    banner = demo_banner(card)
+    assert "shapes in ten colours and short clips of them" in banner
+    assert "which way a shape moves 93%" in banner
+    assert "when (within a second) 88%" in banner
+    assert "boxes on pictures drawn another way 87% at IoU ≥ 0.5" in banner
+    assert "Photos and documents get confident but meaningless answers" in banner

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 
 def model_card(summary: dict) -> str:
-    from vreason.train.demo_eval import BAR, INDEPENDENT, INDEPENDENT_SEED
+    from vreason.train.demo_eval import BAR, CLIPS_SEED, INDEPENDENT, INDEPENDENT_SEED, VARIED, VARIED_SEED
     from vreason.train.demo_recipe import DEMO_MAX_PIXELS, DEMO_SIZES  # the recipe imports this module
 
     m = summary["metrics"]
     rows = []
     independent_rows = []
+    varied_rows = []
+    clip_rows = []
     for kind, entry in m.items():
         if kind.startswith("_"):
             continue
@@ -21,6 +23,14 @@ def model_card(summary: dict) -> str:
         metric, target = BAR.get(kind, (None, None))
         bar = "-" if target is None else f"{metric} >= {target}: {'met' if entry[metric] >= target else 'not met'}"
         cells = f"| {kind} | {entry['count']} | {entry['exact_match']:.3f} | {'-' if iou is None else f'{iou:.3f}'} |"
+        if kind.startswith("clip_"):
+            within = entry.get("within_1s")
+            clip_rows.append(f"| {kind} | {entry['count']} | {entry['exact_match']:.3f} | "
+                             f"{'-' if within is None else f'{within:.3f}'} | {bar} |")
+            continue
+        if kind.startswith(VARIED):
+            varied_rows.append(f"{cells} {bar} |")
+            continue
         if not kind.startswith(INDEPENDENT):
             rows.append(f"{cells} {bar} |")
             continue
@@ -39,6 +49,25 @@ right) and "json" (a single shape's colour and shape) are asked for what the mod
 | questions | count | exact match | IoU >= 0.5 | seed 1001, same measure | quality bar |
 |---|---|---|---|---|---|
 {chr(10).join(independent_rows)}"""
+    varied = "" if not varied_rows else f"""
+
+The training generator's varied pictures (`ShapesWorld(varied=True)`, held-out seed {VARIED_SEED}): anti-aliased,
+outlined or bordered, rotated, 64-512 px and not always square, tinted, gradient or noisy backgrounds, JPEG
+artefacts, touching shapes; with the open ("describe": every shape with its colour, left to right) and JSON
+("json": colour and shape as a JSON object, or a list for several shapes, scored by parsed value) families.
+
+| questions | count | exact match | IoU >= 0.5 | quality bar |
+|---|---|---|---|---|
+{chr(10).join(varied_rows)}"""
+    clips = "" if not clip_rows else f"""
+
+Held-out clips (`vreason.train.shapes_clips`, seed {CLIPS_SEED}): 5 or 7 s at 7-8 fps with one side 320 px and
+faster moves, where the training clips were 4-8 s at 4-6 fps, 224-288 px. Appear/disappear answer a colour or
+a shape, move a direction, count a number, when whole seconds (right within a second counts for the bar).
+
+| questions | count | exact match | within 1 s | quality bar |
+|---|---|---|---|---|
+{chr(10).join(clip_rows)}"""
     sizes = DEMO_SIZES
     return f"""# vreason-demo
 
@@ -76,7 +105,7 @@ answers, on a CPU with no downloads. It is the default model of every vreason co
   batch {summary['config']['batch_size']} sequences (an image and up to 16 questions about it,
   `--group-questions`), AdamW lr {summary['config']['learning_rate']} cosine planned for
   {summary['config']['epochs']} epochs, {_steps_line(summary)}, mean train loss {summary['train_loss']:.4f};
-  loss on assistant tokens only.{_settle_line(summary)}
+  loss on assistant tokens only.{_settle_line(summary)}{_v2_line(summary)}
 - Wall time: {_wall_line(summary)}.{_cpu_line(summary)}
 - Reproduce from scratch: `make demo-model` (`python -m vreason.train.demo_recipe`; on a GPU add
   `--workers 7`: batches are built by that many processes beside training).
@@ -86,12 +115,10 @@ Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes
 
 | questions | count | exact match | IoU >= 0.5 | quality bar |
 |---|---|---|---|---|
-{chr(10).join(rows)}{independent}
+{chr(10).join(rows)}{independent}{varied}{clips}
 
 ## Limits
-- Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it knows
-  it. Anything else (photos, documents, open questions) gets a confident but meaningless answer. Use a
-  real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.
+- {_world_line(summary)}
 - Colours have the palette's ten names; shades that stray from one (up to about 40 per channel in training)
   keep its name, and a colour halfway between two palette colours may get either.
 - Each shapes-world row of the table counts 200 questions: a 95% interval is about 4 points either side of
@@ -153,3 +180,31 @@ def _fmt(accuracy: dict) -> str:
     return ", ".join(f"{name} {value:.3f}" for name, value in accuracy.items())
 
 
+
+
+def _v2_line(summary: dict) -> str:
+    """The second stage (demo_v2.py), when the model had one."""
+    v2 = summary.get("v2")
+    if not v2:
+        return ""
+    c = v2["config"]
+    vision = "the vision tower trained too" if c["train_vision"] == "True" else "the vision tower frozen"
+    return (f"\n- Then the second stage (`vreason.train.demo_v2`), from the settled model: {c['varied_scenes']} varied "
+            f"shapes-world scenes (anti-aliased, outlined, rotated, 64-512 px and not always square, tinted, gradient "
+            f"or noisy backgrounds, JPEG artefacts, touching shapes; with open \"describe the image\" answers and "
+            f"JSON answers), {c['plain_scenes']} plain scenes, {c['clips']} shapes-world clips (shapes appear, "
+            f"disappear and move; each clip's questions as one conversation) and easy-VQA's train split again: "
+            f"{v2['train_rows']:,} rows, {v2['steps']:,} steps of {c['batch_size']} sequences at lr "
+            f"{c['learning_rate']} (cosine), {vision}, mean train loss {v2['train_loss']:.4f}.")
+
+
+def _world_line(summary: dict) -> str:
+    if summary.get("v2"):
+        return ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light\n"
+                "  backgrounds, and short clips where such shapes appear, disappear or move; the tables above say how\n"
+                "  well it knows it, family by family. Anything else (photos, documents, questions outside these\n"
+                "  families) gets a confident but meaningless answer. Use a real Qwen3-VL checkpoint for real work:\n"
+                "  `--model Qwen/Qwen3-VL-8B-Instruct`.")
+    return ("Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it knows\n"
+            "  it. Anything else (photos, documents, open questions) gets a confident but meaningless answer. Use a\n"
+            "  real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")

@@ -1,7 +1,8 @@
 """Measure the shipped demo model against its quality bar, from nothing but the package and easy-vqa:
 
     python -m vreason.train.demo_eval [--model DIR] [--easy-vqa-limit N] [--out metrics.json] [--eval-dir DIR]
-                                      [--per-kind N] [--independent-per-kind N] [--skip-easy-vqa]
+                                      [--per-kind N] [--independent-per-kind N] [--varied-per-kind N]
+                                      [--clips-per-kind N] [--skip-easy-vqa]
     (make eval-demo)
 
 Bar: >= 98% exact match on all 9,673 easy-VQA test questions (1,000 images never trained on); >= 90% on
@@ -10,6 +11,10 @@ grounding questions. The held-out scenes come from a seed the training data neve
 The same families are also asked about pictures of an independent renderer (vreason.eval.shapes_independent:
 other drawing code, shades, outlines, rotation, backgrounds and sizes), reported as "independent/<family>":
 >= 97% on colour and shape, >= 90% on counting and position, IoU >= 0.5 on >= 85% of single-object boxes.
+Varied pictures from the training generator (`ShapesWorld(varied=True)`, held-out seed 1002: every family,
+open "describe" and "json" answers included) are reported as "varied/<family>", and held-out clips
+(shapes_clips.py: other sizes, frame rates and speeds than training) as "clip_<family>": >= 90% on appear,
+disappear, move and count, "when" right within a second >= 85%.
 The easy-VQA number comes from the evaluation harness, the same run as `vreason eval --data easy-vqa:test`
 (--eval-dir keeps its predictions and report).
 """
@@ -35,19 +40,27 @@ BAR = {"easy_vqa": ("exact_match", 0.98), "count": ("exact_match", 0.90), "posit
        "grounding": ("iou_at_0.5", 0.90),
        f"{INDEPENDENT}color": ("exact_match", 0.97), f"{INDEPENDENT}shape": ("exact_match", 0.97),
        f"{INDEPENDENT}count": ("exact_match", 0.90), f"{INDEPENDENT}position": ("exact_match", 0.90),
-       f"{INDEPENDENT}grounding": ("iou_at_0.5", 0.85)}
+       f"{INDEPENDENT}grounding": ("iou_at_0.5", 0.85),
+       "clip_appear": ("exact_match", 0.90), "clip_disappear": ("exact_match", 0.90),
+       "clip_move": ("exact_match", 0.90), "clip_count": ("exact_match", 0.90), "clip_when": ("within_1s", 0.85)}
+VARIED_SEED = 1002  # the training generator's varied pictures, held out (the second stage trains on 21-24)
+VARIED = "varied/"
+CLIPS_SEED = 3003  # held-out clips (other sizes, frame rates and speeds than the training clips)
 
 
 def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = 200, eval_dir: str | None = None,
-        independent_per_kind: int = INDEPENDENT_PER_KIND, easy_vqa: bool = True) -> dict:
+        independent_per_kind: int = INDEPENDENT_PER_KIND, easy_vqa: bool = True, varied_per_kind: int = 200,
+        clips_per_kind: int = 100) -> dict:
     """Every family on the training generator's held-out seed (`per_kind` each; 0 skips them), the same families
-    on the independent renderer (`independent_per_kind` each, keys "independent/<family>"; 0 skips them), and
-    easy-VQA's test split (unless `easy_vqa` is False)."""
+    on the independent renderer (`independent_per_kind` each, keys "independent/<family>"; 0 skips them), on the
+    training generator's varied pictures (`varied_per_kind`, keys "varied/<family>"), held-out clips
+    (`clips_per_kind`, keys "clip_<family>"), and easy-VQA's test split (unless `easy_vqa` is False)."""
     from vreason import VReason
     from vreason.eval import evaluate as evaluate_dataset
     from vreason.eval import load_dataset
     from vreason.eval.shapes_independent_qa import write_independent_eval
     from vreason.train.qa_eval import evaluate
+    from vreason.train.shapes_clips import evaluate_clips, write_clips_eval
 
     vr = VReason(model)
     report: dict = {}
@@ -61,6 +74,16 @@ def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = 200, eval
             independent = evaluate(vr, rows, data / "independent")
             report["_independent_seconds"] = independent.pop("_seconds")
             report |= {INDEPENDENT + kind: entry for kind, entry in independent.items()}
+        if varied_per_kind:
+            write_shapes_eval(data / "varied", varied_per_kind, seed=VARIED_SEED, varied=True)
+            varied = evaluate(vr, _rows(data / "varied" / "eval.jsonl"), data / "varied")
+            report["_varied_seconds"] = varied.pop("_seconds")
+            report |= {VARIED + kind: entry for kind, entry in varied.items()}
+        if clips_per_kind:
+            write_clips_eval(data / "clips", clips_per_kind, seed=CLIPS_SEED)
+            clips = evaluate_clips(vr, _rows(data / "clips" / "clips_eval.jsonl"), data / "clips")
+            report["_clips_seconds"] = clips.pop("_seconds")
+            report |= clips
         if easy_vqa:
             easy = evaluate_dataset(vr, load_dataset("easy-vqa:test", limit=easy_vqa_limit),
                                     Path(eval_dir) if eval_dir else data / "easy-vqa", data="easy-vqa:test")
@@ -98,10 +121,14 @@ def main() -> None:
                         help="questions per family on the training generator's held-out seed (0: none)")
     parser.add_argument("--independent-per-kind", type=int, default=INDEPENDENT_PER_KIND,
                         help="questions per family on the independent renderer (0: none)")
+    parser.add_argument("--varied-per-kind", type=int, default=200,
+                        help="questions per family on the training generator's held-out varied pictures (0: none)")
+    parser.add_argument("--clips-per-kind", type=int, default=100, help="held-out clips per clip family (0: none)")
     parser.add_argument("--skip-easy-vqa", action="store_true", help="leave out easy-VQA's 9,673 test questions")
     args = parser.parse_args()
     report = run(args.model, args.easy_vqa_limit, per_kind=args.per_kind, eval_dir=args.eval_dir,
-                 independent_per_kind=args.independent_per_kind, easy_vqa=not args.skip_easy_vqa)
+                 independent_per_kind=args.independent_per_kind, easy_vqa=not args.skip_easy_vqa,
+                 varied_per_kind=args.varied_per_kind, clips_per_kind=args.clips_per_kind)
     print_report(report)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))

@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 NO_CARD = "No model card here: the model is served elsewhere, or its folder has no README.md."
 # the card's rows, in the words of the banner; exact match unless the row is about boxes
 BANNER_ROWS = (("easy_vqa", "easy-VQA test questions"), ("color", "colours"), ("shape", "shapes"),
-               ("count", "counting"), ("position", "positions"), ("grounding", "boxes"), ("reading", "reading text"))
-_ROW = re.compile(r"^\|\s*([\w-]+)\s*\|\s*(\d+)\s*\|\s*([\d.]+|-)\s*\|\s*([\d.]+|-)\s*\|")
+               ("count", "counting"), ("position", "positions"), ("grounding", "boxes"), ("reading", "reading text"),
+               ("independent/count", "counting on pictures drawn another way"),
+               ("independent/grounding", "boxes on pictures drawn another way"),
+               ("varied/describe", "describing a picture"), ("clip_appear", "what appears in a clip"),
+               ("clip_move", "which way a shape moves"), ("clip_when", "when (within a second)"))
+_ROW = re.compile(r"^\|\s*([\w/-]+)\s*\|\s*(\d+)\s*\|\s*([\d.]+|-)\s*\|\s*([\d.]+|-)\s*\|")
 
 
 def card_text(loaded: LoadedModel | None) -> str | None:
@@ -48,18 +52,22 @@ def quality_table(card: str) -> dict[str, tuple[int, float | None, float | None]
 
 def demo_banner(card: str | None) -> str:
     """What the page says above the tabs when the built-in demo model answers."""
-    lead = "This is the built-in **demo model**: tiny, trained only on flat shapes in ten colours."
     rows = quality_table(card or "")
+    world = "shapes in ten colours and short clips of them" if "clip_move" in rows else "flat shapes in ten colours"
+    lead = f"This is the built-in **demo model**: tiny, trained only on {world}."
     measured = []
     for name, words in BANNER_ROWS:
         if name not in rows:
             continue
         _, exact, iou = rows[name]
-        if name == "grounding" and iou is not None:
+        if name.endswith("grounding") and iou is not None:
             measured.append(f"{words} {iou:.0%} at IoU ≥ 0.5")
+        elif name == "clip_when" and iou is not None:  # its fourth column is "right within a second"
+            measured.append(f"{words} {iou * 100:.1f}%".replace(".0%", "%"))
         elif exact is not None:
             measured.append(f"{words} {exact * 100:.1f}%".replace(".0%", "%"))
     if measured:
         lead += " On held-out questions (its model card): " + ", ".join(measured) + "."
-    return (lead + " Photos, documents and open questions get confident but meaningless answers. Start the UI "
+    other = "Photos and documents" if "clip_move" in rows else "Photos, documents and open questions"
+    return (lead + f" {other} get confident but meaningless answers. Start the UI "
             "with `--model Qwen/Qwen3-VL-8B-Instruct` (or a local checkpoint) for real images.")
