@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from vreason.train.demo_recipe import STAGE_RECORD, RecipeConfig, build
+from vreason.train.demo_v2 import V2Config
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ def test_reuse_skips_recorded_stages_and_trains_from_their_output(tiny_model_dir
             "token_accuracy": {"shape": 0.5}, "background_accuracy": {}, "seconds": 9.0}
     (work / "warm" / STAGE_RECORD).write_text(json.dumps({"result": warm, "seconds": 600, "machine": "elsewhere"}))
     config = RecipeConfig(out=out, work=work, scenes=8, epochs=0.0005, batch_size=4, settle_steps=(1,),
-                          reuse=True, evaluate=False, eval_answers=0, eval_fraction=0.0005)
+                          reuse=True, evaluate=False, eval_answers=0, eval_fraction=0.0005, v2=None)
     summary = build(config)
     assert summary["warmup"] == {"steps": 7, "object_accuracy": {"shape": 0.25}, "token_accuracy": {"shape": 0.5}}
     assert summary["stages"]["warmup"] == {"seconds": 600, "machine": "elsewhere"}
@@ -41,3 +42,19 @@ def test_reuse_skips_recorded_stages_and_trains_from_their_output(tiny_model_dir
     assert again["stages"]["train"] == summary["stages"]["train"]
     assert [r["steps"] for r in again["settle"]] == [1, 2]
     assert (out / "model.safetensors").read_bytes() == (work / "settled-2" / "model.safetensors").read_bytes()
+
+
+@pytest.mark.heavy  # two fine-tuning runs with a clip (minutes on a busy CPU); tests/unit/test_demo_v2_data.py is fast
+def test_the_second_stage_runs_alone_from_a_checkpoint_run_after_run(tiny_model_dir, tmp_path):
+    work, out = tmp_path / "work", tmp_path / "out"
+    v2 = V2Config(varied_scenes=2, plain_scenes=2, clips=1, easy_vqa=False, steps=(1, 2), learning_rates=(1e-4, 5e-5),
+                  train_vision=(False, True), batch_size=2)
+    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir))
+    assert [r["steps"] for r in summary["v2"]["runs"]] == [1, 2]
+    assert [r["train_vision"] for r in summary["v2"]["runs"]] == [False, True]
+    assert set(summary["stages"]) == {"v2-data", "v2-1", "v2-2"}
+    assert not (work / "warm").exists()  # nothing of the first stage ran
+    assert (out / "model.safetensors").read_bytes() == (work / "v2-2" / "model.safetensors").read_bytes()
+    # with --reuse, every recorded run is kept and nothing trains again
+    again = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir, reuse=True))
+    assert again["stages"] == summary["stages"]

@@ -188,14 +188,16 @@ def _v2_line(summary: dict) -> str:
     if not v2:
         return ""
     c = v2["config"]
-    vision = "the vision tower trained too" if c["train_vision"] == "True" else "the vision tower frozen"
+    runs = ", then ".join(
+        f"{r['steps']:,} steps at lr {r['learning_rate']} ("
+        f"{'the vision tower trained too' if r['train_vision'] else 'the vision tower frozen'}; "
+        f"mean train loss {r['train_loss']:.4f})" for r in v2["runs"])
     return (f"\n- Then the second stage (`vreason.train.demo_v2`), from the settled model: {c['varied_scenes']} varied "
             f"shapes-world scenes (anti-aliased, outlined, rotated, 64-512 px and not always square, tinted, gradient "
             f"or noisy backgrounds, JPEG artefacts, touching shapes; with open \"describe the image\" answers and "
             f"JSON answers), {c['plain_scenes']} plain scenes, {c['clips']} shapes-world clips (shapes appear, "
             f"disappear and move; each clip's questions as one conversation) and easy-VQA's train split again: "
-            f"{v2['train_rows']:,} rows, {v2['steps']:,} steps of {c['batch_size']} sequences at lr "
-            f"{c['learning_rate']} (cosine), {vision}, mean train loss {v2['train_loss']:.4f}.")
+            f"{v2['train_rows']:,} rows, batches of {c['batch_size']} sequences, cosine schedules: {runs}.")
 
 
 def _world_line(summary: dict) -> str:

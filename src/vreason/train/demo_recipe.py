@@ -209,17 +209,23 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
     from vreason.train.finetune import FinetuneResult, finetune
 
     v2 = config.v2 or V2Config()
-    first = json.loads((base / "training_summary.json").read_text())
+    record = base / "training_summary.json"  # how the first stage made `base` (none: a checkpoint from elsewhere)
+    first = json.loads(record.read_text()) if record.is_file() else {"stages": {}}
     folder = config.work / "v2-data"
     rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2))
-    run = demo_v2.finetune_config(folder / "all_train.jsonl", base, config.work / "v2", v2)
-    result = stage("v2", config.work / "v2", lambda: finetune(run), FinetuneResult)
+    results = []
+    for i in range(len(v2.steps)):
+        run = demo_v2.finetune_config(folder / "all_train.jsonl", base, config.work / f"v2-{i + 1}", v2, i)
+        results.append(stage(f"v2-{i + 1}", Path(run.output_dir), lambda run=run: finetune(run), FinetuneResult))
+        base = Path(run.output_dir)
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
     summary["stages"] = {**first["stages"], **stages}
     summary["wall_s"] = first.get("wall_s", 0) + round(time.perf_counter() - started)
-    summary["v2"] = {"train_rows": rows, "steps": result.steps, "train_loss": result.train_loss,
+    summary["v2"] = {"train_rows": rows,
+                     "runs": [{"steps": r.steps, "train_loss": r.train_loss, "learning_rate": v2.learning_rates[i],
+                               "train_vision": v2.train_vision[i]} for i, r in enumerate(results)],
                      "config": {k: str(v) for k, v in asdict(v2).items()}}
-    return _finish(config.work / "v2", config, summary)
+    return _finish(base, config, summary)
 
 
 def _finish(final: Path, config: RecipeConfig, summary: dict) -> dict:
@@ -294,10 +300,12 @@ def main() -> None:
     parser.add_argument("--from-model", type=Path,
                         help="run only the second stage (varied pictures, open questions, clips) from this checkpoint")
     parser.add_argument("--no-v2", action="store_true", help="stop after the first stage's settling runs")
-    parser.add_argument("--v2-steps", type=int, default=V2Config.steps)
-    parser.add_argument("--v2-lr", type=float, default=V2Config.learning_rate)
-    parser.add_argument("--v2-freeze-vision", action="store_true",
-                        help="second stage: train the language model only (about half the step time on a CPU)")
+    parser.add_argument("--v2-steps", type=int, nargs="+", default=list(V2Config.steps),
+                        help="steps of each second-stage run, each from where the last ended")
+    parser.add_argument("--v2-lr", type=float, nargs="+", default=list(V2Config.learning_rates),
+                        help="learning rate of each second-stage run")
+    parser.add_argument("--v2-vision-runs", type=int, nargs="*", default=[2],
+                        help="second-stage runs (1-based) in which the vision tower trains too")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
     args = parser.parse_args()
@@ -306,6 +314,9 @@ def main() -> None:
         summary = json.loads((args.out / "training_summary.json").read_text())
         (args.out / "README.md").write_text(model_card(summary))
         return
+    v2 = V2Config(steps=tuple(args.v2_steps), learning_rates=tuple(args.v2_lr), batch_size=args.batch_size,
+                  train_vision=tuple(i + 1 in args.v2_vision_runs for i in range(len(args.v2_steps))),
+                  workers=args.workers, time_limit_s=args.time_limit)
     summary = build(RecipeConfig(out=args.out, work=args.work, scenes=args.scenes, warmup_steps=args.warmup_steps,
                                  position_bins=args.position_bins, epochs=args.epochs,
                                  settle_steps=tuple(n for n in args.settle_steps if n > 0),
@@ -314,10 +325,7 @@ def main() -> None:
                                  batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                                  evaluate_easy_vqa_limit=args.easy_vqa_limit, workers=args.workers,
                                  time_limit_s=args.time_limit, reuse=args.reuse, evaluate=not args.no_eval,
-                                 v2=None if args.no_v2 else V2Config(steps=args.v2_steps, learning_rate=args.v2_lr,
-                                                                     train_vision=not args.v2_freeze_vision,
-                                                                     batch_size=args.batch_size, workers=args.workers,
-                                                                     time_limit_s=args.time_limit),
+                                 v2=None if args.no_v2 else v2,
                                  from_model=args.from_model))
     print(json.dumps(summary, indent=1))
 

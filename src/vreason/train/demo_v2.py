@@ -33,10 +33,13 @@ class V2Config:
     plain_scenes: int = 4000
     clips: int = 6000
     easy_vqa: bool = True  # easy-VQA's train split again (a test leaves it out: 35,794 rows)
-    steps: int = 1200
+    # runs one after another, each from where the last ended with its own cosine schedule: steps, learning
+    # rate, and whether the vision tower trains (the first run teaches the language model to read the new
+    # pictures and clips; a later one may let the tower adapt to the renderings at a lower rate)
+    steps: tuple[int, ...] = (300, 400)
+    learning_rates: tuple[float, ...] = (2e-4, 1e-4)
+    train_vision: tuple[bool, ...] = (False, True)
     batch_size: int = 32
-    learning_rate: float = 2e-4
-    train_vision: bool = True
     color_jitter: int = 40
     seed: int = 20  # data seeds seed+1.. (the first recipe used 1-4; its held-out evaluation 1001)
     time_limit_s: float | None = None
@@ -125,11 +128,17 @@ def _rebase(row: dict, prefix: str) -> dict:
     return row
 
 
-def finetune_config(data: Path, base: Path, output: Path, config: V2Config):
+    def __post_init__(self) -> None:
+        if not len(self.steps) == len(self.learning_rates) == len(self.train_vision):
+            raise ValueError("steps, learning_rates and train_vision need one entry per run")
+
+
+def finetune_config(data: Path, base: Path, output: Path, config: V2Config, run: int):
+    """Run `run` (0-based) of the second stage, from `base`."""
     from vreason.train.finetune import FinetuneConfig
 
     return FinetuneConfig(
         train_data=str(data), output_dir=str(output), model=str(base), eval_fraction=0.0, method="full",
-        train_vision=config.train_vision, max_steps=config.steps, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, warmup_ratio=0.03, weight_decay=0.01, save_steps=200,
-        seed=config.seed, dtype="float32", workers=config.workers, time_limit_s=config.time_limit_s)
+        train_vision=config.train_vision[run], max_steps=config.steps[run], batch_size=config.batch_size,
+        learning_rate=config.learning_rates[run], warmup_ratio=0.03, weight_decay=0.01, save_steps=100,
+        seed=config.seed + run, dtype="float32", workers=config.workers, time_limit_s=config.time_limit_s)
