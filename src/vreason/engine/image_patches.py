@@ -9,7 +9,9 @@ float rounding (tested against the processor).
 
 `PatchSpec.from_processor` reads the settings from a loaded processor and returns None where this path does
 not reproduce it (a processor class other than Qwen's, or rescale/normalize switched off): callers then use
-the processor itself. Pictures must already be RGB and at a size the processor would not change (both sides
+the processor itself. `patch_bytes` stops before the cast: the engine keeps a prepared image's patches as bytes
+(`PatchBytes`, 3 KiB per Qwen3-VL visual token instead of 24 KiB of float32) until the vision tower runs.
+Pictures must already be RGB and at a size the processor would not change (both sides
 multiples of patch * merge, area within its bounds: what `PixelBudget` produces).
 """
 
@@ -64,20 +66,45 @@ class PatchSpec:
         )
 
 
-def image_patches(image: Image.Image, spec: PatchSpec) -> tuple[torch.Tensor, tuple[int, int, int]]:
-    """(pixel_values (grid_h * grid_w, 3 * temporal * patch * patch) float32, grid (1, grid_h, grid_w))."""
-    p, m, tp = spec.patch, spec.merge, spec.temporal
+@dataclass(frozen=True)
+class PatchBytes:
+    """An image's patches as its 8-bit pixels, already in the processor's patch order: (patches, channels,
+    patch, patch) uint8, an eighth of the float rows' bytes (one temporal slot, one byte a value). What a
+    prepared request holds until the runner encodes it; `to_float` gives the vision tower's rows."""
+
+    grouped: torch.Tensor
+    spec: PatchSpec
+
+    @property
+    def num_patches(self) -> int:
+        return self.grouped.shape[0]
+
+    def to_float(self) -> torch.Tensor:
+        """(patches, channels * temporal * patch * patch) float32: the processor's `pixel_values` rows."""
+        patches, channels, p, _ = self.grouped.shape
+        # cast, then x * scale + shift per channel on one temporal slot; the repeat is a plain copy (in-place
+        # arithmetic on the repeated 30 MB is several times slower than on the 15 MB before it)
+        frame = self.grouped.to(torch.float32)
+        rows = frame.view(-1, channels, p * p)
+        rows.mul_(torch.tensor(self.spec.scale).view(channels, 1)).add_(torch.tensor(self.spec.shift).view(channels, 1))
+        out = torch.empty(patches, channels, self.spec.temporal, p, p, dtype=torch.float32)
+        out.copy_(frame.unsqueeze(2).expand(-1, -1, self.spec.temporal, -1, -1))
+        return out.view(patches, -1)
+
+
+def patch_bytes(image: Image.Image, spec: PatchSpec) -> tuple[PatchBytes, tuple[int, int, int]]:
+    """(the image's patches as bytes, grid (1, grid_h, grid_w)): the reorder of `image_patches` without the cast."""
+    p, m = spec.patch, spec.merge
     # planar (3, H, W) bytes: Pillow splits the bands in C, so the gather below moves rows of `p` bytes
     planes = torch.from_numpy(np.stack([np.asarray(band) for band in image.split()]))
     channels, height, width = planes.shape
     gh, gw = height // p, width // p
     # (gh/m, gw/m, m, m, C, p, p): the processor's patch order, gathered on bytes (a quarter of float's)
     grouped = planes.view(channels, gh // m, m, p, gw // m, m, p).permute(1, 4, 2, 5, 0, 3, 6).contiguous()
-    # cast, then x * scale + shift per channel on one temporal slot; the repeat is a plain copy (in-place
-    # arithmetic on the repeated 30 MB is several times slower than on the 15 MB before it)
-    frame = grouped.to(torch.float32)
-    rows = frame.view(-1, channels, p * p)
-    rows.mul_(torch.tensor(spec.scale).view(channels, 1)).add_(torch.tensor(spec.shift).view(channels, 1))
-    out = torch.empty(*frame.shape[:5], tp, p, p, dtype=torch.float32)
-    out.copy_(frame.unsqueeze(5).expand(-1, -1, -1, -1, -1, tp, -1, -1))
-    return out.view(gh * gw, channels * tp * p * p), (1, gh, gw)
+    return PatchBytes(grouped.view(gh * gw, channels, p, p), spec), (1, gh, gw)
+
+
+def image_patches(image: Image.Image, spec: PatchSpec) -> tuple[torch.Tensor, tuple[int, int, int]]:
+    """(pixel_values (grid_h * grid_w, 3 * temporal * patch * patch) float32, grid (1, grid_h, grid_w))."""
+    packed, grid = patch_bytes(image, spec)
+    return packed.to_float(), grid

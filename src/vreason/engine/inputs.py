@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from vreason.engine.caches import VisionCache
-from vreason.engine.image_patches import PatchSpec, image_patches
+from vreason.engine.image_patches import PatchBytes, PatchSpec, patch_bytes
 from vreason.engine.prompt import Prompt
 from vreason.media import PreparedVideo
 
@@ -54,8 +54,25 @@ class ImageSlot:
     num_tokens: int
     grid_thw: tuple[int, int, int]
     features: VisionFeatures | None  # from the cache; None until the runner encodes `pixel_values`
-    pixel_values: torch.Tensor | None = None  # (patches, channels*t*p*p) when features are missing
+    # When features are missing: float rows (patches, channels*t*p*p), or the same as bytes (an eighth of the
+    # memory while the request waits for its prefill); `pixel_values` gives the float rows either way.
+    patches: torch.Tensor | PatchBytes | None = None
     video: bool = False  # a temporal patch of a video (grid (1, h, w)), not an image
+
+    @property
+    def pixel_values(self) -> torch.Tensor | None:
+        """(patches, channels*t*p*p) float rows for the vision tower (cast from the bytes on each call)."""
+        return self.patches.to_float() if isinstance(self.patches, PatchBytes) else self.patches
+
+    @pixel_values.setter
+    def pixel_values(self, value: torch.Tensor | None) -> None:
+        self.patches = value
+
+    @property
+    def num_patches(self) -> int:
+        if self.patches is None:
+            return 0
+        return self.patches.num_patches if isinstance(self.patches, PatchBytes) else self.patches.shape[0]
 
 
 @dataclass
@@ -124,11 +141,11 @@ class InputBuilder:
             keys.append(key)
         cached: list[VisionFeatures | None] = [self.vision_cache.get(k) for k in keys]
         missing = [i for i, f in enumerate(cached) if f is None]
-        patches: dict[int, torch.Tensor] = {}
+        patches: dict[int, torch.Tensor | PatchBytes] = {}
         grids: dict[int, tuple[int, int, int]] = {i: f.grid_thw for i, f in enumerate(cached) if f is not None}
         if self.patch_spec is not None and all(self.patch_spec.fits(prompt.pixels[i], processor_size) for i in missing):
             for i in missing:  # the processor's numbers, in a third of its time (engine/image_patches.py)
-                patches[i], grids[i] = image_patches(prompt.pixels[i], self.patch_spec)
+                patches[i], grids[i] = patch_bytes(prompt.pixels[i], self.patch_spec)
         elif missing:
             out = self.processor.image_processor(
                 images=[prompt.pixels[i] for i in missing], size=processor_size, return_tensors="pt"

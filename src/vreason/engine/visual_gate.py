@@ -1,13 +1,14 @@
 """A bound on the visual tokens prepared but not yet prefilled: what keeps a burst of image requests from
 holding every image's patches in memory at once.
 
-Preparing turns an image into float32 patches (24 KiB per visual token for Qwen3-VL: four 3x2x16x16 patches);
-the runner frees them once it has encoded the image, at the request's prefill. Preparing runs ahead of the
-engine on its own workers, so without a bound a burst of 200 image requests is prepared long before the
-engine reaches most of them, and every one of them holds its patches meanwhile (1.4 GB for the load test's
-mix of image sizes). `VisualTokenGate` lets a request start preparing only while the visual tokens of the
-requests between "preparing" and "first token" stay within the budget; one request always passes, whatever
-its size, and waiting requests pass in arrival order. Used on the event loop only (no locks).
+Preparing turns an image into patches (3 KiB per visual token for Qwen3-VL, kept as 8-bit pixels until the
+vision tower runs; 24 KiB as float32 where the checkpoint's processor patchifies); the runner frees them once it
+has encoded the image, at the request's prefill. Preparing runs ahead of the engine on its own workers, so
+without a bound a burst of 200 image requests is prepared long before the engine reaches most of them, and
+every one of them holds its patches meanwhile (1.4 GB for the load test's mix of image sizes as float32).
+`VisualTokenGate` lets a request start preparing only while the visual tokens of the requests between
+"preparing" and "first token" stay within the budget; one request always passes, whatever its size, and
+waiting requests pass in arrival order. Used on the event loop only (no locks).
 """
 
 from __future__ import annotations
