@@ -5,6 +5,9 @@ replaces the loop around them, because transformers' `generate` cannot add or dr
 The KV of every running request lives in `KVSlots` rows; prefill writes the uncached part of each prompt
 at the request's own columns (a reused prefix is copied in first), decode writes one column per row. Greedy
 output is token-identical to `model.generate` on the request alone (the tests hold it to that).
+A prefill's activations are what a step holds at its peak, so it runs as bounded forward passes: its rows
+sorted by uncached prompt length and grouped so that a pass pads at most PREFILL_POSITIONS positions, and its
+images through the vision tower at most VISION_PATCHES patches at a time (the vision attention is per image).
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from vreason.engine.request import RequestState
 from vreason.engine.sampler import RowSampling, sample
 from vreason.engine.scheduler import RunnerOutput
 from vreason.models.placement import FP32_HEAD_MAX_BYTES
+
+# Bounds on one forward pass of a prefill: prompt positions (rows x the longest row) through the decoder layers,
+# image patches through the vision tower.
+PREFILL_POSITIONS = 4096
+VISION_PATCHES = 4096  # 1,024 visual tokens of Qwen3-VL (2x2 patches merge into one token)
 
 
 @dataclass
@@ -48,6 +56,8 @@ class BatchRunner:
         self.rows: list[_Row] = []  # index == row in the KV slots
         self.by_id: dict[str, _Row] = {}
         self.device = model.device
+        self.prefill_positions = PREFILL_POSITIONS
+        self.vision_patches = VISION_PATCHES
 
     @property
     def batch_size(self) -> int:
@@ -67,34 +77,28 @@ class BatchRunner:
     # -- prefill -------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def prefill(self, requests: Sequence[RequestState]) -> list[int]:
-        """Compute the prompts of newly admitted requests (appended as new rows); returns their first tokens."""
+        """Compute the prompts of newly admitted requests (appended as new rows); returns their first tokens,
+        in the order of `requests`."""
+        # Rows in order of prompt length, so that each forward pass pads its rows to similar lengths.
+        uncached = [len(r.inputs.token_ids) - r.num_cached_tokens for r in requests]  # type: ignore[union-attr]
+        order = sorted(range(len(requests)), key=uncached.__getitem__)
+        requests = [requests[i] for i in order]
         first_row = len(self.rows)
         inputs: list[PreparedInputs] = [r.inputs for r in requests]  # type: ignore[misc]
         starts = [r.num_cached_tokens for r in requests]
         lengths = [len(i.token_ids) for i in inputs]
         new_counts = [n - m for n, m in zip(lengths, starts, strict=False)]
-        width = max(m + max(new_counts) for m in starts)
-        self.slots.ensure(first_row + len(requests), width)
+        # a pass pads its rows to its longest: padding columns are written too (masked, overwritten later)
+        self.slots.ensure(first_row + len(requests), max(starts) + max(new_counts))
         for offset, request in enumerate(requests):
             if request.num_cached_tokens:
                 self.slots.load(first_row + offset, request.cached_prefix, request.num_cached_tokens)
             request.cached_prefix = None  # the copy is in the slots; let the cache own its payload alone
         self._encode_missing_images(inputs, starts)
 
-        span = max(new_counts)
-        ids = torch.zeros((len(requests), span), dtype=torch.long)
-        positions = torch.zeros((3, len(requests), span), dtype=torch.long)
-        for b, (inp, m) in enumerate(zip(inputs, starts, strict=False)):
-            ids[b, : lengths[b] - m] = torch.tensor(inp.token_ids[m:])
-            positions[:, b, : lengths[b] - m] = inp.positions[:, m:]
-        ids, positions = ids.to(self.device), positions.to(self.device)
-        columns = torch.tensor(starts, device=self.device)[:, None] + torch.arange(span, device=self.device)[None, :]
-        embeds = self.lm.embed_tokens(ids)
-        visual_mask, deepstack = self._place_images(embeds, inputs, starts)
-        last = torch.tensor([n - 1 for n in new_counts], device=self.device)
-        start = starts[0] if len(requests) == 1 else None
-        logits = self._forward(first_row, embeds, columns, positions, width, last, visual_mask, deepstack, start)
-
+        logits = []
+        for begin, end in _groups(new_counts, self.prefill_positions):
+            logits.append(self._prefill_group(first_row + begin, inputs[begin:end], starts[begin:end]))
         for offset, (request, inp) in enumerate(zip(requests, inputs, strict=False)):
             params = request.params
             generator = None
@@ -104,22 +108,62 @@ class BatchRunner:
             row = _Row(request, first_row + offset, len(inp.token_ids), inp.rope_delta, generator)
             self.rows.append(row)
             self.by_id[request.request_id] = row
-        return sample(logits, [self._sampling(self.rows[first_row + b]) for b in range(len(requests))])
+        tokens = sample(torch.cat(logits), [self._sampling(self.rows[first_row + b]) for b in range(len(requests))])
+        out = [0] * len(tokens)
+        for position, index in enumerate(order):
+            out[index] = tokens[position]
+        return out
+
+    def _prefill_group(self, first_row: int, inputs: Sequence[PreparedInputs], starts: Sequence[int]) -> torch.Tensor:
+        """One forward pass over the uncached prompt tokens of rows [first_row, first_row + len(inputs)), each
+        padded to the longest of them; float32 logits (rows, vocab) at each row's last prompt token."""
+        new_counts = [len(i.token_ids) - m for i, m in zip(inputs, starts, strict=False)]
+        span = max(new_counts)
+        width = max(m + span for m in starts)
+        ids = torch.zeros((len(inputs), span), dtype=torch.long)
+        positions = torch.zeros((3, len(inputs), span), dtype=torch.long)
+        for b, (inp, m) in enumerate(zip(inputs, starts, strict=False)):
+            ids[b, : new_counts[b]] = torch.tensor(inp.token_ids[m:])
+            positions[:, b, : new_counts[b]] = inp.positions[:, m:]
+        ids, positions = ids.to(self.device), positions.to(self.device)
+        columns = torch.tensor(starts, device=self.device)[:, None] + torch.arange(span, device=self.device)[None, :]
+        embeds = self.lm.embed_tokens(ids)
+        visual_mask, deepstack = self._place_images(embeds, inputs, starts)
+        last = torch.tensor([n - 1 for n in new_counts], device=self.device)
+        start = starts[0] if len(inputs) == 1 else None
+        return self._forward(first_row, embeds, columns, positions, width, last, visual_mask, deepstack, start)
 
     def _encode_missing_images(self, inputs: Sequence[PreparedInputs], starts: Sequence[int]) -> None:
-        """Run the vision tower once over every image a prefill needs and no cache has (deduplicated)."""
+        """Run the vision tower over every image a prefill needs and no cache has (deduplicated), a few images
+        per forward pass: at most `vision_patches` patches each (one image alone when it has more). The vision
+        attention is per image anyway; what a pass over all of a prefill's images at once costs is memory: the
+        patches as float rows and every layer's activations for up to max_prefill_tokens visual tokens."""
         todo: dict[int, list[ImageSlot]] = {}
         for inp, m in zip(inputs, starts, strict=False):
             for image in inp.images:
                 if image.start >= m and image.features is None:
                     todo.setdefault(image.key, []).append(image)
-        if not todo:
-            return
-        firsts = [slots[0] for slots in todo.values()]
-        pixels = torch.cat([s.pixel_values for s in firsts]).to(self.device)  # type: ignore[misc]
+        items = list(todo.items())
+        counts = [slots[0].num_patches for _, slots in items]
+        for begin, end in _groups(counts, self.vision_patches, padded=False):
+            self._encode(items[begin:end])
+
+    def _encode(self, items: Sequence[tuple[int, list[ImageSlot]]]) -> None:
+        firsts = [slots[0] for _, slots in items]
+        # one image's float rows at a time into the pass's input (the list for torch.cat would hold them all twice)
+        pixels, offset = None, 0
+        for slot in firsts:
+            rows = slot.pixel_values
+            assert rows is not None, "an image the caches lack carries its patches"
+            if pixels is None:
+                total = sum(s.num_patches for s in firsts)
+                pixels = torch.empty((total, rows.shape[1]), dtype=rows.dtype, device=self.device)
+            pixels[offset : offset + rows.shape[0]] = rows
+            offset += rows.shape[0]
+        del rows  # the last image's rows: not needed during the pass
         grids = torch.tensor([s.grid_thw for s in firsts], dtype=torch.long, device=self.device)
         out = self.model.model.get_image_features(pixels, grids, return_dict=True)
-        for index, (key, slots) in enumerate(todo.items()):
+        for index, (key, slots) in enumerate(items):
             # Copies, not views: a view of the batch's output would keep every image's features of this batch
             # alive for as long as any one of them stays cached, uncounted by the cache's byte budget.
             features = VisionFeatures(
@@ -229,6 +273,24 @@ class BatchRunner:
         if self.head_fp32 is not None:
             return picked.float() @ self.head_fp32
         return self.model.lm_head(picked).float()
+
+
+def _groups(sizes: Sequence[int], bound: int, padded: bool = True) -> list[tuple[int, int]]:
+    """Consecutive [begin, end) slices of `sizes` whose total stays within `bound`: with `padded`, the slice's
+    length times its largest size (its rows padded to the longest), else the plain sum. A slice holds at least
+    one item, whatever its size."""
+    groups: list[tuple[int, int]] = []
+    begin, largest, total = 0, 0, 0
+    for index, size in enumerate(sizes):
+        largest = max(largest, size)
+        total += size
+        cost = largest * (index - begin + 1) if padded else total
+        if index > begin and cost > bound:
+            groups.append((begin, index))
+            begin, largest, total = index, size, size
+    if sizes:
+        groups.append((begin, len(sizes)))
+    return groups
 
 
 def _fp32_head(lm_head: torch.nn.Module) -> torch.Tensor | None:
