@@ -189,3 +189,11 @@ def test_the_demo_model_answers_clip_questions(tmp_path):
         vr.close()
     assert {k: report[k]["count"] for k in sc.EVAL_KINDS} == dict.fromkeys(sc.EVAL_KINDS, 1)
     assert 0.0 <= report["clip_when"]["within_1s"] <= 1.0
+
+
+def test_held_out_rows_of_every_kind_even_where_a_clip_has_no_question_of_it(tmp_path):
+    # seed 3003 (make eval-demo's) draws a clip where nothing appears and the count question is left out
+    rows = sc.write_clips_eval(tmp_path, 10, seed=3003)
+    kinds = [json.loads(line)["kind"] for line in (tmp_path / "clips_eval.jsonl").read_text().splitlines()]
+    assert rows == len(kinds) == 50
+    assert {kind: kinds.count(kind) for kind in set(kinds)} == dict.fromkeys(sc.EVAL_KINDS, 10)

@@ -331,11 +331,16 @@ def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True)
     rows = 0
     with (out / "clips_eval.jsonl").open("w") as handle:
         for kind in EVAL_KINDS:
-            for index in range(per_kind):
+            written = index = 0
+            while written < per_kind:
                 events = _EVAL_EVENTS[kind]
                 clip = world.clip(index, events[index % len(events)])
+                index += 1
                 qas = [qa for qa in clip.qas if qa[0] == kind]
-                name = f"clips/{tag}{seed}_{kind}_{index:05d}.mp4"
+                if not qas:  # e.g. a clip where nothing appears is asked how many appear only some of the time
+                    continue
+                written += 1
+                name = f"clips/{tag}{seed}_{kind}_{index - 1:05d}.mp4"
                 encode(clip, out / name)
                 _, question, answer = rng.choice(qas)
                 # answer_type: how `vreason eval` scores the row (a time: right within 1 s; else exact match)
