@@ -22,7 +22,7 @@ def test_reuse_skips_recorded_stages_and_trains_from_their_output(tiny_model_dir
             "token_accuracy": {"shape": 0.5}, "background_accuracy": {}, "seconds": 9.0}
     (work / "warm" / STAGE_RECORD).write_text(json.dumps({"result": warm, "seconds": 600, "machine": "elsewhere"}))
     config = RecipeConfig(out=out, work=work, scenes=8, epochs=0.0005, batch_size=4, settle_steps=(1,),
-                          reuse=True, evaluate=False, eval_answers=0, eval_fraction=0.0005, v2=None)
+                          reuse=True, evaluate=False, eval_answers=0, eval_fraction=0.0005)
     summary = build(config)
     assert summary["warmup"] == {"steps": 7, "object_accuracy": {"shape": 0.25}, "token_accuracy": {"shape": 0.5}}
     assert summary["stages"]["warmup"] == {"seconds": 600, "machine": "elsewhere"}
