@@ -51,13 +51,16 @@ def quality_table(card: str) -> dict[str, tuple[int, float | None, float | None]
 
 
 def demo_banner(card: str | None) -> str:
-    """What the page says above the tabs when the built-in demo model answers."""
+    """What the page says above the tabs when the built-in demo model answers. Clip and open-question rows are
+    quoted only once the model has learned them (half or more right); before that the banner says it has not."""
     rows = quality_table(card or "")
-    world = "shapes in ten colours and short clips of them" if "clip_move" in rows else "flat shapes in ten colours"
+    clips = _learned(rows, "clip_move")
+    world = "shapes in ten colours and short clips of them" if clips else "flat shapes in ten colours"
     lead = f"This is the built-in **demo model**: tiny, trained only on {world}."
     measured = []
     for name, words in BANNER_ROWS:
-        if name not in rows:
+        if name not in rows or (name.startswith("clip_") and not clips) or (
+                name == "varied/describe" and not _learned(rows, name)):
             continue
         _, exact, iou = rows[name]
         if name.endswith("grounding") and iou is not None:
@@ -68,6 +71,13 @@ def demo_banner(card: str | None) -> str:
             measured.append(f"{words} {exact * 100:.1f}%".replace(".0%", "%"))
     if measured:
         lead += " On held-out questions (its model card): " + ", ".join(measured) + "."
-    other = "Photos and documents" if "clip_move" in rows else "Photos, documents and open questions"
+    if "clip_move" in rows and not clips:
+        lead += " It does not understand clips yet."
+    other = "Photos and documents" if _learned(rows, "varied/describe") else "Photos, documents and open questions"
     return (lead + f" {other} get confident but meaningless answers. Start the UI "
             "with `--model Qwen/Qwen3-VL-8B-Instruct` (or a local checkpoint) for real images.")
+
+
+def _learned(rows: dict[str, tuple[int, float | None, float | None]], name: str) -> bool:
+    exact = rows.get(name, (0, None, None))[1]
+    return exact is not None and exact >= 0.5
