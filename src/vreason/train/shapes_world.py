@@ -170,10 +170,16 @@ class ShapesWorld:
         image = self._background(side)
         text = rng.choice(WORDS) if rng.random() < 0.5 else str(rng.randint(0, 999))
         font = ImageFont.load_default(size=rng.randint(side // 5, side // 3))
+        color, labels, question = self._write(image, text, font)
+        return Scene(image=image, text=text, text_color=color, qas=[QA("reading", question, text)], labels=labels)
+
+    def _write(self, image: Image.Image, text: str, font) -> tuple[str, Image.Image, str]:
+        """`text` somewhere on `image` in a random colour: its colour name, label image and reading question."""
+        rng = self.rng
         draw = ImageDraw.Draw(image)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        x = rng.randint(0, max(0, side - (right - left))) - left
-        y = rng.randint(0, max(0, side - (bottom - top))) - top
+        x = rng.randint(0, max(0, image.width - (right - left))) - left
+        y = rng.randint(0, max(0, image.height - (bottom - top))) - top
         color = rng.choice(("black", "blue", "red", "brown", "teal", "purple"))
         draw.text((x, y), text, fill=self._paint(color), font=font)
         labels = Image.new("L", image.size, 0)
@@ -181,7 +187,7 @@ class ShapesWorld:
         question = rng.choice(("what does the text say?", "what is written in the image?", "read the text."))
         if text.isdigit():
             question = rng.choice((question, "what number is written?"))
-        return Scene(image=image, text=text, text_color=color, qas=[QA("reading", question, text)], labels=labels)
+        return color, labels, question
 
     # -- varied scenes (shapes_varied.py draws them) --------------------------------------------------------
 
@@ -274,15 +280,7 @@ class ShapesWorld:
             if right - left <= size[0] - 2 or points <= 10:
                 break
             points -= 2
-        x = rng.randint(0, max(0, size[0] - (right - left))) - left
-        y = rng.randint(0, max(0, size[1] - (bottom - top))) - top
-        color = rng.choice(("black", "blue", "red", "brown", "teal", "purple"))
-        draw.text((x, y), text, fill=self._paint(color), font=font)
-        labels = Image.new("L", image.size, 0)
-        ImageDraw.Draw(labels).text((x, y), text, fill=TEXT_LABEL, font=font)
-        question = rng.choice(("what does the text say?", "what is written in the image?", "read the text."))
-        if text.isdigit():
-            question = rng.choice((question, "what number is written?"))
+        color, labels, question = self._write(image, text, font)
         picture = varied.finish(image, rng)
         return Scene(image=picture, text=text, text_color=color, qas=[QA("reading", question, text)], labels=labels)
 
