@@ -42,3 +42,22 @@ def test_a_part_already_written_is_kept(tmp_path: Path):
     write_data(tmp_path, config)
     assert marker.exists()
     assert (tmp_path / "all_train.jsonl").is_file()
+
+
+def test_the_recipe_refuses_a_second_stage_base_it_would_delete_or_could_not_describe(tmp_path: Path):
+    import pytest
+
+    from vreason.train.demo_recipe import RecipeConfig, build
+
+    work = tmp_path / "work"
+    inside = work / "settled-2"
+    inside.mkdir(parents=True)
+    with pytest.raises(ValueError, match="empties first"):
+        build(RecipeConfig(out=tmp_path / "out", work=work, v2=V2Config(), from_model=inside))
+    assert inside.is_dir()  # nothing was deleted
+    twice = tmp_path / "had-v2"
+    twice.mkdir()
+    (twice / "training_summary.json").write_text(json.dumps({"stages": {}, "v2": {"runs": []}}))
+    with pytest.raises(ValueError, match="already had a second stage"):
+        build(RecipeConfig(out=tmp_path / "out", work=work, v2=V2Config(), from_model=twice))
+    assert not (work / "v2-data" / "all_train.jsonl").exists()  # refused before any data was written

@@ -129,13 +129,15 @@ def test_login_options_read_pairs_and_a_file_and_refuse_malformed_ones(tmp_path)
 def test_the_demo_banner_of_a_model_with_clips_quotes_them():
     card = "\n".join(["| count | 200 | 0.950 | - | x |", "| independent/grounding | 400 | 0.000 | 0.870 | x |",
                       "| clip_move | 100 | 0.930 | - | x |", "| clip_when | 100 | 0.610 | 0.880 | x |",
+                      "| clip_appear | 100 | 0.100 | - | x |",
                       "| varied/describe | 100 | 0.900 | - | x |"])
     banner = demo_banner(card)
     assert "shapes in ten colours and short clips of them" in banner
     assert "which way a shape moves 93%" in banner
     assert "when (within a second) 88%" in banner
     assert "boxes on pictures drawn another way 87% at IoU ≥ 0.5" in banner
-    assert "Photos and documents get confident but meaningless answers" in banner
+    assert "what appears in a clip" not in banner  # that family is not learned yet
+    assert "Photos, documents and open questions get confident but meaningless answers" in banner
 
 
 def test_the_demo_banner_says_clips_are_not_learned_while_they_are_not():

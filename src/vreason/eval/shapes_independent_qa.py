@@ -39,7 +39,7 @@ def grounding_answer(shapes: list[DrawnShape], size: tuple[int, int]) -> str:
 def describe_answer(shapes: list[DrawnShape]) -> str:
     """"a red circle and two blue stars": one entry per colour and kind, left to right by the leftmost centre."""
     groups: dict[str, list[DrawnShape]] = {}
-    for s in sorted(shapes, key=lambda s: s.center[0]):
+    for s in sorted(shapes, key=lambda s: s.center):  # left to right, then top to bottom, as training names them
         groups.setdefault(s.name, []).append(s)
     parts = [f"{_article(name)} {name}" if len(members) == 1 else f"{NUMBER_WORDS[len(members)]} {name}s"
              for name, members in groups.items()]

@@ -13,7 +13,8 @@ full collection (while serving, and the one at interpreter exit) skips objects t
 anyway. One full collection before the freeze (~0.2 s) clears the imports' garbage (~150 objects, among them
 tracebacks whose frames link to the caller's frames: frozen, they would keep a loaded model alive for good).
 Only the import is paused, not the model's construction: objects created afterwards are collected as usual,
-so a process that loads many models (tests, the evaluation harness) frees them as before.
+so a process that loads many models (tests, the evaluation harness) frees them as before. The pause is
+process-wide: `load_model` runs before an engine's worker threads start, which is where this belongs.
 
 transformers 5 imports torch._dynamo, torch.distributed.tensor, torchvision, scipy.optimize and torchao from its
 modeling code unconditionally (masking_utils, core_model_loading, loss utils, quantizers): those imports are
@@ -43,10 +44,11 @@ def import_model_code() -> None:
     try:
         for name in MODEL_CODE:
             importlib.import_module(name)
-    finally:
         # The imports' garbage first: it holds tracebacks whose frames reach the callers' frames (and so, once
-        # those return, whatever they held: a model). Frozen, it would keep all that alive for good.
+        # those return, whatever they held: a model). Frozen, it would keep all that alive for good. Only on
+        # success: a failed import's traceback is alive while it is raised, and must not be frozen.
         gc.collect()
         gc.freeze()
+    finally:
         if was_enabled:
             gc.enable()

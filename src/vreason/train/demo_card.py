@@ -6,10 +6,11 @@ one owner of what the product says about the built-in model's quality.
 
 from __future__ import annotations
 
+from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_SIZES
+
 
 def model_card(summary: dict) -> str:
     from vreason.train.demo_eval import BAR, CLIPS_SEED, INDEPENDENT, INDEPENDENT_SEED, VARIED, VARIED_SEED
-    from vreason.train.demo_recipe import DEMO_MAX_PIXELS, DEMO_SIZES  # the recipe imports this module
 
     m = summary["metrics"]
     rows = []
@@ -122,8 +123,9 @@ Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes
 - {_world_line(summary)}
 - Colours have the palette's ten names; shades that stray from one (up to about 40 per channel in training)
   keep its name, and a colour halfway between two palette colours may get either.
-- Each shapes-world row of the table counts 200 questions: a 95% interval is about 4 points either side of
-  a number near 0.9. Reading rendered words and digits is barely learned.
+- A 95% interval around a number near 0.9 is about 4 points either side at 200 questions (the seed-1001
+  rows), 3 at 400, 6 at 100 and 8 at 50 (each row's count is in its table). Reading rendered words and digits
+  is barely learned.
 - Not for any decision about anything; it exists to demonstrate and test vreason.
 """
 

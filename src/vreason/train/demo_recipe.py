@@ -19,20 +19,10 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from vreason.models.scratch import ScratchSizes
 from vreason.train.demo_card import model_card
+from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_MIN_PIXELS, DEMO_SIZES
 from vreason.train.demo_v2 import V2Config
 
-# Every image is resized to about 256x256 (64 visual tokens). At 128x128 (16 tokens) the model learned
-# colours but stayed at chance on shapes (easy-VQA shape questions: 0.61 after 300 steps, against 0.92 at
-# 256x256 with the same steps and learning rate).
-DEMO_MIN_PIXELS = 256 * 256
-DEMO_MAX_PIXELS = 256 * 256
-DEMO_SIZES = ScratchSizes(
-    text_hidden=256, text_layers=4, text_heads=4, text_kv_heads=2, head_dim=64, text_intermediate=768,
-    vision_depth=3, vision_hidden=128, vision_heads=4, vision_intermediate=512, vision_positions=256,
-    deepstack_indexes=(1,), max_positions=4096, tie_embeddings=True,
-)
 # Words of the chat template and of everyday questions, so they are whole tokens too.
 EXTRA_CORPUS = ["system", "user", "assistant", "You are a helpful assistant.", "What is in the image?",
                 "Describe the image.", "How many objects are there?", "What colour is it?"]
@@ -99,6 +89,10 @@ def build(config: RecipeConfig) -> dict:
 
     started = time.perf_counter()
     work = config.work
+    if config.from_model is not None and not config.reuse and Path(config.from_model).resolve().is_relative_to(
+            work.resolve()):
+        raise ValueError(f"--from-model {config.from_model} lies inside --work {work}, which a build without --reuse "
+                         "empties first: add --reuse or move it")
     if work.exists() and not config.reuse:
         shutil.rmtree(work)
     stages: dict[str, dict] = {}
@@ -212,6 +206,8 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
     v2 = config.v2 or V2Config()
     record = base / "training_summary.json"  # how the first stage made `base` (none: a checkpoint from elsewhere)
     first = json.loads(record.read_text()) if record.is_file() else {"stages": {}}
+    if "v2" in first:  # the card tells one second stage from the settled model; a chain is not recorded
+        raise ValueError(f"{base} already had a second stage: start from the first stage's model")
     folder = config.work / "v2-data"
     rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2))
     results = []
@@ -236,7 +232,7 @@ def _finish(final: Path, config: RecipeConfig, summary: dict) -> dict:
     summary["metrics"] = demo_eval.run(str(final), config.evaluate_easy_vqa_limit) if config.evaluate else {}
     _install(final, config.out)
     (config.out / "training_summary.json").write_text(json.dumps(summary, indent=1))
-    if summary["metrics"]:
+    if summary["metrics"] and "warmup" in summary:  # the card tells the first stage too; a base from elsewhere
         (config.out / "README.md").write_text(model_card(summary))
     return summary
 

@@ -1,6 +1,6 @@
 """The built-in model's second stage: from the first recipe's model (demo_recipe.py's settled checkpoint) to
 one that holds its skills on pictures drawn other ways, answers open and JSON questions, and reads motion in
-clips. One run of `vreason finetune --method full` on a mix written here:
+clips. Runs of `vreason finetune --method full`, one after another, on a mix written here:
 
 - shapes-world scenes drawn with varied rendering (`ShapesWorld(varied=True)`: anti-aliasing, outlines, sizes
   and aspect ratios, tinted/gradient/noisy backgrounds, JPEG artefacts, slight rotation, touching shapes), with
@@ -10,9 +10,10 @@ clips. One run of `vreason finetune --method full` on a mix written here:
   conversation (grouping.py groups questions about one image only; a conversation encodes the clip once);
 - easy-VQA's train split again.
 
-The vision tower trains too (`train_vision`), at the run's lower learning rate: frozen, it kept the first
-recipe's features of flat shapes on white, which is what failed on other renderings.
-Every stage records its result, seconds and machine, as demo_recipe.py's stages do.
+Each run has its own steps, learning rate (cosine) and vision tower trained or frozen (`V2Config`): frozen, the
+tower keeps the first recipe's features of flat shapes on white, which is what fails on other renderings, so a
+later run lets it adapt at a lower rate. demo_recipe.py records every run as a stage (result, seconds,
+machine); each data part here records its rows and seconds (part.json) and is kept when present.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_P
         "plain": lambda out: write_shapes_train(out, config.plain_scenes, seed=config.seed + 2,
                                                 color_jitter=config.color_jitter),
         "clips": lambda out: _as_conversations(out, write_clips_train(out, config.clips, seed=config.seed + 3,
-                                                                      workers=2)),
+                                                                      workers=max(1, config.workers))),
         "easy": lambda out: write_easy_vqa(out, "train", seed=config.seed + 4, multi_turn=True),
     }
     only = tuple(name for name in only if name != "easy" or config.easy_vqa)

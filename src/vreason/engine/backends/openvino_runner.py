@@ -107,10 +107,11 @@ class OpenVINORunner:
         cached = slot.features or self.vision_cache.get(slot.key)
         if cached is not None:
             return cached
-        assert slot.pixel_values is not None, "an image slot without features carries its patches"
+        patches = slot.pixel_values  # the 8-bit patches made float: read once
+        assert patches is not None, "an image slot without features carries its patches"
         indices, weights, positions = vision_precompute(self.config.vision_config, torch.tensor([slot.grid_thw]))
         request = self.vision.create_infer_request()
-        out = request.infer([slot.pixel_values.float().numpy(), indices.numpy(), weights.numpy(), positions.numpy()])
+        out = request.infer([patches.float().numpy(), indices.numpy(), weights.numpy(), positions.numpy()])
         merged, deep = (np.array(out[port]) for port in self.vision.outputs)  # copies: the request is reused
         features = VisionFeatures(torch.from_numpy(merged), tuple(torch.from_numpy(d) for d in deep), slot.grid_thw)
         self.vision_cache.put(slot.key, features, features.nbytes)
