@@ -227,5 +227,5 @@ def _encoded(source: object) -> bool:
 
 
 def _pixel_bytes(image: PreparedImage) -> int:
-    width, height = image.original_size  # not `image.image`: that decodes a deferred JPEG
+    width, height = image.original_size  # not `image.image`: that decodes a deferred image
     return width * height * 3  # prepared images are RGB

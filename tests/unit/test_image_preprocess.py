@@ -118,3 +118,46 @@ def test_the_demo_model_answers_the_same_through_the_fast_path():
     finally:
         builder.patch_spec = PatchSpec.from_processor(builder.processor.image_processor)
     assert fast == slow
+
+
+def png(image: Image.Image, **save) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **save)
+    return buffer.getvalue()
+
+
+def eager(data: bytes) -> Image.Image:
+    from vreason.media.decode import check_and_normalize, open_image
+    from vreason.media.policy import MediaPolicy
+
+    return check_and_normalize(open_image(data, "eager", MediaPolicy()), "eager", MediaPolicy())
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "L", "LA"])
+def test_a_large_png_waits_compressed_and_decodes_to_the_eager_pixels(mode):
+    picture = noisy((640, 480)).convert(mode)
+    data = png(picture)
+    prepared = load_image(data)
+    assert prepared.original_size == (640, 480)
+    assert "decoded=False" in repr(prepared)  # a request queued at the gate holds these bytes, no pixels
+    budget = PixelBudget(max_pixels=320 * 32 * 32)
+    fitted = budget.fit(prepared)
+    reference = eager(data)
+    # the budget path gives exactly what a PNG decoded at load gave (full decode, then bicubic)
+    assert np.array_equal(np.asarray(fitted), np.asarray(reference.resize(fitted.size, Image.Resampling.BICUBIC)))
+    assert "decoded=True" in repr(prepared)  # decoded once, kept for the rest of the request
+    assert np.array_equal(np.asarray(prepared.image), np.asarray(reference))
+
+
+def test_small_rotated_and_broken_pngs_are_decided_at_load():
+    assert "decoded=True" in repr(load_image(png(noisy((200, 200)))))  # small: decoded at once
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = load_image(png(noisy((640, 480)), exif=exif))
+    assert rotated.original_size == (480, 640)  # an eXIf block: decoded at once, orientation applied
+    data = png(noisy((640, 480)))
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    for broken in (data[: len(data) // 2], data[:200], bytes(flipped)):
+        with pytest.raises(MediaError, match="truncated or corrupt"):  # refused before any request is accepted
+            load_image(broken)

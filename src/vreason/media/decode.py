@@ -8,6 +8,13 @@ A large RGB JPEG with no EXIF rotation can skip the full decode (`open_image` + 
 by 1/2, 1/4 or 1/8 while it decodes (`decode_scaled`, Pillow's draft mode; `resize_scaled` goes the rest of
 the way), which is how a 4K photo reaches a 1,280-token budget without decoding 8 million pixels first. The
 pixels then wait until the budget is known.
+
+A PNG of 256x256 pixels or more with no EXIF block waits too, for memory rather than speed: a burst of
+requests queued behind the engine's visual-token gate holds compressed bytes (typically a tenth of the
+pixels) instead of every picture decoded at arrival. Its chunks' checksums are verified at load
+(`verify_png`: reads the bytes, inflates nothing), so a truncated or damaged file is still refused before the
+request is accepted; the pixels are decoded in full when the prompt first needs them (the same pixels as
+the eager path: nothing is scaled while decoding).
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ WHITE = (255, 255, 255)
 # Below this many pixels a JPEG is decoded at once: draft decoding pays only for pictures several times the
 # size of a model's budget (the default budget is 1,048,576 pixels).
 DEFER_MIN_PIXELS = 4_000_000
+# Below this many pixels (192 KiB decoded) a PNG is decoded at once: holding it costs little either way.
+DEFER_PNG_MIN_PIXELS = 256 * 256
 _ORIENTATION = 0x0112
 
 
@@ -89,10 +98,16 @@ def check_header(image: Image.Image, label: str, policy: MediaPolicy) -> None:
         raise MediaError(label, f"aspect ratio {ratio:.0f}:1 is over the {policy.max_aspect_ratio:g}:1 limit")
 
 
-def deferrable(image: Image.Image) -> bool:
+def deferrable(image: Image.Image, data: bytes) -> bool:
     """A checked header whose pixels may wait for `decode_scaled`: a large JPEG that decodes to RGB as it is
-    stored (no EXIF rotation, not CMYK or grey)."""
-    if image.format != "JPEG" or image.mode != "RGB" or image.width * image.height < DEFER_MIN_PIXELS:
+    stored (no EXIF rotation, not CMYK or grey), or a PNG of `DEFER_PNG_MIN_PIXELS` or more with no EXIF
+    block (any mode: `decode_scaled` converts it as `check_and_normalize` does)."""
+    pixels = image.width * image.height
+    if image.format == "PNG":
+        # Pillow's getexif on a PNG decodes the whole image to reach an eXIf chunk stored after the pixels, so
+        # a PNG that may carry one (rare; a false match only means decoding now) is not deferred.
+        return pixels >= DEFER_PNG_MIN_PIXELS and b"eXIf" not in data
+    if image.format != "JPEG" or image.mode != "RGB" or pixels < DEFER_MIN_PIXELS:
         return False
     try:
         return image.getexif().get(_ORIENTATION, 1) == 1
@@ -100,17 +115,35 @@ def deferrable(image: Image.Image) -> bool:
         return False
 
 
+def scalable(data: bytes) -> bool:
+    """Encoded bytes libjpeg can scale while decoding (a JPEG); anything else decodes at full size."""
+    return data[:2] == b"\xff\xd8"
+
+
+def verify_png(data: bytes, label: str) -> None:
+    """A PNG whose pixels will be decoded later, checked now: every chunk present with its CRC, up to IEND.
+    Pillow's verify reads the chunks without inflating the image data, so it costs a pass over the bytes."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked by `check_header`
+            Image.open(io.BytesIO(data)).verify()
+    except Exception as err:  # truncated chunks raise OSError / SyntaxError, bad checksums others
+        raise MediaError(label, f"is truncated or corrupt ({err})") from None
+
+
 def decode_scaled(data: bytes, size: tuple[int, int], label: str) -> Image.Image:
-    """A deferrable JPEG's pixels at the smallest libjpeg scale (1, 1/2, 1/4, 1/8) still at least `size`."""
+    """A deferred image's RGB pixels: a JPEG at the smallest libjpeg scale (1, 1/2, 1/4, 1/8) still at least
+    `size`; a PNG at full size (`size` is ignored), converted to RGB as `check_and_normalize` converts it."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked by `check_header`
             image = Image.open(io.BytesIO(data))
-        image.draft("RGB", size)
+        if scalable(data):
+            image.draft("RGB", size)
         image.load()
     except Exception as err:  # truncated streams raise OSError, broken codecs raise others
         raise MediaError(label, f"is truncated or corrupt ({err})") from None
-    return image
+    return to_rgb(image)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

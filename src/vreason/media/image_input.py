@@ -5,6 +5,8 @@ happens when the prompt is built (`PixelBudget.fit`), so one prepared image serv
 A large JPEG (see `decode.deferrable`) is checked from its header at load and keeps its bytes: the prompt
 asks for `pixels(size)` and gets them decoded at the smallest libjpeg scale that covers the budget, then
 resized, without the full-size decode; `image` (crops, drawings, the UI) decodes the full picture on first use.
+A PNG of 256x256 or more is checked from its header and chunk checksums and keeps its bytes until first
+use, then decodes in full and keeps its pixels (requests waiting for the engine hold compressed bytes).
 
 Every failure is a `MediaError` naming the input; nothing here knows about models or prompts.
 """
@@ -20,7 +22,16 @@ from urllib.parse import unquote, urlsplit
 from PIL import Image
 
 from vreason.errors import MediaError
-from vreason.media.decode import check_and_normalize, check_header, decode_scaled, deferrable, open_image, resize_scaled
+from vreason.media.decode import (
+    check_and_normalize,
+    check_header,
+    decode_scaled,
+    deferrable,
+    open_image,
+    resize_scaled,
+    scalable,
+    verify_png,
+)
 from vreason.media.local_files import checked_local_path
 from vreason.media.policy import MediaPolicy
 from vreason.media.url_fetch import fetch_url
@@ -40,7 +51,7 @@ class PreparedImage:
 
     def __init__(self, image: Image.Image, label: str, content_keys: dict | None = None) -> None:
         self._image: Image.Image | None = image
-        self._encoded: bytes | None = None  # a deferrable JPEG's bytes while `_image` is not decoded
+        self._encoded: bytes | None = None  # a deferred JPEG's or PNG's bytes while `_image` is not decoded
         self._size: tuple[int, int] = image.size
         self.label = label  # how error messages and traces name this input
         # Content keys the engine computed for this image, per preprocessing setting. A prepared image is never
@@ -49,7 +60,7 @@ class PreparedImage:
 
     @classmethod
     def deferred(cls, encoded: bytes, size: tuple[int, int], label: str) -> PreparedImage:
-        """A checked JPEG whose pixels are decoded when first asked for (see the module docstring)."""
+        """A checked JPEG or PNG whose pixels are decoded when first asked for (see the module docstring)."""
         prepared = cls.__new__(cls)
         prepared._image, prepared._encoded, prepared._size = None, encoded, size
         prepared.label, prepared.content_keys = label, {}
@@ -57,7 +68,7 @@ class PreparedImage:
 
     @property
     def image(self) -> Image.Image:
-        """The full-size RGB pixels (decoded on first use for a deferred JPEG; two threads may both decode,
+        """The full-size RGB pixels (decoded on first use for a deferred image; two threads may both decode,
         to the same pixels)."""
         if self._image is None:
             image = decode_scaled(self._encoded, self._size, self.label)
@@ -72,11 +83,12 @@ class PreparedImage:
     def pixels(self, size: tuple[int, int]) -> Image.Image:
         """The picture resized to `size`. A decoded image is resized bicubic (as `PixelBudget.apply` does); a
         deferred JPEG is decoded at the smallest libjpeg scale that covers `size` and the rest of the way is
-        an antialiased bilinear resize (`resize_scaled`). The original size returns `image`."""
+        an antialiased bilinear resize (`resize_scaled`). A deferred PNG decodes into `image` first (the same
+        pixels as if it had been decoded at load). The original size returns `image`."""
         if size == self._size:
             return self.image
         encoded = self._encoded
-        if encoded is None:
+        if encoded is None or not scalable(encoded):
             return self.image.resize(size, Image.Resampling.BICUBIC)
         return resize_scaled(decode_scaled(encoded, size, self.label), size)
 
@@ -119,7 +131,9 @@ def load_image(
     data = read_source_bytes(source, policy, label)
     opened = open_image(data, label, policy)
     check_header(opened, label, policy)
-    if deferrable(opened):
+    if deferrable(opened, data):
+        if opened.format == "PNG":
+            verify_png(data, label)
         return PreparedImage.deferred(data, opened.size, label)
     return PreparedImage(check_and_normalize(opened, label, policy), label)
 
