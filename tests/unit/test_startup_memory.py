@@ -179,3 +179,28 @@ def _wait_for(condition, timeout_s: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_the_processor_keeps_no_parsed_copy_of_the_vocabulary():
+    # transformers builds Qwen's tokenizer from tokenizer.json parsed in Python and keeps the parse (~90 MiB
+    # for the real vocabulary); load_processor drops it, and the tokenizer encodes and templates the same
+    from transformers import AutoProcessor
+
+    from vreason.models.demo import SHIPPED_DIR
+    from vreason.models.loader import load_processor
+
+    fresh = AutoProcessor.from_pretrained(str(SHIPPED_DIR)).tokenizer
+    assert isinstance(fresh._vocab, dict)
+    assert isinstance(fresh._merges, list)
+    processor = load_processor(str(SHIPPED_DIR))
+    tokenizer = processor.tokenizer
+    assert tokenizer._vocab is None
+    assert tokenizer._merges is None
+    text = "What colour is the circle? <|vision_start|><|image_pad|><|vision_end|> {\"color\": \"red\"}"
+    assert tokenizer(text).input_ids == fresh(text).input_ids
+    assert len(tokenizer) == len(fresh)
+    assert tokenizer.get_vocab() == fresh.get_vocab()
+    messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    assert processor.apply_chat_template(messages, add_generation_prompt=True) == AutoProcessor.from_pretrained(
+        str(SHIPPED_DIR)
+    ).apply_chat_template(messages, add_generation_prompt=True)

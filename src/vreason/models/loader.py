@@ -93,7 +93,7 @@ def load_model(spec: LoadSpec) -> LoadedModel:
     if stored is not None:
         return _load_stored_quantized(spec, source, stored, placement, clock, started)
 
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
     kwargs: dict[str, Any] = {
         "dtype": placement.dtype,
@@ -110,7 +110,7 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         )
     clock.mark("import transformers auto classes")
     try:
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+        processor = load_processor(source)
         clock.mark("processor")
         model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
         clock.mark("weights")
@@ -163,12 +163,10 @@ def check_quantized_spec(spec: LoadSpec, stored: QuantPlan | None, source: str) 
 def _load_stored_quantized(
     spec: LoadSpec, source: str, stored: QuantPlan, placement: Placement, clock: _Clock, started: float
 ) -> LoadedModel:
-    from transformers import AutoProcessor
-
     from vreason.models.demo import DEMO_MODEL_NAME
     from vreason.models.patch_embed import use_matmul_patch_embed
 
-    processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+    processor = load_processor(source)
     clock.mark("processor")
     model = load_quantized(source, stored)
     clock.mark(f"weights ({stored.method}, stored)")
@@ -179,6 +177,23 @@ def _load_stored_quantized(
         thinking=template_opens_thinking(processor), is_demo=spec.model is None,
         load_s=time.perf_counter() - started, phases=clock.phases,
     )
+
+
+def load_processor(source: str) -> Any:
+    """The checkpoint's processor (tokenizer, image and video processors), without what only built it.
+
+    transformers 5 builds a BPE tokenizer such as Qwen's from tokenizer.json parsed in Python and keeps the
+    parsed vocabulary and merges on the tokenizer (`_vocab`, `_merges`); nothing reads them after `__init__`
+    (the Rust tokenizer holds its own copy), and for Qwen's 151,643 tokens they are ~90 MiB of Python objects
+    resident for the life of the process. They are dropped here."""
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    for name in ("_vocab", "_merges"):
+        if isinstance(getattr(tokenizer, name, None), (dict, list)):
+            setattr(tokenizer, name, None)
+    return processor
 
 
 class _Clock:

@@ -64,11 +64,12 @@ class OpenVINOConfig:
 class OpenVINOEngine:
     def __init__(self, model_dir: str | Path, config: OpenVINOConfig | None = None):
         started = time.perf_counter()  # load_s counts importing transformers and openvino too
-        from transformers import AutoConfig, AutoProcessor, GenerationConfig
+        from transformers import AutoConfig, GenerationConfig
 
         from vreason.engine.backends.openvino_runner import OpenVINORunner, RopeIndex
         from vreason.engine.caches import VisionCache
         from vreason.engine.inputs import InputBuilder
+        from vreason.models.loader import load_processor
 
         self.model_dir = str(model_dir)
         self.manifest = read_manifest(model_dir)
@@ -76,7 +77,7 @@ class OpenVINOEngine:
         self.model_name = self.model_dir
         self.thinking = bool(self.manifest.get("thinking"))
         self.weights = str(self.manifest["weights"])
-        self.processor = AutoProcessor.from_pretrained(self.model_dir)
+        self.processor = load_processor(self.model_dir)
         hf_config = AutoConfig.from_pretrained(self.model_dir)
         self.tokenizer = self.processor.tokenizer
         self.policy = self.config.policy
