@@ -46,7 +46,7 @@ def reference(vr: VReason, messages: list[Message], new_tokens: int = NEW_TOKENS
     prompt = build_prompt(engine.loaded.processor, vr.aio.media.resolve(messages), engine.budget)
     kwargs = {"text": [prompt.text], "return_tensors": "pt"}
     if prompt.pixels:
-        kwargs["images"] = prompt.pixels
+        kwargs["images"] = list(prompt.pixels)
         kwargs["images_kwargs"] = {"size": engine.budget.processor_size()}
     inputs = engine.loaded.processor(**kwargs)
     model = engine.loaded.model
@@ -142,6 +142,26 @@ def test_seen_image_in_a_new_request_skips_the_vision_tower_and_matches(fp32):
     assert answer.token_ids == expected
     assert answer.usage.cached_images == 1
     assert fp32.engine.stats().caches["vision"].hits == hits_before + 1
+
+
+def test_a_seen_prepared_image_is_not_resized_again(fp32, monkeypatch):
+    # the prompt's pixels are made when first read: an image whose features are cached under the content key
+    # it carries is neither decoded nor resized by the next request (prompt.FittedImages)
+    from vreason.media.image_input import PreparedImage
+
+    prepared = fp32.prepare_image(noise(200, 136, 9))  # 200x136 is resized to the budget's multiples of 32
+    resized = []
+    pixels = PreparedImage.pixels
+    monkeypatch.setattr(PreparedImage, "pixels", lambda self, size: resized.append(size) or pixels(self, size))
+    fp32.chat([Message.user("First look.", [prepared])], temperature=0, max_new_tokens=2)
+    assert len(resized) == 1
+    other = [Message.system("You inspect parts."), Message.user("Anything broken here?", [prepared])]
+    expected = reference(fp32, other)
+    resized.clear()
+    answer = fp32.chat(other, temperature=0, presence_penalty=0, max_new_tokens=NEW_TOKENS)
+    assert answer.token_ids == expected
+    assert answer.usage.cached_images == 1
+    assert resized == []
 
 
 def test_aborting_neighbours_leaves_the_others_exact(fp32):

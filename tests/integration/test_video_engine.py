@@ -60,7 +60,7 @@ def reference(vr: VReason, messages: list[Message]) -> list[int]:
     videos = conversation_videos(resolved)
     kwargs = {"text": [conversation_text.replace(TRIPLE, "<|video_pad|>")], "return_tensors": "pt"}
     if prompt.pixels:
-        kwargs["images"] = prompt.pixels
+        kwargs["images"] = list(prompt.pixels)
         kwargs["images_kwargs"] = {"size": engine.budget.processor_size()}
     if videos:
         kwargs["videos"] = [v.frames for v in videos]

@@ -134,10 +134,10 @@ class InputBuilder:
     def _image_slots(self, prompt: Prompt, processor_size: dict[str, int]) -> list[ImageSlot]:
         setting = tuple(sorted(processor_size.items()))
         keys = []
-        for prepared, pixels in zip(prompt.images, prompt.pixels, strict=True):
+        for index, prepared in enumerate(prompt.images):
             key = prepared.content_keys.get(setting)
-            if key is None:
-                key = prepared.content_keys[setting] = image_key(pixels, processor_size)
+            if key is None:  # the pixels are made here only for an image not seen before (prompt.FittedImages)
+                key = prepared.content_keys[setting] = image_key(prompt.pixels[index], processor_size)
             keys.append(key)
         cached: list[VisionFeatures | None] = [self.vision_cache.get(k) for k in keys]
         missing = [i for i, f in enumerate(cached) if f is None]

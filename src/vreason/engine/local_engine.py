@@ -114,7 +114,7 @@ class LocalEngine:
         params = request.params
         prompt = build_prompt(self.loaded.processor, request.messages, budget, self.video_budget)
         if self.max_context:
-            visual = sum(budget.num_visual_tokens(*p.size) for p in prompt.pixels) + sum(
+            visual = sum(budget.num_visual_tokens(*i.original_size) for i in prompt.images) + sum(
                 self.video_budget.tokens(v.num_frames, *v.size) for v in prompt.videos
             )
             # placeholders are left out of the text: each becomes the visual tokens counted in `visual`

@@ -36,11 +36,34 @@ class ChatTemplater(Protocol):
     def apply_chat_template(self, conversation: list[dict[str, Any]], **kwargs: Any) -> str: ...
 
 
+class FittedImages(Sequence[Image.Image]):
+    """A prompt's images resized to the pixel budget (`PixelBudget.fit`), each made when first read: an image
+    the vision cache already holds, found by the content key it carries from an earlier request (the server
+    keeps one `PreparedImage` per re-sent picture), is never decoded or resized again."""
+
+    def __init__(self, images: Sequence[PreparedImage], budget: PixelBudget) -> None:
+        self._images = list(images)
+        self._budget = budget
+        self._fitted: list[Image.Image | None] = [None] * len(self._images)
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        fitted = self._fitted[index]
+        if fitted is None:
+            fitted = self._fitted[index] = self._budget.fit(self._images[index])
+        return fitted
+
+
 @dataclass
 class Prompt:
     text: str  # the rendered template, one <|image_pad|> per image (the processor expands them)
     images: list[PreparedImage]  # as loaded, for mapping answers back to the user's pixels
-    pixels: list[Image.Image]  # the same images resized to the pixel budget: what the model sees
+    # the same images resized to the pixel budget: what the model sees (FittedImages: made when first read)
+    pixels: Sequence[Image.Image]
     thinking_prompt: bool  # the template opened <think>: output starts inside the thinking block
     videos: list[PreparedVideo] = field(default_factory=list)  # frames at the model's size, an even count each
 
@@ -81,7 +104,7 @@ def build_prompt(
     return Prompt(
         text=text,
         images=images,
-        pixels=[budget.fit(p) for p in images],
+        pixels=FittedImages(images, budget),
         thinking_prompt=text.rstrip().endswith(THINK_OPEN),
         videos=videos,
     )
