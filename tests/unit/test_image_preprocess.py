@@ -149,15 +149,70 @@ def test_a_large_png_waits_compressed_and_decodes_to_the_eager_pixels(mode):
     assert np.array_equal(np.asarray(prepared.image), np.asarray(reference))
 
 
+def _outcome(load):
+    """What loading gave: the pixels, or the error's message (without the input's label)."""
+    try:
+        return np.asarray(load().image).tobytes()
+    except MediaError as err:
+        return str(err).split(": ", 1)[1]
+
+
+def _crc_fixed(data: bytes) -> bytes:
+    """`data` with each chunk's CRC recomputed (damage inside a chunk that the checksums do not see)."""
+    import struct
+    import zlib
+
+    out, at = bytearray(data[:8]), 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        body = data[at + 4 : at + 8 + length]
+        out += data[at : at + 4] + body + struct.pack(">I", zlib.crc32(body))
+        at += 12 + length
+    return bytes(out)
+
+
 def test_small_rotated_and_broken_pngs_are_decided_at_load():
+    from PIL.PngImagePlugin import PngInfo
+
     assert "decoded=True" in repr(load_image(png(noisy((200, 200)))))  # small: decoded at once
     exif = Image.Exif()
     exif[0x0112] = 6
     rotated = load_image(png(noisy((640, 480)), exif=exif))
     assert rotated.original_size == (480, 640)  # an eXIf block: decoded at once, orientation applied
+    xmp = PngInfo()
+    xmp.add_itxt("XML:com.adobe.xmp", '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/'
+                 '1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+                 'tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    assert load_image(png(noisy((640, 480)), pnginfo=xmp)).original_size == (480, 640)  # XMP orientation too
     data = png(noisy((640, 480)))
     flipped = bytearray(data)
     flipped[len(data) // 2] ^= 0xFF
-    for broken in (data[: len(data) // 2], data[:200], bytes(flipped)):
-        with pytest.raises(MediaError, match="truncated or corrupt"):  # refused before any request is accepted
-            load_image(broken)
+    no_iend = data[:-12]
+    # a failed checksum sends the PNG to the full decode at load: refused or accepted exactly as without deferral
+    for broken in (data[: len(data) // 2], data[:200], bytes(flipped), no_iend):
+        assert _outcome(lambda b=broken: load_image(b)) == _outcome(lambda b=broken: PreparedImage(eager(b), "x"))
+    with pytest.raises(MediaError, match="truncated or corrupt"):
+        load_image(data[: len(data) // 2])
+    # damage the checksums cannot see waits with the bytes and fails when the prompt is built
+    hidden = _crc_fixed(bytes(flipped))
+    prepared = load_image(hidden)
+    assert "decoded=False" in repr(prepared)
+    with pytest.raises(MediaError, match="truncated or corrupt"):
+        PixelBudget().fit(prepared)
+
+
+def test_a_picture_remembered_by_the_server_is_decoded_before_it_is_stored():
+    # memory keeps the bytes for every later recall, so damage the checksums cannot see is refused at once
+    from types import SimpleNamespace
+
+    from vreason.media.policy import MediaPolicy
+    from vreason.server.memory_access import ServerMemory
+
+    data = png(noisy((640, 480)))
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    memory = ServerMemory.__new__(ServerMemory)
+    memory.engine = SimpleNamespace(policy=MediaPolicy(), max_images_per_request=4)
+    assert memory._read_images([data], "image") == [data]
+    with pytest.raises(MediaError, match="truncated or corrupt"):
+        memory._read_images([_crc_fixed(bytes(flipped))], "image")

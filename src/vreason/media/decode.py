@@ -9,12 +9,15 @@ by 1/2, 1/4 or 1/8 while it decodes (`decode_scaled`, Pillow's draft mode; `resi
 the way), which is how a 4K photo reaches a 1,280-token budget without decoding 8 million pixels first. The
 pixels then wait until the budget is known.
 
-A PNG of 256x256 pixels or more with no EXIF block waits too, for memory rather than speed: a burst of
-requests queued behind the engine's visual-token gate holds compressed bytes (typically a tenth of the
-pixels) instead of every picture decoded at arrival. Its chunks' checksums are verified at load
-(`verify_png`: reads the bytes, inflates nothing), so a truncated or damaged file is still refused before the
-request is accepted; the pixels are decoded in full when the prompt first needs them (the same pixels as
-the eager path: nothing is scaled while decoding).
+A PNG of 256x256 pixels or more with no orientation metadata (eXIf, XMP, a raw EXIF text profile) waits too,
+for memory rather than speed: a burst of requests queued behind the engine's visual-token gate holds
+compressed bytes (typically a tenth of the pixels) instead of every picture decoded at arrival. Its chunks'
+checksums are verified at load (`verify_png`: reads the bytes, inflates nothing), and a PNG that fails them is
+decoded at once instead, so what is accepted or refused at load, and with which message, is what the full
+decode says (a truncated file, a missing IEND that the decoder tolerates). Only a deflate stream damaged under
+valid checksums gets past the load: it fails when the prompt is built, as a deferred JPEG with a damaged body
+does (still a 400 on the server). The pixels are decoded in full when the prompt first needs them: the same
+pixels as the eager path (nothing is scaled while decoding).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ DEFER_MIN_PIXELS = 4_000_000
 # Below this many pixels (192 KiB decoded) a PNG is decoded at once: holding it costs little either way.
 DEFER_PNG_MIN_PIXELS = 256 * 256
 _ORIENTATION = 0x0112
+_PNG_ORIENTATION_MARKS = (b"eXIf", b"XML:com.adobe.xmp", b"Raw profile type")
 
 
 def decode_image(data: bytes, label: str, policy: MediaPolicy) -> Image.Image:
@@ -100,13 +104,15 @@ def check_header(image: Image.Image, label: str, policy: MediaPolicy) -> None:
 
 def deferrable(image: Image.Image, data: bytes) -> bool:
     """A checked header whose pixels may wait for `decode_scaled`: a large JPEG that decodes to RGB as it is
-    stored (no EXIF rotation, not CMYK or grey), or a PNG of `DEFER_PNG_MIN_PIXELS` or more with no EXIF
-    block (any mode: `decode_scaled` converts it as `check_and_normalize` does)."""
+    stored (no EXIF rotation, not CMYK or grey), or a PNG of `DEFER_PNG_MIN_PIXELS` or more with no orientation
+    metadata (any mode: `decode_scaled` converts it as `check_and_normalize` does)."""
     pixels = image.width * image.height
     if image.format == "PNG":
-        # Pillow's getexif on a PNG decodes the whole image to reach an eXIf chunk stored after the pixels, so
-        # a PNG that may carry one (rare; a false match only means decoding now) is not deferred.
-        return pixels >= DEFER_PNG_MIN_PIXELS and b"eXIf" not in data
+        # Pillow's getexif on a PNG decodes the whole image to reach an eXIf chunk stored after the pixels, so a
+        # PNG that may carry orientation (an eXIf chunk, XMP, or ImageMagick's "Raw profile type exif" text:
+        # exif_transpose reads all three; chunk keywords are stored uncompressed) is decoded now. Rare; a false
+        # match only means decoding now.
+        return pixels >= DEFER_PNG_MIN_PIXELS and not any(mark in data for mark in _PNG_ORIENTATION_MARKS)
     if image.format != "JPEG" or image.mode != "RGB" or pixels < DEFER_MIN_PIXELS:
         return False
     try:
@@ -120,15 +126,18 @@ def scalable(data: bytes) -> bool:
     return data[:2] == b"\xff\xd8"
 
 
-def verify_png(data: bytes, label: str) -> None:
-    """A PNG whose pixels will be decoded later, checked now: every chunk present with its CRC, up to IEND.
-    Pillow's verify reads the chunks without inflating the image data, so it costs a pass over the bytes."""
+def verify_png(data: bytes) -> bool:
+    """Whether a PNG's pixels may be decoded later: every chunk present with its CRC, up to IEND. Pillow's
+    verify reads the chunks without inflating the image data, so it costs a pass over the bytes. False sends
+    the PNG to the full decode now, which refuses it or (a missing IEND, a bad checksum on a chunk the decoder
+    skips) accepts it exactly as before deferral existed."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked by `check_header`
             Image.open(io.BytesIO(data)).verify()
-    except Exception as err:  # truncated chunks raise OSError / SyntaxError, bad checksums others
-        raise MediaError(label, f"is truncated or corrupt ({err})") from None
+    except Exception:  # truncated chunks raise OSError / SyntaxError, bad checksums others
+        return False
+    return True
 
 
 def decode_scaled(data: bytes, size: tuple[int, int], label: str) -> Image.Image:

@@ -6,7 +6,8 @@ A large JPEG (see `decode.deferrable`) is checked from its header at load and ke
 asks for `pixels(size)` and gets them decoded at the smallest libjpeg scale that covers the budget, then
 resized, without the full-size decode; `image` (crops, drawings, the UI) decodes the full picture on first use.
 A PNG of 256x256 or more is checked from its header and chunk checksums and keeps its bytes until first
-use, then decodes in full and keeps its pixels (requests waiting for the engine hold compressed bytes).
+use, then decodes in full and keeps its pixels (requests waiting for the engine hold compressed bytes); one
+with orientation metadata or a failed checksum is decoded at load as before.
 
 Every failure is a `MediaError` naming the input; nothing here knows about models or prompts.
 """
@@ -70,10 +71,11 @@ class PreparedImage:
     def image(self) -> Image.Image:
         """The full-size RGB pixels (decoded on first use for a deferred image; two threads may both decode,
         to the same pixels)."""
-        if self._image is None:
-            image = decode_scaled(self._encoded, self._size, self.label)
+        image, encoded = self._image, self._encoded
+        if image is None and encoded is not None:  # read together: another thread may finish decoding meanwhile
+            image = decode_scaled(encoded, self._size, self.label)
             self._image, self._encoded = image, None
-        return self._image
+        return self._image if image is None else image
 
     @property
     def original_size(self) -> tuple[int, int]:
@@ -131,9 +133,7 @@ def load_image(
     data = read_source_bytes(source, policy, label)
     opened = open_image(data, label, policy)
     check_header(opened, label, policy)
-    if deferrable(opened, data):
-        if opened.format == "PNG":
-            verify_png(data, label)
+    if deferrable(opened, data) and (opened.format != "PNG" or verify_png(data)):
         return PreparedImage.deferred(data, opened.size, label)
     return PreparedImage(check_and_normalize(opened, label, policy), label)
 

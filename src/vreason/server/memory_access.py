@@ -71,6 +71,8 @@ class ServerMemory:
         for source in sources:
             label = describe_source(source)
             data = read_source_bytes(source, policy, label)
-            load_image(data, policy)  # decodes and checks against the policy's limits; a MediaError is a 400
+            # decoded in full now (`.image`: a large PNG or JPEG would otherwise wait compressed) and checked
+            # against the policy's limits: a stored picture must be readable by every later recall; MediaError: 400
+            load_image(data, policy).image  # noqa: B018 (the decode is the check)
             out.append(data)
         return out
