@@ -145,8 +145,11 @@ def test_a_large_png_waits_compressed_and_decodes_to_the_eager_pixels(mode):
     reference = eager(data)
     # the budget path gives exactly what a PNG decoded at load gave (full decode, then bicubic)
     assert np.array_equal(np.asarray(fitted), np.asarray(reference.resize(fitted.size, Image.Resampling.BICUBIC)))
-    assert "decoded=True" in repr(prepared)  # decoded once, kept for the rest of the request
-    assert np.array_equal(np.asarray(prepared.image), np.asarray(reference))
+    assert "decoded=False" in repr(prepared)  # the fitted pixels were the caller's: the request keeps bytes
+    assert np.array_equal(np.asarray(budget.fit(prepared)), np.asarray(fitted))
+    assert np.array_equal(np.asarray(PixelBudget(max_pixels=640 * 480).fit(prepared)), np.asarray(reference))
+    assert np.array_equal(np.asarray(prepared.image), np.asarray(reference))  # crops and drawings: kept
+    assert "decoded=True" in repr(prepared)
 
 
 def _outcome(load):

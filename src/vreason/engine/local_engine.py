@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vreason.engine.answer_end import end_answer
 from vreason.engine.batch_runner import BatchRunner
@@ -137,7 +137,8 @@ class LocalEngine:
                 "or lower --max-pixels" + (" (or sample fewer video frames: --max-frames)" * bool(prompt.videos)),
                 param="max_new_tokens",
             )
-        return prompt, inputs
+        # the pixels are in the inputs' patches now; the request keeps its prompt until it ends, not its pictures
+        return replace(prompt, pixels=()), inputs
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
         started = time.perf_counter()

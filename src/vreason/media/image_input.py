@@ -5,9 +5,9 @@ happens when the prompt is built (`PixelBudget.fit`), so one prepared image serv
 A large JPEG (see `decode.deferrable`) is checked from its header at load and keeps its bytes: the prompt
 asks for `pixels(size)` and gets them decoded at the smallest libjpeg scale that covers the budget, then
 resized, without the full-size decode; `image` (crops, drawings, the UI) decodes the full picture on first use.
-A PNG of 256x256 or more is checked from its header and chunk checksums and keeps its bytes until first
-use, then decodes in full and keeps its pixels (requests waiting for the engine hold compressed bytes); one
-with orientation metadata or a failed checksum is decoded at load as before.
+A PNG of 256x256 or more is checked from its header and chunk checksums and keeps its bytes: `pixels(size)`
+decodes it in full each time it is asked (the engine asks once per image it has not seen), `image` decodes and
+keeps it; one with orientation metadata or a failed checksum is decoded at load as before.
 
 Every failure is a `MediaError` naming the input; nothing here knows about models or prompts.
 """
@@ -85,14 +85,18 @@ class PreparedImage:
     def pixels(self, size: tuple[int, int]) -> Image.Image:
         """The picture resized to `size`. A decoded image is resized bicubic (as `PixelBudget.apply` does); a
         deferred JPEG is decoded at the smallest libjpeg scale that covers `size` and the rest of the way is
-        an antialiased bilinear resize (`resize_scaled`). A deferred PNG decodes into `image` first (the same
-        pixels as if it had been decoded at load). The original size returns `image`."""
-        if size == self._size:
-            return self.image
+        an antialiased bilinear resize (`resize_scaled`). A deferred PNG is decoded in full and resized bicubic
+        (the same pixels as if it had been decoded at load). A deferred image stays deferred: the pixels made
+        here are the caller's, so a request holds them only while its prompt is built (the engine finds a
+        picture it has seen by its content key and does not ask again)."""
         encoded = self._encoded
-        if encoded is None or not scalable(encoded):
-            return self.image.resize(size, Image.Resampling.BICUBIC)
-        return resize_scaled(decode_scaled(encoded, size, self.label), size)
+        if encoded is None:
+            image = self.image
+            return image if size == self._size else image.resize(size, Image.Resampling.BICUBIC)
+        if scalable(encoded):
+            return resize_scaled(decode_scaled(encoded, size, self.label), size)
+        image = decode_scaled(encoded, size, self.label)
+        return image if size == self._size else image.resize(size, Image.Resampling.BICUBIC)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PreparedImage):

@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,7 @@ class OpenVINOEngine:
                 "or lower --max-pixels",
                 param="max_new_tokens",
             )
-        return prompt, inputs
+        return replace(prompt, pixels=()), inputs  # the patches hold the pixels now (as the local engine)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[StreamDelta | Answer]:
         from vreason.engine.backends.openvino_runner import Job
