@@ -85,3 +85,33 @@ def test_model_code_is_imported_once_with_the_gc_paused_and_models_stay_collecta
     assert seen["freed"]
     # A second load imports nothing, freezes nothing more and leaves the collector as the caller set it.
     assert seen["second"] == {"enabled": False, "frozen": seen["first"]["frozen"]}
+
+
+TRITON_PROBE = """
+import json, sys
+from vreason.models.model_code import import_model_code
+import_model_code()
+from torch.utils._triton import has_triton
+print(json.dumps({"triton_loaded": sys.modules.get("triton") is not None, "has_triton": has_triton()}))
+"""
+
+
+@pytest.mark.slow
+def test_triton_stays_out_of_a_process_without_a_gpu():
+    import importlib.util
+    import json
+    import os
+
+    import torch
+
+    if torch.cuda.is_available() or importlib.util.find_spec("triton") is None:
+        pytest.skip("needs Triton installed and no CUDA device")
+
+    def probe(**env):
+        run = subprocess.run([sys.executable, "-c", TRITON_PROBE], capture_output=True, text=True, timeout=300,
+                             cwd=ROOT, env={**os.environ, **env})
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    assert probe() == {"triton_loaded": False, "has_triton": False}  # torch._dynamo would have mapped libtriton
+    assert probe(VREASON_KEEP_TRITON="1")["triton_loaded"]
