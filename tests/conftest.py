@@ -21,6 +21,20 @@ from PIL import Image
 pytest_plugins = ["tests.memory_support"]
 
 
+def pytest_configure(config):
+    """xgrammar installs its own SIGSEGV handler when imported, replacing the one pytest's faulthandler set:
+    a crash in native code then kills the run with no Python traceback. Imported first, with faulthandler
+    enabled again over it (which chains to xgrammar's), a crash names the test and every thread's stack."""
+    import faulthandler
+    import sys
+
+    try:
+        import xgrammar  # noqa: F401
+    except ImportError:
+        return
+    faulthandler.enable(file=sys.__stderr__, all_threads=True)
+
+
 @pytest.fixture(scope="session")
 def qwen_tokenizer():
     from vreason.models.qwen_tokenizer import build_qwen_tokenizer
