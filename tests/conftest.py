@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import io
 import socketserver
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,18 +22,27 @@ from PIL import Image
 pytest_plugins = ["tests.memory_support"]
 
 
-def pytest_configure(config):
-    """xgrammar installs its own SIGSEGV handler when imported, replacing the one pytest's faulthandler set:
-    a crash in native code then kills the run with no Python traceback. Imported first, with faulthandler
-    enabled again over it (which chains to xgrammar's), a crash names the test and every thread's stack."""
-    import faulthandler
-    import sys
+_faulthandler_rearmed = False
 
-    try:
-        import xgrammar  # noqa: F401
-    except ImportError:
+
+def pytest_runtest_setup(item):
+    """xgrammar installs its own SIGSEGV handler when imported, replacing the one pytest's faulthandler set: a
+    crash in native code then kills the run with no Python traceback. Once xgrammar is in (a test imported it),
+    faulthandler is installed again over it (disable + enable: enable alone keeps a stale registration), so a
+    later crash names the test and every thread's stack."""
+    global _faulthandler_rearmed
+    if _faulthandler_rearmed or "xgrammar" not in sys.modules:
         return
-    faulthandler.enable(file=sys.__stderr__, all_threads=True)
+    import faulthandler
+
+    from _pytest.faulthandler import fault_handler_stderr_fd_key  # pytest's own copy of the real stderr
+
+    stderr = item.config.stash.get(fault_handler_stderr_fd_key, None)  # fd 2 is captured during a test
+    if stderr is None:  # pytest's faulthandler plugin is off: nothing to restore
+        return
+    faulthandler.disable()
+    faulthandler.enable(file=stderr, all_threads=True)
+    _faulthandler_rearmed = True
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from vreason.engine.context_bound import ContextBound
 from vreason.engine.core import EngineCore
 from vreason.engine.inputs import InputBuilder, PreparedInputs, VisionFeatures
 from vreason.engine.interface import EngineStats, GenerationRequest
-from vreason.engine.prompt import Prompt, build_prompt
+from vreason.engine.prompt import FittedImages, Prompt, build_prompt
 from vreason.engine.request import Finish, RequestState
 from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.scheduler import Scheduler, SchedulerConfig
@@ -238,7 +238,7 @@ class LocalEngine:
         import torch
 
         slot = self.inputs._image_slots(
-            Prompt("", [image], [self.budget.fit(image)], False), self.budget.processor_size()
+            Prompt("", [image], FittedImages([image], self.budget), False), self.budget.processor_size()
         )[0]
         with torch.inference_mode():
             if slot.features is not None:
