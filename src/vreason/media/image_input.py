@@ -90,12 +90,9 @@ class PreparedImage:
         here are the caller's, so a request holds them only while its prompt is built (the engine finds a
         picture it has seen by its content key and does not ask again)."""
         encoded = self._encoded
-        if encoded is None:
-            image = self.image
-            return image if size == self._size else image.resize(size, Image.Resampling.BICUBIC)
-        if scalable(encoded):
+        if encoded is not None and scalable(encoded):
             return resize_scaled(decode_scaled(encoded, size, self.label), size)
-        image = decode_scaled(encoded, size, self.label)
+        image = self.image if encoded is None else decode_scaled(encoded, size, self.label)
         return image if size == self._size else image.resize(size, Image.Resampling.BICUBIC)
 
     def __eq__(self, other: object) -> bool:
