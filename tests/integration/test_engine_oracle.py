@@ -164,6 +164,32 @@ def test_a_seen_prepared_image_is_not_resized_again(fp32, monkeypatch):
     assert resized == []
 
 
+def test_a_seen_picture_loaded_again_from_its_bytes_is_not_decoded(fp32, monkeypatch):
+    # a deferred picture (here a PNG that waits compressed) is keyed by its bytes: the same file loaded again
+    # into a new PreparedImage, with no content key carried, finds its features without a decode or resize
+    import io
+
+    from vreason.media import image_input
+    from vreason.media.image_input import PreparedImage, load_image
+
+    buffer = io.BytesIO()
+    noise(320, 256, 10).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    first, again = load_image(data), load_image(data)
+    assert first is not again
+    assert first.encoded == data
+    assert again.content_keys == {}
+    fp32.chat([Message.user("First look.", [first])], temperature=0, max_new_tokens=2)
+    decoded = []
+    decode = image_input.decode_scaled
+    monkeypatch.setattr(image_input, "decode_scaled", lambda *a: decoded.append(a[1]) or decode(*a))
+    monkeypatch.setattr(PreparedImage, "pixels", lambda self, size: pytest.fail("a seen picture was resized"))
+    answer = fp32.chat([Message.user("Anything broken here?", [again])], temperature=0, max_new_tokens=2)
+    assert answer.usage.cached_images == 1
+    assert decoded == []
+    assert again.encoded == data  # still compressed: nothing asked for its pixels
+
+
 def test_aborting_neighbours_leaves_the_others_exact(fp32):
     convs = conversations()[1:4]
     expected = [reference(fp32, c, 20) for c in convs]
@@ -207,9 +233,7 @@ def test_deadline_ends_a_request_with_a_timeout_error(fp32):
 
 
 def test_full_queue_refuses_with_overloaded_and_keeps_serving(fp32):
-    engine = LocalEngine(
-        fp32.engine.loaded, EngineConfig(scheduler=SchedulerConfig(max_batch_size=1, max_waiting=1))
-    )
+    engine = LocalEngine(fp32.engine.loaded, EngineConfig(scheduler=SchedulerConfig(max_batch_size=1, max_waiting=1)))
 
     async def burst():
         reqs = [request(conversations()[0], params=GREEDY.updated(max_new_tokens=30)) for _ in range(4)]

@@ -219,3 +219,15 @@ def test_a_picture_remembered_by_the_server_is_decoded_before_it_is_stored():
     assert memory._read_images([data], "image") == [data]
     with pytest.raises(MediaError, match="truncated or corrupt"):
         memory._read_images([_crc_fixed(bytes(flipped))], "image")
+
+
+def test_the_draft_resize_matches_pillows_bilinear_channel_for_channel(large):
+    from vreason.media.decode import resize_scaled
+
+    source = large.resize((1280, 800))
+    ours = np.asarray(resize_scaled(source, (704, 448)), dtype=np.int16)
+    pillow = np.asarray(source.resize((704, 448), Image.Resampling.BILINEAR), dtype=np.int16)
+    assert ours.shape == pillow.shape == (448, 704, 3)
+    assert np.abs(ours - pillow).max() <= 1  # torch's uint8 kernel vs Pillow's: rounding apart, same pixels
+    # the picture's channels differ, so a swapped or misordered plane could not pass the bound above
+    assert np.abs(pillow[..., 0] - pillow[..., 2]).mean() > 10

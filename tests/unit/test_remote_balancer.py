@@ -129,8 +129,15 @@ def test_conversation_key_covers_the_first_user_message_only():
 
 
 def test_sampling_fields_are_all_sent_so_the_upstream_adds_no_defaults_of_its_own():
-    assert sampling_fields(GREEDY) == {"max_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0,
-                                       "presence_penalty": 0.0, "frequency_penalty": 0.0, "repetition_penalty": 1.0}
+    assert sampling_fields(GREEDY) == {
+        "max_tokens": 512,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "top_k": 0,
+        "presence_penalty": 0.0,
+        "frequency_penalty": 0.0,
+        "repetition_penalty": 1.0,
+    }
     fields = sampling_fields(INSTRUCT_DEFAULTS.updated(seed=7, stop=("END",)))
     assert (fields["top_p"], fields["top_k"], fields["presence_penalty"]) == (0.8, 20, 1.5)
     assert (fields["seed"], fields["stop"]) == (7, ["END"])
@@ -176,3 +183,47 @@ def test_data_uri_cache_encodes_each_picture_once_within_its_budget():
     small.data_uri(red, "png")
     assert (small.hits, small.misses, small.evictions, len(small)) == (0, 3, 2, 1)
     assert small.bytes_used <= small.budget_bytes
+
+
+def test_a_re_sent_deferred_picture_is_decoded_once_for_the_wire(monkeypatch):
+    # every turn of a remote conversation re-sends its pictures: one that waits compressed (a PNG of 256x256
+    # or more) is remembered by its bytes, so later turns neither decode nor re-encode it
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from vreason.engine.backends.image_cache import DataUriCache, image_data_uri
+    from vreason.engine.backends.openai_wire import encode_messages
+    from vreason.engine.types import Message
+    from vreason.media import PixelBudget, image_input
+    from vreason.media.image_input import load_image
+
+    pixels = np.random.default_rng(3).integers(0, 255, (300, 420, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    prepared = load_image(buffer.getvalue())
+    assert prepared.encoded is not None
+    budget = PixelBudget(max_pixels=64 * 32 * 32)
+    expected = image_data_uri(budget.fit(prepared))
+    decodes = []
+    decode = image_input.decode_scaled
+    monkeypatch.setattr(image_input, "decode_scaled", lambda *a: decodes.append(a[1]) or decode(*a))
+    cache = DataUriCache()
+
+    def sent_image(message: dict) -> str:
+        return next(p["image_url"]["url"] for p in message["content"] if p["type"] == "image_url")
+
+    turns = [Message.user("What is it?", [prepared])]
+    for _ in range(3):
+        wire = encode_messages(turns, budget, cache=cache)
+        assert sent_image(wire.messages[0]) == expected
+        turns = [*turns, Message.assistant("A picture."), Message.user("And now?")]
+    width, height = budget.target_size(420, 300)
+    assert wire.image_tokens == (width // 32) * (height // 32)
+    assert len(decodes) == 1
+    assert (cache.hits, cache.misses) == (2, 1)
+    # the same file loaded again (a new request) finds the same entry by its bytes
+    again = encode_messages([Message.user("Again?", [load_image(buffer.getvalue())])], budget, cache=cache)
+    assert sent_image(again.messages[0]) == expected
+    assert len(decodes) == 1

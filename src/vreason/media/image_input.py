@@ -78,6 +78,12 @@ class PreparedImage:
         return self._image if image is None else image
 
     @property
+    def encoded(self) -> bytes | None:
+        """A deferred image's bytes (None once decoded): its `pixels(size)` at any size follow from them, so
+        the engine keys its vision cache by them without decoding (`engine/inputs.py:encoded_image_key`)."""
+        return self._encoded
+
+    @property
     def original_size(self) -> tuple[int, int]:
         """(width, height) as the user sees the image: coordinates map back to these pixels."""
         return self._size

@@ -10,11 +10,14 @@ import base64
 import hashlib
 import io
 from collections.abc import Callable, Hashable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from PIL import Image
 
 from vreason.engine.caches import ByteBudgetLRU
+
+if TYPE_CHECKING:
+    from vreason.media import PixelBudget, PreparedImage
 
 ImageFormat = Literal["png", "jpeg"]
 # zlib level 1: a 1024x1024 photo encodes ~4x faster than the default level for ~15% more bytes.
@@ -57,3 +60,14 @@ class DataUriCache(EncodedUriCache):
     def data_uri(self, image: Image.Image, image_format: ImageFormat) -> str:
         key = (image_format, image.mode, image.size, hashlib.blake2b(image.tobytes(), digest_size=16).digest())
         return self.fetch(key, lambda: image_data_uri(image, image_format))
+
+    def fitted_uri(self, prepared: PreparedImage, budget: PixelBudget, image_format: ImageFormat) -> str:
+        """The data URI of `prepared` fitted to `budget`. A deferred picture (a large JPEG or PNG that waits
+        compressed) is remembered by its bytes and fitted size, so a re-sent one is not decoded on every
+        turn (a 2400x1600 PNG: ~60 ms of decoding against ~2 ms hashing its file); others by their pixels."""
+        encoded = prepared.encoded
+        if encoded is None:
+            return self.data_uri(budget.fit(prepared), image_format)
+        size = budget.target_size(*prepared.original_size)
+        key = ("encoded", image_format, size, hashlib.blake2b(encoded, digest_size=16).digest())
+        return self.fetch(key, lambda: image_data_uri(prepared.pixels(size), image_format))

@@ -61,9 +61,14 @@ def encode_messages(
             if isinstance(part, TextPart):
                 parts.append({"type": "text", "text": part.text})
             elif isinstance(part, ImagePart):
-                image = budget.fit(require_resolved(part.source))
-                image_tokens += (image.width // budget.factor) * (image.height // budget.factor)
-                uri = cache.data_uri(image, image_format) if cache else image_data_uri(image, image_format)
+                prepared = require_resolved(part.source)
+                width, height = budget.target_size(*prepared.original_size)  # the size `fit` gives
+                image_tokens += (width // budget.factor) * (height // budget.factor)
+                uri = (
+                    cache.fitted_uri(prepared, budget, image_format)
+                    if cache is not None  # not truthiness: an empty cache has len 0
+                    else image_data_uri(budget.fit(prepared), image_format)
+                )
                 parts.append({"type": "image_url", "image_url": {"url": uri}})
             elif isinstance(part, VideoPart):
                 video = _resolved_video(part)
