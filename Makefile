@@ -77,8 +77,10 @@ bench-startup: $(STAMP)
 
 # Image preprocessing for TTFT: a 4K JPEG to pixel_values at 1,280 visual tokens, vreason vs the HF processor vs
 # qwen-vl-utils + processor (wall and CPU ms, distance from the processor's pixel_values); ARGS=--image photo.jpg.
+# Then a re-sent picture's cost per turn on the remote backend's wire, without and with its data-URI cache.
 bench-preprocess: $(STAMP)
 	$(BIN)/python benchmarks/preprocess_bench.py $(ARGS)
+	$(BIN)/python benchmarks/wire_images_bench.py
 
 # Video preprocessing (vreason vs qwen-vl-utils, with decord2 kept in .cache/video-bench/readers for it, since
 # torchvision no longer reads video) and TTFT with the clip's caches; --results appends to benchmarks/RESULTS.md.
