@@ -222,7 +222,13 @@ def test_a_picture_remembered_by_the_server_is_decoded_before_it_is_stored():
 
 
 def test_the_draft_resize_matches_pillows_bilinear_channel_for_channel(large):
+    import sys
+
+    import torch  # noqa: F401  # resize_scaled takes torch's kernel only where torch is loaded: test that one
+
     from vreason.media.decode import resize_scaled
+
+    assert "torch" in sys.modules
 
     source = large.resize((1280, 800))
     ours = np.asarray(resize_scaled(source, (704, 448)), dtype=np.int16)
@@ -231,3 +237,24 @@ def test_the_draft_resize_matches_pillows_bilinear_channel_for_channel(large):
     assert np.abs(ours - pillow).max() <= 1  # torch's uint8 kernel vs Pillow's: rounding apart, same pixels
     # the picture's channels differ, so a swapped or misordered plane could not pass the bound above
     assert np.abs(pillow[..., 0] - pillow[..., 2]).mean() > 10
+
+
+def test_a_deferred_pictures_fitted_pixels_do_not_change_when_it_is_decoded_in_full(large):
+    # the engine keys a deferred picture by its bytes, so its fitted pixels must follow from them alone: a crop
+    # or a drawing that decodes the JPEG in full between two requests must not move it to the bicubic path
+    budget = PixelBudget(max_pixels=320 * 32 * 32)
+    prepared = load_image(jpeg(large))
+    size = budget.target_size(*prepared.original_size)
+    before = np.asarray(prepared.pixels(size))
+    assert prepared.image.size == (2560, 1600)  # decoded in full now
+    assert prepared.encoded is not None  # a JPEG keeps its bytes
+    assert np.array_equal(np.asarray(prepared.pixels(size)), before)
+    bicubic = np.asarray(prepared.image.resize(size, Image.Resampling.BICUBIC))
+    assert not np.array_equal(bicubic, before)  # the two paths differ: keeping the bytes is what holds it
+    png = io.BytesIO()
+    large.save(png, format="PNG")
+    prepared = load_image(png.getvalue())
+    before = np.asarray(prepared.pixels(size))
+    assert prepared.image.size == (2560, 1600)
+    assert prepared.encoded is None  # a decoded PNG drops its bytes: both paths are a bicubic resize of it
+    assert np.array_equal(np.asarray(prepared.pixels(size)), before)

@@ -34,6 +34,12 @@ from vreason.engine.image_patches import PatchBytes, PatchSpec, patch_bytes
 from vreason.engine.prompt import Prompt
 from vreason.media import PreparedVideo
 
+# Content keys are 126 bits (Python ints: the vision cache's dict keys and, negated, the prefix cache's tuple
+# entries): the caches are shared by every user of a server, and whoever sends a picture chooses its bytes
+# freely (comment segments, ancillary chunks), so with 62-bit keys a birthday collision (~2^31 hashes) would
+# be within reach to plant one picture's features under another's key.
+KEY_BYTES = 16
+
 
 @dataclass
 class VisionFeatures:
@@ -242,29 +248,35 @@ def _tokens(grid: tuple[int, int, int], merge: int) -> int:
 
 
 def patch_keys(video: PreparedVideo, temporal_patch: int) -> list[int]:
-    """A 62-bit key per temporal patch: a hash of that patch's frames (pixels and shape) alone."""
+    """A key per temporal patch: a hash of that patch's frames (pixels and shape) alone."""
     keys = []
     for i in range(0, video.num_frames - video.num_frames % temporal_patch, temporal_patch):
-        digest = hashlib.blake2b(digest_size=8)
+        digest = hashlib.blake2b(digest_size=KEY_BYTES)
         chunk = np.ascontiguousarray(video.frames[i : i + temporal_patch])
         digest.update(f"video-patch:{chunk.shape}".encode())
         digest.update(chunk.data)
-        keys.append((int.from_bytes(digest.digest(), "little") >> 2) or 1)
+        keys.append(_key(digest))
     return keys
 
 
 def encoded_image_key(encoded: bytes, size: tuple[int, int], processor_size: dict[str, int]) -> int:
-    """A 62-bit content key of a deferred image's bytes and the processor bounds: the fitted pixels are a
-    function of the two (media/image_input.py:PreparedImage.pixels), so equal keys mean equal model inputs."""
-    digest = hashlib.blake2b(digest_size=8)
+    """A content key of a deferred image's bytes and the processor bounds: its fitted pixels are a function of
+    the two (media/image_input.py:PreparedImage.pixels takes the same path for the same bytes whether or not
+    the picture was decoded in full meanwhile), so equal keys mean equal model inputs."""
+    digest = hashlib.blake2b(digest_size=KEY_BYTES)
     digest.update(f"encoded:{size}:{sorted(processor_size.items())}".encode())
     digest.update(encoded)
-    return (int.from_bytes(digest.digest(), "little") >> 2) or 1
+    return _key(digest)
 
 
 def image_key(image: Any, processor_size: dict[str, int]) -> int:
-    """A 62-bit content key of a resized image and the processor bounds it was prepared under."""
-    digest = hashlib.blake2b(digest_size=8)
+    """A content key of a resized image and the processor bounds it was prepared under."""
+    digest = hashlib.blake2b(digest_size=KEY_BYTES)
     digest.update(f"{image.mode}:{image.size}:{sorted(processor_size.items())}".encode())
     digest.update(image.tobytes())
+    return _key(digest)
+
+
+def _key(digest: Any) -> int:
+    # positive and non-zero: the prefix cache's keys put -key where an image's tokens are
     return (int.from_bytes(digest.digest(), "little") >> 2) or 1

@@ -4,7 +4,8 @@ happens when the prompt is built (`PixelBudget.fit`), so one prepared image serv
 
 A large JPEG (see `decode.deferrable`) is checked from its header at load and keeps its bytes: the prompt
 asks for `pixels(size)` and gets them decoded at the smallest libjpeg scale that covers the budget, then
-resized, without the full-size decode; `image` (crops, drawings, the UI) decodes the full picture on first use.
+resized, without the full-size decode; `image` (crops, drawings, the UI) decodes the full picture on first use
+and the bytes stay, so the model is shown the same pixels before and after (the engine keys them by the bytes).
 A PNG of 256x256 or more is checked from its header and chunk checksums and keeps its bytes: `pixels(size)`
 decodes it in full each time it is asked (the engine asks once per image it has not seen), `image` decodes and
 keeps it; one with orientation metadata or a failed checksum is decoded at load as before.
@@ -52,7 +53,8 @@ class PreparedImage:
 
     def __init__(self, image: Image.Image, label: str, content_keys: dict | None = None) -> None:
         self._image: Image.Image | None = image
-        self._encoded: bytes | None = None  # a deferred JPEG's or PNG's bytes while `_image` is not decoded
+        # a deferred picture's bytes: a PNG's until it is decoded, a JPEG's for good (see `pixels`)
+        self._encoded: bytes | None = None
         self._size: tuple[int, int] = image.size
         self.label = label  # how error messages and traces name this input
         # Content keys the engine computed for this image, per preprocessing setting. A prepared image is never
@@ -71,16 +73,20 @@ class PreparedImage:
     def image(self) -> Image.Image:
         """The full-size RGB pixels (decoded on first use for a deferred image; two threads may both decode,
         to the same pixels)."""
-        image, encoded = self._image, self._encoded
-        if image is None and encoded is not None:  # read together: another thread may finish decoding meanwhile
-            image = decode_scaled(encoded, self._size, self.label)
-            self._image, self._encoded = image, None
-        return self._image if image is None else image
+        image = self._image
+        if image is None:
+            encoded = self._encoded  # never None while `_image` is: one of the two is always set
+            image = self._image = decode_scaled(encoded, self._size, self.label)
+            if not scalable(encoded):
+                self._encoded = None  # a PNG's pixels(size) are the same from its bytes or from `image`
+        return image
 
     @property
     def encoded(self) -> bytes | None:
-        """A deferred image's bytes (None once decoded): its `pixels(size)` at any size follow from them, so
-        the engine keys its vision cache by them without decoding (`engine/inputs.py:encoded_image_key`)."""
+        """A deferred picture's bytes: its `pixels(size)` at any size follow from them alone, so the engine keys
+        its vision cache by them without decoding (`engine/inputs.py:encoded_image_key`). A JPEG keeps them
+        after a full decode (`pixels` stays on the scaled path, whose pixels differ from a bicubic resize of the
+        full picture); a PNG's are None once decoded (both paths give the same pixels)."""
         return self._encoded
 
     @property
@@ -96,9 +102,12 @@ class PreparedImage:
         here are the caller's, so a request holds them only while its prompt is built (the engine finds a
         picture it has seen by its content key and does not ask again)."""
         encoded = self._encoded
+        # a JPEG's bytes decide its pixels even when `image` was decoded meanwhile: one key, one set of pixels
         if encoded is not None and scalable(encoded):
             return resize_scaled(decode_scaled(encoded, size, self.label), size)
-        image = self.image if encoded is None else decode_scaled(encoded, size, self.label)
+        image = self._image
+        if image is None:
+            image = decode_scaled(encoded, size, self.label) if encoded is not None else self.image
         return image if size == self._size else image.resize(size, Image.Resampling.BICUBIC)
 
     def __eq__(self, other: object) -> bool:
