@@ -190,6 +190,29 @@ def test_a_seen_picture_loaded_again_from_its_bytes_is_not_decoded(fp32, monkeyp
     assert again.encoded == data  # still compressed: nothing asked for its pixels
 
 
+def test_a_prompt_with_nothing_worth_reusing_prefills_through_the_causal_kernel_and_matches(fp32, monkeypatch):
+    # the template's first few tokens match earlier prompts, but under 1/32 of this one: computed again, so the
+    # whole prompt prefills as one causal block (SDPA's is_causal, no mask tensor) and stays exact
+    import torch
+
+    causal_blocks = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(query, key, value, *args, **kwargs):
+        if kwargs.get("is_causal") and query.shape[2] > 1:
+            causal_blocks.append(query.shape[2])
+        return sdpa(query, key, value, *args, **kwargs)
+
+    conversation = [Message.user("Which corner is brightest?", [noise(512, 320, 11)])]
+    expected = reference(fp32, conversation)
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    answer = fp32.chat(conversation, temperature=0, presence_penalty=0, max_new_tokens=NEW_TOKENS)
+    assert answer.token_ids == expected
+    assert answer.usage.cached_tokens == 0  # a short template match is not worth its KV
+    assert causal_blocks, "the prefill should have gone through SDPA's causal path"
+    assert set(causal_blocks) == {answer.usage.prompt_tokens}  # every layer, the whole prompt at once
+
+
 def test_aborting_neighbours_leaves_the_others_exact(fp32):
     convs = conversations()[1:4]
     expected = [reference(fp32, c, 20) for c in convs]

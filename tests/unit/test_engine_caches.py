@@ -69,3 +69,16 @@ def test_inserting_an_extension_drops_the_entry_it_extends():
     assert len(cache) == 1
     assert cache.stats().bytes_used == 50
     assert cache.lookup([1, 2, 3, 9], max_length=10).payload == "turn2"
+
+
+def test_a_prefix_match_under_the_minimum_share_of_the_key_is_not_used():
+    from vreason.engine.caches import PrefixCache
+
+    cache = PrefixCache(1 << 20, min_share=1 / 3)
+    cache.insert((1, 2, 3, 4, 5, 6, 7, 8), "kv", 64)
+    assert cache.lookup((1, 2, 9, 9, 9, 9, 9, 9), 7) is None  # 2 of 8 tokens: under a third
+    match = cache.lookup((1, 2, 3, 9, 9, 9, 9, 9), 7)
+    assert match is not None
+    assert match.length == 3
+    assert cache.lookup((1, 2, 3, 9), 3).length == 3  # the share is of the key looked up
+    assert (cache.stats().hits, cache.stats().misses) == (2, 1)

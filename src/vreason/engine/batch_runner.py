@@ -57,6 +57,8 @@ class BatchRunner:
         self.by_id: dict[str, _Row] = {}
         self.device = model.device
         self.prefill_positions = PREFILL_POSITIONS
+        # SDPA reads a missing mask as causal; other attention code (eager) would read it as none at all
+        self.causal_fast_path = getattr(self.lm.config, "_attn_implementation", None) == "sdpa"
         self.vision_patches = VISION_PATCHES
 
     @property
@@ -262,8 +264,13 @@ class BatchRunner:
         Returns float32 logits at index `last[b]` of each row."""
         hidden = embeds
         position_embeddings = self.lm.rotary_emb(hidden, positions)
-        keys = torch.arange(width, device=self.device)
-        mask = (keys[None, None, None, :] <= columns[:, None, :, None]).to(self.device)  # (batch, 1, new, width)
+        if start == 0 and self.causal_fast_path:
+            # one row, nothing cached before it: the keys are the queries, and SDPA's own causal path (no mask
+            # tensor) takes half the time of the same mask spelled out (1,054 tokens: 4 vs 8 ms a layer)
+            mask = None
+        else:
+            keys = torch.arange(width, device=self.device)
+            mask = (keys[None, None, None, :] <= columns[:, None, :, None]).to(self.device)  # (batch, 1, new, width)
         cache = self.slots.view(first_row, columns, width, start)
         for index, layer in enumerate(self.lm.layers):
             hidden = layer(hidden, position_embeddings=position_embeddings, attention_mask=mask, cache=cache)

@@ -115,7 +115,8 @@ class ByteBudgetLRU:
 
 
 class VisionCache(ByteBudgetLRU):
-    """Image key -> vision features. Keys come from the runner (hash of the resized pixels and their size)."""
+    """Image key -> vision features. Keys are content keys (engine/inputs.py: a hash of a picture's file or of its
+    resized pixels, with the processor settings)."""
 
 
 @dataclass
@@ -132,9 +133,10 @@ class PrefixCache:
     entries, capped by the caller (a request must prefill at least one token to get its first logits).
     """
 
-    def __init__(self, budget_bytes: int, min_match: int = 1):
+    def __init__(self, budget_bytes: int, min_match: int = 1, min_share: float = 0.0):
         self._lru = ByteBudgetLRU(budget_bytes)
         self.min_match = min_match
+        self.min_share = min_share  # a match covering less than this share of the key is not worth its KV
 
     def __len__(self) -> int:
         return len(self._lru)
@@ -147,7 +149,7 @@ class PrefixCache:
             length = _common_prefix(stored, wanted, max_length)  # type: ignore[arg-type]
             if length > best:
                 best, best_key = length, stored  # type: ignore[assignment]
-        if best_key is None or best < self.min_match:
+        if best_key is None or best < max(self.min_match, self.min_share * len(wanted)):
             self._lru.misses += 1
             return None
         self._lru.hits += 1
