@@ -51,16 +51,30 @@ class UpstreamProcess:
 
 def start_upstream(model_dir: Path, port: int) -> UpstreamProcess:
     if MODE == "vllm":
-        command = [*VREASON, "vllm-launch", "--model", str(model_dir), "--port", str(port), "--python",
-                   str(VLLM_PYTHON.absolute()), "--max-model-len", "4096", "--cpu-kv-cache-gib", "1",
-                   "--dtype", "bfloat16"]
+        command = [
+            *VREASON,
+            "vllm-launch",
+            "--model",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--python",
+            str(VLLM_PYTHON.absolute()),
+            "--max-model-len",
+            "4096",
+            "--cpu-kv-cache-gib",
+            "1",
+            "--dtype",
+            "bfloat16",
+        ]
         ready = "ready; point vreason at it with:"
     else:
         command = [*VREASON, "serve", "--model", str(model_dir), "--port", str(port)]
         ready = "serving "
     env = {**os.environ, "VLLM_CACHE_ROOT": str(Path(".cache/vllm-root").absolute())}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
     upstream = UpstreamProcess(process)
     found = threading.Event()
 
@@ -93,9 +107,18 @@ def served_model(tiny_model_dir, qwen_tokenizer) -> Path:
 
     target = Path(".cache/vllm-tiny-qwen3-vl")
     if not (target / "model.safetensors").exists():
-        sizes = ScratchSizes(text_hidden=128, text_layers=4, text_heads=4, text_kv_heads=2, head_dim=32,
-                             text_intermediate=384, vision_depth=2, vision_hidden=64, vision_heads=2,
-                             vision_intermediate=128)
+        sizes = ScratchSizes(
+            text_hidden=128,
+            text_layers=4,
+            text_heads=4,
+            text_kv_heads=2,
+            head_dim=32,
+            text_intermediate=384,
+            vision_depth=2,
+            vision_hidden=64,
+            vision_heads=2,
+            vision_intermediate=128,
+        )
         build_scratch_checkpoint(target, sizes, tokenizer=qwen_tokenizer)
     return target.absolute()
 
@@ -169,8 +192,19 @@ def test_upstream_refusals_are_the_local_errors(engine):
 def test_cli_over_two_upstreams(upstreams, engine, tmp_path):
     picture = tmp_path / "shape.png"
     picture.write_bytes(png_bytes(size=(96, 64)))
-    command = [*VREASON, "ask", str(picture), "What color is the shape?", "--backend", "openai", "--json",
-               "--seed", "5", "--max-new-tokens", "8"]
+    command = [
+        *VREASON,
+        "ask",
+        str(picture),
+        "What color is the shape?",
+        "--backend",
+        "openai",
+        "--json",
+        "--seed",
+        "5",
+        "--max-new-tokens",
+        "8",
+    ]
     for upstream in upstreams:
         command += ["--upstream", upstream.url]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -178,6 +212,33 @@ def test_cli_over_two_upstreams(upstreams, engine, tmp_path):
     params = engine.default_params.updated(seed=5, max_new_tokens=8)
     _, expected = run(engine, make_request([Message.user("What color is the shape?", [str(picture)])], params))
     assert json.loads(result.stdout)["answer"] == expected.text
+
+
+def test_the_cli_over_an_upstream_loads_no_model_code(upstreams, tmp_path):
+    # a client of a running server needs no torch: `vreason ask --backend openai` starts in about a second
+    picture = tmp_path / "shape.png"
+    picture.write_bytes(png_bytes(size=(400, 300)))  # large enough to wait compressed and be fitted to the budget
+    report = (
+        "import atexit, sys; atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules, file=sys.stderr))"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        f"{report}; import runpy; runpy.run_module('vreason.cli.app', run_name='__main__')",
+        "ask",
+        str(picture),
+        "What color is the shape?",
+        "--backend",
+        "openai",
+        "--upstream",
+        upstreams[0].url,
+        "--max-new-tokens",
+        "4",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    assert "torch loaded: False" in result.stderr
 
 
 def conversation_ids(engine: RemoteEngine, target: int, count: int, prefix: str) -> list[str]:
@@ -205,8 +266,9 @@ def test_one_upstream_killed_mid_run(upstreams, served_model):
         streamed: list[StreamDelta] = []
 
         async def streaming_on_victim():
-            request = question(max_new_tokens=new_tokens, stream=True,
-                               conversation_id=conversation_ids(engine, 0, 1, "stream")[0])
+            request = question(
+                max_new_tokens=new_tokens, stream=True, conversation_id=conversation_ids(engine, 0, 1, "stream")[0]
+            )
             async for event in engine.generate(request):
                 if isinstance(event, StreamDelta):
                     streamed.append(event)
@@ -216,8 +278,9 @@ def test_one_upstream_killed_mid_run(upstreams, served_model):
 
         async def plain(conversation_id: str) -> Answer:
             answer = None
-            async for event in engine.generate(question(max_new_tokens=new_tokens, stream=False,
-                                                        conversation_id=conversation_id)):
+            async for event in engine.generate(
+                question(max_new_tokens=new_tokens, stream=False, conversation_id=conversation_id)
+            ):
                 answer = event
             return answer
 

@@ -258,3 +258,30 @@ def test_a_deferred_pictures_fitted_pixels_do_not_change_when_it_is_decoded_in_f
     assert prepared.image.size == (2560, 1600)
     assert prepared.encoded is None  # a decoded PNG drops its bytes: both paths are a bicubic resize of it
     assert np.array_equal(np.asarray(prepared.pixels(size)), before)
+
+
+def test_the_pixel_budget_sizes_images_as_qwen_vl_utils_does():
+    # pixel_budget restates qwen-vl-utils' smart_resize so that clients need not import torch for it
+    from qwen_vl_utils.vision_process import smart_resize
+
+    from vreason.errors import InvalidRequestError
+
+    rng = np.random.default_rng(0)
+    budgets = [PixelBudget(), PixelBudget(max_pixels=1280 * 32 * 32), PixelBudget(min_pixels=256 * 32 * 32)]
+    budgets.append(PixelBudget(min_pixels=64 * 32 * 32, max_pixels=64 * 32 * 32))
+    sizes = [(1, 1), (31, 33), (16, 3000), (3000, 16), (640, 480), (3840, 2160), (4000, 4000), (100, 19999)]
+    sizes += [tuple(int(v) for v in rng.integers(1, 5000, size=2)) for _ in range(300)]
+    checked = 0
+    for width, height in sizes:
+        for budget in budgets:
+            try:
+                expected_h, expected_w = smart_resize(
+                    height, width, factor=32, min_pixels=budget.min_pixels, max_pixels=budget.max_pixels
+                )
+            except ValueError:  # over 200:1
+                with pytest.raises(InvalidRequestError, match="200:1"):
+                    budget.target_size(width, height)
+                continue
+            assert budget.target_size(width, height) == (expected_w, expected_h), (width, height, budget)
+            checked += 1
+    assert checked > 1000

@@ -1,12 +1,15 @@
 """The Qwen3-VL pixel budget: every image is resized so both sides are multiples of 32 (patch 16 x merge 2)
 and its area lies within [min_pixels, max_pixels], keeping the aspect ratio as closely as possible.
 
-The arithmetic is qwen-vl-utils' `smart_resize`, the reference Qwen ships; this module owns only the
-defaults and the validation.
+The arithmetic is qwen-vl-utils' `smart_resize`, the reference Qwen ships, restated here (`_smart_resize`,
+tested equal to it over a grid of sizes and budgets): its module imports torch and torchvision, ~4 s of a
+2-core CPU that a client which never runs a model (`vreason ask --backend openai`, the remote engine, the UI's
+client side) would pay for fifteen lines of arithmetic. This module owns the defaults and the validation.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,12 +60,7 @@ class PixelBudget:
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the model will see for an image of this size."""
-        # imported here: qwen_vl_utils pulls in torch and torchvision (seconds), which the CLI's start must not pay
-        from qwen_vl_utils.vision_process import smart_resize
-
-        new_h, new_w = smart_resize(
-            height, width, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels
-        )
+        new_h, new_w = _smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
         return new_w, new_h
 
     def num_visual_tokens(self, width: int, height: int) -> int:
@@ -100,3 +98,29 @@ def checkpoint_budget(processor: object) -> PixelBudget:
     """The default budget for a loaded processor (see `PixelBudget.from_processor_size`)."""
     image_processor = getattr(processor, "image_processor", processor)
     return PixelBudget.from_processor_size(getattr(image_processor, "size", None))
+
+
+# qwen-vl-utils' MAX_RATIO: Qwen's preprocessing refuses pictures more elongated than this.
+MAX_ASPECT_RATIO = 200
+
+
+def _smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """qwen-vl-utils' `smart_resize` (vision_process.py): (height, width) rounded to multiples of `factor`, scaled
+    into [min_pixels, max_pixels] keeping the aspect ratio; its ValueError on a ratio over 200:1 is ours."""
+    ratio = max(height, width) / min(height, width)
+    if ratio > MAX_ASPECT_RATIO:
+        raise InvalidRequestError(
+            f"an image of {width}x{height} is more elongated than {MAX_ASPECT_RATIO}:1, which Qwen3-VL's "
+            "preprocessing refuses: crop it first"
+        )
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = math.floor(height / beta / factor) * factor
+        w_bar = math.floor(width / beta / factor) * factor
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
