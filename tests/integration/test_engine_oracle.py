@@ -203,7 +203,8 @@ def test_a_prompt_with_nothing_worth_reusing_prefills_through_the_causal_kernel_
             causal_blocks.append(query.shape[2])
         return sdpa(query, key, value, *args, **kwargs)
 
-    conversation = [Message.user("Which corner is brightest?", [noise(512, 320, 11)])]
+    fp32.chat([Message.user("Which corner is darkest?", [noise(64, 64, 12)])], temperature=0, max_new_tokens=2)
+    conversation = [Message.user("Which corner is brightest?", [noise(512, 320, 11)])]  # same template start
     expected = reference(fp32, conversation)
     monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
     answer = fp32.chat(conversation, temperature=0, presence_penalty=0, max_new_tokens=NEW_TOKENS)

@@ -88,13 +88,16 @@ class LocalEngine:
         text_config = model.config.get_text_config()
         self.max_context = int(getattr(text_config, "max_position_embeddings", 0) or 0)
         self.vision_cache = VisionCache(self.config.vision_cache_bytes)
-        self.prefix_cache = PrefixCache(self.config.prefix_cache_bytes, min_share=self.config.prefix_min_share)
+        runner = BatchRunner(model, self.vision_cache)
+        # short matches are dropped for the causal kernel: where the model cannot take it, keep them
+        min_share = self.config.prefix_min_share if runner.causal_fast_path else 0.0
+        self.prefix_cache = PrefixCache(self.config.prefix_cache_bytes, min_share=min_share)
         self.inputs = InputBuilder(model, loaded.processor, self.vision_cache)
         eos = model.generation_config.eos_token_id
         eos_ids = [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None]
         self.eos_ids = eos_ids or [int(self.tokenizer.eos_token_id)]
         scheduler = Scheduler(self.config.scheduler, self.eos_ids, self.max_context)
-        self.core = EngineCore(BatchRunner(model, self.vision_cache), scheduler, self.prefix_cache)
+        self.core = EngineCore(runner, scheduler, self.prefix_cache)
 
     @property
     def default_params(self) -> SamplingParams:

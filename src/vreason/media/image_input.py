@@ -73,9 +73,11 @@ class PreparedImage:
     def image(self) -> Image.Image:
         """The full-size RGB pixels (decoded on first use for a deferred image; two threads may both decode,
         to the same pixels)."""
+        # `_encoded` first: a PNG's decode sets `_image` before it drops `_encoded`, so whoever reads no bytes
+        # here reads the decoded picture below
+        encoded = self._encoded
         image = self._image
         if image is None:
-            encoded = self._encoded  # never None while `_image` is: one of the two is always set
             image = self._image = decode_scaled(encoded, self._size, self.label)
             if not scalable(encoded):
                 self._encoded = None  # a PNG's pixels(size) are the same from its bytes or from `image`

@@ -106,7 +106,9 @@ MAX_ASPECT_RATIO = 200
 
 def _smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
     """qwen-vl-utils' `smart_resize` (vision_process.py): (height, width) rounded to multiples of `factor`, scaled
-    into [min_pixels, max_pixels] keeping the aspect ratio; its ValueError on a ratio over 200:1 is ours."""
+    into [min_pixels, max_pixels] keeping the aspect ratio; its ValueError on a ratio over 200:1 is ours. One
+    difference: a side scaled below `factor` is `factor`, not 0 (as transformers' own smart_resize does; a
+    long thin picture under a small budget would otherwise have no pixels)."""
     ratio = max(height, width) / min(height, width)
     if ratio > MAX_ASPECT_RATIO:
         raise InvalidRequestError(
@@ -117,8 +119,8 @@ def _smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pix
     w_bar = max(factor, round(width / factor) * factor)
     if h_bar * w_bar > max_pixels:
         beta = math.sqrt((height * width) / max_pixels)
-        h_bar = math.floor(height / beta / factor) * factor
-        w_bar = math.floor(width / beta / factor) * factor
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
     elif h_bar * w_bar < min_pixels:
         beta = math.sqrt(min_pixels / (height * width))
         h_bar = math.ceil(height * beta / factor) * factor
