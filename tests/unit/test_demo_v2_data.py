@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from vreason.engine.types import VideoPart
 from vreason.train.dataset import read_jsonl
-from vreason.train.demo_v2 import V2Config, write_data
+from vreason.train.demo_v2 import V2Config, run_data, write_data
 
 
 def test_second_stage_data_reads_as_finetune_rows(tmp_path: Path):
@@ -61,3 +63,30 @@ def test_the_recipe_refuses_a_second_stage_base_it_would_delete_or_could_not_des
     with pytest.raises(ValueError, match="already had a second stage"):
         build(RecipeConfig(out=tmp_path / "out", work=work, v2=V2Config(), from_model=twice))
     assert not (work / "v2-data" / "all_train.jsonl").exists()  # refused before any data was written
+
+
+def test_a_run_can_repeat_the_clip_conversations(tmp_path: Path):
+    config = V2Config(varied_scenes=3, plain_scenes=3, clips=2, easy_vqa=False)
+    write_data(tmp_path, config)
+    source = (tmp_path / "all_train.jsonl").read_text().splitlines()
+    assert run_data(tmp_path, 1) == tmp_path / "all_train.jsonl"
+    repeated = run_data(tmp_path, 3)
+    lines = repeated.read_text().splitlines()
+    clips = [line for line in source if '"video"' in line]
+    assert len(clips) == 2
+    assert len(lines) == len(source) + 2 * len(clips)
+    assert sorted(line for line in lines if '"video"' in line) == sorted(clips * 3)
+    assert [line for line in lines if '"video"' not in line] == [line for line in source if '"video"' not in line]
+    assert len(read_jsonl(repeated).examples) == len(lines)  # every path still resolves from the same folder
+    assert run_data(tmp_path, 3) == repeated  # written once
+
+
+def test_second_stage_runs_are_checked_when_configured():
+    with pytest.raises(ValueError, match="one entry per run"):
+        V2Config(steps=(1, 2, 3))  # two learning rates and two tower settings by default
+    with pytest.raises(ValueError, match="clip_repeats needs one entry per run"):
+        V2Config(clip_repeats=(4,))
+    with pytest.raises(ValueError, match=">= 1"):
+        V2Config(clip_repeats=(1, 0))
+    assert [V2Config(clip_repeats=(1, 8)).repeats(i) for i in (0, 1)] == [1, 8]
+    assert V2Config().repeats(1) == 1

@@ -194,6 +194,7 @@ def _v2_line(summary: dict) -> str:
     runs = ", then ".join(
         f"{r['steps']:,} steps at lr {r['learning_rate']} ("
         f"{'the vision tower trained too' if r['train_vision'] else 'the vision tower frozen'}; "
+        f"{'each clip conversation ' + str(r['clip_repeats']) + ' times; ' if r.get('clip_repeats', 1) > 1 else ''}"
         f"mean train loss {r['train_loss']:.4f})" for r in v2["runs"])
     return (f"\n- Then the second stage (`vreason.train.demo_v2`), from the settled model: {c['varied_scenes']} varied "
             f"shapes-world scenes (anti-aliased, outlined, rotated, 64-512 px and not always square, tinted, gradient "

@@ -212,7 +212,8 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
     rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2))
     results = []
     for i in range(len(v2.steps)):
-        run = demo_v2.finetune_config(folder / "all_train.jsonl", base, config.work / f"v2-{i + 1}", v2, i)
+        data = demo_v2.run_data(folder, v2.repeats(i))
+        run = demo_v2.finetune_config(data, base, config.work / f"v2-{i + 1}", v2, i)
         results.append(stage(f"v2-{i + 1}", Path(run.output_dir), lambda run=run: finetune(run), FinetuneResult))
         base = Path(run.output_dir)
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
@@ -220,7 +221,8 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
     summary["wall_s"] = first.get("wall_s", 0) + round(time.perf_counter() - started)
     summary["v2"] = {"train_rows": rows,
                      "runs": [{"steps": r.steps, "train_loss": r.train_loss, "learning_rate": v2.learning_rates[i],
-                               "train_vision": v2.train_vision[i]} for i, r in enumerate(results)],
+                               "train_vision": v2.train_vision[i], "clip_repeats": v2.repeats(i)}
+                              for i, r in enumerate(results)],
                      "config": {k: str(v) for k, v in asdict(v2).items()}}
     return _finish(base, config, summary)
 
@@ -304,6 +306,8 @@ def main() -> None:
                         help="learning rate of each second-stage run")
     parser.add_argument("--v2-vision-runs", type=int, nargs="*", default=[2],
                         help="second-stage runs (1-based) in which the vision tower trains too")
+    parser.add_argument("--v2-clip-repeats", type=int, nargs="*", default=[],
+                        help="per second-stage run: times each clip conversation is in its training file (default 1)")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
     args = parser.parse_args()
@@ -314,7 +318,7 @@ def main() -> None:
         return
     v2 = V2Config(steps=tuple(args.v2_steps), learning_rates=tuple(args.v2_lr), batch_size=args.batch_size,
                   train_vision=tuple(i + 1 in args.v2_vision_runs for i in range(len(args.v2_steps))),
-                  workers=args.workers, time_limit_s=args.time_limit)
+                  workers=args.workers, time_limit_s=args.time_limit, clip_repeats=tuple(args.v2_clip_repeats))
     summary = build(RecipeConfig(out=args.out, work=args.work, scenes=args.scenes, warmup_steps=args.warmup_steps,
                                  position_bins=args.position_bins, epochs=args.epochs,
                                  settle_steps=tuple(n for n in args.settle_steps if n > 0),

@@ -45,6 +45,22 @@ class V2Config:
     seed: int = 20  # data seeds seed+1.. (the first recipe used 1-4; its held-out evaluation 1001)
     time_limit_s: float | None = None
     workers: int = 0
+    # per run: how many times each clip conversation is in that run's training file (empty: once in every run).
+    # Clips are 6,000 of the 126,057 rows, so a run of 1,000 steps of 32 meets each clip a quarter of a time:
+    # a run that repeats them 8 times gives motion about a third of its batches.
+    clip_repeats: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        runs = len(self.steps)
+        if not runs == len(self.learning_rates) == len(self.train_vision):
+            raise ValueError("steps, learning_rates and train_vision need one entry per run")
+        if self.clip_repeats and len(self.clip_repeats) != runs:
+            raise ValueError(f"clip_repeats needs one entry per run ({runs}), got {len(self.clip_repeats)}")
+        if any(r < 1 for r in self.clip_repeats):
+            raise ValueError(f"clip_repeats must be >= 1, got {self.clip_repeats}")
+
+    def repeats(self, run: int) -> int:
+        return self.clip_repeats[run] if self.clip_repeats else 1
 
 
 def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_PARTS) -> int:
@@ -82,6 +98,24 @@ def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_P
                     target.write(json.dumps(_rebase(json.loads(line), name)) + "\n")
                     rows += 1
     return rows
+
+
+def run_data(folder: Path, clip_repeats: int) -> Path:
+    """The training file of a run: all_train.jsonl, or with `clip_repeats` > 1 a copy with each clip conversation
+    in it that many times (written once, beside it; the trainer shuffles every epoch)."""
+    source = folder / "all_train.jsonl"
+    if clip_repeats <= 1:
+        return source
+    target = folder / f"all_train_clips{clip_repeats}.jsonl"
+    if not target.is_file():
+        lines = source.read_text().splitlines()
+        clips = [line for line in lines if '"video": "clips/' in line]
+        if not clips:
+            raise ValueError(f"{source} has no clip rows to repeat")
+        partial = target.with_suffix(".partial")
+        partial.write_text("\n".join(lines + clips * (clip_repeats - 1)) + "\n")
+        partial.replace(target)  # a file that exists is whole
+    return target
 
 
 def _as_conversations(out: Path, rows: int, turns: int = 4) -> int:
@@ -128,10 +162,6 @@ def _rebase(row: dict, prefix: str) -> dict:
                         part[key] = move(part[key])
     return row
 
-
-    def __post_init__(self) -> None:
-        if not len(self.steps) == len(self.learning_rates) == len(self.train_vision):
-            raise ValueError("steps, learning_rates and train_vision need one entry per run")
 
 
 def finetune_config(data: Path, base: Path, output: Path, config: V2Config, run: int):
