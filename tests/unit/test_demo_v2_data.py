@@ -78,7 +78,11 @@ def test_a_run_can_repeat_the_clip_conversations(tmp_path: Path):
     assert sorted(line for line in lines if '"video"' in line) == sorted(clips * 3)
     assert [line for line in lines if '"video"' not in line] == [line for line in source if '"video"' not in line]
     assert len(read_jsonl(repeated).examples) == len(lines)  # every path still resolves from the same folder
-    assert run_data(tmp_path, 3) == repeated  # written once
+    written = repeated.stat().st_mtime_ns
+    assert run_data(tmp_path, 3) == repeated
+    assert repeated.stat().st_mtime_ns == written  # written once
+    write_data(tmp_path, config)  # all_train.jsonl rewritten: its copies go with it
+    assert not repeated.exists()
 
 
 def test_second_stage_runs_are_checked_when_configured():

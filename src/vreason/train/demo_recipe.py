@@ -212,9 +212,14 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
     rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2))
     results = []
     for i in range(len(v2.steps)):
-        data = demo_v2.run_data(folder, v2.repeats(i))
-        run = demo_v2.finetune_config(data, base, config.work / f"v2-{i + 1}", v2, i)
-        results.append(stage(f"v2-{i + 1}", Path(run.output_dir), lambda run=run: finetune(run), FinetuneResult))
+        repeats = v2.repeats(i)
+        run = demo_v2.finetune_config(demo_v2.run_data_path(folder, repeats), base, config.work / f"v2-{i + 1}", v2, i)
+
+        def train(run=run, repeats=repeats):  # a reused run's file is not written again
+            demo_v2.run_data(folder, repeats)
+            return finetune(run)
+
+        results.append(stage(f"v2-{i + 1}", Path(run.output_dir), train, FinetuneResult))
         base = Path(run.output_dir)
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
     summary["stages"] = {**first["stages"], **stages}

@@ -90,6 +90,8 @@ def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_P
     if set(only) != set(wanted):
         return 0
     rows = 0
+    for stale in folder.glob("all_train_clips*.jsonl"):  # copies of the file rewritten below
+        stale.unlink()
     with (folder / "all_train.jsonl").open("w") as target:
         for name in wanted:
             out = folder / name
@@ -100,13 +102,18 @@ def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_P
     return rows
 
 
+def run_data_path(folder: Path, clip_repeats: int) -> Path:
+    """Where `run_data` puts a run's training file."""
+    return folder / ("all_train.jsonl" if clip_repeats <= 1 else f"all_train_clips{clip_repeats}.jsonl")
+
+
 def run_data(folder: Path, clip_repeats: int) -> Path:
     """The training file of a run: all_train.jsonl, or with `clip_repeats` > 1 a copy with each clip conversation
-    in it that many times (written once, beside it; the trainer shuffles every epoch)."""
-    source = folder / "all_train.jsonl"
+    in it that many times (written once, beside it, and dropped whenever write_data rewrites all_train.jsonl;
+    the trainer shuffles every epoch)."""
+    source, target = folder / "all_train.jsonl", run_data_path(folder, clip_repeats)
     if clip_repeats <= 1:
         return source
-    target = folder / f"all_train_clips{clip_repeats}.jsonl"
     if not target.is_file():
         lines = source.read_text().splitlines()
         clips = [line for line in lines if '"video": "clips/' in line]
