@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import io
 import socketserver
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,17 +21,11 @@ from PIL import Image
 pytest_plugins = ["tests.memory_support"]
 
 
-_faulthandler_rearmed = False
-
-
 def pytest_runtest_setup(item):
-    """xgrammar installs its own SIGSEGV handler when imported, replacing the one pytest's faulthandler set: a
-    crash in native code then kills the run with no Python traceback. Once xgrammar is in (a test imported it),
-    faulthandler is installed again over it (disable + enable: enable alone keeps a stale registration), so a
-    later crash names the test and every thread's stack."""
-    global _faulthandler_rearmed
-    if _faulthandler_rearmed or "xgrammar" not in sys.modules:
-        return
+    """Native libraries may install their own SIGSEGV handler when imported (xgrammar does), replacing the one
+    pytest's faulthandler set: a crash in native code then kills the run with no Python traceback. So before
+    every test faulthandler is installed again (disable + enable: enable alone keeps a stale registration; two
+    system calls), and a crash names the test and every thread's stack, whatever a test imported before."""
     import faulthandler
 
     from _pytest.faulthandler import fault_handler_stderr_fd_key  # pytest's own copy of the real stderr
@@ -42,7 +35,6 @@ def pytest_runtest_setup(item):
         return
     faulthandler.disable()
     faulthandler.enable(file=stderr, all_threads=True)
-    _faulthandler_rearmed = True
 
 
 @pytest.fixture(scope="session")
