@@ -188,3 +188,34 @@ def test_refusals_are_one_line(ov_demo, tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: dtype ('bfloat16'): not for backend 'openvino'")
+
+
+# Two engines made, then closed and dropped first-in-first-out, with a SIGCHLD handler installed (torch's
+# DataLoader leaves one), then a child process ends: the signal is handled on the main thread's signal stack.
+FIFO_PROBE = """
+import asyncio, gc, signal, subprocess, sys
+from vreason.engine.backends.openvino import OpenVINOEngine
+signal.signal(signal.SIGCHLD, lambda *_: None)
+first, second = OpenVINOEngine(sys.argv[1]), OpenVINOEngine(sys.argv[1])
+for engine in (first, second):
+    asyncio.run(engine.close())
+del engine, first
+gc.collect()
+del second
+gc.collect()
+subprocess.run(["true"], check=True)
+print("alive")
+"""
+
+
+def test_engines_dropped_in_any_order_leave_the_signal_stack_usable(ov_demo):
+    """Each OpenVINO Core's CPU plugin swaps the making thread's sigaltstack and restores it only in reverse
+    order: with a Core per engine this process died with SIGSEGV (-11) at the child's exit. One shared Core."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", FIFO_PROBE, str(ov_demo)], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+    assert run.stdout.strip().splitlines()[-1] == "alive"

@@ -34,6 +34,28 @@ from vreason.engine.sampling import SamplingParams
 
 BEAM = np.zeros(1, np.int32)  # the KV state's reorder index: one sequence, kept in place
 
+_core: Any = None
+_core_lock = threading.Lock()
+
+
+def shared_core() -> Any:
+    """The process's one `openvino.Core`, made on first use and kept until the process ends.
+
+    Why one, never dropped: each Core loads its own CPU plugin, and the plugin points the signal stack
+    (sigaltstack) of the thread that made it at a fresh mapping, handing the previous stack back when it is
+    destroyed, which is right only when plugins die in the reverse order of their birth. Two engines closed
+    first-in-first-out left the main thread's signal stack pointing at unmapped memory, and the next signal
+    handled there (a child process ending while torch's DataLoader SIGCHLD handler is installed, Ctrl-C)
+    killed the process with SIGSEGV. One plugin that lives as long as the process never unmaps a stack in use.
+    A Core is thread-safe for `compile_model`; every setting here goes per compiled model, not on the Core."""
+    global _core
+    with _core_lock:
+        if _core is None:
+            import openvino
+
+            _core = openvino.Core()
+        return _core
+
 
 @dataclass
 class Job:
@@ -79,15 +101,13 @@ class OpenVINORunner:
         concurrency: int = 1,
         threads: int | None = None,
     ):
-        import openvino
-
         self.config = config
         self.eos_ids = set(eos_ids)
         self.max_context = max_context
         self.vision_cache = vision_cache
         self.deepstack_layers = max(len(config.vision_config.deepstack_visual_indexes), 1)
         self.hidden = int(config.text_config.hidden_size)
-        core = openvino.Core()
+        core = shared_core()
         options: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY" if concurrency == 1 else "THROUGHPUT"}
         if concurrency > 1:
             options["NUM_STREAMS"] = concurrency
