@@ -52,9 +52,17 @@ def test_the_second_stage_runs_alone_from_a_checkpoint_run_after_run(tiny_model_
     summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir))
     assert [r["steps"] for r in summary["v2"]["runs"]] == [1, 2]
     assert [r["train_vision"] for r in summary["v2"]["runs"]] == [False, True]
+    assert [r["clip_questions"] for r in summary["v2"]["runs"]] == ["grouped", "grouped"]
     assert set(summary["stages"]) == {"v2-data", "v2-1", "v2-2"}
     assert not (work / "warm").exists()  # nothing of the first stage ran
     assert (out / "model.safetensors").read_bytes() == (work / "v2-2" / "model.safetensors").read_bytes()
     # with --reuse, every recorded run is kept and nothing trains again
     again = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir, reuse=True))
     assert again["stages"] == summary["stages"]
+    # a run recorded before clip questions were grouped keeps saying it trained them as conversations
+    record_file = work / "v2-1" / STAGE_RECORD
+    record = json.loads(record_file.read_text())
+    del record["clip_questions"]
+    record_file.write_text(json.dumps(record))
+    older = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir, reuse=True))
+    assert [r["clip_questions"] for r in older["v2"]["runs"]] == ["conversation", "grouped"]

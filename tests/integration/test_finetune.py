@@ -82,13 +82,13 @@ def test_loss_only_on_assistant_tokens(tiny_model_dir, color_data):
 
 
 def test_question_group_computes_every_answer_as_if_asked_alone(tiny_model_dir, question_data):
-    from vreason.train.grouping import QuestionGroup, group_by_image
+    from vreason.train.grouping import QuestionGroup, group_by_media
 
     vr = VReason(str(tiny_model_dir), dtype="float32")
     model = vr.loaded.model
     collator = SFTCollator(vr.loaded.processor, vr.engine.budget, rope_index=model.model.get_rope_index)
     examples = read_jsonl(question_data).examples
-    groups = group_by_image(examples, group_questions=16)
+    groups = group_by_media(examples, group_questions=16)
     assert [len(g.examples) for g in groups if isinstance(g, QuestionGroup)] == [3, 3, 3, 3]
     grouped, alone = collator(groups), collator(examples)
     assert grouped["attention_mask"].dim() == 4

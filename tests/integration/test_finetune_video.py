@@ -150,6 +150,43 @@ def test_video_row_is_the_engines_prompt_token_for_token(fp32, clip_data):
     assert (short["mm_token_type_ids"] == 2).sum() == short["video_grid_thw"].prod() // 4  # 2x2 patches merged
 
 
+def test_questions_about_one_clip_train_as_a_group_each_answer_as_if_asked_alone(fp32, clip_data, tmp_path):
+    """The clip is encoded once and every question is a branch that sees the clip and itself: the logits of each
+    answer are those of the question asked alone (no answer leaks into a later question, as in a chat)."""
+    from vreason.train.grouping import QuestionGroup, group_by_media
+
+    clips = clip_data.parent / "clips"
+    rows = []
+    for i in (0, 1):  # the first bar moves right (red), the second left (blue)
+        right = i == 0
+        rows += [{"video": str(clips / f"{i}.mp4"), "question": QUESTION, "answer": "right" if right else "left",
+                  "max_frames": 4},
+                 {"video": str(clips / f"{i}.mp4"), "question": "What color is the bar?",
+                  "answer": "red" if right else "blue", "max_frames": 4},
+                 {"video": str(clips / f"{i}.mp4"), "question": "Does it move? Answer in a sentence.",
+                  "answer": "Yes, it crosses the frame.", "max_frames": 4}]
+    data = tmp_path / "groups.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    examples = read_jsonl(data).examples
+    groups = group_by_media(examples, group_questions=16)
+    assert [len(g.examples) for g in groups if isinstance(g, QuestionGroup)] == [3, 3]
+    model = fp32.loaded.model
+    collator = SFTCollator(fp32.loaded.processor, fp32.engine.budget, rope_index=model.model.get_rope_index)
+    grouped, alone = collator(groups), collator(examples)
+    assert grouped["attention_mask"].dim() == 4
+    assert grouped["video_grid_thw"].tolist() == alone["video_grid_thw"][::3].tolist()  # each clip encoded once
+    with torch.no_grad():
+        grouped_out, alone_out = model(**grouped), model(**alone)
+
+    def answer_logits(batch, logits):  # the logits that predict each learned token, row by row
+        return [logits[r, (batch["labels"][r] != IGNORE).nonzero().flatten() - 1] for r in range(len(logits))]
+
+    per_group, per_question = answer_logits(grouped, grouped_out.logits), answer_logits(alone, alone_out.logits)
+    for g in range(2):
+        assert torch.allclose(per_group[g], torch.cat(per_question[3 * g : 3 * g + 3]), atol=1e-4)
+    assert grouped_out.loss.item() == pytest.approx(alone_out.loss.item(), abs=1e-5)
+
+
 @pytest.mark.heavy
 def test_lora_on_clips_lowers_the_loss_and_the_adapter_answers(fp32, tiny_model_dir, clip_data, tmp_path):
     before = _loss(fp32, clip_data)

@@ -65,14 +65,17 @@ def test_a_second_stage_is_described_and_its_clip_and_varied_families_get_their_
     assert "This model had no second stage: it was never trained on clips." in model_card(summary)
     summary["v2"] = {"train_rows": 126057,
                      "runs": [{"steps": 600, "train_loss": 0.25, "learning_rate": 0.0002, "train_vision": False},
-                              {"steps": 400, "train_loss": 0.125, "learning_rate": 0.0001, "train_vision": True}],
+                              {"steps": 400, "train_loss": 0.125, "learning_rate": 0.0001, "train_vision": True,
+                               "clip_questions": "grouped"}],
                      "config": {"varied_scenes": "12000", "plain_scenes": "4000", "clips": "6000", "batch_size": "32"}}
     summary["metrics"]["clip_move"] = {"count": 100, "exact_match": 0.93}
     summary["metrics"]["clip_when"] = {"count": 100, "exact_match": 0.61, "within_1s": 0.8}
     summary["metrics"]["varied/describe"] = {"count": 200, "exact_match": 0.7}
     card = model_card(summary)
-    assert ("batches of 32 sequences, cosine schedules: 600 steps at lr 0.0002 (the vision tower frozen; mean train "
-            "loss 0.2500), then 400 steps at lr 0.0001 (the vision tower trained too; mean train loss 0.1250).") in card
+    assert ("batches of 32 sequences, cosine schedules: 600 steps at lr 0.0002 (the vision tower frozen; each clip's "
+            "questions as one conversation; mean train loss 0.2500), then 400 steps at lr 0.0001 (the vision tower "
+            "trained too; each clip's questions one sequence, none seeing another's answer; mean train loss "
+            "0.1250).") in card
     assert "6000 shapes-world clips" in card
     assert "126,057 rows" in card
     lines = {line.split("|")[1].strip(): line for line in card.splitlines() if line.startswith("| ")}

@@ -1,5 +1,6 @@
 """The built-in model's second-stage data (train/demo_v2.py): every part written, one training file whose
-paths resolve from its own folder, each clip's questions as one conversation with the clip in its first turn."""
+paths resolve from its own folder, one row per clip question (the trainer groups a clip's questions: no question
+sees another's answer), repeated clip rows one group per copy."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from vreason.engine.types import VideoPart
 from vreason.train.dataset import read_jsonl
 from vreason.train.demo_v2 import V2Config, run_data, write_data
+from vreason.train.grouping import QuestionGroup, group_by_media
 
 
 def test_second_stage_data_reads_as_finetune_rows(tmp_path: Path):
@@ -20,17 +22,15 @@ def test_second_stage_data_reads_as_finetune_rows(tmp_path: Path):
     assert rows == len(lines) > 0
     dataset = read_jsonl(tmp_path / "all_train.jsonl")  # the fine-tuning reader: every path must resolve
     assert len(dataset.examples) == rows
-    chats = [json.loads(line) for line in lines if '"video"' in line]
-    assert len(chats) == 2  # one conversation per clip (each asks fewer than 4 questions)
-    for chat in chats:
-        first, *later = [m for m in chat["messages"] if m["role"] == "user"]
-        assert first["content"][0]["type"] == "video"
-        assert first["content"][0]["video"].startswith("clips/")
-        assert all(part["type"] == "text" for message in later for part in message["content"])
+    clip_rows = [json.loads(line) for line in lines if '"video"' in line]
+    assert {row["video"] for row in clip_rows} == {"clips/clips/t23_000000.mp4", "clips/clips/t23_000001.mp4"}
+    assert all(set(row) == {"video", "question", "answer"} for row in clip_rows)  # single questions, not chats
     videos = [part for example in dataset.examples for message in example.messages for part in message.content
               if isinstance(part, VideoPart)]
-    assert len(videos) == 2
+    assert len(videos) == len(clip_rows) > 2
     assert all(Path(v.source).is_file() for v in videos)
+    groups = [i for i in group_by_media(dataset.examples, 16) if isinstance(i, QuestionGroup)]
+    assert len([g for g in groups if isinstance(g.media, VideoPart)]) == 2  # each clip's questions: one sequence
     parts = {line.split('"image": "')[1].split("/")[0] for line in lines if '"image": "' in line}
     assert parts == {"varied", "plain"}
 
@@ -65,7 +65,7 @@ def test_the_recipe_refuses_a_second_stage_base_it_would_delete_or_could_not_des
     assert not (work / "v2-data" / "all_train.jsonl").exists()  # refused before any data was written
 
 
-def test_a_run_can_repeat_the_clip_conversations(tmp_path: Path):
+def test_a_run_can_repeat_the_clip_rows_and_each_copy_trains_as_its_own_group(tmp_path: Path):
     config = V2Config(varied_scenes=3, plain_scenes=3, clips=2, easy_vqa=False)
     write_data(tmp_path, config)
     source = (tmp_path / "all_train.jsonl").read_text().splitlines()
@@ -73,11 +73,16 @@ def test_a_run_can_repeat_the_clip_conversations(tmp_path: Path):
     repeated = run_data(tmp_path, 3)
     lines = repeated.read_text().splitlines()
     clips = [line for line in source if '"video"' in line]
-    assert len(clips) == 2
+    assert len(clips) > 2
     assert len(lines) == len(source) + 2 * len(clips)
     assert sorted(line for line in lines if '"video"' in line) == sorted(clips * 3)
     assert [line for line in lines if '"video"' not in line] == [line for line in source if '"video"' not in line]
-    assert len(read_jsonl(repeated).examples) == len(lines)  # every path still resolves from the same folder
+    examples = read_jsonl(repeated).examples
+    assert len(examples) == len(lines)  # every path still resolves from the same folder
+    clip_groups = [i for i in group_by_media(examples, 16) if isinstance(i, QuestionGroup)
+                   and isinstance(i.media, VideoPart)]
+    assert len(clip_groups) == 2 * 3  # two clips, three copies: no group asks a question twice
+    assert all(len({q for q, _ in g.questions()}) == len(g.examples) for g in clip_groups)
     written = repeated.stat().st_mtime_ns
     assert run_data(tmp_path, 3) == repeated
     assert repeated.stat().st_mtime_ns == written  # written once

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from vreason.engine.types import Message
+from vreason.engine.types import Message, TextPart, VideoPart
+from vreason.media.video_types import VideoSampling
 from vreason.train.collate import PAD_SEGMENT, branch_attention_mask
 from vreason.train.dataset import Example
-from vreason.train.grouping import QuestionGroup, approximate_tokens, conversations, group_by_image
+from vreason.train.grouping import QuestionGroup, approximate_tokens, conversations, group_by_media
 
 
 def _single(image: str, question: str, answer: str, line: int) -> Example:
@@ -22,7 +23,7 @@ def _conversation(image: str, line: int) -> Example:
 def test_questions_about_one_image_join_one_group_in_data_order():
     rows = [_single("a.png", "q1", "a1", 1), _single("b.png", "q2", "a2", 2), _conversation("a.png", 3),
             _single("a.png", "q3", "a3", 4), _single("b.png", "q4", "a4", 5), _single("c.png", "q5", "a5", 6)]
-    items = group_by_image(rows, group_questions=16)
+    items = group_by_media(rows, group_questions=16)
     assert [type(i).__name__ for i in items] == ["QuestionGroup", "QuestionGroup", "Example", "Example"]
     first, second, conversation, alone = items
     assert first.questions() == [("q1", "a1"), ("q3", "a3")]
@@ -35,10 +36,10 @@ def test_questions_about_one_image_join_one_group_in_data_order():
 
 def test_groups_are_capped_and_grouping_can_be_turned_off():
     rows = [_single("a.png", f"q{i}", "yes", i) for i in range(1, 8)]
-    items = group_by_image(rows, group_questions=3)
+    items = group_by_media(rows, group_questions=3)
     assert [len(i.examples) for i in items if isinstance(i, QuestionGroup)] == [3, 3]
     assert items[-1] is rows[-1]
-    assert group_by_image(rows, group_questions=1) == rows
+    assert group_by_media(rows, group_questions=1) == rows
 
 
 def test_rows_that_cannot_share_an_image_prefix_are_left_alone():
@@ -47,12 +48,35 @@ def test_rows_that_cannot_share_an_image_prefix_are_left_alone():
     text_first = Example([Message("user", [*Message.user("look:").content, *Message.user("", ["a.png"]).content]),
                           Message.assistant("ok")], 3, "d")
     rows = [text_only, two_images, text_first, text_only]
-    assert group_by_image(rows, 16) == rows
+    assert group_by_media(rows, 16) == rows
+
+
+def _clip(source, question: str, line: int, sampling: VideoSampling | None = None) -> Example:
+    return Example([Message("user", [VideoPart(source, sampling), TextPart(question)]), Message.assistant("a")],
+                   line, "clips.jsonl")
+
+
+def test_questions_about_one_clip_group_by_source_and_sampling():
+    rows = [_clip("a.mp4", "which way?", 1), _clip("b.mp4", "which way?", 2), _clip("a.mp4", "what color?", 3),
+            _clip("a.mp4", "how many?", 4, VideoSampling(fps=4)), _clip("a.mp4", "when?", 5, VideoSampling(fps=4)),
+            _clip(["f0.png", "f1.png"], "which way?", 6), _clip(["f0.png", "f1.png"], "what color?", 7)]
+    items = group_by_media(rows, group_questions=16)
+    assert [i.where if isinstance(i, QuestionGroup) else i.line for i in items] == [
+        "clips.jsonl:1,3", 2, "clips.jsonl:4,5", 6, 7]  # frames given as a list are not a shared source
+    assert isinstance(items[0].media, VideoPart)
+
+
+def test_a_repeated_question_starts_a_new_group():
+    """Clip rows written twice (to weight clips up) make two groups, not one group asking each question twice."""
+    once = [_clip("a.mp4", "which way?", 1), _clip("a.mp4", "what color?", 2), _clip("a.mp4", "when?", 3)]
+    again = [_clip("a.mp4", "which way?", 4), _clip("a.mp4", "what color?", 5), _clip("a.mp4", "when?", 6)]
+    items = group_by_media(once + again, group_questions=16)
+    assert [group.where for group in items] == ["clips.jsonl:1,2,3", "clips.jsonl:4,5,6"]
 
 
 def test_length_estimate_orders_items_by_size():
     short = _single("a.png", "q?", "no", 1)
-    group = group_by_image([_single("b.png", "what colour is the shape?", "red", i) for i in range(6)], 16)[0]
+    group = group_by_media([_single("b.png", "what colour is the shape?", "red", i) for i in range(6)], 16)[0]
     assert approximate_tokens(short) < approximate_tokens(group)
 
 

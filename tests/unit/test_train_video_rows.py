@@ -11,7 +11,7 @@ import pytest
 from vreason.engine.types import TextPart, VideoPart
 from vreason.media.video_types import VideoSampling
 from vreason.train.dataset import DatasetError, read_jsonl
-from vreason.train.grouping import approximate_tokens, group_by_image
+from vreason.train.grouping import approximate_tokens, group_by_media
 
 
 def _write(root: Path, rows: list) -> Path:
@@ -65,8 +65,8 @@ def test_short_form_and_messages_rows_with_clips(tmp_path):
     part = frames.messages[0].videos[0]
     assert part.source == [str(tmp_path / "clips" / "f0.png"), str(tmp_path / "clips" / "f1.png")]
     assert part.timestamps == (0.0, 3.0)
-    items = group_by_image([short, url_part, frames], group_questions=16)
-    assert items == [short, url_part, frames]  # questions about clips train one by one
+    items = group_by_media([short, url_part, frames], group_questions=16)
+    assert items == [short, url_part, frames]  # one question per clip: nothing to group
     assert (
         approximate_tokens(short)
         > approximate_tokens(read_jsonl(_write(tmp_path, [{"question": "Which way?", "answer": "left"}])).examples[0])

@@ -7,8 +7,8 @@ writes its `<t seconds>` markers (`insert_video_text`, the function `build_promp
 video processor makes `pixel_values_videos` / `video_grid_thw` as the engine's input builder does. So a question
 about a clip is token for token the prompt the engine builds for it (tests/integration/test_finetune_video.py).
 
-A row is a *prefix* (the rendered text up to and including its images) followed by *branches*. A plain
-conversation is all prefix. A `QuestionGroup` (grouping.py) is the user turn up to its image, then one
+A row is a *prefix* (the rendered text up to and including its images or clip) followed by *branches*. A plain
+conversation is all prefix. A `QuestionGroup` (grouping.py) is the user turn up to its image or clip, then one
 branch per question: the rest of that question's own single-turn rendering. Rows with branches get a 4D
 attention mask (each branch sees the prefix and itself) and M-RoPE positions that restart after the prefix
 for every branch; a batch of plain conversations keeps the ordinary 2D padding mask.
@@ -26,7 +26,15 @@ from typing import Any
 
 import torch
 
-from vreason.engine.prompt import VIDEO_PAD, chat_conversation, conversation_videos, fit_video, insert_video_text
+from vreason.engine.prompt import (
+    VIDEO_PAD,
+    VISION_END,
+    VISION_START,
+    chat_conversation,
+    conversation_videos,
+    fit_video,
+    insert_video_text,
+)
 from vreason.engine.types import Message, VideoPart
 from vreason.errors import VReasonError
 from vreason.media import MediaPolicy, PixelBudget, PreparedImage, PreparedVideo, load_image
@@ -106,22 +114,32 @@ class SFTCollator:
 
     def _render_group(self, group: QuestionGroup) -> RenderedRow:
         first = group.examples[0]
-        try:
-            _, prepared = chat_conversation(first.messages[:1], self._load)  # the shared image, loaded once
+        clip = isinstance(group.media, VideoPart)
+        try:  # the shared image or clip, loaded once
+            if clip:
+                videos = [fit_video(v, self.video_budget)
+                          for v in conversation_videos([self._with_videos_decoded(first.messages[0])])]
+            else:
+                _, prepared = chat_conversation(first.messages[:1], self._load)
         except VReasonError as err:
             raise DatasetError(f"{first.where}: {err}") from None
         texts = [
             self.processor.apply_chat_template(
-                [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]},
+                [{"role": "user", "content": [{"type": "video" if clip else "image"},
+                                              {"type": "text", "text": question}]},
                  {"role": "assistant", "content": answer}],
                 tokenize=False, add_generation_prompt=False,
             )
             for question, answer in group.questions()
         ]
-        cut = texts[0].index(self.image_token) + len(self.image_token)
+        # a clip's placeholder is cut whole: insert_video_text replaces its start, pad and end together
+        placeholder = VISION_START + VIDEO_PAD + VISION_END if clip else self.image_token
+        cut = texts[0].index(placeholder) + len(placeholder)
         prefix = texts[0][:cut]
         if not all(t.startswith(prefix) for t in texts):
-            raise AssertionError("the chat template renders the image differently for different questions")
+            raise AssertionError("the chat template renders the media differently for different questions")
+        if clip:
+            return RenderedRow(insert_video_text(prefix, videos), [t[cut:] for t in texts], [], videos)
         return RenderedRow(prefix, [t[cut:] for t in texts], [self.budget.apply(prepared[0].image)])
 
     # -- tensors ----------------------------------------------------------------------------------------

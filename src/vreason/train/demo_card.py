@@ -194,14 +194,23 @@ def _v2_line(summary: dict) -> str:
     runs = ", then ".join(
         f"{r['steps']:,} steps at lr {r['learning_rate']} ("
         f"{'the vision tower trained too' if r['train_vision'] else 'the vision tower frozen'}; "
-        f"{'each clip conversation ' + str(r['clip_repeats']) + ' times; ' if r.get('clip_repeats', 1) > 1 else ''}"
+        f"{'the clip rows ' + str(r['clip_repeats']) + ' times; ' if r.get('clip_repeats', 1) > 1 else ''}"
+        f"{_clip_questions(r)}; "
         f"mean train loss {r['train_loss']:.4f})" for r in v2["runs"])
     return (f"\n- Then the second stage (`vreason.train.demo_v2`), from the settled model: {c['varied_scenes']} varied "
             f"shapes-world scenes (anti-aliased, outlined, rotated, 64-512 px and not always square, tinted, gradient "
             f"or noisy backgrounds, JPEG artefacts, touching shapes; with open \"describe the image\" answers and "
             f"JSON answers), {c['plain_scenes']} plain scenes, {c['clips']} shapes-world clips (shapes appear, "
-            f"disappear and move; each clip's questions as one conversation) and easy-VQA's train split again: "
+            f"disappear and move) and easy-VQA's train split again: "
             f"{v2['train_rows']:,} rows, batches of {c['batch_size']} sequences, cosine schedules: {runs}.")
+
+
+def _clip_questions(run: dict) -> str:
+    """How a run trained a clip's several questions: runs recorded before grouping came to clips (no
+    `clip_questions`) took them as one conversation, in which an earlier question could give a later answer away."""
+    if run.get("clip_questions") == "grouped":
+        return "each clip's questions one sequence, none seeing another's answer"
+    return "each clip's questions as one conversation"
 
 
 def _world_line(summary: dict) -> str:

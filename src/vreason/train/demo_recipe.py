@@ -97,7 +97,9 @@ def build(config: RecipeConfig) -> dict:
         shutil.rmtree(work)
     stages: dict[str, dict] = {}
 
-    def stage(name: str, folder: Path, run, result_type=None):
+    def stage(name: str, folder: Path, run, result_type=None, extra: dict | None = None):
+        """Run a stage, or take its record; `extra`: facts of how it ran, written into a new record (read from the
+        record itself when reused, so a record made by other code keeps saying what that code did)."""
         record_file = folder / STAGE_RECORD
         # without --reuse the work folder was emptied above, so a record is this build's own (the main run
         # asks again for the data the warm-up already wrote)
@@ -108,7 +110,7 @@ def build(config: RecipeConfig) -> dict:
             result = run()
             folder.mkdir(parents=True, exist_ok=True)
             record = {"result": asdict(result) if result_type else result,
-                      "seconds": round(time.perf_counter() - begun, 1), "machine": _machine()}
+                      "seconds": round(time.perf_counter() - begun, 1), "machine": _machine(), **(extra or {})}
             record_file.write_text(json.dumps(record, indent=1))
         stages[name] = {"seconds": record["seconds"], "machine": record["machine"]}
         if result_type is None:
@@ -210,7 +212,7 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
         raise ValueError(f"{base} already had a second stage: start from the first stage's model")
     folder = config.work / "v2-data"
     rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2))
-    results = []
+    results, clip_questions = [], []
     for i in range(len(v2.steps)):
         repeats = v2.repeats(i)
         run = demo_v2.finetune_config(demo_v2.run_data_path(folder, repeats), base, config.work / f"v2-{i + 1}", v2, i)
@@ -219,14 +221,20 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
             demo_v2.run_data(folder, repeats)
             return finetune(run)
 
-        results.append(stage(f"v2-{i + 1}", Path(run.output_dir), train, FinetuneResult))
+        # each clip's questions as one branched sequence (grouping.py); runs recorded before that took them as
+        # one conversation, in which an earlier question could give a later answer away
+        results.append(stage(f"v2-{i + 1}", Path(run.output_dir), train, FinetuneResult,
+                             extra={"clip_questions": "grouped"}))
+        record = json.loads((Path(run.output_dir) / STAGE_RECORD).read_text())
+        clip_questions.append(record.get("clip_questions", "conversation"))
         base = Path(run.output_dir)
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
     summary["stages"] = {**first["stages"], **stages}
     summary["wall_s"] = first.get("wall_s", 0) + round(time.perf_counter() - started)
     summary["v2"] = {"train_rows": rows,
                      "runs": [{"steps": r.steps, "train_loss": r.train_loss, "learning_rate": v2.learning_rates[i],
-                               "train_vision": v2.train_vision[i], "clip_repeats": v2.repeats(i)}
+                               "train_vision": v2.train_vision[i], "clip_repeats": v2.repeats(i),
+                               "clip_questions": clip_questions[i]}
                               for i, r in enumerate(results)],
                      "config": {k: str(v) for k, v in asdict(v2).items()}}
     return _finish(base, config, summary)
@@ -312,7 +320,7 @@ def main() -> None:
     parser.add_argument("--v2-vision-runs", type=int, nargs="*", default=[2],
                         help="second-stage runs (1-based) in which the vision tower trains too")
     parser.add_argument("--v2-clip-repeats", type=int, nargs="*", default=[],
-                        help="per second-stage run: times each clip conversation is in its training file (default 1)")
+                        help="per second-stage run: times each clip's rows are in its training file (default 1)")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
     args = parser.parse_args()

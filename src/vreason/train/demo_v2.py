@@ -6,8 +6,10 @@ clips. Runs of `vreason finetune --method full`, one after another, on a mix wri
   and aspect ratios, tinted/gradient/noisy backgrounds, JPEG artefacts, slight rotation, touching shapes), with
   the open ("describe the image") and JSON families;
 - plain shapes-world scenes as the first recipe drew them (colours jittered), so nothing learned is lost;
-- shapes-world clips (shapes_clips.py: appear, disappear, move, when, how many), each clip's questions as one
-  conversation (grouping.py groups questions about one image only; a conversation encodes the clip once);
+- shapes-world clips (shapes_clips.py: appear, disappear, move, when, how many), one row per question; the
+  trainer groups each clip's questions into one sequence (grouping.py: the clip encoded once, and no question
+  sees another's answer: as a conversation, "when does the blue triangle disappear?" gave away the answer to
+  "what color is the shape that disappears?");
 - easy-VQA's train split again.
 
 Each run has its own steps, learning rate (cosine) and vision tower trained or frozen (`V2Config`): frozen, the
@@ -19,7 +21,6 @@ machine); each data part here records its rows and seconds (part.json) and is ke
 from __future__ import annotations
 
 import json
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,9 @@ class V2Config:
     seed: int = 20  # data seeds seed+1.. (the first recipe used 1-4; its held-out evaluation 1001)
     time_limit_s: float | None = None
     workers: int = 0
-    # per run: how many times each clip conversation is in that run's training file (empty: once in every run).
+    # per run: how many times each clip's rows are in that run's training file (empty: once in every run).
     # Clips are 6,000 of the 28,224 sequences the trainer makes of the default data (questions grouped per
-    # image: 21%); repeated 8 times they are 68% of a run's sequences.
+    # image or clip: 21%); repeated 8 times they are 68% of a run's sequences (each copy its own group).
     clip_repeats: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -75,8 +76,7 @@ def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_P
                                                  color_jitter=config.color_jitter, varied=True),
         "plain": lambda out: write_shapes_train(out, config.plain_scenes, seed=config.seed + 2,
                                                 color_jitter=config.color_jitter),
-        "clips": lambda out: _as_conversations(out, write_clips_train(out, config.clips, seed=config.seed + 3,
-                                                                      workers=max(1, config.workers))),
+        "clips": lambda out: write_clips_train(out, config.clips, seed=config.seed + 3, workers=max(1, config.workers)),
         "easy": lambda out: write_easy_vqa(out, "train", seed=config.seed + 4, multi_turn=True),
     }
     only = tuple(name for name in only if name != "easy" or config.easy_vqa)
@@ -108,7 +108,7 @@ def run_data_path(folder: Path, clip_repeats: int) -> Path:
 
 
 def run_data(folder: Path, clip_repeats: int) -> Path:
-    """The training file of a run: all_train.jsonl, or with `clip_repeats` > 1 a copy with each clip conversation
+    """The training file of a run: all_train.jsonl, or with `clip_repeats` > 1 a copy with each clip row
     in it that many times (written once, beside it, and dropped whenever write_data rewrites all_train.jsonl;
     the trainer shuffles every epoch)."""
     source, target = folder / "all_train.jsonl", run_data_path(folder, clip_repeats)
@@ -123,30 +123,6 @@ def run_data(folder: Path, clip_repeats: int) -> Path:
         partial.write_text("\n".join(lines + clips * (clip_repeats - 1)) + "\n")
         partial.replace(target)  # a file that exists is whole
     return target
-
-
-def _as_conversations(out: Path, rows: int, turns: int = 4) -> int:
-    """clips_train.jsonl's questions about each clip as conversations of up to `turns` turns (the clip once, in
-    the first); returns conversations written."""
-    from vreason.train.demo_data import _conversation
-
-    by_clip: dict[str, list[tuple[str, str]]] = {}
-    single = out / "clips_train.jsonl"
-    for line in single.read_text().splitlines():
-        row = json.loads(line)
-        by_clip.setdefault(row["video"], []).append((row["question"], row["answer"]))
-    written = 0
-    rng = random.Random(rows)
-    with (out / "clips_chats.jsonl").open("w") as handle:
-        for clip, qas in by_clip.items():
-            for start in range(0, len(qas), turns):
-                chat = _conversation(clip, qas[start : start + turns], rng)
-                first = chat["messages"][0]["content"]
-                first[0] = {"type": "video", "video": clip}
-                handle.write(json.dumps(chat) + "\n")
-                written += 1
-    single.unlink()
-    return written
 
 
 def _rebase(row: dict, prefix: str) -> dict:

@@ -37,7 +37,7 @@ from vreason.train.grouping import (
     TrainItem,
     approximate_tokens,
     conversations,
-    group_by_image,
+    group_by_media,
     length_bucketed_order,
 )
 from vreason.train.progress import RichProgressCallback, StopCallback
@@ -77,8 +77,8 @@ class FinetuneConfig:
     resume: bool = False
     save_adapter: bool = False  # LoRA: write the adapter only instead of merging it into the weights
     skip_bad_rows: bool = False
-    # single-question rows about the same image train as one sequence of up to this many questions (the
-    # image encoded once, each question masked from the others: grouping.py); 1 trains every row alone
+    # single-question rows about the same image or clip train as one sequence of up to this many questions (the
+    # media encoded once, each question masked from the others: grouping.py); 1 trains every row alone
     group_questions: int = DEFAULT_GROUP_QUESTIONS
     min_pixels: int | None = None
     max_pixels: int | None = None
@@ -244,9 +244,9 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         logger.warning("question groups need a 4D attention mask, which %s does not take: training every "
                        "row on its own", attention)
         group_questions = 1
-    train_items = group_by_image(train.examples, group_questions)
+    train_items = group_by_media(train.examples, group_questions)
     if evaluation:
-        eval_items = group_by_image(evaluation.examples, group_questions)
+        eval_items = group_by_media(evaluation.examples, group_questions)
     else:  # held out by item, so a held-out group's image is never trained on
         random.Random(config.seed).shuffle(train_items)
         n_eval = int(len(train_items) * config.eval_fraction)

@@ -1,15 +1,18 @@
-"""Questions about one image, trained as one sequence.
+"""Questions about one picture or one clip, trained as one sequence.
 
-A visual-question data set asks many questions about each image (easy-VQA: ten on average). Trained one row
-per question, every question pays for the vision tower, for the image's tokens in the language model and for
-its own padding. Grouped, the image is encoded once and each question-and-answer becomes a *branch* after it:
-the branch sees the image and itself only (a block attention mask) at the positions it would have alone, so
-the loss of every answer is exactly the loss of that question trained on its own, with no leakage between
-questions (an earlier answer cannot give a later one away, as it could in a multi-turn conversation).
+A visual-question data set asks many questions about each image (easy-VQA: ten on average), and a clip data
+set several about each clip. Trained one row per question, every question pays for the vision tower, for the
+media's tokens in the language model and for its own padding. Grouped, the image or clip is encoded once and
+each question-and-answer becomes a *branch* after it: the branch sees the media and itself only (a block
+attention mask) at the positions it would have alone, so the loss of every answer is exactly the loss of that
+question trained on its own, with no leakage between questions. A multi-turn conversation leaks: asked
+"when does the blue triangle disappear?" first, "what color is the shape that disappears?" is answered by
+copying "blue" from the question, and the model learns to copy instead of to look.
 
-Only single-turn rows with one image, image first, qualify (the short form, or `messages` of one user turn
-and one assistant turn); every other row trains as it is. This module owns the grouping; `collate.py` turns
-groups into tensors.
+Only single-turn rows with one image or one clip (a path or URL), media first, qualify (the short form, or
+`messages` of one user turn and one assistant turn); every other row trains as it is. A group never holds the
+same question twice: a data set that repeats a clip's rows (to weight clips up) gets one group per copy. This
+module owns the grouping; `collate.py` turns groups into tensors.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from vreason.engine.types import ImagePart, Message, TextPart
+from vreason.engine.types import ImagePart, Message, TextPart, VideoPart
 from vreason.train.dataset import Example
 
 DEFAULT_GROUP_QUESTIONS = 16
@@ -26,12 +30,12 @@ DEFAULT_GROUP_QUESTIONS = 16
 
 @dataclass
 class QuestionGroup:
-    """Up to `group_questions` single-question examples about the same image, in data order."""
+    """Up to `group_questions` single-question examples about the same image or clip, in data order."""
 
     examples: list[Example]
 
     @property
-    def image(self) -> ImagePart:
+    def media(self) -> ImagePart | VideoPart:
         return self.examples[0].messages[0].content[0]
 
     @property
@@ -55,39 +59,46 @@ def conversations(item: TrainItem) -> list[list[Message]]:
     return [item.messages]
 
 
-def groupable_image(example: Example) -> str | None:
-    """The image a single-question example is about, or None when the example cannot join a group."""
+def groupable_media(example: Example) -> tuple[Any, ...] | None:
+    """What a single-question example is about, as a key: ("image", source) or ("video", source, sampling);
+    None when the example cannot join a group."""
     messages = example.messages
     if len(messages) != 2 or messages[0].role != "user" or messages[1].role != "assistant":
         return None
     parts = messages[0].content
-    if not parts or not isinstance(parts[0], ImagePart) or not isinstance(parts[0].source, str):
+    if not parts or not all(isinstance(p, TextPart) for p in parts[1:]) or not any(p.text for p in parts[1:]):
         return None
-    if not all(isinstance(p, TextPart) for p in parts[1:]) or not any(p.text for p in parts[1:]):
-        return None
-    return parts[0].source
+    media = parts[0]
+    if isinstance(media, ImagePart) and isinstance(media.source, str):
+        return ("image", media.source)
+    if isinstance(media, VideoPart) and isinstance(media.source, str):  # a clip, not a list of frames
+        return ("video", media.source, media.sampling)
+    return None
 
 
-def group_by_image(examples: Sequence[Example], group_questions: int) -> list[TrainItem]:
-    """Single-question examples about the same image joined into groups of at most `group_questions`.
+def group_by_media(examples: Sequence[Example], group_questions: int) -> list[TrainItem]:
+    """Single-question examples about the same image or clip joined into groups of at most `group_questions`
+    questions, none asked twice in one group.
 
-    Groups keep the order in which their images first appear; examples that cannot be grouped stay as they
+    Groups keep the order in which their media first appear; examples that cannot be grouped stay as they
     are, at their place. `group_questions` <= 1 returns the examples unchanged.
     """
     if group_questions <= 1:
         return list(examples)
     items: list[TrainItem] = []
-    open_groups: dict[str, QuestionGroup] = {}
+    open_groups: dict[tuple[Any, ...], tuple[QuestionGroup, set[str]]] = {}  # key -> group, its questions
     for example in examples:
-        image = groupable_image(example)
-        if image is None:
+        key = groupable_media(example)
+        if key is None:
             items.append(example)
             continue
-        group = open_groups.get(image)
-        if group is None or len(group.examples) >= group_questions:
-            group = open_groups[image] = QuestionGroup([])
+        question = example.messages[0].text
+        group, asked = open_groups.get(key, (None, set()))
+        if group is None or len(group.examples) >= group_questions or question in asked:
+            group, asked = open_groups[key] = (QuestionGroup([]), set())
             items.append(group)
         group.examples.append(example)
+        asked.add(question)
     # a group of one is just the example: no branch bookkeeping for it
     return [item.examples[0] if isinstance(item, QuestionGroup) and len(item.examples) == 1 else item
             for item in items]
