@@ -16,6 +16,7 @@ import pytest
 
 from tests.cli_in_process import run_vreason
 from vreason.engine.backends.openvino_export import MANIFEST, cached_export, ir_path, vision_precompute
+from vreason.engine.backends.openvino_runner import shared_core
 
 openvino = pytest.importorskip("openvino")
 pytestmark = pytest.mark.slow
@@ -40,7 +41,7 @@ def torch_demo():
 def test_graphs_match_the_torch_model(ov_demo, torch_demo):
     import torch
 
-    core = openvino.Core()
+    core = shared_core()  # a Core of its own would swap this process's signal stack (openvino_runner.shared_core)
     cfg = torch_demo.config.vision_config
     grid = torch.tensor([[1, 10, 14]])  # not the export's example grid: dynamic shapes are really dynamic
     patches = torch.randn(140, cfg.in_channels * cfg.temporal_patch_size * cfg.patch_size**2)

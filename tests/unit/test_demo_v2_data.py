@@ -90,6 +90,28 @@ def test_a_run_can_repeat_the_clip_rows_and_each_copy_trains_as_its_own_group(tm
     assert not repeated.exists()
 
 
+def test_an_old_clips_part_of_conversations_is_written_again_and_a_file_says_how_it_holds_clips(tmp_path: Path):
+    from vreason.train.demo_v2 import clip_questions
+
+    config = V2Config(varied_scenes=2, plain_scenes=2, clips=2, easy_vqa=False)
+    write_data(tmp_path, config)
+    assert clip_questions(tmp_path / "all_train.jsonl") == "grouped"
+    clips = tmp_path / "clips"
+    chat = {"messages": [{"role": "user", "content": [{"type": "video", "video": "clips/t23_000000.mp4"},
+                                                      {"type": "text", "text": "when does it appear?"}]},
+                         {"role": "assistant", "content": "2"}]}
+    for old in clips.glob("*.jsonl"):
+        old.unlink()
+    (clips / "clips_chats.jsonl").write_text(json.dumps(chat) + "\n")
+    (clips / "part.json").write_text(json.dumps({"rows": 1, "seconds": 1.0}))  # format 1: no "format"
+    (tmp_path / "all_train.jsonl").write_text(json.dumps(chat) + "\n")
+    assert clip_questions(tmp_path / "all_train.jsonl") == "conversation"
+    write_data(tmp_path, config)
+    assert not (clips / "clips_chats.jsonl").exists()
+    assert json.loads((clips / "part.json").read_text())["format"] == 2
+    assert clip_questions(tmp_path / "all_train.jsonl") == "grouped"
+
+
 def test_second_stage_runs_are_checked_when_configured():
     with pytest.raises(ValueError, match="one entry per run"):
         V2Config(steps=(1, 2, 3))  # two learning rates and two tower settings by default

@@ -74,6 +74,28 @@ def test_a_repeated_question_starts_a_new_group():
     assert [group.where for group in items] == ["clips.jsonl:1,2,3", "clips.jsonl:4,5,6"]
 
 
+def test_held_out_items_never_share_a_clip_or_image_with_trained_ones():
+    import random
+
+    from vreason.train.grouping import hold_out
+
+    rows = [_clip(f"{c}.mp4", q, 10 * c + i) for c in range(20) for copy in range(2) for i, q in enumerate("abc")]
+    rows += [Example([Message.user("hello"), Message.assistant("hi")], 900 + i, "d") for i in range(5)]
+    items = group_by_media(rows, group_questions=16)
+    assert len(items) == 20 * 2 + 5  # each clip's rows twice: two groups per clip
+    held, trained = hold_out(items, 0.25, random.Random(0))
+    assert len(held) >= len(items) // 4
+    assert len(held) + len(trained) == len(items)
+
+    def clips(side):
+        return {i.media.source for i in side if isinstance(i, QuestionGroup)}
+
+    assert clips(held)
+    assert clips(trained)
+    assert not clips(held) & clips(trained)
+    assert hold_out(items, 0.0, random.Random(0))[0] == []
+
+
 def test_length_estimate_orders_items_by_size():
     short = _single("a.png", "q?", "no", 1)
     group = group_by_media([_single("b.png", "what colour is the shape?", "red", i) for i in range(6)], 16)[0]

@@ -36,8 +36,8 @@ def finetune(
     batch_size: Annotated[int, typer.Option(help="Conversations per step.")] = 8,
     grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
     group_questions: Annotated[int, typer.Option(
-        help="Train up to N single-question rows about the same image as one sequence (image encoded once); "
-             "1 trains every row alone.")] = DEFAULT_GROUP_QUESTIONS,
+        help="Train up to N single-question rows about the same image or clip as one sequence (encoded once, "
+             "no question seeing another's answer); 1 trains every row alone.")] = DEFAULT_GROUP_QUESTIONS,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default 2e-4 LoRA, 5e-5 full).")] = None,
     eval_steps: Annotated[int, typer.Option(help="Evaluate (loss and exact match) every N steps.")] = 200,
     save_steps: Annotated[int, typer.Option(help="Write a checkpoint every N steps.")] = 200,

@@ -217,14 +217,15 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
         repeats = v2.repeats(i)
         run = demo_v2.finetune_config(demo_v2.run_data_path(folder, repeats), base, config.work / f"v2-{i + 1}", v2, i)
 
-        def train(run=run, repeats=repeats):  # a reused run's file is not written again
-            demo_v2.run_data(folder, repeats)
+        facts: dict = {}  # how the run's file holds clip questions, read from the file it trains on
+
+        def train(run=run, repeats=repeats, facts=facts):  # a reused run's file is not written again
+            facts["clip_questions"] = demo_v2.clip_questions(demo_v2.run_data(folder, repeats))
             return finetune(run)
 
-        # each clip's questions as one branched sequence (grouping.py); runs recorded before that took them as
-        # one conversation, in which an earlier question could give a later answer away
-        results.append(stage(f"v2-{i + 1}", Path(run.output_dir), train, FinetuneResult,
-                             extra={"clip_questions": "grouped"}))
+        # runs recorded before clip questions were grouped (no "clip_questions") took them as one conversation,
+        # in which an earlier question could give a later answer away
+        results.append(stage(f"v2-{i + 1}", Path(run.output_dir), train, FinetuneResult, extra=facts))
         record = json.loads((Path(run.output_dir) / STAGE_RECORD).read_text())
         clip_questions.append(record.get("clip_questions", "conversation"))
         base = Path(run.output_dir)

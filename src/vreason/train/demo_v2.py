@@ -21,12 +21,16 @@ machine); each data part here records its rows and seconds (part.json) and is ke
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"
+# A part whose record has another format is written again: clips moved from multi-turn conversations (1) to one
+# row per question (2), which the trainer groups without letting one answer give another away.
+PART_FORMATS = {"clips": 2}
 
 
 @dataclass
@@ -82,10 +86,13 @@ def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_P
     only = tuple(name for name in only if name != "easy" or config.easy_vqa)
     for name in only:
         record = folder / name / PART_RECORD
-        if not record.is_file():
+        form = PART_FORMATS.get(name, 1)
+        if not record.is_file() or json.loads(record.read_text()).get("format", 1) != form:
+            shutil.rmtree(folder / name, ignore_errors=True)
             begun = time.perf_counter()
             written = parts[name](folder / name)
-            record.write_text(json.dumps({"rows": written, "seconds": round(time.perf_counter() - begun, 1)}))
+            record.write_text(json.dumps({"rows": written, "seconds": round(time.perf_counter() - begun, 1),
+                                          "format": form}))
     wanted = tuple(name for name in V2_DATA_PARTS if name != "easy" or config.easy_vqa)
     if set(only) != set(wanted):
         return 0
@@ -100,6 +107,15 @@ def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_P
                     target.write(json.dumps(_rebase(json.loads(line), name)) + "\n")
                     rows += 1
     return rows
+
+
+def clip_questions(data: Path) -> str:
+    """How a training file holds its clip questions: "grouped" (one row each; the trainer groups a clip's), or
+    "conversation" (multi-turn chats, as clips part format 1 wrote them)."""
+    with data.open() as handle:
+        if any('"video"' in line and '"messages"' in line for line in handle):
+            return "conversation"
+    return "grouped"
 
 
 def run_data_path(folder: Path, clip_repeats: int) -> Path:

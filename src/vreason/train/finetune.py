@@ -38,6 +38,7 @@ from vreason.train.grouping import (
     approximate_tokens,
     conversations,
     group_by_media,
+    hold_out,
     length_bucketed_order,
 )
 from vreason.train.progress import RichProgressCallback, StopCallback
@@ -247,10 +248,8 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     train_items = group_by_media(train.examples, group_questions)
     if evaluation:
         eval_items = group_by_media(evaluation.examples, group_questions)
-    else:  # held out by item, so a held-out group's image is never trained on
-        random.Random(config.seed).shuffle(train_items)
-        n_eval = int(len(train_items) * config.eval_fraction)
-        eval_items, train_items = train_items[:n_eval], train_items[n_eval:]
+    else:
+        eval_items, train_items = hold_out(train_items, config.eval_fraction, random.Random(config.seed))
     model = _prepare_trainable(loaded.model, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())

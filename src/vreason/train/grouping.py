@@ -104,6 +104,29 @@ def group_by_media(examples: Sequence[Example], group_questions: int) -> list[Tr
             for item in items]
 
 
+def hold_out(items: Sequence[TrainItem], fraction: float,
+             rng: random.Random) -> tuple[list[TrainItem], list[TrainItem]]:
+    """(held out, trained): about `fraction` of the items held out, by media, so no image or clip is on both
+    sides (one picture can make several groups: more than `group_questions` questions, or repeated rows);
+    items about no shared media are held out one by one."""
+    by_media: dict[Any, list[TrainItem]] = {}
+    for index, item in enumerate(items):
+        example = item.examples[0] if isinstance(item, QuestionGroup) else item
+        by_media.setdefault(groupable_media(example) or ("item", index), []).append(item)
+    keys = list(by_media)
+    rng.shuffle(keys)
+    held: list[TrainItem] = []
+    wanted = int(len(items) * fraction)
+    taken = 0
+    for key in keys:
+        if taken >= wanted:
+            break
+        held += by_media.pop(key)
+        taken = len(held)
+    trained = [item for key in keys if key in by_media for item in by_media[key]]
+    return held, trained
+
+
 # per question: the chat markers around it (<|im_start|>user ... <|im_end|> <|im_start|>assistant ... <|im_end|>)
 _TURN_TOKENS = 10
 _CHARS_PER_TOKEN = 3.5

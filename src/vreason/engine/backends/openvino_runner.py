@@ -39,7 +39,7 @@ _core_lock = threading.Lock()
 
 
 def shared_core() -> Any:
-    """The process's one `openvino.Core`, made on first use and kept until the process ends.
+    """The process's one `openvino.Core`, made on first use and kept until the interpreter shuts down.
 
     Why one, never dropped: each Core loads its own CPU plugin, and the plugin points the signal stack
     (sigaltstack) of the thread that made it at a fresh mapping, handing the previous stack back when it is
