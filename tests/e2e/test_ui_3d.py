@@ -7,6 +7,7 @@ One server and one page for the module. Screenshots go to test-output/ui/.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def _upload(page: Page, path: Path) -> None:
     if clear.count():  # a cloud is there already: the file box shows it instead of its file input
         clear.click()
     page.locator("#space-cloud input[type=file]").set_input_files(str(path))
-    expect(page.locator("#space-cloud")).to_contain_text(path.name)
+    # the file box shows the name as stem and extension in two cells of text, with or without a space between
+    expect(page.locator("#space-cloud")).to_contain_text(re.compile(rf"{re.escape(path.stem)}\s*{re.escape(path.suffix)}"))
 
 
 def _shot(page: Page, name: str) -> None:
