@@ -117,12 +117,10 @@ def hold_out(items: Sequence[TrainItem], fraction: float,
     rng.shuffle(keys)
     held: list[TrainItem] = []
     wanted = int(len(items) * fraction)
-    taken = 0
     for key in keys:
-        if taken >= wanted:
+        if len(held) >= wanted:
             break
         held += by_media.pop(key)
-        taken = len(held)
     trained = [item for key in keys if key in by_media for item in by_media[key]]
     return held, trained
 
