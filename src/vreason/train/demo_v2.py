@@ -29,8 +29,9 @@ from pathlib import Path
 V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"
 # A part whose record has another format is written again: clips moved from multi-turn conversations (1) to one
-# row per question (2), which the trainer groups without letting one answer give another away.
-PART_FORMATS = {"clips": 2}
+# row per question (2), which the trainer groups without letting one answer give another away; varied scenes
+# from shapes turned within 10 degrees (1) to within 25 (2: shapes_varied.MAX_ROTATION).
+PART_FORMATS = {"clips": 2, "varied": 2}
 
 
 @dataclass

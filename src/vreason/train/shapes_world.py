@@ -226,7 +226,8 @@ class ShapesWorld:
                 h = extent * rng.uniform(*{"circle": (0.92, 1.0), "rectangle": (0.25, 1.0)}.get(kind, (0.5, 1.0)))
                 if rng.random() < 0.5:
                     w, h = h, w
-            angle = rng.uniform(-10, 10) if rng.random() < 0.5 else 0.0
+            turned = rng.random() < varied.ROTATED_SHARE
+            angle = rng.uniform(-varied.MAX_ROTATION, varied.MAX_ROTATION) if turned else 0.0
             points = varied.outline(kind, w, h, angle)
             half_w, half_h = max(abs(p[0]) for p in points), max(abs(p[1]) for p in points)
             if 2 * half_w + 4 > width or 2 * half_h + 4 > height:
