@@ -3,8 +3,9 @@ the plain flat-colour squares the demo model first learnt from, so it also answe
 
 What varies: anti-aliasing (each shape drawn at 1-4x and box-downsampled: 1x keeps hard edges), outline-only
 shapes (the ring in the shape's own colour, a tenth of its size or more thick) and filled shapes with a dark
-border (1-4 px), thin and thick shapes, rotation (within 25 degrees), picture sizes 64-512 px and
-non-square, tinted / gradient / noisy light backgrounds, and JPEG artefacts (quality 40-90) baked in.
+border (1-4 px), thin and thick shapes, rotation (within 25 degrees), wide shades of each colour name, picture
+sizes 64-512 px and non-square, tinted / gradient / noisy light backgrounds, and JPEG artefacts (quality 40-90)
+baked in.
 
 Every shape is a polygon (a circle is 48 points), drawn on its own small patch, so a shape's mask (coverage
 >= 0.5 after downsampling) is exact for the rotated, anti-aliased shape: its pixel box and the label image
@@ -30,6 +31,13 @@ JPEG_SHARE = 0.35
 # degrees only 0.65 of the time on pictures drawn by other code (1.00 within 10), so training turns them further
 MAX_ROTATION = 25.0
 ROTATED_SHARE = 0.6
+# A colour name covers more than a tight cloud around its palette value: shades within SHADE_SPREAD per channel
+# that are nearer their own palette colour than SHADE_MARGIN times any other (within +-40 and 0.6, the first
+# varied data, the model called a (220, 20, 20) red "brown" and a (30, 200, 50) green "teal" on pictures drawn
+# by other code), with one channel at most DARKEST_CHANNEL_MAX so every shade stands off the light backgrounds
+SHADE_SPREAD = 72
+SHADE_MARGIN = 0.8
+DARKEST_CHANNEL_MAX = 168
 
 
 @dataclass

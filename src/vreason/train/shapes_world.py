@@ -110,10 +110,11 @@ class ShapesWorld:
         if not self.color_jitter:
             return PALETTE[color]
         j = self.color_jitter
-        if self.varied:  # on varied pictures a strayed colour stays clearly nearest its own name
-            for _ in range(8):
-                painted = tuple(min(255, max(0, c + self.rng.randint(-j, j))) for c in PALETTE[color])
-                if _clearly(painted, color):
+        if self.varied:  # shades of a name across its share of colour space (shapes_varied.SHADE_SPREAD)
+            spread = max(j, varied.SHADE_SPREAD)
+            for _ in range(16):
+                painted = tuple(_reflect(c + self.rng.randint(-spread, spread)) for c in PALETTE[color])
+                if _clearly(painted, color, varied.SHADE_MARGIN) and min(painted) <= varied.DARKEST_CHANNEL_MAX:
                     return painted
             return PALETTE[color]
         return tuple(min(255, max(0, c + self.rng.randint(-j, j))) for c in PALETTE[color])
@@ -422,10 +423,17 @@ def left_to_right(shapes: list[Shape]) -> list[Shape]:
     return sorted(shapes, key=lambda s: s.center)
 
 
-def _clearly(rgb: tuple[int, int, int], color: str) -> bool:
-    """`rgb` is much nearer `color` than any other palette colour (a jittered orange is not nearly yellow)."""
+def _reflect(value: int) -> int:
+    """A channel pushed past 0 or 255 folds back inside (clipped, a palette colour's 0 and 255 channels would
+    keep most of the draws: reds would rarely get any green or blue)."""
+    return -value if value < 0 else 510 - value if value > 255 else value
+
+
+def _clearly(rgb: tuple[int, int, int], color: str, margin: float) -> bool:
+    """`rgb` is nearer `color` than `margin` times its distance to any other palette colour (a jittered orange
+    is not nearly yellow)."""
     own = math.dist(rgb, PALETTE[color])
-    return all(own < 0.6 * math.dist(rgb, value) for name, value in PALETTE.items() if name != color)
+    return all(own < margin * math.dist(rgb, value) for name, value in PALETTE.items() if name != color)
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], margin: int) -> bool:
