@@ -13,6 +13,9 @@ Start-up (built-in demo model), each command in a fresh process, --repeats times
 - `vreason ask examples/shapes.png "What color is the shape?"`: process start to answer printed (target 2.5 s);
 - `vreason serve --port 0`: process start to the first 200 from /health (target 3 s);
 - `VReason()`: a fresh Python process constructing the engine through the Python API (target 3 s);
+- `vreason ask --backend openai --upstream URL`: the same question sent by a fresh CLI process to a `vreason
+  serve` already running (started once per tree, untimed): the way `ollama run` talks to its daemon, where
+  the model is loaded once and every later ask pays only the client's start;
 - the same `ask` cut into phases inside one process (imports, config, processor, weights, engine, answers).
 
 Memory (--memory): `vreason serve` on the load test's tiny random Qwen3-VL (benchmarks/load_test.py builds it),
@@ -31,6 +34,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -102,9 +106,9 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, in
     return wall, usage.ru_maxrss * 1024, out, usage.ru_utime + usage.ru_stime
 
 
-def serve_ready(env: dict[str, str] | None = None) -> tuple[float, int, float]:
+def serve_ready(env: dict[str, str] | None = None, keep: list | None = None) -> tuple[float, int, float]:
     """Seconds from `vreason serve` starting to /health answering 200, the server's RSS then and its CPU
-    seconds so far."""
+    seconds so far. `keep`: a list that gets (process, url) and the server stays up (the caller stops it)."""
     import httpx
 
     started = time.perf_counter()
@@ -115,6 +119,7 @@ def serve_ready(env: dict[str, str] | None = None) -> tuple[float, int, float]:
         text=True,
         env=env,
     )
+    kept = False
     try:
         url = None
         for line in process.stderr:
@@ -131,10 +136,32 @@ def serve_ready(env: dict[str, str] | None = None) -> tuple[float, int, float]:
                 pass
             time.sleep(0.01)
         wall = time.perf_counter() - started
+        if keep is not None:
+            threading.Thread(target=process.stderr.read, daemon=True).start()  # its log must not fill the pipe
+            keep.append((process, url))
+            kept = True
         return wall, _rss(process.pid), _cpu_s(process.pid)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if not kept:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def ask_warm(env: dict[str, str], servers: dict[int, str]) -> tuple[float, int, str, float]:
+    """`vreason ask` from a fresh process through a running `vreason serve` of this tree (started on first use,
+    untimed, kept in `servers` by the environment's id)."""
+    if id(env) not in servers:
+        keep: list = []
+        serve_ready(env, keep)
+        process, url = keep[0]
+        servers[id(env)] = url
+        _SERVERS.append(process)
+    argv = [str(BIN / "vreason"), "ask", "--backend", "openai", "--upstream", servers[id(env)] + "/v1", str(IMAGE),
+            QUESTION, "--temperature", "0"]
+    return timed(argv, env)
+
+
+_SERVERS: list[subprocess.Popen] = []  # the warm servers, stopped when the start-up table is done
 
 
 def _cpu_s(pid: int) -> float:
@@ -175,14 +202,22 @@ def startup(repeats: int, envs: list[dict[str, str]]) -> tuple[list[tuple[str, l
         ("serve", serve_ready),
         ("api", lambda env: timed([sys.executable, "-c", API], env)),
         ("probe", probe_once),
+        ("warm", lambda env: ask_warm(env, servers)),
     ]
+    servers: dict[int, str] = {}
     runs: dict[str, list[list]] = {name: [[] for _ in envs] for name, _ in commands}
     loads = []
-    for _ in range(repeats):
-        for name, run in commands:
-            for index, env in enumerate(envs):
-                runs[name][index].append(run(env))
-                loads.append(os.getloadavg()[0])
+    try:
+        for _ in range(repeats):
+            for name, run in commands:
+                for index, env in enumerate(envs):
+                    runs[name][index].append(run(env))
+                    loads.append(os.getloadavg()[0])
+    finally:
+        for process in _SERVERS:
+            process.terminate()
+            process.wait(timeout=30)
+        _SERVERS.clear()
     rows: list[tuple[str, list[float | None], list[str]]] = []
 
     def row(title: str, name: str, rss_name: str = "peak RSS", rss: int = 1, cpu: int = 3, answer: bool = False):
@@ -202,6 +237,7 @@ def startup(repeats: int, envs: list[dict[str, str]]) -> tuple[list[tuple[str, l
     row("`vreason ask` to answer printed", "ask", answer=True)
     row("`vreason serve` to /health 200", "serve", "RSS when ready", cpu=2)
     row("`VReason()` in a fresh process", "api")
+    row("`vreason ask` through a running `vreason serve`", "warm", answer=True)
     phase_names: list[str] = []
     for tree_runs in reversed(runs["probe"]):  # the last tree's order (--against's extra phases after)
         phase_names += [n for n in tree_runs[0] if n not in phase_names]
