@@ -235,22 +235,33 @@ def test_varied_shapes_are_turned_up_to_the_maximum_and_some_stay_upright(monkey
     assert 0.2 * len(angles) <= len(angles) - len(turned) <= 0.6 * len(angles)  # 40% upright expected
 
 
-def test_varied_shades_spread_across_each_colour_name_and_stay_nearest_it():
+def test_varied_shades_spread_across_each_colour_name_and_stay_what_people_call_it():
     # within +-40 of the palette a (220, 20, 20) red and a (30, 200, 50) green were never drawn, and the model
     # named them brown and teal on pictures drawn by other code
     import math
+    import random
 
-    from vreason.train import shapes_varied
+    from vreason.train.shapes_varied import lab, named, shade
 
-    world = ShapesWorld(9, color_jitter=40, varied=True)
+    rng = random.Random(9)
     for name, palette in PALETTE.items():
-        shades = {world._paint(name) for _ in range(400)}
-        for rgb in shades:
-            own = math.dist(rgb, palette)
-            assert all(own < shapes_varied.SHADE_MARGIN * math.dist(rgb, other)
-                       for key, other in PALETTE.items() if key != name), (name, rgb)
-            assert min(rgb) <= shapes_varied.DARKEST_CHANNEL_MAX, (name, rgb)
+        shades = {shade(rng, name, PALETTE) for _ in range(400)}
         farthest = max(max(abs(a - b) for a, b in zip(rgb, palette, strict=True)) for rgb in shades)
         assert farthest > 50, (name, farthest)
-    reds = {world._paint("red") for _ in range(400)}
+        chroma = [math.hypot(*lab(rgb)[1:]) for rgb in shades]
+        if name in ("gray", "black"):  # lighter or darker, not coloured
+            assert max(chroma) <= 12.5, (name, max(chroma))
+        if name == "brown":  # dark and muted: not a crimson or a salmon
+            assert max(lab(rgb)[0] for rgb in shades) <= 45.5
+            assert max(chroma) <= 60.5
+        assert all(min(rgb) <= 168 for rgb in shades), name  # stands off the light backgrounds
+    reds = {shade(rng, "red", PALETTE) for _ in range(400)}
     assert any(rgb[0] <= 225 and rgb[1] >= 15 and rgb[2] >= 15 for rgb in reds)
+    greens = {shade(rng, "green", PALETTE) for _ in range(400)}
+    assert any(rgb[1] <= 210 and rgb[0] >= 20 and rgb[2] >= 20 for rgb in greens)
+    # in RGB distance these were nearest gray and brown; no one calls them that
+    assert not named((147, 200, 59), "gray", PALETTE)
+    assert not named((205, 19, 32), "brown", PALETTE)
+    assert not named((218, 11, 76), "brown", PALETTE)
+    assert named((220, 20, 20), "red", PALETTE)
+    assert named((30, 200, 50), "green", PALETTE)

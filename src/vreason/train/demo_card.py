@@ -121,8 +121,7 @@ Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes
 
 ## Limits
 - {_world_line(summary)}
-- Colours have the palette's ten names; shades that stray from one (up to about 40 per channel in training)
-  keep its name, and a colour halfway between two palette colours may get either.
+- Colours have the palette's ten names; {_shades_line(summary)}
 - A 95% interval around a number near 0.9 is about 4 points either side at 200 questions (the seed-1001
   rows), 3 at 400, 6 at 100 and 8 at 50 (each row's count is in its table). Reading rendered words and digits
   is barely learned.
@@ -211,6 +210,14 @@ def _clip_questions(run: dict) -> str:
     if run.get("clip_questions") == "grouped":
         return "each clip's questions one sequence, none seeing another's answer"
     return "each clip's questions as one conversation"
+
+
+def _shades_line(summary: dict) -> str:
+    if summary.get("v2"):
+        return ("the second stage's pictures drew each name's shades across its share of colour space\n"
+                "  (shapes_varied.shade), and a colour about as near two names may get either.")
+    return ("shades that stray from one (up to about 40 per channel in training)\n"
+            "  keep its name, and a colour halfway between two palette colours may get either.")
 
 
 def _world_line(summary: dict) -> str:

@@ -3,8 +3,8 @@ one that holds its skills on pictures drawn other ways, answers open and JSON qu
 clips. Runs of `vreason finetune --method full`, one after another, on a mix written here:
 
 - shapes-world scenes drawn with varied rendering (`ShapesWorld(varied=True)`: anti-aliasing, outlines, sizes
-  and aspect ratios, tinted/gradient/noisy backgrounds, JPEG artefacts, slight rotation, touching shapes), with
-  the open ("describe the image") and JSON families;
+  and aspect ratios, tinted/gradient/noisy backgrounds, JPEG artefacts, rotation within 25 degrees, wide shades
+  of each colour name, touching shapes), with the open ("describe the image") and JSON families;
 - plain shapes-world scenes as the first recipe drew them (colours jittered), so nothing learned is lost;
 - shapes-world clips (shapes_clips.py: appear, disappear, move, when, how many), one row per question; the
   trainer groups each clip's questions into one sequence (grouping.py: the clip encoded once, and no question
@@ -30,8 +30,10 @@ V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"
 # A part whose record has another format is written again: clips moved from multi-turn conversations (1) to one
 # row per question (2), which the trainer groups without letting one answer give another away; varied scenes
-# from shapes turned within 10 degrees (1) to within 25 (2: shapes_varied.MAX_ROTATION).
-PART_FORMATS = {"clips": 2, "varied": 2}
+# from shapes turned within 10 degrees and shades within +-40 a channel (1) to turned within 25 and shades
+# across each colour name's share of CIELAB (3: shapes_varied.MAX_ROTATION, shade; 2 was an RGB-distance rule
+# that called some greenish shades gray).
+PART_FORMATS = {"clips": 2, "varied": 3}
 
 
 @dataclass

@@ -15,6 +15,7 @@ from it), so the same seed draws the same pictures.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import random
@@ -31,12 +32,22 @@ JPEG_SHARE = 0.35
 # degrees only 0.65 of the time on pictures drawn by other code (1.00 within 10), so training turns them further
 MAX_ROTATION = 25.0
 ROTATED_SHARE = 0.6
-# A colour name covers more than a tight cloud around its palette value: shades within SHADE_SPREAD per channel
-# that are nearer their own palette colour than SHADE_MARGIN times any other (within +-40 and 0.6, the first
-# varied data, the model called a (220, 20, 20) red "brown" and a (30, 200, 50) green "teal" on pictures drawn
-# by other code), with one channel at most DARKEST_CHANNEL_MAX so every shade stands off the light backgrounds
+# A colour name covers more than a tight cloud around its palette value (within +-40 a channel, the first varied
+# data, the model called a (220, 20, 20) red "brown" and a (30, 200, 50) green "teal" on pictures drawn by other
+# code): `shade` draws within SHADE_SPREAD a channel and keeps a shade only if, in CIELAB, it is nearer its own
+# palette colour than SHADE_MARGIN times any other. RGB distance will not do: gray sits mid-cube with no near
+# neighbour, so (147, 200, 59) was nearer "gray" than anything, and a crimson (205, 19, 32) nearer "brown".
+# Gray and black move in lightness with a small tint only (chroma at most ACHROMATIC_CHROMA); brown is a dark,
+# muted red-orange (L* and chroma at most BROWN_LIGHTNESS and BROWN_CHROMA: lighter or more vivid ones, (218, 11,
+# 76) or (220, 105, 101), people call crimson, red or salmon); one channel stays at most DARKEST_CHANNEL_MAX so
+# every shade stands off the light backgrounds.
 SHADE_SPREAD = 72
-SHADE_MARGIN = 0.8
+SHADE_MARGIN = 0.6
+ACHROMATIC = ("black", "gray")
+ACHROMATIC_TINT = 10
+ACHROMATIC_CHROMA = 12.0
+BROWN_LIGHTNESS = 45.0
+BROWN_CHROMA = 60.0
 DARKEST_CHANNEL_MAX = 168
 
 
@@ -70,6 +81,58 @@ def picture_size(rng: random.Random, smallest: int) -> tuple[int, int]:
         return long, long
     short = max(64, round(long * rng.uniform(0.55, 0.95)))
     return (long, short) if rng.random() < 0.5 else (short, long)
+
+
+def shade(rng: random.Random, name: str, palette: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
+    """A shade of colour `name` (a key of `palette`) that people would still call by that name (see SHADE_SPREAD);
+    the palette colour itself when 16 draws found none."""
+    base = palette[name]
+    for _ in range(16):
+        if name in ACHROMATIC:  # lighter or darker, barely tinted
+            step = rng.randint(-SHADE_SPREAD, SHADE_SPREAD)
+            painted = tuple(_reflect(c + step + rng.randint(-ACHROMATIC_TINT, ACHROMATIC_TINT)) for c in base)
+        else:
+            painted = tuple(_reflect(c + rng.randint(-SHADE_SPREAD, SHADE_SPREAD)) for c in base)
+        if min(painted) <= DARKEST_CHANNEL_MAX and named(painted, name, palette):
+            return painted
+    return base
+
+
+def named(rgb: tuple[int, int, int], name: str, palette: dict[str, tuple[int, int, int]]) -> bool:
+    """`rgb` is nearer palette colour `name` than SHADE_MARGIN times any other in CIELAB (and, for gray and
+    black, has at most ACHROMATIC_CHROMA of chroma; brown, at most BROWN_LIGHTNESS and BROWN_CHROMA)."""
+    here = lab(rgb)
+    if name in ACHROMATIC and math.hypot(here[1], here[2]) > ACHROMATIC_CHROMA:
+        return False
+    if name == "brown" and (here[0] > BROWN_LIGHTNESS or math.hypot(here[1], here[2]) > BROWN_CHROMA):
+        return False
+    own = math.dist(here, lab(palette[name]))
+    return all(own < SHADE_MARGIN * math.dist(here, lab(value)) for key, value in palette.items() if key != name)
+
+
+@functools.lru_cache(maxsize=4096)
+def lab(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
+    """CIELAB (D65) of an sRGB colour. Written out (a dozen lines of the standard formulas) because shades are
+    judged one at a time as they are drawn; Pillow's ImageCms converts whole images."""
+
+    def linear(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116
+
+    r, g, b = (linear(c) for c in rgb)
+    fx = f((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047)
+    fy = f(0.2126 * r + 0.7152 * g + 0.0722 * b)
+    fz = f((0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def _reflect(value: int) -> int:
+    """A channel pushed past 0 or 255 folds back inside (clipped, a palette colour's 0 and 255 channels would
+    keep most of the draws: reds would rarely get any green or blue)."""
+    return -value if value < 0 else 510 - value if value > 255 else value
 
 
 def background(rng: random.Random, noise: np.random.Generator, size: tuple[int, int]) -> Image.Image:

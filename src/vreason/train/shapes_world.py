@@ -99,7 +99,8 @@ def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
 class ShapesWorld:
     def __init__(self, seed: int = 0, color_jitter: int = 0, varied: bool = False):
         """`color_jitter`: each channel of a drawn colour moves by up to this much from the palette's value, so
-        a dark red is still red (0: the palette exactly, and the same scenes as before for a seed).
+        a dark red is still red (0: the palette exactly, and the same scenes as before for a seed); on varied
+        pictures any jitter draws shades across each name's share of colour space instead (shapes_varied.shade).
         `varied`: pictures drawn in varied ways (shapes_varied.py) and the "describe" and "json" families too;
         False draws exactly the scenes it always drew for a seed."""
         self.rng = random.Random(seed)
@@ -110,13 +111,8 @@ class ShapesWorld:
         if not self.color_jitter:
             return PALETTE[color]
         j = self.color_jitter
-        if self.varied:  # shades of a name across its share of colour space (shapes_varied.SHADE_SPREAD)
-            spread = max(j, varied.SHADE_SPREAD)
-            for _ in range(16):
-                painted = tuple(_reflect(c + self.rng.randint(-spread, spread)) for c in PALETTE[color])
-                if _clearly(painted, color, varied.SHADE_MARGIN) and min(painted) <= varied.DARKEST_CHANNEL_MAX:
-                    return painted
-            return PALETTE[color]
+        if self.varied:  # shades people would still call by the name (shapes_varied.shade)
+            return varied.shade(self.rng, color, PALETTE)
         return tuple(min(255, max(0, c + self.rng.randint(-j, j))) for c in PALETTE[color])
 
     # -- scenes ------------------------------------------------------------------------------------------
@@ -421,19 +417,6 @@ class ShapesWorld:
 def left_to_right(shapes: list[Shape]) -> list[Shape]:
     """The order descriptions and JSON lists name shapes in: by centre x, then centre y."""
     return sorted(shapes, key=lambda s: s.center)
-
-
-def _reflect(value: int) -> int:
-    """A channel pushed past 0 or 255 folds back inside (clipped, a palette colour's 0 and 255 channels would
-    keep most of the draws: reds would rarely get any green or blue)."""
-    return -value if value < 0 else 510 - value if value > 255 else value
-
-
-def _clearly(rgb: tuple[int, int, int], color: str, margin: float) -> bool:
-    """`rgb` is nearer `color` than `margin` times its distance to any other palette colour (a jittered orange
-    is not nearly yellow)."""
-    own = math.dist(rgb, PALETTE[color])
-    return all(own < margin * math.dist(rgb, value) for name, value in PALETTE.items() if name != color)
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], margin: int) -> bool:
