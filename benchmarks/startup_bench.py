@@ -14,8 +14,8 @@ Start-up (built-in demo model), each command in a fresh process, --repeats times
 - `vreason serve --port 0`: process start to the first 200 from /health (target 3 s);
 - `VReason()`: a fresh Python process constructing the engine through the Python API (target 3 s);
 - `vreason ask --backend openai --upstream URL`: the same question sent by a fresh CLI process to a `vreason
-  serve` already running (started once per tree, untimed): the way `ollama run` talks to its daemon, where
-  the model is loaded once and every later ask pays only the client's start;
+  serve` already running (started once per tree after the runs above, untimed): the way `ollama run` talks to
+  its daemon, where the model is loaded once and every later ask pays only the client's start;
 - the same `ask` cut into phases inside one process (imports, config, processor, weights, engine, answers).
 
 Memory (--memory): `vreason serve` on the load test's tiny random Qwen3-VL (benchmarks/load_test.py builds it),
@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, in
 
 def serve_ready(env: dict[str, str] | None = None, keep: list | None = None) -> tuple[float, int, float]:
     """Seconds from `vreason serve` starting to /health answering 200, the server's RSS then and its CPU
-    seconds so far. `keep`: a list that gets (process, url) and the server stays up (the caller stops it)."""
+    seconds so far. `keep`: a list that gets (process, url), and the server stays up for the caller to stop."""
     import httpx
 
     started = time.perf_counter()
@@ -143,25 +144,34 @@ def serve_ready(env: dict[str, str] | None = None, keep: list | None = None) -> 
         return wall, _rss(process.pid), _cpu_s(process.pid)
     finally:
         if not kept:
-            process.terminate()
-            process.wait(timeout=30)
+            stop(process)
 
 
-def ask_warm(env: dict[str, str], servers: dict[int, str]) -> tuple[float, int, str, float]:
-    """`vreason ask` from a fresh process through a running `vreason serve` of this tree (started on first use,
-    untimed, kept in `servers` by the environment's id)."""
-    if id(env) not in servers:
-        keep: list = []
+def warm_asks(env: dict[str, str], repeats: int) -> list[tuple[float, int, str, float]]:
+    """`vreason ask` from `repeats` fresh processes through one running `vreason serve` of this tree (started
+    first, untimed, and stopped after); empty where the tree cannot (an older tree without the remote backend)."""
+    keep: list = []
+    try:
         serve_ready(env, keep)
-        process, url = keep[0]
-        servers[id(env)] = url
-        _SERVERS.append(process)
-    argv = [str(BIN / "vreason"), "ask", "--backend", "openai", "--upstream", servers[id(env)] + "/v1", str(IMAGE),
-            QUESTION, "--temperature", "0"]
-    return timed(argv, env)
+        _, url = keep[0]
+        argv = [str(BIN / "vreason"), "ask", "--backend", "openai", "--upstream", url + "/v1", str(IMAGE),
+                QUESTION, "--temperature", "0"]
+        return [timed(argv, env) for _ in range(repeats)]
+    except RuntimeError as error:
+        print(f"warm asks skipped for this tree: {str(error).splitlines()[0]}", file=sys.stderr)
+        return []
+    finally:
+        for process, _ in keep:
+            stop(process)
 
 
-_SERVERS: list[subprocess.Popen] = []  # the warm servers, stopped when the start-up table is done
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _cpu_s(pid: int) -> float:
@@ -179,7 +189,9 @@ def _rss(pid: int) -> int:
 def tree_env(src: Path | None) -> dict[str, str]:
     """The environment of a child process that imports vreason from `src` (ahead of the editable install), or
     from the installed tree (None)."""
-    env = dict(os.environ)
+    # a shell's backend settings would turn `vreason serve` into a proxy and `ask` into a client
+    unset = ("VREASON_BACKEND", "VREASON_UPSTREAM", "VREASON_UPSTREAM_API_KEY")
+    env = {key: value for key, value in os.environ.items() if key not in unset}
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), env.get("PYTHONPATH", "")])
     return env
@@ -202,27 +214,25 @@ def startup(repeats: int, envs: list[dict[str, str]]) -> tuple[list[tuple[str, l
         ("serve", serve_ready),
         ("api", lambda env: timed([sys.executable, "-c", API], env)),
         ("probe", probe_once),
-        ("warm", lambda env: ask_warm(env, servers)),
     ]
-    servers: dict[int, str] = {}
     runs: dict[str, list[list]] = {name: [[] for _ in envs] for name, _ in commands}
     loads = []
-    try:
-        for _ in range(repeats):
-            for name, run in commands:
-                for index, env in enumerate(envs):
-                    runs[name][index].append(run(env))
-                    loads.append(os.getloadavg()[0])
-    finally:
-        for process in _SERVERS:
-            process.terminate()
-            process.wait(timeout=30)
-        _SERVERS.clear()
+    for _ in range(repeats):
+        for name, run in commands:
+            for index, env in enumerate(envs):
+                runs[name][index].append(run(env))
+                loads.append(os.getloadavg()[0])
+    # after the cold runs, so none of them shares the machine with a loaded server
+    runs["warm"] = [warm_asks(env, repeats) for env in envs]
     rows: list[tuple[str, list[float | None], list[str]]] = []
 
     def row(title: str, name: str, rss_name: str = "peak RSS", rss: int = 1, cpu: int = 3, answer: bool = False):
         values, notes = [], []
         for tree_runs in runs[name]:
+            if not tree_runs:  # this tree could not run it
+                values.append(None)
+                notes.append("")
+                continue
             values.append(statistics.median(r[0] for r in tree_runs))
             note = (
                 f"CPU {statistics.median(r[cpu] for r in tree_runs):.2f} s; {rss_name} "
@@ -336,6 +346,7 @@ def main() -> None:
     )
     parser.add_argument("--against-label", default="before", help="the --against tree's name in the table")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout's SIGTERM still stops the servers started
     if args.src and args.memory:  # the server imports vreason from there (ahead of the editable install)
         os.environ.update(tree_env(args.src))
     header = f"{datetime.date.today()}, {cpu_model()}, Python {platform.python_version()}"
