@@ -11,7 +11,7 @@ import pytest
 
 from vreason.engine.types import VideoPart
 from vreason.train.dataset import read_jsonl
-from vreason.train.demo_v2 import V2Config, run_data, write_data
+from vreason.train.demo_v2 import PART_FORMATS, V2Config, run_data, write_data
 from vreason.train.grouping import QuestionGroup, group_by_media
 
 
@@ -108,7 +108,7 @@ def test_an_old_clips_part_of_conversations_is_written_again_and_a_file_says_how
     assert clip_questions(tmp_path / "all_train.jsonl") == "conversation"
     write_data(tmp_path, config)
     assert not (clips / "clips_chats.jsonl").exists()
-    assert json.loads((clips / "part.json").read_text())["format"] == 2
+    assert json.loads((clips / "part.json").read_text())["format"] == PART_FORMATS["clips"]
     assert clip_questions(tmp_path / "all_train.jsonl") == "grouped"
 
 

@@ -6,6 +6,7 @@ batch with the demo model's processor; and the demo model answers a clip questio
 from __future__ import annotations
 
 import json
+import random
 from fractions import Fraction
 from pathlib import Path
 
@@ -101,6 +102,34 @@ def test_when_answers_match_the_frames_the_model_sees(tmp_path, media, event):
         absent_first = sum(not _shown(video.frames[0], t, 0.0) for t in clip.tracks)
         counts = [int(a) for k, _, a in clip.qas if k == "clip_count"]  # asked of every clip where shapes appear
         assert counts == [absent_first] if event == "appear" else counts in ([], [0])
+
+
+@pytest.mark.parametrize("event", ["appear1", "disappear", "move"])
+def test_start_and_end_questions_name_what_the_first_and_last_frames_the_model_takes_show(tmp_path, media, event):
+    for index in range(3):
+        clip = sc.ClipWorld(13).clip(index, event)
+        path = tmp_path / f"{event}{index}.mp4"
+        sc.encode(clip, path)
+        video = media.load_video(VideoPart(str(path)))
+        answers = {kind: answer for kind, _, answer in sc.scaffold_qas(clip)}
+        for kind, frame, t in (("clip_start", video.frames[0], video.timestamps[0]),
+                               ("clip_end", video.frames[-1], video.timestamps[-1])):
+            shown = [tr for tr in clip.tracks if _shown(frame, tr, t)]
+            named = [tr.name for tr in clip.tracks if f" {tr.name}" in answers[kind]]
+            assert sorted(named) == sorted(tr.name for tr in shown), (kind, answers[kind])
+            xs = [_centroid(frame, tr.color)[0] for tr in sorted(shown, key=lambda tr: answers[kind].index(tr.name))]
+            assert xs == sorted(xs)  # named left to right
+        start, end = answers["clip_start"], answers["clip_end"]
+        changed = [tr.name for tr in clip.tracks if (tr.name in start) != (tr.name in end)]
+        assert len(changed) == (0 if event == "move" else 1)
+    rows = sc.clip_rows(clip, "c.mp4", random.Random(0))
+    assert [r["question"].lower() for r in rows[-2:]] == list(sc.SCAFFOLDS)
+    assert not set(sc.SCAFFOLDS) & {r["question"] for r in _eval_rows(tmp_path)}  # training only
+
+
+def _eval_rows(root: Path) -> list[dict]:
+    sc.write_clips_eval(root / "eval", per_kind=2, seed=3)
+    return [json.loads(line) for line in (root / "eval" / "clips_eval.jsonl").read_text().splitlines()]
 
 
 def test_moves_are_clear_and_in_the_stated_direction(tmp_path, media):

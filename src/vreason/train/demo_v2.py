@@ -29,11 +29,12 @@ from pathlib import Path
 V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"
 # A part whose record has another format is written again: clips moved from multi-turn conversations (1) to one
-# row per question (2), which the trainer groups without letting one answer give another away; varied scenes
+# row per question (2), which the trainer groups without letting one answer give another away, then with the
+# training-only "which shapes are there at the start / end" questions (3: shapes_clips.SCAFFOLDS); varied scenes
 # from shapes turned within 10 degrees and shades within +-40 a channel (1) to turned within 25 and shades
 # across each colour name's share of CIELAB (3: shapes_varied.MAX_ROTATION, shade; 2 was an RGB-distance rule
 # that called some greenish shades gray).
-PART_FORMATS = {"clips": 2, "varied": 3}
+PART_FORMATS = {"clips": 3, "varied": 3}
 
 
 @dataclass

@@ -273,14 +273,42 @@ def _vary_case(question: str, rng: random.Random) -> str:
 TRAIN_EVENTS = ("appear", "appear", "disappear", "move", "move")
 
 
+# Training-only questions (never evaluated) about what is on screen in the first and in the last frame the model
+# sees. Naming the shape that appears or disappears means noticing which shape the first (or last) frames lack:
+# without these, 1,400 clip-weighted steps left those families where naming any shape on screen gets them.
+SCAFFOLDS = ("which shapes are there at the start of the video?", "which shapes are there at the end of the video?")
+
+
+def scaffold_qas(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> list[tuple[str, str, str]]:
+    """("clip_start", ...) and ("clip_end", ...): the shapes in the first and the last frame the model takes."""
+    seen = seen_times(clip, budget)
+    return [("clip_start", SCAFFOLDS[0], on_screen(clip, seen[0])),
+            ("clip_end", SCAFFOLDS[1], on_screen(clip, seen[-1]))]
+
+
+def on_screen(clip: Clip, t: float) -> str:
+    """"a red circle and a blue star": the shapes drawn at time `t`, left to right by centre ("no shapes")."""
+    shown = sorted((tr for tr in clip.tracks if tr.visible(t)),
+                   key=lambda tr: (sum(tr.box(t)[::2]), sum(tr.box(t)[1::2])))  # centre x, then y (doubled)
+    parts = [f"{'an' if tr.color[0] in 'aeiou' else 'a'} {tr.name}" for tr in shown]
+    if not parts:
+        return "no shapes"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def clip_rows(clip: Clip, name: str, rng: random.Random) -> list[dict]:
+    """A training clip's rows: its questions and the scaffolds, each question's case varied by `rng`."""
+    return [{"video": name, "question": _vary_case(q, rng), "answer": answer}
+            for _, q, answer in clip.qas + scaffold_qas(clip)]
+
+
 def _train_clip(job: tuple[Path, int, int]) -> list[dict]:
-    """Clip `index` of the training world encoded under out/clips/, and its rows (questions' case varied)."""
+    """Clip `index` of the training world encoded under out/clips/, and its rows."""
     out, seed, index = job
     clip = ClipWorld(seed, TRAIN).clip(index, TRAIN_EVENTS[index % len(TRAIN_EVENTS)])
     name = f"clips/t{seed}_{index:06d}.mp4"
     encode(clip, out / name)
-    rng = random.Random(f"{seed}:{index}:case")
-    return [{"video": name, "question": _vary_case(q, rng), "answer": answer} for _, q, answer in clip.qas]
+    return clip_rows(clip, name, random.Random(f"{seed}:{index}:case"))
 
 
 def write_clips_train(out: Path, clips: int, seed: int, workers: int = 1) -> int:
