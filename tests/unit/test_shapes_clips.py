@@ -20,6 +20,7 @@ from vreason.media import PixelBudget
 from vreason.media.policy import MediaPolicy
 from vreason.media.video_budget import VideoBudget
 from vreason.media_step import MediaResolver
+from vreason.train import clips_eval as ce
 from vreason.train import shapes_clips as sc
 from vreason.train.collate import IGNORE, SFTCollator
 from vreason.train.dataset import read_jsonl
@@ -128,7 +129,7 @@ def test_start_and_end_questions_name_what_the_first_and_last_frames_the_model_t
 
 
 def _eval_rows(root: Path) -> list[dict]:
-    sc.write_clips_eval(root / "eval", per_kind=2, seed=3)
+    ce.write_clips_eval(root / "eval", per_kind=2, seed=3)
     return [json.loads(line) for line in (root / "eval" / "clips_eval.jsonl").read_text().splitlines()]
 
 
@@ -166,11 +167,11 @@ def _streams(root: Path, name: str) -> list[tuple[dict, tuple[int, int, int, flo
 
 
 def test_eval_rows_are_one_question_of_each_kind_on_other_clips_than_training(tmp_path):
-    assert sc.write_clips_eval(tmp_path, per_kind=2, seed=3) == 2 * len(sc.EVAL_KINDS)
+    assert ce.write_clips_eval(tmp_path, per_kind=2, seed=3) == 2 * len(ce.EVAL_KINDS)
     sc.write_clips_train(tmp_path, 5, seed=3)
     held = _streams(tmp_path, "clips_eval.jsonl")
     train = _streams(tmp_path, "clips_train.jsonl")
-    assert sorted(r["kind"] for r, _ in held) == sorted(sc.EVAL_KINDS * 2)
+    assert sorted(r["kind"] for r, _ in held) == sorted(ce.EVAL_KINDS * 2)
     train_sizes = {s[:2] for _, s in train}
     train_rates = {s[2] for _, s in train}
     train_lengths = {round(s[3]) for _, s in train}
@@ -184,7 +185,7 @@ def test_eval_rows_are_one_question_of_each_kind_on_other_clips_than_training(tm
         assert row["answer_type"] == ("time" if row["kind"] == "clip_when" else "exact")
     for _, (w, h, fps, _) in train:
         assert ((w, h) in sc.TRAIN.sides, fps in sc.TRAIN.fps) == (True, True)
-    sc.write_clips_eval(tmp_path / "in", per_kind=1, seed=3, held_out=False)
+    ce.write_clips_eval(tmp_path / "in", per_kind=1, seed=3, held_out=False)
     assert all(s[:2] in sc.TRAIN.sides for _, s in _streams(tmp_path / "in", "clips_eval.jsonl"))
 
 
@@ -207,22 +208,22 @@ def test_the_demo_model_answers_clip_questions(tmp_path):
     from vreason import VReason
     from vreason.models.demo import demo_model_dir
 
-    sc.write_clips_eval(tmp_path, per_kind=1, seed=0)
+    ce.write_clips_eval(tmp_path, per_kind=1, seed=0)
     rows = [json.loads(line) for line in (tmp_path / "clips_eval.jsonl").read_text().splitlines()]
     vr = VReason(str(demo_model_dir()), dtype="float32")
     try:
         answer = vr.ask(None, "which direction does the red circle move?", video=str(EXAMPLE), max_new_tokens=8)
         assert isinstance(answer.text, str)
-        report = sc.evaluate_clips(vr, rows, tmp_path)
+        report = ce.evaluate_clips(vr, rows, tmp_path)
     finally:
         vr.close()
-    assert {k: report[k]["count"] for k in sc.EVAL_KINDS} == dict.fromkeys(sc.EVAL_KINDS, 1)
+    assert {k: report[k]["count"] for k in ce.EVAL_KINDS} == dict.fromkeys(ce.EVAL_KINDS, 1)
     assert 0.0 <= report["clip_when"]["within_1s"] <= 1.0
 
 
 def test_held_out_rows_of_every_kind_even_where_a_clip_has_no_question_of_it(tmp_path):
     # seed 3003 (make eval-demo's) draws a clip where nothing appears and the count question is left out
-    rows = sc.write_clips_eval(tmp_path, 10, seed=3003)
+    rows = ce.write_clips_eval(tmp_path, 10, seed=3003)
     kinds = [json.loads(line)["kind"] for line in (tmp_path / "clips_eval.jsonl").read_text().splitlines()]
     assert rows == len(kinds) == 50
-    assert {kind: kinds.count(kind) for kind in set(kinds)} == dict.fromkeys(sc.EVAL_KINDS, 10)
+    assert {kind: kinds.count(kind) for kind in set(kinds)} == dict.fromkeys(ce.EVAL_KINDS, 10)

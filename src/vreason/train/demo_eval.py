@@ -59,8 +59,8 @@ def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = 200, eval
     from vreason.eval import evaluate as evaluate_dataset
     from vreason.eval import load_dataset
     from vreason.eval.shapes_independent_qa import write_independent_eval
+    from vreason.train.clips_eval import evaluate_clips, write_clips_eval
     from vreason.train.qa_eval import evaluate
-    from vreason.train.shapes_clips import evaluate_clips, write_clips_eval
 
     vr = VReason(model)
     report: dict = {}

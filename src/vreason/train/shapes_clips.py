@@ -13,21 +13,17 @@ it, to one decimal, then floored) of the first temporal patch whose frames show 
 picked as the engine picks them (media/video_budget.py `plan_frames`) under `DEMO_VIDEO_BUDGET`. Event
 seconds are only chosen where that equals the event's own second, so the answer is both what happened and
 what the model can read. Training and held-out clips differ in frame size, source frame rate, duration and
-speed (`TRAIN` / `HELD_OUT`).
+speed (`TRAIN` / `HELD_OUT`); clips_eval.py writes and scores the held-out questions.
 
     write_clips_train(out, clips=3000, seed=0)   # out/clips_train.jsonl + out/clips/*.mp4
-    write_clips_eval(out, per_kind=50, seed=1)   # out/clips_eval.jsonl, one question a row, "kind" field
-    evaluate_clips(VReason(model), rows, out)    # exact match per kind, clip_when also within_1s
-    python -m vreason.train.shapes_clips --out data/clips --clips 3000 --eval-per-kind 50 [--workers 4]
+    python -m vreason.train.shapes_clips --out data/clips --clips 3000 [--workers 4]
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -39,7 +35,6 @@ from vreason.media.video_budget import VideoBudget, plan_frames
 from vreason.media.video_types import VideoSampling
 from vreason.train.shapes_world import PALETTE, SHAPES, _draw
 
-EVAL_KINDS = ("clip_appear", "clip_disappear", "clip_when", "clip_move", "clip_count")
 DIRECTIONS = ("left", "right", "up", "down")
 # The demo model's video processor (assets/demo-model/processor_config.json): 2 frames a second, 4 to 768
 # frames. A clip of D seconds is D temporal patches, each `(8 x 8)` tokens at 256 px.
@@ -344,84 +339,18 @@ def example_clip() -> Clip:
     return clip
 
 
-_EVAL_EVENTS = {"clip_appear": ("appear1",), "clip_disappear": ("disappear",), "clip_when": ("appear", "disappear"),
-                "clip_move": ("move",), "clip_count": ("appear", "appear0", "disappear", "move")}
-
-
-def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True) -> int:
-    """`per_kind` single-question rows of each EVAL_KINDS kind, one clip each, into out/clips_eval.jsonl
-    (`kind` field); held-out clips (HELD_OUT) unless `held_out` is False. Returns rows written. `vreason eval
-    --data out/clips_eval.jsonl` reads them too (per-kind accuracy, "when" right within 1 s)."""
-    out = Path(out)
-    (out / "clips").mkdir(parents=True, exist_ok=True)
-    world, rng = ClipWorld(seed, HELD_OUT if held_out else TRAIN), random.Random(seed)
-    tag = "h" if held_out else "e"
-    rows = 0
-    with (out / "clips_eval.jsonl").open("w") as handle:
-        for kind in EVAL_KINDS:
-            written = index = 0
-            while written < per_kind:
-                events = _EVAL_EVENTS[kind]
-                clip = world.clip(index, events[index % len(events)])
-                index += 1
-                qas = [qa for qa in clip.qas if qa[0] == kind]
-                if not qas:  # e.g. a clip where nothing appears is asked how many appear only some of the time
-                    continue
-                written += 1
-                name = f"clips/{tag}{seed}_{kind}_{index - 1:05d}.mp4"
-                encode(clip, out / name)
-                _, question, answer = rng.choice(qas)
-                # answer_type: how `vreason eval` scores the row (a time: right within 1 s; else exact match)
-                row = {"video": name, "question": question, "answer": answer, "kind": kind,
-                       "answer_type": "time" if kind == "clip_when" else "exact"}
-                handle.write(json.dumps(row) + "\n")
-                rows += 1
-    return rows
-
-
-def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
-    """Greedy answers to clip rows: exact match per `kind`; for clip_when also `within_1s` (|pred - true| <= 1)."""
-    from vreason.train.finetune import normalize_answer
-
-    stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    started = time.perf_counter()
-    for row in rows:
-        video = row["video"] if Path(row["video"]).is_absolute() else str(Path(base) / row["video"])
-        answer = vr.ask(None, row["question"], video=video, temperature=0.0, presence_penalty=0.0, max_new_tokens=8)
-        s = stats[row.get("kind", "all")]
-        predicted, expected = normalize_answer(answer.text), normalize_answer(row["answer"])
-        s["count"] += 1
-        s["exact"] += predicted == expected
-        if row.get("kind") == "clip_when":
-            with contextlib.suppress(ValueError):  # an answer that is not a number is not within a second
-                s["within_1s"] += abs(float(predicted) - float(expected)) <= 1
-    report: dict = {}
-    for kind, s in sorted(stats.items()):
-        report[kind] = {"count": int(s["count"]), "exact_match": s["exact"] / s["count"]}
-        if kind == "clip_when":
-            report[kind]["within_1s"] = s["within_1s"] / s["count"]
-    report["_seconds"] = round(time.perf_counter() - started, 1)
-    return report
-
-
 def main() -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Write shapes-world clip rows (training, held-out evaluation).")
+    parser = argparse.ArgumentParser(description="Write shapes-world training clips and their rows.")
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--clips", type=int, default=0, help="training clips (out/clips_train.jsonl)")
-    parser.add_argument("--eval-per-kind", type=int, default=0, help="evaluation rows of each kind (clips_eval.jsonl)")
+    parser.add_argument("--clips", type=int, required=True, help="training clips (out/clips_train.jsonl)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     started = time.perf_counter()
-    if args.clips:
-        rows = write_clips_train(args.out, args.clips, args.seed, args.workers)
-        print(f"{rows} training rows from {args.clips} clips")
-    if args.eval_per_kind:
-        rows = write_clips_eval(args.out, args.eval_per_kind, args.seed + 1)
-        print(f"{rows} evaluation rows (held out)")
-    print(f"{time.perf_counter() - started:.1f} s")
+    rows = write_clips_train(args.out, args.clips, args.seed, args.workers)
+    print(f"{rows} training rows from {args.clips} clips in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":
