@@ -1,7 +1,7 @@
 """How far the built-in demo model gets on 3D scenes without retraining: colour, count and 3D-box questions on
 held-out synthetic scenes (spatial/scenes.py), asked on the bird's-eye view.
 
-    .venv/bin/python benchmarks/pointcloud_demo_eval.py [--scenes 30] [--first-seed 5000] [--json out.json]
+    .venv/bin/python benchmarks/pointcloud_demo_eval.py [--scenes 30] [--first-seed 5000] [--json F] [--model DIR]
 
 A target counts as found when one of the boxes returned has IoU >= 0.25 with it (the "box3d" rows); the
 stricter count of the first box alone is printed below the table. Questions are asked in the demo's words
@@ -30,8 +30,9 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=30)
     parser.add_argument("--first-seed", type=int, default=5000)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--model", default=None, help="a checkpoint directory (default: the built-in demo model)")
     args = parser.parse_args()
-    vr = VReason()
+    vr = VReason(args.model)
     rows: list[dict] = []
     start = time.perf_counter()
     for seed in range(args.first_seed, args.first_seed + args.scenes):
