@@ -85,15 +85,15 @@ def main() -> None:
                     }
                 )
     elapsed = time.perf_counter() - start
-    report(rows, elapsed, args.scenes)
+    report(rows, elapsed, args.scenes, args.model or "the built-in demo model")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
 
 
-def report(rows: list[dict], elapsed: float, scenes: int) -> None:
+def report(rows: list[dict], elapsed: float, scenes: int, model: str) -> None:
     print(
-        f"demo model on {scenes} held-out 3D scenes, bird's-eye view, {platform.processor() or platform.machine()}"
+        f"{model} on {scenes} held-out 3D scenes, bird's-eye view, {platform.processor() or platform.machine()}"
         f", {elapsed:.0f} s"
     )
     print("| questions | scans | n | score | bar |")

@@ -45,6 +45,8 @@ IMAGE = ROOT / "examples" / "shapes.png"
 QUESTION = "What color is the shape?"
 READY = re.compile(r"serving \S+ at (http://\S+)/v1")
 MiB = 1024 * 1024
+# a shell's backend settings would turn `vreason serve` into a proxy and `ask` into a client: never passed on
+BACKEND_SETTINGS = ("VREASON_BACKEND", "VREASON_UPSTREAM", "VREASON_UPSTREAM_API_KEY")
 
 # In-process phases of one `vreason ask`, in order; run with --probe in a fresh interpreter.
 PROBE = r"""
@@ -157,8 +159,8 @@ def warm_asks(env: dict[str, str], repeats: int) -> list[tuple[float, int, str, 
         argv = [str(BIN / "vreason"), "ask", "--backend", "openai", "--upstream", url + "/v1", str(IMAGE),
                 QUESTION, "--temperature", "0"]
         return [timed(argv, env) for _ in range(repeats)]
-    except RuntimeError as error:
-        print(f"warm asks skipped for this tree: {str(error).splitlines()[0]}", file=sys.stderr)
+    except RuntimeError as error:  # shown in the table as a failure of this tree, the other rows kept
+        print(f"warm asks failed for this tree: {error}", file=sys.stderr)
         return []
     finally:
         for process, _ in keep:
@@ -189,9 +191,7 @@ def _rss(pid: int) -> int:
 def tree_env(src: Path | None) -> dict[str, str]:
     """The environment of a child process that imports vreason from `src` (ahead of the editable install), or
     from the installed tree (None)."""
-    # a shell's backend settings would turn `vreason serve` into a proxy and `ask` into a client
-    unset = ("VREASON_BACKEND", "VREASON_UPSTREAM", "VREASON_UPSTREAM_API_KEY")
-    env = {key: value for key, value in os.environ.items() if key not in unset}
+    env = {key: value for key, value in os.environ.items() if key not in BACKEND_SETTINGS}
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), env.get("PYTHONPATH", "")])
     return env
@@ -205,8 +205,9 @@ def probe_once(env: dict[str, str]) -> dict[str, float]:
 
 def startup(repeats: int, envs: list[dict[str, str]]) -> tuple[list[tuple[str, list[float | None], list[str]]], list]:
     """One row per measurement with a value and a note per tree. With several trees every command runs on
-    each tree in turn (A B A B ...), so a shared machine's load falls on all of them alike. Also returns the
-    1-minute load average seen at each run."""
+    each tree in turn (A B A B ...), so a shared machine's load falls on all of them alike; the asks through a
+    running server come after, tree by tree (A A A, B B B: each tree's server is started once). Also returns
+    the 1-minute load average seen at each cold run."""
     vreason = str(BIN / "vreason")
     commands: list[tuple[str, object]] = [
         ("version", lambda env: timed([vreason, "--version"], env)),
@@ -229,9 +230,9 @@ def startup(repeats: int, envs: list[dict[str, str]]) -> tuple[list[tuple[str, l
     def row(title: str, name: str, rss_name: str = "peak RSS", rss: int = 1, cpu: int = 3, answer: bool = False):
         values, notes = [], []
         for tree_runs in runs[name]:
-            if not tree_runs:  # this tree could not run it
+            if not tree_runs:  # this tree could not run it (the error is on stderr)
                 values.append(None)
-                notes.append("")
+                notes.append("failed")
                 continue
             values.append(statistics.median(r[0] for r in tree_runs))
             note = (
@@ -347,6 +348,8 @@ def main() -> None:
     parser.add_argument("--against-label", default="before", help="the --against tree's name in the table")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout's SIGTERM still stops the servers started
+    for key in BACKEND_SETTINGS:  # --memory's server too is a model server, not a proxy
+        os.environ.pop(key, None)
     if args.src and args.memory:  # the server imports vreason from there (ahead of the editable install)
         os.environ.update(tree_env(args.src))
     header = f"{datetime.date.today()}, {cpu_model()}, Python {platform.python_version()}"

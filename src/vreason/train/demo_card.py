@@ -62,7 +62,7 @@ artefacts, touching shapes; with the open ("describe": every shape with its colo
 {chr(10).join(varied_rows)}"""
     clips = "" if not clip_rows else f"""
 
-Held-out clips (`vreason.train.shapes_clips`, seed {CLIPS_SEED}): 5 or 7 s at 7-8 fps with one side 320 px and
+Held-out clips (`vreason.train.clips_eval`, seed {CLIPS_SEED}): 5 or 7 s at 7-8 fps with one side 320 px and
 faster moves, where the second stage's training clips are 4-8 s at 4-6 fps, 224-288 px. Appear/disappear answer a
 colour or a shape, move a direction, count a number, when whole seconds (right within a second counts for the
 bar).{"" if summary.get("v2") else " This model had no second stage: it was never trained on clips."}

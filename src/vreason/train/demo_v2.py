@@ -6,7 +6,8 @@ clips. Runs of `vreason finetune --method full`, one after another, on a mix wri
   and aspect ratios, tinted/gradient/noisy backgrounds, JPEG artefacts, rotation within 25 degrees, wide shades
   of each colour name, touching shapes), with the open ("describe the image") and JSON families;
 - plain shapes-world scenes as the first recipe drew them (colours jittered), so nothing learned is lost;
-- shapes-world clips (shapes_clips.py: appear, disappear, move, when, how many), one row per question; the
+- shapes-world clips (shapes_clips.py: appear, disappear, move, when, how many, and the training-only "which
+  shapes are there at the start / end of the video?"), one row per question; the
   trainer groups each clip's questions into one sequence (grouping.py: the clip encoded once, and no question
   sees another's answer: as a conversation, "when does the blue triangle disappear?" gave away the answer to
   "what color is the shape that disappears?");
@@ -32,9 +33,9 @@ PART_RECORD = "part.json"
 # row per question (2), which the trainer groups without letting one answer give another away, then with the
 # training-only "which shapes are there at the start / end" questions (3: shapes_clips.SCAFFOLDS); varied scenes
 # from shapes turned within 10 degrees and shades within +-40 a channel (1) to turned within 25 and shades
-# across each colour name's share of CIELAB (3: shapes_varied.MAX_ROTATION, shade; 2 was an RGB-distance rule
-# that called some greenish shades gray).
-PART_FORMATS = {"clips": 3, "varied": 3}
+# across each colour name's share of CIELAB (4: shapes_varied.MAX_ROTATION, shade; 2 was an RGB-distance rule
+# that called some greenish shades gray, 3 left dark reds and some blues nobody's colour).
+PART_FORMATS = {"clips": 3, "varied": 4}
 
 
 @dataclass

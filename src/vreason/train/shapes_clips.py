@@ -322,8 +322,8 @@ def write_clips_train(out: Path, clips: int, seed: int, workers: int = 1) -> int
                 results = list(pool.imap(_train_clip, jobs, chunksize=16))
         else:
             results = map(_train_clip, jobs)
-        for clip_rows in results:
-            for row in clip_rows:
+        for rows_of_clip in results:
+            for row in rows_of_clip:
                 handle.write(json.dumps(row) + "\n")
                 rows += 1
     return rows

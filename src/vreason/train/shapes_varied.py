@@ -39,8 +39,10 @@ ROTATED_SHARE = 0.6
 # neighbour, so (147, 200, 59) was nearer "gray" than anything, and a crimson (205, 19, 32) nearer "brown".
 # Gray and black move in lightness with a small tint only (chroma at most ACHROMATIC_CHROMA); brown is a dark,
 # muted red-orange (L* and chroma at most BROWN_LIGHTNESS and BROWN_CHROMA: lighter or more vivid ones, (218, 11,
-# 76) or (220, 105, 101), people call crimson, red or salmon); one channel stays at most DARKEST_CHANNEL_MAX so
-# every shade stands off the light backgrounds.
+# 76) or (220, 105, 101), people call crimson, red or salmon; nor one bluer than green by more than
+# BROWN_BLUE_OVER_GREEN, a raspberry); a purple's red is PURPLE_RED_TO_BLUE times its blue (a slate blue or a
+# raspberry is not purple); one channel stays at most DARKEST_CHANNEL_MAX so every shade stands off the light
+# backgrounds.
 SHADE_SPREAD = 72
 SHADE_MARGIN = 0.6
 ACHROMATIC = ("black", "gray")
@@ -48,6 +50,8 @@ ACHROMATIC_TINT = 10
 ACHROMATIC_CHROMA = 12.0
 BROWN_LIGHTNESS = 45.0
 BROWN_CHROMA = 60.0
+BROWN_BLUE_OVER_GREEN = 24
+PURPLE_RED_TO_BLUE = (0.65, 1.5)
 DARKEST_CHANNEL_MAX = 168
 
 
@@ -99,15 +103,30 @@ def shade(rng: random.Random, name: str, palette: dict[str, tuple[int, int, int]
 
 
 def named(rgb: tuple[int, int, int], name: str, palette: dict[str, tuple[int, int, int]]) -> bool:
-    """`rgb` is nearer palette colour `name` than SHADE_MARGIN times any other in CIELAB (and, for gray and
-    black, has at most ACHROMATIC_CHROMA of chroma; brown, at most BROWN_LIGHTNESS and BROWN_CHROMA)."""
+    """`rgb` fits what `name` allows (`_fits`) and, in CIELAB, is nearer its palette colour than SHADE_MARGIN
+    times any other's, leaving out brown and purple where they would not allow it: brown's palette colour sits
+    ~50 from red's, so against it (200, 0, 0), too vivid for any brown, would be nobody's colour; and CIELAB bends
+    saturated blues towards purple ((0, 60, 200) is nearer purple's colour there)."""
     here = lab(rgb)
-    if name in ACHROMATIC and math.hypot(here[1], here[2]) > ACHROMATIC_CHROMA:
-        return False
-    if name == "brown" and (here[0] > BROWN_LIGHTNESS or math.hypot(here[1], here[2]) > BROWN_CHROMA):
+    if not _fits(here, rgb, name):
         return False
     own = math.dist(here, lab(palette[name]))
-    return all(own < SHADE_MARGIN * math.dist(here, lab(value)) for key, value in palette.items() if key != name)
+    return all(own < SHADE_MARGIN * math.dist(here, lab(value)) for key, value in palette.items()
+               if key != name and (key not in ("brown", "purple") or _fits(here, rgb, key)))
+
+
+def _fits(here: tuple[float, float, float], rgb: tuple[int, int, int], name: str) -> bool:
+    """What a name allows beyond nearness: gray and black are barely tinted; brown is dark, muted and no bluer
+    than green; a purple has red and blue in like measure."""
+    chroma = math.hypot(here[1], here[2])
+    r, g, b = rgb
+    if name in ACHROMATIC:
+        return chroma <= ACHROMATIC_CHROMA
+    if name == "brown":
+        return here[0] <= BROWN_LIGHTNESS and chroma <= BROWN_CHROMA and b <= g + BROWN_BLUE_OVER_GREEN
+    if name == "purple":
+        return PURPLE_RED_TO_BLUE[0] * b <= r <= PURPLE_RED_TO_BLUE[1] * b
+    return True
 
 
 @functools.lru_cache(maxsize=4096)
