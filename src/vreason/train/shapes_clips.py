@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw
 
 from vreason.media.video_budget import VideoBudget, plan_frames
 from vreason.media.video_types import VideoSampling
-from vreason.train.shapes_world import PALETTE, SHAPES, _draw
+from vreason.train.shapes_world import PALETTE, SHAPES, _draw, spoken_list
 
 DIRECTIONS = ("left", "right", "up", "down")
 # The demo model's video processor (assets/demo-model/processor_config.json): 2 frames a second, 4 to 768
@@ -286,9 +286,7 @@ def on_screen(clip: Clip, t: float) -> str:
     shown = sorted((tr for tr in clip.tracks if tr.visible(t)),
                    key=lambda tr: (sum(tr.box(t)[::2]), sum(tr.box(t)[1::2])))  # centre x, then y (doubled)
     parts = [f"{'an' if tr.color[0] in 'aeiou' else 'a'} {tr.name}" for tr in shown]
-    if not parts:
-        return "no shapes"
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return spoken_list(parts) if parts else "no shapes"
 
 
 def clip_rows(clip: Clip, name: str, rng: random.Random) -> list[dict]:

@@ -403,8 +403,7 @@ class ShapesWorld:
             named[s.name] = named.get(s.name, 0) + 1
         parts = [f"{'an' if name[0] in 'aeiou' else 'a'} {name}" if n == 1 else f"{NUMBERS[n]} {name}s"
                  for name, n in named.items()]
-        answer = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        return [QA("describe", self.rng.choice(DESCRIBE_QUESTIONS), answer)]
+        return [QA("describe", self.rng.choice(DESCRIBE_QUESTIONS), spoken_list(parts))]
 
     def _json_qas(self, scene: Scene) -> list[QA]:
         """`{"color": "red", "shape": "circle"}` for one shape; a list of those, left to right, for more."""
@@ -412,6 +411,11 @@ class ShapesWorld:
         if len(objects) == 1:
             return [QA("json", self.rng.choice(JSON_QUESTIONS), json.dumps(objects[0]))]
         return [QA("json", self.rng.choice(JSON_LIST_QUESTIONS), json.dumps(objects))]
+
+
+def spoken_list(parts: list[str]) -> str:
+    """"a red circle, a blue star and an orange hexagon": the parts as a sentence names them."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def left_to_right(shapes: list[Shape]) -> list[Shape]:
