@@ -131,6 +131,21 @@ def test_label_pixels_show_the_shape_in_its_colour():
     assert wrong <= checked * 0.05  # JPEG and thin outlines may blur a few; the colour stays the answer
 
 
+def test_how_many_shapes_cannot_be_read_from_how_much_is_coloured():
+    """Small shapes come in every number, so "how many" is not answerable from the coloured area alone."""
+    by_count: dict[int, list[float]] = {}
+    for scene in _scenes(9, 240, kinds=("count",)):
+        side = min(scene.image.size)
+        largest = max(max(s.box[2] - s.box[0], s.box[3] - s.box[1]) for s in scene.shapes)
+        by_count.setdefault(len(scene.shapes), []).append(largest / side)
+    for count in range(1, 6):
+        sizes = by_count[count]
+        small = sum(size <= 0.26 for size in sizes)  # SMALL_EXTENT's top, plus rotation and anti-aliasing
+        assert small >= 0.15 * len(sizes), (count, small, len(sizes))
+        if count >= 3:
+            assert small <= 0.7 * len(sizes)  # and large shapes still come in numbers too
+
+
 def test_overlap_hides_at_most_a_quarter_of_a_shape_and_happens():
     overlapped = 0
     for scene in _scenes(8, 80, kinds=(None, "count")):

@@ -35,7 +35,7 @@ PART_RECORD = "part.json"
 # from shapes turned within 10 degrees and shades within +-40 a channel (1) to turned within 25 and shades
 # across each colour name's share of CIELAB (4: shapes_varied.MAX_ROTATION, shade; 2 was an RGB-distance rule
 # that called some greenish shades gray, 3 left dark reds and some blues nobody's colour).
-PART_FORMATS = {"clips": 3, "varied": 4}
+PART_FORMATS = {"clips": 3, "varied": 5}
 
 
 @dataclass

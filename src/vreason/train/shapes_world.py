@@ -42,6 +42,11 @@ NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 TEXT_LABEL = 255
 OVERLAP_SHARE = 0.25  # varied scenes whose shapes may overlap
 MAX_HIDDEN = 0.15  # the most of a shape a later one may hide
+# Varied scenes whose shapes are all small (SMALL_EXTENT of the picture's shorter side, at least 14 px) however
+# many there are: otherwise shapes shrink as their number grows, and a model can answer "how many" from how
+# much of the picture is coloured (the built-in model undercounted small shapes seen from above by one).
+SMALL_SHARE = 0.3
+SMALL_EXTENT = (0.08, 0.22)
 POINTED = ("triangle", "star")  # never partly hidden: a triangle without its tip is no triangle
 DESCRIBE_QUESTIONS = ("what is in the image?", "describe the image.", "what shapes are in the image?",
                       "what do you see in the image?", "which shapes are in the picture?",
@@ -209,14 +214,18 @@ class ShapesWorld:
         scale = rng.randint(1, 4)  # 1: hard edges as in the plain scenes
         overlap = count > 1 and rng.random() < OVERLAP_SHARE
         gap = rng.choice((0, 1, 2, max(2, side // 40)))  # 0: shapes may touch
+        small = rng.random() < SMALL_SHARE
+        if small:
+            low, high = max(14, int(side * SMALL_EXTENT[0])), int(side * SMALL_EXTENT[1])
+        else:
+            low, high = max(16, int(side * (0.18 if count > 2 else 0.25))), int(side * (0.45 if count > 1 else 0.8))
         shapes: list[Shape] = []
         areas: list[int] = []
         styles: list[str] = []
         attempts = 0
         while len(shapes) < count and attempts < 200:
             attempts += 1
-            low = max(16, int(side * (0.18 if count > 2 else 0.25)))
-            extent = rng.randint(low, max(low, int(side * (0.45 if count > 1 else 0.8))))
+            extent = rng.randint(low, max(low, high))
             kind = rng.choice(SHAPES)
             w = h = float(extent)
             if kind != "star" and kind != "hexagon":  # thin and thick ones; circles stay round
