@@ -34,7 +34,8 @@ PART_RECORD = "part.json"
 # training-only "which shapes are there at the start / end" questions (3: shapes_clips.SCAFFOLDS); varied scenes
 # from shapes turned within 10 degrees and shades within +-40 a channel (1) to turned within 25 and shades
 # across each colour name's share of CIELAB (4: shapes_varied.MAX_ROTATION, shade; 2 was an RGB-distance rule
-# that called some greenish shades gray, 3 left dark reds and some blues nobody's colour).
+# that called some greenish shades gray, 3 left dark reds and some blues nobody's colour); then 30% of varied
+# scenes with small shapes only, in every number (5: shapes_world.SMALL_SHARE).
 PART_FORMATS = {"clips": 3, "varied": 5}
 
 

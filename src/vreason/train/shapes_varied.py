@@ -5,7 +5,7 @@ What varies: anti-aliasing (each shape drawn at 1-4x and box-downsampled: 1x kee
 shapes (the ring in the shape's own colour, a tenth of its size or more thick) and filled shapes with a dark
 border (1-4 px), thin and thick shapes, rotation (within 25 degrees), wide shades of each colour name, picture
 sizes 64-512 px and non-square, tinted / gradient / noisy light backgrounds, and JPEG artefacts (quality 40-90)
-baked in.
+baked in; shape sizes are shapes_world's (SMALL_SHARE: some scenes only small shapes, in every number).
 
 Every shape is a polygon (a circle is 48 points), drawn on its own small patch, so a shape's mask (coverage
 >= 0.5 after downsampling) is exact for the rotated, anti-aliased shape: its pixel box and the label image

@@ -42,11 +42,13 @@ NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 TEXT_LABEL = 255
 OVERLAP_SHARE = 0.25  # varied scenes whose shapes may overlap
 MAX_HIDDEN = 0.15  # the most of a shape a later one may hide
-# Varied scenes whose shapes are all small (SMALL_EXTENT of the picture's shorter side, at least 14 px) however
-# many there are: otherwise shapes shrink as their number grows, and a model can answer "how many" from how
-# much of the picture is coloured (the built-in model undercounted small shapes seen from above by one).
+# Varied scenes whose shapes are all small (SMALL_EXTENT of the picture's shorter side, at least 14 px, stars and
+# hexagons 18: smaller ones read as circles) however many there are: otherwise shapes shrink as their number
+# grows, and a model can answer "how many" from how big the shapes are (the built-in model undercounted
+# small objects seen from above by one, more often the more there were).
 SMALL_SHARE = 0.3
 SMALL_EXTENT = (0.08, 0.22)
+SMALL_MIN_PX = {"star": 18, "hexagon": 18}
 POINTED = ("triangle", "star")  # never partly hidden: a triangle without its tip is no triangle
 DESCRIBE_QUESTIONS = ("what is in the image?", "describe the image.", "what shapes are in the image?",
                       "what do you see in the image?", "which shapes are in the picture?",
@@ -227,6 +229,8 @@ class ShapesWorld:
             attempts += 1
             extent = rng.randint(low, max(low, high))
             kind = rng.choice(SHAPES)
+            if small:
+                extent = max(extent, SMALL_MIN_PX.get(kind, 0))
             w = h = float(extent)
             if kind != "star" and kind != "hexagon":  # thin and thick ones; circles stay round
                 h = extent * rng.uniform(*{"circle": (0.92, 1.0), "rectangle": (0.25, 1.0)}.get(kind, (0.5, 1.0)))
