@@ -66,3 +66,22 @@ def test_the_second_stage_runs_alone_from_a_checkpoint_run_after_run(tiny_model_
     record_file.write_text(json.dumps(record))
     older = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir, reuse=True))
     assert [r["clip_questions"] for r in older["v2"]["runs"]] == ["conversation", "grouped"]
+
+
+@pytest.mark.heavy  # three fine-tuning runs (minutes on a busy CPU); tests/unit/test_demo_v2_mixes.py is fast
+def test_follow_up_runs_train_on_their_mixes_after_the_second_stage(tiny_model_dir, tmp_path, monkeypatch):
+    from vreason.train import demo_v2_mixes
+    from vreason.train.demo_v2_mixes import FollowUp, Mix
+
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "count", Mix("count-weighted", 3, ("all",), {"clip": 1, "picture": 1}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "count-focus", Mix("count", 2, ("count",), {"any": 2}))
+    work, out = tmp_path / "work", tmp_path / "out"
+    v2 = V2Config(varied_scenes=2, plain_scenes=2, clips=1, easy_vqa=False, steps=(1,), learning_rates=(1e-4,),
+                  train_vision=(True,), batch_size=2,
+                  follow_ups=(FollowUp("count", 1, 1e-4), FollowUp("count-focus", 3, 5e-5, stop_after=2)))
+    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir))
+    assert set(summary["stages"]) == {"v2-data", "v2-1", "v2-mix-count", "v2-2", "v2-mix-count-focus", "v2-3"}
+    follow = summary["v2"]["follow_ups"]
+    assert [(r["mix"], r["steps"], r["planned_steps"]) for r in follow] == [("count", 1, 1), ("count-focus", 2, 3)]
+    assert (out / "model.safetensors").read_bytes() == (work / "v2-3" / "model.safetensors").read_bytes()
+    assert json.loads((work / "v2-3" / "finetune_result.json").read_text())["config"]["model"] == str(work / "v2-2")

@@ -202,7 +202,22 @@ def _v2_line(summary: dict) -> str:
             f"or noisy backgrounds, JPEG artefacts, touching shapes, small shapes in every number; with open "
             f"\"describe the image\" answers and JSON answers), {c['plain_scenes']} plain scenes, {c['clips']} "
             f"shapes-world clips (shapes appear, disappear and move) and easy-VQA's train split again: "
-            f"{v2['train_rows']:,} rows, batches of {c['batch_size']} sequences, cosine schedules: {runs}.")
+            f"{v2['train_rows']:,} rows, batches of {c['batch_size']} sequences, cosine schedules: {runs}."
+            f"{_follow_ups_line(v2.get('follow_ups') or [])}")
+
+
+def _follow_ups_line(follow_ups: list[dict]) -> str:
+    """The follow-up runs (demo_v2_mixes.py) after the second stage's, each on its own mix of data."""
+    if not follow_ups:
+        return ""
+    from vreason.train.demo_v2_mixes import MIX_WORDS
+
+    runs = "; then ".join(
+        f"{MIX_WORDS.get(r['mix'], r['mix'])}: {r['steps']:,}"
+        f"{' of ' + format(r['planned_steps'], ',') + ' planned' if r['steps'] < r['planned_steps'] else ''} steps "
+        f"at lr {r['learning_rate']} (mean train loss {r['train_loss']:.4f})" for r in follow_ups)
+    return (f"\n- Then {len(follow_ups)} follow-up runs, the whole model training, each on its own mix of new data "
+            f"and whole pictures and clips sampled from the second stage's (`vreason.train.demo_v2_mixes`): {runs}.")
 
 
 def _clip_questions(run: dict) -> str:

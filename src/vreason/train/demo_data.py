@@ -47,8 +47,8 @@ def _vary_case(question: str, rng: random.Random) -> str:
     return question[:1].upper() + question[1:] if rng.random() < 0.5 else question
 
 
-def _image_rows(image: str, qas: list[tuple[str, str]], rng: random.Random, conversation_share: float,
-                ) -> Iterator[dict]:
+def image_rows(image: str, qas: list[tuple[str, str]], rng: random.Random,
+               conversation_share: float = CONVERSATION_SHARE) -> Iterator[dict]:
     """One image's questions: single-question rows, or (with probability `conversation_share`) conversations."""
     if len(qas) > 1 and rng.random() < conversation_share:
         for start in range(0, len(qas), MAX_TURNS):
@@ -75,7 +75,7 @@ def write_shapes_train(out: Path, scenes: int, seed: int, conversation_share: fl
             scene = world.scene(rng.choice(scene_kinds))
             name = f"images/s{index:06d}.png"
             scene.image.save(out / name, **png)
-            for row in _image_rows(name, [(qa.question, qa.answer) for qa in scene.qas], rng, conversation_share):
+            for row in image_rows(name, [(qa.question, qa.answer) for qa in scene.qas], rng, conversation_share):
                 handle.write(json.dumps(row) + "\n")
                 rows += 1
     return rows
@@ -135,7 +135,7 @@ def write_easy_vqa(out: Path, split: str, seed: int, multi_turn: bool,
         rng = random.Random(seed)
         for image_id, qas in grouped.items():
             rng.shuffle(qas)
-            for row in _image_rows(paths[image_id], qas, rng, conversation_share):
+            for row in image_rows(paths[image_id], qas, rng, conversation_share):
                 handle.write(json.dumps(row) + "\n")
                 rows += 1
     return rows

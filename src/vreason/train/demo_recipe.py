@@ -202,7 +202,7 @@ def _first_summary(work: Path, result, warm, settled: list, stages: dict, config
 
 def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: float) -> dict:
     """The second stage (demo_v2.py) from `base`, whose training_summary.json says how the first was made."""
-    from vreason.train import demo_v2
+    from vreason.train import demo_v2, demo_v2_mixes
     from vreason.train.finetune import FinetuneResult, finetune
 
     v2 = config.v2 or V2Config()
@@ -229,6 +229,17 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
         record = json.loads((Path(run.output_dir) / STAGE_RECORD).read_text())
         clip_questions.append(record.get("clip_questions", "conversation"))
         base = Path(run.output_dir)
+    follow_ups = []
+    for k, follow in enumerate(v2.follow_ups):
+        mix = stage(f"v2-mix-{follow.mix}", folder / follow.mix,
+                    lambda follow=follow, k=k: str(demo_v2_mixes.write_mix(folder, follow.mix, v2.seed + 10 + k,
+                                                                            v2.workers)))
+        output = config.work / f"v2-{len(v2.steps) + k + 1}"
+        run = demo_v2.follow_up_config(Path(mix), base, output, v2, k)
+        result = stage(f"v2-{len(v2.steps) + k + 1}", output, lambda run=run: finetune(run), FinetuneResult)
+        follow_ups.append({"mix": follow.mix, "steps": result.steps, "planned_steps": follow.steps,
+                           "learning_rate": follow.learning_rate, "train_loss": result.train_loss})
+        base = output
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
     summary["stages"] = {**first["stages"], **stages}
     summary["wall_s"] = first.get("wall_s", 0) + round(time.perf_counter() - started)
@@ -237,6 +248,7 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
                                "train_vision": v2.train_vision[i], "clip_repeats": v2.repeats(i),
                                "clip_questions": clip_questions[i]}
                               for i, r in enumerate(results)],
+                     "follow_ups": follow_ups,
                      "config": {k: str(v) for k, v in asdict(v2).items()}}
     return _finish(base, config, summary)
 
@@ -322,6 +334,9 @@ def main() -> None:
                         help="second-stage runs (1-based) in which the vision tower trains too")
     parser.add_argument("--v2-clip-repeats", type=int, nargs="*", default=[],
                         help="per second-stage run: times each clip's rows are in its training file (default 1)")
+    parser.add_argument("--v2-follow-ups", nargs="*", default=[], metavar="MIX:STEPS:LR[:STOP]",
+                        help="after the second stage's runs, runs on their own data mixes (demo_v2_mixes.MIXES), "
+                             "e.g. count:400:1e-4; 'shipped' for the ones that made the built-in model")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
     args = parser.parse_args()
@@ -332,7 +347,8 @@ def main() -> None:
         return
     v2 = V2Config(steps=tuple(args.v2_steps), learning_rates=tuple(args.v2_lr), batch_size=args.batch_size,
                   train_vision=tuple(i + 1 in args.v2_vision_runs for i in range(len(args.v2_steps))),
-                  workers=args.workers, time_limit_s=args.time_limit, clip_repeats=tuple(args.v2_clip_repeats))
+                  workers=args.workers, time_limit_s=args.time_limit, clip_repeats=tuple(args.v2_clip_repeats),
+                  follow_ups=_follow_ups(args.v2_follow_ups))
     summary = build(RecipeConfig(out=args.out, work=args.work, scenes=args.scenes, warmup_steps=args.warmup_steps,
                                  position_bins=args.position_bins, epochs=args.epochs,
                                  settle_steps=tuple(n for n in args.settle_steps if n > 0),
@@ -344,6 +360,22 @@ def main() -> None:
                                  v2=v2 if args.v2 or args.from_model else None,
                                  from_model=args.from_model))
     print(json.dumps(summary, indent=1))
+
+
+def _follow_ups(specs: list[str]) -> tuple:
+    from vreason.train.demo_v2_mixes import SHIPPED_FOLLOW_UPS, FollowUp
+
+    if specs == ["shipped"]:
+        return SHIPPED_FOLLOW_UPS
+    follow_ups = []
+    for spec in specs:
+        parts = spec.split(":")
+        try:
+            follow_ups.append(FollowUp(parts[0], int(parts[1]), float(parts[2]),
+                                       int(parts[3]) if len(parts) > 3 else None))
+        except (IndexError, ValueError) as error:
+            raise SystemExit(f"--v2-follow-ups {spec}: expected MIX:STEPS:LR[:STOP] ({error})") from None
+    return tuple(follow_ups)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vreason.train.demo_v2_mixes import FollowUp
+
 V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"
 # A part whose record has another format is written again: clips moved from multi-turn conversations (1) to one
@@ -60,6 +62,8 @@ class V2Config:
     # Clips are 6,000 of the 28,224 sequences the trainer makes of the default data (questions grouped per
     # image or clip: 21%); repeated 8 times they are 68% of a run's sequences (each copy its own group).
     clip_repeats: tuple[int, ...] = ()
+    # after the runs: follow-up runs, each on its own mix of new and sampled data (demo_v2_mixes.py)
+    follow_ups: tuple[FollowUp, ...] = ()
 
     def __post_init__(self) -> None:
         runs = len(self.steps)
@@ -178,3 +182,16 @@ def finetune_config(data: Path, base: Path, output: Path, config: V2Config, run:
         train_vision=config.train_vision[run], max_steps=config.steps[run], batch_size=config.batch_size,
         learning_rate=config.learning_rates[run], warmup_ratio=0.03, weight_decay=0.01, save_steps=100,
         seed=config.seed + run, dtype="float32", workers=config.workers, time_limit_s=config.time_limit_s)
+
+
+def follow_up_config(data: Path, base: Path, output: Path, config: V2Config, index: int):
+    """Follow-up run `index` (0-based) from `base`: the whole model trains, on its mix."""
+    from vreason.train.finetune import FinetuneConfig
+
+    follow = config.follow_ups[index]
+    return FinetuneConfig(
+        train_data=str(data), output_dir=str(output), model=str(base), eval_fraction=0.0, method="full",
+        train_vision=True, max_steps=follow.steps, stop_after_steps=follow.stop_after, batch_size=config.batch_size,
+        learning_rate=follow.learning_rate, warmup_ratio=0.03, weight_decay=0.01, save_steps=100,
+        seed=config.seed + len(config.steps) + index, dtype="float32", workers=config.workers,
+        time_limit_s=config.time_limit_s)

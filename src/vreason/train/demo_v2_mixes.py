@@ -1,0 +1,177 @@
+"""Follow-up runs of the second stage: each trains from where the last ended on its own mix of data, drawn
+for it and sampled from the second stage's files, to teach what the mixed runs left unlearnt.
+
+Why mixes rather than more steps on the whole file: on a CPU a run is a few hundred steps, and the families
+still wrong after the second stage's runs (appear/disappear, the start/end questions, counting small shapes)
+were a small share of its sequences. A mix puts them in front without dropping the rest: every mix keeps a
+sample of the second stage's media groups (a picture or clip with all its questions) as rehearsal.
+
+    MIXES["changes"]      4,000 new clips where one shape appears or disappears (the families at chance),
+                          with 2,400 clip, 4,000 varied-picture and 1,000 other picture groups of all_train
+    MIXES["clips"]        every clip group of all_train and of "changes", and 2,500 picture groups
+    MIXES["count"]        9,000 new varied scenes, count questions three times as likely as in the second
+                          stage, with 1,500 clip and 3,000 picture groups of all_train
+    MIXES["count-focus"]  4,000 new varied scenes asking only "how many", with 6,000 groups of "count"
+
+`write_mix` writes mix `name` into `folder` (beside all_train.jsonl, paths relative to it) and returns the
+file; new media go to `folder/<name>/`. Deterministic per seed (clips are encoded in worker processes, each
+from its own seed and index).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Mix:
+    new: str  # what is drawn for the run: "change-clips", "count-weighted", "count" or "" (nothing)
+    new_items: int
+    sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
+    # group kind -> how many: "clip", "varied" (pictures of the varied part), "other" (other pictures),
+    # "picture" (any picture), "any"; -1 takes them all
+    sample: dict[str, int] = field(default_factory=dict)
+
+
+MIXES = {
+    "changes": Mix("change-clips", 4000, ("all",), {"clip": 2400, "varied": 4000, "other": 1000}),
+    "clips": Mix("", 0, ("all", "changes"), {"clip": -1, "picture": 2500}),
+    "count": Mix("count-weighted", 9000, ("all",), {"clip": 1500, "picture": 3000}),
+    "count-focus": Mix("count", 4000, ("count",), {"any": 6000}),
+}
+# what each mix is, in the model card's words
+MIX_WORDS = {
+    "changes": "4,000 new clips where one shape appears or disappears, with 7,400 sampled pictures and clips",
+    "clips": "every clip with 2,500 sampled pictures",
+    "count": "9,000 new varied scenes weighted to counting, with 4,500 sampled pictures and clips",
+    "count-focus": "4,000 new varied scenes asking only how many, with 6,000 pictures and clips of the previous mix",
+}
+BLOCK = 250  # scenes drawn per worker job
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One follow-up run: its mix, cosine schedule length and learning rate; `stop_after` ends it early
+    (the shipped model's "clips" run was stopped by a time limit after 201 of its 340 steps)."""
+
+    mix: str
+    steps: int
+    learning_rate: float
+    stop_after: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mix not in MIXES:
+            raise ValueError(f"unknown mix {self.mix!r}; choose from {', '.join(MIXES)}")
+
+
+# The follow-ups that made the shipped model, in order (after the second stage's runs).
+SHIPPED_FOLLOW_UPS = (
+    FollowUp("changes", 300, 1e-4),
+    FollowUp("clips", 340, 1e-4, stop_after=201),
+    FollowUp("count", 400, 1e-4),
+    FollowUp("count-focus", 250, 5e-5),
+)
+
+
+def mix_path(folder: Path, name: str) -> Path:
+    return folder / f"mix_{name}.jsonl"
+
+
+def write_mix(folder: Path, name: str, seed: int, workers: int = 1) -> Path:
+    """Mix `name`'s training file in `folder` (which holds all_train.jsonl and any mix it samples)."""
+    mix = MIXES[name]
+    for source in mix.sources:
+        if source != "all" and not mix_path(folder, source).is_file():
+            raise ValueError(f"mix {name!r} samples mix {source!r}: write mix {source!r} first")
+    new = _draw(folder, name, mix, seed, max(1, workers))
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    seen: set[str] = set()
+    for source in mix.sources:
+        path = folder / "all_train.jsonl" if source == "all" else mix_path(folder, source)
+        for line in path.read_text().splitlines():
+            if line in seen:  # a mix repeats rows of all_train: each row once per group
+                continue
+            seen.add(line)
+            row = json.loads(line)
+            groups[(_kind(row), _media(row) or line)].append(row)
+    rng = random.Random(seed)
+    keys = sorted(groups)
+    kept: list[tuple[str, str]] = []
+    for kind, wanted in mix.sample.items():
+        pool = [k for k in keys if kind == "any" or k[0] == kind or (kind == "picture" and k[0] != "clip")]
+        kept += pool if wanted < 0 else rng.sample(pool, min(wanted, len(pool)))
+    rows = [row for key in kept for row in groups[key]] + new
+    rng.shuffle(rows)
+    target = mix_path(folder, name)
+    partial = target.with_suffix(".partial")
+    partial.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    partial.replace(target)  # a file that exists is whole
+    return target
+
+
+def _media(row: dict) -> str | None:
+    if "video" in row or "image" in row:
+        return row.get("video") or row.get("image")
+    for message in row.get("messages", []):
+        for part in message.get("content", []) if isinstance(message.get("content"), list) else []:
+            if "video" in part or "image" in part:
+                return part.get("video") or part.get("image")
+    return None
+
+
+def _kind(row: dict) -> str:
+    media = str(_media(row) or "")
+    if media.endswith(".mp4") or "video" in row:
+        return "clip"
+    return "varied" if media.startswith("varied/") else "other"
+
+
+def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[dict]:
+    if not mix.new:
+        return []
+    out = folder / name
+    (out / "media").mkdir(parents=True, exist_ok=True)
+    if mix.new == "change-clips":
+        jobs = [(out, name, seed, index) for index in range(mix.new_items)]
+        work = _change_clip
+    else:
+        jobs = [(out, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
+                for block in range((mix.new_items + BLOCK - 1) // BLOCK)]
+        work = _scenes
+    if workers > 1:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(workers) as pool:
+            return [row for rows in pool.imap(work, jobs) for row in rows]
+    return [row for job in jobs for row in work(job)]
+
+
+def _change_clip(job) -> list[dict]:
+    from vreason.train.shapes_clips import TRAIN, ClipWorld, clip_rows, encode
+
+    out, name, seed, index = job
+    clip = ClipWorld(seed, TRAIN).clip(index, ("appear1", "disappear")[index % 2])
+    path = f"{name}/media/c{index:06d}.mp4"
+    encode(clip, out.parent / path)
+    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"))
+
+
+def _scenes(job) -> list[dict]:
+    from vreason.train.demo_data import VARIED_SCENE_KINDS, image_rows
+    from vreason.train.shapes_world import ShapesWorld
+
+    out, name, new, seed, block, count = job
+    world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=True)
+    rng = random.Random(f"{seed}:{block}")
+    kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
+    rows: list[dict] = []
+    for i in range(count):
+        scene = world.scene(rng.choice(kinds))
+        path = f"{name}/media/b{block:03d}_{i:04d}.png"
+        scene.image.save(out.parent / path, compress_level=3)  # noisy pictures: zlib 3 writes 2.4x faster
+        rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))
+    return rows

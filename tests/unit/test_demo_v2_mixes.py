@@ -1,0 +1,91 @@
+"""Follow-up mixes of the second stage (train/demo_v2_mixes.py): new data drawn for a run plus whole media
+groups sampled from earlier files, every path resolving from the file's folder, the same file for a seed."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from vreason.train import demo_v2_mixes
+from vreason.train.dataset import read_jsonl
+from vreason.train.demo_recipe import _follow_ups
+from vreason.train.demo_v2 import V2Config, write_data
+from vreason.train.demo_v2_mixes import SHIPPED_FOLLOW_UPS, FollowUp, Mix, write_mix
+
+SMALL = {
+    "changes": Mix("change-clips", 2, ("all",), {"clip": 1, "varied": 2, "other": 1}),
+    "clips": Mix("", 0, ("all", "changes"), {"clip": -1, "picture": 2}),
+    "count": Mix("count-weighted", 5, ("all",), {"clip": 1, "picture": 2}),
+    "count-focus": Mix("count", 4, ("count",), {"any": 3}),
+}
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, mix in SMALL.items():
+        monkeypatch.setitem(demo_v2_mixes.MIXES, name, mix)
+    write_data(tmp_path, V2Config(varied_scenes=4, plain_scenes=3, clips=2, easy_vqa=False))
+    return tmp_path
+
+
+def _groups(path: Path) -> Counter:
+    return Counter(demo_v2_mixes._media(json.loads(line)) for line in path.read_text().splitlines())
+
+
+def test_each_mix_draws_its_new_data_and_samples_whole_groups(folder: Path):
+    source = _groups(folder / "all_train.jsonl")
+    changes = write_mix(folder, "changes", seed=7)
+    groups = _groups(changes)
+    new = [m for m in groups if m.startswith("changes/")]
+    assert sorted(new) == ["changes/media/c000000.mp4", "changes/media/c000001.mp4"]
+    assert all((folder / m).is_file() for m in new)
+    sampled = [m for m in groups if not m.startswith("changes/")]
+    assert Counter(m.split("/")[0] for m in sampled) == {"clips": 1, "varied": 2, "plain": 1}
+    assert all(groups[m] == source[m] for m in sampled)  # a sampled picture or clip keeps all its questions
+    assert len(read_jsonl(changes).examples) == sum(groups.values())  # every path resolves
+
+    clips = _groups(write_mix(folder, "clips", seed=8))
+    assert {m for m in clips if m.endswith(".mp4")} == {m for m in source if m.endswith(".mp4")} | set(new)
+    assert len([m for m in clips if not m.endswith(".mp4")]) == 2
+
+    count = write_mix(folder, "count", seed=9)
+    assert count.read_text() == write_mix(folder, "count", seed=9).read_text()  # the same file for a seed
+    focus = write_mix(folder, "count-focus", seed=10)
+    drawn = [json.loads(line) for line in focus.read_text().splitlines() if "count-focus/" in line]
+    questions = [r["question"] for r in drawn if "question" in r] + [
+        part["text"] for r in drawn for m in r.get("messages", []) if m["role"] == "user"
+        for part in m["content"] if part.get("type") == "text"]
+    assert drawn
+    assert all(q.lower().startswith("how many") for q in questions)
+    assert len({m for m in _groups(focus) if not m.startswith("count-focus/")}) == 3
+
+
+def test_a_mix_that_samples_another_needs_it_written_first(folder: Path):
+    with pytest.raises(ValueError, match="write mix 'changes' first"):
+        write_mix(folder, "clips", seed=1)
+
+
+def test_follow_ups_are_named_by_mix_and_parsed_from_the_command_line():
+    with pytest.raises(ValueError, match="unknown mix"):
+        FollowUp("counting", 10, 1e-4)
+    assert _follow_ups(["count:400:1e-4", "clips:340:1e-4:201"]) == (
+        FollowUp("count", 400, 1e-4), FollowUp("clips", 340, 1e-4, stop_after=201))
+    assert _follow_ups(["shipped"]) == SHIPPED_FOLLOW_UPS
+    assert [f.mix for f in SHIPPED_FOLLOW_UPS] == ["changes", "clips", "count", "count-focus"]
+    with pytest.raises(SystemExit, match="MIX:STEPS:LR"):
+        _follow_ups(["count:many:1e-4"])
+
+
+def test_the_card_tells_each_follow_up_and_a_run_stopped_early():
+    from vreason.train.demo_card import _follow_ups_line
+
+    line = _follow_ups_line([
+        {"mix": "clips", "steps": 201, "planned_steps": 340, "learning_rate": 1e-4, "train_loss": 0.375},
+        {"mix": "count", "steps": 400, "planned_steps": 400, "learning_rate": 1e-4, "train_loss": 0.449}])
+    assert "2 follow-up runs" in line
+    assert "every clip with 2,500 sampled pictures: 201 of 340 planned steps at lr 0.0001" in line
+    assert "counting, with 4,500 sampled pictures and clips: 400 steps at lr 0.0001" in line
+    assert _follow_ups_line([]) == ""
