@@ -13,7 +13,7 @@ from vreason.train import demo_v2_mixes
 from vreason.train.dataset import read_jsonl
 from vreason.train.demo_recipe import _follow_ups
 from vreason.train.demo_v2 import V2Config, write_data
-from vreason.train.demo_v2_mixes import SHIPPED_FOLLOW_UPS, FollowUp, Mix, write_mix
+from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, Mix, write_mix
 
 SMALL = {
     "changes": Mix("change-clips", 2, ("all",), {"clip": 1, "varied": 2, "other": 1}),
@@ -73,8 +73,8 @@ def test_follow_ups_are_named_by_mix_and_parsed_from_the_command_line():
         FollowUp("counting", 10, 1e-4)
     assert _follow_ups(["count:400:1e-4", "clips:340:1e-4:201"]) == (
         FollowUp("count", 400, 1e-4), FollowUp("clips", 340, 1e-4, stop_after=201))
-    assert _follow_ups(["shipped"]) == SHIPPED_FOLLOW_UPS
-    assert [f.mix for f in SHIPPED_FOLLOW_UPS] == ["changes", "clips", "count", "count-focus"]
+    assert _follow_ups(["candidate"]) == CANDIDATE_FOLLOW_UPS
+    assert [f.mix for f in CANDIDATE_FOLLOW_UPS] == ["changes", "clips", "count", "count-focus"]
     with pytest.raises(SystemExit, match="MIX:STEPS:LR"):
         _follow_ups(["count:many:1e-4"])
 

@@ -336,7 +336,7 @@ def main() -> None:
                         help="per second-stage run: times each clip's rows are in its training file (default 1)")
     parser.add_argument("--v2-follow-ups", nargs="*", default=[], metavar="MIX:STEPS:LR[:STOP]",
                         help="after the second stage's runs, runs on their own data mixes (demo_v2_mixes.MIXES), "
-                             "e.g. count:400:1e-4; 'shipped' for the ones that made the built-in model")
+                             "e.g. count:400:1e-4; 'candidate' for the ones that made the best candidate so far")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
     args = parser.parse_args()
@@ -363,10 +363,10 @@ def main() -> None:
 
 
 def _follow_ups(specs: list[str]) -> tuple:
-    from vreason.train.demo_v2_mixes import SHIPPED_FOLLOW_UPS, FollowUp
+    from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp
 
-    if specs == ["shipped"]:
-        return SHIPPED_FOLLOW_UPS
+    if specs == ["candidate"]:
+        return CANDIDATE_FOLLOW_UPS
     follow_ups = []
     for spec in specs:
         parts = spec.split(":")

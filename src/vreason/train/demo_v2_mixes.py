@@ -56,7 +56,7 @@ BLOCK = 250  # scenes drawn per worker job
 @dataclass(frozen=True)
 class FollowUp:
     """One follow-up run: its mix, cosine schedule length and learning rate; `stop_after` ends it early
-    (the shipped model's "clips" run was stopped by a time limit after 201 of its 340 steps)."""
+    (the candidate's "clips" run was stopped by a time limit after 201 of its 340 steps)."""
 
     mix: str
     steps: int
@@ -68,8 +68,9 @@ class FollowUp:
             raise ValueError(f"unknown mix {self.mix!r}; choose from {', '.join(MIXES)}")
 
 
-# The follow-ups that made the shipped model, in order (after the second stage's runs).
-SHIPPED_FOLLOW_UPS = (
+# The follow-ups that made the second stage's best candidate so far, in order, after the second stage's runs
+# (benchmarks/RESULTS.md, "Follow-up runs"; not shipped: the built-in model is still the first stage's).
+CANDIDATE_FOLLOW_UPS = (
     FollowUp("changes", 300, 1e-4),
     FollowUp("clips", 340, 1e-4, stop_after=201),
     FollowUp("count", 400, 1e-4),
