@@ -148,6 +148,30 @@ def test_small_shapes_come_in_every_number():
             assert small <= 0.7 * len(sizes)  # and large shapes still come in numbers too
 
 
+def test_the_same_colour_and_shape_come_more_than_once_in_some_scenes():
+    """Two yellow circles: counted as two, described as "two yellow circles", never asked about as "the circle"."""
+    scenes = [s for s in _scenes(11, 200, kinds=("count", "describe", "color")) if len(s.shapes) > 1]
+    repeated = [s for s in scenes if len({x.name for x in s.shapes}) < len(s.shapes)]
+    assert len(repeated) >= 0.15 * len(scenes)
+    for scene in repeated:
+        kinds = [x.kind for x in scene.shapes]
+        for qa in scene.qas:
+            if qa.question == "how many shapes are there?":
+                assert qa.answer == str(len(scene.shapes))
+            if qa.kind == "color":  # asked only of a shape whose kind is alone in the scene
+                assert sum(f"the {k}" in qa.question.lower() for k in kinds if kinds.count(k) == 1) == 1
+
+
+def test_varied_colour_questions_come_in_more_wordings_and_plain_ones_do_not():
+    varied = [qa for s in _scenes(12, 120, kinds=("color",)) for qa in s.qas]
+    assert any("colour" in qa.question for qa in varied)
+    assert any(qa.question == "what colour is it?" for qa in varied)
+    assert all(qa.answer in PALETTE for qa in varied)
+    plain = ShapesWorld(12)
+    assert not any("colour" in qa.question or "which" in qa.question
+                   for _ in range(120) for qa in plain.scene("color").qas)
+
+
 def test_overlap_hides_at_most_a_quarter_of_a_shape_and_happens():
     overlapped = 0
     for scene in _scenes(8, 80, kinds=(None, "count")):

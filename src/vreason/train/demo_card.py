@@ -54,9 +54,10 @@ right) and "json" (a single shape's colour and shape) are asked for what the mod
 
 The training generator's varied pictures (`ShapesWorld(varied=True)`, held-out seed {VARIED_SEED}): anti-aliased,
 outlined or bordered, rotated, 64-512 px and not always square, tinted, gradient or noisy backgrounds, JPEG
-artefacts, touching shapes, small shapes in every number; with the open ("describe": every shape with its
-colour, left to right) and JSON ("json": colour and shape as a JSON object, or a list for several shapes,
-scored by parsed value) families.
+artefacts, touching shapes, small shapes in every number, the same colour and shape more than once; colour asked
+in more wordings ("what colour is it?"); with the open ("describe": every shape with its colour, left to right)
+and JSON ("json": colour and shape as a JSON object, or a list for several shapes, scored by parsed value)
+families.
 
 | questions | count | exact match | IoU >= 0.5 | quality bar |
 |---|---|---|---|---|
@@ -199,7 +200,8 @@ def _v2_line(summary: dict) -> str:
         f"mean train loss {r['train_loss']:.4f})" for r in v2["runs"])
     return (f"\n- Then the second stage (`vreason.train.demo_v2`), from the settled model: {c['varied_scenes']} varied "
             f"shapes-world scenes (anti-aliased, outlined, rotated, 64-512 px and not always square, tinted, gradient "
-            f"or noisy backgrounds, JPEG artefacts, touching shapes, small shapes in every number; with open "
+            f"or noisy backgrounds, JPEG artefacts, touching shapes, small shapes in every number, the same colour and "
+            f"shape more than once; with open "
             f"\"describe the image\" answers and JSON answers), {c['plain_scenes']} plain scenes, {c['clips']} "
             f"shapes-world clips (shapes appear, disappear and move) and easy-VQA's train split again: "
             f"{v2['train_rows']:,} rows, batches of {c['batch_size']} sequences, cosine schedules: {runs}."

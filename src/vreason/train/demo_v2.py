@@ -37,8 +37,9 @@ PART_RECORD = "part.json"
 # from shapes turned within 10 degrees and shades within +-40 a channel (1) to turned within 25 and shades
 # across each colour name's share of CIELAB (4: shapes_varied.MAX_ROTATION, shade; 2 was an RGB-distance rule
 # that called some greenish shades gray, 3 left dark reds and some blues nobody's colour); then 30% of varied
-# scenes with small shapes only, in every number (5: shapes_world.SMALL_SHARE).
-PART_FORMATS = {"clips": 3, "varied": 5}
+# scenes with small shapes only, in every number (5: shapes_world.SMALL_SHARE); then 20% with repeated colours and
+# shapes and colour questions in more wordings (6: REPEAT_SHARE, VARIED_COLOR_QUESTIONS).
+PART_FORMATS = {"clips": 3, "varied": 6}
 
 
 @dataclass

@@ -49,6 +49,14 @@ MAX_HIDDEN = 0.15  # the most of a shape a later one may hide
 SMALL_SHARE = 0.3
 SMALL_EXTENT = (0.08, 0.22)
 SMALL_MIN_PX = {"star": 18, "hexagon": 18}
+# Varied scenes whose shapes share one or two colours and one or two kinds, so the same colour and shape come
+# more than once (two yellow circles): with 10 x 5 to choose from they seldom do, and the model learned to count
+# the different ones (seen from above, 3D objects have two silhouettes and repeat often).
+REPEAT_SHARE = 0.2
+# Varied scenes also ask for a colour in the words people use beyond the plain scenes' four
+VARIED_COLOR_QUESTIONS = ("what colour is the shape?", "what colour is it?", "what color is it?",
+                          "which colour is the {kind}?", "which color is the {kind}?", "what colour is the {kind}?")
+VARIED_WORDING_SHARE = 0.4
 POINTED = ("triangle", "star")  # never partly hidden: a triangle without its tip is no triangle
 DESCRIBE_QUESTIONS = ("what is in the image?", "describe the image.", "what shapes are in the image?",
                       "what do you see in the image?", "which shapes are in the picture?",
@@ -217,6 +225,9 @@ class ShapesWorld:
         overlap = count > 1 and rng.random() < OVERLAP_SHARE
         gap = rng.choice((0, 1, 2, max(2, side // 40)))  # 0: shapes may touch
         small = rng.random() < SMALL_SHARE
+        repeated = count > 1 and rng.random() < REPEAT_SHARE
+        colors = rng.sample(list(PALETTE), rng.randint(1, 2)) if repeated else list(PALETTE)
+        kinds = rng.sample(SHAPES, rng.randint(1, 2)) if repeated else SHAPES
         if small:
             low, high = max(14, int(side * SMALL_EXTENT[0])), int(side * SMALL_EXTENT[1])
         else:
@@ -228,7 +239,7 @@ class ShapesWorld:
         while len(shapes) < count and attempts < 200:
             attempts += 1
             extent = rng.randint(low, max(low, high))
-            kind = rng.choice(SHAPES)
+            kind = rng.choice(kinds)
             if small:
                 extent = max(extent, SMALL_MIN_PX.get(kind, 0))
             w = h = float(extent)
@@ -262,7 +273,7 @@ class ShapesWorld:
                     continue
                 if any(hidden[i] and shapes[i].kind in POINTED for i in range(len(shapes))):
                     continue
-            color = rng.choice(list(PALETTE))
+            color = rng.choice(colors)
             paint = self._paint(color)
             image.paste(paint, (drawn.x, drawn.y), drawn.paint)  # blended by coverage: anti-aliased edges
             if drawn.border is not None and varied.covered(drawn.border).sum() > 0.25 * covers.sum():
@@ -321,10 +332,18 @@ class ShapesWorld:
         rng = self.rng
         if len(scene.shapes) == 1:
             s = scene.shapes[0]
+            if self.varied and rng.random() < VARIED_WORDING_SHARE:
+                return [QA("color", rng.choice(VARIED_COLOR_QUESTIONS).format(kind=s.kind), s.color)]
             q = rng.choice(("what color is the shape?", f"what color is the {s.kind}?",
                             "what is the color of the shape?", f"what is the color of the {s.kind}?"))
             return [QA("color", q, s.color)]
-        return [QA("color", f"what color is the {s.kind}?", s.color) for s in self._unique(scene, "kind")[:2]]
+        out = []
+        for s in self._unique(scene, "kind")[:2]:
+            q = f"what color is the {s.kind}?"
+            if self.varied and rng.random() < VARIED_WORDING_SHARE:  # only wordings that name the shape
+                q = rng.choice([w for w in VARIED_COLOR_QUESTIONS if "{kind}" in w]).format(kind=s.kind)
+            out.append(QA("color", q, s.color))
+        return out
 
     def _shape_qas(self, scene: Scene) -> list[QA]:
         rng = self.rng
