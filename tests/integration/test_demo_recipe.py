@@ -84,4 +84,7 @@ def test_follow_up_runs_train_on_their_mixes_after_the_second_stage(tiny_model_d
     follow = summary["v2"]["follow_ups"]
     assert [(r["mix"], r["steps"], r["planned_steps"]) for r in follow] == [("count", 1, 1), ("count-focus", 2, 3)]
     assert (out / "model.safetensors").read_bytes() == (work / "v2-3" / "model.safetensors").read_bytes()
-    assert json.loads((work / "v2-3" / "finetune_result.json").read_text())["config"]["model"] == str(work / "v2-2")
+    last = json.loads((work / "v2-3" / "finetune_result.json").read_text())["config"]
+    assert last["model"] == str(work / "v2-2")
+    assert last["train_data"] == str(work / "v2-data" / "mix_count-focus.jsonl")
+    assert (work / "v2-data" / "mixes" / "count-focus" / "stage.json").is_file()

@@ -39,10 +39,10 @@ def test_each_mix_draws_its_new_data_and_samples_whole_groups(folder: Path):
     source = _groups(folder / "all_train.jsonl")
     changes = write_mix(folder, "changes", seed=7)
     groups = _groups(changes)
-    new = [m for m in groups if m.startswith("changes/")]
-    assert sorted(new) == ["changes/media/c000000.mp4", "changes/media/c000001.mp4"]
+    new = [m for m in groups if m.startswith("mixes/changes/")]
+    assert sorted(new) == ["mixes/changes/media/c000000.mp4", "mixes/changes/media/c000001.mp4"]
     assert all((folder / m).is_file() for m in new)
-    sampled = [m for m in groups if not m.startswith("changes/")]
+    sampled = [m for m in groups if not m.startswith("mixes/")]
     assert Counter(m.split("/")[0] for m in sampled) == {"clips": 1, "varied": 2, "plain": 1}
     assert all(groups[m] == source[m] for m in sampled)  # a sampled picture or clip keeps all its questions
     assert len(read_jsonl(changes).examples) == sum(groups.values())  # every path resolves
@@ -54,13 +54,23 @@ def test_each_mix_draws_its_new_data_and_samples_whole_groups(folder: Path):
     count = write_mix(folder, "count", seed=9)
     assert count.read_text() == write_mix(folder, "count", seed=9).read_text()  # the same file for a seed
     focus = write_mix(folder, "count-focus", seed=10)
-    drawn = [json.loads(line) for line in focus.read_text().splitlines() if "count-focus/" in line]
+    drawn = [json.loads(line) for line in focus.read_text().splitlines() if "mixes/count-focus/" in line]
     questions = [r["question"] for r in drawn if "question" in r] + [
         part["text"] for r in drawn for m in r.get("messages", []) if m["role"] == "user"
         for part in m["content"] if part.get("type") == "text"]
     assert drawn
     assert all(q.lower().startswith("how many") for q in questions)
-    assert len({m for m in _groups(focus) if not m.startswith("count-focus/")}) == 3
+    assert len({m for m in _groups(focus) if not m.startswith("mixes/count-focus/")}) == 3
+
+
+def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
+    """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
+    its questions would be paired with the rewritten pictures of the same names."""
+    write_mix(folder, "count", seed=9)
+    assert (folder / "mixes" / "count" / "media").is_dir()
+    write_data(folder, V2Config(varied_scenes=5, plain_scenes=3, clips=2, easy_vqa=False))
+    assert not list(folder.glob("mix_*.jsonl"))
+    assert not (folder / "mixes").exists()
 
 
 def test_a_mix_that_samples_another_needs_it_written_first(folder: Path):
@@ -71,12 +81,20 @@ def test_a_mix_that_samples_another_needs_it_written_first(folder: Path):
 def test_follow_ups_are_named_by_mix_and_parsed_from_the_command_line():
     with pytest.raises(ValueError, match="unknown mix"):
         FollowUp("counting", 10, 1e-4)
-    assert _follow_ups(["count:400:1e-4", "clips:340:1e-4:201"]) == (
-        FollowUp("count", 400, 1e-4), FollowUp("clips", 340, 1e-4, stop_after=201))
+    assert _follow_ups(["changes:300:1e-4", "clips:340:1e-4:201"]) == (
+        FollowUp("changes", 300, 1e-4), FollowUp("clips", 340, 1e-4, stop_after=201))
     assert _follow_ups(["candidate"]) == CANDIDATE_FOLLOW_UPS
     assert [f.mix for f in CANDIDATE_FOLLOW_UPS] == ["changes", "clips", "count", "count-focus"]
     with pytest.raises(SystemExit, match="MIX:STEPS:LR"):
         _follow_ups(["count:many:1e-4"])
+
+
+def test_a_follow_up_that_samples_a_later_mix_is_refused_before_anything_trains():
+    with pytest.raises(SystemExit, match="samples mix 'changes': put a 'changes' follow-up before it"):
+        _follow_ups(["clips:340:1e-4", "changes:300:1e-4"])
+    with pytest.raises(ValueError, match="samples mix 'count'"):
+        V2Config(follow_ups=(FollowUp("count-focus", 10, 1e-4),))
+    assert V2Config(follow_ups=CANDIDATE_FOLLOW_UPS).follow_ups == CANDIDATE_FOLLOW_UPS
 
 
 def test_the_card_tells_each_follow_up_and_a_run_stopped_early():

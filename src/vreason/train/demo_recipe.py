@@ -231,11 +231,13 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
         base = Path(run.output_dir)
     follow_ups = []
     for k, follow in enumerate(v2.follow_ups):
-        mix = stage(f"v2-mix-{follow.mix}", folder / follow.mix,
-                    lambda follow=follow, k=k: str(demo_v2_mixes.write_mix(folder, follow.mix, v2.seed + 10 + k,
-                                                                            v2.workers)))
+        # the mix's file is found from the folder, not the record: a reused work folder may be spelled or placed
+        # differently from the run that wrote it
+        stage(f"v2-mix-{follow.mix}", demo_v2_mixes.mix_folder(folder, follow.mix),
+              lambda follow=follow, k=k: str(demo_v2_mixes.write_mix(folder, follow.mix, v2.seed + 10 + k,
+                                                                      v2.workers)))
         output = config.work / f"v2-{len(v2.steps) + k + 1}"
-        run = demo_v2.follow_up_config(Path(mix), base, output, v2, k)
+        run = demo_v2.follow_up_config(demo_v2_mixes.mix_path(folder, follow.mix), base, output, v2, k)
         result = stage(f"v2-{len(v2.steps) + k + 1}", output, lambda run=run: finetune(run), FinetuneResult)
         follow_ups.append({"mix": follow.mix, "steps": result.steps, "planned_steps": follow.steps,
                            "learning_rate": follow.learning_rate, "train_loss": result.train_loss})
@@ -363,7 +365,7 @@ def main() -> None:
 
 
 def _follow_ups(specs: list[str]) -> tuple:
-    from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp
+    from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, check_order
 
     if specs == ["candidate"]:
         return CANDIDATE_FOLLOW_UPS
@@ -375,6 +377,10 @@ def _follow_ups(specs: list[str]) -> tuple:
                                        int(parts[3]) if len(parts) > 3 else None))
         except (IndexError, ValueError) as error:
             raise SystemExit(f"--v2-follow-ups {spec}: expected MIX:STEPS:LR[:STOP] ({error})") from None
+    try:
+        check_order(tuple(follow_ups))
+    except ValueError as error:
+        raise SystemExit(f"--v2-follow-ups: {error}") from None
     return tuple(follow_ups)
 
 

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vreason.train.demo_v2_mixes import FollowUp
+from vreason.train.demo_v2_mixes import FollowUp, check_order, drop_mixes
 
 V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"
@@ -74,6 +74,7 @@ class V2Config:
             raise ValueError(f"clip_repeats needs one entry per run ({runs}), got {len(self.clip_repeats)}")
         if any(r < 1 for r in self.clip_repeats):
             raise ValueError(f"clip_repeats must be >= 1, got {self.clip_repeats}")
+        check_order(self.follow_ups)
 
     def repeats(self, run: int) -> int:
         return self.clip_repeats[run] if self.clip_repeats else 1
@@ -110,6 +111,7 @@ def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_P
     rows = 0
     for stale in folder.glob("all_train_clips*.jsonl"):  # copies of the file rewritten below
         stale.unlink()
+    drop_mixes(folder)  # they sample the file rewritten below, and drew their new scenes in its format
     with (folder / "all_train.jsonl").open("w") as target:
         for name in wanted:
             out = folder / name

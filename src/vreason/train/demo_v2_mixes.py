@@ -9,19 +9,22 @@ sample of the second stage's media groups (a picture or clip with all its questi
     MIXES["changes"]      4,000 new clips where one shape appears or disappears (the families at chance),
                           with 2,400 clip, 4,000 varied-picture and 1,000 other picture groups of all_train
     MIXES["clips"]        every clip group of all_train and of "changes", and 2,500 picture groups
-    MIXES["count"]        9,000 new varied scenes, count questions three times as likely as in the second
-                          stage, with 1,500 clip and 3,000 picture groups of all_train
+    MIXES["count"]        9,000 new varied scenes weighted to counting (count-only scenes 4 in 14, the second
+                          stage's 1 in 11; a count question in 60% of scenes, not 45%), with 1,500 clip and
+                          3,000 picture groups of all_train
     MIXES["count-focus"]  4,000 new varied scenes asking only "how many", with 6,000 groups of "count"
 
 `write_mix` writes mix `name` into `folder` (beside all_train.jsonl, paths relative to it) and returns the
-file; new media go to `folder/<name>/`. Deterministic per seed (clips are encoded in worker processes, each
-from its own seed and index).
+file; new media go to `folder/mixes/<name>/`. A mix is drawn from all_train.jsonl and the varied format of its
+day: `demo_v2.write_data` drops every mix (`drop_mixes`) whenever it rewrites all_train.jsonl. Deterministic per
+seed (clips are encoded in worker processes, each from its own seed and index).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +54,7 @@ MIX_WORDS = {
     "count-focus": "4,000 new varied scenes asking only how many, with 6,000 pictures and clips of the previous mix",
 }
 BLOCK = 250  # scenes drawn per worker job
+MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,20 @@ class FollowUp:
             raise ValueError(f"unknown mix {self.mix!r}; choose from {', '.join(MIXES)}")
 
 
+def check_order(follow_ups: tuple[FollowUp, ...]) -> None:
+    """Refuse, before anything trains, follow-ups whose mix samples a mix no earlier follow-up wrote."""
+    written: set[str] = set()
+    for follow in follow_ups:
+        missing = [s for s in MIXES[follow.mix].sources if s != "all" and s not in written]
+        if missing:
+            raise ValueError(f"follow-up mix {follow.mix!r} samples mix {missing[0]!r}: "
+                             f"put a {missing[0]!r} follow-up before it")
+        written.add(follow.mix)
+
+
 # The follow-ups that made the second stage's best candidate so far, in order, after the second stage's runs
-# (benchmarks/RESULTS.md, "Follow-up runs"; not shipped: the built-in model is still the first stage's).
+# (benchmarks/RESULTS.md, "Follow-up runs"; not shipped: the built-in model is still the first stage's). The
+# candidate trained on varied part format 5; the preset replays its runs on today's data, not its exact files.
 CANDIDATE_FOLLOW_UPS = (
     FollowUp("changes", 300, 1e-4),
     FollowUp("clips", 340, 1e-4, stop_after=201),
@@ -80,6 +96,18 @@ CANDIDATE_FOLLOW_UPS = (
 
 def mix_path(folder: Path, name: str) -> Path:
     return folder / f"mix_{name}.jsonl"
+
+
+def mix_folder(folder: Path, name: str) -> Path:
+    """Where mix `name` keeps its new media (and the recipe its stage record)."""
+    return folder / MIX_FOLDER / name
+
+
+def drop_mixes(folder: Path) -> None:
+    """Every mix of `folder`: their files sample an all_train.jsonl that is being rewritten."""
+    for stale in folder.glob("mix_*.jsonl"):
+        stale.unlink()
+    shutil.rmtree(folder / MIX_FOLDER, ignore_errors=True)
 
 
 def write_mix(folder: Path, name: str, seed: int, workers: int = 1) -> Path:
@@ -134,13 +162,12 @@ def _kind(row: dict) -> str:
 def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[dict]:
     if not mix.new:
         return []
-    out = folder / name
-    (out / "media").mkdir(parents=True, exist_ok=True)
+    (mix_folder(folder, name) / "media").mkdir(parents=True, exist_ok=True)
     if mix.new == "change-clips":
-        jobs = [(out, name, seed, index) for index in range(mix.new_items)]
+        jobs = [(folder, name, seed, index) for index in range(mix.new_items)]
         work = _change_clip
     else:
-        jobs = [(out, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
+        jobs = [(folder, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
                 for block in range((mix.new_items + BLOCK - 1) // BLOCK)]
         work = _scenes
     if workers > 1:
@@ -154,10 +181,10 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
 def _change_clip(job) -> list[dict]:
     from vreason.train.shapes_clips import TRAIN, ClipWorld, clip_rows, encode
 
-    out, name, seed, index = job
+    folder, name, seed, index = job
     clip = ClipWorld(seed, TRAIN).clip(index, ("appear1", "disappear")[index % 2])
-    path = f"{name}/media/c{index:06d}.mp4"
-    encode(clip, out.parent / path)
+    path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
+    encode(clip, folder / path)
     return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"))
 
 
@@ -165,14 +192,14 @@ def _scenes(job) -> list[dict]:
     from vreason.train.demo_data import VARIED_SCENE_KINDS, image_rows
     from vreason.train.shapes_world import ShapesWorld
 
-    out, name, new, seed, block, count = job
+    folder, name, new, seed, block, count = job
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=True)
     rng = random.Random(f"{seed}:{block}")
     kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
     rows: list[dict] = []
     for i in range(count):
         scene = world.scene(rng.choice(kinds))
-        path = f"{name}/media/b{block:03d}_{i:04d}.png"
-        scene.image.save(out.parent / path, compress_level=3)  # noisy pictures: zlib 3 writes 2.4x faster
+        path = f"{MIX_FOLDER}/{name}/media/b{block:03d}_{i:04d}.png"
+        scene.image.save(folder / path, compress_level=3)  # noisy pictures: zlib 3 writes 2.4x faster
         rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))
     return rows
