@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import os
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,11 @@ from PIL import Image
 
 # The memory tests' fixtures (memory_dir, postgres_server, postgres_url, memory_store, embedder), for every file.
 pytest_plugins = ["tests.memory_support"]
+
+# Python processes the tests start (the CLI, servers, workers) inherit this: a crash in native code in one of them
+# (a segfault, an abort such as "terminate called without an active exception") prints every thread's stack to
+# its stderr, which the test's failure shows, instead of an exit code alone.
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 
 
 def pytest_runtest_setup(item):

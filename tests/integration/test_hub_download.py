@@ -104,7 +104,7 @@ def test_ask_with_a_hub_model_downloads_once_then_loads_from_the_cache(served, t
         fetched = [r for r in hub.requests if r.startswith("GET") and "/resolve/" in r]
         hub.requests.clear()
         second = subprocess.run(command, env=_env(hub, home), capture_output=True, text=True, timeout=240)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 0, f"stdout: {first.stdout!r}\nstderr: {first.stderr}"  # where it stopped
     assert f"downloaded {REPO}: 19." in first.stderr
     assert first.stdout.strip(), "an answer is printed"
     assert len(fetched) >= 5
