@@ -43,14 +43,19 @@ def test_file_source_as_fast_as_decoded_and_in_real_time(clip):
 def test_folder_source_reads_images_as_they_arrive(tmp_path):
     window = RollingWindow(10, 10)
     source = FolderSource(tmp_path, poll_s=0.05, idle_stop_s=0.6)
+    staging = tmp_path.parent / f"{tmp_path.name}-staging"
+    staging.mkdir()
 
     async def main():
         task = source.start(window, threading.Event())
         for i in range(4):
-            path = tmp_path / f"frame{i}.png"
-            Image.fromarray(np.full((32, 32, 3), 60 * i, np.uint8)).save(path)
+            # written and stamped beside the folder, then moved in whole (a rename keeps the time): a poll
+            # between the write and the stamp would read the frame at the time of writing (seen under load)
+            staged = staging / f"frame{i}.png"
+            Image.fromarray(np.full((32, 32, 3), 60 * i, np.uint8)).save(staged)
             stamp = 1_000_000 + i * 0.5
-            os.utime(path, (stamp, stamp))
+            os.utime(staged, (stamp, stamp))
+            os.replace(staged, tmp_path / staged.name)
             await asyncio.sleep(0.15)
         (tmp_path / "notes.txt").write_text("not a frame")
         await task
