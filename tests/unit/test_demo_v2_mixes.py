@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from vreason.train import demo_v2_mixes
 from vreason.train.dataset import read_jsonl
@@ -20,6 +21,7 @@ SMALL = {
     "clips": Mix("", 0, ("all", "changes"), {"clip": -1, "picture": 2}),
     "count": Mix("count-weighted", 5, ("all",), {"clip": 1, "picture": 2}),
     "count-focus": Mix("count", 4, ("count",), {"any": 3}),
+    "count-plain": Mix("plain-count-weighted", 12, ("count",), {"any": 3}),
 }
 
 
@@ -61,6 +63,16 @@ def test_each_mix_draws_its_new_data_and_samples_whole_groups(folder: Path):
     assert drawn
     assert all(q.lower().startswith("how many") for q in questions)
     assert len({m for m in _groups(focus) if not m.startswith("mixes/count-focus/")}) == 3
+
+    plain = _groups(write_mix(folder, "count-plain", seed=11))
+    drawn = [m for m in plain if m.startswith("mixes/count-plain/")]
+    assert len(drawn) == 12
+    # the first stage's pictures: square, 64-256 px in steps of 32 (varied ones are any size, often not square)
+    sizes = {Image.open(folder / m).size for m in drawn}
+    assert all(w == h and w % 32 == 0 for w, h in sizes)
+    rows = [json.loads(line) for line in (folder / "mix_count-plain.jsonl").read_text().splitlines()]
+    assert any("how many" in json.dumps(r).lower() for r in rows if "mixes/count-plain/" in json.dumps(r))
+    assert len([m for m in plain if not m.startswith("mixes/count-plain/")]) == 3
 
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
