@@ -88,3 +88,20 @@ def test_follow_up_runs_train_on_their_mixes_after_the_second_stage(tiny_model_d
     assert last["model"] == str(work / "v2-2")
     assert last["train_data"] == str(work / "v2-data" / "mix_count-focus.jsonl")
     assert (work / "v2-data" / "mixes" / "count-focus" / "stage.json").is_file()
+
+
+@pytest.mark.heavy  # a fine-tuning run (a minute on a busy CPU)
+def test_follow_ups_alone_train_from_the_base_on_the_second_stage_data(tiny_model_dir, tmp_path, monkeypatch):
+    from vreason.train import demo_v2_mixes
+    from vreason.train.demo_v2_mixes import FollowUp, Mix
+
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "count", Mix("count-weighted", 3, ("all",), {"clip": 1, "picture": 1}))
+    work, out = tmp_path / "work", tmp_path / "out"
+    v2 = V2Config(varied_scenes=2, plain_scenes=2, clips=1, easy_vqa=False, steps=(), learning_rates=(),
+                  train_vision=(), batch_size=2, follow_ups=(FollowUp("count", 1, 1e-4),))
+    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir))
+    assert set(summary["stages"]) == {"v2-data", "v2-mix-count", "v2-1"}
+    assert summary["v2"]["runs"] == []
+    first = json.loads((work / "v2-1" / "finetune_result.json").read_text())["config"]
+    assert first["model"] == str(tiny_model_dir)
+    assert (out / "model.safetensors").read_bytes() == (work / "v2-1" / "model.safetensors").read_bytes()

@@ -84,3 +84,19 @@ def test_a_second_stage_is_described_and_its_clip_and_varied_families_get_their_
     assert lines["varied/describe"].startswith("| varied/describe | 200 | 0.700 | - |")
     assert "short clips where such shapes appear" in card
     assert "never trained on clips" not in card
+
+
+def test_a_model_made_of_follow_ups_alone_says_so():
+    """`--v2-steps` with no value: the second stage's data is written and only the follow-ups train on mixes of it."""
+    summary = copy.deepcopy(_shipped()[0])
+    summary["v2"] = {"train_rows": 63376, "runs": [],
+                     "follow_ups": [{"mix": "count", "steps": 400, "planned_steps": 400, "learning_rate": 0.0001,
+                                     "train_loss": 1.14},
+                                    {"mix": "count-plain", "steps": 200, "planned_steps": 200, "learning_rate": 5e-05,
+                                     "train_loss": 0.54}],
+                     "config": {"varied_scenes": "3000", "plain_scenes": "1000", "clips": "1500", "batch_size": "32"}}
+    card = model_card(summary)
+    assert "63,376 rows, batches of 32 sequences, no runs on it as a whole." in card
+    assert "cosine schedules" not in card
+    assert "Then 2 follow-up runs" in card
+    assert "4,000 new plain scenes weighted to counting" in card

@@ -119,3 +119,13 @@ def test_the_card_tells_each_follow_up_and_a_run_stopped_early():
     assert "every clip with 2,500 sampled pictures: 201 of 340 planned steps at lr 0.0001" in line
     assert "counting, with 4,500 sampled pictures and clips: 400 steps at lr 0.0001" in line
     assert _follow_ups_line([]) == ""
+
+
+def test_the_recipe_can_run_follow_ups_alone(tmp_path: Path):
+    from vreason.train.demo_recipe import RecipeConfig, build
+
+    assert V2Config(steps=(), learning_rates=(), train_vision=(),
+                    follow_ups=(FollowUp("count", 10, 1e-4),)).steps == ()
+    with pytest.raises(ValueError, match="needs a run or a follow-up"):
+        build(RecipeConfig(out=tmp_path / "out", work=tmp_path / "work", evaluate=False,
+                           v2=V2Config(steps=(), learning_rates=(), train_vision=()), from_model=tmp_path / "model"))

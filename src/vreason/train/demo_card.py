@@ -204,7 +204,8 @@ def _v2_line(summary: dict) -> str:
             f"shape more than once; with open "
             f"\"describe the image\" answers and JSON answers), {c['plain_scenes']} plain scenes, {c['clips']} "
             f"shapes-world clips (shapes appear, disappear and move) and easy-VQA's train split again: "
-            f"{v2['train_rows']:,} rows, batches of {c['batch_size']} sequences, cosine schedules: {runs}."
+            f"{v2['train_rows']:,} rows, batches of {c['batch_size']} sequences, "
+            f"{'cosine schedules: ' + runs if runs else 'no runs on it as a whole'}."
             f"{_follow_ups_line(v2.get('follow_ups') or [])}")
 
 

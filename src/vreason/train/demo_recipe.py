@@ -210,6 +210,8 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
     first = json.loads(record.read_text()) if record.is_file() else {"stages": {}}
     if "v2" in first:  # the card tells one second stage from the settled model; a chain is not recorded
         raise ValueError(f"{base} already had a second stage: start from the first stage's model")
+    if not v2.steps and not v2.follow_ups:
+        raise ValueError("the second stage needs a run or a follow-up")
     folder = config.work / "v2-data"
     rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2))
     results, clip_questions = [], []
@@ -328,8 +330,9 @@ def main() -> None:
                         help="run only the second stage (varied pictures, open questions, clips) from this checkpoint")
     parser.add_argument("--v2", action="store_true",
                         help="after settling, run the second stage (varied pictures, open and JSON questions, clips)")
-    parser.add_argument("--v2-steps", type=int, nargs="+", default=list(V2Config.steps),
-                        help="steps of each second-stage run, each from where the last ended")
+    parser.add_argument("--v2-steps", type=int, nargs="*", default=list(V2Config.steps),
+                        help="steps of each second-stage run, each from where the last ended (none: only the "
+                             "follow-ups, on the second stage's data)")
     parser.add_argument("--v2-lr", type=float, nargs="+", default=list(V2Config.learning_rates),
                         help="learning rate of each second-stage run")
     parser.add_argument("--v2-vision-runs", type=int, nargs="*", default=[2],
@@ -347,7 +350,9 @@ def main() -> None:
         summary = json.loads((args.out / "training_summary.json").read_text())
         (args.out / "README.md").write_text(model_card(summary))
         return
-    v2 = V2Config(steps=tuple(args.v2_steps), learning_rates=tuple(args.v2_lr), batch_size=args.batch_size,
+    # `--v2-steps` with no value and the default rates: no runs, so no rates (given rates must match the runs)
+    rates = () if not args.v2_steps and args.v2_lr == list(V2Config.learning_rates) else tuple(args.v2_lr)
+    v2 = V2Config(steps=tuple(args.v2_steps), learning_rates=rates, batch_size=args.batch_size,
                   train_vision=tuple(i + 1 in args.v2_vision_runs for i in range(len(args.v2_steps))),
                   workers=args.workers, time_limit_s=args.time_limit, clip_repeats=tuple(args.v2_clip_repeats),
                   follow_ups=_follow_ups(args.v2_follow_ups))
