@@ -100,3 +100,19 @@ def test_a_model_made_of_follow_ups_alone_says_so():
     assert "cosine schedules" not in card
     assert "Then 2 follow-up runs" in card
     assert "4,000 new plain scenes weighted to counting" in card
+
+
+def test_stage_notes_and_second_stage_stages_are_told_in_the_wall_time_line():
+    """A run adopted from an experiment script says so in the card, named as the follow-up run it was."""
+    summary = copy.deepcopy(_shipped()[0])
+    summary["v2"] = {"train_rows": 63376, "runs": [], "follow_ups": [
+        {"mix": "count", "steps": 400, "planned_steps": 400, "learning_rate": 0.0001, "train_loss": 1.14}],
+        "config": {"varied_scenes": "3000", "plain_scenes": "1000", "clips": "1500", "batch_size": "32"}}
+    summary["stages"] = {"v2-data": {"seconds": 94, "machine": "2-core CPU (no GPU)"},
+                         "v2-mix-count": {"seconds": 79, "machine": "2-core CPU (no GPU)"},
+                         "v2-1": {"seconds": 3023, "machine": "2-core CPU (no GPU)", "note": "made by script r1."}}
+    card = model_card(summary)
+    assert ("on 2-core CPU (no GPU): second-stage data 94 s, data of mix count 79 s, follow-up run 1 3023 s.\n"
+            "  Follow-up run 1: made by script r1.") in card
+    summary["v2"]["runs"] = [{"steps": 10, "train_loss": 1.0, "learning_rate": 1e-4, "train_vision": False}]
+    assert "second-stage run 1 3023 s" in model_card(summary)

@@ -101,6 +101,19 @@ def test_follow_ups_are_named_by_mix_and_parsed_from_the_command_line():
         _follow_ups(["count:many:1e-4"])
 
 
+def test_the_command_line_sets_the_second_stages_data_sizes_and_follow_ups_alone():
+    from vreason.train.demo_recipe import parser, v2_config
+
+    v2 = v2_config(parser().parse_args(["--v2-steps", "--v2-varied-scenes", "3000", "--v2-plain-scenes", "1000",
+                                        "--v2-clips", "1500", "--v2-follow-ups", "count:400:1e-4",
+                                        "count-plain:200:5e-5", "--workers", "2"]))
+    assert (v2.varied_scenes, v2.plain_scenes, v2.clips, v2.workers) == (3000, 1000, 1500, 2)
+    assert (v2.steps, v2.learning_rates, v2.train_vision) == ((), (), ())
+    assert v2.follow_ups == (FollowUp("count", 400, 1e-4), FollowUp("count-plain", 200, 5e-5))
+    default = v2_config(parser().parse_args([]))
+    assert (default.varied_scenes, default.clips, default.steps) == (12000, 6000, V2Config.steps)
+
+
 def test_a_follow_up_that_samples_a_later_mix_is_refused_before_anything_trains():
     with pytest.raises(SystemExit, match="samples mix 'changes': put a 'changes' follow-up before it"):
         _follow_ups(["clips:340:1e-4", "changes:300:1e-4"])

@@ -110,7 +110,7 @@ answers, on a CPU with no downloads. It is the default model of every vreason co
   `--group-questions`), AdamW lr {summary['config']['learning_rate']} cosine planned for
   {summary['config']['epochs']} epochs, {_steps_line(summary)}, mean train loss {summary['train_loss']:.4f};
   loss on assistant tokens only.{_settle_line(summary)}{_v2_line(summary)}
-- Wall time: {_wall_line(summary)}.{_cpu_line(summary)}
+- Wall time: {_wall_line(summary)}{_cpu_line(summary)}
 - Reproduce from scratch: `make demo-model` (`python -m vreason.train.demo_recipe`; on a GPU add
   `--workers 7`: batches are built by that many processes beside training).
 
@@ -172,12 +172,19 @@ def _wall_line(summary: dict) -> str:
             return f"data of settling run {stage.rsplit('-', 1)[1]}"
         if stage.startswith("settle-"):
             return f"settling run {stage.rsplit('-', 1)[1]}"
-        return {"warmup": "vision warm-up", "train": "main run"}.get(stage, stage)
+        if stage.startswith("v2-mix-"):
+            return f"data of mix {stage.removeprefix('v2-mix-')}"
+        if stage.startswith("v2-") and stage[3:].isdigit():  # the second stage's runs, then its follow-ups
+            run, runs = int(stage[3:]), len((summary.get("v2") or {}).get("runs") or [])
+            return f"second-stage run {run}" if run <= runs else f"follow-up run {run - runs}"
+        return {"warmup": "vision warm-up", "train": "main run", "v2-data": "second-stage data"}.get(stage, stage)
 
     by_machine: dict[str, list[str]] = {}
     for stage, record in summary["stages"].items():
         by_machine.setdefault(record["machine"], []).append(f"{label(stage)} {record['seconds']:.0f} s")
-    return "; ".join(f"on {machine}: {', '.join(parts)}" for machine, parts in by_machine.items())
+    notes = "".join(f"\n  {label(stage)[0].upper()}{label(stage)[1:]}: {record['note']}"
+                    for stage, record in summary["stages"].items() if record.get("note"))
+    return "; ".join(f"on {machine}: {', '.join(parts)}" for machine, parts in by_machine.items()) + "." + notes
 
 
 def _fmt(accuracy: dict) -> str:

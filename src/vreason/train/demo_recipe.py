@@ -112,7 +112,9 @@ def build(config: RecipeConfig) -> dict:
             record = {"result": asdict(result) if result_type else result,
                       "seconds": round(time.perf_counter() - begun, 1), "machine": _machine(), **(extra or {})}
             record_file.write_text(json.dumps(record, indent=1))
-        stages[name] = {"seconds": record["seconds"], "machine": record["machine"]}
+        # a record may carry a note on how it was made (a run adopted from an experiment script says so)
+        stages[name] = {"seconds": record["seconds"], "machine": record["machine"],
+                        **({"note": record["note"]} if record.get("note") else {})}
         if result_type is None:
             return record["result"]
         return result_type(**{f.name: record["result"][f.name] for f in fields(result_type)})
@@ -300,7 +302,7 @@ def _install(trained: Path, out: Path) -> None:
             shutil.copy2(trained / name, out / name)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Train the built-in demo model from scratch.")
     parser.add_argument("--out", type=Path, default=Path("src/vreason/assets/demo-model"))
     parser.add_argument("--work", type=Path, default=Path(".cache/demo-build"))
@@ -342,20 +344,35 @@ def main() -> None:
     parser.add_argument("--v2-follow-ups", nargs="*", default=[], metavar="MIX:STEPS:LR[:STOP]",
                         help="after the second stage's runs, runs on their own data mixes (demo_v2_mixes.MIXES), "
                              "e.g. count:400:1e-4; 'candidate' for the ones that made the best candidate so far")
+    parser.add_argument("--v2-varied-scenes", type=int, default=V2Config.varied_scenes,
+                        help="varied pictures in the second stage's data")
+    parser.add_argument("--v2-plain-scenes", type=int, default=V2Config.plain_scenes,
+                        help="plain (first-stage) pictures in the second stage's data")
+    parser.add_argument("--v2-clips", type=int, default=V2Config.clips, help="clips in the second stage's data")
     parser.add_argument("--card-only", action="store_true",
                         help="only rewrite OUT/README.md from OUT/training_summary.json")
-    args = parser.parse_args()
+    return parser
+
+
+def v2_config(args: argparse.Namespace) -> V2Config:
+    """The second stage's settings from the command line."""
+    # `--v2-steps` with no value and the default rates: no runs, so no rates (given rates must match the runs)
+    rates = () if not args.v2_steps and args.v2_lr == list(V2Config.learning_rates) else tuple(args.v2_lr)
+    return V2Config(varied_scenes=args.v2_varied_scenes, plain_scenes=args.v2_plain_scenes, clips=args.v2_clips,
+                    steps=tuple(args.v2_steps), learning_rates=rates, batch_size=args.batch_size,
+                    train_vision=tuple(i + 1 in args.v2_vision_runs for i in range(len(args.v2_steps))),
+                    workers=args.workers, time_limit_s=args.time_limit, clip_repeats=tuple(args.v2_clip_repeats),
+                    follow_ups=_follow_ups(args.v2_follow_ups))
+
+
+def main() -> None:
+    args = parser().parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # the warm-up reports its progress by logging
     if args.card_only:
         summary = json.loads((args.out / "training_summary.json").read_text())
         (args.out / "README.md").write_text(model_card(summary))
         return
-    # `--v2-steps` with no value and the default rates: no runs, so no rates (given rates must match the runs)
-    rates = () if not args.v2_steps and args.v2_lr == list(V2Config.learning_rates) else tuple(args.v2_lr)
-    v2 = V2Config(steps=tuple(args.v2_steps), learning_rates=rates, batch_size=args.batch_size,
-                  train_vision=tuple(i + 1 in args.v2_vision_runs for i in range(len(args.v2_steps))),
-                  workers=args.workers, time_limit_s=args.time_limit, clip_repeats=tuple(args.v2_clip_repeats),
-                  follow_ups=_follow_ups(args.v2_follow_ups))
+    v2 = v2_config(args)
     summary = build(RecipeConfig(out=args.out, work=args.work, scenes=args.scenes, warmup_steps=args.warmup_steps,
                                  position_bins=args.position_bins, epochs=args.epochs,
                                  settle_steps=tuple(n for n in args.settle_steps if n > 0),
