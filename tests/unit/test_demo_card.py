@@ -100,6 +100,9 @@ def test_a_model_made_of_follow_ups_alone_says_so():
     assert "cosine schedules" not in card
     assert "Then 2 follow-up runs" in card
     assert "4,000 new plain scenes weighted to counting" in card
+    assert ("`python -m vreason.train.demo_recipe --from-model FIRST_STAGE_DIR --out OUT --v2-steps "
+            "--v2-varied-scenes 3000 --v2-plain-scenes 1000 --v2-clips 1500 "
+            "--v2-follow-ups count:400:0.0001 count-plain:200:5e-05`") in card
 
 
 def test_stage_notes_and_second_stage_stages_are_told_in_the_wall_time_line():
@@ -116,3 +119,15 @@ def test_stage_notes_and_second_stage_stages_are_told_in_the_wall_time_line():
             "  Follow-up run 1: made by script r1.") in card
     summary["v2"]["runs"] = [{"steps": 10, "train_loss": 1.0, "learning_rate": 1e-4, "train_vision": False}]
     assert "second-stage run 1 3023 s" in model_card(summary)
+
+
+def test_a_second_stage_model_that_has_not_learned_clips_does_not_claim_them():
+    summary = copy.deepcopy(_shipped()[0])
+    summary["v2"] = {"train_rows": 63376, "runs": [], "follow_ups": [],
+                     "config": {"varied_scenes": "3000", "plain_scenes": "1000", "clips": "1500", "batch_size": "32"}}
+    summary["metrics"]["clip_move"] = {"count": 100, "exact_match": 0.04}
+    card = model_card(summary)
+    assert "It does not understand\n  clips yet" in card
+    assert "short clips where such shapes appear" not in card
+    summary["metrics"]["clip_move"]["exact_match"] = 0.93
+    assert "short clips where such shapes appear" in model_card(summary)
