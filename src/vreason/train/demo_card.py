@@ -159,7 +159,8 @@ def _cpu_line(summary: dict) -> str:
         return ""
     steps = summary["steps"] + sum(r["steps"] for r in summary.get("settle") or [])
     hours = steps * cpu["s_per_step"] / 3600
-    return (f"\n  On a 2-core CPU the same {steps:,} fine-tuning steps take about {hours:.1f} hours "
+    which = "the first stage's" if summary.get("v2") else "the same"
+    return (f"\n  On a 2-core CPU {which} {steps:,} fine-tuning steps take about {hours:.1f} hours "
             f"({cpu['s_per_step']:.2f} s per step of {summary['config']['batch_size']} sequences, measured there). "
             f"The recipe runs unchanged on either; CPU and GPU kernels round differently, so a rerun on another "
             f"machine is not bit-identical.")
