@@ -33,7 +33,8 @@ def demo():
 
 @pytest.fixture(scope="module")
 def qa_file(tmp_path_factory) -> Path:
-    """Six easy-VQA test questions, two grounding questions with pixel boxes, one row whose image is missing."""
+    """Six easy-VQA test questions, two grounding questions with pixel boxes, one question with a wrong answer key,
+    one row whose image is missing."""
     import easy_vqa
 
     from vreason.train.shapes_world import ShapesWorld
@@ -52,6 +53,8 @@ def qa_file(tmp_path_factory) -> Path:
         scene.image.save(root / f"g{k}.png")
         rows.append({"id": f"g{k}", "image": f"g{k}.png", "question": qa.question, "answer": qa.answer,
                      "kind": "grounding", "boxes": [{"bbox": list(shape.box), "label": label}]})
+    # an answer key no answer matches: the report's wrong-answers grid has something to show whatever the model
+    rows.append({"id": "w0", "image": paths[image_ids[6]], "question": questions[6], "answer": "a wrong key"})
     rows.append({"id": "missing", "image": "nowhere.png", "question": "what color?", "answer": "red"})
     path = root / "qa.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -78,10 +81,11 @@ def test_eval_on_a_small_jsonl_writes_predictions_metrics_and_report(demo, qa_fi
     assert [json.loads(line)["id"] for line in lines] == [i.id for i in items]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == summary.metrics
-    assert metrics["count"] == 9
+    assert metrics["count"] == 10
     assert metrics["errors"] == 1  # the missing image is a record with an error, not a crashed run
     # The demo model answers easy-VQA colour and shape questions well: most of the six are right.
-    assert 5 / 9 <= metrics["exact_match"] <= 1.0
+    assert 5 / 10 <= metrics["exact_match"] <= 0.9
+    assert not next(r for r in summary.records if r.id == "w0").failed  # a wrong answer is not an error
     assert 0.0 <= metrics["anls"] <= 1.0
     assert {"box_f1", "mean_iou", "box_precision", "box_recall"} <= metrics.keys()
     assert metrics["gt_boxes"] == 2
