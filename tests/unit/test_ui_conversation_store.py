@@ -104,7 +104,7 @@ def test_the_demo_banner_quotes_the_model_cards_numbers():
     # one decimal, a whole number without it (92%, not 92.0%)
     assert f"counting {count * 100:.1f}%".replace(".0%", "%") in banner
     assert f"positions {position * 100:.1f}%".replace(".0%", "%") in banner
-    assert f"boxes {grounding:.0%} at IoU" in banner
+    assert f"boxes {grounding * 100:.1f}%".replace(".0%", "%") + " at IoU" in banner
     assert "poorly" not in banner
     assert "demo model" in demo_banner(None)  # a card without a table still gets the warning
 
@@ -145,7 +145,8 @@ def test_the_demo_banner_says_clips_are_not_learned_while_they_are_not():
     card = "\n".join(["| count | 200 | 0.950 | - | x |", "| clip_move | 50 | 0.000 | - | x |",
                       "| clip_when | 50 | 0.000 | 0.000 | x |", "| varied/describe | 100 | 0.000 | - | x |"])
     banner = demo_banner(card)
-    assert "trained only on flat shapes in ten colours" in banner
+    assert "trained only on shapes in ten colours." in banner  # the varied pictures: not only flat ones
+    assert "trained only on flat shapes in ten colours" in demo_banner("| count | 200 | 0.950 | - | x |")
     assert "It does not understand clips yet." in banner
     assert "which way a shape moves" not in banner
     assert "describing a picture" not in banner

@@ -18,6 +18,8 @@ NO_CARD = "No model card here: the model is served elsewhere, or its folder has 
 # the card's rows, in the words of the banner; exact match unless the row is about boxes
 BANNER_ROWS = (("easy_vqa", "easy-VQA test questions"), ("color", "colours"), ("shape", "shapes"),
                ("count", "counting"), ("position", "positions"), ("grounding", "boxes"), ("reading", "reading text"),
+               ("independent/color", "colours on pictures drawn another way"),
+               ("independent/shape", "shapes on pictures drawn another way"),
                ("independent/count", "counting on pictures drawn another way"),
                ("independent/grounding", "boxes on pictures drawn another way"),
                ("varied/describe", "describing a picture"), ("clip_appear", "what appears in a clip"),
@@ -56,7 +58,10 @@ def demo_banner(card: str | None) -> str:
     time, the banner says it does not understand clips."""
     rows = quality_table(card or "")
     clips = _learned(rows, "clip_move")
-    world = "shapes in ten colours and short clips of them" if clips else "flat shapes in ten colours"
+    # a model trained on the varied pictures (anti-aliased, outlined, rotated) has "varied/" rows in its card
+    varied = any(name.startswith("varied/") for name in rows)
+    shapes = "shapes in ten colours" if varied else "flat shapes in ten colours"
+    world = f"{shapes} and short clips of them" if clips else shapes
     lead = f"This is the built-in **demo model**: tiny, trained only on {world}."
     measured = []
     for name, words in BANNER_ROWS:
@@ -64,7 +69,7 @@ def demo_banner(card: str | None) -> str:
             continue  # a clip or describe row is quoted once that family is learned (half or more right)
         _, exact, iou = rows[name]
         if name.endswith("grounding") and iou is not None:
-            measured.append(f"{words} {iou:.0%} at IoU ≥ 0.5")
+            measured.append(f"{words} {iou * 100:.1f}%".replace(".0%", "%") + " at IoU ≥ 0.5")
         elif name == "clip_when" and iou is not None:  # its fourth column is "right within a second"
             measured.append(f"{words} {iou * 100:.1f}%".replace(".0%", "%"))
         elif exact is not None:
