@@ -34,13 +34,14 @@ def test_a_cloud_is_asked_about_through_its_views():
     assert bev_data["answer"].strip().isdigit()  # the demo model counts shapes on the bird's-eye view
     # The same view as `vreason ask3d` sends (its Python surface), pixel for pixel, so the same image tokens.
     # (Not the same answer text: this scene's count sits where the demo model's top two logits nearly tie, and
-    # the thread count of the matmuls alone flips it between 3 and 4.)
+    # the matmuls' thread count, or a prefix cached by an earlier request, flips it between 3 and 4.)
     answer, views = ask_3d(VReason(), read_cloud(SCENE), QUESTION, views=("bev",))
     assert answer.text.strip().isdigit()
     sent = rendered_views(str(SCENE), ("bev",))
     assert [v.name for v in sent] == [v.name for v in views] == ["bev"]
     assert np.array_equal(np.asarray(sent[0].image), np.asarray(views[0].image))
     assert bev_data["usage"]["image_tokens"] == answer.usage.image_tokens > 0
+    assert bev_data["usage"]["prompt_tokens"] == answer.usage.prompt_tokens  # the same text around the view
     two = vreason("ask", str(SCENE), QUESTION, "--views", "bev,front", "--json")
     assert two.returncode == 0, two.stderr
     # Both views travelled as images of the one request.

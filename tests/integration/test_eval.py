@@ -84,7 +84,7 @@ def test_eval_on_a_small_jsonl_writes_predictions_metrics_and_report(demo, qa_fi
     assert metrics["count"] == 10
     assert metrics["errors"] == 1  # the missing image is a record with an error, not a crashed run
     # The demo model answers easy-VQA colour and shape questions well: most of the six are right.
-    assert 5 / 10 <= metrics["exact_match"] <= 0.9
+    assert 5 / 10 <= metrics["exact_match"] <= 0.8  # w0 and the missing picture are always wrong
     assert not next(r for r in summary.records if r.id == "w0").failed  # a wrong answer is not an error
     assert 0.0 <= metrics["anls"] <= 1.0
     assert {"box_f1", "mean_iou", "box_precision", "box_recall"} <= metrics.keys()

@@ -20,6 +20,7 @@ def _first_stage() -> dict:
     """The shipped summary as a model of the first stage alone would have it (no second stage)."""
     summary = copy.deepcopy(_shipped()[0])
     summary.pop("v2", None)
+    summary["stages"] = {k: v for k, v in summary["stages"].items() if not k.startswith("v2-")}
     return summary
 
 
@@ -105,9 +106,31 @@ def test_a_model_made_of_follow_ups_alone_says_so():
     assert "cosine schedules" not in card
     assert "Then 2 follow-up runs" in card
     assert "4,000 new plain scenes weighted to counting" in card
-    assert ("`python -m vreason.train.demo_recipe --from-model FIRST_STAGE_DIR --out OUT --v2-steps "
-            "--v2-varied-scenes 3000 --v2-plain-scenes 1000 --v2-clips 1500 "
-            "--v2-follow-ups count:400:0.0001 count-plain:200:5e-05`") in card
+    args = ("--v2-steps --v2-varied-scenes 3000 --v2-plain-scenes 1000 --v2-clips 1500 "
+            "--v2-follow-ups count:400:0.0001 count-plain:200:5e-05")
+    assert f'`make demo-model DEMO_ARGS="--v2 {args}"`' in card
+    assert f"`python -m vreason.train.demo_recipe --from-model DIR --out OUT {args}`" in card
+
+
+def test_the_cards_commands_parse_to_the_second_stage_that_made_the_model():
+    """The commands the shipped card gives are the recipe's own options, and they ask for what the summary says."""
+    import re
+    import shlex
+
+    from vreason.train.demo_recipe import parser, v2_config
+
+    summary, card = _shipped()
+    assert summary.get("v2")  # the shipped model had a second stage
+    make = re.search(r'`make demo-model DEMO_ARGS="([^"]+)"`', card).group(1)
+    alone = re.search(r"`python -m vreason.train.demo_recipe (--from-model [^`]+)`", card).group(1)
+    for argv in (shlex.split(make), shlex.split(alone)):
+        v2 = v2_config(parser().parse_args(argv))
+        config = summary["v2"]["config"]
+        assert (str(v2.varied_scenes), str(v2.plain_scenes), str(v2.clips)) == (
+            config["varied_scenes"], config["plain_scenes"], config["clips"])
+        assert [r["steps"] for r in summary["v2"]["runs"]] == list(v2.steps)
+        assert [(f.mix, f.steps, f.learning_rate) for f in v2.follow_ups] == [
+            (r["mix"], r["planned_steps"], r["learning_rate"]) for r in summary["v2"]["follow_ups"]]
 
 
 def test_stage_notes_and_second_stage_stages_are_told_in_the_wall_time_line():
@@ -121,7 +144,7 @@ def test_stage_notes_and_second_stage_stages_are_told_in_the_wall_time_line():
                          "v2-1": {"seconds": 3023, "machine": "2-core CPU (no GPU)", "note": "made by script r1."}}
     card = model_card(summary)
     assert ("on 2-core CPU (no GPU): second-stage data 94 s, data of mix count 79 s, follow-up run 1 3023 s.\n"
-            "  Follow-up run 1: made by script r1.") in card
+            "  - Follow-up run 1: made by script r1.") in card
     summary["v2"]["runs"] = [{"steps": 10, "train_loss": 1.0, "learning_rate": 1e-4, "train_vision": False}]
     assert "second-stage run 1 3023 s" in model_card(summary)
 
@@ -131,8 +154,12 @@ def test_a_second_stage_model_that_has_not_learned_clips_does_not_claim_them():
     summary["v2"] = {"train_rows": 63376, "runs": [], "follow_ups": [],
                      "config": {"varied_scenes": "3000", "plain_scenes": "1000", "clips": "1500", "batch_size": "32"}}
     summary["metrics"]["clip_move"] = {"count": 100, "exact_match": 0.04}
+    summary["metrics"].pop("varied/describe", None)
     card = model_card(summary)
     assert "It does not understand\n  clips yet" in card
+    assert "nor open questions" not in card  # describe was not measured here
+    summary["metrics"]["varied/describe"] = {"count": 200, "exact_match": 0.015}
+    assert 'nor open questions ("describe the image")' in model_card(summary)
     assert "short clips where such shapes appear" not in card
     summary["metrics"]["clip_move"]["exact_match"] = 0.93
     assert "short clips where such shapes appear" in model_card(summary)

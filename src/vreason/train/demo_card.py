@@ -111,8 +111,7 @@ answers, on a CPU with no downloads. It is the default model of every vreason co
   {summary['config']['epochs']} epochs, {_steps_line(summary)}, mean train loss {summary['train_loss']:.4f};
   loss on assistant tokens only.{_settle_line(summary)}{_v2_line(summary)}
 - Wall time: {_wall_line(summary)}{_cpu_line(summary)}
-- Reproduce from scratch: `make demo-model` (`python -m vreason.train.demo_recipe`; on a GPU add
-  `--workers 7`: batches are built by that many processes beside training).{_reproduce_v2_line(summary)}
+- Reproduce from scratch: {_reproduce_line(summary)}
 
 ## Quality (greedy, measured by `make eval-demo`)
 Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes from seed 1001.
@@ -183,7 +182,7 @@ def _wall_line(summary: dict) -> str:
     by_machine: dict[str, list[str]] = {}
     for stage, record in summary["stages"].items():
         by_machine.setdefault(record["machine"], []).append(f"{label(stage)} {record['seconds']:.0f} s")
-    notes = "".join(f"\n  {label(stage)[0].upper()}{label(stage)[1:]}: {record['note']}"
+    notes = "".join(f"\n  - {label(stage)[0].upper()}{label(stage)[1:]}: {record['note']}"
                     for stage, record in summary["stages"].items() if record.get("note"))
     return "; ".join(f"on {machine}: {', '.join(parts)}" for machine, parts in by_machine.items()) + "." + notes
 
@@ -217,14 +216,24 @@ def _v2_line(summary: dict) -> str:
             f"{_follow_ups_line(v2.get('follow_ups') or [])}")
 
 
-def _reproduce_v2_line(summary: dict) -> str:
-    """The command that runs this model's second stage again from the first stage's model."""
+def _reproduce_line(summary: dict) -> str:
+    """The command that makes this model from nothing (and, with a second stage, the one that runs that stage
+    alone from a first-stage model)."""
+    gpu = ("on a GPU add `--workers 7`: batches are built by that many processes beside training")
     v2 = summary.get("v2")
     if not v2:
-        return ""
+        return f"`make demo-model` (`python -m vreason.train.demo_recipe`; {gpu})."
+    args = " ".join(_v2_args(summary))
+    return (f"`make demo-model DEMO_ARGS=\"--v2 {args}\"` (the first stage, then this second stage; {gpu}).\n"
+            f"  The second stage alone, from a first-stage model (`make demo-model DEMO_ARGS=\"--out DIR\"`):\n"
+            f"  `python -m vreason.train.demo_recipe --from-model DIR --out OUT {args}`.")
+
+
+def _v2_args(summary: dict) -> list[str]:
+    """The recipe's second-stage options that made this model (runs, data sizes, follow-ups)."""
+    v2 = summary["v2"]
     c, runs = v2["config"], v2["runs"]
-    parts = ["python -m vreason.train.demo_recipe --from-model FIRST_STAGE_DIR --out OUT",
-             "--v2-steps" + "".join(f" {r['steps']}" for r in runs)]
+    parts = ["--v2-steps" + "".join(f" {r.get('planned_steps', r['steps'])}" for r in runs)]
     if runs:
         parts.append("--v2-lr" + "".join(f" {r['learning_rate']}" for r in runs))
         parts.append("--v2-vision-runs" + "".join(f" {i + 1}" for i, r in enumerate(runs) if r["train_vision"]))
@@ -232,12 +241,14 @@ def _reproduce_v2_line(summary: dict) -> str:
             parts.append("--v2-clip-repeats" + "".join(f" {r.get('clip_repeats', 1)}" for r in runs))
     parts.append(f"--v2-varied-scenes {c['varied_scenes']} --v2-plain-scenes {c['plain_scenes']} "
                  f"--v2-clips {c['clips']}")
+    if c.get("batch_size", "32") != "32":
+        parts.append(f"--batch-size {c['batch_size']}")
     follow_ups = v2.get("follow_ups") or []
     if follow_ups:
         parts.append("--v2-follow-ups" + "".join(
             f" {r['mix']}:{r['planned_steps']}:{r['learning_rate']}"
             f"{':' + str(r['steps']) if r['steps'] < r['planned_steps'] else ''}" for r in follow_ups))
-    return f"\n  The second stage from the first stage's model: `{' '.join(parts)}`."
+    return parts
 
 
 def _follow_ups_line(follow_ups: list[dict]) -> str:
@@ -260,6 +271,12 @@ def _clip_questions(run: dict) -> str:
     if run.get("clip_questions") == "grouped":
         return "each clip's questions one sequence, none seeing another's answer"
     return "each clip's questions as one conversation"
+
+
+def _open_words(summary: dict) -> str:
+    """Whether to add that open questions are not understood (fewer than half of the describe answers right)."""
+    describe = summary.get("metrics", {}).get("varied/describe")
+    return ", nor open questions (\"describe the image\")" if describe and describe["exact_match"] < 0.5 else ""
 
 
 def _clips_learned(summary: dict) -> bool:
@@ -286,9 +303,9 @@ def _world_line(summary: dict) -> str:
     if summary.get("v2"):  # second-stage data without the runs that teach clips (follow-ups alone)
         return ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light\n"
                 "  backgrounds; the tables above say how well it knows it, family by family. It does not understand\n"
-                "  clips yet (their table: near zero), nor open questions (\"describe the image\"). Anything else\n"
-                "  (photos, documents, questions outside these families) gets a confident but meaningless answer. Use\n"
-                "  a real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
+                f"  clips yet (their table: under half right){_open_words(summary)}. Anything else (photos,\n"
+                "  documents, questions outside these families) gets a confident but meaningless answer. Use a real\n"
+                "  Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
     return ("Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it knows\n"
             "  it. Anything else (photos, documents, open questions) gets a confident but meaningless answer. Use a\n"
             "  real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")

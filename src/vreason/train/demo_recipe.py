@@ -69,10 +69,9 @@ class RecipeConfig:
     eval_fraction: float = 0.01  # of the training rows held out for the main run's evaluation loss
     evaluate: bool = True  # False: train only (measure later with `make eval-demo`; no card is written)
     # the second stage (demo_v2.py: varied pictures, open and JSON questions, clips) from the settled model;
-    # None: stop after settling, as the shipped built-in model did (the second stage has not yet reached its
-    # bar on a CPU budget: benchmarks/RESULTS.md, "Built-in model, second stage")
+    # None: stop after settling (the shipped built-in model then had follow-up runs alone: its card says which)
     v2: V2Config | None = None
-    # start the second stage from this checkpoint (the first stage's output, e.g. an earlier built-in model)
+    # start the second stage from this checkpoint (a first stage's output: one with no second stage of its own)
     # instead of running warm-up, main run and settling again; its training_summary.json is carried over
     from_model: Path | None = None
 
@@ -215,7 +214,12 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
     if not v2.steps and not v2.follow_ups:
         raise ValueError("the second stage needs a run or a follow-up")
     folder = config.work / "v2-data"
-    rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2))
+    sizes = {"varied_scenes": v2.varied_scenes, "plain_scenes": v2.plain_scenes, "clips": v2.clips}
+    rows = stage("v2-data", folder, lambda: demo_v2.write_data(folder, v2), extra={"sizes": sizes})
+    written = json.loads((folder / STAGE_RECORD).read_text()).get("sizes", sizes)
+    if written != sizes:  # a reused folder of other sizes would train on data the card does not describe
+        raise ValueError(f"{folder} holds second-stage data of other sizes ({written}); this build asks for {sizes}: "
+                         "use another --work or the same --v2-varied-scenes/--v2-plain-scenes/--v2-clips")
     results, clip_questions = [], []
     for i in range(len(v2.steps)):
         repeats = v2.repeats(i)
@@ -248,7 +252,8 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
         base = output
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
     summary["stages"] = {**first["stages"], **stages}
-    summary["wall_s"] = first.get("wall_s", 0) + round(time.perf_counter() - started)
+    # the stages' own seconds: a stage taken from its record (--reuse) counts what it took when it ran
+    summary["wall_s"] = round(sum(record["seconds"] for record in summary["stages"].values()))
     summary["v2"] = {"train_rows": rows,
                      "runs": [{"steps": r.steps, "train_loss": r.train_loss, "learning_rate": v2.learning_rates[i],
                                "train_vision": v2.train_vision[i], "clip_repeats": v2.repeats(i),

@@ -58,8 +58,9 @@ def demo_banner(card: str | None) -> str:
     time, the banner says it does not understand clips."""
     rows = quality_table(card or "")
     clips = _learned(rows, "clip_move")
-    # a model trained on the varied pictures (anti-aliased, outlined, rotated) has "varied/" rows in its card
-    varied = any(name.startswith("varied/") for name in rows)
+    # a model with a second stage was trained on its varied pictures too (anti-aliased, outlined, rotated); every
+    # card measures them, so the card's training section says it, not its tables
+    varied = "Then the second stage" in (card or "")
     shapes = "shapes in ten colours" if varied else "flat shapes in ten colours"
     world = f"{shapes} and short clips of them" if clips else shapes
     lead = f"This is the built-in **demo model**: tiny, trained only on {world}."
