@@ -142,3 +142,18 @@ def test_the_recipe_can_run_follow_ups_alone(tmp_path: Path):
     with pytest.raises(ValueError, match="needs a run or a follow-up"):
         build(RecipeConfig(out=tmp_path / "out", work=tmp_path / "work", evaluate=False,
                            v2=V2Config(steps=(), learning_rates=(), train_vision=()), from_model=tmp_path / "model"))
+
+
+def test_a_reused_work_folder_whose_second_stage_data_has_other_sizes_is_refused(tmp_path: Path):
+    """--reuse keeps recorded stages; second-stage data of other sizes would train on data the card misdescribes."""
+    from vreason.train.demo_recipe import STAGE_RECORD, RecipeConfig, build
+
+    data = tmp_path / "work" / "v2-data"
+    data.mkdir(parents=True)
+    (data / STAGE_RECORD).write_text(json.dumps({"result": 10, "seconds": 1.0, "machine": "m",
+                                                 "sizes": {"varied_scenes": 30, "plain_scenes": 10, "clips": 15}}))
+    v2 = V2Config(varied_scenes=40, plain_scenes=10, clips=15, steps=(), learning_rates=(), train_vision=(),
+                  follow_ups=(FollowUp("count", 10, 1e-4),))
+    with pytest.raises(ValueError, match=r"second-stage data of other sizes .*'varied_scenes': 30.*use another --work"):
+        build(RecipeConfig(out=tmp_path / "out", work=tmp_path / "work", evaluate=False, reuse=True, v2=v2,
+                           from_model=tmp_path / "model"))
