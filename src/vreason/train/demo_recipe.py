@@ -86,7 +86,6 @@ def build(config: RecipeConfig) -> dict:
     from vreason.train.finetune import FinetuneConfig, FinetuneResult, finetune
     from vreason.train.vision_warmup import WarmupConfig, WarmupResult, warm_up_vision
 
-    started = time.perf_counter()
     work = config.work
     if config.from_model is not None and not config.reuse and Path(config.from_model).resolve().is_relative_to(
             work.resolve()):
@@ -132,7 +131,7 @@ def build(config: RecipeConfig) -> dict:
                                                   position_bins=config.position_bins))
 
     if config.from_model is not None:
-        return _build_v2(config, Path(config.from_model), stage, stages, started)
+        return _build_v2(config, Path(config.from_model), stage, stages)
     warm = stage("warmup", work / "warm", warm_up, WarmupResult)
     main_run = FinetuneConfig(
         train_data=str(work / "data" / "all_train.jsonl"),
@@ -178,9 +177,9 @@ def build(config: RecipeConfig) -> dict:
     if config.v2 is not None:
         (final / "training_summary.json").write_text(json.dumps(_first_summary(
             work, result, warm, settled, stages, config), indent=1))
-        return _build_v2(config, final, stage, stages, started)
+        return _build_v2(config, final, stage, stages)
     summary = _first_summary(work, result, warm, settled, stages, config)
-    summary["wall_s"] = round(time.perf_counter() - started)
+    summary["wall_s"] = _wall_s(summary["stages"])
     return _finish(final, config, summary)
 
 
@@ -201,7 +200,7 @@ def _first_summary(work: Path, result, warm, settled: list, stages: dict, config
     }
 
 
-def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: float) -> dict:
+def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict) -> dict:
     """The second stage (demo_v2.py) from `base`, whose training_summary.json says how the first was made."""
     from vreason.train import demo_v2, demo_v2_mixes
     from vreason.train.finetune import FinetuneResult, finetune
@@ -252,8 +251,7 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
         base = output
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
     summary["stages"] = {**first["stages"], **stages}
-    # the stages' own seconds: a stage taken from its record (--reuse) counts what it took when it ran
-    summary["wall_s"] = round(sum(record["seconds"] for record in summary["stages"].values()))
+    summary["wall_s"] = _wall_s(summary["stages"])
     summary["v2"] = {"train_rows": rows,
                      "runs": [{"steps": r.steps, "train_loss": r.train_loss, "learning_rate": v2.learning_rates[i],
                                "train_vision": v2.train_vision[i], "clip_repeats": v2.repeats(i),
@@ -262,6 +260,11 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict, started: fl
                      "follow_ups": follow_ups,
                      "config": {k: str(v) for k, v in asdict(v2).items()}}
     return _finish(base, config, summary)
+
+
+def _wall_s(stages: dict) -> int:
+    """The stages' own seconds: a stage taken from its record (--reuse) counts what it took when it ran."""
+    return round(sum(record["seconds"] for record in stages.values()))
 
 
 def _finish(final: Path, config: RecipeConfig, summary: dict) -> dict:
