@@ -70,11 +70,11 @@ def demo_banner(card: str | None) -> str:
             continue  # a clip or describe row is quoted once that family is learned (half or more right)
         _, exact, iou = rows[name]
         if name.endswith("grounding") and iou is not None:
-            measured.append(f"{words} {iou * 100:.1f}%".replace(".0%", "%") + " at IoU ≥ 0.5")
+            measured.append(f"{words} {_percent(iou)} at IoU ≥ 0.5")
         elif name == "clip_when" and iou is not None:  # its fourth column is "right within a second"
-            measured.append(f"{words} {iou * 100:.1f}%".replace(".0%", "%"))
+            measured.append(f"{words} {_percent(iou)}")
         elif exact is not None:
-            measured.append(f"{words} {exact * 100:.1f}%".replace(".0%", "%"))
+            measured.append(f"{words} {_percent(exact)}")
     if measured:
         lead += " On held-out questions (its model card): " + ", ".join(measured) + "."
     if "clip_move" in rows and not clips:
@@ -82,6 +82,11 @@ def demo_banner(card: str | None) -> str:
     other = "Photos, documents and open questions"  # "describe" is one narrow open question, not open questions
     return (lead + f" {other} get confident but meaningless answers. Start the UI "
             "with `--model Qwen/Qwen3-VL-8B-Instruct` (or a local checkpoint) for real images.")
+
+
+def _percent(share: float) -> str:
+    """One decimal, a whole number without it: 90.5%, 92%."""
+    return f"{share * 100:.1f}%".replace(".0%", "%")
 
 
 def _learned(rows: dict[str, tuple[int, float | None, float | None]], name: str) -> bool:
