@@ -40,12 +40,21 @@ $(POSTGRES):
 	  $$SUDO apt-get update -qq >/dev/null && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), one per core up to 4; a worker that runs dry takes
+# queued tests from the other (worksteal: the long files at the end finish together). Most of a test's time is
+# single-threaded Python (a CLI subprocess importing torch and transformers, a server starting, Chromium), so two
+# workers on 2 cores take ~0.7x the time of one (benchmarks/RESULTS.md, "Test suite time"). The cap: every worker
+# holds its own models, servers and browser; more than 2 was not measured. `make test TEST_WORKERS=0` runs in one
+# process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST := $(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist worksteal
+
 test: $(STAMP) $(CHROMIUM) $(POSTGRES)
-	$(BIN)/python -m pytest -q --durations=25 -m "not heavy"
+	$(PYTEST) -m "not heavy"
 
 # Everything, the heavy tests included (training runs and long end-to-end checks; about twice as long).
 test-all: $(STAMP) $(CHROMIUM) $(POSTGRES)
-	$(BIN)/python -m pytest -q --durations=25
+	$(PYTEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

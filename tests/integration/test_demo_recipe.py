@@ -15,9 +15,9 @@ from vreason.train.demo_v2 import V2Config
 pytestmark = pytest.mark.slow
 
 
-def test_reuse_skips_recorded_stages_and_trains_from_their_output(tiny_model_dir, tmp_path):
+def test_reuse_skips_recorded_stages_and_trains_from_their_output(compact_model_dir, tmp_path):
     work, out = tmp_path / "work", tmp_path / "out"
-    shutil.copytree(tiny_model_dir, work / "warm")
+    shutil.copytree(compact_model_dir, work / "warm")
     warm = {"steps": 7, "first_loss": 3.0, "final_loss": 0.5, "object_accuracy": {"shape": 0.25},
             "token_accuracy": {"shape": 0.5}, "background_accuracy": {}, "seconds": 9.0}
     (work / "warm" / STAGE_RECORD).write_text(json.dumps({"result": warm, "seconds": 600, "machine": "elsewhere"}))
@@ -44,12 +44,11 @@ def test_reuse_skips_recorded_stages_and_trains_from_their_output(tiny_model_dir
     assert (out / "model.safetensors").read_bytes() == (work / "settled-2" / "model.safetensors").read_bytes()
 
 
-@pytest.mark.heavy  # two fine-tuning runs with a clip (minutes on a busy CPU); tests/unit/test_demo_v2_data.py is fast
-def test_the_second_stage_runs_alone_from_a_checkpoint_run_after_run(tiny_model_dir, tmp_path):
+def test_the_second_stage_runs_alone_from_a_checkpoint_run_after_run(compact_model_dir, tmp_path):
     work, out = tmp_path / "work", tmp_path / "out"
     v2 = V2Config(varied_scenes=2, plain_scenes=2, clips=1, easy_vqa=False, steps=(1, 2), learning_rates=(1e-4, 5e-5),
                   train_vision=(False, True), batch_size=2)
-    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir))
+    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=compact_model_dir))
     assert [r["steps"] for r in summary["v2"]["runs"]] == [1, 2]
     assert [r["train_vision"] for r in summary["v2"]["runs"]] == [False, True]
     assert [r["clip_questions"] for r in summary["v2"]["runs"]] == ["grouped", "grouped"]
@@ -57,19 +56,18 @@ def test_the_second_stage_runs_alone_from_a_checkpoint_run_after_run(tiny_model_
     assert not (work / "warm").exists()  # nothing of the first stage ran
     assert (out / "model.safetensors").read_bytes() == (work / "v2-2" / "model.safetensors").read_bytes()
     # with --reuse, every recorded run is kept and nothing trains again
-    again = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir, reuse=True))
+    again = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=compact_model_dir, reuse=True))
     assert again["stages"] == summary["stages"]
     # a run recorded before clip questions were grouped keeps saying it trained them as conversations
     record_file = work / "v2-1" / STAGE_RECORD
     record = json.loads(record_file.read_text())
     del record["clip_questions"]
     record_file.write_text(json.dumps(record))
-    older = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir, reuse=True))
+    older = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=compact_model_dir, reuse=True))
     assert [r["clip_questions"] for r in older["v2"]["runs"]] == ["conversation", "grouped"]
 
 
-@pytest.mark.heavy  # three fine-tuning runs (minutes on a busy CPU); tests/unit/test_demo_v2_mixes.py is fast
-def test_follow_up_runs_train_on_their_mixes_after_the_second_stage(tiny_model_dir, tmp_path, monkeypatch):
+def test_follow_up_runs_train_on_their_mixes_after_the_second_stage(compact_model_dir, tmp_path, monkeypatch):
     from vreason.train import demo_v2_mixes
     from vreason.train.demo_v2_mixes import FollowUp, Mix
 
@@ -79,7 +77,7 @@ def test_follow_up_runs_train_on_their_mixes_after_the_second_stage(tiny_model_d
     v2 = V2Config(varied_scenes=2, plain_scenes=2, clips=1, easy_vqa=False, steps=(1,), learning_rates=(1e-4,),
                   train_vision=(True,), batch_size=2,
                   follow_ups=(FollowUp("count", 1, 1e-4), FollowUp("count-focus", 3, 5e-5, stop_after=2)))
-    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir))
+    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=compact_model_dir))
     assert set(summary["stages"]) == {"v2-data", "v2-1", "v2-mix-count", "v2-2", "v2-mix-count-focus", "v2-3"}
     follow = summary["v2"]["follow_ups"]
     assert [(r["mix"], r["steps"], r["planned_steps"]) for r in follow] == [("count", 1, 1), ("count-focus", 2, 3)]
@@ -90,8 +88,7 @@ def test_follow_up_runs_train_on_their_mixes_after_the_second_stage(tiny_model_d
     assert (work / "v2-data" / "mixes" / "count-focus" / "stage.json").is_file()
 
 
-@pytest.mark.heavy  # a fine-tuning run (a minute on a busy CPU)
-def test_follow_ups_alone_train_from_the_base_on_the_second_stage_data(tiny_model_dir, tmp_path, monkeypatch):
+def test_follow_ups_alone_train_from_the_base_on_the_second_stage_data(compact_model_dir, tmp_path, monkeypatch):
     from vreason.train import demo_v2_mixes
     from vreason.train.demo_v2_mixes import FollowUp, Mix
 
@@ -99,9 +96,9 @@ def test_follow_ups_alone_train_from_the_base_on_the_second_stage_data(tiny_mode
     work, out = tmp_path / "work", tmp_path / "out"
     v2 = V2Config(varied_scenes=2, plain_scenes=2, clips=1, easy_vqa=False, steps=(), learning_rates=(),
                   train_vision=(), batch_size=2, follow_ups=(FollowUp("count", 1, 1e-4),))
-    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=tiny_model_dir))
+    summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=compact_model_dir))
     assert set(summary["stages"]) == {"v2-data", "v2-mix-count", "v2-1"}
     assert summary["v2"]["runs"] == []
     first = json.loads((work / "v2-1" / "finetune_result.json").read_text())["config"]
-    assert first["model"] == str(tiny_model_dir)
+    assert first["model"] == str(compact_model_dir)
     assert (out / "model.safetensors").read_bytes() == (work / "v2-1" / "model.safetensors").read_bytes()
