@@ -66,7 +66,8 @@ def compact_model_dir(tmp_path_factory) -> Path:
     from vreason.models.scratch import build_scratch_checkpoint
 
     words = ["What color is it?", "Are you sure?", "Is it red? Is it blue? Answer in a sentence.", "red blue yes no",
-             "Yes, it is blue.", "No, it is red.", "What colour is the shape? a red circle and a blue square"]
+             "Yes, it is blue.", "No, it is red.", "What colour is the shape? a red circle and a blue square",
+             "Which way does the bar move? left right up down"]
     tokenizer = train_compact_tokenizer(words, vocab_size=512)
     return build_scratch_checkpoint(tmp_path_factory.mktemp("compact-qwen3-vl"), tokenizer=tokenizer)
 
