@@ -40,13 +40,13 @@ $(POSTGRES):
 	  $$SUDO apt-get update -qq >/dev/null && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 
-# The suite runs in TEST_WORKERS processes (pytest-xdist), one per core up to 4; a worker that runs dry takes
+# The suite runs in TEST_WORKERS processes (pytest-xdist): one per core, at most 2 (the only count measured;
+# every worker holds its own models, servers, browser and PostgreSQL cluster). A worker that runs dry takes
 # queued tests from the other (worksteal: the long files at the end finish together). Most of a test's time is
 # single-threaded Python (a CLI subprocess importing torch and transformers, a server starting, Chromium), so two
-# workers on 2 cores take ~0.7x the time of one (benchmarks/RESULTS.md, "Test suite time"). The cap: every worker
-# holds its own models, servers and browser; more than 2 was not measured. `make test TEST_WORKERS=0` runs in one
-# process.
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+# workers on 2 cores take ~0.7x the time of one (benchmarks/RESULTS.md, "Test suite time, again").
+# `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 0); [ $$n -gt 2 ] && n=2; echo $$n)
 PYTEST := $(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist worksteal
 
 test: $(STAMP) $(CHROMIUM) $(POSTGRES)

@@ -1,9 +1,11 @@
-"""Shared fixtures. Models are built from configs (no downloads) once per test run and shared.
+"""Shared fixtures. Models are built from configs (no downloads) once per test process and shared (under
+pytest-xdist each worker builds its own).
 
 `tiny_model_dir`: a random Qwen3-VL (text hidden 64, 2 layers; vision depth 2, patch 16, merge 2) with the
 real Qwen tokenizer, real processor and an Instruct chat template, saved with save_pretrained and loaded
 back through the same code users take.
-`compact_model_dir`: the same model with a 512-token byte-level tokenizer carrying every Qwen3-VL added token,
+`compact_model_dir`: the same model with a small byte-level tokenizer (376 tokens: bytes, the merges of a few test
+phrases, every Qwen3-VL added token),
 as the built-in model has. For tests that load or save the model many times (fine-tuning): the real Qwen
 tokenizer.json (151,643 tokens, 294k merges, 18.7 MB) costs ~3.7 s to load and ~0.45 s to save, every time.
 """

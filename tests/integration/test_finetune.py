@@ -1,9 +1,9 @@
 """Fine-tuning on the tiny random Qwen3-VL: loss goes down, the right weights change (and only those),
 resume continues, adapters load and change answers, bad data is reported by line.
 
-Most tests train `compact_model_dir` (the tiny model with a 512-token tokenizer, as the built-in model has): a run
-loads and saves its model and tokenizer, and the real Qwen tokenizer would add ~4 s to each. The two heavy tests
-train `tiny_model_dir`, the real 151,936-row vocabulary."""
+Most tests train `compact_model_dir` (the tiny model with a 376-token tokenizer; the built-in model's is small
+too): a run loads and saves its model and tokenizer, and the real Qwen tokenizer would add ~4 s to each. The two
+heavy tests train `tiny_model_dir`, the real Qwen vocabulary (151,669 tokens)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 `<t seconds>` markers, pixels, grid and M-RoPE positions), only the answer is learned, the loss falls on real
 H.264 clips (64x64, 1-2 s, encoded here with PyAV), and the adapter or checkpoint answers a video question
 through the Python API and through `vreason ask clip.mp4`. The prompt tests use the real Qwen tokenizer; the
-training runs use `compact_model_dir` (a 512-token tokenizer: each run loads and saves it)."""
+training runs use `compact_model_dir` (a 376-token tokenizer: each run loads and saves it)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from vreason.train.collate import IGNORE, SFTCollator
 from vreason.train.dataset import read_jsonl
 from vreason.train.finetune import FinetuneConfig, finetune
 
-# The two fine-tuning runs and the CLI run after them take about 90 s on an idle CPU: heavy (`make test-all`).
-# The clip rows' prompt, pixels, labels and positions stay checked in `make test` (the first test here, and
-# tests/unit/test_train_video_rows.py); the training loop itself by tests/integration/test_finetune.py.
+# The CLI test (a fine-tuning subprocess, then `vreason ask` in another: ~17 s on an idle CPU) is heavy
+# (`make test-all`); the LoRA run on clips and the clip rows' prompt, pixels, labels and positions stay in
+# `make test` (with tests/unit/test_train_video_rows.py).
 pytestmark = pytest.mark.slow
 
 QUESTION = "Which way does the bar move?"
@@ -202,7 +202,7 @@ def test_lora_on_clips_lowers_the_loss_and_the_adapter_answers(compact_model_dir
     adapted = VReason(str(compact_model_dir), adapter=str(out), dtype="float32")
     try:
         after = _loss(adapted, clip_data)
-        assert after < before - 0.5  # nats; the random model starts near ln(512) = 6.2
+        assert after < before - 0.5  # nats; the random model starts near ln(384) = 5.95
         clips = clip_data.parent / "clips"
         answers = [
             adapted.ask(None, QUESTION, video={"video": str(clips / f"{i}.mp4"), "max_frames": 4}, **ASK)

@@ -124,6 +124,7 @@ def cached_export(model: str | None, cache_root: str | Path, weights: str = "fp1
     import hashlib
 
     import openvino
+    from filelock import FileLock  # torch's and huggingface_hub's dependency
 
     from vreason.models.demo import demo_model_dir
     from vreason.models.hub_source import locate_checkpoint
@@ -139,11 +140,17 @@ def cached_export(model: str | None, cache_root: str | Path, weights: str = "fp1
             while chunk := f.read(1 << 24):
                 digest.update(chunk)
     target = Path(cache_root) / f"{source.name}-{weights}-{digest.hexdigest()}"
-    if not (target / MANIFEST).is_file():
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        export_openvino(model, partial, weights)
-        partial.rename(target)  # whole or absent: an interrupted export is never read back
+    if (target / MANIFEST).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Two processes asking for the same export at once (two servers started together, parallel test workers):
+    # the second waits for the first's export instead of deleting its half-written folder.
+    with FileLock(str(target) + ".lock"):
+        if not (target / MANIFEST).is_file():
+            partial = target.with_name(target.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            export_openvino(model, partial, weights)
+            partial.rename(target)  # whole or absent: an interrupted export is never read back
     return target
 
 
