@@ -120,7 +120,8 @@ def export_openvino(model: str | None, out_dir: str | Path, weights: str = "fp16
 
 def cached_export(model: str | None, cache_root: str | Path, weights: str = "fp16") -> Path:
     """An export of `model` under `cache_root`, made once: keyed by the checkpoint's file contents, the weights,
-    this export format and the openvino version, so a retrained model or a new exporter exports again."""
+    this export format and the openvino version, so a retrained model or a new exporter exports again. Callers
+    asking at once (processes or threads) share one export: a file lock beside it, `<target>.lock`."""
     import hashlib
 
     import openvino
