@@ -4,10 +4,10 @@ pytest-xdist each worker builds its own).
 `tiny_model_dir`: a random Qwen3-VL (text hidden 64, 2 layers; vision depth 2, patch 16, merge 2) with the
 real Qwen tokenizer, real processor and an Instruct chat template, saved with save_pretrained and loaded
 back through the same code users take.
-`compact_model_dir`: the same model with a small byte-level tokenizer (376 tokens: bytes, the merges of a few test
-phrases, every Qwen3-VL added token),
-as the built-in model has. For tests that load or save the model many times (fine-tuning): the real Qwen
-tokenizer.json (151,643 tokens, 294k merges, 18.7 MB) costs ~3.7 s to load and ~0.45 s to save, every time.
+`compact_model_dir`: the same model with a small byte-level tokenizer, as the built-in model has (376 tokens: the
+bytes, the merges of a few test phrases, every Qwen3-VL added token). For tests that load or save the model many
+times (fine-tuning): the real Qwen tokenizer.json (151,643 tokens, 294k merges, 18.7 MB) costs ~3.7 s to load
+and ~0.45 s to save, every time.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def compact_model_dir(tmp_path_factory) -> Path:
     words = ["What color is it?", "Are you sure?", "Is it red? Is it blue? Answer in a sentence.", "red blue yes no",
              "Yes, it is blue.", "No, it is red.", "What colour is the shape? a red circle and a blue square",
              "Which way does the bar move? left right up down"]
-    tokenizer = train_compact_tokenizer(words, vocab_size=512)
+    tokenizer = train_compact_tokenizer(words, vocab_size=512)  # these phrases run out of merges at 376 tokens
     return build_scratch_checkpoint(tmp_path_factory.mktemp("compact-qwen3-vl"), tokenizer=tokenizer)
 
 
