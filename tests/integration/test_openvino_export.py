@@ -45,15 +45,16 @@ def test_graphs_match_the_torch_model(ov_demo, torch_demo):
     cfg = torch_demo.config.vision_config
     grid = torch.tensor([[1, 10, 14]])  # not the export's example grid: dynamic shapes are really dynamic
     patches = torch.randn(140, cfg.in_channels * cfg.temporal_patch_size * cfg.patch_size**2)
-    vision = core.compile_model(str(ir_path(ov_demo, "vision")), "CPU")
+    f32 = {"INFERENCE_PRECISION_HINT": "f32"}  # as the runner compiles (OpenVINO would pick bf16 on AMX CPUs)
+    vision = core.compile_model(str(ir_path(ov_demo, "vision")), "CPU", f32)
     merged, deep = vision([patches.numpy(), *(t.numpy() for t in vision_precompute(cfg, grid))]).values()
     with torch.no_grad():
         want = torch_demo.model.visual(patches, grid_thw=grid)
     np.testing.assert_allclose(merged, want.pooler_output.numpy(), atol=2e-2)
     np.testing.assert_allclose(deep[0], want.deepstack_features[0].numpy(), atol=2e-2)
 
-    embed = core.compile_model(str(ir_path(ov_demo, "text_embeddings")), "CPU")
-    language = core.compile_model(str(ir_path(ov_demo, "language")), "CPU").create_infer_request()
+    embed = core.compile_model(str(ir_path(ov_demo, "text_embeddings")), "CPU", f32)
+    language = core.compile_model(str(ir_path(ov_demo, "language")), "CPU", f32).create_infer_request()
     ids = torch.tensor([[5, 17, 33, 100, 7, 8, 250]])
     hidden = torch_demo.config.text_config.hidden_size
     language.reset_state()

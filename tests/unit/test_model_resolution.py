@@ -8,7 +8,7 @@ import pytest
 
 from vreason.errors import InvalidRequestError, ModelLoadError
 from vreason.models.loader import LoadSpec, load_model, resolve_source
-from vreason.models.placement import choose_placement
+from vreason.models.placement import cached_bf16_speedup, choose_placement, cpu_fast_dtype, cpu_flags
 from vreason.models.presets import PRESETS, find_preset
 
 
@@ -72,7 +72,8 @@ def test_gpu_only_options_fail_clearly_on_cpu(tiny_model_dir, tmp_path):
 def test_placement():
     cpu = choose_placement("cpu", "auto")
     assert (cpu.device, cpu.dtype_name) == ("cpu", "bfloat16")  # size unknown (a hub id): the memory-safe choice
-    assert choose_placement("cpu", "auto", float32_bytes=80 << 20).dtype_name == "float32"  # small: fastest
+    fastest, _ = cpu_fast_dtype(cpu_flags(), cached_bf16_speedup)  # float32, or bf16 where measured faster
+    assert choose_placement("cpu", "auto", float32_bytes=80 << 20).dtype_name == fastest  # small: fastest
     assert choose_placement("cpu", "auto", float32_bytes=16 << 30).dtype_name == "bfloat16"  # large: half memory
     assert choose_placement("cpu", "float32").dtype_name == "float32"
     with pytest.raises(InvalidRequestError, match="device"):

@@ -55,10 +55,16 @@ class OpenVINOConfig:
     concurrency: int = 1  # answers generated at once (infer requests, CPU streams); 1: all cores on one answer
     threads: int | None = None  # CPU threads OpenVINO uses; None: its default (the physical cores)
     vision_cache_bytes: int = 128 * MiB  # image features kept for reuse across requests
+    # OpenVINO's arithmetic: "f32" (the exported weights' own precision: answers as the float32 local engine's) or
+    # "bf16". OpenVINO's own default is bf16 on CPUs with AMX or AVX-512 BF16, where OpenVINO 2026.4 dies of a
+    # floating point exception compiling the language graph for two or more streams (a 2-core Xeon with AMX).
+    precision: str = "f32"
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise InvalidRequestError(f"concurrency ({self.concurrency}) must be >= 1", param="concurrency")
+        if self.precision not in ("f32", "bf16"):
+            raise InvalidRequestError(f"precision ({self.precision!r}) must be f32 or bf16", param="precision")
 
 
 class OpenVINOEngine:
@@ -100,6 +106,7 @@ class OpenVINOEngine:
             self.vision_cache,
             self.config.concurrency,
             self.config.threads,
+            self.config.precision,
         )
         self.workers = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="vreason-openvino")
         self.preparers = ThreadPoolExecutor(2, thread_name_prefix="vreason-openvino-prepare")

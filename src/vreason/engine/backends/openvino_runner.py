@@ -100,6 +100,7 @@ class OpenVINORunner:
         vision_cache: VisionCache,
         concurrency: int = 1,
         threads: int | None = None,
+        precision: str = "f32",
     ):
         self.config = config
         self.eos_ids = set(eos_ids)
@@ -108,7 +109,10 @@ class OpenVINORunner:
         self.deepstack_layers = max(len(config.vision_config.deepstack_visual_indexes), 1)
         self.hidden = int(config.text_config.hidden_size)
         core = shared_core()
-        options: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY" if concurrency == 1 else "THROUGHPUT"}
+        options: dict[str, Any] = {
+            "PERFORMANCE_HINT": "LATENCY" if concurrency == 1 else "THROUGHPUT",
+            "INFERENCE_PRECISION_HINT": precision,  # OpenVINOConfig.precision says why it is set
+        }
         if concurrency > 1:
             options["NUM_STREAMS"] = concurrency
         if threads:
