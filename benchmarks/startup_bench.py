@@ -58,7 +58,11 @@ def mark(name):
 import vreason.cli.app
 mark("import vreason CLI")
 from vreason.models.loader import LoadSpec, load_model
-loaded = load_model(LoadSpec())  # first, as in `vreason ask`: torch and transformers are imported in here
+try:  # as `vreason ask` loads: the serving path's own model code where a tree has it (models/native)
+    spec = LoadSpec(native=True)
+except TypeError:  # an older tree
+    spec = LoadSpec()
+loaded = load_model(spec)  # first, as in `vreason ask`: torch (and transformers, if used) are imported in here
 mark("load model (all)")
 for name, seconds in getattr(loaded, "phases", {}).items():
     phases["  " + name] = seconds

@@ -72,14 +72,17 @@ class VReason:
         media_policy: MediaPolicy | None = None,
         max_images_per_request: int | None = DEFAULT_MAX_IMAGES_PER_REQUEST,
         engine: Engine | None = None,
+        model_code: str = "auto",
     ):
         """Load `model` (None: the built-in demo model) into a local engine, or use `engine` as given
         (a remote or vLLM backend, or one from `vreason.engine.factory.build_engine`; the loading arguments
-        are then ignored)."""
+        are then ignored). `model_code="transformers"` loads transformers' model classes even where vreason's
+        own code would serve the checkpoint (for training on `vr.loaded.model`, or to compare the two)."""
         if engine is None:
             engine = build_engine(EngineSpec(
                 model=model, device=device, dtype=dtype, quantize=quantize, adapter=adapter, min_pixels=min_pixels,
                 max_pixels=max_pixels, media_policy=media_policy, max_images_per_request=max_images_per_request,
+                model_code=model_code,
             ))
         self.engine: Engine = engine
         # the checkpoint of an in-process engine (tests, fine-tuning, the UI's demo notice); None for remote ones

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.oracle import transformers_twin
 from vreason import VReason
 from vreason.engine.types import Answer, Message, StreamDelta
 from vreason.errors import InvalidRequestError, MediaError
@@ -26,7 +27,8 @@ def blue():
 
 def _plain_generate(vr: VReason, images, question: str, max_new_tokens: int) -> list[int]:
     """What a user of bare transformers would write, on the same model and processor."""
-    processor, model = vr.loaded.processor, vr.loaded.model
+    twin = transformers_twin(vr.loaded)
+    processor, model = twin.processor, twin.model
     content = [{"type": "image"} for _ in images] + [{"type": "text", "text": question}]
     text = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
                                          tokenize=False)

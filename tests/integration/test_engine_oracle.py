@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.oracle import transformers_twin
 from vreason import VReason
 from vreason.engine.interface import GenerationRequest
 from vreason.engine.local_engine import EngineConfig, LocalEngine
@@ -48,8 +49,9 @@ def reference(vr: VReason, messages: list[Message], new_tokens: int = NEW_TOKENS
     if prompt.pixels:
         kwargs["images"] = list(prompt.pixels)
         kwargs["images_kwargs"] = {"size": engine.budget.processor_size()}
-    inputs = engine.loaded.processor(**kwargs)
-    model = engine.loaded.model
+    twin = transformers_twin(engine.loaded)
+    inputs = twin.processor(**kwargs)
+    model = twin.model
     out = model.generate(
         **inputs,
         max_new_tokens=new_tokens,

@@ -68,7 +68,7 @@ def _config(data: Path, out: Path, model: Path, **overrides) -> FinetuneConfig:
 
 
 def _batch_loss(model_dir: Path, data: Path) -> float:
-    vr = VReason(str(model_dir), dtype="float32")
+    vr = VReason(str(model_dir), dtype="float32", model_code="transformers")
     collator = SFTCollator(vr.loaded.processor, vr.engine.budget)
     batch = collator(read_jsonl(data).examples)
     with torch.no_grad():
@@ -76,7 +76,7 @@ def _batch_loss(model_dir: Path, data: Path) -> float:
 
 
 def test_loss_only_on_assistant_tokens(compact_model_dir, color_data):
-    vr = VReason(str(compact_model_dir), dtype="float32")
+    vr = VReason(str(compact_model_dir), dtype="float32", model_code="transformers")
     collator = SFTCollator(vr.loaded.processor, vr.engine.budget)
     example = read_jsonl(color_data).examples[0]  # two assistant turns: "red", "yes"
     batch = collator([example])
@@ -88,7 +88,7 @@ def test_loss_only_on_assistant_tokens(compact_model_dir, color_data):
 def test_question_group_computes_every_answer_as_if_asked_alone(compact_model_dir, question_data):
     from vreason.train.grouping import QuestionGroup, group_by_media
 
-    vr = VReason(str(compact_model_dir), dtype="float32")
+    vr = VReason(str(compact_model_dir), dtype="float32", model_code="transformers")
     model = vr.loaded.model
     collator = SFTCollator(vr.loaded.processor, vr.engine.budget, rope_index=model.model.get_rope_index)
     examples = read_jsonl(question_data).examples

@@ -88,7 +88,7 @@ def clip_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def fp32(tiny_model_dir):
-    vr = VReason(str(tiny_model_dir), dtype="float32")
+    vr = VReason(str(tiny_model_dir), dtype="float32", model_code="transformers")  # the collator and loss: transformers
     yield vr
     vr.close()
 
@@ -189,7 +189,7 @@ def test_questions_about_one_clip_train_as_a_group_each_answer_as_if_asked_alone
 
 
 def test_lora_on_clips_lowers_the_loss_and_the_adapter_answers(compact_model_dir, clip_data, tmp_path):
-    base = VReason(str(compact_model_dir), dtype="float32")
+    base = VReason(str(compact_model_dir), dtype="float32", model_code="transformers")
     try:
         before = _loss(base, clip_data)
         base_answer = base.ask(None, QUESTION, video=str(clip_data.parent / "clips" / "0.mp4"), **ASK)

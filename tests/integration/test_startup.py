@@ -1,5 +1,6 @@
 """Start-up of `vreason ask` on the built-in demo model: a local model is loaded with no network call at all
-(no hub lookup, no DNS), and the answer comes out of a process that imported no server or UI library. The model
+(no hub lookup, no DNS), and the answer comes out of a process that imported no server or UI library, and
+neither transformers nor torchvision (vreason's own model code serves it: models/native). The model
 code is imported once with the garbage collector paused and then frozen (models/model_code.py), without keeping
 any loaded model alive."""
 
@@ -25,8 +26,9 @@ sys.addaudithook(hook)
 import atexit
 def report():
     print("NETWORK", seen, file=sys.stderr)
-    print("LOADED", " ".join(m for m in ("fastapi", "uvicorn", "gradio", "vreason.server", "vreason.ui")
-                             if m in sys.modules), file=sys.stderr)
+    heavy = ("fastapi", "uvicorn", "gradio", "vreason.server", "vreason.ui", "transformers", "torchvision",
+             "torch._dynamo")
+    print("LOADED", " ".join(m for m in heavy if m in sys.modules), file=sys.stderr)
 atexit.register(report)
 sys.argv = ["vreason", *sys.argv[1:]]
 from vreason.cli.app import main

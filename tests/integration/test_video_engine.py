@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from transformers.video_utils import VideoMetadata
 
+from tests.oracle import transformers_twin
 from tests.video_samples import make_clip
 from vreason import VReason
 from vreason.engine.prompt import build_prompt, conversation_videos
@@ -70,8 +71,9 @@ def reference(vr: VReason, messages: list[Message]) -> list[int]:
             "do_resize": False,
             "cap_pixels_per_frame": True,
         }
-    inputs = engine.loaded.processor(**kwargs)
-    out = engine.loaded.model.generate(
+    twin = transformers_twin(engine.loaded)
+    inputs = twin.processor(**kwargs)
+    out = twin.model.generate(
         **inputs,
         max_new_tokens=NEW_TOKENS,
         do_sample=False,
@@ -190,7 +192,7 @@ def test_temporal_patches_encoded_as_slots_equal_the_whole_video_encoded_at_once
     builder = InputBuilder(engine.loaded.model, engine.loaded.processor, VisionCache(256 << 20))
     inputs = builder.build(prompt, engine.budget.processor_size())
     slots = [s for s in inputs.images if s.video]
-    model = engine.loaded.model.model
+    model = transformers_twin(engine.loaded).model.model  # transformers' own video path is the claim's oracle
     with torch.inference_mode():
         apart = model.get_image_features(
             torch.cat([s.pixel_values for s in slots]), torch.tensor([s.grid_thw for s in slots]), return_dict=True

@@ -191,14 +191,22 @@ def supported(lm, lm_head) -> bool:
             for norm in (layer.input_layernorm, layer.post_attention_layernorm, attn.q_norm, attn.k_norm):
                 if not hasattr(norm, "variance_epsilon") or norm.weight.dtype != lm_head.weight.dtype:
                     return False
-            if type(layer).forward is not _qwen3_vl_layer_forward():
+            if not _known_layer(type(layer)):
                 return False
         return True
     except AttributeError:
         return False
 
 
-def _qwen3_vl_layer_forward():
+def _known_layer(layer_class: type) -> bool:
+    """Qwen3-VL's decoder layer: vreason's own (models/native/text.py) or transformers' (imported only when the
+    layer is one of transformers', so a native model's engine does not import transformers here)."""
+    from vreason.models.native.text import DecoderLayer
+
+    if layer_class.forward is DecoderLayer.forward:
+        return True
+    if not layer_class.__module__.startswith("transformers."):
+        return False
     from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextDecoderLayer
 
-    return Qwen3VLTextDecoderLayer.forward
+    return layer_class.forward is Qwen3VLTextDecoderLayer.forward

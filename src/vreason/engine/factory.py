@@ -30,6 +30,7 @@ logger = logging.getLogger("vreason")
 
 BackendKind = Literal["local", "openai", "openvino"]
 BACKENDS: tuple[str, ...] = get_args(BackendKind)
+MODEL_CODES = ("auto", "transformers")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class EngineSpec:
     # batch, KV, prefill and queue limits, smaller vision and prefix caches. Its model, quantization and pixel
     # cap are filled into the fields above by whoever reads the options (cli/options.py engine_spec).
     preset: str | None = None
+    # local: "auto" serves with vreason's own Qwen3-VL code where it computes the checkpoint exactly (no
+    # transformers import at start; models/native), else transformers'; "transformers" always takes transformers'.
+    model_code: str = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.upstreams, str):  # one URL given bare: a str is a Sequence of characters
@@ -98,6 +102,10 @@ class EngineSpec:
             )
         if self.dtype not in DTYPES:
             raise InvalidRequestError(f"dtype ({self.dtype!r}) must be one of {', '.join(DTYPES)}", param="dtype")
+        if self.model_code not in MODEL_CODES:
+            raise InvalidRequestError(
+                f"model_code ({self.model_code!r}) must be one of {', '.join(MODEL_CODES)}", param="model_code"
+            )
         self.load_spec()  # LoadSpec checks the quantization
 
     def _check_remote(self) -> None:
@@ -143,7 +151,8 @@ class EngineSpec:
 
     def load_spec(self) -> LoadSpec:
         return LoadSpec(
-            model=self.model, device=self.device, dtype=self.dtype, quantize=self.quantize, adapter=self.adapter
+            model=self.model, device=self.device, dtype=self.dtype, quantize=self.quantize, adapter=self.adapter,
+            native=self.model_code == "auto",
         )
 
 

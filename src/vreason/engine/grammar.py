@@ -66,12 +66,36 @@ def _vocab(tokenizer: Any, vocab_size: int, stop_token_ids: Sequence[int]) -> _V
     with _vocabs_lock:
         per_tokenizer = _vocabs.setdefault(tokenizer, {})
         if key not in per_tokenizer:
-            info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=key[0], stop_token_ids=list(key[1]))
+            info = _tokenizer_info(tokenizer, key[0], list(key[1]))
             per_tokenizer[key] = _Vocab(
                 compiler=xgr.GrammarCompiler(info, cache_limit_bytes=GRAMMAR_CACHE_BYTES),
                 printable=_printable_bitmask(info.decoded_vocab, key[0]),
             )
         return per_tokenizer[key]
+
+
+def _tokenizer_info(tokenizer: Any, vocab_size: int, stop_token_ids: list[int]) -> xgr.TokenizerInfo:
+    """xgrammar's view of the vocabulary. `from_huggingface` knows transformers' tokenizers only; for vreason's own
+    (models/native/tokenizer.py, a `tokenizers.Tokenizer` underneath) its fast-tokenizer branch is followed step
+    for step, with the same private helpers (tests/unit/test_native_processor.py compares the two results)."""
+    from vreason.models.native.tokenizer import NativeTokenizer
+
+    if not isinstance(tokenizer, NativeTokenizer):
+        return xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids)
+    if not stop_token_ids:
+        raise ValueError("stop_token_ids cannot be empty")
+    vocab = tokenizer.get_vocab()
+    encoded = [""] * vocab_size
+    for token, index in vocab.items():
+        if index < vocab_size:
+            encoded[index] = token
+    meta = xgr.TokenizerInfo._detect_metadata_from_hf(tokenizer.backend_tokenizer.to_str())
+    from_vocab = xgr.TokenizerInfo._detect_vocab_type_from_vocab(vocab)
+    if from_vocab is not None and from_vocab != meta["vocab_type"]:
+        prefix = xgr.TokenizerInfo._detect_add_prefix_space_by_encoding(tokenizer, from_vocab)
+        meta = {"vocab_type": from_vocab, "add_prefix_space": prefix}
+    return xgr.TokenizerInfo(encoded, vocab_type=meta["vocab_type"], vocab_size=vocab_size,
+                             stop_token_ids=stop_token_ids, add_prefix_space=meta["add_prefix_space"])
 
 
 def _printable_bitmask(decoded_vocab: Sequence[bytes], vocab_size: int) -> torch.Tensor:

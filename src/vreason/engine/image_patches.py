@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-# Processor classes whose rescale -> normalize -> patchify this module reproduces exactly.
-_QWEN_PROCESSORS = frozenset({"Qwen2VLImageProcessor", "Qwen2VLImageProcessorFast"})
+# Processor classes whose rescale -> normalize -> patchify this module reproduces exactly (NativeImageProcessor:
+# Qwen2VLImageProcessor's settings read by models/native/processor.py, which makes it for that class only).
+_QWEN_PROCESSORS = frozenset({"Qwen2VLImageProcessor", "Qwen2VLImageProcessorFast", "NativeImageProcessor"})
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError, ModelLoadError
 from vreason.models.model_code import import_model_code
-from vreason.models.placement import QUANTIZATIONS, Placement, choose_placement
+from vreason.models.native.load import load_native, native_wanted
+from vreason.models.placement import QUANTIZATIONS, Placement, choose_placement, float32_bytes
 from vreason.models.presets import find_preset, unknown_model_message
 from vreason.models.quantize import (
     CPU_QUANTIZATIONS,
@@ -40,6 +41,9 @@ class LoadSpec:
     dtype: str = "auto"
     quantize: str | None = None  # "4bit" | "8bit" (bitsandbytes, CUDA only) | "int8" | "int4" (torchao, CPU)
     adapter: str | None = None  # a peft LoRA adapter directory, merged into the weights after loading
+    # Serve with vreason's own model code (models/native) where it computes the checkpoint exactly: no
+    # transformers import at start. Callers that train, quantize or export need transformers' model and keep False.
+    native: bool = False
 
     def __post_init__(self) -> None:
         if self.quantize is not None and self.quantize not in QUANTIZATIONS:
@@ -57,6 +61,7 @@ class LoadedModel:
     is_demo: bool
     load_s: float
     phases: dict[str, float] = field(default_factory=dict)  # seconds per loading step, in order
+    model_code: str = "transformers"  # or "native": vreason's own Qwen3-VL code (models/native)
 
 
 def load_model(spec: LoadSpec) -> LoadedModel:
@@ -70,6 +75,14 @@ def load_model(spec: LoadSpec) -> LoadedModel:
     # id when the hub is reachable (transformers downloads it), and fails in one line otherwise.
     source = str(demo_model_dir()) if is_demo else locate_checkpoint(resolve_source(spec.model))
     clock.mark("locate checkpoint")
+    if native_wanted(spec, source):
+        parts = load_native(spec, source, clock)
+        if parts is not None:
+            return LoadedModel(
+                model=parts.model, processor=parts.processor, name=DEMO_MODEL_NAME if is_demo else str(spec.model),
+                source=source, placement=parts.placement, thinking=template_opens_thinking(parts.processor),
+                is_demo=is_demo, load_s=time.perf_counter() - started, phases=clock.phases, model_code="native",
+            )
     import_model_code()  # torch and transformers' Qwen3-VL code, the cyclic GC paused (models/model_code.py)
     clock.mark("import model code")
     config = _load_config(source)
@@ -83,7 +96,7 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         dtype = stored.dtype
     elif spec.quantize == "int4":
         dtype = int4_dtype(dtype)
-    placement = choose_placement(spec.device, dtype, _float32_bytes(source, config))
+    placement = choose_placement(spec.device, dtype, float32_bytes(source, config))
     if cpu_quant and spec.dtype == "auto" and dtype != "auto":
         how = f"{dtype}: the dtype {source if stored else '--quantize int4'} runs in (models/quantize.py)"
         placement = replace(placement, reason=how)
@@ -205,16 +218,6 @@ class _Clock:
         now = time.perf_counter()
         self.phases[name] = now - self.last
         self.last = now
-
-
-def _float32_bytes(source: str, config: Any) -> int | None:
-    """Size of the checkpoint's weights in float32, from its local safetensors files (None for hub ids)."""
-    files = list(Path(source).glob("*.safetensors")) if Path(source).is_dir() else []
-    if not files:
-        return None
-    stored = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or "bfloat16")
-    bytes_per_weight = 4 if "32" in stored else 2
-    return sum(f.stat().st_size for f in files) * 4 // bytes_per_weight
 
 
 def resolve_source(model: str) -> str:

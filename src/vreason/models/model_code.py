@@ -1,10 +1,10 @@
 """Import the model code (torch, transformers' Qwen3-VL modules) once per process, with the cyclic GC paused.
 
 Contract: `import_model_code()` leaves torch, transformers' Auto classes and its Qwen3-VL configuration,
-modeling and processing modules imported; the first call in a process does the importing, later calls return
-at once. Nothing else about the garbage collector changes for the rest of the process, except that the objects
-alive when the first import ends (~450k: the modules, their functions, classes and tables) sit in the
-permanent generation (`gc.freeze()`).
+modeling and processing modules imported (`import_model_code(("torch",))`: torch alone, for models/native);
+the first call in a process does the importing, later calls return at once. Nothing else about the garbage
+collector changes for the rest of the process, except that the objects alive when the first import ends (~450k:
+the modules, their functions, classes and tables) sit in the permanent generation (`gc.freeze()`).
 
 Why: the imports create ~450k container objects, and the cyclic collector walks all survivors on each full
 collection it triggers along the way: ~1 s of the ~4.5 s of CPU these imports take on a 2-core EPYC (one full
@@ -44,8 +44,10 @@ MODEL_CODE = (
 )
 
 
-def import_model_code() -> None:
-    if all(name in sys.modules for name in MODEL_CODE):
+def import_model_code(modules: tuple[str, ...] = MODEL_CODE) -> None:
+    """`modules` in order (torch first), the GC paused; the native model code (models/native) asks for torch
+    alone. Later calls import only what is not imported yet, paused again."""
+    if all(name in sys.modules for name in modules):
         return
     was_enabled = gc.isenabled()
     gc.disable()
@@ -54,7 +56,7 @@ def import_model_code() -> None:
 
         if not torch.cuda.is_available() and "triton" not in sys.modules and not os.environ.get("VREASON_KEEP_TRITON"):
             sys.modules["triton"] = None  # type: ignore[assignment]  # see the module docstring
-        for name in MODEL_CODE:
+        for name in modules:
             importlib.import_module(name)
         # The imports' garbage first: it holds tracebacks whose frames reach the callers' frames (and so, once
         # those return, whatever they held: a model). Frozen, it would keep all that alive for good. Only on

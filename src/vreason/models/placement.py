@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError, ModelLoadError
 
@@ -92,6 +92,16 @@ def choose_placement(device: str = "auto", dtype: str = "auto", float32_bytes: i
         name, why = cpu_fast_dtype(cpu_flags(), cached_bf16_speedup)
         return _logged(Placement(device, name, f"{name}: a small model; {why}"))
     return _logged(Placement(device, "bfloat16", "bfloat16: halves a large model's memory on CPU"))
+
+
+def float32_bytes(source: str, config: Any) -> int | None:
+    """Size of the checkpoint's weights in float32, from its local safetensors files (None for hub ids)."""
+    files = list(Path(source).glob("*.safetensors")) if Path(source).is_dir() else []
+    if not files:
+        return None
+    stored = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or "bfloat16")
+    bytes_per_weight = 4 if "32" in stored else 2
+    return sum(f.stat().st_size for f in files) * 4 // bytes_per_weight
 
 
 def cpu_fast_dtype(flags: frozenset[str], bf16_speedup: Callable[[], float]) -> tuple[str, str]:
