@@ -38,6 +38,7 @@ def noise(width: int, height: int, seed: int) -> Image.Image:
 @pytest.fixture(scope="module")
 def fp32(tiny_model_dir):
     vr = VReason(str(tiny_model_dir), dtype="float32")
+    assert vr.loaded.model_code == "native"  # vreason's own model code, held to transformers' generate here
     yield vr
     vr.close()
 

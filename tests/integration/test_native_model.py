@@ -141,3 +141,25 @@ def test_weights_it_cannot_place_are_refused_not_guessed(tiny_model_dir, tmp_pat
     save_file(state, weights, metadata={"format": "pt"})
     with pytest.raises(UnsupportedNative, match="shape"):
         NativeQwen3VL.from_pretrained(target, torch.float32)
+
+
+def test_untied_head_is_the_checkpoints_and_extra_weights_are_refused(tiny_model_dir, tmp_path):
+    def untie(config):  # the released 8B's layout: an output head of its own
+        config["tie_word_embeddings"] = False
+        config["text_config"]["tie_word_embeddings"] = False
+
+    target = _variant(tiny_model_dir, tmp_path / "untied", untie)
+    (weights,) = target.glob("*.safetensors")
+    state = load_file(weights)
+    embed = next(v for k, v in state.items() if k.endswith("embed_tokens.weight"))
+    state["lm_head.weight"] = torch.randn(embed.shape, generator=torch.Generator().manual_seed(3))
+    save_file(state, weights, metadata={"format": "pt"})
+    ours = NativeQwen3VL.from_pretrained(target, torch.float32)
+    theirs = load_model(LoadSpec(model=str(target), dtype="float32")).model
+    assert torch.equal(ours.lm_head.weight, theirs.lm_head.weight)
+    assert not torch.equal(ours.lm_head.weight, ours.model.language_model.embed_tokens.weight)
+
+    state["model.visual.extra_adapter.weight"] = torch.zeros(2, 2)  # a module the native model does not have
+    save_file(state, weights, metadata={"format": "pt"})
+    with pytest.raises(UnsupportedNative, match="no place"):
+        NativeQwen3VL.from_pretrained(target, torch.float32)

@@ -32,6 +32,7 @@ import torch
 from vreason.engine.caches import VisionCache
 from vreason.engine.image_patches import PatchBytes, PatchSpec, patch_bytes
 from vreason.engine.prompt import Prompt
+from vreason.engine.video_patches import VideoPatchSpec
 from vreason.media import PreparedVideo
 
 # Content keys are 126 bits (Python ints: the vision cache's dict keys and, negated, the prefix cache's tuple
@@ -114,6 +115,7 @@ class InputBuilder:
         self.patch = int(processor.image_processor.patch_size)
         self.temporal_patch = int(getattr(processor.video_processor, "temporal_patch_size", 2))
         self.patch_spec = PatchSpec.from_processor(processor.image_processor)  # None: the processor patchifies
+        self.video_spec = VideoPatchSpec.from_processor(processor.video_processor)  # the same for video frames
         self.device = model.device
 
     def build(self, prompt: Prompt, processor_size: dict[str, int]) -> PreparedInputs:
@@ -193,18 +195,21 @@ class InputBuilder:
         if missing:
             tp = self.temporal_patch
             frames = np.concatenate([video.frames[i * tp : (i + 1) * tp] for i in missing])
-            out = self.processor.video_processor(
-                videos=[frames],
-                do_sample_frames=False,
-                do_resize=False,
-                cap_pixels_per_frame=True,
-                return_tensors="pt",
-            )
-            t, h, w = out["video_grid_thw"][0].tolist()
+            if self.video_spec is not None:  # the processor's numbers without the processor (engine/video_patches.py)
+                rows, (t, h, w) = self.video_spec.video_patches(frames)
+            else:
+                out = self.processor.video_processor(
+                    videos=[frames],
+                    do_sample_frames=False,
+                    do_resize=False,
+                    cap_pixels_per_frame=True,
+                    return_tensors="pt",
+                )
+                rows, (t, h, w) = out["pixel_values_videos"], out["video_grid_thw"][0].tolist()
             assert (t, h, w) == (len(missing), *grid[1:]), f"video grid {(t, h, w)} for {len(missing)} patches"
             per = h * w
             for j, i in enumerate(missing):
-                pixels[i] = out["pixel_values_videos"][j * per : (j + 1) * per]
+                pixels[i] = rows[j * per : (j + 1) * per]
         count = _tokens(grid, self.merge)
         return [ImageSlot(k, -1, count, grid, f, p, video=True) for k, f, p in zip(keys, cached, pixels, strict=True)]
 

@@ -1,4 +1,6 @@
-"""Load any Qwen3-VL checkpoint (hub id, preset name or local directory) through transformers' Auto classes.
+"""Load any Qwen3-VL checkpoint (hub id, preset name or local directory): for serving through vreason's own model
+code where it computes the checkpoint exactly (`LoadSpec.native`: models/native/load.py decides), else through
+transformers' Auto classes.
 
 torch and transformers' Qwen3-VL code are imported first, once per process, by models/model_code.py (the
 garbage collector paused: ~1 s of CPU less at start-up). Never `trust_remote_code`; weights only from
@@ -31,6 +33,9 @@ from vreason.models.quantize import (
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, ProcessorMixin
 
+    from vreason.models.native.model import NativeQwen3VL
+    from vreason.models.native.processor import NativeProcessor
+
 SUPPORTED_MODEL_TYPES = ("qwen3_vl", "qwen3_vl_moe")
 
 
@@ -52,8 +57,10 @@ class LoadSpec:
 
 @dataclass
 class LoadedModel:
-    model: PreTrainedModel
-    processor: ProcessorMixin
+    # transformers' model and processor, or vreason's own (models/native: model_code "native") with the
+    # serving surface of theirs; training, quantizing and exporting load transformers' (LoadSpec.native False)
+    model: PreTrainedModel | NativeQwen3VL
+    processor: ProcessorMixin | NativeProcessor
     name: str  # what the user asked for, or "vreason-demo"
     source: str  # local directory or hub id actually loaded
     placement: Placement

@@ -19,6 +19,18 @@ from pathlib import Path
 from typing import Any
 
 ACTIVATIONS = ("silu", "gelu_pytorch_tanh", "gelu")
+# What transformers' Qwen3-VL config classes (5.24) assume for a key config.json leaves out: the same checkpoint
+# must mean the same model on both paths (a missing deepstack list is three deepstack layers, not none).
+VISION_DEFAULTS = {"depth": 27, "hidden_size": 1152, "hidden_act": "gelu_pytorch_tanh", "intermediate_size": 4304,
+                   "num_heads": 16, "in_channels": 3, "patch_size": 16, "spatial_merge_size": 2,
+                   "temporal_patch_size": 2, "out_hidden_size": 3584, "num_position_embeddings": 2304,
+                   "deepstack_visual_indexes": (8, 16, 24)}
+TEXT_DEFAULTS = {"vocab_size": 151936, "hidden_size": 4096, "intermediate_size": 22016, "num_hidden_layers": 32,
+                 "num_attention_heads": 32, "num_key_value_heads": 32, "head_dim": 128, "hidden_act": "silu",
+                 "max_position_embeddings": 128000, "rms_norm_eps": 1e-6, "attention_bias": False,
+                 "pad_token_id": None}
+TOP_DEFAULTS = {"image_token_id": 151655, "video_token_id": 151656, "vision_start_token_id": 151652,
+                "vision_end_token_id": 151653, "tie_word_embeddings": False}
 
 
 class UnsupportedNative(ValueError):
@@ -87,25 +99,26 @@ def read_config(directory: str | Path) -> NativeConfig:
         raise UnsupportedNative(f"model_type {raw.get('model_type')!r} (the native model is dense Qwen3-VL)")
     if raw.get("quantization_config"):
         raise UnsupportedNative("a quantized checkpoint (quantization_config)")
-    text, vision = raw.get("text_config") or {}, raw.get("vision_config") or {}
+    top = {**TOP_DEFAULTS, **raw}
+    text = {**TEXT_DEFAULTS, **(raw.get("text_config") or {})}
+    vision = {**VISION_DEFAULTS, **(raw.get("vision_config") or {})}
     try:
-        config = NativeConfig(
-            text_config=_text(text, raw),
+        return NativeConfig(
+            text_config=_text(text, bool(top["tie_word_embeddings"])),
             vision_config=_vision(vision),
-            image_token_id=int(raw["image_token_id"]),
-            video_token_id=int(raw["video_token_id"]),
-            vision_start_token_id=int(raw["vision_start_token_id"]),
-            vision_end_token_id=int(raw.get("vision_end_token_id", raw["vision_start_token_id"] + 1)),
+            image_token_id=int(top["image_token_id"]),
+            video_token_id=int(top["video_token_id"]),
+            vision_start_token_id=int(top["vision_start_token_id"]),
+            vision_end_token_id=int(top["vision_end_token_id"]),
             dtype=str(raw.get("dtype") or raw.get("torch_dtype") or text.get("dtype") or text.get("torch_dtype")
                       or "bfloat16"),
         )
-    except KeyError as err:
-        raise UnsupportedNative(f"{path} lacks {err.args[0]!r}") from None
-    return config
+    except (TypeError, ValueError) as err:  # a null or a string where a number belongs
+        raise UnsupportedNative(f"{path}: {err}") from None
 
 
-def _text(text: dict[str, Any], top: dict[str, Any]) -> TextConfig:
-    if text.get("attention_bias"):
+def _text(text: dict[str, Any], tie: bool) -> TextConfig:
+    if text["attention_bias"]:
         raise UnsupportedNative("the text attention has biases")
     rope = dict(text.get("rope_parameters") or text.get("rope_scaling") or {})
     rope_type = rope.get("rope_type", rope.get("type", "default"))
@@ -115,34 +128,30 @@ def _text(text: dict[str, Any], top: dict[str, Any]) -> TextConfig:
     section = rope.get("mrope_section")
     if theta is None or section is None or len(section) != 3:
         raise UnsupportedNative("no rope_theta or three-part mrope_section in the text config")
-    act = text.get("hidden_act", "silu")
-    if act not in ACTIVATIONS:
-        raise UnsupportedNative(f"text activation {act!r}")
-    heads = int(text["num_attention_heads"])
-    hidden = int(text["hidden_size"])
-    tie = text.get("tie_word_embeddings", top.get("tie_word_embeddings", False))
+    if text["hidden_act"] not in ACTIVATIONS:
+        raise UnsupportedNative(f"text activation {text['hidden_act']!r}")
     return TextConfig(
-        hidden_size=hidden,
+        hidden_size=int(text["hidden_size"]),
         num_hidden_layers=int(text["num_hidden_layers"]),
-        num_attention_heads=heads,
-        num_key_value_heads=int(text.get("num_key_value_heads") or heads),
-        head_dim=int(text.get("head_dim") or hidden // heads),
+        num_attention_heads=int(text["num_attention_heads"]),
+        num_key_value_heads=int(text["num_key_value_heads"]),
+        head_dim=int(text["head_dim"]),
         intermediate_size=int(text["intermediate_size"]),
-        hidden_act=act,
-        rms_norm_eps=float(text.get("rms_norm_eps", 1e-6)),
+        hidden_act=text["hidden_act"],
+        rms_norm_eps=float(text["rms_norm_eps"]),
         vocab_size=int(text["vocab_size"]),
         rope_theta=float(theta),
         mrope_section=(int(section[0]), int(section[1]), int(section[2])),
-        max_position_embeddings=int(text.get("max_position_embeddings", 128000)),
-        tie_word_embeddings=bool(tie),
-        pad_token_id=text.get("pad_token_id"),
+        max_position_embeddings=int(text["max_position_embeddings"]),
+        # transformers 5 ties the output head to the embeddings by the top-level flag alone
+        tie_word_embeddings=tie,
+        pad_token_id=text["pad_token_id"],
     )
 
 
 def _vision(vision: dict[str, Any]) -> VisionConfig:
-    act = vision.get("hidden_act", "gelu_pytorch_tanh")
-    if act not in ACTIVATIONS:
-        raise UnsupportedNative(f"vision activation {act!r}")
+    if vision["hidden_act"] not in ACTIVATIONS:
+        raise UnsupportedNative(f"vision activation {vision['hidden_act']!r}")
     rope = dict(vision.get("rope_parameters") or {})
     if rope.get("rope_type", "axial") != "axial":
         raise UnsupportedNative(f"vision rope type {rope.get('rope_type')!r}")
@@ -151,13 +160,13 @@ def _vision(vision: dict[str, Any]) -> VisionConfig:
         hidden_size=int(vision["hidden_size"]),
         num_heads=int(vision["num_heads"]),
         intermediate_size=int(vision["intermediate_size"]),
-        hidden_act=act,
-        in_channels=int(vision.get("in_channels", 3)),
-        patch_size=int(vision.get("patch_size", 16)),
-        temporal_patch_size=int(vision.get("temporal_patch_size", 2)),
-        spatial_merge_size=int(vision.get("spatial_merge_size", 2)),
+        hidden_act=vision["hidden_act"],
+        in_channels=int(vision["in_channels"]),
+        patch_size=int(vision["patch_size"]),
+        temporal_patch_size=int(vision["temporal_patch_size"]),
+        spatial_merge_size=int(vision["spatial_merge_size"]),
         out_hidden_size=int(vision["out_hidden_size"]),
         num_position_embeddings=int(vision["num_position_embeddings"]),
-        deepstack_visual_indexes=tuple(int(i) for i in vision.get("deepstack_visual_indexes") or ()),
+        deepstack_visual_indexes=tuple(int(i) for i in vision["deepstack_visual_indexes"]),
         rope_theta=float(rope.get("rope_theta", 10000.0)),
     )

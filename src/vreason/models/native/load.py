@@ -46,8 +46,14 @@ class NativeParts:
     placement: Placement
 
 
+MODEL_CODE_SETTINGS = ("auto", "transformers")
+
+
 def native_wanted(spec: _Spec, source: str) -> bool:
-    if os.environ.get("VREASON_MODEL_CODE", "auto") == "transformers":
+    setting = os.environ.get("VREASON_MODEL_CODE", "auto") or "auto"
+    if setting not in MODEL_CODE_SETTINGS:
+        raise ModelLoadError(f"VREASON_MODEL_CODE={setting!r}: use auto (the default) or transformers")
+    if setting == "transformers":
         return False
     if not spec.native or spec.adapter or spec.quantize:
         return False
@@ -76,7 +82,8 @@ def load_native(spec: _Spec, source: str, clock: _Clock) -> NativeParts | None:
         clock.mark("processor")
         model = NativeQwen3VL.from_pretrained(source, placement.dtype, placement.device)
         clock.mark("weights")
-    except (UnsupportedNative, ModelLoadError) as why:
+    except (UnsupportedNative, ModelLoadError, OSError, ValueError) as why:
+        # transformers' code then loads it, or says in its own words why it cannot
         logger.info("%s: transformers' model code (not the native one: %s)", source, why)
         return None
     return NativeParts(model, processor, placement)

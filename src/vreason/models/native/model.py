@@ -28,13 +28,10 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from vreason.models.native.config import NativeConfig, UnsupportedNative, read_config
+from vreason.models.native.config import NativeConfig, read_config
 from vreason.models.native.text import TextDecoder
 from vreason.models.native.vision import VisionTower
-
-# Checkpoint key prefixes: transformers 5's and 4.57's saves use the first; a few conversions drop "model.".
-_PREFIXES = (("model.visual.", "model.visual."), ("model.language_model.", "model.language_model."),
-             ("visual.", "model.visual."), ("language_model.", "model.language_model."))
+from vreason.models.native.weights import HEAD, read_weights, weight_layout
 
 
 @dataclass
@@ -57,10 +54,14 @@ class _Inner(nn.Module):
         sizes = (image_grid_thw.prod(-1) // self.visual.spatial_merge_size**2).tolist()
         return VisionOutput(torch.split(merged, sizes), [torch.split(layer, sizes) for layer in deepstack])
 
-    def get_rope_index(self, input_ids, mm_token_type_ids, image_grid_thw=None, video_grid_thw=None, **_):
+    def get_rope_index(self, input_ids, mm_token_type_ids, image_grid_thw=None, video_grid_thw=None,
+                       attention_mask=None):
         """(positions (3, batch, seq), deltas (batch, 1)): text runs count up on all three axes; an image or a
         video's temporal patch (split into one-frame grids: timestamps separate them) takes (t, row, column)
-        positions from where the text left off, and the text after it resumes past its larger side."""
+        positions from where the text left off, and the text after it resumes past its larger side. Rows are
+        unpadded (the engine builds one prompt at a time); padding masks are refused, not ignored."""
+        if attention_mask is not None and not bool(attention_mask.all()):
+            raise NotImplementedError("get_rope_index of padded rows: the native model takes unpadded rows")
         if video_grid_thw is not None:
             video_grid_thw = torch.repeat_interleave(video_grid_thw, video_grid_thw[:, 0], dim=0)
             video_grid_thw[:, 0] = 1
@@ -118,21 +119,15 @@ class NativeQwen3VL(nn.Module):
         config = read_config(directory)
         with torch.device("meta"):
             model = cls(config, _eos_ids(directory))
-        state = _read_weights(directory, dtype, device)
-        if config.text_config.tie_word_embeddings:
-            state.pop("lm_head.weight", None)
         tied = config.text_config.tie_word_embeddings
-        expected = {name: p.shape for name, p in model.named_parameters() if not (tied and name == "lm_head.weight")}
-        missing = sorted(set(expected) - set(state))
-        if missing:
-            raise UnsupportedNative(f"{len(missing)} weights missing or named otherwise, e.g. {missing[0]}")
-        wrong = next((n for n, shape in expected.items() if state[n].shape != shape), None)
-        if wrong is not None:
-            shape = tuple(state[wrong].shape)
-            raise UnsupportedNative(f"weight {wrong} has shape {shape}, not {tuple(expected[wrong])}")
+        expected = {name: p.shape for name, p in model.named_parameters() if not (tied and name == HEAD)}
+        layout = weight_layout(directory, expected)
+        state = read_weights(layout, dtype, device)
+        head = state.pop(HEAD, None) if tied else None
         model.load_state_dict({n: state[n] for n in expected}, strict=False, assign=True)
-        if tied:
-            model.lm_head.weight = model.model.language_model.embed_tokens.weight
+        if tied:  # the embeddings are the head, unless the checkpoint stores another head (transformers keeps it)
+            embed = model.model.language_model.embed_tokens.weight
+            model.lm_head.weight = embed if head is None or torch.equal(head, embed) else nn.Parameter(head, False)
         # the rope buffers are computed on the CPU, not stored
         model.model.visual.inv_freq = model.model.visual.inv_freq.to(device)
         rotary = model.model.language_model.rotary_emb
@@ -140,32 +135,6 @@ class NativeQwen3VL(nn.Module):
         model.eval()
         model.requires_grad_(False)
         return model
-
-
-def _read_weights(directory: Path, dtype: torch.dtype, device: str) -> dict[str, torch.Tensor]:
-    from safetensors import safe_open
-
-    files = sorted(directory.glob("*.safetensors"))
-    if not files:
-        raise UnsupportedNative(f"no *.safetensors in {directory}")
-    state: dict[str, torch.Tensor] = {}
-    for file in files:
-        with safe_open(str(file), framework="pt", device="cpu") as f:
-            for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                name = _rename(key)
-                if name is not None:
-                    tensor = f.get_tensor(key)
-                    state[name] = tensor.to(device=device, dtype=dtype) if tensor.is_floating_point() else tensor
-    return state
-
-
-def _rename(key: str) -> str | None:
-    if key == "lm_head.weight":
-        return key
-    for prefix, target in _PREFIXES:
-        if key.startswith(prefix):
-            return target + key[len(prefix):]
-    return None
 
 
 def _eos_ids(directory: Path) -> list[int] | int | None:

@@ -8,8 +8,8 @@ deepstack_features): the merged tokens of all images in order, and one tensor pe
 numbers are the same ops in the same order (tested against transformers, tests/integration/test_native_model.py).
 
 What differs, on purpose: the patch embedding is one matmul over the Conv3d's weight (models/patch_embed.py
-says why), and the attention runs per image through `scaled_dot_product_attention`, as transformers' sdpa
-path does on CPU; no flash-attention varlen path (a CUDA build with flash-attn takes transformers' code).
+says why; the loader gives transformers' model the same matmul), and the attention runs per image through
+`scaled_dot_product_attention`, as transformers' sdpa path does; there is no flash-attention varlen path.
 """
 
 from __future__ import annotations
@@ -192,7 +192,9 @@ class VisionTower(nn.Module):
 
 
 def _taps(index: torch.Tensor, size: int, side: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    src = index.float() * (side - 1) / max(size - 1, 1)
+    # divided by a tensor, as transformers does: on CUDA a division by a Python number is a multiplication by
+    # its reciprocal, one ulp away
+    src = index.float() * (side - 1) / torch.tensor(max(size - 1, 1), device=device)
     floor = torch.floor(src)
     offsets = torch.arange(0, 2, device=device)
     taps = (floor.long()[:, None] + offsets).clamp(0, side - 1)
