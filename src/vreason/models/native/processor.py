@@ -14,32 +14,21 @@ are tuples and `size` a plain dict of the keys set (transformers: a SizeDict wit
 
 Calling `image_processor(...)` or `video_processor(...)` (the engine's rare fallbacks) runs transformers' own
 processor, built from the same directory on first call: the imports happen then, and only then.
-`apply_chat_template` renders text only (`tokenize=False`): transformers' sandboxed Jinja environment (trim and
-lstrip blocks, loop controls, its `tojson`, `raise_exception`, `strftime_now`, `namespace`, `dict`, the
-`{% generation %}` tag), the tokenizer's named special tokens as variables, and its conversation clean-up (message
-objects to dicts, None values dropped, OpenAI `image_url` parts to `image`, reasoning field aliases, non-JSON
-values as "<Type>" placeholders). Not supported: tokenize=True, continue_final_message, assistant masks and tools
+(Videos need no call: engine/video_patches.py reproduces the video processor.) `apply_chat_template` renders
+text only (`tokenize=False`), in transformers' environment and after its conversation clean-up
+(models/native/chat_template.py), the tokenizer's named special tokens as variables. Not supported: tokenize=True, continue_final_message, assistant masks and tools
 given as Python functions (NotImplementedError); another processor class or image/video processor type
 (ModelLoadError, so the caller loads transformers' processor).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import sys
 import threading
-from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from jinja2 import nodes
-from jinja2.ext import Extension, loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from vreason.errors import ModelLoadError
+from vreason.models.native.chat_template import compiled, find_chat_template, template_messages, template_value
 from vreason.models.native.tokenizer import NativeTokenizer, read_json
 
 QWEN3_VL_MODEL_TYPES = frozenset({"qwen3_vl", "qwen3_vl_moe"})
@@ -58,7 +47,6 @@ VIDEO_DEFAULTS = {**_COMMON, "size": {"shortest_edge": 128 * 32 * 32, "longest_e
                   "return_metadata": False, "patch_size": 16, "temporal_patch_size": 2, "merge_size": 2,
                   "min_frames": 4, "max_frames": 768, "cap_pixels_per_frame": None, "max_video_tokens": 768,
                   "image_mean": (0.5, 0.5, 0.5), "image_std": (0.5, 0.5, 0.5)}
-_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 
 
 class _Settings:
@@ -118,7 +106,8 @@ class NativeProcessor:
                                  "or preprocessor_config.json + video_preprocessor_config.json")
         tokenizer = NativeTokenizer.from_pretrained(root)
         _check_classes(root, files, image, video)
-        return cls(str(source), tokenizer, _image_settings(image), _video_settings(video), _chat_template(root, nested))
+        template = find_chat_template(root, nested)
+        return cls(str(source), tokenizer, _image_settings(image), _video_settings(video), template)
 
     def _transformers(self, kind: str) -> Any:
         """transformers' image or video processor for this checkpoint (not the whole processor: its tokenizer
@@ -158,13 +147,14 @@ class NativeProcessor:
             raise NotImplementedError("the native processor takes tools as JSON schemas (dicts) only")
         if any(not isinstance(document, dict) for document in documents or ()):
             raise TypeError("Documents should be a list of dicts with 'title' and 'text' keys!")
-        template = _compiled(self._resolve(chat_template))
+        template = compiled(self._resolve(chat_template))
         batched = isinstance(conversation, (list, tuple)) and bool(conversation) and (
             isinstance(conversation[0], (list, tuple)) or hasattr(conversation[0], "messages"))
-        variables = _plain({**self.tokenizer.special_tokens_map, **kwargs})
+        variables = template_value({**self.tokenizer.special_tokens_map, **kwargs})
         rendered = [
-            template.render(messages=_chat(chat), tools=_plain(tools), documents=_plain(documents),
-                            add_generation_prompt=add_generation_prompt, **variables)
+            template.render(messages=template_messages(chat), tools=template_value(tools),
+                            documents=template_value(documents), add_generation_prompt=add_generation_prompt,
+                            **variables)
             for chat in (conversation if batched else [conversation])
         ]
         return rendered if batched else rendered[0]
@@ -221,153 +211,3 @@ def _tuples(values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(values.get(key), list):
             values[key] = tuple(values[key])
     return values
-
-
-def _chat_template(root: Path, processor_config: dict[str, Any]) -> Any:
-    if processor_config.get("chat_template") is not None:
-        return processor_config["chat_template"]
-    extra = sorted((root / "additional_chat_templates").glob("*.jinja"))
-    if (root / "chat_template.json").is_file():
-        if extra:
-            raise ModelLoadError(f"{root}: legacy chat_template.json next to additional_chat_templates/; keep one")
-        return read_json(root / "chat_template.json", "the chat template")["chat_template"]
-    templates = {path.stem: path.read_text(encoding="utf-8") for path in extra}
-    if (root / "chat_template.jinja").is_file():
-        templates["default"] = (root / "chat_template.jinja").read_text(encoding="utf-8")
-    if list(templates) == ["default"]:
-        return templates["default"]
-    return templates or None
-
-
-# -- transformers' chat-template environment (utils/chat_template_utils.py)
-class _Generation(Extension):
-    """`{% generation %}...{% endgeneration %}` marks assistant text for masks; rendering keeps the body as is."""
-
-    tags = {"generation"}
-
-    def parse(self, parser: Any) -> nodes.Node:
-        lineno = next(parser.stream).lineno
-        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-        return nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
-
-    def _body(self, caller: Any) -> str:
-        return caller()
-
-
-class _TemplateDict:
-    """`dict(...)` in templates without the dict type's attributes."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> dict:
-        return dict(*args, **kwargs)
-
-    def fromkeys(self, *args: Any, **kwargs: Any) -> dict:
-        return dict.fromkeys(*args, **kwargs)
-
-
-class _Namespace(jinja2.utils.Namespace):
-    """Namespaces that refuse underscore-prefixed attributes (no reach into CPython internals)."""
-
-    def __init__(*args: Any, **kwargs: Any) -> None:  # Jinja's signature trick: `namespace(self=...)` works
-        self, args = args[0], args[1:]
-        attrs = dict(*args, **kwargs)
-        for name in attrs:
-            _Namespace._check(name)
-        jinja2.utils.Namespace.__init__(self, attrs)
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        _Namespace._check(name)
-        jinja2.utils.Namespace.__setitem__(self, name, value)
-
-    @staticmethod
-    def _check(name: Any) -> None:
-        if isinstance(name, str) and name.startswith("_"):
-            raise jinja2.exceptions.SecurityError(f"a chat template may not store an underscore attribute ({name!r})")
-
-
-def _raise_exception(message: str) -> None:
-    raise jinja2.exceptions.TemplateError(message)
-
-
-def _tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None, sort_keys: bool = False):
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-
-_templates: dict[str, jinja2.Template] = {}
-
-
-def _compiled(source: str) -> jinja2.Template:
-    if source not in _templates:
-        if tuple(int(p) for p in jinja2.__version__.split(".")[:3] if p.isdigit()) < (3, 1, 6):
-            raise ImportError(f"chat templates need jinja2>=3.1.6 (sandbox fixes); found {jinja2.__version__}")
-        env = ImmutableSandboxedEnvironment(
-            trim_blocks=True, lstrip_blocks=True, extensions=[_Generation, loopcontrols]
-        )
-        env.filters["tojson"] = _tojson
-        env.globals.update(raise_exception=_raise_exception, dict=_TemplateDict(), namespace=_Namespace,
-                           strftime_now=lambda format: datetime.now().strftime(format))
-        _templates[source] = env.from_string(source)
-    return _templates[source]
-
-
-def _chat(conversation: Any) -> list[dict[str, Any]]:
-    """transformers' clean-up of one conversation before rendering (processing_utils._normalize_conversations,
-    chat_template_utils._normalize_chat_messages, _plain_template_data, _alias_reasoning_fields)."""
-    messages = _dicts(getattr(conversation, "messages", conversation))
-    chat = []
-    for message in messages:
-        if not isinstance(message, dict):
-            raise TypeError(f"Chat messages should be dicts, dataclasses or pydantic models, but got {message!r}.")
-        message = {k: v for k, v in message.items() if v is not None}
-        if isinstance(message.get("content"), list):
-            message["content"] = [_image_url(part) for part in message["content"]]
-        message = _plain(message)
-        reasoning = next((message[k] for k in _REASONING_FIELDS if message.get(k) is not None), None)
-        if reasoning is not None:
-            message = {"thinking": reasoning, **message, "reasoning_content": reasoning}
-        chat.append(message)
-    return chat
-
-
-def _image_url(part: Any) -> Any:
-    """An OpenAI {"type": "image_url", "image_url": {"url": u}} part as transformers' {"type": "image", "url": u}."""
-    if isinstance(part, dict) and part.get("type") == "image_url" and "image_url" in part:
-        info = part["image_url"]
-        return {"type": "image", "url": info.get("url", "") if isinstance(info, dict) else info}
-    return part
-
-
-def _dicts(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _dicts(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dicts(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_dicts(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _dicts(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if callable(getattr(value, "model_dump", None)):  # pydantic models, e.g. the OpenAI SDK's messages
-        return _dicts(value.model_dump())
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """What a template may see: JSON-like values rebuilt from their base types, anything else a "<Type>" string."""
-    if value is None or type(value) in (str, int, float, bool):
-        return value
-    for base in (str, int, float):  # bool is an int and was returned above
-        if isinstance(value, base):
-            return getattr(base, f"__{base.__name__}__")(value)
-    if isinstance(value, Mapping):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_plain(v) for v in value)
-    numpy = sys.modules.get("numpy")  # numpy scalars exist only if numpy was imported: never import it here
-    if numpy is not None and isinstance(value, numpy.generic):
-        return _plain(value.item())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if callable(getattr(value, "model_dump", None)):
-        return _plain(value.model_dump())
-    return f"<{type(value).__name__}>"
