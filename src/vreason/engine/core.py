@@ -11,8 +11,10 @@ for a forward pass. The core learns of stop strings from the front end (`stop`),
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -57,6 +59,11 @@ class EngineCore:
         if start:  # tests drive `step()` by hand instead
             self._thread = threading.Thread(target=self._loop, name="vreason-engine", daemon=True)
             self._thread.start()
+            # A daemon thread still inside a torch op (the last answer's KV copied into the prefix cache, after
+            # the answer went out) while the interpreter tears torch down aborts the process ("terminate called
+            # without an active exception"): a script or `vreason ask` that exits without closing its engine
+            # stops the loop first. Held weakly: the engine is still freed when dropped.
+            atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     # -- called from other threads -------------------------------------------------------------------------
     def submit(self, request: RequestState) -> None:
@@ -95,10 +102,12 @@ class EngineCore:
             )
 
     def shutdown(self) -> None:
+        """Abort what is left and stop the loop; once is enough (later calls only wait for the loop's end)."""
         with self._lock:
-            self._stopped = True
-            self.scheduler.finish_requests(list(self.requests.values()), FinishReason.ABORT)
-            self._lock.notify()
+            if not self._stopped:
+                self._stopped = True
+                self.scheduler.finish_requests(list(self.requests.values()), FinishReason.ABORT)
+                self._lock.notify()
         if self._thread is not None:
             self._thread.join(timeout=30)
 
@@ -200,3 +209,9 @@ def _clip_before_images(length: int, images: Sequence[ImageSpan]) -> int:
         if image.start < length < image.start + image.num_tokens:
             return image.start
     return length
+
+
+def _shutdown_at_exit(core: weakref.ref[EngineCore]) -> None:
+    engine = core()
+    if engine is not None:
+        engine.shutdown()
