@@ -17,7 +17,8 @@ def processors(compact_model_dir):
 
     from vreason.models.native.processor import NativeProcessor
 
-    return AutoProcessor.from_pretrained(str(compact_model_dir)), NativeProcessor.from_pretrained(str(compact_model_dir))
+    source = str(compact_model_dir)
+    return AutoProcessor.from_pretrained(source), NativeProcessor.from_pretrained(source)
 
 
 @pytest.mark.parametrize(("frames", "height", "width"), [(2, 64, 96), (4, 32, 32), (3, 96, 64), (1, 64, 64)])

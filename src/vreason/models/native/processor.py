@@ -16,9 +16,10 @@ Calling `image_processor(...)` or `video_processor(...)` (the engine's rare fall
 processor, built from the same directory on first call: the imports happen then, and only then.
 (Videos need no call: engine/video_patches.py reproduces the video processor.) `apply_chat_template` renders
 text only (`tokenize=False`), in transformers' environment and after its conversation clean-up
-(models/native/chat_template.py), the tokenizer's named special tokens as variables. Not supported: tokenize=True, continue_final_message, assistant masks and tools
-given as Python functions (NotImplementedError); another processor class or image/video processor type
-(ModelLoadError, so the caller loads transformers' processor).
+(models/native/chat_template.py), the tokenizer's named special tokens as variables. Not supported:
+tokenize=True, continue_final_message, assistant masks and tools given as Python functions
+(NotImplementedError); another processor class or image/video processor type (ModelLoadError, so the caller
+loads transformers' processor).
 """
 
 from __future__ import annotations
