@@ -256,7 +256,7 @@ def encode(clip: Clip, path: Path, crf: int = CRF) -> None:
         stream.options = {"preset": "veryfast", "crf": str(crf), "g": str(2 * clip.fps), "threads": "1"}
         for i, pixels in enumerate(render(clip)):
             # converted to the encoder's yuv420p here, on one thread: left to the encoder, PyAV lets swscale pick
-            # its thread count; once in a while (a CI run, ~1 in 50 tries here on a 2-core Xeon) the same clip then
+            # its thread count; once in a while (a CI run, and 1 of 60 tries here on a 2-core Xeon) the same clip then
             # came out with other bytes, though the cause was not pinned down
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p", threads=1)
             frame.pts, frame.time_base = i, Fraction(1, clip.fps)
