@@ -39,14 +39,10 @@ class PatchSpec:
 
     @classmethod
     def from_processor(cls, image_processor: Any) -> PatchSpec | None:
-        if type(image_processor).__name__ not in _QWEN_PROCESSORS:
+        settings = normalization(image_processor, _QWEN_PROCESSORS)
+        if settings is None:
             return None
-        if not (getattr(image_processor, "do_rescale", False) and getattr(image_processor, "do_normalize", False)):
-            return None
-        mean, std = list(image_processor.image_mean), list(image_processor.image_std)
-        if len(mean) != 3 or len(std) != 3:
-            return None
-        rescale = float(image_processor.rescale_factor)
+        mean, std, rescale = settings
         return cls(
             patch=int(image_processor.patch_size),
             merge=int(image_processor.merge_size),
@@ -65,6 +61,20 @@ class PatchSpec:
             and image.height % side == 0
             and low <= image.width * image.height <= high
         )
+
+
+def normalization(processor: Any, classes: frozenset[str]) -> tuple[tuple, tuple, float] | None:
+    """(image_mean, image_std, rescale_factor) of a processor whose class is one of `classes` and that rescales
+    and normalizes three channels: the settings whose ops this module and engine/video_patches.py reproduce;
+    None for any other (the caller then calls the processor itself)."""
+    if type(processor).__name__ not in classes:
+        return None
+    if not (getattr(processor, "do_rescale", False) and getattr(processor, "do_normalize", False)):
+        return None
+    mean, std = tuple(processor.image_mean), tuple(processor.image_std)
+    if len(mean) != 3 or len(std) != 3:
+        return None
+    return mean, std, float(processor.rescale_factor)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from vreason.engine.image_patches import normalization
+
 # Processor classes (transformers' and models/native/processor.py's settings of it) reproduced here.
 _QWEN_VIDEO_PROCESSORS = frozenset({"Qwen3VLVideoProcessor", "NativeVideoProcessor"})
 
@@ -35,20 +37,17 @@ class VideoPatchSpec:
 
     @classmethod
     def from_processor(cls, video_processor: Any) -> VideoPatchSpec | None:
-        if type(video_processor).__name__ not in _QWEN_VIDEO_PROCESSORS:
+        settings = normalization(video_processor, _QWEN_VIDEO_PROCESSORS)
+        if settings is None:
             return None
-        if not (getattr(video_processor, "do_rescale", False) and getattr(video_processor, "do_normalize", False)):
-            return None
-        mean, std = tuple(video_processor.image_mean), tuple(video_processor.image_std)
-        if len(mean) != 3 or len(std) != 3:
-            return None
+        mean, std, rescale = settings
         return cls(
             patch=int(video_processor.patch_size),
             merge=int(video_processor.merge_size),
             temporal=int(video_processor.temporal_patch_size),
             mean=mean,
             std=std,
-            rescale=float(video_processor.rescale_factor),
+            rescale=rescale,
         )
 
     def video_patches(self, frames: np.ndarray) -> tuple[torch.Tensor, tuple[int, int, int]]:

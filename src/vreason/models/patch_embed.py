@@ -17,7 +17,9 @@ import torch
 import torch.nn.functional as F
 
 
-def _matmul_forward(self: Any, hidden_states: torch.Tensor) -> torch.Tensor:
+def matmul_patch_embed(self: Any, hidden_states: torch.Tensor) -> torch.Tensor:
+    """The forward of a patch embedding whose `proj` is the stride-equals-kernel Conv3d, as one matmul (also the
+    native vision tower's, models/native/vision.py)."""
     weight = self.proj.weight
     flat = hidden_states.reshape(-1, weight[0].numel()).to(dtype=weight.dtype)
     return F.linear(flat, weight.reshape(weight.shape[0], -1), self.proj.bias)
@@ -32,5 +34,5 @@ def use_matmul_patch_embed(model: Any) -> bool:
         0, 0, 0
     ):
         return False
-    embed.forward = types.MethodType(_matmul_forward, embed)
+    embed.forward = types.MethodType(matmul_patch_embed, embed)
     return True

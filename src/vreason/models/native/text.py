@@ -22,7 +22,7 @@ import torch.nn.functional as F  # noqa: N812 (torch's own name)
 from torch import nn
 
 from vreason.models.native.config import TextConfig
-from vreason.models.native.vision import activation
+from vreason.models.native.vision import activation, rotate_half
 
 
 class RMSNorm(nn.Module):
@@ -70,11 +70,6 @@ class MultimodalRotary(nn.Module):
         return torch.cat((out, out), dim=-1)
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 class Attention(nn.Module):
     def __init__(self, config: TextConfig, layer_idx: int):
         super().__init__()
@@ -96,8 +91,8 @@ class Attention(nn.Module):
         k = self.k_norm(self.k_proj(x).view(*shape, -1, self.head_dim)).transpose(1, 2)
         v = self.v_proj(x).view(*shape, -1, self.head_dim).transpose(1, 2)
         cos, sin = (t.unsqueeze(1) for t in position_embeddings)
-        q = q * cos + _rotate_half(q) * sin
-        k = k * cos + _rotate_half(k) * sin
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx)
         return self.o_proj(self._attend(q, k, v, attention_mask).reshape(*shape, -1))

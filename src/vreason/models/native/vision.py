@@ -19,6 +19,7 @@ import torch.nn.functional as F  # noqa: N812 (torch's own name)
 from torch import nn
 
 from vreason.models.native.config import VisionConfig
+from vreason.models.patch_embed import matmul_patch_embed
 
 
 def activation(name: str):
@@ -35,10 +36,7 @@ class PatchEmbed(nn.Module):
         kernel = (config.temporal_patch_size, config.patch_size, config.patch_size)
         self.proj = nn.Conv3d(config.in_channels, config.hidden_size, kernel_size=kernel, stride=kernel, bias=True)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        weight = self.proj.weight
-        flat = pixels.reshape(-1, weight[0].numel()).to(weight.dtype)
-        return F.linear(flat, weight.reshape(weight.shape[0], -1), self.proj.bias)
+    forward = matmul_patch_embed
 
 
 class VisionMLP(nn.Module):
@@ -77,9 +75,13 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     """transformers' apply_rotary_pos_emb_vision for one tensor: float32 arithmetic, the input dtype back."""
     dtype = x.dtype
     x = x.float()
+    return (x * cos + rotate_half(x) * sin).to(dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """transformers' rotate_half: the second half of the last dim negated, then the first half."""
     half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return (x * cos + rotated * sin).to(dtype)
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 class VisionBlock(nn.Module):
