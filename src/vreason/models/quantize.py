@@ -41,6 +41,7 @@ CPU_QUANTIZATIONS = ("int8", "int4")
 MANIFEST = "vreason-quantization.json"
 WEIGHTS = "model.safetensors"
 INT4_GROUP_SIZE = 128
+KERNEL_ALIGNMENT = 64  # bytes: torch's CPU allocator aligns this far; the quantized kernels' vector loads need it
 # Which linears are quantized: the language model's, output projection included. The head is the largest
 # single matrix of the small Qwen3-VLs (vocab 152k x hidden); left in float it kept int4 of the mid-size
 # benchmark model at 0.52x float32's memory instead of 0.2x, and it quantizes with no measured loss on the
@@ -207,6 +208,13 @@ def _register_int4_cpu_tensor() -> None:
         utils.ALLOWED_TENSORS_SUBCLASSES.append("Int4OpaqueTensor")
 
 
+def _aligned(tensor: Any) -> Any:
+    """`tensor`, copied when its data does not start on a KERNEL_ALIGNMENT boundary. safetensors places tensors
+    at 8-byte offsets in the file; `_weight_int8pack_mm` on an AMX Xeon crashed (segmentation fault) on int8
+    weights read that way (data at 56 mod 64) and ran on the same weights copied by torch's allocator."""
+    return tensor if tensor.data_ptr() % KERNEL_ALIGNMENT == 0 else tensor.clone()
+
+
 def save_quantized(model: Any, processor: Any, plan: QuantPlan, directory: str | Path) -> Path:
     """Write a quantized model as safetensors (see the module docstring); returns the directory."""
     from safetensors.torch import save_file
@@ -264,7 +272,7 @@ def load_quantized(directory: str | Path, plan: QuantPlan) -> Any:
     started = time.perf_counter()
     with safe_open(str(Path(directory) / WEIGHTS), framework="pt") as f:
         metadata = f.metadata()
-        data = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is no dict)
+        data = {key: _aligned(f.get_tensor(key)) for key in f.keys()}  # noqa: SIM118 (safe_open is no dict)
     if plan.method == "int8":
         use_int8pack_kernel()
     tensors, leftover = unflatten_tensor_state_dict(data, metadata)
