@@ -39,7 +39,7 @@ def test_native_bf16_is_chosen_only_where_the_check_finds_it_faster(flags, flag)
 
 def test_small_model_on_cpu_follows_the_machine_and_dtype_overrides(monkeypatch):
     monkeypatch.setattr(placement, "cpu_flags", lambda: SAPPHIRE_RAPIDS)
-    monkeypatch.setattr(placement, "cached_bf16_speedup", lambda: 2.0)
+    monkeypatch.setattr(placement, "cached_bf16_speedup", lambda dims: 2.0)
     chosen = choose_placement("cpu", "auto", float32_bytes=80 << 20)
     assert chosen.dtype_name == "bfloat16"
     assert "amx_bf16" in chosen.reason
@@ -49,16 +49,40 @@ def test_small_model_on_cpu_follows_the_machine_and_dtype_overrides(monkeypatch)
     assert choose_placement("cpu", "auto", float32_bytes=16 << 30).dtype_name == "bfloat16"  # large: memory
 
 
-def test_the_check_runs_once_per_machine(monkeypatch, tmp_path):
+def test_the_check_runs_once_per_machine_and_width(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     calls = []
-    monkeypatch.setattr(placement, "measure_bf16_speedup", lambda: calls.append(1) or 1.5)
-    assert placement.cached_bf16_speedup() == 1.5
-    assert placement.cached_bf16_speedup() == 1.5
-    assert len(calls) == 1
+    monkeypatch.setattr(placement, "measure_bf16_speedup", lambda dims: calls.append(dims) or dims[0] / 100)
+    assert placement.cached_bf16_speedup((256, 768)) == 2.56
+    assert placement.cached_bf16_speedup((256, 768)) == 2.56
+    assert placement.cached_bf16_speedup((128, 384)) == 1.28  # another width: measured, not the cached one
+    assert calls == [(256, 768), (128, 384)]
     stored = json.loads((tmp_path / "vreason" / "cpu-dtype.json").read_text())
-    assert list(stored.values()) == [1.5]
+    assert sorted(stored.values()) == [1.28, 2.56]
+
+
+def test_a_small_model_is_checked_at_its_own_width(monkeypatch):
+    monkeypatch.setattr(placement, "cpu_flags", lambda: SAPPHIRE_RAPIDS)
+    asked = []
+    speedups = {(128, 384): 0.6, (1024, 3072): 2.0, placement.CHECK_DIMS: 0.7}
+    monkeypatch.setattr(placement, "cached_bf16_speedup", lambda dims: asked.append(dims) or speedups[dims])
+    assert choose_placement("cpu", "auto", float32_bytes=80 << 20, dims=(128, 384)).dtype_name == "float32"
+    assert choose_placement("cpu", "auto", float32_bytes=900 << 20, dims=(1024, 3072)).dtype_name == "bfloat16"
+    assert choose_placement("cpu", "auto", float32_bytes=80 << 20).dtype_name == "float32"  # unknown: CHECK_DIMS
+    assert asked == [(128, 384), (1024, 3072), placement.CHECK_DIMS]
+
+
+def test_decoder_dims_read_both_config_kinds():
+    from transformers import AutoConfig
+
+    from vreason.models.demo import demo_model_dir
+    from vreason.models.native.config import read_config
+
+    native = placement.decoder_dims(read_config(demo_model_dir()))
+    assert native == placement.decoder_dims(AutoConfig.from_pretrained(demo_model_dir()))
+    assert native == placement.CHECK_DIMS  # the built-in model's width is the default check's
+    assert placement.decoder_dims(object()) is None
 
 
 def test_the_real_check_measures_a_positive_ratio():
-    assert placement.measure_bf16_speedup(repeats=2) > 0
+    assert placement.measure_bf16_speedup((64, 192), repeats=2) > 0

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from vreason.errors import InvalidRequestError, ModelLoadError
 from vreason.models.model_code import import_model_code
 from vreason.models.native.load import load_native, native_wanted
-from vreason.models.placement import QUANTIZATIONS, Placement, choose_placement, float32_bytes
+from vreason.models.placement import QUANTIZATIONS, Placement, choose_placement, decoder_dims, float32_bytes
 from vreason.models.presets import find_preset, unknown_model_message
 from vreason.models.quantize import (
     CPU_QUANTIZATIONS,
@@ -103,7 +103,7 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         dtype = stored.dtype
     elif spec.quantize == "int4":
         dtype = int4_dtype(dtype)
-    placement = choose_placement(spec.device, dtype, float32_bytes(source, config))
+    placement = choose_placement(spec.device, dtype, float32_bytes(source, config), decoder_dims(config))
     if cpu_quant and spec.dtype == "auto" and dtype != "auto":
         how = f"{dtype}: the dtype {source if stored else '--quantize int4'} runs in (models/quantize.py)"
         placement = replace(placement, reason=how)

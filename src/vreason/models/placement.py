@@ -5,9 +5,10 @@ model's size and the machine: larger models (float32 weights over CPU_FLOAT32_MA
 halves their memory (and one request at a time, bound by memory traffic, also decodes faster in bf16: 1.7x,
 `benchmarks/cpu_dtype.py`). Small ones run in the CPU's faster precision (`cpu_fast_dtype`): float32 on a CPU
 without native bf16 (AVX2: the batching engine's matrix products were measured 2-4x faster in float32); on one
-with native bf16 (the avx512_bf16 or amx_bf16 flag) a short matmul check (~0.1 s) decides, measured once per
-machine and cached in ~/.cache/vreason/cpu-dtype.json. The choice and its reason are logged at start
-(`Placement.reason`); `--dtype` overrides.
+with native bf16 (the avx512_bf16 or amx_bf16 flag) a short check of decoder layers at the model's own width
+(`measure_bf16_speedup`, milliseconds) decides, measured once per machine and width and cached in
+~/.cache/vreason/cpu-dtype.json. The choice and its reason are logged at start (`Placement.reason`); `--dtype`
+overrides.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ CPU_FLOAT32_MAX_BYTES = 2 << 30
 FP32_HEAD_MAX_BYTES = 1 << 30
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs that multiply bf16 natively
 BF16_MIN_SPEEDUP = 1.1  # bf16 must beat float32 by this much in the check: ties keep float32's exactness
+# The check's decoder width when the model's is unknown: the built-in model's (hidden, intermediate).
+CHECK_DIMS = (256, 768)
+CHECK_LAYERS = 4
 
 logger = logging.getLogger("vreason.models")
 
@@ -59,8 +63,14 @@ class Placement:
         return getattr(torch, self.dtype_name)
 
 
-def choose_placement(device: str = "auto", dtype: str = "auto", float32_bytes: int | None = None) -> Placement:
-    """`float32_bytes`: the model's weights in float32, when known (decides the CPU dtype)."""
+def choose_placement(
+    device: str = "auto",
+    dtype: str = "auto",
+    float32_bytes: int | None = None,
+    dims: tuple[int, int] | None = None,
+) -> Placement:
+    """`float32_bytes`: the model's weights in float32, when known (decides the CPU dtype); `dims`: its decoder's
+    (hidden, intermediate) (`decoder_dims`), the width the CPU check measures a small model at."""
     import torch
 
     base = device.split(":", 1)[0]
@@ -89,7 +99,7 @@ def choose_placement(device: str = "auto", dtype: str = "auto", float32_bytes: i
     if base == "mps":
         return Placement(device, "float16", "float16: the fastest precision on Apple MPS")
     if float32_bytes is not None and float32_bytes <= CPU_FLOAT32_MAX_BYTES:
-        name, why = cpu_fast_dtype(cpu_flags(), cached_bf16_speedup)
+        name, why = cpu_fast_dtype(cpu_flags(), lambda: cached_bf16_speedup(dims or CHECK_DIMS))
         return _logged(Placement(device, name, f"{name}: a small model; {why}"))
     return _logged(Placement(device, "bfloat16", "bfloat16: halves a large model's memory on CPU"))
 
@@ -106,7 +116,8 @@ def float32_bytes(source: str, config: Any) -> int | None:
 
 def cpu_fast_dtype(flags: frozenset[str], bf16_speedup: Callable[[], float]) -> tuple[str, str]:
     """(dtype name, why) for a small model on a CPU with these /proc/cpuinfo flags. `bf16_speedup()`: float32
-    time over bf16 time in a matmul check, called only when the flags say the CPU multiplies bf16 natively."""
+    time over bf16 time in the decoder-layer check, called only when the flags say the CPU multiplies bf16
+    natively."""
     native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
     if not native:
         return "float32", "this CPU has no native bf16 (no avx512_bf16 / amx_bf16), where float32 is 2-4x faster"
@@ -127,12 +138,13 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def cached_bf16_speedup() -> float:
-    """`measure_bf16_speedup` once per machine: cached by CPU model, flags, torch version and thread count."""
+def cached_bf16_speedup(dims: tuple[int, int] = CHECK_DIMS) -> float:
+    """`measure_bf16_speedup` once per machine and decoder width: cached by CPU model, flags, torch version,
+    thread count and `dims`."""
     import torch
 
     flags = hashlib.sha1(" ".join(sorted(cpu_flags())).encode()).hexdigest()[:12]
-    key = f"{cpu_model()}|{flags}|{torch.__version__}|{torch.get_num_threads()}"
+    key = f"{cpu_model()}|{flags}|{torch.__version__}|{torch.get_num_threads()}|{dims[0]}x{dims[1]}|check 2"
     path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vreason" / "cpu-dtype.json"
     try:
         known = json.loads(path.read_text())
@@ -140,7 +152,7 @@ def cached_bf16_speedup() -> float:
         known = {}
     if isinstance(known.get(key), (int, float)):
         return float(known[key])
-    speedup = measure_bf16_speedup()
+    speedup = measure_bf16_speedup(dims)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({**known, key: speedup}))
@@ -149,27 +161,56 @@ def cached_bf16_speedup() -> float:
     return speedup
 
 
-def measure_bf16_speedup(repeats: int = 5) -> float:
-    """float32 time / bf16 time of the products a batching engine runs: one row (decode of one request) and
-    32 rows (a batch) against a 2048 x 2048 weight; best of `repeats` each (~0.1 s in all)."""
+def measure_bf16_speedup(dims: tuple[int, int] = CHECK_DIMS, repeats: int = 5) -> float:
+    """float32 time / bf16 time of a small model's decoding at its own width: `dims` = (hidden, intermediate)
+    of its decoder; CHECK_LAYERS layers' work (RMSNorm, attention projections, gated MLP, residuals) on one row
+    (one request) and on 8 (a batch); best of `repeats` each (a few ms for the built-in model, ~0.1 s at hidden
+    1024). Why not one big product: on an AMX Xeon a 2048 x 2048 product is 2.3x faster in bf16, yet the
+    built-in model and the engine benchmark's model (hidden 256 and 128) answer 1.3-1.4x faster in float32:
+    at that width a step is many small ops, and bf16 pays a conversion on each."""
     import torch
 
+    hidden, intermediate = dims
+    f = torch.nn.functional
+
     def best(dtype: torch.dtype) -> float:
-        weight = torch.randn(2048, 2048).to(dtype)
-        inputs = [torch.randn(rows, 2048).to(dtype) for rows in (1, 32)]
+        gen = torch.Generator().manual_seed(0)
+        shapes = ((2 * hidden, hidden), (hidden, hidden), (2 * intermediate, hidden), (hidden, intermediate))
+        qkv, out, gate_up, down = ((torch.randn(shape, generator=gen) / shape[1] ** 0.5).to(dtype) for shape in shapes)
+        norm = torch.ones(hidden, dtype=dtype)
+
+        def layers(x: torch.Tensor) -> torch.Tensor:
+            for _ in range(CHECK_LAYERS):
+                y = x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(dtype) * norm
+                x = x + f.linear(f.linear(y, qkv)[:, :hidden], out)
+                g, u = f.linear(x, gate_up).chunk(2, dim=-1)
+                x = x + f.linear(f.silu(g) * u, down)
+            return x
+
         total = 0.0
         with torch.inference_mode():
-            for x in inputs:
-                torch.nn.functional.linear(x, weight)  # warm-up: first calls pick kernels
+            for rows in (1, 8):
+                x = torch.randn(rows, hidden, generator=gen).to(dtype)
+                layers(x)  # warm-up: first calls pick kernels
                 times = []
                 for _ in range(repeats):
                     start = time.perf_counter()
-                    torch.nn.functional.linear(x, weight)
+                    layers(x)
                     times.append(time.perf_counter() - start)
                 total += min(times)
         return total
 
     return best(torch.float32) / best(torch.bfloat16)
+
+
+def decoder_dims(config: Any) -> tuple[int, int] | None:
+    """(hidden, intermediate) of a checkpoint's text decoder (its config's text_config, transformers' or the
+    native one; else the config itself); None when the config does not say."""
+    for part in (getattr(config, "text_config", None), config):
+        hidden, intermediate = getattr(part, "hidden_size", None), getattr(part, "intermediate_size", None)
+        if isinstance(hidden, int) and isinstance(intermediate, int):
+            return hidden, intermediate
+    return None
 
 
 def cpu_model() -> str:
@@ -240,7 +281,10 @@ def cpu_defaults() -> CpuDefaults:
     )
     return CpuDefaults(
         threads=cores, threads_why=threads_why, dtype=dtype,
-        dtype_why=f"{why}; models over {CPU_FLOAT32_MAX_BYTES >> 30} GiB in float32 run in bfloat16 for memory",
+        dtype_why=(
+            f"{why} (checked at the built-in model's width, hidden {CHECK_DIMS[0]}; each model is checked at its "
+            f"own); models over {CPU_FLOAT32_MAX_BYTES >> 30} GiB in float32 run in bfloat16 for memory"
+        ),
         head_copy=True, head_copy_why=head_why,
     )
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from vreason.errors import ModelLoadError
 from vreason.models.model_code import import_model_code
 from vreason.models.native.config import UnsupportedNative, read_config
-from vreason.models.placement import Placement, choose_placement, float32_bytes
+from vreason.models.placement import Placement, choose_placement, decoder_dims, float32_bytes
 from vreason.models.quantize import read_plan
 
 logger = logging.getLogger("vreason.models")
@@ -73,7 +73,7 @@ def load_native(spec: _Spec, source: str, clock: _Clock) -> NativeParts | None:
     from vreason.models.native.model import NativeQwen3VL
     from vreason.models.native.processor import NativeProcessor
 
-    placement = choose_placement(spec.device, spec.dtype, float32_bytes(source, config))
+    placement = choose_placement(spec.device, spec.dtype, float32_bytes(source, config), decoder_dims(config))
     if placement.device == "cuda" and torch.cuda.device_count() > 1:
         logger.info("%s: transformers' model code (spread over %d GPUs)", source, torch.cuda.device_count())
         return None
