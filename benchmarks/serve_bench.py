@@ -60,8 +60,9 @@ def arm_vreason(args, dtype: str = "auto") -> dict:
     from vreason import VReason
     from vreason.engine.types import Message
 
-    vr = VReason(str(MODEL_DIR), dtype=dtype)  # auto: float32 for a model this small on CPU
+    vr = VReason(str(MODEL_DIR), dtype=dtype)
     ready()
+    placement = getattr(getattr(vr.engine, "loaded", None), "placement", None)  # the dtype "auto" chose
     sampling = dict(temperature=0, max_new_tokens=args.new_tokens, ignore_eos=True)
     vr.ask_many([(noise(256, 0), QUESTION)], **sampling)  # warm-up
     throughput = {}
@@ -86,7 +87,13 @@ def arm_vreason(args, dtype: str = "auto") -> dict:
         start = time.perf_counter()
         vr.chat([Message.system(SYSTEM), Message.user(QUESTION, [image])], **one)
         ttft["seen_image"].append(time.perf_counter() - start)
-    return {"throughput": throughput, "ttft": ttft, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "throughput": throughput,
+        "ttft": ttft,
+        "peak_rss_mb": peak_rss_mb(),
+        "dtype": placement.dtype_name if placement else dtype,
+        "dtype_reason": placement.reason if placement else "",
+    }
 
 
 def arm_generate(args) -> dict:
@@ -175,7 +182,12 @@ def arm_vreason_bf16(args) -> dict:
     return arm_vreason(args, dtype="bfloat16")
 
 
-ARMS = {"vreason": arm_vreason, "vreason_bf16": arm_vreason_bf16, "generate": arm_generate, "vllm": arm_vllm}
+def arm_vreason_fp32(args) -> dict:
+    return arm_vreason(args, dtype="float32")
+
+
+ARMS = {"vreason": arm_vreason, "vreason_bf16": arm_vreason_bf16, "vreason_fp32": arm_vreason_fp32,
+        "generate": arm_generate, "vllm": arm_vllm}
 
 
 # -- orchestration ---------------------------------------------------------------------------------------------
@@ -224,21 +236,22 @@ def report(results: dict, args) -> str:
 
     lines = []
     table = Table(title=f"throughput, tokens/s ({args.new_tokens} new tokens per request, 256x256 image each)")
-    columns = ("concurrent", "vreason (auto: fp32)", "vreason bf16", "generate bf16 (sequential)", "vLLM-CPU bf16",
-               "vreason / generate", "vreason / vLLM", "baseline (auto)", "vreason / baseline")
+    auto = results.get("vreason", {}).get("dtype", "?")
+    columns = ("concurrent", f"vreason (auto: {auto})", "vreason bf16", "vreason fp32", "generate bf16 (sequential)",
+               "vLLM-CPU bf16", "vreason / generate", "vreason / vLLM", "baseline (auto)", "vreason / baseline")
     for col in columns:
         table.add_column(col, justify="right")
     lines.append("| " + " | ".join(columns) + " |")
     lines.append("|" + "---:|" * len(columns))
     for n in args.concurrency:
-        ours, ours_bf16 = tok_s("vreason", n), tok_s("vreason_bf16", n)
+        ours, ours_bf16, ours_fp32 = tok_s("vreason", n), tok_s("vreason_bf16", n), tok_s("vreason_fp32", n)
         base, peer = tok_s("generate", n), tok_s("vllm", n)
         before = tok_s("baseline", n)
-        cells = [str(n), _f(ours), _f(ours_bf16), _f(base), _f(peer), _x(ours, base), _x(ours, peer), _f(before),
-                 _x(ours, before)]
+        cells = [str(n), _f(ours), _f(ours_bf16), _f(ours_fp32), _f(base), _f(peer), _x(ours, base), _x(ours, peer),
+                 _f(before), _x(ours, before)]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
-    console = Console(width=140)
+    console = Console(width=160)
     console.print(table)
 
     ttft = Table(title=f"time to first token on a {TTFT_SIZE}x{TTFT_SIZE} image, ms (median of {TTFT_REPEATS})")
@@ -250,7 +263,7 @@ def report(results: dict, args) -> str:
         "| peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for arm in ("vreason", "vreason_bf16", "generate", "vllm", "baseline"):
+    for arm in ("vreason", "vreason_bf16", "vreason_fp32", "generate", "vllm", "baseline"):
         if arm == "baseline" and arm not in results:
             continue
         r = results.get(arm, {})
@@ -288,7 +301,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--skip-vllm", action="store_true")
-    parser.add_argument("--arms", nargs="+", default=["vreason", "vreason_bf16", "generate", "vllm"])
+    parser.add_argument("--arms", nargs="+", default=["vreason", "vreason_bf16", "vreason_fp32", "generate", "vllm"])
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--baseline", type=Path, help="another checkout whose vreason runs as an extra arm")
     parser.add_argument("--worker", choices=sorted(ARMS), help=argparse.SUPPRESS)
@@ -311,6 +324,10 @@ def main() -> None:
         results["baseline"] = launch("vreason", sys.executable, args, source=args.baseline.resolve())
     cpu = cpu_description()
     print(cpu)
+    reason = results.get("vreason", {}).get("dtype_reason")
+    if reason:
+        print(f"vreason's dtype (auto): {reason}")
+        cpu += f"; vreason's dtype (auto): {reason}"
     table = report(results, args)
     header = (f"\n## Engine benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, "
               f"{cpu}\n\n`{' '.join(['python', *sys.argv])}`\n\n")
