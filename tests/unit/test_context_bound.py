@@ -16,8 +16,10 @@ class CountingTokenizer:
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         self.chars = 0
+        self.vocab_reads = 0
 
     def get_vocab(self):
+        self.vocab_reads += 1
         return self.tokenizer.get_vocab()
 
     def __call__(self, text, **kwargs):
@@ -55,3 +57,12 @@ def test_a_5_mb_prompt_is_refused_after_tokenizing_about_the_limit(qwen_tokenize
     limit = 20_000
     assert ContextBound(counting).tokens_over(text, limit) is not None
     assert counting.chars <= limit * 8 + CHUNK_CHARS  # not the 5 MB
+
+
+def test_an_everyday_prompt_never_reads_the_vocabulary(qwen_tokenizer):
+    counting = CountingTokenizer(qwen_tokenizer)
+    bound = ContextBound(counting)
+    assert bound.tokens_over("What colour is the shape? " * 40, 4096, visual_tokens=1024) is None
+    assert counting.vocab_reads == 0  # bytes + visual tokens within the limit: no scan of 152k entries
+    assert bound.tokens_over("a" * 9000, 8192) is None  # may fit by bytes: now the vocabulary decides
+    assert counting.vocab_reads == 1

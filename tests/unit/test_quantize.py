@@ -83,7 +83,8 @@ def test_save_then_load_assigns_the_stored_tensors_without_quantizing(tmp_path, 
     assert type(before) is type(after)
     stored = [p for p in again.model.parameters() if is_quantized_weight(p)]
     # safetensors' 8-byte offsets crashed the int8 kernel on an AMX Xeon: loaded data starts 64-byte aligned
-    assert stored and all(t.data_ptr() % 64 == 0 for p in stored for t in _inner_tensors(p))
+    assert stored
+    assert all(t.data_ptr() % 64 == 0 for p in stored for t in _inner_tensors(p))
     assert torch.equal(before.qdata, after.qdata)
     ids = torch.tensor([[1, 2, 3, 4, 5]])
     with torch.inference_mode():
