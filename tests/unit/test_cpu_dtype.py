@@ -69,7 +69,16 @@ def test_a_small_model_is_checked_at_its_own_width(monkeypatch):
     assert choose_placement("cpu", "auto", float32_bytes=80 << 20, dims=(128, 384)).dtype_name == "float32"
     assert choose_placement("cpu", "auto", float32_bytes=900 << 20, dims=(1024, 3072)).dtype_name == "bfloat16"
     assert choose_placement("cpu", "auto", float32_bytes=80 << 20).dtype_name == "float32"  # unknown: CHECK_DIMS
-    assert asked == [(128, 384), (1024, 3072), placement.CHECK_DIMS]
+    # a width the files cannot hold (a Llama config beside an empty file): not measured at 4096 x 11008
+    assert choose_placement("cpu", "auto", float32_bytes=0, dims=(4096, 11008)).dtype_name == "float32"
+    assert asked == [(128, 384), (1024, 3072), placement.CHECK_DIMS, placement.CHECK_DIMS]
+
+
+def test_the_check_width_is_capped_and_plausible():
+    assert placement.check_width((128, 384), 80 << 20) == (128, 384)
+    assert placement.check_width((8192, 29568), 2 << 30) == placement.CHECK_DIMS  # one layer > the files
+    assert placement.check_width((3072, 8192), 2 << 30) == (2048, 8192)  # capped
+    assert placement.check_width((0, 384), 80 << 20) == placement.CHECK_DIMS
 
 
 def test_decoder_dims_read_both_config_kinds():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -52,6 +54,17 @@ def test_other_architectures_refused(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(ModelLoadError, match="is a 'llama' checkpoint; vreason serves Qwen3-VL"):
         load_model(LoadSpec(model=str(tmp_path), device="cpu"))
+    # refused from config.json alone: no model code imported first (seconds on a 2-core box)
+    script = (
+        "import sys\n"
+        "from vreason.models.loader import LoadSpec, load_model\n"
+        f"try: load_model(LoadSpec(model={str(tmp_path)!r}, device='cpu'))\n"
+        "except Exception as err: print(type(err).__name__, err)\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120).stdout
+    assert out.splitlines() == [f"ModelLoadError {tmp_path} is a 'llama' checkpoint; vreason serves Qwen3-VL "
+                                "(qwen3_vl, qwen3_vl_moe)", "False False"]
 
 
 def test_gpu_only_options_fail_clearly_on_cpu(tiny_model_dir, tmp_path):

@@ -10,6 +10,7 @@ architecture, no GPU for a GPU-only option) raises `ModelLoadError` with one lin
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,6 +83,7 @@ def load_model(spec: LoadSpec) -> LoadedModel:
     # id when the hub is reachable (transformers downloads it), and fails in one line otherwise.
     source = str(demo_model_dir()) if is_demo else locate_checkpoint(resolve_source(spec.model))
     clock.mark("locate checkpoint")
+    _refuse_foreign(source)  # before any model code is imported (~3-10 s on a 2-core box) for nothing
     if native_wanted(spec, source):
         parts = load_native(spec, source, clock)
         if parts is not None:
@@ -295,12 +297,25 @@ def _load_config(source: str) -> Any:
         raise ModelLoadError(f"{source}: {err}".splitlines()[0]) from None
 
 
+def _foreign(source: str, model_type: Any) -> str:
+    return f"{source} is a {model_type!r} checkpoint; vreason serves Qwen3-VL ({', '.join(SUPPORTED_MODEL_TYPES)})"
+
+
+def _refuse_foreign(source: str) -> None:
+    """A local checkpoint whose config.json names another model type is refused from the JSON alone; anything
+    unreadable is left to the full load, which says what is wrong."""
+    try:
+        model_type = json.loads((Path(source) / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return
+    if isinstance(model_type, str) and model_type not in SUPPORTED_MODEL_TYPES:
+        raise ModelLoadError(_foreign(source, model_type))
+
+
 def _check_config(config: Any, source: str, placement: Placement, quantize: str | None) -> None:
     model_type = getattr(config, "model_type", None)
     if model_type not in SUPPORTED_MODEL_TYPES:
-        raise ModelLoadError(
-            f"{source} is a {model_type!r} checkpoint; vreason serves Qwen3-VL ({', '.join(SUPPORTED_MODEL_TYPES)})"
-        )
+        raise ModelLoadError(_foreign(source, model_type))
     quant = getattr(config, "quantization_config", None)
     method = quant.get("quant_method") if isinstance(quant, dict) else getattr(quant, "quant_method", None)
     if method == "fp8" and not placement.device.startswith("cuda"):

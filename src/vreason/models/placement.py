@@ -45,6 +45,7 @@ NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs t
 BF16_MIN_SPEEDUP = 1.1  # bf16 must beat float32 by this much in the check: ties keep float32's exactness
 # The check's decoder width when the model's is unknown: the built-in model's (hidden, intermediate).
 CHECK_DIMS = (256, 768)
+CHECK_MAX_DIMS = (2048, 8192)  # a model under CPU_FLOAT32_MAX_BYTES is narrower; beyond, the check costs seconds
 CHECK_LAYERS = 4
 
 logger = logging.getLogger("vreason.models")
@@ -99,7 +100,8 @@ def choose_placement(
     if base == "mps":
         return Placement(device, "float16", "float16: the fastest precision on Apple MPS")
     if float32_bytes is not None and float32_bytes <= CPU_FLOAT32_MAX_BYTES:
-        name, why = cpu_fast_dtype(cpu_flags(), lambda: cached_bf16_speedup(dims or CHECK_DIMS))
+        width = check_width(dims, float32_bytes)
+        name, why = cpu_fast_dtype(cpu_flags(), lambda: cached_bf16_speedup(width))
         return _logged(Placement(device, name, f"{name}: a small model; {why}"))
     return _logged(Placement(device, "bfloat16", "bfloat16: halves a large model's memory on CPU"))
 
@@ -201,6 +203,19 @@ def measure_bf16_speedup(dims: tuple[int, int] = CHECK_DIMS, repeats: int = 5) -
         return total
 
     return best(torch.float32) / best(torch.bfloat16)
+
+
+def check_width(dims: tuple[int, int] | None, float32_bytes: int) -> tuple[int, int]:
+    """The width the dtype check runs at: the model's own, capped at CHECK_MAX_DIMS, unless its config claims a
+    width its weights cannot hold (one layer's products alone would outweigh the files: a broken or foreign
+    checkpoint, say a Llama config beside an empty file, which would otherwise have the check multiply 4096 x
+    11008 matrices before the load refuses it); then CHECK_DIMS."""
+    if dims is None:
+        return CHECK_DIMS
+    hidden, intermediate = dims
+    if hidden <= 0 or intermediate <= 0 or 4 * 3 * hidden * (hidden + intermediate) > float32_bytes:
+        return CHECK_DIMS
+    return min(hidden, CHECK_MAX_DIMS[0]), min(intermediate, CHECK_MAX_DIMS[1])
 
 
 def decoder_dims(config: Any) -> tuple[int, int] | None:
