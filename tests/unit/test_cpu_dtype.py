@@ -77,7 +77,7 @@ def test_a_small_model_is_checked_at_its_own_width(monkeypatch):
 def test_the_check_width_is_capped_and_plausible():
     assert placement.check_width((128, 384), 80 << 20) == (128, 384)
     assert placement.check_width((8192, 29568), 2 << 30) == placement.CHECK_DIMS  # one layer > the files
-    assert placement.check_width((3072, 8192), 2 << 30) == (2048, 8192)  # capped
+    assert placement.check_width((2048, 6144), 2 << 30) == (1024, 4096)  # capped
     assert placement.check_width((0, 384), 80 << 20) == placement.CHECK_DIMS
 
 
@@ -94,4 +94,16 @@ def test_decoder_dims_read_both_config_kinds():
 
 
 def test_the_real_check_measures_a_positive_ratio():
-    assert placement.measure_bf16_speedup((64, 192), repeats=2) > 0
+    assert placement.measure_bf16_speedup((64, 192), rounds=3) > 0
+
+
+def test_a_close_call_is_used_but_not_cached(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    results = iter([1.05, 1.5])
+    monkeypatch.setattr(placement, "measure_bf16_speedup", lambda dims: next(results))
+    assert placement.cached_bf16_speedup((256, 768)) == 1.05  # within CHECK_UNSURE of 1.1: measured again
+    assert placement.cached_bf16_speedup((256, 768)) == 1.5
+    assert placement.cached_bf16_speedup((256, 768)) == 1.5  # clear: cached
+    (tmp_path / "vreason" / "cpu-dtype.json").write_text("[1, 2]")  # a broken cache is measured over
+    monkeypatch.setattr(placement, "measure_bf16_speedup", lambda dims: 0.4)
+    assert placement.cached_bf16_speedup((256, 768)) == 0.4

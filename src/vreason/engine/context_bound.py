@@ -35,8 +35,8 @@ class ContextBound:
         """A proven lower bound on the tokens of `text` plus `visual_tokens` when it is over `limit`; None when
         it may fit."""
         size = len(text.encode("utf-8"))
-        # A token covers at least one byte, so bytes + visual tokens within the limit cannot be over it: the
-        # everyday prompt skips the vocabulary scan (~0.5 s on a 152k vocabulary, paid by the first request).
+        # The byte bound, ceil(bytes / longest token), never exceeds the bytes: when bytes + visual tokens fit,
+        # it cannot refuse, and the everyday prompt skips the vocabulary scan (~0.5 s on a 152k vocabulary).
         if size + visual_tokens > limit:
             at_least = -(-size // self.longest_token_bytes) + visual_tokens
             if at_least > limit:

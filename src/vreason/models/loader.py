@@ -305,7 +305,7 @@ def _refuse_foreign(source: str) -> None:
     """A local checkpoint whose config.json names another model type is refused from the JSON alone; anything
     unreadable is left to the full load, which says what is wrong."""
     try:
-        model_type = json.loads((Path(source) / "config.json").read_text()).get("model_type")
+        model_type = json.loads((Path(source) / "config.json").read_text(encoding="utf-8")).get("model_type")
     except (OSError, ValueError, AttributeError):
         return
     if isinstance(model_type, str) and model_type not in SUPPORTED_MODEL_TYPES:

@@ -6,7 +6,7 @@ halves their memory (and one request at a time, bound by memory traffic, also de
 `benchmarks/cpu_dtype.py`). Small ones run in the CPU's faster precision (`cpu_fast_dtype`): float32 on a CPU
 without native bf16 (AVX2: the batching engine's matrix products were measured 2-4x faster in float32); on one
 with native bf16 (the avx512_bf16 or amx_bf16 flag) a short check of decoder layers at the model's own width
-(`measure_bf16_speedup`, milliseconds) decides, measured once per machine and width and cached in
+(`measure_bf16_speedup`, 0.07-1 s) decides, measured once per machine and width and cached in
 ~/.cache/vreason/cpu-dtype.json. The choice and its reason are logged at start (`Placement.reason`); `--dtype`
 overrides.
 """
@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,8 +46,11 @@ NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs t
 BF16_MIN_SPEEDUP = 1.1  # bf16 must beat float32 by this much in the check: ties keep float32's exactness
 # The check's decoder width when the model's is unknown: the built-in model's (hidden, intermediate).
 CHECK_DIMS = (256, 768)
-CHECK_MAX_DIMS = (2048, 8192)  # a model under CPU_FLOAT32_MAX_BYTES is narrower; beyond, the check costs seconds
-CHECK_LAYERS = 4
+# Past hidden 1024 the check measured bf16 well ahead on the AMX Xeon (1.5x at 1024), and its cost grows with
+# the square of the width: wider models are checked at this cap.
+CHECK_MAX_DIMS = (1024, 4096)
+CHECK_LAYERS = 2
+CHECK_UNSURE = 0.15  # a ratio this close to BF16_MIN_SPEEDUP is a close call: used, not cached
 
 logger = logging.getLogger("vreason.models")
 
@@ -142,44 +146,57 @@ def cpu_flags() -> frozenset[str]:
 
 def cached_bf16_speedup(dims: tuple[int, int] = CHECK_DIMS) -> float:
     """`measure_bf16_speedup` once per machine and decoder width: cached by CPU model, flags, torch version,
-    thread count and `dims`."""
+    thread count and `dims`. A ratio within CHECK_UNSURE of BF16_MIN_SPEEDUP is not cached (measured again at
+    the next start): a busy machine moves a close call to either side."""
     import torch
 
     flags = hashlib.sha1(" ".join(sorted(cpu_flags())).encode()).hexdigest()[:12]
-    key = f"{cpu_model()}|{flags}|{torch.__version__}|{torch.get_num_threads()}|{dims[0]}x{dims[1]}|check 2"
+    key = f"{cpu_model()}|{flags}|{torch.__version__}|{torch.get_num_threads()}|{dims[0]}x{dims[1]}|check 3"
     path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vreason" / "cpu-dtype.json"
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
+    known = _read_json(path)
     if isinstance(known.get(key), (int, float)):
         return float(known[key])
     speedup = measure_bf16_speedup(dims)
+    if abs(speedup - BF16_MIN_SPEEDUP) < CHECK_UNSURE:
+        return speedup
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({**known, key: speedup}))
+        scratch = path.with_name(f".{path.name}.{os.getpid()}")
+        scratch.write_text(json.dumps({**_read_json(path), key: round(speedup, 3)}))
+        os.replace(scratch, path)  # atomic: a reader never sees half a file, and other widths' entries stay
     except OSError:
         pass  # a read-only home: measured again next start
     return speedup
 
 
-def measure_bf16_speedup(dims: tuple[int, int] = CHECK_DIMS, repeats: int = 5) -> float:
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def measure_bf16_speedup(dims: tuple[int, int] = CHECK_DIMS, rounds: int = 7) -> float:
     """float32 time / bf16 time of a small model's decoding at its own width: `dims` = (hidden, intermediate)
     of its decoder; CHECK_LAYERS layers' work (RMSNorm, attention projections, gated MLP, residuals) on one row
-    (one request) and on 8 (a batch); best of `repeats` each (a few ms for the built-in model, ~0.1 s at hidden
-    1024). Why not one big product: on an AMX Xeon a 2048 x 2048 product is 2.3x faster in bf16, yet the
-    built-in model and the engine benchmark's model (hidden 256 and 128) answer 1.3-1.4x faster in float32:
-    at that width a step is many small ops, and bf16 pays a conversion on each."""
+    (one request) and on 8 (a batch). The two dtypes alternate for `rounds` rounds and the median of the
+    rounds' ratios is returned, so a load that comes and goes falls on both. Cost on a 2-core Xeon, at a
+    machine's first start with a width (cached): 65-75 ms at the built-in model's, 0.65-0.95 s at the cap.
+
+    Why not one big product: on an AMX Xeon a 2048 x 2048 product is 2.3x faster in bf16, yet the built-in
+    model and the engine benchmark's model (hidden 256 and 128) answer 1.3-1.4x faster in float32: at that
+    width a step is many small ops, and bf16 pays a conversion on each."""
     import torch
 
     hidden, intermediate = dims
     f = torch.nn.functional
+    shapes = ((2 * hidden, hidden), (hidden, hidden), (2 * intermediate, hidden), (hidden, intermediate))
 
-    def best(dtype: torch.dtype) -> float:
-        gen = torch.Generator().manual_seed(0)
-        shapes = ((2 * hidden, hidden), (hidden, hidden), (2 * intermediate, hidden), (hidden, intermediate))
-        qkv, out, gate_up, down = ((torch.randn(shape, generator=gen) / shape[1] ** 0.5).to(dtype) for shape in shapes)
+    def step(dtype: torch.dtype):
+        qkv, out, gate_up, down = (torch.empty(shape).uniform_(-0.05, 0.05).to(dtype) for shape in shapes)
         norm = torch.ones(hidden, dtype=dtype)
+        inputs = [torch.empty(rows, hidden).uniform_(-1, 1).to(dtype) for rows in (1, 8)]
 
         def layers(x: torch.Tensor) -> torch.Tensor:
             for _ in range(CHECK_LAYERS):
@@ -189,27 +206,25 @@ def measure_bf16_speedup(dims: tuple[int, int] = CHECK_DIMS, repeats: int = 5) -
                 x = x + f.linear(f.silu(g) * u, down)
             return x
 
-        total = 0.0
-        with torch.inference_mode():
-            for rows in (1, 8):
-                x = torch.randn(rows, hidden, generator=gen).to(dtype)
-                layers(x)  # warm-up: first calls pick kernels
-                times = []
-                for _ in range(repeats):
-                    start = time.perf_counter()
-                    layers(x)
-                    times.append(time.perf_counter() - start)
-                total += min(times)
-        return total
+        def timed() -> float:
+            start = time.perf_counter()
+            for x in inputs:
+                layers(x)
+            return time.perf_counter() - start
 
-    return best(torch.float32) / best(torch.bfloat16)
+        return timed
+
+    with torch.inference_mode():
+        fp32, bf16 = step(torch.float32), step(torch.bfloat16)
+        fp32(), bf16()  # warm-up: first calls pick kernels
+        ratios = [fp32() / bf16() for _ in range(rounds)]
+    return statistics.median(ratios)
 
 
 def check_width(dims: tuple[int, int] | None, float32_bytes: int) -> tuple[int, int]:
     """The width the dtype check runs at: the model's own, capped at CHECK_MAX_DIMS, unless its config claims a
-    width its weights cannot hold (one layer's products alone would outweigh the files: a broken or foreign
-    checkpoint, say a Llama config beside an empty file, which would otherwise have the check multiply 4096 x
-    11008 matrices before the load refuses it); then CHECK_DIMS."""
+    width its weights cannot hold (one layer's products alone would outweigh the files: a broken checkpoint,
+    whose load fails later anyway); then CHECK_DIMS."""
     if dims is None:
         return CHECK_DIMS
     hidden, intermediate = dims
@@ -220,7 +235,8 @@ def check_width(dims: tuple[int, int] | None, float32_bytes: int) -> tuple[int, 
 
 def decoder_dims(config: Any) -> tuple[int, int] | None:
     """(hidden, intermediate) of a checkpoint's text decoder (its config's text_config, transformers' or the
-    native one; else the config itself); None when the config does not say."""
+    native one; else the config itself); None when the config does not say. For the MoE variant this is the
+    dense intermediate size, not the experts': no MoE checkpoint is small enough for the check to matter."""
     for part in (getattr(config, "text_config", None), config):
         hidden, intermediate = getattr(part, "hidden_size", None), getattr(part, "intermediate_size", None)
         if isinstance(hidden, int) and isinstance(intermediate, int):

@@ -209,9 +209,10 @@ def _register_int4_cpu_tensor() -> None:
 
 
 def _aligned(tensor: Any) -> Any:
-    """`tensor`, copied when its data does not start on a KERNEL_ALIGNMENT boundary. safetensors places tensors
-    at 8-byte offsets in the file; `_weight_int8pack_mm` on an AMX Xeon crashed (segmentation fault) on int8
-    weights read that way (data at 56 mod 64) and ran on the same weights copied by torch's allocator."""
+    """`tensor`, copied when its data does not start on a KERNEL_ALIGNMENT boundary. safetensors packs tensors
+    back to back in a memory-mapped file, so their data starts at any byte offset; `_weight_int8pack_mm` on an
+    AMX Xeon crashed (segmentation fault) on int8 weights read that way (data at 56 mod 64) and ran on the same
+    weights copied by torch's allocator."""
     return tensor if tensor.data_ptr() % KERNEL_ALIGNMENT == 0 else tensor.clone()
 
 
@@ -272,7 +273,12 @@ def load_quantized(directory: str | Path, plan: QuantPlan) -> Any:
     started = time.perf_counter()
     with safe_open(str(Path(directory) / WEIGHTS), framework="pt") as f:
         metadata = f.metadata()
-        data = {key: _aligned(f.get_tensor(key)) for key in f.keys()}  # noqa: SIM118 (safe_open is no dict)
+        # A plain tensor is stored under its own name (a metadata key) and stays file-backed; the parts of a
+        # quantized weight (stored as "{module}._weight_{part}") feed the kernels and must be aligned.
+        data = {
+            key: f.get_tensor(key) if key in metadata else _aligned(f.get_tensor(key))
+            for key in f.keys()  # noqa: SIM118 (safe_open is no dict)
+        }
     if plan.method == "int8":
         use_int8pack_kernel()
     tensors, leftover = unflatten_tensor_state_dict(data, metadata)
