@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-dev
 # pip warns about every package missing from this machine's local mirrors; those lines are noise.
 PIP_FILTER := sed -u '/is ignored: it is neither a file nor a directory/d'
 
-.PHONY: demo test test-all lint bench-engine profile-engine bench-dtype bench-startup bench-preprocess demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video bench-memory bench-edge
+.PHONY: demo test test-all lint bench-engine bench-engine-ab profile-engine bench-dtype bench-startup bench-preprocess demo-model eval-demo install clean test-vllm bench-remote fuzz-api bench-video bench-memory bench-edge
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ eval-demo: $(STAMP)
 # exists: scripts/setup_vllm_cpu.sh); appends the table to benchmarks/RESULTS.md.
 bench-engine: $(STAMP)
 	$(BIN)/python benchmarks/serve_bench.py
+
+# Throughput against vLLM-CPU with both engines loaded at once and the arms interleaved round by round (a machine
+# whose speed moves between minutes treats both alike); needs .venv-vllm. Prints the table.
+bench-engine-ab: $(STAMP)
+	$(BIN)/python benchmarks/engine_ab.py $(BENCH_ARGS)
 
 # Where a decode step's time goes at batch 1 and 8 (torch.profiler, by part), fast and transformers decode paths.
 profile-engine: $(STAMP)
