@@ -107,3 +107,21 @@ def test_a_close_call_is_used_but_not_cached(monkeypatch, tmp_path):
     (tmp_path / "vreason" / "cpu-dtype.json").write_text("[1, 2]")  # a broken cache is measured over
     monkeypatch.setattr(placement, "measure_bf16_speedup", lambda dims: 0.4)
     assert placement.cached_bf16_speedup((256, 768)) == 0.4
+
+
+@pytest.mark.parametrize(("flags", "dtype", "copied"), [
+    (AVX2_EPYC, "float32", True), (AVX2_EPYC, "bfloat16", True),  # no native bf16: the float32 copy
+    (SAPPHIRE_RAPIDS, "float32", True), (SAPPHIRE_RAPIDS, "bfloat16", False),  # AMX: a bf16 head stays bf16
+])
+def test_the_float32_head_copy_follows_the_dtype_and_the_cpu(monkeypatch, flags, dtype, copied):
+    import torch
+
+    from vreason.engine.batch_runner import _fp32_head
+
+    monkeypatch.setattr(placement, "cpu_flags", lambda: flags)
+    head = torch.nn.Linear(16, 40, bias=False).to(getattr(torch, dtype))
+    copy = _fp32_head(head)
+    assert (copy is not None) == copied
+    if copied:
+        assert copy.dtype == torch.float32
+        assert torch.equal(copy, head.weight.float().t())

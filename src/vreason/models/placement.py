@@ -133,6 +133,11 @@ def cpu_fast_dtype(flags: frozenset[str], bf16_speedup: Callable[[], float]) -> 
     return "float32", f"native bf16 ({native[0]}), but it measured only {speedup:.2f}x float32's speed here"
 
 
+def native_bf16() -> bool:
+    """The CPU multiplies bf16 natively (NATIVE_BF16_FLAGS)."""
+    return any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS)
+
+
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none: not Linux)."""
     try:
@@ -310,6 +315,8 @@ def cpu_defaults() -> CpuDefaults:
         "faster for one row than the checkpoint's Linear, 2.5-3x over bf16 without native bf16; none for a "
         "quantized head (--quantize int8|int4 keeps it packed)"
     )
+    if native_bf16():
+        head_why += "; none for a bf16 model on this CPU (native bf16: its own bf16 head is faster)"
     return CpuDefaults(
         threads=cores, threads_why=threads_why, dtype=dtype,
         dtype_why=(
