@@ -31,7 +31,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_bench import MODEL_DIR, QUESTION, ROOT, VLLM_PYTHON, build_model, cpu_description, noise  # noqa: E402
+from serve_bench import (  # noqa: E402
+    MODEL_DIR,
+    QUESTION,
+    ROOT,
+    VLLM_PYTHON,
+    build_model,
+    cpu_description,
+    load_vllm,
+    noise,
+)
 
 
 # -- workers: load, say READY, then answer "N SEED" lines with one JSON line each -------------------------------
@@ -50,14 +59,9 @@ def worker_vreason(new_tokens: int, dtype: str) -> None:
 
 
 def worker_vllm(new_tokens: int, max_seqs: int) -> None:
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
-    os.environ.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))
-    from transformers import AutoProcessor
-    from vllm import LLM, SamplingParams
+    from vllm import SamplingParams
 
-    processor = AutoProcessor.from_pretrained(MODEL_DIR)
-    llm = LLM(model=str(MODEL_DIR), dtype="bfloat16", max_model_len=4096, max_num_seqs=max_seqs,
-              limit_mm_per_prompt={"image": 1}, seed=0)
+    llm, processor = load_vllm(max_seqs)
     user = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
     prompt = processor.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
     fixed = SamplingParams(max_tokens=new_tokens, ignore_eos=True, temperature=0)

