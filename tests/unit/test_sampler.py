@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from vreason.engine.sampler import RowSampling, sample
+from vreason.engine.sampler import ARGMAX_BLOCK, RowSampling, argmax_rows, sample
 from vreason.engine.sampling import GREEDY, SamplingParams
 
 
@@ -18,6 +19,29 @@ def row(params, output=(), prompt=(), seed=None):
 def test_greedy_takes_the_argmax_per_row():
     logits = torch.tensor([[0.1, 2.0, 0.3], [5.0, 1.0, 0.0]])
     assert sample(logits, [row(GREEDY), row(GREEDY)]) == [1, 0]
+
+
+@pytest.mark.parametrize("vocab", [ARGMAX_BLOCK * 2, ARGMAX_BLOCK * 7 + 13, 151_936, ARGMAX_BLOCK + 5, 543])
+def test_blockwise_argmax_is_torchs_argmax(vocab):
+    """Same index as torch.argmax: random rows, ties inside a block and across blocks and with the tail (the
+    first wins), a maximum in the tail, NaN (torch takes the first NaN), all -inf, and bf16."""
+    generator = torch.Generator().manual_seed(vocab)
+    logits = torch.randn(12, vocab, generator=generator)
+    logits[1, 5] = logits[1, vocab - 1] = 99.0  # tie between the first block and the last entry
+    logits[2, vocab // 2] = logits[2, vocab // 2 + 1] = 99.0  # tie inside one block
+    logits[3, vocab - 1] = 99.0  # maximum in the tail (or the last block)
+    logits[4, min(ARGMAX_BLOCK + 3, vocab - 2)] = logits[4, vocab - 1] = 99.0  # a tie after the first block
+    logits[5] = 1.0  # every entry equal
+    logits[6, vocab - 2] = float("nan")
+    logits[7, 7] = float("nan")
+    logits[7, vocab - 1] = float("nan")
+    logits[8] = float("-inf")
+    logits[9, 0] = float("inf")
+    logits[9, vocab - 1] = float("inf")
+    logits[10, vocab - 3] = float("inf")
+    finite = logits[[0, 1, 2, 3, 4, 5, 8, 9, 10, 11]]  # a NaN anywhere sends the whole batch to torch's argmax
+    for tensor in (finite, finite.bfloat16(), finite[:, : vocab - 1], logits, logits[6:8]):  # a strided view too
+        assert torch.equal(argmax_rows(tensor), torch.argmax(tensor, dim=-1)), tensor.dtype
 
 
 def test_presence_and_frequency_penalties_apply_to_output_tokens_only():

@@ -71,6 +71,7 @@ class DecodeStep:
         self.head = head  # (hidden, vocab) float32 copy, or None: the checkpoint's lm_head
         self.lm_head = lm_head
         self.slots = slots
+        self._logits = torch.empty(0)  # float32 (rows, vocab), reused by every step: see _logits_buffer
         self.layers = [
             _Layer(
                 input_norm=layer.input_layernorm.weight,
@@ -143,9 +144,20 @@ class DecodeStep:
             x = _rms_norm(hidden, w.post_norm, eps)
             hidden = hidden + F.linear(w.act(F.linear(x, w.gate)) * F.linear(x, w.up), w.down)
         hidden = _rms_norm(hidden, self.final_norm, eps)
+        logits = self._logits_buffer(batch, device)
         if self.head is not None:
-            return hidden.float() @ self.head
-        return self.lm_head(hidden).float()
+            return torch.mm(hidden.float(), self.head, out=logits)
+        return logits.copy_(self.lm_head(hidden))
+
+    def _logits_buffer(self, batch: int, device: torch.device) -> torch.Tensor:
+        """The step's float32 logits, written into one buffer kept across steps (grown to the largest batch
+        seen; the caller samples from it before the next step). A fresh (64, 152k) float32 tensor every step
+        is 39 MB, over glibc's largest mmap threshold (32 MB): each step mapped new pages and faulted them
+        in, 15 ms of a 58 ms step at 64 rows on a 2-core Xeon (benchmarks/RESULTS.md)."""
+        vocab = self.head.shape[1] if self.head is not None else self.lm_head.out_features
+        if self._logits.shape[0] < batch or self._logits.device != device:
+            self._logits = torch.empty((batch, vocab), dtype=torch.float32, device=device)
+        return self._logits[:batch]
 
     def _rotary(self, pos: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """cos and sign-folded sin (batch, 1, head_dim): a decode token's three rope positions (time, height,

@@ -18,6 +18,8 @@ import torch
 
 from vreason.engine.sampling import SamplingParams
 
+ARGMAX_BLOCK = 256  # entries per block of argmax_rows: 128-2048 measured alike (3.2-3.4 ms for 64 x 152k)
+
 
 @dataclass
 class RowSampling:
@@ -31,15 +33,38 @@ class RowSampling:
 def sample(logits: torch.Tensor, rows: Sequence[RowSampling]) -> list[int]:
     """logits: (batch, vocab) float32, one row per entry of `rows`; returns the chosen token per row."""
     if all(_plain_greedy(row) for row in rows):  # the common decode step: one argmax, one copy to the host
-        return torch.argmax(logits, dim=-1).tolist()
+        return argmax_rows(logits).tolist()
     _apply_repetition_penalty(logits, rows)
     _apply_output_penalties(logits, rows)
     _apply_grammars(logits, rows)
-    chosen = torch.argmax(logits, dim=-1).tolist()
+    chosen = argmax_rows(logits).tolist()
     sampled = [i for i, row in enumerate(rows) if not row.params.greedy]
     if sampled:
         for i, token in zip(sampled, _draw(logits, [rows[i] for i in sampled], sampled), strict=True):
             chosen[i] = token
+    return chosen
+
+
+def argmax_rows(logits: torch.Tensor) -> torch.Tensor:
+    """`torch.argmax(logits, dim=-1)` for (rows, vocab), the same index (the first of equal maxima; the first NaN
+    where a row has one), 4-5x faster on CPU for a 152k vocabulary. torch's CPU argmax is a scalar loop over the
+    row (2.9 ns an entry: 15 ms a step for 64 rows on a 2-core Xeon, more than the rest of the step but the
+    output head); `amax` is vectorised. So: the maximum of each block of ARGMAX_BLOCK entries, the first block
+    holding the row's maximum, argmax inside that block only; entries past the last whole block are compared
+    after (a later entry wins only when strictly larger). Rows with a NaN take torch's argmax."""
+    rows, vocab = logits.shape
+    blocks = vocab // ARGMAX_BLOCK
+    if logits.device.type != "cpu" or blocks < 2:
+        return torch.argmax(logits, dim=-1)
+    body = logits[:, : blocks * ARGMAX_BLOCK].reshape(rows, blocks, ARGMAX_BLOCK)
+    best, block = body.amax(dim=-1).max(dim=-1)  # max over dim returns the first index of equal maxima
+    chosen = body[torch.arange(rows, device=logits.device), block].argmax(dim=-1) + block * ARGMAX_BLOCK
+    if blocks * ARGMAX_BLOCK < vocab:
+        tail_best, tail_index = logits[:, blocks * ARGMAX_BLOCK :].max(dim=-1)
+        chosen = torch.where(tail_best > best, tail_index + blocks * ARGMAX_BLOCK, chosen)
+        best = torch.maximum(best, tail_best)  # NaN if either is
+    if torch.isnan(best).any():
+        return torch.argmax(logits, dim=-1)
     return chosen
 
 
