@@ -116,7 +116,7 @@ def cpu_steps(runner, requests, steps: int) -> list[float]:
 
 def head_cpu(runner, batch: int, steps: int = 32) -> float:
     """CPU ms of the output head's product alone on one thread (median): the part no op count can remove."""
-    head = runner.head_fp32 if runner.head_fp32 is not None else runner.model.lm_head.weight.t()
+    head = runner.head.copy if runner.head.copy is not None else runner.model.lm_head.weight.t()
     x = torch.randn(batch, head.shape[0], dtype=head.dtype)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -97,6 +97,27 @@ def test_concurrent_batch_with_mixed_images_matches_generate_alone(fp32):
     assert all(a.usage.completion_tokens == NEW_TOKENS or a.finish_reason == "stop" for a in answers)
 
 
+def test_decode_steps_through_the_prepacked_head_match_generate_alone(fp32, monkeypatch):
+    """Steps of 2..16 rows through the oneDNN-prepacked output head (engine/output_head.py), forced on here: the
+    tiny model's head is under the size where the engine would consider it."""
+    import torch
+
+    from vreason.engine import output_head
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("torch without oneDNN")
+    head = fp32.engine.core.runner.head
+    assert head.copy is not None, "a float32 model on CPU multiplies with the float32 (hidden, vocab) copy"
+    monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)  # whatever the timings: keep the packed product
+    monkeypatch.setattr(head, "_packed", None)
+    monkeypatch.setattr(head, "packed_state", "untried")
+    convs = conversations()
+    expected = [reference(fp32, c) for c in convs]
+    answers = fp32.chat_many(convs, temperature=0, presence_penalty=0, max_new_tokens=NEW_TOKENS)
+    assert head.packed_state == "packed"
+    assert [a.token_ids for a in answers] == expected
+
+
 def test_request_joining_a_running_batch_matches_generate_alone(fp32):
     first, late = conversations()[1], conversations()[3]
     long_tokens = 160  # long enough that the first request is still decoding when the second arrives

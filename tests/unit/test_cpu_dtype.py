@@ -116,11 +116,11 @@ def test_a_close_call_is_used_but_not_cached(monkeypatch, tmp_path):
 def test_the_float32_head_copy_follows_the_dtype_and_the_cpu(monkeypatch, flags, dtype, copied):
     import torch
 
-    from vreason.engine.batch_runner import _fp32_head
+    from vreason.engine.output_head import fp32_copy
 
     monkeypatch.setattr(placement, "cpu_flags", lambda: flags)
     head = torch.nn.Linear(16, 40, bias=False).to(getattr(torch, dtype))
-    copy = _fp32_head(head)
+    copy = fp32_copy(head)
     assert (copy is not None) == copied
     if copied:
         assert copy.dtype == torch.float32

@@ -14,6 +14,7 @@ from vreason.engine.caches import VisionCache
 from vreason.engine.decode_step import DecodeStep, supported
 from vreason.engine.factory import EngineSpec, build_engine
 from vreason.engine.interface import GenerationRequest
+from vreason.engine.output_head import OutputHead
 from vreason.engine.request import RequestState, Status
 from vreason.engine.sampling import GREEDY
 from vreason.engine.types import Message
@@ -94,4 +95,4 @@ def test_models_it_does_not_cover_keep_the_transformers_layers(engine, monkeypat
     finally:
         attn.o_proj = original
     monkeypatch.setenv("VREASON_DECODE", "transformers")
-    assert DecodeStep.build(lm, None, model.lm_head, BatchRunner(model, VisionCache(1)).slots) is None
+    assert DecodeStep.build(lm, OutputHead(model.lm_head), BatchRunner(model, VisionCache(1)).slots) is None

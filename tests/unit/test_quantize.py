@@ -46,7 +46,7 @@ def test_language_model_linears_and_head_are_quantized_vision_stays_float(engine
 def test_fast_decode_step_runs_over_quantized_linears(engine):
     runner, requests = prefill(engine, 2)
     assert runner.fast_decode is not None, "quantized weights keep nn.Linear: the fast step covers them"
-    assert runner.head_fp32 is None, "no float32 copy of a quantized head"
+    assert runner.head.copy is None, "no float32 copy of a quantized head"
     rows = runner.rows
     lengths = [r.length for r in rows]
     runner.slots.ensure(len(rows), max(lengths) + 1)

@@ -22,10 +22,10 @@ from vreason.engine.caches import VisionCache
 from vreason.engine.decode_step import DecodeStep
 from vreason.engine.inputs import ImageSlot, PreparedInputs, VisionFeatures
 from vreason.engine.kv_slots import KVPayload, KVSlots
+from vreason.engine.output_head import OutputHead
 from vreason.engine.request import RequestState
 from vreason.engine.sampler import RowSampling, sample
 from vreason.engine.scheduler import RunnerOutput
-from vreason.models.placement import FP32_HEAD_MAX_BYTES, native_bf16
 
 # Bounds on one forward pass of a prefill: prompt positions (rows x the longest row) through the decoder layers,
 # image patches through the vision tower.
@@ -50,9 +50,9 @@ class BatchRunner:
         config = model.config.get_text_config()
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.slots = KVSlots(config.num_hidden_layers, config.num_key_value_heads, head_dim, model.dtype, model.device)
-        self.head_fp32 = _fp32_head(model.lm_head)
+        self.head = OutputHead(model.lm_head)  # how the output projection runs (engine/output_head.py)
         # the decode step in few ops over the same weights; None: the transformers layers (engine/decode_step.py)
-        self.fast_decode = DecodeStep.build(self.lm, self.head_fp32, model.lm_head, self.slots)
+        self.fast_decode = DecodeStep.build(self.lm, self.head, self.slots)
         self.rows: list[_Row] = []  # index == row in the KV slots
         self.by_id: dict[str, _Row] = {}
         self.device = model.device
@@ -277,9 +277,7 @@ class BatchRunner:
             if deepstack is not None and index < len(deepstack):
                 hidden = self.lm._deepstack_process(hidden, visual_mask, deepstack[index])
         picked = self.lm.norm(hidden[torch.arange(hidden.shape[0], device=self.device), last])  # (batch, hidden)
-        if self.head_fp32 is not None:
-            return picked.float() @ self.head_fp32
-        return self.model.lm_head(picked).float()
+        return self.head(picked)
 
 
 def _groups(sizes: Sequence[int], bound: int, padded: bool = True) -> list[tuple[int, int]]:
@@ -299,19 +297,3 @@ def _groups(sizes: Sequence[int], bound: int, padded: bool = True) -> list[tuple
         groups.append((begin, len(sizes)))
     return groups
 
-
-def _fp32_head(lm_head: torch.nn.Module) -> torch.Tensor | None:
-    weight = getattr(lm_head, "weight", None)
-    if weight is None or getattr(lm_head, "bias", None) is not None or weight.device.type != "cpu":
-        return None
-    if weight.numel() * 4 > FP32_HEAD_MAX_BYTES:
-        return None
-    if type(weight) not in (torch.Tensor, torch.nn.Parameter):  # quantized (models/quantize.py): kept as it is
-        return None
-    # A bf16 head on a CPU with native bf16 (AMX / AVX-512 BF16) stays bf16, as transformers runs it: on a
-    # 2-core AMX Xeon the engine decoded 1.04-1.91x faster at 8-64 concurrent without the copy, and 0.81x /
-    # 1.35x at 1 in two sittings (benchmarks/RESULTS.md). One head for every batch size keeps a request's
-    # greedy tokens independent of what it is batched with.
-    if weight.dtype == torch.bfloat16 and native_bf16():
-        return None
-    return weight.detach().float().t().contiguous()  # (hidden, vocab)

@@ -1,9 +1,10 @@
 """The decode step over the checkpoint's own weights: one new token for every running row, in few ops.
 
 Apart from the output head (hidden x 152k vocabulary: arithmetic and memory traffic, half or more of a step
-of the tiny benchmark model), a decode step of a small model on CPU is bound by per-op overhead: the
-transformers decoder layers spend ~60 ops per layer (RMSNorm in six, rotary through `rotate_half`'s slices
-and cat, a mask per step, the cache's advanced-indexing writes) and a Python module call chain around them.
+of the tiny benchmark model; engine/output_head.py runs it), a decode step of a small model on CPU is bound
+by per-op overhead: the transformers decoder layers spend ~60 ops per layer (RMSNorm in six, rotary through
+`rotate_half`'s slices and cat, a mask per step, the cache's advanced-indexing writes) and a Python module call
+chain around them.
 This path computes the same decoder with the same weights (no copies) in ~30 ops per layer:
 
 - step inputs once per step (shared by all layers): token ids, KV columns and rope positions in one tensor,
@@ -31,6 +32,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (torch's own name)
 
 from vreason.engine.kv_slots import KVSlots
+from vreason.engine.output_head import OutputHead
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class DecodeStep:
     """Callable: (token ids, KV columns, rope positions) per row -> float32 logits (rows, vocab), having written
     each row's new K/V at its column. Rows are 0..n-1 of `slots`; columns must fit (`slots.ensure` first)."""
 
-    def __init__(self, lm, head: torch.Tensor | None, lm_head, slots: KVSlots):
+    def __init__(self, lm, head: OutputHead, slots: KVSlots):
         self.embed = lm.embed_tokens.weight
         self.final_norm = lm.norm.weight
         self.eps = float(lm.norm.variance_epsilon)
@@ -68,10 +70,8 @@ class DecodeStep:
         rotary = lm.rotary_emb
         self.inv_freq = rotary.inv_freq.float()
         self.rope_scaling = float(rotary.attention_scaling)
-        self.head = head  # (hidden, vocab) float32 copy, or None: the checkpoint's lm_head
-        self.lm_head = lm_head
+        self.head = head
         self.slots = slots
-        self._logits = torch.empty(0)  # float32 (rows, vocab), reused by every step: see _logits_buffer
         self.layers = [
             _Layer(
                 input_norm=layer.input_layernorm.weight,
@@ -95,11 +95,11 @@ class DecodeStep:
         ]
 
     @classmethod
-    def build(cls, lm, head: torch.Tensor | None, lm_head, slots: KVSlots) -> DecodeStep | None:
+    def build(cls, lm, head: OutputHead, slots: KVSlots) -> DecodeStep | None:
         """The fast step for this decoder, or None when it is not one this path computes exactly."""
-        if not enabled() or not supported(lm, lm_head):
+        if not enabled() or not supported(lm, head.lm_head):
             return None
-        return cls(lm, head, lm_head, slots)
+        return cls(lm, head, slots)
 
     @torch.inference_mode()
     def __call__(self, tokens: list[int], columns: list[int], positions: list[int]) -> torch.Tensor:
@@ -144,20 +144,7 @@ class DecodeStep:
             x = _rms_norm(hidden, w.post_norm, eps)
             hidden = hidden + F.linear(w.act(F.linear(x, w.gate)) * F.linear(x, w.up), w.down)
         hidden = _rms_norm(hidden, self.final_norm, eps)
-        logits = self._logits_buffer(batch, device)
-        if self.head is not None:
-            return torch.mm(hidden.float(), self.head, out=logits)
-        return logits.copy_(self.lm_head(hidden))
-
-    def _logits_buffer(self, batch: int, device: torch.device) -> torch.Tensor:
-        """The step's float32 logits, written into one buffer kept across steps (grown to the largest batch
-        seen; the caller samples from it before the next step). A fresh (64, 152k) float32 tensor every step
-        is 39 MB, over glibc's largest mmap threshold (32 MB): each step mapped new pages and faulted them
-        in, 15 ms of a 58 ms step at 64 rows on a 2-core Xeon (benchmarks/RESULTS.md)."""
-        vocab = self.head.shape[1] if self.head is not None else self.lm_head.out_features
-        if self._logits.shape[0] < batch or self._logits.device != device:
-            self._logits = torch.empty((batch, vocab), dtype=torch.float32, device=device)
-        return self._logits[:batch]
+        return self.head.step(hidden)  # in a buffer the next step reuses: the caller samples first
 
     def _rotary(self, pos: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """cos and sign-folded sin (batch, 1, head_dim): a decode token's three rope positions (time, height,

@@ -1,0 +1,72 @@
+"""The output projection as the engine runs it (engine/output_head.py): decode-step logits in one reused buffer,
+equal to a fresh product; the oneDNN-prepacked product for a few rows, taken only where it measured faster."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vreason.engine import output_head
+from vreason.engine.output_head import OutputHead
+
+needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch without oneDNN")
+
+
+def head(hidden: int = 64, vocab: int = 3000) -> torch.nn.Linear:
+    torch.manual_seed(0)
+    return torch.nn.Linear(hidden, vocab, bias=False)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_step_logits_equal_a_fresh_product_and_reuse_one_buffer(dtype):
+    out = OutputHead(head().to(dtype))
+    pointers = set()
+    with torch.inference_mode():
+        for rows in (40, 1, 17, 40, 3):  # the buffer grows to 40 rows first, then is reused
+            x = torch.randn(rows, 64, dtype=dtype)
+            logits = out.step(x)
+            assert logits.dtype == torch.float32
+            assert logits.shape == (rows, 3000)
+            assert torch.equal(logits, out(x))
+            if not 2 <= rows <= output_head.PACKED_MAX_ROWS:
+                pointers.add(logits.data_ptr())
+    assert len(pointers) == 1, "every large step wrote into the same buffer"
+
+
+@needs_onednn
+def test_the_prepacked_product_is_kept_where_it_measures_faster(monkeypatch):
+    monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
+    monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)  # any timing wins: the packed path is taken
+    out = OutputHead(head())
+    assert out.packed_state == "untried"
+    with torch.inference_mode():
+        first = torch.randn(4, 64)
+        assert torch.equal(out.step(first), out(first))  # the deciding step returns the plain product
+        assert out.packed_state == "packed"
+        assert out.packed_timings is not None
+        for rows in (2, 5, output_head.PACKED_MAX_ROWS):
+            x = torch.randn(rows, 64)
+            packed, plain = out.step(x), out(x)
+            torch.testing.assert_close(packed, plain, rtol=1e-5, atol=1e-6)
+            assert torch.equal(packed.argmax(-1), plain.argmax(-1))
+        x = torch.randn(output_head.PACKED_MAX_ROWS + 1, 64)  # more rows: the plain product, bit for bit
+        assert torch.equal(out.step(x), out(x))
+
+
+@needs_onednn
+def test_the_prepacked_product_is_dropped_where_it_is_not_faster(monkeypatch):
+    monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
+    monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", float("inf"))
+    out = OutputHead(head())
+    with torch.inference_mode():
+        x = torch.randn(3, 64)
+        assert torch.equal(out.step(x), out(x))
+    assert out.packed_state == "plain"
+    assert out._packed is None, "no second copy of the weight is kept"
+
+
+def test_small_heads_and_heads_without_a_float32_copy_are_never_packed(monkeypatch):
+    assert OutputHead(head()).packed_state == "plain"  # 0.7 MB: under PACKED_MIN_BYTES
+    monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
+    monkeypatch.setattr(output_head, "FP32_HEAD_MAX_BYTES", 0)  # no float32 copy: the checkpoint's own head
+    assert OutputHead(head()).packed_state == "plain"
