@@ -12,8 +12,8 @@ hidden 128, 19.4M of its 20M text weights), so how it is run decides the engine'
   pages and faulted them in (15 ms of a 58 ms step at 64 rows on a 2-core AMX Xeon);
 - for 2..PACKED_MAX_ROWS rows, the copy prepacked by oneDNN (torch's own CPU matmul library, the layout
   torch.compile's CPU freezing uses) when it measures faster on this machine: the plain float32 product
-  repacks the whole weight on every call for more than one row (10-11 ms for 2-8 rows against 3.2 ms for
-  one, on the same 78 MB), the prepacked one does not (4.8-5.7 ms). Measured once, at the first step with
+  repacks the whole weight on every call for more than one row (10-11 ms for 2-32 rows against 3.2 ms for
+  one, on the same 78 MB), the prepacked one does not (4.8-8.4 ms). Measured once, at the first step with
   that many rows, on that step's own rows; kept only where it wins by PACKED_MIN_GAIN, so a CPU where it does
   not (or a torch without oneDNN) keeps the plain product and no second copy of the weight.
 
@@ -31,7 +31,10 @@ import torch
 
 from vreason.models.placement import FP32_HEAD_MAX_BYTES, native_bf16
 
-PACKED_MAX_ROWS = 16  # the prepacked product won for 2-16 rows and lost at 32 (17.1 against 14.0 ms)
+# The prepacked product (78 MB head, 2-core AMX Xeon, quiet minutes) against the plain one: 4.8 / 10.1 ms at 2
+# rows, 5.8 / 9.9 at 16, 8.4 / 11.0 at 32, 10.9 / 11.5 at 48; at 64 27.9 / 20.3, as it returns a fresh 39 MB
+# tensor (the plain product writes into the reused buffer) and oneDNN has no variant that writes into one.
+PACKED_MAX_ROWS = 32
 PACKED_MIN_BYTES = 16 << 20  # smaller heads are not what a step waits for: not worth a second copy
 PACKED_MIN_GAIN = 1.2  # keep the packed weight only when the plain product takes this much longer
 PACKED_TRIES = 3  # runs of each product at the first decision, alternating; the medians are compared
