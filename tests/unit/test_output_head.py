@@ -17,9 +17,11 @@ def head(hidden: int = 64, vocab: int = 3000) -> torch.nn.Linear:
     return torch.nn.Linear(hidden, vocab, bias=False)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_step_logits_equal_a_fresh_product_and_reuse_one_buffer(dtype):
+@pytest.mark.parametrize(("dtype", "native"), [(torch.float32, False), (torch.bfloat16, False), (torch.bfloat16, True)])
+def test_step_logits_equal_a_fresh_product_and_reuse_one_buffer(monkeypatch, dtype, native):
+    monkeypatch.setattr(output_head, "native_bf16", lambda: native)  # with native bf16 a bf16 head runs itself
     out = OutputHead(head().to(dtype))
+    assert (out.copy is None) == (dtype == torch.bfloat16 and native)
     pointers = set()
     with torch.inference_mode():
         for rows in (40, 1, 17, 40, 3):  # the buffer grows to 40 rows first, then is reused
@@ -37,6 +39,9 @@ def test_step_logits_equal_a_fresh_product_and_reuse_one_buffer(dtype):
 def test_the_prepacked_product_is_kept_where_it_measures_faster(monkeypatch):
     monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
     monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)  # any timing wins: the packed path is taken
+    calls = []
+    linear = output_head._linear
+    monkeypatch.setattr(output_head, "_linear", lambda *args: calls.append(1) or linear(*args))
     out = OutputHead(head())
     assert out.packed_state == "untried"
     with torch.inference_mode():
@@ -46,7 +51,9 @@ def test_the_prepacked_product_is_kept_where_it_measures_faster(monkeypatch):
         assert out.packed_timings is not None
         for rows in (2, 5, output_head.PACKED_MAX_ROWS):
             x = torch.randn(rows, 64)
+            before = len(calls)
             packed, plain = out.step(x), out(x)
+            assert len(calls) == before + 1, "the step ran the prepacked product"
             torch.testing.assert_close(packed, plain, rtol=1e-5, atol=1e-6)
             assert torch.equal(packed.argmax(-1), plain.argmax(-1))
         x = torch.randn(output_head.PACKED_MAX_ROWS + 1, 64)  # more rows: the plain product, bit for bit
@@ -65,8 +72,45 @@ def test_the_prepacked_product_is_dropped_where_it_is_not_faster(monkeypatch):
     assert out._packed is None, "no second copy of the weight is kept"
 
 
+@needs_onednn
+def test_a_prepacked_product_with_other_bits_is_dropped_however_fast(monkeypatch):
+    """oneDNN sums in another order at hidden 512 and up: a timing must not pick which greedy tokens come out."""
+    monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
+    monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)
+    linear = output_head._linear
+    monkeypatch.setattr(output_head, "_linear", lambda *args: linear(*args) * (1 + 2**-20))
+    out = OutputHead(head())
+    with torch.inference_mode():
+        x = torch.randn(3, 64)
+        assert torch.equal(out.step(x), out(x))
+    assert out.packed_state == "plain"
+    assert out._packed is None
+
+
+@needs_onednn
+def test_a_prepacked_product_that_fails_later_falls_back_to_the_plain_one(monkeypatch):
+    monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
+    monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)
+    out = OutputHead(head())
+    with torch.inference_mode():
+        out.step(torch.randn(3, 64))
+        assert out.packed_state == "packed"
+
+        def broken(*args):
+            raise RuntimeError("onednn: no kernel")
+
+        monkeypatch.setattr(output_head, "_linear", broken)
+        x = torch.randn(3, 64)
+        assert torch.equal(out.step(x), out(x))
+        assert out.packed_state == "plain"
+        assert torch.equal(out.step(x), out(x))
+
+
 def test_small_heads_and_heads_without_a_float32_copy_are_never_packed(monkeypatch):
     assert OutputHead(head()).packed_state == "plain"  # 0.7 MB: under PACKED_MIN_BYTES
+    monkeypatch.setattr(output_head, "PACKED_MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
+    assert OutputHead(head(vocab=5000)).packed_state == "plain"  # 1.3 MB: over PACKED_MAX_BYTES
     monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
     monkeypatch.setattr(output_head, "FP32_HEAD_MAX_BYTES", 0)  # no float32 copy: the checkpoint's own head
     assert OutputHead(head()).packed_state == "plain"

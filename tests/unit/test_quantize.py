@@ -53,7 +53,7 @@ def test_fast_decode_step_runs_over_quantized_linears(engine):
     tokens = [r.request.output_ids[-1] for r in rows]
     saved = [t.clone() for t in (*runner.slots.keys, *runner.slots.values)]
     with torch.inference_mode():
-        ours = runner.fast_decode(tokens, lengths, [r.length + r.rope_delta for r in rows])
+        ours = runner.fast_decode(tokens, lengths, [r.length + r.rope_delta for r in rows]).clone()  # step buffer
         for buffer, before in zip((*runner.slots.keys, *runner.slots.values), saved, strict=True):
             buffer.copy_(before)
         theirs = runner._decode_transformers(tokens, lengths)

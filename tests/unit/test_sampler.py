@@ -40,7 +40,8 @@ def test_blockwise_argmax_is_torchs_argmax(vocab):
     logits[9, vocab - 1] = float("inf")
     logits[10, vocab - 3] = float("inf")
     finite = logits[[0, 1, 2, 3, 4, 5, 8, 9, 10, 11]]  # a NaN anywhere sends the whole batch to torch's argmax
-    for tensor in (finite, finite.bfloat16(), finite[:, : vocab - 1], logits, logits[6:8]):  # a strided view too
+    views = (finite[:, : vocab - 1], finite.t().contiguous().t(), finite[::2])  # strided views
+    for tensor in (finite, finite.bfloat16(), finite.half(), *views, finite[:0], logits, logits[6:8]):
         assert torch.equal(argmax_rows(tensor), torch.argmax(tensor, dim=-1)), tensor.dtype
 
 

@@ -226,9 +226,8 @@ class BatchRunner:
         positions = position.view(1, -1, 1).expand(3, -1, 1)
         embeds = self.lm.embed_tokens(ids)
         last = torch.zeros(len(rows), dtype=torch.long, device=self.device)
-        return self._forward(
-            0, embeds, columns, positions, width, last, None, None, lengths[0] if len(rows) == 1 else None
-        )
+        start = lengths[0] if len(rows) == 1 else None
+        return self._forward(0, embeds, columns, positions, width, last, None, None, start, decode=True)
 
     # -- rows ----------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -255,13 +254,14 @@ class BatchRunner:
         return RowSampling(r.params, r.prompt_ids, r.output_ids, row.generator, r.constraint)
 
     def _forward(
-        self, first_row, embeds, columns, positions, width, last, visual_mask, deepstack, start=None
+        self, first_row, embeds, columns, positions, width, last, visual_mask, deepstack, start=None, decode=False
     ) -> torch.Tensor:
         """Decoder layers over `embeds` (batch, new, hidden) for rows [first_row, first_row + batch).
 
         Query j of row b sits at KV column columns[b, j] and sees columns <= that one: the causal mask of each
         row at its own offset. `start`: one row at columns start, start + 1, ... (cache writes by slice).
-        Returns float32 logits at index `last[b]` of each row."""
+        Returns float32 logits at index `last[b]` of each row; with `decode`, in the output head's step buffer
+        (valid until the next decode step)."""
         hidden = embeds
         position_embeddings = self.lm.rotary_emb(hidden, positions)
         if start == 0 and self.causal_fast_path:
@@ -277,7 +277,7 @@ class BatchRunner:
             if deepstack is not None and index < len(deepstack):
                 hidden = self.lm._deepstack_process(hidden, visual_mask, deepstack[index])
         picked = self.lm.norm(hidden[torch.arange(hidden.shape[0], device=self.device), last])  # (batch, hidden)
-        return self.head(picked)
+        return self.head.step(picked) if decode else self.head(picked)
 
 
 def _groups(sizes: Sequence[int], bound: int, padded: bool = True) -> list[tuple[int, int]]:

@@ -56,7 +56,8 @@ def enabled() -> bool:
 
 class DecodeStep:
     """Callable: (token ids, KV columns, rope positions) per row -> float32 logits (rows, vocab), having written
-    each row's new K/V at its column. Rows are 0..n-1 of `slots`; columns must fit (`slots.ensure` first)."""
+    each row's new K/V at its column. The logits are valid until the next step (the output head's buffer).
+    Rows are 0..n-1 of `slots`; columns must fit (`slots.ensure` first)."""
 
     def __init__(self, lm, head: OutputHead, slots: KVSlots):
         self.embed = lm.embed_tokens.weight

@@ -13,17 +13,21 @@ hidden 128, 19.4M of its 20M text weights), so how it is run decides the engine'
 - for 2..PACKED_MAX_ROWS rows, the copy prepacked by oneDNN (torch's own CPU matmul library, the layout
   torch.compile's CPU freezing uses) when it measures faster on this machine: the plain float32 product
   repacks the whole weight on every call for more than one row (10-11 ms for 2-32 rows against 3.2 ms for
-  one, on the same 78 MB), the prepacked one does not (4.8-8.4 ms). Measured once, at the first step with
-  that many rows, on that step's own rows; kept only where it wins by PACKED_MIN_GAIN, so a CPU where it does
-  not (or a torch without oneDNN) keeps the plain product and no second copy of the weight.
+  one, on the same 78 MB), the prepacked one does not (4.8-8.4 ms). Decided once, at the first step with
+  that many rows, on that step's own rows: kept only where it gives the plain product's bits on them and wins
+  by PACKED_MIN_GAIN, so a CPU where it does not (or a torch without oneDNN, or a head over PACKED_MAX_BYTES)
+  keeps the plain product and no second copy of the weight. The packed copy is a second copy of the head
+  (78 MB for the benchmark model).
 
-Every path computes the same float32 product from the same float32 weights; the prepacked product agreed bit
-for bit with the plain one for 2-32 rows of the benchmark model's head (tests compare greedy tokens with
-`generate` with the packed path forced on).
+Why the bits check: oneDNN's product summed in the plain product's order at hidden 64-384 (bit for bit for 2,
+8 and 32 rows) but not at hidden 512 and up (differences near 1e-4), and a timing must not decide which
+greedy tokens a model gives. (The plain product itself is not batch-invariant to the last bit: one row runs
+a matrix-vector kernel, several rows a matrix-matrix one.)
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 
@@ -36,8 +40,11 @@ from vreason.models.placement import FP32_HEAD_MAX_BYTES, native_bf16
 # tensor (the plain product writes into the reused buffer) and oneDNN has no variant that writes into one.
 PACKED_MAX_ROWS = 32
 PACKED_MIN_BYTES = 16 << 20  # smaller heads are not what a step waits for: not worth a second copy
+PACKED_MAX_BYTES = 256 << 20  # the packed copy is a second copy of the head: bounded
 PACKED_MIN_GAIN = 1.2  # keep the packed weight only when the plain product takes this much longer
 PACKED_TRIES = 3  # runs of each product at the first decision, alternating; the medians are compared
+
+log = logging.getLogger(__name__)
 
 
 def fp32_copy(lm_head: torch.nn.Module) -> torch.Tensor | None:
@@ -64,7 +71,7 @@ class OutputHead:
     def __init__(self, lm_head: torch.nn.Module):
         self.lm_head = lm_head
         self.copy = fp32_copy(lm_head)
-        self.vocab = self.copy.shape[1] if self.copy is not None else lm_head.out_features
+        self.vocab = self.copy.shape[1] if self.copy is not None else getattr(lm_head, "out_features", None)
         self._buffer = torch.empty(0)
         self._packed: torch.Tensor | None = None
         # "untried" until the first step with 2..PACKED_MAX_ROWS rows decides; then "packed" or "plain"
@@ -82,6 +89,8 @@ class OutputHead:
         rows = hidden.shape[0]
         if self.copy is not None and 2 <= rows <= PACKED_MAX_ROWS and self.packed_state != "plain":
             return self._packed_product(hidden.float())
+        if self.vocab is None:  # a head module that does not say its width: no buffer
+            return self.lm_head(hidden).float()
         logits = self._logits_buffer(rows, hidden.device)
         if self.copy is not None:
             return torch.mm(hidden.float(), self.copy, out=logits)
@@ -96,24 +105,33 @@ class OutputHead:
     def _packable(self) -> bool:
         return (
             self.copy is not None
-            and self.copy.numel() * 4 >= PACKED_MIN_BYTES
+            and PACKED_MIN_BYTES <= self.copy.numel() * 4 <= PACKED_MAX_BYTES
             and torch.backends.mkldnn.is_available()
         )
 
     def _packed_product(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.packed_state == "untried":
             return self._decide(hidden)
-        return _linear(hidden, self._packed)
+        try:
+            return _linear(hidden, self._packed)
+        except RuntimeError as error:  # never seen; if oneDNN fails later, the plain product from then on
+            log.warning("output head: the prepacked product failed (%s); using the plain one", error)
+            self._packed, self.packed_state = None, "plain"
+            return self.step(hidden)
 
     def _decide(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Pack the weight, time both products on this step's rows (alternating), keep the faster; returns the
-        step's logits (from the plain product)."""
+        """Pack the weight, time both products on this step's rows (alternating), keep the packed one if it gave
+        the same bits and was faster; returns the step's logits (from the plain product)."""
+        logits = hidden @ self.copy
         try:
-            self._packed = torch.ops.mkldnn._reorder_linear_weight(self.copy.t().contiguous())
-            _linear(hidden, self._packed)  # the first call sets up oneDNN's kernel: not timed
+            weight = self.lm_head.weight
+            if weight.dtype != torch.float32 or not weight.is_contiguous():  # else the copy's (vocab, hidden) form
+                weight = self.copy.t().contiguous()
+            self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach())
+            same = torch.equal(_linear(hidden, self._packed), logits)  # also sets up oneDNN's kernel
         except (RuntimeError, AttributeError):  # a torch built without this op: the plain product
             self._packed, self.packed_state = None, "plain"
-            return hidden @ self.copy
+            return logits
         plain_ms, packed_ms = [], []
         for _ in range(PACKED_TRIES):
             start = time.perf_counter()
@@ -123,10 +141,12 @@ class OutputHead:
             _linear(hidden, self._packed)
             packed_ms.append((time.perf_counter() - start) * 1000)
         self.packed_timings = (statistics.median(plain_ms), statistics.median(packed_ms))
-        if self.packed_timings[0] >= PACKED_MIN_GAIN * self.packed_timings[1]:
+        if same and self.packed_timings[0] >= PACKED_MIN_GAIN * self.packed_timings[1]:
             self.packed_state = "packed"
         else:
             self._packed, self.packed_state = None, "plain"
+        log.debug("output head: %s for 2-%d rows (plain %.2f ms, prepacked %.2f ms, same bits: %s)",
+                  self.packed_state, PACKED_MAX_ROWS, *self.packed_timings, same)
         return logits
 
 

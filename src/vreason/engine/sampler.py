@@ -52,6 +52,8 @@ def argmax_rows(logits: torch.Tensor) -> torch.Tensor:
     output head); `amax` is vectorised. So: the maximum of each block of ARGMAX_BLOCK entries, the first block
     holding the row's maximum, argmax inside that block only; entries past the last whole block are compared
     after (a later entry wins only when strictly larger). Rows with a NaN take torch's argmax."""
+    if logits.dim() != 2:
+        return torch.argmax(logits, dim=-1)
     rows, vocab = logits.shape
     blocks = vocab // ARGMAX_BLOCK
     if logits.device.type != "cpu" or blocks < 2:

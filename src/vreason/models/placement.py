@@ -313,7 +313,8 @@ def cpu_defaults() -> CpuDefaults:
     head_why = (
         f"a float32 (hidden, vocab) copy of the output projection up to {FP32_HEAD_MAX_BYTES >> 20} MiB: 2x "
         "faster for one row than the checkpoint's Linear, 2.5-3x over bf16 without native bf16; none for a "
-        "quantized head (--quantize int8|int4 keeps it packed)"
+        "quantized head (--quantize int8|int4 keeps it packed); for 2-32 rows a second, oneDNN-prepacked copy "
+        "of heads of 16-256 MiB where it measures faster with the same bits (engine/output_head.py)"
     )
     if native_bf16():
         head_why += "; none for a bf16 model on this CPU (native bf16: its own bf16 head is faster)"
