@@ -110,7 +110,7 @@ def test_decode_steps_through_the_prepacked_head_match_generate_alone(fp32, monk
     assert head.copy is not None, "a float32 model on CPU multiplies with the float32 (hidden, vocab) copy"
     monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)  # whatever the timings: keep the packed product
     monkeypatch.setattr(head, "_packed", None)
-    monkeypatch.setattr(head, "packed_state", "untried")
+    monkeypatch.setattr(head, "packed_states", dict.fromkeys(output_head.PACKED_BUCKETS, "untried"))
     convs = conversations()
     expected = [reference(fp32, c) for c in convs]
     answers = fp32.chat_many(convs, temperature=0, presence_penalty=0, max_new_tokens=NEW_TOKENS)

@@ -3,6 +3,8 @@ equal to a fresh product; the oneDNN-prepacked product for a few rows, taken onl
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -47,17 +49,39 @@ def test_the_prepacked_product_is_kept_where_it_measures_faster(monkeypatch):
     with torch.inference_mode():
         first = torch.randn(4, 64)
         assert torch.equal(out.step(first), out(first))  # the deciding step returns the plain product
-        assert out.packed_state == "packed"
-        assert out.packed_timings is not None
-        for rows in (2, 5, output_head.PACKED_MAX_ROWS):
+        assert out.packed_states[(2, 7)] == "packed"
+        assert out.packed_states[(8, 15)] == "untried", "each bucket of rows decides at its own first step"
+        for rows in (2, 5, 8, 16, output_head.PACKED_MAX_ROWS):
             x = torch.randn(rows, 64)
+            out.step(x)  # the bucket's first step decides
             before = len(calls)
             packed, plain = out.step(x), out(x)
             assert len(calls) == before + 1, "the step ran the prepacked product"
             torch.testing.assert_close(packed, plain, rtol=1e-5, atol=1e-6)
             assert torch.equal(packed.argmax(-1), plain.argmax(-1))
+        assert set(out.packed_timings) == set(output_head.PACKED_BUCKETS)
         x = torch.randn(output_head.PACKED_MAX_ROWS + 1, 64)  # more rows: the plain product, bit for bit
         assert torch.equal(out.step(x), out(x))
+
+
+@needs_onednn
+def test_each_bucket_of_rows_keeps_what_was_faster_for_it(monkeypatch):
+    monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
+    linear = output_head._linear
+
+    def slow_for_many_rows(hidden, packed):  # what the allocator's page faults do to large outputs
+        if hidden.shape[0] >= 16:
+            time.sleep(0.05)
+        return linear(hidden, packed)
+
+    monkeypatch.setattr(output_head, "_linear", slow_for_many_rows)
+    monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.2)  # kept unless 5x slower: only the sleep is
+    out = OutputHead(head(vocab=20_000))
+    with torch.inference_mode():
+        for rows in (3, 20):
+            out.step(torch.randn(rows, 64))
+    assert out.packed_states == {(2, 7): "packed", (8, 15): "untried", (16, 32): "plain"}
+    assert out._packed is not None, "kept while a bucket uses it"
 
 
 @needs_onednn
@@ -66,8 +90,9 @@ def test_the_prepacked_product_is_dropped_where_it_is_not_faster(monkeypatch):
     monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", float("inf"))
     out = OutputHead(head())
     with torch.inference_mode():
-        x = torch.randn(3, 64)
-        assert torch.equal(out.step(x), out(x))
+        for rows in (3, 10, 20):  # one step in each bucket
+            x = torch.randn(rows, 64)
+            assert torch.equal(out.step(x), out(x))
     assert out.packed_state == "plain"
     assert out._packed is None, "no second copy of the weight is kept"
 
@@ -81,8 +106,9 @@ def test_a_prepacked_product_with_other_bits_is_dropped_however_fast(monkeypatch
     monkeypatch.setattr(output_head, "_linear", lambda *args: linear(*args) * (1 + 2**-20))
     out = OutputHead(head())
     with torch.inference_mode():
-        x = torch.randn(3, 64)
-        assert torch.equal(out.step(x), out(x))
+        for rows in (3, 10, 20):  # one step in each bucket
+            x = torch.randn(rows, 64)
+            assert torch.equal(out.step(x), out(x))
     assert out.packed_state == "plain"
     assert out._packed is None
 

@@ -13,11 +13,11 @@ hidden 128, 19.4M of its 20M text weights), so how it is run decides the engine'
 - for 2..PACKED_MAX_ROWS rows, the copy prepacked by oneDNN (torch's own CPU matmul library, the layout
   torch.compile's CPU freezing uses) when it measures faster on this machine: the plain float32 product
   repacks the whole weight on every call for more than one row (10-11 ms for 2-32 rows against 3.2 ms for
-  one, on the same 78 MB), the prepacked one does not (4.8-8.4 ms). Decided once, at the first step with
-  that many rows, on that step's own rows: kept only where it gives the plain product's bits on them and wins
-  by PACKED_MIN_GAIN, so a CPU where it does not (or a torch without oneDNN, or a head over PACKED_MAX_BYTES)
-  keeps the plain product and no second copy of the weight. The packed copy is a second copy of the head
-  (78 MB for the benchmark model).
+  one, on the same 78 MB), the prepacked one does not (4.8-8.4 ms). Decided per bucket of rows (2-7, 8-15,
+  16-32), at the first step in it, on that step's own rows: kept only where it gives the plain product's bits
+  on them and wins by PACKED_MIN_GAIN, so a CPU where it does not (or a torch without oneDNN, or a head over
+  PACKED_MAX_BYTES) keeps the plain product and no second copy of the weight. The packed copy is a second
+  copy of the head (78 MB for the benchmark model).
 
 Why the bits check: oneDNN's product summed in the plain product's order at hidden 64-384 (bit for bit for 2,
 8 and 32 rows) but not at hidden 512 and up (differences near 1e-4), and a timing must not decide which
@@ -38,7 +38,11 @@ from vreason.models.placement import FP32_HEAD_MAX_BYTES, native_bf16
 # The prepacked product (78 MB head, 2-core AMX Xeon, quiet minutes) against the plain one: 4.8 / 10.1 ms at 2
 # rows, 5.8 / 9.9 at 16, 8.4 / 11.0 at 32, 10.9 / 11.5 at 48; at 64 27.9 / 20.3, as it returns a fresh 39 MB
 # tensor (the plain product writes into the reused buffer) and oneDNN has no variant that writes into one.
-PACKED_MAX_ROWS = 32
+# That fresh tensor's cost depends on the allocator: under `vreason serve`'s 4 MiB mmap threshold
+# (engine/allocator.py) every output over 4 MiB (7 rows and up of a 152k vocabulary) is mapped and faulted in
+# on every call (+8 ms a step at 32 rows), so each bucket of rows decides on its own.
+PACKED_BUCKETS = ((2, 7), (8, 15), (16, 32))
+PACKED_MAX_ROWS = PACKED_BUCKETS[-1][1]
 PACKED_MIN_BYTES = 16 << 20  # smaller heads are not what a step waits for: not worth a second copy
 PACKED_MAX_BYTES = 256 << 20  # the packed copy is a second copy of the head: bounded
 PACKED_MIN_GAIN = 1.2  # keep the packed weight only when the plain product takes this much longer
@@ -74,9 +78,16 @@ class OutputHead:
         self.vocab = self.copy.shape[1] if self.copy is not None else getattr(lm_head, "out_features", None)
         self._buffer = torch.empty(0)
         self._packed: torch.Tensor | None = None
-        # "untried" until the first step with 2..PACKED_MAX_ROWS rows decides; then "packed" or "plain"
-        self.packed_state = "untried" if self._packable() else "plain"
-        self.packed_timings: tuple[float, float] | None = None  # (plain ms, packed ms) of that decision
+        # per bucket of PACKED_BUCKETS: "untried" until its first step decides, then "packed" or "plain"
+        first = "untried" if self._packable() else "plain"
+        self.packed_states = {bucket: first for bucket in PACKED_BUCKETS}
+        self.packed_timings: dict[tuple[int, int], tuple[float, float]] = {}  # bucket -> (plain ms, packed ms)
+
+    @property
+    def packed_state(self) -> str:
+        """"packed" where some bucket runs the packed product, else "untried" where one may, else "plain"."""
+        states = set(self.packed_states.values())
+        return "packed" if "packed" in states else "untried" if "untried" in states else "plain"
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits in a fresh tensor (prefill: the caller keeps them beyond the next step)."""
@@ -87,11 +98,15 @@ class OutputHead:
     def step(self, hidden: torch.Tensor) -> torch.Tensor:
         """A decode step's logits, in the buffer the next step overwrites: sample from them before it."""
         rows = hidden.shape[0]
-        if self.copy is not None and 2 <= rows <= PACKED_MAX_ROWS and self.packed_state != "plain":
-            return self._packed_product(hidden.float())
+        bucket = _bucket(rows)
+        if bucket is not None and self.packed_states[bucket] != "plain":
+            return self._packed_product(bucket, hidden.float())
         if self.vocab is None:  # a head module that does not say its width: no buffer
             return self.lm_head(hidden).float()
-        logits = self._logits_buffer(rows, hidden.device)
+        return self._plain(hidden)
+
+    def _plain(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self._logits_buffer(hidden.shape[0], hidden.device)
         if self.copy is not None:
             return torch.mm(hidden.float(), self.copy, out=logits)
         return logits.copy_(self.lm_head(hidden))
@@ -109,45 +124,62 @@ class OutputHead:
             and torch.backends.mkldnn.is_available()
         )
 
-    def _packed_product(self, hidden: torch.Tensor) -> torch.Tensor:
-        if self.packed_state == "untried":
-            return self._decide(hidden)
+    def _packed_product(self, bucket: tuple[int, int], hidden: torch.Tensor) -> torch.Tensor:
+        if self.packed_states[bucket] == "untried":
+            return self._decide(bucket, hidden)
         try:
             return _linear(hidden, self._packed)
         except RuntimeError as error:  # never seen; if oneDNN fails later, the plain product from then on
             log.warning("output head: the prepacked product failed (%s); using the plain one", error)
-            self._packed, self.packed_state = None, "plain"
-            return self.step(hidden)
+            self._give_up()
+            return self._plain(hidden)
 
-    def _decide(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Pack the weight, time both products on this step's rows (alternating), keep the packed one if it gave
-        the same bits and was faster; returns the step's logits (from the plain product)."""
-        logits = hidden @ self.copy
+    def _give_up(self) -> None:
+        self._packed = None
+        self.packed_states = dict.fromkeys(self.packed_states, "plain")
+
+    def _decide(self, bucket: tuple[int, int], hidden: torch.Tensor) -> torch.Tensor:
+        """Time both products on this step's rows (alternating; the plain one as steps run it, into the buffer;
+        the packed one with the fresh tensor it returns, whose pages this process's allocator may fault in on
+        every call), and keep the packed one for this bucket if it gave the same bits and was faster. The
+        weight is packed at the first decision and dropped when no bucket keeps it. Returns the step's logits
+        (the plain product's)."""
+        logits = self._plain(hidden)
         try:
-            weight = self.lm_head.weight
-            if weight.dtype != torch.float32 or not weight.is_contiguous():  # else the copy's (vocab, hidden) form
-                weight = self.copy.t().contiguous()
-            self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach())
+            if self._packed is None:
+                weight = self.lm_head.weight
+                if weight.dtype != torch.float32 or not weight.is_contiguous():  # else the copy's (vocab, hidden)
+                    weight = self.copy.t().contiguous()
+                self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach())
             same = torch.equal(_linear(hidden, self._packed), logits)  # also sets up oneDNN's kernel
         except (RuntimeError, AttributeError):  # a torch built without this op: the plain product
-            self._packed, self.packed_state = None, "plain"
+            self._give_up()
+            return logits
+        if not same:  # another summation order: it would be for every bucket
+            self._give_up()
             return logits
         plain_ms, packed_ms = [], []
         for _ in range(PACKED_TRIES):
             start = time.perf_counter()
-            logits = hidden @ self.copy
+            logits = self._plain(hidden)
             plain_ms.append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
             _linear(hidden, self._packed)
             packed_ms.append((time.perf_counter() - start) * 1000)
-        self.packed_timings = (statistics.median(plain_ms), statistics.median(packed_ms))
-        if same and self.packed_timings[0] >= PACKED_MIN_GAIN * self.packed_timings[1]:
-            self.packed_state = "packed"
-        else:
-            self._packed, self.packed_state = None, "plain"
-        log.debug("output head: %s for 2-%d rows (plain %.2f ms, prepacked %.2f ms, same bits: %s)",
-                  self.packed_state, PACKED_MAX_ROWS, *self.packed_timings, same)
+        timings = self.packed_timings[bucket] = (statistics.median(plain_ms), statistics.median(packed_ms))
+        self.packed_states[bucket] = "packed" if timings[0] >= PACKED_MIN_GAIN * timings[1] else "plain"
+        if self.packed_state == "plain":
+            self._packed = None
+        log.debug("output head: %s for %d-%d rows (plain %.2f ms, prepacked %.2f ms)",
+                  self.packed_states[bucket], *bucket, *timings)
         return logits
+
+
+def _bucket(rows: int) -> tuple[int, int] | None:
+    for bucket in PACKED_BUCKETS:
+        if bucket[0] <= rows <= bucket[1]:
+            return bucket
+    return None
 
 
 def _linear(hidden: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
