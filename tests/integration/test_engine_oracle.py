@@ -98,8 +98,8 @@ def test_concurrent_batch_with_mixed_images_matches_generate_alone(fp32):
 
 
 def test_decode_steps_through_the_prepacked_head_match_generate_alone(fp32, monkeypatch):
-    """Steps of 2..32 rows through the oneDNN-prepacked output head (engine/output_head.py), forced on here: the
-    tiny model's head is under the size where the engine would consider it."""
+    """Steps of 2..5 rows (its first bucket) through the oneDNN-prepacked output head (engine/output_head.py),
+    forced on here: the tiny model's head is under the size where the engine would consider it."""
     import torch
 
     from vreason.engine import output_head

@@ -13,7 +13,7 @@ hidden 128, 19.4M of its 20M text weights), so how it is run decides the engine'
 - for 2..PACKED_MAX_ROWS rows, the copy prepacked by oneDNN (torch's own CPU matmul library, the layout
   torch.compile's CPU freezing uses) when it measures faster on this machine: the plain float32 product
   repacks the whole weight on every call for more than one row (10-11 ms for 2-32 rows against 3.2 ms for
-  one, on the same 78 MB), the prepacked one does not (4.8-8.4 ms). Decided per bucket of rows (2-7, 8-15,
+  one, on the same 78 MB), the prepacked one does not (4.8-8.4 ms). Decided per bucket of rows (2-6, 7-15,
   16-32), at the first step in it, on that step's own rows: kept only where it gives the plain product's bits
   on them and wins by PACKED_MIN_GAIN, so a CPU where it does not (or a torch without oneDNN, or a head over
   PACKED_MAX_BYTES) keeps the plain product and no second copy of the weight. The packed copy is a second
@@ -41,7 +41,7 @@ from vreason.models.placement import FP32_HEAD_MAX_BYTES, native_bf16
 # That fresh tensor's cost depends on the allocator: under `vreason serve`'s 4 MiB mmap threshold
 # (engine/allocator.py) every output over 4 MiB (7 rows and up of a 152k vocabulary) is mapped and faulted in
 # on every call (+8 ms a step at 32 rows), so each bucket of rows decides on its own.
-PACKED_BUCKETS = ((2, 7), (8, 15), (16, 32))
+PACKED_BUCKETS = ((2, 6), (7, 15), (16, 32))  # 7 rows x 152k float32 is the first output over 4 MiB
 PACKED_MAX_ROWS = PACKED_BUCKETS[-1][1]
 PACKED_MIN_BYTES = 16 << 20  # smaller heads are not what a step waits for: not worth a second copy
 PACKED_MAX_BYTES = 256 << 20  # the packed copy is a second copy of the head: bounded
@@ -142,8 +142,8 @@ class OutputHead:
         """Time both products on this step's rows (alternating; the plain one as steps run it, into the buffer;
         the packed one with the fresh tensor it returns, whose pages this process's allocator may fault in on
         every call), and keep the packed one for this bucket if it gave the same bits and was faster. The
-        weight is packed at the first decision and dropped when no bucket keeps it. Returns the step's logits
-        (the plain product's)."""
+        weight is packed at a bucket's decision when it is not held, and dropped when no bucket keeps it.
+        Returns the step's logits (the plain product's, in the buffer)."""
         logits = self._plain(hidden)
         try:
             if self._packed is None:
@@ -159,16 +159,20 @@ class OutputHead:
             self._give_up()
             return logits
         plain_ms, packed_ms = [], []
-        for _ in range(PACKED_TRIES):
-            start = time.perf_counter()
-            logits = self._plain(hidden)
-            plain_ms.append((time.perf_counter() - start) * 1000)
-            start = time.perf_counter()
-            _linear(hidden, self._packed)
-            packed_ms.append((time.perf_counter() - start) * 1000)
+        try:
+            for _ in range(PACKED_TRIES):
+                start = time.perf_counter()
+                logits = self._plain(hidden)
+                plain_ms.append((time.perf_counter() - start) * 1000)
+                start = time.perf_counter()
+                _linear(hidden, self._packed)
+                packed_ms.append((time.perf_counter() - start) * 1000)
+        except RuntimeError:
+            self._give_up()
+            return self._plain(hidden)
         timings = self.packed_timings[bucket] = (statistics.median(plain_ms), statistics.median(packed_ms))
         self.packed_states[bucket] = "packed" if timings[0] >= PACKED_MIN_GAIN * timings[1] else "plain"
-        if self.packed_state == "plain":
+        if "packed" not in self.packed_states.values():  # a later bucket packs again if it is to decide
             self._packed = None
         log.debug("output head: %s for %d-%d rows (plain %.2f ms, prepacked %.2f ms)",
                   self.packed_states[bucket], *bucket, *timings)
