@@ -46,7 +46,7 @@ PACKED_MAX_ROWS = PACKED_BUCKETS[-1][1]
 PACKED_MIN_BYTES = 16 << 20  # smaller heads are not what a step waits for: not worth a second copy
 PACKED_MAX_BYTES = 256 << 20  # the packed copy is a second copy of the head: bounded
 PACKED_MIN_GAIN = 1.2  # keep the packed weight only when the plain product takes this much longer
-PACKED_TRIES = 3  # runs of each product at the first decision, alternating; the medians are compared
+PACKED_TRIES = 3  # runs of each product at a bucket's decision, alternating; the medians are compared
 
 log = logging.getLogger(__name__)
 
