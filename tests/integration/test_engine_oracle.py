@@ -141,6 +141,38 @@ def test_request_joining_a_running_batch_matches_generate_alone(fp32):
     assert b.token_ids == expected_late
 
 
+def test_rows_joining_a_longer_running_row_keep_its_kv_when_the_cache_regrows(fp32):
+    """Nine rows need a regrowth from 8 rows of KV; the regrowth sizes columns to what is asked, and must keep
+    the running row's columns past what the joining prompts need (engine/kv_slots.py)."""
+    first, short = conversations()[1], conversations()[0]
+    long_tokens = 400
+    expected_first = reference(fp32, first, long_tokens, ignore_eos=True)
+    expected_short = reference(fp32, short)
+    engine = fp32.engine
+    runner = engine.core.runner
+
+    async def scenario():
+        params = GREEDY.updated(max_new_tokens=long_tokens, ignore_eos=True)
+        long_run = asyncio.ensure_future(collect(engine, request(first, params=params)))
+        while not long_run.done() and not (runner.rows and runner.rows[0].length > 300):
+            await asyncio.sleep(0.002)
+        assert not long_run.done(), "the long request must still be running when the others arrive"
+        assert runner.slots.rows == 8
+        assert runner.slots.columns == 512
+        joined = await asyncio.gather(*(collect(engine, request(short)) for _ in range(8)))
+        # still decoding: its row 0 holds its KV past the 256 columns the joining prompts asked for (a random
+        # model's greedy tokens can miss lost KV, so the columns are checked as well as the tokens)
+        assert not long_run.done()
+        assert runner.rows[0].length > 300
+        assert all(k[0, :, 256:300].abs().amax() > 0 for k in runner.slots.keys)
+        return await long_run, joined
+
+    a, joined = fp32.bridge.run(scenario())
+    assert runner.slots.rows == 16  # the regrowth happened
+    assert a.token_ids == expected_first
+    assert [b.token_ids for b in joined] == [expected_short] * 8
+
+
 def test_follow_up_reuses_the_prefix_and_matches_a_cold_run(fp32):
     # The history's answers are fixed text: a random model's own output (runs of newlines) is re-tokenized
     # differently when the template renders it back, which ends the shared prefix at the assistant header.

@@ -4,7 +4,8 @@ Buffers per layer are (rows, kv_heads, columns, head_dim). Row r holds its reque
 [0, length); requests of different lengths share the batch without padding their prompts to a common
 length, because every write goes to the row's own column and the attention mask hides columns a row has
 not reached. Running rows are kept compact (0..n-1): a finished row is replaced by the last one, so the
-decode step always reads one contiguous slice. Buffers grow by doubling, up to the limits they are given.
+decode step always reads one contiguous slice. Buffers grow by doubling; a regrowth sizes them to the rows and
+columns asked for then, so they also shrink after a burst.
 """
 
 from __future__ import annotations
@@ -40,22 +41,29 @@ class KVSlots:
         self.values: list[torch.Tensor] = []
 
     def ensure(self, rows: int, columns: int) -> None:
-        """Make room for `rows` rows of `columns` columns, keeping what is stored."""
+        """Make room for `rows` rows of `columns` columns, keeping what rows [0, rows) hold in columns
+        [0, columns): the caller's `columns` must cover every running row's length.
+
+        A regrowth sizes both dimensions to what is asked now (doubling from 8 rows / 256 columns), not to the
+        largest ever held: capacity is rows x columns, so a long prompt after a burst of 64 short ones would
+        otherwise reserve 64 rows of its length (256 MB of zeros for one 1,048-token request on the engine
+        benchmark's model, benchmarks/RESULTS.md)."""
         if rows <= self.rows and columns <= self.columns:
             return
-        new_rows, new_columns = self.rows, self.columns
+        new_rows, new_columns = 8, 256
         while new_rows < rows:
-            new_rows = max(8, new_rows * 2)
+            new_rows *= 2
         while new_columns < columns:
-            new_columns = max(256, new_columns * 2)
+            new_columns *= 2
+        keep_rows, keep_columns = min(self.rows, new_rows), min(self.columns, new_columns)
         shape = (new_rows, self.kv_heads, new_columns, self.head_dim)
         for store in (self.keys, self.values):
             for layer in range(self.num_layers):
                 grown = torch.zeros(shape, dtype=self.dtype, device=self.device)
-                if store and self.rows and self.columns:
-                    grown[: self.rows, :, : self.columns] = store[layer]
+                if store and keep_rows and keep_columns:
+                    grown[:keep_rows, :, :keep_columns] = store[layer][:keep_rows, :, :keep_columns]
                 if len(store) > layer:
-                    store[layer] = grown
+                    store[layer] = grown  # the old buffer is freed here, before the next layer's is made
                 else:
                     store.append(grown)
         self.rows, self.columns = new_rows, new_columns
