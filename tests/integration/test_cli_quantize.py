@@ -59,7 +59,13 @@ def test_models_lists_edge_presets_and_system_prints_the_cpu():
     info = json.loads(system.stdout)
     assert set(info["flags"]) >= {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}
     assert info["defaults"]["threads"] >= 1
+    import torch
+
+    gpu_build_without_gpu = bool(torch.version.cuda or torch.version.hip) and not torch.cuda.is_available()
+    assert info["torch_build"] == ("cuda" if torch.version.cuda else "rocm" if torch.version.hip else "cpu")
+    assert bool(info["torch_build_hint"]) == gpu_build_without_gpu
     text = run("models", "--system").stdout
+    assert ("torch's CPU build" in text) == gpu_build_without_gpu
     assert text.startswith("CPU: ")
     assert "threads:" in text
     assert "output-projection copy:" in text

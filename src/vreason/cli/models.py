@@ -135,6 +135,15 @@ def _print_edge(console: Console, edge: list[dict]) -> None:
                   markup=False, highlight=False)
 
 
+def _torch_build_hint(torch) -> str:
+    """Advice where torch is a GPU build on a machine without that GPU: its libraries cost memory and start-up."""
+    if (torch.version.cuda or torch.version.hip) and not torch.cuda.is_available():
+        return ("this torch is a GPU build, and there is no GPU: torch's CPU build "
+                "(pip install torch --index-url https://download.pytorch.org/whl/cpu) kept ~250-350 MB less "
+                "resident and imported ~0.5 s faster on a 2-core Xeon (benchmarks/RESULTS.md)")
+    return ""
+
+
 def _system(as_json: bool) -> None:
     import torch
 
@@ -149,6 +158,8 @@ def _system(as_json: bool) -> None:
         "flags": {flag: flag in flags for flag in SYSTEM_FLAGS},
         "torch": torch.__version__,
         "cuda": torch.cuda.is_available(),
+        "torch_build": "cuda" if torch.version.cuda else "rocm" if torch.version.hip else "cpu",
+        "torch_build_hint": _torch_build_hint(torch),
         "defaults": {
             "threads": defaults.threads, "threads_why": defaults.threads_why,
             "dtype": defaults.dtype, "dtype_why": defaults.dtype_why,
@@ -165,6 +176,7 @@ def _system(as_json: bool) -> None:
         f"flags: {', '.join(has) or 'none of ' + ', '.join(SYSTEM_FLAGS)}" + (f"; lacks {', '.join(lacks)}"
                                                                            if lacks else ""),
         f"torch {info['torch']}, CUDA {'available' if info['cuda'] else 'not available'}",
+        *([f"  {info['torch_build_hint']}"] if info["torch_build_hint"] else []),
         "engine CPU defaults:",
         f"  threads: {defaults.threads} - {defaults.threads_why}",
         f"  dtype: {defaults.dtype} - {defaults.dtype_why}",
