@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cpu_steal  # noqa: E402
 from serve_bench import (  # noqa: E402
     MODEL_DIR,
     QUESTION,
@@ -157,6 +158,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     rates: dict[tuple[str, int], list[float]] = {}
     idle: dict[str, list[float]] = {name: [] for name in arms}
+    steal: dict[str, list[float]] = {}
     try:
         for r in range(args.rounds):
             for n in args.concurrency:
@@ -166,20 +168,23 @@ def main() -> None:
                     other = next(a for a in arms if a != name)
                     arms[other].pause(True)
                     try:
-                        before = arms[other].cpu_seconds()
+                        before, ticks = arms[other].cpu_seconds(), cpu_steal.snapshot()
                         result = arms[name].run(n, 1_000_000 * (r + 1) + 1000 * n)
                         idle[other].append((arms[other].cpu_seconds() - before) / result["wall_s"])
+                        stolen = cpu_steal.share(ticks, cpu_steal.snapshot())
                     finally:
                         arms[other].pause(False)
                     rates.setdefault((name, n), []).append(result["tokens"] / result["wall_s"])
+                    if stolen is not None:
+                        steal.setdefault(name, []).append(stolen)
             print(f"round {r + 1}/{args.rounds} done", flush=True)
     finally:
         for arm in arms.values():
             arm.close()
-    print(report(rates, idle, arms, args))
+    print(report(rates, idle, steal, arms, args))
 
 
-def report(rates: dict, idle: dict, arms: dict, args) -> str:
+def report(rates: dict, idle: dict, steal: dict, arms: dict, args) -> str:
     lines = [
         f"{cpu_description()}; vreason dtype: {arms['vreason'].info['dtype']}",
         f"tokens/s, median of {args.rounds} interleaved rounds ({args.new_tokens} new tokens per request, one 256x256"
@@ -203,6 +208,11 @@ def report(rates: dict, idle: dict, arms: dict, args) -> str:
         "idle CPU (cores busy while the other arm ran, median): "
         + ", ".join(f"{name} {statistics.median(v):.2f}" for name, v in idle.items())
     )
+    if steal:
+        lines.append(
+            "CPU time stolen by the hypervisor while each arm ran (share of all CPU time; median, max): "
+            + ", ".join(f"{name} {statistics.median(v):.1%}, {max(v):.1%}" for name, v in steal.items())
+        )
     return "\n".join(lines)
 
 

