@@ -29,10 +29,10 @@ def _children_map() -> dict[int, list[int]]:
             continue
         try:
             stat = (entry / "stat").read_text()
-        except OSError:  # the process ended between listing and reading
+            # the command name (field 2) may hold spaces and parentheses: fields after its last ')' are fixed
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # ended between listing and reading, or an odd line
             continue
-        # the command name (field 2) may hold spaces and parentheses: fields after its last ')' are fixed
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry.name))
     return children
 

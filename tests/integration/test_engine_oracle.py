@@ -150,6 +150,8 @@ def test_rows_joining_a_longer_running_row_keep_its_kv_when_the_cache_regrows(fp
     expected_short = reference(fp32, short)
     engine = fp32.engine
     runner = engine.core.runner
+    assert not runner.rows
+    runner.slots.clear()  # the module's engine is shared: start from empty buffers, whatever ran before
 
     async def scenario():
         params = GREEDY.updated(max_new_tokens=long_tokens, ignore_eos=True)

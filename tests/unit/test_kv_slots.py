@@ -46,3 +46,29 @@ def test_a_regrowth_that_shrinks_columns_keeps_the_asked_part():
     slots.ensure(9, 300)  # more rows, and columns sized to the 300 asked
     assert (slots.rows, slots.columns) == (16, 512)
     assert torch.equal(slots.keys[0][:2, :, :300], kept)
+
+
+def test_a_failed_regrowth_leaves_no_buffers_of_mixed_shapes(monkeypatch):
+    slots = KVSlots(num_layers=4, kv_heads=2, head_dim=8, dtype=torch.float32, device=torch.device("cpu"))
+    slots.ensure(64, 200)
+    real_zeros, calls = torch.zeros, []
+
+    def failing_zeros(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 3:
+            raise RuntimeError("out of memory")
+        return real_zeros(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "zeros", failing_zeros)
+    try:
+        slots.ensure(1, 1049)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the allocation failure must reach the caller")
+    monkeypatch.setattr(torch, "zeros", real_zeros)
+    assert (slots.rows, slots.columns) == (0, 0)
+    assert slots.keys == []
+    assert slots.values == []
+    slots.ensure(20, 200)  # the next step regrows from nothing
+    assert {tuple(k.shape) for k in (*slots.keys, *slots.values)} == {(32, 2, 256, 8)}

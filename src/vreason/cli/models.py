@@ -138,7 +138,7 @@ def _print_edge(console: Console, edge: list[dict]) -> None:
 def _torch_build_hint(torch) -> str:
     """Advice where torch is a GPU build on a machine without that GPU: its libraries cost memory and start-up."""
     if (torch.version.cuda or torch.version.hip) and not torch.cuda.is_available():
-        return ("this torch is a GPU build, and there is no GPU: torch's CPU build "
+        return ("this torch is a GPU build and sees no GPU: on a machine without one, torch's CPU build "
                 "(pip install torch --index-url https://download.pytorch.org/whl/cpu) kept ~250-350 MB less "
                 "resident and imported ~0.5 s faster on a 2-core Xeon (benchmarks/RESULTS.md)")
     return ""

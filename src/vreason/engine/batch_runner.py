@@ -91,8 +91,9 @@ class BatchRunner:
         lengths = [len(i.token_ids) for i in inputs]
         new_counts = [n - m for n, m in zip(lengths, starts, strict=False)]
         # a pass pads its rows to its longest: padding columns are written too (masked, overwritten later)
-        running = max((row.length for row in self.rows), default=0)  # a regrowth keeps these columns
-        self.slots.ensure(first_row + len(requests), max(running, max(starts) + max(new_counts)))
+        # A regrowth keeps the running rows' columns; + 1: room for the next decode step's token as well
+        running = max((row.length for row in self.rows), default=0)
+        self.slots.ensure(first_row + len(requests), max(running, max(starts) + max(new_counts)) + 1)
         for offset, request in enumerate(requests):
             if request.num_cached_tokens:
                 self.slots.load(first_row + offset, request.cached_prefix, request.num_cached_tokens)

@@ -57,16 +57,28 @@ class KVSlots:
             new_columns *= 2
         keep_rows, keep_columns = min(self.rows, new_rows), min(self.columns, new_columns)
         shape = (new_rows, self.kv_heads, new_columns, self.head_dim)
-        for store in (self.keys, self.values):
-            for layer in range(self.num_layers):
-                grown = torch.zeros(shape, dtype=self.dtype, device=self.device)
-                if store and keep_rows and keep_columns:
-                    grown[:keep_rows, :, :keep_columns] = store[layer][:keep_rows, :, :keep_columns]
-                if len(store) > layer:
-                    store[layer] = grown  # the old buffer is freed here, before the next layer's is made
-                else:
-                    store.append(grown)
+        try:
+            for store in (self.keys, self.values):
+                for layer in range(self.num_layers):
+                    grown = torch.zeros(shape, dtype=self.dtype, device=self.device)
+                    if store and keep_rows and keep_columns:
+                        grown[:keep_rows, :, :keep_columns] = store[layer][:keep_rows, :, :keep_columns]
+                    if len(store) > layer:
+                        store[layer] = grown  # the old buffer is freed here, before the next layer's is made
+                    else:
+                        store.append(grown)
+        except BaseException:
+            # Layers of two shapes would be read with one stride (DecodeStep's flat index uses `columns`):
+            # drop them all. The engine ends every running request after a failed step anyway.
+            self.clear()
+            raise
         self.rows, self.columns = new_rows, new_columns
+
+    def clear(self) -> None:
+        """Free every buffer (no running rows may be left: their KV goes too)."""
+        self.keys.clear()
+        self.values.clear()
+        self.rows = self.columns = 0
 
     def view(self, first_row: int, columns: torch.Tensor, width: int, start: int | None = None) -> LayerWriter:
         """A cache object for one forward pass over rows [first_row, first_row + len(columns)). `start`: for one
