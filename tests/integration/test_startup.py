@@ -89,6 +89,32 @@ def test_model_code_is_imported_once_with_the_gc_paused_and_models_stay_collecta
     assert seen["second"] == {"enabled": False, "frozen": seen["first"]["frozen"]}
 
 
+# Loads the demo model through vreason's own model code and reports when the tokenizer.json parse started.
+PREFETCH_PROBE = """
+import json, sys
+from vreason.models.loader import LoadSpec, load_model
+from vreason.models.native import tokenizer as native_tokenizer
+starts = []
+_start = native_tokenizer.TokenizerPrefetch.__init__
+def _spy(self, source):
+    _start(self, source)
+    starts.append({"torch_imported": "torch" in sys.modules, "threaded": self._thread is not None})
+native_tokenizer.TokenizerPrefetch.__init__ = _spy
+loaded = load_model(LoadSpec(native=True))
+print(json.dumps({"model_code": loaded.model_code, "starts": starts}))
+"""
+
+
+@pytest.mark.slow
+def test_the_tokenizer_is_parsed_in_a_thread_started_before_torch_is_imported():
+    import json
+
+    run = subprocess.run([sys.executable, "-c", PREFETCH_PROBE], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen == {"model_code": "native", "starts": [{"torch_imported": False, "threaded": True}]}
+
+
 TRITON_PROBE = """
 import json, sys
 from vreason.models.model_code import import_model_code

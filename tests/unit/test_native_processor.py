@@ -421,6 +421,29 @@ def test_unsupported_checkpoints_raise_model_load_error(layout_dirs, tmp_path):
         NativeProcessor.from_pretrained(other_processor)
 
 
+def test_a_prefetched_tokenizer_is_the_same_and_its_errors_are_the_loaders(layout_dirs, tmp_path):
+    from vreason.models.native.tokenizer import TokenizerPrefetch
+
+    demo = layout_dirs["demo"]
+    text = "Zoom <|vision_start|> on the red circle, then «count» the squares."
+    plain = NativeTokenizer.from_pretrained(demo)
+    prefetch = TokenizerPrefetch(demo)
+    assert prefetch._thread is not None  # parsed in its own thread
+    early = NativeTokenizer.from_pretrained(demo, prefetch)
+    assert early(text)["input_ids"] == plain(text)["input_ids"]
+    assert early.get_vocab() == plain.get_vocab()
+
+    damaged = _copy(demo, tmp_path / "damaged")
+    (damaged / "tokenizer.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="tokenizer.json could not be read"):
+        NativeTokenizer.from_pretrained(damaged, TokenizerPrefetch(damaged))
+    missing = _copy(demo, tmp_path / "missing")
+    (missing / "tokenizer.json").unlink()
+    assert TokenizerPrefetch(missing)._thread is None  # no thread: the loader's own check says what is missing
+    with pytest.raises(ModelLoadError, match="has no tokenizer.json"):
+        NativeTokenizer.from_pretrained(missing, TokenizerPrefetch(missing))
+
+
 def test_added_tokens_not_as_written_raise(layout_dirs, tmp_path):
     """transformers takes tokenizer_config.json's added tokens (else tokenizer.json's as written) and numbers them
     itself; where that could differ from what tokenizer.json loads as, the native tokenizer refuses (the caller then

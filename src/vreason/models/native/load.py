@@ -66,6 +66,9 @@ def load_native(spec: _Spec, source: str, clock: _Clock) -> NativeParts | None:
     except UnsupportedNative as why:
         logger.info("%s: transformers' model code (not the native one: %s)", source, why)
         return None
+    from vreason.models.native.tokenizer import TokenizerPrefetch
+
+    tokenizer = TokenizerPrefetch(source)  # parsed on the other core while torch imports (tokenizer.py says why)
     import_model_code(("torch",))
     clock.mark("import torch")
     import torch
@@ -78,7 +81,7 @@ def load_native(spec: _Spec, source: str, clock: _Clock) -> NativeParts | None:
         logger.info("%s: transformers' model code (spread over %d GPUs)", source, torch.cuda.device_count())
         return None
     try:
-        processor = NativeProcessor.from_pretrained(source)
+        processor = NativeProcessor.from_pretrained(source, tokenizer)
         clock.mark("processor")
         model = NativeQwen3VL.from_pretrained(source, placement.dtype, placement.device)
         clock.mark("weights")

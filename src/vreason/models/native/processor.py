@@ -30,7 +30,7 @@ from typing import Any
 
 from vreason.errors import ModelLoadError
 from vreason.models.native.chat_template import compiled, find_chat_template, template_messages, template_value
-from vreason.models.native.tokenizer import NativeTokenizer, read_json
+from vreason.models.native.tokenizer import NativeTokenizer, TokenizerPrefetch, read_json
 
 QWEN3_VL_MODEL_TYPES = frozenset({"qwen3_vl", "qwen3_vl_moe"})
 IMAGE_TYPES = frozenset({"Qwen2VLImageProcessor", "Qwen2VLImageProcessorFast", "Qwen2VLImageProcessorPil"})
@@ -92,7 +92,8 @@ class NativeProcessor:
             setattr(self, f"{name}_id", tokenizer.convert_tokens_to_ids(token))
 
     @classmethod
-    def from_pretrained(cls, source: str | Path) -> NativeProcessor:
+    def from_pretrained(cls, source: str | Path, prefetched: TokenizerPrefetch | None = None) -> NativeProcessor:
+        """`prefetched`: the tokenizer.json parse started early (models/native/load.py starts it before torch)."""
         root = Path(source)
         if not root.is_dir():
             raise ModelLoadError(f"{source} is not a local checkpoint directory; the native processor reads files only")
@@ -105,7 +106,7 @@ class NativeProcessor:
         if image is None or video is None:
             raise ModelLoadError(f"{root} has no processor settings: expected processor_config.json (transformers 5) "
                                  "or preprocessor_config.json + video_preprocessor_config.json")
-        tokenizer = NativeTokenizer.from_pretrained(root)
+        tokenizer = NativeTokenizer.from_pretrained(root, prefetched)
         _check_classes(root, files, image, video)
         template = find_chat_template(root, nested)
         return cls(str(source), tokenizer, _image_settings(image), _video_settings(video), template)
