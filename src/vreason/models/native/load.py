@@ -68,7 +68,7 @@ def load_native(spec: _Spec, source: str, clock: _Clock) -> NativeParts | None:
         return None
     from vreason.models.native.tokenizer import TokenizerPrefetch
 
-    tokenizer = TokenizerPrefetch(source)  # parsed on the other core while torch imports (tokenizer.py says why)
+    tokenizer = TokenizerPrefetch(source)  # parsed in a thread while torch imports (tokenizer.py says why)
     import_model_code(("torch",))
     clock.mark("import torch")
     import torch

@@ -281,10 +281,12 @@ def _clean_up(text: str) -> str:
 class TokenizerPrefetch:
     """`Tokenizer.from_file` of a directory's tokenizer.json in a daemon thread, started before `import torch`.
 
-    Why: the Rust parse of Qwen's 152k-vocabulary tokenizer.json (18 MB) took 0.4-1.3 s on a 2-core Xeon, and it
-    releases the GIL (a Python loop kept 0.83 of its speed beside it), so it runs on the other core while torch
-    imports (2-3 s, mostly one core) instead of after it. `result()` waits and returns the backend, or raises
-    what the parse raised; a missing file makes no thread (the loader's checks then say why)."""
+    Why: the Rust parse of Qwen's 152k-vocabulary tokenizer.json (18 MB) took 1.2-1.6 s after torch's import on
+    a 2-core Xeon, and it releases the GIL (a Python loop kept 0.83 of its speed beside it), so it can run while
+    torch imports. Measured: the parse is hidden, but the import runs 1.0-1.4 s slower beside it (both map and
+    fault in memory in one address space), so a start is 0.2-0.33 s shorter (benchmarks/RESULTS.md).
+    `result()` waits and returns the backend, or raises what the parse raised; a missing file makes no thread
+    (the loader's checks then say why)."""
 
     def __init__(self, source: str | Path):
         import threading
