@@ -1,4 +1,4 @@
-"""Peak memory of a benchmark arm's process tree, sampled from /proc (Linux; elsewhere it reports nothing).
+"""Peak memory of a benchmark arm's process tree, sampled through psutil (PSS is Linux's; elsewhere: nothing).
 
 Why not `ru_maxrss` of the worker plus `RUSAGE_CHILDREN`: a forked child's RSS starts as the parent's pages,
 shared copy-on-write, so a short helper forked by a big process counts the parent twice. torch's import runs
@@ -15,51 +15,18 @@ larger of the two.
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
-PROC = Path("/proc")
-
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            # the command name (field 2) may hold spaces and parentheses: fields after its last ')' are fixed
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):  # ended between listing and reading, or an odd line
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
+import psutil  # as load_test.py's tree_rss: the process tree, and PSS from /proc/PID/smaps_rollup
 
 
 def tree(pid: int) -> list[int]:
     """`pid` and its descendants that are alive now."""
-    children = _children_map()
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, ()))
-    return out
-
-
-def rollup_kb(pid: int) -> dict[str, int]:
-    """Rss and Pss (kB) of one process from /proc/PID/smaps_rollup; empty if it has ended."""
     try:
-        text = (PROC / str(pid) / "smaps_rollup").read_text()
-    except OSError:
-        return {}
-    out = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("Rss", "Pss"):
-            out[key] = int(rest.split()[0])
-    return out
+        root = psutil.Process(pid)
+        return [root.pid, *(child.pid for child in root.children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return []
 
 
 class TreeMemory:
@@ -72,21 +39,22 @@ class TreeMemory:
         self.peak_rss_mb: float | None = None
         self.peak_processes = 0
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        if (PROC / str(os.getpid()) / "smaps_rollup").exists():
-            self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
-            self._thread.start()
+        self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
+        self._thread.start()
 
     def sample(self) -> None:
         pss = rss = 0
         pids = tree(self.pid)
         for p in pids:
-            kb = rollup_kb(p)
-            pss += kb.get("Pss", 0)
-            rss += kb.get("Rss", 0)
+            try:
+                memory = psutil.Process(p).memory_full_info()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):  # ended between listing and reading
+                continue
+            pss += getattr(memory, "pss", 0)  # Linux only: elsewhere the sampled peak stays None
+            rss += memory.rss
         if pss:
-            self.peak_pss_mb = max(self.peak_pss_mb or 0.0, pss / 1024)
-            self.peak_rss_mb = max(self.peak_rss_mb or 0.0, rss / 1024)
+            self.peak_pss_mb = max(self.peak_pss_mb or 0.0, pss / (1 << 20))
+            self.peak_rss_mb = max(self.peak_rss_mb or 0.0, rss / (1 << 20))
             self.peak_processes = max(self.peak_processes, len(pids))
 
     def _run(self) -> None:
@@ -95,5 +63,4 @@ class TreeMemory:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._thread.join()
