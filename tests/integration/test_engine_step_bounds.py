@@ -69,3 +69,66 @@ def test_a_reused_prefix_beside_a_longer_new_prompt_fits_its_padding_columns(fp3
     again.num_cached_tokens, again.cached_prefix = again.prompt_len - 1, payload
     assert again.num_cached_tokens + other.prompt_len > 256  # past the columns its own tokens need
     assert runner.prefill([again, other]) == [first, *alone]
+
+
+def _prepared(engine, name: str, messages: list[Message]) -> RequestState:
+    _, inputs = engine.prepare(GenerationRequest(MediaResolver().resolve(messages), GREEDY))
+    return RequestState(name, inputs.token_ids, GREEDY, inputs)
+
+
+def _row_kv(runner: BatchRunner, row: int, length: int) -> list[torch.Tensor]:
+    return [store[row, :, :length] for layers in (runner.slots.keys, runner.slots.values) for store in layers]
+
+
+def test_rows_without_a_prefix_in_one_pass_take_the_causal_path_and_match_the_mask(fp32):  # noqa: F811 (the fixture)
+    # Rows of different lengths (images, padding) starting at column 0: SDPA's causal path with no mask tensor and
+    # the KV written as one slice; the padded tail of a short row lies after all of its queries. The reference is
+    # the same pass with the mask spelled out and the KV written by index (causal_fast_path off).
+    engine = fp32.engine
+    convs = conversations()
+    runs = {}
+    for fast in (True, False):
+        runner = BatchRunner(engine.loaded.model, VisionCache(1 << 20))
+        runner.causal_fast_path = fast
+        states = [_prepared(engine, f"r{i}", c) for i, c in enumerate(convs)]
+        lengths = sorted({s.prompt_len for s in states})
+        assert len(lengths) == len(states)  # every row padded but the longest
+        assert len(_groups_of(runner, states)) == 1  # one forward pass
+        tokens = runner.prefill(states)
+        runs[fast] = tokens, [_row_kv(runner, r.row, r.length) for r in runner.rows]
+    (fast_tokens, fast_kv), (masked_tokens, masked_kv) = runs[True], runs[False]
+    assert fast_tokens == masked_tokens
+    for fast_row, masked_row in zip(fast_kv, masked_kv, strict=True):
+        for a, b in zip(fast_row, masked_row, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    # and each row's first token is the one it gets alone
+    alone = [BatchRunner(engine.loaded.model, VisionCache(1 << 20)).prefill([_prepared(engine, "x", c)]) for c in convs]
+    assert fast_tokens == [t for (t,) in alone]
+
+
+def test_rows_after_the_same_reused_prefix_write_their_kv_by_slice(fp32):  # noqa: F811 (the fixture)
+    # Two rows that both start at column m (a prefix reused from the cache): one slice write for the pair, with
+    # the mask; the result is each prompt's own, prefilled from scratch.
+    engine = fp32.engine
+    texts = ["a " * 200 + "summarise", "a " * 200 + "count the words, please"]
+    runner = BatchRunner(engine.loaded.model, VisionCache(1 << 20))
+    runner.prefill([_prepared(engine, "first", [Message.user(texts[0])])])
+    payload = runner.release("first", keep=True)
+    states = [_prepared(engine, f"r{i}", [Message.user(t)]) for i, t in enumerate(texts)]
+    shared = 150  # inside the run of "a ": the same tokens in both prompts
+    assert states[0].prompt_ids[:shared] == states[1].prompt_ids[:shared]
+    for s in states:
+        s.num_cached_tokens, s.cached_prefix = shared, payload
+    tokens = runner.prefill(states)
+    kv = [_row_kv(runner, r.row, r.length) for r in runner.rows]
+    for state, text, got_token, got_kv in zip(states, texts, tokens, kv, strict=True):
+        fresh = BatchRunner(engine.loaded.model, VisionCache(1 << 20))
+        assert fresh.prefill([_prepared(engine, "x", [Message.user(text)])]) == [got_token]
+        for a, b in zip(got_kv, _row_kv(fresh, 0, state.prompt_len), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
+def _groups_of(runner: BatchRunner, states: list[RequestState]) -> list[tuple[int, int]]:
+    from vreason.engine.batch_runner import _groups
+
+    return _groups(sorted(s.prompt_len for s in states), runner.prefill_positions)

@@ -134,7 +134,8 @@ class BatchRunner:
         embeds = self.lm.embed_tokens(ids)
         visual_mask, deepstack = self._place_images(embeds, inputs, starts)
         last = torch.tensor([n - 1 for n in new_counts], device=self.device)
-        start = starts[0] if len(inputs) == 1 else None
+        # rows that all start at one column (most often 0: no cached prefix) write their KV as one slice
+        start = starts[0] if len(set(starts)) == 1 else None
         return self._forward(first_row, embeds, columns, positions, width, last, visual_mask, deepstack, start)
 
     def _encode_missing_images(self, inputs: Sequence[PreparedInputs], starts: Sequence[int]) -> None:
@@ -261,14 +262,16 @@ class BatchRunner:
         """Decoder layers over `embeds` (batch, new, hidden) for rows [first_row, first_row + batch).
 
         Query j of row b sits at KV column columns[b, j] and sees columns <= that one: the causal mask of each
-        row at its own offset. `start`: one row at columns start, start + 1, ... (cache writes by slice).
+        row at its own offset. `start`: every row at columns start, start + 1, ... (cache writes by slice).
         Returns float32 logits at index `last[b]` of each row; with `decode`, in the output head's step buffer
         (valid until the next decode step)."""
         hidden = embeds
         position_embeddings = self.lm.rotary_emb(hidden, positions)
         if start == 0 and self.causal_fast_path:
-            # one row, nothing cached before it: the keys are the queries, and SDPA's own causal path (no mask
-            # tensor) takes half the time of the same mask spelled out (1,054 tokens: 4 vs 8 ms a layer)
+            # nothing cached before any row: the keys are the queries, and SDPA's own causal path (no mask tensor,
+            # no repeated KV heads) takes half the time of the same mask spelled out (one row of 1,054 tokens: 4
+            # vs 8 ms a layer; 5 rows of 787: 14 vs 26 ms) and gives the same bits. A row shorter than the pass
+            # is padded at its end, after every query of its own, so causality alone keeps padding out of it.
             mask = None
         else:
             keys = torch.arange(width, device=self.device)

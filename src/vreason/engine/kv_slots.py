@@ -81,8 +81,8 @@ class KVSlots:
         self.rows = self.columns = 0
 
     def view(self, first_row: int, columns: torch.Tensor, width: int, start: int | None = None) -> LayerWriter:
-        """A cache object for one forward pass over rows [first_row, first_row + len(columns)). `start`: for one
-        row whose columns are start, start + 1, ...: the writes are then plain slice copies."""
+        """A cache object for one forward pass over rows [first_row, first_row + len(columns)). `start`: when
+        every row's columns are start, start + 1, ...: the writes are then plain slice copies."""
         return LayerWriter(self, first_row, columns, width, start)
 
     def load(self, row: int, payload: KVPayload, length: int) -> None:
@@ -114,16 +114,16 @@ class LayerWriter:
         self.rows = torch.arange(first_row, first_row + batch, device=columns.device)[:, None]  # (batch, 1)
         self.columns = columns  # (batch, new_tokens)
         self.width = width
-        self.span = None if start is None or batch != 1 else slice(start, start + columns.shape[1])
+        self.span = None if start is None else slice(start, start + columns.shape[1])
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
         keys, values = self.slots.keys[layer_idx], self.slots.values[layer_idx]
-        if self.span is not None:  # one row, consecutive columns: a slice copy, no index tensors
-            keys[self.first_row, :, self.span] = key_states[0].to(keys.dtype)
-            values[self.first_row, :, self.span] = value_states[0].to(values.dtype)
+        end = self.first_row + self.columns.shape[0]
+        if self.span is not None:  # consecutive rows at the same consecutive columns: a slice copy, no index tensors
+            keys[self.first_row : end, :, self.span] = key_states.to(keys.dtype)
+            values[self.first_row : end, :, self.span] = value_states.to(values.dtype)
         else:
             # (batch, heads, new, dim) -> (batch, new, heads, dim): the layout advanced indexing on dims 0 and 2 takes
             keys[self.rows, :, self.columns] = key_states.transpose(1, 2).to(keys.dtype)
             values[self.rows, :, self.columns] = value_states.transpose(1, 2).to(values.dtype)
-        end = self.first_row + self.columns.shape[0]
         return keys[self.first_row : end, :, : self.width], values[self.first_row : end, :, : self.width]

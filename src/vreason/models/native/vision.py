@@ -60,9 +60,10 @@ class VisionAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: list[int], cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         seq = x.shape[0]
-        q, k, v = self.qkv(x).reshape(seq, 3, self.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
-        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
-        q, k, v = (t.transpose(0, 1).unsqueeze(0) for t in (q, k, v))  # (1, heads, seq, dim)
+        # (3, heads, seq, dim) in one copy: q and k rotate in one pass each op, and SDPA reads whole rows
+        qkv = self.qkv(x).reshape(seq, 3, self.num_heads, -1).permute(1, 2, 0, 3).contiguous()
+        q, k = _rotate(qkv[:2], cos.transpose(0, 1), sin.transpose(0, 1)).unsqueeze(1).unbind(0)
+        v = qkv[2].unsqueeze(0)  # (1, heads, seq, dim)
         # attention within each image (or video frame pair) alone: one call per item, as transformers' sdpa path
         outs = [
             F.scaled_dot_product_attention(qi, ki, vi, scale=self.scaling).transpose(1, 2)
