@@ -49,6 +49,16 @@ def test_prepared_images_wait_as_bytes_and_give_the_float_rows(fp32):  # noqa: F
         assert rows.dtype == torch.float32
         assert rows.shape[0] == slot.num_patches
         assert slot.patches.grouped.nbytes * 8 == rows.nbytes  # bytes of one temporal slot: an eighth of float32's
+    # the runner makes the rows in place in a vision pass's input: each at its own offset, nothing else touched
+    counts = [slot.num_patches for slot in inputs.images]
+    buffer = torch.full((sum(counts) + 2, inputs.images[0].row_width), float("nan"))
+    offset = 1
+    for slot, count in zip(inputs.images, counts, strict=True):
+        slot.pixels_into(buffer[offset : offset + count])
+        assert torch.equal(buffer[offset : offset + count], slot.pixel_values)
+        offset += count
+    assert buffer[0].isnan().all()
+    assert buffer[-1].isnan().all()
 
 
 def test_a_reused_prefix_beside_a_longer_new_prompt_fits_its_padding_columns(fp32):  # noqa: F811 (the fixture)

@@ -154,18 +154,16 @@ class BatchRunner:
             self._encode(items[begin:end])
 
     def _encode(self, items: Sequence[tuple[int, list[ImageSlot]]]) -> None:
-        firsts = [slots[0] for _, slots in items]
-        # one image's float rows at a time into the pass's input (the list for torch.cat would hold them all twice)
-        pixels, offset = None, 0
+        firsts = [slot for _, (slot, *_) in items]
+        assert all(s.patches is not None for s in firsts), "an image the caches lack carries its patches"
+        # each image's float rows made in place in the pass's input: no list for torch.cat holding them all twice,
+        # no float copy of one image between (a 3,072-patch image: 19 MB, 6.5 ms a copy)
+        pixels = torch.empty((sum(s.num_patches for s in firsts), firsts[0].row_width), dtype=torch.float32)
+        offset = 0
         for slot in firsts:
-            rows = slot.pixel_values
-            assert rows is not None, "an image the caches lack carries its patches"
-            if pixels is None:
-                total = sum(s.num_patches for s in firsts)
-                pixels = torch.empty((total, rows.shape[1]), dtype=rows.dtype, device=self.device)
-            pixels[offset : offset + rows.shape[0]] = rows
-            offset += rows.shape[0]
-        del rows  # the last image's rows: not needed during the pass
+            slot.pixels_into(pixels[offset : offset + slot.num_patches])
+            offset += slot.num_patches
+        pixels = pixels.to(self.device)
         grids = torch.tensor([s.grid_thw for s in firsts], dtype=torch.long, device=self.device)
         out = self.model.model.get_image_features(pixels, grids, return_dict=True)
         for index, (key, slots) in enumerate(items):

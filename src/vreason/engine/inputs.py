@@ -77,6 +77,20 @@ class ImageSlot:
         self.patches = value
 
     @property
+    def row_width(self) -> int:
+        """Length of one float row of `pixel_values`."""
+        assert self.patches is not None, "an image without patches has no rows"
+        return self.patches.row_width if isinstance(self.patches, PatchBytes) else self.patches.shape[1]
+
+    def pixels_into(self, out: torch.Tensor) -> None:
+        """Write `pixel_values` into `out` (num_patches, row_width) without a float copy of its own in between."""
+        if isinstance(self.patches, PatchBytes):
+            self.patches.to_float(out=out)
+        else:
+            assert self.patches is not None, "an image without patches has no rows"
+            out.copy_(self.patches)
+
+    @property
     def num_patches(self) -> int:
         if self.patches is None:
             return 0
