@@ -106,7 +106,8 @@ class PatchBytes:
         rows.mul_(torch.tensor(self.spec.scale).view(channels, 1)).add_(torch.tensor(self.spec.shift).view(channels, 1))
         if out is None:
             out = torch.empty(patches, self.row_width, dtype=torch.float32)
-        out.view(patches, channels, self.spec.temporal, p, p).copy_(frame.unsqueeze(2).expand(-1, -1, self.spec.temporal, -1, -1))
+        repeated = frame.unsqueeze(2).expand(-1, -1, self.spec.temporal, -1, -1)
+        out.view(patches, channels, self.spec.temporal, p, p).copy_(repeated)
         return out
 
 
