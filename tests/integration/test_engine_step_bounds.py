@@ -90,28 +90,47 @@ def _row_kv(runner: BatchRunner, row: int, length: int) -> list[torch.Tensor]:
     return [store[row, :, :length] for layers in (runner.slots.keys, runner.slots.values) for store in layers]
 
 
+def _watch(runner: BatchRunner, by_index: bool = False) -> list[tuple[int | None, bool]]:
+    """Record each forward pass's (start given to the KV writer, whether the layers got a mask tensor); with
+    `by_index`, the writer gets no start, so it writes by index tensors as a pass of mixed starts does."""
+    passes: list[tuple[int | None, bool]] = []
+    view = runner.slots.view
+
+    def watched_view(first_row, columns, width, start=None):
+        start = None if by_index else start
+        passes.append((start, False))
+        return view(first_row, columns, width, start)
+
+    def hook(module, args, kwargs):
+        passes[-1] = (passes[-1][0], kwargs.get("attention_mask") is not None)
+
+    runner.slots.view = watched_view  # type: ignore[method-assign]
+    runner.lm.layers[0].register_forward_pre_hook(hook, with_kwargs=True)
+    return passes
+
+
 def test_rows_without_a_prefix_in_one_pass_take_the_causal_path_and_match_the_mask(fp32):  # noqa: F811 (the fixture)
     # Rows of different lengths (images, padding) starting at column 0: SDPA's causal path with no mask tensor and
     # the KV written as one slice; the padded tail of a short row lies after all of its queries. The reference is
-    # the same pass with the mask spelled out and the KV written by index (causal_fast_path off).
+    # the same pass with the mask spelled out and the KV written by index (how a pass of mixed starts runs).
     engine = fp32.engine
     convs = conversations()
     runs = {}
     for fast in (True, False):
         runner = BatchRunner(engine.loaded.model, VisionCache(1 << 20))
         runner.causal_fast_path = fast
+        passes = _watch(runner, by_index=not fast)
         states = [_prepared(engine, f"r{i}", c) for i, c in enumerate(convs)]
-        lengths = sorted({s.prompt_len for s in states})
-        assert len(lengths) == len(states)  # every row padded but the longest
-        assert len(_groups_of(runner, states)) == 1  # one forward pass
+        assert len({s.prompt_len for s in states}) == len(states)  # every row padded but the longest
         tokens = runner.prefill(states)
+        assert passes == ([(0, False)] if fast else [(None, True)])  # one pass: causal and by slice, or the reference
         runs[fast] = tokens, [_row_kv(runner, r.row, r.length) for r in runner.rows]
     (fast_tokens, fast_kv), (masked_tokens, masked_kv) = runs[True], runs[False]
     assert fast_tokens == masked_tokens
     for fast_row, masked_row in zip(fast_kv, masked_kv, strict=True):
         for a, b in zip(fast_row, masked_row, strict=True):
-            torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
-    # and each row's first token is the one it gets alone
+            assert torch.equal(a, b)  # the same bits: a masked-out key adds exactly nothing
+    # and each row's first token is the one it gets alone (alone it is not padded: the last bits may differ)
     alone = [BatchRunner(engine.loaded.model, VisionCache(1 << 20)).prefill([_prepared(engine, "x", c)]) for c in convs]
     assert fast_tokens == [t for (t,) in alone]
 
@@ -129,7 +148,9 @@ def test_rows_after_the_same_reused_prefix_write_their_kv_by_slice(fp32):  # noq
     assert states[0].prompt_ids[:shared] == states[1].prompt_ids[:shared]
     for s in states:
         s.num_cached_tokens, s.cached_prefix = shared, payload
+    passes = _watch(runner)
     tokens = runner.prefill(states)
+    assert passes == [(shared, True)]  # one pass, written by slice from column m, with the mask
     kv = [_row_kv(runner, r.row, r.length) for r in runner.rows]
     for state, text, got_token, got_kv in zip(states, texts, tokens, kv, strict=True):
         fresh = BatchRunner(engine.loaded.model, VisionCache(1 << 20))
@@ -138,7 +159,19 @@ def test_rows_after_the_same_reused_prefix_write_their_kv_by_slice(fp32):  # noq
             torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
-def _groups_of(runner: BatchRunner, states: list[RequestState]) -> list[tuple[int, int]]:
-    from vreason.engine.batch_runner import _groups
-
-    return _groups(sorted(s.prompt_len for s in states), runner.prefill_positions)
+def test_fresh_rows_and_rows_after_a_prefix_get_passes_of_their_own(fp32):  # noqa: F811 (the fixture)
+    # A prefill of fresh rows beside a row after a reused prefix: the fresh rows keep the causal path (one pass),
+    # the other row its own masked pass; each first token is its prompt's from scratch.
+    engine = fp32.engine
+    long_text = "a " * 200 + "summarise"
+    runner = BatchRunner(engine.loaded.model, VisionCache(1 << 20))
+    (first,) = runner.prefill([_prepared(engine, "first", [Message.user(long_text)])])
+    payload = runner.release("first", keep=True)
+    again = _prepared(engine, "again", [Message.user(long_text)])
+    again.num_cached_tokens, again.cached_prefix = again.prompt_len - 1, payload
+    convs = conversations()[:3]
+    passes = _watch(runner)
+    tokens = runner.prefill([again, *(_prepared(engine, f"r{i}", c) for i, c in enumerate(convs))])
+    assert passes == [(0, False), (again.prompt_len - 1, True)]
+    alone = [BatchRunner(engine.loaded.model, VisionCache(1 << 20)).prefill([_prepared(engine, "x", c)]) for c in convs]
+    assert tokens == [first, *(t for (t,) in alone)]

@@ -81,9 +81,10 @@ class BatchRunner:
     def prefill(self, requests: Sequence[RequestState]) -> list[int]:
         """Compute the prompts of newly admitted requests (appended as new rows); returns their first tokens,
         in the order of `requests`."""
-        # Rows in order of prompt length, so that each forward pass pads its rows to similar lengths.
+        # Rows with nothing cached first, then rows after a reused prefix, each in order of new tokens: a pass pads
+        # its rows to similar lengths, and fresh rows share passes of their own (SDPA's causal path, see _forward)
         uncached = [len(r.inputs.token_ids) - r.num_cached_tokens for r in requests]  # type: ignore[union-attr]
-        order = sorted(range(len(requests)), key=uncached.__getitem__)
+        order = sorted(range(len(requests)), key=lambda i: (requests[i].num_cached_tokens > 0, uncached[i]))
         requests = [requests[i] for i in order]
         first_row = len(self.rows)
         inputs: list[PreparedInputs] = [r.inputs for r in requests]  # type: ignore[misc]
@@ -100,9 +101,11 @@ class BatchRunner:
             request.cached_prefix = None  # the copy is in the slots; let the cache own its payload alone
         self._encode_missing_images(inputs, starts)
 
-        logits = []
-        for begin, end in _groups(new_counts, self.prefill_positions):
-            logits.append(self._prefill_group(first_row + begin, inputs[begin:end], starts[begin:end]))
+        fresh = sum(1 for m in starts if m == 0)
+        passes = _groups(new_counts[:fresh], self.prefill_positions) + [
+            (fresh + begin, fresh + end) for begin, end in _groups(new_counts[fresh:], self.prefill_positions)
+        ]
+        logits = [self._prefill_group(first_row + b, inputs[b:e], starts[b:e]) for b, e in passes]
         for offset, (request, inp) in enumerate(zip(requests, inputs, strict=False)):
             params = request.params
             generator = None
@@ -156,8 +159,9 @@ class BatchRunner:
     def _encode(self, items: Sequence[tuple[int, list[ImageSlot]]]) -> None:
         firsts = [slot for _, (slot, *_) in items]
         assert all(s.patches is not None for s in firsts), "an image the caches lack carries its patches"
+        assert len({s.row_width for s in firsts}) == 1, "the images of one vision pass have rows of one width"
         # each image's float rows made in place in the pass's input: no list for torch.cat holding them all twice,
-        # no float copy of one image between (a 3,072-patch image: 19 MB, 6.5 ms a copy)
+        # no whole float copy of one image copied in after (a 3,072-patch image: 19 MB, 6.5 ms a copy)
         pixels = torch.empty((sum(s.num_patches for s in firsts), firsts[0].row_width), dtype=torch.float32)
         offset = 0
         for slot in firsts:
@@ -268,8 +272,8 @@ class BatchRunner:
         if start == 0 and self.causal_fast_path:
             # nothing cached before any row: the keys are the queries, and SDPA's own causal path (no mask tensor,
             # no repeated KV heads) takes half the time of the same mask spelled out (one row of 1,054 tokens: 4
-            # vs 8 ms a layer; 5 rows of 787: 14 vs 26 ms) and gives the same bits. A row shorter than the pass
-            # is padded at its end, after every query of its own, so causality alone keeps padding out of it.
+            # vs 8 ms a layer; 5 rows of 787: 14 vs 26 ms) and gave the same bits on the CPU. A row shorter than
+            # the pass is padded at its end, after every query of its own, so causality alone keeps padding out.
             mask = None
         else:
             keys = torch.arange(width, device=self.device)

@@ -92,6 +92,7 @@ class PatchBytes:
 
     @property
     def row_width(self) -> int:
+        """Length of one float row: channels * temporal * patch * patch (the processor's `pixel_values`)."""
         _, channels, p, _ = self.grouped.shape
         return channels * self.spec.temporal * p * p
 

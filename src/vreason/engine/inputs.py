@@ -83,7 +83,8 @@ class ImageSlot:
         return self.patches.row_width if isinstance(self.patches, PatchBytes) else self.patches.shape[1]
 
     def pixels_into(self, out: torch.Tensor) -> None:
-        """Write `pixel_values` into `out` (num_patches, row_width) without a float copy of its own in between."""
+        """Write `pixel_values` into `out` (num_patches, row_width): from bytes, the rows are made there (only one
+        temporal slot is cast on its own first), not made whole elsewhere and copied in."""
         if isinstance(self.patches, PatchBytes):
             self.patches.to_float(out=out)
         else:

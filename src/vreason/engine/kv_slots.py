@@ -2,10 +2,11 @@
 
 Buffers per layer are (rows, kv_heads, columns, head_dim). Row r holds its request's KV in columns
 [0, length); requests of different lengths share the batch without padding their prompts to a common
-length, because every write goes to the row's own column and the attention mask hides columns a row has
-not reached. Running rows are kept compact (0..n-1): a finished row is replaced by the last one, so the
-decode step always reads one contiguous slice. Buffers grow by doubling; a regrowth sizes them to the rows and
-columns asked for then, so they also shrink after a burst.
+length, because every write goes to the row's own column and the attention mask (or, in a prefill pass of
+rows with nothing cached, causality alone) hides columns a row has not reached. Running rows are kept compact
+(0..n-1): a finished row is replaced by the last one, so the decode step always reads one contiguous slice.
+Buffers grow by doubling; a regrowth sizes them to the rows and columns asked for then, so they also shrink
+after a burst.
 """
 
 from __future__ import annotations
