@@ -1,6 +1,7 @@
 """Start-up of `vreason ask` on the built-in demo model: a local model is loaded with no network call at all
-(no hub lookup, no DNS), and the answer comes out of a process that imported no server or UI library, and
-neither transformers nor torchvision (vreason's own model code serves it: models/native). The model
+(no hub lookup, no DNS), and the answer comes out of a process that imported no server or UI library, neither
+transformers nor torchvision (vreason's own model code serves it: models/native), and neither PyAV nor httpx (a
+picture from a file needs no video decoder and no URL fetch). The model
 code is imported once with the garbage collector paused and then frozen (models/model_code.py), without keeping
 any loaded model alive."""
 
@@ -27,7 +28,7 @@ import atexit
 def report():
     print("NETWORK", seen, file=sys.stderr)
     heavy = ("fastapi", "uvicorn", "gradio", "vreason.server", "vreason.ui", "transformers", "torchvision",
-             "torch._dynamo")
+             "torch._dynamo", "av", "httpx")  # PyAV and httpx: ~90 and ~130 ms that a picture from a file needs not
     print("LOADED", " ".join(m for m in heavy if m in sys.modules), file=sys.stderr)
 atexit.register(report)
 sys.argv = ["vreason", *sys.argv[1:]]

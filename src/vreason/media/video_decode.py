@@ -22,7 +22,6 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 
 from vreason.media.policy import MediaPolicy
@@ -53,6 +52,8 @@ class ClipIndex:
 
 
 def _open(source: Path | bytes, label: str):
+    import av  # here, not at import: PyAV takes ~90 ms to import, and most starts read no video
+
     try:
         # metadata_errors: damaged tags (titles in a broken encoding) must not stop the pictures being read
         return av.open(
@@ -64,6 +65,8 @@ def _open(source: Path | bytes, label: str):
 
 def index_clip(source: Path | bytes, label: str, policy: MediaPolicy) -> ClipIndex:
     """Presentation times and keyframes of the first video track (raises MediaError)."""
+    import av
+
     with _open(source, label) as container:
         if not container.streams.video:
             raise VideoError(label, "has no video track")
@@ -104,6 +107,8 @@ def decode_frames(
 ) -> np.ndarray:
     """RGB uint8 frames (len(picks), height, width, 3) of the picked frames (indices into `index.pts`),
     each resized to `size` (width, height, as displayed) while it is converted, then turned upright."""
+    import av
+
     width, height = size
     wanted = sorted({index.pts[i] for i in picks})
     got: dict[int, np.ndarray] = {}
@@ -161,6 +166,8 @@ def _collect(frames, todo: set[int], got: dict, width: int, height: int, rotatio
 
 def _seek(container, stream, pts: int) -> bool:
     """Seek to the keyframe at or before `pts`; False when the container cannot (decode on instead)."""
+    import av
+
     try:
         container.seek(pts, stream=stream, backward=True, any_frame=False)
         return True
@@ -170,6 +177,8 @@ def _seek(container, stream, pts: int) -> bool:
 
 def _rotation(source: Path | bytes) -> int:
     """The display rotation of the first frame (phones store upright video sideways, with a display matrix)."""
+    import av
+
     try:
         with _open(source, "") as container:
             for frame in container.decode(container.streams.video[0]):

@@ -154,14 +154,14 @@ def load_frames(
 def looks_like_video(path: str | Path) -> bool:
     """Whether a local file holds a video by its content: FFmpeg finds a video track and Pillow does not read
     it as a still picture (an animated GIF or WebP is a video; a PNG, JPEG or one-frame GIF is an image)."""
-    import av
-
     try:
         with Image.open(path) as image:
             if not getattr(image, "is_animated", False):
                 return False
     except (OSError, ValueError, Image.DecompressionBombError):
         pass
+    import av  # after Pillow's answer: a still picture never pays PyAV's ~90 ms import
+
     try:
         with av.open(str(path), mode="r") as container:
             return bool(container.streams.video)
