@@ -157,7 +157,7 @@ class BatchRunner:
             self._encode(items[begin:end])
 
     def _encode(self, items: Sequence[tuple[int, list[ImageSlot]]]) -> None:
-        firsts = [slot for _, (slot, *_) in items]
+        firsts = [slots[0] for _, slots in items]
         assert all(s.patches is not None for s in firsts), "an image the caches lack carries its patches"
         assert len({s.row_width for s in firsts}) == 1, "the images of one vision pass have rows of one width"
         # each image's float rows made in place in the pass's input: no list for torch.cat holding them all twice,
