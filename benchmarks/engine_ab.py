@@ -18,11 +18,9 @@ would slow whichever arm ran beside it. The paused arm's CPU use is printed as a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cpu_steal  # noqa: E402
+import process_tree  # noqa: E402
 from serve_bench import (  # noqa: E402
     MODEL_DIR,
     QUESTION,
@@ -106,31 +105,11 @@ class Arm:
         self.proc.stdin.flush()  # type: ignore[union-attr]
         return self._reply()
 
-    def processes(self) -> list:
-        """The worker and its children (vLLM's engine core is a child process)."""
-        import psutil
-
-        root = psutil.Process(self.proc.pid)
-        return [root, *root.children(recursive=True)]
-
     def cpu_seconds(self) -> float:
-        import psutil
-
-        total = 0.0
-        for p in self.processes():
-            try:
-                times = p.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return process_tree.cpu_seconds(self.proc.pid)
 
     def pause(self, paused: bool) -> None:
-        import psutil
-
-        for p in self.processes():
-            with contextlib.suppress(psutil.NoSuchProcess):  # a child that has exited needs no signal
-                p.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+        process_tree.pause(self.proc.pid, paused)
 
     def close(self) -> None:
         self.proc.stdin.close()  # type: ignore[union-attr]

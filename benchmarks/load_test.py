@@ -15,7 +15,8 @@ depth 2, hidden 64; the real Qwen tokenizer), built once into .cache/load-test/.
    .venv-vllm exists (scripts/setup_vllm_cpu.sh); otherwise a note says it was skipped.
 
 With --interleave both servers run at once and their rounds alternate (vreason first in odd pairs, vLLM-CPU in
-even ones), so a slow minute of a shared VM falls on both: the ratio is then the median of each pair's ratio.
+even ones), the other server paused meanwhile (an idle vLLM-CPU polls), so a slow minute of a shared VM falls on
+both: the ratio is then the median of each pair's ratio.
 Run one after the other, the two arms met different minutes (one sitting: vreason's in-process run 19.4 s
 where it had taken 14.4 s in another, and vLLM-CPU 13.6-15.6 s where it had taken 18.5-19.0 s).
 
@@ -55,6 +56,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cpu_steal  # noqa: E402
+import process_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "load-test"
@@ -371,34 +373,26 @@ def run_interleaved(model_dir: Path, rounds: list[list[Item]], max_tokens: int) 
     try:
         vllm, vllm_url = start_warm("vLLM-CPU", start_vllm, model_dir, max_tokens)
         try:
-            print(f"  idle CPU of the servers (cores): vreason {_idle_cores(vreason.pid):.2f}, "
-                  f"vLLM-CPU {_idle_cores(vllm.pid):.2f}", flush=True)
             ours, theirs = [], []
             for index, items in enumerate(rounds, 1):
                 arms = [("vreason serve", vreason_url, vreason.pid, ours), ("vLLM-CPU", vllm_url, vllm.pid, theirs)]
-                for name, url, pid, out in arms if index % 2 else arms[::-1]:
-                    out.append(_round(name, index, url, items, max_tokens, pid))
+                for (name, url, pid, out), (_, _, other, _) in zip(*(
+                    (arms, arms[::-1]) if index % 2 else (arms[::-1], arms)
+                ), strict=True):
+                    # the other server paused: idle, vLLM-CPU's engine core polls (~0.4 of a core, engine_ab.py)
+                    process_tree.pause(other, True)
+                    try:
+                        before = process_tree.cpu_seconds(other)
+                        out.append(_round(name, index, url, items, max_tokens, pid))
+                        out[-1].notes.append(f"paused server's CPU meanwhile: "
+                                             f"{process_tree.cpu_seconds(other) - before:.2f} s")
+                    finally:
+                        process_tree.pause(other, False)
             return ours, theirs, cache_summary(vreason_url)
         finally:
             stop(vllm)
     finally:
         stop(vreason)
-
-
-def _idle_cores(pid: int, seconds: float = 3.0) -> float:
-    """CPU a server's process tree uses while it has no requests (vLLM-CPU's engine core polls)."""
-    def cpu() -> float:
-        process = psutil.Process(pid)
-        total = 0.0
-        for proc in [process, *process.children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        return total
-
-    before = cpu()
-    time.sleep(seconds)
-    return (cpu() - before) / seconds
 
 
 async def _warm(url: str, items: list[Item], max_tokens: int) -> None:
