@@ -22,6 +22,7 @@ SMALL = {
     "count": Mix("count-weighted", 5, ("all",), {"clip": 1, "picture": 2}),
     "count-focus": Mix("count", 4, ("count",), {"any": 3}),
     "count-plain": Mix("plain-count-weighted", 12, ("count",), {"any": 3}),
+    "scenes3d": Mix("bev-scenes", 3, ("all",), {"picture": 2, "clip": 1}),
 }
 
 
@@ -73,6 +74,21 @@ def test_each_mix_draws_its_new_data_and_samples_whole_groups(folder: Path):
     rows = [json.loads(line) for line in (folder / "mix_count-plain.jsonl").read_text().splitlines()]
     assert any("how many" in json.dumps(r).lower() for r in rows if "mixes/count-plain/" in json.dumps(r))
     assert len([m for m in plain if not m.startswith("mixes/count-plain/")]) == 3
+
+
+def test_the_3d_mix_draws_bird_s_eye_views_with_their_questions(folder: Path):
+    path = write_mix(folder, "scenes3d", seed=12)
+    groups = _groups(path)
+    drawn = sorted(m for m in groups if m.startswith("mixes/scenes3d/"))
+    assert drawn == [f"mixes/scenes3d/media/v000_{i:04d}.png" for i in range(3)]
+    assert {Image.open(folder / m).size for m in drawn} == {(448, 448)}  # as `vreason ask3d` renders them
+    text = path.read_text().lower()
+    assert "how many shapes are there?" in text
+    assert "bbox_2d" in text
+    sampled = [m for m in groups if not m.startswith("mixes/")]
+    assert Counter(m.endswith(".mp4") for m in sampled) == {False: 2, True: 1}
+    assert path.read_text() == write_mix(folder, "scenes3d", seed=12).read_text()
+    assert len(read_jsonl(path).examples) == sum(groups.values())
 
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):

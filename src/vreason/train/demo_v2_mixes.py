@@ -16,6 +16,9 @@ sample of the second stage's media groups (a picture or clip with all its questi
     MIXES["count-plain"]  4,000 new plain scenes (the first stage's kind of picture) weighted to counting, with
                           6,000 groups of "count": a count run's rehearsal of plain pictures, whose shapes are
                           fewer and larger for small numbers (without it the seed-1001 count fell 0.925 -> 0.81)
+    MIXES["scenes3d"]     3,000 bird's-eye views of synthetic 3D scenes (train/scenes3d_views.py: count, colour
+                          and box questions as `vreason ask3d` / `ground3d` ask them), with 3,000 picture and 500
+                          clip groups of all_train
 
 `write_mix` writes mix `name` into `folder` (beside all_train.jsonl, paths relative to it) and returns the
 file; new media go to `folder/mixes/<name>/`. A mix is drawn from all_train.jsonl and the varied format of its
@@ -35,7 +38,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Mix:
-    # what is drawn for the run: "change-clips", "count-weighted", "count", "plain-count-weighted" or "" (nothing)
+    # what is drawn for the run: "change-clips", "count-weighted", "count", "plain-count-weighted", "bev-scenes"
+    # or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -50,6 +54,7 @@ MIXES = {
     "count": Mix("count-weighted", 9000, ("all",), {"clip": 1500, "picture": 3000}),
     "count-focus": Mix("count", 4000, ("count",), {"any": 6000}),
     "count-plain": Mix("plain-count-weighted", 4000, ("count",), {"any": 6000}),
+    "scenes3d": Mix("bev-scenes", 3000, ("all",), {"picture": 3000, "clip": 500}),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -58,6 +63,7 @@ MIX_WORDS = {
     "count": "9,000 new varied scenes weighted to counting, with 4,500 sampled pictures and clips",
     "count-focus": "4,000 new varied scenes asking only how many, with 6,000 pictures and clips of the previous mix",
     "count-plain": "4,000 new plain scenes weighted to counting, with 6,000 pictures and clips of the count mix",
+    "scenes3d": "3,000 bird's-eye views of synthetic 3D scenes, with 3,500 sampled pictures and clips",
 }
 BLOCK = 250  # scenes drawn per worker job
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
@@ -175,7 +181,7 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
     else:
         jobs = [(folder, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
                 for block in range((mix.new_items + BLOCK - 1) // BLOCK)]
-        work = _scenes
+        work = _bev_scenes if mix.new == "bev-scenes" else _scenes
     if workers > 1:
         from multiprocessing import get_context
 
@@ -212,4 +218,19 @@ def _scenes(job) -> list[dict]:
         path = f"{MIX_FOLDER}/{name}/media/b{block:03d}_{i:04d}.png"
         scene.image.save(folder / path, compress_level=3)  # noisy pictures: zlib 3 writes 2.4x faster
         rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))
+    return rows
+
+
+def _bev_scenes(job) -> list[dict]:
+    from vreason.train.demo_data import image_rows
+    from vreason.train.scenes3d_views import bev_scene
+
+    folder, name, _, seed, block, count = job
+    rng = random.Random(f"{seed}:{block}:bev")
+    rows: list[dict] = []
+    for i in range(count):
+        scene = bev_scene(seed, block * BLOCK + i)
+        path = f"{MIX_FOLDER}/{name}/media/v{block:03d}_{i:04d}.png"
+        scene.image.save(folder / path, compress_level=3)  # scanned points: noisy, like the varied pictures
+        rows += list(image_rows(path, scene.qas, rng))
     return rows

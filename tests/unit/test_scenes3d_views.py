@@ -1,0 +1,75 @@
+"""Training views of 3D scenes (train/scenes3d_views.py): the same scene for a seed and index, answers that
+agree with the scene (how many objects, the colour of each uniquely shaped one) and boxes that frame each
+object's pixels on the bird's-eye view."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+
+from vreason.spatial.scenes import SILHOUETTES, make_scene
+from vreason.spatial.views import prepared_for_views, render_views
+from vreason.train import scenes3d_views as sv
+from vreason.train.shapes_world import PALETTE
+
+
+def _scene(seed: int, index: int):
+    """The scene and view bev_scene(seed, index) draws (the same seeds and choices)."""
+    rng = random.Random(f"bev:{seed}:{index}")
+    scene = make_scene(sv.SEED_BASE + seed * 100_000 + index, count=rng.choice(sv.COUNTS),
+                       occlusion=rng.random() < 0.5)
+    cloud, _ = prepared_for_views(scene.cloud, 448)
+    (view,) = render_views(cloud, ("bev",), size=448)
+    return scene, view
+
+
+def test_same_seed_and_index_same_view_and_questions():
+    a, b, other = sv.bev_scene(3, 1), sv.bev_scene(3, 1), sv.bev_scene(3, 2)
+    assert a.image.tobytes() == b.image.tobytes()
+    assert a.qas == b.qas
+    assert a.image.tobytes() != other.image.tobytes()
+
+
+def test_answers_agree_with_the_scene():
+    for index in range(6):
+        drawn = sv.bev_scene(5, index)
+        scene, _ = _scene(5, index)
+        answers = dict(drawn.qas)
+        assert answers["how many shapes are there?"] == str(len(scene.objects))
+        seen = [SILHOUETTES["bev"][o.kind] for o in scene.objects]
+        for shape in ("circle", "rectangle"):
+            if f"how many {shape}s are there?" in answers:
+                assert answers[f"how many {shape}s are there?"] == str(seen.count(shape))
+        for obj, shape in zip(scene.objects, seen, strict=True):
+            question = "what color is the shape?" if len(seen) == 1 else f"what color is the {shape}?"
+            assert (answers.get(question) == obj.color) == (seen.count(shape) == 1), (index, question)
+
+
+def test_each_box_frames_its_objects_pixels():
+    checked = 0
+    for index in range(10):
+        drawn = sv.bev_scene(7, index)
+        scene, view = _scene(7, index)
+        pixels = np.asarray(drawn.image).astype(int)
+        h, w = pixels.shape[:2]
+        for question, answer in drawn.qas:
+            if "bbox_2d" not in question:
+                continue
+            (found,) = json.loads(answer)
+            obj = next(o for o in scene.objects if found["label"] == f"{o.color} {SILHOUETTES['bev'][o.kind]}")
+            if [o.color for o in scene.objects].count(obj.color) > 1:
+                continue  # its pixels cannot be told from another object's by colour
+            # the object's own pixels: within the scan's shade jitter (+-8) of its palette colour
+            mine = np.abs(pixels - np.array(PALETTE[obj.color])).max(axis=2) <= 10
+            ys, xs = np.nonzero(mine)
+            x1, y1, x2, y2 = (c / 1000 * s for c, s in zip(found["bbox_2d"], (w, h, w, h), strict=True))
+            assert len(xs) > 50
+            inside = (xs >= x1 - 3) & (xs <= x2 + 3) & (ys >= y1 - 3) & (ys <= y2 + 3)
+            assert inside.mean() > 0.99, (index, found)
+            # and the box is no larger than the object's pixels need (a loose box would teach loose boxes)
+            slack = (xs.min() - x1, x2 - xs.max(), ys.min() - y1, y2 - ys.max())
+            assert max(slack) < 12, (index, found, slack)
+            checked += 1
+    assert checked >= 5
