@@ -29,74 +29,21 @@ import platform
 import time
 
 from vreason import VReason
-from vreason.eval.scenes_independent import make_scan
-from vreason.spatial.boxes3d import centre_distance, iou_3d, iou_axis_aligned
-from vreason.spatial.questions import ask_3d, locate_3d, view_target
-from vreason.spatial.scenes import SILHOUETTES, make_scene
+from vreason.train.scenes3d_eval import BAR, FIRST_SEED, GENERATORS, evaluate_scenes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=100)
-    parser.add_argument("--first-seed", type=int, default=5000)
+    parser.add_argument("--first-seed", type=int, default=FIRST_SEED)
     parser.add_argument("--json", default=None)
     parser.add_argument("--model", default=None, help="a checkpoint directory (default: the built-in demo model)")
-    parser.add_argument("--generator", choices=("scenes", "independent"), default="scenes",
+    parser.add_argument("--generator", choices=GENERATORS, default="scenes",
                         help="spatial/scenes.py (default) or eval/scenes_independent.py's simulated scans")
     args = parser.parse_args()
     vr = VReason(args.model)
-    rows: list[dict] = []
     start = time.perf_counter()
-    for seed in range(args.first_seed, args.first_seed + args.scenes):
-        occlusion = seed % 2 == 1
-        scene = (make_scan(seed, single_sensor=occlusion) if args.generator == "independent"
-                 else make_scene(seed, occlusion=occlusion))
-        seen = [SILHOUETTES["bev"][o.kind] for o in scene.objects]
-        answer, _ = ask_3d(vr, scene.cloud, "how many shapes are there?", temperature=0.0)
-        rows.append(
-            {
-                "seed": seed,
-                "occlusion": occlusion,
-                "kind": "count",
-                "expected": str(len(scene.objects)),
-                "answer": answer.text.strip(),
-                "ok": answer.text.strip() == str(len(scene.objects)),
-            }
-        )
-        for obj, shape in zip(scene.objects, seen, strict=True):
-            if seen.count(shape) == 1:  # the question names the shape: it must be the only one
-                question = "what color is the shape?" if len(seen) == 1 else f"what color is the {shape}?"
-                answer, _ = ask_3d(vr, scene.cloud, question, temperature=0.0)
-                rows.append(
-                    {
-                        "seed": seed,
-                        "occlusion": occlusion,
-                        "kind": "color",
-                        "expected": obj.color,
-                        "answer": answer.text.strip(),
-                        "ok": answer.text.strip() == obj.color,
-                    }
-                )
-            names = [f"{o.color} {s}" for o, s in zip(scene.objects, seen, strict=True)]
-            if names.count(f"{obj.color} {shape}") == 1:
-                result = locate_3d(vr, scene.cloud, obj.name)
-                ious = [iou_3d(b, obj.box) for b in result.boxes]
-                best = max(range(len(ious)), key=ious.__getitem__) if ious else None
-                rows.append(
-                    {
-                        "seed": seed,
-                        "occlusion": occlusion,
-                        "kind": "box3d",
-                        "target": obj.name,
-                        "asked": view_target(obj.name, "bev"),
-                        "boxes": len(result.boxes),
-                        "iou": ious[best] if ious else 0.0,
-                        "first_iou": ious[0] if ious else 0.0,  # strict: the model's first box, no choosing
-                        "iou_axis_aligned": iou_axis_aligned(result.boxes[best], obj.box) if ious else 0.0,
-                        "centre_distance": centre_distance(result.boxes[best], obj.box) if ious else None,
-                        "ok": bool(ious) and ious[best] >= 0.25,
-                    }
-                )
+    rows = evaluate_scenes(vr, args.scenes, args.generator, args.first_seed)
     elapsed = time.perf_counter() - start
     report(rows, elapsed, args.scenes, args.model or "the built-in demo model", args.generator)
     if args.json:
@@ -121,7 +68,7 @@ def report(rows: list[dict], elapsed: float, scenes: int, model: str, generator:
     )
     print("| questions | scans | n | score | 95% interval | bar |")
     print("|---|---|---|---|---|---|")
-    bars = {"color": 0.90, "count": 0.85, "box3d": 0.80}
+    bars = BAR
     groups = collections.defaultdict(list)
     for r in rows:
         groups[(r["kind"], "all")].append(r)

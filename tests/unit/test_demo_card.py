@@ -8,6 +8,7 @@ import json
 from importlib import resources
 
 from vreason.train.demo_card import model_card
+from vreason.ui.model_card import quality_table
 
 
 def _shipped() -> tuple[dict, str]:
@@ -163,3 +164,26 @@ def test_a_second_stage_model_that_has_not_learned_clips_does_not_claim_them():
     assert "short clips where such shapes appear" not in card
     summary["metrics"]["clip_move"]["exact_match"] = 0.93
     assert "short clips where such shapes appear" in model_card(summary)
+
+
+def test_3d_scenes_get_one_table_with_both_generators_and_their_bars():
+    summary = copy.deepcopy(_shipped()[0])
+    assert "3D scenes" not in model_card({**summary, "metrics": {k: v for k, v in summary["metrics"].items()
+                                                                 if not k.startswith("3d")}})
+    summary["metrics"] |= {
+        "3d/color": {"count": 70, "exact_match": 0.93},
+        "3d-independent/color": {"count": 62, "exact_match": 0.85},
+        "3d/count": {"count": 100, "exact_match": 0.84},
+        "3d-independent/count": {"count": 100, "exact_match": 0.86},
+        "3d/box3d": {"count": 250, "exact_match": 0.9, "iou_at_0.25": 0.9, "mean_iou": 0.8},
+    }
+    card = model_card(summary)
+    lines = {line.split("|")[1].strip(): line for line in card.split("3D scenes (")[1].splitlines()
+             if line.startswith("| ")}
+    assert lines["color"] == "| color | 0.930 (70) | 0.850 (62) | exact_match >= 0.9: met / not met |"
+    assert lines["count"] == "| count | 0.840 (100) | 0.860 (100) | exact_match >= 0.85: not met / met |"
+    assert lines["box3d"] == "| box3d | 0.900 (250) | - | iou_at_0.25 >= 0.8: met / - |"
+    main_table = card.split("3D scenes (")[0]
+    assert "3d/" not in main_table  # not among the pictures' families
+    # the UI banner still reads the pictures' colour row, not the 3D table's
+    assert quality_table(card)["color"][1] == summary["metrics"]["color"]["exact_match"]

@@ -196,7 +196,7 @@ def test_demo_eval_reports_every_independent_family_of_the_built_in_model():
     from vreason.train.demo_eval import run
 
     report = run(None, None, per_kind=0, independent_per_kind=1, easy_vqa=False, varied_per_kind=0,
-                 clips_per_kind=0)
+                 clips_per_kind=0, scenes3d=0)
     assert {k for k in report if not k.startswith("_")} == {f"independent/{kind}" for kind in KINDS}
     assert all(report[f"independent/{kind}"]["count"] == 1 for kind in KINDS)
     assert "iou_at_0.5" in report["independent/grounding"]

@@ -2,7 +2,7 @@
 
     python -m vreason.train.demo_eval [--model DIR] [--easy-vqa-limit N] [--out metrics.json] [--eval-dir DIR]
                                       [--per-kind N] [--independent-per-kind N] [--varied-per-kind N]
-                                      [--clips-per-kind N] [--skip-easy-vqa]
+                                      [--clips-per-kind N] [--scenes3d N] [--skip-easy-vqa]
     (make eval-demo)
 
 Bar: >= 98% exact match on all 9,673 easy-VQA test questions (1,000 images never trained on); >= 90% on
@@ -15,6 +15,10 @@ Varied pictures from the training generator (`ShapesWorld(varied=True)`, held-ou
 open "describe" and "json" answers included) are reported as "varied/<family>", and held-out clips
 (shapes_clips.py: other sizes, frame rates and speeds than training) as "clip_<family>": >= 90% on appear,
 disappear, move and count, "when" right within a second >= 85%.
+3D scenes (train/scenes3d_eval.py: colour, count and lifted 3D boxes on the bird's-eye view) from the generator
+the model may train on, held-out seeds, as "3d/<family>", and from the independent scan simulator
+(eval/scenes_independent.py) as "3d-independent/<family>": colour >= 90%, count >= 85%, boxes at 3D IoU >= 0.25
+for >= 80% of targets.
 The easy-VQA number comes from the evaluation harness, the same run as `vreason eval --data easy-vqa:test`
 (--eval-dir keeps its predictions and report).
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -46,21 +51,28 @@ BAR = {"easy_vqa": ("exact_match", 0.98), "count": ("exact_match", 0.90), "posit
 VARIED_SEED = 1002  # the training generator's varied pictures, held out (the second stage trains on 21-24)
 VARIED = "varied/"
 CLIPS_SEED = 3003  # held-out clips (other sizes, frame rates and speeds than the training clips)
+SCENES3D = "3d/"  # held-out 3D scenes of spatial/scenes.py (training draws other seeds)
+SCANS3D = "3d-independent/"  # eval/scenes_independent.py's simulated scans
+for _prefix in (SCENES3D, SCANS3D):
+    BAR |= {f"{_prefix}color": ("exact_match", 0.90), f"{_prefix}count": ("exact_match", 0.85),
+            f"{_prefix}box3d": ("iou_at_0.25", 0.80)}
 
 
 def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = 200, eval_dir: str | None = None,
         independent_per_kind: int = INDEPENDENT_PER_KIND, easy_vqa: bool = True, varied_per_kind: int = 200,
-        clips_per_kind: int = 100) -> dict:
+        clips_per_kind: int = 100, scenes3d: int = 100) -> dict:
     """Every family on the training generator's held-out seed (`per_kind` each; 0 skips them), the same families
     on the independent renderer (`independent_per_kind` each, keys "independent/<family>"; 0 skips them), on the
     training generator's varied pictures (`varied_per_kind`, keys "varied/<family>"), held-out clips
-    (`clips_per_kind`, keys "clip_<family>"), and easy-VQA's test split (unless `easy_vqa` is False)."""
+    (`clips_per_kind`, keys "clip_<family>"), `scenes3d` 3D scenes of each generator (keys "3d/<family>" and
+    "3d-independent/<family>"), and easy-VQA's test split (unless `easy_vqa` is False)."""
     from vreason import VReason
     from vreason.eval import evaluate as evaluate_dataset
     from vreason.eval import load_dataset
     from vreason.eval.shapes_independent_qa import write_independent_eval
     from vreason.train.clips_eval import evaluate_clips, write_clips_eval
     from vreason.train.qa_eval import evaluate
+    from vreason.train.scenes3d_eval import evaluate_scenes, summarize
 
     vr = VReason(model)
     report: dict = {}
@@ -84,6 +96,12 @@ def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = 200, eval
             clips = evaluate_clips(vr, _rows(data / "clips" / "clips_eval.jsonl"), data / "clips")
             report["_clips_seconds"] = clips.pop("_seconds")
             report |= clips
+        for prefix, generator in ((SCENES3D, "scenes"), (SCANS3D, "independent")):
+            if scenes3d:
+                began = time.perf_counter()
+                found = summarize(evaluate_scenes(vr, scenes3d, generator))
+                report[f"_{generator}3d_seconds"] = round(time.perf_counter() - began, 1)
+                report |= {prefix + kind: entry for kind, entry in found.items()}
         if easy_vqa:
             easy = evaluate_dataset(vr, load_dataset("easy-vqa:test", limit=easy_vqa_limit),
                                     Path(eval_dir) if eval_dir else data / "easy-vqa", data="easy-vqa:test")
@@ -124,11 +142,13 @@ def main() -> None:
     parser.add_argument("--varied-per-kind", type=int, default=200,
                         help="questions per family on the training generator's held-out varied pictures (0: none)")
     parser.add_argument("--clips-per-kind", type=int, default=100, help="held-out clips per clip family (0: none)")
+    parser.add_argument("--scenes3d", type=int, default=100,
+                        help="held-out 3D scenes of each generator (0: none)")
     parser.add_argument("--skip-easy-vqa", action="store_true", help="leave out easy-VQA's 9,673 test questions")
     args = parser.parse_args()
     report = run(args.model, args.easy_vqa_limit, per_kind=args.per_kind, eval_dir=args.eval_dir,
                  independent_per_kind=args.independent_per_kind, easy_vqa=not args.skip_easy_vqa,
-                 varied_per_kind=args.varied_per_kind, clips_per_kind=args.clips_per_kind)
+                 varied_per_kind=args.varied_per_kind, clips_per_kind=args.clips_per_kind, scenes3d=args.scenes3d)
     print_report(report)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
