@@ -23,6 +23,7 @@ SMALL = {
     "count-focus": Mix("count", 4, ("count",), {"any": 3}),
     "count-plain": Mix("plain-count-weighted", 12, ("count",), {"any": 3}),
     "scenes3d": Mix("bev-scenes", 3, ("all",), {"picture": 2, "clip": 1}),
+    "scenes3d-plain": Mix("plain-count-weighted", 4, ("scenes3d",), {"any": 5}),
 }
 
 
@@ -81,7 +82,7 @@ def test_the_3d_mix_draws_bird_s_eye_views_with_their_questions(folder: Path):
     groups = _groups(path)
     drawn = sorted(m for m in groups if m.startswith("mixes/scenes3d/"))
     assert drawn == [f"mixes/scenes3d/media/v000_{i:04d}.png" for i in range(3)]
-    assert {Image.open(folder / m).size for m in drawn} == {(448, 448)}  # as `vreason ask3d` renders them
+    assert {max(Image.open(folder / m).size) for m in drawn} == {448}  # as `vreason ask3d` renders them
     text = path.read_text().lower()
     assert "how many shapes are there?" in text
     assert "bbox_2d" in text
@@ -89,6 +90,12 @@ def test_the_3d_mix_draws_bird_s_eye_views_with_their_questions(folder: Path):
     assert Counter(m.endswith(".mp4") for m in sampled) == {False: 2, True: 1}
     assert path.read_text() == write_mix(folder, "scenes3d", seed=12).read_text()
     assert len(read_jsonl(path).examples) == sum(groups.values())
+
+    plain = _groups(write_mix(folder, "scenes3d-plain", seed=13))
+    assert len([m for m in plain if m.startswith("mixes/scenes3d-plain/")]) == 4
+    sampled = [m for m in plain if not m.startswith("mixes/scenes3d-plain/")]
+    assert len(sampled) == 5
+    assert set(sampled) <= set(groups)  # groups of the 3D mix: its views among them or its own samples
 
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):

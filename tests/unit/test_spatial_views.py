@@ -91,3 +91,13 @@ def test_voxel_downsample_keeps_one_point_per_voxel():
     thinned, kept = voxel_downsample(cloud, 0.1)
     assert kept.tolist() == [1, 3, 4]  # the last point of each voxel, in file order
     assert len(thinned) == 3
+
+
+def test_an_orthographic_views_longer_side_is_the_size_asked_for():
+    """Float rounding once made some 448-pixel views 449 wide (the ceiling of 448.00000000000006)."""
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        lo = rng.uniform(-5, 0, 3)
+        hi = lo + rng.uniform(0.1, 8, 3)
+        camera = orthographic(BEV_ROTATION, lo, hi, 448)
+        assert max(camera.width, camera.height) == 448, (lo, hi, camera.width, camera.height)

@@ -101,8 +101,10 @@ def orthographic(rotation: np.ndarray, lo: np.ndarray, hi: np.ndarray, size: int
     c_lo, c_hi = cam.min(axis=0), cam.max(axis=0)
     extent = np.maximum(c_hi - c_lo, 1e-6)
     scale = size * (1 - 2 * MARGIN) / max(extent[0], extent[1])
-    width = max(16, math.ceil(extent[0] * scale / (1 - 2 * MARGIN)))
-    height = max(16, math.ceil(extent[1] * scale / (1 - 2 * MARGIN)))
+    # rounded before the ceiling: the longer side comes out as size * (1 - 2M) / (1 - 2M), which float arithmetic
+    # may put a hair above `size` (448.00000000000006 made 449-pixel views)
+    width = max(16, math.ceil(round(extent[0] * scale / (1 - 2 * MARGIN), 6)))
+    height = max(16, math.ceil(round(extent[1] * scale / (1 - 2 * MARGIN), 6)))
     # The camera plane sits just before the nearest corner, centred on the box.
     centre_cam = np.array([(c_lo[0] + c_hi[0]) / 2, (c_lo[1] + c_hi[1]) / 2, c_lo[2] - 1e-3 * max(extent)])
     position = centre_cam @ rotation
