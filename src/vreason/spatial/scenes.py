@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vreason.shapes_palette import PALETTE
 from vreason.spatial.boxes3d import Box3D, iou_axis_aligned
 from vreason.spatial.readers import PointCloud, checked_cloud
-from vreason.train.shapes_world import PALETTE
 
 KINDS = ("sphere", "box", "pyramid", "cylinder")
 # How each kind looks in each view: the words a model trained on flat shapes knows.

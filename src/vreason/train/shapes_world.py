@@ -16,22 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from vreason.shapes_palette import PALETTE  # the shapes world draws in it (and re-exports it)
 from vreason.train import shapes_varied as varied
 
-PALETTE: dict[str, tuple[int, int, int]] = {
-    # easy-VQA's eight colours, measured from its images
-    "red": (255, 0, 0),
-    "green": (0, 255, 0),
-    "blue": (0, 0, 255),
-    "black": (0, 0, 0),
-    "gray": (128, 128, 128),
-    "teal": (0, 128, 128),
-    "brown": (165, 42, 42),
-    "yellow": (255, 255, 0),
-    # and two more
-    "purple": (128, 0, 128),
-    "orange": (255, 165, 0),
-}
 SHAPES = ("circle", "rectangle", "triangle", "star", "hexagon")
 WORDS = ("stop", "open", "exit", "cat", "dog", "sun", "red", "blue", "box", "tree", "fish", "moon", "star",
          "up", "down", "left", "right", "yes", "no", "hello")
