@@ -1,5 +1,5 @@
-"""How far the built-in demo model gets on 3D scenes without retraining: colour, count and 3D-box questions on
-held-out synthetic scenes (spatial/scenes.py), asked on the bird's-eye view.
+"""The built-in demo model on 3D scenes: colour, count and 3D-box questions on held-out synthetic scenes
+(spatial/scenes.py), asked on the bird's-eye view (train/scenes3d_eval.py; `make eval-demo` runs the same).
 
     .venv/bin/python benchmarks/pointcloud_demo_eval.py [--scenes 100] [--first-seed 5000] [--json F] [--model DIR]
     .venv/bin/python benchmarks/pointcloud_demo_eval.py --generator independent    # scans drawn by other code
@@ -14,7 +14,7 @@ for what the view shows (a box seen from above is a rectangle: `view_target`), a
 by default. Half the scenes are full scans, half one sensor's
 view with its occlusion shadows. Quality bar (issue 25): colour >= 0.90, count >= 0.85, 3D IoU >= 0.25 for
 >= 0.80 of targets. Greedy decoding; the same seeds give the same numbers on one machine. 100 scenes by
-default: the shipped model counted 0.83 on seeds 5000-5029 and 0.69 on 5000-5099 (a 95% band of about +-13
+default: the model before its 3D runs counted 0.83 on seeds 5000-5029 and 0.69 on 5000-5099 (a 95% band of about +-13
 points on 30 scenes, +-9 on 100). The table prints each row's 95% Wilson interval; colour and box rows ask
 several questions of one scene, so their true spread is wider than the interval says.
 """
