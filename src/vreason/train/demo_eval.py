@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vreason.train.demo_data import write_shapes_eval
+from vreason.train.scenes3d_eval import BAR as SCENES3D_BAR
 
 EVAL_SEED = 1001  # the recipe trains on seed 1
 INDEPENDENT_SEED = 2002  # the independent renderer is never trained on; any seed is held out
@@ -53,9 +54,9 @@ VARIED = "varied/"
 CLIPS_SEED = 3003  # held-out clips (other sizes, frame rates and speeds than the training clips)
 SCENES3D = "3d/"  # held-out 3D scenes of spatial/scenes.py (training draws other seeds)
 SCANS3D = "3d-independent/"  # eval/scenes_independent.py's simulated scans
-for _prefix in (SCENES3D, SCANS3D):
-    BAR |= {f"{_prefix}color": ("exact_match", 0.90), f"{_prefix}count": ("exact_match", 0.85),
-            f"{_prefix}box3d": ("iou_at_0.25", 0.80)}
+# the 3D bars are scenes3d_eval's, the same for both generators (boxes are scored by the share found)
+BAR |= {prefix + kind: ("iou_at_0.25" if kind == "box3d" else "exact_match", bar)
+        for prefix in (SCENES3D, SCANS3D) for kind, bar in SCENES3D_BAR.items()}
 
 
 def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = 200, eval_dir: str | None = None,

@@ -35,6 +35,8 @@ MAX_BOXES = 2  # box questions per scene (every uniquely named object would make
 class BevScene:
     image: Image.Image
     qas: list[tuple[str, str]]  # (question, answer)
+    scene: SyntheticScene  # what was drawn: the objects with their colours, kinds and 3D boxes
+    view: View  # the image's camera and depth (view.image is `image`)
 
 
 def bev_scene(seed: int, index: int, size: int = DEFAULT_SIZE) -> BevScene:
@@ -43,7 +45,7 @@ def bev_scene(seed: int, index: int, size: int = DEFAULT_SIZE) -> BevScene:
     scene = make_scene(SEED_BASE + seed * 100_000 + index, count=rng.choice(COUNTS), occlusion=rng.random() < 0.5)
     cloud, _ = prepared_for_views(scene.cloud, size)
     (view,) = render_views(cloud, ("bev",), size=size)
-    return BevScene(view.image, questions(scene, view, rng))
+    return BevScene(view.image, questions(scene, view, rng), scene, view)
 
 
 def questions(scene: SyntheticScene, view: View, rng: random.Random) -> list[tuple[str, str]]:
