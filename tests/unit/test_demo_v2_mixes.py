@@ -24,6 +24,7 @@ SMALL = {
     "count-plain": Mix("plain-count-weighted", 12, ("count",), {"any": 3}),
     "scenes3d": Mix("bev-scenes", 3, ("all",), {"picture": 2, "clip": 1}),
     "scenes3d-plain": Mix("plain-count-weighted", 4, ("scenes3d",), {"any": 5}),
+    "scans3d": Mix("bev-scans", 2, ("all",), {"picture": 1}),
 }
 
 
@@ -96,6 +97,17 @@ def test_the_3d_mix_draws_bird_s_eye_views_with_their_questions(folder: Path):
     sampled = [m for m in plain if not m.startswith("mixes/scenes3d-plain/")]
     assert len(sampled) == 5
     assert set(sampled) <= set(groups)  # groups of the 3D mix: its views among them or its own samples
+
+
+def test_the_scans_mix_draws_scan_views(folder: Path):
+    from vreason.train.scenes3d_views import bev_scene, scan_scene
+
+    groups = _groups(write_mix(folder, "scans3d", seed=14))
+    drawn = sorted(m for m in groups if m.startswith("mixes/scans3d/"))
+    assert drawn == ["mixes/scans3d/media/v000_0000.png", "mixes/scans3d/media/v000_0001.png"]
+    pixels = Image.open(folder / drawn[1]).convert("RGB").tobytes()
+    assert pixels == scan_scene(14, 1).image.convert("RGB").tobytes()
+    assert pixels != bev_scene(14, 1).image.convert("RGB").tobytes()
 
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):

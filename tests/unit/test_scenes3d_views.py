@@ -61,3 +61,61 @@ def test_each_box_frames_its_objects_pixels():
             assert max(slack) < 12, (index, found, slack)
             checked += 1
     assert checked >= 5
+
+
+def test_scan_scenes_are_the_same_for_a_seed_and_index():
+    a, b, other = sv.scan_scene(3, 1), sv.scan_scene(3, 1), sv.scan_scene(3, 2)
+    assert a.image.tobytes() == b.image.tobytes()
+    assert a.qas == b.qas
+    assert a.image.tobytes() != other.image.tobytes()
+
+
+def test_scan_scenes_paint_shades_and_keep_every_object_in_sight():
+    from vreason.train.shapes_varied import named
+
+    drawn = [sv.scan_scene(6, index) for index in range(12)]
+    objects = [o for d in drawn for o in d.scene.objects]
+    # most objects in a shade of their own, every one still called by its colour's name
+    assert sum(o.rgb != PALETTE[o.color] for o in objects) >= len(objects) / 2
+    assert all(named(o.rgb, o.color, PALETTE) for o in objects)
+    # some scans are one sensor's, with shadows (nothing drawn: the view's white), some the whole scene's
+    shadows = sorted(_blank_share(d.image) for d in drawn)
+    assert shadows[0] < 0.02 < 0.1 < shadows[-1], shadows
+    for d in drawn:
+        answers = dict(d.qas)
+        assert answers["how many shapes are there?"] == str(len(d.scene.objects))
+        for obj in d.scene.objects:  # seen, not hidden: at least a third of its top's worth of its points
+            assert obj.points > 0.3 * obj.box.size[0] * obj.box.size[1] * 1800
+
+
+def _blank_share(image) -> float:
+    """The share of the scan's extent (the bounds of what is drawn) left blank: shadows and unseen floor."""
+    blank = np.asarray(image).min(axis=2) == 255
+    ys, xs = np.nonzero(~blank)
+    return float(blank[ys.min():ys.max() + 1, xs.min():xs.max() + 1].mean())
+
+
+def test_scan_scene_boxes_hold_their_objects_pixels():
+    checked = 0
+    for index in range(12):
+        drawn = sv.scan_scene(8, index)
+        pixels = np.asarray(drawn.image).astype(int)
+        h, w = pixels.shape[:2]
+        for question, answer in drawn.qas:
+            if "bbox_2d" not in question:
+                continue
+            (found,) = json.loads(answer)
+            obj = next(o for o in drawn.scene.objects
+                       if found["label"] == f"{o.color} {SILHOUETTES['bev'][o.kind]}")
+            others = [o.rgb for o in drawn.scene.objects if o is not obj]
+            if any(np.abs(np.subtract(rgb, obj.rgb)).max() <= 24 for rgb in others):
+                continue  # its pixels cannot be told from another object's by colour
+            mine = np.abs(pixels - np.array(obj.rgb)).max(axis=2) <= 10
+            ys, xs = np.nonzero(mine)
+            x1, y1, x2, y2 = (c / 1000 * s for c, s in zip(found["bbox_2d"], (w, h, w, h), strict=True))
+            assert len(xs) > 50
+            inside = (xs >= x1 - 3) & (xs <= x2 + 3) & (ys >= y1 - 3) & (ys <= y2 + 3)
+            # the whole object's box: what one sensor sees of it lies inside (hidden sides leave it looser)
+            assert inside.mean() > 0.99, (index, found)
+            checked += 1
+    assert checked >= 6

@@ -10,6 +10,7 @@ circle, a box or pyramid a rectangle (`SILHOUETTES`). Same seed, same scene.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,8 @@ class SceneObject:
     kind: str  # one of KINDS
     color: str  # a PALETTE name
     box: Box3D  # ground truth: centre, size, yaw
+    points: int = 0  # how many of the scene's points lie on it (after any occlusion)
+    rgb: tuple[int, int, int] | None = None  # the colour it is painted (its points stray +-8 a channel from it)
 
     @property
     def name(self) -> str:
@@ -55,9 +58,18 @@ def make_scene(
     occlusion: bool = False,
     density: float = POINTS_PER_M2,
     max_yaw_deg: float = 25.0,
+    sensor: tuple[float, float, float] | None = None,
+    sensor_pixels: int = 1400,
+    shade: Callable[[str], tuple[int, int, int]] | None = None,
+    ground_rgb: tuple[int, int, int] = GROUND_RGB,
 ) -> SyntheticScene:
     """A scene of `count` (default 1-5) objects that do not touch. `noise`: Gaussian jitter (metres) on
-    every point; `occlusion`: keep only what one sensor above one corner sees (shadows on the ground)."""
+    every point; `occlusion`: keep only what one sensor sees (shadows on the ground), by default one above a
+    corner, else at `sensor` (looking at the scene's centre; in units of half the ground's side, so the default
+    is (2, -2, 2.5)), whose 90-degree view is `sensor_pixels` square (a surface hides what lies behind it where
+    its points cover the sensor's pixels: sparse points want fewer). `shade(colour name)`: an object's base colour
+    (default: the palette's); `ground_rgb`: the floor's. Neither draws from the scene's random numbers: the same
+    seed places the same objects however they are painted and seen."""
     rng = np.random.default_rng(seed)
     count = int(rng.integers(1, 6)) if count is None else count
     extent = 2.6 if count == 1 else 4.0
@@ -80,15 +92,21 @@ def make_scene(
         objects.append(SceneObject(kind, str(rng.choice(list(PALETTE))), box))
     for o in objects:
         o.box.label = o.name
-    parts = [_ground(rng, extent, density, objects)]
-    parts += [_surface(rng, o, density) for o in objects]
+    parts = [_ground(rng, extent, density, objects, ground_rgb)]
+    for o in objects:
+        o.rgb = tuple(shade(o.color)) if shade else PALETTE[o.color]
+    parts += [_surface(rng, o, density, o.rgb) for o in objects]
     points = np.concatenate([p for p, _ in parts])
     colors = np.concatenate([c for _, c in parts])
+    owner = np.repeat(np.arange(-1, len(objects)), [len(p) for p, _ in parts])  # -1: the ground
     if noise:
         points = points + rng.normal(0, noise, points.shape)
     if occlusion:
-        keep = _visible_from(points, np.array([extent, -extent, 2.5 * extent / 2]))
-        points, colors = points[keep], colors[keep]
+        eye = np.array((2.0, -2.0, 2.5) if sensor is None else sensor, dtype=np.float64) * extent / 2
+        keep = _visible_from(points, eye, sensor_pixels)
+        points, colors, owner = points[keep], colors[keep], owner[keep]
+    for i, count_on in enumerate(np.bincount(owner + 1, minlength=len(objects) + 1)[1:]):
+        objects[i].points = int(count_on)
     return SyntheticScene(checked_cloud(points, colors, source=f"scene-{seed}"), objects, extent)
 
 
@@ -96,7 +114,7 @@ def _grown(box: Box3D, margin: float) -> Box3D:
     return Box3D(box.center, (box.size[0] + margin, box.size[1] + margin, box.size[2]), box.yaw)
 
 
-def _ground(rng, extent: float, density: float, objects: list[SceneObject]):
+def _ground(rng, extent: float, density: float, objects: list[SceneObject], rgb: tuple[int, int, int]):
     """The floor, less what lies under the objects (no scanner sees there, and it would show through)."""
     n = int(extent * extent * density)
     xy = rng.uniform(-extent / 2, extent / 2, size=(n, 2))
@@ -110,11 +128,11 @@ def _ground(rng, extent: float, density: float, objects: list[SceneObject]):
             under = (np.abs(a) < o.box.size[0] / 2) & (np.abs(b) < o.box.size[1] / 2)
         xy = xy[~under]
     n = len(xy)
-    colors = np.clip(np.array(GROUND_RGB) + rng.integers(-6, 7, size=(n, 1)), 0, 255).astype(np.uint8)
+    colors = np.clip(np.array(rgb) + rng.integers(-6, 7, size=(n, 1)), 0, 255).astype(np.uint8)
     return np.column_stack([xy, np.zeros(n)]), colors
 
 
-def _surface(rng, obj: SceneObject, density: float):
+def _surface(rng, obj: SceneObject, density: float, rgb: tuple[int, int, int]):
     """Points on the visible surfaces (no bottom face) in the box's own frame, then placed and yawed."""
     length, width, height = obj.box.size
     if obj.kind == "sphere":
@@ -155,13 +173,14 @@ def _surface(rng, obj: SceneObject, density: float):
     c, s = math.cos(obj.box.yaw), math.sin(obj.box.yaw)
     rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
     points = local @ rot.T + np.asarray(obj.box.center)
-    shade = np.clip(np.array(PALETTE[obj.color]) + rng.integers(-8, 9, size=(len(points), 1)), 0, 255)
+    shade = np.clip(np.array(rgb) + rng.integers(-8, 9, size=(len(points), 1)), 0, 255)
     return points, shade.astype(np.uint8)
 
 
 def _visible_from(points: np.ndarray, sensor: np.ndarray, resolution: int = 1400, tolerance: float = 0.03):
-    """Points a pinhole sensor at `sensor` looking at the origin sees (within `tolerance` of the nearest
-    surface along each of its pixels' rays)."""
+    """Points a pinhole sensor at `sensor` looking at the origin sees: within `tolerance` of the nearest surface
+    along each of its pixels' rays, or within two pixel widths at the point's distance where that is more (a
+    coarse pixel spans a surface seen at a slant over more depth than that, and would cut notches in it)."""
     from vreason.spatial.camera import look_at
 
     rot = look_at(sensor, np.zeros(3))
@@ -174,4 +193,5 @@ def _visible_from(points: np.ndarray, sensor: np.ndarray, resolution: int = 1400
     dist = np.linalg.norm(points - sensor, axis=1)
     zbuf = np.full(resolution * resolution, np.inf)
     np.minimum.at(zbuf, lin[ok], dist[ok])
-    return ok & (dist <= zbuf[lin] + tolerance)
+    slack = np.maximum(tolerance, 2 * dist * 2 * math.tan(math.radians(45)) / resolution)
+    return ok & (dist <= zbuf[lin] + slack)

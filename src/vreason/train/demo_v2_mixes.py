@@ -21,6 +21,10 @@ sample of the second stage's media groups (a picture or clip with all its questi
                           clip groups of all_train
     MIXES["scenes3d-plain"] 3,000 new plain scenes weighted to counting, with 4,000 groups of "scenes3d": the 3D
                           run's rehearsal of plain pictures (after it the seed-1001 count fell 0.905 -> 0.835)
+    MIXES["scans3d"]      3,000 bird's-eye views of 3D scenes seen as scanners see them (scenes3d_views.scan_scene:
+                          own shades, tinted floors, one sensor from any side and height), with 3,000 picture and
+                          500 clip groups of all_train
+    MIXES["scans3d-plain"] 3,000 new plain scenes weighted to counting, with 4,000 groups of "scans3d"
 
 `write_mix` writes mix `name` into `folder` (beside all_train.jsonl, paths relative to it) and returns the
 file; new media go to `folder/mixes/<name>/`. A mix is drawn from all_train.jsonl and the varied format of its
@@ -40,8 +44,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Mix:
-    # what is drawn for the run: "change-clips", "count-weighted", "count", "plain-count-weighted", "bev-scenes"
-    # or "" (nothing)
+    # what is drawn for the run: "change-clips", "count-weighted", "count", "plain-count-weighted", "bev-scenes",
+    # "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -58,6 +62,8 @@ MIXES = {
     "count-plain": Mix("plain-count-weighted", 4000, ("count",), {"any": 6000}),
     "scenes3d": Mix("bev-scenes", 3000, ("all",), {"picture": 3000, "clip": 500}),
     "scenes3d-plain": Mix("plain-count-weighted", 3000, ("scenes3d",), {"any": 4000}),
+    "scans3d": Mix("bev-scans", 3000, ("all",), {"picture": 3000, "clip": 500}),
+    "scans3d-plain": Mix("plain-count-weighted", 3000, ("scans3d",), {"any": 4000}),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -68,6 +74,10 @@ MIX_WORDS = {
     "count-plain": "4,000 new plain scenes weighted to counting, with 6,000 pictures and clips of the count mix",
     "scenes3d": "3,000 bird's-eye views of synthetic 3D scenes, with 3,500 sampled pictures and clips",
     "scenes3d-plain": "3,000 new plain scenes weighted to counting, with 4,000 views, pictures and clips of the 3D mix",
+    "scans3d": "3,000 bird's-eye views of 3D scenes as scanners see them (own shades, tinted floors, one sensor from "
+               "any side), with 3,500 sampled pictures and clips",
+    "scans3d-plain": "3,000 new plain scenes weighted to counting, with 4,000 views, pictures and clips of the "
+                     "scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
@@ -185,7 +195,7 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
     else:
         jobs = [(folder, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
                 for block in range((mix.new_items + BLOCK - 1) // BLOCK)]
-        work = _bev_scenes if mix.new == "bev-scenes" else _scenes
+        work = _bev_scenes if mix.new in ("bev-scenes", "bev-scans") else _scenes
     if workers > 1:
         from multiprocessing import get_context
 
@@ -227,13 +237,14 @@ def _scenes(job) -> list[dict]:
 
 def _bev_scenes(job) -> list[dict]:
     from vreason.train.demo_data import image_rows
-    from vreason.train.scenes3d_views import bev_scene
+    from vreason.train.scenes3d_views import bev_scene, scan_scene
 
-    folder, name, _, seed, block, count = job
+    folder, name, new, seed, block, count = job
+    draw = scan_scene if new == "bev-scans" else bev_scene
     rng = random.Random(f"{seed}:{block}:bev")
     rows: list[dict] = []
     for i in range(count):
-        scene = bev_scene(seed, block * BLOCK + i)
+        scene = draw(seed, block * BLOCK + i)
         path = f"{MIX_FOLDER}/{name}/media/v{block:03d}_{i:04d}.png"
         scene.image.save(folder / path, compress_level=3)  # scanned points: noisy, like the varied pictures
         rows += list(image_rows(path, scene.qas, rng))
