@@ -164,9 +164,10 @@ def _scenes3d_table(scenes3d: dict[str, dict], bars: dict, scenes: str, scans: s
 
 3D scenes (`vreason.train.scenes3d_eval`): point clouds asked about on their bird's-eye view, as `vreason ask3d`
 and `vreason ground3d` do; "box3d" is a target grounded and lifted to 3D, found at 3D IoU >= 0.25. Held-out
-scenes of `vreason.spatial.scenes` (seeds 5000 on; training drew its views from seeds 10,000,000 on) and
-scans of an independent simulator used only for evaluation (`vreason.eval.scenes_independent`: scanners casting
-rays, its own floor, sizes and shades); half of each are one sensor's scan with its occlusion shadows.
+scenes of `vreason.spatial.scenes` (seeds 5000 on; training drew its views from seeds 10,000,000 on, and views
+of scenes seen as scanners see them, `vreason.train.scenes3d_views.scan_scene`, from 20,000,000 on) and scans of
+an independent simulator used only for evaluation (`vreason.eval.scenes_independent`: scanners casting rays, its
+own floor, sizes and shades); half of each are one sensor's scan with its occlusion shadows.
 
 | questions | held-out scenes (n) | independent scans (n) | quality bar (scenes / scans) |
 |---|---|---|---|
