@@ -73,7 +73,7 @@ def test_scan_scenes_are_the_same_for_a_seed_and_index():
 def test_scan_scenes_paint_shades_and_keep_every_object_in_sight():
     from vreason.train.shapes_varied import named
 
-    drawn = [sv.scan_scene(6, index) for index in range(12)]
+    drawn = [sv.scan_scene(6, index) for index in range(30, 42)]
     objects = [o for d in drawn for o in d.scene.objects]
     # most objects in a shade of their own, every one still called by its colour's name
     assert sum(o.rgb != PALETTE[o.color] for o in objects) >= len(objects) / 2
@@ -81,11 +81,13 @@ def test_scan_scenes_paint_shades_and_keep_every_object_in_sight():
     # some scans are one sensor's, with shadows (nothing drawn: the view's white), some the whole scene's
     shadows = sorted(_blank_share(d.image) for d in drawn)
     assert shadows[0] < 0.02 < 0.1 < shadows[-1], shadows
+    # seen, not hidden: every object keeps its footprint's worth of points at the scan's density, times the share
     for d in drawn:
-        answers = dict(d.qas)
-        assert answers["how many shapes are there?"] == str(len(d.scene.objects))
-        for obj in d.scene.objects:  # seen, not hidden: at least a third of its top's worth of its points
-            assert obj.points > 0.3 * obj.box.size[0] * obj.box.size[1] * 1800
+        for obj in d.scene.objects:
+            assert obj.points >= sv.HIDDEN_SHARE * obj.box.size[0] * obj.box.size[1] * d.scene.density
+    # ... because scenes that hid one were drawn again (views 32 and 37 of seed 6 are second draws)
+    first_draws = {f"scene-{sv.SCAN_SEED_BASE + 6 * 100_000 + index * sv.ATTEMPTS}" for index in range(30, 42)}
+    assert sum(d.scene.cloud.source not in first_draws for d in drawn) >= 1
 
 
 def _blank_share(image) -> float:

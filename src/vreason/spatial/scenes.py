@@ -47,6 +47,7 @@ class SyntheticScene:
     cloud: PointCloud
     objects: list[SceneObject] = field(default_factory=list)
     extent: float = 4.0  # the ground is [-extent/2, extent/2]^2
+    density: float | None = None  # make_scene's points per square metre of surface, before occlusion
 
 
 def make_scene(
@@ -107,7 +108,7 @@ def make_scene(
         points, colors, owner = points[keep], colors[keep], owner[keep]
     for i, count_on in enumerate(np.bincount(owner + 1, minlength=len(objects) + 1)[1:]):
         objects[i].points = int(count_on)
-    return SyntheticScene(checked_cloud(points, colors, source=f"scene-{seed}"), objects, extent)
+    return SyntheticScene(checked_cloud(points, colors, source=f"scene-{seed}"), objects, extent, density)
 
 
 def _grown(box: Box3D, margin: float) -> Box3D:
@@ -193,5 +194,5 @@ def _visible_from(points: np.ndarray, sensor: np.ndarray, resolution: int = 1400
     dist = np.linalg.norm(points - sensor, axis=1)
     zbuf = np.full(resolution * resolution, np.inf)
     np.minimum.at(zbuf, lin[ok], dist[ok])
-    slack = np.maximum(tolerance, 2 * dist * 2 * math.tan(math.radians(45)) / resolution)
+    slack = np.maximum(tolerance, 2 * dist / f)  # two pixel widths at the point's distance
     return ok & (dist <= zbuf[lin] + slack)

@@ -26,7 +26,8 @@ sample of the second stage's media groups (a picture or clip with all its questi
                           500 clip groups of all_train
     MIXES["scans3d-plain"] 3,000 new plain scenes weighted to counting, with 4,000 groups of "scans3d"
     MIXES["scans3d-more"] 4,000 more scan views, with 5,000 groups of "scans3d-plain" (after the two runs above the
-                          model counted scan views of held-out seeds 0.84 and named their colours 0.89: underfit)
+                          model counted 100 scan views of a seed it never trained on 0.84 and named their colours
+                          0.89: underfit)
     MIXES["scans3d-more-plain"] 3,000 new plain scenes weighted to counting, with 4,000 groups of "scans3d-more"
                           (after it the seed-1001 count fell 0.905 -> 0.865)
 
