@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from vreason.spatial.scenes import SILHOUETTES
 from vreason.train import scenes3d_views as sv
 from vreason.train.shapes_world import PALETTE
 
 
-def test_same_seed_and_index_same_view_and_questions():
-    a, b, other = sv.bev_scene(3, 1), sv.bev_scene(3, 1), sv.bev_scene(3, 2)
+@pytest.mark.parametrize("draw", [sv.bev_scene, sv.scan_scene])
+def test_same_seed_and_index_same_view_and_questions(draw):
+    a, b, other = draw(3, 1), draw(3, 1), draw(3, 2)
     assert a.image.tobytes() == b.image.tobytes()
     assert a.qas == b.qas
     assert a.image.tobytes() != other.image.tobytes()
@@ -39,35 +41,18 @@ def test_each_box_frames_its_objects_pixels():
     checked = 0
     for index in range(10):
         drawn = sv.bev_scene(7, index)
-        scene = drawn.scene
         pixels = np.asarray(drawn.image).astype(int)
-        h, w = pixels.shape[:2]
-        for question, answer in drawn.qas:
-            if "bbox_2d" not in question:
-                continue
-            (found,) = json.loads(answer)
-            obj = next(o for o in scene.objects if found["label"] == f"{o.color} {SILHOUETTES['bev'][o.kind]}")
-            if [o.color for o in scene.objects].count(obj.color) > 1:
+        for obj, box in _box_answers(drawn):
+            if [o.color for o in drawn.scene.objects].count(obj.color) > 1:
                 continue  # its pixels cannot be told from another object's by colour
             # the object's own pixels: within the scan's shade jitter (+-8) of its palette colour
-            mine = np.abs(pixels - np.array(PALETTE[obj.color])).max(axis=2) <= 10
-            ys, xs = np.nonzero(mine)
-            x1, y1, x2, y2 = (c / 1000 * s for c, s in zip(found["bbox_2d"], (w, h, w, h), strict=True))
-            assert len(xs) > 50
-            inside = (xs >= x1 - 3) & (xs <= x2 + 3) & (ys >= y1 - 3) & (ys <= y2 + 3)
-            assert inside.mean() > 0.99, (index, found)
+            xs, ys, (x1, y1, x2, y2), inside = _pixels_in_box(pixels, PALETTE[obj.color], box)
+            assert inside.mean() > 0.99, (index, box)
             # and the box is no larger than the object's pixels need (a loose box would teach loose boxes)
             slack = (xs.min() - x1, x2 - xs.max(), ys.min() - y1, y2 - ys.max())
-            assert max(slack) < 12, (index, found, slack)
+            assert max(slack) < 12, (index, box, slack)
             checked += 1
     assert checked >= 5
-
-
-def test_scan_scenes_are_the_same_for_a_seed_and_index():
-    a, b, other = sv.scan_scene(3, 1), sv.scan_scene(3, 1), sv.scan_scene(3, 2)
-    assert a.image.tobytes() == b.image.tobytes()
-    assert a.qas == b.qas
-    assert a.image.tobytes() != other.image.tobytes()
 
 
 def test_scan_scenes_paint_shades_and_keep_every_object_in_sight():
@@ -102,22 +87,31 @@ def test_scan_scene_boxes_hold_their_objects_pixels():
     for index in range(12):
         drawn = sv.scan_scene(8, index)
         pixels = np.asarray(drawn.image).astype(int)
-        h, w = pixels.shape[:2]
-        for question, answer in drawn.qas:
-            if "bbox_2d" not in question:
-                continue
-            (found,) = json.loads(answer)
-            obj = next(o for o in drawn.scene.objects
-                       if found["label"] == f"{o.color} {SILHOUETTES['bev'][o.kind]}")
+        for obj, box in _box_answers(drawn):
             others = [o.rgb for o in drawn.scene.objects if o is not obj]
             if any(np.abs(np.subtract(rgb, obj.rgb)).max() <= 24 for rgb in others):
                 continue  # its pixels cannot be told from another object's by colour
-            mine = np.abs(pixels - np.array(obj.rgb)).max(axis=2) <= 10
-            ys, xs = np.nonzero(mine)
-            x1, y1, x2, y2 = (c / 1000 * s for c, s in zip(found["bbox_2d"], (w, h, w, h), strict=True))
-            assert len(xs) > 50
-            inside = (xs >= x1 - 3) & (xs <= x2 + 3) & (ys >= y1 - 3) & (ys <= y2 + 3)
+            _, _, _, inside = _pixels_in_box(pixels, obj.rgb, box)
             # the whole object's box: what one sensor sees of it lies inside (hidden sides leave it looser)
-            assert inside.mean() > 0.99, (index, found)
+            assert inside.mean() > 0.99, (index, box)
             checked += 1
     assert checked >= 6
+
+
+def _pixels_in_box(pixels: np.ndarray, rgb, box: list[int]):
+    """The pixels of colour `rgb` (within the scan's +-8 jitter), `box` (0-1000) in pixels, and which of them lie
+    in it (3 px of give)."""
+    h, w = pixels.shape[:2]
+    ys, xs = np.nonzero(np.abs(pixels - np.array(rgb)).max(axis=2) <= 10)
+    assert len(xs) > 50
+    x1, y1, x2, y2 = (c / 1000 * s for c, s in zip(box, (w, h, w, h), strict=True))
+    return xs, ys, (x1, y1, x2, y2), (xs >= x1 - 3) & (xs <= x2 + 3) & (ys >= y1 - 3) & (ys <= y2 + 3)
+
+
+def _box_answers(drawn):
+    """Each box answer of `drawn`: the object it names and its bbox_2d."""
+    for question, answer in drawn.qas:
+        if "bbox_2d" in question:
+            (found,) = json.loads(answer)
+            yield next(o for o in drawn.scene.objects
+                       if found["label"] == f"{o.color} {SILHOUETTES['bev'][o.kind]}"), found["bbox_2d"]
