@@ -32,7 +32,7 @@ from PIL import Image
 
 from vreason.reasoning.grounding import box_prompt
 from vreason.shapes_palette import PALETTE
-from vreason.spatial.scenes import POINTS_PER_M2, SILHOUETTES, SyntheticScene, make_scene
+from vreason.spatial.scenes import GROUND_RGB, POINTS_PER_M2, SILHOUETTES, SyntheticScene, make_scene
 from vreason.spatial.views import DEFAULT_SIZE, View, prepared_for_views, render_views
 
 SEED_BASE = 10_000_000
@@ -73,7 +73,7 @@ def scan_scene(seed: int, index: int, size: int = DEFAULT_SIZE) -> BevScene:
     for attempt in range(ATTEMPTS):
         painted = rng.random() < 0.75
         light = rng.randint(222, 248)
-        ground = tuple(min(255, light + rng.randint(-8, 8)) for _ in range(3)) if painted else None
+        ground = tuple(min(255, light + rng.randint(-8, 8)) for _ in range(3)) if painted else GROUND_RGB
         angle, reach, height = rng.uniform(0, 2 * math.pi), rng.uniform(1.6, 2.6), rng.uniform(1.0, 2.6)
         occluded = rng.random() < 2 / 3
         density = POINTS_PER_M2 * rng.uniform(0.3, 1.0)
@@ -84,8 +84,7 @@ def scan_scene(seed: int, index: int, size: int = DEFAULT_SIZE) -> BevScene:
         scene = make_scene(
             SCAN_SEED_BASE + seed * 100_000 + index * ATTEMPTS + attempt, count=rng.choice(COUNTS), occlusion=occluded,
             density=density, sensor=(reach * math.cos(angle), reach * math.sin(angle), height), sensor_pixels=pixels,
-            shade=(lambda name: shade(rng, name, PALETTE)) if painted else None,
-            **({"ground_rgb": ground} if ground else {}),
+            shade=(lambda name: shade(rng, name, PALETTE)) if painted else None, ground_rgb=ground,
         )
         if all(o.points >= HIDDEN_SHARE * o.box.size[0] * o.box.size[1] * density for o in scene.objects):
             break
