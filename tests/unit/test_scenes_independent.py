@@ -41,6 +41,11 @@ def test_every_point_lies_on_the_floor_or_in_an_object(seed):
         assert mine.sum() > 200, obj.name  # the overhead sensor sees every object
         in_object |= mine
     assert (on_floor | in_object).all()
+    # each point's recorded owner is the object it lies in (or the floor)
+    for i, obj in enumerate(scan.objects):
+        assert _inside(points[scan.owner == i], obj.box, margin).all(), obj.name
+        assert obj.points == int((scan.owner == i).sum())
+    assert on_floor[scan.owner == -1].all()
     assert abs(points[:, :2]).max() <= scan.extent / 2 + margin  # nothing beyond the floor
 
 

@@ -37,7 +37,7 @@ def make_scan(seed: int, *, single_sensor: bool = False, count: int | None = Non
     half = float(rng.uniform(1.7, 2.3)) if count > 1 else float(rng.uniform(1.2, 1.5))
     objects = _place(rng, count, half)
     sensors = _sensors(rng, half, single_sensor)
-    points, colors = [], []
+    points, colors, owners = [], [], []
     floor_rgb = np.array([rng.integers(222, 246) for _ in range(3)], dtype=np.float64)
     palette = np.array([_shade(rng, o.color) for o in objects] + [floor_rgb])  # the floor last
     for eye, fov in sensors:
@@ -47,11 +47,15 @@ def make_scan(seed: int, *, single_sensor: bool = False, count: int | None = Non
         t = t[keep] + rng.normal(0, RANGE_NOISE, int(keep.sum()))
         points.append(origins[keep] + dirs[keep] * t[:, None])
         which = hit[keep]
+        owners.append(which)
         rgb = palette[np.where(which < 0, len(objects), which)]
         colors.append(rgb + rng.integers(-5, 6, size=(len(which), 1)))
     cloud = checked_cloud(np.concatenate(points), np.clip(np.concatenate(colors), 0, 255).astype(np.uint8),
                           source=f"scan-{seed}")
-    return SyntheticScene(cloud, objects, extent=2 * half)
+    owner = np.concatenate(owners)
+    for i, obj in enumerate(objects):
+        obj.points = int((owner == i).sum())
+    return SyntheticScene(cloud, objects, extent=2 * half, owner=owner)
 
 
 def _place(rng: np.random.Generator, count: int, half: float) -> list[SceneObject]:

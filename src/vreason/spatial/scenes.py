@@ -48,6 +48,7 @@ class SyntheticScene:
     objects: list[SceneObject] = field(default_factory=list)
     extent: float = 4.0  # the ground is [-extent/2, extent/2]^2
     density: float | None = None  # make_scene's points per square metre of surface, before occlusion
+    owner: np.ndarray | None = None  # per point of `cloud`: the index of its object in `objects`, -1 the ground
 
 
 def make_scene(
@@ -108,7 +109,7 @@ def make_scene(
         points, colors, owner = points[keep], colors[keep], owner[keep]
     for i, count_on in enumerate(np.bincount(owner + 1, minlength=len(objects) + 1)[1:]):
         objects[i].points = int(count_on)
-    return SyntheticScene(checked_cloud(points, colors, source=f"scene-{seed}"), objects, extent, density)
+    return SyntheticScene(checked_cloud(points, colors, source=f"scene-{seed}"), objects, extent, density, owner)
 
 
 def _grown(box: Box3D, margin: float) -> Box3D:

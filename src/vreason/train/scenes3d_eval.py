@@ -10,15 +10,24 @@ there?"; "what color is the {circle|rectangle}?" for every object whose silhouet
 shape" when it is alone); and every object whose colour and silhouette are its own is grounded as `vreason
 ground3d` grounds it (`locate_3d`, the lifted boxes): found when one box has 3D IoU (with yaw) >= 0.25 with it.
 Bars (issue 25): colour >= 0.90, count >= 0.85, boxes >= 0.80 of targets. Greedy decoding.
+
+Each row also says whether the view shows what it asks about ("in_sight"): an object is in sight when its
+pixels on the bird's-eye view cover at least IN_SIGHT of its footprint (a one-sensor scan can hide an object
+behind another, or show a pyramid as the one face towards the sensor); a count row when every object is. The
+bars are on all rows; the in-sight rows are a diagnostic (benchmarks/pointcloud_demo_eval.py prints them).
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from vreason.spatial.boxes3d import centre_distance, iou_3d, iou_axis_aligned
 from vreason.spatial.questions import ask_3d, locate_3d, view_target
 from vreason.spatial.scenes import SILHOUETTES, SyntheticScene, make_scene
+from vreason.spatial.views import prepared_for_views, render_views
 
 if TYPE_CHECKING:
     from vreason.api import VReason
@@ -26,6 +35,7 @@ if TYPE_CHECKING:
 GENERATORS = ("scenes", "independent")
 FIRST_SEED = 5000
 BAR = {"color": 0.90, "count": 0.85, "box3d": 0.80}
+IN_SIGHT = 0.5  # share of an object's footprint its pixels must cover on the bird's-eye view
 
 
 def scene_for(generator: str, seed: int) -> SyntheticScene:
@@ -46,17 +56,37 @@ def evaluate_scenes(vr: VReason, scenes: int, generator: str = "scenes", first_s
         scene = scene_for(generator, seed)
         base = {"seed": seed, "occlusion": seed % 2 == 1}
         seen = [SILHOUETTES["bev"][o.kind] for o in scene.objects]
+        shown = in_sight(scene)
         said = _ask(vr, scene, "how many shapes are there?")
         rows.append({**base, "kind": "count", "expected": str(len(scene.objects)), "answer": said,
-                     "ok": said == str(len(scene.objects))})
+                     "ok": said == str(len(scene.objects)), "in_sight": all(shown)})
         names = [f"{o.color} {s}" for o, s in zip(scene.objects, seen, strict=True)]
-        for obj, shape, name in zip(scene.objects, seen, names, strict=True):
+        for obj, shape, name, visible in zip(scene.objects, seen, names, shown, strict=True):
             if seen.count(shape) == 1:  # the question names the shape: it must be the only one
                 said = _ask(vr, scene, "what color is the shape?" if len(seen) == 1 else f"what color is the {shape}?")
-                rows.append({**base, "kind": "color", "expected": obj.color, "answer": said, "ok": said == obj.color})
+                rows.append({**base, "kind": "color", "expected": obj.color, "answer": said, "ok": said == obj.color,
+                             "in_sight": visible})
             if names.count(name) == 1:
-                rows.append({**base, **_box_row(vr, scene, obj)})
+                rows.append({**base, **_box_row(vr, scene, obj), "in_sight": visible})
     return rows
+
+
+def in_sight(scene: SyntheticScene) -> list[bool]:
+    """Per object: do its pixels on the bird's-eye view (as `ask_3d` renders it) cover IN_SIGHT of its footprint
+    (a disc for spheres and cylinders, its length x width otherwise)? Needs the scene's per-point `owner`."""
+    if scene.owner is None:
+        raise ValueError("in_sight needs a scene whose generator records each point's object (owner)")
+    cloud, kept = prepared_for_views(scene.cloud)
+    (view,) = render_views(cloud, ("bev",))
+    owner = scene.owner if kept is None else scene.owner[kept]
+    shown = view.index[view.index >= 0]
+    pixels = np.bincount(owner[shown] + 1, minlength=len(scene.objects) + 1)[1:]
+    out = []
+    for obj, covered in zip(scene.objects, pixels, strict=True):
+        length, width, _ = obj.box.size
+        footprint = length * width * (math.pi / 4 if obj.kind in ("sphere", "cylinder") else 1.0)
+        out.append(bool(covered >= IN_SIGHT * footprint * view.camera.fx * view.camera.fy))
+    return out
 
 
 def _ask(vr: VReason, scene: SyntheticScene, question: str) -> str:
