@@ -38,10 +38,10 @@ def test_the_held_out_scenes_are_drawn_as_before():
 def test_each_object_counts_the_points_it_keeps():
     for occlusion in (False, True):
         scene = make_scene(31, count=4, occlusion=occlusion)
-        for obj in scene.objects:
+        for obj, kept in zip(scene.objects, scene.object_points(), strict=True):
             on = int(_owned(scene, obj).sum())
-            assert obj.points > 100
-            assert on == obj.points, (occlusion, obj.name, on, obj.points)
+            assert kept > 100
+            assert on == kept, (occlusion, obj.name, on, kept)
 
 
 def test_shades_and_floor_paint_the_same_objects_otherwise():
@@ -87,7 +87,7 @@ def test_shadows_fall_away_from_the_sensor():
     assert towards["east"][0] < -0.2 < 0.2 < towards["west"][0], towards
     # a low sensor leaves more of the floor in shadow than the high one
     assert len(_shadows(west, whole)) > len(_shadows(corner, whole))
-    assert sum(o.points for o in west.objects) < sum(o.points for o in whole.objects)
+    assert west.object_points().sum() < whole.object_points().sum()
 
 
 def test_coarse_sensor_pixels_do_not_let_the_floor_show_through_objects():

@@ -52,10 +52,7 @@ def make_scan(seed: int, *, single_sensor: bool = False, count: int | None = Non
         colors.append(rgb + rng.integers(-5, 6, size=(len(which), 1)))
     cloud = checked_cloud(np.concatenate(points), np.clip(np.concatenate(colors), 0, 255).astype(np.uint8),
                           source=f"scan-{seed}")
-    owner = np.concatenate(owners)
-    for i, obj in enumerate(objects):
-        obj.points = int((owner == i).sum())
-    return SyntheticScene(cloud, objects, extent=2 * half, owner=owner)
+    return SyntheticScene(cloud, objects, extent=2 * half, owner=np.concatenate(owners))
 
 
 def _place(rng: np.random.Generator, count: int, half: float) -> list[SceneObject]:

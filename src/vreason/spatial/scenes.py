@@ -34,7 +34,6 @@ class SceneObject:
     kind: str  # one of KINDS
     color: str  # a PALETTE name
     box: Box3D  # ground truth: centre, size, yaw
-    points: int = 0  # how many of the scene's points lie on it (after any occlusion)
     rgb: tuple[int, int, int] | None = None  # the colour it is painted (its points stray +-8 a channel from it)
 
     @property
@@ -49,6 +48,12 @@ class SyntheticScene:
     extent: float = 4.0  # the ground is [-extent/2, extent/2]^2
     density: float | None = None  # make_scene's points per square metre of surface, before occlusion
     owner: np.ndarray | None = None  # per point of `cloud`: the index of its object in `objects`, -1 the ground
+
+    def object_points(self) -> np.ndarray:
+        """How many of `cloud`'s points lie on each object (after any occlusion), counted from `owner`."""
+        if self.owner is None:
+            raise ValueError("this scene's generator did not record each point's object (owner)")
+        return np.bincount(self.owner + 1, minlength=len(self.objects) + 1)[1:]
 
 
 def make_scene(
@@ -107,8 +112,6 @@ def make_scene(
         eye = np.array((2.0, -2.0, 2.5) if sensor is None else sensor, dtype=np.float64) * extent / 2
         keep = _visible_from(points, eye, sensor_pixels)
         points, colors, owner = points[keep], colors[keep], owner[keep]
-    for i, count_on in enumerate(np.bincount(owner + 1, minlength=len(objects) + 1)[1:]):
-        objects[i].points = int(count_on)
     return SyntheticScene(checked_cloud(points, colors, source=f"scene-{seed}"), objects, extent, density, owner)
 
 

@@ -86,7 +86,8 @@ def scan_scene(seed: int, index: int, size: int = DEFAULT_SIZE) -> BevScene:
             density=density, sensor=(reach * math.cos(angle), reach * math.sin(angle), height), sensor_pixels=pixels,
             shade=(lambda name: shade(rng, name, PALETTE)) if painted else None, ground_rgb=ground,
         )
-        if all(o.points >= HIDDEN_SHARE * o.box.size[0] * o.box.size[1] * density for o in scene.objects):
+        kept = zip(scene.objects, scene.object_points(), strict=True)
+        if all(n >= HIDDEN_SHARE * o.box.size[0] * o.box.size[1] * density for o, n in kept):
             break
     else:
         raise RuntimeError(f"scan_scene({seed}, {index}): every one of {ATTEMPTS} scenes hid an object")
