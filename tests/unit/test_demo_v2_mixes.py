@@ -110,6 +110,27 @@ def test_the_scans_mix_draws_scan_views(folder: Path):
     assert pixels != bev_scene(14, 1).image.convert("RGB").tobytes()
 
 
+def test_the_rehearsed_clip_mix_keeps_views_apart_from_other_pictures(folder: Path, monkeypatch: pytest.MonkeyPatch):
+    """Clips after the 3D mixes: its rehearsal holds the views they drew, counted apart from other pictures."""
+    with pytest.raises(ValueError, match="samples mix 'scans3d-more-plain'"):
+        V2Config(follow_ups=(FollowUp("changes", 1, 1e-4), FollowUp("clips", 1, 1e-4),
+                             FollowUp("clips-rehearsed", 1, 1e-4)))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "clips-rehearsed",
+                        Mix("", 0, ("clips", "scans3d"), {"clip": 2, "view": 2, "other": 1}))
+    write_mix(folder, "changes", seed=7)
+    write_mix(folder, "clips", seed=8)
+    write_mix(folder, "scans3d", seed=14)
+    path = write_mix(folder, "clips-rehearsed", seed=15)
+    groups = _groups(path)
+    assert len([m for m in groups if m.endswith(".mp4")]) == 2
+    assert sorted(m for m in groups if m.startswith("mixes/scans3d/")) == [
+        "mixes/scans3d/media/v000_0000.png", "mixes/scans3d/media/v000_0001.png"]
+    others = [m for m in groups if not m.endswith(".mp4") and not m.startswith("mixes/scans3d/")]
+    assert len(others) == 1
+    assert not others[0].startswith("mixes/")
+    assert len(read_jsonl(path).examples) == sum(groups.values())
+
+
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
     its questions would be paired with the rewritten pictures of the same names."""
