@@ -157,6 +157,8 @@ def test_a_second_stage_model_that_has_not_learned_clips_does_not_claim_them():
     summary = copy.deepcopy(_shipped()[0])
     summary["v2"] = {"train_rows": 63376, "runs": [], "follow_ups": [],
                      "config": {"varied_scenes": "3000", "plain_scenes": "1000", "clips": "1500", "batch_size": "32"}}
+    for family in ("appear", "disappear", "count"):
+        summary["metrics"][f"clip_{family}"] = {"count": 100, "exact_match": 0.12}
     summary["metrics"]["clip_move"] = {"count": 100, "exact_match": 0.04}
     summary["metrics"].pop("varied/describe", None)
     card = model_card(summary)
@@ -165,6 +167,9 @@ def test_a_second_stage_model_that_has_not_learned_clips_does_not_claim_them():
     summary["metrics"]["varied/describe"] = {"count": 200, "exact_match": 0.015}
     assert 'nor open questions ("describe the image")' in model_card(summary)
     assert "short clips where such shapes appear" not in card
+    summary["metrics"]["clip_appear"] = {"count": 100, "exact_match": 0.56}
+    assert "clips well yet (their table: appear about half right, which way a shape moves 4%)" in model_card(
+        summary)
     summary["metrics"]["clip_move"]["exact_match"] = 0.93
     assert "short clips where such shapes appear" in model_card(summary)
 

@@ -323,6 +323,17 @@ def _open_words(summary: dict) -> str:
     return ", nor open questions (\"describe the image\")" if describe and describe["exact_match"] < 0.5 else ""
 
 
+def _clip_words(summary: dict) -> str:
+    """How far short of clips it is: under half right everywhere, or half right on some families but not move."""
+    metrics = summary.get("metrics", {})
+    half = [name.removeprefix("clip_") for name in ("clip_appear", "clip_disappear", "clip_count")
+            if metrics.get(name, {}).get("exact_match", 0) >= 0.5]
+    if not half:
+        return "yet (their table: under half right)"
+    move = metrics.get("clip_move", {}).get("exact_match", 0)
+    return f"well yet (their table: {', '.join(half)} about half right, which way a shape moves {move:.0%})"
+
+
 def _clips_learned(summary: dict) -> bool:
     """Whether the model moves a shape the right way in half the held-out clips or more (unmeasured: assumed)."""
     move = summary.get("metrics", {}).get("clip_move")
@@ -347,7 +358,7 @@ def _world_line(summary: dict) -> str:
     if summary.get("v2"):  # second-stage data without the runs that teach clips (follow-ups alone)
         return ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light\n"
                 "  backgrounds; the tables above say how well it knows it, family by family. It does not understand\n"
-                f"  clips yet (their table: under half right){_open_words(summary)}. Anything else (photos,\n"
+                f"  clips {_clip_words(summary)}{_open_words(summary)}. Anything else (photos,\n"
                 "  documents, questions outside these families) gets a confident but meaningless answer. Use a real\n"
                 "  Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
     return ("Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it knows\n"

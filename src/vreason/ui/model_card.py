@@ -55,7 +55,8 @@ def quality_table(card: str) -> dict[str, tuple[int, float | None, float | None]
 def demo_banner(card: str | None) -> str:
     """What the page says above the tabs when the built-in demo model answers. A clip or describe row is quoted
     only once the model has learned that family (half or more right); until it moves a shape right half the
-    time, the banner says it does not understand clips."""
+    time, the banner says it does not understand clips (or, with some clip family learned, that it does not yet
+    tell which way a shape moves)."""
     rows = quality_table(card or "")
     clips = _learned(rows, "clip_move")
     # a model with a second stage was trained on its varied pictures too (anti-aliased, outlined, rotated); every
@@ -78,7 +79,9 @@ def demo_banner(card: str | None) -> str:
     if measured:
         lead += " On held-out questions (its model card): " + ", ".join(measured) + "."
     if "clip_move" in rows and not clips:
-        lead += " It does not understand clips yet."
+        partly = any(_learned(rows, name) for name in rows if name.startswith("clip_"))
+        lead += (f" It does not yet tell which way a shape moves in a clip ({_percent(rows['clip_move'][1] or 0)})."
+                 if partly else " It does not understand clips yet.")
     other = "Photos, documents and open questions"  # "describe" is one narrow open question, not open questions
     return (lead + f" {other} get confident but meaningless answers. Start the UI "
             "with `--model Qwen/Qwen3-VL-8B-Instruct` (or a local checkpoint) for real images.")
