@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PART = (ROOT / "examples" / "shapes.png").read_bytes()
 PART_URI = "data:image/png;base64," + base64.b64encode(PART).decode()
-SECRET = "part #17 is a red hexagon with a crack at the top-left"
+# words outside the demo model's world of shapes, so that its own answers cannot contain them by chance
+SECRET = "part #17 is a red bracket with a crack at the top-left"
 ROUTES = [
     ("GET", "/items"),
     ("POST", "/items"),
@@ -83,7 +84,7 @@ def _unchanged(served: Served, ana: dict) -> None:
 
 def _leaks(served: Served, ana: dict, text: str) -> bool:
     """Does `text` (an answer bob got) hold anything of ana's: her words, ids or picture hash?"""
-    needles = ["hexagon", "crack", "patient", ana["picture"]["image_sha256"]]
+    needles = ["bracket", "crack", "patient", ana["picture"]["image_sha256"]]
     return any(n in text for n in needles) or any(f'"{i}"' in text or f"[{i}]" in text for i in ana["ids"])
 
 
@@ -138,7 +139,7 @@ def test_deleting_and_forgetting_never_touch_her_items(served, ana):
     for item_id in ana["ids"]:
         assert served.delete("bob", f"/items/{item_id}").status_code == 404
     assert served.post("bob", "/forget", json={"ids": ana["ids"]}).json() == {"forgotten": 0}
-    assert served.post("bob", "/forget", json={"query": "part #17 hexagon patient"}).json() == {"forgotten": 0}
+    assert served.post("bob", "/forget", json={"query": "part #17 bracket patient"}).json() == {"forgotten": 0}
     served.post("bob", "/items", json={"text": "bob's own note"}).raise_for_status()
     assert served.post("bob", "/forget", json={"everything": True}).json() == {"forgotten": 1}
     forgot = chat(served, "bob", "Forget everything", {"write": True})
