@@ -131,6 +131,36 @@ def test_the_rehearsed_clip_mix_keeps_views_apart_from_other_pictures(folder: Pa
     assert len(read_jsonl(path).examples) == sum(groups.values())
 
 
+def test_the_moves_mix_draws_moving_and_appearing_clips_beside_the_rehearsed_mix(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    """Motion and counting in front (three new clips in five move, two show 1-3 shapes appearing), the rehearsed
+    mix's clips, views and pictures behind them."""
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "clips-rehearsed",
+                        Mix("", 0, ("clips", "scans3d"), {"clip": 2, "view": 2, "other": 1}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "moves",
+                        Mix("move-clips", 5, ("clips-rehearsed",), {"clip": 1, "view": 1, "other": 1}))
+    for name, seed in (("changes", 7), ("clips", 8), ("scans3d", 14), ("clips-rehearsed", 15)):
+        write_mix(folder, name, seed=seed)
+    rehearsed = _groups(demo_v2_mixes.mix_path(folder, "clips-rehearsed"))
+    path = write_mix(folder, "moves", seed=16)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    drawn = [r for r in rows if r.get("video", "").startswith("mixes/moves/")]
+    assert sorted({r["video"] for r in drawn}) == [f"mixes/moves/media/c{i:06d}.mp4" for i in range(5)]
+    moving = {r["video"] for r in drawn if r["question"].lower().startswith("which direction")}
+    counted = {r["video"] for r in drawn if r["question"].lower() == "how many shapes appear in the video?"}
+    assert moving == {f"mixes/moves/media/c{i:06d}.mp4" for i in (0, 2, 4)}
+    assert {f"mixes/moves/media/c{i:06d}.mp4" for i in (1, 3)} <= counted
+    assert all(int(r["answer"]) >= 1 for r in drawn if r["video"] in ("mixes/moves/media/c000001.mp4",
+                                                                       "mixes/moves/media/c000003.mp4")
+               and r["question"].lower() == "how many shapes appear in the video?")
+    sampled = [m for m in _groups(path) if not m.startswith("mixes/moves/")]
+    assert len(sampled) == 3
+    assert set(sampled) <= set(rehearsed)
+    assert sum(m.endswith(".mp4") for m in sampled) == 1
+    assert sum(m.startswith("mixes/scans3d/") for m in sampled) == 1
+    assert len(read_jsonl(path).examples) == len(rows)  # every path resolves
+
+
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
     its questions would be paired with the rewritten pictures of the same names."""

@@ -34,6 +34,9 @@ sample of the second stage's media groups (a picture or clip with all its questi
                           picture groups of "clips" and "scans3d-more-plain": clips after the 3D mixes without
                           unlearning them (the "changes" and "clips" runs after the 3D mixes took the held-out 3D
                           count 0.90 -> 0.81: their rehearsal held no view)
+    MIXES["moves"]        3,000 new clips, three in five where one shape moves and two in five where 1-3 shapes
+                          appear (the families furthest from their bars after "clips-rehearsed": move 0.32,
+                          count 0.59), with 4,500 groups of "clips-rehearsed" (clips, views and pictures)
 
 `write_mix` writes mix `name` into `folder` (beside all_train.jsonl, paths relative to it) and returns the
 file; new media go to `folder/mixes/<name>/`. A mix is drawn from all_train.jsonl and the varied format of its
@@ -53,8 +56,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Mix:
-    # what is drawn for the run: "change-clips", "count-weighted", "count", "plain-count-weighted", "bev-scenes",
-    # "bev-scans" or "" (nothing)
+    # what is drawn for the run: "change-clips", "move-clips", "count-weighted", "count", "plain-count-weighted",
+    # "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -77,6 +80,7 @@ MIXES = {
     "scans3d-more-plain": Mix("plain-count-weighted", 3000, ("scans3d-more",), {"any": 4000}),
     "clips-rehearsed": Mix("", 0, ("clips", "scans3d-more-plain"),
                            {"clip": 3500, "view": 2000, "other": 1200, "varied": 800}),
+    "moves": Mix("move-clips", 3000, ("clips-rehearsed",), {"clip": 1500, "view": 1500, "other": 1000, "varied": 500}),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -96,8 +100,12 @@ MIX_WORDS = {
                           "previous mix",
     "clips-rehearsed": "3,500 clips of the clips mix, with 2,000 bird's-eye views and 2,000 pictures of the clips "
                        "and last 3D mixes",
+    "moves": "3,000 new clips where one shape moves (3 in 5) or 1-3 shapes appear, with 4,500 clips, views and "
+             "pictures of the previous mix",
 }
 BLOCK = 250  # scenes drawn per worker job
+# a clip mix's events, cycled over its new clips (shapes_clips.ClipWorld.clip's names)
+CLIP_EVENTS = {"change-clips": ("appear1", "disappear"), "move-clips": ("move", "appear", "move", "appear", "move")}
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
@@ -218,8 +226,8 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
     if not mix.new:
         return []
     (mix_folder(folder, name) / "media").mkdir(parents=True, exist_ok=True)
-    if mix.new == "change-clips":
-        jobs = [(folder, name, seed, index) for index in range(mix.new_items)]
+    if mix.new in CLIP_EVENTS:
+        jobs = [(folder, name, seed, index, CLIP_EVENTS[mix.new]) for index in range(mix.new_items)]
         work = _change_clip
     else:
         jobs = [(folder, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
@@ -236,8 +244,8 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
 def _change_clip(job) -> list[dict]:
     from vreason.train.shapes_clips import TRAIN, ClipWorld, clip_rows, encode
 
-    folder, name, seed, index = job
-    clip = ClipWorld(seed, TRAIN).clip(index, ("appear1", "disappear")[index % 2])
+    folder, name, seed, index, events = job
+    clip = ClipWorld(seed, TRAIN).clip(index, events[index % len(events)])
     path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
     encode(clip, folder / path)
     return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"))
