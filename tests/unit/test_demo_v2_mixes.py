@@ -161,6 +161,25 @@ def test_the_moves_mix_draws_moving_and_appearing_clips_beside_the_rehearsed_mix
     assert len(read_jsonl(path).examples) == len(rows)  # every path resolves
 
 
+def test_the_moves_where_mix_asks_its_new_clips_where_the_mover_starts_and_ends_and_no_other_mix_does(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "moves", Mix("move-clips", 3, ("changes",), {"clip": 1}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "moves-where", Mix("move-where-clips", 5, ("moves",), {"clip": 2}))
+    write_mix(folder, "changes", seed=7)
+    write_mix(folder, "moves", seed=8)
+    rows = [json.loads(line) for line in write_mix(folder, "moves-where", seed=9).read_text().splitlines()]
+    where = {r["video"] for r in rows if r["question"].lower().startswith("where is the") and "video" in r}
+    assert where == {f"mixes/moves-where/media/c{i:06d}.mp4" for i in (0, 2, 4)}  # the clips where a shape moves
+    movers = {r["video"]: r["answer"] for r in rows if r["question"].lower() == "which shape moves?"}
+    for r in rows:
+        if r["video"] in where and r["question"].lower().startswith("which direction does the"):
+            assert movers[r["video"]] in r["question"]
+    earlier = [json.loads(line) for name in ("changes", "moves")
+               for line in demo_v2_mixes.mix_path(folder, name).read_text().splitlines()]
+    assert not [r for r in earlier if "of the video?" in r["question"] and r["question"].lower().startswith("where")
+                or r["question"].lower() == "which shape moves?"]
+
+
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
     its questions would be paired with the rewritten pictures of the same names."""

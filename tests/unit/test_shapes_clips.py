@@ -155,6 +155,37 @@ def test_moves_are_clear_and_in_the_stated_direction(tmp_path, media):
         assert moved >= 0.3 * span
 
 
+def test_where_questions_name_the_mover_and_the_third_of_the_frame_it_starts_and_ends_in(tmp_path, media):
+    """Read back from the decoded first and last frames the model takes: the moving shape's colour centroid lies
+    in the named third across and down (centre: the middle one of each)."""
+    places = set()
+    for index in range(6):
+        clip = sc.ClipWorld(21).clip(index, "move")
+        path = tmp_path / f"w{index}.mp4"
+        sc.encode(clip, path)
+        video = media.load_video(VideoPart(str(path)))
+        answers = {kind: answer for kind, _, answer in sc.where_qas(clip)}
+        mover = next(t for t in clip.tracks if t.start != t.end)
+        assert answers["clip_moves"] == mover.name
+        for kind, frame in (("clip_where_start", video.frames[0]), ("clip_where_end", video.frames[-1])):
+            x, y = _centroid(frame, mover.color)
+            words = answers[kind].split()
+            across = 0 if "left" in words else 2 if "right" in words else 1
+            down = 0 if "top" in words else 2 if "bottom" in words else 1
+            # the centroid's third (a pixel either side of a line: H.264 blurs the edges)
+            assert across - 0.01 <= 3 * x / clip.width <= across + 1.01, (kind, answers)
+            assert down - 0.01 <= 3 * y / clip.height <= down + 1.01, (kind, answers)
+            places.add(answers[kind])
+        assert answers["clip_where_start"] != answers["clip_where_end"]  # a move of >= 35% crosses a third
+    assert len(places) >= 4
+    still = sc.ClipWorld(21).clip(0, "appear1")
+    assert sc.where_qas(still) == []  # nothing moves: nothing to ask
+    rows = sc.clip_rows(clip, "c.mp4", random.Random(0), where=True)
+    assert [r["question"].lower() for r in rows[-3:]] == [sc.WHERE[0], *(q.format(mover.name) for q in sc.WHERE[1:])]
+    assert len(sc.clip_rows(clip, "c.mp4", random.Random(0))) == len(rows) - 3  # only where asked for
+    assert not {kind for kind, _, _ in sc.where_qas(clip)} & set(ce.EVAL_KINDS)
+
+
 def test_the_example_clip(media):
     assert EXAMPLE.stat().st_size < 100_000
     video = media.load_video(VideoPart(str(EXAMPLE)))
