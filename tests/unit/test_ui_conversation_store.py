@@ -150,8 +150,8 @@ def test_the_demo_banner_says_clips_are_not_learned_while_they_are_not():
     assert "trained only on shapes in ten colours." in demo_banner(second)  # the varied pictures: not only flat
     assert "It does not understand clips yet." in banner
     assert "which way a shape moves" not in banner
-    partly = demo_banner(card + "\n| clip_appear | 50 | 0.560 | - | x |")
-    assert "what appears in a clip 56%" in partly
+    partly = demo_banner(card + "\n| clip_appear | 50 | 0.560 | - | x |\n| clip_count | 100 | 0.910 | - | x |")
+    assert "what appears in a clip 56%, how many shapes appear in a clip 91%." in partly
     assert "It does not yet tell which way a shape moves in a clip (0%)." in partly
     assert "It does not understand clips yet." not in partly
     assert "describing a picture" not in banner

@@ -6,6 +6,8 @@ one owner of what the product says about the built-in model's quality.
 
 from __future__ import annotations
 
+import textwrap
+
 from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_SIZES
 
 
@@ -324,14 +326,15 @@ def _open_words(summary: dict) -> str:
 
 
 def _clip_words(summary: dict) -> str:
-    """How far short of clips it is: under half right everywhere, or half right on some families but not move."""
+    """How far short of clips it is: under half right everywhere, or each family's share right where some are
+    half right or more (one may pass its bar while which way a shape moves is still under half)."""
     metrics = summary.get("metrics", {})
-    half = [name.removeprefix("clip_") for name in ("clip_appear", "clip_disappear", "clip_count")
-            if metrics.get(name, {}).get("exact_match", 0) >= 0.5]
-    if not half:
+    names = (("clip_appear", "what appears"), ("clip_disappear", "what disappears"),
+             ("clip_count", "how many appear"), ("clip_move", "which way a shape moves"))
+    if not any(metrics.get(name, {}).get("exact_match", 0) >= 0.5 for name, _ in names[:3]):
         return "yet (their table: under half right)"
-    move = metrics.get("clip_move", {}).get("exact_match", 0)
-    return f"well yet (their table: {', '.join(half)} about half right, which way a shape moves {move:.0%})"
+    shares = [f"{words} {metrics[name]['exact_match']:.0%}" for name, words in names if name in metrics]
+    return f"well yet (their table: {', '.join(shares)})"
 
 
 def _clips_learned(summary: dict) -> bool:
@@ -356,11 +359,13 @@ def _world_line(summary: dict) -> str:
                 "  families) gets a confident but meaningless answer. Use a real Qwen3-VL checkpoint for real work:\n"
                 "  `--model Qwen/Qwen3-VL-8B-Instruct`.")
     if summary.get("v2"):  # second-stage data without the runs that teach clips (follow-ups alone)
-        return ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light\n"
-                "  backgrounds; the tables above say how well it knows it, family by family. It does not understand\n"
-                f"  clips {_clip_words(summary)}{_open_words(summary)}. Anything else (photos,\n"
-                "  documents, questions outside these families) gets a confident but meaningless answer. Use a real\n"
-                "  Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
+        text = ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light "
+                "backgrounds; the tables above say how well it knows it, family by family. It does not understand "
+                f"clips {_clip_words(summary)}{_open_words(summary)}. Anything else (photos, documents, questions "
+                "outside these families) gets a confident but meaningless answer. Use a real Qwen3-VL checkpoint "
+                "for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
+        # wrapped as the bullet it starts ("- "), its clip shares of any length
+        return textwrap.fill(text, 102, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)[2:]
     return ("Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it knows\n"
             "  it. Anything else (photos, documents, open questions) gets a confident but meaningless answer. Use a\n"
             "  real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")

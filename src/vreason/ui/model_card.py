@@ -23,7 +23,8 @@ BANNER_ROWS = (("easy_vqa", "easy-VQA test questions"), ("color", "colours"), ("
                ("independent/count", "counting on pictures drawn another way"),
                ("independent/grounding", "boxes on pictures drawn another way"),
                ("varied/describe", "describing a picture"), ("clip_appear", "what appears in a clip"),
-               ("clip_move", "which way a shape moves"), ("clip_when", "when (within a second)"))
+               ("clip_count", "how many shapes appear in a clip"), ("clip_move", "which way a shape moves"),
+               ("clip_when", "when (within a second)"))
 _ROW = re.compile(r"^\|\s*([\w/-]+)\s*\|\s*(\d+)\s*\|\s*([\d.]+|-)\s*\|\s*([\d.]+|-)\s*\|")
 
 
