@@ -262,3 +262,13 @@ def test_a_reused_work_folder_whose_second_stage_data_has_other_sizes_is_refused
     with pytest.raises(ValueError, match=r"second-stage data of other sizes .*'varied_scenes': 30.*use another --work"):
         build(RecipeConfig(out=tmp_path / "out", work=tmp_path / "work", evaluate=False, reuse=True, v2=v2,
                            from_model=tmp_path / "model"))
+
+
+def test_every_mix_is_described_and_samples_only_mixes_written_before_it():
+    names = list(demo_v2_mixes.MIXES)
+    for k, (name, mix) in enumerate(demo_v2_mixes.MIXES.items()):
+        assert demo_v2_mixes.MIX_WORDS.get(name), f"{name} has no words for the model card"
+        for source in mix.sources:  # a follow-up run writes its mix from files that exist by then
+            assert source == "all" or source in names[:k], f"{name} samples {source}, not a mix defined before it"
+        if mix.new.endswith("-clips"):
+            assert mix.new in demo_v2_mixes.CLIP_EVENTS

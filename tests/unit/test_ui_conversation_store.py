@@ -156,3 +156,12 @@ def test_the_demo_banner_says_clips_are_not_learned_while_they_are_not():
     assert "It does not understand clips yet." not in partly
     assert "describing a picture" not in banner
     assert "Photos, documents and open questions get confident but meaningless answers" in banner
+
+
+def test_the_demo_banner_quotes_when_by_its_within_a_second_share_and_what_disappears():
+    card = "\n".join(["| clip_move | 100 | 0.710 | - | x |", "| clip_when | 100 | 0.260 | 0.670 | x |",
+                      "| clip_disappear | 100 | 0.610 | - | x |"])
+    banner = demo_banner(card)
+    assert "when (within a second) 67%" in banner  # 26% exact, but the bar is within a second
+    assert "what disappears from a clip 61%" in banner
+    assert "when (within a second)" not in demo_banner(card.replace("0.670", "0.400"))

@@ -351,13 +351,29 @@ def _shades_line(summary: dict) -> str:
             "  keep its name, and a colour halfway between two palette colours may get either.")
 
 
+def _clips_in_part(summary: dict) -> str:
+    """With clips learned (`_clips_learned`): each clip family's share while any is under its bar, else nothing."""
+    metrics = summary.get("metrics", {})
+    rows = (("clip_appear", "exact_match", 0.9, "what appears"), ("clip_disappear", "exact_match", 0.9,
+            "what disappears"), ("clip_count", "exact_match", 0.9, "how many appear"),
+            ("clip_move", "exact_match", 0.9, "which way a shape moves"),
+            ("clip_when", "within_1s", 0.85, "when, within a second"))
+    measured = [(metrics[name][key], bar, words) for name, key, bar, words in rows if key in metrics.get(name, {})]
+    if all(share >= bar for share, bar, _ in measured):
+        return ""
+    return f" It understands clips only in part (their table: {', '.join(f'{w} {s:.0%}' for s, _, w in measured)})."
+
+
 def _world_line(summary: dict) -> str:
     if summary.get("v2") and _clips_learned(summary):
-        return ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light\n"
-                "  backgrounds, and short clips where such shapes appear, disappear or move; the tables above say how\n"
-                "  well it knows it, family by family. Anything else (photos, documents, questions outside these\n"
-                "  families) gets a confident but meaningless answer. Use a real Qwen3-VL checkpoint for real work:\n"
-                "  `--model Qwen/Qwen3-VL-8B-Instruct`.")
+        # open questions said apart: "nor" would follow "only in part" awkwardly
+        open_words = " It does not answer open questions (\"describe the image\") yet." if _open_words(summary) else ""
+        text = ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light "
+                "backgrounds, and short clips where such shapes appear, disappear or move; the tables above say how "
+                f"well it knows it, family by family.{_clips_in_part(summary)}{open_words} Anything else (photos, "
+                "documents, questions outside these families) gets a confident but meaningless answer. Use a real "
+                "Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
+        return textwrap.fill(text, 102, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)[2:]
     if summary.get("v2"):  # second-stage data without the runs that teach clips (follow-ups alone)
         text = ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light "
                 "backgrounds; the tables above say how well it knows it, family by family. It does not understand "
