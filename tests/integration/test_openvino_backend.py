@@ -90,7 +90,9 @@ def test_max_tokens_and_stop_strings(ov):
     assert long.finish_reason == "length"
     assert long.usage.completion_tokens == 5
     full = ov.ask(None, "Count: one two three four five", temperature=0, max_new_tokens=12, ignore_eos=True)
-    assert len(full.text) > 2
+    # the demo model's greedy text here is short ("04" for one build): a stop string of one or two characters
+    # after the first one is enough to show the cut
+    assert len(full.text) >= 2
     stop = full.text[1:3]
     cut = ov.ask(None, "Count: one two three four five", temperature=0, max_new_tokens=12, ignore_eos=True, stop=[stop])
     assert cut.finish_reason == "stop"
