@@ -365,23 +365,21 @@ def _clips_in_part(summary: dict) -> str:
 
 
 def _world_line(summary: dict) -> str:
-    if summary.get("v2") and _clips_learned(summary):
+    if not summary.get("v2"):
+        return ("Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it "
+                "knows\n  it. Anything else (photos, documents, open questions) gets a confident but meaningless "
+                "answer. Use a\n  real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
+    if _clips_learned(summary):
+        clips = ", and short clips where such shapes appear, disappear or move"
         # open questions said apart: "nor" would follow "only in part" awkwardly
-        open_words = " It does not answer open questions (\"describe the image\") yet." if _open_words(summary) else ""
-        text = ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light "
-                "backgrounds, and short clips where such shapes appear, disappear or move; the tables above say how "
-                f"well it knows it, family by family.{_clips_in_part(summary)}{open_words} Anything else (photos, "
-                "documents, questions outside these families) gets a confident but meaningless answer. Use a real "
-                "Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
-        return textwrap.fill(text, 102, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)[2:]
-    if summary.get("v2"):  # second-stage data without the runs that teach clips (follow-ups alone)
-        text = ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light "
-                "backgrounds; the tables above say how well it knows it, family by family. It does not understand "
-                f"clips {_clip_words(summary)}{_open_words(summary)}. Anything else (photos, documents, questions "
-                "outside these families) gets a confident but meaningless answer. Use a real Qwen3-VL checkpoint "
-                "for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
-        # wrapped as the bullet it starts ("- "), its clip shares of any length
-        return textwrap.fill(text, 102, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)[2:]
-    return ("Its world is flat shapes in ten colours on plain backgrounds; the table above says how well it knows\n"
-            "  it. Anything else (photos, documents, open questions) gets a confident but meaningless answer. Use a\n"
-            "  real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
+        limits = _clips_in_part(summary) + (" It does not answer open questions (\"describe the image\") yet."
+                                            if _open_words(summary) else "")
+    else:  # second-stage data without the runs that teach clips (follow-ups alone)
+        clips = ""
+        limits = f" It does not understand clips {_clip_words(summary)}{_open_words(summary)}."
+    text = ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light "
+            f"backgrounds{clips}; the tables above say how well it knows it, family by family.{limits} Anything else "
+            "(photos, documents, questions outside these families) gets a confident but meaningless answer. Use a "
+            "real Qwen3-VL checkpoint for real work: `--model Qwen/Qwen3-VL-8B-Instruct`.")
+    # wrapped as the bullet it starts ("- "), its clip shares of any length
+    return textwrap.fill(text, 102, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)[2:]
