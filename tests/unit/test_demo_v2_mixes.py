@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from vreason.train import demo_v2_mixes
+from vreason.train import shapes_clips as sc
 from vreason.train.dataset import read_jsonl
 from vreason.train.demo_recipe import _follow_ups
 from vreason.train.demo_v2 import V2Config, write_data
@@ -178,6 +179,28 @@ def test_the_moves_where_mix_asks_its_new_clips_where_the_mover_starts_and_ends_
                for line in demo_v2_mixes.mix_path(folder, name).read_text().splitlines()]
     assert not [r for r in earlier if "of the video?" in r["question"] and r["question"].lower().startswith("where")
                 or r["question"].lower() == "which shape moves?"]
+
+
+def test_the_moves_changes_where_mix_puts_still_shapes_beside_every_change(folder: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "moves-changes-where",
+                        Mix("move-change-where-clips", 5, ("changes",), {"clip": 1}))
+    write_mix(folder, "changes", seed=7)
+    rows = [json.loads(line) for line in write_mix(folder, "moves-changes-where", seed=9).read_text().splitlines()]
+    new = [r for r in rows if r.get("video", "").startswith("mixes/moves-changes-where/")]
+    by_clip: dict[str, dict[str, str]] = {}
+    for r in new:
+        by_clip.setdefault(r["video"], {})[r["question"].lower()] = r["answer"]
+    assert len(by_clip) == 5
+    for i, event in enumerate(("move", "appear", "move", "disappear", "move")):
+        asked = by_clip[f"mixes/moves-changes-where/media/c{i:06d}.mp4"]
+        assert ("which shape moves?" in asked) == (event == "move")  # where-questions, as the moves-where mix
+        if event != "move":
+            changed = asked[f"what color is the shape that {event}s?"]
+            start, end = asked[sc.SCAFFOLDS[0]], asked[sc.SCAFFOLDS[1]]
+            # the changing shape on one side only, and a still one on both
+            assert (changed in start) != (changed in end)
+            assert "no shapes" not in (start, end)
 
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):

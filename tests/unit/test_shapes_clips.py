@@ -141,6 +141,25 @@ def test_start_and_end_questions_name_what_the_first_and_last_frames_the_model_t
     assert not {kind for kind, _, _ in sc.scaffold_qas(clip)} & set(ce.EVAL_KINDS)
 
 
+@pytest.mark.parametrize("event", ["appear1+", "disappear+"])
+def test_a_change_beside_still_shapes_always_has_one_or_two_still_ones(event):
+    """Without the "+", a third of appear1/disappear clips show one shape and naming it answers; with it, the
+    answer is the one shape the first (or last) frame lacks and some still shape is on screen throughout."""
+    plain = [sc.ClipWorld(31).clip(i, event[:-1]) for i in range(30)]
+    assert any(len(c.tracks) == 1 for c in plain)
+    for index in range(30):
+        clip = sc.ClipWorld(31).clip(index, event)
+        changing = [t for t in clip.tracks if t.visible(0.0) != t.visible(clip.seconds)]
+        still = [t for t in clip.tracks if t.visible(0.0) and t.visible(clip.seconds) and t.start == t.end]
+        assert len(changing) == 1
+        assert 1 <= len(still) <= 2
+        assert len(clip.tracks) == len(changing) + len(still)
+        kind = "clip_appear" if event == "appear1+" else "clip_disappear"
+        colours = [a for k, q, a in clip.qas if k == kind and "color" in q]
+        assert colours == [changing[0].color]
+        assert changing[0].color not in {t.color for t in still}
+
+
 def test_moves_are_clear_and_in_the_stated_direction(tmp_path, media):
     for index in range(6):
         clip = sc.ClipWorld(5).clip(index, "move")

@@ -140,8 +140,12 @@ class ClipWorld:
 
     def clip(self, index: int, event: str) -> Clip:
         """Clip `index` of this world with one `event` ("appear": 1-3 shapes, "appear1": one, "disappear",
-        "move", or "appear0": a count question's clip in which nothing appears), and its questions."""
+        "move", or "appear0": a count question's clip in which nothing appears), and its questions. "appear1+"
+        and "disappear+" are "appear1" and "disappear" with 1-2 still shapes beside the one that changes (without
+        the "+", a third of them have none, and naming the one shape on screen answers)."""
         rng = random.Random(f"{self.seed}:{index}:{event}")
+        beside = event.endswith("+")
+        event = event.removesuffix("+")
         width, height = rng.choice(self.split.sides)
         clip = Clip(width, height, rng.choice(self.split.fps), rng.choice(self.split.seconds),
                     tuple(rng.randint(225, 255) for _ in range(3)), [])
@@ -149,7 +153,7 @@ class ClipWorld:
         short = min(width, height)
         extent = rng.randint(int(short * 0.18), int(short * 0.26))
         events = {"appear": rng.randint(1, 3), "appear1": 1, "disappear": 1, "move": 1}.get(event, 0)
-        statics = rng.randint(0, 3 - events) if events else rng.randint(1, 3)
+        statics = rng.randint(min(int(beside), 3 - events), 3 - events) if events else rng.randint(1, 3)
         seconds = list(range(1, clip.seconds))
         aligned = [t for t in seconds if self._aligned(clip, t)]
         if not aligned:
