@@ -66,6 +66,12 @@ class Mix:
     sample: dict[str, int] = field(default_factory=dict)
 
 
+def _where_round(after: str, new: str = "move-where-clips") -> Mix:
+    """A round of 3,000 new where-question clips after mix `after`, with 5,500 of its clips, views and pictures
+    and of the last scans mix's (whose views keep 3D-scan counting: see "moves-where")."""
+    return Mix(new, 3000, (after, "scans3d-more"), {"clip": 1500, "view": 2500, "other": 1000, "varied": 500})
+
+
 MIXES = {
     "changes": Mix("change-clips", 4000, ("all",), {"clip": 2400, "varied": 4000, "other": 1000}),
     "clips": Mix("", 0, ("all", "changes"), {"clip": -1, "picture": 2500}),
@@ -83,26 +89,20 @@ MIXES = {
     "moves": Mix("move-clips", 3000, ("clips-rehearsed",), {"clip": 1500, "view": 1500, "other": 1000, "varied": 500}),
     # more views than "moves" sampled, from the last scans mix too: after "moves", 3D-scan counting slipped (200
     # development scans: 0.855 -> 0.830)
-    "moves-where": Mix("move-where-clips", 3000, ("moves", "scans3d-more"),
-                       {"clip": 1500, "view": 2500, "other": 1000, "varied": 500}),
+    "moves-where": _where_round("moves"),
     # a second round: after one, direction on training clips rose 0.45 -> 0.58 and the start/end thirds were
     # still at chance
-    "moves-where-more": Mix("move-where-clips", 3000, ("moves-where", "scans3d-more"),
-                            {"clip": 1500, "view": 2500, "other": 1000, "varied": 500}),
+    "moves-where-more": _where_round("moves-where"),
     # a third round: direction on held-out clips rose 0.32 -> 0.40 -> 0.46 -> 0.50 over the three before
-    "moves-where-3": Mix("move-where-clips", 3000, ("moves-where-more", "scans3d-more"),
-                         {"clip": 1500, "view": 2500, "other": 1000, "varied": 500}),
+    "moves-where-3": _where_round("moves-where-more"),
     # a fourth: the third took direction 0.50 -> 0.71
-    "moves-where-4": Mix("move-where-clips", 3000, ("moves-where-3", "scans3d-more"),
-                         {"clip": 1500, "view": 2500, "other": 1000, "varied": 500}),
+    "moves-where-4": _where_round("moves-where-3"),
     # a fifth: the fourth took direction 0.71 -> 0.80
-    "moves-where-5": Mix("move-where-clips", 3000, ("moves-where-4", "scans3d-more"),
-                         {"clip": 1500, "view": 2500, "other": 1000, "varied": 500}),
+    "moves-where-5": _where_round("moves-where-4"),
     # the move rounds' clips with the change clips' trivial third taken out: a shape appears or disappears
     # beside 1-2 still ones (after five rounds appear/disappear were 0.59/0.64 on held-out clips, right where one
     # shape is on screen and near chance beside others: the model named a still shape)
-    "moves-changes-where": Mix("move-change-where-clips", 3000, ("moves-where-5", "scans3d-more"),
-                               {"clip": 1500, "view": 2500, "other": 1000, "varied": 500}),
+    "moves-changes-where": _where_round("moves-where-5", "move-change-where-clips"),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
