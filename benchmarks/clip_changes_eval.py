@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import sys
 import tempfile
 from pathlib import Path
 
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.clips_eval import evaluate_clips
 from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pointcloud_demo_eval import wilson  # noqa: E402
 
 FAMILIES = {"appear": "clip_appear", "disappear": "clip_disappear"}
 # (setting, event) -> ClipWorld event name; "alone" keeps only the clips with one shape in them
@@ -50,14 +53,6 @@ def draw(out: Path, clips: int, seed: int) -> list[dict]:
     return rows
 
 
-def wilson(right: float, n: int) -> tuple[float, float]:
-    if not n:
-        return 0.0, 0.0
-    p, z = right / n, 1.96
-    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=60, help="clips per event (appear, disappear) and setting")
@@ -76,7 +71,7 @@ def main() -> None:
     for kind, row in report.items():
         if kind.startswith("_"):
             continue
-        low, high = wilson(row["exact_match"] * row["count"], row["count"])
+        low, high = wilson(row["exact_match"], row["count"])
         print(f"| {kind} | {row['count']} | {row['exact_match']:.3f} | {low:.2f}-{high:.2f} |")
     print(f"{report['_seconds']} s")
     if args.json:
