@@ -11,6 +11,7 @@ from PIL import Image
 
 from vreason.engine.batch_runner import BatchRunner
 from vreason.engine.caches import VisionCache
+from vreason.engine.cuda_graphs import PaddedDecode
 from vreason.engine.decode_step import DecodeStep, supported
 from vreason.engine.factory import EngineSpec, build_engine
 from vreason.engine.interface import GenerationRequest
@@ -96,3 +97,66 @@ def test_models_it_does_not_cover_keep_the_transformers_layers(engine, monkeypat
         attn.o_proj = original
     monkeypatch.setenv("VREASON_DECODE", "transformers")
     assert DecodeStep.build(lm, OutputHead(model.lm_head), BatchRunner(model, VisionCache(1)).slots) is None
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_padded_step_computes_what_the_plain_step_does(engine, batch):
+    """The static-shape step a CUDA graph replays (engine/cuda_graphs.py), run eagerly: rows padded to a power of
+    two, width to a multiple of 256 columns behind the mask. Same logits (to rounding) and the same KV in the
+    running rows; a padded row writes column 0 of its own free row and nothing else."""
+    runner, requests = prefill(engine, batch)
+    plain = runner.fast_decode
+    padded = PaddedDecode(plain, capture=False)
+    tolerance = {"atol": 1e-4, "rtol": 1e-4} if runner.slots.dtype == torch.float32 else {"atol": 0.1, "rtol": 0.05}
+    rows = 1 << (batch - 1).bit_length()
+    for _ in range(3):
+        lengths = [r.length for r in runner.rows]
+        runner.slots.ensure(len(lengths), max(lengths) + 1)
+        tokens = [r.request.output_ids[-1] for r in runner.rows]
+        positions = [r.length + r.rope_delta for r in runner.rows]
+        before = kv(runner)
+        with torch.inference_mode():
+            ours = padded(tokens, lengths, positions).clone()
+            ours_kv = kv(runner)
+            for buffer, saved in zip((*runner.slots.keys, *runner.slots.values), before, strict=True):
+                buffer.copy_(saved)
+            theirs = plain(tokens, lengths, positions).clone()
+        assert ours.shape == theirs.shape == (batch, theirs.shape[1])
+        torch.testing.assert_close(ours, theirs, **tolerance)
+        for mine, reference, old in zip(ours_kv, kv(runner), before, strict=True):
+            torch.testing.assert_close(mine[:batch], reference[:batch], **tolerance)
+            assert torch.equal(mine[batch:rows, :, 1:], old[batch:rows, :, 1:]), "a padded row wrote past column 0"
+            assert torch.equal(mine[rows:], old[rows:]), "rows past the padded bucket are untouched"
+        out = runner.execute_decode(requests)
+        for r in requests:
+            r.output_ids.append(out.sampled[r.request_id])
+    assert padded.graphs == {}, "nothing is captured without capture"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_cuda_graph_replay_equals_the_padded_step(tiny_model_dir):
+    """On a GPU the runner replays captured graphs: each replay gives what the eager padded step gives, and a
+    graph is recorded once per (rows, width) shape."""
+    engine = build_engine(EngineSpec(model=str(tiny_model_dir), device="cuda", dtype="bfloat16"))
+    engine.core.shutdown()
+    try:
+        runner, requests = prefill(engine, 3)
+        graphs = runner.fast_decode
+        assert isinstance(graphs, PaddedDecode)
+        assert graphs.capture
+        eager = PaddedDecode(graphs.step, capture=False)
+        for step in range(4):
+            lengths = [r.length for r in runner.rows]
+            runner.slots.ensure(len(lengths), max(lengths) + 1)
+            tokens = [r.request.output_ids[-1] for r in runner.rows]
+            positions = [r.length + r.rope_delta for r in runner.rows]
+            with torch.inference_mode():
+                replayed = graphs(tokens, lengths, positions).clone()
+                computed = eager(tokens, lengths, positions).clone()
+            assert torch.equal(replayed, computed)
+            assert graphs.captures == 1, f"one shape, one capture (step {step})"
+            out = runner.execute_decode(requests)
+            for r in requests:
+                r.output_ids.append(out.sampled[r.request_id])
+    finally:
+        engine.shutdown()

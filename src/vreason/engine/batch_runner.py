@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from vreason.engine.caches import VisionCache
+from vreason.engine.cuda_graphs import graphed
 from vreason.engine.decode_step import DecodeStep
 from vreason.engine.inputs import ImageSlot, PreparedInputs, VisionFeatures
 from vreason.engine.kv_slots import KVPayload, KVSlots
@@ -51,8 +52,9 @@ class BatchRunner:
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.slots = KVSlots(config.num_hidden_layers, config.num_key_value_heads, head_dim, model.dtype, model.device)
         self.head = OutputHead(model.lm_head)  # how the output projection runs (engine/output_head.py)
-        # the decode step in few ops over the same weights; None: the transformers layers (engine/decode_step.py)
-        self.fast_decode = DecodeStep.build(self.lm, self.head, self.slots)
+        # the decode step in few ops over the same weights; None: the transformers layers (engine/decode_step.py);
+        # on a GPU replayed from CUDA graphs (engine/cuda_graphs.py)
+        self.fast_decode = graphed(DecodeStep.build(self.lm, self.head, self.slots))
         self.rows: list[_Row] = []  # index == row in the KV slots
         self.by_id: dict[str, _Row] = {}
         self.device = model.device

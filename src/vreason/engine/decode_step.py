@@ -104,16 +104,21 @@ class DecodeStep:
 
     @torch.inference_mode()
     def __call__(self, tokens: list[int], columns: list[int], positions: list[int]) -> torch.Tensor:
-        batch, width = len(tokens), max(columns) + 1
-        device = self.embed.device
-        step = torch.tensor([tokens, columns, positions], dtype=torch.long).to(device, non_blocking=True)
+        step = torch.tensor([tokens, columns, positions], dtype=torch.long).to(self.embed.device, non_blocking=True)
+        # At batch 1 every column up to the new one is the row's own: no mask at all.
+        return self.forward(step, max(columns) + 1, masked=len(tokens) > 1)
+
+    def forward(self, step: torch.Tensor, width: int, masked: bool) -> torch.Tensor:
+        """The step over device inputs: `step` (3, rows) holds token ids, KV columns and rope positions; attention
+        reads columns [0, width), with `masked` each row only up to its own new column. No host reads: a CUDA
+        graph captures it as it is (engine/cuda_graphs.py)."""
+        batch = step.shape[1]
+        device = step.device
         ids, cols, pos = step[0], step[1], step[2]
         hidden = F.embedding(ids, self.embed)  # (batch, hidden)
         cos, sin = self._rotary(pos, hidden.dtype)
-        # Attention reads columns [0, width); a row sees its columns up to its own new one. At batch 1 every
-        # column is the row's own: no mask at all.
         mask = None
-        if batch > 1:
+        if masked:
             mask = (torch.arange(width, device=device)[None, :] <= cols[:, None]).view(batch, 1, 1, width)
         # Flat index (row, kv head) -> row * heads * C + head * C + column into a layer's (R, heads, C, dim) buffer.
         c = self.slots.columns
