@@ -34,6 +34,7 @@ from pathlib import Path
 QUESTION = "What is shown in this image?"
 TTFT_SIZE = 1024
 TTFT_REPEATS = 3
+SLUG = {"vreason+graphs": "graphs", "vreason eager": "eager", "generate": "generate"}
 
 
 def noise(size: int, seed: int):
@@ -44,12 +45,17 @@ def noise(size: int, seed: int):
 
 
 def build(processor_dir: str, size: str, device: str):
-    """(model, processor) in bf16 on the GPU, random weights at the size's shapes."""
+    """(model, processor) in bf16 on the GPU: the built-in demo model's trained weights (`demo`), or random
+    weights at the size's shapes."""
     import torch
     from transformers import AutoConfig, Qwen3VLForConditionalGeneration
 
-    from vreason.models.loader import load_processor
+    from vreason.models.loader import LoadSpec, load_model, load_processor
     from vreason.models.patch_embed import use_matmul_patch_embed
+
+    if size == "demo":  # through the loader as `vreason` loads it, in transformers' code (generate needs it)
+        loaded = load_model(LoadSpec(model=None, device=device, dtype="bfloat16", native=False))
+        return loaded.model, loaded.processor
 
     config = AutoConfig.from_pretrained(processor_dir)
     if size == "8b":  # Qwen/Qwen3-VL-8B-Instruct's config.json
@@ -112,6 +118,56 @@ def vreason_tokens(vr, images, new_tokens: int, fixed: bool = True) -> tuple[lis
     return [a.token_ids for a in answers], wall
 
 
+def check_images():
+    """The demo size's agreement pictures: shapes it was trained to name, drawn here with PIL."""
+    from PIL import Image, ImageDraw
+
+    pictures = []
+    for shape, color, box in (("circle", "red", (60, 50, 170, 160)), ("square", "blue", (40, 70, 150, 180)),
+                              ("triangle", "green", (50, 40, 200, 190))):
+        image = Image.new("RGB", (256, 224), "white")
+        draw = ImageDraw.Draw(image)
+        if shape == "circle":
+            draw.ellipse(box, fill=color)
+        elif shape == "square":
+            draw.rectangle(box, fill=color)
+        else:
+            draw.polygon([(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) // 2, box[1])], fill=color)
+        pictures.append(image)
+    return pictures
+
+
+def profile_arm(name: str, model, processor, args, path: Path) -> None:
+    """torch.profiler over one TTFT request (a new 1024x1024 image, 1 token) and one 1-row request of 16 tokens
+    (256x256): the ops by host time, the wall time beside them; written to `path`."""
+    from torch._C._profiler import _ExperimentalConfig
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+
+    if name == "generate":
+        def tokens(images, n):
+            return generate_tokens(model, processor, images, n, args.device)
+    else:
+        vr = vreason_arm(model, processor, args.processor, graphs=name == "vreason+graphs", device=args.device)
+
+        def tokens(images, n):
+            return vreason_tokens(vr, images, n)
+    tokens([noise(256, 7)], 8)
+    tokens([noise(TTFT_SIZE, 8)], 1)
+    lines = []
+    for label, size, n in (("ttft", TTFT_SIZE, 1), ("decode16", 256, 16)):
+        every_thread = _ExperimentalConfig(profile_all_threads=True)  # the engine runs on its own thread
+        with profile(activities=activities, experimental_config=every_thread) as prof:
+            _, wall = tokens([noise(size, 95_000 + n)], n)
+        lines += [f"## {name} {label}: wall {wall * 1000:.1f} ms", prof.key_averages().table(
+            sort_by="cpu_time_total", row_limit=25, max_name_column_width=60)]
+    if name != "generate":
+        vr.close()
+    path.write_text("\n".join(lines))
+    print(f"  profile {name}: {path.name}", flush=True)
+
+
 def sync(device: str) -> None:
     import torch
 
@@ -135,7 +191,7 @@ def run_arm(name: str, model, processor, args) -> dict:
     import torch
 
     result: dict = {"arm": name}
-    check = [noise(256, 500 + i) for i in range(3)]
+    check = check_images() if args.size_now == "demo" else [noise(256, 500 + i) for i in range(3)]
     if name == "generate":
         def tokens(images, n, fixed=True):
             return generate_tokens(model, processor, images, n, args.device, fixed)
@@ -203,7 +259,9 @@ def table(size: str, results: dict, args) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processor", required=True, help="a scratch checkpoint directory (tokenizer, processor)")
-    parser.add_argument("--size", nargs="+", default=["tiny", "8b"], choices=["tiny", "8b"])
+    parser.add_argument("--size", nargs="+", default=["tiny", "8b"], choices=["demo", "tiny", "8b"])
+    parser.add_argument("--profile", nargs="*", default=[], choices=["demo", "tiny", "8b"],
+                        help="sizes to profile: torch.profiler tables of TTFT and decode steps per arm")
     parser.add_argument("--arms", nargs="+", default=["vreason+graphs", "vreason eager", "generate"])
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--new-tokens", type=int, default=64)
@@ -218,13 +276,15 @@ def main() -> None:
     info = {"gpu": gpu, "torch": torch.__version__, "transformers": transformers.__version__,
             "python": platform.python_version()}
     print(json.dumps(info), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     everything: dict = {"machine": info, "args": vars(args), "sizes": {}}
     for size in args.size:
         start = time.perf_counter()
         model, processor = build(args.processor, size, args.device)
         print(f"{size}: built in {time.perf_counter() - start:.1f} s, "
-              f"{sum(p.numel() for p in model.parameters()) / 1e9:.2f} B parameters", flush=True)
+              f"{sum(p.numel() for p in model.parameters()) / 1e6:,.1f} M parameters", flush=True)
         results: dict = {}
+        args.size_now = size
         for arm in args.arms:
             try:
                 if args.device == "cuda":
@@ -236,6 +296,20 @@ def main() -> None:
             Path(args.out).write_text(json.dumps({**everything, "partial": {size: results}}, indent=1))
         everything["sizes"][size] = results
         print(table(size, results, args), flush=True)
+        if size == "demo":
+            from vreason.models.loader import load_processor  # noqa: F401 (the demo's own tokenizer decodes)
+
+            tokenizer = processor.tokenizer
+            for arm, r in results.items():
+                if "check" in r:
+                    print(f"  {arm}: " + " | ".join(repr(tokenizer.decode(t, skip_special_tokens=True))
+                                                    for t in r["check"]), flush=True)
+        if size in args.profile:
+            for arm in args.arms:
+                try:
+                    profile_arm(arm, model, processor, args, Path(args.out).parent / f"profile_{size}_{SLUG[arm]}.txt")
+                except Exception:  # a profile is extra: its failure leaves the results above
+                    traceback.print_exc()
         del model
         if args.device == "cuda":
             torch.cuda.empty_cache()

@@ -43,6 +43,7 @@ class PaddedDecode:
         self.step = step
         self.capture = capture
         self.inputs: torch.Tensor | None = None  # (3, slot rows) on the device
+        self.host: torch.Tensor | None = None  # its staging twin in pinned host memory (an asynchronous copy)
         self.layout: tuple[int, int, int] | None = None  # the KV buffers the graphs were captured over
         self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.pool = None
@@ -57,13 +58,18 @@ class PaddedDecode:
         layout = (slots.keys[0].data_ptr(), slots.rows, slots.columns)
         if layout != self.layout:  # new KV buffers: graphs over the old ones would write freed memory
             self.graphs.clear()
+            self.pool = None  # the pool went with its last graph: capturing into its handle again fails
             self.inputs = torch.zeros((3, slots.rows), dtype=torch.long, device=slots.device)
+            self.host = torch.zeros((3, slots.rows), dtype=torch.long, pin_memory=slots.device.type == "cuda")
             self.layout = layout
         assert self.inputs is not None
-        host = torch.zeros((3, rows), dtype=torch.long)
+        assert self.host is not None
+        # The last step's copy out of `host` is done: its logits were read on the host (the sampler) since.
+        host = self.host[:, :rows]
+        host.zero_()
         host[:, :count] = torch.tensor([tokens, columns, positions], dtype=torch.long)
         inputs = self.inputs[:, :rows]
-        inputs.copy_(host)
+        inputs.copy_(host, non_blocking=True)
         if not self.capture:
             return self.step.forward(inputs, width, masked=True)[:count]
         graph = self.graphs.get((rows, width))
