@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from vreason.engine.caches import VisionCache
+from vreason.engine.cuda_attention import engine_attention
 from vreason.engine.cuda_graphs import graphed
 from vreason.engine.decode_step import DecodeStep
 from vreason.engine.inputs import ImageSlot, PreparedInputs, VisionFeatures
@@ -69,13 +70,15 @@ class BatchRunner:
 
     def execute_prefill(self, requests: Sequence[RequestState]) -> RunnerOutput:
         """Compute the prompts of newly admitted requests (appended as new rows); one first token each."""
-        tokens = self.prefill(requests)
+        with engine_attention(self.device):
+            tokens = self.prefill(requests)
         return RunnerOutput(dict(zip((r.request_id for r in requests), tokens, strict=True)))
 
     def execute_decode(self, requests: Sequence[RequestState]) -> RunnerOutput:
         """One token for each running request: exactly the rows this runner holds."""
         assert {r.request_id for r in requests} == set(self.by_id), "the decode list differs from the rows"
-        tokens = self.decode()
+        with engine_attention(self.device):
+            tokens = self.decode()
         return RunnerOutput({row.request.request_id: t for row, t in zip(self.rows, tokens, strict=True)})
 
     # -- prefill -------------------------------------------------------------------------------------------
