@@ -160,3 +160,18 @@ def test_cuda_graph_replay_equals_the_padded_step(tiny_model_dir):
                 r.output_ids.append(out.sampled[r.request_id])
     finally:
         engine.shutdown()
+
+
+def test_engine_steps_on_cuda_leave_cudnn_attention_out_and_restore_it():
+    """On CUDA a model step runs with SDPA's flash / memory-efficient / math kernels only (cuDNN's builds a plan per
+    new shape); the process-wide selection is restored after the step. The flags exist without a GPU too."""
+    from vreason.engine.cuda_attention import engine_attention
+
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    with engine_attention(torch.device("cuda")):
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        assert torch.backends.cuda.flash_sdp_enabled()
+        assert torch.backends.cuda.mem_efficient_sdp_enabled()
+    assert torch.backends.cuda.cudnn_sdp_enabled() == before
+    with engine_attention(torch.device("cpu")):
+        assert torch.backends.cuda.cudnn_sdp_enabled() == before, "the CPU path changes nothing"
