@@ -1,0 +1,198 @@
+"""Continue the built-in model's chain of follow-up runs from a fresh checkout, and install a run that earned it.
+
+    python -m vreason.train.demo_continue train MIX:STEPS:LR [MIX:STEPS:LR ...] [--work .cache/demo-build]
+    python -m vreason.train.demo_continue install .cache/demo-build/v2-19 --metrics M.json --section "HEADING"
+
+The shipped model (src/vreason/assets/demo-model) is the end of a chain: the recipe's stages, then follow-up
+runs each on its own data mix (train/demo_v2_mixes.py), all listed in its training_summary.json. `train` goes on
+from there with the recipe's own pieces and seeds, so that a run made here is one the recipe's command would
+make in the same place of the chain:
+- the second stage's data folder (`WORK/v2-data`) is written with the sizes and seed the summary records, when
+  it is missing (`demo_v2.write_data`; ~2 minutes on 2 cores);
+- of the chain's mixes, only the ones the new follow-ups sample are written, each with the seed of its place k
+  in the chain (seed + 10 + k, as the recipe's `_build_v2` does); a mix file already there is kept;
+- follow-up k trains with `demo_v2.follow_up_config` (training seed seed + k) into `WORK/v2-{k + 1}`, from the
+  shipped model or the run before it.
+Each stage leaves its record (stage.json: result, seconds, machine) beside its output, as the recipe's stages
+do, and a stage with a record is not run again: after an interruption the same command goes on. `install`
+copies a trained run into the package and appends to training_summary.json its mix's and its own stage records,
+its follow-up entry and the metrics of a full `demo_eval` (`python -m vreason.train.demo_eval --model RUN
+--out M.json`), then rewrites the model card. Install only a run measured to meet every bar the last one met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from vreason.train.demo_v2 import V2Config
+from vreason.train.demo_v2_mixes import MIXES, FollowUp, check_order, mix_folder, mix_path
+
+SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
+RECORD = "stage.json"  # the recipe's STAGE_RECORD
+_INTS = ("varied_scenes", "plain_scenes", "clips", "batch_size", "color_jitter", "seed", "workers")
+
+
+def recorded_config(summary: dict) -> V2Config:
+    """The second stage's settings as the summary records them (every value there is a string)."""
+    config = summary["v2"]["config"]
+    numbers = {name: int(config[name]) for name in _INTS}
+    return V2Config(**numbers, easy_vqa=config.get("easy_vqa", "True") == "True",
+                    steps=ast.literal_eval(config["steps"]), learning_rates=ast.literal_eval(config["learning_rates"]),
+                    train_vision=ast.literal_eval(config["train_vision"]))
+
+
+def shipped_chain(summary: dict) -> tuple[FollowUp, ...]:
+    """The follow-ups that made the shipped model, in order (with their planned schedule lengths)."""
+    return tuple(FollowUp(f["mix"], f.get("planned_steps", f["steps"]), f["learning_rate"])
+                 for f in summary["v2"]["follow_ups"])
+
+
+def sampled_mixes(new: tuple[FollowUp, ...]) -> set[str]:
+    """The new follow-ups' mixes and every mix they sample, directly or through another mix."""
+    wanted: set[str] = set()
+    todo = [f.mix for f in new]
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo += [s for s in MIXES[name].sources if s != "all"]
+    return wanted
+
+
+def mix_seeds(chain: tuple[FollowUp, ...], config: V2Config) -> dict[str, int]:
+    """Each mix's seed: that of its first place in the chain, as the recipe writes it."""
+    seeds: dict[str, int] = {}
+    for k, follow in enumerate(chain):
+        seeds.setdefault(follow.mix, config.seed + 10 + k)
+    return seeds
+
+
+def _stage(folder: Path, run, extra: dict | None = None) -> dict:
+    """Run a stage unless `folder` holds its record; the record either way."""
+    from vreason.train.demo_recipe import _machine
+
+    record_file = folder / RECORD
+    if record_file.is_file():
+        return json.loads(record_file.read_text())
+    begun = time.perf_counter()
+    result = run()
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"result": result, "seconds": round(time.perf_counter() - begun, 1), "machine": _machine(),
+              **(extra or {})}
+    record_file.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[Path]:
+    """Train `new` after the chain that made `model`; returns the run folders, in order."""
+    from vreason.train import demo_v2, demo_v2_mixes
+    from vreason.train.finetune import finetune
+
+    summary = json.loads((model / "training_summary.json").read_text())
+    shipped = shipped_chain(summary)
+    chain = shipped + tuple(new)
+    check_order(chain)
+    config = replace(recorded_config(summary), follow_ups=chain)
+    folder = work / "v2-data"
+    if not (folder / "all_train.jsonl").is_file():
+        sizes = {"varied_scenes": config.varied_scenes, "plain_scenes": config.plain_scenes, "clips": config.clips}
+        _stage(folder, lambda: demo_v2.write_data(folder, config), {"sizes": sizes})
+    wanted, seeds = sampled_mixes(tuple(new)), mix_seeds(chain, config)
+    for name in [f.mix for f in chain if f.mix in wanted]:  # chain order: a mix's sources are written first
+        if not mix_path(folder, name).is_file():
+            _stage(mix_folder(folder, name),
+                   lambda name=name: str(demo_v2_mixes.write_mix(folder, name, seeds[name], config.workers)),
+                   {"seed": seeds[name]})
+    base, outputs = model, []
+    for j, follow in enumerate(new):
+        k = len(shipped) + j
+        output = work / f"v2-{k + 1}"
+        run = demo_v2.follow_up_config(mix_path(folder, follow.mix), base, output, config, k)
+        facts = {"mix": follow.mix, "chain_index": k, "base": str(base), "seed": run.seed,
+                 "learning_rate": follow.learning_rate, "planned_steps": follow.steps}
+        record = _stage(output, lambda run=run: asdict(finetune(run)), facts)
+        print(f"run {k + 1} ({follow.mix}): {record['result']['steps']} steps, loss "
+              f"{record['result']['train_loss']:.4f}, {record['seconds']:.0f} s", flush=True)
+        base = output
+        outputs.append(output)
+    return outputs
+
+
+def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, work: Path | None = None) -> dict:
+    """Make `run_dir` (a `train` run that follows `out`'s chain directly) the built-in model; returns the new
+    summary. `section`: the benchmarks/RESULTS.md heading that tells the run, cited in its records' notes."""
+    from vreason.train.demo_card import model_card
+    from vreason.train.demo_recipe import _install, _wall_s
+
+    record = json.loads((run_dir / RECORD).read_text())
+    summary = json.loads((out / "training_summary.json").read_text())
+    k = len(summary["v2"]["follow_ups"])
+    if record["chain_index"] != k:
+        raise ValueError(f"{run_dir} is follow-up {record['chain_index'] + 1} of its chain; {out} ends at "
+                         f"follow-up {k}: install the runs in order")
+    mix = record["mix"]
+    folder = (work or run_dir.parent) / "v2-data"
+    stages = summary["stages"]
+    mix_record_file = mix_folder(folder, mix) / RECORD
+    if f"v2-mix-{mix}" not in stages:  # a mix trained on before keeps its first record
+        if not mix_record_file.is_file():
+            raise ValueError(f"{mix_record_file} is missing: the mix was not written by `demo_continue train`")
+        mixed = json.loads(mix_record_file.read_text())
+        stages[f"v2-mix-{mix}"] = {"seconds": mixed["seconds"], "machine": mixed["machine"],
+                                   "note": f"written by `demo_continue train` with the recipe's `write_mix` (seed "
+                                           f"{mixed['seed']}; benchmarks/RESULTS.md, \"{section}\")."}
+    stages[f"v2-{k + 1}"] = {"seconds": record["seconds"], "machine": record["machine"],
+                             "note": f"trained by `demo_continue train` with the recipe's `follow_up_config` "
+                                     f"(training seed {record['seed']}) from follow-up run {k} (benchmarks/"
+                                     f"RESULTS.md, \"{section}\")."}
+    summary["wall_s"] = _wall_s(stages)
+    result = record["result"]
+    summary["v2"]["follow_ups"].append({"mix": mix, "steps": result["steps"], "planned_steps": record["planned_steps"],
+                                        "learning_rate": record["learning_rate"],
+                                        "train_loss": result["train_loss"]})
+    summary["metrics"] = metrics
+    _install(run_dir, out)
+    (out / "training_summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "README.md").write_text(model_card(summary))
+    return summary
+
+
+def parse_follow_up(spec: str) -> FollowUp:
+    parts = spec.split(":")
+    try:
+        return FollowUp(parts[0], int(parts[1]), float(parts[2]), int(parts[3]) if len(parts) > 3 else None)
+    except (IndexError, ValueError) as error:
+        raise SystemExit(f"{spec}: expected MIX:STEPS:LR[:STOP] with a mix of demo_v2_mixes.MIXES ({error})") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    trainer = verbs.add_parser("train", help="train follow-ups after the shipped model's chain")
+    trainer.add_argument("follow_ups", nargs="+", metavar="MIX:STEPS:LR[:STOP]")
+    trainer.add_argument("--work", type=Path, default=Path(".cache/demo-build"))
+    installer = verbs.add_parser("install", help="make a trained follow-up the built-in model")
+    installer.add_argument("run", type=Path)
+    installer.add_argument("--metrics", type=Path, required=True, help="its full demo_eval metrics.json")
+    installer.add_argument("--section", required=True, help="the benchmarks/RESULTS.md heading that tells the run")
+    installer.add_argument("--out", type=Path, default=SHIPPED)
+    args = parser.parse_args(argv)
+    if args.verb == "train":
+        new = tuple(parse_follow_up(spec) for spec in args.follow_ups)
+        try:
+            check_order(shipped_chain(json.loads((SHIPPED / "training_summary.json").read_text())) + new)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        train(new, args.work)
+    else:
+        summary = install(args.run, json.loads(args.metrics.read_text()), args.section, args.out)
+        print(f"installed {args.run} as follow-up {len(summary['v2']['follow_ups'])}; wall_s {summary['wall_s']}")
+
+
+if __name__ == "__main__":
+    main()

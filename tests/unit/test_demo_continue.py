@@ -1,0 +1,95 @@
+"""Continuing the built-in model's follow-up chain (train/demo_continue.py): the settings and seeds it takes from
+the shipped summary, which mixes it writes, and what installing a run records. Training itself is the recipe's
+`finetune` (tested elsewhere); here a run folder is made by hand."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from vreason.train import demo_continue
+from vreason.train.demo_v2_mixes import FollowUp, mix_folder
+
+SUMMARY = json.loads((demo_continue.SHIPPED / "training_summary.json").read_text())
+
+
+def test_the_recorded_second_stage_settings_are_read_back_as_numbers():
+    config = demo_continue.recorded_config(SUMMARY)
+    recorded = SUMMARY["v2"]["config"]
+    assert config.varied_scenes == int(recorded["varied_scenes"])
+    assert config.clips == int(recorded["clips"])
+    assert config.seed == int(recorded["seed"])
+    assert config.steps == ()
+    assert config.follow_ups == ()
+
+
+def test_mixes_get_the_seed_of_their_first_place_in_the_chain_as_the_recipe_gives():
+    chain = demo_continue.shipped_chain(SUMMARY)
+    assert [f.mix for f in chain] == [f["mix"] for f in SUMMARY["v2"]["follow_ups"]]
+    config = demo_continue.recorded_config(SUMMARY)
+    new = FollowUp("count", 100, 1e-4)  # a mix met again later in the chain keeps its first seed
+    seeds = demo_continue.mix_seeds((*chain, new), config)
+    assert seeds["count"] == config.seed + 10
+    assert seeds[chain[-1].mix] == config.seed + 10 + len(chain) - 1
+
+
+def test_only_the_mixes_the_new_runs_sample_are_wanted():
+    wanted = demo_continue.sampled_mixes((FollowUp("scans3d-plain", 100, 1e-4),))
+    assert wanted == {"scans3d-plain", "scans3d"}  # scans3d-plain samples scans3d, which samples all_train only
+
+
+def test_a_bad_follow_up_spec_is_one_clear_line():
+    with pytest.raises(SystemExit, match="expected MIX:STEPS:LR"):
+        demo_continue.parse_follow_up("moves:300")
+    with pytest.raises(SystemExit, match="unknown mix"):
+        demo_continue.parse_follow_up("nope:300:1e-4")
+
+
+def _fake_run(tmp_path, chain_index: int, mix: str = "moves-changes-where-2"):
+    work = tmp_path / "work"
+    run = work / f"v2-{chain_index + 1}"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "optimizer.pt").write_text("not shipped")
+    record = {"result": {"steps": 300, "train_loss": 0.37}, "seconds": 1700.0, "machine": "2-core CPU (no GPU)",
+              "mix": mix, "chain_index": chain_index, "base": "shipped", "seed": 20 + chain_index,
+              "learning_rate": 1e-4, "planned_steps": 300}
+    (run / "stage.json").write_text(json.dumps(record))
+    mixed = mix_folder(work / "v2-data", mix)
+    mixed.mkdir(parents=True)
+    (mixed / "stage.json").write_text(json.dumps({"result": "mix.jsonl", "seconds": 41.0, "machine": "m",
+                                                  "seed": 10 + 20 + chain_index}))
+    return work, run
+
+
+def test_install_appends_the_run_and_its_mix_to_the_summary_and_copies_only_loadable_files(tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    shutil.copy(demo_continue.SHIPPED / "training_summary.json", out / "training_summary.json")
+    k = len(SUMMARY["v2"]["follow_ups"])
+    work, run = _fake_run(tmp_path, k)
+    metrics = SUMMARY["metrics"]
+    summary = demo_continue.install(run, metrics, "A section", out, work)
+    assert len(summary["v2"]["follow_ups"]) == k + 1
+    assert summary["v2"]["follow_ups"][-1] == {"mix": "moves-changes-where-2", "steps": 300, "planned_steps": 300,
+                                               "learning_rate": 1e-4, "train_loss": 0.37}
+    assert summary["stages"][f"v2-{k + 1}"]["seconds"] == 1700.0
+    assert summary["stages"]["v2-mix-moves-changes-where-2"]["seconds"] == 41.0
+    assert "A section" in summary["stages"][f"v2-{k + 1}"]["note"]
+    assert summary["wall_s"] == round(SUMMARY["wall_s"] + 1700.0 + 41.0)
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "training_summary.json"]
+    assert "moves-changes-where-2" in (out / "README.md").read_text()
+    assert json.loads((out / "training_summary.json").read_text()) == summary
+
+
+def test_install_refuses_a_run_that_does_not_follow_the_shipped_chain(tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    shutil.copy(demo_continue.SHIPPED / "training_summary.json", out / "training_summary.json")
+    k = len(SUMMARY["v2"]["follow_ups"])
+    _, run = _fake_run(tmp_path, k + 1)
+    with pytest.raises(ValueError, match="install the runs in order"):
+        demo_continue.install(run, {}, "s", out)
+    assert json.loads((out / "training_summary.json").read_text()) == SUMMARY, "nothing written"
