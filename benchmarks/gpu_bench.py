@@ -195,6 +195,9 @@ def run_arm(name: str, model, processor, args) -> dict:
     result: dict = {"arm": name}
     check = check_images() if args.size_now == "demo" else [noise(256, 500 + i) for i in range(3)]
     if name == "generate":
+        # the peer as it comes: an engine built earlier in this process turned cuDNN's attention off
+        torch.backends.cuda.enable_cudnn_sdp(True)
+
         def tokens(images, n, fixed=True, question=QUESTION):
             return generate_tokens(model, processor, images, n, args.device, fixed, question)
     else:

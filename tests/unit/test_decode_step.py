@@ -162,16 +162,24 @@ def test_cuda_graph_replay_equals_the_padded_step(tiny_model_dir):
         engine.shutdown()
 
 
-def test_engine_steps_on_cuda_leave_cudnn_attention_out_and_restore_it():
-    """On CUDA a model step runs with SDPA's flash / memory-efficient / math kernels only (cuDNN's builds a plan per
-    new shape); the process-wide selection is restored after the step. The flags exist without a GPU too."""
-    from vreason.engine.cuda_attention import engine_attention
+def test_an_engine_on_cuda_turns_cudnn_attention_off_for_the_process(monkeypatch):
+    """On CUDA the engine's SDPA runs flash / memory-efficient / math kernels (cuDNN's builds a plan per new shape),
+    set once for the process; VREASON_CUDNN_ATTENTION=1 keeps cuDNN's, and the CPU changes nothing. The flags exist
+    without a GPU too."""
+    from vreason.engine.cuda_attention import prefer_plan_free_attention
 
     before = torch.backends.cuda.cudnn_sdp_enabled()
-    with engine_attention(torch.device("cuda")):
+    try:
+        torch.backends.cuda.enable_cudnn_sdp(True)
+        assert not prefer_plan_free_attention(torch.device("cpu"))
+        assert torch.backends.cuda.cudnn_sdp_enabled(), "the CPU path changes nothing"
+        monkeypatch.setenv("VREASON_CUDNN_ATTENTION", "1")
+        assert not prefer_plan_free_attention(torch.device("cuda"))
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+        monkeypatch.delenv("VREASON_CUDNN_ATTENTION")
+        assert prefer_plan_free_attention(torch.device("cuda"))
         assert not torch.backends.cuda.cudnn_sdp_enabled()
         assert torch.backends.cuda.flash_sdp_enabled()
         assert torch.backends.cuda.mem_efficient_sdp_enabled()
-    assert torch.backends.cuda.cudnn_sdp_enabled() == before
-    with engine_attention(torch.device("cpu")):
-        assert torch.backends.cuda.cudnn_sdp_enabled() == before, "the CPU path changes nothing"
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(before)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from vreason.engine.caches import VisionCache
-from vreason.engine.cuda_attention import engine_attention
+from vreason.engine.cuda_attention import prefer_plan_free_attention
 from vreason.engine.cuda_graphs import graphed
 from vreason.engine.decode_step import DecodeStep
 from vreason.engine.inputs import ImageSlot, PreparedInputs, VisionFeatures
@@ -59,6 +59,7 @@ class BatchRunner:
         self.rows: list[_Row] = []  # index == row in the KV slots
         self.by_id: dict[str, _Row] = {}
         self.device = model.device
+        prefer_plan_free_attention(self.device)  # on a GPU: SDPA without cuDNN's per-shape plans
         self.prefill_positions = PREFILL_POSITIONS
         # SDPA reads a missing mask as causal; other attention code (eager) would read it as none at all
         self.causal_fast_path = getattr(self.lm.config, "_attn_implementation", None) == "sdpa"
@@ -70,15 +71,13 @@ class BatchRunner:
 
     def execute_prefill(self, requests: Sequence[RequestState]) -> RunnerOutput:
         """Compute the prompts of newly admitted requests (appended as new rows); one first token each."""
-        with engine_attention(self.device):
-            tokens = self.prefill(requests)
+        tokens = self.prefill(requests)
         return RunnerOutput(dict(zip((r.request_id for r in requests), tokens, strict=True)))
 
     def execute_decode(self, requests: Sequence[RequestState]) -> RunnerOutput:
         """One token for each running request: exactly the rows this runner holds."""
         assert {r.request_id for r in requests} == set(self.by_id), "the decode list differs from the rows"
-        with engine_attention(self.device):
-            tokens = self.decode()
+        tokens = self.decode()
         return RunnerOutput({row.request.request_id: t for row, t in zip(self.rows, tokens, strict=True)})
 
     # -- prefill -------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Which SDPA kernels the engine's model steps use on a GPU: flash and memory-efficient attention, not cuDNN's.
+"""Which SDPA kernels the engine uses on a GPU: flash and memory-efficient attention, not cuDNN's.
 
 torch picks cuDNN's attention first on Hopper GPUs, and cuDNN builds an execution plan for every new shape and
 stride it sees. The engine's shapes change all the time: a decode step reads its rows' KV cache in place up
@@ -8,22 +8,31 @@ length and image size is a new prefill shape. Measured on an H200 with an 8B-siz
 eager decode step (36 a token: ~42 ms of a 77 ms token), against ~60 us where the shape repeats. Flash and
 memory-efficient attention have no plan to build: without cuDNN the eager step decoded 2.5x faster at 1
 concurrent, and time to first token no longer rises when prompts come in new lengths (109 ms; `generate`
-with cuDNN: 142 ms at a repeated length, 182 ms at new ones). The selection is torch's process-wide setting, so
-it is set for the duration of each model step only (the engine thread runs them) and restored after.
+with cuDNN: 142 ms at a repeated length, 182 ms at new ones).
+
+The selection is torch's process-wide setting, and the engine sets it once, when a runner is built on a GPU:
+toggled around each step instead, it would race the threads that run the vision tower while preparing media
+(which kernel encoded a picture would depend on timing) and the saves and restores of a second engine. Code
+beside the engine that wants cuDNN's attention keeps it with VREASON_CUDNN_ATTENTION=1.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
+import os
 
 import torch
 
+logger = logging.getLogger("vreason.engine")
 
-def engine_attention(device: torch.device) -> contextlib.AbstractContextManager:
-    """A context for one model step on `device`: on CUDA, SDPA limited to flash, memory-efficient and math
-    attention; elsewhere nothing changes."""
-    if device.type != "cuda":
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+def prefer_plan_free_attention(device: torch.device) -> bool:
+    """On CUDA, turn cuDNN's SDPA off for the process (flash, memory-efficient and math attention stay); True
+    when it did. Elsewhere, or with VREASON_CUDNN_ATTENTION=1, nothing changes."""
+    if device.type != "cuda" or os.environ.get("VREASON_CUDNN_ATTENTION") == "1":
+        return False
+    if torch.backends.cuda.cudnn_sdp_enabled():
+        logger.info("cuDNN attention off for this process: flash / memory-efficient SDPA build no per-shape plans "
+                    "(VREASON_CUDNN_ATTENTION=1 keeps cuDNN's)")
+        torch.backends.cuda.enable_cudnn_sdp(False)
+    return True

@@ -11,8 +11,10 @@ A graph replays fixed shapes at fixed addresses, so the step runs at padded shap
   there overwrites first (its prefill or reused prefix writes columns from 0);
 - attention width padded to a multiple of WIDTH_STEP columns, the columns past a row's own hidden by the mask;
 - one (3, rows) buffer of token ids, KV columns and rope positions, written before each replay.
-Graphs hold the KV buffers' addresses: when the slots regrow (new buffers) every graph is dropped and
-recaptured on first use. Captures share one memory pool, as they run one at a time.
+Graphs hold the KV buffers' addresses: when the slots are made anew (a regrowth, or cleared after a failed
+step; `KVSlots.generation`) every graph is dropped and recaptured on first use. Captures share one memory pool,
+as they run one at a time. A capture that fails (an op that cannot be captured, the pool out of memory) turns
+capturing off for the runner, which goes on with the same padded step eagerly.
 
 The padded step computes the same function as the plain one; it is not bit-identical to it (padded rows and
 a masked width change the kernels' reduction shapes), so greedy output can part from `generate`'s where two
@@ -21,6 +23,7 @@ logits nearly tie. The CPU keeps the plain step; `VREASON_CUDA_GRAPHS=0` keeps i
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -28,6 +31,7 @@ import torch
 from vreason.engine.decode_step import DecodeStep
 
 WIDTH_STEP = 256  # attention width granularity: at most 255 masked columns read per row
+logger = logging.getLogger("vreason.engine")
 
 
 def wanted(device: torch.device) -> bool:
@@ -42,9 +46,10 @@ class PaddedDecode:
     def __init__(self, step: DecodeStep, capture: bool):
         self.step = step
         self.capture = capture
-        self.inputs: torch.Tensor | None = None  # (3, slot rows) on the device
+        # 3 x slot rows longs on the device, a bucket's inputs its first 3 x rows as one contiguous (3, rows)
+        self.inputs: torch.Tensor | None = None
         self.host: torch.Tensor | None = None  # its staging twin in pinned host memory (an asynchronous copy)
-        self.layout: tuple[int, int, int] | None = None  # the KV buffers the graphs were captured over
+        self.generation: int | None = None  # of the KV buffers the graphs were captured over (KVSlots.generation)
         self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.pool = None
         self.captures = 0  # graphs recorded so far (benchmarks report it)
@@ -55,26 +60,33 @@ class PaddedDecode:
         count = len(tokens)
         rows = min(1 << (count - 1).bit_length(), slots.rows)
         width = min(-(-(max(columns) + 1) // WIDTH_STEP) * WIDTH_STEP, slots.columns)
-        layout = (slots.keys[0].data_ptr(), slots.rows, slots.columns)
-        if layout != self.layout:  # new KV buffers: graphs over the old ones would write freed memory
+        if slots.generation != self.generation:  # new KV buffers: graphs over the old ones would write freed memory
             self.graphs.clear()
             self.pool = None  # the pool went with its last graph: capturing into its handle again fails
-            self.inputs = torch.zeros((3, slots.rows), dtype=torch.long, device=slots.device)
-            self.host = torch.zeros((3, slots.rows), dtype=torch.long, pin_memory=slots.device.type == "cuda")
-            self.layout = layout
+            self.inputs = torch.zeros(3 * slots.rows, dtype=torch.long, device=slots.device)
+            self.host = torch.zeros(3 * slots.rows, dtype=torch.long, pin_memory=slots.device.type == "cuda")
+            self.generation = slots.generation
         assert self.inputs is not None
         assert self.host is not None
         # The last step's copy out of `host` is done: its logits were read on the host (the sampler) since.
-        host = self.host[:, :rows]
+        host = self.host[: 3 * rows].view(3, rows)  # contiguous on both sides: one asynchronous copy
         host.zero_()
         host[:, :count] = torch.tensor([tokens, columns, positions], dtype=torch.long)
-        inputs = self.inputs[:, :rows]
+        inputs = self.inputs[: 3 * rows].view(3, rows)
         inputs.copy_(host, non_blocking=True)
         if not self.capture:
             return self.step.forward(inputs, width, masked=True)[:count]
         graph = self.graphs.get((rows, width))
         if graph is None:
-            graph = self._record(inputs, width)
+            try:
+                graph = self._record(inputs, width)
+            except RuntimeError:  # an op that cannot be captured, or the graph pool out of memory: go on eagerly
+                logger.warning("CUDA graph capture failed at %d rows x %d columns; decoding without CUDA graphs "
+                               "from now on", rows, width, exc_info=True)
+                self.capture = False
+                self.graphs.clear()
+                self.pool = None
+                return self.step.forward(inputs, width, masked=True)[:count]
             self.graphs[(rows, width)] = graph
         graph[0].replay()
         return graph[1][:count]

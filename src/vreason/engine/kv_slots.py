@@ -40,6 +40,9 @@ class KVSlots:
         self.columns = 0
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
+        # bumped whenever the buffers are made anew or dropped: what was captured over the old ones (a CUDA graph
+        # holds their addresses, engine/cuda_graphs.py) must not run again
+        self.generation = 0
 
     def ensure(self, rows: int, columns: int) -> None:
         """Make room for `rows` rows of `columns` columns, keeping what rows [0, rows) hold in columns
@@ -58,6 +61,7 @@ class KVSlots:
             new_columns *= 2
         keep_rows, keep_columns = min(self.rows, new_rows), min(self.columns, new_columns)
         shape = (new_rows, self.kv_heads, new_columns, self.head_dim)
+        self.generation += 1
         try:
             for store in (self.keys, self.values):
                 for layer in range(self.num_layers):
@@ -80,6 +84,7 @@ class KVSlots:
         self.keys.clear()
         self.values.clear()
         self.rows = self.columns = 0
+        self.generation += 1
 
     def view(self, first_row: int, columns: torch.Tensor, width: int, start: int | None = None) -> LayerWriter:
         """A cache object for one forward pass over rows [first_row, first_row + len(columns)). `start`: when
