@@ -183,3 +183,54 @@ def test_an_engine_on_cuda_turns_cudnn_attention_off_for_the_process(monkeypatch
         assert torch.backends.cuda.mem_efficient_sdp_enabled()
     finally:
         torch.backends.cuda.enable_cudnn_sdp(before)
+
+
+class _Replayed:
+    def replay(self) -> None:
+        pass
+
+
+def test_graphs_are_recorded_once_per_shape_and_dropped_when_the_kv_buffers_are_made_anew(engine):
+    """The bookkeeping of the graph cache, run on the CPU with a recorder standing in for CUDA's capture: one
+    recording per (rows, width) shape, none again for a repeated shape, all dropped when the slots regrow or are
+    cleared (`KVSlots.generation`: a graph holds the old buffers' addresses)."""
+    runner, _ = prefill(engine, 3)
+    padded = PaddedDecode(runner.fast_decode, capture=True)
+    recorded = []
+
+    def record(inputs, width):
+        recorded.append((inputs.shape[1], width))
+        return _Replayed(), padded.step.forward(inputs, width, masked=True)
+
+    padded._record = record
+    lengths = [r.length for r in runner.rows]
+    tokens = [r.request.output_ids[-1] for r in runner.rows]
+    with torch.inference_mode():
+        padded(tokens, lengths, lengths)
+        padded(tokens, lengths, lengths)
+        assert recorded == [(4, 256)], "three rows pad to four; a repeated shape replays"
+        generation = runner.slots.generation
+        runner.slots.ensure(16, 1024)  # a regrowth: new buffers
+        assert runner.slots.generation == generation + 1
+        padded(tokens, lengths, lengths)
+        assert recorded == [(4, 256), (4, 256)], "recorded again over the new buffers"
+    runner.slots.clear()
+    assert runner.slots.generation == generation + 2
+
+
+def test_a_failed_capture_turns_capturing_off_and_the_step_still_answers(engine, caplog):
+    runner, _ = prefill(engine, 2)
+    padded = PaddedDecode(runner.fast_decode, capture=True)
+
+    def fail(inputs, width):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    padded._record = fail
+    lengths = [r.length for r in runner.rows]
+    tokens = [r.request.output_ids[-1] for r in runner.rows]
+    with torch.inference_mode():
+        logits = padded(tokens, lengths, lengths).clone()
+        expected = PaddedDecode(runner.fast_decode, capture=False)(tokens, lengths, lengths)
+    assert torch.equal(logits, expected)
+    assert not padded.capture
+    assert "CUDA graph capture failed" in caplog.text
