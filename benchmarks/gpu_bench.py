@@ -287,8 +287,10 @@ def main() -> None:
     import transformers
 
     gpu = torch.cuda.get_device_name() if args.device == "cuda" else "none (cpu)"
-    info = {"gpu": gpu, "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version()}
+    from vreason.models.placement import cpu_model
+
+    info = {"gpu": gpu, "cpu": f"{cpu_model()}, {os.cpu_count()} cores", "torch": torch.__version__,
+            "transformers": transformers.__version__, "python": platform.python_version()}
     print(json.dumps(info), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     everything: dict = {"machine": info, "args": vars(args), "sizes": {}}
