@@ -104,7 +104,8 @@ MIXES = {
     # shape is on screen and near chance beside others: the model named a still shape)
     "moves-changes-where": _where_round("moves-where-5", "move-change-where-clips"),
     # a second such round: the first took held-out direction 0.86 -> 0.93 (with count 0.88 -> 0.90) and left
-    # appear/disappear beside still shapes at chance (benchmarks/clip_changes_eval.py)
+    # appear/disappear beside still shapes at chance (benchmarks/clip_changes_eval.py). Tried as run 19, not
+    # shipped: direction 0.97, clip count 0.88, beside still shapes still at chance (benchmarks/RESULTS.md)
     "moves-changes-where-2": _where_round("moves-changes-where", "move-change-where-clips"),
 }
 # what each mix is, in the model card's words
