@@ -108,7 +108,8 @@ MIXES = {
     # shipped: direction 0.97, clip count 0.88, beside still shapes still at chance (benchmarks/RESULTS.md)
     "moves-changes-where-2": _where_round("moves-changes-where", "move-change-where-clips"),
     # after it, plain pictures weighted to counting, as "count-plain" and the "*-plain" 3D mixes did after theirs:
-    # run 19 took clip count 0.90 -> 0.88 and seed-1001 boxes 0.90 -> 0.88
+    # run 19 took clip count 0.90 -> 0.88 and seed-1001 boxes 0.90 -> 0.88. Tried as run 20, not shipped: seed-1001
+    # count 0.90 and the independent renderer's best colour/count/boxes, clip count 0.86 and "when" 0.64 on 300 clips
     "moves-plain": Mix("plain-count-weighted", 3000, ("moves-changes-where-2",), {"any": 4000}),
 }
 # what each mix is, in the model card's words
