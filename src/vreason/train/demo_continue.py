@@ -163,10 +163,9 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
 
 
 def parse_follow_up(spec: str) -> FollowUp:
-    parts = spec.split(":")
     try:
-        return FollowUp(parts[0], int(parts[1]), float(parts[2]), int(parts[3]) if len(parts) > 3 else None)
-    except (IndexError, ValueError) as error:
+        return FollowUp.parse(spec)
+    except ValueError as error:
         raise SystemExit(f"{spec}: expected MIX:STEPS:LR[:STOP] with a mix of demo_v2_mixes.MIXES ({error})") from None
 
 

@@ -401,11 +401,9 @@ def _follow_ups(specs: list[str]) -> tuple:
         return CANDIDATE_FOLLOW_UPS
     follow_ups = []
     for spec in specs:
-        parts = spec.split(":")
         try:
-            follow_ups.append(FollowUp(parts[0], int(parts[1]), float(parts[2]),
-                                       int(parts[3]) if len(parts) > 3 else None))
-        except (IndexError, ValueError) as error:
+            follow_ups.append(FollowUp.parse(spec))
+        except ValueError as error:
             raise SystemExit(f"--v2-follow-ups {spec}: expected MIX:STEPS:LR[:STOP] ({error})") from None
     try:
         check_order(tuple(follow_ups))

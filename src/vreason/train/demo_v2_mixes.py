@@ -174,6 +174,15 @@ class FollowUp:
         if self.mix not in MIXES:
             raise ValueError(f"unknown mix {self.mix!r}; choose from {', '.join(MIXES)}")
 
+    @classmethod
+    def parse(cls, spec: str) -> FollowUp:
+        """`MIX:STEPS:LR[:STOP]` as the recipe's and demo_continue's command lines take it; ValueError if not."""
+        parts = spec.split(":")
+        try:
+            return cls(parts[0], int(parts[1]), float(parts[2]), int(parts[3]) if len(parts) > 3 else None)
+        except IndexError as error:
+            raise ValueError(str(error)) from None
+
 
 def check_order(follow_ups: tuple[FollowUp, ...]) -> None:
     """Refuse, before anything trains, follow-ups whose mix samples a mix no earlier follow-up wrote."""
