@@ -199,10 +199,36 @@ def test_where_questions_name_the_mover_and_the_third_of_the_frame_it_starts_and
     assert len(places) >= 4
     still = sc.ClipWorld(21).clip(0, "appear1")
     assert sc.where_qas(still) == []  # nothing moves: nothing to ask
-    rows = sc.clip_rows(clip, "c.mp4", random.Random(0), where=True)
+    rows = sc.clip_rows(clip, "c.mp4", random.Random(0), where="moving")
     assert [r["question"].lower() for r in rows[-3:]] == [sc.WHERE[0], *(q.format(mover.name) for q in sc.WHERE[1:])]
     assert len(sc.clip_rows(clip, "c.mp4", random.Random(0))) == len(rows) - 3  # only where asked for
     assert not {kind for kind, _, _ in sc.where_qas(clip)} & set(ce.EVAL_KINDS)
+    assert sc.where_qas(clip, every_shape=True)[:3] == sc.where_qas(clip)[:3]  # the mover's questions unchanged
+
+
+def test_every_shape_where_questions_say_not_there_exactly_where_the_decoded_frame_lacks_the_shape(tmp_path, media):
+    """Change clips with still shapes beside: each shape's start and end answers are "not there" exactly where the
+    first or last frame the model takes has none of its colour, and a place where it has."""
+    absent = {"clip_where_start": 0, "clip_where_end": 0}
+    for index, event in enumerate(("appear1+", "disappear+", "appear1+", "disappear+")):
+        clip = sc.ClipWorld(22).clip(index, event)
+        path = tmp_path / f"p{index}.mp4"
+        sc.encode(clip, path)
+        video = media.load_video(VideoPart(str(path)))
+        qas = sc.where_qas(clip, every_shape=True)
+        assert len(qas) == 2 * len(clip.tracks) >= 4  # the changing shape and 1-2 still ones, two questions each
+        for track in clip.tracks:
+            for kind, frame in (("clip_where_start", video.frames[0]), ("clip_where_end", video.frames[-1])):
+                answer = next(a for k, q, a in qas if k == kind and track.name in q)
+                drawn = (np.abs(frame.astype(int) - np.array(sc.PALETTE[track.color])).sum(axis=-1) < 90).sum()
+                if answer == sc.ABSENT:
+                    absent[kind] += 1
+                    assert drawn < 20, (kind, track.name)
+                else:
+                    assert drawn > 100, (kind, track.name, answer)
+    assert absent == {"clip_where_start": 2, "clip_where_end": 2}  # the two appearing and the two leaving shapes
+    with pytest.raises(ValueError, match="where must be"):
+        sc.clip_rows(clip, "c.mp4", random.Random(0), where="all")
 
 
 def test_the_example_clip(media):

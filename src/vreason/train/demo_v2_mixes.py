@@ -111,6 +111,10 @@ MIXES = {
     # run 19 took clip count 0.90 -> 0.88 and seed-1001 boxes 0.90 -> 0.88. Tried as run 20, not shipped: seed-1001
     # count 0.90 and the independent renderer's best colour/count/boxes, clip count 0.86 and "when" 0.64 on 300 clips
     "moves-plain": Mix("plain-count-weighted", 3000, ("moves-changes-where-2",), {"any": 4000}),
+    # change clips (4 in 5: a shape appears or disappears beside 1-2 still ones) whose every shape is asked where
+    # it is at the start and at the end, "not there" where it is not drawn (shapes_clips.where_qas every_shape):
+    # the presence of each named shape at each end, the step the change questions build on
+    "changes-presence": _where_round("moves-plain", "change-presence-clips"),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -150,13 +154,18 @@ MIX_WORDS = {
                              "mix and the last scans mix",
     "moves-plain": "3,000 new plain scenes weighted to counting, with 4,000 clips, views and pictures of the previous "
                    "mix",
+    "changes-presence": "3,000 new clips in which a shape appears or disappears beside still ones (4 in 5) or moves, "
+                        "every shape asked where it is at the start and at the end (\"not there\" if it is not "
+                        "drawn), with 5,500 clips, views and pictures of the previous mix and the last scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
 # a clip mix's events, cycled over its new clips (shapes_clips.ClipWorld.clip's names)
 CLIP_EVENTS = {"change-clips": ("appear1", "disappear"), "move-clips": ("move", "appear", "move", "appear", "move"),
                "move-where-clips": ("move", "appear1", "move", "disappear", "move"),
-               "move-change-where-clips": ("move", "appear1+", "move", "disappear+", "move")}
-WHERE_SCAFFOLDED = ("move-where-clips", "move-change-where-clips")  # clips that also train shapes_clips.where_qas
+               "move-change-where-clips": ("move", "appear1+", "move", "disappear+", "move"),
+               "change-presence-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+")}
+# clips that also train shapes_clips.where_qas: of the shapes that move, or of every shape
+WHERE_SCAFFOLDED = {"move-where-clips": "moving", "move-change-where-clips": "moving", "change-presence-clips": "every"}
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
@@ -287,7 +296,7 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
         return []
     (mix_folder(folder, name) / "media").mkdir(parents=True, exist_ok=True)
     if mix.new in CLIP_EVENTS:
-        jobs = [(folder, name, seed, index, CLIP_EVENTS[mix.new], mix.new in WHERE_SCAFFOLDED)
+        jobs = [(folder, name, seed, index, CLIP_EVENTS[mix.new], WHERE_SCAFFOLDED.get(mix.new, ""))
                 for index in range(mix.new_items)]
         work = _change_clip
     else:

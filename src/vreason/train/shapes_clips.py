@@ -292,23 +292,37 @@ def scaffold_qas(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> list[tu
 # last frame the model takes. Direction is the difference of two places at two times; these ask for each part
 # (run 12's 300 steps on clips three in five of which move left held-out direction at 0.38-0.43, near chance).
 WHERE = ("which shape moves?", "where is the {} at the start of the video?", "where is the {} at the end of the video?")
+# The where-answer of a shape not on screen then. Asked of every shape of a change clip (`every_shape`), the
+# start and end questions name, shape by shape, what appearing or disappearing is: there at one end, not at the
+# other (after two rounds of change-beside-still clips the model named a still shape: it listed the same shapes
+# for both ends of a clip, so it had not learnt which frames are the start).
+ABSENT = "not there"
 
 
-def where_qas(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> list[tuple[str, str, str]]:
+def where_qas(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET, every_shape: bool = False,
+              ) -> list[tuple[str, str, str]]:
     """("clip_moves", ...), ("clip_where_start", ...), ("clip_where_end", ...) for each shape that moves: its
     name, and its place ("top left", "centre", "bottom", ...: the third of the frame its centre is in, across and
-    down) in the first and the last frame the model takes."""
+    down) in the first and the last frame the model takes. With `every_shape`, the start and end questions of
+    the shapes that do not move too, answered `ABSENT` where the shape is not drawn in that frame."""
     seen = seen_times(clip, budget)
     qas = []
-    for track in (t for t in clip.tracks if t.start != t.end):
-        qas += [("clip_moves", WHERE[0], track.name),
-                ("clip_where_start", WHERE[1].format(track.name), place(clip, track, seen[0])),
+    for track in clip.tracks:
+        moves = track.start != track.end
+        if moves:
+            qas.append(("clip_moves", WHERE[0], track.name))
+        elif not every_shape:
+            continue
+        qas += [("clip_where_start", WHERE[1].format(track.name), place(clip, track, seen[0])),
                 ("clip_where_end", WHERE[2].format(track.name), place(clip, track, seen[-1]))]
     return qas
 
 
 def place(clip: Clip, track: Track, t: float) -> str:
-    """The third of the frame, down and across, that `track`'s centre is in at `t`: "top left" ... "centre"."""
+    """The third of the frame, down and across, that `track`'s centre is in at `t`: "top left" ... "centre";
+    `ABSENT` if it is not drawn at `t`."""
+    if not track.visible(t):
+        return ABSENT
     x0, y0, x1, y1 = track.box(t)
     across = ("left", "", "right")[min(2, int(3 * (x0 + x1) / 2 / clip.width))]
     down = ("top", "", "bottom")[min(2, int(3 * (y0 + y1) / 2 / clip.height))]
@@ -323,10 +337,12 @@ def on_screen(clip: Clip, t: float) -> str:
     return spoken_list(parts) if parts else "no shapes"
 
 
-def clip_rows(clip: Clip, name: str, rng: random.Random, where: bool = False) -> list[dict]:
-    """A training clip's rows: its questions and the scaffolds (with `where`, also where_qas), each question's
-    case varied by `rng`."""
-    scaffolds = scaffold_qas(clip) + (where_qas(clip) if where else [])
+def clip_rows(clip: Clip, name: str, rng: random.Random, where: str = "") -> list[dict]:
+    """A training clip's rows: its questions and the scaffolds (with `where` "moving", also where_qas; with
+    "every", where_qas of every shape), each question's case varied by `rng`."""
+    if where not in ("", "moving", "every"):
+        raise ValueError(f"where must be '', 'moving' or 'every', not {where!r}")
+    scaffolds = scaffold_qas(clip) + (where_qas(clip, every_shape=where == "every") if where else [])
     return [{"video": name, "question": _vary_case(q, rng), "answer": answer} for _, q, answer in clip.qas + scaffolds]
 
 
