@@ -1,7 +1,7 @@
 """The built-in demo model on what appears and disappears in held-out clips, split by whether the changing shape
 is alone on screen or has still shapes beside it.
 
-    .venv/bin/python benchmarks/clip_changes_eval.py [--clips 60] [--seed 7] [--model DIR] [--json F]
+    .venv/bin/python benchmarks/clip_changes_eval.py [--clips 60] [--seed 7] [--model DIR] [--json F] [--where]
 
 `make eval-demo`'s clip families draw appear/disappear clips as training does: a third of them show the changing
 shape alone, and naming the one shape on screen answers them. This asks the same questions (the colour and the
@@ -10,6 +10,11 @@ shape that appear, the colour that disappears) on held-out clips (shapes_clips.H
 (`appear1+` / `disappear+`: 1-2 still shapes beside the one that changes). Against the second, naming any shape
 on screen is right about one time in 2.5. Scored as the card scores clips (clips_eval.evaluate_clips: greedy,
 exact match after normalising). Each row prints its 95% Wilson interval.
+
+`--where` adds, on the clips beside still shapes, the training-only questions of `shapes_clips.where_qas` with
+`every_shape` ("where is the {colour} {shape} at the start / end of the video?") for every shape: rows "absent"
+(the shape is not drawn at that end: right if the model says "not there") and "present" (right if it names the
+third of the frame). They say whether the model tells, shape by shape, what each end of the clip shows.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.clips_eval import evaluate_clips
-from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode
+from vreason.train.shapes_clips import ABSENT, HELD_OUT, ClipWorld, encode, where_qas
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pointcloud_demo_eval import wilson  # noqa: E402
@@ -33,8 +38,9 @@ EVENTS = {("alone", "appear"): "appear1", ("alone", "disappear"): "disappear",
           ("beside", "appear"): "appear1+", ("beside", "disappear"): "disappear+"}
 
 
-def draw(out: Path, clips: int, seed: int) -> list[dict]:
-    """`clips` clips per setting and event, with their family questions (one row each), encoded under `out`."""
+def draw(out: Path, clips: int, seed: int, where: bool = False) -> list[dict]:
+    """`clips` clips per setting and event, with their family questions (one row each), encoded under `out`;
+    with `where`, the every-shape where questions of the clips beside still shapes too."""
     world = ClipWorld(seed, HELD_OUT)
     rows = []
     for (setting, event), name in EVENTS.items():
@@ -50,6 +56,11 @@ def draw(out: Path, clips: int, seed: int) -> list[dict]:
             rows += [{"video": path, "question": question, "answer": answer,
                       "kind": f"{setting}/{event}/{'colour' if 'color' in question else 'shape'}"}
                      for kind, question, answer in clip.qas if kind == FAMILIES[event]]
+            if where and setting == "beside":
+                rows += [{"video": path, "question": question, "answer": answer,
+                          "kind": f"beside/{event}/where at the {kind.rsplit('_', 1)[1]}: "
+                                  f"{'absent' if answer == ABSENT else 'present'}"}
+                         for kind, question, answer in where_qas(clip, every_shape=True)]
     return rows
 
 
@@ -59,13 +70,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--model", help="default: the built-in demo model")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--where", action="store_true",
+                        help="also ask where each shape is at the start and at the end (clips beside still shapes)")
     args = parser.parse_args()
 
     from vreason.api import VReason
 
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}")
     with tempfile.TemporaryDirectory() as folder:
-        rows = draw(Path(folder), args.clips, args.seed)
+        rows = draw(Path(folder), args.clips, args.seed, args.where)
         report = evaluate_clips(VReason(model=args.model), rows, Path(folder))
     print("| setting / family / asked | n | exact | 95% interval |\n|---|---:|---:|---|")
     for kind, row in report.items():
