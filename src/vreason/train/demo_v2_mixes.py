@@ -57,7 +57,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Mix:
     # what is drawn for the run: "change-clips", "move-clips", "move-where-clips", "move-change-where-clips",
-    # "count-weighted", "count", "plain-count-weighted", "bev-scenes", "bev-scans" or "" (nothing)
+    # "count-weighted", "count", "plain-count-weighted", "boxes-weighted", "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -331,6 +331,8 @@ def _scenes(job) -> list[dict]:
     rng = random.Random(f"{seed}:{block}")
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
+    elif new == "boxes-weighted":
+        kinds = ("grounding", "grounding", "grounding", "describe", *VARIED_SCENE_KINDS)
     else:
         kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
     rows: list[dict] = []
