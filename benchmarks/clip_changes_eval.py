@@ -14,7 +14,8 @@ exact match after normalising). Each row prints its 95% Wilson interval.
 `--where` adds, on the clips beside still shapes, the training-only questions of `shapes_clips.where_qas` with
 `every_shape` ("where is the {colour} {shape} at the start / end of the video?") for every shape: rows "absent"
 (the shape is not drawn at that end: right if the model says "not there") and "present" (right if it names the
-third of the frame). They say whether the model tells, shape by shape, what each end of the clip shows.
+third of the frame), each with the share of answers that are "not there" (on "present" rows: shapes the model
+misses). They say whether the model tells, shape by shape, what each end of the clip shows.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def draw(out: Path, clips: int, seed: int, where: bool = False) -> list[dict]:
                       "kind": f"{setting}/{event}/{'colour' if 'color' in question else 'shape'}"}
                      for kind, question, answer in clip.qas if kind == FAMILIES[event]]
             if where and setting == "beside":
-                rows += [{"video": path, "question": question, "answer": answer,
+                rows += [{"video": path, "question": question, "answer": answer, "said": ABSENT,
                           "kind": f"beside/{event}/where at the {kind.rsplit('_', 1)[1]}: "
                                   f"{'absent' if answer == ABSENT else 'present'}"}
                          for kind, question, answer in where_qas(clip, every_shape=True)]
@@ -80,12 +81,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         rows = draw(Path(folder), args.clips, args.seed, args.where)
         report = evaluate_clips(VReason(model=args.model), rows, Path(folder))
-    print("| setting / family / asked | n | exact | 95% interval |\n|---|---:|---:|---|")
+    print('| setting / family / asked | n | exact | 95% interval | said "not there" |\n|---|---:|---:|---|---:|')
     for kind, row in report.items():
         if kind.startswith("_"):
             continue
         low, high = wilson(row["exact_match"], row["count"])
-        print(f"| {kind} | {row['count']} | {row['exact_match']:.3f} | {low:.2f}-{high:.2f} |")
+        said = row.get("said", {}).get(ABSENT)
+        print(f"| {kind} | {row['count']} | {row['exact_match']:.3f} | {low:.2f}-{high:.2f} | "
+              f"{'-' if said is None else f'{said:.3f}'} |")
     print(f"{report['_seconds']} s")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

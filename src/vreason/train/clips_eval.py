@@ -55,7 +55,8 @@ def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True)
 
 
 def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
-    """Greedy answers to clip rows: exact match per `kind`; for clip_when also `within_1s` (|pred - true| <= 1)."""
+    """Greedy answers to clip rows: exact match per `kind`; for clip_when also `within_1s` (|pred - true| <= 1);
+    for rows with a `said` answer, the share of that kind's predictions that are it (`said`: {answer: share})."""
     from vreason.train.finetune import normalize_answer
 
     stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -67,6 +68,8 @@ def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
         predicted, expected = normalize_answer(answer.text), normalize_answer(row["answer"])
         s["count"] += 1
         s["exact"] += predicted == expected
+        if "said" in row:
+            s["said:" + row["said"]] += predicted == normalize_answer(row["said"])
         if row.get("kind") == "clip_when":
             with contextlib.suppress(ValueError):  # an answer that is not a number is not within a second
                 s["within_1s"] += abs(float(predicted) - float(expected)) <= 1
@@ -75,6 +78,9 @@ def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
         report[kind] = {"count": int(s["count"]), "exact_match": s["exact"] / s["count"]}
         if kind == "clip_when":
             report[kind]["within_1s"] = s["within_1s"] / s["count"]
+        said = {key.removeprefix("said:"): value / s["count"] for key, value in s.items() if key.startswith("said:")}
+        if said:
+            report[kind]["said"] = said
     report["_seconds"] = round(time.perf_counter() - started, 1)
     return report
 

@@ -115,6 +115,9 @@ MIXES = {
     # it is at the start and at the end, "not there" where it is not drawn (shapes_clips.where_qas every_shape):
     # the presence of each named shape at each end, the step the change questions build on
     "changes-presence": _where_round("moves-plain", "change-presence-clips"),
+    # a second round: the first (run 21) taught "not there" at 0.62-0.63 on held-out clips beside still shapes and
+    # took the disappearing colour there 0.47 -> 0.58 (appearing colour 0.28 -> 0.32)
+    "changes-presence-2": _where_round("changes-presence", "change-presence-clips"),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -157,6 +160,8 @@ MIX_WORDS = {
     "changes-presence": "3,000 new clips in which a shape appears or disappears beside still ones (4 in 5) or moves, "
                         "every shape asked where it is at the start and at the end (\"not there\" if it is not "
                         "drawn), with 5,500 clips, views and pictures of the previous mix and the last scans mix",
+    "changes-presence-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                          "mix and the last scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
 # a clip mix's events, cycled over its new clips (shapes_clips.ClipWorld.clip's names)
