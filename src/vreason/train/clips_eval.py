@@ -3,7 +3,8 @@
 speeds than training), and exact match per family ("when" also right within a second).
 
     write_clips_eval(out, per_kind=50, seed=1)   # out/clips_eval.jsonl, one question a row, "kind" field
-    evaluate_clips(VReason(model), rows, out)    # exact match per kind, clip_when also within_1s
+    evaluate_clips(VReason(model), rows, out)    # exact match per kind, clip_when also within_1s; rows with
+                                                 # a "said" answer: the share of predictions that are it
     python -m vreason.train.clips_eval --out data/clips --per-kind 50 [--seed 1]
 """
 
@@ -56,7 +57,8 @@ def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True)
 
 def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
     """Greedy answers to clip rows: exact match per `kind`; for clip_when also `within_1s` (|pred - true| <= 1);
-    for rows with a `said` answer, the share of that kind's predictions that are it (`said`: {answer: share})."""
+    for rows with a `said` answer, the share of that kind's predictions that are it (`said`: {normalised answer:
+    share}; e.g. how often shapes that are on screen were called "not there")."""
     from vreason.train.finetune import normalize_answer
 
     stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -69,7 +71,8 @@ def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
         s["count"] += 1
         s["exact"] += predicted == expected
         if "said" in row:
-            s["said:" + row["said"]] += predicted == normalize_answer(row["said"])
+            said = normalize_answer(row["said"])
+            s["said:" + said] += predicted == said
         if row.get("kind") == "clip_when":
             with contextlib.suppress(ValueError):  # an answer that is not a number is not within a second
                 s["within_1s"] += abs(float(predicted) - float(expected)) <= 1

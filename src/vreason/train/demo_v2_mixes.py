@@ -56,8 +56,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Mix:
-    # what is drawn for the run: "change-clips", "move-clips", "move-where-clips", "move-change-where-clips",
-    # "count-weighted", "count", "plain-count-weighted", "boxes-weighted", "bev-scenes", "bev-scans" or "" (nothing)
+    # what is drawn for the run: a clip kind of CLIP_EVENTS, "count-weighted", "count", "plain-count-weighted",
+    # "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -116,7 +116,7 @@ MIXES = {
     # the presence of each named shape at each end, the step the change questions build on
     "changes-presence": _where_round("moves-plain", "change-presence-clips"),
     # a second round: the first (run 21) taught "not there" at 0.62-0.63 on held-out clips beside still shapes and
-    # took the disappearing colour there 0.47 -> 0.58 (appearing colour 0.28 -> 0.32)
+    # took the disappearing colour there 0.47 -> 0.58 (appearing colour 0.28 -> 0.32; benchmarks/RESULTS.md)
     "changes-presence-2": _where_round("changes-presence", "change-presence-clips"),
 }
 # what each mix is, in the model card's words
@@ -336,8 +336,6 @@ def _scenes(job) -> list[dict]:
     rng = random.Random(f"{seed}:{block}")
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
-    elif new == "boxes-weighted":
-        kinds = ("grounding", "grounding", "grounding", "describe", *VARIED_SCENE_KINDS)
     else:
         kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
     rows: list[dict] = []
