@@ -118,6 +118,9 @@ MIXES = {
     # a second round: the first (run 21) taught "not there" at 0.62-0.63 on held-out clips beside still shapes and
     # took the disappearing colour there 0.47 -> 0.58 (appearing colour 0.28 -> 0.32; benchmarks/RESULTS.md)
     "changes-presence-2": _where_round("changes-presence", "change-presence-clips"),
+    # a third: the second (run 22, shipped) took "not there" to 0.90 / 0.82 at the start / end with 5-11% said of
+    # still shapes, and the changing colours beside still shapes to 0.38 (appear) and 0.63 (disappear)
+    "changes-presence-3": _where_round("changes-presence-2", "change-presence-clips"),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -161,6 +164,8 @@ MIX_WORDS = {
                         "every shape asked where it is at the start and at the end (\"not there\" if it is not "
                         "drawn), with 5,500 clips, views and pictures of the previous mix and the last scans mix",
     "changes-presence-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                          "mix and the last scans mix",
+    "changes-presence-3": "a third round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
                           "mix and the last scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
