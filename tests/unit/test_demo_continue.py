@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from vreason.train import demo_continue
-from vreason.train.demo_v2_mixes import FollowUp, mix_folder
+from vreason.train.demo_v2_mixes import MIXES, FollowUp, mix_folder
 
 SUMMARY = json.loads((demo_continue.SHIPPED / "training_summary.json").read_text())
 
@@ -47,7 +47,11 @@ def test_a_bad_follow_up_spec_is_one_clear_line():
         demo_continue.parse_follow_up("nope:300:1e-4")
 
 
-def _fake_run(tmp_path, chain_index: int, mix: str = "moves-changes-where-2"):
+# a mix the shipped chain has not trained on (its stage record is the one install writes)
+FRESH = [name for name in MIXES if f"v2-mix-{name}" not in SUMMARY["stages"]][-1]
+
+
+def _fake_run(tmp_path, chain_index: int, mix: str = FRESH):
     work = tmp_path / "work"
     run = work / f"v2-{chain_index + 1}"
     run.mkdir(parents=True)
@@ -73,14 +77,14 @@ def test_install_appends_the_run_and_its_mix_to_the_summary_and_copies_only_load
     metrics = SUMMARY["metrics"]
     summary = demo_continue.install(run, metrics, "A section", out, work)
     assert len(summary["v2"]["follow_ups"]) == k + 1
-    assert summary["v2"]["follow_ups"][-1] == {"mix": "moves-changes-where-2", "steps": 300, "planned_steps": 300,
+    assert summary["v2"]["follow_ups"][-1] == {"mix": FRESH, "steps": 300, "planned_steps": 300,
                                                "learning_rate": 1e-4, "train_loss": 0.37}
     assert summary["stages"][f"v2-{k + 1}"]["seconds"] == 1700.0
-    assert summary["stages"]["v2-mix-moves-changes-where-2"]["seconds"] == 41.0
+    assert summary["stages"][f"v2-mix-{FRESH}"]["seconds"] == 41.0
     assert "A section" in summary["stages"][f"v2-{k + 1}"]["note"]
     assert summary["wall_s"] == round(SUMMARY["wall_s"] + 1700.0 + 41.0)
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "training_summary.json"]
-    assert "moves-changes-where-2" in (out / "README.md").read_text()
+    assert FRESH in (out / "README.md").read_text()
     assert json.loads((out / "training_summary.json").read_text()) == summary
 
 
