@@ -11,7 +11,7 @@ shape that appear, the colour that disappears) on held-out clips (shapes_clips.H
 on screen is right about one time in 2.5. Scored as the card scores clips (clips_eval.evaluate_clips: greedy,
 exact match after normalising). Each row prints its 95% Wilson interval.
 
-`--where` adds, on the clips beside still shapes, the training-only questions of `shapes_clips.where_qas` with
+`--where` adds, on the clips beside still shapes, the training-only questions of `clips_train.where_qas` with
 `every_shape` ("where is the {colour} {shape} at the start / end of the video?") for every shape: rows "absent"
 (the shape is not drawn at that end: right if the model says "not there") and "present" (right if it names the
 third of the frame), each with the share of answers that are "not there" (on "present" rows: shapes the model
@@ -28,7 +28,8 @@ from pathlib import Path
 
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.clips_eval import evaluate_clips
-from vreason.train.shapes_clips import ABSENT, HELD_OUT, ClipWorld, encode, where_qas
+from vreason.train.clips_train import ABSENT, where_qas
+from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pointcloud_demo_eval import wilson  # noqa: E402

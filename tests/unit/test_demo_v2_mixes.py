@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from vreason.train import clips_train as ct
 from vreason.train import demo_v2_mixes
-from vreason.train import shapes_clips as sc
 from vreason.train.dataset import read_jsonl
 from vreason.train.demo_recipe import _follow_ups
 from vreason.train.demo_v2 import V2Config, write_data
@@ -197,11 +197,39 @@ def test_the_moves_changes_where_mix_puts_still_shapes_beside_every_change(folde
         assert ("which shape moves?" in asked) == (event == "move")  # where-questions, as the moves-where mix
         if event != "move":
             changed = asked[f"what color is the shape that {event}s?"]
-            start, end = asked[sc.SCAFFOLDS[0]], asked[sc.SCAFFOLDS[1]]
+            start, end = asked[ct.SCAFFOLDS[0]], asked[ct.SCAFFOLDS[1]]
             # the changing shape on one side only, and a still one on both
             assert (changed in start) != (changed in end)
             assert "no shapes" not in (start, end)
 
+
+def test_the_changes_missing_mix_alone_asks_which_shape_is_not_there(folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-presence",
+                        Mix("change-presence-clips", 3, ("changes",), {"clip": 1}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-missing",
+                        Mix("change-missing-clips", 3, ("changes-presence",), {"clip": 2}))
+    write_mix(folder, "changes", seed=7)
+    presence = [json.loads(line) for line in write_mix(folder, "changes-presence", seed=9).read_text().splitlines()]
+    rows = [json.loads(line) for line in write_mix(folder, "changes-missing", seed=9).read_text().splitlines()]
+    assert not [r for r in presence if r["question"].lower() in ct.MISSING]
+    by_clip: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r.get("video", "").startswith("mixes/changes-missing/"):
+            by_clip.setdefault(r["video"], {})[r["question"].lower()] = r["answer"]
+    assert len(by_clip) == 3
+    for i, event in enumerate(("appear", "disappear", "move")):
+        asked = by_clip[f"mixes/changes-missing/media/c{i:06d}.mp4"]
+        start, end = asked[ct.MISSING[0]], asked[ct.MISSING[1]]
+        if event == "move":
+            assert start == end == ct.NONE_MISSING
+            continue
+        changed = asked[f"what color is the shape that {event}s?"]
+        # the changing shape named at the end it is missing from, as the every-shape where answers say
+        assert (start if event == "appear" else end).startswith(changed + " ")
+        assert (end if event == "appear" else start) == ct.NONE_MISSING
+        name = (start if event == "appear" else end)
+        side = "start" if event == "appear" else "end"
+        assert asked[f"where is the {name} at the {side} of the video?"] == ct.ABSENT
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,

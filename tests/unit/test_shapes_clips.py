@@ -21,6 +21,7 @@ from vreason.media.policy import MediaPolicy
 from vreason.media.video_budget import VideoBudget
 from vreason.media_step import MediaResolver
 from vreason.train import clips_eval as ce
+from vreason.train import clips_train as ct
 from vreason.train import shapes_clips as sc
 from vreason.train.collate import IGNORE, SFTCollator
 from vreason.train.dataset import read_jsonl
@@ -64,7 +65,7 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def test_same_seed_same_clips_and_rows(tmp_path):
-    assert sc.write_clips_train(tmp_path / "a", 5, seed=7) == sc.write_clips_train(tmp_path / "b", 5, seed=7)
+    assert ct.write_clips_train(tmp_path / "a", 5, seed=7) == ct.write_clips_train(tmp_path / "b", 5, seed=7)
     a, b = (tmp_path / d / "clips_train.jsonl" for d in "ab")
     assert a.read_text() == b.read_text()
     for row in map(json.loads, a.read_text().splitlines()):
@@ -75,7 +76,7 @@ def test_same_seed_same_clips_and_rows(tmp_path):
         # compared decoded, within what one re-encoding decision can move
         for x, y in zip(first, second, strict=True):
             assert np.abs(x.astype(int) - y).mean() < 1.0
-    sc.write_clips_train(tmp_path / "c", 5, seed=8)
+    ct.write_clips_train(tmp_path / "c", 5, seed=8)
     assert (tmp_path / "c" / "clips_train.jsonl").read_text() != a.read_text()
 
 
@@ -123,7 +124,7 @@ def test_start_and_end_questions_name_what_the_first_and_last_frames_the_model_t
         path = tmp_path / f"{event}{index}.mp4"
         sc.encode(clip, path)
         video = media.load_video(VideoPart(str(path)))
-        answers = {kind: answer for kind, _, answer in sc.scaffold_qas(clip)}
+        answers = {kind: answer for kind, _, answer in ct.scaffold_qas(clip)}
         for kind, frame, t in (("clip_start", video.frames[0], video.timestamps[0]),
                                ("clip_end", video.frames[-1], video.timestamps[-1])):
             shown = [tr for tr in clip.tracks if _shown(frame, tr, t)]
@@ -134,11 +135,11 @@ def test_start_and_end_questions_name_what_the_first_and_last_frames_the_model_t
         start, end = answers["clip_start"], answers["clip_end"]
         changed = [tr.name for tr in clip.tracks if (tr.name in start) != (tr.name in end)]
         assert len(changed) == (0 if event == "move" else 1)
-    rows = sc.clip_rows(clip, "c.mp4", random.Random(0))
-    assert [r["question"].lower() for r in rows[-2:]] == list(sc.SCAFFOLDS)
+    rows = ct.clip_rows(clip, "c.mp4", random.Random(0))
+    assert [r["question"].lower() for r in rows[-2:]] == list(ct.SCAFFOLDS)
     # training only: not among the clip's own questions, which evaluation draws from, nor an evaluated kind
-    assert not {q for _, q, _ in clip.qas} & set(sc.SCAFFOLDS)
-    assert not {kind for kind, _, _ in sc.scaffold_qas(clip)} & set(ce.EVAL_KINDS)
+    assert not {q for _, q, _ in clip.qas} & set(ct.SCAFFOLDS)
+    assert not {kind for kind, _, _ in ct.scaffold_qas(clip)} & set(ce.EVAL_KINDS)
 
 
 @pytest.mark.parametrize("event", ["appear1+", "disappear+"])
@@ -183,7 +184,7 @@ def test_where_questions_name_the_mover_and_the_third_of_the_frame_it_starts_and
         path = tmp_path / f"w{index}.mp4"
         sc.encode(clip, path)
         video = media.load_video(VideoPart(str(path)))
-        answers = {kind: answer for kind, _, answer in sc.where_qas(clip)}
+        answers = {kind: answer for kind, _, answer in ct.where_qas(clip)}
         mover = next(t for t in clip.tracks if t.start != t.end)
         assert answers["clip_moves"] == mover.name
         for kind, frame in (("clip_where_start", video.frames[0]), ("clip_where_end", video.frames[-1])):
@@ -198,12 +199,12 @@ def test_where_questions_name_the_mover_and_the_third_of_the_frame_it_starts_and
         assert answers["clip_where_start"] != answers["clip_where_end"]  # a move of >= 35% crosses a third
     assert len(places) >= 4
     still = sc.ClipWorld(21).clip(0, "appear1")
-    assert sc.where_qas(still) == []  # nothing moves: nothing to ask
-    rows = sc.clip_rows(clip, "c.mp4", random.Random(0), where="moving")
-    assert [r["question"].lower() for r in rows[-3:]] == [sc.WHERE[0], *(q.format(mover.name) for q in sc.WHERE[1:])]
-    assert len(sc.clip_rows(clip, "c.mp4", random.Random(0))) == len(rows) - 3  # only where asked for
-    assert not {kind for kind, _, _ in sc.where_qas(clip)} & set(ce.EVAL_KINDS)
-    assert sc.where_qas(clip, every_shape=True)[:3] == sc.where_qas(clip)[:3]  # the mover's questions unchanged
+    assert ct.where_qas(still) == []  # nothing moves: nothing to ask
+    rows = ct.clip_rows(clip, "c.mp4", random.Random(0), where="moving")
+    assert [r["question"].lower() for r in rows[-3:]] == [ct.WHERE[0], *(q.format(mover.name) for q in ct.WHERE[1:])]
+    assert len(ct.clip_rows(clip, "c.mp4", random.Random(0))) == len(rows) - 3  # only where asked for
+    assert not {kind for kind, _, _ in ct.where_qas(clip)} & set(ce.EVAL_KINDS)
+    assert ct.where_qas(clip, every_shape=True)[:3] == ct.where_qas(clip)[:3]  # the mover's questions unchanged
 
 
 def test_every_shape_where_questions_say_not_there_exactly_where_the_decoded_frame_lacks_the_shape(tmp_path, media):
@@ -215,21 +216,43 @@ def test_every_shape_where_questions_say_not_there_exactly_where_the_decoded_fra
         path = tmp_path / f"p{index}.mp4"
         sc.encode(clip, path)
         video = media.load_video(VideoPart(str(path)))
-        qas = sc.where_qas(clip, every_shape=True)
+        qas = ct.where_qas(clip, every_shape=True)
         assert len(qas) == 2 * len(clip.tracks) >= 4  # the changing shape and 1-2 still ones, two questions each
         for track in clip.tracks:
             for kind, frame in (("clip_where_start", video.frames[0]), ("clip_where_end", video.frames[-1])):
                 answer = next(a for k, q, a in qas if k == kind and track.name in q)
                 drawn = (np.abs(frame.astype(int) - np.array(sc.PALETTE[track.color])).sum(axis=-1) < 90).sum()
-                if answer == sc.ABSENT:
+                if answer == ct.ABSENT:
                     absent[kind] += 1
                     assert drawn < 20, (kind, track.name)
                 else:
                     assert drawn > 100, (kind, track.name, answer)
     assert absent == {"clip_where_start": 2, "clip_where_end": 2}  # the two appearing and the two leaving shapes
     with pytest.raises(ValueError, match="where must be"):
-        sc.clip_rows(clip, "c.mp4", random.Random(0), where="all")
+        ct.clip_rows(clip, "c.mp4", random.Random(0), where="all")
 
+
+def test_missing_questions_name_the_shapes_the_decoded_end_frames_lack(tmp_path, media):
+    """The start and end "which shape is not there" answers name exactly the shapes with none of their colour
+    in the first / last frame the model takes ("none" where every shape is drawn), and only `missing` adds them."""
+    named = {"clip_missing_start": [], "clip_missing_end": []}
+    for index, event in enumerate(("appear1+", "disappear+", "move")):
+        clip = sc.ClipWorld(23).clip(index, event)
+        path = tmp_path / f"m{index}.mp4"
+        sc.encode(clip, path)
+        video = media.load_video(VideoPart(str(path)))
+        answers = dict((kind, answer) for kind, _, answer in ct.missing_qas(clip))
+        for kind, frame in (("clip_missing_start", video.frames[0]), ("clip_missing_end", video.frames[-1])):
+            lacking = [track.name for track in clip.tracks
+                       if (np.abs(frame.astype(int) - np.array(sc.PALETTE[track.color])).sum(axis=-1) < 90).sum() < 20]
+            assert answers[kind] == (" and ".join(lacking) if lacking else ct.NONE_MISSING), (event, kind)
+            named[kind] += lacking
+        plain = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every")
+        rows = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True)
+        assert rows[:len(plain)] == plain  # earlier rows unchanged: the mixes drawn before keep their bytes
+        assert [r["question"].lower() for r in rows[len(plain):]] == list(ct.MISSING)
+    assert [len(named["clip_missing_start"]), len(named["clip_missing_end"])] == [1, 1]  # the appearing, the leaving
+    assert not set(named) & set(ce.EVAL_KINDS)
 
 def test_the_example_clip(media):
     assert EXAMPLE.stat().st_size < 100_000
@@ -252,7 +275,7 @@ def _streams(root: Path, name: str) -> list[tuple[dict, tuple[int, int, int, flo
 
 def test_eval_rows_are_one_question_of_each_kind_on_other_clips_than_training(tmp_path):
     assert ce.write_clips_eval(tmp_path, per_kind=2, seed=3) == 2 * len(ce.EVAL_KINDS)
-    sc.write_clips_train(tmp_path, 5, seed=3)
+    ct.write_clips_train(tmp_path, 5, seed=3)
     held = _streams(tmp_path, "clips_eval.jsonl")
     train = _streams(tmp_path, "clips_train.jsonl")
     assert sorted(r["kind"] for r, _ in held) == sorted(ce.EVAL_KINDS * 2)
@@ -274,7 +297,7 @@ def test_eval_rows_are_one_question_of_each_kind_on_other_clips_than_training(tm
 
 
 def test_training_rows_make_a_batch_with_the_demo_processor(tmp_path, processor):
-    sc.write_clips_train(tmp_path, 2, seed=0)
+    ct.write_clips_train(tmp_path, 2, seed=0)
     examples = read_jsonl(tmp_path / "clips_train.jsonl").examples
     rows = [json.loads(line) for line in (tmp_path / "clips_train.jsonl").read_text().splitlines()]
     batch = SFTCollator(processor, PixelBudget())(examples[:2])

@@ -33,7 +33,7 @@ V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"
 # A part whose record has another format is written again: clips moved from multi-turn conversations (1) to one
 # row per question (2), which the trainer groups without letting one answer give another away, then with the
-# training-only "which shapes are there at the start / end" questions (3: shapes_clips.SCAFFOLDS); varied scenes
+# training-only "which shapes are there at the start / end" questions (3: clips_train.SCAFFOLDS); varied scenes
 # from shapes turned within 10 degrees and shades within +-40 a channel (1) to turned within 25 and shades
 # across each colour name's share of CIELAB (4: shapes_varied.MAX_ROTATION, shade; 2 was an RGB-distance rule
 # that called some greenish shades gray, 3 left dark reds and some blues nobody's colour); then 30% of varied
@@ -83,8 +83,8 @@ class V2Config:
 def write_data(folder: Path, config: V2Config, only: tuple[str, ...] = V2_DATA_PARTS) -> int:
     """Every part into its own subfolder (a part whose record exists is kept: each is deterministic), then one
     all_train.jsonl whose paths are relative to `folder`; `only`: write just these parts, no all_train.jsonl."""
+    from vreason.train.clips_train import write_clips_train
     from vreason.train.demo_data import write_easy_vqa, write_shapes_train
-    from vreason.train.shapes_clips import write_clips_train
 
     folder.mkdir(parents=True, exist_ok=True)
     parts = {

@@ -112,7 +112,7 @@ MIXES = {
     # count 0.90 and the independent renderer's best colour/count/boxes, clip count 0.86 and "when" 0.64 on 300 clips
     "moves-plain": Mix("plain-count-weighted", 3000, ("moves-changes-where-2",), {"any": 4000}),
     # change clips (4 in 5: a shape appears or disappears beside 1-2 still ones) whose every shape is asked where
-    # it is at the start and at the end, "not there" where it is not drawn (shapes_clips.where_qas every_shape):
+    # it is at the start and at the end, "not there" where it is not drawn (clips_train.where_qas every_shape):
     # the presence of each named shape at each end, the step the change questions build on
     "changes-presence": _where_round("moves-plain", "change-presence-clips"),
     # a second round: the first (run 21) taught "not there" at 0.62-0.63 on held-out clips beside still shapes and
@@ -121,6 +121,10 @@ MIXES = {
     # a third: the second (run 22, shipped) took "not there" to 0.90 / 0.82 at the start / end with 5-11% said of
     # still shapes, and the changing colours beside still shapes to 0.38 (appear) and 0.63 (disappear)
     "changes-presence-3": _where_round("changes-presence-2", "change-presence-clips"),
+    # such clips also asked which shape is not there at the start / end (clips_train.missing_qas): the third
+    # (run 23) took "not there" to 0.97 / 0.93 with still shapes near 0, yet the changing colours beside still
+    # shapes only to 0.42 (appear) and 0.68 (disappear): presence is learnt, picking the shape it differs for is not
+    "changes-missing": _where_round("changes-presence-3", "change-missing-clips"),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -167,15 +171,21 @@ MIX_WORDS = {
                           "mix and the last scans mix",
     "changes-presence-3": "a third round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
                           "mix and the last scans mix",
+    "changes-missing": "3,000 such clips also asked which shape is not there at the start and at the end, with "
+                       "5,500 clips, views and pictures of the previous mix and the last scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
 # a clip mix's events, cycled over its new clips (shapes_clips.ClipWorld.clip's names)
 CLIP_EVENTS = {"change-clips": ("appear1", "disappear"), "move-clips": ("move", "appear", "move", "appear", "move"),
                "move-where-clips": ("move", "appear1", "move", "disappear", "move"),
                "move-change-where-clips": ("move", "appear1+", "move", "disappear+", "move"),
-               "change-presence-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+")}
-# clips that also train shapes_clips.where_qas: of the shapes that move, or of every shape
-WHERE_SCAFFOLDED = {"move-where-clips": "moving", "move-change-where-clips": "moving", "change-presence-clips": "every"}
+               "change-presence-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+"),
+               "change-missing-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+")}
+# clips that also train clips_train.where_qas: of the shapes that move, or of every shape
+WHERE_SCAFFOLDED = {"move-where-clips": "moving", "move-change-where-clips": "moving", "change-presence-clips": "every",
+                    "change-missing-clips": "every"}
+# clips that also train clips_train.missing_qas
+MISSING_SCAFFOLDED = {"change-missing-clips"}
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
@@ -306,8 +316,8 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
         return []
     (mix_folder(folder, name) / "media").mkdir(parents=True, exist_ok=True)
     if mix.new in CLIP_EVENTS:
-        jobs = [(folder, name, seed, index, CLIP_EVENTS[mix.new], WHERE_SCAFFOLDED.get(mix.new, ""))
-                for index in range(mix.new_items)]
+        jobs = [(folder, name, seed, index, CLIP_EVENTS[mix.new], WHERE_SCAFFOLDED.get(mix.new, ""),
+                 mix.new in MISSING_SCAFFOLDED) for index in range(mix.new_items)]
         work = _change_clip
     else:
         jobs = [(folder, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
@@ -322,13 +332,14 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
 
 
 def _change_clip(job) -> list[dict]:
-    from vreason.train.shapes_clips import TRAIN, ClipWorld, clip_rows, encode
+    from vreason.train.clips_train import clip_rows
+    from vreason.train.shapes_clips import TRAIN, ClipWorld, encode
 
-    folder, name, seed, index, events, where = job
+    folder, name, seed, index, events, where, missing = job
     clip = ClipWorld(seed, TRAIN).clip(index, events[index % len(events)])
     path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
     encode(clip, folder / path)
-    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), where)
+    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), where, missing)
 
 
 def _scenes(job) -> list[dict]:
