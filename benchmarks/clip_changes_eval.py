@@ -2,6 +2,7 @@
 is alone on screen or has still shapes beside it.
 
     .venv/bin/python benchmarks/clip_changes_eval.py [--clips 60] [--seed 7] [--model DIR] [--json F] [--where]
+        [--missing]
 
 `make eval-demo`'s clip families draw appear/disappear clips as training does: a third of them show the changing
 shape alone, and naming the one shape on screen answers them. This asks the same questions (the colour and the
@@ -16,6 +17,10 @@ exact match after normalising). Each row prints its 95% Wilson interval.
 (the shape is not drawn at that end: right if the model says "not there") and "present" (right if it names the
 third of the frame), each with the share of answers that are "not there" (on "present" rows: shapes the model
 misses). They say whether the model tells, shape by shape, what each end of the clip shows.
+
+`--missing` adds, on the same clips, `clips_train.missing_qas` ("which shape is not there at the start / end of
+the video?"): rows "a shape" (the answer names the shape that changes) and "none", each with the share of
+answers that are "none". The step from presence to the change questions: which shape an end lacks.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pathlib import Path
 
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.clips_eval import evaluate_clips
-from vreason.train.clips_train import ABSENT, where_qas
+from vreason.train.clips_train import ABSENT, NONE_MISSING, missing_qas, where_qas
 from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,9 +45,10 @@ EVENTS = {("alone", "appear"): "appear1", ("alone", "disappear"): "disappear",
           ("beside", "appear"): "appear1+", ("beside", "disappear"): "disappear+"}
 
 
-def draw(out: Path, clips: int, seed: int, where: bool = False) -> list[dict]:
+def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = False) -> list[dict]:
     """`clips` clips per setting and event, with their family questions (one row each), encoded under `out`;
-    with `where`, the every-shape where questions of the clips beside still shapes too."""
+    with `where`, the every-shape where questions of the clips beside still shapes too; with `missing`, their
+    which-shape-is-not-there questions."""
     world = ClipWorld(seed, HELD_OUT)
     rows = []
     for (setting, event), name in EVENTS.items():
@@ -63,6 +69,11 @@ def draw(out: Path, clips: int, seed: int, where: bool = False) -> list[dict]:
                           "kind": f"beside/{event}/where at the {kind.rsplit('_', 1)[1]}: "
                                   f"{'absent' if answer == ABSENT else 'present'}"}
                          for kind, question, answer in where_qas(clip, every_shape=True)]
+            if missing and setting == "beside":
+                rows += [{"video": path, "question": question, "answer": answer, "said": NONE_MISSING,
+                          "kind": f"beside/{event}/not there at the {kind.rsplit('_', 1)[1]}: "
+                                  f"{'none' if answer == NONE_MISSING else 'a shape'}"}
+                         for kind, question, answer in missing_qas(clip)]
     return rows
 
 
@@ -74,20 +85,23 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--where", action="store_true",
                         help="also ask where each shape is at the start and at the end (clips beside still shapes)")
+    parser.add_argument("--missing", action="store_true",
+                        help="also ask which shape is not there at the start and at the end (beside still shapes)")
     args = parser.parse_args()
 
     from vreason.api import VReason
 
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}")
     with tempfile.TemporaryDirectory() as folder:
-        rows = draw(Path(folder), args.clips, args.seed, args.where)
+        rows = draw(Path(folder), args.clips, args.seed, args.where, args.missing)
         report = evaluate_clips(VReason(model=args.model), rows, Path(folder))
-    print('| setting / family / asked | n | exact | 95% interval | said "not there" |\n|---|---:|---:|---|---:|')
+    print('| setting / family / asked | n | exact | 95% interval | said "not there" / "none" |')
+    print("|---|---:|---:|---|---:|")
     for kind, row in report.items():
         if kind.startswith("_"):
             continue
         low, high = wilson(row["exact_match"], row["count"])
-        said = row.get("said", {}).get(ABSENT)
+        said = row.get("said", {}).get(ABSENT, row.get("said", {}).get(NONE_MISSING))
         print(f"| {kind} | {row['count']} | {row['exact_match']:.3f} | {low:.2f}-{high:.2f} | "
               f"{'-' if said is None else f'{said:.3f}'} |")
     print(f"{report['_seconds']} s")

@@ -1,6 +1,7 @@
 """benchmarks/clip_changes_eval.py's rows: the family questions per setting, and with `where` the every-shape
-where questions of the clips beside still shapes, split by whether the shape is drawn at that end; and the share
-of a row's `said` answer that `train.clips_eval.evaluate_clips` reports for them."""
+where questions of the clips beside still shapes, split by whether the shape is drawn at that end, and with
+`missing` their which-shape-is-not-there questions; and the share of a row's `said` answer that
+`train.clips_eval.evaluate_clips` reports for them."""
 
 from __future__ import annotations
 
@@ -35,6 +36,18 @@ def test_rows_per_setting_and_the_where_rows_of_clips_beside_still_shapes(tmp_pa
     assert all(r["video"].startswith("beside_") for r in rows if "where" in r["kind"])
     assert all((tmp_path / "b" / r["video"]).is_file() for r in rows)
 
+
+def test_the_missing_rows_name_the_changing_shape_at_the_end_it_lacks(tmp_path: Path):
+    rows = cce.draw(tmp_path, 2, seed=7, missing=True)
+    missing = [r for r in rows if "not there" in r["kind"]]
+    assert Counter(r["kind"] for r in missing) == {
+        "beside/appear/not there at the start: a shape": 2, "beside/appear/not there at the end: none": 2,
+        "beside/disappear/not there at the start: none": 2, "beside/disappear/not there at the end: a shape": 2}
+    colour = {r["video"]: r["answer"] for r in rows if r["kind"].endswith("/colour")}
+    for r in missing:
+        assert r["said"] == "none"
+        if r["kind"].endswith("a shape"):
+            assert r["answer"].startswith(colour[r["video"]] + " ")  # the shape that appears / disappears
 
 class ScriptedAnswers:
     """Answers each question with a fixed text: what evaluate_clips does with answers, apart from any model."""
