@@ -129,6 +129,9 @@ MIXES = {
     # never ("none" every time: three in five clips lack nothing at the start), yet took the changing colours
     # beside still shapes to 0.50 (appear) and 0.73 (disappear), and held-out appear / disappear to 0.67 / 0.78
     "changes-missing-2": _where_round("changes-missing", "change-missing-clips"),
+    # a third: the second (run 25, shipped) took the changing colours beside still shapes to 0.55 / 0.80 and the
+    # leaving shape's name at the end to 0.43, held-out appear / disappear to 0.71 / 0.82 on 300 clips
+    "changes-missing-3": _where_round("changes-missing-2", "change-missing-clips"),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -178,6 +181,8 @@ MIX_WORDS = {
     "changes-missing": "3,000 such clips also asked which shape is not there at the start and at the end, with "
                        "5,500 clips, views and pictures of the previous mix and the last scans mix",
     "changes-missing-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                         "mix and the last scans mix",
+    "changes-missing-3": "a third round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
                          "mix and the last scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
