@@ -97,3 +97,26 @@ def test_install_refuses_a_run_that_does_not_follow_the_shipped_chain(tmp_path):
     with pytest.raises(ValueError, match="install the runs in order"):
         demo_continue.install(run, {}, "s", out)
     assert json.loads((out / "training_summary.json").read_text()) == SUMMARY, "nothing written"
+
+
+def test_a_run_folder_left_by_another_follow_up_is_refused_before_anything_is_written(tmp_path):
+    shipped = len(SUMMARY["v2"]["follow_ups"])
+    work = tmp_path / "work"
+    taken = work / f"v2-{shipped + 1}"
+    taken.mkdir(parents=True)
+    other = SUMMARY["v2"]["follow_ups"][-1]["mix"]  # trained again after an install, say: not the run asked for
+    (taken / demo_continue.RECORD).write_text(json.dumps({"mix": other, "chain_index": shipped}))
+    with pytest.raises(demo_continue.RunFolderTaken, match=f"holds follow-up {shipped + 1} on mix '{other}'"):
+        demo_continue.train((FollowUp(FRESH, 300, 1e-4),), work)
+    assert sorted(p.name for p in work.iterdir()) == [taken.name]  # no data drawn, nothing trained
+    with pytest.raises(SystemExit, match="move the folder away or pass another --work"):
+        demo_continue.main(["train", f"{FRESH}:300:1e-4", "--work", str(work)])
+
+
+def test_a_run_folder_planned_for_the_same_follow_up_is_taken_up_again(tmp_path):
+    facts = {"mix": FRESH, "chain_index": 30, "base": "b", "seed": 50, "learning_rate": 1e-4, "planned_steps": 300}
+    (tmp_path / demo_continue.PLAN).write_text(json.dumps(facts))
+    demo_continue.check_run_folder(tmp_path, facts)  # an interrupted run goes on
+    demo_continue.check_run_folder(tmp_path / "new", facts)  # a folder not made yet is free
+    with pytest.raises(demo_continue.RunFolderTaken):
+        demo_continue.check_run_folder(tmp_path, {**facts, "planned_steps": 150})

@@ -14,7 +14,10 @@ make in the same place of the chain:
 - follow-up k trains with `demo_v2.follow_up_config` (training seed seed + k) into `WORK/v2-{k + 1}`, from the
   shipped model or the run before it.
 Each stage leaves its record (stage.json: result, seconds, machine) beside its output, as the recipe's stages
-do, and a stage with a record is not run again: after an interruption the same command goes on. `install`
+do, and a stage with a record is not run again: after an interruption the same command goes on. A run folder
+is marked with what it is for (follow_up.json: mix, place, seed, steps) before it trains, and `train` refuses,
+before writing anything, a folder that holds another follow-up (the shipped chain grew by an install since, say):
+its record or checkpoints would otherwise be taken as the new run's. `install`
 copies a trained run into the package and appends to training_summary.json its mix's and its own stage records,
 its follow-up entry and the metrics of a full `demo_eval` (`python -m vreason.train.demo_eval --model RUN
 --out M.json`), then rewrites the model card. Install only a run measured to meet every bar the last one met.
@@ -88,6 +91,30 @@ def _stage(folder: Path, run, extra: dict | None = None) -> dict:
     return record
 
 
+# what a run folder is for: written before its training starts, so a folder left by another chain (another mix or
+# place: the chain grew by an install since) is refused, not resumed from its checkpoints or reused by its record
+PLAN = "follow_up.json"
+_PLANNED = ("mix", "chain_index", "seed", "learning_rate", "planned_steps")
+
+
+class RunFolderTaken(ValueError):
+    """A run folder holds another follow-up than the one to train there."""
+
+
+def check_run_folder(output: Path, facts: dict) -> None:
+    """Raise RunFolderTaken if `output` holds a run planned with other `facts` (its PLAN, or the stage record of
+    a run made before PLAN was written)."""
+    for name in (PLAN, RECORD):
+        if (output / name).is_file():
+            held = json.loads((output / name).read_text())
+            if any(held.get(key) != facts[key] for key in _PLANNED):
+                raise RunFolderTaken(
+                    f"{output} holds follow-up {held.get('chain_index', -1) + 1} on mix {held.get('mix')!r}, not "
+                    f"follow-up {facts['chain_index'] + 1} on {facts['mix']!r} (new follow-ups go after the shipped "
+                    f"chain's runs: list only those after it); move the folder away or pass another --work")
+            return
+
+
 def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[Path]:
     """Train `new` after the chain that made `model`; returns the run folders, in order."""
     from vreason.train import demo_v2, demo_v2_mixes
@@ -99,6 +126,16 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
     check_order(chain)
     config = replace(recorded_config(summary), follow_ups=chain)
     folder = work / "v2-data"
+    runs, base = [], model
+    for j, follow in enumerate(new):  # every run folder checked before anything is written or trained
+        k = len(shipped) + j
+        output = work / f"v2-{k + 1}"
+        run = demo_v2.follow_up_config(mix_path(folder, follow.mix), base, output, config, k)
+        facts = {"mix": follow.mix, "chain_index": k, "base": str(base), "seed": run.seed,
+                 "learning_rate": follow.learning_rate, "planned_steps": follow.steps}
+        check_run_folder(output, facts)
+        runs.append((follow, output, run, facts))
+        base = output
     if not (folder / "all_train.jsonl").is_file():
         sizes = {"varied_scenes": config.varied_scenes, "plain_scenes": config.plain_scenes, "clips": config.clips}
         _stage(folder, lambda: demo_v2.write_data(folder, config), {"sizes": sizes})
@@ -108,17 +145,13 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
             _stage(mix_folder(folder, name),
                    lambda name=name: str(demo_v2_mixes.write_mix(folder, name, seeds[name], config.workers)),
                    {"seed": seeds[name]})
-    base, outputs = model, []
-    for j, follow in enumerate(new):
-        k = len(shipped) + j
-        output = work / f"v2-{k + 1}"
-        run = demo_v2.follow_up_config(mix_path(folder, follow.mix), base, output, config, k)
-        facts = {"mix": follow.mix, "chain_index": k, "base": str(base), "seed": run.seed,
-                 "learning_rate": follow.learning_rate, "planned_steps": follow.steps}
+    outputs = []
+    for follow, output, run, facts in runs:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / PLAN).write_text(json.dumps(facts, indent=1))
         record = _stage(output, lambda run=run: asdict(finetune(run)), facts)
-        print(f"run {k + 1} ({follow.mix}): {record['result']['steps']} steps, loss "
+        print(f"run {facts['chain_index'] + 1} ({follow.mix}): {record['result']['steps']} steps, loss "
               f"{record['result']['train_loss']:.4f}, {record['seconds']:.0f} s", flush=True)
-        base = output
         outputs.append(output)
     return outputs
 
@@ -187,7 +220,10 @@ def main(argv: list[str] | None = None) -> None:
             check_order(shipped_chain(json.loads((SHIPPED / "training_summary.json").read_text())) + new)
         except ValueError as error:
             raise SystemExit(str(error)) from None
-        train(new, args.work)
+        try:
+            train(new, args.work)
+        except RunFolderTaken as error:
+            raise SystemExit(str(error)) from None
     else:
         summary = install(args.run, json.loads(args.metrics.read_text()), args.section, args.out)
         print(f"installed {args.run} as follow-up {len(summary['v2']['follow_ups'])}; wall_s {summary['wall_s']}")
