@@ -2,7 +2,7 @@
 is alone on screen or has still shapes beside it.
 
     .venv/bin/python benchmarks/clip_changes_eval.py [--clips 60] [--seed 7] [--model DIR] [--json F] [--where]
-        [--missing]
+        [--missing] [--timeline]
 
 `make eval-demo`'s clip families draw appear/disappear clips as training does: a third of them show the changing
 shape alone, and naming the one shape on screen answers them. This asks the same questions (the colour and the
@@ -21,19 +21,24 @@ misses). They say whether the model tells, shape by shape, what each end of the 
 `--missing` adds, on the same clips, `clips_train.missing_qas` ("which shape is not there at the start / end of
 the video?"): rows "a shape" (the answer names the shape that changes) and "none", each with the share of
 answers that are "none". The step from presence to the change questions: which shape an end lacks.
+
+`--timeline` adds, on the same clips, the "when" question (exact second) and `clips_train.timeline_qas` ("which
+shapes are there at N seconds?", the whole list left to right, exact): rows "at the change's second", "the second
+before" and "another second". Whether the model reads the `<N.x seconds>` markers "when" is answered from.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 from pathlib import Path
 
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.clips_eval import evaluate_clips
-from vreason.train.clips_train import ABSENT, NONE_MISSING, missing_qas, where_qas
+from vreason.train.clips_train import ABSENT, NONE_MISSING, missing_qas, timeline_qas, where_qas
 from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,10 +50,11 @@ EVENTS = {("alone", "appear"): "appear1", ("alone", "disappear"): "disappear",
           ("beside", "appear"): "appear1+", ("beside", "disappear"): "disappear+"}
 
 
-def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = False) -> list[dict]:
+def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = False, timeline: bool = False,
+         ) -> list[dict]:
     """`clips` clips per setting and event, with their family questions (one row each), encoded under `out`;
     with `where`, the every-shape where questions of the clips beside still shapes too; with `missing`, their
-    which-shape-is-not-there questions."""
+    which-shape-is-not-there questions; with `timeline`, their "when" and which-shapes-at-N-seconds questions."""
     world = ClipWorld(seed, HELD_OUT)
     rows = []
     for (setting, event), name in EVENTS.items():
@@ -74,6 +80,14 @@ def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = 
                           "kind": f"beside/{event}/not there at the {kind.rsplit('_', 1)[1]}: "
                                   f"{'none' if answer == NONE_MISSING else 'a shape'}"}
                          for kind, question, answer in missing_qas(clip)]
+            if timeline and setting == "beside":
+                rows += [{"video": path, "question": question, "answer": answer, "kind": f"beside/{event}/when"}
+                         for kind, question, answer in clip.qas if kind == "clip_when"]
+                when = int(next(answer for kind, _, answer in clip.qas if kind == "clip_when"))
+                at = {when: "the change's second", when - 1: "the second before"}
+                rows += [{"video": path, "question": question, "answer": answer, "max_new_tokens": 32,
+                          "kind": f"beside/{event}/shapes at {at.get(int(question.split()[-2]), 'another second')}"}
+                         for _, question, answer in timeline_qas(clip, random.Random(path))]
     return rows
 
 
@@ -87,13 +101,15 @@ def main() -> None:
                         help="also ask where each shape is at the start and at the end (clips beside still shapes)")
     parser.add_argument("--missing", action="store_true",
                         help="also ask which shape is not there at the start and at the end (beside still shapes)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also ask when the shape changes and which shapes are there at seconds around it")
     args = parser.parse_args()
 
     from vreason.api import VReason
 
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}")
     with tempfile.TemporaryDirectory() as folder:
-        rows = draw(Path(folder), args.clips, args.seed, args.where, args.missing)
+        rows = draw(Path(folder), args.clips, args.seed, args.where, args.missing, args.timeline)
         report = evaluate_clips(VReason(model=args.model), rows, Path(folder))
     print('| setting / family / asked | n | exact | 95% interval | said "not there" / "none" |')
     print("|---|---:|---:|---|---:|")

@@ -1,6 +1,7 @@
 """benchmarks/clip_changes_eval.py's rows: the family questions per setting, and with `where` the every-shape
 where questions of the clips beside still shapes, split by whether the shape is drawn at that end, and with
-`missing` their which-shape-is-not-there questions; and the share of a row's `said` answer that
+`missing` their which-shape-is-not-there questions, with `timeline` their "when" and which-shapes-at-N-seconds
+questions around the change; and the share of a row's `said` answer that
 `train.clips_eval.evaluate_clips` reports for them."""
 
 from __future__ import annotations
@@ -49,13 +50,31 @@ def test_the_missing_rows_name_the_changing_shape_at_the_end_it_lacks(tmp_path: 
         if r["kind"].endswith("a shape"):
             assert r["answer"].startswith(colour[r["video"]] + " ")  # the shape that appears / disappears
 
+
+def test_the_timeline_rows_straddle_the_when_answer(tmp_path: Path):
+    rows = cce.draw(tmp_path, 2, seed=7, timeline=True)
+    kinds = Counter(r["kind"] for r in rows if r["kind"].split("/")[-1].startswith(("when", "shapes at")))
+    for event in ("appear", "disappear"):
+        assert kinds[f"beside/{event}/when"] == 2
+        assert kinds[f"beside/{event}/shapes at the change's second"] == 2
+        assert kinds[f"beside/{event}/shapes at another second"] == 2
+        assert 1 <= kinds[f"beside/{event}/shapes at the second before"] <= 2  # none where that second is not marked
+    colour = {r["video"]: r["answer"] for r in rows if r["kind"].endswith("/colour")}
+    for r in rows:
+        if r["kind"].endswith(("the change's second", "the second before")):
+            shown = f"{colour[r['video']]} " in f"{r['answer']} "
+            assert shown == (r["kind"].endswith("change's second") == ("/appear/" in r["kind"]))
+            assert r["max_new_tokens"] >= 24  # up to three shapes named: more than the default 8 tokens
+
 class ScriptedAnswers:
     """Answers each question with a fixed text: what evaluate_clips does with answers, apart from any model."""
 
     def __init__(self, answers: dict[str, str]):
         self.answers = answers
+        self.limits: list[int] = []
 
-    def ask(self, image, question, **_):
+    def ask(self, image, question, **options):
+        self.limits.append(options["max_new_tokens"])
         return SimpleNamespace(text=self.answers[question])
 
 
@@ -66,10 +85,12 @@ def test_the_said_share_counts_normalised_answers_on_every_row_that_names_one(tm
         {"video": "a.mp4", "question": "q3", "answer": "left", "said": "not there", "kind": "present"},
         {"video": "a.mp4", "question": "q4", "answer": "top left", "said": "not there", "kind": "present"},
         {"video": "a.mp4", "question": "q5", "answer": "right", "said": "not there", "kind": "present"},
-        {"video": "a.mp4", "question": "q6", "answer": "red", "kind": "colour"},
+        {"video": "a.mp4", "question": "q6", "answer": "red", "kind": "colour", "max_new_tokens": 32},
     ]
     answers = {"q1": "Not there.", "q2": "left", "q3": "NOT THERE", "q4": "top  left", "q5": "left", "q6": "red"}
-    report = evaluate_clips(ScriptedAnswers(answers), rows, tmp_path)
+    model = ScriptedAnswers(answers)
+    report = evaluate_clips(model, rows, tmp_path)
+    assert model.limits == [8] * 5 + [32]  # a row's own limit, else one word's
     assert report["absent"] == {"count": 2, "exact_match": 0.5, "said": {"not there": 0.5}}
     assert report["present"]["exact_match"] == pytest.approx(1 / 3)
     assert report["present"]["said"] == {"not there": pytest.approx(1 / 3)}  # one still shape missed

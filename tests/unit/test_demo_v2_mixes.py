@@ -4,6 +4,7 @@ groups sampled from earlier files, every path resolving from the file's folder, 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -230,6 +231,38 @@ def test_the_changes_missing_mix_alone_asks_which_shape_is_not_there(folder: Pat
         name = (start if event == "appear" else end)
         side = "start" if event == "appear" else "end"
         assert asked[f"where is the {name} at the {side} of the video?"] == ct.ABSENT
+
+
+def test_the_changes_timeline_mix_asks_what_is_there_at_the_change_second(folder: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-missing",
+                        Mix("change-missing-clips", 2, ("changes",), {"clip": 1}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-timeline",
+                        Mix("change-timeline-clips", 3, ("changes-missing",), {"clip": 2}))
+    write_mix(folder, "changes", seed=7)
+    missing = [json.loads(line) for line in write_mix(folder, "changes-missing", seed=9).read_text().splitlines()]
+    rows = [json.loads(line) for line in write_mix(folder, "changes-timeline", seed=9).read_text().splitlines()]
+    timeline = re.compile(r"which shapes are there at (\d+) seconds\?")
+    assert not [r for r in missing if timeline.fullmatch(r["question"].lower())]
+    by_clip: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r.get("video", "").startswith("mixes/changes-timeline/"):
+            by_clip.setdefault(r["video"], {})[r["question"].lower()] = r["answer"]
+    assert len(by_clip) == 3
+    for i, event in enumerate(("appear", "disappear", "move")):
+        asked = by_clip[f"mixes/changes-timeline/media/c{i:06d}.mp4"]
+        assert ct.MISSING[0] in asked  # the missing clips' questions too
+        at = {int(m[1]): a for q, a in asked.items() if (m := timeline.fullmatch(q))}
+        assert len(at) == (2 if event == "move" else 3)
+        if event == "move":
+            continue
+        changed = asked[f"what color is the shape that {event}s?"]
+        when = int(next(a for q, a in asked.items() if q.startswith("when does")))
+        # the changing shape there at its "when" second exactly if it appears, and the other way the second before
+        assert (changed in at[when]) == (event == "appear")
+        if when - 1 in at:
+            assert (changed in at[when - 1]) == (event == "disappear")
+
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,

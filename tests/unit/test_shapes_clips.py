@@ -254,6 +254,37 @@ def test_missing_questions_name_the_shapes_the_decoded_end_frames_lack(tmp_path,
     assert [len(named["clip_missing_start"]), len(named["clip_missing_end"])] == [1, 1]  # the appearing, the leaving
     assert not set(named) & set(ce.EVAL_KINDS)
 
+def test_timeline_questions_name_what_the_decoded_frames_at_the_marker_show(tmp_path, media):
+    """"which shapes are there at N seconds?" is answered with the shapes drawn (colour found in the decoded frame)
+    in the patch whose `<N.x seconds>` marker the prompt prints; where a shape appears or leaves, the questions
+    straddle the "when" answer's second; the rows come after the earlier kinds' rows, which stay as they were."""
+    for index, event in enumerate(("appear1+", "disappear+", "move", "appear")):
+        clip = sc.ClipWorld(29).clip(index, event)
+        path = tmp_path / f"t{index}.mp4"
+        sc.encode(clip, path)
+        video = media.load_video(VideoPart(str(path)))
+        seconds = [int(float(f"{t:.1f}")) for t in patch_times(video)]
+        qas = ct.timeline_qas(clip, random.Random(index))
+        asked = [int(q.removeprefix("which shapes are there at ").removesuffix(" seconds?")) for _, q, _ in qas]
+        assert len(asked) == (2 if event == "move" else 3)
+        assert asked == sorted(set(asked))
+        for second, (kind, _, answer) in zip(asked, qas, strict=True):
+            assert kind == "clip_timeline"
+            first = 2 * seconds.index(second)  # the patch's first frame
+            drawn = {t.name for t in clip.tracks if _shown(video.frames[first], t, video.timestamps[first])}
+            assert {t.name for t in clip.tracks if t.name in answer} == drawn, (event, second, answer)
+        whens = [int(a) for k, _, a in clip.qas if k == "clip_when"]
+        if event != "move":
+            assert min(whens) in asked  # the first change (of up to three appearing at their own seconds)
+            assert min(whens) - 1 in asked or seconds.count(min(whens) - 1) != 1
+        plain = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True)
+        rows = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True, timeline=True)
+        assert rows[:len(plain)] == plain
+        assert [r["answer"] for r in rows[len(plain):]] == [a for _, _, a in
+                                                           ct.timeline_qas(clip, random.Random("c.mp4:timeline"))]
+    assert "clip_timeline" not in ce.EVAL_KINDS
+
+
 def test_the_example_clip(media):
     assert EXAMPLE.stat().st_size < 100_000
     video = media.load_video(VideoPart(str(EXAMPLE)))

@@ -58,14 +58,16 @@ def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True)
 def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
     """Greedy answers to clip rows: exact match per `kind`; for clip_when also `within_1s` (|pred - true| <= 1);
     for rows with a `said` answer, the share of that kind's predictions that are it (`said`: {normalised answer:
-    share}; e.g. how often shapes that are on screen were called "not there")."""
+    share}; e.g. how often shapes that are on screen were called "not there"). A row's `max_new_tokens` (default
+    8: every evaluated answer is a word or a number) lets longer training-only answers be scored whole."""
     from vreason.train.finetune import normalize_answer
 
     stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     started = time.perf_counter()
     for row in rows:
         video = row["video"] if Path(row["video"]).is_absolute() else str(Path(base) / row["video"])
-        answer = vr.ask(None, row["question"], video=video, temperature=0.0, presence_penalty=0.0, max_new_tokens=8)
+        answer = vr.ask(None, row["question"], video=video, temperature=0.0, presence_penalty=0.0,
+                        max_new_tokens=row.get("max_new_tokens", 8))
         s = stats[row.get("kind", "all")]
         predicted, expected = normalize_answer(answer.text), normalize_answer(row["answer"])
         s["count"] += 1

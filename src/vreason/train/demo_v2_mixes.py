@@ -132,6 +132,11 @@ MIXES = {
     # a third: the second (run 25, shipped) took the changing colours beside still shapes to 0.55 / 0.80 and the
     # leaving shape's name at the end to 0.43, held-out appear / disappear to 0.71 / 0.82 on 300 clips
     "changes-missing-3": _where_round("changes-missing-2", "change-missing-clips"),
+    # such clips also asked which shapes are there at the change's marker second, the one before and one other
+    # (clips_train.timeline_qas): "when" stayed at 0.65-0.69 within 1 s on 300 held-out clips over the five
+    # presence and missing rounds while appear / disappear rose 0.63 -> 0.71 / 0.74 -> 0.82 (runs 22-25)
+    "changes-timeline": _where_round("changes-missing-3", "change-timeline-clips"),
+    "changes-timeline-2": _where_round("changes-timeline", "change-timeline-clips"),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -184,6 +189,11 @@ MIX_WORDS = {
                          "mix and the last scans mix",
     "changes-missing-3": "a third round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
                          "mix and the last scans mix",
+    "changes-timeline": "3,000 such clips also asked which shapes are there at the second a shape appears or "
+                        "disappears, the second before and one other, with 5,500 clips, views and pictures of the "
+                        "previous mix and the last scans mix",
+    "changes-timeline-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                          "mix and the last scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
 # a clip mix's events, cycled over its new clips (shapes_clips.ClipWorld.clip's names)
@@ -191,12 +201,14 @@ CLIP_EVENTS = {"change-clips": ("appear1", "disappear"), "move-clips": ("move", 
                "move-where-clips": ("move", "appear1", "move", "disappear", "move"),
                "move-change-where-clips": ("move", "appear1+", "move", "disappear+", "move"),
                "change-presence-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+"),
-               "change-missing-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+")}
+               "change-missing-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+"),
+               "change-timeline-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+")}
 # clips that also train clips_train.where_qas: of the shapes that move, or of every shape
 WHERE_SCAFFOLDED = {"move-where-clips": "moving", "move-change-where-clips": "moving", "change-presence-clips": "every",
-                    "change-missing-clips": "every"}
-# clips that also train clips_train.missing_qas
-MISSING_SCAFFOLDED = {"change-missing-clips"}
+                    "change-missing-clips": "every", "change-timeline-clips": "every"}
+# clips that also train clips_train.missing_qas, and clips_train.timeline_qas
+MISSING_SCAFFOLDED = {"change-missing-clips", "change-timeline-clips"}
+TIMELINE_SCAFFOLDED = {"change-timeline-clips"}
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
@@ -328,7 +340,7 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
     (mix_folder(folder, name) / "media").mkdir(parents=True, exist_ok=True)
     if mix.new in CLIP_EVENTS:
         jobs = [(folder, name, seed, index, CLIP_EVENTS[mix.new], WHERE_SCAFFOLDED.get(mix.new, ""),
-                 mix.new in MISSING_SCAFFOLDED) for index in range(mix.new_items)]
+                 mix.new in MISSING_SCAFFOLDED, mix.new in TIMELINE_SCAFFOLDED) for index in range(mix.new_items)]
         work = _change_clip
     else:
         jobs = [(folder, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
@@ -346,11 +358,11 @@ def _change_clip(job) -> list[dict]:
     from vreason.train.clips_train import clip_rows
     from vreason.train.shapes_clips import TRAIN, ClipWorld, encode
 
-    folder, name, seed, index, events, where, missing = job
+    folder, name, seed, index, events, where, missing, timeline = job
     clip = ClipWorld(seed, TRAIN).clip(index, events[index % len(events)])
     path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
     encode(clip, folder / path)
-    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), where, missing)
+    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), where, missing, timeline)
 
 
 def _scenes(job) -> list[dict]:
