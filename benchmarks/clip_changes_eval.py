@@ -22,9 +22,10 @@ misses). They say whether the model tells, shape by shape, what each end of the 
 the video?"): rows "a shape" (the answer names the shape that changes) and "none", each with the share of
 answers that are "none". The step from presence to the change questions: which shape an end lacks.
 
-`--timeline` adds, on the same clips, the "when" question (exact second) and `clips_train.timeline_qas` ("which
-shapes are there at N seconds?", the whole list left to right, exact): rows "at the change's second", "the second
-before" and "another second". Whether the model reads the `<N.x seconds>` markers "when" is answered from.
+`--timeline` adds, on the same clips, the "when" question (exact second, and within 1 s) and
+`clips_train.timeline_qas` ("which shapes are there at N seconds?", the whole list left to right, exact): rows "at
+the change's second", "the second before" and "another second". Whether the model reads the `<N.x seconds>`
+markers "when" is answered from.
 """
 
 from __future__ import annotations
@@ -120,6 +121,9 @@ def main() -> None:
         said = row.get("said", {}).get(ABSENT, row.get("said", {}).get(NONE_MISSING))
         print(f"| {kind} | {row['count']} | {row['exact_match']:.3f} | {low:.2f}-{high:.2f} | "
               f"{'-' if said is None else f'{said:.3f}'} |")
+    for kind, row in report.items():
+        if "within_1s" in row:
+            print(f"{kind} within 1 s: {row['within_1s']:.3f} of {row['count']}")
     print(f"{report['_seconds']} s")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

@@ -260,8 +260,7 @@ def test_the_changes_timeline_mix_asks_what_is_there_at_the_change_second(folder
         when = int(next(a for q, a in asked.items() if q.startswith("when does")))
         # the changing shape there at its "when" second exactly if it appears, and the other way the second before
         assert (changed in at[when]) == (event == "appear")
-        if when - 1 in at:
-            assert (changed in at[when - 1]) == (event == "disappear")
+        assert (changed in at[when - 1]) == (event == "disappear")
 
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):

@@ -55,11 +55,16 @@ def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True)
     return rows
 
 
+def _timed(kind: str) -> bool:
+    return kind == "clip_when" or kind.endswith("/when")
+
+
 def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
-    """Greedy answers to clip rows: exact match per `kind`; for clip_when also `within_1s` (|pred - true| <= 1);
+    """Greedy answers to clip rows: exact match per `kind`; for clip_when (and kinds ending "/when") also
+    `within_1s` (|pred - true| <= 1);
     for rows with a `said` answer, the share of that kind's predictions that are it (`said`: {normalised answer:
     share}; e.g. how often shapes that are on screen were called "not there"). A row's `max_new_tokens` (default
-    8: every evaluated answer is a word or a number) lets longer training-only answers be scored whole."""
+    8: every evaluated answer is a few words or a number) lets longer training-only answers be scored whole."""
     from vreason.train.finetune import normalize_answer
 
     stats: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -75,13 +80,13 @@ def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
         if "said" in row:
             said = normalize_answer(row["said"])
             s["said:" + said] += predicted == said
-        if row.get("kind") == "clip_when":
+        if _timed(row.get("kind", "")):
             with contextlib.suppress(ValueError):  # an answer that is not a number is not within a second
                 s["within_1s"] += abs(float(predicted) - float(expected)) <= 1
     report: dict = {}
     for kind, s in sorted(stats.items()):
         report[kind] = {"count": int(s["count"]), "exact_match": s["exact"] / s["count"]}
-        if kind == "clip_when":
+        if _timed(kind):
             report[kind]["within_1s"] = s["within_1s"] / s["count"]
         said = {key.removeprefix("said:"): value / s["count"] for key, value in s.items() if key.startswith("said:")}
         if said:

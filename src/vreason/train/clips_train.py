@@ -120,8 +120,8 @@ def missing_qas(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> list[tup
 
 
 # Training-only: which shapes are there at a marker's second. A "when" answer is the second of the `<t seconds>`
-# marker before the first frames that show the change; the start/end questions never ask the model to read a
-# marker, and after them "when" stayed at 0.65-0.69 within 1 s on held-out clips while appear/disappear rose.
+# marker of the first patch whose frames show the change; the start/end questions never ask the model to read a
+# marker, and after them "when" stayed at 0.65-0.68 within 1 s on held-out clips while appear/disappear rose.
 # Asked at the change's marker and the one before it (what differs) and at one other (what does not), worded as
 # the marker reads ("at 1 seconds" like `<1.0 seconds>`).
 TIMELINE = "which shapes are there at {} seconds?"
@@ -132,12 +132,18 @@ def timeline_qas(clip: Clip, rng: random.Random, budget: VideoBudget = DEMO_VIDE
     """("clip_timeline", "which shapes are there at 3 seconds?", "a red circle and a blue star"): the shapes in
     the first frame of the temporal patch marked `<3.x seconds>`, for the patch where the set of shapes drawn
     first differs from the patch before, that one, and one other patch drawn by `rng` (two patches drawn by
-    `rng` where nothing appears or leaves). Only patches whose floored marker no other patch shares."""
+    `rng` where nothing appears or leaves). Only patches whose floored marker no other patch shares and whose
+    frames all show the same shapes."""
     seen = seen_times(clip, budget)
-    markers = marker_seconds(seen, budget.temporal_patch)
-    firsts = seen[::budget.temporal_patch]
-    drawn = [{track.name for track in clip.tracks if track.visible(t)} for t in firsts]
-    unique = [j for j, m in enumerate(markers) if markers.count(m) == 1]
+    patch = budget.temporal_patch
+    markers = marker_seconds(seen, patch)
+    firsts = seen[::patch]
+    drawn = [{track.name for track in clip.tracks if track.visible(t)} for t in seen]
+    # a patch whose frames differ has no one answer (none does while events sit on whole seconds: see
+    # shapes_clips' `_aligned`); nor does a second two markers floor to
+    unique = [j for j, m in enumerate(markers) if markers.count(m) == 1
+              and all(d == drawn[j * patch] for d in drawn[j * patch:(j + 1) * patch])]
+    drawn = drawn[::patch]
     change = next((j for j in range(1, len(firsts)) if drawn[j] != drawn[j - 1]), None)
     picks = [j for j in (change - 1, change) if j in unique] if change is not None else []
     others = [j for j in unique if j not in picks]

@@ -133,8 +133,8 @@ MIXES = {
     # leaving shape's name at the end to 0.43, held-out appear / disappear to 0.71 / 0.82 on 300 clips
     "changes-missing-3": _where_round("changes-missing-2", "change-missing-clips"),
     # such clips also asked which shapes are there at the change's marker second, the one before and one other
-    # (clips_train.timeline_qas): "when" stayed at 0.65-0.69 within 1 s on 300 held-out clips over the five
-    # presence and missing rounds while appear / disappear rose 0.63 -> 0.71 / 0.74 -> 0.82 (runs 22-25)
+    # (clips_train.timeline_qas; clips that move: two seconds drawn at random): "when" stayed at 0.65-0.68 within
+    # 1 s on 300 held-out clips from run 22 to run 25 while appear / disappear rose 0.63 -> 0.71 / 0.74 -> 0.82
     "changes-timeline": _where_round("changes-missing-3", "change-timeline-clips"),
     "changes-timeline-2": _where_round("changes-timeline", "change-timeline-clips"),
 }
