@@ -322,3 +322,34 @@ def test_cielab_of_reference_colours():
     assert lab((255, 0, 0)) == pytest.approx((53.24, 80.09, 67.20), abs=0.05)
     assert lab((0, 0, 0)) == pytest.approx((0.0, 0.0, 0.0), abs=0.01)
     assert lab((0, 0, 255)) == pytest.approx((32.30, 79.19, -107.86), abs=0.05)
+
+
+def test_describe_answers_read_back_as_the_shapes_they_name_in_any_order():
+    from collections import Counter
+
+    from vreason.train.shapes_world import described_shapes
+
+    world = ShapesWorld(seed=3, varied=True)
+    for _ in range(30):
+        scene = world.scene("describe")
+        answer = next(qa.answer for qa in scene.qas if qa.kind == "describe")
+        # every answer the world writes reads back as its scene's shapes
+        assert described_shapes(answer) == Counter(s.name for s in scene.shapes), answer
+    assert described_shapes("A red circle, two blue stars and an orange hexagon.") == Counter(
+        {"red circle": 1, "blue star": 2, "orange hexagon": 1})
+    assert described_shapes("two blue stars and a red circle") == described_shapes("a red circle and two blue stars")
+    for not_a_list in ("3", "no", "a pink circle", "a red blob", "red circle", "two red circle and", ""):
+        assert described_shapes(not_a_list) is None, not_a_list
+
+
+def test_describe_scores_report_the_list_form_and_the_shapes_named_in_any_order(tmp_path):
+    from types import SimpleNamespace
+
+    from vreason.train.qa_eval import evaluate
+
+    expected = "a red circle and two blue stars"
+    said = ["A red circle and two blue stars.", "two blue stars and a red circle", "a red circle", "3"]
+    rows = [{"image": "x.png", "question": f"q{i}", "answer": expected, "kind": "describe"} for i in range(4)]
+    model = SimpleNamespace(ask=lambda image, question, **_: SimpleNamespace(text=said[int(question[1:])]))
+    report = evaluate(model, rows, tmp_path, progress=False)
+    assert report["describe"] == {"count": 4, "exact_match": 0.25, "list_form": 0.75, "same_shapes": 0.5}

@@ -325,6 +325,20 @@ def _open_words(summary: dict) -> str:
     return ", nor open questions (\"describe the image\")" if describe and describe["exact_match"] < 0.5 else ""
 
 
+def _open_sentence(summary: dict) -> str:
+    """With fewer than half the describe answers right: that open questions are not answered, or, where the
+    evaluation measured it (qa_eval's `list_form`, `same_shapes`), how often they get a list of shapes at all and
+    how often every shape in it is right."""
+    if not _open_words(summary):
+        return ""
+    describe = summary["metrics"]["varied/describe"]
+    if "list_form" not in describe:
+        return " It does not answer open questions (\"describe the image\") yet."
+    return (f" Asked an open question (\"describe the image\") it answers with a list of shapes "
+            f"{describe['list_form']:.0%} of the time, every shape and colour in it right "
+            f"{describe['same_shapes']:.0%} (varied pictures).")
+
+
 def _clip_words(summary: dict) -> str:
     """How far short of clips it is: under half right everywhere, or each family's share right where some are
     half right or more (one may pass its bar while which way a shape moves is still under half)."""
@@ -373,8 +387,7 @@ def _world_line(summary: dict) -> str:
     if _clips_learned(summary):
         clips = ", and short clips where such shapes appear, disappear or move"
         # open questions said apart: "nor" would follow "only in part" awkwardly
-        limits = _clips_in_part(summary) + (" It does not answer open questions (\"describe the image\") yet."
-                                            if _open_words(summary) else "")
+        limits = _clips_in_part(summary) + _open_sentence(summary)
     else:  # second-stage data without the runs that teach clips (follow-ups alone)
         clips = ""
         limits = f" It does not understand clips {_clip_words(summary)}{_open_words(summary)}."

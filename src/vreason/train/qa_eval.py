@@ -1,6 +1,8 @@
 """Score a model on question-answer JSONL rows (short form, optional "kind"): exact match per kind, and for
 grounding answers the IoU of each predicted box with the expected one (hit when IoU >= 0.5). A "json" answer
-matches when it parses to the same JSON value as the expected one (spacing and key order aside).
+matches when it parses to the same JSON value as the expected one (spacing and key order aside). "describe"
+answers (a list of the shapes, left to right) also report `list_form`, the share that are such a list at all (not
+a number or "no"), and `same_shapes`, the share naming the right shapes with their colours in any order.
 
     python -m vreason.train.qa_eval --model DIR --data eval.jsonl [--limit N] [--out metrics.json]
 
@@ -20,6 +22,7 @@ from rich.progress import Progress
 
 from vreason.reasoning.grounding import iou, parse_detections
 from vreason.train.finetune import normalize_answer
+from vreason.train.shapes_world import described_shapes
 
 IOU_HIT = 0.5
 JSON_TOKENS = 128  # a JSON list of five shapes is about 80 tokens of the demo model's tokenizer
@@ -58,6 +61,10 @@ def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
                     overlap = iou(predicted[0], expected[0])
                     s["iou_sum"] += overlap
                     s["iou_hits"] += overlap >= IOU_HIT
+            if kind == "describe":
+                named = described_shapes(answer.text)
+                s["list_form"] += named is not None
+                s["same_shapes"] += named is not None and named == described_shapes(row["answer"])
             bar.advance(task)
     report = {}
     for kind, s in sorted(stats.items()):
@@ -65,6 +72,9 @@ def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
         if kind == "grounding":
             entry["iou_at_0.5"] = s["iou_hits"] / s["count"]
             entry["mean_iou"] = s["iou_sum"] / s["count"]
+        if kind == "describe":
+            entry["list_form"] = s["list_form"] / s["count"]
+            entry["same_shapes"] = s["same_shapes"] / s["count"]
         report[kind] = entry
     report["_seconds"] = round(time.perf_counter() - started, 1)
     return report

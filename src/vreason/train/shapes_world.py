@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -430,6 +432,24 @@ class ShapesWorld:
         if len(objects) == 1:
             return [QA("json", self.rng.choice(JSON_QUESTIONS), json.dumps(objects[0]))]
         return [QA("json", self.rng.choice(JSON_LIST_QUESTIONS), json.dumps(objects))]
+
+
+def described_shapes(text: str) -> Counter[str] | None:
+    """The shapes a describe answer names, {"red circle": 1, "blue star": 2} for "A red circle and two blue
+    stars."; None where the text is not such a list (a number, "no", an unknown colour or shape): the inverse of
+    `ShapesWorld._describe_qas`' answers, in any order."""
+    named: Counter[str] = Counter()
+    counts = {"a": 1, "an": 1} | {word: n for n, word in NUMBERS.items()}
+    items = re.split(r", and |, | and ", text.strip().lower().rstrip("."))
+    for item in items:
+        words = item.split()
+        if len(words) != 3 or words[0] not in counts or words[1] not in PALETTE:
+            return None
+        n, shape = counts[words[0]], words[2]
+        if (shape.removesuffix("s") if n > 1 else shape) not in SHAPES:
+            return None
+        named[f"{words[1]} {shape.removesuffix('s') if n > 1 else shape}"] += n
+    return named
 
 
 def spoken_list(parts: list[str]) -> str:
