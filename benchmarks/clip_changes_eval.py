@@ -122,7 +122,7 @@ def main() -> None:
         print(f"| {kind} | {row['count']} | {row['exact_match']:.3f} | {low:.2f}-{high:.2f} | "
               f"{'-' if said is None else f'{said:.3f}'} |")
     for kind, row in report.items():
-        if "within_1s" in row:
+        if not kind.startswith("_") and "within_1s" in row:
             print(f"{kind} within 1 s: {row['within_1s']:.3f} of {row['count']}")
     print(f"{report['_seconds']} s")
     if args.json:
