@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import ROOT, SHOTS, free_port
+from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation
 from vreason.media import MediaPolicy
 from vreason.reasoning.draw import PALETTE
 
@@ -134,7 +134,7 @@ def test_chat_answers_streams_keeps_history_and_clears(page: Page):
     expect(bot).to_have_count(2)
     expect(_answer(bot.nth(1))).to_have_text("red")
 
-    page.locator("#chat-new").click()
+    new_conversation(page)
     expect(bot).to_have_count(0)
     expect(page.locator("#chat-history [data-testid=user]")).to_have_count(0)
 
@@ -161,7 +161,7 @@ def test_grounding_draws_boxes_and_lists_them(page: Page):
 
 def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page: Page, tmp_path: Path):
     page.get_by_role("tab", name="Chat").click()
-    page.locator("#chat-new").click()
+    new_conversation(page)
     notes = tmp_path / "notes.txt"
     notes.write_text("this is a text file")
     _ask(page, "What color is the shape?", [notes])
@@ -191,7 +191,7 @@ def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page:
 
     # Still works: a good image after the bad ones gets its answer (greedy: the page is shared, and the default
     # temperature samples the colour word, once in a while a wrong one)
-    page.locator("#chat-new").click()
+    new_conversation(page)
     if not page.locator("#chat-temperature input[type=number]").is_visible():
         page.get_by_text("Sampling").click()
     _set_number(page, "chat-temperature", "0")

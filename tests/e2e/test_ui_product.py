@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import ROOT, SHOTS, free_port
+from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation
 
 pytestmark = pytest.mark.slow
 
@@ -160,7 +160,7 @@ def test_answers_render_markdown_never_html_with_the_stats_under_the_answer(alic
 
 
 def test_edit_drops_later_turns_and_regenerate_asks_again(alice: Page, demo, data_dir: Path):
-    alice.locator("#chat-new").click()
+    new_conversation(alice)
     expect(_bots(alice)).to_have_count(0)
     _ask(alice, "What color is the shape?", [SHAPES])
     expect(_bots(alice).last).to_contain_text("red")
@@ -242,7 +242,7 @@ def test_sidebar_reopens_renames_exports_deletes_and_keeps_conversations_on_disk
 
 
 def test_stop_ends_the_answer_and_aborts_the_engine_request(alice: Page, vr):
-    alice.locator("#chat-new").click()
+    new_conversation(alice)
     alice.locator("#chat-model input").click()
     alice.get_by_role("option", name=vr.model_name).click()  # the tiny random model: it never stops by itself
     alice.get_by_text("Sampling").click()  # closed again since the page was reloaded

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.e2e.ui_support import CHROMIUM, SHOTS, free_port
+from tests.e2e.ui_support import CHROMIUM, SHOTS, free_port, new_conversation
 from tests.video_samples import make_clip
 from vreason.ui.contact_sheet import GAP, LABEL_H, THUMB
 
@@ -99,7 +99,7 @@ def test_a_clip_is_asked_about_shown_as_its_sampled_frames_and_asked_about_again
 
 def test_a_reopened_conversation_still_asks_about_its_clip(page: Page, data_dir: Path):
     history = page.locator("#chat-history")
-    page.locator("#chat-new").click()
+    new_conversation(page)
     expect(history.locator("[data-testid=bot]")).to_have_count(0)
     page.locator("#chat-list label", has_text="What happens in the video?").click()
     [sheet_file] = (data_dir / ".images").iterdir()

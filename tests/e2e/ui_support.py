@@ -14,3 +14,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def new_conversation(page, settle_ms: int = 300, limit_ms: int = 30_000) -> None:
+    """Click the Chat tab's "+ New conversation" and wait until the requests it sent are answered and none has
+    followed for `settle_ms`. Its reply empties the input box: one that lands after a file was dropped there takes
+    the file away again (seen as an upload whose thumbnail never shows: the next step's 30 s timeout)."""
+    seen: list = []
+    in_flight: set = set()
+
+    def sent(request) -> None:
+        if "/gradio_api/" in request.url:
+            seen.append(request)
+            in_flight.add(request)
+
+    def done(request) -> None:
+        in_flight.discard(request)
+
+    events = (("request", sent), ("requestfinished", done), ("requestfailed", done))
+    for name, handler in events:
+        page.on(name, handler)
+    try:
+        page.locator("#chat-new").click()
+        quiet = waited = 0
+        while quiet < settle_ms:
+            page.wait_for_timeout(50)
+            waited += 50
+            quiet = quiet + 50 if seen and not in_flight else 0
+            if waited > limit_ms:
+                raise AssertionError(f"New conversation: {len(in_flight)} request(s) still open after {limit_ms} ms")
+    finally:
+        for name, handler in events:
+            page.remove_listener(name, handler)

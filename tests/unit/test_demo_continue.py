@@ -47,8 +47,9 @@ def test_a_bad_follow_up_spec_is_one_clear_line():
         demo_continue.parse_follow_up("nope:300:1e-4")
 
 
-# a mix the shipped chain has not trained on (its stage record is the one install writes)
-FRESH = [name for name in MIXES if f"v2-mix-{name}" not in SUMMARY["stages"]][-1]
+# a mix the shipped chain has not trained on (its stage record is the one install writes), whose sources it has
+FRESH = [name for name in MIXES if f"v2-mix-{name}" not in SUMMARY["stages"]
+         and all(source == "all" or f"v2-mix-{source}" in SUMMARY["stages"] for source in MIXES[name].sources)][-1]
 
 
 def _fake_run(tmp_path, chain_index: int, mix: str = FRESH):
