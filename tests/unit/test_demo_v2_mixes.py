@@ -354,4 +354,4 @@ def test_every_mix_is_described_and_samples_only_mixes_written_before_it():
         for source in mix.sources:  # a follow-up run writes its mix from files that exist by then
             assert source == "all" or source in names[:k], f"{name} samples {source}, not a mix defined before it"
         if mix.new.endswith("-clips"):
-            assert mix.new in demo_v2_mixes.CLIP_EVENTS
+            assert mix.new in demo_v2_mixes.CLIP_KINDS

@@ -56,7 +56,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Mix:
-    # what is drawn for the run: a clip kind of CLIP_EVENTS, "count-weighted", "count", "plain-count-weighted",
+    # what is drawn for the run: a clip kind of CLIP_KINDS, "count-weighted", "count", "plain-count-weighted",
     # "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
@@ -198,19 +198,28 @@ MIX_WORDS = {
                           "mix and the last scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
-# a clip mix's events, cycled over its new clips (shapes_clips.ClipWorld.clip's names)
-CLIP_EVENTS = {"change-clips": ("appear1", "disappear"), "move-clips": ("move", "appear", "move", "appear", "move"),
-               "move-where-clips": ("move", "appear1", "move", "disappear", "move"),
-               "move-change-where-clips": ("move", "appear1+", "move", "disappear+", "move"),
-               "change-presence-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+"),
-               "change-missing-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+"),
-               "change-timeline-clips": ("appear1+", "disappear+", "move", "appear1+", "disappear+")}
-# clips that also train clips_train.where_qas: of the shapes that move, or of every shape
-WHERE_SCAFFOLDED = {"move-where-clips": "moving", "move-change-where-clips": "moving", "change-presence-clips": "every",
-                    "change-missing-clips": "every", "change-timeline-clips": "every"}
-# clips that also train clips_train.missing_qas, and clips_train.timeline_qas
-MISSING_SCAFFOLDED = {"change-missing-clips", "change-timeline-clips"}
-TIMELINE_SCAFFOLDED = {"change-timeline-clips"}
+
+
+@dataclass(frozen=True)
+class ClipKind:
+    """What a clip mix draws: its events, cycled over its new clips (shapes_clips.ClipWorld.clip's names), and
+    the training-only questions added to each clip (clips_train.clip_rows: `where` "" / "moving" / "every",
+    `missing`, `timeline`)."""
+
+    events: tuple[str, ...]
+    where: str = ""
+    missing: bool = False
+    timeline: bool = False
+
+
+_CHANGES_BESIDE = ("appear1+", "disappear+", "move", "appear1+", "disappear+")
+CLIP_KINDS = {"change-clips": ClipKind(("appear1", "disappear")),
+              "move-clips": ClipKind(("move", "appear", "move", "appear", "move")),
+              "move-where-clips": ClipKind(("move", "appear1", "move", "disappear", "move"), "moving"),
+              "move-change-where-clips": ClipKind(("move", "appear1+", "move", "disappear+", "move"), "moving"),
+              "change-presence-clips": ClipKind(_CHANGES_BESIDE, "every"),
+              "change-missing-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True),
+              "change-timeline-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, timeline=True)}
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
@@ -340,9 +349,8 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
     if not mix.new:
         return []
     (mix_folder(folder, name) / "media").mkdir(parents=True, exist_ok=True)
-    if mix.new in CLIP_EVENTS:
-        jobs = [(folder, name, seed, index, CLIP_EVENTS[mix.new], WHERE_SCAFFOLDED.get(mix.new, ""),
-                 mix.new in MISSING_SCAFFOLDED, mix.new in TIMELINE_SCAFFOLDED) for index in range(mix.new_items)]
+    if mix.new in CLIP_KINDS:
+        jobs = [(folder, name, seed, index, CLIP_KINDS[mix.new]) for index in range(mix.new_items)]
         work = _change_clip
     else:
         jobs = [(folder, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
@@ -360,11 +368,11 @@ def _change_clip(job) -> list[dict]:
     from vreason.train.clips_train import clip_rows
     from vreason.train.shapes_clips import TRAIN, ClipWorld, encode
 
-    folder, name, seed, index, events, where, missing, timeline = job
-    clip = ClipWorld(seed, TRAIN).clip(index, events[index % len(events)])
+    folder, name, seed, index, kind = job
+    clip = ClipWorld(seed, TRAIN).clip(index, kind.events[index % len(kind.events)])
     path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
     encode(clip, folder / path)
-    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), where, missing, timeline)
+    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), kind.where, kind.missing, kind.timeline)
 
 
 def _scenes(job) -> list[dict]:
