@@ -263,6 +263,42 @@ def test_the_changes_timeline_mix_asks_what_is_there_at_the_change_second(folder
         assert (changed in at[when - 1]) == (event == "disappear")
 
 
+
+def test_the_changes_marker_mix_asks_whether_the_changing_shape_is_there_at_every_second(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-missing",
+                        Mix("change-missing-clips", 2, ("changes",), {"clip": 1}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-marker",
+                        Mix("change-marker-clips", 3, ("changes-missing",), {"clip": 2}))
+    write_mix(folder, "changes", seed=7)
+    missing = [json.loads(line) for line in write_mix(folder, "changes-missing", seed=9).read_text().splitlines()]
+    rows = [json.loads(line) for line in write_mix(folder, "changes-marker", seed=9).read_text().splitlines()]
+    marker = re.compile(r"is the (\w+ \w+) there at (\d+) seconds\?")
+    assert not [r for r in missing if marker.fullmatch(r["question"].lower())]
+    by_clip: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r.get("video", "").startswith("mixes/changes-marker/"):
+            by_clip.setdefault(r["video"], {})[r["question"].lower()] = r["answer"]
+    assert len(by_clip) == 3
+    for i, event in enumerate(("appear", "disappear", "move")):
+        asked = by_clip[f"mixes/changes-marker/media/c{i:06d}.mp4"]
+        assert ct.MISSING[0] in asked  # the missing clips' questions too
+        at: dict[str, dict[int, str]] = {}
+        for q, a in asked.items():
+            if m := marker.fullmatch(q):
+                at.setdefault(m[1], {})[int(m[2])] = a
+        assert at
+        if event == "move":
+            assert {a for seconds in at.values() for a in seconds.values()} == {"yes"}
+            continue
+        when = next((q, int(a)) for q, a in asked.items() if q.startswith("when does"))
+        changing = " ".join(when[0].split()[3:5])
+        # "no" before an appearance and "yes" from its second on; the other way round for a shape that leaves
+        assert at[changing][when[1]] == ("yes" if event == "appear" else "no")
+        assert at[changing][when[1] - 1] == ("no" if event == "appear" else "yes")
+        assert all(len(seconds) == 1 for name, seconds in at.items() if name != changing)
+
+
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
     its questions would be paired with the rewritten pictures of the same names."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -283,6 +284,47 @@ def test_timeline_questions_name_what_the_decoded_frames_at_the_marker_show(tmp_
         assert [r["answer"] for r in rows[len(plain):]] == [a for _, _, a in
                                                            ct.timeline_qas(clip, random.Random("c.mp4:timeline"))]
     assert "clip_timeline" not in ce.EVAL_KINDS
+
+
+
+def test_marker_questions_say_whether_the_decoded_frames_at_the_marker_show_the_shape(tmp_path, media):
+    """"is the red circle there at N seconds?" is "yes" exactly where the shape's colour is found in the decoded
+    frame of the patch the prompt marks `<N.x seconds>`; the shape that appears or leaves is asked at every
+    marker, its answer flipping once, at the "when" second; each still shape at one marker, the moving one at two;
+    the rows come after the earlier kinds' rows, which stay as they were."""
+    marker = re.compile(r"is the (\w+ \w+) there at (\d+) seconds\?")
+    for index, event in enumerate(("appear1+", "disappear+", "move", "disappear")):
+        clip = sc.ClipWorld(31).clip(index, event)
+        path = tmp_path / f"k{index}.mp4"
+        sc.encode(clip, path)
+        video = media.load_video(VideoPart(str(path)))
+        seconds = [int(float(f"{t:.1f}")) for t in patch_times(video)]
+        asked: dict[str, list[tuple[int, str]]] = {}
+        for kind, question, answer in ct.marker_qas(clip, random.Random(index)):
+            assert kind == "clip_marker"
+            name, second = marker.fullmatch(question).groups()
+            first = 2 * seconds.index(int(second))  # the patch's first frame
+            track = next(t for t in clip.tracks if t.name == name)
+            assert answer == ("yes" if _shown(video.frames[first], track, video.timestamps[first]) else "no")
+            asked.setdefault(name, []).append((int(second), answer))
+        assert set(asked) == {t.name for t in clip.tracks}
+        whens = {" ".join(q.split()[3:5]): int(a) for k, q, a in clip.qas if k == "clip_when"}
+        for track in clip.tracks:
+            got = asked[track.name]
+            assert [s for s, _ in got] == sorted({s for s, _ in got})
+            if track.name in whens:  # asked at every marker with one answer; "yes" from / until its second
+                assert len(got) >= len(set(seconds)) - 1
+                flips = [s for (_, a), (s, b) in zip(got, got[1:], strict=False) if a != b]
+                assert flips == [whens[track.name]] or seconds.count(whens[track.name]) != 1
+            else:
+                assert len(got) == (2 if track.start != track.end else 1)
+                assert {a for _, a in got} == {"yes"}
+        plain = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True)
+        rows = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True, marker=True)
+        assert rows[:len(plain)] == plain
+        assert [r["answer"] for r in rows[len(plain):]] == [a for _, _, a in
+                                                           ct.marker_qas(clip, random.Random("c.mp4:marker"))]
+    assert "clip_marker" not in ce.EVAL_KINDS
 
 
 def test_the_example_clip(media):

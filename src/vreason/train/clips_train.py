@@ -4,7 +4,8 @@ questions that teach the steps under them, never evaluated (their kinds are not 
 - `where_qas`: where a shape is (a third of the frame across and down) in those frames; of every shape with
   `every_shape`, "not there" (`ABSENT`) where it is not drawn;
 - `missing_qas`: which shapes are not there in those frames, by name;
-- `timeline_qas`: which shapes are there at a `<t seconds>` marker's second, around the change.
+- `timeline_qas`: which shapes are there at a `<t seconds>` marker's second, around the change;
+- `marker_qas`: whether one named shape is there at a marker's second, the changing shape at every marker.
 
 The frames are those the engine takes under `DEMO_VIDEO_BUDGET`, so each answer is what the model can see.
 Same seed, same rows: the mixes of demo_v2_mixes.py and `write_clips_train` depend on it.
@@ -127,23 +128,31 @@ def missing_qas(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> list[tup
 TIMELINE = "which shapes are there at {} seconds?"
 
 
+def _marked_patches(clip: Clip, budget: VideoBudget) -> list[tuple[int, float, set[str]]]:
+    """(marker second, first frame's time, names drawn) of each temporal patch that has one answer: only
+    patches whose floored marker no other patch shares and whose frames all show the same shapes (none differ
+    while events sit on whole seconds: see shapes_clips' `_aligned`)."""
+    seen = seen_times(clip, budget)
+    patch = budget.temporal_patch
+    markers = marker_seconds(seen, patch)
+    drawn = [{track.name for track in clip.tracks if track.visible(t)} for t in seen]
+    return [(m, seen[j * patch], drawn[j * patch]) for j, m in enumerate(markers) if markers.count(m) == 1
+            and all(d == drawn[j * patch] for d in drawn[j * patch:(j + 1) * patch])]
+
+
 def timeline_qas(clip: Clip, rng: random.Random, budget: VideoBudget = DEMO_VIDEO_BUDGET,
                  ) -> list[tuple[str, str, str]]:
     """("clip_timeline", "which shapes are there at 3 seconds?", "a red circle and a blue star"): the shapes in
     the first frame of the temporal patch marked `<3.x seconds>`, for the patch where the set of shapes drawn
     first differs from the patch before, that one, and one other patch drawn by `rng` (two patches drawn by
-    `rng` where nothing appears or leaves). Only patches whose floored marker no other patch shares and whose
-    frames all show the same shapes."""
+    `rng` where nothing appears or leaves). Only patches with one answer (`_marked_patches`)."""
     seen = seen_times(clip, budget)
     patch = budget.temporal_patch
     markers = marker_seconds(seen, patch)
     firsts = seen[::patch]
-    drawn = [{track.name for track in clip.tracks if track.visible(t)} for t in seen]
-    # a patch whose frames differ has no one answer (none does while events sit on whole seconds: see
-    # shapes_clips' `_aligned`); nor does a second two markers floor to
-    unique = [j for j, m in enumerate(markers) if markers.count(m) == 1
-              and all(d == drawn[j * patch] for d in drawn[j * patch:(j + 1) * patch])]
-    drawn = drawn[::patch]
+    unique = {m for m, _, _ in _marked_patches(clip, budget)}
+    unique = [j for j, m in enumerate(markers) if m in unique]
+    drawn = [{track.name for track in clip.tracks if track.visible(t)} for t in firsts]
     change = next((j for j in range(1, len(firsts)) if drawn[j] != drawn[j - 1]), None)
     picks = [j for j in (change - 1, change) if j in unique] if change is not None else []
     others = [j for j in unique if j not in picks]
@@ -151,17 +160,43 @@ def timeline_qas(clip: Clip, rng: random.Random, budget: VideoBudget = DEMO_VIDE
     return [("clip_timeline", TIMELINE.format(markers[j]), on_screen(clip, firsts[j])) for j in sorted(picks)]
 
 
+# Training-only: is one named shape there at a marker's second, "yes" / "no". One round of timeline_qas (run 27)
+# was answered with the shapes there the whole clip: one list fits every second but the change's. Asked of the
+# shape that appears or disappears at every marker, the answer flips at the change and no one answer fits the
+# clip; each still shape is asked at one marker (so the named shape is not always the changing one), the moving
+# shape at two.
+MARKER = "is the {} there at {} seconds?"
+
+
+def marker_qas(clip: Clip, rng: random.Random, budget: VideoBudget = DEMO_VIDEO_BUDGET,
+               ) -> list[tuple[str, str, str]]:
+    """("clip_marker", "is the red circle there at 3 seconds?", "yes" / "no") over the patches with one answer
+    (`_marked_patches`): every one of them for each shape not drawn in all of them, one (two for a shape that
+    moves) drawn by `rng` for the others."""
+    patches = _marked_patches(clip, budget)
+    qas = []
+    for track in clip.tracks:
+        if all(track.name in drawn for _, _, drawn in patches):
+            picks = rng.sample(patches, min(len(patches), 2 if track.start != track.end else 1))
+        else:
+            picks = patches
+        qas += [("clip_marker", MARKER.format(track.name, m), "yes" if track.name in drawn else "no")
+                for m, _, drawn in sorted(picks, key=lambda p: p[0])]
+    return qas
+
+
 def clip_rows(clip: Clip, name: str, rng: random.Random, where: str = "", missing: bool = False,
-              timeline: bool = False) -> list[dict]:
+              timeline: bool = False, marker: bool = False) -> list[dict]:
     """A training clip's rows: its questions and the scaffolds (with `where` "moving", also where_qas; with
-    "every", where_qas of every shape; with `missing`, missing_qas; with `timeline`, timeline_qas drawn by a
-    generator of the clip's `name`), each question's case varied by `rng`."""
+    "every", where_qas of every shape; with `missing`, missing_qas; with `timeline` / `marker`, timeline_qas /
+    marker_qas drawn by generators of the clip's `name`), each question's case varied by `rng`."""
     if where not in ("", "moving", "every"):
         raise ValueError(f"where must be '', 'moving' or 'every', not {where!r}")
     scaffolds = scaffold_qas(clip) + (where_qas(clip, every_shape=where == "every") if where else [])
     scaffolds += missing_qas(clip) if missing else []
     # its own generator: `rng`'s draws, and so the case of every earlier kind's rows, stay as they were
     scaffolds += timeline_qas(clip, random.Random(f"{name}:timeline")) if timeline else []
+    scaffolds += marker_qas(clip, random.Random(f"{name}:marker")) if marker else []
     return [{"video": name, "question": _vary_case(q, rng), "answer": answer} for _, q, answer in clip.qas + scaffolds]
 
 

@@ -139,6 +139,10 @@ MIXES = {
     # a second round: the first (run 27, not shipped) answered them with the shapes there the whole clip (right at the
     # second before an appearance 0.53, at its second 0.17) and left "when" where it was (0.64 within 1 s on 300)
     "changes-timeline-2": _where_round("changes-timeline", "change-timeline-clips"),
+    # after run 26, such clips asked instead whether a named shape is there at a marker's second, the changing
+    # shape at every marker (clips_train.marker_qas): run 27 answered the timeline's lists with the shapes there
+    # the whole clip, which fits every second but the change's; a yes/no that flips at the change fits no such way
+    "changes-marker": _where_round("changes-missing-3", "change-marker-clips"),
 }
 # what each mix is, in the model card's words
 MIX_WORDS = {
@@ -196,6 +200,9 @@ MIX_WORDS = {
                         "previous mix and the last scans mix",
     "changes-timeline-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
                           "mix and the last scans mix",
+    "changes-marker": "3,000 such clips also asked whether each shape is there at a given second (the shape that "
+                      "appears or disappears at every second), with 5,500 clips, views and pictures of the previous "
+                      "mix and the last scans mix",
 }
 BLOCK = 250  # scenes drawn per worker job
 
@@ -204,12 +211,13 @@ BLOCK = 250  # scenes drawn per worker job
 class ClipKind:
     """What a clip mix draws: its events, cycled over its new clips (shapes_clips.ClipWorld.clip's names), and
     the training-only questions added to each clip (clips_train.clip_rows: `where` "" / "moving" / "every",
-    `missing`, `timeline`)."""
+    `missing`, `timeline`, `marker`)."""
 
     events: tuple[str, ...]
     where: str = ""
     missing: bool = False
     timeline: bool = False
+    marker: bool = False
 
 
 _CHANGES_BESIDE = ("appear1+", "disappear+", "move", "appear1+", "disappear+")
@@ -219,7 +227,8 @@ CLIP_KINDS = {"change-clips": ClipKind(("appear1", "disappear")),
               "move-change-where-clips": ClipKind(("move", "appear1+", "move", "disappear+", "move"), "moving"),
               "change-presence-clips": ClipKind(_CHANGES_BESIDE, "every"),
               "change-missing-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True),
-              "change-timeline-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, timeline=True)}
+              "change-timeline-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, timeline=True),
+              "change-marker-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, marker=True)}
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
@@ -372,7 +381,8 @@ def _change_clip(job) -> list[dict]:
     clip = ClipWorld(seed, TRAIN).clip(index, kind.events[index % len(kind.events)])
     path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
     encode(clip, folder / path)
-    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), kind.where, kind.missing, kind.timeline)
+    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), kind.where, kind.missing, kind.timeline,
+                     kind.marker)
 
 
 def _scenes(job) -> list[dict]:
