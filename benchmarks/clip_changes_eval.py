@@ -2,7 +2,7 @@
 is alone on screen or has still shapes beside it.
 
     .venv/bin/python benchmarks/clip_changes_eval.py [--clips 60] [--seed 7] [--model DIR] [--json F] [--where]
-        [--missing] [--timeline]
+        [--missing] [--timeline] [--marker]
 
 `make eval-demo`'s clip families draw appear/disappear clips as training does: a third of them show the changing
 shape alone, and naming the one shape on screen answers them. This asks the same questions (the colour and the
@@ -26,6 +26,11 @@ answers that are "none". The step from presence to the change questions: which s
 `clips_train.timeline_qas` ("which shapes are there at N seconds?", the whole list left to right, exact): rows "at
 the change's second", "the second before" and "another second". Whether the model reads the `<N.x seconds>`
 markers "when" is answered from.
+
+`--marker` adds, on the same clips, `clips_train.marker_qas` ("is the {colour} {shape} there at N seconds?",
+yes / no): for the shape that changes, rows "at the change's second", "the second before" and "other seconds";
+for the still shapes, one row "a still shape". Whether the model tells, second by second, if a named shape is
+drawn: the step from the markers to "when".
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from pathlib import Path
 
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.clips_eval import evaluate_clips
-from vreason.train.clips_train import ABSENT, NONE_MISSING, missing_qas, timeline_qas, where_qas
+from vreason.train.clips_train import ABSENT, NONE_MISSING, marker_qas, missing_qas, timeline_qas, where_qas
 from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,10 +57,11 @@ EVENTS = {("alone", "appear"): "appear1", ("alone", "disappear"): "disappear",
 
 
 def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = False, timeline: bool = False,
-         ) -> list[dict]:
+         marker: bool = False) -> list[dict]:
     """`clips` clips per setting and event, with their family questions (one row each), encoded under `out`;
     with `where`, the every-shape where questions of the clips beside still shapes too; with `missing`, their
-    which-shape-is-not-there questions; with `timeline`, their "when" and which-shapes-at-N-seconds questions."""
+    which-shape-is-not-there questions; with `timeline`, their "when" and which-shapes-at-N-seconds questions;
+    with `marker`, their is-the-shape-there-at-N-seconds questions."""
     world = ClipWorld(seed, HELD_OUT)
     rows = []
     for (setting, event), name in EVENTS.items():
@@ -89,7 +95,21 @@ def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = 
                 rows += [{"video": path, "question": question, "answer": answer, "max_new_tokens": 32,
                           "kind": f"beside/{event}/shapes at {at.get(int(question.split()[-2]), 'another second')}"}
                          for _, question, answer in timeline_qas(clip, random.Random(path))]
+            if marker and setting == "beside":
+                rows += [{"video": path, "question": question, "answer": answer, "said": "yes",
+                          "kind": f"beside/{event}/there at N s: {_marker_row(clip, question)}"}
+                         for _, question, answer in marker_qas(clip, random.Random(path))]
     return rows
+
+
+def _marker_row(clip, question: str) -> str:
+    """Which marker row a question of marker_qas is: about the changing shape (by its second) or a still one."""
+    words = question.split()
+    name, second = " ".join(words[2:4]), int(words[-2])
+    when = next((int(a) for k, q, a in clip.qas if k == "clip_when" and name in q), None)
+    if when is None:
+        return "a still shape"
+    return {when: "the change's second", when - 1: "the second before"}.get(second, "other seconds")
 
 
 def main() -> None:
@@ -104,21 +124,24 @@ def main() -> None:
                         help="also ask which shape is not there at the start and at the end (beside still shapes)")
     parser.add_argument("--timeline", action="store_true",
                         help="also ask when the shape changes and which shapes are there at seconds around it")
+    parser.add_argument("--marker", action="store_true",
+                        help="also ask whether each shape is there at given seconds (yes / no)")
     args = parser.parse_args()
 
     from vreason.api import VReason
 
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}")
     with tempfile.TemporaryDirectory() as folder:
-        rows = draw(Path(folder), args.clips, args.seed, args.where, args.missing, args.timeline)
+        rows = draw(Path(folder), args.clips, args.seed, args.where, args.missing, args.timeline, args.marker)
         report = evaluate_clips(VReason(model=args.model), rows, Path(folder))
-    print('| setting / family / asked | n | exact | 95% interval | said "not there" / "none" |')
+    print('| setting / family / asked | n | exact | 95% interval | said "not there" / "none" / "yes" |')
     print("|---|---:|---:|---|---:|")
     for kind, row in report.items():
         if kind.startswith("_"):
             continue
         low, high = wilson(row["exact_match"], row["count"])
-        said = row.get("said", {}).get(ABSENT, row.get("said", {}).get(NONE_MISSING))
+        shares = row.get("said", {})
+        said = next((shares[word] for word in (ABSENT, NONE_MISSING, "yes") if word in shares), None)
         print(f"| {kind} | {row['count']} | {row['exact_match']:.3f} | {low:.2f}-{high:.2f} | "
               f"{'-' if said is None else f'{said:.3f}'} |")
     for kind, row in report.items():

@@ -1,8 +1,8 @@
 """benchmarks/clip_changes_eval.py's rows: the family questions per setting, and with `where` the every-shape
 where questions of the clips beside still shapes, split by whether the shape is drawn at that end, and with
 `missing` their which-shape-is-not-there questions, with `timeline` their "when" and which-shapes-at-N-seconds
-questions around the change; and the share of a row's `said` answer that
-`train.clips_eval.evaluate_clips` reports for them."""
+questions around the change, with `marker` their is-the-shape-there-at-N-seconds questions; and the share of a
+row's `said` answer that `train.clips_eval.evaluate_clips` reports for them."""
 
 from __future__ import annotations
 
@@ -65,6 +65,22 @@ def test_the_timeline_rows_straddle_the_when_answer(tmp_path: Path):
             shown = f"{colour[r['video']]} " in f"{r['answer']} "
             assert shown == (r["kind"].endswith("change's second") == ("/appear/" in r["kind"]))
             assert r["max_new_tokens"] >= 24  # up to three shapes named: more than the default 8 tokens
+
+def test_the_marker_rows_ask_the_changing_shape_around_its_second_and_the_still_shapes_once(tmp_path: Path):
+    rows = [r for r in cce.draw(tmp_path, 2, seed=7, marker=True) if "/there at N s: " in r["kind"]]
+    kinds = Counter(r["kind"] for r in rows)
+    for event in ("appear", "disappear"):
+        assert kinds[f"beside/{event}/there at N s: the change's second"] == 2
+        assert kinds[f"beside/{event}/there at N s: the second before"] == 2
+        assert kinds[f"beside/{event}/there at N s: other seconds"] >= 2
+        assert kinds[f"beside/{event}/there at N s: a still shape"] >= 2
+    for r in rows:
+        assert r["said"] == "yes"
+        appears = "/appear/" in r["kind"]
+        expected = {"the change's second": "yes" if appears else "no", "the second before": "no" if appears else "yes",
+                    "a still shape": "yes"}.get(r["kind"].split(": ")[-1])
+        assert expected is None or r["answer"] == expected, r
+
 
 class ScriptedAnswers:
     """Answers each question with a fixed text: what evaluate_clips does with answers, apart from any model."""
