@@ -17,6 +17,7 @@ from vreason.train.dataset import read_jsonl
 from vreason.train.demo_recipe import _follow_ups
 from vreason.train.demo_v2 import V2Config, write_data
 from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, Mix, write_mix
+from vreason.train.shapes_world import SHAPES
 
 SMALL = {
     "changes": Mix("change-clips", 2, ("all",), {"clip": 1, "varied": 2, "other": 1}),
@@ -297,6 +298,25 @@ def test_the_changes_marker_mix_asks_whether_the_changing_shape_is_there_at_ever
         assert at[changing][when[1]] == ("yes" if event == "appear" else "no")
         assert at[changing][when[1] - 1] == ("no" if event == "appear" else "yes")
         assert all(len(seconds) == 1 for name, seconds in at.items() if name != changing)
+
+
+
+def test_the_turned_mix_draws_varied_pictures_weighted_to_naming_shapes(folder: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "turned", Mix("turned-varied", 30, ("count",), {"any": 3}))
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, "turned", seed=12))
+    drawn = [m for m in groups if m.startswith("mixes/turned/")]
+    assert 27 <= len(drawn) <= 30  # a picture whose shapes all share their colour has no shape question
+    assert len([m for m in groups if not m.startswith("mixes/turned/")]) == 3
+    assert len({Image.open(folder / m).size for m in drawn}) > 5  # varied pictures: many sizes
+    rows = [json.loads(line) for line in (folder / "mix_turned.jsonl").read_text().splitlines()]
+    answers = [r["answer"] for r in rows if r.get("image", "").startswith("mixes/turned/")] + [
+        m["content"] for r in rows if "mixes/turned/" in json.dumps(r) for m in r.get("messages", [])
+        if m["role"] == "assistant"]
+    naming = sum(a in SHAPES for a in answers)
+    counting = sum(a.isdigit() for a in answers)
+    assert naming > counting > 0
 
 
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):

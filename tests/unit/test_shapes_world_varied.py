@@ -275,6 +275,29 @@ def test_varied_shapes_are_turned_up_to_the_maximum_and_some_stay_upright(monkey
     assert 0.2 * len(angles) <= len(angles) - len(turned) <= 0.6 * len(angles)  # 40% upright expected
 
 
+
+def test_turned_worlds_turn_every_shape_within_their_range_either_way(monkeypatch: pytest.MonkeyPatch):
+    # run 26 named shapes turned 15 degrees or more at most 7 times in 9, hexagons 1 in 9: a mix turns them all
+    from vreason.train import shapes_varied
+
+    angles: list[float] = []
+    outline = shapes_varied.outline
+
+    def recording(kind, w, h, angle):
+        angles.append(angle)
+        return outline(kind, w, h, angle)
+
+    monkeypatch.setattr(shapes_varied, "outline", recording)
+    world = ShapesWorld(5, varied=True, turned=(8.0, 30.0))
+    scenes = [world.scene("shape") for _ in range(40)]
+    assert all(8.0 <= abs(a) <= 30.0 for a in angles)
+    assert 0.3 * len(angles) <= sum(a < 0 for a in angles) <= 0.7 * len(angles)
+    assert sum(abs(a) > 25 for a in angles) >= 0.1 * len(angles)  # beyond the ordinary varied maximum
+    assert all(qa.kind == "shape" for scene in scenes for qa in scene.qas)
+    with pytest.raises(ValueError, match="varied scenes only"):
+        ShapesWorld(5, turned=(8.0, 30.0))
+
+
 def test_varied_shades_spread_across_each_colour_name_and_stay_what_people_call_it():
     # within +-40 of the palette dark reds and dull greens were never drawn, and the model called such shades
     # brown and teal on pictures drawn by other code

@@ -101,15 +101,20 @@ def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
 
 
 class ShapesWorld:
-    def __init__(self, seed: int = 0, color_jitter: int = 0, varied: bool = False):
+    def __init__(self, seed: int = 0, color_jitter: int = 0, varied: bool = False,
+                 turned: tuple[float, float] | None = None):
         """`color_jitter`: each channel of a drawn colour moves by up to this much from the palette's value, so
         a dark red is still red (0: the palette exactly, and the same scenes as before for a seed); on varied
         pictures any jitter draws shades across each name's share of colour space instead (shapes_varied.shade).
         `varied`: pictures drawn in varied ways (shapes_varied.py) and the "describe" and "json" families too;
-        False draws exactly the scenes it always drew for a seed."""
+        False draws exactly the scenes it always drew for a seed. `turned` (varied only): every shape turned by
+        between these many degrees, either way (None: shapes_varied's share turned within its MAX_ROTATION)."""
+        if turned is not None and not varied:
+            raise ValueError("turned shapes are drawn in varied scenes only (varied=True)")
         self.rng = random.Random(seed)
         self.color_jitter = color_jitter
         self.varied = varied
+        self.turned = turned
 
     def _paint(self, color: str) -> tuple[int, int, int]:
         if not self.color_jitter:
@@ -238,6 +243,8 @@ class ShapesWorld:
                     w, h = h, w
             turned = rng.random() < varied.ROTATED_SHARE
             angle = rng.uniform(-varied.MAX_ROTATION, varied.MAX_ROTATION) if turned else 0.0
+            if self.turned:  # after the draws above, so that without it the scenes stay as they were
+                angle = rng.choice((-1, 1)) * rng.uniform(*self.turned)
             points = varied.outline(kind, w, h, angle)
             half_w, half_h = max(abs(p[0]) for p in points), max(abs(p[1]) for p in points)
             if 2 * half_w + 4 > width or 2 * half_h + 4 > height:
