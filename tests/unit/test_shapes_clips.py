@@ -255,16 +255,31 @@ def test_missing_questions_name_the_shapes_the_decoded_end_frames_lack(tmp_path,
     assert [len(named["clip_missing_start"]), len(named["clip_missing_end"])] == [1, 1]  # the appearing, the leaving
     assert not set(named) & set(ce.EVAL_KINDS)
 
+
+def _decoded_with_markers(clip, path: Path, media):
+    """The clip encoded to `path` and decoded as the engine takes it, with each temporal patch's marker second
+    (`<N.x seconds>` floored)."""
+    sc.encode(clip, path)
+    video = media.load_video(VideoPart(str(path)))
+    return video, [int(float(f"{t:.1f}")) for t in patch_times(video)]
+
+
+def _assert_appended_after_the_earlier_kinds(clip, kind: str, qas) -> None:
+    """clip_rows with `kind` on is the rows without it, then `qas`'s answers (drawn by the clip name's generator):
+    the mixes drawn before keep their bytes."""
+    plain = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True)
+    rows = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True, **{kind: True})
+    assert rows[:len(plain)] == plain
+    assert [r["answer"] for r in rows[len(plain):]] == [a for _, _, a in qas(clip, random.Random(f"c.mp4:{kind}"))]
+
+
 def test_timeline_questions_name_what_the_decoded_frames_at_the_marker_show(tmp_path, media):
     """"which shapes are there at N seconds?" is answered with the shapes drawn (colour found in the decoded frame)
     in the patch whose `<N.x seconds>` marker the prompt prints; where a shape appears or leaves, the questions
     straddle the "when" answer's second; the rows come after the earlier kinds' rows, which stay as they were."""
     for index, event in enumerate(("appear1+", "disappear+", "move", "appear")):
         clip = sc.ClipWorld(29).clip(index, event)
-        path = tmp_path / f"t{index}.mp4"
-        sc.encode(clip, path)
-        video = media.load_video(VideoPart(str(path)))
-        seconds = [int(float(f"{t:.1f}")) for t in patch_times(video)]
+        video, seconds = _decoded_with_markers(clip, tmp_path / f"t{index}.mp4", media)
         qas = ct.timeline_qas(clip, random.Random(index))
         asked = [int(q.removeprefix("which shapes are there at ").removesuffix(" seconds?")) for _, q, _ in qas]
         assert len(asked) == (2 if event == "move" else 3)
@@ -278,13 +293,8 @@ def test_timeline_questions_name_what_the_decoded_frames_at_the_marker_show(tmp_
         if event != "move":
             assert min(whens) in asked  # the first change (of up to three appearing at their own seconds)
             assert min(whens) - 1 in asked or seconds.count(min(whens) - 1) != 1
-        plain = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True)
-        rows = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True, timeline=True)
-        assert rows[:len(plain)] == plain
-        assert [r["answer"] for r in rows[len(plain):]] == [a for _, _, a in
-                                                           ct.timeline_qas(clip, random.Random("c.mp4:timeline"))]
+        _assert_appended_after_the_earlier_kinds(clip, "timeline", ct.timeline_qas)
     assert "clip_timeline" not in ce.EVAL_KINDS
-
 
 
 def test_marker_questions_say_whether_the_decoded_frames_at_the_marker_show_the_shape(tmp_path, media):
@@ -295,10 +305,7 @@ def test_marker_questions_say_whether_the_decoded_frames_at_the_marker_show_the_
     marker = re.compile(r"is the (\w+ \w+) there at (\d+) seconds\?")
     for index, event in enumerate(("appear1+", "disappear+", "move", "disappear")):
         clip = sc.ClipWorld(31).clip(index, event)
-        path = tmp_path / f"k{index}.mp4"
-        sc.encode(clip, path)
-        video = media.load_video(VideoPart(str(path)))
-        seconds = [int(float(f"{t:.1f}")) for t in patch_times(video)]
+        video, seconds = _decoded_with_markers(clip, tmp_path / f"k{index}.mp4", media)
         asked: dict[str, list[tuple[int, str]]] = {}
         for kind, question, answer in ct.marker_qas(clip, random.Random(index)):
             assert kind == "clip_marker"
@@ -319,11 +326,7 @@ def test_marker_questions_say_whether_the_decoded_frames_at_the_marker_show_the_
             else:
                 assert len(got) == (2 if track.start != track.end else 1)
                 assert {a for _, a in got} == {"yes"}
-        plain = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True)
-        rows = ct.clip_rows(clip, "c.mp4", random.Random(0), where="every", missing=True, marker=True)
-        assert rows[:len(plain)] == plain
-        assert [r["answer"] for r in rows[len(plain):]] == [a for _, _, a in
-                                                           ct.marker_qas(clip, random.Random("c.mp4:marker"))]
+        _assert_appended_after_the_earlier_kinds(clip, "marker", ct.marker_qas)
     assert "clip_marker" not in ce.EVAL_KINDS
 
 

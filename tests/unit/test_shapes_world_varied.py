@@ -254,8 +254,8 @@ def test_varied_warmup_samples_map_every_object():
                    for o in objects)
 
 
-def test_varied_shapes_are_turned_up_to_the_maximum_and_some_stay_upright(monkeypatch: pytest.MonkeyPatch):
-    # pictures drawn by other code turn shapes by up to 15 degrees; training within 10 left those misnamed
+def _recorded_angles(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The angles every varied shape is drawn at from now on (shapes_varied.outline's argument), in order."""
     from vreason.train import shapes_varied
 
     angles: list[float] = []
@@ -266,6 +266,14 @@ def test_varied_shapes_are_turned_up_to_the_maximum_and_some_stay_upright(monkey
         return outline(kind, w, h, angle)
 
     monkeypatch.setattr(shapes_varied, "outline", recording)
+    return angles
+
+
+def test_varied_shapes_are_turned_up_to_the_maximum_and_some_stay_upright(monkeypatch: pytest.MonkeyPatch):
+    # pictures drawn by other code turn shapes by up to 15 degrees; training within 10 left those misnamed
+    from vreason.train import shapes_varied
+
+    angles = _recorded_angles(monkeypatch)
     world = ShapesWorld(5, varied=True)
     for _ in range(60):
         world.scene("shape")
@@ -275,19 +283,9 @@ def test_varied_shapes_are_turned_up_to_the_maximum_and_some_stay_upright(monkey
     assert 0.2 * len(angles) <= len(angles) - len(turned) <= 0.6 * len(angles)  # 40% upright expected
 
 
-
 def test_turned_worlds_turn_every_shape_within_their_range_either_way(monkeypatch: pytest.MonkeyPatch):
     # run 26 named shapes turned 15 degrees or more at most 7 times in 9, hexagons 1 in 9: a mix turns them all
-    from vreason.train import shapes_varied
-
-    angles: list[float] = []
-    outline = shapes_varied.outline
-
-    def recording(kind, w, h, angle):
-        angles.append(angle)
-        return outline(kind, w, h, angle)
-
-    monkeypatch.setattr(shapes_varied, "outline", recording)
+    angles = _recorded_angles(monkeypatch)
     world = ShapesWorld(5, varied=True, turned=(8.0, 30.0))
     scenes = [world.scene("shape") for _ in range(40)]
     assert all(8.0 <= abs(a) <= 30.0 for a in angles)
