@@ -106,7 +106,7 @@ def _marker_row(clip, question: str) -> str:
     """Which marker row a question of marker_qas is: about the changing shape (by its second) or a still one."""
     words = question.split()
     name, second = " ".join(words[2:4]), int(words[-2])
-    when = next((int(a) for k, q, a in clip.qas if k == "clip_when" and name in q), None)
+    when = next((int(a) for k, q, a in clip.qas if k == "clip_when" and f" the {name} " in q), None)
     if when is None:
         return "a still shape"
     return {when: "the change's second", when - 1: "the second before"}.get(second, "other seconds")

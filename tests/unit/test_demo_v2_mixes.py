@@ -303,9 +303,17 @@ def test_the_changes_marker_mix_asks_whether_the_changing_shape_is_there_at_ever
 
 def test_the_turned_mix_draws_varied_pictures_weighted_to_naming_shapes(folder: Path,
                                                                         monkeypatch: pytest.MonkeyPatch):
+    from vreason.train import shapes_varied
+
     monkeypatch.setitem(demo_v2_mixes.MIXES, "turned", Mix("turned-varied", 30, ("count",), {"any": 3}))
     write_mix(folder, "count", seed=9)
-    groups = _groups(write_mix(folder, "turned", seed=12))
+    angles: list[float] = []
+    outline = shapes_varied.outline
+    monkeypatch.setattr(shapes_varied, "outline", lambda kind, w, h, angle: angles.append(angle) or
+                        outline(kind, w, h, angle))
+    groups = _groups(write_mix(folder, "turned", seed=12))  # drawn in this process (one worker)
+    assert len(angles) >= 30
+    assert all(demo_v2_mixes.TURNED[0] <= abs(a) <= demo_v2_mixes.TURNED[1] for a in angles)
     drawn = [m for m in groups if m.startswith("mixes/turned/")]
     assert 27 <= len(drawn) <= 30  # a picture whose shapes all share their colour has no shape question
     assert len([m for m in groups if not m.startswith("mixes/turned/")]) == 3

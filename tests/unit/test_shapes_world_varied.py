@@ -284,7 +284,7 @@ def test_varied_shapes_are_turned_up_to_the_maximum_and_some_stay_upright(monkey
 
 
 def test_turned_worlds_turn_every_shape_within_their_range_either_way(monkeypatch: pytest.MonkeyPatch):
-    # run 26 named shapes turned 15 degrees or more at most 7 times in 9, hexagons 1 in 9: a mix turns them all
+    # run 26 named few triangles, rectangles or hexagons turned 20 degrees (0-1 in 9): a mix turns them all
     angles = _recorded_angles(monkeypatch)
     world = ShapesWorld(5, varied=True, turned=(8.0, 30.0))
     scenes = [world.scene("shape") for _ in range(40)]

@@ -160,11 +160,11 @@ def timeline_qas(clip: Clip, rng: random.Random, budget: VideoBudget = DEMO_VIDE
     return [("clip_timeline", TIMELINE.format(markers[j]), on_screen(clip, firsts[j])) for j in sorted(picks)]
 
 
-# Training-only: is one named shape there at a marker's second, "yes" / "no". One round of timeline_qas (run 27)
-# was answered with the shapes there the whole clip: one list fits every second but the change's. Asked of the
-# shape that appears or disappears at every marker, the answer flips at the change and no one answer fits the
-# clip; each still shape is asked at one marker (so the named shape is not always the changing one), the moving
-# shape at two.
+# Training-only: is one named shape there at a marker's second, "yes" / "no". One round of timeline_qas (mix
+# changes-timeline, not shipped) was answered with the shapes there the whole clip: one list fits every second
+# but the change's. Asked of the shape that appears or disappears at every marker, the answer flips at the change
+# and no one answer fits the clip; each still shape is asked at one marker (so the named shape is not always the
+# changing one), the moving shape at two.
 MARKER = "is the {} there at {} seconds?"
 
 

@@ -146,10 +146,10 @@ MIXES = {
     # a second round, for when the first teaches the yes / no but not yet "when"
     "changes-marker-2": _where_round("changes-marker", "change-marker-clips"),
     # varied pictures whose every shape is turned 8-30 degrees, weighted to naming shapes, with 4,000 groups of
-    # the previous mix: run 26 named shapes the training generator drew turned 15 degrees or more at most 7 times
-    # in 9 (hexagons 1 in 9, triangles 2 in 9; all 9 at 0-10 degrees, hexagons at 0-5), though 60% of the varied
-    # data's shapes are turned within 25 degrees; on the independent renderer (turned within 15) 12 of 33
-    # hexagons were named wrong, 12 of the 21 shape errors in 150 questions
+    # the previous mix: of 9 shapes the training generator drew turned 15 / 20 / 25 degrees run 26 named
+    # triangles 2 / 0 / 0, rectangles 7 / 1 / 0, hexagons 1 / 0 / 0 (3 at 10 already; stars held, 7 / 8 / 6),
+    # though 60% of the varied data's shapes are turned within 25 degrees; on the independent renderer (turned
+    # within 15) 12 of 33 hexagons were named wrong, 12 of the 21 shape errors in 150 questions
     "turned": Mix("turned-varied", 3000, ("changes-missing-3", "scans3d-more"),
                   {"clip": 1500, "view": 1500, "other": 500, "varied": 500}),
     # a second round: the first (run 27 of the turned line) named the training generator's shapes turned 20
