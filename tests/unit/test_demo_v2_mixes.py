@@ -16,6 +16,7 @@ from vreason.train import demo_v2_mixes
 from vreason.train.dataset import read_jsonl
 from vreason.train.demo_recipe import _follow_ups
 from vreason.train.demo_v2 import V2Config, write_data
+from vreason.train.demo_v2_mix_words import MIX_WORDS
 from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, Mix, write_mix
 from vreason.train.shapes_world import SHAPES
 
@@ -414,7 +415,7 @@ def test_a_reused_work_folder_whose_second_stage_data_has_other_sizes_is_refused
 def test_every_mix_is_described_and_samples_only_mixes_written_before_it():
     names = list(demo_v2_mixes.MIXES)
     for k, (name, mix) in enumerate(demo_v2_mixes.MIXES.items()):
-        assert demo_v2_mixes.MIX_WORDS.get(name), f"{name} has no words for the model card"
+        assert MIX_WORDS.get(name), f"{name} has no words for the model card"
         for source in mix.sources:  # a follow-up run writes its mix from files that exist by then
             assert source == "all" or source in names[:k], f"{name} samples {source}, not a mix defined before it"
         if mix.new.endswith("-clips"):

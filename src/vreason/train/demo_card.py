@@ -301,7 +301,7 @@ def _follow_ups_line(follow_ups: list[dict]) -> str:
     """The follow-up runs (demo_v2_mixes.py) after the second stage's, each on its own mix of data."""
     if not follow_ups:
         return ""
-    from vreason.train.demo_v2_mixes import MIX_WORDS
+    from vreason.train.demo_v2_mix_words import MIX_WORDS
 
     runs = "; then ".join(
         f"{MIX_WORDS.get(r['mix'], r['mix'])}: {r['steps']:,}"

@@ -1,0 +1,73 @@
+"""What each follow-up mix of demo_v2_mixes.MIXES is, in the model card's words (train/demo_card.py writes them
+into the card's list of runs). Every mix has an entry (a test checks); the words say what is drawn new and what
+is sampled, as the mix's definition does.
+"""
+
+from __future__ import annotations
+
+MIX_WORDS = {
+    "changes": "4,000 new clips where one shape appears or disappears, with 7,400 sampled pictures and clips",
+    "clips": "every clip with 2,500 sampled pictures",
+    "count": "9,000 new varied scenes weighted to counting, with 4,500 sampled pictures and clips",
+    "count-focus": "4,000 new varied scenes asking only how many, with 6,000 pictures and clips of the previous mix",
+    "count-plain": "4,000 new plain scenes weighted to counting, with 6,000 pictures and clips of the count mix",
+    "scenes3d": "3,000 bird's-eye views of synthetic 3D scenes, with 3,500 sampled pictures and clips",
+    "scenes3d-plain": "3,000 new plain scenes weighted to counting, with 4,000 views, pictures and clips of the 3D mix",
+    "scans3d": "3,000 bird's-eye views of 3D scenes as scanners see them (own shades, tinted floors, one sensor from "
+               "any side), with 3,500 sampled pictures and clips",
+    "scans3d-plain": "3,000 new plain scenes weighted to counting, with 4,000 views, pictures and clips of the "
+                     "scans mix",
+    "scans3d-more": "4,000 more scan views, with 5,000 views, pictures and clips of the previous mix",
+    "scans3d-more-plain": "3,000 new plain scenes weighted to counting, with 4,000 views, pictures and clips of the "
+                          "previous mix",
+    "clips-rehearsed": "3,500 clips of the clips mix, with 2,000 bird's-eye views and 2,000 pictures of the clips "
+                       "and last 3D mixes",
+    "moves": "3,000 new clips where one shape moves (3 in 5) or 1-3 shapes appear, with 4,500 clips, views and "
+             "pictures of the previous mix",
+    "moves-where": "3,000 new clips where one shape moves (3 in 5), appears or disappears, each moving shape also "
+                   "asked which it is and where it starts and ends, with 5,500 clips, views and pictures of the "
+                   "previous mix and the last scans mix",
+    "moves-where-more": "3,000 more such clips, with 5,500 clips, views and pictures of the previous mix and the "
+                        "last scans mix",
+    "moves-where-3": "a third round of 3,000 such clips, with 5,500 clips, views and pictures of the previous mix "
+                     "and the last scans mix",
+    "moves-where-4": "a fourth round of 3,000 such clips, with 5,500 clips, views and pictures of the previous mix "
+                     "and the last scans mix",
+    "moves-where-5": "a fifth round of 3,000 such clips, with 5,500 clips, views and pictures of the previous mix "
+                     "and the last scans mix",
+    "moves-changes-where": "3,000 such clips in which a shape that appears or disappears always has still shapes "
+                           "beside it, with 5,500 clips, views and pictures of the previous mix and the last scans "
+                           "mix",
+    "moves-changes-where-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                             "mix and the last scans mix",
+    "moves-plain": "3,000 new plain scenes weighted to counting, with 4,000 clips, views and pictures of the previous "
+                   "mix",
+    "changes-presence": "3,000 new clips in which a shape appears or disappears beside still ones (4 in 5) or moves, "
+                        "every shape asked where it is at the start and at the end (\"not there\" if it is not "
+                        "drawn), with 5,500 clips, views and pictures of the previous mix and the last scans mix",
+    "changes-presence-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                          "mix and the last scans mix",
+    "changes-presence-3": "a third round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                          "mix and the last scans mix",
+    "changes-missing": "3,000 such clips also asked which shape is not there at the start and at the end, with "
+                       "5,500 clips, views and pictures of the previous mix and the last scans mix",
+    "changes-missing-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                         "mix and the last scans mix",
+    "changes-missing-3": "a third round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                         "mix and the last scans mix",
+    "changes-timeline": "3,000 such clips also asked which shapes are there at the second a shape appears or "
+                        "disappears, the second before and one other, with 5,500 clips, views and pictures of the "
+                        "previous mix and the last scans mix",
+    "changes-timeline-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                          "mix and the last scans mix",
+    "changes-marker": "3,000 such clips also asked whether each shape is there at a given second (the shape that "
+                      "appears or disappears at every second), with 5,500 clips, views and pictures of the previous "
+                      "mix and the last scans mix",
+    "changes-marker-2": "a second round of 3,000 such clips, with 5,500 clips, views and pictures of the previous "
+                        "mix and the last scans mix",
+    "turned": "3,000 new varied pictures whose every shape is turned 8-30 degrees, weighted to naming shapes, "
+              "with 4,000 clips, views and pictures of the previous mix and the last scans mix",
+    "turned-2": "a second round of 3,000 such pictures, with 4,000 clips, views and pictures of the previous mix "
+                "and the last scans mix",
+    "turned-plain": "3,000 new plain pictures weighted to counting, with 4,000 groups of the previous mix",
+}
