@@ -2,7 +2,7 @@
 is alone on screen or has still shapes beside it.
 
     .venv/bin/python benchmarks/clip_changes_eval.py [--clips 60] [--seed 7] [--model DIR] [--json F] [--where]
-        [--missing] [--timeline] [--marker]
+        [--missing] [--timeline] [--marker] [--lead S]
 
 `make eval-demo`'s clip families draw appear/disappear clips as training does: a third of them show the changing
 shape alone, and naming the one shape on screen answers them. This asks the same questions (the colour and the
@@ -31,6 +31,11 @@ markers "when" is answered from.
 yes / no): for the shape that changes, rows "at the change's second", "the second before" and "other seconds";
 for the still shapes, one row "a still shape". Whether the model tells, second by second, if a named shape is
 drawn: the step from the markers to "when".
+
+`--lead S` shows every clip as the last part of a recording S seconds longer (`shapes_clips.lead`: the shapes
+as at the clip's first frame before it, the rows sampling from S on, as a user asks about a segment of a longer
+video): the same frames, every marker and "when" answer S seconds later. A model that reads the markers answers
+"when" as well as without it; one that counts frames answers S seconds early.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from pathlib import Path
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.clips_eval import evaluate_clips
 from vreason.train.clips_train import ABSENT, NONE_MISSING, marker_qas, missing_qas, timeline_qas, where_qas
-from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode
+from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode, lead
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pointcloud_demo_eval import wilson  # noqa: E402
@@ -57,11 +62,12 @@ EVENTS = {("alone", "appear"): "appear1", ("alone", "disappear"): "disappear",
 
 
 def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = False, timeline: bool = False,
-         marker: bool = False) -> list[dict]:
+         marker: bool = False, lead_seconds: int = 0) -> list[dict]:
     """`clips` clips per setting and event, with their family questions (one row each), encoded under `out`;
     with `where`, the every-shape where questions of the clips beside still shapes too; with `missing`, their
     which-shape-is-not-there questions; with `timeline`, their "when" and which-shapes-at-N-seconds questions;
-    with `marker`, their is-the-shape-there-at-N-seconds questions."""
+    with `marker`, their is-the-shape-there-at-N-seconds questions. `lead_seconds`: every clip is the end of a
+    recording that much longer (shapes_clips.lead), its rows sampled from there: the markers read later times."""
     world = ClipWorld(seed, HELD_OUT)
     rows = []
     for (setting, event), name in EVENTS.items():
@@ -72,31 +78,33 @@ def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = 
             if setting == "alone" and len(clip.tracks) != 1:
                 continue
             kept += 1
+            clip = lead(clip, lead_seconds) if lead_seconds else clip
             path = f"{setting}_{event}_{index - 1:04d}.mp4"
             encode(clip, out / path)
-            rows += [{"video": path, "question": question, "answer": answer,
+            media = {"video": path, **clip.sampling.to_dict()}
+            rows += [{**media, "question": question, "answer": answer,
                       "kind": f"{setting}/{event}/{'colour' if 'color' in question else 'shape'}"}
                      for kind, question, answer in clip.qas if kind == FAMILIES[event]]
             if where and setting == "beside":
-                rows += [{"video": path, "question": question, "answer": answer, "said": ABSENT,
+                rows += [{**media, "question": question, "answer": answer, "said": ABSENT,
                           "kind": f"beside/{event}/where at the {kind.rsplit('_', 1)[1]}: "
                                   f"{'absent' if answer == ABSENT else 'present'}"}
                          for kind, question, answer in where_qas(clip, every_shape=True)]
             if missing and setting == "beside":
-                rows += [{"video": path, "question": question, "answer": answer, "said": NONE_MISSING,
+                rows += [{**media, "question": question, "answer": answer, "said": NONE_MISSING,
                           "kind": f"beside/{event}/not there at the {kind.rsplit('_', 1)[1]}: "
                                   f"{'none' if answer == NONE_MISSING else 'a shape'}"}
                          for kind, question, answer in missing_qas(clip)]
             if timeline and setting == "beside":
-                rows += [{"video": path, "question": question, "answer": answer, "kind": f"beside/{event}/when"}
+                rows += [{**media, "question": question, "answer": answer, "kind": f"beside/{event}/when"}
                          for kind, question, answer in clip.qas if kind == "clip_when"]
                 when = int(next(answer for kind, _, answer in clip.qas if kind == "clip_when"))
                 at = {when: "the change's second", when - 1: "the second before"}
-                rows += [{"video": path, "question": question, "answer": answer, "max_new_tokens": 32,
+                rows += [{**media, "question": question, "answer": answer, "max_new_tokens": 32,
                           "kind": f"beside/{event}/shapes at {at.get(int(question.split()[-2]), 'another second')}"}
                          for _, question, answer in timeline_qas(clip, random.Random(path))]
             if marker and setting == "beside":
-                rows += [{"video": path, "question": question, "answer": answer, "said": "yes",
+                rows += [{**media, "question": question, "answer": answer, "said": "yes",
                           "kind": f"beside/{event}/there at N s: {_marker_row(clip, question)}"}
                          for _, question, answer in marker_qas(clip, random.Random(path))]
     return rows
@@ -126,13 +134,16 @@ def main() -> None:
                         help="also ask when the shape changes and which shapes are there at seconds around it")
     parser.add_argument("--marker", action="store_true",
                         help="also ask whether each shape is there at given seconds (yes / no)")
+    parser.add_argument("--lead", type=int, default=0, metavar="S",
+                        help="show each clip as the last part of a recording S seconds longer (markers read later)")
     args = parser.parse_args()
 
     from vreason.api import VReason
 
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}")
     with tempfile.TemporaryDirectory() as folder:
-        rows = draw(Path(folder), args.clips, args.seed, args.where, args.missing, args.timeline, args.marker)
+        rows = draw(Path(folder), args.clips, args.seed, args.where, args.missing, args.timeline, args.marker,
+                    args.lead)
         report = evaluate_clips(VReason(model=args.model), rows, Path(folder))
     print('| setting / family / asked | n | exact | 95% interval | said "not there" / "none" / "yes" |')
     print("|---|---:|---:|---|---:|")

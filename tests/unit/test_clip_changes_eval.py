@@ -1,8 +1,9 @@
 """benchmarks/clip_changes_eval.py's rows: the family questions per setting, and with `where` the every-shape
 where questions of the clips beside still shapes, split by whether the shape is drawn at that end, and with
 `missing` their which-shape-is-not-there questions, with `timeline` their "when" and which-shapes-at-N-seconds
-questions around the change, with `marker` their is-the-shape-there-at-N-seconds questions; and the share of a
-row's `said` answer that `train.clips_eval.evaluate_clips` reports for them."""
+questions around the change, with `marker` their is-the-shape-there-at-N-seconds questions, with a lead every
+clip cut from a longer recording; and the share of a row's `said` answer that `train.clips_eval.evaluate_clips`
+reports for them, each clip asked as its row samples it."""
 
 from __future__ import annotations
 
@@ -82,15 +83,35 @@ def test_the_marker_rows_ask_the_changing_shape_around_its_second_and_the_still_
         assert expected is None or r["answer"] == expected, r
 
 
+def test_lead_rows_sample_the_clips_from_their_start_with_every_when_answer_that_much_later(tmp_path: Path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain = cce.draw(tmp_path / "a", 2, seed=7, timeline=True)
+    cut = cce.draw(tmp_path / "b", 2, seed=7, timeline=True, lead_seconds=4)
+    assert [(r["video"], r["kind"]) for r in cut] == [(r["video"], r["kind"]) for r in plain]
+    assert {r.get("start") for r in plain} == {None}
+    assert {r["start"] for r in cut} == {4.0}
+    for before, after in zip(plain, cut, strict=True):
+        if before["kind"].endswith("/when"):
+            assert int(after["answer"]) == int(before["answer"]) + 4
+        elif "shapes at" in before["kind"]:  # the same shapes, asked at a second 4 later
+            assert after["answer"] == before["answer"]
+            assert int(after["question"].split()[-2]) == int(before["question"].split()[-2]) + 4
+        else:
+            assert (after["question"], after["answer"]) == (before["question"], before["answer"])
+
+
 class ScriptedAnswers:
     """Answers each question with a fixed text: what evaluate_clips does with answers, apart from any model."""
 
     def __init__(self, answers: dict[str, str]):
         self.answers = answers
         self.limits: list[int] = []
+        self.videos: list = []
 
     def ask(self, image, question, **options):
         self.limits.append(options["max_new_tokens"])
+        self.videos.append(options["video"])
         return SimpleNamespace(text=self.answers[question])
 
 
@@ -103,13 +124,15 @@ def test_the_said_share_counts_normalised_answers_on_every_row_that_names_one(tm
         {"video": "a.mp4", "question": "q5", "answer": "right", "said": "not there", "kind": "present"},
         {"video": "a.mp4", "question": "q6", "answer": "red", "kind": "colour", "max_new_tokens": 32},
         {"video": "a.mp4", "question": "q7", "answer": "3", "kind": "beside/appear/when"},
-        {"video": "a.mp4", "question": "q8", "answer": "3", "kind": "beside/appear/when"},
+        {"video": "a.mp4", "question": "q8", "answer": "3", "kind": "beside/appear/when", "start": 2.0},
     ]
     answers = {"q1": "Not there.", "q2": "left", "q3": "NOT THERE", "q4": "top  left", "q5": "left", "q6": "red",
                "q7": "4", "q8": "5"}
     model = ScriptedAnswers(answers)
     report = evaluate_clips(model, rows, tmp_path)
     assert model.limits == [8] * 5 + [32, 8, 8]  # a row's own limit, else a few words'
+    assert model.videos[0] == str(tmp_path / "a.mp4")
+    assert model.videos[-1] == {"video": str(tmp_path / "a.mp4"), "start": 2.0}  # sampled as the row says
     assert report["beside/appear/when"] == {"count": 2, "exact_match": 0.0, "within_1s": 0.5}
     assert report["absent"] == {"count": 2, "exact_match": 0.5, "said": {"not there": 0.5}}
     assert report["present"]["exact_match"] == pytest.approx(1 / 3)

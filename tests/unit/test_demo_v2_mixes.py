@@ -302,6 +302,32 @@ def test_the_changes_marker_mix_asks_whether_the_changing_shape_is_there_at_ever
 
 
 
+def test_the_changes_lead_mix_cuts_each_clip_from_a_longer_recording_and_moves_its_when_answers(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-missing",
+                        Mix("change-missing-clips", 5, ("changes",), {"clip": 1}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-lead",
+                        Mix("change-lead-clips", 5, ("changes-missing",), {"clip": 2}))
+    write_mix(folder, "changes", seed=7)
+    missing = [json.loads(line) for line in write_mix(folder, "changes-missing", seed=9).read_text().splitlines()]
+    rows = [json.loads(line) for line in write_mix(folder, "changes-lead", seed=9).read_text().splitlines()]
+    assert not [r for r in missing if "start" in r]
+    plain = {(r["video"].rsplit("/", 1)[1], r["question"]): r for r in missing if "/changes-missing/" in r["video"]}
+    leads = set()
+    for r in rows:
+        if not r["video"].startswith("mixes/changes-lead/"):
+            continue
+        twin = plain[(r["video"].rsplit("/", 1)[1], r["question"])]  # the same clip drawn without a lead
+        lead = r.get("start", 0.0)
+        leads.add(lead)
+        assert demo_v2_mixes.LEAD[0] <= lead <= demo_v2_mixes.LEAD[1]
+        if r["question"].lower().startswith("when does"):
+            assert int(r["answer"]) == int(twin["answer"]) + lead
+        else:
+            assert r["answer"] == twin["answer"]
+    assert len(leads) > 1  # drawn per clip
+
+
 def test_the_turned_mix_draws_varied_pictures_weighted_to_naming_shapes(folder: Path,
                                                                         monkeypatch: pytest.MonkeyPatch):
     from vreason.train import shapes_varied

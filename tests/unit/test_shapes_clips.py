@@ -25,7 +25,7 @@ from vreason.train import clips_eval as ce
 from vreason.train import clips_train as ct
 from vreason.train import shapes_clips as sc
 from vreason.train.collate import IGNORE, SFTCollator
-from vreason.train.dataset import read_jsonl
+from vreason.train.dataset import _short_form_video, read_jsonl
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "moving_red_circle.mp4"
 
@@ -116,6 +116,38 @@ def test_when_answers_match_the_frames_the_model_sees(tmp_path, media, event):
         absent_first = sum(not _shown(video.frames[0], t, 0.0) for t in clip.tracks)
         counts = [int(a) for k, _, a in clip.qas if k == "clip_count"]  # asked of every clip where shapes appear
         assert counts == [absent_first] if event == "appear" else counts in ([], [0])
+
+
+@pytest.mark.parametrize("event", ["appear1+", "disappear+"])
+def test_a_clip_cut_from_a_longer_recording_shows_the_same_frames_with_later_markers(tmp_path, media, event):
+    """`lead`: the media step, sampling from the rows' `start`, takes the frames it takes of the clip alone,
+    stamped `seconds` later; "when" is the floored marker of the first patch that shows the change."""
+    for index, split in enumerate((sc.TRAIN, sc.HELD_OUT)):
+        clip = sc.ClipWorld(13, split).clip(index, event)
+        cut = sc.lead(clip, 6)
+        sc.encode(clip, tmp_path / "alone.mp4")
+        sc.encode(cut, tmp_path / "cut.mp4")
+        rows = ct.clip_rows(cut, str(tmp_path / "cut.mp4"), random.Random(0))
+        assert {r["start"] for r in rows} == {6.0}
+        alone = media.load_video(VideoPart(str(tmp_path / "alone.mp4")))
+        video = read_jsonl_video(rows[0], media)
+        assert list(video.timestamps) == pytest.approx(sc.seen_times(cut))
+        assert list(video.timestamps) == pytest.approx([t + 6 for t in alone.timestamps])
+        assert np.abs(video.frames.astype(int) - alone.frames).mean() < 1.0  # re-encoded: the same pictures
+        (kind, question, answer), = [qa for qa in cut.qas if qa[0] == "clip_when"]
+        track = next(t for t in cut.tracks if f" the {t.name} " in question)
+        shown = [_shown(f, track, t) for f, t in zip(video.frames, video.timestamps, strict=True)]
+        first = next(j for j, s in enumerate(shown) if s != shown[0])
+        assert int(float(f"{patch_times(video)[first // 2]:.1f}")) == int(answer)
+        assert int(answer) == 6 + int(next(a for k, _, a in clip.qas if k == "clip_when"))
+    with pytest.raises(ValueError, match="lead"):
+        sc.lead(cut, 2)
+
+
+def read_jsonl_video(row: dict, media: MediaResolver):
+    """A training row's clip as the collator loads it: the short form read as a dataset row, then decoded."""
+    part = _short_form_video(row)
+    return media.load_video(part)
 
 
 @pytest.mark.parametrize("event", ["appear1", "disappear", "move"])

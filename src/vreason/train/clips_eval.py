@@ -17,6 +17,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from vreason.media.video_types import SAMPLING_KEYS
 from vreason.train.shapes_clips import HELD_OUT, TRAIN, ClipWorld, encode
 
 EVAL_KINDS = ("clip_appear", "clip_disappear", "clip_when", "clip_move", "clip_count")
@@ -71,7 +72,9 @@ def evaluate_clips(vr, rows: list[dict], base: Path) -> dict:
     started = time.perf_counter()
     for row in rows:
         video = row["video"] if Path(row["video"]).is_absolute() else str(Path(base) / row["video"])
-        answer = vr.ask(None, row["question"], video=video, temperature=0.0, presence_penalty=0.0,
+        options = {key: row[key] for key in SAMPLING_KEYS if key in row}  # as a training row samples it
+        source = {"video": video, **options} if options else video
+        answer = vr.ask(None, row["question"], video=source, temperature=0.0, presence_penalty=0.0,
                         max_new_tokens=row.get("max_new_tokens", 8))
         s = stats[row.get("kind", "all")]
         predicted, expected = normalize_answer(answer.text), normalize_answer(row["answer"])

@@ -7,7 +7,8 @@ questions that teach the steps under them, never evaluated (their kinds are not 
 - `timeline_qas`: which shapes are there at a `<t seconds>` marker's second, around the change;
 - `marker_qas`: whether one named shape is there at a marker's second, the changing shape at every marker.
 
-The frames are those the engine takes under `DEMO_VIDEO_BUDGET`, so each answer is what the model can see.
+The frames are those the engine takes under `DEMO_VIDEO_BUDGET`, so each answer is what the model can see; a
+clip cut from a longer recording (`shapes_clips.lead`) has rows that sample it from its `start`.
 Same seed, same rows: the mixes of demo_v2_mixes.py and `write_clips_train` depend on it.
 
     write_clips_train(out, clips=3000, seed=0)   # out/clips_train.jsonl + out/clips/*.mp4
@@ -197,7 +198,8 @@ def clip_rows(clip: Clip, name: str, rng: random.Random, where: str = "", missin
     # its own generator: `rng`'s draws, and so the case of every earlier kind's rows, stay as they were
     scaffolds += timeline_qas(clip, random.Random(f"{name}:timeline")) if timeline else []
     scaffolds += marker_qas(clip, random.Random(f"{name}:marker")) if marker else []
-    return [{"video": name, "question": _vary_case(q, rng), "answer": answer} for _, q, answer in clip.qas + scaffolds]
+    media = {"video": name, **clip.sampling.to_dict()}  # a lead clip's rows sample from its `start`
+    return [{**media, "question": _vary_case(q, rng), "answer": answer} for _, q, answer in clip.qas + scaffolds]
 
 
 def _train_clip(job: tuple[Path, int, int]) -> list[dict]:

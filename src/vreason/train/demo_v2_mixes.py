@@ -161,9 +161,22 @@ MIXES = {
     # generator's held-out plain pictures down (seed 1001: shape 0.965 -> 0.92, count 0.89 -> 0.865, boxes
     # 0.91 -> 0.895)
     "turned-plain": Mix("plain-count-weighted", 3000, ("turned",), {"any": 4000}),
+    # a clip round after the turned line with twice a clip round's other pictures, sampled from "turned-plain"
+    # (its plain pictures and the turned ones it kept): a picture round took held-out appear / disappear down 4-5
+    # points on 300 clips (run 28) and a clip round with 1,000 other pictures took them up about as much, the
+    # pictures down (runs 24-26); this asks whether one round can keep both
+    "changes-rehearsed": Mix("change-missing-clips", 3000, ("turned-plain", "scans3d-more"),
+                             {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
+    # the same with every clip cut from a longer recording (0-9 s before it): with all the markers of held-out
+    # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
+    # it places the change by its place among the frames and never reads the markers; a clip whose markers
+    # start anywhere can only be answered by reading them
+    "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
+                        {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
 }
 BLOCK = 250  # scenes drawn per worker job
 TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turned by, either way
+LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip: its markers read 0.x to 17.x seconds
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,8 @@ class ClipKind:
     missing: bool = False
     timeline: bool = False
     marker: bool = False
+    # whole seconds of recording before the part shown, drawn per clip from this range (shapes_clips.lead)
+    lead: tuple[int, int] = (0, 0)
 
 
 _CHANGES_BESIDE = ("appear1+", "disappear+", "move", "appear1+", "disappear+")
@@ -187,7 +202,8 @@ CLIP_KINDS = {"change-clips": ClipKind(("appear1", "disappear")),
               "change-presence-clips": ClipKind(_CHANGES_BESIDE, "every"),
               "change-missing-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True),
               "change-timeline-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, timeline=True),
-              "change-marker-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, marker=True)}
+              "change-marker-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, marker=True),
+              "change-lead-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD)}
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
@@ -334,10 +350,12 @@ def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[di
 
 def _change_clip(job) -> list[dict]:
     from vreason.train.clips_train import clip_rows
-    from vreason.train.shapes_clips import TRAIN, ClipWorld, encode
+    from vreason.train.shapes_clips import TRAIN, ClipWorld, encode, lead
 
     folder, name, seed, index, kind = job
     clip = ClipWorld(seed, TRAIN).clip(index, kind.events[index % len(kind.events)])
+    if kind.lead != (0, 0):  # its own generator: the clip and its rows' case are drawn as without it
+        clip = lead(clip, random.Random(f"{seed}:{index}:lead").randint(*kind.lead))
     path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
     encode(clip, folder / path)
     return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), kind.where, kind.missing, kind.timeline,

@@ -12,15 +12,17 @@ other shapes stay still as distractors.
 it, to one decimal, then floored) of the first temporal patch whose frames show the change, with frames
 picked as the engine picks them (media/video_budget.py `plan_frames`) under `DEMO_VIDEO_BUDGET`. Event
 seconds are only chosen where that equals the event's own second, so the answer is both what happened and
-what the model can read. Training and held-out clips differ in frame size, source frame rate, duration and
-speed (`TRAIN` / `HELD_OUT`); clips_eval.py writes and scores the held-out questions, clips_train.py the
-training rows (with training-only questions under these).
+what the model can read. `lead(clip, s)` makes a clip the last part of a recording s seconds longer (rows
+sample it from `Clip.start`): the same frames, every marker and "when" answer s later, as when a user asks
+about a segment of a longer video. Training and held-out clips differ in frame size, source frame rate,
+duration and speed (`TRAIN` / `HELD_OUT`); clips_eval.py writes and scores the held-out questions,
+clips_train.py the training rows (with training-only questions under these).
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -98,18 +100,42 @@ class Clip:
     background: tuple[int, int, int]
     tracks: list[Track]
     qas: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, question, answer)
+    # Whole seconds of recording before the part the model is shown (`lead`): the file holds start + seconds,
+    # its rows sample from `start` on, and the markers read the recording's time (`<7.2 seconds>`), as when a
+    # user asks about a segment of a longer video
+    start: int = 0
 
     @property
     def times(self) -> list[float]:
         """Frame times, as the media step reads them (microseconds). One frame past `seconds`: a clip of exactly
         `seconds` would span 5.999999 s once rounded and be sampled a temporal patch short."""
-        return [round(i / self.fps, 6) for i in range(self.seconds * self.fps + 1)]
+        return [round(i / self.fps, 6) for i in range((self.start + self.seconds) * self.fps + 1)]
+
+    @property
+    def sampling(self) -> VideoSampling:
+        """How its rows ask the media step for the part the model is shown."""
+        return VideoSampling(start=float(self.start)) if self.start else VideoSampling()
 
 
 def seen_times(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> list[float]:
     """Times of the frames the model takes from `clip` (an even count; two per `<t seconds>` marker)."""
     times = clip.times
-    return [times[i] for i in plan_frames(times, VideoSampling(), budget, budget.max_frames, "clip")]
+    return [times[i] for i in plan_frames(times, clip.sampling, budget, budget.max_frames, "clip")]
+
+
+def lead(clip: Clip, seconds: int) -> Clip:
+    """`clip` as the last part of a recording `seconds` longer: shapes as at its first frame for the lead, every
+    event and each "when" answer `seconds` later, the same frames shown (`Clip.start`)."""
+    if clip.start or seconds < 0:
+        raise ValueError(f"lead of {seconds} s on a clip that starts at {clip.start} s")
+
+    def later(t: float) -> float:
+        return t if t in (0.0, float("inf")) else t + seconds
+
+    tracks = [replace(t, move=(t.move[0] + seconds, t.move[1] + seconds) if t.start != t.end else t.move,
+                      shown=(later(t.shown[0]), later(t.shown[1]))) for t in clip.tracks]
+    qas = [(kind, q, str(int(a) + seconds) if kind == "clip_when" else a) for kind, q, a in clip.qas]
+    return replace(clip, tracks=tracks, qas=qas, start=seconds)
 
 
 def marker_seconds(seen: list[float], temporal_patch: int = 2) -> list[int]:
