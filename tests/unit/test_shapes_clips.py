@@ -418,6 +418,24 @@ def test_training_rows_make_a_batch_with_the_demo_processor(tmp_path, processor)
     assert processor.tokenizer.decode(learned) == rows[0]["answer"] + "<|im_end|>"
 
 
+def test_a_lead_clip_s_rows_train_on_the_markers_of_its_recording(tmp_path, processor):
+    clip = sc.lead(sc.ClipWorld(5, sc.TRAIN).clip(0, "appear1+"), 7)
+    sc.encode(clip, tmp_path / "c.mp4")
+    rows = ct.clip_rows(clip, "c.mp4", random.Random(0))
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    collator = SFTCollator(processor, PixelBudget())
+    example = next(e for e in read_jsonl(tmp_path / "rows.jsonl").examples
+                   if e.messages[0].text.lower().startswith("when does"))
+    text = collator.render(example).prefix
+    markers = [int(float(m)) for m in re.findall(r"<(\d+\.\d) seconds>", text)]
+    assert markers == list(range(7, 7 + clip.seconds))  # one patch a second, from the 7 s of recording before it
+    answer = next(a for k, _, a in clip.qas if k == "clip_when")
+    assert int(answer) in [int(m) for m in markers]
+    batch = collator([example])
+    learned = [x for x in batch["labels"][0].tolist() if x != IGNORE]
+    assert processor.tokenizer.decode(learned) == answer + "<|im_end|>"
+
+
 @pytest.mark.heavy
 def test_the_demo_model_answers_clip_questions(tmp_path):
     from vreason import VReason
