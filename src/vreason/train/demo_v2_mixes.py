@@ -176,7 +176,7 @@ MIXES = {
 }
 BLOCK = 250  # scenes drawn per worker job
 TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turned by, either way
-LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip: its markers read 0.x to 17.x seconds
+LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip: its markers read 0.x to 16.x seconds
 
 
 @dataclass(frozen=True)
