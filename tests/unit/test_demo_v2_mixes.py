@@ -235,15 +235,20 @@ def test_the_changes_missing_mix_alone_asks_which_shape_is_not_there(folder: Pat
         assert asked[f"where is the {name} at the {side} of the video?"] == ct.ABSENT
 
 
-def test_the_changes_timeline_mix_asks_what_is_there_at_the_change_second(folder: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch):
+def _after_missing(folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, kind: str,
+                   missing_clips: int = 2, new: int = 3) -> tuple[list[dict], list[dict]]:
+    """Rows of a small "changes-missing" mix and of mix `name` (new clips of `kind`) drawn after it."""
     monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-missing",
-                        Mix("change-missing-clips", 2, ("changes",), {"clip": 1}))
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-timeline",
-                        Mix("change-timeline-clips", 3, ("changes-missing",), {"clip": 2}))
+                        Mix("change-missing-clips", missing_clips, ("changes",), {"clip": 1}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(kind, new, ("changes-missing",), {"clip": 2}))
     write_mix(folder, "changes", seed=7)
     missing = [json.loads(line) for line in write_mix(folder, "changes-missing", seed=9).read_text().splitlines()]
-    rows = [json.loads(line) for line in write_mix(folder, "changes-timeline", seed=9).read_text().splitlines()]
+    return missing, [json.loads(line) for line in write_mix(folder, name, seed=9).read_text().splitlines()]
+
+
+def test_the_changes_timeline_mix_asks_what_is_there_at_the_change_second(folder: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    missing, rows = _after_missing(folder, monkeypatch, "changes-timeline", "change-timeline-clips")
     timeline = re.compile(r"which shapes are there at (\d+) seconds\?")
     assert not [r for r in missing if timeline.fullmatch(r["question"].lower())]
     by_clip: dict[str, dict[str, str]] = {}
@@ -265,16 +270,9 @@ def test_the_changes_timeline_mix_asks_what_is_there_at_the_change_second(folder
         assert (changed in at[when - 1]) == (event == "disappear")
 
 
-
 def test_the_changes_marker_mix_asks_whether_the_changing_shape_is_there_at_every_second(
         folder: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-missing",
-                        Mix("change-missing-clips", 2, ("changes",), {"clip": 1}))
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-marker",
-                        Mix("change-marker-clips", 3, ("changes-missing",), {"clip": 2}))
-    write_mix(folder, "changes", seed=7)
-    missing = [json.loads(line) for line in write_mix(folder, "changes-missing", seed=9).read_text().splitlines()]
-    rows = [json.loads(line) for line in write_mix(folder, "changes-marker", seed=9).read_text().splitlines()]
+    missing, rows = _after_missing(folder, monkeypatch, "changes-marker", "change-marker-clips")
     marker = re.compile(r"is the (\w+ \w+) there at (\d+) seconds\?")
     assert not [r for r in missing if marker.fullmatch(r["question"].lower())]
     by_clip: dict[str, dict[str, str]] = {}
@@ -301,16 +299,9 @@ def test_the_changes_marker_mix_asks_whether_the_changing_shape_is_there_at_ever
         assert all(len(seconds) == 1 for name, seconds in at.items() if name != changing)
 
 
-
 def test_the_changes_lead_mix_cuts_each_clip_from_a_longer_recording_and_moves_its_when_answers(
         folder: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-missing",
-                        Mix("change-missing-clips", 5, ("changes",), {"clip": 1}))
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "changes-lead",
-                        Mix("change-lead-clips", 5, ("changes-missing",), {"clip": 2}))
-    write_mix(folder, "changes", seed=7)
-    missing = [json.loads(line) for line in write_mix(folder, "changes-missing", seed=9).read_text().splitlines()]
-    rows = [json.loads(line) for line in write_mix(folder, "changes-lead", seed=9).read_text().splitlines()]
+    missing, rows = _after_missing(folder, monkeypatch, "changes-lead", "change-lead-clips", missing_clips=5, new=5)
     assert not [r for r in missing if "start" in r]
     plain = {(r["video"].rsplit("/", 1)[1], r["question"]): r for r in missing if "/changes-missing/" in r["video"]}
     leads = set()
