@@ -70,8 +70,10 @@ MIX_WORDS = {
     "turned-2": "a second round of 3,000 such pictures, with 4,000 clips, views and pictures of the previous mix "
                 "and the last scans mix",
     "turned-plain": "3,000 new plain pictures weighted to counting, with 4,000 groups of the previous mix",
-    "changes-rehearsed": "3,000 new clips where a shape appears, leaves or moves beside still shapes, with 6,000 "
-                         "clips, views and pictures of the last two picture mixes (2,000 plain or turned pictures)",
-    "changes-lead": "3,000 such clips each cut from a longer recording (0-9 s before it, the markers reading its "
-                    "time), with 6,000 clips, views and pictures of the previous mix and the last scans mix",
+    "changes-rehearsed": "3,000 new clips in which a shape appears or disappears beside still ones (4 in 5) or "
+                         "moves, with 6,000 clips, views and pictures of the previous mix and the last scans mix "
+                         "(2,000 plain or turned pictures)",
+    "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
+                    "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
+                    "mix",
 }

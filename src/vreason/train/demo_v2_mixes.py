@@ -167,7 +167,7 @@ MIXES = {
     # pictures down (runs 24-26); this asks whether one round can keep both
     "changes-rehearsed": Mix("change-missing-clips", 3000, ("turned-plain", "scans3d-more"),
                              {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
-    # the same with every clip cut from a longer recording (0-9 s before it): with all the markers of held-out
+    # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers
     # start anywhere can only be answered by reading them
@@ -176,7 +176,7 @@ MIXES = {
 }
 BLOCK = 250  # scenes drawn per worker job
 TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turned by, either way
-LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip: its markers read 0.x to 16.x seconds
+LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,9 @@ class Clip:
 
     @property
     def times(self) -> list[float]:
-        """Frame times, as the media step reads them (microseconds). One frame past `seconds`: a clip of exactly
-        `seconds` would span 5.999999 s once rounded and be sampled a temporal patch short."""
+        """Frame times, as the media step reads them (microseconds), of the whole recording (`start` + `seconds`)
+        and one frame past it: a clip of exactly 6 s would span 5.999999 s once rounded and be sampled a temporal
+        patch short."""
         return [round(i / self.fps, 6) for i in range((self.start + self.seconds) * self.fps + 1)]
 
     @property
