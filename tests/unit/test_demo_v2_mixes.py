@@ -18,6 +18,7 @@ from vreason.train.demo_recipe import _follow_ups
 from vreason.train.demo_v2 import V2Config, write_data
 from vreason.train.demo_v2_mix_words import MIX_WORDS
 from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, Mix, write_mix
+from vreason.train.shapes_clips import TRAIN
 from vreason.train.shapes_world import SHAPES
 
 SMALL = {
@@ -317,6 +318,21 @@ def test_the_changes_lead_mix_cuts_each_clip_from_a_longer_recording_and_moves_i
         else:
             assert r["answer"] == twin["answer"]
     assert len(leads) > 1  # drawn per clip
+
+
+def test_the_changes_clock_mix_asks_the_first_and_last_second_of_lead_clips_and_no_earlier_mix_does(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    missing, rows = _after_missing(folder, monkeypatch, "changes-clock", "change-clock-clips", new=5)
+    assert not [r for r in missing if r["question"].lower() in ct.CLOCK]
+    asked: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r["video"].startswith("mixes/changes-clock/"):
+            asked.setdefault(r["video"], {"start": r.get("start", 0.0)})[r["question"].lower()] = r["answer"]
+    assert len(asked) == 5
+    for clip in asked.values():
+        first, last = int(clip[ct.CLOCK[0]]), int(clip[ct.CLOCK[1]])
+        assert first == clip["start"]  # the first marker reads the seconds of recording before the clip
+        assert last - first + 1 in TRAIN.seconds  # one marker a second: as many as the clip lasts
 
 
 def test_the_turned_mix_draws_varied_pictures_weighted_to_naming_shapes(folder: Path,

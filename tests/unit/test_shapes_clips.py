@@ -144,6 +144,18 @@ def test_a_clip_cut_from_a_longer_recording_shows_the_same_frames_with_later_mar
         sc.lead(cut, 2)
 
 
+@pytest.mark.parametrize("lead", [0, 5])
+def test_clock_questions_name_the_first_and_last_marker_the_prompt_prints(tmp_path, media, lead):
+    clip = sc.lead(sc.ClipWorld(17, sc.HELD_OUT).clip(2, "appear1+"), lead)
+    sc.encode(clip, tmp_path / "c.mp4")
+    rows = ct.clip_rows(clip, str(tmp_path / "c.mp4"), random.Random(0), clock=True)
+    asked = {r["question"].lower(): r["answer"] for r in rows}
+    markers = [int(float(f"{t:.1f}")) for t in patch_times(read_jsonl_video(rows[0], media))]
+    assert markers[0] == lead
+    assert (asked[ct.CLOCK[0]], asked[ct.CLOCK[1]]) == (str(markers[0]), str(markers[-1]))
+    assert not [r for r in ct.clip_rows(clip, "c.mp4", random.Random(0)) if r["question"].lower() in ct.CLOCK]
+
+
 def read_jsonl_video(row: dict, media: MediaResolver):
     """A training row's clip as the collator loads it: the short form read as a dataset row, then decoded."""
     part = _short_form_video(row)

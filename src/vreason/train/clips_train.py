@@ -5,7 +5,8 @@ questions that teach the steps under them, never evaluated (their kinds are not 
   `every_shape`, "not there" (`ABSENT`) where it is not drawn;
 - `missing_qas`: which shapes are not there in those frames, by name;
 - `timeline_qas`: which shapes are there at a `<t seconds>` marker's second, around the change;
-- `marker_qas`: whether one named shape is there at a marker's second, the changing shape at every marker.
+- `marker_qas`: whether one named shape is there at a marker's second, the changing shape at every marker;
+- `clock_qas`: the second the first and the last marker read (a marker's digits, copied).
 
 The frames are those the engine takes under `DEMO_VIDEO_BUDGET`, so each answer is what the model can see; a
 clip cut from a longer recording (`shapes_clips.lead`) has rows that sample it from its `start`.
@@ -186,11 +187,26 @@ def marker_qas(clip: Clip, rng: random.Random, budget: VideoBudget = DEMO_VIDEO_
     return qas
 
 
+# Training-only: the seconds the first and the last marker read. "When" is a copy of the marker before the first
+# patch that shows the change; moving every held-out marker 20 s on left run 28's answers at 1-6 (it counts
+# patches), and a round of clips cut from a longer recording (run 30, markers from 0.x to 16.x s) taught it the
+# answers' spread, not the copy. These ask the copy alone, at the two places that need no search.
+CLOCK = ("what second does the video start at?", "what second does the video end at?")
+
+
+def clock_qas(clip: Clip, budget: VideoBudget = DEMO_VIDEO_BUDGET) -> list[tuple[str, str, str]]:
+    """("clip_clock", CLOCK[0], "6") and ("clip_clock", CLOCK[1], "12"): the first and the last `<t seconds>`
+    marker of the frames the model takes, floored as "when" answers are."""
+    markers = marker_seconds(seen_times(clip, budget), budget.temporal_patch)
+    return [("clip_clock", CLOCK[0], str(markers[0])), ("clip_clock", CLOCK[1], str(markers[-1]))]
+
+
 def clip_rows(clip: Clip, name: str, rng: random.Random, where: str = "", missing: bool = False,
-              timeline: bool = False, marker: bool = False) -> list[dict]:
+              timeline: bool = False, marker: bool = False, clock: bool = False) -> list[dict]:
     """A training clip's rows: its questions and the scaffolds (with `where` "moving", also where_qas; with
     "every", where_qas of every shape; with `missing`, missing_qas; with `timeline` / `marker`, timeline_qas /
-    marker_qas drawn by generators of the clip's `name`), each question's case varied by `rng`."""
+    marker_qas drawn by generators of the clip's `name`; with `clock`, clock_qas), each question's case varied by
+    `rng`."""
     if where not in ("", "moving", "every"):
         raise ValueError(f"where must be '', 'moving' or 'every', not {where!r}")
     scaffolds = scaffold_qas(clip) + (where_qas(clip, every_shape=where == "every") if where else [])
@@ -198,6 +214,7 @@ def clip_rows(clip: Clip, name: str, rng: random.Random, where: str = "", missin
     # its own generator: `rng`'s draws, and so the case of every earlier kind's rows, stay as they were
     scaffolds += timeline_qas(clip, random.Random(f"{name}:timeline")) if timeline else []
     scaffolds += marker_qas(clip, random.Random(f"{name}:marker")) if marker else []
+    scaffolds += clock_qas(clip) if clock else []
     media = {"video": name, **clip.sampling.to_dict()}  # a lead clip's rows sample from its `start`
     return [{**media, "question": _vary_case(q, rng), "answer": answer} for _, q, answer in clip.qas + scaffolds]
 

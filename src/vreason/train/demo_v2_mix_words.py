@@ -76,4 +76,6 @@ MIX_WORDS = {
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",
+    "changes-clock": "3,000 such clips also asked which second the first and the last marker read, with 6,000 "
+                     "clips, views and pictures of the previous mix and the last scans mix",
 }

@@ -173,6 +173,11 @@ MIXES = {
     # start anywhere can only be answered by reading them
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
+    # such clips also asked which second the first and the last marker read (clips_train.clock_qas): the copy
+    # "when" needs, alone; run 30 (changes-lead) answered "when" with "1" or "10" whatever the markers read.
+    # After run 29 (shipped), not run 30
+    "changes-clock": Mix("change-clock-clips", 3000, ("changes-rehearsed", "scans3d-more"),
+                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
 }
 BLOCK = 250  # scenes drawn per worker job
 TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turned by, either way
@@ -183,7 +188,7 @@ LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both en
 class ClipKind:
     """What a clip mix draws: its events, cycled over its new clips (shapes_clips.ClipWorld.clip's names), and
     the training-only questions added to each clip (clips_train.clip_rows: `where` "" / "moving" / "every",
-    `missing`, `timeline`, `marker`)."""
+    `missing`, `timeline`, `marker`, `clock`) and the seconds of recording before each (`lead`)."""
 
     events: tuple[str, ...]
     where: str = ""
@@ -192,6 +197,7 @@ class ClipKind:
     marker: bool = False
     # whole seconds of recording before the part shown, drawn per clip from this range (shapes_clips.lead)
     lead: tuple[int, int] = (0, 0)
+    clock: bool = False
 
 
 _CHANGES_BESIDE = ("appear1+", "disappear+", "move", "appear1+", "disappear+")
@@ -203,7 +209,8 @@ CLIP_KINDS = {"change-clips": ClipKind(("appear1", "disappear")),
               "change-missing-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True),
               "change-timeline-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, timeline=True),
               "change-marker-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, marker=True),
-              "change-lead-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD)}
+              "change-lead-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD),
+              "change-clock-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD, clock=True)}
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
@@ -359,7 +366,7 @@ def _change_clip(job) -> list[dict]:
     path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
     encode(clip, folder / path)
     return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), kind.where, kind.missing, kind.timeline,
-                     kind.marker)
+                     kind.marker, kind.clock)
 
 
 def _scenes(job) -> list[dict]:
