@@ -2,7 +2,7 @@
 is alone on screen or has still shapes beside it.
 
     .venv/bin/python benchmarks/clip_changes_eval.py [--clips 60] [--seed 7] [--model DIR] [--json F] [--where]
-        [--missing] [--timeline] [--marker] [--lead S]
+        [--missing] [--timeline] [--marker] [--clock] [--lead S]
 
 `make eval-demo`'s clip families draw appear/disappear clips as training does: a third of them show the changing
 shape alone, and naming the one shape on screen answers them. This asks the same questions (the colour and the
@@ -32,6 +32,10 @@ yes / no): for the shape that changes, rows "at the change's second", "the secon
 for the still shapes, one row "a still shape". Whether the model tells, second by second, if a named shape is
 drawn: the step from the markers to "when".
 
+`--clock` adds, on the same clips, `clips_train.clock_qas` ("what second does the video start / end at?"): the
+floored first and last marker, a copy of the marker's digits with no search; with `--lead`, not 0 and the clip's
+length less one.
+
 `--lead S` shows every clip as the last part of a recording S seconds longer (`shapes_clips.lead`: the shapes
 as at the clip's first frame before it, the rows sampling from S on, as a user asks about a segment of a longer
 video): the same frames, every marker and "when" answer S seconds later. A model that reads the markers answers
@@ -49,7 +53,16 @@ from pathlib import Path
 
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.clips_eval import evaluate_clips
-from vreason.train.clips_train import ABSENT, NONE_MISSING, marker_qas, missing_qas, timeline_qas, where_qas
+from vreason.train.clips_train import (
+    ABSENT,
+    CLOCK,
+    NONE_MISSING,
+    clock_qas,
+    marker_qas,
+    missing_qas,
+    timeline_qas,
+    where_qas,
+)
 from vreason.train.shapes_clips import HELD_OUT, ClipWorld, encode, lead
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,12 +75,13 @@ EVENTS = {("alone", "appear"): "appear1", ("alone", "disappear"): "disappear",
 
 
 def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = False, timeline: bool = False,
-         marker: bool = False, lead_seconds: int = 0) -> list[dict]:
+         marker: bool = False, lead_seconds: int = 0, clock: bool = False) -> list[dict]:
     """`clips` clips per setting and event, with their family questions (one row each), encoded under `out`;
     with `where`, the every-shape where questions of the clips beside still shapes too; with `missing`, their
     which-shape-is-not-there questions; with `timeline`, their "when" and which-shapes-at-N-seconds questions;
     with `marker`, their is-the-shape-there-at-N-seconds questions. `lead_seconds`: every clip is the end of a
-    recording that much longer (shapes_clips.lead), its rows sampled from there: the markers read later times."""
+    recording that much longer (shapes_clips.lead), its rows sampled from there: the markers read later times;
+    with `clock`, the clips beside still shapes are asked which second the first and the last marker read."""
     world = ClipWorld(seed, HELD_OUT)
     rows = []
     for (setting, event), name in EVENTS.items():
@@ -107,6 +121,10 @@ def draw(out: Path, clips: int, seed: int, where: bool = False, missing: bool = 
                 rows += [{**media, "question": question, "answer": answer, "said": "yes",
                           "kind": f"beside/{event}/there at N s: {_marker_row(clip, question)}"}
                          for _, question, answer in marker_qas(clip, random.Random(path))]
+            if clock and setting == "beside":
+                rows += [{**media, "question": question, "answer": answer,
+                          "kind": f"beside/{event}/clock: {'start' if question == CLOCK[0] else 'end'}"}
+                         for _, question, answer in clock_qas(clip)]
     return rows
 
 
@@ -134,6 +152,8 @@ def main() -> None:
                         help="also ask when the shape changes and which shapes are there at seconds around it")
     parser.add_argument("--marker", action="store_true",
                         help="also ask whether each shape is there at given seconds (yes / no)")
+    parser.add_argument("--clock", action="store_true",
+                        help="also ask which second the first and the last marker read (beside still shapes)")
     parser.add_argument("--lead", type=int, default=0, metavar="S",
                         help="show each clip as the last part of a recording S seconds longer (markers read later)")
     args = parser.parse_args()
@@ -143,7 +163,7 @@ def main() -> None:
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}")
     with tempfile.TemporaryDirectory() as folder:
         rows = draw(Path(folder), args.clips, args.seed, args.where, args.missing, args.timeline, args.marker,
-                    args.lead)
+                    args.lead, args.clock)
         report = evaluate_clips(VReason(model=args.model), rows, Path(folder))
     print('| setting / family / asked | n | exact | 95% interval | said "not there" / "none" / "yes" |')
     print("|---|---:|---:|---|---:|")

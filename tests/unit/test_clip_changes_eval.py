@@ -101,6 +101,18 @@ def test_lead_rows_sample_the_clips_from_their_start_with_every_when_answer_that
             assert (after["question"], after["answer"]) == (before["question"], before["answer"])
 
 
+def test_the_clock_rows_read_the_first_and_last_marker_of_each_clip_beside_still_shapes(tmp_path: Path):
+    rows = [r for r in cce.draw(tmp_path, 2, seed=7, clock=True, lead_seconds=3) if "/clock: " in r["kind"]]
+    assert Counter(r["kind"] for r in rows) == {f"beside/{e}/clock: {end}": 2 for e in ("appear", "disappear")
+                                                for end in ("start", "end")}
+    by_clip: dict[str, dict[str, int]] = {}
+    for r in rows:
+        by_clip.setdefault(r["video"], {})[r["kind"].rsplit(" ", 1)[1]] = int(r["answer"])
+    for seconds in by_clip.values():
+        assert seconds["start"] == 3  # the lead: the first marker reads 3.x
+        assert seconds["end"] - seconds["start"] + 1 in cce.HELD_OUT.seconds
+
+
 class ScriptedAnswers:
     """Answers each question with a fixed text: what evaluate_clips does with answers, apart from any model."""
 
