@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from vreason.train import clips_train as ct
-from vreason.train import demo_v2_mixes
+from vreason.train import demo_v2_draw, demo_v2_mixes
 from vreason.train.dataset import read_jsonl
 from vreason.train.demo_recipe import _follow_ups
 from vreason.train.demo_v2 import V2Config, write_data
@@ -312,7 +312,7 @@ def test_the_changes_lead_mix_cuts_each_clip_from_a_longer_recording_and_moves_i
         twin = plain[(r["video"].rsplit("/", 1)[1], r["question"])]  # the same clip drawn without a lead
         lead = r.get("start", 0.0)
         leads.add(lead)
-        assert demo_v2_mixes.LEAD[0] <= lead <= demo_v2_mixes.LEAD[1]
+        assert demo_v2_draw.LEAD[0] <= lead <= demo_v2_draw.LEAD[1]
         if r["question"].lower().startswith("when does"):
             assert int(r["answer"]) == int(twin["answer"]) + lead
         else:
@@ -347,7 +347,7 @@ def test_the_turned_mix_draws_varied_pictures_weighted_to_naming_shapes(folder: 
                         outline(kind, w, h, angle))
     groups = _groups(write_mix(folder, "turned", seed=12))  # drawn in this process (one worker)
     assert len(angles) >= 30
-    assert all(demo_v2_mixes.TURNED[0] <= abs(a) <= demo_v2_mixes.TURNED[1] for a in angles)
+    assert all(demo_v2_draw.TURNED[0] <= abs(a) <= demo_v2_draw.TURNED[1] for a in angles)
     drawn = [m for m in groups if m.startswith("mixes/turned/")]
     assert 27 <= len(drawn) <= 30  # a picture whose shapes all share their colour has no shape question
     assert len([m for m in groups if not m.startswith("mixes/turned/")]) == 3
@@ -452,4 +452,4 @@ def test_every_mix_is_described_and_samples_only_mixes_written_before_it():
         for source in mix.sources:  # a follow-up run writes its mix from files that exist by then
             assert source == "all" or source in names[:k], f"{name} samples {source}, not a mix defined before it"
         if mix.new.endswith("-clips"):
-            assert mix.new in demo_v2_mixes.CLIP_KINDS
+            assert mix.new in demo_v2_draw.CLIP_KINDS

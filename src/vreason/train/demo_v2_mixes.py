@@ -41,7 +41,7 @@ sample of the second stage's media groups (a picture or clip with all its questi
 `write_mix` writes mix `name` into `folder` (beside all_train.jsonl, paths relative to it) and returns the
 file; new media go to `folder/mixes/<name>/`. A mix is drawn from all_train.jsonl and the varied format of its
 day: `demo_v2.write_data` drops every mix (`drop_mixes`) whenever it rewrites all_train.jsonl. Deterministic per
-seed (clips are encoded in worker processes, each from its own seed and index).
+seed (the new media are drawn by demo_v2_draw.draw_new in worker processes, each from its own seed and index).
 """
 
 from __future__ import annotations
@@ -53,11 +53,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
+
 
 @dataclass(frozen=True)
 class Mix:
-    # what is drawn for the run: a clip kind of CLIP_KINDS, "count-weighted", "count", "plain-count-weighted",
-    # "turned-varied", "bev-scenes", "bev-scans" or "" (nothing)
+    # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of demo_v2_draw.CLIP_KINDS, "count-weighted",
+    # "count", "plain-count-weighted", "turned-varied", "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -179,39 +181,6 @@ MIXES = {
     "changes-clock": Mix("change-clock-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                          {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
 }
-BLOCK = 250  # scenes drawn per worker job
-TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turned by, either way
-LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
-
-
-@dataclass(frozen=True)
-class ClipKind:
-    """What a clip mix draws: its events, cycled over its new clips (shapes_clips.ClipWorld.clip's names), and
-    the training-only questions added to each clip (clips_train.clip_rows: `where` "" / "moving" / "every",
-    `missing`, `timeline`, `marker`, `clock`) and the seconds of recording before each (`lead`)."""
-
-    events: tuple[str, ...]
-    where: str = ""
-    missing: bool = False
-    timeline: bool = False
-    marker: bool = False
-    # whole seconds of recording before the part shown, drawn per clip from this range (shapes_clips.lead)
-    lead: tuple[int, int] = (0, 0)
-    clock: bool = False
-
-
-_CHANGES_BESIDE = ("appear1+", "disappear+", "move", "appear1+", "disappear+")
-CLIP_KINDS = {"change-clips": ClipKind(("appear1", "disappear")),
-              "move-clips": ClipKind(("move", "appear", "move", "appear", "move")),
-              "move-where-clips": ClipKind(("move", "appear1", "move", "disappear", "move"), "moving"),
-              "move-change-where-clips": ClipKind(("move", "appear1+", "move", "disappear+", "move"), "moving"),
-              "change-presence-clips": ClipKind(_CHANGES_BESIDE, "every"),
-              "change-missing-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True),
-              "change-timeline-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, timeline=True),
-              "change-marker-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, marker=True),
-              "change-lead-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD),
-              "change-clock-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD, clock=True)}
-MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 
 
 @dataclass(frozen=True)
@@ -282,7 +251,7 @@ def write_mix(folder: Path, name: str, seed: int, workers: int = 1) -> Path:
     for source in mix.sources:
         if source != "all" and not mix_path(folder, source).is_file():
             raise ValueError(f"mix {name!r} samples mix {source!r}: write mix {source!r} first")
-    new = _draw(folder, name, mix, seed, max(1, workers))
+    new = draw_new(folder, name, mix.new, mix.new_items, seed, max(1, workers))
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     seen: set[str] = set()
     for source in mix.sources:
@@ -334,76 +303,3 @@ def _kind(row: dict) -> str:
     if media.endswith(".mp4") or "video" in row:
         return "clip"
     return "varied" if media.startswith("varied/") else "other"
-
-
-def _draw(folder: Path, name: str, mix: Mix, seed: int, workers: int) -> list[dict]:
-    if not mix.new:
-        return []
-    (mix_folder(folder, name) / "media").mkdir(parents=True, exist_ok=True)
-    if mix.new in CLIP_KINDS:
-        jobs = [(folder, name, seed, index, CLIP_KINDS[mix.new]) for index in range(mix.new_items)]
-        work = _change_clip
-    else:
-        jobs = [(folder, name, mix.new, seed, block, min(BLOCK, mix.new_items - block * BLOCK))
-                for block in range((mix.new_items + BLOCK - 1) // BLOCK)]
-        work = _bev_scenes if mix.new in ("bev-scenes", "bev-scans") else _scenes
-    if workers > 1:
-        from multiprocessing import get_context
-
-        with get_context("spawn").Pool(workers) as pool:
-            return [row for rows in pool.imap(work, jobs) for row in rows]
-    return [row for job in jobs for row in work(job)]
-
-
-def _change_clip(job) -> list[dict]:
-    from vreason.train.clips_train import clip_rows
-    from vreason.train.shapes_clips import TRAIN, ClipWorld, encode, lead
-
-    folder, name, seed, index, kind = job
-    clip = ClipWorld(seed, TRAIN).clip(index, kind.events[index % len(kind.events)])
-    if kind.lead != (0, 0):  # its own generator: the clip and its rows' case are drawn as without it
-        clip = lead(clip, random.Random(f"{seed}:{index}:lead").randint(*kind.lead))
-    path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
-    encode(clip, folder / path)
-    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), kind.where, kind.missing, kind.timeline,
-                     kind.marker, kind.clock)
-
-
-def _scenes(job) -> list[dict]:
-    from vreason.train.demo_data import SCENE_KINDS, VARIED_SCENE_KINDS, image_rows
-    from vreason.train.shapes_world import ShapesWorld
-
-    folder, name, new, seed, block, count = job
-    plain = new == "plain-count-weighted"
-    world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
-                        turned=TURNED if new == "turned-varied" else None)
-    rng = random.Random(f"{seed}:{block}")
-    if plain:
-        kinds = ("count", "count", *SCENE_KINDS)
-    elif new == "turned-varied":
-        kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
-    else:
-        kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
-    rows: list[dict] = []
-    for i in range(count):
-        scene = world.scene(rng.choice(kinds))
-        path = f"{MIX_FOLDER}/{name}/media/b{block:03d}_{i:04d}.png"
-        scene.image.save(folder / path, compress_level=3)  # noisy pictures: zlib 3 writes 2.4x faster
-        rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))
-    return rows
-
-
-def _bev_scenes(job) -> list[dict]:
-    from vreason.train.demo_data import image_rows
-    from vreason.train.scenes3d_views import bev_scene, scan_scene
-
-    folder, name, new, seed, block, count = job
-    draw = scan_scene if new == "bev-scans" else bev_scene
-    rng = random.Random(f"{seed}:{block}:bev")
-    rows: list[dict] = []
-    for i in range(count):
-        scene = draw(seed, block * BLOCK + i)
-        path = f"{MIX_FOLDER}/{name}/media/v{block:03d}_{i:04d}.png"
-        scene.image.save(folder / path, compress_level=3)  # scanned points: noisy, like the varied pictures
-        rows += list(image_rows(path, scene.qas, rng))
-    return rows
