@@ -290,7 +290,7 @@ def _media(row: dict) -> str | None:
 def _sampled_as(wanted: str, kind: str, media: str) -> bool:
     # a view is kept apart from "other" here, not in _kind: the groups' order (and so every earlier mix's
     # sample for its seed) stays what it was before views were a kind
-    view = media.startswith(f"{MIX_FOLDER}/") and Path(media).name.startswith("v")  # as _bev_scenes names them
+    view = media.startswith(f"{MIX_FOLDER}/") and Path(media).name.startswith("v")  # as demo_v2_draw names views
     if wanted in ("any", "picture"):
         return wanted == "any" or kind != "clip"
     if wanted == "view":
