@@ -130,7 +130,7 @@ def test_a_clip_cut_from_a_longer_recording_shows_the_same_frames_with_later_mar
         rows = ct.clip_rows(cut, str(tmp_path / "cut.mp4"), random.Random(0))
         assert {r["start"] for r in rows} == {6.0}
         alone = media.load_video(VideoPart(str(tmp_path / "alone.mp4")))
-        video = read_jsonl_video(rows[0], media)
+        video = _row_video(rows[0], media)
         assert list(video.timestamps) == pytest.approx(sc.seen_times(cut))
         assert list(video.timestamps) == pytest.approx([t + 6 for t in alone.timestamps])
         assert np.abs(video.frames.astype(int) - alone.frames).mean() < 1.0  # re-encoded: the same pictures
@@ -150,13 +150,13 @@ def test_clock_questions_name_the_first_and_last_marker_the_prompt_prints(tmp_pa
     sc.encode(clip, tmp_path / "c.mp4")
     rows = ct.clip_rows(clip, str(tmp_path / "c.mp4"), random.Random(0), clock=True)
     asked = {r["question"].lower(): r["answer"] for r in rows}
-    markers = [int(float(f"{t:.1f}")) for t in patch_times(read_jsonl_video(rows[0], media))]
+    markers = [int(float(f"{t:.1f}")) for t in patch_times(_row_video(rows[0], media))]
     assert markers[0] == lead
     assert (asked[ct.CLOCK[0]], asked[ct.CLOCK[1]]) == (str(markers[0]), str(markers[-1]))
     assert not [r for r in ct.clip_rows(clip, "c.mp4", random.Random(0)) if r["question"].lower() in ct.CLOCK]
 
 
-def read_jsonl_video(row: dict, media: MediaResolver):
+def _row_video(row: dict, media: MediaResolver):
     """A training row's clip as the collator loads it: the short form read as a dataset row, then decoded."""
     part = _short_form_video(row)
     return media.load_video(part)
