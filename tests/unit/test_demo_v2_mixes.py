@@ -361,6 +361,37 @@ def test_the_turned_mix_draws_varied_pictures_weighted_to_naming_shapes(folder: 
     assert naming > counting > 0
 
 
+def _questions_and_answers(rows: list[dict], under: str) -> list[tuple[str, str]]:
+    """(question, answer) of every row or conversation turn about a picture under `under`."""
+    pairs = []
+    for row in rows:
+        if row.get("image", "").startswith(under):
+            pairs.append((row["question"].lower(), row["answer"]))
+        elif under in json.dumps(row):
+            turns = row["messages"]
+            pairs += [(next(p["text"] for p in q["content"] if p["type"] == "text").lower(), a["content"])
+                      for q, a in zip(turns[::2], turns[1::2], strict=True)]
+    return pairs
+
+
+def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_one(folder: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "count-repeated",
+                        Mix("repeat-count-varied", 60, ("count",), {"clip": 1, "any": 2}))
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, "count-repeated", seed=13))
+    drawn = [m for m in groups if m.startswith("mixes/count-repeated/")]
+    assert len(drawn) == 60
+    assert len({Image.open(folder / m).size for m in drawn}) > 5  # varied pictures
+    assert sum(m.endswith(".mp4") for m in groups) == 1  # its clips sampled as asked
+    rows = [json.loads(line) for line in (folder / "mix_count-repeated.jsonl").read_text().splitlines()]
+    pairs = _questions_and_answers(rows, "mixes/count-repeated/")
+    colour_counts = [int(a) for q, a in pairs if re.fullmatch(r"how many \w+ shapes are there\?", q)]
+    assert len(colour_counts) >= 25  # weighted to counting: most pictures are asked it
+    assert sum(n >= 2 for n in colour_counts) >= 0.4 * len(colour_counts)
+    assert sum(a.isdigit() for _, a in pairs) > 0.4 * len(pairs)  # half the pictures ask only "how many"
+
+
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
     its questions would be paired with the rewritten pictures of the same names."""

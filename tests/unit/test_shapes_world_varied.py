@@ -13,7 +13,15 @@ import pytest
 from PIL import Image
 
 from vreason.train.demo_data import write_shapes_eval, write_shapes_train
-from vreason.train.shapes_world import KINDS, PALETTE, VARIED_KINDS, ShapesWorld, left_to_right, relative_box
+from vreason.train.shapes_world import (
+    KINDS,
+    PALETTE,
+    REPEAT_SHARE,
+    VARIED_KINDS,
+    ShapesWorld,
+    left_to_right,
+    relative_box,
+)
 
 NUMBER = {"a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
@@ -160,6 +168,28 @@ def test_the_same_colour_and_shape_come_more_than_once_in_some_scenes():
                 assert qa.answer == str(len(scene.shapes))
             if qa.kind == "color":  # asked only of a shape whose kind is alone in the scene
                 assert sum(f"the {k}" in qa.question.lower() for k in kinds if kinds.count(k) == 1) == 1
+
+
+def test_a_higher_repeat_share_draws_fewer_colours_per_scene_and_counts_them_right():
+    """The "repeat-count-varied" pictures: two or more shapes in one or two colours and kinds, so "how many
+    {colour} shapes" is often more than 1 (at the default share, a fifth of the time)."""
+    def colour_counts(world: ShapesWorld) -> list[tuple[object, int, int]]:
+        out = []
+        for _ in range(150):
+            scene = world.scene("count")
+            for qa in scene.qas:
+                asked = re.fullmatch(r"how many (\w+) shapes are there\?", qa.question)
+                if asked:  # checked against the drawn shapes, not the generator's own count
+                    assert qa.answer == str(sum(s.color == asked.group(1) for s in scene.shapes))
+                    out.append((scene, len({s.color for s in scene.shapes}), int(qa.answer)))
+        return out
+
+    default, repeated = (colour_counts(ShapesWorld(31, color_jitter=40, varied=True, repeat_share=share))
+                         for share in (REPEAT_SHARE, 0.7))
+    several = [(colours, answer) for scene, colours, answer in repeated if len(scene.shapes) > 1]
+    assert sum(colours <= 2 for colours, _ in several) >= 0.6 * len(several)
+    share_two_up = [sum(answer >= 2 for *_, answer in drawn) / len(drawn) for drawn in (default, repeated)]
+    assert share_two_up[1] > 0.4 > share_two_up[0]
 
 
 def test_varied_colour_questions_come_in_more_wordings_and_plain_ones_do_not():

@@ -16,6 +16,9 @@ from pathlib import Path
 MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new media and its stage record
 BLOCK = 250  # scenes drawn per worker job
 TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turned by, either way
+# of a "repeat-count-varied" picture of two or more shapes, the share drawn in one or two colours and kinds
+# (ShapesWorld's default 0.2): "how many {colour} shapes" answered 2 or more about half the time, not a fifth
+REPEATED = 0.7
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -89,8 +92,10 @@ def _scenes(job) -> list[dict]:
 
     folder, name, new, seed, block, count = job
     plain = new == "plain-count-weighted"
+    repeated = new == "repeat-count-varied"
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
-                        turned=TURNED if new == "turned-varied" else None)
+                        turned=TURNED if new == "turned-varied" else None,
+                        **({"repeat_share": REPEATED} if repeated else {}))
     rng = random.Random(f"{seed}:{block}")
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
@@ -98,6 +103,8 @@ def _scenes(job) -> list[dict]:
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
     else:
         kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
+        if repeated:
+            kinds = ("count",) * 6 + (None, *VARIED_SCENE_KINDS)
     rows: list[dict] = []
     for i in range(count):
         scene = world.scene(rng.choice(kinds))

@@ -73,6 +73,11 @@ MIX_WORDS = {
     "changes-rehearsed": "3,000 new clips in which a shape appears or disappears beside still ones (4 in 5) or "
                          "moves, with 6,000 clips, views and pictures of the previous mix and the last scans mix "
                          "(2,000 plain or turned pictures)",
+    "count-repeated": "3,000 new varied pictures, 7 in 10 of those with two or more shapes in one or two colours "
+                      "and kinds, weighted to counting, with 3,000 clips and 3,000 views and pictures of the previous "
+                      "mix and the last scans mix",
+    "changes-rehearsed-2": "3,000 new clips in which a shape appears or disappears beside still ones (4 in 5) or "
+                           "moves, with 6,000 clips, views and pictures of the previous mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

@@ -169,6 +169,16 @@ MIXES = {
     # pictures down (runs 24-26); this asks whether one round can keep both
     "changes-rehearsed": Mix("change-missing-clips", 3000, ("turned-plain", "scans3d-more"),
                              {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
+    # after run 29 (shipped): varied pictures whose colours and kinds repeat (demo_v2_draw.REPEATED), weighted to
+    # counting, with twice a picture round's clips. On 300 independent count questions run 29 answered "how many
+    # {colour} shapes" 0.25 of the time when two were there (21 of 28 wrong, 21 of them "1"), 0.95 when one was:
+    # in its training a colour is counted 2 or more a quarter of the time, and it learnt "1"
+    "count-repeated": Mix("repeat-count-varied", 3000, ("changes-rehearsed", "scans3d-more"),
+                          {"clip": 3000, "view": 1500, "other": 1000, "varied": 500}),
+    # then a clip round as run 29's, sampling it: run 29 took held-out appear / disappear 0.697 -> 0.740 / 0.787 ->
+    # 0.837 on 300 clips with every picture family within noise and all of run 28's bars held
+    "changes-rehearsed-2": Mix("change-missing-clips", 3000, ("count-repeated", "scans3d-more"),
+                               {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers

@@ -102,19 +102,23 @@ def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
 
 class ShapesWorld:
     def __init__(self, seed: int = 0, color_jitter: int = 0, varied: bool = False,
-                 turned: tuple[float, float] | None = None):
+                 turned: tuple[float, float] | None = None, repeat_share: float = REPEAT_SHARE):
         """`color_jitter`: each channel of a drawn colour moves by up to this much from the palette's value, so
         a dark red is still red (0: the palette exactly, and the same scenes as before for a seed); on varied
         pictures any jitter draws shades across each name's share of colour space instead (shapes_varied.shade).
         `varied`: pictures drawn in varied ways (shapes_varied.py) and the "describe" and "json" families too;
         False draws exactly the scenes it always drew for a seed. `turned` (varied only): every shape turned by
-        between these many degrees, either way (None: shapes_varied's share turned within its MAX_ROTATION)."""
+        between these many degrees, either way (None: shapes_varied's share turned within its MAX_ROTATION).
+        `repeat_share` (varied only): the share of varied scenes of two or more shapes drawn in only one or two
+        colours and kinds, so that "how many red shapes" is often 2 or more (the default draws the same scenes
+        as before for a seed)."""
         if turned is not None and not varied:
             raise ValueError("turned shapes are drawn in varied scenes only (varied=True)")
         self.rng = random.Random(seed)
         self.color_jitter = color_jitter
         self.varied = varied
         self.turned = turned
+        self.repeat_share = repeat_share
 
     def _paint(self, color: str) -> tuple[int, int, int]:
         if not self.color_jitter:
@@ -219,7 +223,7 @@ class ShapesWorld:
         overlap = count > 1 and rng.random() < OVERLAP_SHARE
         gap = rng.choice((0, 1, 2, max(2, side // 40)))  # 0: shapes may touch
         small = rng.random() < SMALL_SHARE
-        repeated = count > 1 and rng.random() < REPEAT_SHARE
+        repeated = count > 1 and rng.random() < self.repeat_share
         colors = rng.sample(list(PALETTE), rng.randint(1, 2)) if repeated else list(PALETTE)
         kinds = rng.sample(SHAPES, rng.randint(1, 2)) if repeated else SHAPES
         if small:
