@@ -7,9 +7,10 @@ many there are.
 "how many {shape}s are there?", "how many {colour} shapes are there?") over pictures of 1-4 shapes from
 eval/shapes_independent.py (other drawing code than training; some shapes repeat in kind and colour). This asks
 the same questions (the card's generator, `write_independent_eval(kinds=("count",))`, the card's seed by
-default; other pictures than the card's 400, which come after the colour and shape ones) and splits the exact-match score by question form and by the true answer, each row with its 95% Wilson
-interval, then lists the commonest (true, said) pairs among the errors. It tells a model that counts from one
-that answers "1" to "how many red shapes" whatever it sees.
+default; other pictures than the card's 400, which come after the colour and shape ones) and splits the
+exact-match score by question form and by the true answer, each row with its 95% Wilson interval, then
+lists the commonest (true, said) pairs among the errors. It tells a model that counts from one that answers "1"
+to "how many red shapes" whatever it sees.
 """
 
 from __future__ import annotations
