@@ -172,7 +172,7 @@ def test_the_same_colour_and_shape_come_more_than_once_in_some_scenes():
 
 def test_a_higher_repeat_share_draws_fewer_colours_per_scene_and_counts_them_right():
     """The "repeat-count-varied" pictures: two or more shapes in one or two colours and kinds, so "how many
-    {colour} shapes" is often more than 1 (at the default share, a fifth of the time)."""
+    {colour} shapes" is often more than 1 (at the default share, about a third of the time)."""
     def colour_counts(world: ShapesWorld) -> list[tuple[object, int, int]]:
         out = []
         for _ in range(150):

@@ -17,7 +17,7 @@ MIX_FOLDER = "mixes"  # under the second stage's data folder: each mix's new med
 BLOCK = 250  # scenes drawn per worker job
 TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turned by, either way
 # of a "repeat-count-varied" picture of two or more shapes, the share drawn in one or two colours and kinds
-# (ShapesWorld's default 0.2): "how many {colour} shapes" answered 2 or more about half the time, not a fifth
+# (ShapesWorld's default 0.2): "how many {colour} shapes" answered 2 or more about half the time, not a third
 REPEATED = 0.7
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
@@ -88,23 +88,23 @@ def _change_clip(job) -> list[dict]:
 
 def _scenes(job) -> list[dict]:
     from vreason.train.demo_data import SCENE_KINDS, VARIED_SCENE_KINDS, image_rows
-    from vreason.train.shapes_world import ShapesWorld
+    from vreason.train.shapes_world import REPEAT_SHARE, ShapesWorld
 
     folder, name, new, seed, block, count = job
     plain = new == "plain-count-weighted"
     repeated = new == "repeat-count-varied"
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
-                        **({"repeat_share": REPEATED} if repeated else {}))
+                        repeat_share=REPEATED if repeated else REPEAT_SHARE)
     rng = random.Random(f"{seed}:{block}")
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
+    elif repeated:
+        kinds = ("count",) * 6 + (None, *VARIED_SCENE_KINDS)
     else:
         kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
-        if repeated:
-            kinds = ("count",) * 6 + (None, *VARIED_SCENE_KINDS)
     rows: list[dict] = []
     for i in range(count):
         scene = world.scene(rng.choice(kinds))
