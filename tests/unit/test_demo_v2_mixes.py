@@ -392,6 +392,28 @@ def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_on
     assert sum(a.isdigit() for _, a in pairs) > 0.4 * len(pairs)  # 7 in 18 pictures ask only "how many"
 
 
+def test_the_count_tallied_mix_asks_boxes_and_numbers_of_one_colour_as_single_questions(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "count-tallied", Mix("tally-varied", 60, ("count",), {"clip": 1, "any": 2}))
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, "count-tallied", seed=13))
+    drawn = [m for m in groups if m.startswith("mixes/count-tallied/")]
+    assert 50 < len(drawn) <= 60  # a picture not tallied may have no answerable question of its family
+    assert sum(m.endswith(".mp4") for m in groups) == 1
+    rows = [json.loads(line) for line in (folder / "mix_count-tallied.jsonl").read_text().splitlines()]
+    ours = [r for r in rows if "mixes/count-tallied/" in json.dumps(r)]
+    boxes = {r["image"]: len(json.loads(r["answer"])) for r in ours
+             if re.fullmatch(r"locate every \w+ shape and output bbox_2d in json\.", r.get("question", "").lower())}
+    counts = {r["image"]: int(r["answer"]) for r in ours
+              if re.fullmatch(r"how many \w+ shapes are there\?", r.get("question", "").lower())}
+    assert len(boxes) >= 20  # 3 in 5 pictures tallied
+    tallied = [m for m in boxes if m in counts]
+    assert len(tallied) >= 20 and all(boxes[m] == counts[m] for m in tallied)  # the number is the boxes'
+    assert sum(counts[m] >= 2 for m in tallied) >= 0.3 * len(tallied)
+    # a tallied picture's questions are single rows: no conversation could show its boxes before its count
+    assert all("question" in r for r in ours if r.get("image") in boxes)
+
+
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
     its questions would be paired with the rewritten pictures of the same names."""

@@ -19,6 +19,7 @@ TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turn
 # of a "repeat-count-varied" picture of two or more shapes, the share drawn in one or two colours and kinds
 # (ShapesWorld's default 0.2): "how many {colour} shapes" answered 2 or more about half the time, not a third
 REPEATED = 0.7
+TALLIED = 0.6  # of a "tally-varied" mix's pictures, the share asked the tally questions (shapes_tally.py)
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -88,11 +89,12 @@ def _change_clip(job) -> list[dict]:
 
 def _scenes(job) -> list[dict]:
     from vreason.train.demo_data import SCENE_KINDS, VARIED_SCENE_KINDS, image_rows
+    from vreason.train.shapes_tally import tally_qas
     from vreason.train.shapes_world import REPEAT_SHARE, ShapesWorld
 
     folder, name, new, seed, block, count = job
     plain = new == "plain-count-weighted"
-    repeated = new == "repeat-count-varied"
+    repeated = new in ("repeat-count-varied", "tally-varied")
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE)
@@ -101,16 +103,22 @@ def _scenes(job) -> list[dict]:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
+    elif new == "tally-varied":  # the pictures not tallied: the varied part's families
+        kinds = (None, *VARIED_SCENE_KINDS)
     elif repeated:
         kinds = ("count",) * 6 + (None, *VARIED_SCENE_KINDS)
     else:
         kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
     rows: list[dict] = []
     for i in range(count):
-        scene = world.scene(rng.choice(kinds))
+        tally = new == "tally-varied" and rng.random() < TALLIED
+        scene = world.scene("count" if tally else rng.choice(kinds))
         path = f"{MIX_FOLDER}/{name}/media/b{block:03d}_{i:04d}.png"
         scene.image.save(folder / path, compress_level=3)  # noisy pictures: zlib 3 writes 2.4x faster
-        rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))
+        if tally:  # single questions: a conversation would let the count be read off the boxes before it
+            rows += list(image_rows(path, [(qa.question, qa.answer) for qa in tally_qas(scene, rng)], rng, 0.0))
+        else:
+            rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))
     return rows
 
 

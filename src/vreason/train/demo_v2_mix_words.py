@@ -78,6 +78,10 @@ MIX_WORDS = {
                       "mix and the last scans mix",
     "changes-rehearsed-2": "3,000 new clips in which a shape appears or disappears beside still ones (4 in 5) or "
                            "moves, with 6,000 clips, views and pictures of the previous mix and the last scans mix",
+    "count-tallied": "4,000 new varied pictures, 7 in 10 of those of two or more shapes in one or two colours and "
+                     "kinds, 3 in 5 asked for every box of one colour and one kind and how many there are, with "
+                     "7,000 clips, views and pictures of the previous mix, the last scans mix and the last plain "
+                     "one",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",
