@@ -394,7 +394,8 @@ def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_on
 
 def test_the_count_tallied_mix_asks_boxes_and_numbers_of_one_colour_as_single_questions(
         folder: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "count-tallied", Mix("tally-varied", 60, ("count",), {"clip": 1, "any": 2}))
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "count-tallied",
+                        Mix("tally-varied", 60, ("count",), {"clip": 1, "any": 2}))
     write_mix(folder, "count", seed=9)
     groups = _groups(write_mix(folder, "count-tallied", seed=13))
     drawn = [m for m in groups if m.startswith("mixes/count-tallied/")]
@@ -408,7 +409,8 @@ def test_the_count_tallied_mix_asks_boxes_and_numbers_of_one_colour_as_single_qu
               if re.fullmatch(r"how many \w+ shapes are there\?", r.get("question", "").lower())}
     assert len(boxes) >= 20  # 3 in 5 pictures tallied
     tallied = [m for m in boxes if m in counts]
-    assert len(tallied) >= 20 and all(boxes[m] == counts[m] for m in tallied)  # the number is the boxes'
+    assert len(tallied) >= 20
+    assert all(boxes[m] == counts[m] for m in tallied)  # the number is the boxes'
     assert sum(counts[m] >= 2 for m in tallied) >= 0.3 * len(tallied)
     # a tallied picture's questions are single rows: no conversation could show its boxes before its count
     assert all("question" in r for r in ours if r.get("image") in boxes)
