@@ -2,6 +2,7 @@
 many there are.
 
     .venv/bin/python benchmarks/independent_count_eval.py [--questions 300] [--seed 2002] [--model DIR] [--json F]
+        [--pictures independent|training]
 
 `make eval-demo` reports one number for "independent/count": three question forms ("how many shapes are there?",
 "how many {shape}s are there?", "how many {colour} shapes are there?") over pictures of 1-4 shapes from
@@ -11,12 +12,17 @@ default; other pictures than the card's 400, which come after the colour and sha
 exact-match score by question form and by the true answer, each row with its 95% Wilson interval, then
 lists the commonest (true, said) pairs among the errors. It tells a model that counts from one that answers "1"
 to "how many red shapes" whatever it sees.
+
+`--pictures training` asks the same three forms about the training generator's own plain pictures instead
+(`ShapesWorld`, held-out seed 1001 by default, its colours jittered as the follow-up mixes draw them): a count
+lost there too is not learnt at all, rather than lost to another renderer.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sys
 import tempfile
@@ -27,6 +33,7 @@ from vreason.eval.shapes_independent import COLORS
 from vreason.eval.shapes_independent_qa import write_independent_eval
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.finetune import normalize_answer
+from vreason.train.shapes_world import ShapesWorld
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pointcloud_demo_eval import wilson  # noqa: E402
@@ -54,21 +61,43 @@ def breakdown(records: list[dict]) -> dict:
             "errors": [{"true": t, "said": s, "count": n} for (t, s), n in errors.most_common(10)]}
 
 
+def write_training_eval(out: Path, questions: int, seed: int) -> Path:
+    """`questions` count questions (one per picture, drawn among the scene's three) about the training
+    generator's plain pictures into out/eval.jsonl, as write_independent_eval writes its rows."""
+    world, rng = ShapesWorld(seed, color_jitter=40), random.Random(seed + 1)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    target = out / "eval.jsonl"
+    with target.open("w") as handle:
+        for index in range(questions):
+            scene = world.scene("count")
+            qa = rng.choice(scene.qas)
+            name = f"images/count{index:05d}.png"
+            scene.image.save(out / name)
+            handle.write(json.dumps({"image": name, "question": qa.question, "answer": qa.answer}) + "\n")
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=2002, help="default: the card's independent seed")
+    parser.add_argument("--pictures", choices=("independent", "training"), default="independent",
+                        help="the independent renderer's (default) or the training generator's held-out pictures")
+    parser.add_argument("--seed", type=int, help="default: the card's seed for those pictures (2002; 1001)")
     parser.add_argument("--model", help="default: the built-in demo model")
     parser.add_argument("--json", type=Path, help="also write the report (and every answer) here")
     args = parser.parse_args()
 
     from vreason.api import VReason
 
-    print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}")
+    training = args.pictures == "training"
+    seed = args.seed if args.seed is not None else (1001 if training else 2002)
+    print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}; "
+          f"pictures: {args.pictures}, seed {seed}")
     vr = VReason(model=args.model)
     records = []
     with tempfile.TemporaryDirectory() as folder:
-        data = write_independent_eval(Path(folder), args.questions, args.seed, kinds=("count",))
+        data = (write_training_eval(Path(folder), args.questions, seed) if training
+                else write_independent_eval(Path(folder), args.questions, seed, kinds=("count",)))
         for line in data.read_text().splitlines():
             row = json.loads(line)
             said = vr.ask(str(Path(folder) / row["image"]), row["question"], temperature=0.0,

@@ -38,3 +38,14 @@ def test_the_breakdown_scores_each_form_and_answer_and_lists_errors_commonest_fi
     assert rows["form colour, answer 2"] == {"count": 2, "exact_match": 0.0}
     assert rows["form all, answer 2"] == {"count": 1, "exact_match": 1.0}
     assert report["errors"] == [{"true": "2", "said": "1", "count": 2}, {"true": "0", "said": "3", "count": 1}]
+
+
+def test_the_training_pictures_ask_the_same_three_forms_and_answer_them_from_the_scene(tmp_path: Path):
+    rows = [json.loads(line) for line in ice.write_training_eval(tmp_path, 90, 1001).read_text().splitlines()]
+    assert len(rows) == 90
+    assert {ice.question_form(r["question"]) for r in rows} == {"all", "colour", "kind"}
+    assert all((tmp_path / r["image"]).is_file() for r in rows)
+    assert {r["answer"] for r in rows if ice.question_form(r["question"]) == "all"} <= {"1", "2", "3", "4", "5"}
+    again = ice.write_training_eval(tmp_path / "again", 90, 1001).read_text().splitlines()
+    again = [json.loads(line) for line in again]
+    assert again == rows  # one seed, the same questions
