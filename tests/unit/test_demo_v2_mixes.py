@@ -416,6 +416,29 @@ def test_the_count_tallied_mix_asks_boxes_and_numbers_of_one_colour_as_single_qu
     assert all("question" in r for r in ours if r.get("image") in boxes)
 
 
+def _looks_plain(image: Image.Image) -> bool:
+    width, height = image.size
+    return width == height and width in (64, 96, 128, 160, 192, 224, 256) and len(image.getcolors(4096) or []) <= 8
+
+
+def test_the_second_tallied_mix_draws_some_tallied_pictures_plain(folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "count-tallied-2", Mix("tally-mixed", 80, ("count",), {"any": 2}))
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, "count-tallied-2", seed=13))
+    drawn = [m for m in groups if m.startswith("mixes/count-tallied-2/")]
+    # a plain picture is square, of the plain scenes' sides, one flat colour per shape on a flat background; a
+    # varied one seldom is all of those (1 in 116 drawn without plain ones)
+    plain = [m for m in drawn if _looks_plain(Image.open(folder / m).convert("RGB"))]
+    assert 0.1 * len(drawn) <= len(plain) <= 0.4 * len(drawn)  # 2 in 5 of the 3 in 5 tallied
+    rows = [json.loads(line) for line in (folder / "mix_count-tallied-2.jsonl").read_text().splitlines()]
+    tallied = {r["image"] for r in rows if re.fullmatch(r"locate every \w+ shape and output bbox_2d in json\.",
+                                                        r.get("question", "").lower())}
+    assert tallied & set(plain)
+    kind_count = re.compile(r"how many (circle|rectangle|triangle|star|hexagon)s are there\?")
+    assert any(r.get("image") in tallied and kind_count.fullmatch(r["question"].lower()) and r["answer"] == "0"
+               for r in rows)  # the kind counted may be one not there
+
+
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
     its questions would be paired with the rewritten pictures of the same names."""

@@ -67,3 +67,20 @@ def test_a_tally_of_no_shapes_is_refused():
     scene = world.scene("reading")  # text only
     with pytest.raises(ValueError, match="needs a scene with shapes"):
         tally_qas(scene, random.Random(0))
+
+
+def test_with_any_kind_a_kind_not_there_is_counted_zero_and_not_boxed():
+    rng = random.Random(5)
+    absent = present = 0
+    for scene in _scenes(60):
+        qas = {qa.question: qa.answer for qa in tally_qas(scene, rng, any_kind=True)}
+        kind = next(re.fullmatch(r"how many (\w+)s are there\?", q).group(1)
+                    for q in qas if q.startswith("how many") and "shape" not in q)
+        there = sum(s.kind == kind for s in scene.shapes)
+        assert qas[f"how many {kind}s are there?"] == str(there)
+        boxed = f"locate every {kind} and output bbox_2d in JSON." in qas
+        assert boxed == (there > 0)
+        absent += there == 0
+        present += there > 0
+    assert absent >= 10  # repeated scenes hold one or two kinds: most of the five are not there
+    assert present >= 10

@@ -20,6 +20,7 @@ TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turn
 # (ShapesWorld's default 0.2): "how many {colour} shapes" answered 2 or more about half the time, not a third
 REPEATED = 0.7
 TALLIED = 0.6  # of a "tally-varied" mix's pictures, the share asked the tally questions (shapes_tally.py)
+PLAIN_TALLIED = 0.4  # of a "tally-mixed" mix's tallied pictures, the share drawn plain (the seed-1001 card's kind)
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -94,16 +95,19 @@ def _scenes(job) -> list[dict]:
 
     folder, name, new, seed, block, count = job
     plain = new == "plain-count-weighted"
-    repeated = new in ("repeat-count-varied", "tally-varied")
+    tallied = new in ("tally-varied", "tally-mixed")
+    repeated = new == "repeat-count-varied" or tallied
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE)
     rng = random.Random(f"{seed}:{block}")
+    # "tally-mixed": some tallied pictures plain, from their own generator (seeds apart from any mix's varied ones)
+    plain_world = ShapesWorld(seed * 1000 + 500 + block, color_jitter=40) if new == "tally-mixed" else None
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
-    elif new == "tally-varied":  # the pictures not tallied: the varied part's families
+    elif tallied:  # the pictures not tallied: the varied part's families
         kinds = (None, *VARIED_SCENE_KINDS)
     elif repeated:
         kinds = ("count",) * 6 + (None, *VARIED_SCENE_KINDS)
@@ -111,12 +115,16 @@ def _scenes(job) -> list[dict]:
         kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
     rows: list[dict] = []
     for i in range(count):
-        tally = new == "tally-varied" and rng.random() < TALLIED
-        scene = world.scene("count" if tally else rng.choice(kinds))
+        tally = tallied and rng.random() < TALLIED
+        if tally and plain_world is not None and rng.random() < PLAIN_TALLIED:
+            scene = plain_world.scene("count")
+        else:
+            scene = world.scene("count" if tally else rng.choice(kinds))
         path = f"{MIX_FOLDER}/{name}/media/b{block:03d}_{i:04d}.png"
         scene.image.save(folder / path, compress_level=3)  # noisy pictures: zlib 3 writes 2.4x faster
         if tally:  # single questions: a conversation would let the count be read off the boxes before it
-            rows += list(image_rows(path, [(qa.question, qa.answer) for qa in tally_qas(scene, rng)], rng, 0.0))
+            qas = tally_qas(scene, rng, any_kind=new == "tally-mixed")
+            rows += list(image_rows(path, [(qa.question, qa.answer) for qa in qas], rng, 0.0))
         else:
             rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))
     return rows

@@ -16,6 +16,11 @@ the number of all shapes:
     how many circles are there?                          -> 1
     how many shapes are there?                           -> 3
 
+With `any_kind` the kind counted is any of the five, as the card asks it ("how many stars" is often 0; its boxes
+are asked only where one is there): counted only among the kinds there, as the first tally round drew them, the
+model learnt that a kind asked about is there (the training generator's "how many {kind}s" with none there:
+1.00 -> 0.95 right).
+
 Trained as separate questions (each sees only the picture and itself: train/grouping.py), the boxes are a
 second task that needs every instance found, not an answer to copy the count from.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import random
 
-from vreason.train.shapes_world import QA, Scene, Shape, grounding_answer
+from vreason.train.shapes_world import QA, SHAPES, Scene, Shape, grounding_answer
 
 
 def _every(shapes: list[Shape]) -> list[Shape]:
@@ -32,13 +37,14 @@ def _every(shapes: list[Shape]) -> list[Shape]:
     return sorted(shapes, key=lambda s: (s.box[0], s.box[1]))
 
 
-def tally_qas(scene: Scene, rng: random.Random) -> list[QA]:
-    """The tally questions of `scene` (a picture of one or more shapes), in a shuffled order."""
+def tally_qas(scene: Scene, rng: random.Random, any_kind: bool = False) -> list[QA]:
+    """The tally questions of `scene` (a picture of one or more shapes), in a shuffled order; `any_kind`: the
+    kind counted drawn among all five, not only those there."""
     if not scene.shapes:
         raise ValueError("a tally needs a scene with shapes")
     size = scene.image.size
     color = rng.choice(sorted({s.color for s in scene.shapes}))
-    kind = rng.choice(sorted({s.kind for s in scene.shapes}))
+    kind = rng.choice(SHAPES if any_kind else sorted({s.kind for s in scene.shapes}))
     colored = _every([s for s in scene.shapes if s.color == color])
     kinded = _every([s for s in scene.shapes if s.kind == kind])
     qas = [
@@ -48,5 +54,7 @@ def tally_qas(scene: Scene, rng: random.Random) -> list[QA]:
         QA("count", f"how many {kind}s are there?", str(len(kinded))),
         QA("count", "how many shapes are there?", str(len(scene.shapes))),
     ]
+    if not kinded:  # no boxes to find
+        del qas[2]
     rng.shuffle(qas)
     return qas
