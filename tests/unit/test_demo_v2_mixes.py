@@ -439,6 +439,19 @@ def test_the_second_tallied_mix_draws_some_tallied_pictures_plain(folder: Path, 
                for r in rows)  # the kind counted may be one not there
 
 
+def test_the_focused_tally_mix_tallies_every_picture_it_draws(folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "count-tallied-focus", Mix("tally-focus", 40, ("count",), {"any": 1}))
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, "count-tallied-focus", seed=13))
+    drawn = {m for m in groups if m.startswith("mixes/count-tallied-focus/")}
+    rows = [json.loads(line) for line in (folder / "mix_count-tallied-focus.jsonl").read_text().splitlines()]
+    tallied = {r["image"] for r in rows if re.fullmatch(r"locate every \w+ shape and output bbox_2d in json\.",
+                                                        r.get("question", "").lower())}
+    assert len(drawn) == 40
+    assert tallied == drawn
+    assert any(_looks_plain(Image.open(folder / m).convert("RGB")) for m in drawn)
+
+
 def test_rewriting_the_second_stage_data_drops_every_mix(folder: Path):
     """A mix samples all_train.jsonl and draws its scenes in the varied format of its day: kept across a rewrite,
     its questions would be paired with the rewritten pictures of the same names."""

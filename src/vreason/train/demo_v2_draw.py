@@ -19,8 +19,10 @@ TURNED = (8.0, 30.0)  # degrees every shape of a "turned-varied" picture is turn
 # of a "repeat-count-varied" picture of two or more shapes, the share drawn in one or two colours and kinds
 # (ShapesWorld's default 0.2): "how many {colour} shapes" answered 2 or more about half the time, not a third
 REPEATED = 0.7
-TALLIED = 0.6  # of a "tally-varied" mix's pictures, the share asked the tally questions (shapes_tally.py)
-PLAIN_TALLIED = 0.4  # of a "tally-mixed" mix's tallied pictures, the share drawn plain (the seed-1001 card's kind)
+# of a tally mix's pictures, the share asked the tally questions (shapes_tally.py); the rest ask the varied
+# part's families
+TALLIED = {"tally-varied": 0.6, "tally-mixed": 0.6, "tally-focus": 1.0}
+PLAIN_TALLIED = 0.4  # of a "tally-mixed" or "tally-focus" mix's tallied pictures, the share drawn plain
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -95,14 +97,16 @@ def _scenes(job) -> list[dict]:
 
     folder, name, new, seed, block, count = job
     plain = new == "plain-count-weighted"
-    tallied = new in ("tally-varied", "tally-mixed")
+    tallied = new in TALLIED
     repeated = new == "repeat-count-varied" or tallied
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE)
     rng = random.Random(f"{seed}:{block}")
-    # "tally-mixed": some tallied pictures plain, from their own generator (seeds apart from any mix's varied ones)
-    plain_world = ShapesWorld(seed * 1000 + 500 + block, color_jitter=40) if new == "tally-mixed" else None
+    # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
+    # mix's varied ones), and the kind counted any of the five
+    later_tally = new in ("tally-mixed", "tally-focus")
+    plain_world = ShapesWorld(seed * 1000 + 500 + block, color_jitter=40) if later_tally else None
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
@@ -115,7 +119,7 @@ def _scenes(job) -> list[dict]:
         kinds = ("count",) if new == "count" else ("count", "count", "count", None, *VARIED_SCENE_KINDS)
     rows: list[dict] = []
     for i in range(count):
-        tally = tallied and rng.random() < TALLIED
+        tally = tallied and rng.random() < TALLIED[new]
         if tally and plain_world is not None and rng.random() < PLAIN_TALLIED:
             scene = plain_world.scene("count")
         else:
@@ -123,7 +127,7 @@ def _scenes(job) -> list[dict]:
         path = f"{MIX_FOLDER}/{name}/media/b{block:03d}_{i:04d}.png"
         scene.image.save(folder / path, compress_level=3)  # noisy pictures: zlib 3 writes 2.4x faster
         if tally:  # single questions: a conversation would let the count be read off the boxes before it
-            qas = tally_qas(scene, rng, any_kind=new == "tally-mixed")
+            qas = tally_qas(scene, rng, any_kind=later_tally)
             rows += list(image_rows(path, [(qa.question, qa.answer) for qa in qas], rng, 0.0))
         else:
             rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))

@@ -85,6 +85,8 @@ MIX_WORDS = {
     "count-tallied-2": "a second round of 4,000 such pictures, 2 in 5 of the tallied ones plain and the kind counted "
                        "any of the five, with 7,500 clips, views and pictures of the previous mix, the last scans "
                        "mix and the last plain one",
+    "count-tallied-focus": "5,000 new pictures (2 in 5 plain), every one asked for every box of one colour and one "
+                           "kind and how many there are, with 2,000 groups of the previous mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",
