@@ -186,8 +186,8 @@ MIXES = {
     # second such round did not add what the first did)
     # After run 29 instead, counting beside the boxes it counts (shapes_tally.py): 4,000 varied pictures of the
     # repeated kind, 3 in 5 asked for every box of one colour and one kind and for their numbers; with 2,500
-    # plain or turned pictures sampled from "turned-plain" too, as run 30 count's 1,000 let the seed-1001 count
-    # fall 0.91 -> 0.84. On its own generator's held-out pictures run 29 counts a colour that comes twice
+    # other pictures, "turned-plain" (its plain ones) a source too, as run 30 count's 1,000 let the seed-1001
+    # count fall 0.91 -> 0.84. On its own generator's held-out pictures run 29 counts a colour that comes twice
     # 0.21-0.23 and boxes "every {kind}" where one is there 0.01: both answered from a prior
     "count-tallied": Mix("tally-varied", 4000, ("changes-rehearsed", "scans3d-more", "turned-plain"),
                          {"clip": 2500, "view": 1500, "other": 2500, "varied": 500}),
@@ -200,14 +200,15 @@ MIXES = {
     "count-tallied-2": Mix("tally-mixed", 4000, ("count-tallied", "scans3d-more", "turned-plain"),
                            {"clip": 2500, "view": 1500, "other": 3000, "varied": 500}),
     # (run 31 tally, not shipped: colour counts of two 0.30 on the training generator's pictures, 0.32 on the
-    # independent renderer's; the seed-1001 count 0.88.) Each tally round held about 1,200 colour counts, 540
-    # of them 2 or more, in its 9,600 sequences: this round is almost all tally (5,000 pictures, every one
-    # tallied, 2 in 5 plain; 2,000 groups of the previous mix), to tell too little of it from a count the model
-    # cannot learn. A round to train the rest back would follow it
+    # independent renderer's; the seed-1001 count 0.88.) The two rounds tallied 2,424 and 2,377 pictures: this
+    # round is almost all tally (5,000 pictures, every one tallied, 2 in 5 plain; 2,000 groups of the previous
+    # mix), to see whether more of it teaches the count. A round to train the rest back would follow it
     "count-tallied-focus": Mix("tally-focus", 5000, ("count-tallied-2",), {"any": 2000}),
     # (run 32, not shipped: colour counts of two 0.45 on the training generator's pictures, 0.43 on the
-    # independent renderer's, colour counts of one 0.975 / 0.89; the seed-1001 count 0.855 and boxes 0.89: four
-    # times the tally moved the count of two a little, within its wide interval, and took the rest down)
+    # independent renderer's, colour counts of one 0.975 / 0.89; the seed-1001 count 0.855 and boxes 0.89: twice
+    # the tallies, but with its plain pictures (where a colour seldom comes twice) about as many colour counts of
+    # 2 or more in single questions as the first round, 1,782 against 1,615; the count of two moved a little,
+    # within its wide interval, and the rest went down)
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers
