@@ -421,7 +421,7 @@ class ShapesWorld:
                             f"where is the {s.name}? give the box.", f"detect the {s.name}."))
             out.append(QA("grounding", q, grounding_answer([s], scene.image.size)))
         kind = rng.choice([s.kind for s in scene.shapes])
-        matches = sorted((s for s in scene.shapes if s.kind == kind), key=lambda s: (s.box[0], s.box[1]))
+        matches = box_order([s for s in scene.shapes if s.kind == kind])
         if len(matches) > 1 or not unique:
             out.append(QA("grounding", f"locate every {kind} and output bbox_2d in JSON.",
                           grounding_answer(matches, scene.image.size)))
@@ -466,6 +466,11 @@ def described_shapes(text: str) -> Counter[str] | None:
 def spoken_list(parts: list[str]) -> str:
     """"a red circle, a blue star and an orange hexagon": the parts as a sentence names them."""
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def box_order(shapes: list[Shape]) -> list[Shape]:
+    """The order every box of a "locate every ..." answer is listed in: by the boxes' left, then top, edges."""
+    return sorted(shapes, key=lambda s: (s.box[0], s.box[1]))
 
 
 def left_to_right(shapes: list[Shape]) -> list[Shape]:
