@@ -32,6 +32,7 @@ from pathlib import Path
 from vreason.eval.shapes_independent import COLORS
 from vreason.eval.shapes_independent_qa import write_independent_eval
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
+from vreason.train.demo_eval import EVAL_SEED, INDEPENDENT_SEED
 from vreason.train.finetune import normalize_answer
 from vreason.train.shapes_world import ShapesWorld
 
@@ -82,7 +83,8 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--pictures", choices=("independent", "training"), default="independent",
                         help="the independent renderer's (default) or the training generator's held-out pictures")
-    parser.add_argument("--seed", type=int, help="default: the card's seed for those pictures (2002; 1001)")
+    parser.add_argument("--seed", type=int, help=f"default: the card's seed for those pictures "
+                                                 f"({INDEPENDENT_SEED}; {EVAL_SEED})")
     parser.add_argument("--model", help="default: the built-in demo model")
     parser.add_argument("--json", type=Path, help="also write the report (and every answer) here")
     args = parser.parse_args()
@@ -90,7 +92,7 @@ def main() -> None:
     from vreason.api import VReason
 
     training = args.pictures == "training"
-    seed = args.seed if args.seed is not None else (1001 if training else 2002)
+    seed = args.seed if args.seed is not None else (EVAL_SEED if training else INDEPENDENT_SEED)
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}; "
           f"pictures: {args.pictures}, seed {seed}")
     vr = VReason(model=args.model)
