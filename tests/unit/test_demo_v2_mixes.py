@@ -374,6 +374,29 @@ def _questions_and_answers(rows: list[dict], under: str) -> list[tuple[str, str]
     return pairs
 
 
+def test_the_boxes_mix_draws_pictures_mostly_not_square_weighted_to_boxes(folder: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "boxes-varied", Mix("boxes-varied", 80, ("count",), {"any": 3}))
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, "boxes-varied", seed=14))
+    drawn = [m for m in groups if m.startswith("mixes/boxes-varied/")]
+    assert 75 <= len(drawn) <= 80  # a picture may have no question of the family drawn for it
+    assert len([m for m in groups if not m.startswith("mixes/boxes-varied/")]) == 3
+    sizes = [Image.open(folder / m).size for m in drawn]
+    # 4 in 5 of the pictures of shapes not square (a reading picture's size is the varied part's own)
+    assert sum(w != h for w, h in sizes) >= 0.65 * len(sizes)
+    assert {w > h for w, h in sizes if w != h} == {True, False}  # wide and tall both
+    rows = [json.loads(line) for line in (folder / "mix_boxes-varied.jsonl").read_text().splitlines()]
+    asked: dict[str, list[str]] = {}
+    for picture in drawn:
+        asked[picture] = [a for _, a in _questions_and_answers(rows, picture)]
+    only_boxes = [p for p, answers in asked.items() if answers and all("bbox_2d" in a for a in answers)]
+    assert len(only_boxes) >= 0.3 * len(drawn)  # 6 in 13 pictures asked for boxes alone
+    answers = [a for found in asked.values() for a in found]
+    boxed = sum(len(a) for a in answers if "bbox_2d" in a)
+    assert boxed > 0.4 * sum(len(a) for a in answers)  # boxes are near half the answers' text
+
+
 def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_one(folder: Path,
                                                                                   monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(demo_v2_mixes.MIXES, "count-repeated",

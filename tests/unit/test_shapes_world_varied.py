@@ -404,3 +404,20 @@ def test_describe_scores_report_the_list_form_and_the_shapes_named_in_any_order(
     model = SimpleNamespace(ask=lambda image, question, **_: SimpleNamespace(text=said[int(question[1:])]))
     report = evaluate(model, rows, tmp_path, progress=False)
     assert report["describe"] == {"count": 4, "exact_match": 0.25, "list_form": 0.75, "same_shapes": 0.5}
+
+
+def test_the_square_share_sets_how_many_pictures_of_shapes_are_square_and_their_boxes_stay_true():
+    def drawn(share: float) -> list:
+        world = ShapesWorld(41, color_jitter=40, varied=True, square_share=share)
+        return [world.scene("grounding") for _ in range(60)]
+
+    few, many = drawn(0.2), drawn(0.9)
+    square = [sum(s.image.size[0] == s.image.size[1] for s in scenes) for scenes in (few, many)]
+    assert square[0] <= 22 < 44 <= square[1]
+    for scene in few:  # boxes relative to each axis of a picture that is not square
+        w, h = scene.image.size
+        for qa in scene.qas:
+            if qa.kind == "grounding":
+                boxes = [entry["bbox_2d"] for entry in json.loads(qa.answer)]
+                named = [s for s in scene.shapes if s.name in qa.answer]
+                assert sorted(boxes) == sorted(relative_box(s.box, (w, h)) for s in named)

@@ -23,6 +23,10 @@ REPEATED = 0.7
 # part's families
 TALLIED = {"tally-varied": 0.6, "tally-mixed": 0.6, "tally-focus": 1.0}
 PLAIN_TALLIED = 0.4  # of a "tally-mixed" or "tally-focus" mix's tallied pictures, the share drawn plain
+# of a "boxes-varied" mix's pictures of shapes, the share drawn square (the varied part's: half): run 29 boxed
+# one shape at IoU >= 0.5 on its own generator's held-out varied pictures 0.66 of the time where square, 0.25
+# where tall and 0.44 where wide, each axis scaled alike (a tall picture's boxes too narrow, a wide one's too low)
+BOXES_SQUARE_SHARE = 0.2
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -93,6 +97,7 @@ def _change_clip(job) -> list[dict]:
 def _scenes(job) -> list[dict]:
     from vreason.train.demo_data import SCENE_KINDS, VARIED_SCENE_KINDS, image_rows
     from vreason.train.shapes_tally import tally_qas
+    from vreason.train.shapes_varied import SQUARE_SHARE
     from vreason.train.shapes_world import REPEAT_SHARE, ShapesWorld
 
     folder, name, new, seed, block, count = job
@@ -101,7 +106,8 @@ def _scenes(job) -> list[dict]:
     repeated = new == "repeat-count-varied" or tallied
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
-                        repeat_share=REPEATED if repeated else REPEAT_SHARE)
+                        repeat_share=REPEATED if repeated else REPEAT_SHARE,
+                        square_share=BOXES_SQUARE_SHARE if new == "boxes-varied" else SQUARE_SHARE)
     rng = random.Random(f"{seed}:{block}")
     # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
     # mix's varied ones), and the kind counted any of the five
@@ -111,6 +117,8 @@ def _scenes(job) -> list[dict]:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
+    elif new == "boxes-varied":
+        kinds = ("grounding",) * 6 + (None, *VARIED_SCENE_KINDS)
     elif tallied:  # the pictures not tallied: the varied part's families
         kinds = (None, *VARIED_SCENE_KINDS)
     elif repeated:

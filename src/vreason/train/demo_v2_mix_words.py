@@ -87,6 +87,8 @@ MIX_WORDS = {
                        "mix and the last plain one",
     "count-tallied-focus": "5,000 new pictures (2 in 5 plain), every one asked for every box of one colour and one "
                            "kind and how many there are, with 2,000 groups of the previous mix",
+    "boxes-varied": "4,000 new varied pictures, 4 in 5 not square, weighted to boxes, with 7,000 clips, views and "
+                    "pictures of the previous mix, the last scans mix and the last plain one",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

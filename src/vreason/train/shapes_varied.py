@@ -78,10 +78,14 @@ def covered(coverage: Image.Image) -> np.ndarray:
     return np.asarray(coverage) >= 128
 
 
-def picture_size(rng: random.Random, smallest: int) -> tuple[int, int]:
-    """Width and height within `smallest`-512 px; half the pictures are non-square (sides 0.55-1 apart)."""
+SQUARE_SHARE = 0.5  # of the varied pictures, the share drawn square
+
+
+def picture_size(rng: random.Random, smallest: int, square_share: float = SQUARE_SHARE) -> tuple[int, int]:
+    """Width and height within `smallest`-512 px; `square_share` of the pictures square, the rest not (sides
+    0.55-0.95 apart, wide or tall alike)."""
     long = rng.randint(smallest, 512)
-    if rng.random() < 0.5:
+    if rng.random() < square_share:
         return long, long
     short = max(64, round(long * rng.uniform(0.55, 0.95)))
     return (long, short) if rng.random() < 0.5 else (short, long)

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from vreason.shapes_palette import PALETTE  # the shapes world draws in it (and re-exports it)
 from vreason.train import shapes_varied as varied
+from vreason.train.shapes_varied import SQUARE_SHARE
 
 SHAPES = ("circle", "rectangle", "triangle", "star", "hexagon")
 WORDS = ("stop", "open", "exit", "cat", "dog", "sun", "red", "blue", "box", "tree", "fish", "moon", "star",
@@ -102,7 +103,8 @@ def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
 
 class ShapesWorld:
     def __init__(self, seed: int = 0, color_jitter: int = 0, varied: bool = False,
-                 turned: tuple[float, float] | None = None, repeat_share: float = REPEAT_SHARE):
+                 turned: tuple[float, float] | None = None, repeat_share: float = REPEAT_SHARE,
+                 square_share: float = SQUARE_SHARE):
         """`color_jitter`: each channel of a drawn colour moves by up to this much from the palette's value, so
         a dark red is still red (0: the palette exactly, and the same scenes as before for a seed); on varied
         pictures any jitter draws shades across each name's share of colour space instead (shapes_varied.shade).
@@ -111,7 +113,8 @@ class ShapesWorld:
         between these many degrees, either way (None: shapes_varied's share turned within its MAX_ROTATION).
         `repeat_share` (varied only): the share of varied scenes of two or more shapes drawn in only one or two
         colours and kinds, so that "how many red shapes" is often 2 or more (the default draws the same scenes
-        as before for a seed)."""
+        as before for a seed). `square_share` (varied only): the share of varied pictures of shapes drawn square
+        (the default draws the same scenes as before for a seed)."""
         if turned is not None and not varied:
             raise ValueError("turned shapes are drawn in varied scenes only (varied=True)")
         self.rng = random.Random(seed)
@@ -119,6 +122,7 @@ class ShapesWorld:
         self.varied = varied
         self.turned = turned
         self.repeat_share = repeat_share
+        self.square_share = square_share
 
     def _paint(self, color: str) -> tuple[int, int, int]:
         if not self.color_jitter:
@@ -214,7 +218,7 @@ class ShapesWorld:
     def _varied_shape_scene(self, count: int) -> Scene:
         rng = self.rng
         noise = np.random.default_rng(rng.getrandbits(64))
-        size = varied.picture_size(rng, 64 if count == 1 else 128)
+        size = varied.picture_size(rng, 64 if count == 1 else 128, self.square_share)
         width, height = size
         side = min(size)
         image = varied.background(rng, noise, size)
