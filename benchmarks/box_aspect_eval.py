@@ -1,4 +1,4 @@
-"""The built-in demo model's single-object boxes split by the picture's shape (square, wide, tall), with how the
+"""The built-in demo model's single-object boxes split by the picture's shape (near-square, wide, tall), with how the
 boxes miss: their width and height against the true ones' and their centres' offset, per axis.
 
     .venv/bin/python benchmarks/box_aspect_eval.py [--questions 200] [--pictures independent|training]
@@ -7,12 +7,14 @@ boxes miss: their width and height against the true ones' and their centres' off
 `make eval-demo` reports one number for "independent/grounding" (IoU >= 0.5 for the first box answered). This asks
 the same questions (the independent renderer's, `write_independent_eval(kinds=("grounding",))`, the card's seed
 by default, other pictures than the card's 400) or the training generator's own varied held-out pictures
-(`--pictures training`: `ShapesWorld(varied=True)`, the card's varied seed 1002, single-object questions as
-the card's "varied/grounding"), and splits the hits by picture shape: wide when the width is over 1.2 times
-the height, tall the other way round, square otherwise. Each row has its 95% Wilson interval, the mean IoU, and
-the medians of the answered box's width / true width, height / true height and centre offset in x and y (0-1000
-scale, the answer's minus the truth's). A model that scales both axes of a box alike shows it at once: on tall
-pictures its boxes come out narrower (width ratio under 1) and to the left, on wide ones shorter and higher.
+(`--pictures training`: `ShapesWorld(varied=True)`, the card's varied seed 1002 and its rule for which question
+of a scene is asked, but other pictures than the card's 200, which are drawn after its other families), and
+splits the hits by picture shape: wide when the width is over 1.2 times the height, tall the other way round,
+near-square otherwise (square or within 1.2:1, so some pictures drawn not square count here). Each row has
+its 95% Wilson interval, the mean IoU, and the medians of the answered box's width / true width, height / true
+height and centre offset in x and y (0-1000 scale, the answer's minus the truth's). A model that scales both axes
+of a box alike shows it at once: on tall pictures its boxes come out narrower (width ratio under 1) and to the
+left, on wide ones shorter and higher.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ WIDE = 1.2  # a side this many times the other makes a picture wide or tall
 
 def picture_shape(size: tuple[int, int]) -> str:
     w, h = size
-    return "wide" if w > WIDE * h else "tall" if h > WIDE * w else "square"
+    return "wide" if w > WIDE * h else "tall" if h > WIDE * w else "near-square"
 
 
 def miss(said: list[float] | None, true: list[float]) -> dict:
@@ -74,8 +76,9 @@ def breakdown(records: list[dict]) -> dict:
 
 
 def write_training_eval(out: Path, questions: int, seed: int) -> Path:
-    """`questions` single-object box questions about the training generator's varied pictures (the card's
-    "varied/grounding" rows: a scene's first such question) into out/eval.jsonl."""
+    """`questions` single-object box questions about the training generator's varied pictures into
+    out/eval.jsonl, chosen as the card's "varied/grounding" rows are (a scene's first such question); the
+    pictures are not the card's, whose generator draws its other families first."""
     world = ShapesWorld(seed, varied=True)
     (out / "images").mkdir(parents=True, exist_ok=True)
     target = out / "eval.jsonl"
@@ -129,7 +132,7 @@ def main() -> None:
     report = breakdown(records)
     print("| pictures | n | IoU >= 0.5 | 95% interval | mean IoU | width ratio | height ratio | dx | dy |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
-    for key in ("all", "square", "wide", "tall"):
+    for key in ("all", "near-square", "wide", "tall"):
         if key not in report:
             continue
         row = report[key]

@@ -24,8 +24,9 @@ REPEATED = 0.7
 TALLIED = {"tally-varied": 0.6, "tally-mixed": 0.6, "tally-focus": 1.0}
 PLAIN_TALLIED = 0.4  # of a "tally-mixed" or "tally-focus" mix's tallied pictures, the share drawn plain
 # of a "boxes-varied" mix's pictures of shapes, the share drawn square (the varied part's: half): run 29 boxed
-# one shape at IoU >= 0.5 on its own generator's held-out varied pictures 0.66 of the time where square, 0.25
-# where tall and 0.44 where wide, each axis scaled alike (a tall picture's boxes too narrow, a wide one's too low)
+# one shape at IoU >= 0.5 on its own generator's held-out varied pictures 0.64 of the time where within 1.2:1 of
+# square, 0.27 where tall and 0.39 where wide, each axis scaled alike (a tall picture's boxes too narrow, a wide
+# one's too short and too high)
 BOXES_SQUARE_SHARE = 0.2
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 

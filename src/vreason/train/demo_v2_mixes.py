@@ -209,16 +209,17 @@ MIXES = {
     # the tallies, but with its plain pictures (where a colour seldom comes twice) about as many colour counts of
     # 2 or more in single questions as the first round, 1,782 against 1,615; the count of two moved a little,
     # within its wide interval, and the rest went down)
-    # After run 29 instead, boxes on pictures that are not square: 4,000 varied pictures, 4 in 5 not square
-    # (demo_v2_draw.BOXES_SQUARE_SHARE), 6 in 13 asked only for boxes, with count-tallied's rehearsal. Run 29 boxed
-    # the independent renderer's shapes at IoU >= 0.5 0.79 of the time on square pictures and 0.55 on the others,
-    # its own generator's held-out varied ones 0.66 / 0.25 (tall) / 0.44 (wide): it scales both axes alike, so
-    # a tall picture's boxes come out too narrow and too far left, a wide one's too short and too high
+    # After run 29 instead, boxes on pictures that are not square: 4,000 varied pictures, of those of shapes 4 in 5
+    # not square (demo_v2_draw.BOXES_SQUARE_SHARE), 4 in 9 asked only for boxes, with count-tallied's rehearsal.
+    # Run 29 boxed the independent renderer's shapes at IoU >= 0.5 0.79 of the time on pictures within 1.2:1 of
+    # square (n 127) and 0.55 on wider or taller ones (n 73); its own generator's held-out varied ones 0.64 / 0.27
+    # (tall, n 33) / 0.39 (wide, n 36) (benchmarks/box_aspect_eval.py): it scales both axes of a box alike, so a
+    # tall picture's boxes come out too narrow and too far left, a wide one's too short and too high
     "boxes-varied": Mix("boxes-varied", 4000, ("changes-rehearsed", "scans3d-more", "turned-plain"),
                         {"clip": 2500, "view": 1500, "other": 2500, "varied": 500}),
     # a second round: the first (run 30 boxes) took boxes at IoU >= 0.5 on 200 independent pictures 0.700 -> 0.730
-    # (tall ones 0.545 -> 0.636, their width ratio 0.80 -> 0.90) and on its own generator's varied ones 0.535 ->
-    # 0.565 (benchmarks/box_aspect_eval.py)
+    # (within noise: about 6 points either side at n 200; on the card's 400, 0.7025 -> 0.725), the tall ones' width
+    # ratio 0.80 -> 0.90 (n 33), and its own generator's varied ones 0.535 -> 0.565 (benchmarks/RESULTS.md)
     "boxes-varied-2": Mix("boxes-varied", 4000, ("boxes-varied", "scans3d-more", "turned-plain"),
                           {"clip": 2500, "view": 1500, "other": 2500, "varied": 500}),
     # after it, plain pictures weighted to counting, as "turned-plain" after the turned rounds: the first boxes round
