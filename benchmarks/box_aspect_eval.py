@@ -19,7 +19,6 @@ left, on wide ones shorter and higher.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -29,14 +28,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from vreason.eval.shapes_independent_qa import write_independent_eval
-from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.reasoning.grounding import iou
-from vreason.train.demo_eval import INDEPENDENT_SEED, VARIED_SEED
+from vreason.train.demo_eval import VARIED_SEED
 from vreason.train.qa_eval import IOU_HIT, parse_boxes
 from vreason.train.shapes_world import ShapesWorld
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import demo_questions  # noqa: E402
 from pointcloud_demo_eval import wilson  # noqa: E402
 
 WIDE = 1.2  # a side this many times the other makes a picture wide or tall
@@ -98,27 +96,14 @@ def write_training_eval(out: Path, questions: int, seed: int) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--pictures", choices=("independent", "training"), default="independent",
-                        help="the independent renderer's (default) or the training generator's varied pictures")
-    parser.add_argument("--seed", type=int, help=f"default: the card's seed for those pictures "
-                                                 f"({INDEPENDENT_SEED}; {VARIED_SEED})")
-    parser.add_argument("--model", help="default: the built-in demo model")
-    parser.add_argument("--json", type=Path, help="also write the report (and every answer) here")
-    args = parser.parse_args()
+    args = demo_questions.parse_args(__doc__.split("\n\n")[0], 200, "varied pictures", VARIED_SEED)
 
     from vreason.api import VReason
 
-    training = args.pictures == "training"
-    seed = args.seed if args.seed is not None else (VARIED_SEED if training else INDEPENDENT_SEED)
-    print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}; "
-          f"pictures: {args.pictures}, seed {seed}")
     vr = VReason(model=args.model)
     records = []
     with tempfile.TemporaryDirectory() as folder:
-        data = (write_training_eval(Path(folder), args.questions, seed) if training
-                else write_independent_eval(Path(folder), args.questions, seed, kinds=("grounding",)))
+        data = demo_questions.write_questions(args, Path(folder), "grounding", write_training_eval)
         for line in data.read_text().splitlines():
             row = json.loads(line)
             picture = Path(folder) / row["image"]

@@ -20,7 +20,6 @@ lost there too is not learnt at all, rather than lost to another renderer.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
@@ -30,13 +29,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from vreason.eval.shapes_independent import COLORS
-from vreason.eval.shapes_independent_qa import write_independent_eval
-from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
-from vreason.train.demo_eval import EVAL_SEED, INDEPENDENT_SEED
+from vreason.train.demo_eval import EVAL_SEED
 from vreason.train.finetune import normalize_answer
 from vreason.train.shapes_world import ShapesWorld
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import demo_questions  # noqa: E402
 from pointcloud_demo_eval import wilson  # noqa: E402
 
 _COLOUR_QUESTION = re.compile(r"how many (\w+) shapes are there\?")
@@ -79,27 +77,14 @@ def write_training_eval(out: Path, questions: int, seed: int) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--questions", type=int, default=300)
-    parser.add_argument("--pictures", choices=("independent", "training"), default="independent",
-                        help="the independent renderer's (default) or the training generator's held-out pictures")
-    parser.add_argument("--seed", type=int, help=f"default: the card's seed for those pictures "
-                                                 f"({INDEPENDENT_SEED}; {EVAL_SEED})")
-    parser.add_argument("--model", help="default: the built-in demo model")
-    parser.add_argument("--json", type=Path, help="also write the report (and every answer) here")
-    args = parser.parse_args()
+    args = demo_questions.parse_args(__doc__.split("\n\n")[0], 300, "held-out plain pictures", EVAL_SEED)
 
     from vreason.api import VReason
 
-    training = args.pictures == "training"
-    seed = args.seed if args.seed is not None else (EVAL_SEED if training else INDEPENDENT_SEED)
-    print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}; "
-          f"pictures: {args.pictures}, seed {seed}")
     vr = VReason(model=args.model)
     records = []
     with tempfile.TemporaryDirectory() as folder:
-        data = (write_training_eval(Path(folder), args.questions, seed) if training
-                else write_independent_eval(Path(folder), args.questions, seed, kinds=("count",)))
+        data = demo_questions.write_questions(args, Path(folder), "count", write_training_eval)
         for line in data.read_text().splitlines():
             row = json.loads(line)
             said = vr.ask(str(Path(folder) / row["image"]), row["question"], temperature=0.0,
