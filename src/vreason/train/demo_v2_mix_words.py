@@ -94,6 +94,8 @@ MIX_WORDS = {
     "boxes-plain": "3,000 new plain pictures weighted to counting, with 4,000 groups of the previous mix",
     "boxes-rehearsed": "3,000 new plain pictures weighted to counting, with 6,000 clips, views and pictures of the "
                        "previous mix, the last clip mix and the last scans mix",
+    "boxes-changes": "3,000 such clips (as changes-rehearsed draws), with 6,500 clips, views and "
+                     "pictures of the previous mix, the second boxes mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",
