@@ -230,14 +230,14 @@ MIXES = {
     # 1,000 view and 2,500 other groups of the second boxes mix, the last clip mix and the last scans mix
     "boxes-rehearsed": Mix("plain-count-weighted", 3000, ("boxes-varied-2", "changes-rehearsed", "scans3d-more"),
                            {"clip": 2500, "view": 1000, "other": 2500}),
-    # (run 33 boxes, not shipped: the seed-1001 count back to 0.90 and its boxes 0.93, independent boxes 0.7475,
+    # (run 33 boxes, not shipped alone: the seed-1001 count back to 0.90 and its boxes 0.93, independent boxes 0.7475,
     # but clip count 0.93 -> 0.87 on 100 clips)
     # after it, a clip round as run 29's after "turned-plain" (a picture line, plain counting, then clips with
     # twice a clip round's other pictures), the second boxes mix a source too so its non-square pictures stay in
     # the rehearsal: on 300 held-out clips run 33 counted 0.893 (run 29: 0.927), appear / disappear 0.777 / 0.890
     "boxes-changes": Mix("change-missing-clips", 3000, ("boxes-rehearsed", "boxes-varied-2", "scans3d-more"),
                          {"clip": 1500, "view": 2000, "other": 2500, "varied": 500}),
-    # (run 34 boxes, not shipped: on 300 held-out clips disappear 0.913, count 0.877: of the 39 clips where three
+    # (run 34, not shipped alone: on 300 held-out clips disappear 0.913, count 0.877: of the 39 clips where three
     # shapes appear it answered "3" 29 times, run 29 39 times; of 30 where two appear "2" 6 times, run 29 10.)
     # After it, a round of the clips that teach how many appear ("moves": 2 in 5 clips where 1-3 shapes appear)
     "boxes-moves": Mix("move-clips", 3000, ("boxes-changes", "scans3d-more"),
