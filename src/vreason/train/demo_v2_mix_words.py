@@ -98,6 +98,10 @@ MIX_WORDS = {
                      "pictures of the previous mix, the second boxes mix and the last scans mix",
     "boxes-moves": "3,000 new clips (3 in 5 where one shape moves, 2 in 5 where 1-3 shapes appear), with 6,500 "
                    "clips, views and pictures of the previous mix and the last scans mix",
+    "boxes-changes-2": "3,000 such clips (as changes-rehearsed draws), with 7,500 clips, views and pictures of the "
+                       "previous mix, the second boxes mix and the last scans mix",
+    "boxes-changes-3": "3,000 such clips (as changes-rehearsed draws), with 7,500 clips, views and pictures of the "
+                       "previous mix, the second boxes mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

@@ -244,6 +244,15 @@ MIXES = {
                        {"clip": 1500, "view": 2000, "other": 2500, "varied": 500}),
     # (run 35, shipped: clip count 0.877 -> 0.970 on 300 held-out clips, every bar run 29 met held, independent
     # boxes 0.7025 -> 0.745 against run 29)
+    # After run 35, the change clips again with half as many more clips sampled, from "boxes-moves" (its clips where
+    # 1-3 shapes appear) first: run 34's round took disappear on 300 held-out clips 0.890 -> 0.913 and the clip
+    # count 0.893 -> 0.877 (the clips where 2-3 appear), which run 35 took back to 0.970 with disappear 0.877
+    "boxes-changes-2": Mix("change-missing-clips", 3000, ("boxes-moves", "boxes-varied-2", "scans3d-more"),
+                           {"clip": 2500, "view": 2000, "other": 2500, "varied": 500}),
+    # a second round: the first (run 36) took appear / disappear on 300 held-out clips 0.793 -> 0.833 / 0.877 ->
+    # 0.923 with the clip count 0.950 and "when" 0.73 within 1 s
+    "boxes-changes-3": Mix("change-missing-clips", 3000, ("boxes-changes-2", "boxes-varied-2", "scans3d-more"),
+                           {"clip": 2500, "view": 2000, "other": 2500, "varied": 500}),
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers
