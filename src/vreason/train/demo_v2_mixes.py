@@ -75,6 +75,13 @@ def _where_round(after: str, new: str = "move-where-clips") -> Mix:
     return Mix(new, 3000, (after, "scans3d-more"), {"clip": 1500, "view": 2500, "other": 1000, "varied": 500})
 
 
+def _boxes_change_round(after: str) -> Mix:
+    """A round of 3,000 new change clips after mix `after` of the boxes line, with 7,500 of its clips, views and
+    pictures and of the second boxes mix's and the last scans mix's (non-square pictures and 3D views kept)."""
+    return Mix("change-missing-clips", 3000, (after, "boxes-varied-2", "scans3d-more"),
+               {"clip": 2500, "view": 2000, "other": 2500, "varied": 500})
+
+
 MIXES = {
     "changes": Mix("change-clips", 4000, ("all",), {"clip": 2400, "varied": 4000, "other": 1000}),
     "clips": Mix("", 0, ("all", "changes"), {"clip": -1, "picture": 2500}),
@@ -247,12 +254,10 @@ MIXES = {
     # After run 35, the change clips again with half as many more clips sampled, from "boxes-moves" (its clips where
     # 1-3 shapes appear) first: run 34's round took disappear on 300 held-out clips 0.890 -> 0.913 and the clip
     # count 0.893 -> 0.877 (the clips where 2-3 appear), which run 35 took back to 0.970 with disappear 0.877
-    "boxes-changes-2": Mix("change-missing-clips", 3000, ("boxes-moves", "boxes-varied-2", "scans3d-more"),
-                           {"clip": 2500, "view": 2000, "other": 2500, "varied": 500}),
+    "boxes-changes-2": _boxes_change_round("boxes-moves"),
     # a second round: the first (run 36) took appear / disappear on 300 held-out clips 0.793 -> 0.833 / 0.877 ->
     # 0.923 with the clip count 0.950 and "when" 0.73 within 1 s
-    "boxes-changes-3": Mix("change-missing-clips", 3000, ("boxes-changes-2", "boxes-varied-2", "scans3d-more"),
-                           {"clip": 2500, "view": 2000, "other": 2500, "varied": 500}),
+    "boxes-changes-3": _boxes_change_round("boxes-changes-2"),
     # (run 37, shipped after run 36: appear / disappear 0.847 / 0.937, "when" 0.770 within 1 s, clip count 0.943 on
     # 300 held-out clips; independent boxes 0.7525 on 400; every bar run 36 met held)
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
