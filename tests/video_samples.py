@@ -76,3 +76,16 @@ def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
         container.mux(packet)
     container.close()
     return path
+
+
+def circle_shown_clip(path: Path, shown: tuple[int, int], frames: int = 40, fps: int = 8) -> Path:
+    """A 224 x 224 clip of a near-white field where frames [shown[0], shown[1]) also show a blue circle."""
+    from PIL import Image, ImageDraw
+
+    def picture(index: int, width: int, height: int) -> np.ndarray:
+        frame = Image.new("RGB", (width, height), (250, 250, 250))
+        if shown[0] <= index < shown[1]:
+            ImageDraw.Draw(frame).ellipse((70, 60, 150, 140), fill=(0, 0, 255))
+        return np.asarray(frame)
+
+    return make_clip(path, width=224, height=224, frames=frames, fps=fps, picture=picture)

@@ -20,7 +20,8 @@ from tests.e2e.demo_server import serve_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
-ENGINE_ROUTES = ("/v1/chat/completions", "/v1/vreason/reason", "/v1/vreason/ground", "/v1/vreason/tile")
+ENGINE_ROUTES = ("/v1/chat/completions", "/v1/vreason/reason", "/v1/vreason/ground", "/v1/vreason/tile",
+                 "/v1/vreason/when")
 # Seconds and examples per operation for the in-suite fuzz run; `make fuzz-api` runs for minutes.
 FUZZ_SECONDS = 25
 FUZZ_EXAMPLES = 25

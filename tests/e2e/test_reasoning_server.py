@@ -14,6 +14,7 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.video_samples import circle_shown_clip
 from vreason.train.shapes_world import PALETTE
 
 pytestmark = pytest.mark.slow
@@ -97,3 +98,23 @@ def test_errors_come_back_in_the_server_shape(server, shapes):
                                                             "target": "circle"}, timeout=60)
     assert local.status_code == 400  # the server's media policy refuses local files
     assert local.json()["error"]["code"] == "invalid_image"
+
+
+def test_when_places_the_changes_of_a_clip_sent_as_a_data_uri(server, tmp_path):
+    clip = circle_shown_clip(tmp_path / "blue.mp4", (13, 29))  # 8 fps: shown from 1.625 s until 3.625 s
+    video = "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()
+    body = {"video": video, "target": "blue shape", "every_s": 1.0}
+    response = httpx.post(server + "/v1/vreason/when", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found["spans"] == [{"start_s": 1.625, "end_s": 3.625}]
+    assert found["question"] == "is there a blue shape in the image?"
+    assert found["checks"][0] == {"time_s": 0.0, "frame_index": 0, "present": False, "answer": "no"}
+    for bad, param in (({**body, "question": "is it there?"}, "question"), ({**body, "every_s": 0}, "every_s"),
+                       ({**body, "video": str(clip)}, None)):
+        refused = httpx.post(server + "/v1/vreason/when", json=bad, timeout=60)
+        assert refused.status_code == 400, refused.text
+        if param:
+            assert refused.json()["error"]["param"] == param
+        else:  # the server's media policy refuses local files
+            assert "local" in refused.json()["error"]["message"].lower()

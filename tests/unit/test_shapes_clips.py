@@ -393,6 +393,16 @@ def _streams(root: Path, name: str) -> list[tuple[dict, tuple[int, int, int, flo
     return out
 
 
+def test_eval_rows_of_some_kinds_are_those_rows_of_the_whole_set(tmp_path):
+    ce.write_clips_eval(tmp_path / "all", per_kind=2, seed=3)
+    assert ce.write_clips_eval(tmp_path / "when", per_kind=2, seed=3, kinds=("clip_when",)) == 2
+    rows = {name: [json.loads(line) for line in (tmp_path / name / "clips_eval.jsonl").open()]
+            for name in ("all", "when")}
+    assert rows["when"] == [r for r in rows["all"] if r["kind"] == "clip_when"]
+    encoded = sorted(p.name for p in (tmp_path / "when" / "clips").iterdir())
+    assert encoded == [Path(r["video"]).name for r in rows["when"]]
+
+
 def test_eval_rows_are_one_question_of_each_kind_on_other_clips_than_training(tmp_path):
     assert ce.write_clips_eval(tmp_path, per_kind=2, seed=3) == 2 * len(ce.EVAL_KINDS)
     ct.write_clips_train(tmp_path, 5, seed=3)

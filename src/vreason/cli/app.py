@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "ground3d": ("vreason.cli.spatial", "ground3d", {}),
     "ask3d": ("vreason.cli.spatial", "ask3d", {}),
     "watch": ("vreason.cli.watch", "watch", {}),
+    "when": ("vreason.cli.when", "when", {}),
     "memory": ("vreason.cli.memory", "app", {}),
     "export": ("vreason.cli.export", "app", {}),
     "vllm-launch": (

@@ -1,11 +1,14 @@
-"""The reasoning layer over HTTP: POST /v1/vreason/reason, /v1/vreason/ground and /v1/vreason/tile.
+"""The reasoning layer over HTTP: POST /v1/vreason/reason, /v1/vreason/ground, /v1/vreason/tile and
+/v1/vreason/when.
 
 JSON in, JSON out; the request models convert themselves into the keyword arguments of the same functions
-the Python API and the CLI call, in their async form (`arun_chain`, `alocate`, `alocate_tiled`, `aask_tiled`),
+the Python API and the CLI call, in their async form (`arun_chain`, `alocate`, `alocate_tiled`, `aask_tiled`,
+`awhen_in_video`),
 so the three surfaces share one code path. The routes await those functions on the server's event loop, over one
 `AsyncVReason(engine)` built with the router: its requests go straight to the engine (the only thread hop is the
 engine's own thread), votes and tiles as one batch. Images are URLs, data URIs or base64 text, resolved under the
-engine's media policy, as for chat completions; decoding, cropping and drawing pixels run on worker threads.
+engine's media policy, as for chat completions (a video too: a URL, a data URI or base64 text); decoding, cropping
+and drawing pixels run on worker threads.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from vreason.reasoning.grounding import Detection
 from vreason.reasoning.locate import alocate
 from vreason.reasoning.tile_runner import aask_tiled, alocate_tiled
 from vreason.reasoning.tiling import parse_grid
+from vreason.reasoning.video_when import DEFAULT_EVERY_S, DEFAULT_MAX_CHECKS, DEFAULT_QUESTION, awhen_in_video
 from vreason.server.protocol import reject_lone_surrogates
 
 MAX_IMAGES = DEFAULT_MAX_IMAGES_PER_REQUEST  # the schema's bound; the media step applies the server's own limit
@@ -88,6 +92,15 @@ class TileRequest(_Request):
     skip_blank: bool = True
 
 
+class WhenRequest(_Request):
+    video: str  # a URL, data URI or base64 text
+    target: str = Field(min_length=1)
+    every_s: float = Field(default=DEFAULT_EVERY_S, gt=0)
+    max_checks: int = Field(default=DEFAULT_MAX_CHECKS, ge=2, le=10_000)
+    refine: bool = True
+    question: str = DEFAULT_QUESTION  # the yes/no question asked of each frame; {target} and {a} filled in
+
+
 class ReasonResponse(BaseModel):
     model: str
     images: list[str]
@@ -121,6 +134,19 @@ class TileResponse(BaseModel):
     time_s: float
 
 
+class WhenResponse(BaseModel):
+    target: str
+    question: str
+    video: str
+    video_duration_s: float
+    every_s: float
+    frames: int
+    spans: list[dict[str, Any]]  # {"start_s", "end_s" (null: to the end)}
+    appears_s: list[float]
+    disappears_s: list[float]
+    checks: list[dict[str, Any]]  # {"time_s", "frame_index", "present" (null: neither yes nor no), "answer"}
+
+
 def reasoning_router(engine: Engine, request_timeout_s: float | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1/vreason", tags=["reasoning"])
     vr = AsyncVReason(engine)  # one client for every request: the engine's media policy, as the chat route has
@@ -146,6 +172,14 @@ def reasoning_router(engine: Engine, request_timeout_s: float | None = None) -> 
             **deadline,
         )
         return result.to_dict()
+
+    @router.post("/when", response_model=WhenResponse)
+    async def when(body: WhenRequest) -> dict:
+        found = await awhen_in_video(
+            vr, body.video, body.target, every_s=body.every_s, max_checks=body.max_checks, refine=body.refine,
+            question=body.question, **body.sampling(), **deadline,
+        )
+        return found.to_dict()
 
     return router
 

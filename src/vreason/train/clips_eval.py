@@ -25,10 +25,12 @@ _EVAL_EVENTS = {"clip_appear": ("appear1",), "clip_disappear": ("disappear",), "
                 "clip_move": ("move",), "clip_count": ("appear", "appear0", "disappear", "move")}
 
 
-def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True) -> int:
+def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True,
+                     kinds: tuple[str, ...] = EVAL_KINDS) -> int:
     """`per_kind` single-question rows of each EVAL_KINDS kind, one clip each, into out/clips_eval.jsonl
-    (`kind` field); held-out clips (HELD_OUT) unless `held_out` is False. Returns rows written. `vreason eval
-    --data out/clips_eval.jsonl` reads them too (per-kind accuracy, "when" right within 1 s)."""
+    (`kind` field); held-out clips (HELD_OUT) unless `held_out` is False; only the rows of `kinds` are written
+    (and their clips encoded), the same rows as in the whole set. Returns rows written. `vreason eval --data
+    out/clips_eval.jsonl` reads them too (per-kind accuracy, "when" right within 1 s)."""
     out = Path(out)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     world, rng = ClipWorld(seed, HELD_OUT if held_out else TRAIN), random.Random(seed)
@@ -45,9 +47,11 @@ def write_clips_eval(out: Path, per_kind: int, seed: int, held_out: bool = True)
                 if not qas:  # e.g. a clip where nothing appears is asked how many appear only some of the time
                     continue
                 written += 1
+                _, question, answer = rng.choice(qas)
+                if kind not in kinds:  # drawn all the same: the rows of later kinds stay those of the whole set
+                    continue
                 name = f"clips/{tag}{seed}_{kind}_{index - 1:05d}.mp4"
                 encode(clip, out / name)
-                _, question, answer = rng.choice(qas)
                 # answer_type: how `vreason eval` scores the row (a time: right within 1 s; else exact match)
                 row = {"video": name, "question": question, "answer": answer, "kind": kind,
                        "answer_type": "time" if kind == "clip_when" else "exact"}

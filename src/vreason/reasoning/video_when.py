@@ -1,0 +1,226 @@
+"""When something is on screen in a video: a scan of its frames, each with its own presentation time.
+
+Asked "when does the red circle appear?", a model must place the change among the frames it was shown and read
+the time marker beside that frame; small models do that poorly (the built-in model is right within a second on
+77% of held-out clips, to the second on 31%). A scan asks instead what models answer well, whether the thing is
+in one picture, of single frames at known times: one frame every `every_s` seconds across the clip (at most
+`max_checks`; a long clip is checked less often, never refused), then, between two checked frames that disagree,
+the frames in the gap by halving it (`refine`), so each change is placed at the first frame that shows it, with
+that frame's own timestamp: the answer is a frame's time, not a number the model wrote.
+
+One change between two neighbouring checked frames is assumed: something on screen for less than `every_s` can
+be missed, and the result says how often frames were checked. The frames are decoded at the clip's own size and
+go to the engine as pictures (its pixel budget applies); the checks of one pass are sent together, so the engine
+batches them. A check whose answer is neither yes nor no counts as "not there" and is listed in `unclear`.
+
+    found = await awhen_in_video(vr, "clip.mp4", "red circle")     # AsyncVReason
+    found.spans        -> [Span(start_s=2.0, end_s=None)]           # on screen from 2.0 s to the end
+    found.appears_s    -> [2.0];  found.disappears_s -> []
+    when_in_video(VReason(...), "clip.mp4", "red circle")           # its blocking form
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vreason.errors import InvalidRequestError
+
+if TYPE_CHECKING:  # the media and engine modules load with the first scan: `vreason when --help` stays quick
+    from vreason.api import VReason
+    from vreason.async_api import AsyncVReason
+    from vreason.media.image_input import PreparedImage
+    from vreason.media.video_decode import ClipIndex
+    from vreason.media.video_input import VideoData
+
+DEFAULT_QUESTION = "is there {a} {target} in the image?"
+DEFAULT_EVERY_S = 0.5
+DEFAULT_MAX_CHECKS = 240
+# Frames decoded at a time in the first pass: a 1080p frame is 6 MB, so a pass over a long clip is not held whole.
+_DECODE_CHUNK = 16
+_DETERMINERS = re.compile(r"^(a|an|the|any|some|every|\d+)\b", re.I)
+
+
+@dataclass(frozen=True)
+class FrameCheck:
+    index: int  # the frame's position among the clip's frames
+    time_s: float  # its presentation time, seconds from the clip's first frame
+    present: bool | None  # the model's yes (True) or no (False); None: neither
+    answer: str  # the model's words
+
+
+@dataclass(frozen=True)
+class Span:
+    start_s: float  # time of the first frame that shows it
+    end_s: float | None  # time of the first frame after that does not; None: on screen to the clip's end
+
+    def to_dict(self) -> dict:
+        return {"start_s": round(self.start_s, 3), "end_s": None if self.end_s is None else round(self.end_s, 3)}
+
+
+@dataclass
+class VideoWhen:
+    target: str
+    question: str  # as sent for every frame
+    video: str  # the clip as error messages name it
+    duration_s: float
+    every_s: float  # how often the first pass checked a frame (wider than asked on a long clip)
+    frames: int  # in the clip
+    checks: list[FrameCheck] = field(default_factory=list)  # every frame asked about, in time order
+
+    @property
+    def spans(self) -> list[Span]:
+        """Stretches of time the target is on screen, from the checked frames."""
+        spans, start = [], None
+        for check in self.checks:
+            if check.present and start is None:
+                start = check.time_s
+            elif not check.present and start is not None:
+                spans.append(Span(start, check.time_s))
+                start = None
+        if start is not None:
+            spans.append(Span(start, None))
+        return spans
+
+    @property
+    def appears_s(self) -> list[float]:
+        """Times it comes on screen (not counting being there from the first frame)."""
+        first = self.checks[0].time_s if self.checks else 0.0
+        return [s.start_s for s in self.spans if s.start_s > first]
+
+    @property
+    def disappears_s(self) -> list[float]:
+        return [s.end_s for s in self.spans if s.end_s is not None]
+
+    @property
+    def unclear(self) -> list[FrameCheck]:
+        return [c for c in self.checks if c.present is None]
+
+    def to_dict(self) -> dict:
+        return {
+            "target": self.target,
+            "question": self.question,
+            "video": self.video,
+            "video_duration_s": round(self.duration_s, 3),
+            "every_s": round(self.every_s, 3),
+            "frames": self.frames,
+            "spans": [s.to_dict() for s in self.spans],
+            "appears_s": [round(t, 3) for t in self.appears_s],
+            "disappears_s": [round(t, 3) for t in self.disappears_s],
+            "checks": [
+                {"time_s": round(c.time_s, 3), "frame_index": c.index, "present": c.present, "answer": c.answer}
+                for c in self.checks
+            ],
+        }
+
+
+def presence_question(target: str, template: str = DEFAULT_QUESTION) -> str:
+    """The yes/no question asked of every frame: `template` with {target} (and {a}, "a" or "an") filled in."""
+    target = target.strip()
+    if not target:
+        raise InvalidRequestError("say what to look for, e.g. \"red circle\"", param="target")
+    if "{target}" not in template:
+        raise InvalidRequestError("the question must contain {target}, e.g. \"is there {a} {target}?\"",
+                                  param="question")
+    article = "" if _DETERMINERS.match(target) else ("an" if target[0].lower() in "aeiou" else "a")
+    try:
+        question = template.format(target=target, a=article)
+    except (KeyError, IndexError, ValueError) as err:
+        raise InvalidRequestError(f"the question may use only {{target}} and {{a}}: {err}", param="question") from None
+    return " ".join(question.split())  # no double space where {a} was left empty
+
+
+def parse_presence(answer: str) -> bool | None:
+    words = re.findall(r"[a-z]+", answer.lower())
+    if not words:
+        return None
+    return True if words[0] in ("yes", "yeah", "true") else False if words[0] in ("no", "not", "false") else None
+
+
+def check_scan(every_s: float, max_checks: int) -> None:
+    if not (isinstance(every_s, int | float) and math.isfinite(every_s) and every_s > 0):
+        raise InvalidRequestError(f"every_s must be a number of seconds > 0, got {every_s!r}", param="every")
+    if not isinstance(max_checks, int) or max_checks < 2:
+        raise InvalidRequestError(f"max_checks must be at least 2, got {max_checks!r}", param="max_checks")
+
+
+def first_pass_frames(index: ClipIndex, every_s: float, max_checks: int) -> tuple[list[int], float]:
+    """Positions of the frames the first pass checks (one shown at each multiple of `every_s`, and the last
+    frame) and the spacing used: `every_s`, widened so that at most `max_checks` frames are checked."""
+    check_scan(every_s, max_checks)
+    times, last = index.times, index.times[-1]
+    every = max(float(every_s), last / (max_checks - 1)) if last > 0 else float(every_s)
+    picks = {max(0, bisect.bisect_right(times, k * every + 1e-6) - 1) for k in range(int(last / every + 1e-9) + 1)}
+    picks.add(len(times) - 1)
+    return sorted(picks), every
+
+
+async def awhen_in_video(
+    vr: AsyncVReason,
+    video: str | Path | bytes,
+    target: str,
+    *,
+    every_s: float = DEFAULT_EVERY_S,
+    max_checks: int = DEFAULT_MAX_CHECKS,
+    refine: bool = True,
+    question: str = DEFAULT_QUESTION,
+    **sampling: Any,
+) -> VideoWhen:
+    """When `target` is on screen in `video`, from yes/no checks of its frames (module docstring)."""
+    from vreason.media.video_decode import index_clip
+    from vreason.media.video_input import read_video
+    from vreason.reasoning.locate import EXACT_SAMPLING
+
+    prompt = presence_question(target, question)
+    check_scan(every_s, max_checks)
+    policy = vr.engine.policy
+    clip = await asyncio.to_thread(read_video, video, policy)
+    index = await asyncio.to_thread(index_clip, clip.data, clip.label, policy)
+    picks, every = first_pass_frames(index, every_s, max_checks)
+    sampling = {**EXACT_SAMPLING, "max_new_tokens": 8, **sampling}
+
+    async def ask(positions: list[int]) -> list[FrameCheck]:
+        frames = await asyncio.to_thread(_frames, clip, index, positions)
+        answers = await vr.ask_many([([frame], prompt) for frame in frames], **sampling)
+        return [FrameCheck(p, index.times[p], parse_presence(a.text), a.text.strip())
+                for p, a in zip(positions, answers, strict=True)]
+
+    checks: dict[int, FrameCheck] = {}
+    for start in range(0, len(picks), _DECODE_CHUNK):
+        for check in await ask(picks[start:start + _DECODE_CHUNK]):
+            checks[check.index] = check
+
+    async def narrow(low: FrameCheck, high: FrameCheck) -> None:
+        # the first frame after `low` that answers as `high` does, by halving the gap (one change assumed)
+        while high.index - low.index > 1:
+            (middle,) = await ask([(low.index + high.index) // 2])
+            checks[middle.index] = middle
+            low, high = (middle, high) if bool(middle.present) == bool(low.present) else (low, middle)
+
+    if refine:
+        first = [checks[p] for p in picks]
+        changes = [(a, b) for a, b in zip(first, first[1:], strict=False) if bool(a.present) != bool(b.present)]
+        await asyncio.gather(*(narrow(a, b) for a, b in changes))
+    return VideoWhen(target.strip(), prompt, clip.label, index.duration_s, every, len(index.times),
+                     [checks[p] for p in sorted(checks)])
+
+
+def when_in_video(vr: VReason, video: str | Path | bytes, target: str, **options: Any) -> VideoWhen:
+    """The blocking form of `awhen_in_video`."""
+    return vr.run(awhen_in_video(vr.aio, video, target, **options))
+
+
+def _frames(clip: VideoData, index: ClipIndex, positions: list[int]) -> list[PreparedImage]:
+    from PIL import Image
+
+    from vreason.media.image_input import PreparedImage
+    from vreason.media.video_decode import decode_frames
+
+    pixels = decode_frames(clip.data, index, positions, (index.width, index.height), clip.label)
+    return [PreparedImage(Image.fromarray(frame), f"{clip.label} at {index.times[p]:.2f}s")
+            for p, frame in zip(positions, pixels, strict=True)]
