@@ -335,6 +335,32 @@ def test_the_changes_clock_mix_asks_the_first_and_last_second_of_lead_clips_and_
         assert last - first + 1 in TRAIN.seconds  # one marker a second: as many as the clip lasts
 
 
+def test_the_stills_mix_asks_a_still_of_some_new_clips_about_shapes_named_by_colour_and_shape(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    from PIL import Image
+
+    from vreason.train.clip_stills import PRESENCE
+
+    _, rows = _after_missing(folder, monkeypatch, "boxes-changes-stills", "change-missing-still-clips", new=8)
+    new = [r for r in rows if (r.get("video") or r.get("image", "")).startswith("mixes/boxes-changes-stills/")]
+    stills = {r["image"] for r in new if "image" in r}
+    clips = {r["video"] for r in new if "video" in r}
+    assert len(clips) == 8
+    assert 0 < len(stills) < 8  # half the clips, drawn per clip
+    assert {s.replace(".png", ".mp4") for s in stills} <= clips  # a still of its own clip
+    forms = [re.compile(re.escape(w).replace(re.escape("{a}"), "an?").replace(re.escape("{name}"), r"(\w+) (\w+)"))
+             for w in PRESENCE]
+    for still in stills:
+        asked = [r for r in new if r.get("image") == still]
+        assert Image.open(folder / still).size in {(w, h) for w, h in TRAIN.sides}
+        assert {r["answer"] for r in asked} == {"yes", "no"} or {r["answer"] for r in asked} == {"no"}
+        for r in asked:
+            named = [m for f in forms if (m := f.fullmatch(r["question"].lower()))]
+            assert named, r["question"]
+            assert named[0][2] in SHAPES  # colour and shape, both named
+    assert not [r for r in rows if "image" in r and "/changes-missing/" in r["image"]]  # no earlier mix's clips
+
+
 def test_the_turned_mix_draws_varied_pictures_weighted_to_naming_shapes(folder: Path,
                                                                         monkeypatch: pytest.MonkeyPatch):
     from vreason.train import shapes_varied

@@ -35,7 +35,8 @@ LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both en
 class ClipKind:
     """What a clip mix draws: its events, cycled over its new clips (shapes_clips.ClipWorld.clip's names), and
     the training-only questions added to each clip (clips_train.clip_rows: `where` "" / "moving" / "every",
-    `missing`, `timeline`, `marker`, `clock`) and the seconds of recording before each (`lead`)."""
+    `missing`, `timeline`, `marker`, `clock`), the seconds of recording before each (`lead`) and the share that
+    also give a still frame asked about named shapes (`stills`: clip_stills.py)."""
 
     events: tuple[str, ...]
     where: str = ""
@@ -45,6 +46,8 @@ class ClipKind:
     # whole seconds of recording before the part shown, drawn per clip from this range (shapes_clips.lead)
     lead: tuple[int, int] = (0, 0)
     clock: bool = False
+    # the share of clips that also give a still frame asked about named shapes (clip_stills.still_rows)
+    stills: float = 0.0
 
 
 _CHANGES_BESIDE = ("appear1+", "disappear+", "move", "appear1+", "disappear+")
@@ -57,7 +60,8 @@ CLIP_KINDS = {"change-clips": ClipKind(("appear1", "disappear")),
               "change-timeline-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, timeline=True),
               "change-marker-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, marker=True),
               "change-lead-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD),
-              "change-clock-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD, clock=True)}
+              "change-clock-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, lead=LEAD, clock=True),
+              "change-missing-still-clips": ClipKind(_CHANGES_BESIDE, "every", missing=True, stills=0.5)}
 
 
 def draw_new(folder: Path, name: str, new: str, new_items: int, seed: int, workers: int) -> list[dict]:
@@ -91,8 +95,14 @@ def _change_clip(job) -> list[dict]:
         clip = lead(clip, random.Random(f"{seed}:{index}:lead").randint(*kind.lead))
     path = f"{MIX_FOLDER}/{name}/media/c{index:06d}.mp4"
     encode(clip, folder / path)
-    return clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), kind.where, kind.missing, kind.timeline,
+    rows = clip_rows(clip, path, random.Random(f"{seed}:{index}:case"), kind.where, kind.missing, kind.timeline,
                      kind.marker, kind.clock)
+    if kind.stills and random.Random(f"{seed}:{index}:still").random() < kind.stills:  # own generators, as lead's
+        from vreason.train.clip_stills import still_rows
+
+        still = f"{MIX_FOLDER}/{name}/media/c{index:06d}.png"
+        rows += still_rows(clip, folder, still, random.Random(f"{seed}:{index}:still-rows"))
+    return rows
 
 
 def _scenes(job) -> list[dict]:
