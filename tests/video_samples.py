@@ -78,8 +78,11 @@ def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
     return path
 
 
-def circle_shown_clip(path: Path, shown: tuple[int, int], frames: int = 40, fps: int = 8) -> Path:
-    """A 224 x 224 clip of a near-white field where frames [shown[0], shown[1]) also show a blue circle."""
+def circle_shown_clip(
+    path: Path, shown: tuple[int, int], frames: int = 40, fps: int = 8, times: Sequence[float] | None = None
+) -> Path:
+    """A 224 x 224 clip of a near-white field where frames [shown[0], shown[1]) also show a blue circle (`times`:
+    each frame's own, as `make_clip` takes them)."""
     from PIL import Image, ImageDraw
 
     def picture(index: int, width: int, height: int) -> np.ndarray:
@@ -88,4 +91,4 @@ def circle_shown_clip(path: Path, shown: tuple[int, int], frames: int = 40, fps:
             ImageDraw.Draw(frame).ellipse((70, 60, 150, 140), fill=(0, 0, 255))
         return np.asarray(frame)
 
-    return make_clip(path, width=224, height=224, frames=frames, fps=fps, picture=picture)
+    return make_clip(path, width=224, height=224, frames=frames, fps=fps, times=times, picture=picture)

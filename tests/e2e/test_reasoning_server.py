@@ -110,11 +110,19 @@ def test_when_places_the_changes_of_a_clip_sent_as_a_data_uri(server, tmp_path):
     assert found["spans"] == [{"start_s": 1.625, "end_s": 3.625}]
     assert found["question"] == "is there a blue shape in the image?"
     assert found["checks"][0] == {"time_s": 0.0, "frame_index": 0, "present": False, "answer": "no"}
-    for bad, param in (({**body, "question": "is it there?"}, "question"), ({**body, "every_s": 0}, "every_s"),
-                       ({**body, "video": str(clip)}, None)):
+    for bad, param, words in (
+        ({**body, "question": "is it there?"}, "question", "{target}"),
+        ({**body, "question": "{target} {a:x>2000000000}"}, "question", "only {target} and {a}"),
+        ({**body, "every_s": 0}, "every_s", "greater than 0"),
+        ({**body, "max_checks": 5000}, "max_checks", "1000"),
+        ({**body, "video": str(clip)}, "video", "local"),  # the server's media policy: no local files
+        ({**body, "video": "http://127.0.0.1:9/x.mp4"}, "video", "private"),  # nor private-network URLs
+        ({**body, "video": "http://[::ffff:10.0.0.1]/x.mp4"}, "video", "private"),
+    ):
         refused = httpx.post(server + "/v1/vreason/when", json=bad, timeout=60)
         assert refused.status_code == 400, refused.text
-        if param:
-            assert refused.json()["error"]["param"] == param
-        else:  # the server's media policy refuses local files
-            assert "local" in refused.json()["error"]["message"].lower()
+        error = refused.json()["error"]
+        assert error["param"] == param, error
+        assert words in error["message"].lower() or words in error["message"], error
+        if param == "video":
+            assert error["code"] == "invalid_video"

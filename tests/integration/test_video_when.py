@@ -36,9 +36,14 @@ def test_the_question_names_the_target_with_its_article():
     assert presence_question(" orange star ") == "is there an orange star in the image?"
     assert presence_question("the dog", "is {a} {target} visible?") == "is the dog visible?"
     assert presence_question("2 cats", "are there {target}?") == "are there 2 cats?"
+    assert presence_question("unicorn") == "is there a unicorn in the image?"
+    assert presence_question("hour glass") == "is there an hour glass in the image?"
+    assert presence_question("one red car") == "is there one red car in the image?"
+    assert presence_question("{a:>9}") == "is there a {a:>9} in the image?"  # the target is text, never a template
     for target, template, message in (("", "is there {target}?", "say what to look for"),
                                       ("cat", "is it there?", "must contain {target}"),
-                                      ("cat", "is {target} {where}?", "only {target} and {a}")):
+                                      ("cat", "is {target} {where}?", "only {target} and {a}"),
+                                      ("cat", "{target} {a:x>2000000000}", "only {target} and {a}")):
         with pytest.raises(InvalidRequestError, match=message):
             presence_question(target, template)
 
@@ -62,6 +67,8 @@ def test_first_pass_checks_a_frame_every_step_and_the_last(tmp_path):
     assert every == pytest.approx(4.875 / 4)
     with pytest.raises(InvalidRequestError, match="> 0"):
         first_pass_frames(index, 0, 240)
+    with pytest.raises(InvalidRequestError, match="from 2 to 1000"):
+        first_pass_frames(index, 1.0, 5000)
 
 
 def test_spans_appearances_and_disappearances_come_from_the_checks():
@@ -104,6 +111,26 @@ def test_the_scan_places_each_change_at_the_first_frame_that_shows_it(tmp_path):
 
 
 @pytest.mark.slow
+def test_narrowing_follows_variable_frame_times_and_stays_within_max_checks(tmp_path):
+    from vreason import VReason
+    from vreason.reasoning.video_when import when_in_video
+
+    # 12 frames at uneven times; frames 5-8 show the circle: from 1.3 s until 2.75 s
+    times = [0.0, 0.2, 0.5, 0.9, 1.1, 1.3, 1.6, 2.2, 2.5, 2.75, 3.1, 3.5]
+    clip = circle_shown_clip(tmp_path / "vfr.mkv", (5, 9), frames=12, fps=10, times=times)
+    vr = VReason()
+    try:
+        found = when_in_video(vr, str(clip), "blue shape", every_s=1.0)
+        capped = when_in_video(vr, str(clip), "blue shape", every_s=0.1, max_checks=2)
+    finally:
+        vr.close()
+    assert found.appears_s == pytest.approx([1.3])
+    assert found.disappears_s == pytest.approx([2.75])
+    assert len(capped.checks) <= 4  # two in the first pass, at most two more narrowing
+    assert capped.every_s == pytest.approx(3.5)
+
+
+@pytest.mark.slow
 def test_vreason_when_prints_the_stretch_and_json(tmp_path):
     clip = blue_circle_clip(tmp_path / "blue.mp4")
     done = run_vreason("when", str(clip), "blue shape", "--every", "1")
@@ -123,13 +150,16 @@ def test_vreason_when_refuses_bad_input_before_loading(tmp_path):
     clip = make_clip(tmp_path / "bar.mp4", frames=10, fps=10)
     still = tmp_path / "still.png"
     Image.new("RGB", (32, 32), "red").save(still)
+    no_model = ["--model", str(tmp_path / "no-such-model")]  # were the model loaded first, it would fail on it
     for args, message in (
         ([str(still), "bar"], "is not a video"),
+        ([str(tmp_path / "gone.mp4"), "bar"], "gone.mp4"),
         ([str(clip), "bar", "--question", "is it there?"], "must contain {target}"),
         ([str(clip), " "], "say what to look for"),
         ([str(clip), "bar", "--every", "0"], "> 0"),
+        ([str(clip), "bar", "--max-checks", "1"], "from 2 to 1000"),
     ):
-        done = run_vreason("when", *args)
+        done = run_vreason("when", *args, *no_model)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr
-        assert "loading" not in done.stderr  # refused before a model loads
+        assert "no-such-model" not in done.stderr

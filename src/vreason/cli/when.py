@@ -8,12 +8,13 @@ Prints one line per stretch on screen ("red circle: 2.000 s to 5.125 s") and whe
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vreason.cli import options as o
-from vreason.cli.ask import is_video_source
+from vreason.cli.ask import checked_video
 from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import notice
 from vreason.errors import InvalidRequestError
@@ -49,11 +50,12 @@ def when(
 
     presence_question(target, question)  # a bad target, question or spacing fails before the model loads
     check_scan(every, max_checks)
-    if not is_video_source(video):
+    if _named_not_video(video):
         raise InvalidRequestError(f"{video} is not a video: `vreason when` checks the frames of a clip", param="video")
-    spec = o.engine_spec(loading, backend, media_policy=media.policy())
-    vr = o.open_model(spec)
-    found = when_in_video(vr, video, target, every_s=every, max_checks=max_checks, refine=refine,
+    policy = media.policy()
+    clip = checked_video(video, policy)  # missing, unreadable or too long: said before the model loads
+    vr = o.open_model(o.engine_spec(loading, backend, media_policy=policy))
+    found = when_in_video(vr, clip, target, every_s=every, max_checks=max_checks, refine=refine,
                           question=question, **sampling.overrides())
     if as_json:
         print(json.dumps(found.to_dict(), ensure_ascii=False))
@@ -72,3 +74,17 @@ def when(
     appears = ", ".join(f"{t:.3f} s" for t in found.appears_s) or "- (there from the first frame)"
     disappears = ", ".join(f"{t:.3f} s" for t in found.disappears_s) or "- (there to the end)"
     print(f"appears: {appears}; disappears: {disappears}")
+
+
+def _named_not_video(source: str) -> bool:
+    """An image given where a clip is wanted: a data URI of another media type, or a local file that is not one
+    (a URL without a video extension may still serve one: it is read and checked)."""
+    lowered = source[:40].lower()
+    if lowered.startswith("data:"):
+        return not lowered.startswith("data:video/")
+    if lowered.startswith(("http://", "https://", "file://")):
+        return False
+    from vreason.media.video_input import looks_like_video
+
+    path = Path(source).expanduser()
+    return path.is_file() and not looks_like_video(path)

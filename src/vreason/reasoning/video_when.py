@@ -9,9 +9,11 @@ the frames in the gap by halving it (`refine`), so each change is placed at the 
 that frame's own timestamp: the answer is a frame's time, not a number the model wrote.
 
 One change between two neighbouring checked frames is assumed: something on screen for less than `every_s` can
-be missed, and the result says how often frames were checked. The frames are decoded at the clip's own size and
-go to the engine as pictures (its pixel budget applies); the checks of one pass are sent together, so the engine
-batches them. A check whose answer is neither yes nor no counts as "not there" and is listed in `unclear`.
+be missed, and the result says how often frames were checked. Narrowing checks at most `max_checks` frames more
+(past that, a change keeps the first pass's spacing), so one scan asks at most twice `max_checks` questions
+(`MAX_CHECKS` bounds it for every surface). The frames are decoded at the size the engine's pixel budget gives
+them and asked about 16 at a time (one engine batch), the next 16 decoding meanwhile. A check whose answer is
+neither yes nor no counts as "not there" and is listed in `unclear`.
 
     found = await awhen_in_video(vr, "clip.mp4", "red circle")     # AsyncVReason
     found.spans        -> [Span(start_s=2.0, end_s=None)]           # on screen from 2.0 s to the end
@@ -41,9 +43,13 @@ if TYPE_CHECKING:  # the media and engine modules load with the first scan: `vre
 DEFAULT_QUESTION = "is there {a} {target} in the image?"
 DEFAULT_EVERY_S = 0.5
 DEFAULT_MAX_CHECKS = 240
-# Frames decoded at a time in the first pass: a 1080p frame is 6 MB, so a pass over a long clip is not held whole.
-_DECODE_CHUNK = 16
-_DETERMINERS = re.compile(r"^(a|an|the|any|some|every|\d+)\b", re.I)
+MAX_CHECKS = 1000  # the most `max_checks` any caller may ask for
+# Frames decoded and asked about at a time in the first pass: a pass over a long clip is never held whole.
+_CHUNK = 16
+_DETERMINERS = re.compile(r"^(a|an|the|any|some|every|each|one|two|three|\d+)\b", re.I)
+# First letters that are not the sound they look like: "a unicorn", "a one-way sign", "an hour".
+_A_BEFORE_VOWEL = re.compile(r"^(uni|use|usu|ura|eu|one|once)", re.I)
+_AN_BEFORE_H = re.compile(r"^(hour|honest|honou?r|heir)", re.I)
 
 
 @dataclass(frozen=True)
@@ -127,12 +133,19 @@ def presence_question(target: str, template: str = DEFAULT_QUESTION) -> str:
     if "{target}" not in template:
         raise InvalidRequestError("the question must contain {target}, e.g. \"is there {a} {target}?\"",
                                   param="question")
-    article = "" if _DETERMINERS.match(target) else ("an" if target[0].lower() in "aeiou" else "a")
-    try:
-        question = template.format(target=target, a=article)
-    except (KeyError, IndexError, ValueError) as err:
-        raise InvalidRequestError(f"the question may use only {{target}} and {{a}}: {err}", param="question") from None
+    rest = template.replace("{target}", "").replace("{a}", "")
+    if "{" in rest or "}" in rest:  # str.format would also take field specs ("{a:>9999999}") from a client
+        raise InvalidRequestError("the question may use only {target} and {a}", param="question")
+    question = template.replace("{a}", _article(target)).replace("{target}", target)
     return " ".join(question.split())  # no double space where {a} was left empty
+
+
+def _article(target: str) -> str:
+    if _DETERMINERS.match(target):
+        return ""
+    if _AN_BEFORE_H.match(target):
+        return "an"
+    return "an" if target[0].lower() in "aeiou" and not _A_BEFORE_VOWEL.match(target) else "a"
 
 
 def parse_presence(answer: str) -> bool | None:
@@ -144,9 +157,10 @@ def parse_presence(answer: str) -> bool | None:
 
 def check_scan(every_s: float, max_checks: int) -> None:
     if not (isinstance(every_s, int | float) and math.isfinite(every_s) and every_s > 0):
-        raise InvalidRequestError(f"every_s must be a number of seconds > 0, got {every_s!r}", param="every")
-    if not isinstance(max_checks, int) or max_checks < 2:
-        raise InvalidRequestError(f"max_checks must be at least 2, got {max_checks!r}", param="max_checks")
+        raise InvalidRequestError(f"every_s must be a number of seconds > 0, got {every_s!r}", param="every_s")
+    if not isinstance(max_checks, int) or not 2 <= max_checks <= MAX_CHECKS:
+        raise InvalidRequestError(f"max_checks must be from 2 to {MAX_CHECKS}, got {max_checks!r}",
+                                  param="max_checks")
 
 
 def first_pass_frames(index: ClipIndex, every_s: float, max_checks: int) -> tuple[list[int], float]:
@@ -182,32 +196,58 @@ async def awhen_in_video(
     clip = await asyncio.to_thread(read_video, video, policy)
     index = await asyncio.to_thread(index_clip, clip.data, clip.label, policy)
     picks, every = first_pass_frames(index, every_s, max_checks)
+    # decoded at the size the engine would resize them to (a 64-megapixel frame is never held 16 at a time)
+    size = vr.engine.budget.updated(sampling.get("min_pixels"), sampling.get("max_pixels")).target_size(
+        index.width, index.height)
     sampling = {**EXACT_SAMPLING, "max_new_tokens": 8, **sampling}
-
-    async def ask(positions: list[int]) -> list[FrameCheck]:
-        frames = await asyncio.to_thread(_frames, clip, index, positions)
-        answers = await vr.ask_many([([frame], prompt) for frame in frames], **sampling)
-        return [FrameCheck(p, index.times[p], parse_presence(a.text), a.text.strip())
-                for p, a in zip(positions, answers, strict=True)]
-
     checks: dict[int, FrameCheck] = {}
-    for start in range(0, len(picks), _DECODE_CHUNK):
-        for check in await ask(picks[start:start + _DECODE_CHUNK]):
-            checks[check.index] = check
+
+    async def ask(positions: list[int], frames: list[PreparedImage]) -> None:
+        answers = await vr.ask_many([([frame], prompt) for frame in frames], **sampling)
+        for p, a in zip(positions, answers, strict=True):
+            checks[p] = FrameCheck(p, index.times[p], parse_presence(a.text), a.text.strip())
+
+    chunks = [picks[i:i + _CHUNK] for i in range(0, len(picks), _CHUNK)]
+    decoding = asyncio.ensure_future(asyncio.to_thread(_frames, clip, index, chunks[0], size))
+    for i, chunk in enumerate(chunks):
+        frames = await decoding
+        if i + 1 < len(chunks):  # the next chunk decodes while this one is asked about
+            decoding = asyncio.ensure_future(asyncio.to_thread(_frames, clip, index, chunks[i + 1], size))
+        try:
+            await ask(chunk, frames)
+        except BaseException:
+            decoding.cancel()
+            raise
+
+    budget = [max_checks]  # checks narrowing may still make, shared by every change
 
     async def narrow(low: FrameCheck, high: FrameCheck) -> None:
         # the first frame after `low` that answers as `high` does, by halving the gap (one change assumed)
-        while high.index - low.index > 1:
-            (middle,) = await ask([(low.index + high.index) // 2])
-            checks[middle.index] = middle
-            low, high = (middle, high) if bool(middle.present) == bool(low.present) else (low, middle)
+        while high.index - low.index > 1 and budget[0] > 0:
+            budget[0] -= 1
+            middle = (low.index + high.index) // 2
+            await ask([middle], await asyncio.to_thread(_frames, clip, index, [middle], size))
+            low, high = (checks[middle], high) if bool(checks[middle].present) == bool(low.present) else (
+                low, checks[middle])
 
     if refine:
         first = [checks[p] for p in picks]
         changes = [(a, b) for a, b in zip(first, first[1:], strict=False) if bool(a.present) != bool(b.present)]
-        await asyncio.gather(*(narrow(a, b) for a, b in changes))
+        await _all_or_none([narrow(a, b) for a, b in changes])
     return VideoWhen(target.strip(), prompt, clip.label, index.duration_s, every, len(index.times),
                      [checks[p] for p in sorted(checks)])
+
+
+async def _all_or_none(coroutines: list) -> None:
+    """Await them together; when one fails, the others are cancelled (not left asking the engine) and it raises."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def when_in_video(vr: VReason, video: str | Path | bytes, target: str, **options: Any) -> VideoWhen:
@@ -215,12 +255,12 @@ def when_in_video(vr: VReason, video: str | Path | bytes, target: str, **options
     return vr.run(awhen_in_video(vr.aio, video, target, **options))
 
 
-def _frames(clip: VideoData, index: ClipIndex, positions: list[int]) -> list[PreparedImage]:
+def _frames(clip: VideoData, index: ClipIndex, positions: list[int], size: tuple[int, int]) -> list[PreparedImage]:
     from PIL import Image
 
     from vreason.media.image_input import PreparedImage
     from vreason.media.video_decode import decode_frames
 
-    pixels = decode_frames(clip.data, index, positions, (index.width, index.height), clip.label)
+    pixels = decode_frames(clip.data, index, positions, size, clip.label)
     return [PreparedImage(Image.fromarray(frame), f"{clip.label} at {index.times[p]:.2f}s")
             for p, frame in zip(positions, pixels, strict=True)]

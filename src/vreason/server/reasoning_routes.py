@@ -24,14 +24,23 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vreason.async_api import AsyncVReason
 from vreason.engine.interface import Engine
+from vreason.errors import MediaError
 from vreason.media.policy import DEFAULT_MAX_IMAGES_PER_REQUEST
+from vreason.media.video_types import VideoError
 from vreason.reasoning.chains import arun_chain
 from vreason.reasoning.draw import draw_detections
 from vreason.reasoning.grounding import Detection
 from vreason.reasoning.locate import alocate
 from vreason.reasoning.tile_runner import aask_tiled, alocate_tiled
 from vreason.reasoning.tiling import parse_grid
-from vreason.reasoning.video_when import DEFAULT_EVERY_S, DEFAULT_MAX_CHECKS, DEFAULT_QUESTION, awhen_in_video
+from vreason.reasoning.video_when import (
+    DEFAULT_EVERY_S,
+    DEFAULT_MAX_CHECKS,
+    DEFAULT_QUESTION,
+    MAX_CHECKS,
+    awhen_in_video,
+)
+from vreason.server.errors import ApiError
 from vreason.server.protocol import reject_lone_surrogates
 
 MAX_IMAGES = DEFAULT_MAX_IMAGES_PER_REQUEST  # the schema's bound; the media step applies the server's own limit
@@ -94,11 +103,12 @@ class TileRequest(_Request):
 
 class WhenRequest(_Request):
     video: str  # a URL, data URI or base64 text
-    target: str = Field(min_length=1)
+    target: str = Field(min_length=1, max_length=500)
     every_s: float = Field(default=DEFAULT_EVERY_S, gt=0)
-    max_checks: int = Field(default=DEFAULT_MAX_CHECKS, ge=2, le=10_000)
+    max_checks: int = Field(default=DEFAULT_MAX_CHECKS, ge=2, le=MAX_CHECKS)
     refine: bool = True
-    question: str = DEFAULT_QUESTION  # the yes/no question asked of each frame; {target} and {a} filled in
+    # the yes/no question asked of each frame; {target} and {a} filled in
+    question: str = Field(default=DEFAULT_QUESTION, max_length=1000)
 
 
 class ReasonResponse(BaseModel):
@@ -175,10 +185,14 @@ def reasoning_router(engine: Engine, request_timeout_s: float | None = None) -> 
 
     @router.post("/when", response_model=WhenResponse)
     async def when(body: WhenRequest) -> dict:
-        found = await awhen_in_video(
-            vr, body.video, body.target, every_s=body.every_s, max_checks=body.max_checks, refine=body.refine,
-            question=body.question, **body.sampling(), **deadline,
-        )
+        try:
+            found = await awhen_in_video(
+                vr, body.video, body.target, every_s=body.every_s, max_checks=body.max_checks, refine=body.refine,
+                question=body.question, **body.sampling(), **deadline,
+            )
+        except MediaError as err:  # named by this route's field, not the chat route's "messages"
+            code = "invalid_video" if isinstance(err, VideoError) else "invalid_image"
+            raise ApiError(400, str(err), param="video", code=code) from None
         return found.to_dict()
 
     return router

@@ -263,14 +263,19 @@ def render(clip: Clip) -> list[np.ndarray]:
         if key == last_key:  # nothing moved or changed: the same picture again
             frames.append(frames[-1])
             continue
-        image = Image.new("RGB", (clip.width, clip.height), clip.background)
-        draw = ImageDraw.Draw(image)
-        for track, box in zip(clip.tracks, key, strict=True):
-            if box is not None:
-                _draw(draw, track.kind, box, PALETTE[track.color])
-        frames.append(np.asarray(image))
+        frames.append(draw_frame(clip, t))
         last_key = key
     return frames
+
+
+def draw_frame(clip: Clip, t: float) -> np.ndarray:
+    """The clip's picture at time `t`, (height, width, 3) uint8: every shape drawn then, where it is then."""
+    image = Image.new("RGB", (clip.width, clip.height), clip.background)
+    draw = ImageDraw.Draw(image)
+    for track in clip.tracks:
+        if track.visible(t):
+            _draw(draw, track.kind, track.box(t), PALETTE[track.color])
+    return np.asarray(image)
 
 
 def encode(clip: Clip, path: Path, crf: int = CRF) -> None:
