@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from vreason.cli import options as o
-from vreason.cli.ask import checked_video
+from vreason.cli.ask import checked_video, is_video_source
 from vreason.cli.option_groups import with_option_groups
 from vreason.cli.render import notice
 from vreason.errors import InvalidRequestError
@@ -77,14 +77,11 @@ def when(
 
 
 def _named_not_video(source: str) -> bool:
-    """An image given where a clip is wanted: a data URI of another media type, or a local file that is not one
-    (a URL without a video extension may still serve one: it is read and checked)."""
+    """An image given where a clip is wanted (a data URI of another media type, or a local file that is not one).
+    A URL without a video extension may still serve one, and a missing file is checked_video's to report."""
     lowered = source[:40].lower()
-    if lowered.startswith("data:"):
-        return not lowered.startswith("data:video/")
     if lowered.startswith(("http://", "https://", "file://")):
         return False
-    from vreason.media.video_input import looks_like_video
-
-    path = Path(source).expanduser()
-    return path.is_file() and not looks_like_video(path)
+    if not lowered.startswith("data:") and not Path(source).expanduser().is_file():
+        return False
+    return not is_video_source(source)
