@@ -124,3 +124,37 @@ def test_a_file_that_is_neither_an_image_nor_a_video_is_refused_in_one_line(page
     expect(users).to_have_count(before)  # nothing was sent
     expect(page.locator("#chat-input textarea")).to_have_value("What happens?")
     _shot(page, "refused")
+
+
+def test_the_when_tab_finds_when_a_shape_is_on_screen_to_the_frame(page: Page, tmp_path: Path):
+    from tests.video_samples import circle_shown_clip
+
+    # frames [13, 29) of a 5 s clip at 8 fps show a blue circle: from 1.625 s until 3.625 s
+    clip = circle_shown_clip(tmp_path / "blue-circle.mp4", (13, 29), frames=40, fps=8)
+    page.get_by_role("tab", name="When").click()
+    page.locator("#when-video input[type=file]").set_input_files(str(clip))
+    expect(page.locator("#when-video video")).to_have_count(1)
+    page.locator("#when-target textarea, #when-target input").first.fill("blue shape")
+    page.locator("#when-find").click()
+    status = page.locator("#when-status")
+    expect(status).to_contain_text("on screen 1.62–3.62 s")
+    expect(status).to_contain_text("of 40 frames checked")
+    timeline = page.locator("#when-timeline img")
+    expect(timeline).to_be_visible()
+    picture = Image.open(io.BytesIO(page.request.get(timeline.get_attribute("src")).body()))
+    assert picture.size == (720, 92)
+    # the frames either side of the appearance and of the disappearance, each with its time
+    gallery = page.locator("#when-evidence")
+    expect(gallery.locator("img")).to_have_count(4)
+    for caption in ("1.50 s · no", "1.62 s · yes (appears)", "3.50 s · yes", "3.62 s · no (gone)"):
+        expect(gallery).to_contain_text(caption)
+    _shot(page, "when")
+
+    # a file that is not a video is named in one line and nothing is scanned
+    fake = tmp_path / "holiday.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(300))
+    page.locator("#when-video button[aria-label='Clear'], #when-video button[title='Clear']").first.click()
+    page.locator("#when-video input[type=file]").set_input_files(str(fake))
+    page.locator("#when-find").click()
+    expect(status).to_contain_text("Video holiday.mp4")
+    expect(page.locator("#when-evidence img")).to_have_count(0)

@@ -29,6 +29,7 @@ from vreason.ui.model_card import NO_CARD, card_text, demo_banner  # noqa: E402
 from vreason.ui.reasoning_tab import ReasoningTab  # noqa: E402
 from vreason.ui.spatial_tab import SpatialTab  # noqa: E402
 from vreason.ui.tasks_tab import TasksTab  # noqa: E402
+from vreason.ui.when_tab import WhenTab  # noqa: E402
 
 if TYPE_CHECKING:
     from vreason.memory import MemoryStore
@@ -45,7 +46,7 @@ CSS = """
 #chat-list label { width: 100%; }
 #model-card .model-card-text { max-height: 480px; overflow-y: auto; }
 .vr-stats, .vr-clip { opacity: 0.65; font-size: 0.8em; }
-#ground-status, #reason-status, #task-status, #space-status { min-height: 1.5em; }
+#ground-status, #reason-status, #task-status, #space-status, #when-status { min-height: 1.5em; }
 #reason-trace-steps pre { white-space: pre-wrap; font-size: 0.85em; }
 footer { display: none !important; }
 """
@@ -77,6 +78,8 @@ def build_app(vr: Backend | Sequence[Backend], *, title: str = "vreason",
                 ChatTab(models, ConversationStore(data_dir)).build(app)
             with gr.Tab("Grounding", id="grounding"):
                 GroundingTab(first).build()
+            with gr.Tab("When", id="when"):
+                WhenTab(first).build()
             with gr.Tab("Reasoning", id="reasoning"):
                 ReasoningTab(first).build()
             with gr.Tab("Task packs", id="tasks"):

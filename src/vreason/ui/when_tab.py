@@ -1,0 +1,138 @@
+"""The When tab: upload a clip, name what to look for, and see when it is on screen, each time a frame's own.
+
+`reasoning.video_when.awhen_in_video` does the scan (a yes/no question of one frame every `every_s` seconds,
+then each change narrowed to the frame); this tab lays it out: one line saying when ("on screen 2.00–4.50 s"),
+a timeline of the clip with the stretches shaded and every checked frame ticked (`when_timeline`), the frames
+either side of each change as evidence, and the table of every check with the model's words. The evidence frames
+are decoded again in a worker thread, at the scan's size: the scan keeps answers, not pictures.
+
+Bad input (no clip, no target, a file that is not a video, a setting out of range) reads as one line in the
+status; nothing is asked of the model then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import gradio as gr
+
+from vreason.reasoning.video_when import DEFAULT_EVERY_S, DEFAULT_MAX_CHECKS, MAX_CHECKS, VideoWhen, awhen_in_video
+from vreason.ui.feedback import error_message
+from vreason.ui.when_timeline import timeline
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from vreason.async_api import AsyncVReason
+
+TABLE_HEADERS = ["time (s)", "frame", "on screen", "model said"]
+DEFAULT_TARGET = "red circle"
+MAX_EVIDENCE = 12  # frames in the gallery: the first changes' either side; the table has every check
+PRESENT_WORDS = {True: "yes", False: "no", None: "unclear"}
+
+
+def when_line(result: VideoWhen) -> str:
+    """One Markdown line: when the target is on screen, and how the scan looked."""
+    spans = result.spans
+    shown = ", ".join(f"{s.start_s:.2f}–{'end' if s.end_s is None else f'{s.end_s:.2f}'} s" for s in spans)
+    what = f"“{result.target}”"
+    if not spans:
+        head = f"**Not seen**: {what} is in none of the frames checked"
+    elif len(spans) == 1 and spans[0].start_s <= result.checks[0].time_s and spans[0].end_s is None:
+        head = f"**On screen throughout**: {what} is in every frame checked"
+    else:
+        head = f"**{what} on screen** {shown}"
+    how = f"{len(result.checks)} of {result.frames} frames checked (one every {result.every_s:.2f} s, then narrowed)"
+    unclear = f" · {len(result.unclear)} unclear answers (counted as not there)" if result.unclear else ""
+    return f"{head} · {how}{unclear}"
+
+
+def check_rows(result: VideoWhen) -> list[list]:
+    return [[round(c.time_s, 3), c.index, PRESENT_WORDS[c.present], c.answer] for c in result.checks]
+
+
+class WhenTab:
+    def __init__(self, vr: AsyncVReason):
+        self.vr = vr
+
+    def build(self) -> None:
+        with gr.Row():
+            with gr.Column():
+                # format=None: the clip is passed as uploaded (no conversion); the media layer reads any container
+                video = gr.Video(label="Clip", sources=["upload"], format=None, elem_id="when-video")
+                target = gr.Textbox(label="What to look for", value=DEFAULT_TARGET, elem_id="when-target",
+                                    placeholder="e.g. red circle, a person, the forklift")
+                with gr.Accordion("Options", open=False):
+                    every = gr.Slider(0.1, 10, value=DEFAULT_EVERY_S, step=0.1, label="Check a frame every (s)",
+                                      info="A long clip is checked less often so that at most 'Most checks' frames "
+                                           "are asked about", elem_id="when-every")
+                    max_checks = gr.Slider(2, MAX_CHECKS, value=DEFAULT_MAX_CHECKS, step=1, label="Most checks",
+                                           elem_id="when-max-checks")
+                    refine = gr.Checkbox(True, label="Narrow each change to the frame", elem_id="when-refine")
+                scan = gr.Button("Find when", variant="primary", elem_id="when-find")
+            with gr.Column():
+                status = gr.Markdown(elem_id="when-status")
+                picture = gr.Image(type="pil", label="Timeline", elem_id="when-timeline", interactive=False,
+                                   format="png")
+                evidence = gr.Gallery(label="Either side of each change", elem_id="when-evidence", columns=4,
+                                      height="auto", interactive=False)
+                with gr.Accordion("Every frame checked", open=False):
+                    table = gr.Dataframe(headers=TABLE_HEADERS, elem_id="when-table", interactive=False)
+        inputs = [video, target, every, max_checks, refine]
+        outputs = [status, picture, evidence, table]
+        scan.click(self.scan, inputs=inputs, outputs=outputs, concurrency_id="model")
+        target.submit(self.scan, inputs=inputs, outputs=outputs, concurrency_id="model")
+
+    async def scan(self, video_path: str | None, target: str, every_s: float, max_checks: float,
+                   refine: bool) -> AsyncIterator[tuple]:
+        """Yields (status, timeline, evidence, table rows): cleared with a note, then the result."""
+        yield "⏳ Checking frames…", None, [], []
+        yield await self._scan(video_path, target, every_s, max_checks, refine)
+
+    async def _scan(self, video_path: str | None, target: str, every_s: float, max_checks: float,
+                    refine: bool) -> tuple:
+        if not video_path:
+            return "⚠️ Upload a clip first.", None, [], []
+        if not (target or "").strip():
+            return "⚠️ Say what to look for, e.g. “red circle”.", None, [], []
+        try:
+            result = await awhen_in_video(self.vr, Path(video_path), target, every_s=float(every_s),
+                                          max_checks=int(max_checks), refine=bool(refine))
+            frames = await asyncio.to_thread(_evidence, self.vr, Path(video_path), result)
+        except Exception as err:  # VReasonError, or a bug: the page says so and keeps working
+            return error_message(err), None, [], []
+        picture = await asyncio.to_thread(timeline, result)
+        return when_line(result), picture, frames, check_rows(result)
+
+
+def _evidence(vr: AsyncVReason, path: Path, result: VideoWhen) -> list[tuple[Image.Image, str]]:
+    """The checked frames either side of each change, captioned, at the size the scan asked them at."""
+    from PIL import Image
+
+    from vreason.media.video_decode import decode_frames, index_clip
+    from vreason.media.video_input import read_video
+
+    checks = result.checks
+    wanted: dict[int, str] = {}
+    for before, after in zip(checks, checks[1:], strict=False):
+        if bool(before.present) != bool(after.present):
+            verb = "appears" if after.present else "gone"
+            wanted.setdefault(before.index, f"{before.time_s:.2f} s · {PRESENT_WORDS[before.present]}")
+            wanted[after.index] = f"{after.time_s:.2f} s · {PRESENT_WORDS[after.present]} ({verb})"
+        if len(wanted) >= MAX_EVIDENCE:
+            break
+    if not wanted:
+        return []
+    policy = vr.engine.policy
+    clip = read_video(path, policy)
+    index = index_clip(clip.data, clip.label, policy)
+    size = vr.engine.budget.target_size(index.width, index.height)
+    positions = sorted(wanted)[:MAX_EVIDENCE]
+    pixels = decode_frames(clip.data, index, positions, size, clip.label)
+    return [(Image.fromarray(frame), wanted[p]) for p, frame in zip(positions, pixels, strict=True)]
+
+
+__all__ = ["WhenTab", "check_rows", "when_line"]
