@@ -1,7 +1,8 @@
-"""The Chat tab with a video clip, in Debian's Chromium driven by Playwright: a tiny clip encoded with PyAV is
-uploaded, asked about, shown as a contact sheet of the frames the model saw, asked about again, and again once
-the conversation is reopened from the sidebar; a file that is neither an image nor a video is refused in one
-line and nothing is sent.
+"""The Chat and When tabs with a video clip, in Debian's Chromium driven by Playwright: a tiny clip encoded with
+PyAV is uploaded, asked about, shown as a contact sheet of the frames the model saw, asked about again, and again
+once the conversation is reopened from the sidebar; a file that is neither an image nor a video is refused in one
+line and nothing is sent. The When tab finds when a shape is on screen, to the frame, with the frames around each
+change as evidence.
 
 One server (the built-in demo model) and one page for the module. Screenshots go to test-output/ui/.
 """
@@ -17,7 +18,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.ui_support import CHROMIUM, SHOTS, free_port, new_conversation
-from tests.video_samples import make_clip
+from tests.video_samples import circle_shown_clip, make_clip
 from vreason.ui.contact_sheet import GAP, LABEL_H, THUMB
 
 pytestmark = pytest.mark.slow
@@ -127,22 +128,25 @@ def test_a_file_that_is_neither_an_image_nor_a_video_is_refused_in_one_line(page
 
 
 def test_the_when_tab_finds_when_a_shape_is_on_screen_to_the_frame(page: Page, tmp_path: Path):
-    from tests.video_samples import circle_shown_clip
-
     # frames [13, 29) of a 5 s clip at 8 fps show a blue circle: from 1.625 s until 3.625 s
     clip = circle_shown_clip(tmp_path / "blue-circle.mp4", (13, 29), frames=40, fps=8)
     page.get_by_role("tab", name="When").click()
     page.locator("#when-video input[type=file]").set_input_files(str(clip))
     expect(page.locator("#when-video video")).to_have_count(1)
     page.locator("#when-target textarea, #when-target input").first.fill("blue shape")
+    page.locator("#when-options").get_by_text("Options").click()
+    every = page.locator("#when-every input[type=number]")
+    every.fill("1")  # a frame a second, then narrowed: 6 checks and 6 more (the HTTP and Python tests' scan)
+    every.press("Enter")
     page.locator("#when-find").click()
     status = page.locator("#when-status")
-    expect(status).to_contain_text("on screen 1.62–3.62 s")
-    expect(status).to_contain_text("of 40 frames checked")
+    # a scan is a dozen model calls and two decodes on a shared 2-core box
+    expect(status).to_contain_text("on screen 1.62–3.62 s", timeout=120_000)
+    expect(status).to_contain_text("of 40 frames checked (one every 1.00 s, then each change narrowed")
     timeline = page.locator("#when-timeline img")
     expect(timeline).to_be_visible()
     picture = Image.open(io.BytesIO(page.request.get(timeline.get_attribute("src")).body()))
-    assert picture.size == (720, 92)
+    assert picture.size == (720, 88)
     # the frames either side of the appearance and of the disappearance, each with its time
     gallery = page.locator("#when-evidence")
     expect(gallery.locator("img")).to_have_count(4)
@@ -153,8 +157,10 @@ def test_the_when_tab_finds_when_a_shape_is_on_screen_to_the_frame(page: Page, t
     # a file that is not a video is named in one line and nothing is scanned
     fake = tmp_path / "holiday.mp4"
     fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(300))
-    page.locator("#when-video button[aria-label='Clear'], #when-video button[title='Clear']").first.click()
+    page.locator("#when-video button[aria-label='Clear']").last.click()
+    expect(page.locator("#when-video video")).to_have_count(0)
     page.locator("#when-video input[type=file]").set_input_files(str(fake))
     page.locator("#when-find").click()
     expect(status).to_contain_text("Video holiday.mp4")
     expect(page.locator("#when-evidence img")).to_have_count(0)
+    _shot(page, "when-refused")

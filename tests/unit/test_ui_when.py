@@ -1,26 +1,58 @@
-"""The When tab's words and timeline for a scan result: what a user reads of each kind of answer."""
+"""The When tab's words, evidence and timeline for a scan result: what a user reads of each kind of answer."""
 
 from __future__ import annotations
 
 from vreason.reasoning.video_when import FrameCheck, VideoWhen
-from vreason.ui.when_tab import check_rows, when_line
-from vreason.ui.when_timeline import BAR_BOTTOM, BAR_TOP, HEIGHT, PAD, SHOWN, WIDTH, timeline
+from vreason.ui.when_tab import MAX_EVIDENCE_CHANGES, check_rows, evidence_captions, when_line
+from vreason.ui.when_timeline import BAR_BOTTOM, BAR_TOP, HEIGHT, INK, PAD, SHOWN, WIDTH, timeline
 
 
-def scan(*present: bool | None, every: float = 1.0) -> VideoWhen:
-    checks = [FrameCheck(i * 8, i * every, p, {True: "yes", False: "no", None: "3"}[p]) for i, p in enumerate(present)]
-    return VideoWhen("red circle", "is there a red circle in the image?", "clip.mp4", (len(present) - 1) * every,
-                     every, len(present) * 8, checks)
+def scan(*present: bool | None, every: float = 1.0, fps: int = 8) -> VideoWhen:
+    """Checks one every `every` seconds of a clip at `fps` whose last frame is the last check."""
+    step = round(every * fps)
+    checks = [FrameCheck(i * step, i * every, p, {True: "yes", False: "no", None: "3"}[p])
+              for i, p in enumerate(present)]
+    last = (len(present) - 1) * every
+    return VideoWhen("red circle", "is there a red circle in the image?", "clip.mp4", last + 1 / fps, every,
+                     (len(present) - 1) * step + 1, checks)
 
 
 def test_the_line_says_when_it_is_on_screen_and_how_the_scan_looked():
     line = when_line(scan(False, True, True, False, None))
-    assert line.startswith("**“red circle” on screen** 1.00–3.00 s · 5 of 40 frames checked (one every 1.00 s")
-    assert line.endswith("1 unclear answers (counted as not there)")
-    assert when_line(scan(False, True)).startswith("**“red circle” on screen** 1.00–end s")
+    assert line.startswith("**“red circle” on screen** 1.00–3.00 s · 5 of 33 frames checked (one every 1.00 s, "
+                           "then each change narrowed to the frame)")
+    assert line.endswith("1 unclear answer (counted as not there)")
+    assert when_line(scan(False, True)).startswith("**“red circle” on screen** from 1.00 s to the end")
     assert when_line(scan(False, False)).startswith("**Not seen**: “red circle” is in none of the frames checked")
     assert when_line(scan(True, True)).startswith("**On screen throughout**")
     assert "unclear" not in when_line(scan(True, False))
+    # narrowing is said only when it ran and had a change to narrow
+    assert "narrowed" not in when_line(scan(False, True), refined=False)
+    assert "narrowed" not in when_line(scan(False, False))
+    # one frame, no checks: still a line
+    assert when_line(scan(True)).startswith("**On screen throughout**")
+    assert "1 of 1 frame checked" in when_line(scan(True))
+    assert when_line(scan()).startswith("**Not seen**")
+
+
+def test_a_flickering_target_lists_its_first_stretches_and_points_to_the_rest():
+    flicker = scan(*([False, True] * 9))  # 9 stretches
+    line = when_line(flicker)
+    assert "1.00–2.00 s, 3.00–4.00 s, 5.00–6.00 s, 7.00–8.00 s, 9.00–10.00 s and 4 more" in line
+    assert f"frames shown for the first {MAX_EVIDENCE_CHANGES} of 17 changes" in line
+
+
+def test_the_evidence_is_the_frames_either_side_of_each_change():
+    captions = evidence_captions(scan(False, True, True, False))
+    assert captions == {0: "0.00 s · no", 8: "1.00 s · yes (appears)", 16: "2.00 s · yes", 24: "3.00 s · no (gone)"}
+    assert evidence_captions(scan(True, True)) == {}
+    # two changes a check apart share their middle frame, captioned as the change it follows
+    assert evidence_captions(scan(False, True, False)) == {0: "0.00 s · no", 8: "1.00 s · yes (appears)",
+                                                           16: "2.00 s · no (gone)"}
+    # a long flicker: only the first changes, each whole (its before and after frame)
+    many = evidence_captions(scan(*([False, True] * 9)))
+    assert len(many) == MAX_EVIDENCE_CHANGES + 1
+    assert list(many.values())[-1] == f"{MAX_EVIDENCE_CHANGES:.2f} s · no (gone)"  # the sixth change ends a stretch
 
 
 def test_every_check_is_a_row_with_the_models_words():
@@ -28,16 +60,29 @@ def test_every_check_is_a_row_with_the_models_words():
                                                   [2.0, 16, "unclear", "3"]]
 
 
+def _shaded(picture, seconds: float, end: float) -> bool:
+    x = round(PAD + (WIDTH - 2 * PAD) * seconds / end)
+    return picture.getpixel((x, (BAR_TOP + BAR_BOTTOM) // 2)) == SHOWN
+
+
 def test_the_timeline_shades_the_time_on_screen():
-    picture = timeline(scan(False, False, True, True, False))  # on screen from 2 s to 4 s of a 4 s clip
+    result = scan(False, False, True, True, False)  # on screen from 2 s to 4 s of a 4.125 s clip
+    picture = timeline(result)
     assert picture.size == (WIDTH, HEIGHT)
-    y = (BAR_TOP + BAR_BOTTOM) // 2
-    span = WIDTH - 2 * PAD
-
-    def at(seconds: float) -> tuple:
-        return picture.getpixel((round(PAD + span * seconds / 4), y))
-
-    assert [at(s) == SHOWN for s in (0.5, 1.5, 2.5, 3.5)] == [False, False, True, True]
+    assert [_shaded(picture, s, result.duration_s) for s in (0.5, 1.5, 2.5, 3.5, 4.1)] == [False, False, True, True,
+                                                                                          False]
+    # on screen to the end: shaded up to the bar's end
+    to_end = scan(False, True)
+    assert _shaded(timeline(to_end), to_end.duration_s - 0.01, to_end.duration_s)
     # a scan where it never shows has no shaded stretch at all
     never = timeline(scan(False, False))
     assert SHOWN not in {colour for _, colour in never.crop((0, BAR_TOP, WIDTH, BAR_BOTTOM)).getcolors(1 << 16)}
+
+
+def test_a_long_clips_labels_stay_inside_the_picture():
+    long = scan(*([False] * 60 + [True] * 60 + [False]), every=120.0)  # a four-hour clip
+    picture = timeline(long)
+    inked = [x for x in range(WIDTH) for y in range(HEIGHT) if picture.getpixel((x, y)) == INK]
+    # the end label ("14400.1 s") ends inside the picture, not cut at its edge
+    assert max(inked) < WIDTH - PAD // 2
+    assert min(inked) >= PAD // 2

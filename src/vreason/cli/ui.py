@@ -108,8 +108,12 @@ def ui(
     from vreason.engine.backends.balancer import normalize_upstream  # here: the engine package is slow to import
 
     key_server = normalize_upstream(server) if auth_server_key and server else None
+    policy = backends[0].engine.policy
+    # uploads up to the video limit (a clip for the When or Chat tab); an image over its own limit is refused by the
+    # media layer in one line naming it
     launch(build_app(backends, data_dir=data_dir, memory=store), host=host, port=port,
-           max_file_bytes=backends[0].engine.policy.max_bytes, quiet=True, auth=build_auth(logins, key_server))
+           max_file_bytes=max(policy.max_bytes, policy.max_video_bytes), quiet=True,
+           auth=build_auth(logins, key_server))
 
 
 def read_logins(pairs: list[str], auth_file: Path | None) -> list[tuple[str, str]]:

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from vreason.reasoning.video_when import DEFAULT_EVERY_S, DEFAULT_MAX_CHECKS, MAX_CHECKS, VideoWhen, awhen_in_video
+from vreason.reasoning.video_when import (
+    DEFAULT_EVERY_S,
+    DEFAULT_MAX_CHECKS,
+    MAX_CHECKS,
+    FrameCheck,
+    VideoWhen,
+    awhen_in_video,
+)
 from vreason.ui.feedback import error_message
 from vreason.ui.when_timeline import timeline
 
@@ -30,28 +37,61 @@ if TYPE_CHECKING:
 
 TABLE_HEADERS = ["time (s)", "frame", "on screen", "model said"]
 DEFAULT_TARGET = "red circle"
-MAX_EVIDENCE = 12  # frames in the gallery: the first changes' either side; the table has every check
+MAX_EVIDENCE_CHANGES = 6  # changes whose frames the gallery shows (two each); the table has every check
+MAX_SPANS_SAID = 5  # stretches the status line lists; a flickering target's others are in the table
 PRESENT_WORDS = {True: "yes", False: "no", None: "unclear"}
 
 
-def when_line(result: VideoWhen) -> str:
-    """One Markdown line: when the target is on screen, and how the scan looked."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _stretch(start_s: float, end_s: float | None) -> str:
+    return f"from {start_s:.2f} s to the end" if end_s is None else f"{start_s:.2f}–{end_s:.2f} s"
+
+
+def changes(result: VideoWhen) -> list[tuple[FrameCheck, FrameCheck]]:
+    """Each pair of neighbouring checks that disagree: the last frame before a change and the first after it."""
+    return [(a, b) for a, b in zip(result.checks, result.checks[1:], strict=False)
+            if bool(a.present) != bool(b.present)]
+
+
+def when_line(result: VideoWhen, refined: bool = True) -> str:
+    """One Markdown line: when the target is on screen, and how the scan looked (`refined`: it narrowed changes)."""
     spans = result.spans
-    shown = ", ".join(f"{s.start_s:.2f}–{'end' if s.end_s is None else f'{s.end_s:.2f}'} s" for s in spans)
     what = f"“{result.target}”"
     if not spans:
         head = f"**Not seen**: {what} is in none of the frames checked"
     elif len(spans) == 1 and spans[0].start_s <= result.checks[0].time_s and spans[0].end_s is None:
         head = f"**On screen throughout**: {what} is in every frame checked"
     else:
-        head = f"**{what} on screen** {shown}"
-    how = f"{len(result.checks)} of {result.frames} frames checked (one every {result.every_s:.2f} s, then narrowed)"
-    unclear = f" · {len(result.unclear)} unclear answers (counted as not there)" if result.unclear else ""
-    return f"{head} · {how}{unclear}"
+        said = ", ".join(_stretch(s.start_s, s.end_s) for s in spans[:MAX_SPANS_SAID])
+        rest = len(spans) - MAX_SPANS_SAID
+        more = f" and {rest} more (see every frame checked)" if rest > 0 else ""
+        head = f"**{what} on screen** {said}{more}"
+    narrowed = ", then each change narrowed to the frame" if refined and changes(result) else ""
+    how = (f"{len(result.checks)} of {_plural(result.frames, 'frame')} checked "
+           f"(one every {result.every_s:.2f} s{narrowed})")
+    unclear = f" · {_plural(len(result.unclear), 'unclear answer')} (counted as not there)" if result.unclear else ""
+    count = len(changes(result))
+    shown = f" · frames shown for the first {MAX_EVIDENCE_CHANGES} of {count} changes" if (
+        count > MAX_EVIDENCE_CHANGES) else ""
+    return f"{head} · {how}{unclear}{shown}"
 
 
 def check_rows(result: VideoWhen) -> list[list]:
     return [[round(c.time_s, 3), c.index, PRESENT_WORDS[c.present], c.answer] for c in result.checks]
+
+
+def evidence_captions(result: VideoWhen) -> dict[int, str]:
+    """Frame position -> caption for the frames either side of the first MAX_EVIDENCE_CHANGES changes (a frame
+    between two close changes is shown once)."""
+    wanted: dict[int, str] = {}
+    for before, after in changes(result)[:MAX_EVIDENCE_CHANGES]:
+        verb = "appears" if after.present else "gone"
+        wanted.setdefault(before.index, f"{before.time_s:.2f} s · {PRESENT_WORDS[before.present]}")
+        wanted[after.index] = f"{after.time_s:.2f} s · {PRESENT_WORDS[after.present]} ({verb})"
+    return dict(sorted(wanted.items()))
 
 
 class WhenTab:
@@ -65,7 +105,7 @@ class WhenTab:
                 video = gr.Video(label="Clip", sources=["upload"], format=None, elem_id="when-video")
                 target = gr.Textbox(label="What to look for", value=DEFAULT_TARGET, elem_id="when-target",
                                     placeholder="e.g. red circle, a person, the forklift")
-                with gr.Accordion("Options", open=False):
+                with gr.Accordion("Options", open=False, elem_id="when-options"):
                     every = gr.Slider(0.1, 10, value=DEFAULT_EVERY_S, step=0.1, label="Check a frame every (s)",
                                       info="A long clip is checked less often so that at most 'Most checks' frames "
                                            "are asked about", elem_id="when-every")
@@ -101,38 +141,35 @@ class WhenTab:
         try:
             result = await awhen_in_video(self.vr, Path(video_path), target, every_s=float(every_s),
                                           max_checks=int(max_checks), refine=bool(refine))
-            frames = await asyncio.to_thread(_evidence, self.vr, Path(video_path), result)
+            picture = await asyncio.to_thread(timeline, result)
         except Exception as err:  # VReasonError, or a bug: the page says so and keeps working
             return error_message(err), None, [], []
-        picture = await asyncio.to_thread(timeline, result)
-        return when_line(result), picture, frames, check_rows(result)
+        line = when_line(result, bool(refine))
+        try:  # the answer stands without its pictures
+            frames = await asyncio.to_thread(_evidence, self.vr, Path(video_path), result)
+        except Exception as err:
+            frames = []
+            line += f"\n\nThe frames either side of each change could not be shown: {error_message(err)}"
+        return line, picture, frames, check_rows(result)
 
 
 def _evidence(vr: AsyncVReason, path: Path, result: VideoWhen) -> list[tuple[Image.Image, str]]:
-    """The checked frames either side of each change, captioned, at the size the scan asked them at."""
+    """The frames `evidence_captions` picks, captioned, decoded at the size the scan asked them at. The clip is
+    read and indexed again: the scan keeps answers, not pictures, and a pass costs little beside its questions."""
     from PIL import Image
 
     from vreason.media.video_decode import decode_frames, index_clip
     from vreason.media.video_input import read_video
 
-    checks = result.checks
-    wanted: dict[int, str] = {}
-    for before, after in zip(checks, checks[1:], strict=False):
-        if bool(before.present) != bool(after.present):
-            verb = "appears" if after.present else "gone"
-            wanted.setdefault(before.index, f"{before.time_s:.2f} s · {PRESENT_WORDS[before.present]}")
-            wanted[after.index] = f"{after.time_s:.2f} s · {PRESENT_WORDS[after.present]} ({verb})"
-        if len(wanted) >= MAX_EVIDENCE:
-            break
+    wanted = evidence_captions(result)
     if not wanted:
         return []
     policy = vr.engine.policy
     clip = read_video(path, policy)
     index = index_clip(clip.data, clip.label, policy)
     size = vr.engine.budget.target_size(index.width, index.height)
-    positions = sorted(wanted)[:MAX_EVIDENCE]
-    pixels = decode_frames(clip.data, index, positions, size, clip.label)
-    return [(Image.fromarray(frame), wanted[p]) for p, frame in zip(positions, pixels, strict=True)]
+    pixels = decode_frames(clip.data, index, list(wanted), size, clip.label)
+    return [(Image.fromarray(frame), caption) for frame, caption in zip(pixels, wanted.values(), strict=True)]
 
 
-__all__ = ["WhenTab", "check_rows", "when_line"]
+__all__ = ["WhenTab", "changes", "check_rows", "evidence_captions", "when_line"]

@@ -13,10 +13,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from vreason.reasoning.video_when import VideoWhen
 
-WIDTH, HEIGHT = 720, 92
-PAD = 36  # room for the end labels, so a change at 0 s or at the end still reads
-BAR_TOP, BAR_BOTTOM = 34, 58
-TICK_BOTTOM = 68
+WIDTH, HEIGHT = 720, 88
+PAD = 12
+BAR_TOP, BAR_BOTTOM = 24, 50
+TICK_BOTTOM = 60
+LABEL_TOP = 64  # the clip's first and last time, under the ticks
 BACKGROUND = (255, 255, 255)
 BAR = (226, 229, 234)
 SHOWN = (46, 150, 90)
@@ -43,18 +44,19 @@ def timeline(result: VideoWhen, width: int = WIDTH) -> Image.Image:
     for check in result.checks:
         x = round(x_of(check.time_s))
         draw.line((x, BAR_BOTTOM + 2, x, TICK_BOTTOM), fill=TICKS[check.present], width=1)
-    middle = (BAR_TOP + BAR_BOTTOM) / 2
-    draw.text((left - 4, middle), "0 s", fill=INK, font=font, anchor="rm")
-    draw.text((right + 4, middle), f"{end:.1f} s", fill=INK, font=font, anchor="lm")
-    labelled: list[float] = []
+    draw.text((left, LABEL_TOP), "0 s", fill=INK, font=font, anchor="lt")
+    draw.text((right, LABEL_TOP), f"{end:.1f} s", fill=INK, font=font, anchor="rt")
+    taken: list[tuple[float, float]] = []  # label extents drawn so far: close changes are all in the table
     for seconds in sorted(result.appears_s + result.disappears_s):
         x = x_of(seconds)
-        draw.line((x, BAR_TOP - 6, x, BAR_BOTTOM), fill=INK, width=1)
-        if all(abs(x - other) >= 44 for other in labelled):  # close changes: the table lists them all
-            draw.text((x, BAR_TOP - 8), f"{seconds:.2f} s", fill=INK, font=font, anchor="md")
-            labelled.append(x)
-    draw.text((left, HEIGHT - 6), f"{len(result.checks)} frames checked · shaded: “{result.target}” on screen",
-              fill=INK, font=font, anchor="ld")
+        draw.line((x, BAR_TOP - 4, x, BAR_BOTTOM), fill=INK, width=1)
+        text = f"{seconds:.2f} s"
+        half = draw.textlength(text, font=font) / 2
+        centre = min(max(x, left + half), right - half)  # a change at either end keeps its label in the picture
+        extent = (centre - half - 4, centre + half + 4)
+        if all(extent[1] <= a or extent[0] >= b for a, b in taken):
+            draw.text((centre, BAR_TOP - 6), text, fill=INK, font=font, anchor="md")
+            taken.append(extent)
     return picture
 
 
