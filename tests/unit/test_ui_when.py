@@ -44,15 +44,14 @@ def test_a_flickering_target_lists_its_first_stretches_and_points_to_the_rest():
 
 def test_the_evidence_is_the_frames_either_side_of_each_change():
     captions = evidence_captions(scan(False, True, True, False))
-    assert captions == {0: "0.00 s · no", 8: "1.00 s · yes (appears)", 16: "2.00 s · yes", 24: "3.00 s · no (gone)"}
+    assert captions == {0: "0.00 s: no", 8: "1.00 s: yes", 16: "2.00 s: yes", 24: "3.00 s: no"}
     assert evidence_captions(scan(True, True)) == {}
-    # two changes a check apart share their middle frame, captioned as the change it follows
-    assert evidence_captions(scan(False, True, False)) == {0: "0.00 s · no", 8: "1.00 s · yes (appears)",
-                                                           16: "2.00 s · no (gone)"}
+    # two changes a check apart share their middle frame, shown once
+    assert evidence_captions(scan(False, True, False)) == {0: "0.00 s: no", 8: "1.00 s: yes", 16: "2.00 s: no"}
     # a long flicker: only the first changes, each whole (its before and after frame)
     many = evidence_captions(scan(*([False, True] * 9)))
     assert len(many) == MAX_EVIDENCE_CHANGES + 1
-    assert list(many.values())[-1] == f"{MAX_EVIDENCE_CHANGES:.2f} s · no (gone)"  # the sixth change ends a stretch
+    assert list(many)[-1] == MAX_EVIDENCE_CHANGES * 8  # the sixth change's after frame, at 6 s
 
 
 def test_every_check_is_a_row_with_the_models_words():

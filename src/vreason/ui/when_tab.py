@@ -40,6 +40,8 @@ DEFAULT_TARGET = "red circle"
 MAX_EVIDENCE_CHANGES = 6  # changes whose frames the gallery shows (two each); the table has every check
 MAX_SPANS_SAID = 5  # stretches the status line lists; a flickering target's others are in the table
 PRESENT_WORDS = {True: "yes", False: "no", None: "unclear"}
+# the live demo's clip (a red circle on screen 4-9 s and 14-18 s), offered in a source checkout
+EXAMPLE_CLIP = Path(__file__).resolve().parents[3] / "examples" / "live_shapes.mp4"
 
 
 def _plural(count: int, word: str) -> str:
@@ -84,13 +86,13 @@ def check_rows(result: VideoWhen) -> list[list]:
 
 
 def evidence_captions(result: VideoWhen) -> dict[int, str]:
-    """Frame position -> caption for the frames either side of the first MAX_EVIDENCE_CHANGES changes (a frame
-    between two close changes is shown once)."""
+    """Frame position -> caption ("1.62 s: yes") for the frames either side of the first MAX_EVIDENCE_CHANGES
+    changes (a frame between two close changes is shown once)."""
     wanted: dict[int, str] = {}
     for before, after in changes(result)[:MAX_EVIDENCE_CHANGES]:
-        verb = "appears" if after.present else "gone"
-        wanted.setdefault(before.index, f"{before.time_s:.2f} s · {PRESENT_WORDS[before.present]}")
-        wanted[after.index] = f"{after.time_s:.2f} s · {PRESENT_WORDS[after.present]} ({verb})"
+        # short (a gallery caption is one line under a thumbnail): the pairs show the change
+        for check in (before, after):
+            wanted[check.index] = f"{check.time_s:.2f} s: {PRESENT_WORDS[check.present]}"
     return dict(sorted(wanted.items()))
 
 
@@ -113,12 +115,15 @@ class WhenTab:
                                            elem_id="when-max-checks")
                     refine = gr.Checkbox(True, label="Narrow each change to the frame", elem_id="when-refine")
                 scan = gr.Button("Find when", variant="primary", elem_id="when-find")
+                if EXAMPLE_CLIP.is_file():
+                    gr.Examples([[str(EXAMPLE_CLIP), "red circle"], [str(EXAMPLE_CLIP), "green triangle"]],
+                                inputs=[video, target], label="Try", elem_id="when-examples")
             with gr.Column():
                 status = gr.Markdown(elem_id="when-status")
                 picture = gr.Image(type="pil", label="Timeline", elem_id="when-timeline", interactive=False,
-                                   format="png")
+                                   show_label=False, format="png")
                 evidence = gr.Gallery(label="Either side of each change", elem_id="when-evidence", columns=4,
-                                      height="auto", interactive=False)
+                                      height=200, interactive=False)
                 with gr.Accordion("Every frame checked", open=False):
                     table = gr.Dataframe(headers=TABLE_HEADERS, elem_id="when-table", interactive=False)
         inputs = [video, target, every, max_checks, refine]
