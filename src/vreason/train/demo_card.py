@@ -139,8 +139,8 @@ Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes
 ## Limits
 - {_world_line(summary)}
 - Colours have the palette's ten names; {_shades_line(summary)}
-- A 95% interval around a number near 0.9 is about 4 points either side at 200 questions (the seed-1001
-  rows), 3 at 400, 6 at 100 and 8 at 50 (each row's count is in its table). Reading rendered words and digits
+- A 95% interval around a number near 0.9 is about 2 points either side at 1,000 questions (the seed-1001
+  rows), 3 at 400, 4 at 200, 6 at 100 and 8 at 50 (each row's count is in its table). Reading rendered words and digits
   is barely learned.
 - Not for any decision about anything; it exists to demonstrate and test vreason.
 """
