@@ -125,6 +125,12 @@ class VideoWhen:
         }
 
 
+def changes(checks: list[FrameCheck]) -> list[tuple[FrameCheck, FrameCheck]]:
+    """Each pair of neighbouring checks (in time order) that disagree: the last frame before a change and the first
+    after it. An unclear answer counts as "not there", as it does in `VideoWhen.spans`."""
+    return [(a, b) for a, b in zip(checks, checks[1:], strict=False) if bool(a.present) != bool(b.present)]
+
+
 def presence_question(target: str, template: str = DEFAULT_QUESTION) -> str:
     """The yes/no question asked of every frame: `template` with {target} (and {a}, "a" or "an") filled in."""
     target = target.strip()
@@ -231,9 +237,7 @@ async def awhen_in_video(
                 low, checks[middle])
 
     if refine:
-        first = [checks[p] for p in picks]
-        changes = [(a, b) for a, b in zip(first, first[1:], strict=False) if bool(a.present) != bool(b.present)]
-        await _all_or_none([narrow(a, b) for a, b in changes])
+        await _all_or_none([narrow(a, b) for a, b in changes([checks[p] for p in picks])])
     return VideoWhen(target.strip(), prompt, clip.label, index.duration_s, every, len(index.times),
                      [checks[p] for p in sorted(checks)])
 

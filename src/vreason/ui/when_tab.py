@@ -23,9 +23,9 @@ from vreason.reasoning.video_when import (
     DEFAULT_EVERY_S,
     DEFAULT_MAX_CHECKS,
     MAX_CHECKS,
-    FrameCheck,
     VideoWhen,
     awhen_in_video,
+    changes,
 )
 from vreason.ui.feedback import error_message
 from vreason.ui.when_timeline import timeline
@@ -52,12 +52,6 @@ def _stretch(start_s: float, end_s: float | None) -> str:
     return f"from {start_s:.2f} s to the end" if end_s is None else f"{start_s:.2f}–{end_s:.2f} s"
 
 
-def changes(result: VideoWhen) -> list[tuple[FrameCheck, FrameCheck]]:
-    """Each pair of neighbouring checks that disagree: the last frame before a change and the first after it."""
-    return [(a, b) for a, b in zip(result.checks, result.checks[1:], strict=False)
-            if bool(a.present) != bool(b.present)]
-
-
 def when_line(result: VideoWhen, refined: bool = True) -> str:
     """One Markdown line: when the target is on screen, and how the scan looked (`refined`: it narrowed changes)."""
     spans = result.spans
@@ -71,11 +65,11 @@ def when_line(result: VideoWhen, refined: bool = True) -> str:
         rest = len(spans) - MAX_SPANS_SAID
         more = f" and {rest} more (see every frame checked)" if rest > 0 else ""
         head = f"**{what} on screen** {said}{more}"
-    narrowed = ", then each change narrowed to the frame" if refined and changes(result) else ""
+    count = len(changes(result.checks))
+    narrowed = ", then each change narrowed to the frame" if refined and count else ""
     how = (f"{len(result.checks)} of {_plural(result.frames, 'frame')} checked "
            f"(one every {result.every_s:.2f} s{narrowed})")
     unclear = f" · {_plural(len(result.unclear), 'unclear answer')} (counted as not there)" if result.unclear else ""
-    count = len(changes(result))
     shown = f" · frames shown for the first {MAX_EVIDENCE_CHANGES} of {count} changes" if (
         count > MAX_EVIDENCE_CHANGES) else ""
     return f"{head} · {how}{unclear}{shown}"
@@ -89,7 +83,7 @@ def evidence_captions(result: VideoWhen) -> dict[int, str]:
     """Frame position -> caption ("1.62 s: yes") for the frames either side of the first MAX_EVIDENCE_CHANGES
     changes (a frame between two close changes is shown once)."""
     wanted: dict[int, str] = {}
-    for before, after in changes(result)[:MAX_EVIDENCE_CHANGES]:
+    for before, after in changes(result.checks)[:MAX_EVIDENCE_CHANGES]:
         # short (a gallery caption is one line under a thumbnail): the pairs show the change
         for check in (before, after):
             wanted[check.index] = f"{check.time_s:.2f} s: {PRESENT_WORDS[check.present]}"
@@ -177,4 +171,4 @@ def _evidence(vr: AsyncVReason, path: Path, result: VideoWhen) -> list[tuple[Ima
     return [(Image.fromarray(frame), caption) for frame, caption in zip(pixels, wanted.values(), strict=True)]
 
 
-__all__ = ["WhenTab", "changes", "check_rows", "evidence_captions", "when_line"]
+__all__ = ["WhenTab", "check_rows", "evidence_captions", "when_line"]
