@@ -146,6 +146,26 @@ def presence_question(target: str, template: str = DEFAULT_QUESTION) -> str:
     return " ".join(question.split())  # no double space where {a} was left empty
 
 
+# "when does the red circle appear?", "at what time did a dog leave?", "when will the cup disappear from view?"
+_WHEN_QUESTION = re.compile(
+    r"^\s*(?:when|at what (?:time|second|point)|what time)\s+(?:does|did|do|will)\s+(?P<target>.+?)\s+(?:first\s+)?"
+    r"(?P<event>appear|show up|come into view|enter|disappear|vanish|leave|go away|go out of view)\b", re.I)
+_GONE = ("disappear", "vanish", "leave", "go away", "go out of view")
+_UNNAMED = {"it", "they", "this", "that", "he", "she", "something", "anything", "anyone", "someone", "one"}
+
+
+def when_question(question: str) -> tuple[str, str] | None:
+    """(target, "appears" or "disappears") when `question` asks when a named thing comes or goes, else None:
+    the question `vreason when` answers by its frame scan ("the red circle" -> "red circle")."""
+    found = _WHEN_QUESTION.match(question)
+    if not found:
+        return None
+    target = re.sub(r"^(the|a|an)\s+", "", found["target"].strip(), flags=re.I)
+    if not target or len(target) > 80 or target.lower() in _UNNAMED:
+        return None
+    return target, "disappears" if found["event"].lower() in _GONE else "appears"
+
+
 def _article(target: str) -> str:
     if _DETERMINERS.match(target):
         return ""
