@@ -89,8 +89,8 @@ def ask(
     else:
         answer = vr.chat(messages, **overrides)
         print_answer(answer)
-    if len(videos) == 1 and not with_memory:
-        when_hint(videos[0], question)
+    if len(videos) == 1 and not (with_memory or as_json):
+        when_hint(videos[0], question, loading, backend)
     if stats and answer is not None:
         print_stats(answer)
         u = answer.usage
@@ -101,19 +101,25 @@ def ask(
             )
 
 
-def when_hint(video: str, question: str) -> None:
-    """Point a question of when something comes or goes at `vreason when`, which places the change at the frame
-    that shows it: asked directly, a model writes the second it guesses (the built-in model is right to the
-    second on about a third of held-out clips; the scan on 98%: benchmarks/when_scan_eval.py)."""
+def when_hint(video: str, question: str, loading: o.LoadingOptions, backend: o.BackendOptions) -> None:
+    """After an answer to when a named thing appears or disappears in a clip: on stderr, the `vreason when`
+    command (same model and backend) that finds it frame by frame. Asked directly, a model writes the second it
+    guesses (the built-in model is right to the second on about a third of held-out clips, the scan on 98%:
+    benchmarks/when_scan_eval.py). Not with --json (stdout and stderr stay the answer's) or --user."""
     from shlex import quote
 
-    from vreason.reasoning.video_when import when_question
+    from vreason.reasoning.video_when import parse_when_question
 
-    asked = when_question(question)
-    if asked:
-        target, event = asked
-        clip = "CLIP" if video[:5].lower() == "data:" else quote(video)  # a data URI is too long to repeat
-        notice(f"to see when the {target} {event} frame by frame: vreason when {clip} {quote(target)}")
+    asked = parse_when_question(question)
+    if not asked:
+        return
+    clip = "CLIP" if video[:5].lower() == "data:" else quote(video)  # a data URI is too long to repeat
+    if clip.startswith("-"):
+        clip = f"./{clip}"  # not read as an option
+    flags = [f"--model {quote(loading.model)}"] if loading.model else []
+    if backend.backend != "local":
+        flags += [f"--backend {quote(backend.backend)}"] + [f"--upstream {quote(u)}" for u in backend.upstream or []]
+    notice(" ".join([f"frame-accurate times: vreason when {clip} {quote(asked[0])}", *flags]))
 
 
 def is_cloud_source(source: str) -> bool:

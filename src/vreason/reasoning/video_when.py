@@ -146,24 +146,44 @@ def presence_question(target: str, template: str = DEFAULT_QUESTION) -> str:
     return " ".join(question.split())  # no double space where {a} was left empty
 
 
-# "when does the red circle appear?", "at what time did a dog leave?", "when will the cup disappear from view?"
+# "when does the red circle appear?", "Watch this. At what time did a dog first show up?", "when will the cup
+# leave the frame?": a lead, the thing, an optional word of manner, a verb of coming into or going out of view.
 _WHEN_QUESTION = re.compile(
-    r"^\s*(?:when|at what (?:time|second|point)|what time)\s+(?:does|did|do|will)\s+(?P<target>.+?)\s+(?:first\s+)?"
-    r"(?P<event>appear|show up|come into view|enter|disappear|vanish|leave|go away|go out of view)\b", re.I)
-_GONE = ("disappear", "vanish", "leave", "go away", "go out of view")
-_UNNAMED = {"it", "they", "this", "that", "he", "she", "something", "anything", "anyone", "someone", "one"}
+    r"(?:^|[.!?:]\s+)\s*(?:when|at what (?:time|second|point|moment)|at which (?:time|second|point|moment)|"
+    r"what time)\s+(?:exactly\s+)?(?:does|did|do|will|would)\s+(?P<target>[^.!?]+?)\s+"
+    r"(?:(?:first|finally|suddenly|fully|completely|again|(?:start|begin)s?\s+to)\s+)?"
+    r"(?P<event>re-?appear|appear|show up|pop up|come into view|become visible|enter|"
+    r"disappear|vanish|leave|exit|go away|go out of view|go off screen)s?\b(?P<rest>[^.!?]*)", re.I)
+_GONE = ("disappear", "vanish", "leave", "exit", "go away", "go out of view", "go off screen")
+# enter / leave / exit with an object are a move seen on screen ("the train leave the station"), except these
+_VIEW_OBJECT = re.compile(r"^\s*(?:the\s+)?(?:frame|scene|screen|view|shot|picture|image|video|clip)\b", re.I)
+# a target that is no thing to look for, or a question that is not about it coming or going
+_NOT_A_THING = re.compile(
+    r"^(?:it|they|them|this|that|these|those|he|she|i|you|we|one|something|anything|someone|anyone|everyone|"
+    r"everything|nothing|its|their|his|her|my|your|our|first|second|third|last|next|each|every|all|other)\b"
+    r"|\b(?:not|never|no longer|see|show|shows|seen)\b", re.I)
+_MAX_TARGET_WORDS = 6
 
 
-def when_question(question: str) -> tuple[str, str] | None:
-    """(target, "appears" or "disappears") when `question` asks when a named thing comes or goes, else None:
-    the question `vreason when` answers by its frame scan ("the red circle" -> "red circle")."""
-    found = _WHEN_QUESTION.match(question)
+def parse_when_question(question: str) -> tuple[str, str] | None:
+    """(target, "appears" or "disappears") when `question` asks when a named thing comes into or goes out of
+    view — what `vreason when` answers by its frame scan ("when does the red circle appear?" -> ("red circle",
+    "appears")) — else None. Pronouns, negations ("not appear"), "appear to" (seem) and enter / leave with an
+    object other than the frame ("leave the station") are not such questions."""
+    found = _WHEN_QUESTION.search(question)
     if not found:
         return None
-    target = re.sub(r"^(the|a|an)\s+", "", found["target"].strip(), flags=re.I)
-    if not target or len(target) > 80 or target.lower() in _UNNAMED:
+    rest = found["rest"]
+    event = found["event"].lower()
+    if re.match(r"\s+to\b", rest) or (event in ("enter", "leave", "exit") and rest.strip()
+                                        and not _VIEW_OBJECT.match(rest)):
         return None
-    return target, "disappears" if found["event"].lower() in _GONE else "appears"
+    quotes = "\"'“”‘’ "  # when does the "red circle" appear?
+    target = re.sub(r"^(?:the|a|an)\s+", "", " ".join(found["target"].split()).strip(quotes), flags=re.I)
+    target = target.strip(quotes)
+    if not target or len(target.split()) > _MAX_TARGET_WORDS or _NOT_A_THING.search(target):
+        return None
+    return target, "disappears" if event in _GONE else "appears"
 
 
 def _article(target: str) -> str:
