@@ -205,8 +205,12 @@ def test_sidebar_reopens_renames_exports_deletes_and_keeps_conversations_on_disk
     expect(_users(alice).locator("strong")).to_have_text("bold")
 
     alice.get_by_text("This conversation").click()
+    # the name box shows the reopened conversation's name: the open's reply is in (a reply arriving after the
+    # fill below would put the old name back)
+    expect(alice.locator("#chat-title input")).to_have_value(re.compile(r"\*\*bold\*\*"))
     alice.locator("#chat-title input").fill("Markdown check")
     alice.locator("#chat-rename").click()
+    expect(alice.locator("#chat-status")).to_contain_text("Renamed to “Markdown check”")
     expect(_listed(alice).filter(has_text="Markdown check")).to_have_count(1)
 
     with alice.expect_download() as download:

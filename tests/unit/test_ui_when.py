@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vreason.reasoning.video_when import FrameCheck, VideoWhen
-from vreason.ui.when_tab import MAX_EVIDENCE_CHANGES, check_rows, evidence_captions, when_line
+from vreason.ui.when_tab import MAX_EVIDENCE_CHANGES, chat_tip, check_rows, evidence_captions, when_line
 from vreason.ui.when_timeline import BAR_BOTTOM, BAR_TOP, HEIGHT, INK, PAD, SHOWN, WIDTH, timeline
 
 
@@ -85,3 +85,12 @@ def test_a_long_clips_labels_stay_inside_the_picture():
     # the end label ("14400.1 s") ends inside the picture, not cut at its edge
     assert max(inked) < WIDTH - PAD // 2
     assert min(inked) >= PAD // 2
+
+
+def test_the_chat_points_a_when_question_about_its_one_clip_at_the_when_tab():
+    tip = chat_tip("When does the red circle disappear?", clips=1)
+    assert "**When** tab" in tip
+    assert "“red circle” disappears" in tip
+    assert chat_tip("When does the red circle disappear?", clips=0) == ""  # a picture: nothing to scan
+    assert chat_tip("When does the red circle disappear?", clips=2) == ""  # which clip is not said
+    assert chat_tip("What color is the circle?", clips=1) == ""

@@ -46,6 +46,7 @@ from vreason.ui.contact_sheet import caption, contact_sheet
 from vreason.ui.controls import SamplingControls, to_sampling
 from vreason.ui.conversation_store import Clip, Conversation, ConversationStore, Turn, title_for
 from vreason.ui.feedback import UnreadableUpload, answer_summary, error_message
+from vreason.ui.when_tab import chat_tip
 
 if TYPE_CHECKING:
     from vreason.async_api import AsyncVReason
@@ -255,7 +256,7 @@ class ChatTab:
         if answer is not None:
             turn.answer, turn.thinking = answer.text, answer.thinking or turn.thinking
             turn.stats = answer_summary(answer)
-            status = ""  # the stats line is under the answer it belongs to
+            status = chat_tip(turn.question, len(turn.videos))  # the stats line is under the answer
         else:
             turn.stats = f"{time.monotonic() - started:.2f} s"
             status = "■ Stopped; the answer so far is kept."

@@ -26,6 +26,7 @@ from vreason.reasoning.video_when import (
     VideoWhen,
     awhen_in_video,
     changes,
+    parse_when_question,
 )
 from vreason.ui.feedback import error_message
 from vreason.ui.when_timeline import timeline
@@ -42,6 +43,15 @@ MAX_SPANS_SAID = 5  # stretches the status line lists; a flickering target's oth
 PRESENT_WORDS = {True: "yes", False: "no", None: "unclear"}
 # the live demo's clip (a red circle on screen 4-9 s and 14-18 s), offered in a source checkout
 EXAMPLE_CLIP = Path(__file__).resolve().parents[3] / "examples" / "live_shapes.mp4"
+
+
+def chat_tip(question: str, clips: int) -> str:
+    """The Chat tab's status after an answer to when a named thing comes or goes in its one clip: this tab finds it
+    frame by frame (a model asked directly writes the second it guesses). "" for any other question."""
+    asked = parse_when_question(question) if clips == 1 else None
+    if not asked:
+        return ""
+    return f"Tip: the **When** tab finds when the “{asked[0]}” {asked[1]}, frame by frame (each time a frame's own)."
 
 
 def _plural(count: int, word: str) -> str:
