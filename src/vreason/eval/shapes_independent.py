@@ -87,7 +87,7 @@ def relative_box(box: Box, size: tuple[int, int]) -> list[int]:
 # -- geometry ----------------------------------------------------------------------------------------------
 
 
-def _outline(kind: str, cx: float, cy: float, radius: float, aspect: float, angle: float,
+def outline(kind: str, cx: float, cy: float, radius: float, aspect: float, angle: float,
              inner: float) -> np.ndarray | None:
     """The polygon of a shape as (N, 2) vertices, rotated by `angle` radians about its centre; None for circles.
     `radius` is half the shape's width before rotation; `aspect` its height over its width (rectangles,
@@ -147,7 +147,7 @@ class IndependentRenderer:
         height = rng.choice([s for s in SIDES if 0.6 <= s / width <= 1.6 and s != width])
         return width, height
 
-    def _background(self, width: int, height: int) -> np.ndarray:
+    def background(self, width: int, height: int) -> np.ndarray:
         """A light tint with a linear gradient across it in a random direction."""
         rng = self.rng
         start = np.array([rng.uniform(215, 250) for _ in range(3)])
@@ -158,7 +158,7 @@ class IndependentRenderer:
         t = np.clip(along / math.sqrt(0.5) + 0.5, 0.0, 1.0)[..., None]  # 0..1 corner to corner
         return start * (1 - t) + end * t
 
-    def _shade(self, color: str) -> tuple[int, int, int]:
+    def shade(self, color: str) -> tuple[int, int, int]:
         j = SHADE_JITTER
         return tuple(min(255, max(0, c + self.rng.randint(-j, j))) for c in self.rng.choice(SHADES[color]))
 
@@ -169,7 +169,7 @@ class IndependentRenderer:
             raise ValueError(f"count ({count}) must be 1 to 4")
         rng = self.rng
         width, height = self._size()
-        background = self._background(width, height)
+        background = self.background(width, height)
         canvas = background.copy()
         shapes: list[DrawnShape] = []
         short = min(width, height)
@@ -189,7 +189,7 @@ class IndependentRenderer:
             radius = extent / 2 / max(1.0, aspect)
             inner = rng.uniform(*STAR_INNER)
             cx, cy = rng.uniform(extent / 2, width - extent / 2), rng.uniform(extent / 2, height - extent / 2)
-            polygon = _outline(kind, cx, cy, radius, aspect, angle, inner)
+            polygon = outline(kind, cx, cy, radius, aspect, angle, inner)
             if polygon is None:
                 box = (cx - radius, cy - radius, cx + radius, cy + radius)
             else:
@@ -199,15 +199,15 @@ class IndependentRenderer:
             if any(_near(box, other.box, GAP_PX) for other in shapes):
                 continue
             style = rng.choices([s for s, _ in STYLES], [w for _, w in STYLES])[0]
-            rgb = self._shade(color)
+            rgb = self.shade(color)
             stroke = max(3.0, 0.14 * extent) if style == "outline" else max(2.0, 0.07 * extent)
-            anchor = _paint(canvas, box, polygon, (cx, cy, radius), style, rgb, stroke)
+            anchor = paint(canvas, box, polygon, (cx, cy, radius), style, rgb, stroke)
             shapes.append(DrawnShape(kind, color, rgb, style, math.degrees(angle), anchor, tuple(map(float, box))))
         image = Image.fromarray(np.round(canvas).astype(np.uint8), "RGB")
         return IndependentScene(image=image, shapes=shapes, background=background)
 
 
-def _paint(canvas: np.ndarray, box: Box, polygon: np.ndarray | None, circle: tuple[float, float, float],
+def paint(canvas: np.ndarray, box: Box, polygon: np.ndarray | None, circle: tuple[float, float, float],
            style: str, rgb: tuple[int, int, int], stroke: float) -> tuple[float, float]:
     """Composite one shape (`polygon`, or the circle (cx, cy, radius) when None) onto `canvas` (H, W, 3) in
     place, only in a window around its box; returns a point inside its painted area."""

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import textwrap
 
+from vreason.train.demo_card_clips import clip_tables
 from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_SIZES
 
 
 def model_card(summary: dict) -> str:
     from vreason.train.demo_eval import (
         BAR,
-        CLIPS_SEED,
         INDEPENDENT,
         INDEPENDENT_SEED,
         SCANS3D,
@@ -27,7 +27,6 @@ def model_card(summary: dict) -> str:
     rows = []
     independent_rows = []
     varied_rows = []
-    clip_rows = []
     scenes3d: dict[str, dict] = {}  # family -> {prefix: entry}
     for kind, entry in m.items():
         if kind.startswith("_"):
@@ -40,10 +39,7 @@ def model_card(summary: dict) -> str:
         metric, target = BAR.get(kind, (None, None))
         bar = "-" if target is None else f"{metric} >= {target}: {'met' if entry[metric] >= target else 'not met'}"
         cells = f"| {kind} | {entry['count']} | {entry['exact_match']:.3f} | {'-' if iou is None else f'{iou:.3f}'} |"
-        if kind.startswith("clip_"):
-            within = entry.get("within_1s")
-            clip_rows.append(f"| {kind} | {entry['count']} | {entry['exact_match']:.3f} | "
-                             f"{'-' if within is None else f'{within:.3f}'} | {bar} |")
+        if kind.startswith(("clip_", INDEPENDENT + "clip_")):  # demo_card_clips.py's tables
             continue
         if kind.startswith(VARIED):
             varied_rows.append(f"{cells} {bar} |")
@@ -78,16 +74,7 @@ families.
 | questions | count | exact match | IoU >= 0.5 | quality bar |
 |---|---|---|---|---|
 {chr(10).join(varied_rows)}"""
-    clips = "" if not clip_rows else f"""
-
-Held-out clips (`vreason.train.clips_eval`, seed {CLIPS_SEED}): 5 or 7 s at 7-8 fps with one side 320 px and
-faster moves, where the second stage's training clips are 4-8 s at 4-6 fps, 224-288 px. Appear/disappear answer a
-colour or a shape, move a direction, count a number, when whole seconds (right within a second counts for the
-bar).{"" if summary.get("v2") else " This model had no second stage: it was never trained on clips."}
-
-| questions | count | exact match | within 1 s | quality bar |
-|---|---|---|---|---|
-{chr(10).join(clip_rows)}"""
+    clips = clip_tables(m, trained_on_clips=bool(summary.get("v2")))
     sizes = DEMO_SIZES
     return f"""# vreason-demo
 

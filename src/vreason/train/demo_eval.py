@@ -2,7 +2,8 @@
 
     python -m vreason.train.demo_eval [--model DIR] [--easy-vqa-limit N] [--out metrics.json] [--eval-dir DIR]
                                       [--per-kind N] [--independent-per-kind N] [--varied-per-kind N]
-                                      [--clips-per-kind N] [--scenes3d N] [--skip-easy-vqa]
+                                      [--clips-per-kind N] [--independent-clips-per-kind N] [--scenes3d N]
+                                      [--skip-easy-vqa]
     (make eval-demo)
 
 Bar: >= 98% exact match on all 9,673 easy-VQA test questions (1,000 images never trained on); >= 90% on
@@ -14,7 +15,9 @@ other drawing code, shades, outlines, rotation, backgrounds and sizes), reported
 Varied pictures from the training generator (`ShapesWorld(varied=True)`, held-out seed 1002: every family,
 open "describe" and "json" answers included) are reported as "varied/<family>", and held-out clips
 (shapes_clips.py: other sizes, frame rates and speeds than training) as "clip_<family>": >= 90% on appear,
-disappear, move and count, "when" right within a second >= 85%.
+disappear, move and count, "when" right within a second >= 85%. The same clip families asked about clips drawn by
+independent code (eval/clips_independent.py) are reported as "independent/clip_<family>", without a bar of
+their own: the issue's clip bars are on the held-out clips.
 3D scenes (train/scenes3d_eval.py: colour, count and lifted 3D boxes on the bird's-eye view) from the generator
 the model may train on, held-out seeds, as "3d/<family>", and from the independent scan simulator
 (eval/scenes_independent.py) as "3d-independent/<family>": colour >= 90%, count >= 85%, boxes at 3D IoU >= 0.25
@@ -58,6 +61,7 @@ CLIPS_SEED = 3003  # held-out clips (other sizes, frame rates and speeds than th
 # 300 clips a family: at 100 the 95% interval near 0.9 is 6 points either side (a model at 0.927 on 300 read 0.93,
 # one at 0.893 read 0.87); at 300 about 3.4, with ~4 minutes of clips on two cores
 CLIPS_PER_KIND = 300
+INDEPENDENT_CLIPS_SEED = 4004  # eval/clips_independent.py's clips (no seed of it is ever trained on)
 SCENES3D = "3d/"  # held-out 3D scenes of spatial/scenes.py (training draws other seeds)
 SCANS3D = "3d-independent/"  # eval/scenes_independent.py's simulated scans
 # the 3D bars are scenes3d_eval's, the same for both generators (boxes are scored by the share found)
@@ -67,15 +71,18 @@ BAR |= {prefix + kind: ("iou_at_0.25" if kind == "box3d" else "exact_match", bar
 
 def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = PER_KIND, eval_dir: str | None = None,
         independent_per_kind: int = INDEPENDENT_PER_KIND, easy_vqa: bool = True, varied_per_kind: int = 200,
-        clips_per_kind: int = CLIPS_PER_KIND, scenes3d: int = 100) -> dict:
+        clips_per_kind: int = CLIPS_PER_KIND, scenes3d: int = 100,
+        independent_clips_per_kind: int = CLIPS_PER_KIND) -> dict:
     """Every family on the training generator's held-out seed (`per_kind` each; 0 skips them), the same families
     on the independent renderer (`independent_per_kind` each, keys "independent/<family>"; 0 skips them), on the
     training generator's varied pictures (`varied_per_kind`, keys "varied/<family>"), held-out clips
-    (`clips_per_kind`, keys "clip_<family>"), `scenes3d` 3D scenes of each generator (keys "3d/<family>" and
+    (`clips_per_kind`, keys "clip_<family>"), clips of the independent clip renderer (`independent_clips_per_kind`,
+    keys "independent/clip_<family>"), `scenes3d` 3D scenes of each generator (keys "3d/<family>" and
     "3d-independent/<family>"), and easy-VQA's test split (unless `easy_vqa` is False)."""
     from vreason import VReason
     from vreason.eval import evaluate as evaluate_dataset
     from vreason.eval import load_dataset
+    from vreason.eval.clips_independent import write_independent_clips
     from vreason.eval.shapes_independent_qa import write_independent_eval
     from vreason.train.clips_eval import evaluate_clips, write_clips_eval
     from vreason.train.qa_eval import evaluate
@@ -103,6 +110,12 @@ def run(model: str | None, easy_vqa_limit: int | None, per_kind: int = PER_KIND,
             clips = evaluate_clips(vr, _rows(data / "clips" / "clips_eval.jsonl"), data / "clips")
             report["_clips_seconds"] = clips.pop("_seconds")
             report |= clips
+        if independent_clips_per_kind:
+            written = write_independent_clips(data / "independent-clips", independent_clips_per_kind,
+                                              seed=INDEPENDENT_CLIPS_SEED)
+            clips = evaluate_clips(vr, _rows(written), data / "independent-clips")
+            report["_independent_clips_seconds"] = clips.pop("_seconds")
+            report |= {INDEPENDENT + kind: entry for kind, entry in clips.items()}
         for prefix, generator in ((SCENES3D, "scenes"), (SCANS3D, "independent")):
             if scenes3d:
                 began = time.perf_counter()
@@ -150,13 +163,16 @@ def main() -> None:
                         help="questions per family on the training generator's held-out varied pictures (0: none)")
     parser.add_argument("--clips-per-kind", type=int, default=CLIPS_PER_KIND,
                         help="held-out clips per clip family (0: none)")
+    parser.add_argument("--independent-clips-per-kind", type=int, default=CLIPS_PER_KIND,
+                        help="clips per clip family drawn by the independent clip renderer (0: none)")
     parser.add_argument("--scenes3d", type=int, default=100,
                         help="held-out 3D scenes of each generator (0: none)")
     parser.add_argument("--skip-easy-vqa", action="store_true", help="leave out easy-VQA's 9,673 test questions")
     args = parser.parse_args()
     report = run(args.model, args.easy_vqa_limit, per_kind=args.per_kind, eval_dir=args.eval_dir,
                  independent_per_kind=args.independent_per_kind, easy_vqa=not args.skip_easy_vqa,
-                 varied_per_kind=args.varied_per_kind, clips_per_kind=args.clips_per_kind, scenes3d=args.scenes3d)
+                 varied_per_kind=args.varied_per_kind, clips_per_kind=args.clips_per_kind, scenes3d=args.scenes3d,
+                 independent_clips_per_kind=args.independent_clips_per_kind)
     print_report(report)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
