@@ -194,11 +194,13 @@ def test_card_reports_independent_families_beside_the_held_out_seed():
 
 @pytest.mark.heavy  # loads the built-in model (about 15 s on a busy CPU); the card test above is its fast sibling
 def test_demo_eval_reports_every_independent_family_of_the_built_in_model():
+    from vreason.eval.clips_independent import KINDS as CLIP_KINDS
     from vreason.train.demo_eval import run
 
     report = run(None, None, per_kind=0, independent_per_kind=1, easy_vqa=False, varied_per_kind=0,
-                 clips_per_kind=0, scenes3d=0)
-    assert {k for k in report if not k.startswith("_")} == {f"independent/{kind}" for kind in KINDS}
+                 clips_per_kind=0, scenes3d=0, independent_clips_per_kind=1)
+    assert {k for k in report if not k.startswith("_")} == {f"independent/{kind}" for kind in KINDS + CLIP_KINDS}
+    assert "within_1s" in report["independent/clip_when"]
     assert all(report[f"independent/{kind}"]["count"] == 1 for kind in KINDS)
     assert "iou_at_0.5" in report["independent/grounding"]
     assert report["_independent_seconds"] >= 0
