@@ -260,8 +260,8 @@ MIXES = {
     # "boxes-changes" but 55 of "boxes-changes-3", and run 38 lost the seed-1001 count. (Run 40, shipped: appear 0.877
     # on 300 held-out clips; the seed-1001 count / boxes 0.902 / 0.904 on 1,000 pictures, run 37's 0.897 / 0.885)
     "stills-rehearsed": _stills_round("boxes-changes-3"),
-    # a second round: the first (run 40) took appear on 300 held-out clips 0.847 -> 0.877 (run 41: 0.907, but the
-    # seed-1001 count 0.902 -> 0.899 on 1,000), and a third with a third more pictures sampled
+    # a second round (run 41: appear 0.877 -> 0.907 on 300 held-out clips, the seed-1001 count 0.902 -> 0.899), and a
+    # third with a third more pictures (run 42: count 0.890, appear 0.897; neither shipped: RESULTS.md, run 42)
     "stills-rehearsed-2": _stills_round("stills-rehearsed"),
     "stills-pictures": _stills_round("stills-rehearsed-2", other=4000),
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
