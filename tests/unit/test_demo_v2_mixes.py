@@ -19,7 +19,7 @@ from vreason.train.demo_v2 import V2Config, write_data
 from vreason.train.demo_v2_mix_words import MIX_WORDS
 from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, Mix, write_mix
 from vreason.train.shapes_clips import TRAIN
-from vreason.train.shapes_world import SHAPES
+from vreason.train.shapes_world import PALETTE, SHAPES
 
 SMALL = {
     "changes": Mix("change-clips", 2, ("all",), {"clip": 1, "varied": 2, "other": 1}),
@@ -421,6 +421,27 @@ def test_the_boxes_mix_draws_pictures_mostly_not_square_weighted_to_boxes(folder
     answers = [a for found in asked.values() for a in found]
     boxed = sum(len(a) for a in answers if "bbox_2d" in a)
     assert boxed > 0.4 * sum(len(a) for a in answers)  # boxes are near half the answers' text
+
+
+def test_the_styles_mix_borders_or_outlines_most_shapes_and_asks_colour_shape_and_count(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    from vreason.train import shapes_varied
+
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "styles", Mix("styled-varied", 60, ("count",), {"clip": 1, "any": 2}))
+    write_mix(folder, "count", seed=9)
+    styles: list[str] = []
+    draw = shapes_varied.draw
+    monkeypatch.setattr(shapes_varied, "draw", lambda points, x, y, scale, style, stroke: styles.append(style) or
+                        draw(points, x, y, scale, style, stroke))
+    groups = _groups(write_mix(folder, "styles", seed=15))  # drawn in this process (one worker)
+    drawn = [m for m in groups if m.startswith("mixes/styles/")]
+    assert 55 <= len(drawn) <= 60  # a picture whose shapes all share their colour has no colour question
+    assert sum(m.endswith(".mp4") for m in groups) == 1  # its clips sampled as asked
+    assert sum(s != "fill" for s in styles) > 0.6 * len(styles)  # 4 in 5 expected; the varied part's 2 in 5
+    rows = [json.loads(line) for line in (folder / "mix_styles.jsonl").read_text().splitlines()]
+    asked = {m: [a for _, a in _questions_and_answers(rows, m)] for m in drawn}
+    only = [m for m, answers in asked.items() if all(a in SHAPES or a in PALETTE or a.isdigit() for a in answers)]
+    assert len(only) > 0.3 * len(drawn)  # 6 in 13 pictures are asked only colour, shape or count
 
 
 def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_one(folder: Path,

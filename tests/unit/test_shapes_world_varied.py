@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -441,3 +443,61 @@ def test_the_square_share_sets_how_many_pictures_of_shapes_are_square_and_their_
                 assert box == pytest.approx(drawn, abs=2 / min(w, h) * 1000 + 1)
                 checked += 1
     assert checked >= 20
+
+
+def _recorded_draws(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    from vreason.train import shapes_varied
+
+    draws: list[tuple[str, int]] = []
+    draw = shapes_varied.draw
+
+    def recording(points, x, y, scale, style, stroke):
+        draws.append((style, stroke))
+        return draw(points, x, y, scale, style, stroke)
+
+    monkeypatch.setattr(shapes_varied, "draw", recording)
+    return draws
+
+
+def test_a_styled_world_borders_and_outlines_more_shapes_with_wider_borders(monkeypatch: pytest.MonkeyPatch):
+    # bordered and outline-only shapes cost the independent renderer's colour 9-13 points: a mix draws more of them
+    from vreason.train.shapes_varied import Styling
+
+    draws = _recorded_draws(monkeypatch)
+    plain_world = ShapesWorld(11, color_jitter=40, varied=True)
+    for _ in range(80):
+        plain_world.scene("color")
+    plain = Counter(style for style, _ in draws)
+    plain_borders = [stroke for style, stroke in draws if style == "border"]
+    draws.clear()
+    styled = ShapesWorld(11, color_jitter=40, varied=True, styling=Styling())
+    scenes = [styled.scene("color") for _ in range(80)]
+    counted = Counter(style for style, _ in draws)
+    borders = [stroke for style, stroke in draws if style == "border"]
+    share = lambda c: (c["border"] + c["outline"]) / sum(c.values())  # noqa: E731
+    assert share(plain) < 0.5 < share(counted)  # 2 in 5 against 4 in 5 expected
+    assert max(plain_borders) <= 4 < max(borders)  # the varied part's borders stop at 4 px
+    assert all(qa.kind == "color" for scene in scenes for qa in scene.qas)
+    with pytest.raises(ValueError, match="varied scenes only"):
+        ShapesWorld(5, styling=Styling())
+
+
+def test_styled_borders_are_lighter_shades_of_the_colour_or_black_and_a_share_of_the_shape_wide():
+    from vreason.train.shapes_varied import Styling
+
+    styling = Styling()
+    rng = random.Random(4)
+    paint = (200, 100, 50)
+    colours = [styling.border_color(rng, paint) for _ in range(400)]
+    black = sum(c == (0, 0, 0) for c in colours)
+    assert 0.15 * 400 <= black <= 0.35 * 400
+    factors = [c[0] / paint[0] for c in colours if c != (0, 0, 0)]
+    assert min(factors) >= styling.shade[0] - 0.01
+    assert max(factors) <= styling.shade[1] + 0.01
+    assert max(factors) > 0.6  # lighter than the varied part's 0.4
+    assert all(c[1] / paint[1] == pytest.approx(c[0] / paint[0], abs=0.02) for c in colours if c != (0, 0, 0))
+    strokes = [styling.stroke(rng, 60) for _ in range(200)]
+    assert min(strokes) >= 1
+    assert max(strokes) <= 6
+    assert len(set(strokes)) >= 4
+    assert styling.stroke(rng, 5) == 1  # at least a pixel however small the shape

@@ -28,6 +28,9 @@ PLAIN_TALLIED = 0.4  # of a "tally-mixed" or "tally-focus" mix's tallied picture
 # square, 0.27 where tall and 0.39 where wide, each axis scaled alike (a tall picture's boxes too narrow, a wide
 # one's too short and too high)
 BOXES_SQUARE_SHARE = 0.2
+# a "styled-varied" mix's pictures: three shapes in five bordered or outline-only, borders wider and lighter
+# (shapes_varied.Styling says why), asked colour, shape and count most
+STYLED = "styled-varied"
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -108,7 +111,7 @@ def _change_clip(job) -> list[dict]:
 def _scenes(job) -> list[dict]:
     from vreason.train.demo_data import SCENE_KINDS, VARIED_SCENE_KINDS, image_rows
     from vreason.train.shapes_tally import tally_qas
-    from vreason.train.shapes_varied import SQUARE_SHARE
+    from vreason.train.shapes_varied import SQUARE_SHARE, Styling
     from vreason.train.shapes_world import REPEAT_SHARE, ShapesWorld
 
     folder, name, new, seed, block, count = job
@@ -118,7 +121,8 @@ def _scenes(job) -> list[dict]:
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE,
-                        square_share=BOXES_SQUARE_SHARE if new == "boxes-varied" else SQUARE_SHARE)
+                        square_share=BOXES_SQUARE_SHARE if new == "boxes-varied" else SQUARE_SHARE,
+                        styling=Styling() if new == STYLED else None)
     rng = random.Random(f"{seed}:{block}")
     # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
     # mix's varied ones), and the kind counted any of the five
@@ -128,6 +132,8 @@ def _scenes(job) -> list[dict]:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
+    elif new == STYLED:
+        kinds = ("color", "color", "shape", "shape", "count", "count", None, *VARIED_SCENE_KINDS)
     elif new == "boxes-varied":
         kinds = ("grounding",) * 6 + (None, *VARIED_SCENE_KINDS)
     elif tallied:  # the pictures not tallied: the varied part's families

@@ -31,7 +31,7 @@ from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
 class Mix:
     # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of demo_v2_draw.CLIP_KINDS, "count-weighted",
     # "count", "plain-count-weighted", "turned-varied", "repeat-count-varied", "tally-varied", "tally-mixed",
-    # "tally-focus", "boxes-varied", "bev-scenes", "bev-scans" or "" (nothing)
+    # "tally-focus", "boxes-varied", "styled-varied", "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -147,14 +147,13 @@ MIXES = {
     # within 15) 12 of 33 hexagons were named wrong, 12 of the 21 shape errors in 150 questions
     "turned": Mix("turned-varied", 3000, ("changes-missing-3", "scans3d-more"),
                   {"clip": 1500, "view": 1500, "other": 500, "varied": 500}),
-    # a second round: the first (run 27 of the turned line) named the training generator's shapes turned 20
-    # degrees 17 times in 36 (run 26: 9) and turned 25 degrees 7 in 36 (run 26: 6)
+    # a second round: the first (run 27 of the turned line) named the training generator's shapes turned 20 / 25
+    # degrees 17 / 7 times in 36 (run 26: 9 / 6)
     "turned-2": Mix("turned-varied", 3000, ("turned", "scans3d-more"),
                     {"clip": 1500, "view": 1500, "other": 500, "varied": 500}),
     # after it, plain pictures weighted to counting, as "moves-plain" after its clips: the first turned round
     # took the independent renderer's shapes 0.8625 -> 0.8925 and its count 0.785 -> 0.8125, and the training
-    # generator's held-out plain pictures down (seed 1001: shape 0.965 -> 0.92, count 0.89 -> 0.865, boxes
-    # 0.91 -> 0.895)
+    # generator's held-out plain ones down (seed 1001: shape 0.965 -> 0.92, count 0.89 -> 0.865, boxes 0.91 -> 0.895)
     "turned-plain": Mix("plain-count-weighted", 3000, ("turned",), {"any": 4000}),
     # a clip round after the turned line with twice a clip round's other pictures, sampled from "turned-plain"
     # (its plain pictures and the turned ones it kept): a picture round took held-out appear / disappear down 4-5
@@ -196,11 +195,9 @@ MIXES = {
     # round is almost all tally (5,000 pictures, every one tallied, 2 in 5 plain; 2,000 groups of the previous
     # mix), to see whether more of it teaches the count. A round to train the rest back would follow it
     "count-tallied-focus": Mix("tally-focus", 5000, ("count-tallied-2",), {"any": 2000}),
-    # (run 32, not shipped: colour counts of two 0.45 on the training generator's pictures, 0.43 on the
-    # independent renderer's, colour counts of one 0.975 / 0.89; the seed-1001 count 0.855 and boxes 0.89: twice
-    # the tallies, but with its plain pictures (where a colour seldom comes twice) about as many colour counts of
-    # 2 or more in single questions as the first round, 1,782 against 1,615; the count of two moved a little,
-    # within its wide interval, and the rest went down)
+    # (run 32, not shipped: colour counts of two 0.45 / 0.43 on the training generator's / independent pictures,
+    # of one 0.975 / 0.89; the seed-1001 count 0.855, boxes 0.89: with its plain pictures, as many colour counts of
+    # 2+ as the first round, 1,782 against 1,615; the count of two moved within its interval, the rest went down)
     # After run 29 instead, boxes on pictures that are not square: 4,000 varied pictures, of those of shapes 4 in 5
     # not square (demo_v2_draw.BOXES_SQUARE_SHARE), 4 in 9 asked only for boxes, with count-tallied's rehearsal.
     # Run 29 boxed the independent renderer's shapes at IoU >= 0.5 0.79 of the time on pictures within 1.2:1 of
@@ -264,6 +261,10 @@ MIXES = {
     # third with a third more pictures (run 42: count 0.890, appear 0.897; neither shipped: RESULTS.md, run 42)
     "stills-rehearsed-2": _stills_round("stills-rehearsed"),
     "stills-pictures": _stills_round("stills-rehearsed-2", other=4000),
+    # after run 40 instead, varied pictures with wider, lighter borders and more outlines (shapes_varied.Styling says
+    # why), with more clips than a stills round sampled (a picture round takes the clip families down)
+    "styles": Mix("styled-varied", 2500, ("stills-rehearsed", "boxes-rehearsed", "boxes-varied-2", "scans3d-more"),
+                  {"clip": 3500, "view": 2000, "other": 2500, "varied": 500}),
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers
@@ -313,9 +314,8 @@ def check_order(follow_ups: tuple[FollowUp, ...]) -> None:
         written.add(follow.mix)
 
 
-# The follow-ups that made the second stage's best candidate so far, in order, after the second stage's runs
-# (benchmarks/RESULTS.md, "Follow-up runs"; not shipped: the built-in model is still the first stage's). The
-# candidate trained on varied part format 5; the preset replays its runs on today's data, not its exact files.
+# The follow-ups of the second stage's first candidate, in order (benchmarks/RESULTS.md, "Follow-up runs"; it
+# trained on varied part format 5: the preset replays its runs on today's data, not its exact files).
 CANDIDATE_FOLLOW_UPS = (
     FollowUp("changes", 300, 1e-4),
     FollowUp("clips", 340, 1e-4, stop_after=201),

@@ -104,7 +104,7 @@ def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
 class ShapesWorld:
     def __init__(self, seed: int = 0, color_jitter: int = 0, varied: bool = False,
                  turned: tuple[float, float] | None = None, repeat_share: float = REPEAT_SHARE,
-                 square_share: float = SQUARE_SHARE):
+                 square_share: float = SQUARE_SHARE, styling: varied.Styling | None = None):
         """`color_jitter`: each channel of a drawn colour moves by up to this much from the palette's value, so
         a dark red is still red (0: the palette exactly, and the same scenes as before for a seed); on varied
         pictures any jitter draws shades across each name's share of colour space instead (shapes_varied.shade).
@@ -114,15 +114,17 @@ class ShapesWorld:
         `repeat_share` (varied only): the share of varied scenes of two or more shapes drawn in only one or two
         colours and kinds, so that "how many red shapes" is often 2 or more (the default draws the same scenes
         as before for a seed). `square_share` (varied only): the share of varied pictures of shapes drawn square
-        (the default draws the same scenes as before for a seed)."""
-        if turned is not None and not varied:
-            raise ValueError("turned shapes are drawn in varied scenes only (varied=True)")
+        (the default draws the same scenes as before for a seed). `styling` (varied only): how shapes are
+        styled and bordered (shapes_varied.Styling; None: the styles and borders the varied part was drawn with)."""
+        if (turned is not None or styling is not None) and not varied:
+            raise ValueError("turned or styled shapes are drawn in varied scenes only (varied=True)")
         self.rng = random.Random(seed)
         self.color_jitter = color_jitter
         self.varied = varied
         self.turned = turned
         self.repeat_share = repeat_share
         self.square_share = square_share
+        self.styling = styling
 
     def _paint(self, color: str) -> tuple[int, int, int]:
         if not self.color_jitter:
@@ -259,12 +261,15 @@ class ShapesWorld:
                 continue
             cx, cy = rng.uniform(half_w + 1, width - half_w - 2), rng.uniform(half_h + 1, height - half_h - 2)
             box = (round(cx - half_w), round(cy - half_h), round(cx + half_w), round(cy + half_h))
-            style = rng.choice(varied.STYLES)
+            style = rng.choice(self.styling.styles if self.styling else varied.STYLES)
             near = [i for i, s in enumerate(shapes) if _overlaps(box, s.box, gap)]
             if near and not (overlap and style != "outline" and all(styles[i] != "outline" for i in near)):
                 continue  # outline-only shapes never overlap: what shows through them would be ambiguous
-            stroke = rng.randint(1, max(1, min(4, extent // 10))) if style == "border" else \
-                rng.randint(max(3, extent // 10), max(3, extent // 6))
+            if style == "border" and self.styling:
+                stroke = self.styling.stroke(rng, extent)
+            else:
+                stroke = rng.randint(1, max(1, min(4, extent // 10))) if style == "border" else \
+                    rng.randint(max(3, extent // 10), max(3, extent // 6))
             drawn = varied.draw(points, cx, cy, scale, style, stroke)
             covers, shows = varied.covered(drawn.fill), varied.covered(drawn.paint)
             if not shows.any():
@@ -280,10 +285,14 @@ class ShapesWorld:
             color = rng.choice(colors)
             paint = self._paint(color)
             image.paste(paint, (drawn.x, drawn.y), drawn.paint)  # blended by coverage: anti-aliased edges
-            if drawn.border is not None and varied.covered(drawn.border).sum() > 0.25 * covers.sum():
+            border_share = self.styling.border_share if self.styling else varied.BORDER_SHARE
+            if drawn.border is not None and varied.covered(drawn.border).sum() > border_share * covers.sum():
                 drawn.border = None  # a border over much of a small or thin shape would hide its colour
             if drawn.border is not None:  # black or a darker shade of the shape's colour
-                dark = (0, 0, 0) if rng.random() < 0.5 else tuple(round(c * 0.4) for c in paint)
+                if self.styling:
+                    dark = self.styling.border_color(rng, paint)
+                else:
+                    dark = (0, 0, 0) if rng.random() < 0.5 else tuple(round(c * 0.4) for c in paint)
                 image.paste(dark, (drawn.x, drawn.y), drawn.border)
             region[shows] = len(shapes) + 1
             shapes.append(Shape(kind, color, drawn.box()))
