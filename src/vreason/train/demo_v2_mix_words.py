@@ -118,6 +118,8 @@ MIX_WORDS = {
     "styles": "2,500 new varied pictures, 3 shapes in 5 bordered or outline-only with wider and lighter borders, "
               "weighted to colour, shape and count, with 8,500 clips, views and pictures of the stills mix, the "
               "plain counting mix of the boxes line, the second boxes mix and the last scans mix",
+    "styles-plain": "3,000 new plain pictures weighted to counting, with 6,500 clips, views and pictures of the "
+                    "styles mix, the stills mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

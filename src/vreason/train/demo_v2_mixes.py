@@ -226,8 +226,7 @@ MIXES = {
     # the rehearsal: on 300 held-out clips run 33 counted 0.893 (run 29: 0.927), appear / disappear 0.777 / 0.890
     "boxes-changes": Mix("change-missing-clips", 3000, ("boxes-rehearsed", "boxes-varied-2", "scans3d-more"),
                          {"clip": 1500, "view": 2000, "other": 2500, "varied": 500}),
-    # (run 34, not shipped alone: on 300 held-out clips disappear 0.913, count 0.877: of the 39 clips where three
-    # shapes appear it answered "3" 29 times, run 29 39 times; of 30 where two appear "2" 6 times, run 29 10.)
+    # (run 34, not shipped alone: disappear 0.913, count 0.877 on 300 clips: "3" 29 times of 39, "2" 6 of 30)
     # After it, a round of the clips that teach how many appear ("moves": 2 in 5 clips where 1-3 shapes appear)
     "boxes-moves": Mix("move-clips", 3000, ("boxes-changes", "scans3d-more"),
                        {"clip": 1500, "view": 2000, "other": 2500, "varied": 500}),
@@ -240,8 +239,7 @@ MIXES = {
     # a second round: the first (run 36) took appear / disappear on 300 held-out clips 0.793 -> 0.833 / 0.877 ->
     # 0.923 with the clip count 0.950 and "when" 0.73 within 1 s
     "boxes-changes-3": _boxes_change_round("boxes-changes-2"),
-    # (run 37, shipped after run 36: appear / disappear 0.847 / 0.937, "when" 0.770 within 1 s, clip count 0.943 on
-    # 300 held-out clips; independent boxes 0.7525 on 400; every bar run 36 met held)
+    # (run 37, shipped after run 36: appear / disappear 0.847 / 0.937, "when" 0.770, clip count 0.943 on 300 clips)
     # a third round (the two took appear 0.793 -> 0.833 -> 0.847 on 300 held-out clips), with a still frame of
     # half the new clips asked about shapes named by colour and shape ("is there a red circle?"): the question of
     # `vreason when`'s frame scan, which run 37 answered well by colour alone (clip_stills.py)
@@ -261,10 +259,12 @@ MIXES = {
     # third with a third more pictures (run 42: count 0.890, appear 0.897; neither shipped: RESULTS.md, run 42)
     "stills-rehearsed-2": _stills_round("stills-rehearsed"),
     "stills-pictures": _stills_round("stills-rehearsed-2", other=4000),
-    # after run 40 instead, varied pictures with wider, lighter borders and more outlines (shapes_varied.Styling says
-    # why), with more clips than a stills round sampled (a picture round takes the clip families down)
+    # after run 40 instead, pictures with more, wider and lighter borders and outlines (shapes_varied.Styling says why;
+    # run 43, not shipped: independent colour 0.9675, the seed-1001 count 0.885), then plain counting with its clips
     "styles": Mix("styled-varied", 2500, ("stills-rehearsed", "boxes-rehearsed", "boxes-varied-2", "scans3d-more"),
                   {"clip": 3500, "view": 2000, "other": 2500, "varied": 500}),
+    "styles-plain": Mix("plain-count-weighted", 3000, ("styles", "stills-rehearsed", "scans3d-more"),
+                        {"clip": 3000, "view": 1000, "other": 2500}),
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers
