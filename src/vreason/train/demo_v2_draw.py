@@ -28,7 +28,7 @@ PLAIN_TALLIED = 0.4  # of a "tally-mixed" or "tally-focus" mix's tallied picture
 # square, 0.27 where tall and 0.39 where wide, each axis scaled alike (a tall picture's boxes too narrow, a wide
 # one's too short and too high)
 BOXES_SQUARE_SHARE = 0.2
-# a "styled-varied" mix's pictures: three shapes in five bordered or outline-only, borders wider and lighter
+# a "styled-varied" mix's pictures: four shapes in five bordered or outline-only, borders wider and lighter
 # (shapes_varied.Styling says why), asked colour, shape and count most
 STYLED = "styled-varied"
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s

@@ -115,7 +115,7 @@ MIX_WORDS = {
                           "last scans mix",
     "stills-pictures": "a third round of 3,000 such clips with stills, with 9,000 clips, views and pictures (4,000 "
                        "of them pictures) of the same four mixes",
-    "styles": "2,500 new varied pictures, 3 shapes in 5 bordered or outline-only with wider and lighter borders, "
+    "styles": "2,500 new varied pictures, 4 shapes in 5 bordered or outline-only with wider and lighter borders, "
               "weighted to colour, shape and count, with 8,500 clips, views and pictures of the stills mix, the "
               "plain counting mix of the boxes line, the second boxes mix and the last scans mix",
     "styles-plain": "3,000 new plain pictures weighted to counting, with 6,500 clips, views and pictures of the "
