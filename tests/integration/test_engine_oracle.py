@@ -114,8 +114,11 @@ def test_decode_steps_through_the_prepacked_head_match_generate_alone(fp32, monk
     convs = conversations()
     expected = [reference(fp32, c) for c in convs]
     answers = fp32.chat_many(convs, temperature=0, presence_penalty=0, max_new_tokens=NEW_TOKENS)
-    assert head.packed_state == "packed"
-    assert [a.token_ids for a in answers] == expected
+    assert [a.token_ids for a in answers] == expected  # whichever product ran
+    if head.packed_state != "packed":  # refused before any timing (which PACKED_MIN_GAIN 0 would always accept)
+        assert not head.packed_timings
+        pytest.skip("oneDNN's prepacked product does not give the plain product's bits on this CPU (an AVX2 AMD "
+                    "EPYC, for one): the engine keeps the plain product, as it should")
 
 
 def test_request_joining_a_running_batch_matches_generate_alone(fp32):
