@@ -444,6 +444,26 @@ def test_the_styles_mix_borders_or_outlines_most_shapes_and_asks_colour_shape_an
     assert len(only) > 0.3 * len(drawn)  # 6 in 13 pictures are asked only colour, shape or count
 
 
+def test_the_styles_mixed_mix_draws_half_its_pictures_plain_and_borders_most_shapes_of_the_rest(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    from vreason.train import shapes_varied
+
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "styles-mixed", Mix("styled-plain", 80, ("count",), {"any": 2}))
+    write_mix(folder, "count", seed=9)
+    styles: list[str] = []
+    draw = shapes_varied.draw
+    monkeypatch.setattr(shapes_varied, "draw", lambda points, x, y, scale, style, stroke: styles.append(style) or
+                        draw(points, x, y, scale, style, stroke))
+    groups = _groups(write_mix(folder, "styles-mixed", seed=15))
+    drawn = [m for m in groups if m.startswith("mixes/styles-mixed/")]
+    plain = [m for m in drawn if _looks_plain(Image.open(folder / m).convert("RGB"))]
+    assert 0.3 * len(drawn) <= len(plain) <= 0.7 * len(drawn)  # half drawn plain
+    assert sum(s != "fill" for s in styles) > 0.6 * len(styles)  # the rest styled: 4 shapes in 5 not filled
+    rows = [json.loads(line) for line in (folder / "mix_styles-mixed.jsonl").read_text().splitlines()]
+    counted = {m for m in plain if any(a.isdigit() for _, a in _questions_and_answers(rows, m))}
+    assert len(counted) > 0.5 * len(plain)  # the plain ones weighted to counting
+
+
 def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_one(folder: Path,
                                                                                   monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(demo_v2_mixes.MIXES, "count-repeated",

@@ -31,6 +31,10 @@ BOXES_SQUARE_SHARE = 0.2
 # a "styled-varied" mix's pictures: four shapes in five bordered or outline-only, borders wider and lighter
 # (shapes_varied.Styling says why), asked colour, shape and count most
 STYLED = "styled-varied"
+# a "styled-plain" mix's pictures: styled ones as above, and this share plain pictures weighted to counting as
+# "plain-count-weighted" draws them (from their own seeds), in one round: run 43 (styled alone) gained the
+# independent colour and lost the seed-1001 count, and the plain round after it gave part of the colour back
+STYLED_PLAIN, PLAIN_SHARE = "styled-plain", 0.5
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -122,17 +126,19 @@ def _scenes(job) -> list[dict]:
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE,
                         square_share=BOXES_SQUARE_SHARE if new == "boxes-varied" else SQUARE_SHARE,
-                        styling=Styling() if new == STYLED else None)
+                        styling=Styling() if new in (STYLED, STYLED_PLAIN) else None)
     rng = random.Random(f"{seed}:{block}")
     # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
     # mix's varied ones), and the kind counted any of the five
     later_tally = new in ("tally-mixed", "tally-focus")
     plain_world = ShapesWorld(seed * 1000 + 500 + block, color_jitter=40) if later_tally else None
+    if new == STYLED_PLAIN:
+        plain_world = ShapesWorld(seed * 1000 + 500 + block, color_jitter=40)
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
-    elif new == STYLED:
+    elif new in (STYLED, STYLED_PLAIN):
         kinds = ("color", "color", "shape", "shape", "count", "count", None, *VARIED_SCENE_KINDS)
     elif new == "boxes-varied":
         kinds = ("grounding",) * 6 + (None, *VARIED_SCENE_KINDS)
@@ -147,6 +153,8 @@ def _scenes(job) -> list[dict]:
         tally = tallied and rng.random() < TALLIED[new]
         if tally and plain_world is not None and rng.random() < PLAIN_TALLIED:
             scene = plain_world.scene("count")
+        elif new == STYLED_PLAIN and rng.random() < PLAIN_SHARE:
+            scene = plain_world.scene(rng.choice(("count", "count", *SCENE_KINDS)))
         else:
             scene = world.scene("count" if tally else rng.choice(kinds))
         path = f"{MIX_FOLDER}/{name}/media/b{block:03d}_{i:04d}.png"

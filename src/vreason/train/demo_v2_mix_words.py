@@ -120,6 +120,8 @@ MIX_WORDS = {
               "plain counting mix of the boxes line, the second boxes mix and the last scans mix",
     "styles-plain": "3,000 new plain pictures weighted to counting, with 6,500 clips, views and pictures of the "
                     "styles mix, the stills mix and the last scans mix",
+    "styles-mixed": "5,000 new pictures, half styled as the styles mix's and half plain weighted to counting, with "
+                    "8,000 clips, views and pictures of the plain styles mix, the stills mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",
