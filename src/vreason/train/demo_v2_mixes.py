@@ -210,8 +210,7 @@ MIXES = {
     # ratio 0.80 -> 0.90 (n 33), and its own generator's varied ones 0.535 -> 0.565 (benchmarks/RESULTS.md)
     "boxes-varied-2": Mix("boxes-varied", 4000, ("boxes-varied", "scans3d-more", "turned-plain"),
                           {"clip": 2500, "view": 1500, "other": 2500, "varied": 500}),
-    # after it, plain pictures weighted to counting, as "turned-plain" after the turned rounds: the first boxes round
-    # took the seed-1001 count 0.91 -> 0.89 (its boxes held at 0.915)
+    # then plain pictures weighted to counting, as after the turned rounds (boxes round 1: seed-1001 count 0.91 -> 0.89)
     "boxes-plain": Mix("plain-count-weighted", 3000, ("boxes-varied-2",), {"any": 4000}),
     # (run 32 boxes, not shipped: the seed-1001 count 0.865 -> 0.89, clip count 0.92 -> 0.83, independent boxes
     # 0.75 -> 0.72.) Instead after run 31, plain counting pictures with clips kept in the rehearsal: 2,500 clip,
@@ -262,7 +261,8 @@ MIXES = {
                   {"clip": 3500, "view": 2000, "other": 2500, "varied": 500}),
     "styles-plain": Mix("plain-count-weighted", 3000, ("styles", "stills-rehearsed", "scans3d-more"),
                         {"clip": 3000, "view": 1000, "other": 2500}),
-    # (run 44: colour 0.95, the seed-1001 count 0.907.) Both kinds of picture in one round (demo_v2_draw.STYLED_PLAIN)
+    # (run 44, shipped with 43: colour 0.95, seed-1001 count 0.907.) Both kinds in one round (draw.STYLED_PLAIN; run
+    # 45, not shipped: independent colour 0.9725, over its bar, but the seed-1001 boxes 0.896)
     "styles-mixed": Mix("styled-plain", 5000, ("styles-plain", "stills-rehearsed", "scans3d-more"),
                         {"clip": 3500, "view": 2000, "other": 2000, "varied": 500}),
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
