@@ -423,16 +423,22 @@ def test_the_boxes_mix_draws_pictures_mostly_not_square_weighted_to_boxes(folder
     assert boxed > 0.4 * sum(len(a) for a in answers)  # boxes are near half the answers' text
 
 
-def test_the_styles_mix_borders_or_outlines_most_shapes_and_asks_colour_shape_and_count(
-        folder: Path, monkeypatch: pytest.MonkeyPatch):
+def _recorded_styles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The style of every shape shapes_varied draws from now on in this process (a mix drawn with one worker)."""
     from vreason.train import shapes_varied
 
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "styles", Mix("styled-varied", 60, ("count",), {"clip": 1, "any": 2}))
-    write_mix(folder, "count", seed=9)
     styles: list[str] = []
     draw = shapes_varied.draw
     monkeypatch.setattr(shapes_varied, "draw", lambda points, x, y, scale, style, stroke: styles.append(style) or
                         draw(points, x, y, scale, style, stroke))
+    return styles
+
+
+def test_the_styles_mix_borders_or_outlines_most_shapes_and_asks_colour_shape_and_count(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "styles", Mix("styled-varied", 60, ("count",), {"clip": 1, "any": 2}))
+    write_mix(folder, "count", seed=9)
+    styles = _recorded_styles(monkeypatch)
     groups = _groups(write_mix(folder, "styles", seed=15))  # drawn in this process (one worker)
     drawn = [m for m in groups if m.startswith("mixes/styles/")]
     assert 55 <= len(drawn) <= 60  # a picture whose shapes all share their colour has no colour question
@@ -446,14 +452,9 @@ def test_the_styles_mix_borders_or_outlines_most_shapes_and_asks_colour_shape_an
 
 def test_the_styles_mixed_mix_draws_half_its_pictures_plain_and_borders_most_shapes_of_the_rest(
         folder: Path, monkeypatch: pytest.MonkeyPatch):
-    from vreason.train import shapes_varied
-
     monkeypatch.setitem(demo_v2_mixes.MIXES, "styles-mixed", Mix("styled-plain", 80, ("count",), {"any": 2}))
     write_mix(folder, "count", seed=9)
-    styles: list[str] = []
-    draw = shapes_varied.draw
-    monkeypatch.setattr(shapes_varied, "draw", lambda points, x, y, scale, style, stroke: styles.append(style) or
-                        draw(points, x, y, scale, style, stroke))
+    styles = _recorded_styles(monkeypatch)
     groups = _groups(write_mix(folder, "styles-mixed", seed=15))
     drawn = [m for m in groups if m.startswith("mixes/styles-mixed/")]
     plain = [m for m in drawn if _looks_plain(Image.open(folder / m).convert("RGB"))]
