@@ -129,10 +129,10 @@ def _scenes(job) -> list[dict]:
                         styling=Styling() if new in (STYLED, STYLED_PLAIN) else None)
     rng = random.Random(f"{seed}:{block}")
     # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
-    # mix's varied ones), and the kind counted any of the five
+    # mix's varied ones), and the kind counted any of the five; a "styled-plain" mix's plain pictures likewise
     later_tally = new in ("tally-mixed", "tally-focus")
-    plain_world = ShapesWorld(seed * 1000 + 500 + block, color_jitter=40) if later_tally else None
-    if new == STYLED_PLAIN:
+    plain_world = None
+    if later_tally or new == STYLED_PLAIN:
         plain_world = ShapesWorld(seed * 1000 + 500 + block, color_jitter=40)
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
