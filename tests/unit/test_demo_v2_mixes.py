@@ -450,19 +450,24 @@ def test_the_styles_mix_borders_or_outlines_most_shapes_and_asks_colour_shape_an
     assert len(only) > 0.3 * len(drawn)  # 6 in 13 pictures are asked only colour, shape or count
 
 
-def test_the_styles_mixed_mix_draws_half_its_pictures_plain_and_borders_most_shapes_of_the_rest(
-        folder: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "styles-mixed", Mix("styled-plain", 80, ("count",), {"any": 2}))
+@pytest.mark.parametrize("name, new, weighted_to", [("styles-mixed", "styled-plain", "count"),
+                                                    ("styles-boxes", "styled-plain-boxes", "boxes")])
+def test_the_styles_mixed_mixes_draw_half_their_pictures_plain_and_border_most_shapes_of_the_rest(
+        folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, new: str, weighted_to: str):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, 200, ("count",), {"any": 2}))
     write_mix(folder, "count", seed=9)
     styles = _recorded_styles(monkeypatch)
-    groups = _groups(write_mix(folder, "styles-mixed", seed=15))
-    drawn = [m for m in groups if m.startswith("mixes/styles-mixed/")]
+    groups = _groups(write_mix(folder, name, seed=15))
+    drawn = [m for m in groups if m.startswith(f"mixes/{name}/")]
     plain = [m for m in drawn if _looks_plain(Image.open(folder / m).convert("RGB"))]
     assert 0.3 * len(drawn) <= len(plain) <= 0.7 * len(drawn)  # half drawn plain
     assert sum(s != "fill" for s in styles) > 0.6 * len(styles)  # the rest styled: 4 shapes in 5 not filled
-    rows = [json.loads(line) for line in (folder / "mix_styles-mixed.jsonl").read_text().splitlines()]
-    counted = {m for m in plain if any(a.isdigit() for _, a in _questions_and_answers(rows, m))}
-    assert len(counted) > 0.5 * len(plain)  # the plain ones weighted to counting
+    rows = [json.loads(line) for line in (folder / f"mix_{name}.jsonl").read_text().splitlines()]
+    asked = {m: [a for _, a in _questions_and_answers(rows, m)] for m in plain}
+    # the plain ones asked only a count or only boxes: 3 / 2 in 11 weighted to counting, 2 / 4 in 12 to boxes
+    counted = sum(all(a.isdigit() for a in answers) for answers in asked.values())
+    boxed = sum(all("bbox_2d" in a for a in answers) for answers in asked.values())
+    assert (counted > boxed) if weighted_to == "count" else (boxed > counted)
 
 
 def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_one(folder: Path,

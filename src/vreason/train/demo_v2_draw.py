@@ -34,7 +34,10 @@ STYLED = "styled-varied"
 # a "styled-plain" mix's pictures: styled ones as above, and this share plain pictures weighted to counting as
 # "plain-count-weighted" draws them (from their own seeds), in one round: run 43 (styled alone) gained the
 # independent colour and lost the seed-1001 count, and the plain round after it gave part of the colour back
-STYLED_PLAIN, PLAIN_SHARE = "styled-plain", 0.5
+# ("styled-plain-boxes": its plain pictures weighted to boxes instead: run 45 lost the seed-1001 boxes); the
+# kinds asked beside SCENE_KINDS of each
+STYLED_PLAIN = {"styled-plain": ("count", "count"), "styled-plain-boxes": ("grounding", "grounding", "count")}
+PLAIN_SHARE = 0.5
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -126,19 +129,19 @@ def _scenes(job) -> list[dict]:
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE,
                         square_share=BOXES_SQUARE_SHARE if new == "boxes-varied" else SQUARE_SHARE,
-                        styling=Styling() if new in (STYLED, STYLED_PLAIN) else None)
+                        styling=Styling() if new == STYLED or new in STYLED_PLAIN else None)
     rng = random.Random(f"{seed}:{block}")
     # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
     # mix's varied ones), and the kind counted any of the five; a "styled-plain" mix's plain pictures likewise
     later_tally = new in ("tally-mixed", "tally-focus")
     plain_world = None
-    if later_tally or new == STYLED_PLAIN:
+    if later_tally or new in STYLED_PLAIN:
         plain_world = ShapesWorld(seed * 1000 + 500 + block, color_jitter=40)
     if plain:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
-    elif new in (STYLED, STYLED_PLAIN):
+    elif new == STYLED or new in STYLED_PLAIN:
         kinds = ("color", "color", "shape", "shape", "count", "count", None, *VARIED_SCENE_KINDS)
     elif new == "boxes-varied":
         kinds = ("grounding",) * 6 + (None, *VARIED_SCENE_KINDS)
@@ -153,8 +156,8 @@ def _scenes(job) -> list[dict]:
         tally = tallied and rng.random() < TALLIED[new]
         if tally and plain_world is not None and rng.random() < PLAIN_TALLIED:
             scene = plain_world.scene("count")
-        elif new == STYLED_PLAIN and rng.random() < PLAIN_SHARE:
-            scene = plain_world.scene(rng.choice(("count", "count", *SCENE_KINDS)))
+        elif new in STYLED_PLAIN and rng.random() < PLAIN_SHARE:
+            scene = plain_world.scene(rng.choice((*STYLED_PLAIN[new], *SCENE_KINDS)))
         else:
             scene = world.scene("count" if tally else rng.choice(kinds))
         path = f"{MIX_FOLDER}/{name}/media/b{block:03d}_{i:04d}.png"

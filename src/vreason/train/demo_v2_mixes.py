@@ -31,7 +31,7 @@ from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
 class Mix:
     # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of demo_v2_draw.CLIP_KINDS, "count-weighted",
     # "count", "plain-count-weighted", "turned-varied", "repeat-count-varied", "tally-varied", "tally-mixed",
-    # "tally-focus", "boxes-varied", "styled-varied", "styled-plain", "bev-scenes", "bev-scans" or "" (nothing)
+    # "tally-focus", "boxes-varied", "styled-varied", "styled-plain(-boxes)", "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -102,19 +102,16 @@ MIXES = {
     # appear/disappear beside still shapes at chance (benchmarks/clip_changes_eval.py). Tried as run 19, not
     # shipped: direction 0.97, clip count 0.88, beside still shapes still at chance (benchmarks/RESULTS.md)
     "moves-changes-where-2": _where_round("moves-changes-where", "move-change-where-clips"),
-    # after it, plain pictures weighted to counting, as "count-plain" and the "*-plain" 3D mixes did after theirs:
-    # run 19 took clip count 0.90 -> 0.88 and seed-1001 boxes 0.90 -> 0.88. Tried as run 20, not shipped: seed-1001
-    # count 0.90 and the independent renderer's best colour/count/boxes, clip count 0.86 and "when" 0.64 on 300 clips
+    # then plain pictures weighted to counting, as after the 3D mixes (run 19: clip count 0.90 -> 0.88, seed-1001
+    # boxes 0.90 -> 0.88; run 20, not shipped: seed-1001 count 0.90, clip count 0.86, "when" 0.64 on 300 clips)
     "moves-plain": Mix("plain-count-weighted", 3000, ("moves-changes-where-2",), {"any": 4000}),
     # change clips (4 in 5: a shape appears or disappears beside 1-2 still ones) whose every shape is asked where
     # it is at the start and at the end, "not there" where it is not drawn (clips_train.where_qas every_shape):
     # the presence of each named shape at each end, the step the change questions build on
     "changes-presence": _where_round("moves-plain", "change-presence-clips"),
-    # a second round: the first (run 21) taught "not there" at 0.62-0.63 on held-out clips beside still shapes and
-    # took the disappearing colour there 0.47 -> 0.58 (appearing colour 0.28 -> 0.32; benchmarks/RESULTS.md)
+    # a second round: the first (run 21) taught "not there" at 0.62-0.63 on held-out clips beside still shapes
     "changes-presence-2": _where_round("changes-presence", "change-presence-clips"),
-    # a third: the second (run 22, shipped) took "not there" to 0.90 / 0.82 at the start / end with 5-11% said of
-    # still shapes, and the changing colours beside still shapes to 0.38 (appear) and 0.63 (disappear)
+    # a third: the second (run 22, shipped) took "not there" to 0.90 / 0.82 at the start / end
     "changes-presence-3": _where_round("changes-presence-2", "change-presence-clips"),
     # such clips also asked which shape is not there at the start / end (clips_train.missing_qas): the third
     # (run 23) took "not there" to 0.97 / 0.93 with still shapes near 0, yet the changing colours beside still
@@ -265,6 +262,9 @@ MIXES = {
     # 45, not shipped: independent colour 0.9725, over its bar, but the seed-1001 boxes 0.896)
     "styles-mixed": Mix("styled-plain", 5000, ("styles-plain", "stills-rehearsed", "scans3d-more"),
                         {"clip": 3500, "view": 2000, "other": 2000, "varied": 500}),
+    # a short round after it, its plain pictures weighted to boxes (draw.STYLED_PLAIN "styled-plain-boxes")
+    "styles-boxes": Mix("styled-plain-boxes", 3000, ("styles-mixed", "stills-rehearsed", "scans3d-more"),
+                        {"clip": 3000, "view": 2000, "other": 2000, "varied": 500}),
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers
