@@ -450,8 +450,8 @@ def test_the_styles_mix_borders_or_outlines_most_shapes_and_asks_colour_shape_an
     assert len(only) > 0.3 * len(drawn)  # 6 in 13 pictures are asked only colour, shape or count
 
 
-@pytest.mark.parametrize("name, new, weighted_to", [("styles-mixed", "styled-plain", "count"),
-                                                    ("styles-boxes", "styled-plain-boxes", "boxes")])
+@pytest.mark.parametrize(("name", "new", "weighted_to"), [("styles-mixed", "styled-plain", "count"),
+                                                          ("styles-boxes", "styled-plain-boxes", "boxes")])
 def test_the_styles_mixed_mixes_draw_half_their_pictures_plain_and_border_most_shapes_of_the_rest(
         folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, new: str, weighted_to: str):
     monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, 200, ("count",), {"any": 2}))
