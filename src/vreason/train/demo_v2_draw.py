@@ -125,11 +125,12 @@ def _scenes(job) -> list[dict]:
     plain = new == "plain-count-weighted"
     tallied = new in TALLIED
     repeated = new == "repeat-count-varied" or tallied
+    styled = new == STYLED or new in STYLED_PLAIN
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE,
                         square_share=BOXES_SQUARE_SHARE if new == "boxes-varied" else SQUARE_SHARE,
-                        styling=Styling() if new == STYLED or new in STYLED_PLAIN else None)
+                        styling=Styling() if styled else None)
     rng = random.Random(f"{seed}:{block}")
     # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
     # mix's varied ones), and the kind counted any of the five; a "styled-plain" mix's plain pictures likewise
@@ -141,7 +142,7 @@ def _scenes(job) -> list[dict]:
         kinds = ("count", "count", *SCENE_KINDS)
     elif new == "turned-varied":
         kinds = ("shape",) * 6 + ("color", "count", "grounding", "describe", None)
-    elif new == STYLED or new in STYLED_PLAIN:
+    elif styled:
         kinds = ("color", "color", "shape", "shape", "count", "count", None, *VARIED_SCENE_KINDS)
     elif new == "boxes-varied":
         kinds = ("grounding",) * 6 + (None, *VARIED_SCENE_KINDS)
