@@ -335,6 +335,7 @@ def main() -> None:
     parser.add_argument("--write-data", type=Path, help="only write the memory benchmark's data to this folder")
     parser.add_argument("--keep", type=Path, help="keep stores and reports here (default: a temporary folder)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--model", help="a model folder or hub id to answer with (default: the built-in demo model)")
     parser.add_argument(
         "--torch-threads", type=int, help="torch's intra-op threads (default: torch's own); the header says which"
     )
@@ -355,7 +356,7 @@ def main() -> None:
     if not {"accuracy", "writes"} <= skip:
         from vreason import VReason
 
-        vr = VReason()
+        vr = VReason(model=args.model) if args.model else VReason()
     acc = None if "accuracy" in skip else accuracy(vr, folder, args.users, args.seed, args.modes.split(","))
     scale = (
         []

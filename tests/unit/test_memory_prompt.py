@@ -89,3 +89,26 @@ def test_store_location_follows_the_environment(tmp_path, monkeypatch):
         store_url("mysql://x@y/z")
     with pytest.raises(InvalidRequestError, match="not both"):
         store_url("sqlite:///x", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what colour was part #17?", "red"),
+        ("how many shapes did part #17 have?", "3"),
+        ("how many circles did part #17 have?", "2"),  # the kind's own count, not the picture's 3
+        ("how many stars were in part #17?", "0"),
+        ("how many dogs were in part #17?", None),  # a kind the facts do not count: no fallback answer
+    ],
+)
+def test_a_recalled_pictures_facts_answer_the_attribute_asked(question, expected):
+    import asyncio
+
+    from vreason.memory.turn import fact_answer
+
+    facts = {"shape": "circle", "color": "red", "count": "3", "circles": "2", "stars": "0"}
+    picture = item(1, "image", "3 shapes", "ab" * 32, {"facts": facts})
+    found = asyncio.run(fact_answer(None, question, [RecallHit(picture, 0.9, ("text",))]))
+    assert (found[0] if found else None) == expected
+    if found:
+        assert found[1] == ["m1"]

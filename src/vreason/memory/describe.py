@@ -53,11 +53,11 @@ async def describe_picture(vr: AsyncVReason, image: PreparedImage) -> tuple[str,
     facts = {name: text for name, text in said.items() if name != "description" and text.lower() not in EMPTY_ANSWERS}
     description = said.get("description", "")
     if description.lower() in EMPTY_ANSWERS or len(description.split()) < 3:
-        description = _from_facts(facts)
+        description = facts_description(facts)
     return description, facts
 
 
-def _from_facts(facts: dict[str, str]) -> str:
+def facts_description(facts: dict[str, str]) -> str:
     if "shape" in facts:
         count = facts.get("count")
         if count in (None, "1"):

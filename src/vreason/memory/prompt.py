@@ -77,3 +77,8 @@ def notes_block(hits: list[RecallHit], pictures: list[MemoryItem] = ()) -> str:
             related = f"about picture {by_sha[item.image_sha256]}" if item.image_sha256 in by_sha else None
         lines.append(item.note(related))
     return "\n".join([NOTES_HEADER, *lines])
+
+
+def attached_line(picture_ids: list[str]) -> str:
+    """The line after the notes that names the pictures sent with the question."""
+    return "The pictures of " + ", ".join(f"[{i}]" for i in picture_ids) + " are attached to the question."

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vreason.engine.types import Answer, ImagePart, Message, TextPart, Timings, Usage
-from vreason.memory.prompt import Forget, Remember, cited_ids, notes_block, parse_request
+from vreason.memory.prompt import Forget, Remember, attached_line, cited_ids, notes_block, parse_request
 from vreason.memory.types import MemoryAnswer, MemoryItem, RecallHit
 
 # `mem` below is an AsyncMemory (handle.py); typed loosely because handle.py imports this module.
@@ -38,6 +38,10 @@ ATTRIBUTES = {
     "text": re.compile(r"\btext\b|\bwritten\b|\bsay\b|\bread\b", re.I),
     "objects": re.compile(r"\bobjects?\b|\bwhat (?:is|was) (?:in|on)\b", re.I),
 }
+# "how many circles": a count of one kind, which the picture's facts hold under that word ("circles": the demo
+# model's per-kind counts) or not at all; the picture's total count would answer it wrongly
+KIND_COUNT = re.compile(r"\bhow many (\w+s)\b", re.I)
+ALL_KINDS = {"shapes", "objects", "things", "items"}
 
 
 @dataclass
@@ -101,7 +105,7 @@ async def prepare_turn(mem: AsyncMemory, messages: Sequence[Message | dict], rec
         turn.pictures.append(picture.id)
     notes = notes_block(turn.recalled, turn.related)
     if turn.pictures:
-        notes += "\nThe pictures of " + ", ".join(f"[{i}]" for i in turn.pictures) + " are attached to the question."
+        notes += "\n" + attached_line(turn.pictures)
     out = list(parsed)
     if out and out[0].role == "system":
         out[0] = Message("system", [TextPart(out[0].text + "\n\n" + notes)])
@@ -158,6 +162,9 @@ async def answer_turn(
 async def fact_answer(mem: AsyncMemory, question: str, hits: list[RecallHit]) -> tuple[str, list[str]] | None:
     """(value, cited ids) when the question asks for an attribute that the best recalled picture's facts hold."""
     wanted = [name for name, pattern in ATTRIBUTES.items() if pattern.search(question)]
+    kind = KIND_COUNT.search(question)
+    if kind and kind.group(1).lower() not in ALL_KINDS:
+        wanted = [kind.group(1).lower() if name == "count" else name for name in wanted]
     if not wanted:
         return None
     for hit in hits:

@@ -124,6 +124,10 @@ MIX_WORDS = {
                     "8,000 clips, views and pictures of the plain styles mix, the stills mix and the last scans mix",
     "styles-boxes": "3,000 new pictures, half styled and half plain weighted to boxes, with 7,500 clips, views and "
                     "pictures of the mixed styles mix, the stills mix and the last scans mix",
+    "styles-memory": "5,000 new pictures as the mixed styles mix draws them, 4 in 5 also asked one question in the "
+                     "form memory sends a recalled one (its notes in the system message, the picture attached), "
+                     "with 8,000 clips, views and pictures of the plain styles mix, the stills mix and the last scans "
+                     "mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

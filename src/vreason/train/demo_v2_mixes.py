@@ -31,7 +31,7 @@ from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
 class Mix:
     # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of demo_v2_draw.CLIP_KINDS, "count-weighted",
     # "count", "plain-count-weighted", "turned-varied", "repeat-count-varied", "tally-varied", "tally-mixed",
-    # "tally-focus", "boxes-varied", "styled-varied", "styled-plain(-boxes)", "bev-scenes", "bev-scans" or "" (nothing)
+    # "tally-focus", "boxes-varied", "styled-varied", "styled-plain(-boxes, -memory)", "bev-scenes", "bev-scans", ""
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -90,10 +90,8 @@ MIXES = {
     "moves-where-more": _where_round("moves-where"),
     # a third round: direction on held-out clips rose 0.32 -> 0.40 -> 0.46 -> 0.50 over the three before
     "moves-where-3": _where_round("moves-where-more"),
-    # a fourth: the third took direction 0.50 -> 0.71
-    "moves-where-4": _where_round("moves-where-3"),
-    # a fifth: the fourth took direction 0.71 -> 0.80
-    "moves-where-5": _where_round("moves-where-4"),
+    "moves-where-4": _where_round("moves-where-3"),  # a fourth: the third took direction 0.50 -> 0.71
+    "moves-where-5": _where_round("moves-where-4"),  # a fifth: the fourth took direction 0.71 -> 0.80
     # the move rounds' clips with the change clips' trivial third taken out: a shape appears or disappears
     # beside 1-2 still ones (after five rounds appear/disappear were 0.59/0.64 on held-out clips, right where one
     # shape is on screen and near chance beside others: the model named a still shape)
@@ -111,8 +109,7 @@ MIXES = {
     "changes-presence": _where_round("moves-plain", "change-presence-clips"),
     # a second round: the first (run 21) taught "not there" at 0.62-0.63 on held-out clips beside still shapes
     "changes-presence-2": _where_round("changes-presence", "change-presence-clips"),
-    # a third: the second (run 22, shipped) took "not there" to 0.90 / 0.82 at the start / end
-    "changes-presence-3": _where_round("changes-presence-2", "change-presence-clips"),
+    "changes-presence-3": _where_round("changes-presence-2", "change-presence-clips"),  # run 22: 0.90 / 0.82, ends
     # such clips also asked which shape is not there at the start / end (clips_train.missing_qas): the third
     # (run 23) took "not there" to 0.97 / 0.93 with still shapes near 0, yet the changing colours beside still
     # shapes only to 0.42 (appear) and 0.68 (disappear): presence is learnt, picking the shape it differs for is not
@@ -265,6 +262,9 @@ MIXES = {
     # a short round after it, its plain pictures weighted to boxes (draw.STYLED_PLAIN "styled-plain-boxes")
     "styles-boxes": Mix("styled-plain-boxes", 3000, ("styles-mixed", "stills-rehearsed", "scans3d-more"),
                         {"clip": 3000, "view": 2000, "other": 2000, "varied": 500}),
+    # "styles-mixed" with 4 in 5 pictures also asked in memory's recalled form (memory_rows.py says why)
+    "styles-memory": Mix("styled-plain-memory", 5000, ("styles-plain", "stills-rehearsed", "scans3d-more"),
+                         {"clip": 3500, "view": 2000, "other": 2000, "varied": 500}),
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers
