@@ -112,3 +112,13 @@ def test_a_recalled_pictures_facts_answer_the_attribute_asked(question, expected
     assert (found[0] if found else None) == expected
     if found:
         assert found[1] == ["m1"]
+
+
+def test_a_description_from_the_facts_reads_as_a_sentence():
+    from vreason.memory.describe import facts_description
+
+    assert facts_description({"shape": "circle", "color": "blue", "count": "1"}) == "a blue circle"
+    assert facts_description({"shape": "star", "color": "red"}) == "a red star"
+    several = {"shape": "star", "count": "3", "circles": "2", "stars": "1", "hexagons": "0"}
+    assert facts_description(several) == "3 shapes: 2 circles (two circles), 1 stars (one stars)"
+    assert facts_description({"objects": "a cup", "count": "1"}) == "objects: a cup, count: 1"

@@ -58,6 +58,8 @@ async def describe_picture(vr: AsyncVReason, image: PreparedImage) -> tuple[str,
 
 
 def facts_description(facts: dict[str, str]) -> str:
+    """The picture's description in the facts' own words, for when the model's says nothing: "a red circle",
+    "3 shapes: 2 circles (two circles), 1 stars (one stars)", or "name: value, ..." of a general model's facts."""
     if "shape" in facts:
         count = facts.get("count")
         if count in (None, "1"):

@@ -79,6 +79,11 @@ def notes_block(hits: list[RecallHit], pictures: list[MemoryItem] = ()) -> str:
     return "\n".join([NOTES_HEADER, *lines])
 
 
-def attached_line(picture_ids: list[str]) -> str:
-    """The line after the notes that names the pictures sent with the question."""
-    return "The pictures of " + ", ".join(f"[{i}]" for i in picture_ids) + " are attached to the question."
+def recalled_notes(hits: list[RecallHit], related: list[MemoryItem] = (), attached: list[str] = ()) -> str:
+    """What memory adds to the system message of a recalled question: `notes_block`, then the line naming the
+    pictures sent with the question (`attached`: their ids), if any. The demo model is trained on this text
+    (train/memory_rows.py), so both take it from here."""
+    notes = notes_block(hits, related)
+    if not attached:
+        return notes
+    return notes + "\nThe pictures of " + ", ".join(f"[{i}]" for i in attached) + " are attached to the question."

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vreason.engine.types import Answer, ImagePart, Message, TextPart, Timings, Usage
-from vreason.memory.prompt import Forget, Remember, attached_line, cited_ids, notes_block, parse_request
+from vreason.memory.prompt import Forget, Remember, cited_ids, parse_request, recalled_notes
 from vreason.memory.types import MemoryAnswer, MemoryItem, RecallHit
 
 # `mem` below is an AsyncMemory (handle.py); typed loosely because handle.py imports this module.
@@ -41,7 +41,7 @@ ATTRIBUTES = {
 # "how many circles": a count of one kind, which the picture's facts hold under that word ("circles": the demo
 # model's per-kind counts) or not at all; the picture's total count would answer it wrongly
 KIND_COUNT = re.compile(r"\bhow many (\w+s)\b", re.I)
-ALL_KINDS = {"shapes", "objects", "things", "items"}
+ALL_KINDS = {"shapes", "objects", "things", "items", "pieces", "parts", "elements"}
 
 
 @dataclass
@@ -103,9 +103,7 @@ async def prepare_turn(mem: AsyncMemory, messages: Sequence[Message | dict], rec
         data, _ = await mem.image_with_type(sha)
         attach.append(ImagePart(data))
         turn.pictures.append(picture.id)
-    notes = notes_block(turn.recalled, turn.related)
-    if turn.pictures:
-        notes += "\n" + attached_line(turn.pictures)
+    notes = recalled_notes(turn.recalled, turn.related, turn.pictures)
     out = list(parsed)
     if out and out[0].role == "system":
         out[0] = Message("system", [TextPart(out[0].text + "\n\n" + notes)])

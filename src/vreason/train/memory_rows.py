@@ -17,9 +17,10 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from vreason.memory.describe import NUMBER_WORDS, SHAPE_KINDS, facts_description
-from vreason.memory.prompt import attached_line, notes_block
+from vreason.memory.describe import SHAPES_QUESTIONS, facts_description
+from vreason.memory.prompt import recalled_notes
 from vreason.memory.types import MemoryItem, RecallHit
+from vreason.train.shapes_world import SHAPES, Shape
 
 PART_NAMES = ("part #{n}", "part {n}", "sample #{n}", "item #{n}", "piece #{n}", "part no. {n}")
 COLOUR_QUESTIONS = ("what colour was {part}?", "what color was {part}?", "what colour is {part}?",
@@ -35,18 +36,17 @@ OTHER_FACTS = ("the order for {part} ships on friday", "{part} goes in the left 
 FACTS_SHARE = 0.85  # of the notes, those whose picture line carries the facts (the rest: the description only)
 
 
-def scene_facts(shapes) -> dict[str, str]:
-    """The facts memory.describe stores for a picture of `shapes` (kind, color) when every answer is right."""
-    # of several shapes, "What is the shape?" / "What color is the shape?" get one of them
-    facts = {"shape": shapes[0].kind, "color": shapes[0].color, "count": str(len(shapes))}
-    for kind in SHAPE_KINDS:
-        facts[f"{kind}s"] = str(sum(s.kind == kind for s in shapes))
-    return facts
+def scene_facts(shapes: list[Shape]) -> dict[str, str]:
+    """The facts memory.describe stores for a picture of `shapes` when every answer is right, in the order it asks
+    them (SHAPES_QUESTIONS): of several shapes, "What is the shape?" and "What color is the shape?" get one."""
+    truth = {"shape": shapes[0].kind, "color": shapes[0].color, "count": str(len(shapes)),
+             **{f"{kind}s": str(sum(s.kind == kind for s in shapes)) for kind in SHAPES}}
+    return {name: truth[name] for name in SHAPES_QUESTIONS if name != "description"}
 
 
-def memory_rows(image: str, shapes, rng: random.Random) -> list[dict]:
-    """One recalled question about the picture `image` of `shapes` (objects with .kind and .color), as a
-    `messages` row; none for a picture without shapes."""
+def memory_rows(image: str, shapes: list[Shape], rng: random.Random) -> list[dict]:
+    """One recalled question about the picture `image` of `shapes`, as a `messages` row; none for a picture
+    without shapes."""
     if not shapes:
         return []
     facts = scene_facts(shapes)
@@ -60,7 +60,7 @@ def memory_rows(image: str, shapes, rng: random.Random) -> list[dict]:
     elif rng.random() < 0.6:
         question, answer = rng.choice(COUNT_QUESTIONS), facts["count"]
     else:
-        kind = rng.choice([s.kind for s in shapes] if rng.random() < 0.7 else SHAPE_KINDS)
+        kind = rng.choice([s.kind for s in shapes] if rng.random() < 0.7 else SHAPES)
         question, answer = rng.choice(KIND_QUESTIONS).replace("{kind}", kind), facts[f"{kind}s"]
     ids = rng.sample(range(1, 500), 4)
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -76,12 +76,11 @@ def memory_rows(image: str, shapes, rng: random.Random) -> list[dict]:
         text = rng.choice(OTHER_FACTS).format(part=other)
         hits.insert(rng.randint(0, len(hits)), RecallHit(MemoryItem(f"m{other_id}", "u", _session(rng), "fact", text,
                                                                     later, "cli"), 0.5, ("text",)))
+    related = [picture]
     if rng.random() < 0.3:  # recalled by the picture's own words too, not only through the fact about it
         hits.append(RecallHit(picture, 0.6, ("text",)))
-        notes = notes_block(hits)
-    else:
-        notes = notes_block(hits, [picture])
-    system = notes + "\n" + attached_line([picture.id])
+        related = []
+    system = recalled_notes(hits, related, [picture.id])
     asked = question.format(part=part)
     return [{"messages": [
         {"role": "system", "content": system},
@@ -97,4 +96,4 @@ def _session(rng: random.Random) -> str:
         return f"{rng.getrandbits(32):08x}"
     if pick < 0.85:
         return str(rng.randint(1, 40))
-    return rng.choice(("monday", "friday", "lab", "morning", "review", NUMBER_WORDS["2"]))
+    return rng.choice(("monday", "friday", "lab", "morning", "review", "two"))
