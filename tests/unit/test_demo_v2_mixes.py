@@ -470,27 +470,28 @@ def test_the_styles_mixed_mixes_draw_half_their_pictures_plain_and_border_most_s
     assert (counted > boxed) if weighted_to == "count" else (boxed > counted)
 
 
-def test_the_memory_mix_draws_the_mixed_styles_pictures_and_asks_most_in_memorys_recalled_form(
-        folder: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize(("base", "memory"), [("styled-plain", "styled-plain-memory"),
+                                              ("plain-count-weighted", "plain-count-memory")])
+def test_the_memory_mixes_draw_their_bases_pictures_and_ask_most_in_memorys_recalled_form(
+        folder: Path, monkeypatch: pytest.MonkeyPatch, base: str, memory: str):
     from vreason.memory.prompt import NOTES_HEADER
 
-    for name, new in (("styles-mixed", "styled-plain"), ("styles-memory", "styled-plain-memory")):
+    for name, new in (("base", base), ("memory", memory)):
         monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, 100, ("count",), {"any": 2}))
     write_mix(folder, "count", seed=9)
     pictures = {}
-    for name in ("styles-mixed", "styles-memory"):
+    for name in ("base", "memory"):
         write_mix(folder, name, seed=15)
         media = sorted((folder / "mixes" / name / "media").iterdir())
         pictures[name] = [path.read_bytes() for path in media]
-    assert pictures["styles-memory"] == pictures["styles-mixed"]  # the same pictures for a seed
-    rows = [json.loads(line) for line in (folder / "mix_styles-memory.jsonl").read_text().splitlines()]
+    assert pictures["memory"] == pictures["base"]  # the same pictures for a seed
+    rows = [json.loads(line) for line in (folder / "mix_memory.jsonl").read_text().splitlines()]
     recalled = [r for r in rows if r.get("messages", [{}])[0].get("role") == "system"]
     assert all(r["messages"][0]["content"].startswith(NOTES_HEADER) for r in recalled)
     asked = {r["messages"][1]["content"][0]["image"] for r in recalled}
-    assert all(m.startswith("mixes/styles-memory/") for m in asked)
+    assert all(m.startswith("mixes/memory/") for m in asked)
     assert 60 <= len(recalled) == len(asked) <= 95  # one such row for 4 in 5 pictures (those with shapes)
-    earlier = (folder / "mix_styles-mixed.jsonl").read_text()
-    assert NOTES_HEADER not in earlier  # no other mix asks it
+    assert NOTES_HEADER not in (folder / "mix_base.jsonl").read_text()  # the base kind asks none
 
 
 def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_one(folder: Path,

@@ -41,7 +41,7 @@ STYLED_PLAIN = {"styled-plain": ("count", "count"), "styled-plain-boxes": ("grou
 PLAIN_SHARE = 0.5
 # of a mix's pictures, the share also asked one question in the form memory sends a recalled one (memory_rows.py:
 # runs 43-46 answered memory's "what colour was part #17?" right only as the notes' session ids fell)
-MEMORY = {"styled-plain-memory": 0.8}
+MEMORY = {"styled-plain-memory": 0.8, "plain-count-memory": 0.8}
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -128,7 +128,7 @@ def _scenes(job) -> list[dict]:
     from vreason.train.shapes_world import REPEAT_SHARE, ShapesWorld
 
     folder, name, new, seed, block, count = job
-    plain = new == "plain-count-weighted"
+    plain = new in ("plain-count-weighted", "plain-count-memory")  # the latter with MEMORY's rows
     tallied = new in TALLIED
     repeated = new == "repeat-count-varied" or tallied
     styled = new == STYLED or new in STYLED_PLAIN
