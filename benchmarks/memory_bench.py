@@ -335,7 +335,8 @@ def main() -> None:
     parser.add_argument("--write-data", type=Path, help="only write the memory benchmark's data to this folder")
     parser.add_argument("--keep", type=Path, help="keep stores and reports here (default: a temporary folder)")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--model", help="a model folder or hub id to answer with (default: the built-in demo model)")
+    parser.add_argument("--model", help="a model folder or hub id to answer with (default: the built-in demo model; "
+                        "a trained demo model given as a folder is described with the general questions)")
     parser.add_argument(
         "--torch-threads", type=int, help="torch's intra-op threads (default: torch's own); the header says which"
     )
