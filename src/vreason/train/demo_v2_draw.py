@@ -120,7 +120,6 @@ def _change_clip(job) -> list[dict]:
 
 
 def _scenes(job) -> list[dict]:
-    from vreason.memory.describe import SHAPE_KINDS
     from vreason.train.demo_data import SCENE_KINDS, VARIED_SCENE_KINDS, image_rows
     from vreason.train.memory_rows import memory_rows
     from vreason.train.shapes_tally import tally_qas
@@ -176,7 +175,7 @@ def _scenes(job) -> list[dict]:
             rows += list(image_rows(path, [(qa.question, qa.answer) for qa in scene.qas], rng))
         memory = random.Random(f"{seed}:{block}:{i}:memory")  # its own generator: the pictures stay as without it
         if memory.random() < MEMORY.get(new, 0.0):
-            rows += memory_rows(path, [s for s in scene.shapes if s.kind in SHAPE_KINDS], memory)
+            rows += memory_rows(path, scene.shapes, memory)
     return rows
 
 

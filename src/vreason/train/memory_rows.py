@@ -1,11 +1,11 @@
 """Training rows in the form memory sends a recalled question: the notes in the system message (written by the
-memory layer's own `notes_block` and `attached_line`), the recalled picture attached, and a question about the
-part the user named ("what colour was part #17?") answered with the picture's colour, shape or count.
+memory layer's own `recalled_notes`), the recalled picture attached, and a question about the part the user
+named ("what colour was part #17?") answered with the picture's colour, shape or count.
 
 Why: the built-in model answers memory's recalled questions only as well as it carries its picture skills past
-a system message it never saw in training. Runs 43-46 answered "what colour was part #17?" with the red circle
-attached "red" 7-14 times in 20-30 sessions and "treree red circle" or "twoereree red circle" the rest: the
-answer turned on the notes' session ids and dates, which differ every time (run 40: "red" 30 of 30).
+a system message it never saw in training. Runs 43-46 answered the README's "what colour was part #17?" (the red
+circle attached) "red" for 5-15 users in 30 and "treree red circle" for the rest: the answer turned on the
+notes' session ids and dates, which differ every time (run 40: 30 in 30; benchmarks/memory_example_eval.py).
 
 The notes stand for what a right model would have stored: the description and facts memory.describe asks the
 demo model for, taken from the scene; dates, session names, ids and part names drawn at random; some rows carry
