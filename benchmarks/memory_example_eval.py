@@ -39,7 +39,9 @@ def trials(sessions: int) -> dict[str, Counter]:
     said: dict[str, Counter] = {q: Counter() for q in QUESTIONS}
     with tempfile.TemporaryDirectory(prefix="memory-example-") as folder:
         for trial in range(sessions):
-            os.environ["VREASON_MEMORY_DIR"] = str(Path(folder) / str(trial))  # read when a memory opens
+            # a store per trial (read when a memory opens): ids are global row ids, so only a fresh store gives
+            # the README's [m1] [m2]
+            os.environ["VREASON_MEMORY_DIR"] = str(Path(folder) / str(trial))
             user = f"user{trial}"
             vr.memory(user=user, session=uuid.uuid4().hex[:8]).answer("Remember: this is part #17",
                                                                       images=[str(PICTURE)])
