@@ -336,7 +336,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep stores and reports here (default: a temporary folder)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--model", help="a model folder or hub id to answer with (default: the built-in demo model; "
-                        "a trained demo model given as a folder is described with the general questions)")
+                        "a folder trained from it is asked the demo's question forms, as the built-in is)")
     parser.add_argument(
         "--torch-threads", type=int, help="torch's intra-op threads (default: torch's own); the header says which"
     )

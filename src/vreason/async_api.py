@@ -50,6 +50,11 @@ class AsyncVReason:
         return self.engine.model_name
 
     @property
+    def demo_family(self) -> bool:
+        """The built-in demo model or one trained from it (models/demo.py: is_demo_family)."""
+        return self.engine.demo_family
+
+    @property
     def default_sampling(self) -> SamplingParams:
         return self.engine.default_params
 

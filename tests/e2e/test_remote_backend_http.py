@@ -144,6 +144,8 @@ def test_streams_text_usage_and_sends_images_as_data_uris(upstreams):
     up = upstreams[0]
     engine = RemoteEngine([up.url], api_key="sk-test")
     assert engine.model_name == "scripted-qwen3-vl"  # discovered from GET /v1/models
+    assert not engine.demo_family  # only a vreason server's "vreason-demo" is taken for the built-in model
+    assert RemoteEngine([up.url], model="vreason-demo").demo_family
     schema = json.dumps({"type": "object", "properties": {"color": {"type": "string"}}})
     params = GREEDY.updated(max_new_tokens=7, stop=("END",), seed=3,
                             output_format=OutputFormat("json_schema", schema))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,26 @@ def test_chat_remember_keeps_the_conversation_as_a_note(memory_dir):
     assert "(remembered as [m1]: User: [picture] What color is the shape? Assistant: red" in result.stdout
     listed = CliRunner().invoke(build_app(["memory"]), ["memory", "list", "--user", "ana", "--kind", "note"])
     assert "User: [picture] What color is the shape? Assistant: red" in listed.stdout
+
+
+def test_a_demo_model_from_a_folder_is_asked_the_demo_question_forms(tmp_path, memory_dir, vr):
+    """Memory asks a picture's facts in the forms the model was trained on: a copy of the built-in model in a
+    folder of its own (as a fine-tune or a recipe run is) gets the demo's shapes-world forms, the tiny random model
+    with Qwen's tokenizer the general ones."""
+    from vreason import VReason
+    from vreason.memory.describe import GENERAL_QUESTIONS, SHAPES_QUESTIONS
+    from vreason.models.demo import SHIPPED_DIR
+
+    folder = tmp_path / "my-demo-finetune"
+    shutil.copytree(SHIPPED_DIR, folder)
+    copy = VReason(str(folder))
+    assert copy.model_name == str(folder)
+    assert copy.demo_family
+    assert not vr.demo_family
+    stored = copy.memory(user="ana").answer("Remember: this is part #17", images=[SHAPES])
+    facts = stored.written[0].facts["facts"]
+    assert facts["color"] == "red"
+    assert facts["shape"] == "circle"
+    assert set(facts) <= set(SHAPES_QUESTIONS) - {"description"}
+    general = vr.memory(user="bo").answer("Remember: this is part #18", images=[SHAPES])
+    assert set(general.written[0].facts["facts"]) <= set(GENERAL_QUESTIONS) - {"description"}

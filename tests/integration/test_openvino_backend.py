@@ -50,6 +50,7 @@ def test_cli_ask_answers_the_shapes_question(ov_demo):
 
 def test_greedy_answers_match_the_local_engine(ov):
     local = VReason(dtype="float32")
+    assert ov.demo_family  # the export keeps the demo's tokenizer: memory asks it the demo's question forms
     try:
         for question in (QUESTION, "What shape is this?", "Is there a circle?"):
             want = local.ask(SHAPES, question, temperature=0, max_new_tokens=12)

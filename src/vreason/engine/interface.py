@@ -67,6 +67,8 @@ Event = StreamDelta | Answer
 class Engine(Protocol):
     model_name: str
     thinking: bool  # a Thinking checkpoint: answers carry `thinking`
+    # the built-in demo model or one trained from it: it reads only shapes-world question forms (models/demo.py)
+    demo_family: bool
     policy: MediaPolicy  # what media the engine may load
     budget: PixelBudget  # default pixel budget per image
     max_images_per_request: int | None

@@ -69,6 +69,7 @@ class LocalEngine:
         self.config = config or EngineConfig()
         self.model_name = loaded.name
         self.thinking = loaded.thinking
+        self.demo_family = loaded.demo_family
         self.policy = self.config.policy
         self.max_images_per_request = self.config.max_images_per_request
         self.budget = self.config.budget or checkpoint_budget(loaded.processor)

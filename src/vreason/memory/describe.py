@@ -3,7 +3,8 @@
 
 Facts are asked in the question forms the model knows. A general Qwen3-VL checkpoint gets open questions; the
 built-in demo model was trained only on shapes-world question forms (its model card: colour, shape, counting,
-reading), and answers anything else with a guess, so it is asked those forms. Answers that say nothing ("no",
+reading), and answers anything else with a guess, so it and every model trained from it (`vr.demo_family`: its
+tokenizer is the demo's) are asked those forms. Answers that say nothing ("no",
 "none", empty) are dropped; a description that says nothing is replaced by the facts' own words.
 """
 
@@ -16,7 +17,6 @@ from vreason.media import PreparedImage
 if TYPE_CHECKING:
     from vreason.async_api import AsyncVReason
 
-DEMO_MODEL_NAME = "vreason-demo"  # models/demo.py's name (not imported: models/ pulls in torch)
 GENERAL_QUESTIONS = {
     "description": "Describe this image in one sentence.",
     "objects": "List the main objects in this image, separated by commas.",
@@ -37,15 +37,15 @@ EMPTY_ANSWERS = {"", "no", "none", "nothing", "n/a", "unknown", "yes"}
 FACT_SAMPLING = {"temperature": 0.0, "presence_penalty": 0.0, "max_new_tokens": 48}
 
 
-def questions_for(model_name: str) -> dict[str, str]:
-    return SHAPES_QUESTIONS if model_name == DEMO_MODEL_NAME else GENERAL_QUESTIONS
+def questions_for(demo_family: bool) -> dict[str, str]:
+    return SHAPES_QUESTIONS if demo_family else GENERAL_QUESTIONS
 
 
 async def describe_picture(vr: AsyncVReason, image: PreparedImage) -> tuple[str, dict[str, str]]:
     """(description, facts) from the model's answers; one batched request."""
     from vreason.async_api import user_message
 
-    questions = questions_for(vr.model_name)
+    questions = questions_for(vr.demo_family)
     answers = await vr.chat_many([[user_message(q, [image])] for q in questions.values()], **FACT_SAMPLING)
     said = {
         name: " ".join(answer.text.split()).strip().rstrip(".") for name, answer in zip(questions, answers, strict=True)

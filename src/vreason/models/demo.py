@@ -7,6 +7,8 @@ else; every surface shows `demo_notice()` once so nobody mistakes it for a real 
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
 
 from vreason.errors import ModelLoadError
@@ -27,6 +29,33 @@ def demo_model_dir() -> Path:
             f"vreason, rebuild it with `make demo-model`, or {REAL_MODEL_HINT}"
         )
     return SHIPPED_DIR
+
+
+def is_demo_family(source: str | Path) -> bool:
+    """The built-in model, or a checkpoint trained from it (a `vreason finetune` output, a recipe run, an
+    OpenVINO export): a local folder whose tokenizer is the built-in's own. That tokenizer (a few hundred
+    shapes-world tokens) is what makes such a model read only the question forms it was trained on, so surfaces
+    that choose how to ask (memory's facts) decide by it rather than by the model's name."""
+    tokenizer = Path(source) / "tokenizer.json"
+    if not tokenizer.is_file():
+        return False
+    try:
+        return _vocabulary(tokenizer) == _vocabulary(SHIPPED_DIR / "tokenizer.json")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # not a tokenizers file we can read
+        return False
+
+
+def _vocabulary(path: Path) -> tuple:
+    stat = path.stat()
+    if stat.st_size > 1 << 20:  # a real tokenizer is megabytes (not read); the demo's is ~27 KB
+        return ("large",)
+    return _read_vocabulary(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _read_vocabulary(path: str, mtime_ns: int, size: int) -> tuple:  # keyed by the file's state: rewritten, read again
+    model = json.loads(Path(path).read_text())["model"]
+    return model.get("type"), tuple(sorted(model["vocab"].items())), tuple(map(str, model.get("merges", ())))
 
 
 def demo_notice() -> str:

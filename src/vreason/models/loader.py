@@ -70,10 +70,11 @@ class LoadedModel:
     load_s: float
     phases: dict[str, float] = field(default_factory=dict)  # seconds per loading step, in order
     model_code: str = "transformers"  # or "native": vreason's own Qwen3-VL code (models/native)
+    demo_family: bool = False  # the built-in model or one trained from it (models/demo.py: is_demo_family)
 
 
 def load_model(spec: LoadSpec) -> LoadedModel:
-    from vreason.models.demo import DEMO_MODEL_NAME, demo_model_dir
+    from vreason.models.demo import DEMO_MODEL_NAME, demo_model_dir, is_demo_family
     from vreason.models.hub_source import locate_checkpoint
 
     started = time.perf_counter()
@@ -91,6 +92,7 @@ def load_model(spec: LoadSpec) -> LoadedModel:
                 model=parts.model, processor=parts.processor, name=DEMO_MODEL_NAME if is_demo else str(spec.model),
                 source=source, placement=parts.placement, thinking=template_opens_thinking(parts.processor),
                 is_demo=is_demo, load_s=time.perf_counter() - started, phases=clock.phases, model_code="native",
+                demo_family=is_demo or is_demo_family(source),
             )
     import_model_code()  # torch and transformers' Qwen3-VL code, the cyclic GC paused (models/model_code.py)
     clock.mark("import model code")
@@ -162,6 +164,7 @@ def load_model(spec: LoadSpec) -> LoadedModel:
         is_demo=is_demo,
         load_s=time.perf_counter() - started,
         phases=clock.phases,
+        demo_family=is_demo or is_demo_family(source),
     )
 
 
@@ -185,7 +188,7 @@ def check_quantized_spec(spec: LoadSpec, stored: QuantPlan | None, source: str) 
 def _load_stored_quantized(
     spec: LoadSpec, source: str, stored: QuantPlan, placement: Placement, clock: _Clock, started: float
 ) -> LoadedModel:
-    from vreason.models.demo import DEMO_MODEL_NAME
+    from vreason.models.demo import DEMO_MODEL_NAME, is_demo_family
     from vreason.models.patch_embed import use_matmul_patch_embed
 
     processor = load_processor(source)
@@ -197,7 +200,7 @@ def _load_stored_quantized(
     return LoadedModel(
         model=model, processor=processor, name=spec.model or DEMO_MODEL_NAME, source=source, placement=placement,
         thinking=template_opens_thinking(processor), is_demo=spec.model is None,
-        load_s=time.perf_counter() - started, phases=clock.phases,
+        load_s=time.perf_counter() - started, phases=clock.phases, demo_family=is_demo_family(source),
     )
 
 

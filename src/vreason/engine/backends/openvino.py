@@ -75,6 +75,7 @@ class OpenVINOEngine:
         from vreason.engine.backends.openvino_runner import OpenVINORunner, RopeIndex
         from vreason.engine.caches import VisionCache
         from vreason.engine.inputs import InputBuilder
+        from vreason.models.demo import is_demo_family
         from vreason.models.loader import load_processor
 
         self.model_dir = str(model_dir)
@@ -82,6 +83,7 @@ class OpenVINOEngine:
         self.config = config or OpenVINOConfig()
         self.model_name = self.model_dir
         self.thinking = bool(self.manifest.get("thinking"))
+        self.demo_family = is_demo_family(self.model_dir)  # the export keeps the checkpoint's tokenizer
         self.weights = str(self.manifest["weights"])
         self.processor = load_processor(self.model_dir)
         hf_config = AutoConfig.from_pretrained(self.model_dir)

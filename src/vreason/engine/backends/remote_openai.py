@@ -40,6 +40,7 @@ from vreason.engine.interface import EngineStats, GenerationRequest
 from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
 from vreason.errors import EngineOverloadedError, ModelLoadError, RequestTimeoutError
+from vreason.models.demo import DEMO_MODEL_NAME
 
 if TYPE_CHECKING:
     import httpx
@@ -75,6 +76,8 @@ class RemoteEngine:
         self._headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
         self.model_name = cfg.model or self._discover_model()
         self.thinking = cfg.thinking if cfg.thinking is not None else "thinking" in self.model_name.lower()
+        # a vreason server's built-in model, known by the name it serves it under (its tokenizer is not seen here)
+        self.demo_family = self.model_name == DEMO_MODEL_NAME
         self._stats = EngineStats()
         self._flights: dict[str, _Flight] = {}
         self.image_cache = DataUriCache()
