@@ -131,6 +131,8 @@ MIX_WORDS = {
     "styles-memory-plain": "3,000 new plain pictures weighted to counting, 4 in 5 also asked in memory's recalled "
                            "form, with 6,500 clips, views and pictures of the memory styles mix, the stills mix and "
                            "the last scans mix",
+    "styles-memory-2": "5,000 new pictures drawn as the memory styles mix's, with 8,000 clips, views and pictures of "
+                       "the plain memory styles mix, the stills mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

@@ -264,15 +264,16 @@ MIXES = {
                          {"clip": 3500, "view": 2000, "other": 2000, "varied": 500}),
     "styles-memory-plain": Mix("plain-count-memory", 3000, ("styles-memory", "stills-rehearsed", "scans3d-more"),
                                {"clip": 3000, "view": 1000, "other": 2500}),
+    "styles-memory-2": Mix("styled-plain-memory", 5000, ("styles-memory-plain", "stills-rehearsed", "scans3d-more"),
+                           {"clip": 3500, "view": 2000, "other": 2000, "varied": 500}),  # a second round, run 49
     # the same with clips cut from a longer recording (0-9 s before it; 1 in 10 none): with all the markers of held-out
     # clips moved 20 s on, run 28 answered "when" 1-6 as before (19 of 30 the very same second, none 20 or more):
     # it places the change by its place among the frames and never reads the markers; a clip whose markers
     # start anywhere can only be answered by reading them
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
-    # such clips also asked which second the first and the last marker read (clips_train.clock_qas): the copy
-    # "when" needs, alone; run 30 (changes-lead) answered "when" with "1" or "10" whatever the markers read.
-    # After run 29 (shipped), not run 30
+    # such clips also asked which second the first and the last marker read (clips_train.clock_qas): the copy "when"
+    # needs, alone; run 30 (changes-lead) answered "when" "1" or "10" whatever they read. After run 29, not run 30
     "changes-clock": Mix("change-clock-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                          {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
 }
