@@ -40,10 +40,11 @@ def render_inspection(value: dict[str, Any]) -> str:
     defects = value.get("defects") or []
     if not value.get("defect"):
         return "### ✅ Good part: no defect found"
-    lines = [f"### ❌ Defective part: {len(defects)} defect{'s' if len(defects) != 1 else ''}"]
-    if defects:
-        lines.append(_table(["#", "defect type", "box (px)"],
-                            [[str(i), d.get("type", ""), _box(d)] for i, d in enumerate(defects, start=1)]))
+    if not defects:  # the verdict without its evidence: say so rather than "0 defects"
+        return "### ❌ Defective part, no defect located\n\nThe answer calls the part defective but lists no defect."
+    lines = [f"### ❌ Defective part: {len(defects)} defect{'s' if len(defects) != 1 else ''}",
+             _table(["#", "defect type", "box (px)"],
+                    [[str(i), d.get("type", ""), _box(d)] for i, d in enumerate(defects, start=1)])]
     return "\n\n".join(lines)
 
 
