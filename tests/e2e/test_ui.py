@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation
+from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation, set_number
 from vreason.media import MediaPolicy
 from vreason.reasoning.draw import PALETTE
 
@@ -108,17 +108,11 @@ def _answer(bot):
     return bot.locator("p").first
 
 
-def _set_number(page: Page, elem_id: str, value: str) -> None:
-    field = page.locator(f"#{elem_id} input[type=number]")
-    field.fill(value)
-    field.press("Enter")
-
-
 def test_chat_answers_streams_keeps_history_and_clears(page: Page):
     page.get_by_role("tab", name="Chat").click()
     page.get_by_text("Sampling").click()
-    _set_number(page, "chat-temperature", "0")
-    _set_number(page, "chat-max-new-tokens", "16")
+    set_number(page, "chat-temperature", "0")
+    set_number(page, "chat-max-new-tokens", "16")
 
     _ask(page, "What color is the shape?", [SHAPES])
     bot = page.locator("#chat-history [data-testid=bot]")
@@ -194,7 +188,7 @@ def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page:
     new_conversation(page)
     if not page.locator("#chat-temperature input[type=number]").is_visible():
         page.get_by_text("Sampling").click()
-    _set_number(page, "chat-temperature", "0")
+    set_number(page, "chat-temperature", "0")
     _ask(page, "What color is the shape?", [SHAPES])
     expect(page.locator("#chat-history [data-testid=bot]").first).to_contain_text("red")
 
@@ -258,7 +252,7 @@ def test_task_packs_render_structured_results(page: Page, task_samples: dict[str
     page.locator("#task-image input[type=file]").set_input_files(str(task_samples["inspection"]))
     expect(page.locator("#task-image img")).to_be_visible()
     page.get_by_text("Options").last.click()
-    _set_number(page, "task-max-new-tokens", "96")
+    set_number(page, "task-max-new-tokens", "96")
     page.locator("#task-run").click()
 
     result = page.locator("#task-result")
@@ -277,7 +271,7 @@ def test_task_packs_render_structured_results(page: Page, task_samples: dict[str
     expect(page.locator("#task-problem")).to_be_visible()
     page.locator("#task-image input[type=file]").set_input_files(str(task_samples["education-math"]))
     page.locator("#task-problem textarea").fill("Tom has 9 boxes with 10 apples in each box. He gives away 8.")
-    _set_number(page, "task-max-new-tokens", "64")
+    set_number(page, "task-max-new-tokens", "64")
     page.locator("#task-run").click()
     expect(result.locator("h3")).to_contain_text("orrect")  # "Correct work" or "Incorrect ..."
     page.get_by_text("Limits of this pack").click()
@@ -291,7 +285,7 @@ def test_ui_over_a_running_vreason_serve_answers_like_the_local_engine(browser: 
     page.goto(served_ui_url)
     expect(page.locator("#header")).to_contain_text("vreason-demo")
     page.get_by_text("Sampling").click()
-    _set_number(page, "chat-temperature", "0")
+    set_number(page, "chat-temperature", "0")
     _ask(page, "What color is the shape?", [SHAPES])
     expect(_answer(page.locator("#chat-history [data-testid=bot]").last)).to_have_text("red")
     page.screenshot(path=str(SHOTS / "chat-over-serve.png"), full_page=True)

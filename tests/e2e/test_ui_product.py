@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation
+from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation, set_number
 
 pytestmark = pytest.mark.slow
 
@@ -97,12 +97,6 @@ def _ask(page: Page, question: str, files: list[Path] | None = None) -> None:
     box.locator("textarea").press("Enter")
 
 
-def _set_number(page: Page, elem_id: str, value: str) -> None:
-    field = page.locator(f"#{elem_id} input[type=number]")
-    field.fill(value)
-    field.press("Enter")
-
-
 def _bots(page: Page):
     return page.locator("#chat-history [data-testid=bot]")
 
@@ -136,7 +130,7 @@ def test_login_refuses_a_wrong_password_and_lets_the_right_one_in(alice: Page):
 
 def test_answers_render_markdown_never_html_with_the_stats_under_the_answer(alice: Page):
     alice.get_by_text("Sampling").click()
-    _set_number(alice, "chat-temperature", "0")
+    set_number(alice, "chat-temperature", "0")
     question = ("What color is the shape? **bold** <b>raw</b> `<i>code</i>` <img src=x onerror=\"window.pwned=1\">"
                 "\n- one\n- two")
     _ask(alice, question, [SHAPES])
@@ -250,7 +244,7 @@ def test_stop_ends_the_answer_and_aborts_the_engine_request(alice: Page, vr):
     alice.locator("#chat-model input").click()
     alice.get_by_role("option", name=vr.model_name).click()  # the tiny random model: it never stops by itself
     alice.get_by_text("Sampling").click()  # closed again since the page was reloaded
-    _set_number(alice, "chat-max-new-tokens", "4000")
+    set_number(alice, "chat-max-new-tokens", "4000")
     aborted = vr.engine.stats().aborted_total
     _ask(alice, "Tell me a long story.")
     answer = _bots(alice).last

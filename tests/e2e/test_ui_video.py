@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.e2e.ui_support import CHROMIUM, SHOTS, free_port, new_conversation
+from tests.e2e.ui_support import CHROMIUM, SHOTS, free_port, new_conversation, set_number
 from tests.video_samples import circle_shown_clip, make_clip
 from vreason.ui.contact_sheet import GAP, LABEL_H, THUMB
 
@@ -135,9 +135,8 @@ def test_the_when_tab_finds_when_a_shape_is_on_screen_to_the_frame(page: Page, t
     expect(page.locator("#when-video video")).to_have_count(1)
     page.locator("#when-target textarea, #when-target input").first.fill("blue shape")
     page.locator("#when-options").get_by_text("Options").click()
-    every = page.locator("#when-every input[type=number]")
-    every.fill("1")  # a frame a second, then narrowed: 6 checks and 6 more (the HTTP and Python tests' scan)
-    every.press("Enter")
+    set_number(page, "when-every", "1")  # a frame a second, then narrowed: 6 checks and 6 more (as the HTTP and
+    # Python tests' scan)
     page.locator("#when-find").click()
     status = page.locator("#when-status")
     # a scan is a dozen model calls and two decodes on a shared 2-core box

@@ -1,4 +1,5 @@
-"""What every browser test of the web UI shares: where Chromium is, where screenshots go, a free port."""
+"""What every browser test of the web UI shares: where Chromium is, where screenshots go, a free port, and the
+steps that need waiting on gradio (a new conversation, a number typed into a slider)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,25 @@ def new_conversation(page, settle_ms: int = 300, limit_ms: int = 30_000) -> None
     finally:
         for name, handler in events:
             page.remove_listener(name, handler)
+
+
+def set_number(page, elem_id: str, value: str) -> None:
+    """Type `value` into the number box of component `elem_id` and wait until it reached the component's state:
+    a slider's range moves then (a button clicked before that sends the old value: a When scan once ran at the
+    default 0.5 s after "1" was typed). A box that already shows `value` while the slider was reset elsewhere
+    sends no change, so the range itself is set then."""
+    from playwright.sync_api import expect
+
+    field = page.locator(f"#{elem_id} input[type=number]")
+    field.fill(value)
+    field.press("Enter")
+    slider = page.locator(f"#{elem_id} input[type=range]")
+    if not slider.count():
+        return
+    try:
+        expect(slider).to_have_value(value, timeout=3_000)
+    except AssertionError:
+        slider.fill(value)
+        expect(slider).to_have_value(value)
+        expect(field).to_have_value(value)
+
