@@ -41,13 +41,16 @@ $(POSTGRES):
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist): one per core, at most 2 (the only count measured;
-# every worker holds its own models, servers, browser and PostgreSQL cluster). A worker that runs dry takes
-# queued tests from the other (worksteal: the long files at the end finish together). Most of a test's time is
+# every worker holds its own models, servers, browser and PostgreSQL cluster). A test module goes to one worker
+# and runs there in order (loadscope): a browser module's tests share one page, and a conversation one test makes
+# the next reopens. Under worksteal a worker that ran dry took the last tests of test_ui_product.py and ran them
+# on a fresh page without those conversations (CI); loadgroup's xdist_group marks group nothing with pytest 9
+# (measured: a marked module's tests alternate between the workers). Most of a test's time is
 # single-threaded Python (a CLI subprocess importing torch and transformers, a server starting, Chromium), so two
 # workers on 2 cores take ~0.7x the time of one (benchmarks/RESULTS.md, "Test suite time, again").
 # `make test TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 0); [ $$n -gt 2 ] && n=2; echo $$n)
-PYTEST := $(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist worksteal
+PYTEST := $(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadscope
 
 test: $(STAMP) $(CHROMIUM) $(POSTGRES)
 	$(PYTEST) -m "not heavy"
