@@ -20,7 +20,9 @@ before writing anything, a folder that holds another follow-up (the shipped chai
 its record or checkpoints would otherwise be taken as the new run's. `install`
 copies a trained run into the package and appends to training_summary.json its mix's and its own stage records,
 its follow-up entry and the metrics of a full `demo_eval` (`python -m vreason.train.demo_eval --model RUN
---out M.json`), then rewrites the model card. Install only a run measured to meet every bar the last one met.
+--out M.json`), then rewrites the model card. Install only a run measured to meet every bar the last one met;
+the `install` command first asks the run the README's memory example for 10 new users (`--memory-trials`) and
+refuses it unless every answer is the README's.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from vreason.train.demo_v2_mixes import MIXES, FollowUp, check_order, mix_folder
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
 RECORD = "stage.json"  # the recipe's STAGE_RECORD
+MEMORY_TRIALS = 10  # new users asked the README's memory example before an install
 _INTS = ("varied_scenes", "plain_scenes", "clips", "batch_size", "color_jitter", "seed", "workers")
 
 
@@ -195,6 +198,21 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
     return summary
 
 
+def check_memory_example(run_dir: Path, sessions: int = MEMORY_TRIALS) -> None:
+    """SystemExit naming the answers when `run_dir` does not answer the README's memory example as documented for
+    every one of `sessions` new users (train/memory_example.py; ~0.5 s a user on 2 cores). The bars of `demo_eval`
+    do not ask it, and a run that met them all once broke the example for 25 users in 30."""
+    from vreason.train.memory_example import misses, trials
+
+    try:
+        wrong = misses(trials(sessions, str(run_dir)))
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    if wrong:
+        raise SystemExit(f"{run_dir} does not answer the README's memory example every time ({sessions} new "
+                         f"users): " + "; ".join(wrong))
+
+
 def parse_follow_up(spec: str) -> FollowUp:
     try:
         return FollowUp.parse(spec)
@@ -213,6 +231,9 @@ def main(argv: list[str] | None = None) -> None:
     installer.add_argument("--metrics", type=Path, required=True, help="its full demo_eval metrics.json")
     installer.add_argument("--section", required=True, help="the benchmarks/RESULTS.md heading that tells the run")
     installer.add_argument("--out", type=Path, default=SHIPPED)
+    installer.add_argument("--memory-trials", type=int, default=MEMORY_TRIALS,
+                           help="new users asked the README's memory example first; every answer must be the "
+                                "README's (0: not asked)")
     args = parser.parse_args(argv)
     if args.verb == "train":
         new = tuple(parse_follow_up(spec) for spec in args.follow_ups)
@@ -225,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         except RunFolderTaken as error:
             raise SystemExit(str(error)) from None
     else:
+        if args.memory_trials > 0:
+            check_memory_example(args.run, args.memory_trials)
         summary = install(args.run, json.loads(args.metrics.read_text()), args.section, args.out)
         print(f"installed {args.run} as follow-up {len(summary['v2']['follow_ups'])}; wall_s {summary['wall_s']}")
 

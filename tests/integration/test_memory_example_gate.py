@@ -1,0 +1,59 @@
+"""The README's memory example as an install gate (train/memory_example.py, `demo_continue install`): the built-in
+model gives the README's answers to every new user; a demo-kind model that answers otherwise, or a model that is
+not the demo's kind, is refused in one line before anything is installed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from safetensors.torch import load_file, save_file
+
+from vreason.models.demo import SHIPPED_DIR
+from vreason.train import demo_continue
+from vreason.train.memory_example import QUESTIONS, misses, trials
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def broken_demo(tmp_path_factory):
+    """The built-in model with its final norm negated: the demo's tokenizer, answers that are not the README's."""
+    folder = tmp_path_factory.mktemp("broken-demo")
+    for item in SHIPPED_DIR.iterdir():
+        shutil.copy(item, folder / item.name)
+    weights = load_file(str(folder / "model.safetensors"))
+    weights["model.language_model.norm.weight"] = -weights["model.language_model.norm.weight"]
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return folder
+
+
+def test_the_built_in_model_answers_every_new_user_as_the_readme_says(memory_dir):
+    said = trials(3)
+    assert {q: dict(t) for q, t in said.items()} == {q: {answer: 3} for q, answer in QUESTIONS.items()}
+    assert misses(said) == []
+    demo_continue.check_memory_example(SHIPPED_DIR, 2)  # passes: no SystemExit
+
+
+def test_install_refuses_a_run_that_answers_otherwise_before_writing(broken_demo, tmp_path, memory_dir):
+    said = trials(2, str(broken_demo))
+    lines = misses(said)
+    assert len(lines) == 2
+    assert "0 of 2 as the README says" in lines[0]
+    out = tmp_path / "model"
+    out.mkdir()
+    shutil.copy(SHIPPED_DIR / "training_summary.json", out / "training_summary.json")
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text("{}")
+    with pytest.raises(SystemExit, match="does not answer the README's memory example every time"):
+        demo_continue.main(["install", str(broken_demo), "--metrics", str(metrics), "--section", "s",
+                            "--out", str(out), "--memory-trials", "2"])
+    assert sorted(p.name for p in out.iterdir()) == ["training_summary.json"]
+    assert json.loads((out / "training_summary.json").read_text()) == json.loads(
+        (SHIPPED_DIR / "training_summary.json").read_text())
+
+
+def test_a_model_that_is_not_the_demos_kind_is_refused(tiny_model_dir):
+    with pytest.raises(SystemExit, match="not the built-in model's kind"):
+        demo_continue.check_memory_example(tiny_model_dir, 1)
