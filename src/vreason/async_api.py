@@ -51,8 +51,9 @@ class AsyncVReason:
 
     @property
     def demo_family(self) -> bool:
-        """The built-in demo model or one trained from it (models/demo.py: is_demo_family)."""
-        return self.engine.demo_family
+        """The built-in demo model or one trained from it (models/demo.py: is_demo_family); False for an engine
+        that does not say (an Engine written before the attribute)."""
+        return bool(getattr(self.engine, "demo_family", False))
 
     @property
     def default_sampling(self) -> SamplingParams:

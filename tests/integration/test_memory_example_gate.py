@@ -26,14 +26,24 @@ def broken_demo(tmp_path_factory):
     weights = load_file(str(folder / "model.safetensors"))
     weights["model.language_model.norm.weight"] = -weights["model.language_model.norm.weight"]
     save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    summary = json.loads((SHIPPED_DIR / "training_summary.json").read_text())
+    last = summary["v2"]["follow_ups"][-1]  # a mix the chain has (its record is in the summary already)
+    (folder / "stage.json").write_text(json.dumps({
+        "result": {"steps": 10, "train_loss": 9.9}, "seconds": 1.0, "machine": "test", "mix": last["mix"],
+        "chain_index": len(summary["v2"]["follow_ups"]), "seed": 1, "learning_rate": 1e-4, "planned_steps": 10}))
     return folder
 
 
-def test_the_built_in_model_answers_every_new_user_as_the_readme_says(memory_dir):
+def test_the_built_in_model_answers_every_new_user_as_the_readme_says(memory_dir, tmp_path, monkeypatch):
+    from vreason.memory import open_store
+
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"  # a user's configured store: the trials never write to it
+    monkeypatch.setenv("VREASON_MEMORY_URL", shared)
     said = trials(3)
     assert {q: dict(t) for q, t in said.items()} == {q: {answer: 3} for q, answer in QUESTIONS.items()}
     assert misses(said) == []
-    demo_continue.check_memory_example(SHIPPED_DIR, 2)  # passes: no SystemExit
+    assert open_store(shared).stats("user0").items == 0
+    demo_continue.check_memory_example(SHIPPED_DIR, 2)  # passes: no ValueError
 
 
 def test_install_refuses_a_run_that_answers_otherwise_before_writing(broken_demo, tmp_path, memory_dir):
@@ -55,5 +65,5 @@ def test_install_refuses_a_run_that_answers_otherwise_before_writing(broken_demo
 
 
 def test_a_model_that_is_not_the_demos_kind_is_refused(tiny_model_dir):
-    with pytest.raises(SystemExit, match="not the built-in model's kind"):
+    with pytest.raises(ValueError, match="not the built-in model's kind"):
         demo_continue.check_memory_example(tiny_model_dir, 1)

@@ -46,3 +46,13 @@ def test_unreadable_tokenizer_files_are_not(tmp_path, content):
 def test_hub_ids_and_folders_without_a_tokenizer_are_not(tmp_path):
     assert not is_demo_family("Qwen/Qwen3-VL-8B-Instruct")
     assert not is_demo_family(tmp_path)
+
+
+def test_merges_written_as_pairs_are_the_same_merges(tmp_path):
+    """Newer `tokenizers` write each merge as ["a", "b"], older ones as "a b": a fine-tune saved by either is the
+    demo's."""
+    data = json.loads((SHIPPED_DIR / "tokenizer.json").read_text())
+    merges = data["model"]["merges"]
+    data["model"]["merges"] = [m.split(" ") if isinstance(m, str) else " ".join(m) for m in merges]
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    assert is_demo_family(tmp_path)

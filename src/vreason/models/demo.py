@@ -54,8 +54,10 @@ def _vocabulary(path: Path) -> tuple:
 
 @lru_cache(maxsize=8)
 def _read_vocabulary(path: str, mtime_ns: int, size: int) -> tuple:  # keyed by the file's state: rewritten, read again
-    model = json.loads(Path(path).read_text())["model"]
-    return model.get("type"), tuple(sorted(model["vocab"].items())), tuple(map(str, model.get("merges", ())))
+    model = json.loads(Path(path).read_text(encoding="utf-8"))["model"]
+    # merges are written as "a b" or as ["a", "b"] depending on the tokenizers version that saved the file
+    merges = tuple(m if isinstance(m, str) else " ".join(m) for m in model.get("merges", ()))
+    return model.get("type"), tuple(sorted(model["vocab"].items())), merges
 
 
 def demo_notice() -> str:

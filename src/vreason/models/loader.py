@@ -200,7 +200,8 @@ def _load_stored_quantized(
     return LoadedModel(
         model=model, processor=processor, name=spec.model or DEMO_MODEL_NAME, source=source, placement=placement,
         thinking=template_opens_thinking(processor), is_demo=spec.model is None,
-        load_s=time.perf_counter() - started, phases=clock.phases, demo_family=is_demo_family(source),
+        load_s=time.perf_counter() - started, phases=clock.phases,
+        demo_family=spec.model is None or is_demo_family(source),
     )
 
 

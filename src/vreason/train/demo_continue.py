@@ -159,9 +159,12 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
     return outputs
 
 
-def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, work: Path | None = None) -> dict:
+def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, work: Path | None = None,
+            memory_trials: int = 0) -> dict:
     """Make `run_dir` (a `train` run that follows `out`'s chain directly) the built-in model; returns the new
-    summary. `section`: the benchmarks/RESULTS.md heading that tells the run, cited in its records' notes."""
+    summary. `section`: the benchmarks/RESULTS.md heading that tells the run, cited in its records' notes.
+    `memory_trials` > 0: first ask the run the README's memory example (check_memory_example). ValueError, with
+    nothing written, for a run that may not be installed."""
     from vreason.train.demo_card import model_card
     from vreason.train.demo_recipe import _install, _wall_s
 
@@ -192,6 +195,8 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
                                         "learning_rate": record["learning_rate"],
                                         "train_loss": result["train_loss"]})
     summary["metrics"] = metrics
+    if memory_trials > 0:  # after the cheap checks above: it loads the run and asks it (~0.5 s a user)
+        check_memory_example(run_dir, memory_trials)
     _install(run_dir, out)
     (out / "training_summary.json").write_text(json.dumps(summary, indent=1))
     (out / "README.md").write_text(model_card(summary))
@@ -199,17 +204,14 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
 
 
 def check_memory_example(run_dir: Path, sessions: int = MEMORY_TRIALS) -> None:
-    """SystemExit naming the answers when `run_dir` does not answer the README's memory example as documented for
+    """ValueError naming the answers when `run_dir` does not answer the README's memory example as documented for
     every one of `sessions` new users (train/memory_example.py; ~0.5 s a user on 2 cores). The bars of `demo_eval`
     do not ask it, and a run that met them all once broke the example for 25 users in 30."""
     from vreason.train.memory_example import misses, trials
 
-    try:
-        wrong = misses(trials(sessions, str(run_dir)))
-    except ValueError as error:
-        raise SystemExit(str(error)) from None
+    wrong = misses(trials(sessions, str(run_dir)))
     if wrong:
-        raise SystemExit(f"{run_dir} does not answer the README's memory example every time ({sessions} new "
+        raise ValueError(f"{run_dir} does not answer the README's memory example every time ({sessions} new "
                          f"users): " + "; ".join(wrong))
 
 
@@ -246,9 +248,11 @@ def main(argv: list[str] | None = None) -> None:
         except RunFolderTaken as error:
             raise SystemExit(str(error)) from None
     else:
-        if args.memory_trials > 0:
-            check_memory_example(args.run, args.memory_trials)
-        summary = install(args.run, json.loads(args.metrics.read_text()), args.section, args.out)
+        try:
+            summary = install(args.run, json.loads(args.metrics.read_text()), args.section, args.out,
+                              memory_trials=args.memory_trials)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
         print(f"installed {args.run} as follow-up {len(summary['v2']['follow_ups'])}; wall_s {summary['wall_s']}")
 
 

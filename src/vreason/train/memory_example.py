@@ -13,14 +13,13 @@ the README's answers every time.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-PICTURE = ROOT / "examples" / "shapes.png"
+PICTURE = ROOT / "examples" / "shapes.png"  # the README's picture: a source checkout's (a tool for building the model)
 QUESTIONS = {"what colour was part #17?": "red [m2] [m1]", "what shape was part #17?": "circle [m2] [m1]"}
 
 
@@ -28,6 +27,7 @@ def trials(sessions: int, model: str | None = None) -> dict[str, Counter]:
     """{question: Counter of the answers} over `sessions` new users of `model` (None: the built-in model).
     ValueError for a model that is not the demo's kind (the README's answers are the demo model's)."""
     from vreason import VReason
+    from vreason.memory import open_store
 
     vr = VReason(model)
     try:
@@ -35,24 +35,18 @@ def trials(sessions: int, model: str | None = None) -> dict[str, Counter]:
             raise ValueError(f"{model}: not the built-in model's kind (its tokenizer): the README's answers are "
                              "the built-in model's")
         said: dict[str, Counter] = {q: Counter() for q in QUESTIONS}
-        before = os.environ.get("VREASON_MEMORY_DIR")
         with tempfile.TemporaryDirectory(prefix="memory-example-") as folder:
-            try:
-                for trial in range(sessions):
-                    # a store per trial (read when a memory opens): ids are global row ids, so only a fresh store
-                    # gives the README's [m1] [m2]
-                    os.environ["VREASON_MEMORY_DIR"] = str(Path(folder) / str(trial))
-                    user = f"user{trial}"
-                    vr.memory(user=user, session=uuid.uuid4().hex[:8]).answer("Remember: this is part #17",
-                                                                              images=[str(PICTURE)])
-                    for question in QUESTIONS:
-                        later = vr.memory(user=user, session=uuid.uuid4().hex[:8])
-                        said[question][later.answer(question, temperature=0.0).text] += 1
-            finally:
-                if before is None:
-                    os.environ.pop("VREASON_MEMORY_DIR", None)
-                else:
-                    os.environ["VREASON_MEMORY_DIR"] = before
+            for trial in range(sessions):
+                # a store of its own per trial (given as a directory, which wins over VREASON_MEMORY_URL): ids
+                # are global row ids, so only a fresh store gives the README's [m1] [m2]
+                store = str(Path(folder) / str(trial))
+                user = f"user{trial}"
+                vr.memory(user=user, directory=store, session=uuid.uuid4().hex[:8]).answer(
+                    "Remember: this is part #17", images=[str(PICTURE)])
+                for question in QUESTIONS:
+                    later = vr.memory(user=user, directory=store, session=uuid.uuid4().hex[:8])
+                    said[question][later.answer(question, temperature=0.0).text] += 1
+                open_store(directory=store).close()  # the process keeps one store per URL until closed
         return said
     finally:
         vr.close()
