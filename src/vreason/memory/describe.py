@@ -58,17 +58,24 @@ async def describe_picture(vr: AsyncVReason, image: PreparedImage) -> tuple[str,
 
 
 def facts_description(facts: dict[str, str]) -> str:
-    """The picture's description in the facts' own words, for when the model's says nothing: "a red circle",
-    "3 shapes: 2 circles (two circles), 1 stars (one stars)", or "name: value, ..." of a general model's facts."""
+    """The picture's description in the facts' own words, for when the model's says nothing: "a red circle", "an
+    orange star", "3 shapes: 2 circles (two circles), 1 star (one star)", or "name: value, ..." of a general
+    model's facts."""
     if "shape" in facts:
         count = facts.get("count")
         if count in (None, "1"):
-            return f"a {facts.get('color', '')} {facts['shape']}".replace("  ", " ").strip()
+            words = f"{facts.get('color', '')} {facts['shape']}".strip()
+            return f"{_article(words)} {words}"
         # per-kind counts with their number words, so "which part had two triangles?" finds the picture by words
         kinds = [
-            f"{n} {kind} ({NUMBER_WORDS.get(n, n)} {kind})"
-            for kind in (f"{k}s" for k in SHAPE_KINDS)
-            if (n := facts.get(kind, "")).isdigit() and n != "0"
+            f"{n} {noun} ({NUMBER_WORDS.get(n, n)} {noun})"
+            for kind in SHAPE_KINDS
+            if (n := facts.get(f"{kind}s", "")).isdigit() and n != "0"
+            for noun in [kind if n == "1" else f"{kind}s"]
         ]
         return f"{count} shapes: " + ", ".join(kinds) if kinds else f"{count} shapes"
     return ", ".join(f"{k}: {v}" for k, v in facts.items()) or "a picture"
+
+
+def _article(words: str) -> str:
+    return "an" if words[:1].lower() in "aeiou" else "a"

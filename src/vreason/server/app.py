@@ -71,6 +71,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None, memory: M
     settings = settings or ServerSettings()
     names = settings.served_model_names or (engine.model_name,)
     created = int(time.time())
+    demo_family = bool(getattr(engine, "demo_family", False))
     metrics = ServerMetrics(engine)
     server_memory = ServerMemory(engine, memory)
     completions = ChatCompletions(engine, settings, metrics, names, server_memory)
@@ -107,7 +108,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None, memory: M
 
     @app.get("/v1/models", response_model=ModelList, responses=error_responses(*auth, *GUARD_ERRORS))
     async def list_models() -> dict:
-        cards = [ModelCard(id=name, created=created) for name in names]
+        cards = [ModelCard(id=name, created=created, demo_family=demo_family) for name in names]
         return ModelList(data=cards).model_dump()
 
     @app.get(
@@ -116,7 +117,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None, memory: M
     async def get_model(model_id: str) -> dict:
         if model_id not in names and not settings.any_model_name:
             raise model_not_found(model_id, names)
-        return ModelCard(id=model_id, created=created).model_dump()
+        return ModelCard(id=model_id, created=created, demo_family=demo_family).model_dump()
 
     @app.post(
         "/v1/chat/completions", response_model=None,

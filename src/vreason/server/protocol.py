@@ -324,6 +324,9 @@ class ModelCard(_Model):
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "vreason"
+    # vreason's own: the built-in demo model or one trained from it (its tokenizer is the demo's), so that a
+    # RemoteEngine in front of this server asks memory's demo question forms of it whatever name it is served under
+    demo_family: bool = False
 
 
 class ModelList(_Model):

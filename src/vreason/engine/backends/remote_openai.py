@@ -74,10 +74,15 @@ class RemoteEngine:
         self.video_budget = cfg.video_budget  # the media step samples and sizes clips under it
         self.max_images_per_request = cfg.max_images_per_request
         self._headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
-        self.model_name = cfg.model or self._discover_model()
+        # The tokenizer is not seen here: a demo-family model is known by the name a vreason server serves the
+        # built-in under, or by the `demo_family` its /models listing gives the model discovered from it.
+        listed_demo = False
+        if cfg.model:
+            self.model_name = cfg.model
+        else:
+            self.model_name, listed_demo = self._discover_model()
         self.thinking = cfg.thinking if cfg.thinking is not None else "thinking" in self.model_name.lower()
-        # a vreason server's built-in model, known by the name it serves it under (its tokenizer is not seen here)
-        self.demo_family = self.model_name == DEMO_MODEL_NAME
+        self.demo_family = listed_demo or self.model_name == DEMO_MODEL_NAME
         self._stats = EngineStats()
         self._flights: dict[str, _Flight] = {}
         self.image_cache = DataUriCache()
@@ -346,13 +351,14 @@ class RemoteEngine:
             self._probe_lock = asyncio.Lock()
         return self._client
 
-    def _discover_model(self) -> str:
-        """The served model's name from the first upstream that answers `GET /models`; upstreams that do not
-        answer start out of rotation (health probes put them back)."""
+    def _discover_model(self) -> tuple[str, bool]:
+        """The served model's name, and whether its listing marks it demo family (a vreason server's field), from
+        the first upstream that answers `GET /models`; upstreams that do not answer start out of rotation (health
+        probes put them back)."""
         import httpx
 
         errors = []
-        name = None
+        name, demo_family = None, False
         for upstream in self.upstreams:
             try:
                 response = httpx.get(f"{upstream.api_base}/models", headers=self._headers,
@@ -361,6 +367,7 @@ class RemoteEngine:
                 models = response.json().get("data") or []
                 if name is None and models:
                     name = str(models[0]["id"])
+                    demo_family = models[0].get("demo_family") is True
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
                 reason = f"{type(err).__name__}: {err}"
                 errors.append(f"{upstream.url}: {reason}")
@@ -370,7 +377,7 @@ class RemoteEngine:
                 "no upstream listed a model (" + "; ".join(errors or ["no models"]) + "); start one with "
                 "`vreason serve` or `vreason vllm-launch`, or name the model with --model"
             )
-        return name
+        return name, demo_family
 
 
 def _past(deadline: float | None, slack_s: float = 0.05) -> bool:

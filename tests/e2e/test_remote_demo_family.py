@@ -1,0 +1,66 @@
+"""A RemoteEngine in front of `vreason serve` learns whether the served model is demo family from the server's
+`/v1/models` listing, so memory asks its demo question forms of a demo model served under any name; a model
+that is not (the tiny random Qwen3-VL) is listed as not, and an explicit name is taken by name only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from vreason.engine.backends import RemoteEngine
+from vreason.memory.describe import SHAPES_QUESTIONS, questions_for
+
+
+def _serve(vr, name: str) -> Iterator[str]:
+    from vreason.server import ServerSettings, create_app
+    from vreason.server.launch import BackgroundServer
+
+    server = BackgroundServer(create_app(vr.engine, ServerSettings(served_model_names=(name,))))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_upstream(demo) -> Iterator[str]:
+    yield from _serve(demo, "shapes-helper")  # the built-in, under a name that is not "vreason-demo"
+
+
+@pytest.fixture(scope="module")
+def tiny_upstream(tiny_model_dir) -> Iterator[str]:
+    from vreason import VReason
+
+    vr = VReason(str(tiny_model_dir))
+    try:
+        yield from _serve(vr, "tiny-vl")
+    finally:
+        vr.close()
+
+
+def test_the_listing_marks_the_demo_model_and_the_remote_engine_reads_it(demo_upstream):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{demo_upstream}/v1", api_key="unused")
+    listed = client.models.list().data
+    assert [m.id for m in listed] == ["shapes-helper"]
+    assert listed[0].model_extra["demo_family"] is True
+    assert client.models.retrieve("shapes-helper").model_extra["demo_family"] is True
+
+    engine = RemoteEngine([demo_upstream])
+    assert engine.model_name == "shapes-helper"
+    assert engine.demo_family
+    assert questions_for(engine.demo_family) is SHAPES_QUESTIONS
+    # named on the command line, the listing is not asked: only the built-in's served name counts
+    assert not RemoteEngine([demo_upstream], model="shapes-helper").demo_family
+
+
+def test_a_model_that_is_not_the_demos_kind_is_listed_as_not(tiny_upstream):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{tiny_upstream}/v1", api_key="unused")
+    assert client.models.list().data[0].model_extra["demo_family"] is False
+    engine = RemoteEngine([tiny_upstream])
+    assert engine.model_name == "tiny-vl"
+    assert not engine.demo_family
