@@ -133,6 +133,10 @@ MIX_WORDS = {
                            "the last scans mix",
     "styles-memory-2": "5,000 new pictures drawn as the memory styles mix's, with 8,000 clips, views and pictures of "
                        "the plain memory styles mix, the stills mix and the last scans mix",
+    "styles-stills": "3,000 new change clips, half of them also a still frame asked yes or no about "
+                     "shapes named by colour and shape, with 8,000 clips, views and pictures "
+                     "of the second memory styles mix, the plain counting mix of the boxes line, the second boxes "
+                     "mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",
