@@ -1,6 +1,7 @@
 """A RemoteEngine in front of `vreason serve` learns whether the served model is demo family from the server's
 `/v1/models` listing, so memory asks its demo question forms of a demo model served under any name; a model
-that is not (the tiny random Qwen3-VL) is listed as not, and an explicit name is taken by name only."""
+that is not (the tiny random Qwen3-VL) is listed as not, even under the built-in's served name, and an explicit
+name is taken by name only."""
 
 from __future__ import annotations
 
@@ -29,14 +30,8 @@ def demo_upstream(demo) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def tiny_upstream(tiny_model_dir) -> Iterator[str]:
-    from vreason import VReason
-
-    vr = VReason(str(tiny_model_dir))
-    try:
-        yield from _serve(vr, "tiny-vl")
-    finally:
-        vr.close()
+def tiny_upstream(vr) -> Iterator[str]:
+    yield from _serve(vr, "vreason-demo")  # a general model under the name the built-in is served as
 
 
 def test_the_listing_marks_the_demo_model_and_the_remote_engine_reads_it(demo_upstream):
@@ -56,11 +51,12 @@ def test_the_listing_marks_the_demo_model_and_the_remote_engine_reads_it(demo_up
     assert not RemoteEngine([demo_upstream], model="shapes-helper").demo_family
 
 
-def test_a_model_that_is_not_the_demos_kind_is_listed_as_not(tiny_upstream):
+def test_a_model_that_is_not_the_demos_kind_is_listed_as_not_whatever_its_name(tiny_upstream):
     import openai
 
     client = openai.OpenAI(base_url=f"{tiny_upstream}/v1", api_key="unused")
     assert client.models.list().data[0].model_extra["demo_family"] is False
     engine = RemoteEngine([tiny_upstream])
-    assert engine.model_name == "tiny-vl"
-    assert not engine.demo_family
+    assert engine.model_name == "vreason-demo"
+    assert not engine.demo_family  # the listing decides over the name
+    assert RemoteEngine([tiny_upstream], model="vreason-demo").demo_family  # named: the name is all it has

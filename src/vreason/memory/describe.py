@@ -65,7 +65,7 @@ def facts_description(facts: dict[str, str]) -> str:
         count = facts.get("count")
         if count in (None, "1"):
             words = f"{facts.get('color', '')} {facts['shape']}".strip()
-            return f"{_article(words)} {words}"
+            return f"{_article(words)} {words}".strip()
         # per-kind counts with their number words, so "which part had two triangles?" finds the picture by words
         kinds = [
             f"{n} {noun} ({NUMBER_WORDS.get(n, n)} {noun})"
@@ -78,4 +78,4 @@ def facts_description(facts: dict[str, str]) -> str:
 
 
 def _article(words: str) -> str:
-    return "an" if words[:1].lower() in "aeiou" else "a"
+    return "an" if words[:1] and words[0].lower() in "aeiou" else "a"

@@ -75,14 +75,15 @@ class RemoteEngine:
         self.max_images_per_request = cfg.max_images_per_request
         self._headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
         # The tokenizer is not seen here: a demo-family model is known by the name a vreason server serves the
-        # built-in under, or by the `demo_family` its /models listing gives the model discovered from it.
-        listed_demo = False
+        # built-in under, or by the `demo_family` its /models listing gives the model discovered from it (which,
+        # when given, decides: a general model served as "vreason-demo" is listed false).
+        listed_demo: bool | None = None
         if cfg.model:
             self.model_name = cfg.model
         else:
             self.model_name, listed_demo = self._discover_model()
         self.thinking = cfg.thinking if cfg.thinking is not None else "thinking" in self.model_name.lower()
-        self.demo_family = listed_demo or self.model_name == DEMO_MODEL_NAME
+        self.demo_family = listed_demo if listed_demo is not None else self.model_name == DEMO_MODEL_NAME
         self._stats = EngineStats()
         self._flights: dict[str, _Flight] = {}
         self.image_cache = DataUriCache()
@@ -351,23 +352,26 @@ class RemoteEngine:
             self._probe_lock = asyncio.Lock()
         return self._client
 
-    def _discover_model(self) -> tuple[str, bool]:
-        """The served model's name, and whether its listing marks it demo family (a vreason server's field), from
+    def _discover_model(self) -> tuple[str, bool | None]:
+        """The served model's name, and whether its listing marks it demo family (a vreason server's field; None
+        where the listing has no such field), from
         the first upstream that answers `GET /models`; upstreams that do not answer start out of rotation (health
         probes put them back)."""
         import httpx
 
         errors = []
-        name, demo_family = None, False
+        name, demo_family = None, None
         for upstream in self.upstreams:
             try:
                 response = httpx.get(f"{upstream.api_base}/models", headers=self._headers,
                                      timeout=self.config.connect_timeout_s)
                 response.raise_for_status()
-                models = response.json().get("data") or []
+                listing = response.json()
+                models = (listing.get("data") if isinstance(listing, dict) else None) or []
                 if name is None and models:
                     name = str(models[0]["id"])
-                    demo_family = models[0].get("demo_family") is True
+                    flag = models[0].get("demo_family")
+                    demo_family = flag if isinstance(flag, bool) else None
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
                 reason = f"{type(err).__name__}: {err}"
                 errors.append(f"{upstream.url}: {reason}")
