@@ -54,26 +54,30 @@ def test_graphs_match_the_torch_model(ov_demo, torch_demo):
     np.testing.assert_allclose(deep[0], want.deepstack_features[0].numpy(), atol=2e-2)
 
     embed = core.compile_model(str(ir_path(ov_demo, "text_embeddings")), "CPU", f32)
-    language = core.compile_model(str(ir_path(ov_demo, "language")), "CPU", f32).create_infer_request()
     ids = torch.tensor([[5, 17, 33, 100, 7, 8, 250]])
     hidden = torch_demo.config.text_config.hidden_size
-    language.reset_state()
     steps = [(ids, np.arange(ids.shape[1])), (torch.tensor([[42]]), np.array([ids.shape[1]]))]
-    seen = ids
-    for i, (step, positions) in enumerate(steps):
-        logits = language.infer(
-            {
-                "inputs_embeds": embed([step.numpy()])[0],
-                "position_ids": np.broadcast_to(positions, (3, 1, len(positions))).copy(),
-                "deepstack_embeds": np.zeros((1, 1, step.shape[1], hidden), np.float32),
-                "beam_idx": np.zeros(1, np.int32),
-            }
-        )["logits"]
-        seen = seen if i == 0 else torch.cat([seen, step], dim=1)
-        with torch.no_grad():
-            ref = torch_demo(input_ids=seen).logits[0, -1].numpy()
-        np.testing.assert_allclose(logits[0, -1], ref, rtol=5e-3, atol=2e-2)  # fp16 weights
-        assert logits[0, -1].argmax() == ref.argmax()
+    # With a float32 KV state the graphs match to the fp16 weights' rounding (run 49: 0.003 at most). As served,
+    # the CPU plugin keeps the KV state in u8 (its default KV_CACHE_PRECISION), which moves decode logits by up to
+    # ~0.04 on the demo model: the next token must still be the same.
+    for kv_state, atol in (({"KV_CACHE_PRECISION": "f32"}, 1e-2), ({}, 1e-1)):
+        language = core.compile_model(str(ir_path(ov_demo, "language")), "CPU", f32 | kv_state).create_infer_request()
+        language.reset_state()
+        seen = ids
+        for i, (step, positions) in enumerate(steps):
+            logits = language.infer(
+                {
+                    "inputs_embeds": embed([step.numpy()])[0],
+                    "position_ids": np.broadcast_to(positions, (3, 1, len(positions))).copy(),
+                    "deepstack_embeds": np.zeros((1, 1, step.shape[1], hidden), np.float32),
+                    "beam_idx": np.zeros(1, np.int32),
+                }
+            )["logits"]
+            seen = seen if i == 0 else torch.cat([seen, step], dim=1)
+            with torch.no_grad():
+                ref = torch_demo(input_ids=seen).logits[0, -1].numpy()
+            np.testing.assert_allclose(logits[0, -1], ref, rtol=5e-3, atol=atol)
+            assert logits[0, -1].argmax() == ref.argmax()
 
 
 def test_manifest_records_the_export(ov_demo):
