@@ -354,9 +354,8 @@ class RemoteEngine:
 
     def _discover_model(self) -> tuple[str, bool | None]:
         """The served model's name, and whether its listing marks it demo family (a vreason server's field; None
-        where the listing has no such field), from
-        the first upstream that answers `GET /models`; upstreams that do not answer start out of rotation (health
-        probes put them back)."""
+        where the listing has none), from the first upstream that answers `GET /models`; upstreams that do not
+        answer start out of rotation (health probes put them back)."""
         import httpx
 
         errors = []
