@@ -121,7 +121,7 @@ def test_a_description_from_the_facts_reads_as_a_sentence():
     assert facts_description({"shape": "star", "color": "red"}) == "a red star"
     assert facts_description({"shape": "star", "color": "orange"}) == "an orange star"
     assert facts_description({"shape": "hexagon"}) == "a hexagon"
-    assert facts_description({"shape": "", "color": ""}) == "a"  # nothing said: no "an"
+    assert facts_description({"shape": "", "color": ""}) == "a picture"  # nothing said: no lone "a"
     several = {"shape": "star", "count": "3", "circles": "2", "stars": "1", "hexagons": "0"}
     assert facts_description(several) == "3 shapes: 2 circles (two circles), 1 star (one star)"
     assert facts_description({"objects": "a cup", "count": "1"}) == "objects: a cup, count: 1"

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from vreason.articles import with_article
+
 APPEARS = re.compile(r"^(.*?)\s+(appears|is visible|is present|shows up|enters|comes in|is there)$")
 LEAVES = re.compile(r"^(.*?)\s+(is gone|disappears|leaves|is missing|is not visible|vanishes)$")
 
@@ -29,8 +31,7 @@ def trigger_question(condition: str) -> tuple[str, bool]:
         match = pattern.match(lowered)
         if match:
             thing = re.sub(r"^(the|a|an)\s+", "", match.group(1))
-            article = "an" if thing[:1] in "aeiou" else "a"
-            return f"is there {article} {thing}?", expect
+            return f"is there {with_article(thing)}?", expect
     return f"is it true that {text}? answer yes or no.", True
 
 

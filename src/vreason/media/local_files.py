@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vreason.articles import with_article
 from vreason.errors import MediaError
 from vreason.media.policy import MediaPolicy
 
@@ -26,9 +27,7 @@ def checked_local_path(path: Path, policy: MediaPolicy, label: str, kind: str, m
     if policy.allowed_local_dir is not None and not resolved.is_relative_to(policy.allowed_local_dir):
         raise MediaError(label, f"is outside the allowed media directory {policy.allowed_local_dir}")
     if resolved.is_dir():
-        raise MediaError(
-            label, f"is a directory, not an {kind} file" if kind[0] in "aeiou" else f"is a directory, not a {kind} file"
-        )
+        raise MediaError(label, f"is a directory, not {with_article(kind)} file")
     try:
         size = resolved.stat().st_size
     except PermissionError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vreason.articles import with_article
 from vreason.media import PreparedImage
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def facts_description(facts: dict[str, str]) -> str:
         count = facts.get("count")
         if count in (None, "1"):
             words = f"{facts.get('color', '')} {facts['shape']}".strip()
-            return f"{_article(words)} {words}".strip()
+            return with_article(words) or "a picture"
         # per-kind counts with their number words, so "which part had two triangles?" finds the picture by words
         kinds = [
             f"{n} {noun} ({NUMBER_WORDS.get(n, n)} {noun})"
@@ -75,7 +76,3 @@ def facts_description(facts: dict[str, str]) -> str:
         ]
         return f"{count} shapes: " + ", ".join(kinds) if kinds else f"{count} shapes"
     return ", ".join(f"{k}: {v}" for k, v in facts.items()) or "a picture"
-
-
-def _article(words: str) -> str:
-    return "an" if words[:1] and words[0].lower() in "aeiou" else "a"

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vreason.articles import indefinite_article
 from vreason.errors import InvalidRequestError
 
 if TYPE_CHECKING:  # the media and engine modules load with the first scan: `vreason when --help` stays quick
@@ -46,10 +47,6 @@ DEFAULT_MAX_CHECKS = 240
 MAX_CHECKS = 1000  # the most `max_checks` any caller may ask for
 # Frames decoded and asked about at a time in the first pass: a pass over a long clip is never held whole.
 _CHUNK = 16
-_DETERMINERS = re.compile(r"^(a|an|the|any|some|every|each|one|two|three|\d+)\b", re.I)
-# First letters that are not the sound they look like: "a unicorn", "a one-way sign", "an hour".
-_A_BEFORE_VOWEL = re.compile(r"^(uni|use|usu|ura|eu|one|once)", re.I)
-_AN_BEFORE_H = re.compile(r"^(hour|honest|honou?r|heir)", re.I)
 
 
 @dataclass(frozen=True)
@@ -142,7 +139,7 @@ def presence_question(target: str, template: str = DEFAULT_QUESTION) -> str:
     rest = template.replace("{target}", "").replace("{a}", "")
     if "{" in rest or "}" in rest:  # str.format would also take field specs ("{a:>9999999}") from a client
         raise InvalidRequestError("the question may use only {target} and {a}", param="question")
-    question = template.replace("{a}", _article(target)).replace("{target}", target)
+    question = template.replace("{a}", indefinite_article(target)).replace("{target}", target)
     return " ".join(question.split())  # no double space where {a} was left empty
 
 
@@ -184,14 +181,6 @@ def parse_when_question(question: str) -> tuple[str, str] | None:
     if not target or len(target.split()) > _MAX_TARGET_WORDS or _NOT_A_THING.search(target):
         return None
     return target, "disappears" if event in _GONE else "appears"
-
-
-def _article(target: str) -> str:
-    if _DETERMINERS.match(target):
-        return ""
-    if _AN_BEFORE_H.match(target):
-        return "an"
-    return "an" if target[0].lower() in "aeiou" and not _A_BEFORE_VOWEL.match(target) else "a"
 
 
 def parse_presence(answer: str) -> bool | None:
