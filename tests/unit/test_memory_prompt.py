@@ -125,3 +125,16 @@ def test_a_description_from_the_facts_reads_as_a_sentence():
     several = {"shape": "star", "count": "3", "circles": "2", "stars": "1", "hexagons": "0"}
     assert facts_description(several) == "3 shapes: 2 circles (two circles), 1 star (one star)"
     assert facts_description({"objects": "a cup", "count": "1"}) == "objects: a cup, count: 1"
+
+
+def test_the_facts_answer_keeps_the_model_words_only_when_they_say_the_value():
+    from vreason.memory.turn import fact_text
+
+    assert fact_text("red", "red", ["m2", "m1"]) == "red [m2] [m1]"
+    assert fact_text(" It was RED. ", "red", ["m2"]) == "It was RED. [m2]"
+    assert fact_text("1 star", "1", ["m3"]) == "1 star [m3]"
+    # the value inside another word is not the value: before, "11" and "reddish" were kept as the answer
+    assert fact_text("11", "1", ["m3"]) == "1 [m3]"
+    assert fact_text("reddish", "red", ["m2"]) == "red [m2]"
+    assert fact_text("no", "circle", ["m2"]) == "circle [m2]"
+    assert fact_text("part #17 (a c++ part)", "c++", ["m4"]) == "part #17 (a c++ part) [m4]"  # taken as text

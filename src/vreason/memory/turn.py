@@ -151,10 +151,17 @@ async def answer_turn(
         fact = await fact_answer(mem, turn.question, turn.recalled)
         if fact is not None:
             value, ids = fact
-            cite = " ".join(f"[{i}]" for i in ids)
-            text = f"{answer.text.strip()} {cite}" if value.lower() in answer.text.lower() else f"{value} {cite}"
+            text = fact_text(answer.text, value, ids)
             result.cited, used = ids, ids
     return MemoryAnswer(text, answer, turn.recalled, result.cited, used, result.written, result.forgotten, turn.related)
+
+
+def fact_text(answer: str, value: str, ids: Sequence[str]) -> str:
+    """The answer with the facts' citations when it says the facts' value as a word of its own ("red", "it was
+    red"), else the value with them: an answer "11" or "reddish" does not say "1" or "red"."""
+    cite = " ".join(f"[{i}]" for i in ids)
+    says = re.search(rf"(?<!\w){re.escape(value.strip())}(?!\w)", answer, re.I) if value.strip() else None
+    return f"{answer.strip()} {cite}" if says else f"{value} {cite}"
 
 
 async def fact_answer(mem: AsyncMemory, question: str, hits: list[RecallHit]) -> tuple[str, list[str]] | None:
