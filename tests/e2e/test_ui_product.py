@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation, set_number
+from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation, open_accordion, set_number, settled
 
 pytestmark = pytest.mark.slow
 
@@ -194,15 +194,16 @@ def test_edit_drops_later_turns_and_regenerate_asks_again(alice: Page, demo, dat
 
 def test_sidebar_reopens_renames_exports_deletes_and_keeps_conversations_on_disk(alice: Page, data_dir: Path):
     expect(_listed(alice)).to_have_count(2)
-    _listed(alice).filter(has_text="bold").click()  # the first conversation, reopened
+    # the first conversation, reopened once every reply is in (one landing after the fill below puts the old name
+    # back in the name box)
+    settled(alice, lambda: _listed(alice).filter(has_text="bold").click(), "Reopen")
     expect(_bots(alice)).to_have_count(1)
     expect(_users(alice).locator("strong")).to_have_text("bold")
 
-    alice.get_by_text("This conversation").click()
-    # the name box shows the reopened conversation's name: the open's reply is in (a reply arriving after the
-    # fill below would put the old name back)
+    open_accordion(alice, "This conversation", "#chat-title input")
     expect(alice.locator("#chat-title input")).to_have_value(re.compile(r"\*\*bold\*\*"))
     alice.locator("#chat-title input").fill("Markdown check")
+    expect(alice.locator("#chat-title input")).to_have_value("Markdown check")
     alice.locator("#chat-rename").click()
     expect(alice.locator("#chat-status")).to_contain_text("Renamed to “Markdown check”")
     expect(_listed(alice).filter(has_text="Markdown check")).to_have_count(1)
@@ -228,7 +229,7 @@ def test_sidebar_reopens_renames_exports_deletes_and_keeps_conversations_on_disk
 
     _listed(alice).first.click()
     expect(_bots(alice)).to_have_count(1)
-    alice.get_by_text("This conversation").click()
+    open_accordion(alice, "This conversation", "#chat-delete")
     alice.locator("#chat-delete").click()
     expect(alice.locator("#chat-delete")).to_have_text("Click again to delete")  # nothing gone on one click
     expect(_listed(alice)).to_have_count(2)
@@ -243,7 +244,7 @@ def test_stop_ends_the_answer_and_aborts_the_engine_request(alice: Page, vr):
     new_conversation(alice)
     alice.locator("#chat-model input").click()
     alice.get_by_role("option", name=vr.model_name).click()  # the tiny random model: it never stops by itself
-    alice.get_by_text("Sampling").click()  # closed again since the page was reloaded
+    open_accordion(alice, "Sampling", "#chat-max-new-tokens input[type=number]")
     set_number(alice, "chat-max-new-tokens", "4000")
     aborted = vr.engine.stats().aborted_total
     _ask(alice, "Tell me a long story.")
@@ -285,3 +286,26 @@ def test_one_user_never_sees_another_users_conversations(browser: Browser, ui_ur
     expect(_listed(alice)).to_have_count(2)  # her own two; Bob's is not among them
     assert len(list((data_dir / "bob").glob("*.json"))) == 1
     assert len(list((data_dir / "alice").glob("*.json"))) == 2
+
+
+def test_opening_another_conversation_mid_answer_stops_it_and_keeps_what_came(alice: Page, vr):
+    new_conversation(alice)
+    alice.locator("#chat-model input").click()
+    alice.get_by_role("option", name=vr.model_name).click()
+    open_accordion(alice, "Sampling", "#chat-max-new-tokens input[type=number]")
+    set_number(alice, "chat-max-new-tokens", "4000")
+    aborted = vr.engine.stats().aborted_total
+    _ask(alice, "Tell me another story.")
+    answer = _bots(alice).last
+    _wait_for(lambda: answer.count() and len(answer.inner_text()) > 20, "the first streamed words")
+    _listed(alice).filter(has_text="What color is the shape?").click()
+    _wait_for(lambda: vr.engine.stats().aborted_total == aborted + 1, "the engine to abort the request")
+    alice.wait_for_timeout(1000)  # a late piece of the stopped answer would have landed by now
+    # the opened conversation stays on screen, with its model; the stopped one is kept with what came
+    expect(_users(alice).last).to_have_text("What shape is it?")  # the edited conversation, named by its first ask
+    expect(_bots(alice)).to_have_count(1)
+    expect(alice.locator("#chat-model input")).to_have_value("vreason-demo")
+    assert vr.engine.stats().running == 0
+    _listed(alice).filter(has_text="Tell me another story.").click()
+    expect(_bots(alice).last.locator(".vr-stats")).to_contain_text("stopped")
+    expect(alice.locator("#chat-model input")).to_have_value(vr.model_name)

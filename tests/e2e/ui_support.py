@@ -18,9 +18,16 @@ def free_port() -> int:
 
 
 def new_conversation(page, settle_ms: int = 300, limit_ms: int = 30_000) -> None:
-    """Click the Chat tab's "+ New conversation" and wait until the requests it sent are answered and none has
-    followed for `settle_ms`. Its reply empties the input box: one that lands after a file was dropped there takes
-    the file away again (seen as an upload whose thumbnail never shows: the next step's 30 s timeout)."""
+    """Click the Chat tab's "+ New conversation" and wait until its requests settled (`settled`). Its reply empties
+    the input box: one that lands after a file was dropped there takes the file away again (seen as an upload whose
+    thumbnail never shows: the next step's 30 s timeout)."""
+    settled(page, lambda: page.locator("#chat-new").click(), "New conversation", settle_ms, limit_ms)
+
+
+def settled(page, action, what: str, settle_ms: int = 300, limit_ms: int = 30_000) -> None:
+    """Run `action` (a click) and wait until the gradio requests it sent are answered and none has followed for
+    `settle_ms`: a reply that lands after the next step overwrites what that step typed (a conversation reopened
+    just before its name was changed once put the old name back on a loaded CI box, and Rename sent that)."""
     seen: list = []
     in_flight: set = set()
 
@@ -36,17 +43,27 @@ def new_conversation(page, settle_ms: int = 300, limit_ms: int = 30_000) -> None
     for name, handler in events:
         page.on(name, handler)
     try:
-        page.locator("#chat-new").click()
+        action()
         quiet = waited = 0
         while quiet < settle_ms:
             page.wait_for_timeout(50)
             waited += 50
             quiet = quiet + 50 if seen and not in_flight else 0
             if waited > limit_ms:
-                raise AssertionError(f"New conversation: {len(in_flight)} request(s) still open after {limit_ms} ms")
+                raise AssertionError(f"{what}: {len(in_flight)} request(s) still open after {limit_ms} ms")
     finally:
         for name, handler in events:
             page.remove_listener(name, handler)
+
+
+def open_accordion(page, label: str, inside: str) -> None:
+    """Open accordion `label` unless `inside` (a selector within it) already shows: a click on an open one closes
+    it, and whether it is open depends on what ran on the page before."""
+    from playwright.sync_api import expect
+
+    if not page.locator(inside).is_visible():
+        page.get_by_text(label, exact=True).click()
+    expect(page.locator(inside)).to_be_visible()
 
 
 def set_number(page, elem_id: str, value: str) -> None:

@@ -132,6 +132,50 @@ def test_leaving_the_page_mid_answer_aborts_the_request(vr, tmp_path):
     assert stats.running == 0
 
 
+@pytest.mark.parametrize("keep", [True, False])  # another conversation opened / this one deleted
+def test_leaving_a_conversation_mid_answer_stops_it_and_keeps_it_only_when_not_deleted(vr, tmp_path, keep):
+    """The sidebar's handlers run on Gradio's worker threads while the answer streams on its loop: opening another
+    conversation (or deleting this one) stops the answer, waits until it is kept, and nothing more reaches the page."""
+    import gradio as gr
+
+    from vreason.ui.chat_tab import ChatState, ChatTab
+    from vreason.ui.conversation_store import ConversationStore
+
+    store = ConversationStore(tmp_path)
+    tab = ChatTab(vr.aio, store)
+    state = ChatState()
+    before = vr.engine.stats().aborted_total
+    rambling = (1.0, 1.0, 0, 2000, 0.0, 3)
+
+    async def leave_after_first_words() -> tuple:
+        handler = tab.submit(None, {"text": "Tell me a long story.", "files": []}, state, "", vr.model_name,
+                             *rambling)
+        await anext(handler)  # "Generating…"
+        await anext(handler)  # the first streamed words
+        rest = asyncio.create_task(_drain(handler))  # the page keeps reading the stream meanwhile
+        page = await asyncio.to_thread(tab.sidebar.new if keep else tab.sidebar.delete, None, state)
+        return page, await rest
+
+    page, rest = asyncio.run(leave_after_first_words())
+    assert all(out[3] == gr.skip() for out in rest)  # pieces that were on their way, never its state again
+    assert page[0] == []  # the page shows a new conversation
+    assert vr.engine.stats().aborted_total == before + 1
+    assert vr.engine.stats().running == 0
+    kept = store.for_user("local").list()
+    if keep:
+        [conversation] = kept
+        [turn] = store.for_user("local").get(conversation.id).turns
+        assert turn.stopped
+        assert turn.answer
+        assert turn.question == "Tell me a long story."
+    else:
+        assert kept == []
+
+
+async def _drain(handler) -> list[tuple]:
+    return [out async for out in handler]
+
+
 def test_grounding_draws_the_boxes_on_the_upload(demo):
     from vreason.reasoning.draw import PALETTE
     from vreason.ui.grounding_tab import GroundingTab

@@ -140,6 +140,9 @@ MIX_WORDS = {
     "styles-stills-2": "a second round of 3,000 such clips with stills, with 8,000 clips, views and pictures of "
                        "the stills styles mix, the plain counting mix of the boxes line, the second boxes mix and "
                        "the last scans mix",
+    "styles-stills-3": "a third round of 3,000 such clips with stills, with 8,000 clips, views and pictures of "
+                       "the second stills styles mix, the plain counting mix of the boxes line, the second boxes mix "
+                       "and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

@@ -6,6 +6,10 @@ request, so one user's page can neither list nor open another's conversations. T
 the open conversation's current files (rewritten after each turn and rename, removed with the conversation), in
 a folder of the system's temporary directory that only this OS user can read, from where Gradio serves them to
 the signed-in user.
+
+Opening, starting or deleting a conversation while an answer streams for the open one first stops that answer
+(`ChatState.leave`, from Gradio's worker thread while the answer runs on its loop) and waits until it is kept
+(deleted: dropped), so the list drawn next holds it and no late piece of it lands on the page.
 """
 
 from __future__ import annotations
@@ -58,8 +62,9 @@ class SidebarParts:
 
 
 class ChatSidebar:
-    def __init__(self, store: ConversationStore):
+    def __init__(self, store: ConversationStore, new_state: Callable[..., Any]):
         self.store = store
+        self._new_state = new_state  # the chat tab's session state for a conversation (a new one without)
 
     def build(self) -> SidebarParts:
         new = gr.Button("+ New conversation", elem_id="chat-new", variant="secondary")
@@ -75,13 +80,12 @@ class ChatSidebar:
         return SidebarParts(listing, title, markdown, as_json, new, rename, delete)
 
     def wire(self, app: gr.Blocks, side: SidebarParts, state: gr.State, chatbot: gr.Chatbot,
-             box: gr.MultimodalTextbox, status: gr.Markdown, new_state: Callable[..., Any]) -> None:
-        self._new_state = new_state
+             box: gr.MultimodalTextbox, status: gr.Markdown) -> None:
         page = [chatbot, box, status, state, *side.outputs]
         app.load(self.listed, outputs=[side.listing], queue=False)
-        side.listing.input(self.open, inputs=[side.listing], outputs=page, queue=False)
-        side.new.click(self.new, outputs=page, queue=False)
-        chatbot.clear(self.new, outputs=page, queue=False)
+        side.listing.input(self.open, inputs=[side.listing, state], outputs=page, queue=False)
+        side.new.click(self.new, inputs=[state], outputs=page, queue=False)
+        chatbot.clear(self.new, inputs=[state], outputs=page, queue=False)
         renamed = [side.listing, status, side.markdown, side.json]
         side.rename.click(self.rename, inputs=[state, side.title], outputs=renamed, queue=False)
         side.title.submit(self.rename, inputs=[state, side.title], outputs=renamed, queue=False)
@@ -90,20 +94,24 @@ class ChatSidebar:
     # -- handlers (the request comes first: Gradio passes it by its annotation) --
 
     def listed(self, request: gr.Request, selected: str | None = None) -> dict:
-        conversations = self.store.for_user(user_of(request)).list()
-        return gr.update(choices=[(c.title or "Untitled", c.id) for c in conversations], value=selected)
+        return gr.update(choices=self._choices(request), value=selected)
 
-    def open(self, request: gr.Request, conversation_id: str | None) -> tuple:
+    def _choices(self, request: gr.Request | None) -> list[tuple[str, str]]:
+        return [(c.title or "Untitled", c.id) for c in self.store.for_user(user_of(request)).list()]
+
+    def open(self, request: gr.Request, conversation_id: str | None, state: Any = None) -> tuple:
         if not conversation_id:
-            return self.new(request)
+            return self.new(request, state)
         try:
             conversation = self.store.for_user(user_of(request)).get(conversation_id)
         except VReasonError as err:
             return (gr.skip(), gr.skip(), error_message(err), gr.skip(), self.listed(request), *[gr.skip()] * 4)
+        _leave(state, keep=True)
         shown = display(conversation.turns, lambda name: str(self.store.image_path(name)))
         return (shown, None, "", self._new_state(conversation), *self.refreshed(request, conversation))
 
-    def new(self, request: gr.Request) -> tuple:
+    def new(self, request: gr.Request, state: Any = None) -> tuple:
+        _leave(state, keep=True)
         return ([], None, "", self._new_state(), self.listed(request), "",
                 gr.update(value=None, interactive=False), gr.update(value=None, interactive=False),
                 gr.update(value=DELETE))
@@ -124,12 +132,14 @@ class ChatSidebar:
     def delete(self, request: gr.Request, state: Any) -> tuple:
         """The first click arms the button for the open conversation; a second click on it deletes it."""
         conversation = getattr(state, "conversation", None)
-        if conversation is None or not conversation.turns:
+        if conversation is None or not conversation.turns:  # nothing kept yet: a first answer coming is dropped
+            _leave(state, keep=False)
             return self.new(request)
         if getattr(state, "delete_armed", None) != conversation.id:
             state.delete_armed = conversation.id
             return (*[gr.skip()] * 2, f"Delete “{conversation.title}” for good? Click the button again.",
                     *[gr.skip()] * 5, gr.update(value=CONFIRM_DELETE))
+        _leave(state, keep=False)
         self.store.for_user(user_of(request)).delete(conversation.id)
         shutil.rmtree(self.export_folder(conversation.id, user_of(request)), ignore_errors=True)
         return self.new(request)
@@ -166,3 +176,10 @@ class ChatSidebar:
     def export_folder(self, conversation_id: str, user: str) -> Path:
         EXPORT_DIR.mkdir(mode=0o700, exist_ok=True)
         return EXPORT_DIR / user_folder(user) / conversation_id
+
+
+def _leave(state: Any, keep: bool) -> None:
+    """An answer that may still be coming for the page's conversation stops, kept or not (ChatState.leave); this
+    returns once it is saved, so the list drawn after it holds it."""
+    if state is not None:
+        state.leave(keep)

@@ -19,6 +19,8 @@ in-place message editing breaks on a message grouped with an image, hence the in
 Stop sets the session's flag; the generator sees it at the next streamed piece
 and leaves its `aclosing` block, which aborts the engine request; what had arrived stays as the answer, marked
 stopped. When the page goes away mid-answer Gradio closes the generator, which aborts the request the same way.
+Opening another conversation (or a new one) mid-answer stops it so too (`ChatState.leave`): the stopped turn is
+saved and the page keeps showing what was opened; deleting it mid-answer stops it and saves nothing.
 The conversation list, rename, delete and export are chat_sidebar.py.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -59,6 +62,13 @@ DEFAULT_VIDEO_QUESTION = "Describe the video."
 NOT_A_VIDEO = "; nor a video (MP4, WebM, MKV, MOV, animated GIF)"
 GENERATING = "⏳ Generating…"
 EDITING = "✎ Editing question {n}: send it to ask again from there (later turns are dropped)."
+LEAVE_WAIT_S = 5.0  # how long opening another conversation waits for the answer it stops to be kept
+
+
+def _idle() -> threading.Event:
+    idle = threading.Event()
+    idle.set()
+    return idle
 
 
 @dataclass
@@ -67,15 +77,27 @@ class ChatState:
     stop_requested: bool = False
     editing: int | None = None  # the turn the input box re-asks, after a click on its question
     delete_armed: str | None = None  # the conversation whose Delete button was clicked once
+    left: str | None = None  # "keep" / "drop": the page left this conversation while an answer may be coming
+    idle: threading.Event = field(default_factory=_idle)  # cleared while an answer runs; set once it is kept
     # by image or clip name in the store: decoded once per session, so follow-ups send the very same frames
     prepared: dict[str, PreparedImage | PreparedVideo] = field(default_factory=dict)
+
+    def leave(self, keep: bool) -> None:
+        """The page opens another conversation (or a new one, or deletes this one): an answer still coming for
+        this one stops at its next piece, is saved only when `keep`, and no longer touches the page. Returns once
+        it is saved (so the list shows it), or after LEAVE_WAIT_S when no piece came (a long prefill)."""
+        if self.idle.is_set():
+            return
+        self.stop_requested = True
+        self.left = "keep" if keep else "drop"
+        self.idle.wait(LEAVE_WAIT_S)
 
 
 class ChatTab:
     def __init__(self, models: AsyncVReason | dict[str, AsyncVReason], store: ConversationStore):
         self.models = models if isinstance(models, dict) else {models.model_name: models}
         self.store = store
-        self.sidebar = ChatSidebar(store)
+        self.sidebar = ChatSidebar(store, self.new_state)
 
     @property
     def vr(self) -> AsyncVReason:
@@ -121,7 +143,7 @@ class ChatTab:
         chatbot.select(self.edit, inputs=[state], outputs=[box, status, cancel], queue=False)
         cancel.click(self.cancel_edit, inputs=[state], outputs=[box, status, cancel], queue=False)
         stop.click(self.stop, inputs=[state], queue=False)
-        self.sidebar.wire(app, side, state, chatbot, box, status, self.new_state)
+        self.sidebar.wire(app, side, state, chatbot, box, status)
         side.listing.input(self.model_of, inputs=[side.listing], outputs=[model], queue=False)
         for event in (box.submit, side.new.click, side.listing.input, side.delete.click):
             event(lambda: gr.update(visible=False), outputs=[cancel], queue=False)
@@ -212,8 +234,7 @@ class ChatTab:
         """Ask `turn` after the conversation's first `keep` turns; on success they and it are the conversation.
         `box`: the input box's content for a new question (cleared while it runs, given back on an error)."""
         box_on_error = box if box is not None else gr.skip()
-        conversation = state.conversation
-        kept = conversation.turns[:keep]
+        kept = state.conversation.turns[:keep]
         before = self._display(state)
         vr = self.models.get(model) or self.vr
         try:
@@ -227,15 +248,27 @@ class ChatTab:
             yield self._out(before, box_on_error, error_message(err), state)
             return
         shown = display(kept, self._image_url) + question_messages(turn, self._image_url)
-        state.stop_requested = False
-        yield self._out(shown, None if box is not None else gr.skip(), GENERATING, state)
+        state.stop_requested, state.left = False, None
+        state.idle.clear()
+        try:
+            yield self._out(shown, None if box is not None else gr.skip(), GENERATING, state)
+            async for out in self._answer(request, state, kept, turn, vr, [*history, user], sampling, system,
+                                          shown, before, box_on_error):
+                yield out
+        finally:
+            state.idle.set()  # what ChatState.leave waits for
 
+    async def _answer(self, request: gr.Request, state: ChatState, kept: list[Turn], turn: Turn, vr: AsyncVReason,
+                      messages: list[Message], sampling: dict, system: str, shown: list, before: list,
+                      box_on_error: Any) -> AsyncIterator[tuple]:
+        """Stream `turn`'s answer onto the page, then keep it: the conversation is `kept` and `turn`, saved."""
+        conversation = state.conversation
         started = time.monotonic()
         thinking_s: float | None = None
         answer: Answer | None = None
         try:
             # aclosing: leaving the loop (stop, or the page closing this generator) aborts the request at once
-            async with aclosing(vr.stream_chat([*history, user], **sampling)) as events:
+            async with aclosing(vr.stream_chat(messages, **sampling)) as events:
                 async for event in events:
                     if state.stop_requested:
                         turn.stopped = True
@@ -247,11 +280,16 @@ class ChatTab:
                             if turn.thinking and thinking_s is None:
                                 thinking_s = time.monotonic() - started
                             turn.answer += event.text
-                        yield self._out(shown + answer_messages(turn, done=False), gr.skip(), gr.skip(), state)
+                        # no state: the first yield put it on the page, and a piece landing just after the page
+                        # opened another conversation must not put this one's back
+                        yield self._out(shown + answer_messages(turn, done=False), gr.skip(), gr.skip(), gr.skip())
                     else:
                         answer = event
         except Exception as err:  # VReasonError, or a bug: either way the page says so and keeps working
-            yield self._out(before, box_on_error, error_message(err), state)
+            if not state.left:
+                yield self._out(before, box_on_error, error_message(err), state)
+            return
+        if state.left == "drop":  # deleted while it ran: saving would bring it back
             return
         if answer is not None:
             turn.answer, turn.thinking = answer.text, answer.thinking or turn.thinking
@@ -266,6 +304,8 @@ class ChatTab:
         conversation.system = system or ""
         conversation.title = conversation.title or title_for(turn.question)
         self.sidebar.save(request, conversation)
+        if state.left:  # the page shows another conversation now; this one is kept, stopped where it was
+            return
         shown_done = display(conversation.turns, self._image_url)
         if thinking_s is not None and shown_done[-2].get("metadata"):
             shown_done[-2]["metadata"]["duration"] = round(thinking_s, 2)
@@ -322,7 +362,7 @@ class ChatTab:
     def _display(self, state: ChatState) -> list[dict[str, Any]]:
         return display(state.conversation.turns, self._image_url)
 
-    def _out(self, shown: list, box: Any, status: Any, state: ChatState) -> tuple:
+    def _out(self, shown: list, box: Any, status: Any, state: Any) -> tuple:
         return (shown, box, status, state, *self.sidebar.unchanged())
 
 
