@@ -132,20 +132,25 @@ def test_leaving_the_page_mid_answer_aborts_the_request(vr, tmp_path):
     assert stats.running == 0
 
 
-@pytest.mark.parametrize("keep", [True, False])  # another conversation opened / this one deleted
-def test_leaving_a_conversation_mid_answer_stops_it_and_keeps_it_only_when_not_deleted(vr, tmp_path, keep):
+@pytest.mark.parametrize("leave", ["new", "delete-unsaved", "delete-saved"])
+def test_leaving_a_conversation_mid_answer_stops_it_and_keeps_it_only_when_not_deleted(vr, tmp_path, leave):
     """The sidebar's handlers run on Gradio's worker threads while the answer streams on its loop: opening another
-    conversation (or deleting this one) stops the answer, waits until it is kept, and nothing more reaches the page."""
+    conversation (or deleting this one) stops the answer, waits until it is kept, and nothing more reaches the page.
+    Meanwhile a second question on the same state is refused, not run beside it."""
     import gradio as gr
 
-    from vreason.ui.chat_tab import ChatState, ChatTab
+    from vreason.ui.chat_tab import BUSY, LEAVE_WAIT_S, ChatState, ChatTab
     from vreason.ui.conversation_store import ConversationStore
 
     store = ConversationStore(tmp_path)
     tab = ChatTab(vr.aio, store)
     state = ChatState()
-    before = vr.engine.stats().aborted_total
     rambling = (1.0, 1.0, 0, 2000, 0.0, 3)
+    if leave == "delete-saved":  # a conversation on disk already, its next answer streaming when deleted
+        collect(tab.submit(None, {"text": "Hello", "files": []}, state, "", vr.model_name, 1.0, 1.0, 0, 2, 0.0, 3))
+        assert len(store.for_user("local").list()) == 1
+        tab.sidebar.delete(None, state)  # the first click only arms the button
+    before = vr.engine.stats().aborted_total
 
     async def leave_after_first_words() -> tuple:
         handler = tab.submit(None, {"text": "Tell me a long story.", "files": []}, state, "", vr.model_name,
@@ -153,23 +158,34 @@ def test_leaving_a_conversation_mid_answer_stops_it_and_keeps_it_only_when_not_d
         await anext(handler)  # "Generating…"
         await anext(handler)  # the first streamed words
         rest = asyncio.create_task(_drain(handler))  # the page keeps reading the stream meanwhile
-        page = await asyncio.to_thread(tab.sidebar.new if keep else tab.sidebar.delete, None, state)
-        return page, await rest
+        second = await _drain(tab.submit(None, {"text": "And another?", "files": []}, state, "", vr.model_name,
+                                         *rambling))
+        started = time.monotonic()
+        page = await asyncio.to_thread(tab.sidebar.new if leave == "new" else tab.sidebar.delete, None, state)
+        return second, page, time.monotonic() - started, await rest
 
-    page, rest = asyncio.run(leave_after_first_words())
+    second, page, waited, rest = asyncio.run(leave_after_first_words())
+    assert [out[2] for out in second] == [BUSY]
+    assert waited < LEAVE_WAIT_S  # it returned once the answer stopped, not at its time limit
     assert all(out[3] == gr.skip() for out in rest)  # pieces that were on their way, never its state again
     assert page[0] == []  # the page shows a new conversation
     assert vr.engine.stats().aborted_total == before + 1
     assert vr.engine.stats().running == 0
-    kept = store.for_user("local").list()
-    if keep:
-        [conversation] = kept
-        [turn] = store.for_user("local").get(conversation.id).turns
+    listed = [conversation_id for _, conversation_id in page[4]["choices"]]  # the list drawn after the wait
+    assert listed == [c.id for c in store.for_user("local").list()]
+    if leave == "new":
+        [turn] = store.for_user("local").get(state.conversation.id).turns
         assert turn.stopped
         assert turn.answer
         assert turn.question == "Tell me a long story."
+        assert listed == [state.conversation.id]
     else:
-        assert kept == []
+        assert listed == []
+
+    # The page dropped that state: a question that still arrives on it is not run.
+    finished = vr.engine.stats().finished_total
+    assert collect(tab.submit(None, {"text": "Late?", "files": []}, state, "", vr.model_name, *rambling)) == []
+    assert vr.engine.stats().finished_total == finished
 
 
 async def _drain(handler) -> list[tuple]:

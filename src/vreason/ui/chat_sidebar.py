@@ -102,11 +102,13 @@ class ChatSidebar:
     def open(self, request: gr.Request, conversation_id: str | None, state: Any = None) -> tuple:
         if not conversation_id:
             return self.new(request, state)
+        _leave(state, keep=True)  # first: the one opened may be the one whose answer is being kept
         try:
             conversation = self.store.for_user(user_of(request)).get(conversation_id)
         except VReasonError as err:
-            return (gr.skip(), gr.skip(), error_message(err), gr.skip(), self.listed(request), *[gr.skip()] * 4)
-        _leave(state, keep=True)
+            # the page stays on its conversation, in a fresh state (`leave` dropped the old one)
+            return (gr.skip(), gr.skip(), error_message(err), self._new_state(getattr(state, "conversation", None)),
+                    self.listed(request), *[gr.skip()] * 4)
         shown = display(conversation.turns, lambda name: str(self.store.image_path(name)))
         return (shown, None, "", self._new_state(conversation), *self.refreshed(request, conversation))
 

@@ -61,6 +61,7 @@ DEFAULT_VIDEO_QUESTION = "Describe the video."
 # Said after the media layer's "not an image" for a file that is no clip either.
 NOT_A_VIDEO = "; nor a video (MP4, WebM, MKV, MOV, animated GIF)"
 GENERATING = "⏳ Generating…"
+BUSY = "⚠️ An answer is still coming: wait for it or press Stop first."
 EDITING = "✎ Editing question {n}: send it to ask again from there (later turns are dropped)."
 LEAVE_WAIT_S = 5.0  # how long opening another conversation waits for the answer it stops to be kept
 
@@ -77,19 +78,20 @@ class ChatState:
     stop_requested: bool = False
     editing: int | None = None  # the turn the input box re-asks, after a click on its question
     delete_armed: str | None = None  # the conversation whose Delete button was clicked once
-    left: str | None = None  # "keep" / "drop": the page left this conversation while an answer may be coming
-    idle: threading.Event = field(default_factory=_idle)  # cleared while an answer runs; set once it is kept
+    left: str | None = None  # "keep" / "drop": the page dropped this state (leave); no turn runs on it any more
+    # cleared while a turn runs, set once it is kept. (A lock inside: a ChatState cannot be deep-copied, so it is
+    # never a gr.State's initial value; the page gets one from app.load.)
+    idle: threading.Event = field(default_factory=_idle)
     # by image or clip name in the store: decoded once per session, so follow-ups send the very same frames
     prepared: dict[str, PreparedImage | PreparedVideo] = field(default_factory=dict)
 
     def leave(self, keep: bool) -> None:
-        """The page opens another conversation (or a new one, or deletes this one): an answer still coming for
-        this one stops at its next piece, is saved only when `keep`, and no longer touches the page. Returns once
-        it is saved (so the list shows it), or after LEAVE_WAIT_S when no piece came (a long prefill)."""
-        if self.idle.is_set():
-            return
+        """The page opens another conversation (or a new one, or deletes this one) and drops this state: an answer
+        still coming for it stops at its next piece, is saved only when `keep`, and no longer touches the page, and
+        none starts on it after. Returns once it is saved (so the list drawn next shows it), at once when none
+        runs, or after LEAVE_WAIT_S when no piece came (a long prefill)."""
+        self.left = "keep" if keep else "drop"  # before the stop: the loop reads it once it stopped
         self.stop_requested = True
-        self.left = "keep" if keep else "drop"
         self.idle.wait(LEAVE_WAIT_S)
 
 
@@ -144,6 +146,9 @@ class ChatTab:
         cancel.click(self.cancel_edit, inputs=[state], outputs=[box, status, cancel], queue=False)
         stop.click(self.stop, inputs=[state], queue=False)
         self.sidebar.wire(app, side, state, chatbot, box, status)
+        # the session's state from the start, not from a first question's first reply: the sidebar stops an answer
+        # through it (ChatState.leave), also one still preparing its media
+        app.load(lambda: self.new_state(), outputs=[state], queue=False)
         side.listing.input(self.model_of, inputs=[side.listing], outputs=[model], queue=False)
         for event in (box.submit, side.new.click, side.listing.input, side.delete.click):
             event(lambda: gr.update(visible=False), outputs=[cancel], queue=False)
@@ -161,6 +166,13 @@ class ChatTab:
                      *sampling_values: Any) -> AsyncIterator[tuple]:
         """A new question; yields (chatbot, input box, status, state, *sidebar outputs)."""
         state = state or self.new_state()
+        async with aclosing(self._exclusive(state, self._ask(request, box, state, system, model,
+                                                             sampling_values))) as outs:
+            async for out in outs:
+                yield out
+
+    async def _ask(self, request: gr.Request, box: dict | None, state: ChatState, system: str, model: str,
+                   sampling_values: tuple) -> AsyncIterator[tuple]:
         box = box or {}
         text = (box.get("text") or "").strip()
         files = [str(f) for f in box.get("files") or []]
@@ -180,14 +192,36 @@ class ChatTab:
             keep, names, clips = editing, [*old.images, *names], [*old.videos, *clips]
         turn = Turn(question=text or (DEFAULT_VIDEO_QUESTION if clips and not names else DEFAULT_QUESTION),
                     images=names, videos=clips)
-        async for out in self._run(request, state, keep, turn, box, system, model, sampling_values):
-            yield out
+        async with aclosing(self._run(request, state, keep, turn, box, system, model, sampling_values)) as outs:
+            async for out in outs:
+                yield out
 
     async def regenerate(self, request: gr.Request, retry: gr.RetryData, state: ChatState | None, system: str,
                          model: str, *sampling_values: Any) -> AsyncIterator[tuple]:
         """The chatbot's retry button: the turn of the message asked again, later turns dropped."""
-        async for out in self._rerun(request, state, retry.index, system, model, sampling_values):
-            yield out
+        state = state or self.new_state()
+        async with aclosing(self._exclusive(state, self._rerun(request, state, retry.index, system, model,
+                                                               sampling_values))) as outs:
+            async for out in outs:
+                yield out
+
+    async def _exclusive(self, state: ChatState, turn: AsyncIterator[tuple]) -> AsyncIterator[tuple]:
+        """`turn`'s outputs as the state's one running turn (ChatState.leave waits on its `idle`); none once the
+        page left the state: the turn is still run out, so a stopped answer is kept."""
+        async with aclosing(turn) as outs:
+            if state.left:  # dropped by the page already (opened another conversation while this was sent)
+                return
+            if not state.idle.is_set():  # a retry while an answer streams, say: one answer at a time
+                yield (gr.skip(), gr.skip(), BUSY, gr.skip(), *self.sidebar.unchanged())
+                return
+            state.idle.clear()
+            state.stop_requested = False
+            try:
+                async for out in outs:
+                    if not state.left:
+                        yield out
+            finally:
+                state.idle.set()
 
     def edit(self, picked: gr.SelectData, state: ChatState | None) -> tuple:
         """A click on a message: one of the user's questions goes back into the input box to be edited and sent;
@@ -217,17 +251,17 @@ class ChatTab:
             state.editing = None
         return {"text": "", "files": []}, "", gr.update(visible=False)
 
-    async def _rerun(self, request: gr.Request, state: ChatState | None, index: int | tuple, system: str, model: str,
+    async def _rerun(self, request: gr.Request, state: ChatState, index: int | tuple, system: str, model: str,
                      sampling_values: tuple) -> AsyncIterator[tuple]:
-        state = state or self.new_state()
         turns = state.conversation.turns
         if not turns:
             yield self._out([], gr.skip(), "", state)
             return
         at = turn_of(turns, self._image_url, index[0] if isinstance(index, tuple | list) else int(index))
         turn = Turn(question=turns[at].question, images=list(turns[at].images), videos=list(turns[at].videos))
-        async for out in self._run(request, state, at, turn, None, system, model, sampling_values):
-            yield out
+        async with aclosing(self._run(request, state, at, turn, None, system, model, sampling_values)) as outs:
+            async for out in outs:
+                yield out
 
     async def _run(self, request: gr.Request, state: ChatState, keep: int, turn: Turn, box: dict | None,
                    system: str, model: str, sampling_values: tuple) -> AsyncIterator[tuple]:
@@ -248,15 +282,11 @@ class ChatTab:
             yield self._out(before, box_on_error, error_message(err), state)
             return
         shown = display(kept, self._image_url) + question_messages(turn, self._image_url)
-        state.stop_requested, state.left = False, None
-        state.idle.clear()
-        try:
-            yield self._out(shown, None if box is not None else gr.skip(), GENERATING, state)
-            async for out in self._answer(request, state, kept, turn, vr, [*history, user], sampling, system,
-                                          shown, before, box_on_error):
+        yield self._out(shown, None if box is not None else gr.skip(), GENERATING, state)
+        async with aclosing(self._answer(request, state, kept, turn, vr, [*history, user], sampling, system,
+                                         shown, before, box_on_error)) as outs:
+            async for out in outs:
                 yield out
-        finally:
-            state.idle.set()  # what ChatState.leave waits for
 
     async def _answer(self, request: gr.Request, state: ChatState, kept: list[Turn], turn: Turn, vr: AsyncVReason,
                       messages: list[Message], sampling: dict, system: str, shown: list, before: list,
@@ -270,7 +300,7 @@ class ChatTab:
             # aclosing: leaving the loop (stop, or the page closing this generator) aborts the request at once
             async with aclosing(vr.stream_chat(messages, **sampling)) as events:
                 async for event in events:
-                    if state.stop_requested:
+                    if state.stop_requested:  # Stop, or the page left this conversation
                         turn.stopped = True
                         break
                     if isinstance(event, StreamDelta):
@@ -286,9 +316,10 @@ class ChatTab:
                     else:
                         answer = event
         except Exception as err:  # VReasonError, or a bug: either way the page says so and keeps working
-            if not state.left:
+            if state.left != "keep":
                 yield self._out(before, box_on_error, error_message(err), state)
-            return
+                return
+            turn.stopped = True  # the page left it mid-answer: what came is kept, as Stop keeps it
         if state.left == "drop":  # deleted while it ran: saving would bring it back
             return
         if answer is not None:
@@ -304,8 +335,6 @@ class ChatTab:
         conversation.system = system or ""
         conversation.title = conversation.title or title_for(turn.question)
         self.sidebar.save(request, conversation)
-        if state.left:  # the page shows another conversation now; this one is kept, stopped where it was
-            return
         shown_done = display(conversation.turns, self._image_url)
         if thinking_s is not None and shown_done[-2].get("metadata"):
             shown_done[-2]["metadata"]["duration"] = round(thinking_s, 2)
