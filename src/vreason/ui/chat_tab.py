@@ -20,7 +20,8 @@ Stop sets the session's flag; the generator sees it at the next streamed piece
 and leaves its `aclosing` block, which aborts the engine request; what had arrived stays as the answer, marked
 stopped. When the page goes away mid-answer Gradio closes the generator, which aborts the request the same way.
 Opening another conversation (or a new one) mid-answer stops it so too (`ChatState.leave`): the stopped turn is
-saved and the page keeps showing what was opened; deleting it mid-answer stops it and saves nothing.
+saved and the page keeps showing what was opened; deleting it mid-answer stops it and saves nothing. A session
+runs one turn at a time (`_exclusive`): a retry while an answer streams is refused in the status line.
 The conversation list, rename, delete and export are chat_sidebar.py.
 """
 
