@@ -109,6 +109,20 @@ def _listed(page: Page):
     return page.locator("#chat-list label")
 
 
+def _start_a_long_answer(page: Page, vr, question: str):
+    """In a new conversation, ask the tiny random model (it never stops by itself) for up to 4,000 tokens; returns
+    its answer's message once the first words are in."""
+    new_conversation(page)
+    page.locator("#chat-model input").click()
+    page.get_by_role("option", name=vr.model_name).click()
+    open_accordion(page, "Sampling", "#chat-max-new-tokens input[type=number]")
+    set_number(page, "chat-max-new-tokens", "4000")
+    _ask(page, question)
+    answer = _bots(page).last
+    _wait_for(lambda: answer.count() and len(answer.inner_text()) > 20, "the first streamed words")
+    return answer
+
+
 def _wait_for(condition, what: str, timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -241,15 +255,8 @@ def test_sidebar_reopens_renames_exports_deletes_and_keeps_conversations_on_disk
 
 
 def test_stop_ends_the_answer_and_aborts_the_engine_request(alice: Page, vr):
-    new_conversation(alice)
-    alice.locator("#chat-model input").click()
-    alice.get_by_role("option", name=vr.model_name).click()  # the tiny random model: it never stops by itself
-    open_accordion(alice, "Sampling", "#chat-max-new-tokens input[type=number]")
-    set_number(alice, "chat-max-new-tokens", "4000")
     aborted = vr.engine.stats().aborted_total
-    _ask(alice, "Tell me a long story.")
-    answer = _bots(alice).last
-    _wait_for(lambda: answer.count() and len(answer.inner_text()) > 20, "the first streamed words")
+    answer = _start_a_long_answer(alice, vr, "Tell me a long story.")
     alice.locator("#chat-stop").click()
     expect(alice.locator("#chat-status")).to_contain_text("Stopped")
     _wait_for(lambda: vr.engine.stats().aborted_total == aborted + 1, "the engine to abort the request")
@@ -289,15 +296,8 @@ def test_one_user_never_sees_another_users_conversations(browser: Browser, ui_ur
 
 
 def test_opening_another_conversation_mid_answer_stops_it_and_keeps_what_came(alice: Page, vr):
-    new_conversation(alice)
-    alice.locator("#chat-model input").click()
-    alice.get_by_role("option", name=vr.model_name).click()
-    open_accordion(alice, "Sampling", "#chat-max-new-tokens input[type=number]")
-    set_number(alice, "chat-max-new-tokens", "4000")
     aborted = vr.engine.stats().aborted_total
-    _ask(alice, "Tell me another story.")
-    answer = _bots(alice).last
-    _wait_for(lambda: answer.count() and len(answer.inner_text()) > 20, "the first streamed words")
+    _start_a_long_answer(alice, vr, "Tell me another story.")
     _listed(alice).filter(has_text="What color is the shape?").click()
     _wait_for(lambda: vr.engine.stats().aborted_total == aborted + 1, "the engine to abort the request")
     alice.wait_for_timeout(1000)  # a late piece of the stopped answer would have landed by now
