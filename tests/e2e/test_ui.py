@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation, set_number
+from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation, open_accordion, set_number
 from vreason.media import MediaPolicy
 from vreason.reasoning.draw import PALETTE
 
@@ -186,8 +186,7 @@ def test_bad_and_oversized_uploads_read_clearly_and_the_chat_keeps_working(page:
     # Still works: a good image after the bad ones gets its answer (greedy: the page is shared, and the default
     # temperature samples the colour word, once in a while a wrong one)
     new_conversation(page)
-    if not page.locator("#chat-temperature input[type=number]").is_visible():
-        page.get_by_text("Sampling").click()
+    open_accordion(page, "Sampling", "#chat-temperature input[type=number]")
     set_number(page, "chat-temperature", "0")
     _ask(page, "What color is the shape?", [SHAPES])
     expect(page.locator("#chat-history [data-testid=bot]").first).to_contain_text("red")
