@@ -139,7 +139,8 @@ def test_leaving_a_conversation_mid_answer_stops_it_and_keeps_it_only_when_not_d
     Meanwhile a second question on the same state is refused, not run beside it."""
     import gradio as gr
 
-    from vreason.ui.chat_tab import BUSY, LEAVE_WAIT_S, ChatState, ChatTab
+    from vreason.ui.chat_state import LEAVE_WAIT_S, ChatState
+    from vreason.ui.chat_tab import BUSY, ChatTab
     from vreason.ui.conversation_store import ConversationStore
 
     store = ConversationStore(tmp_path)

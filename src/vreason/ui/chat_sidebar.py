@@ -26,6 +26,7 @@ from typing import Any
 import gradio as gr
 
 from vreason.errors import VReasonError
+from vreason.ui.chat_state import ChatState
 from vreason.ui.chat_view import display
 from vreason.ui.conversation_store import (
     LOCAL_USER,
@@ -180,7 +181,7 @@ class ChatSidebar:
         return EXPORT_DIR / user_folder(user) / conversation_id
 
 
-def _leave(state: Any, keep: bool) -> None:
+def _leave(state: ChatState | None, keep: bool) -> None:
     """An answer that may still be coming for the page's conversation stops, kept or not (ChatState.leave); this
     returns once it is saved, so the list drawn after it holds it."""
     if state is not None:

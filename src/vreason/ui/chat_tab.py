@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +43,7 @@ from vreason.media.image_input import PreparedImage
 from vreason.media.video_input import looks_like_video
 from vreason.media.video_types import VideoError
 from vreason.ui.chat_sidebar import ChatSidebar, user_of
+from vreason.ui.chat_state import ChatState
 from vreason.ui.chat_view import answer_messages, display, question_messages, shown_turns, turn_of
 from vreason.ui.contact_sheet import caption, contact_sheet
 from vreason.ui.controls import SamplingControls, to_sampling
@@ -64,38 +63,6 @@ NOT_A_VIDEO = "; nor a video (MP4, WebM, MKV, MOV, animated GIF)"
 GENERATING = "⏳ Generating…"
 BUSY = "⚠️ An answer is still coming: wait for it or press Stop first."
 EDITING = "✎ Editing question {n}: send it to ask again from there (later turns are dropped)."
-LEAVE_WAIT_S = 5.0  # how long opening another conversation waits for the answer it stops to be kept
-
-
-def _idle() -> threading.Event:
-    idle = threading.Event()
-    idle.set()
-    return idle
-
-
-@dataclass
-class ChatState:
-    conversation: Conversation = field(default_factory=Conversation)
-    stop_requested: bool = False
-    editing: int | None = None  # the turn the input box re-asks, after a click on its question
-    delete_armed: str | None = None  # the conversation whose Delete button was clicked once
-    left: str | None = None  # "keep" / "drop": the page dropped this state (leave); no turn runs on it any more
-    # cleared while a turn runs, set once it is kept. (A lock inside: a ChatState cannot be deep-copied, so it is
-    # never a gr.State's initial value; the page gets one from app.load.)
-    idle: threading.Event = field(default_factory=_idle)
-    # by image or clip name in the store: decoded once per session, so follow-ups send the very same frames
-    prepared: dict[str, PreparedImage | PreparedVideo] = field(default_factory=dict)
-
-    def leave(self, keep: bool) -> None:
-        """The page opens another conversation (or a new one, or deletes this one) and drops this state: an answer
-        still coming for it stops at its next piece, is saved only when `keep`, and no longer touches the page, and
-        none starts on it after. Returns once it is saved (so the list drawn next shows it), at once when none
-        runs, or after LEAVE_WAIT_S when no piece came (a long prefill)."""
-        self.left = "keep" if keep else "drop"  # before the stop: the loop reads it once it stopped
-        self.stop_requested = True
-        self.idle.wait(LEAVE_WAIT_S)
-
-
 class ChatTab:
     def __init__(self, models: AsyncVReason | dict[str, AsyncVReason], store: ConversationStore):
         self.models = models if isinstance(models, dict) else {models.model_name: models}
