@@ -63,6 +63,8 @@ NOT_A_VIDEO = "; nor a video (MP4, WebM, MKV, MOV, animated GIF)"
 GENERATING = "⏳ Generating…"
 BUSY = "⚠️ An answer is still coming: wait for it or press Stop first."
 EDITING = "✎ Editing question {n}: send it to ask again from there (later turns are dropped)."
+
+
 class ChatTab:
     def __init__(self, models: AsyncVReason | dict[str, AsyncVReason], store: ConversationStore):
         self.models = models if isinstance(models, dict) else {models.model_name: models}
