@@ -95,10 +95,8 @@ class ChatSidebar:
     # -- handlers (the request comes first: Gradio passes it by its annotation) --
 
     def listed(self, request: gr.Request, selected: str | None = None) -> dict:
-        return gr.update(choices=self._choices(request), value=selected)
-
-    def _choices(self, request: gr.Request | None) -> list[tuple[str, str]]:
-        return [(c.title or "Untitled", c.id) for c in self.store.for_user(user_of(request)).list()]
+        conversations = self.store.for_user(user_of(request)).list()
+        return gr.update(choices=[(c.title or "Untitled", c.id) for c in conversations], value=selected)
 
     def open(self, request: gr.Request, conversation_id: str | None, state: Any = None) -> tuple:
         if not conversation_id:
