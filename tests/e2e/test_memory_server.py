@@ -283,6 +283,8 @@ def test_vreason_serve_with_memory_and_keyed_users(tmp_path):
         "--api-keys-file",
         str(keys),
     ]
+    # The first write loads the embedding model: seconds on a busy box, past httpx's 5 s default.
+    http = httpx.Client(timeout=120)
     for round_ in range(2):
         process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         try:
@@ -297,13 +299,14 @@ def test_vreason_serve_with_memory_and_keyed_users(tmp_path):
             base = match.group(2) + "/vreason/memory"
             ana, bob = ({"Authorization": f"Bearer k-{u}"} for u in ("ana", "bob"))
             if round_ == 0:
-                httpx.post(base + "/items", headers=ana, json={"text": "the patient is 64"}).raise_for_status()
-            texts = [i["text"] for i in httpx.get(base + "/items", headers=ana).json()["data"]]
+                http.post(base + "/items", headers=ana, json={"text": "the patient is 64"}).raise_for_status()
+            texts = [i["text"] for i in http.get(base + "/items", headers=ana).json()["data"]]
             assert texts == ["the patient is 64"]
-            assert httpx.get(base + "/items", headers=bob).json()["data"] == []
+            assert http.get(base + "/items", headers=bob).json()["data"] == []
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+    http.close()
 
 
 def test_serve_refuses_bad_key_flags_before_loading(tmp_path, monkeypatch):
