@@ -634,6 +634,16 @@ def test_the_card_tells_each_follow_up_and_a_run_stopped_early():
     assert _follow_ups_line([]) == ""
 
 
+def test_the_card_says_a_mix_trained_again_is_the_same_data_again():
+    from vreason.train.demo_card import _follow_ups_line
+
+    run = {"steps": 300, "planned_steps": 300, "learning_rate": 7e-5, "train_loss": 0.3}
+    line = _follow_ups_line([{**run, "mix": "count"}, {**run, "mix": "clips"}, {**run, "mix": "count"}])
+    assert line.count("new varied scenes weighted to counting") == 1
+    assert "; then follow-up 1's mix again (the same data, in another order): 300 steps at lr 7e-05" in line
+    assert "every clip with 2,500 sampled pictures" in line
+
+
 def test_the_recipe_can_run_follow_ups_alone(tmp_path: Path):
     from vreason.train.demo_recipe import RecipeConfig, build
 

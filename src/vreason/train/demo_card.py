@@ -290,10 +290,21 @@ def _follow_ups_line(follow_ups: list[dict]) -> str:
         return ""
     from vreason.train.demo_v2_mix_words import MIX_WORDS
 
+    first: dict[str, int] = {}
+    for place, r in enumerate(follow_ups, 1):
+        first.setdefault(r["mix"], place)
+
+    def words(place: int, mix: str) -> str:
+        # A mix trained a second time is its first run's data again (a mix's seed is that of its first place),
+        # seen in another order (each run's training seed is its own): saying "new" again would be untrue.
+        if first[mix] < place:
+            return f"follow-up {first[mix]}'s mix again (the same data, in another order)"
+        return MIX_WORDS.get(mix, mix)
+
     runs = "; then ".join(
-        f"{MIX_WORDS.get(r['mix'], r['mix'])}: {r['steps']:,}"
+        f"{words(place, r['mix'])}: {r['steps']:,}"
         f"{' of ' + format(r['planned_steps'], ',') + ' planned' if r['steps'] < r['planned_steps'] else ''} steps "
-        f"at lr {r['learning_rate']} (mean train loss {r['train_loss']:.4f})" for r in follow_ups)
+        f"at lr {r['learning_rate']} (mean train loss {r['train_loss']:.4f})" for place, r in enumerate(follow_ups, 1))
     return (f"\n- Then {len(follow_ups)} follow-up runs, the whole model training, each on its own mix of new data "
             f"and whole pictures and clips sampled from the second stage's (`vreason.train.demo_v2_mixes`): {runs}.")
 
