@@ -267,7 +267,7 @@ MIXES = {
     # after run 49, the stills round (run 41 took appear 0.877 -> 0.907), rehearsing its styled and memory pictures
     "styles-stills": _stills_round("styles-memory-2"),
     "styles-stills-2": _stills_round("styles-stills"),  # a second (run 50 took appear 0.863 -> 0.897), run 51
-    "styles-stills-3": _stills_round("styles-stills-2"),  # a third (run 51 took "when" 0.813 -> 0.863 within 1 s)
+    "styles-stills-3": _stills_round("styles-stills-2"),  # a third draw; run 52 (run 50's again) took "when" to 0.883
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 placed a change among the frames, never
     # reading the markers (moved 20 s on, "when" 1-6 as before); markers that start anywhere must be read
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
