@@ -178,10 +178,21 @@ def test_a_second_stage_model_that_has_not_learned_clips_does_not_claim_them():
     assert "which way a shape moves 93%" in learned
     assert 'It does not answer open questions ("describe the image") yet.' in learned
     summary["metrics"]["varied/describe"] |= {"list_form": 0.62, "same_shapes": 0.31}  # measured since qa_eval has it
+    summary["metrics"].pop("independent/describe-reworded", None)
     measured = " ".join(model_card(summary).split())
     assert "does not answer open questions" not in measured
-    assert ('Asked an open question ("describe the image") it answers with a list of shapes 62% of the time, every '
-            "shape and colour in it right 31% (varied pictures).") in measured
+    assert ('Asked an open question in a wording it was trained on ("describe the image.", "what is in the image?") '
+            "it answers with a list of shapes 62% of the time, every shape and colour in it right 31% (varied "
+            "pictures).") in measured
+    assert "Asked in other words" not in measured  # the reworded family was not measured here
+    summary["metrics"]["independent/describe"] = {"count": 400, "exact_match": 0.4, "list_form": 1.0,
+                                                  "same_shapes": 0.52}
+    summary["metrics"]["independent/describe-reworded"] = {"count": 400, "exact_match": 0.2, "list_form": 0.79,
+                                                           "same_shapes": 0.25}
+    reworded = " ".join(model_card(summary).split())
+    assert ('Asked in other words ("what shapes are there?", "Describe this picture."), a list comes 79% of the time '
+            "and every shape in it is right 25% (independent pictures; 100% and 52% in a trained wording).") in reworded
+    assert "| independent/describe-reworded | 400 | 0.200 | - | - | - |" in model_card(summary)
     for family in ("appear", "disappear", "count"):
         summary["metrics"][f"clip_{family}"]["exact_match"] = 0.95
     summary["metrics"].pop("clip_when", None)

@@ -394,7 +394,7 @@ def _questions_and_answers(rows: list[dict], under: str) -> list[tuple[str, str]
         if row.get("image", "").startswith(under):
             pairs.append((row["question"].lower(), row["answer"]))
         elif under in json.dumps(row):
-            turns = row["messages"]
+            turns = [m for m in row["messages"] if m["role"] != "system"]  # memory's notes are no question
             pairs += [(next(p["text"] for p in q["content"] if p["type"] == "text").lower(), a["content"])
                       for q, a in zip(turns[::2], turns[1::2], strict=True)]
     return pairs
@@ -492,6 +492,35 @@ def test_the_memory_mixes_draw_their_bases_pictures_and_ask_most_in_memorys_reca
     assert all(m.startswith("mixes/memory/") for m in asked)
     assert 60 <= len(recalled) == len(asked) <= 95  # one such row for 4 in 5 pictures (those with shapes)
     assert NOTES_HEADER not in (folder / "mix_base.jsonl").read_text()  # the base kind asks none
+
+
+def test_the_open_mix_draws_the_memory_mixs_pictures_and_asks_for_their_shapes_in_other_words(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    from collections import Counter
+
+    from vreason.train.open_wordings import OPEN_WORDINGS
+    from vreason.train.shapes_world import DESCRIBE_QUESTIONS, described_shapes
+
+    for name, new in (("memory", "styled-plain-memory"), ("open", "styled-plain-open")):
+        monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, 100, ("count",), {"any": 2}))
+    write_mix(folder, "count", seed=9)
+    for name in ("memory", "open"):
+        write_mix(folder, name, seed=15)
+    media = {n: sorted((folder / "mixes" / n / "media").iterdir()) for n in ("memory", "open")}
+    assert [p.read_bytes() for p in media["open"]] == [p.read_bytes() for p in media["memory"]]
+    pairs = _questions_and_answers([json.loads(line) for line in (folder / "mix_open.jsonl").read_text().splitlines()],
+                                   "mixes/open/")
+    wordings = {q.lower().rstrip("?.") for q in OPEN_WORDINGS}
+    reworded = [(q, a) for q, a in pairs if q.lower().rstrip("?.") in wordings]
+    assert 40 <= len(reworded) <= 80  # 3 in 5 pictures (those with shapes)
+    assert all(described_shapes(a) for _, a in reworded)  # a list of the shapes, as "describe" answers
+    unmarked = sum(q[-1] not in "?." for q, _ in reworded)
+    assert 0.2 * len(reworded) <= unmarked <= 0.6 * len(reworded)
+    assert len(Counter(q.lower().rstrip("?.") for q, _ in reworded)) >= 12
+    assert not wordings & {q.lower().rstrip("?.") for q in DESCRIBE_QUESTIONS}
+    memory_questions = {q for q, _ in _questions_and_answers(
+        [json.loads(line) for line in (folder / "mix_memory.jsonl").read_text().splitlines()], "mixes/memory/")}
+    assert not {q.lower().rstrip("?.") for q in memory_questions} & wordings  # the memory mix asks none
 
 
 def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_one(folder: Path,

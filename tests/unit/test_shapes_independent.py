@@ -141,6 +141,29 @@ def test_describe_lists_left_to_right_and_counts_repeats():
     assert describe_answer(shapes[:2]) == "a red circle and a blue star"
 
 
+def test_reworded_describe_asks_in_words_no_training_question_uses_and_leaves_the_other_families_as_they_were(
+        tmp_path):
+    from vreason.eval.shapes_independent_qa import REWORDED_DESCRIBE
+    from vreason.train.open_wordings import OPEN_WORDINGS
+    from vreason.train.shapes_world import DESCRIBE_QUESTIONS
+
+    def plain(question: str) -> str:
+        return question.lower().rstrip(".?!").strip()
+
+    trained = {plain(q) for q in (*DESCRIBE_QUESTIONS, *OPEN_WORDINGS)}
+    assert len(trained) == len(DESCRIBE_QUESTIONS) + len(OPEN_WORDINGS)
+    assert not {plain(q) for q in REWORDED_DESCRIBE} & trained
+    every = [json.loads(line) for line in write_independent_eval(tmp_path / "all", 40, seed=7).read_text().splitlines()]
+    earlier = write_independent_eval(tmp_path / "earlier", 40, seed=7, kinds=KINDS[:-1]).read_text().splitlines()
+    assert [r for r in every if r["kind"] != "describe-reworded"] == [json.loads(line) for line in earlier]
+    reworded = [r for r in every if r["kind"] == "describe-reworded"]
+    assert {r["question"] for r in reworded} <= set(REWORDED_DESCRIBE)
+    assert len({r["question"] for r in reworded}) > 4  # the wordings vary across the family
+    described = {r["question"]: r["answer"] for r in every if r["kind"] == "describe"}
+    assert set(described) == {"what is in the image?"}
+    assert all(r["answer"] for r in reworded)
+
+
 def test_written_eval_rows_are_tagged_single_questions(tmp_path):
     path = write_independent_eval(tmp_path / "a", per_kind=3, seed=4)
     rows = [json.loads(line) for line in path.read_text().splitlines()]

@@ -416,10 +416,13 @@ def test_describe_scores_report_the_list_form_and_the_shapes_named_in_any_order(
 
     expected = "a red circle and two blue stars"
     said = ["A red circle and two blue stars.", "two blue stars and a red circle", "a red circle", "3"]
-    rows = [{"image": "x.png", "question": f"q{i}", "answer": expected, "kind": "describe"} for i in range(4)]
+    rows = [{"image": "x.png", "question": f"q{i}", "answer": expected, "kind": kind}
+            for kind in ("describe", "describe-reworded", "count") for i in range(4)]
     model = SimpleNamespace(ask=lambda image, question, **_: SimpleNamespace(text=said[int(question[1:])]))
     report = evaluate(model, rows, tmp_path, progress=False)
     assert report["describe"] == {"count": 4, "exact_match": 0.25, "list_form": 0.75, "same_shapes": 0.5}
+    assert report["describe-reworded"] == report["describe"]  # asked in other words, scored alike
+    assert report["count"] == {"count": 4, "exact_match": 0.25}
 
 
 def test_the_square_share_sets_how_many_pictures_of_shapes_are_square_and_their_boxes_stay_true():

@@ -4,6 +4,10 @@ The question forms and answer formats are the training generator's (vreason.trai
 text: the model is asked what it was trained to be asked, about pictures it was not trained on. Two families
 the training data never asks are added for open questions about what the model can say: "describe" (every
 shape, left to right) and "json" (a single shape's colour and shape as a JSON object); they have no bar.
+"describe-reworded" asks for the same list in words people type that no training question uses
+(`REWORDED_DESCRIBE`): "describe" itself asks in one of the training data's wordings, so only this family says
+whether the model understood the request or learnt its words. It is the last family, so adding it left every
+earlier family's pictures and questions as they were.
 
     write_independent_eval(out, per_kind, seed) -> out / "eval.jsonl"
 
@@ -26,10 +30,14 @@ from vreason.eval.shapes_independent import (
     relative_box,
 )
 
-KINDS = ("color", "shape", "presence", "count", "position", "grounding", "describe", "json")
+KINDS = ("color", "shape", "presence", "count", "position", "grounding", "describe", "json", "describe-reworded")
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four"}
 DESCRIBE_QUESTION = "what is in the image?"
 JSON_QUESTION = "answer in JSON with color and shape"
+# none of these is a training question (shapes_world.DESCRIBE_QUESTIONS), with or without its case and punctuation
+REWORDED_DESCRIBE = ("Describe this picture.", "what do you see?", "What's in this image?", "what shapes are there?",
+                     "Which shapes can you see?", "tell me what is in the picture", "What is shown here?",
+                     "name the shapes you see")
 
 
 def grounding_answer(shapes: list[DrawnShape], size: tuple[int, int]) -> str:
@@ -142,6 +150,10 @@ def _describe(scene: IndependentScene, rng: random.Random) -> list[tuple[str, st
     return [(DESCRIBE_QUESTION, describe_answer(scene.shapes))]
 
 
+def _describe_reworded(scene: IndependentScene, rng: random.Random) -> list[tuple[str, str]]:
+    return [(rng.choice(REWORDED_DESCRIBE), describe_answer(scene.shapes))]
+
+
 def _json(scene: IndependentScene, rng: random.Random) -> list[tuple[str, str]]:
     if len(scene.shapes) != 1:
         return []
@@ -150,7 +162,7 @@ def _json(scene: IndependentScene, rng: random.Random) -> list[tuple[str, str]]:
 
 
 FAMILIES = {"color": _color, "shape": _shape, "presence": _presence, "count": _count, "position": _position,
-            "grounding": _grounding, "describe": _describe, "json": _json}
+            "grounding": _grounding, "describe": _describe, "json": _json, "describe-reworded": _describe_reworded}
 
 
 def scene_count(kind: str, rng: random.Random) -> int:

@@ -57,7 +57,9 @@ The same families asked about pictures of an independent renderer (`vreason.eval
 {INDEPENDENT_SEED}), drawn by other code than the training data's: anti-aliased signed-distance shapes, some
 with a darker border or only a thick outline, rotated up to 15 degrees, in its own shades of each colour name,
 on light tinted gradient backgrounds, 192-320 px and not always square. "describe" (every shape, left to
-right) and "json" (a single shape's colour and shape) are asked for what the model can say; they have no bar.
+right, asked "what is in the image?", a training wording) and "json" (a single shape's colour and shape) are
+asked for what the model can say; they have no bar. "describe-reworded" asks for that list in words no training
+question uses ("what shapes are there?", "Describe this picture.", ...: `REWORDED_DESCRIBE`).
 
 | questions | count | exact match | IoU >= 0.5 | seed 1001, same measure | quality bar |
 |---|---|---|---|---|---|
@@ -332,9 +334,17 @@ def _open_sentence(summary: dict) -> str:
     describe = summary["metrics"]["varied/describe"]
     if "list_form" not in describe:
         return " It does not answer open questions (\"describe the image\") yet."
-    return (f" Asked an open question (\"describe the image\") it answers with a list of shapes "
-            f"{describe['list_form']:.0%} of the time, every shape and colour in it right "
-            f"{describe['same_shapes']:.0%} (varied pictures).")
+    said = (f" Asked an open question in a wording it was trained on (\"describe the image.\", \"what is in the "
+            f"image?\") it answers with a list of shapes {describe['list_form']:.0%} of the time, every shape and "
+            f"colour in it right {describe['same_shapes']:.0%} (varied pictures).")
+    reworded = summary["metrics"].get("independent/describe-reworded")
+    trained = summary["metrics"].get("independent/describe")
+    if reworded and trained and "list_form" in reworded and "list_form" in trained:
+        said += (f" Asked in other words (\"what shapes are there?\", \"Describe this picture.\"), a list comes "
+                 f"{reworded['list_form']:.0%} of the time and every shape in it is right {reworded['same_shapes']:.0%}"
+                 f" (independent pictures; {trained['list_form']:.0%} and {trained['same_shapes']:.0%} in a trained "
+                 f"wording).")
+    return said
 
 
 def _clip_words(summary: dict) -> str:

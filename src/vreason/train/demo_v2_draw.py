@@ -37,11 +37,14 @@ STYLED = "styled-varied"
 # ("styled-plain-boxes": its plain pictures weighted to boxes instead: run 45 lost the seed-1001 boxes); the
 # kinds asked beside SCENE_KINDS of each
 STYLED_PLAIN = {"styled-plain": ("count", "count"), "styled-plain-boxes": ("grounding", "grounding", "count"),
-                "styled-plain-memory": ("count", "count")}
+                "styled-plain-memory": ("count", "count"), "styled-plain-open": ("count", "count")}
 PLAIN_SHARE = 0.5
 # of a mix's pictures, the share also asked one question in the form memory sends a recalled one (memory_rows.py:
 # runs 43-46 answered memory's "what colour was part #17?" right only as the notes' session ids fell)
-MEMORY = {"styled-plain-memory": 0.8, "plain-count-memory": 0.8}
+MEMORY = {"styled-plain-memory": 0.8, "plain-count-memory": 0.8, "styled-plain-open": 0.3}
+# of a mix's pictures of shapes, the share also asked for its shapes in other words (open_wordings.py: run 52 listed
+# the shapes for the training's six wordings only)
+OPEN = {"styled-plain-open": 0.6}
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -122,6 +125,7 @@ def _change_clip(job) -> list[dict]:
 def _scenes(job) -> list[dict]:
     from vreason.train.demo_data import SCENE_KINDS, VARIED_SCENE_KINDS, image_rows
     from vreason.train.memory_rows import memory_rows
+    from vreason.train.open_wordings import open_rows
     from vreason.train.shapes_tally import tally_qas
     from vreason.train.shapes_varied import SQUARE_SHARE, Styling
     from vreason.train.shapes_world import REPEAT_SHARE, ShapesWorld
@@ -176,6 +180,9 @@ def _scenes(job) -> list[dict]:
         memory = random.Random(f"{seed}:{block}:{i}:memory")  # its own generator: the pictures stay as without it
         if memory.random() < MEMORY.get(new, 0.0):
             rows += memory_rows(path, scene.shapes, memory)
+        wording = random.Random(f"{seed}:{block}:{i}:open")  # its own generator too
+        if scene.shapes and scene.text is None and wording.random() < OPEN.get(new, 0.0):
+            rows += open_rows(path, scene.shapes, wording)
     return rows
 
 

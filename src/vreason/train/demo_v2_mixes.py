@@ -57,6 +57,7 @@ def _stills_round(after: str, other: int = 3000) -> Mix:
                {"clip": 2500, "view": 2000, "other": other, "varied": 500})
 
 
+_STYLED, _PLAIN = dict(clip=3500, view=2000, other=2000, varied=500), dict(clip=3000, view=1000, other=2500)
 MIXES = {
     # clips where one shape appears or disappears: the families at chance after the second stage's runs
     "changes": Mix("change-clips", 4000, ("all",), {"clip": 2400, "varied": 4000, "other": 1000}),
@@ -247,19 +248,16 @@ MIXES = {
     # run 43, not shipped: independent colour 0.9675, the seed-1001 count 0.885), then plain counting with its clips
     "styles": Mix("styled-varied", 2500, ("stills-rehearsed", "boxes-rehearsed", "boxes-varied-2", "scans3d-more"),
                   {"clip": 3500, "view": 2000, "other": 2500, "varied": 500}),
-    "styles-plain": Mix("plain-count-weighted", 3000, ("styles", "stills-rehearsed", "scans3d-more"),
-                        {"clip": 3000, "view": 1000, "other": 2500}),
+    "styles-plain": Mix("plain-count-weighted", 3000, ("styles", "stills-rehearsed", "scans3d-more"), _PLAIN),
     # (run 44: colour 0.95; shipped with 43, withdrawn for memory_rows.py's reason.) Both kinds in one round (draw.
     # STYLED_PLAIN; run 45, not shipped: independent colour 0.9725, over its bar, but the seed-1001 boxes 0.896)
-    "styles-mixed": Mix("styled-plain", 5000, ("styles-plain", "stills-rehearsed", "scans3d-more"),
-                        {"clip": 3500, "view": 2000, "other": 2000, "varied": 500}),
+    "styles-mixed": Mix("styled-plain", 5000, ("styles-plain", "stills-rehearsed", "scans3d-more"), _STYLED),
     # a short round after it, its plain pictures weighted to boxes (draw.STYLED_PLAIN "styled-plain-boxes")
     "styles-boxes": Mix("styled-plain-boxes", 3000, ("styles-mixed", "stills-rehearsed", "scans3d-more"),
                         {"clip": 3000, "view": 2000, "other": 2000, "varied": 500}),
     # "styles-mixed" with 4 in 5 pictures also asked in memory's recalled form (memory_rows.py says why; run 47:
     # the seed-1001 count 0.895), then plain counting as "styles-plain", those pictures asked so too
-    "styles-memory": Mix("styled-plain-memory", 5000, ("styles-plain", "stills-rehearsed", "scans3d-more"),
-                         {"clip": 3500, "view": 2000, "other": 2000, "varied": 500}),
+    "styles-memory": Mix("styled-plain-memory", 5000, ("styles-plain", "stills-rehearsed", "scans3d-more"), _STYLED),
     "styles-memory-plain": Mix("plain-count-memory", 3000, ("styles-memory", "stills-rehearsed", "scans3d-more"),
                                {"clip": 3000, "view": 1000, "other": 2500}),
     "styles-memory-2": Mix("styled-plain-memory", 5000, ("styles-memory-plain", "stills-rehearsed", "scans3d-more"),
@@ -268,6 +266,8 @@ MIXES = {
     "styles-stills": _stills_round("styles-memory-2"),
     "styles-stills-2": _stills_round("styles-stills"),  # a second (run 50 took appear 0.863 -> 0.897), run 51
     "styles-stills-3": _stills_round("styles-stills-2"),  # a third draw; run 52 (run 50's again) took "when" to 0.883
+    # run 52 listed the shapes for six wordings only ("what shapes are there?": a number), open_wordings.py says
+    "styles-open": Mix("styled-plain-open", 5000, ("styles-memory-2", "styles-stills", "scans3d-more"), _STYLED),
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 placed a change among the frames, never
     # reading the markers (moved 20 s on, "when" 1-6 as before); markers that start anywhere must be read
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),

@@ -1,8 +1,9 @@
 """Score a model on question-answer JSONL rows (short form, optional "kind"): exact match per kind, and for
 grounding answers the IoU of each predicted box with the expected one (hit when IoU >= 0.5). A "json" answer
 matches when it parses to the same JSON value as the expected one (spacing and key order aside). "describe"
-answers (a list of the shapes, left to right) also report `list_form`, the share that are such a list at all (not
-a number or "no"), and `same_shapes`, the share naming the right shapes with their colours in any order.
+answers (a list of the shapes, left to right; "describe-..." families ask for it in other words) also report
+`list_form`, the share that are such a list at all (not a number or "no"), and `same_shapes`, the share naming
+the right shapes with their colours in any order.
 
     python -m vreason.train.qa_eval --model DIR --data eval.jsonl [--limit N] [--out metrics.json]
 
@@ -61,7 +62,7 @@ def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
                     overlap = iou(predicted[0], expected[0])
                     s["iou_sum"] += overlap
                     s["iou_hits"] += overlap >= IOU_HIT
-            if kind == "describe":
+            if kind.startswith("describe"):
                 named = described_shapes(answer.text)
                 s["list_form"] += named is not None
                 s["same_shapes"] += named is not None and named == described_shapes(row["answer"])
@@ -72,7 +73,7 @@ def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
         if kind == "grounding":
             entry["iou_at_0.5"] = s["iou_hits"] / s["count"]
             entry["mean_iou"] = s["iou_sum"] / s["count"]
-        if kind == "describe":
+        if kind.startswith("describe"):
             entry["list_form"] = s["list_form"] / s["count"]
             entry["same_shapes"] = s["same_shapes"] / s["count"]
         report[kind] = entry

@@ -443,12 +443,7 @@ class ShapesWorld:
     def _describe_qas(self, scene: Scene) -> list[QA]:
         """"a red circle, two blue stars and an orange hexagon": shapes named left to right by centre x (the
         same name counted once, where it first appears)."""
-        named: dict[str, int] = {}
-        for s in left_to_right(scene.shapes):
-            named[s.name] = named.get(s.name, 0) + 1
-        parts = [f"{'an' if name[0] in 'aeiou' else 'a'} {name}" if n == 1 else f"{NUMBERS[n]} {name}s"
-                 for name, n in named.items()]
-        return [QA("describe", self.rng.choice(DESCRIBE_QUESTIONS), spoken_list(parts))]
+        return [QA("describe", self.rng.choice(DESCRIBE_QUESTIONS), describe_answer(scene.shapes))]
 
     def _json_qas(self, scene: Scene) -> list[QA]:
         """`{"color": "red", "shape": "circle"}` for one shape; a list of those, left to right, for more."""
@@ -474,6 +469,16 @@ def described_shapes(text: str) -> Counter[str] | None:
             return None
         named[f"{words[1]} {shape.removesuffix('s') if n > 1 else shape}"] += n
     return named
+
+
+def describe_answer(shapes: list[Shape]) -> str:
+    """"a red circle, two blue stars and an orange hexagon": shapes named left to right by centre x (the same name
+    counted once, where it first appears)."""
+    named: dict[str, int] = {}
+    for s in left_to_right(shapes):
+        named[s.name] = named.get(s.name, 0) + 1
+    return spoken_list([f"{'an' if name[0] in 'aeiou' else 'a'} {name}" if n == 1 else f"{NUMBERS[n]} {name}s"
+                        for name, n in named.items()])
 
 
 def spoken_list(parts: list[str]) -> str:
