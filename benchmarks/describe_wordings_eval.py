@@ -5,10 +5,11 @@ of the card's "independent/describe" family (a training wording) and each of the
     .venv/bin/python benchmarks/describe_wordings_eval.py [--questions 400] [--seed 2002] [--model DIR] [--json F]
 
 It writes the card's whole independent set for the seed (`write_independent_eval`, `--questions` per family) and
-asks only the two describe families, so with the defaults its rows are the card's own questions. Each row: how
-often the answer is a list of shapes at all (qa_eval's `list_form`) and how often it names every shape with its
-colour (`same_shapes`), with 95% Wilson intervals. A model that learnt the request answers every wording alike;
-one that learnt the wordings lists the shapes for the trained one and says a number for some others.
+asks only the two describe families, so with the defaults its rows are the card's own questions and its family
+rows ("[describe]", "[describe-reworded]") the card's numbers. Each row: how often the answer is a list of shapes
+at all (qa_eval's `list_form`), how often it names every shape with its colour (`same_shapes`), both with 95%
+Wilson intervals, how often it is the card's exact answer, and how often it is a bare number instead. A model
+that learnt the request answers every wording alike.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from vreason.eval.shapes_independent_qa import write_independent_eval
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.demo_eval import INDEPENDENT_PER_KIND, INDEPENDENT_SEED
+from vreason.train.qa_eval import same_answer
 from vreason.train.shapes_world import described_shapes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,13 +34,14 @@ FAMILIES = ("describe", "describe-reworded")
 
 
 def tally(records: list[dict]) -> dict[str, dict]:
-    """Per wording, and per family over its wordings: n, list_form, same_shapes."""
+    """Per wording, and per family over its wordings: n, list_form, same_shapes, exact_match, number."""
     split: dict[str, list[dict]] = defaultdict(list)
     for r in records:
         split[r["question"]].append(r)
         split[f"[{r['kind']}]"].append(r)
-    return {key: {"count": len(rows), "list_form": sum(r["list"] for r in rows) / len(rows),
-                  "same_shapes": sum(r["same"] for r in rows) / len(rows)} for key, rows in split.items()}
+    return {key: {"count": len(rows), **{name: sum(r[field] for r in rows) / len(rows) for name, field in (
+        ("list_form", "list"), ("same_shapes", "same"), ("exact_match", "exact"), ("number", "number"))}}
+        for key, rows in split.items()}
 
 
 def main() -> None:
@@ -64,17 +67,18 @@ def main() -> None:
             named = described_shapes(said)
             records.append({"kind": row["kind"], "question": row["question"], "answer": row["answer"], "said": said,
                             "list": named is not None, "same": named is not None and named == described_shapes(
-                                row["answer"])})
+                                row["answer"]), "exact": same_answer(row["kind"], said, row["answer"]),
+                            "number": said.strip().rstrip(".").isdigit()})
     report = tally(records)
-    print("| wording | n | a list of shapes | 95% interval | every shape right | 95% interval |")
-    print("|---|---:|---:|---|---:|---|")
+    print("| wording | n | a list of shapes | 95% interval | every shape right | 95% interval | exact | a number |")
+    print("|---|---:|---:|---|---:|---|---:|---:|")
     for key in sorted(report, key=lambda k: (not k.startswith("["), -report[k]["list_form"], k)):
         row = report[key]
         cells = []
         for name in ("list_form", "same_shapes"):
             low, high = wilson(row[name], row["count"])
             cells.append(f"{row[name]:.2f} | {low:.2f}-{high:.2f}")
-        print(f"| {key} | {row['count']} | {' | '.join(cells)} |")
+        print(f"| {key} | {row['count']} | {' | '.join(cells)} | {row['exact_match']:.3f} | {row['number']:.2f} |")
     if args.json:
         args.json.write_text(json.dumps({"report": report, "answers": records}, indent=1))
 

@@ -184,14 +184,15 @@ def test_a_second_stage_model_that_has_not_learned_clips_does_not_claim_them():
     assert ('Asked an open question in a wording it was trained on ("describe the image.", "what is in the image?") '
             "it answers with a list of shapes 62% of the time, every shape and colour in it right 31% (varied "
             "pictures).") in measured
-    assert "Asked in other words" not in measured  # the reworded family was not measured here
+    assert "Asked for its shapes" not in measured  # the reworded family was not measured here
     summary["metrics"]["independent/describe"] = {"count": 400, "exact_match": 0.4, "list_form": 1.0,
                                                   "same_shapes": 0.52}
-    summary["metrics"]["independent/describe-reworded"] = {"count": 400, "exact_match": 0.2, "list_form": 0.79,
-                                                           "same_shapes": 0.25}
+    summary["metrics"]["independent/describe-reworded"] = {"count": 400, "exact_match": 0.2, "list_form": 0.67,
+                                                           "same_shapes": 0.24, "number": 0.3}
     reworded = " ".join(model_card(summary).split())
-    assert ('Asked in other words ("what shapes are there?", "Describe this picture."), a list comes 79% of the time '
-            "and every shape in it is right 25% (independent pictures; 100% and 52% in a trained wording).") in reworded
+    assert ('Asked for its shapes in eight wordings no training question uses ("Describe this picture.", "what shapes '
+            'are there?", ...) it answers with a list 67% of the time, every shape in it right 24%, a bare number 30% '
+            'of the time (independent pictures; 100% and 52% asked "what is in the image?").') in reworded
     assert "| independent/describe-reworded | 400 | 0.200 | - | - | - |" in model_card(summary)
     for family in ("appear", "disappear", "count"):
         summary["metrics"][f"clip_{family}"]["exact_match"] = 0.95
@@ -200,6 +201,10 @@ def test_a_second_stage_model_that_has_not_learned_clips_does_not_claim_them():
     every = " ".join(model_card(summary).split())
     assert "only in part" not in every
     assert "open questions" not in every
+    # the reworded family is said however well the trained wordings go
+    assert "it answers with a list 67% of the time" in every
+    summary["metrics"].pop("independent/describe-reworded")
+    assert "Asked for its shapes" not in model_card(summary)
 
 
 def test_3d_scenes_get_one_table_with_both_generators_and_their_bars():

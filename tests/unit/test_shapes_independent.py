@@ -141,20 +141,44 @@ def test_describe_lists_left_to_right_and_counts_repeats():
     assert describe_answer(shapes[:2]) == "a red circle and a blue star"
 
 
-def test_reworded_describe_asks_in_words_no_training_question_uses_and_leaves_the_other_families_as_they_were(
-        tmp_path):
+def _words(question: str) -> list[str]:
+    return question.lower().replace("what's", "what is").rstrip(".?!").split()
+
+
+def _word_distance(a: list[str], b: list[str]) -> int:
+    """Words to insert, drop or change to turn `a` into `b`."""
+    row = list(range(len(b) + 1))
+    for i, word in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, other in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
+    return row[-1]
+
+
+def test_words_apart_counts_words_and_sees_one_changed():
+    assert _word_distance(_words("Describe this picture."), _words("describe the picture")) == 1
+    assert _word_distance(_words("What's in this image?"), _words("what is in the image?")) == 1
+    assert _word_distance(_words("what shapes are there?"), _words("what shapes are in the image?")) == 3
+
+
+def test_reworded_describe_asks_in_words_far_from_every_training_question_and_leaves_the_other_families(tmp_path):
     from vreason.eval.shapes_independent_qa import REWORDED_DESCRIBE
     from vreason.train.open_wordings import OPEN_WORDINGS
     from vreason.train.shapes_world import DESCRIBE_QUESTIONS
 
-    def plain(question: str) -> str:
-        return question.lower().rstrip(".?!").strip()
-
-    trained = {plain(q) for q in (*DESCRIBE_QUESTIONS, *OPEN_WORDINGS)}
-    assert len(trained) == len(DESCRIBE_QUESTIONS) + len(OPEN_WORDINGS)
-    assert not {plain(q) for q in REWORDED_DESCRIBE} & trained
+    trained = [_words(q) for q in (*DESCRIBE_QUESTIONS, *OPEN_WORDINGS)]
+    assert len({" ".join(t) for t in trained}) == len(trained)
+    for asked in map(_words, REWORDED_DESCRIBE):
+        fours = {tuple(asked[i:i + 4]) for i in range(len(asked) - 3)}
+        for words in trained:
+            assert _word_distance(asked, words) >= 2, (asked, words)
+            assert " ".join(asked) not in " ".join(words), (asked, words)
+            assert " ".join(words) not in " ".join(asked), (asked, words)
+            assert not fours & {tuple(words[i:i + 4]) for i in range(len(words) - 3)}, (asked, words)
     every = [json.loads(line) for line in write_independent_eval(tmp_path / "all", 40, seed=7).read_text().splitlines()]
-    earlier = write_independent_eval(tmp_path / "earlier", 40, seed=7, kinds=KINDS[:-1]).read_text().splitlines()
+    before = ("color", "shape", "presence", "count", "position", "grounding", "describe", "json")  # the families
+    earlier = write_independent_eval(tmp_path / "earlier", 40, seed=7, kinds=before).read_text().splitlines()
+    assert (*before, "describe-reworded") == KINDS  # the new family last: the earlier ones drawn as they were
     assert [r for r in every if r["kind"] != "describe-reworded"] == [json.loads(line) for line in earlier]
     reworded = [r for r in every if r["kind"] == "describe-reworded"]
     assert {r["question"] for r in reworded} <= set(REWORDED_DESCRIBE)

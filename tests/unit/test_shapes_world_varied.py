@@ -420,7 +420,8 @@ def test_describe_scores_report_the_list_form_and_the_shapes_named_in_any_order(
             for kind in ("describe", "describe-reworded", "count") for i in range(4)]
     model = SimpleNamespace(ask=lambda image, question, **_: SimpleNamespace(text=said[int(question[1:])]))
     report = evaluate(model, rows, tmp_path, progress=False)
-    assert report["describe"] == {"count": 4, "exact_match": 0.25, "list_form": 0.75, "same_shapes": 0.5}
+    assert report["describe"] == {"count": 4, "exact_match": 0.25, "list_form": 0.75, "same_shapes": 0.5,
+                                  "number": 0.25}
     assert report["describe-reworded"] == report["describe"]  # asked in other words, scored alike
     assert report["count"] == {"count": 4, "exact_match": 0.25}
 

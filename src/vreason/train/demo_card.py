@@ -328,22 +328,28 @@ def _open_words(summary: dict) -> str:
 def _open_sentence(summary: dict) -> str:
     """With fewer than half the describe answers right: that open questions are not answered, or, where the
     evaluation measured it (qa_eval's `list_form`, `same_shapes`), how often they get a list of shapes at all and
-    how often every shape in it is right."""
-    if not _open_words(summary):
-        return ""
-    describe = summary["metrics"]["varied/describe"]
-    if "list_form" not in describe:
-        return " It does not answer open questions (\"describe the image\") yet."
-    said = (f" Asked an open question in a wording it was trained on (\"describe the image.\", \"what is in the "
-            f"image?\") it answers with a list of shapes {describe['list_form']:.0%} of the time, every shape and "
-            f"colour in it right {describe['same_shapes']:.0%} (varied pictures).")
-    reworded = summary["metrics"].get("independent/describe-reworded")
-    trained = summary["metrics"].get("independent/describe")
-    if reworded and trained and "list_form" in reworded and "list_form" in trained:
-        said += (f" Asked in other words (\"what shapes are there?\", \"Describe this picture.\"), a list comes "
-                 f"{reworded['list_form']:.0%} of the time and every shape in it is right {reworded['same_shapes']:.0%}"
-                 f" (independent pictures; {trained['list_form']:.0%} and {trained['same_shapes']:.0%} in a trained "
-                 f"wording).")
+    how often every shape in it is right. Then, wherever it was measured, the same asked in words no training
+    question uses (the independent "describe-reworded" family) beside a trained wording ("describe"), with how
+    often the answer is a bare number (qa_eval's `number`) where that was measured."""
+    from vreason.train.demo_eval import INDEPENDENT
+
+    said = ""
+    if _open_words(summary):
+        describe = summary["metrics"]["varied/describe"]
+        if "list_form" not in describe:
+            said = " It does not answer open questions (\"describe the image\") yet."
+        else:
+            said = (f" Asked an open question in a wording it was trained on (\"describe the image.\", \"what is in "
+                    f"the image?\") it answers with a list of shapes {describe['list_form']:.0%} of the time, every "
+                    f"shape and colour in it right {describe['same_shapes']:.0%} (varied pictures).")
+    reworded = summary.get("metrics", {}).get(INDEPENDENT + "describe-reworded", {})
+    trained = summary.get("metrics", {}).get(INDEPENDENT + "describe", {})
+    if "list_form" in reworded and "list_form" in trained:
+        number = f", a bare number {reworded['number']:.0%} of the time" if reworded.get("number") else ""
+        said += (f" Asked for its shapes in eight wordings no training question uses (\"Describe this picture.\", "
+                 f"\"what shapes are there?\", ...) it answers with a list {reworded['list_form']:.0%} of the time, "
+                 f"every shape in it right {reworded['same_shapes']:.0%}{number} (independent pictures; "
+                 f"{trained['list_form']:.0%} and {trained['same_shapes']:.0%} asked \"what is in the image?\").")
     return said
 
 

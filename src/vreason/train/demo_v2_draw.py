@@ -42,8 +42,8 @@ PLAIN_SHARE = 0.5
 # of a mix's pictures, the share also asked one question in the form memory sends a recalled one (memory_rows.py:
 # runs 43-46 answered memory's "what colour was part #17?" right only as the notes' session ids fell)
 MEMORY = {"styled-plain-memory": 0.8, "plain-count-memory": 0.8, "styled-plain-open": 0.3}
-# of a mix's pictures of shapes, the share also asked for its shapes in other words (open_wordings.py: run 52 listed
-# the shapes for the training's six wordings only)
+# of a mix's pictures of shapes, the share also asked for its shapes in other words (open_wordings.py: run 52 said a
+# number to two of eight new wordings, and named every shape less often in the others)
 OPEN = {"styled-plain-open": 0.6}
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 

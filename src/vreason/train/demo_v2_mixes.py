@@ -31,7 +31,7 @@ from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
 class Mix:
     # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of draw.CLIP_KINDS, "count(-weighted)", "plain-
     # count-weighted/-memory", "turned-varied", "repeat-count-varied", "tally-varied/-mixed/-focus", "boxes-varied",
-    # "styled-varied", "styled-plain(-boxes, -memory)", "bev-scenes", "bev-scans" or "" (nothing)
+    # "styled-varied", "styled-plain(-boxes, -memory, -open)", "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -266,7 +266,7 @@ MIXES = {
     "styles-stills": _stills_round("styles-memory-2"),
     "styles-stills-2": _stills_round("styles-stills"),  # a second (run 50 took appear 0.863 -> 0.897), run 51
     "styles-stills-3": _stills_round("styles-stills-2"),  # a third draw; run 52 (run 50's again) took "when" to 0.883
-    # run 52 listed the shapes for six wordings only ("what shapes are there?": a number), open_wordings.py says
+    # run 52 said a number to "what shapes are there?" (a wording never trained), as open_wordings.py tells
     "styles-open": Mix("styled-plain-open", 5000, ("styles-memory-2", "styles-stills", "scans3d-more"), _STYLED),
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 placed a change among the frames, never
     # reading the markers (moved 20 s on, "when" 1-6 as before); markers that start anywhere must be read

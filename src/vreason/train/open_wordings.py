@@ -2,15 +2,16 @@
 circle and two blue stars") in wordings beyond shapes_world.DESCRIBE_QUESTIONS, some without a closing mark.
 
 Why: run 52 listed the shapes every time it was asked the training data's "what is in the image?" about the
-independent renderer's pictures, but answered "what shapes are there?", a wording no training question uses, with
-a number every time, and "describe the image" (the training's "describe the image." without its full stop) with
-"1" for some pictures: it had learnt six wordings, not the request. The evaluation family "describe-reworded"
-(vreason.eval.shapes_independent_qa) measures it: a list 0.79 of the time and every shape right 0.25, against
-1.00 and 0.52 in the training wording.
+independent renderer's pictures, and for six of eight wordings no training question uses it mostly did (0.80-1.00),
+but "what shapes are there?" and "tell me about this picture" got a bare number every time (the first one word
+from the trained "how many shapes are there?"), and "describe the image" (the training's "describe the image."
+without its full stop) got "1" for some pictures. Every shape was right 0.10-0.49 of the time in those wordings
+against 0.52 in the trained one. The evaluation family "describe-reworded" (vreason.eval.shapes_independent_qa)
+measures it; benchmarks/describe_wordings_eval.py splits it by wording.
 
-The wordings here are the training side's own. The evaluation's (REWORDED_DESCRIBE) stay apart, case and
-closing marks aside (a test checks it), so that family keeps saying whether the request is understood. Each row
-depends only on the rng it is given.
+The wordings here are the training side's own. The evaluation's (REWORDED_DESCRIBE) stay apart: two or more words
+from each of these, neither holding the other, no run of four words shared (a test checks it), so that family
+keeps saying whether the request is understood. Each row depends only on the rng it is given.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import random
 from vreason.train.demo_data import image_rows
 from vreason.train.shapes_world import Shape, describe_answer
 
-OPEN_WORDINGS = ("describe the picture", "what is in this picture?", "what can you see in the image?",
-                 "which shapes are in the image?", "what shapes do you see?", "what does the image show?",
-                 "tell me what you see", "list what is in the image", "what is in the picture?",
-                 "what's in the picture?", "describe what you see", "what objects are in the image?",
-                 "which shapes do you see?", "what shapes can you see in the picture?",
-                 "give a short description of the image", "what shapes are in this image?", "describe the shapes",
-                 "what is on the picture?", "which objects can you see?", "say what is in the image")
+OPEN_WORDINGS = ("describe the scene", "what objects are in the image?", "what does the image show?",
+                 "list what is in the image", "what is in the picture?", "describe what you see",
+                 "tell me what you see", "what shapes do you see?", "what can you see in the image?",
+                 "give a short description of the image", "describe the shapes", "what is on the picture?",
+                 "say what is in the image", "which shapes are in the image?", "what is drawn in the image?",
+                 "what kinds of shapes are in the image?", "what is pictured?", "summarize the image",
+                 "give a list of the shapes", "what do you notice in the image?")
 UNMARKED_SHARE = 0.4  # of the rows, those whose question lost its closing mark, as people often type it
 
 

@@ -2,8 +2,8 @@
 grounding answers the IoU of each predicted box with the expected one (hit when IoU >= 0.5). A "json" answer
 matches when it parses to the same JSON value as the expected one (spacing and key order aside). "describe"
 answers (a list of the shapes, left to right; "describe-..." families ask for it in other words) also report
-`list_form`, the share that are such a list at all (not a number or "no"), and `same_shapes`, the share naming
-the right shapes with their colours in any order.
+`list_form`, the share that are such a list at all (not a number or "no"), `same_shapes`, the share naming
+the right shapes with their colours in any order, and `number`, the share that are a bare number instead.
 
     python -m vreason.train.qa_eval --model DIR --data eval.jsonl [--limit N] [--out metrics.json]
 
@@ -66,6 +66,7 @@ def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
                 named = described_shapes(answer.text)
                 s["list_form"] += named is not None
                 s["same_shapes"] += named is not None and named == described_shapes(row["answer"])
+                s["number"] += answer.text.strip().rstrip(".").isdigit()
             bar.advance(task)
     report = {}
     for kind, s in sorted(stats.items()):
@@ -76,6 +77,7 @@ def evaluate(vr, rows: list[dict], base: Path, progress: bool = True) -> dict:
         if kind.startswith("describe"):
             entry["list_form"] = s["list_form"] / s["count"]
             entry["same_shapes"] = s["same_shapes"] / s["count"]
+            entry["number"] = s["number"] / s["count"]
         report[kind] = entry
     report["_seconds"] = round(time.perf_counter() - started, 1)
     return report
