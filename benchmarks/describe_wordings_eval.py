@@ -8,8 +8,9 @@ It writes the card's whole independent set for the seed (`write_independent_eval
 asks only the two describe families, so with the defaults its rows are the card's own questions and its family
 rows ("[describe]", "[describe-reworded]") the card's numbers. Each row: how often the answer is a list of shapes
 at all (qa_eval's `list_form`), how often it names every shape with its colour (`same_shapes`), both with 95%
-Wilson intervals, how often it is the card's exact answer, and how often it is a bare number instead. A model
-that learnt the request answers every wording alike.
+Wilson intervals, how often it is the card's exact answer, and how often it is a bare number instead, all as
+qa_eval scores a "describe" family (each wording its own kind). A model that learnt the request answers every
+wording alike.
 """
 
 from __future__ import annotations
@@ -18,30 +19,37 @@ import argparse
 import json
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 from vreason.eval.shapes_independent_qa import write_independent_eval
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.demo_eval import INDEPENDENT_PER_KIND, INDEPENDENT_SEED
-from vreason.train.qa_eval import same_answer
-from vreason.train.shapes_world import described_shapes
+from vreason.train.qa_eval import evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pointcloud_demo_eval import wilson  # noqa: E402
 
 FAMILIES = ("describe", "describe-reworded")
+SHARES = ("list_form", "same_shapes", "exact_match", "number")
 
 
-def tally(records: list[dict]) -> dict[str, dict]:
-    """Per wording, and per family over its wordings: n, list_form, same_shapes, exact_match, number."""
-    split: dict[str, list[dict]] = defaultdict(list)
-    for r in records:
-        split[r["question"]].append(r)
-        split[f"[{r['kind']}]"].append(r)
-    return {key: {"count": len(rows), **{name: sum(r[field] for r in rows) / len(rows) for name, field in (
-        ("list_form", "list"), ("same_shapes", "same"), ("exact_match", "exact"), ("number", "number"))}}
-        for key, rows in split.items()}
+def by_wording(rows: list[dict]) -> list[dict]:
+    """The rows of the two describe families, each tagged with its family and wording as its kind: qa_eval scores
+    every "describe..." kind alike, so its report comes per wording."""
+    return [r | {"kind": f"{r['kind']}: {r['question']}"} for r in rows if r["kind"] in FAMILIES]
+
+
+def with_families(report: dict[str, dict]) -> dict[str, dict]:
+    """`report` (per "family: wording" kind) with a row per family ("[family]"), its wordings' shares weighted by
+    their counts."""
+    out = {key: entry for key, entry in report.items() if not key.startswith("_")}
+    for family in FAMILIES:
+        parts = [e for key, e in out.items() if key.split(": ", 1)[0] == family]
+        if parts:
+            count = sum(e["count"] for e in parts)
+            out[f"[{family}]"] = {"count": count, **{name: sum(e[name] * e["count"] for e in parts) / count
+                                                     for name in SHARES}}
+    return out
 
 
 def main() -> None:
@@ -49,7 +57,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=INDEPENDENT_PER_KIND, help="per family (the card's: 400)")
     parser.add_argument("--seed", type=int, default=INDEPENDENT_SEED)
     parser.add_argument("--model", help="default: the built-in demo model")
-    parser.add_argument("--json", type=Path, help="also write the report (and every answer) here")
+    parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args()
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}; "
           f"pictures: independent, seed {args.seed}")
@@ -57,19 +65,10 @@ def main() -> None:
     from vreason.api import VReason
 
     vr = VReason(model=args.model)
-    records = []
     with tempfile.TemporaryDirectory() as folder:
         rows = [json.loads(line) for line in
                 write_independent_eval(Path(folder), args.questions, seed=args.seed).read_text().splitlines()]
-        for row in (r for r in rows if r["kind"] in FAMILIES):
-            said = vr.ask(str(Path(folder) / row["image"]), row["question"], temperature=0.0, presence_penalty=0.0,
-                          max_new_tokens=64).text
-            named = described_shapes(said)
-            records.append({"kind": row["kind"], "question": row["question"], "answer": row["answer"], "said": said,
-                            "list": named is not None, "same": named is not None and named == described_shapes(
-                                row["answer"]), "exact": same_answer(row["kind"], said, row["answer"]),
-                            "number": said.strip().rstrip(".").isdigit()})
-    report = tally(records)
+        report = with_families(evaluate(vr, by_wording(rows), Path(folder)))
     print("| wording | n | a list of shapes | 95% interval | every shape right | 95% interval | exact | a number |")
     print("|---|---:|---:|---|---:|---|---:|---:|")
     for key in sorted(report, key=lambda k: (not k.startswith("["), -report[k]["list_form"], k)):
@@ -80,7 +79,7 @@ def main() -> None:
             cells.append(f"{row[name]:.2f} | {low:.2f}-{high:.2f}")
         print(f"| {key} | {row['count']} | {' | '.join(cells)} | {row['exact_match']:.3f} | {row['number']:.2f} |")
     if args.json:
-        args.json.write_text(json.dumps({"report": report, "answers": records}, indent=1))
+        args.json.write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,32 +1,44 @@
-"""benchmarks/describe_wordings_eval.py: open-question answers tallied per wording and per family."""
+"""benchmarks/describe_wordings_eval.py: open-question answers scored per wording and per family."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from vreason.train.qa_eval import evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import describe_wordings_eval as dwe  # noqa: E402
 
 
-def test_each_wording_and_each_family_gets_its_own_shares():
-    def said(kind: str, question: str, listed: bool, same: bool, number: bool = False) -> dict:
-        return {"kind": kind, "question": question, "list": listed, "same": same, "exact": same, "number": number}
-
-    records = [said("describe", "what is in the image?", True, True),
-               said("describe", "what is in the image?", True, False),
-               said("describe-reworded", "what shapes are there?", False, False, number=True),
-               said("describe-reworded", "what do you see?", True, True),
-               said("describe-reworded", "what do you see?", True, False)]
-    report = dwe.tally(records)
-    assert report["what is in the image?"] == {"count": 2, "list_form": 1.0, "same_shapes": 0.5, "exact_match": 0.5,
-                                               "number": 0.0}
-    assert report["what shapes are there?"] == {"count": 1, "list_form": 0.0, "same_shapes": 0.0, "exact_match": 0.0,
-                                                "number": 1.0}
-    assert report["[describe-reworded]"]["count"] == 3
-    assert report["[describe-reworded]"]["list_form"] == pytest.approx(2 / 3)
-    assert report["[describe-reworded]"]["same_shapes"] == pytest.approx(1 / 3)
-    assert report["[describe]"] == report["what is in the image?"]
+def test_each_wording_and_each_family_gets_its_own_shares(tmp_path: Path):
+    expected = "a red circle and two blue stars"
+    asked = [("describe", "what is in the image?", "a red circle and two blue stars"),
+             ("describe", "what is in the image?", "a red circle"),
+             ("describe-reworded", "what shapes are there?", "3"),
+             ("describe-reworded", "what do you see?", "two blue stars and a red circle"),
+             ("describe-reworded", "what do you see?", "a blue star"),
+             ("count", "how many shapes are there?", "3")]
+    rows = [{"image": "x.png", "question": q, "answer": expected, "kind": kind, "said": said}
+            for kind, q, said in asked]
+    said = {id(r): r["said"] for r in rows}
+    tagged = dwe.by_wording(rows)
+    assert [r["kind"] for r in tagged] == ["describe: what is in the image?"] * 2 + [
+        "describe-reworded: what shapes are there?"] + ["describe-reworded: what do you see?"] * 2
+    answers = iter(said[id(r)] for r in rows if r["kind"] in dwe.FAMILIES)
+    model = SimpleNamespace(ask=lambda *_, **__: SimpleNamespace(text=next(answers)))
+    report = dwe.with_families(evaluate(model, tagged, tmp_path, progress=False))
+    assert report["describe: what is in the image?"] == {"count": 2, "exact_match": 0.5, "list_form": 1.0,
+                                                        "same_shapes": 0.5, "number": 0.0}
+    assert report["describe-reworded: what shapes are there?"]["number"] == 1.0
+    family = report["[describe-reworded]"]
+    assert family["count"] == 3
+    assert family["list_form"] == pytest.approx(2 / 3)
+    assert family["same_shapes"] == pytest.approx(1 / 3)
+    assert family["number"] == pytest.approx(1 / 3)
+    assert report["[describe]"] == report["describe: what is in the image?"] | {"count": 2}
+    assert not any(key.startswith("_") for key in report)
