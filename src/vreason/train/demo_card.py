@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 from vreason.train.demo_card_clips import clip_tables
+from vreason.train.demo_card_open import open_sentence, open_words
 from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_SIZES
 
 
@@ -319,40 +320,6 @@ def _clip_questions(run: dict) -> str:
     return "each clip's questions as one conversation"
 
 
-def _open_words(summary: dict) -> str:
-    """Whether to add that open questions are not understood (fewer than half of the describe answers right)."""
-    describe = summary.get("metrics", {}).get("varied/describe")
-    return ", nor open questions (\"describe the image\")" if describe and describe["exact_match"] < 0.5 else ""
-
-
-def _open_sentence(summary: dict) -> str:
-    """With fewer than half the describe answers right: that open questions are not answered, or, where the
-    evaluation measured it (qa_eval's `list_form`, `same_shapes`), how often they get a list of shapes at all and
-    how often every shape in it is right. Then, wherever it was measured, the same asked in words no training
-    question uses (the independent "describe-reworded" family) beside a trained wording ("describe"), with how
-    often the answer is a bare number (qa_eval's `number`) where that was measured."""
-    from vreason.train.demo_eval import INDEPENDENT
-
-    said = ""
-    if _open_words(summary):
-        describe = summary["metrics"]["varied/describe"]
-        if "list_form" not in describe:
-            said = " It does not answer open questions (\"describe the image\") yet."
-        else:
-            said = (f" Asked an open question in a wording it was trained on (\"describe the image.\", \"what is in "
-                    f"the image?\") it answers with a list of shapes {describe['list_form']:.0%} of the time, every "
-                    f"shape and colour in it right {describe['same_shapes']:.0%} (varied pictures).")
-    reworded = summary.get("metrics", {}).get(INDEPENDENT + "describe-reworded", {})
-    trained = summary.get("metrics", {}).get(INDEPENDENT + "describe", {})
-    if "list_form" in reworded and "list_form" in trained:
-        number = f", a bare number {reworded['number']:.0%} of the time" if reworded.get("number") else ""
-        said += (f" Asked for its shapes in eight wordings no training question uses (\"Describe this picture.\", "
-                 f"\"what shapes are there?\", ...) it answers with a list {reworded['list_form']:.0%} of the time, "
-                 f"every shape in it right {reworded['same_shapes']:.0%}{number} (independent pictures; "
-                 f"{trained['list_form']:.0%} and {trained['same_shapes']:.0%} asked \"what is in the image?\").")
-    return said
-
-
 def _clip_words(summary: dict) -> str:
     """How far short of clips it is: under half right everywhere, or each family's share right where some are
     half right or more (one may pass its bar while which way a shape moves is still under half)."""
@@ -401,10 +368,10 @@ def _world_line(summary: dict) -> str:
     if _clips_learned(summary):
         clips = ", and short clips where such shapes appear, disappear or move"
         # open questions said apart: "nor" would follow "only in part" awkwardly
-        limits = _clips_in_part(summary) + _open_sentence(summary)
+        limits = _clips_in_part(summary) + open_sentence(summary)
     else:  # second-stage data without the runs that teach clips (follow-ups alone)
         clips = ""
-        limits = f" It does not understand clips {_clip_words(summary)}{_open_words(summary)}."
+        limits = f" It does not understand clips {_clip_words(summary)}{open_words(summary)}."
     text = ("Its world is shapes in ten colours, drawn flat or anti-aliased, outlined, rotated, on light "
             f"backgrounds{clips}; the tables above say how well it knows it, family by family.{limits} Anything else "
             "(photos, documents, questions outside these families) gets a confident but meaningless answer. Use a "
