@@ -194,7 +194,7 @@ def test_parallel_writers_of_one_new_picture_store_it_once(memory_store):
 
 def test_an_older_store_is_migrated_in_place(memory_store, tmp_path):
     from vreason.memory.schema import MIGRATIONS, schema_version
-    from vreason.memory.store import _engine
+    from vreason.memory.location import connect
 
     url = memory_store.url.replace("memory.sqlite3", "old.sqlite3") if memory_store.dialect == "sqlite" else None
     if url is None:  # PostgreSQL: a second fresh database on the same server
@@ -203,7 +203,7 @@ def test_an_older_store_is_migrated_in_place(memory_store, tmp_path):
             for table in ("items", "images", "schema_version"):
                 conn.exec_driver_sql(f"DROP TABLE {table} CASCADE")
         url = memory_store.url
-    engine = _engine(url)
+    engine = connect(url)
     with engine.connect().execution_options(immediate=True) as conn, conn.begin():
         schema_version.create(conn)
         for _, step in MIGRATIONS[:2]:  # a store written by the version before the namespace token

@@ -2,13 +2,17 @@
 (`--memory-dir`, else `$VREASON_MEMORY_DIR`, else `$XDG_DATA_HOME/vreason`, else `~/.local/share/vreason`).
 
 PostgreSQL is named by URL (`postgresql+psycopg://user@/db?host=/run/postgresql`; a bare `postgresql://` gets the
-psycopg 3 driver), for a deployment several processes or machines share.
+psycopg 3 driver), for a deployment several processes or machines share. `connect(url)` makes the SQLAlchemy
+engine the store uses, with SQLite's WAL and locking settings.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
 
 from vreason.errors import InvalidRequestError
 
@@ -41,3 +45,26 @@ def store_url(url: str | None = None, directory: str | Path | None = None) -> st
     except OSError as err:
         raise InvalidRequestError(f"memory directory {folder}: {err.strerror or err}", param="memory_dir") from err
     return f"sqlite:///{(folder / FILE_NAME).resolve()}"
+
+
+def connect(url: str) -> Engine:
+    """A SQLAlchemy engine for the store at `url`: PostgreSQL pooled and pinged; SQLite in WAL mode with a busy
+    timeout and secure_delete, and writers that take the write lock at BEGIN (store.py's `_write`)."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=56)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=8, max_overflow=56)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # the driver's own BEGIN handling off: _begin emits ours
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "busy_timeout=60000", "synchronous=NORMAL", "secure_delete=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        # a writer takes the write lock at BEGIN, so it waits (busy_timeout) instead of failing on upgrade
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
+
+    return engine

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Row
 
 from vreason.memory.embedding import MiniLMEmbedder
 from vreason.memory.images import StoredImage
-from vreason.memory.location import store_url
+from vreason.memory.location import connect, store_url
 from vreason.memory.schema import images, items, migrate, namespace_token
 from vreason.memory.text_search import text_search
 from vreason.memory.types import MemoryItem, MemoryNotFoundError, MemoryStats, check_kind, utc
@@ -64,7 +64,7 @@ class MemoryStore:
         only), or any object with `embed(texts) -> (n, d) float32` and `embed_query(text) -> (d,)`."""
         self.url = url
         self.embedder = MiniLMEmbedder.shared() if embedder == "default" else embedder
-        self.engine = _engine(url)
+        self.engine = connect(url)
         migrate(self.engine)
         self.vectors = VectorIndex(self.engine)
 
@@ -379,24 +379,3 @@ def _item(user: str, row: Row | dict) -> MemoryItem:
         facts=json.loads(facts) if isinstance(facts, str) else dict(facts or {}),
         bytes=row["bytes"],
     )
-
-
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=56)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=8, max_overflow=56)
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None  # the driver's own BEGIN handling off: _begin emits ours
-        cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "busy_timeout=60000", "synchronous=NORMAL", "secure_delete=ON"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:
-        # a writer takes the write lock at BEGIN, so it waits (busy_timeout) instead of failing on upgrade
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
-
-    return engine
