@@ -193,8 +193,8 @@ def test_parallel_writers_of_one_new_picture_store_it_once(memory_store):
 
 
 def test_an_older_store_is_migrated_in_place(memory_store, tmp_path):
-    from vreason.memory.schema import MIGRATIONS, schema_version
     from vreason.memory.location import connect
+    from vreason.memory.schema import MIGRATIONS, schema_version
 
     url = memory_store.url.replace("memory.sqlite3", "old.sqlite3") if memory_store.dialect == "sqlite" else None
     if url is None:  # PostgreSQL: a second fresh database on the same server

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from vreason.errors import InvalidRequestError
-from vreason.eval.memory_data import BIGGER, Question, Turn, read_memory_data, write_memory_data
+from vreason.eval.memory_data import BIGGER, write_memory_data
+from vreason.eval.memory_file import Question, Turn, read_memory_data
 from vreason.eval.memory_items import CITATION, box_area, name_of
 from vreason.scoring.metrics import normalize
 from vreason.train.shapes_world import ShapesWorld

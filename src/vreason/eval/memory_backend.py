@@ -15,7 +15,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vreason.eval.memory_data import Question, Turn
+from vreason.eval.memory_file import Question, Turn
 from vreason.eval.memory_items import Recalled
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vreason.errors import InvalidRequestError
-from vreason.eval.memory_data import MemoryData, read_memory_data
+from vreason.eval.memory_file import MemoryData, read_memory_data
 from vreason.eval.memory_items import MODES, RECALL_K, Outcome, replay
 from vreason.eval.report import write_report
 from vreason.eval.runner import PREDICTIONS, QA_MAX_NEW_TOKENS

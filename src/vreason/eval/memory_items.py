@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vreason.errors import VReasonError
-from vreason.eval.memory_data import MemoryData, Question, Turn
+from vreason.eval.memory_file import MemoryData, Question, Turn
 from vreason.reasoning.grounding import parse_detections
 from vreason.scoring.metrics import normalize
 from vreason.scoring.records import PredictionRecord
