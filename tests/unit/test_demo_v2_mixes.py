@@ -19,7 +19,8 @@ from vreason.train.demo_v2 import V2Config, write_data
 from vreason.train.demo_v2_mix_words import MIX_WORDS
 from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, Mix, write_mix
 from vreason.train.shapes_clips import TRAIN
-from vreason.train.shapes_world import PALETTE, SHAPES
+from vreason.train.shapes_questions import SHAPES
+from vreason.train.shapes_world import PALETTE
 
 SMALL = {
     "changes": Mix("change-clips", 2, ("all",), {"clip": 1, "varied": 2, "other": 1}),
@@ -499,7 +500,7 @@ def test_the_open_mix_draws_the_memory_mixs_pictures_and_asks_for_their_shapes_i
     from collections import Counter
 
     from vreason.train.open_wordings import OPEN_WORDINGS
-    from vreason.train.shapes_world import DESCRIBE_QUESTIONS, described_shapes
+    from vreason.train.shapes_questions import DESCRIBE_QUESTIONS, described_shapes
 
     for name, new in (("memory", "styled-plain-memory"), ("open", "styled-plain-open")):
         monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, 100, ("count",), {"any": 2}))

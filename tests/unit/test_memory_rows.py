@@ -13,7 +13,7 @@ from vreason.memory.describe import SHAPE_KINDS
 from vreason.memory.prompt import NOTES_HEADER
 from vreason.train.dataset import parse_row
 from vreason.train.memory_rows import memory_rows
-from vreason.train.shapes_world import Shape
+from vreason.train.shapes_questions import Shape
 
 NOTE = re.compile(r"^\[(m\d+)\] \d{4}-\d\d-\d\d, session [\w-]+: (.*)$")
 

@@ -17,7 +17,7 @@ from PIL import Image, ImageCms
 
 from vreason.eval.shapes_independent import SHADE_JITTER, SHADES, SHAPES, DrawnShape, IndependentRenderer, relative_box
 from vreason.eval.shapes_independent_qa import KINDS, describe_answer, questions, write_independent_eval
-from vreason.train import shapes_world
+from vreason.train import shapes_questions, shapes_world
 from vreason.train.demo_card import model_card
 from vreason.ui.model_card import quality_table
 
@@ -68,7 +68,7 @@ def _lab(colors: list[tuple[int, int, int]]) -> np.ndarray:
 
 def test_every_shade_is_perceptually_nearest_its_own_palette_colour_and_is_not_it():
     assert list(SHADES) == list(shapes_world.PALETTE)
-    assert SHAPES == shapes_world.SHAPES
+    assert SHAPES == shapes_questions.SHAPES
     names = list(shapes_world.PALETTE)
     palette = _lab(list(shapes_world.PALETTE.values()))
     corners = list(itertools.product((-SHADE_JITTER, SHADE_JITTER), repeat=3))
@@ -164,7 +164,7 @@ def test_words_apart_counts_words_and_sees_one_changed():
 def test_reworded_describe_asks_in_words_far_from_every_training_question_and_leaves_the_other_families(tmp_path):
     from vreason.eval.shapes_independent_qa import REWORDED_DESCRIBE
     from vreason.train.open_wordings import OPEN_WORDINGS
-    from vreason.train.shapes_world import DESCRIBE_QUESTIONS
+    from vreason.train.shapes_questions import DESCRIBE_QUESTIONS
 
     trained = [_words(q) for q in (*DESCRIBE_QUESTIONS, *OPEN_WORDINGS)]
     assert len({" ".join(t) for t in trained}) == len(trained)

@@ -9,8 +9,9 @@ from collections import Counter
 
 import pytest
 
+from vreason.train.shapes_questions import relative_box
 from vreason.train.shapes_tally import tally_qas
-from vreason.train.shapes_world import Scene, ShapesWorld, relative_box
+from vreason.train.shapes_world import Scene, ShapesWorld
 
 
 def _scenes(n: int) -> list[Scene]:

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from vreason.train.shapes_world import KINDS, PALETTE, ShapesWorld
+from vreason.train.shapes_questions import KINDS
+from vreason.train.shapes_world import PALETTE, ShapesWorld
 
 
 def test_same_seed_same_scenes():

@@ -15,15 +15,8 @@ import pytest
 from PIL import Image
 
 from vreason.train.demo_data import write_shapes_eval, write_shapes_train
-from vreason.train.shapes_world import (
-    KINDS,
-    PALETTE,
-    REPEAT_SHARE,
-    VARIED_KINDS,
-    ShapesWorld,
-    left_to_right,
-    relative_box,
-)
+from vreason.train.shapes_questions import KINDS, VARIED_KINDS, left_to_right, relative_box
+from vreason.train.shapes_world import PALETTE, REPEAT_SHARE, ShapesWorld
 
 NUMBER = {"a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
@@ -394,7 +387,7 @@ def test_cielab_of_reference_colours():
 def test_describe_answers_read_back_as_the_shapes_they_name_in_any_order():
     from collections import Counter
 
-    from vreason.train.shapes_world import described_shapes
+    from vreason.train.shapes_questions import described_shapes
 
     world = ShapesWorld(seed=3, varied=True)
     for _ in range(30):

@@ -23,7 +23,8 @@ from PIL import Image
 
 from vreason.train.demo_data import _vary_case
 from vreason.train.shapes_clips import Clip, Track, draw_frame
-from vreason.train.shapes_world import PALETTE, SHAPES
+from vreason.train.shapes_questions import SHAPES
+from vreason.train.shapes_world import PALETTE
 
 # The scan's own question first; the others are the picture presence family's wordings, named in full.
 PRESENCE = ("is there {a} {name} in the image?", "is there {a} {name}?", "is {a} {name} present?",

@@ -35,7 +35,7 @@ from vreason.train.shapes_clips import (
     marker_seconds,
     seen_times,
 )
-from vreason.train.shapes_world import spoken_list
+from vreason.train.shapes_questions import spoken_list
 
 TRAIN_EVENTS = ("appear", "appear", "disappear", "move", "move")
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from vreason.train.shapes_world import KINDS, PALETTE, SHAPES, TEXT_LABEL, VARIED_KINDS, ShapesWorld
+from vreason.train.shapes_questions import KINDS, SHAPES, VARIED_KINDS
+from vreason.train.shapes_world import PALETTE, TEXT_LABEL, ShapesWorld
 
 MAX_TURNS = 4
 CONVERSATION_SHARE = 0.1

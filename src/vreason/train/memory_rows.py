@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from vreason.memory.describe import SHAPES_QUESTIONS, facts_description
 from vreason.memory.prompt import recalled_notes
 from vreason.memory.types import MemoryItem, RecallHit
-from vreason.train.shapes_world import SHAPES, Shape
+from vreason.train.shapes_questions import SHAPES, Shape
 
 PART_NAMES = ("part #{n}", "part {n}", "sample #{n}", "item #{n}", "piece #{n}", "part no. {n}")
 COLOUR_QUESTIONS = ("what colour was {part}?", "what color was {part}?", "what colour is {part}?",

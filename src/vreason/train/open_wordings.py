@@ -1,5 +1,5 @@
 """Open questions in more words: training rows that ask for a picture's shapes (the "describe" answer, "a red
-circle and two blue stars") in wordings beyond shapes_world.DESCRIBE_QUESTIONS, some without a closing mark.
+circle and two blue stars") in wordings beyond shapes_questions.DESCRIBE_QUESTIONS, some without a closing mark.
 
 Why: run 52 listed the shapes every time it was asked the training data's "what is in the image?" about the
 independent renderer's pictures, and for six of eight wordings no training question uses it mostly did (0.80-1.00),
@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 
 from vreason.train.demo_data import image_rows
-from vreason.train.shapes_world import Shape, describe_answer
+from vreason.train.shapes_questions import Shape, describe_answer
 
 OPEN_WORDINGS = ("describe the scene", "what objects are in the image?", "what does the image show?",
                  "list what is in the image", "what is in the picture?", "describe what you see",

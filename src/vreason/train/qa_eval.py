@@ -23,7 +23,7 @@ from rich.progress import Progress
 
 from vreason.reasoning.grounding import iou, parse_detections
 from vreason.train.finetune import normalize_answer
-from vreason.train.shapes_world import described_shapes
+from vreason.train.shapes_questions import described_shapes
 
 IOU_HIT = 0.5
 JSON_TOKENS = 128  # a JSON list of five shapes is about 80 tokens of the demo model's tokenizer

@@ -31,7 +31,8 @@ from PIL import Image, ImageDraw
 
 from vreason.media.video_budget import VideoBudget, plan_frames
 from vreason.media.video_types import VideoSampling
-from vreason.train.shapes_world import PALETTE, SHAPES, _draw
+from vreason.train.shapes_questions import SHAPES
+from vreason.train.shapes_world import PALETTE, _draw
 
 DIRECTIONS = ("left", "right", "up", "down")
 # The demo model's video processor (assets/demo-model/processor_config.json): 2 frames a second, 4 to 768

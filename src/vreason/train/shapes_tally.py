@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import random
 
-from vreason.train.shapes_world import QA, SHAPES, Scene, box_order, grounding_answer
+from vreason.train.shapes_questions import QA, SHAPES, box_order, grounding_answer
+from vreason.train.shapes_world import Scene
 
 
 def tally_qas(scene: Scene, rng: random.Random, any_kind: bool = False) -> list[QA]:
