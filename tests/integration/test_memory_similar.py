@@ -14,9 +14,10 @@ from PIL import Image, ImageDraw
 from sqlalchemy import text
 
 from vreason.memory import AsyncMemory
+from vreason.memory.location import connect
 from vreason.memory.recall import SIMILAR_COSINE
 from vreason.memory.schema import MIGRATIONS, SCHEMA_VERSION, schema_version
-from vreason.memory.store import MemoryStore, _engine
+from vreason.memory.store import MemoryStore
 
 
 def drawing(shape: str, colour: str, centre: tuple[int, int], radius: int) -> bytes:
@@ -91,7 +92,7 @@ def test_without_a_local_model_pictures_match_by_hash_alone(demo, store):
 
 def test_a_store_from_before_the_vision_column_opens(demo, tmp_path):
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = _engine(url)
+    engine = connect(url)
     with engine.connect().execution_options(immediate=True) as conn, conn.begin():
         schema_version.create(conn)
         for _, step in MIGRATIONS[:3]:
