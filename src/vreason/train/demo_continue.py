@@ -30,15 +30,14 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from vreason.train.demo_stages import STAGE_RECORD, install_loadable, run_stage, wall_s
 from vreason.train.demo_v2 import V2Config
 from vreason.train.demo_v2_mixes import MIXES, FollowUp, check_order, mix_folder, mix_path
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
-RECORD = "stage.json"  # the recipe's STAGE_RECORD
 MEMORY_TRIALS = 10  # new users asked the README's memory example before an install
 _INTS = ("varied_scenes", "plain_scenes", "clips", "batch_size", "color_jitter", "seed", "workers")
 
@@ -78,22 +77,6 @@ def mix_seeds(chain: tuple[FollowUp, ...], config: V2Config) -> dict[str, int]:
     return seeds
 
 
-def _stage(folder: Path, run, extra: dict | None = None) -> dict:
-    """Run a stage unless `folder` holds its record; the record either way."""
-    from vreason.train.demo_recipe import _machine
-
-    record_file = folder / RECORD
-    if record_file.is_file():
-        return json.loads(record_file.read_text())
-    begun = time.perf_counter()
-    result = run()
-    folder.mkdir(parents=True, exist_ok=True)
-    record = {"result": result, "seconds": round(time.perf_counter() - begun, 1), "machine": _machine(),
-              **(extra or {})}
-    record_file.write_text(json.dumps(record, indent=1))
-    return record
-
-
 # what a run folder is for: written before its training starts, so a folder left by another chain (another mix or
 # place: the chain grew by an install since) is refused, not resumed from its checkpoints or reused by its record
 PLAN = "follow_up.json"
@@ -107,7 +90,7 @@ class RunFolderTaken(ValueError):
 def check_run_folder(output: Path, facts: dict) -> None:
     """Raise RunFolderTaken if `output` holds a run planned with other `facts` (its PLAN, or the stage record of
     a run made before PLAN was written)."""
-    for name in (PLAN, RECORD):
+    for name in (PLAN, STAGE_RECORD):
         if (output / name).is_file():
             held = json.loads((output / name).read_text())
             if any(held.get(key) != facts[key] for key in _PLANNED):
@@ -141,18 +124,18 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
         base = output
     if not (folder / "all_train.jsonl").is_file():
         sizes = {"varied_scenes": config.varied_scenes, "plain_scenes": config.plain_scenes, "clips": config.clips}
-        _stage(folder, lambda: demo_v2.write_data(folder, config), {"sizes": sizes})
+        run_stage(folder, lambda: demo_v2.write_data(folder, config), {"sizes": sizes})
     wanted, seeds = sampled_mixes(tuple(new)), mix_seeds(chain, config)
     for name in [f.mix for f in chain if f.mix in wanted]:  # chain order: a mix's sources are written first
         if not mix_path(folder, name).is_file():
-            _stage(mix_folder(folder, name),
+            run_stage(mix_folder(folder, name),
                    lambda name=name: str(demo_v2_mixes.write_mix(folder, name, seeds[name], config.workers)),
                    {"seed": seeds[name]})
     outputs = []
     for follow, output, run, facts in runs:
         output.mkdir(parents=True, exist_ok=True)
         (output / PLAN).write_text(json.dumps(facts, indent=1))
-        record = _stage(output, lambda run=run: asdict(finetune(run)), facts)
+        record = run_stage(output, lambda run=run: asdict(finetune(run)), facts)
         print(f"run {facts['chain_index'] + 1} ({follow.mix}): {record['result']['steps']} steps, loss "
               f"{record['result']['train_loss']:.4f}, {record['seconds']:.0f} s", flush=True)
         outputs.append(output)
@@ -166,9 +149,8 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
     `memory_trials` > 0: first ask the run the README's memory example (check_memory_example). ValueError, with
     nothing written, for a run that may not be installed."""
     from vreason.train.demo_card import model_card
-    from vreason.train.demo_recipe import _install, _wall_s
 
-    record = json.loads((run_dir / RECORD).read_text())
+    record = json.loads((run_dir / STAGE_RECORD).read_text())
     summary = json.loads((out / "training_summary.json").read_text())
     k = len(summary["v2"]["follow_ups"])
     if record["chain_index"] != k:
@@ -177,7 +159,7 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
     mix = record["mix"]
     folder = (work or run_dir.parent) / "v2-data"
     stages = summary["stages"]
-    mix_record_file = mix_folder(folder, mix) / RECORD
+    mix_record_file = mix_folder(folder, mix) / STAGE_RECORD
     if f"v2-mix-{mix}" not in stages:  # a mix trained on before keeps its first record
         if not mix_record_file.is_file():
             raise ValueError(f"{mix_record_file} is missing: the mix was not written by `demo_continue train`")
@@ -189,7 +171,7 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
                              "note": f"trained by `demo_continue train` with the recipe's `follow_up_config` "
                                      f"(training seed {record['seed']}) from follow-up run {k} (benchmarks/"
                                      f"RESULTS.md, \"{section}\")."}
-    summary["wall_s"] = _wall_s(stages)
+    summary["wall_s"] = wall_s(stages)
     result = record["result"]
     summary["v2"]["follow_ups"].append({"mix": mix, "steps": result["steps"], "planned_steps": record["planned_steps"],
                                         "learning_rate": record["learning_rate"],
@@ -197,7 +179,7 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
     summary["metrics"] = metrics
     if memory_trials > 0:  # after the cheap checks above: it loads the run and asks it (~0.5 s a user)
         check_memory_example(run_dir, memory_trials)
-    _install(run_dir, out)
+    install_loadable(run_dir, out)
     (out / "training_summary.json").write_text(json.dumps(summary, indent=1))
     (out / "README.md").write_text(model_card(summary))
     return summary

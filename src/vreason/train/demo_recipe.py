@@ -13,24 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
-import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from vreason.train.demo_card import model_card
 from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_MIN_PIXELS, DEMO_SIZES
+from vreason.train.demo_stages import STAGE_RECORD, install_loadable, run_stage, wall_s
 from vreason.train.demo_v2 import V2Config
 
 # Words of the chat template and of everyday questions, so they are whole tokens too.
 EXTRA_CORPUS = ["system", "user", "assistant", "You are a helpful assistant.", "What is in the image?",
                 "Describe the image.", "How many objects are there?", "What colour is it?"]
-
-
-STAGE_RECORD = "stage.json"  # beside each stage's output: its result, seconds and machine (for --reuse)
-LOADABLE_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-                  "tokenizer_config.json", "processor_config.json", "chat_template.jinja")
 
 
 @dataclass
@@ -98,18 +92,9 @@ def build(config: RecipeConfig) -> dict:
     def stage(name: str, folder: Path, run, result_type=None, extra: dict | None = None):
         """Run a stage, or take its record; `extra`: facts of how it ran, written into a new record (read from the
         record itself when reused, so a record made by other code keeps saying what that code did)."""
-        record_file = folder / STAGE_RECORD
         # without --reuse the work folder was emptied above, so a record is this build's own (the main run
         # asks again for the data the warm-up already wrote)
-        if record_file.is_file():
-            record = json.loads(record_file.read_text())
-        else:
-            begun = time.perf_counter()
-            result = run()
-            folder.mkdir(parents=True, exist_ok=True)
-            record = {"result": asdict(result) if result_type else result,
-                      "seconds": round(time.perf_counter() - begun, 1), "machine": _machine(), **(extra or {})}
-            record_file.write_text(json.dumps(record, indent=1))
+        record = run_stage(folder, lambda: asdict(run()) if result_type else run(), extra)
         # a record may carry a note on how it was made (a run adopted from an experiment script says so)
         stages[name] = {"seconds": record["seconds"], "machine": record["machine"],
                         **({"note": record["note"]} if record.get("note") else {})}
@@ -179,7 +164,7 @@ def build(config: RecipeConfig) -> dict:
             work, result, warm, settled, stages, config), indent=1))
         return _build_v2(config, final, stage, stages)
     summary = _first_summary(work, result, warm, settled, stages, config)
-    summary["wall_s"] = _wall_s(summary["stages"])
+    summary["wall_s"] = wall_s(summary["stages"])
     return _finish(final, config, summary)
 
 
@@ -251,7 +236,7 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict) -> dict:
         base = output
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
     summary["stages"] = {**first["stages"], **stages}
-    summary["wall_s"] = _wall_s(summary["stages"])
+    summary["wall_s"] = wall_s(summary["stages"])
     summary["v2"] = {"train_rows": rows,
                      "runs": [{"steps": r.steps, "train_loss": r.train_loss, "learning_rate": v2.learning_rates[i],
                                "train_vision": v2.train_vision[i], "clip_repeats": v2.repeats(i),
@@ -262,17 +247,12 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict) -> dict:
     return _finish(base, config, summary)
 
 
-def _wall_s(stages: dict) -> int:
-    """The stages' own seconds: a stage taken from its record (--reuse) counts what it took when it ran."""
-    return round(sum(record["seconds"] for record in stages.values()))
-
-
 def _finish(final: Path, config: RecipeConfig, summary: dict) -> dict:
     """Evaluate `final`, install it into config.out with its summary and card."""
     from vreason.train import demo_eval
 
     summary["metrics"] = demo_eval.run(str(final), config.evaluate_easy_vqa_limit) if config.evaluate else {}
-    _install(final, config.out)
+    install_loadable(final, config.out)
     (config.out / "training_summary.json").write_text(json.dumps(summary, indent=1))
     if summary["metrics"] and "warmup" in summary:  # the card tells the first stage too; a base from elsewhere
         (config.out / "README.md").write_text(model_card(summary))
@@ -290,24 +270,6 @@ def _write_data(folder: Path, scenes: int, shapes_seed: int, easy_vqa_seed: int,
         for part in ("train.jsonl", "easy_vqa_train.jsonl"):
             handle.write((folder / part).read_text())
     return rows, train_file
-
-
-def _machine() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name()} (CUDA), {os.cpu_count()} CPU cores"
-    return f"{os.cpu_count()}-core CPU (no GPU)"
-
-
-def _install(trained: Path, out: Path) -> None:
-    """Copy the loadable files (no checkpoints, no optimizer state) into the package."""
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    for name in LOADABLE_FILES:
-        if (trained / name).is_file():
-            shutil.copy2(trained / name, out / name)
 
 
 def parser() -> argparse.ArgumentParser:
