@@ -14,14 +14,14 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vreason.shapes_palette import PALETTE
 
 if TYPE_CHECKING:
     import random
 
-    from vreason.train.shapes_world import Scene
+    from PIL import Image
 
 SHAPES = ("circle", "rectangle", "triangle", "star", "hexagon")
 KINDS = ("color", "shape", "presence", "count", "position", "grounding", "reading")
@@ -70,6 +70,13 @@ def relative_box(box: tuple[int, int, int, int], size: tuple[int, int]) -> list[
 
 def grounding_answer(shapes: list[Shape], size: tuple[int, int]) -> str:
     return json.dumps([{"bbox_2d": relative_box(s.box, size), "label": s.name} for s in shapes])
+
+
+class Scene(Protocol):
+    """What the questions read of a scene (shapes_world.Scene is one): its picture and its shapes."""
+
+    image: Image.Image
+    shapes: list[Shape]
 
 
 class SceneQuestions:
