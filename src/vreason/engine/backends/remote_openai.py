@@ -26,6 +26,7 @@ from vreason.engine.backends.health import HealthMonitor
 from vreason.engine.backends.image_cache import DataUriCache
 from vreason.engine.backends.openai_wire import ChunkReader, WireRequest, encode_messages, request_body
 from vreason.engine.backends.remote_config import RemoteConfig
+from vreason.engine.backends.remote_models import discover_model, listed_demo_family
 from vreason.engine.backends.upstream_errors import (
     UpstreamError,
     UpstreamFailure,
@@ -39,7 +40,7 @@ from vreason.engine.backends.video_wire import VideoUriCache
 from vreason.engine.interface import EngineStats, GenerationRequest
 from vreason.engine.sampling import SamplingParams, defaults_for
 from vreason.engine.types import Answer, StreamDelta, Timings, Usage
-from vreason.errors import EngineOverloadedError, ModelLoadError, RequestTimeoutError
+from vreason.errors import EngineOverloadedError, RequestTimeoutError
 from vreason.models.demo import DEMO_MODEL_NAME
 
 if TYPE_CHECKING:
@@ -74,14 +75,15 @@ class RemoteEngine:
         self.video_budget = cfg.video_budget  # the media step samples and sizes clips under it
         self.max_images_per_request = cfg.max_images_per_request
         self._headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
-        # The tokenizer is not seen here: a demo-family model is known by the name a vreason server serves the
-        # built-in under, or by the `demo_family` its /models listing gives the model discovered from it (which,
-        # when given, decides: a general model served as "vreason-demo" is listed false).
+        # The tokenizer is not seen here: a demo-family model is known by the `demo_family` a vreason server's
+        # /models listing gives it (which, when given, decides: a general model served as "vreason-demo" is listed
+        # false), for a model named here as for one discovered; else by the name the built-in is served under.
         listed_demo: bool | None = None
         if cfg.model:
             self.model_name = cfg.model
+            listed_demo = listed_demo_family(self.upstreams, cfg.model, self._headers, cfg.connect_timeout_s)
         else:
-            self.model_name, listed_demo = self._discover_model()
+            self.model_name, listed_demo = discover_model(self.upstreams, self._headers, cfg.connect_timeout_s)
         self.thinking = cfg.thinking if cfg.thinking is not None else "thinking" in self.model_name.lower()
         self.demo_family = listed_demo if listed_demo is not None else self.model_name == DEMO_MODEL_NAME
         self._stats = EngineStats()
@@ -351,36 +353,6 @@ class RemoteEngine:
             self._monitor.start()
             self._probe_lock = asyncio.Lock()
         return self._client
-
-    def _discover_model(self) -> tuple[str, bool | None]:
-        """The served model's name, and whether its listing marks it demo family (a vreason server's field; None
-        where the listing has none), from the first upstream that answers `GET /models`; upstreams that do not
-        answer start out of rotation (health probes put them back)."""
-        import httpx
-
-        errors = []
-        name, demo_family = None, None
-        for upstream in self.upstreams:
-            try:
-                response = httpx.get(f"{upstream.api_base}/models", headers=self._headers,
-                                     timeout=self.config.connect_timeout_s)
-                response.raise_for_status()
-                listing = response.json()
-                models = (listing.get("data") if isinstance(listing, dict) else None) or []
-                if name is None and models:
-                    name = str(models[0]["id"])
-                    flag = models[0].get("demo_family")
-                    demo_family = flag if isinstance(flag, bool) else None
-            except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
-                reason = f"{type(err).__name__}: {err}"
-                errors.append(f"{upstream.url}: {reason}")
-                upstream.health.record_failure(time.perf_counter(), reason, hard=True)
-        if name is None:
-            raise ModelLoadError(
-                "no upstream listed a model (" + "; ".join(errors or ["no models"]) + "); start one with "
-                "`vreason serve` or `vreason vllm-launch`, or name the model with --model"
-            )
-        return name, demo_family
 
 
 def _past(deadline: float | None, slack_s: float = 0.05) -> bool:
