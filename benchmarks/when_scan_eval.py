@@ -10,7 +10,7 @@ frame rates, lengths), scored as the card scores them: the whole second, exact a
 - "scan, named": `when_in_video(vr, clip, "{colour} {shape}")`, the first appearance (or disappearance) floored
   to its second: the model only answers "is there a {colour} {shape} in the image?" of single frames;
 - "scan, by colour": the same with the target "{colour} shape" (every shape of a clip has its own colour, so
-  the colour alone names it): the presence question the model was trained on (shapes_world's presence family asks
+  the colour alone names it): the presence question the model was trained on (shapes_questions' presence family asks
   about a colour or a shape, never both).
 Each row prints its 95% Wilson interval, frames checked per clip and seconds per clip.
 """

@@ -74,3 +74,9 @@ def test_a_named_model_on_an_upstream_that_does_not_answer_goes_by_its_name_and_
     assert engine.demo_family  # no listing to ask: the built-in's served name
     assert not RemoteEngine([f"http://127.0.0.1:{port}"], model="Qwen/Qwen3-VL-8B-Instruct").demo_family
     assert all(u.health.available and u.health.consecutive_failures == 0 for u in engine.upstreams)
+
+
+def test_a_named_model_whose_name_holds_a_slash_is_looked_up_as_one_name(demo):
+    for url in _serve(demo, "org/shapes-helper"):  # as hub ids are named
+        assert RemoteEngine([url], model="org/shapes-helper").demo_family
+        assert not RemoteEngine([url], model="../chat/completions").demo_family  # one escaped name, no path steps

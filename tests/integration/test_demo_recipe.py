@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from vreason.train.demo_recipe import STAGE_RECORD, RecipeConfig, build
+from vreason.train.demo_recipe import RecipeConfig, build
+from vreason.train.demo_stages import STAGE_RECORD
 from vreason.train.demo_v2 import V2Config
 
 pytestmark = pytest.mark.slow

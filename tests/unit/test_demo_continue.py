@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from vreason.train import demo_continue
+from vreason.train.demo_stages import STAGE_RECORD
 from vreason.train.demo_v2_mixes import MIXES, FollowUp, mix_folder
 
 SUMMARY = json.loads((demo_continue.SHIPPED / "training_summary.json").read_text())
@@ -111,7 +112,7 @@ def test_a_run_folder_left_by_another_follow_up_is_refused_before_anything_is_wr
     taken = work / f"v2-{shipped + 1}"
     taken.mkdir(parents=True)
     other = SUMMARY["v2"]["follow_ups"][-1]["mix"]  # trained again after an install, say: not the run asked for
-    (taken / demo_continue.STAGE_RECORD).write_text(json.dumps({"mix": other, "chain_index": shipped}))
+    (taken / STAGE_RECORD).write_text(json.dumps({"mix": other, "chain_index": shipped}))
     with pytest.raises(demo_continue.RunFolderTaken, match=f"holds follow-up {shipped + 1} on mix '{other}'"):
         demo_continue.train((FollowUp(FRESH, 300, 1e-4),), work)
     assert sorted(p.name for p in work.iterdir()) == [taken.name]  # no data drawn, nothing trained

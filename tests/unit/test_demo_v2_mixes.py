@@ -686,7 +686,8 @@ def test_the_recipe_can_run_follow_ups_alone(tmp_path: Path):
 
 def test_a_reused_work_folder_whose_second_stage_data_has_other_sizes_is_refused(tmp_path: Path):
     """--reuse keeps recorded stages; second-stage data of other sizes would train on data the card misdescribes."""
-    from vreason.train.demo_recipe import STAGE_RECORD, RecipeConfig, build
+    from vreason.train.demo_recipe import RecipeConfig, build
+    from vreason.train.demo_stages import STAGE_RECORD
 
     data = tmp_path / "work" / "v2-data"
     data.mkdir(parents=True)

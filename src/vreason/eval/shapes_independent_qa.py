@@ -1,6 +1,6 @@
 """Questions about the independent renderer's pictures, and the evaluation set written from them.
 
-The question forms and answer formats are the training generator's (vreason.train.shapes_world), copied as
+The question forms and answer formats are the training generator's (vreason.train.shapes_questions), copied as
 text: the model is asked what it was trained to be asked, about pictures it was not trained on. Two families
 the training data never asks are added for open questions about what the model can say: "describe" (every
 shape, left to right) and "json" (a single shape's colour and shape as a JSON object); they have no bar.

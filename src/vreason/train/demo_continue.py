@@ -129,8 +129,8 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
     for name in [f.mix for f in chain if f.mix in wanted]:  # chain order: a mix's sources are written first
         if not mix_path(folder, name).is_file():
             run_stage(mix_folder(folder, name),
-                   lambda name=name: str(demo_v2_mixes.write_mix(folder, name, seeds[name], config.workers)),
-                   {"seed": seeds[name]})
+                      lambda name=name: str(demo_v2_mixes.write_mix(folder, name, seeds[name], config.workers)),
+                      {"seed": seeds[name]})
     outputs = []
     for follow, output, run, facts in runs:
         output.mkdir(parents=True, exist_ok=True)

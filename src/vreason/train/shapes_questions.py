@@ -220,7 +220,7 @@ class SceneQuestions:
 def described_shapes(text: str) -> Counter[str] | None:
     """The shapes a describe answer names, {"red circle": 1, "blue star": 2} for "A red circle and two blue
     stars."; None where the text is not such a list (a number, "no", an unknown colour or shape): the inverse of
-    `ShapesWorld._describe_qas`' answers, in any order."""
+    `SceneQuestions._describe_qas`' answers, in any order."""
     named: Counter[str] = Counter()
     counts = {"a": 1, "an": 1} | {word: n for n, word in NUMBERS.items()}
     items = re.split(r", and |, | and ", text.strip().lower().rstrip("."))

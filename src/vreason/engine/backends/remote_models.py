@@ -45,20 +45,25 @@ def discover_model(upstreams: Sequence[Upstream], headers: dict, timeout_s: floa
 
 
 def listed_demo_family(upstreams: Sequence[Upstream], name: str, headers: dict, timeout_s: float) -> bool | None:
-    """Whether the first upstream that answers `GET /models/{name}` marks that model demo family; None where
-    none answers or its entry has no such field. Best effort: a model named by the caller needs no listing,
-    so an upstream that does not answer is left to the health probes, not marked down."""
+    """Whether an upstream's `GET /models/{name}` marks that model demo family, from the first that lists it with
+    the field; None where none does (not a vreason server, not served there, no answer). Best effort and bounded:
+    a model named by the caller needs no listing, so all the upstreams together get `timeout_s`, and one that
+    does not answer is left to the health probes, not marked down."""
     import httpx
 
+    if name in (".", ".."):  # a path step, not a name: nothing to look up
+        return None
+    deadline = time.monotonic() + timeout_s
     for upstream in upstreams:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
         try:
-            response = httpx.get(f"{upstream.api_base}/models/{quote(name, safe='/')}", headers=headers,
-                                 timeout=timeout_s)
-        except httpx.HTTPError:
+            response = httpx.get(f"{upstream.api_base}/models/{quote(name, safe='')}", headers=headers, timeout=left)
+            entry = response.json() if response.is_success else None
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError):  # ValueError: not JSON, or a header not ASCII
             continue
-        try:
-            flag = response.json().get("demo_family") if response.is_success else None
-        except (ValueError, AttributeError):
-            flag = None
-        return flag if isinstance(flag, bool) else None
+        flag = entry.get("demo_family") if isinstance(entry, dict) else None
+        if isinstance(flag, bool):
+            return flag
     return None
