@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import ROOT, SHOTS, free_port, new_conversation, open_accordion, set_number, settled
+from tests.e2e.ui_support import (ROOT, SHOTS, fill_kept, free_port, new_conversation, open_accordion, set_number,
+                                  settled)
 
 pytestmark = pytest.mark.slow
 
@@ -216,8 +217,7 @@ def test_sidebar_reopens_renames_exports_deletes_and_keeps_conversations_on_disk
 
     open_accordion(alice, "This conversation", "#chat-title input")
     expect(alice.locator("#chat-title input")).to_have_value(re.compile(r"\*\*bold\*\*"))
-    alice.locator("#chat-title input").fill("Markdown check")
-    expect(alice.locator("#chat-title input")).to_have_value("Markdown check")
+    fill_kept(alice, "#chat-title input", "Markdown check")
     alice.locator("#chat-rename").click()
     expect(alice.locator("#chat-status")).to_contain_text("Renamed to “Markdown check”")
     expect(_listed(alice).filter(has_text="Markdown check")).to_have_count(1)

@@ -56,6 +56,19 @@ def settled(page, action, what: str, settle_ms: int = 300, limit_ms: int = 30_00
             page.remove_listener(name, handler)
 
 
+def fill_kept(page, selector: str, value: str, hold_ms: int = 1_000, tries: int = 10) -> None:
+    """Type `value` into the text box `selector` and make sure it stays there for `hold_ms`: a reply of an earlier
+    step that lands late puts its own value back (CI once kept a reopened conversation's old name in the name box
+    for 30 s after the new one was typed, though `settled` had seen every request answered). Typed again then."""
+    box = page.locator(selector)
+    for _ in range(tries):
+        box.fill(value)
+        page.wait_for_timeout(hold_ms)
+        if box.input_value() == value:
+            return
+    raise AssertionError(f"{selector}: {value!r} was overwritten {tries} times")
+
+
 def open_accordion(page, label: str, inside: str) -> None:
     """Open accordion `label` unless `inside` (a selector within it) already shows: a click on an open one closes
     it, and whether it is open depends on what ran on the page before."""

@@ -163,10 +163,10 @@ def test_words_apart_counts_words_and_sees_one_changed():
 
 def test_reworded_describe_asks_in_words_far_from_every_training_question_and_leaves_the_other_families(tmp_path):
     from vreason.eval.shapes_independent_qa import REWORDED_DESCRIBE
-    from vreason.train.open_wordings import OPEN_WORDINGS
+    from vreason.train.open_wordings import OPEN_WORDINGS, SHORT_WORDINGS
     from vreason.train.shapes_questions import DESCRIBE_QUESTIONS
 
-    trained = [_words(q) for q in (*DESCRIBE_QUESTIONS, *OPEN_WORDINGS)]
+    trained = [_words(q) for q in (*DESCRIBE_QUESTIONS, *OPEN_WORDINGS, *SHORT_WORDINGS)]
     assert len({" ".join(t) for t in trained}) == len(trained)
     for asked in map(_words, REWORDED_DESCRIBE):
         fours = {tuple(asked[i:i + 4]) for i in range(len(asked) - 3)}

@@ -34,7 +34,7 @@ KINDS = ("color", "shape", "presence", "count", "position", "grounding", "descri
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four"}
 DESCRIBE_QUESTION = "what is in the image?"
 JSON_QUESTION = "answer in JSON with color and shape"
-# none of these is near a training question (shapes_questions.DESCRIBE_QUESTIONS, train/open_wordings.OPEN_WORDINGS):
+# none of these is near a training question (shapes_questions.DESCRIBE_QUESTIONS, train/open_wordings' two sets):
 # case, closing marks and "what's" aside, each is two or more words away from every one, neither holds the other,
 # and they share no run of four words (tests/unit/test_shapes_independent.py checks it)
 REWORDED_DESCRIBE = ("Describe this picture.", "what does this picture contain?", "Can you list the objects in this "

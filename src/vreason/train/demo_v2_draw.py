@@ -37,14 +37,18 @@ STYLED = "styled-varied"
 # ("styled-plain-boxes": its plain pictures weighted to boxes instead: run 45 lost the seed-1001 boxes); the
 # kinds asked beside SCENE_KINDS of each
 STYLED_PLAIN = {"styled-plain": ("count", "count"), "styled-plain-boxes": ("grounding", "grounding", "count"),
-                "styled-plain-memory": ("count", "count"), "styled-plain-open": ("count", "count")}
+                "styled-plain-memory": ("count", "count"), "styled-plain-open": ("count", "count"),
+                "styled-plain-open-2": ("count", "count")}
 PLAIN_SHARE = 0.5
 # of a mix's pictures, the share also asked one question in the form memory sends a recalled one (memory_rows.py:
 # runs 43-46 answered memory's "what colour was part #17?" right only as the notes' session ids fell)
-MEMORY = {"styled-plain-memory": 0.8, "plain-count-memory": 0.8, "styled-plain-open": 0.3}
+MEMORY = {"styled-plain-memory": 0.8, "plain-count-memory": 0.8, "styled-plain-open": 0.3,
+          "styled-plain-open-2": 0.3}
 # of a mix's pictures of shapes, the share also asked for its shapes in other words (open_wordings.py: run 52 said a
 # number to two of eight new wordings, and named every shape less often in the others)
-OPEN = {"styled-plain-open": 0.6}
+OPEN = {"styled-plain-open": 0.6, "styled-plain-open-2": 0.6}
+# of those rows, the share asked in open_wordings.SHORT_WORDINGS (run 53 counted short requests without "image")
+OPEN_SHORT = {"styled-plain-open-2": 0.5}
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -182,7 +186,7 @@ def _scenes(job) -> list[dict]:
             rows += memory_rows(path, scene.shapes, memory)
         wording = random.Random(f"{seed}:{block}:{i}:open")  # its own generator too
         if scene.shapes and scene.text is None and wording.random() < OPEN.get(new, 0.0):
-            rows += open_rows(path, scene.shapes, wording)
+            rows += open_rows(path, scene.shapes, wording, OPEN_SHORT.get(new, 0.0))
     return rows
 
 

@@ -147,6 +147,11 @@ MIX_WORDS = {
                    "asked for them in one of 20 other wordings (2 in 5 without a closing mark) and 3 in 10 asked in "
                    "memory's recalled form, with 8,000 clips, views and pictures of the second memory styles mix, "
                    "the first stills styles mix and the last scans mix",
+    "styles-open-2": "5,000 new pictures as the mixed styles mix draws them, 3 in 5 of those with shapes also "
+                     "asked for them in other words, half of those in one of 16 short requests without \"image\" "
+                     "(2 in 5 without a closing mark), and 3 in 10 asked in memory's recalled form, with 8,000 "
+                     "clips, views and pictures of the first open mix, the first stills styles mix and the last "
+                     "scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

@@ -1,18 +1,18 @@
 """Follow-up runs of the second stage: each trains from where the last ended on its own mix of data, drawn
 for it and sampled from the second stage's files, to teach what the mixed runs left unlearnt.
 
-Why mixes rather than more steps on the whole file: on a CPU a run is a few hundred steps, and the families
-still wrong after the second stage's runs (appear/disappear, the start/end questions, counting small shapes)
-were a small share of its sequences. A mix puts them in front without dropping the rest: every mix keeps a
-sample of the second stage's media groups (a picture or clip with all its questions) as rehearsal.
+Why mixes rather than more steps on the whole file: on a CPU a run is a few hundred steps, and the families still
+wrong after the second stage's runs (appear/disappear, the start/end questions, counting small shapes) were a small
+share of its sequences. A mix puts them in front without dropping the rest: every mix keeps a sample of the second
+stage's media groups (a picture or clip with all its questions) as rehearsal.
 
 What each mix draws new and samples is in `MIXES` below, in words in demo_v2_mix_words.py (the card's list of
 runs); the comment at each entry says why it followed the one before and what the run after it measured.
 
-`write_mix` writes mix `name` into `folder` (beside all_train.jsonl, paths relative to it) and returns the
-file; new media go to `folder/mixes/<name>/`. A mix is drawn from all_train.jsonl and the varied format of its
-day: `demo_v2.write_data` drops every mix (`drop_mixes`) whenever it rewrites all_train.jsonl. Deterministic per
-seed (the new media are drawn by demo_v2_draw.draw_new in worker processes, each from its own seed and index).
+`write_mix` writes mix `name` into `folder` (beside all_train.jsonl, paths relative to it) and returns the file; new
+media go to `folder/mixes/<name>/`. A mix is drawn from all_train.jsonl and the varied format of its day:
+`demo_v2.write_data` drops every mix (`drop_mixes`) whenever it rewrites all_train.jsonl. Deterministic per seed
+(the new media are drawn by demo_v2_draw.draw_new in worker processes, each from its own seed and index).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
 class Mix:
     # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of draw.CLIP_KINDS, "count(-weighted)", "plain-
     # count-weighted/-memory", "turned-varied", "repeat-count-varied", "tally-varied/-mixed/-focus", "boxes-varied",
-    # "styled-varied", "styled-plain(-boxes, -memory, -open)", "bev-scenes", "bev-scans" or "" (nothing)
+    # "styled-varied", "styled-plain(-boxes, -memory, -open(-2))", "bev-scenes", "bev-scans" or "" (nothing)
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -74,14 +74,12 @@ MIXES = {
     "scans3d-plain": Mix("plain-count-weighted", 3000, ("scans3d",), {"any": 4000}),
     "scans3d-more": Mix("bev-scans", 4000, ("scans3d-plain",), {"any": 5000}),  # scans counted 0.84: underfit
     "scans3d-more-plain": Mix("plain-count-weighted", 3000, ("scans3d-more",), {"any": 4000}),  # count 0.865 after it
-    # clips without unlearning 3D: "changes" and "clips" after the 3D mixes took the held-out 3D count 0.90 ->
-    # 0.81 (their rehearsal held no view)
+    # clips without unlearning 3D: "changes" and "clips" after the 3D mixes took the held-out 3D count 0.90 -> 0.81
     "clips-rehearsed": Mix("", 0, ("clips", "scans3d-more-plain"),
                            {"clip": 3500, "view": 2000, "other": 1200, "varied": 800}),
     # the families furthest from their bars after "clips-rehearsed": move 0.32, clip count 0.59
     "moves": Mix("move-clips", 3000, ("clips-rehearsed",), {"clip": 1500, "view": 1500, "other": 1000, "varied": 500}),
-    # more views than "moves" sampled, from the last scans mix too: after "moves", 3D-scan counting slipped (200
-    # development scans: 0.855 -> 0.830)
+    # more views than "moves" sampled, from the last scans mix too: after "moves", the scans counted 0.855 -> 0.830
     "moves-where": _where_round("moves"),
     "moves-where-more": _where_round("moves-where"),  # a second round: direction 0.45 -> 0.58 after one
     # a third round: direction on held-out clips rose 0.32 -> 0.40 -> 0.46 -> 0.50 over the three before
@@ -266,8 +264,10 @@ MIXES = {
     "styles-stills": _stills_round("styles-memory-2"),
     "styles-stills-2": _stills_round("styles-stills"),  # a second (run 50 took appear 0.863 -> 0.897), run 51
     "styles-stills-3": _stills_round("styles-stills-2"),  # a third draw; run 52 (run 50's again) took "when" to 0.883
-    # run 52 said a number to "what shapes are there?" (a wording never trained), as open_wordings.py tells
+    # run 52 said a number to "what shapes are there?" (a wording never trained), as open_wordings.py tells; then a
+    # second round, half its open rows short requests without "image" (open_wordings.SHORT_WORDINGS: run 53's numbers)
     "styles-open": Mix("styled-plain-open", 5000, ("styles-memory-2", "styles-stills", "scans3d-more"), _STYLED),
+    "styles-open-2": Mix("styled-plain-open-2", 5000, ("styles-open", "styles-stills", "scans3d-more"), _STYLED),
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 placed a change among the frames, never
     # reading the markers (moved 20 s on, "when" 1-6 as before); markers that start anywhere must be read
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),

@@ -12,6 +12,12 @@ measures it; benchmarks/describe_wordings_eval.py splits it by wording.
 The wordings here are the training side's own. The evaluation's (REWORDED_DESCRIBE) stay apart: two or more words
 from each of these, neither holding the other, no run of four words shared (a test checks it), so that family
 keeps saying whether the request is understood. Each row depends only on the rng it is given.
+
+SHORT_WORDINGS (a second round's, "styles-open-2"): run 53, trained on OPEN_WORDINGS, listed the shapes for 0.80 of
+the reworded requests, but "what shapes are there?" still got a number every time, and so did "what shapes are
+present?" and mostly "what objects are there?" (neither in any set), while "what shapes are there in the image?"
+got a list: a short request with no "image" or "picture" in it, ending as "how many ... are there?" ends, is what
+it reads as a count. These are short requests of that kind, under the same rule.
 """
 
 from __future__ import annotations
@@ -28,12 +34,19 @@ OPEN_WORDINGS = ("describe the scene", "what objects are in the image?", "what d
                  "say what is in the image", "which shapes are in the image?", "what is drawn in the image?",
                  "what kinds of shapes are in the image?", "what is pictured?", "summarize the image",
                  "give a list of the shapes", "what do you notice in the image?")
+SHORT_WORDINGS = ("what do you see?", "which objects are visible?", "what things are present?",
+                  "what items are shown?", "name every shape", "what's there?", "what figures can be seen?",
+                  "which shapes exist?", "identify the shapes", "which figures are drawn?",
+                  "what objects do you notice?", "what objects are visible here?", "list everything visible",
+                  "what is drawn?", "which things are drawn here?", "what can be seen?")
 UNMARKED_SHARE = 0.4  # of the rows, those whose question lost its closing mark, as people often type it
 
 
-def open_rows(image: str, shapes: list[Shape], rng: random.Random) -> list[dict]:
-    """One row asking for `shapes` of picture `image` (relative path) in one of OPEN_WORDINGS."""
-    question = rng.choice(OPEN_WORDINGS)
+def open_rows(image: str, shapes: list[Shape], rng: random.Random, short_share: float = 0.0) -> list[dict]:
+    """One row asking for `shapes` of picture `image` (relative path) in one of OPEN_WORDINGS, or with chance
+    `short_share` one of SHORT_WORDINGS (0 draws no extra number: the first round's rows stay as they were)."""
+    short = short_share > 0 and rng.random() < short_share
+    question = rng.choice(SHORT_WORDINGS if short else OPEN_WORDINGS)
     if rng.random() < UNMARKED_SHARE:
         question = question.rstrip("?.")
     elif question[-1] not in "?.":
