@@ -524,6 +524,36 @@ def test_the_open_mix_draws_the_memory_mixs_pictures_and_asks_for_their_shapes_i
     assert not {q.lower().rstrip("?.") for q in memory_questions} & wordings  # the memory mix asks none
 
 
+def test_the_second_open_mix_asks_half_its_open_rows_in_short_requests_and_the_first_none(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    from collections import Counter
+
+    from vreason.train.open_wordings import OPEN_WORDINGS, SHORT_WORDINGS
+    from vreason.train.shapes_questions import described_shapes
+
+    for name, new in (("open", "styled-plain-open"), ("open-2", "styled-plain-open-2")):
+        monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, 160, ("count",), {"any": 2}))
+    write_mix(folder, "count", seed=9)
+    for name in ("open", "open-2"):
+        write_mix(folder, name, seed=15)
+    media = {n: sorted((folder / "mixes" / n / "media").iterdir()) for n in ("open", "open-2")}
+    assert [p.read_bytes() for p in media["open"]] == [p.read_bytes() for p in media["open-2"]]  # same pictures
+    short = {q.lower().rstrip("?.") for q in SHORT_WORDINGS}
+    longer = {q.lower().rstrip("?.") for q in OPEN_WORDINGS}
+    asked = {}
+    for name in ("open", "open-2"):
+        rows = [json.loads(line) for line in (folder / f"mix_{name}.jsonl").read_text().splitlines()]
+        asked[name] = [(q.lower().rstrip("?."), a) for q, a in _questions_and_answers(rows, f"mixes/{name}/")]
+    assert not any(q in short for q, _ in asked["open"])  # the first round's rows stay as they were drawn
+    first = [q for q, _ in asked["open"] if q in longer]
+    second = [(q, a) for q, a in asked["open-2"] if q in short or q in longer]
+    assert abs(len(second) - len(first)) <= 0.2 * len(first)  # as many pictures asked, 3 in 5 of those with shapes
+    shorts = [(q, a) for q, a in second if q in short]
+    assert 0.3 * len(second) <= len(shorts) <= 0.7 * len(second)
+    assert len(Counter(q for q, _ in shorts)) >= 10
+    assert all(described_shapes(a) for _, a in shorts)  # a list of the shapes, never a number
+
+
 def test_the_count_repeated_mix_draws_pictures_whose_colours_are_counted_past_one(folder: Path,
                                                                                   monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(demo_v2_mixes.MIXES, "count-repeated",
