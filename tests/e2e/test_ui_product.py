@@ -22,8 +22,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.ui_support import (ROOT, SHOTS, fill_kept, free_port, new_conversation, open_accordion, set_number,
-                                  settled)
+from tests.e2e.ui_support import (
+    ROOT,
+    SHOTS,
+    fill_kept,
+    free_port,
+    new_conversation,
+    open_accordion,
+    set_number,
+    settled,
+)
 
 pytestmark = pytest.mark.slow
 
