@@ -3,6 +3,7 @@ of the card's "independent/describe" family (a training wording) and each of the
 (`REWORDED_DESCRIBE`, words no training question uses), on the independent renderer's pictures.
 
     .venv/bin/python benchmarks/describe_wordings_eval.py [--questions 400] [--seed 2002] [--model DIR] [--json F]
+                                                          [--also WORDING ... [--also-pictures 100]]
 
 It writes the card's whole independent set for the seed (`write_independent_eval`, `--questions` per family) and
 asks only the two describe families, so with the defaults its rows are the card's own questions and its family
@@ -11,6 +12,10 @@ at all (qa_eval's `list_form`), how often it names every shape with its colour (
 Wilson intervals, how often it is the card's exact answer, and how often it is a bare number instead, all as
 qa_eval scores a "describe" family (each wording its own kind). A model that learnt the request answers every
 wording alike.
+
+`--also` asks further wordings (rows "describe-also: <wording>"), each about the first `--also-pictures` pictures of
+the "describe" family: wordings in neither set, to see what a request's form does ("what shapes are present?" is
+one word from the evaluation's "what shapes are there?"), without changing the card's rows.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ def by_wording(rows: list[dict]) -> list[dict]:
     return [r | {"kind": f"{r['kind']}: {r['question']}"} for r in rows if r["kind"] in FAMILIES]
 
 
+def also_asked(rows: list[dict], wordings: list[str], pictures: int) -> list[dict]:
+    """The "describe" family's first `pictures` rows asked again in each of `wordings` (same expected list)."""
+    described = [r for r in rows if r["kind"] == "describe"][:pictures]
+    return [r | {"kind": f"describe-also: {wording}", "question": wording} for wording in wordings for r in described]
+
+
 def with_families(report: dict[str, dict]) -> dict[str, dict]:
     """`report` (per "family: wording" kind) with a row per family ("[family]"), its wordings' shares weighted by
     their counts."""
@@ -58,6 +69,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=INDEPENDENT_SEED)
     parser.add_argument("--model", help="default: the built-in demo model")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--also", action="append", default=[], metavar="WORDING",
+                        help="a further wording to ask (repeatable), about the describe family's pictures")
+    parser.add_argument("--also-pictures", type=int, default=100, help="how many pictures each --also asks about")
     args = parser.parse_args()
     print(f"machine: {cpu_summary(SYSTEM_FLAGS)}; model: {args.model or 'built-in demo model'}; "
           f"pictures: independent, seed {args.seed}")
@@ -68,7 +82,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         rows = [json.loads(line) for line in
                 write_independent_eval(Path(folder), args.questions, seed=args.seed).read_text().splitlines()]
-        report = with_families(evaluate(vr, by_wording(rows), Path(folder)))
+        asked = by_wording(rows) + also_asked(rows, args.also, args.also_pictures)
+        report = with_families(evaluate(vr, asked, Path(folder)))
     print("| wording | n | a list of shapes | 95% interval | every shape right | 95% interval | exact | a number |")
     print("|---|---:|---:|---|---:|---|---:|---:|")
     for key in sorted(report, key=lambda k: (not k.startswith("["), -report[k]["list_form"], k)):

@@ -42,3 +42,23 @@ def test_each_wording_and_each_family_gets_its_own_shares(tmp_path: Path):
     assert family["number"] == pytest.approx(1 / 3)
     assert report["[describe]"] == report["describe: what is in the image?"] | {"count": 2}
     assert not any(key.startswith("_") for key in report)
+
+
+def test_further_wordings_ask_the_describe_pictures_again_and_stay_out_of_the_family_rows(tmp_path: Path):
+    lists = ["a red circle", "a red circle and two blue stars", "a green square"]
+    rows = [{"image": f"d{i}.png", "question": "what is in the image?", "answer": listed, "kind": "describe"}
+            for i, listed in enumerate(lists)]
+    rows.append({"image": "r.png", "question": "what shapes are there?", "answer": "a blue star",
+                 "kind": "describe-reworded"})
+    also = dwe.also_asked(rows, ["what shapes are present?", "what is there?"], pictures=2)
+    assert [(r["image"], r["question"]) for r in also] == [
+        ("d0.png", "what shapes are present?"), ("d1.png", "what shapes are present?"),
+        ("d0.png", "what is there?"), ("d1.png", "what is there?")]
+    assert [r["answer"] for r in also] == lists[:2] * 2
+    said = iter(["4", "a red circle and two blue stars", "a red circle", "2"])
+    model = SimpleNamespace(ask=lambda *_, **__: SimpleNamespace(text=next(said)))
+    report = dwe.with_families(evaluate(model, also, tmp_path, progress=False))
+    assert report["describe-also: what shapes are present?"]["number"] == 0.5
+    assert report["describe-also: what shapes are present?"]["same_shapes"] == 0.5
+    assert report["describe-also: what is there?"]["list_form"] == 0.5
+    assert not any(key.startswith("[") for key in report)  # a family row only for the card's two families
