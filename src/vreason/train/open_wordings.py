@@ -17,7 +17,10 @@ SHORT_WORDINGS (a second round's, "styles-open-2"): run 53, trained on OPEN_WORD
 the reworded requests, but "what shapes are there?" still got a number every time, and so did "what shapes are
 present?" and mostly "what objects are there?" (neither in any set), while "what shapes are there in the image?"
 got a list: a short request with no "image" or "picture" in it, ending as "how many ... are there?" ends, is what
-it reads as a count. These are short requests of that kind, under the same rule.
+it reads as a count. These are short requests of that kind, under the same rule. Run 54, trained on them, listed
+the shapes for "what objects are there?" 0.73 of the time (0.30) and "tell me about this picture" every time, but
+"what shapes are there?" and "what shapes are present?" still got a number every time: with "shapes" in it and no
+"image", the request still reads as "how many shapes are there?" (benchmarks/RESULTS.md, "Short open requests").
 """
 
 from __future__ import annotations
