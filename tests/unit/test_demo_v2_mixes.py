@@ -495,6 +495,19 @@ def test_the_memory_mixes_draw_their_bases_pictures_and_ask_most_in_memorys_reca
     assert NOTES_HEADER not in (folder / "mix_base.jsonl").read_text()  # the base kind asks none
 
 
+def _same_pictures(folder: Path, monkeypatch: pytest.MonkeyPatch, kinds: dict[str, str], items: int) -> None:
+    """Write a mix of each of `kinds` (name -> what it draws) with one seed, after a "count" mix they sample, and
+    check they drew the same pictures: kinds that differ only in the questions they add."""
+    for name, new in kinds.items():
+        monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, items, ("count",), {"any": 2}))
+    write_mix(folder, "count", seed=9)
+    for name in kinds:
+        write_mix(folder, name, seed=15)
+    media = [[p.read_bytes() for p in sorted((folder / "mixes" / n / "media").iterdir())] for n in kinds]
+    assert media[0]
+    assert all(m == media[0] for m in media)
+
+
 def test_the_open_mix_draws_the_memory_mixs_pictures_and_asks_for_their_shapes_in_other_words(
         folder: Path, monkeypatch: pytest.MonkeyPatch):
     from collections import Counter
@@ -502,13 +515,7 @@ def test_the_open_mix_draws_the_memory_mixs_pictures_and_asks_for_their_shapes_i
     from vreason.train.open_wordings import OPEN_WORDINGS
     from vreason.train.shapes_questions import DESCRIBE_QUESTIONS, described_shapes
 
-    for name, new in (("memory", "styled-plain-memory"), ("open", "styled-plain-open")):
-        monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, 100, ("count",), {"any": 2}))
-    write_mix(folder, "count", seed=9)
-    for name in ("memory", "open"):
-        write_mix(folder, name, seed=15)
-    media = {n: sorted((folder / "mixes" / n / "media").iterdir()) for n in ("memory", "open")}
-    assert [p.read_bytes() for p in media["open"]] == [p.read_bytes() for p in media["memory"]]
+    _same_pictures(folder, monkeypatch, {"memory": "styled-plain-memory", "open": "styled-plain-open"}, 100)
     pairs = _questions_and_answers([json.loads(line) for line in (folder / "mix_open.jsonl").read_text().splitlines()],
                                    "mixes/open/")
     wordings = {q.lower().rstrip("?.") for q in OPEN_WORDINGS}
@@ -531,13 +538,7 @@ def test_the_second_open_mix_asks_half_its_open_rows_in_short_requests_and_the_f
     from vreason.train.open_wordings import OPEN_WORDINGS, SHORT_WORDINGS
     from vreason.train.shapes_questions import described_shapes
 
-    for name, new in (("open", "styled-plain-open"), ("open-2", "styled-plain-open-2")):
-        monkeypatch.setitem(demo_v2_mixes.MIXES, name, Mix(new, 160, ("count",), {"any": 2}))
-    write_mix(folder, "count", seed=9)
-    for name in ("open", "open-2"):
-        write_mix(folder, name, seed=15)
-    media = {n: sorted((folder / "mixes" / n / "media").iterdir()) for n in ("open", "open-2")}
-    assert [p.read_bytes() for p in media["open"]] == [p.read_bytes() for p in media["open-2"]]  # same pictures
+    _same_pictures(folder, monkeypatch, {"open": "styled-plain-open", "open-2": "styled-plain-open-2"}, 160)
     short = {q.lower().rstrip("?.") for q in SHORT_WORDINGS}
     longer = {q.lower().rstrip("?.") for q in OPEN_WORDINGS}
     asked = {}
