@@ -1,5 +1,5 @@
 """What every browser test of the web UI shares: where Chromium is, where screenshots go, a free port, and the
-steps that need waiting on gradio (a new conversation, a number typed into a slider)."""
+steps that need waiting on gradio (a new conversation, a number typed into a slider, a name typed into a box)."""
 
 from __future__ import annotations
 
