@@ -268,8 +268,8 @@ MIXES = {
     # second round, half its open rows short requests without "image" (open_wordings.SHORT_WORDINGS: run 53's numbers)
     "styles-open": Mix("styled-plain-open", 5000, ("styles-memory-2", "styles-stills", "scans3d-more"), _STYLED),
     "styles-open-2": Mix("styled-plain-open-2", 5000, ("styles-open", "styles-stills", "scans3d-more"), _STYLED),
-    # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 placed a change among the frames, never
-    # reading the markers (moved 20 s on, "when" 1-6 as before); markers that start anywhere must be read
+    "styles-open-stills": _stills_round("styles-open-2"),  # after run 54 (appear 0.873), the stills round again
+    # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 never read the markers, placing a change
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
     # such clips also asked which second the first and the last marker read (clips_train.clock_qas): the copy "when"
