@@ -155,6 +155,9 @@ MIX_WORDS = {
     "styles-open-stills": "3,000 new change clips with stills as the stills styles mix draws them, with 8,000 "
                           "clips, views and pictures of the second open mix, the plain counting mix of the boxes "
                           "line, the second boxes mix and the last scans mix",
+    "turned-stills": "3,000 new varied pictures whose every shape is turned 8-30 degrees, weighted to naming shapes, "
+                     "with 8,500 clips, views and pictures of the stills open mix, the plain counting mix of the boxes "
+                     "line, the second boxes mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",

@@ -135,13 +135,11 @@ MIXES = {
     # within 15) 12 of 33 hexagons were named wrong, 12 of the 21 shape errors in 150 questions
     "turned": Mix("turned-varied", 3000, ("changes-missing-3", "scans3d-more"),
                   {"clip": 1500, "view": 1500, "other": 500, "varied": 500}),
-    # a second round: the first (run 27 of the turned line) named the training generator's shapes turned 20 / 25
-    # degrees 17 / 7 times in 36 (run 26: 9 / 6)
+    # a second round: run 27 named the training generator's shapes turned 20 / 25 degrees 17 / 7 times in 36 (26: 9 / 6)
     "turned-2": Mix("turned-varied", 3000, ("turned", "scans3d-more"),
                     {"clip": 1500, "view": 1500, "other": 500, "varied": 500}),
-    # after it, plain pictures weighted to counting, as "moves-plain" after its clips: the first turned round
-    # took the independent renderer's shapes 0.8625 -> 0.8925 and its count 0.785 -> 0.8125, and the training
-    # generator's held-out plain ones down (seed 1001: shape 0.965 -> 0.92, count 0.89 -> 0.865, boxes 0.91 -> 0.895)
+    # after it, plain pictures weighted to counting, as "moves-plain" after its clips: the first turned round took
+    # independent shapes 0.8625 -> 0.8925, count 0.785 -> 0.8125, seed 1001's down (shape 0.965 -> 0.92, count 0.865)
     "turned-plain": Mix("plain-count-weighted", 3000, ("turned",), {"any": 4000}),
     # a clip round after the turned line with twice a clip round's other pictures, sampled from "turned-plain"
     # (its plain pictures and the turned ones it kept): a picture round took held-out appear / disappear down 4-5
@@ -238,8 +236,7 @@ MIXES = {
     # "boxes-changes" but 55 of "boxes-changes-3", and run 38 lost the seed-1001 count. (Run 40, shipped: appear 0.877
     # on 300 held-out clips; the seed-1001 count / boxes 0.902 / 0.904 on 1,000 pictures, run 37's 0.897 / 0.885)
     "stills-rehearsed": _stills_round("boxes-changes-3"),
-    # a second round (run 41: appear 0.877 -> 0.907 on 300 held-out clips, the seed-1001 count 0.902 -> 0.899), and a
-    # third with a third more pictures (run 42: count 0.890, appear 0.897; neither shipped: RESULTS.md, run 42)
+    # a second round (run 41: appear 0.877 -> 0.907) and a third, a third more pictures (42; neither shipped: RESULTS)
     "stills-rehearsed-2": _stills_round("stills-rehearsed"),
     "stills-pictures": _stills_round("stills-rehearsed-2", other=4000),
     # after run 40 instead, pictures with more, wider and lighter borders and outlines (shapes_varied.Styling says why;
@@ -269,6 +266,9 @@ MIXES = {
     "styles-open": Mix("styled-plain-open", 5000, ("styles-memory-2", "styles-stills", "scans3d-more"), _STYLED),
     "styles-open-2": Mix("styled-plain-open-2", 5000, ("styles-open", "styles-stills", "scans3d-more"), _STYLED),
     "styles-open-stills": _stills_round("styles-open-2"),  # the stills round again: run 55, appear 0.873 -> 0.903
+    # turned pictures, the stills mix's clips rehearsed: 24 of run 55's 32 wrong independent shapes were hexagons
+    "turned-stills": Mix("turned-varied", 3000, _stills_round("styles-open-stills").sources,
+                         {"clip": 3000, "view": 2000, "other": 3000, "varied": 500}),
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 never read the markers, placing a change
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
