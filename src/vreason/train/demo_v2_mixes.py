@@ -58,6 +58,7 @@ def _stills_round(after: str, other: int = 3000) -> Mix:
 
 
 _STYLED, _PLAIN = dict(clip=3500, view=2000, other=2000, varied=500), dict(clip=3000, view=1000, other=2500)
+_TURNED = dict(clip=3000, view=2000, other=3000, varied=500)
 MIXES = {
     # clips where one shape appears or disappears: the families at chance after the second stage's runs
     "changes": Mix("change-clips", 4000, ("all",), {"clip": 2400, "varied": 4000, "other": 1000}),
@@ -230,8 +231,7 @@ MIXES = {
     # count 0.905 -> 0.895, 2 pictures in 200.) A short plain-counting run after it, as "boxes-rehearsed"
     "stills-count": Mix("plain-count-weighted", 3000, ("boxes-changes-stills", "boxes-varied-2", "scans3d-more"),
                         {"clip": 2500, "view": 1000, "other": 2500}),
-    # (run 39 at 100 steps of 5e-5, not shipped: the seed-1001 count stayed 0.895, boxes 0.90 -> 0.89, appear 0.887 ->
-    # 0.863. Neither run is in the shipped chain: benchmarks/RESULTS.md, "Stills asked about named shapes")
+    # (run 39, 100 steps of 5e-5, not shipped: count 0.895, boxes 0.89, appear 0.863; RESULTS.md, "Stills asked ...")
     # The stills round again with "boxes-rehearsed" (plain counting) a source: its pictures were 2,928 rows of
     # "boxes-changes" but 55 of "boxes-changes-3", and run 38 lost the seed-1001 count. (Run 40, shipped: appear 0.877
     # on 300 held-out clips; the seed-1001 count / boxes 0.902 / 0.904 on 1,000 pictures, run 37's 0.897 / 0.885)
@@ -261,14 +261,14 @@ MIXES = {
     "styles-stills": _stills_round("styles-memory-2"),
     "styles-stills-2": _stills_round("styles-stills"),  # a second (run 50 took appear 0.863 -> 0.897), run 51
     "styles-stills-3": _stills_round("styles-stills-2"),  # a third draw; run 52 (run 50's again) took "when" to 0.883
-    # run 52 said a number to "what shapes are there?" (a wording never trained), as open_wordings.py tells; then a
-    # second round, half its open rows short requests without "image" (open_wordings.SHORT_WORDINGS: run 53's numbers)
+    # open wordings (open_wordings.py says why); a second round, half its rows short requests (SHORT_WORDINGS)
     "styles-open": Mix("styled-plain-open", 5000, ("styles-memory-2", "styles-stills", "scans3d-more"), _STYLED),
     "styles-open-2": Mix("styled-plain-open-2", 5000, ("styles-open", "styles-stills", "scans3d-more"), _STYLED),
     "styles-open-stills": _stills_round("styles-open-2"),  # the stills round again: run 55, appear 0.873 -> 0.903
     # turned pictures, the stills mix's clips rehearsed: 24 of run 55's 32 wrong independent shapes were hexagons
-    "turned-stills": Mix("turned-varied", 3000, _stills_round("styles-open-stills").sources,
-                         {"clip": 3000, "view": 2000, "other": 3000, "varied": 500}),
+    "turned-stills": Mix("turned-varied", 3000, _stills_round("styles-open-stills").sources, _TURNED),
+    # a second round: run 56 took independent shapes 0.9225 -> 0.95, boxes 0.8025 -> 0.8175, appear held (0.907)
+    "turned-stills-2": Mix("turned-varied", 3000, _stills_round("turned-stills").sources, _TURNED),
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 never read the markers, placing a change
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
