@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vreason.engine.types import ImagePart
+from vreason.memory.turn import NOTHING_RECALLED
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +58,11 @@ def test_remember_then_recall_in_a_later_session(demo, memory_dir):
     theirs = bob.answer(QUESTION, temperature=0.0)
     assert theirs.recalled == []
     assert theirs.cited == []
-    assert "red" not in theirs.text
+    # nothing of his matches and there is no picture: the demo model is not asked to guess (it said "red")
+    assert (theirs.text, theirs.answer) == (NOTHING_RECALLED, None)
+    with_picture = bob.answer("what colour is the shape?", images=[SHAPES], temperature=0.0)
+    assert with_picture.answer is not None  # his own picture: the model looks
+    assert with_picture.text == "red"
 
 
 def test_writes_only_when_asked(demo, memory_dir):
@@ -124,7 +129,7 @@ def test_done_when_two_processes(tmp_path):
     assert second.stdout.strip() == "red [m2] [m1]"
     assert "memory: [m2]" in second.stderr
     third = ask(QUESTION, "--user", "bob", "--temperature", "0")
-    assert "red" not in third.stdout
+    assert third.stdout.strip() == NOTHING_RECALLED
     assert "[m" not in third.stdout
 
 

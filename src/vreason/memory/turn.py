@@ -1,10 +1,11 @@
 """One chat turn with memory: `prepare_turn` before the model, `finish_turn` after it, `answer_turn` for both.
 
 prepare: the last user message is read for a remember/forget request (prompt.py); such a turn needs no model
-(`reply_without_model`). Otherwise the question (and its pictures) recall up to k items; their notes join the
-system message and up to `MAX_PICTURES` recalled pictures go into the last user message, before its own parts,
-so the model can look again (the engine's pixel budget resizes them like any image; a picture already in the
-question is not sent twice).
+(`reply_without_model`), nor does a demo-family model's turn with nothing recalled and no picture anywhere in the
+conversation (`blind`: that model reads pictures, not text, and would only guess; the reply says nothing matched).
+Otherwise the question (and its pictures) recall up to k items; their notes join the system message and up to
+`MAX_PICTURES` recalled pictures go into the last user message, before its own parts, so the model can look again
+(the engine's pixel budget resizes them like any image; a picture already in the question is not sent twice).
 finish: a request is carried out only when `write` is on (no memory is written unless asked); the answer's
 cited ids are read back (only ids that were in the prompt count).
 
@@ -31,6 +32,7 @@ from vreason.memory.types import MemoryAnswer, MemoryItem, RecallHit
 AsyncMemory = Any
 
 MAX_PICTURES = 2
+NOTHING_RECALLED = "Nothing remembered matches this question, and it has no picture to look at."
 ATTRIBUTES = {
     "color": re.compile(r"\bcolou?rs?\b", re.I),
     "count": re.compile(r"\bhow many\b|\bcount\b|\bnumber of\b", re.I),
@@ -53,10 +55,11 @@ class MemoryTurn:
     pictures: list[str] = field(default_factory=list)  # ids of the picture items whose pictures were attached
     related: list[MemoryItem] = field(default_factory=list)  # picture items that recalled facts are about
     request: Remember | Forget | None = None
+    blind: bool = False  # a demo-family model, nothing recalled, no picture in the conversation
 
     @property
     def reply_without_model(self) -> bool:
-        return self.request is not None
+        return self.request is not None or self.blind
 
     @property
     def in_prompt(self) -> list[str]:
@@ -85,6 +88,8 @@ async def prepare_turn(mem: AsyncMemory, messages: Sequence[Message | dict], rec
         return turn
     turn.recalled = await mem.recall(question, images, k)
     if not turn.recalled:
+        # another user's "what colour was part #17?" got "red" from the demo model (run 56), a guess: it had no picture
+        turn.blind = bool(getattr(mem.vr, "demo_family", False)) and not any(m.images or m.videos for m in parsed)
         return turn
     recalled_pictures = {h.item.image_sha256: h.item for h in turn.recalled if h.item.kind == "image"}
     for hit in turn.recalled:
@@ -128,6 +133,8 @@ async def finish_turn(mem: AsyncMemory, turn: MemoryTurn, answer_text: str, writ
             return MemoryResult(reply="Nothing forgotten: writing to memory is off for this request.")
         count = await mem.forget(list(request.ids) or None, request.query or None, request.everything)
         return MemoryResult(forgotten=count, reply=f"Forgot {count} {'memory' if count == 1 else 'memories'}.")
+    if turn.blind:
+        return MemoryResult(reply=NOTHING_RECALLED)
     allowed = set(turn.in_prompt)
     cited = cited_ids(answer_text, allowed)
     return MemoryResult(cited=cited, used=cited or turn.in_prompt)
