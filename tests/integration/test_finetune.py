@@ -179,6 +179,28 @@ def test_time_limit_or_stop_step_ends_training_early_and_saves(compact_model_dir
         _config(color_data, out, compact_model_dir, workers=-1)
 
 
+def test_a_run_told_to_train_on_square_pictures_leaves_a_model_served_square_pictures(compact_model_dir,
+                                                                                      question_data, tmp_path):
+    out = tmp_path / "square"
+    finetune(_config(question_data, out, compact_model_dir, method="full", max_steps=2, square_pictures=True))
+    assert json.loads((out / "processor_config.json").read_text())["image_processor"]["square_pictures"] is True
+    vr = VReason(str(out), dtype="float32", model_code="transformers")
+    assert vr.engine.budget.square
+    assert not VReason(str(compact_model_dir), dtype="float32").engine.budget.square
+    wide = read_jsonl(question_data).examples[-1]  # a 160x64 picture: trained and asked about as a square
+    row = SFTCollator(vr.loaded.processor, vr.engine.budget).render(wide)
+    assert row.images[0].size[0] == row.images[0].size[1]
+    answer = vr.ask(png_bytes(size=(160, 64), color=(230, 20, 20)), "What color is it?", **GREEDY)
+    side, other = vr.engine.budget.target_size(160, 64)
+    assert side == other
+    assert answer.usage.image_tokens == (side // 32) ** 2
+    # a later run that does not say keeps the checkpoint's setting; one that says False drops it
+    finetune(_config(question_data, tmp_path / "after", out, method="full", max_steps=1))
+    assert VReason(str(tmp_path / "after"), dtype="float32").engine.budget.square
+    finetune(_config(question_data, tmp_path / "kept-shape", out, method="full", max_steps=1, square_pictures=False))
+    assert not VReason(str(tmp_path / "kept-shape"), dtype="float32").engine.budget.square
+
+
 def test_resume_continues_from_checkpoint(compact_model_dir, color_data, tmp_path):
     out = tmp_path / "resume"
     finetune(_config(color_data, out, compact_model_dir, max_steps=4, save_steps=2))

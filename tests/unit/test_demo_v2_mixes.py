@@ -424,6 +424,29 @@ def test_the_boxes_mix_draws_pictures_mostly_not_square_weighted_to_boxes(folder
     assert boxed > 0.4 * sum(len(a) for a in answers)  # boxes are near half the answers' text
 
 
+def test_the_square_mix_draws_pictures_mostly_not_square_asked_boxes_and_shapes_and_turns_square_on(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    from vreason.train.demo_v2 import follow_up_config
+
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "square-stills",
+                        Mix("square-varied", 80, ("count",), {"any": 3}, square=True))
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, "square-stills", seed=15))
+    drawn = [m for m in groups if m.startswith("mixes/square-stills/")]
+    sizes = [Image.open(folder / m).size for m in drawn]
+    assert sum(w != h for w, h in sizes) >= 0.65 * len(sizes)
+    rows = [json.loads(line) for line in (folder / "mix_square-stills.jsonl").read_text().splitlines()]
+    answers = [[a for _, a in _questions_and_answers(rows, picture)] for picture in drawn]
+    boxed = sum(any("bbox_2d" in a for a in found) for found in answers)
+    named = sum(any(a in SHAPES for a in found) for found in answers)
+    assert boxed > 0.3 * len(drawn)
+    assert named > 0.3 * len(drawn)
+    # the run of this mix tells fine-tuning to show pictures square; a run of another mix leaves the checkpoint's
+    config = V2Config(follow_ups=(FollowUp("count", 10, 1e-4), FollowUp("square-stills", 10, 1e-4)))
+    square = [follow_up_config(folder / "x.jsonl", folder, folder / "out", config, k).square_pictures for k in (0, 1)]
+    assert square == [None, True]
+
+
 def _recorded_styles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The style of every shape shapes_varied draws from now on in this process (a mix drawn with one worker)."""
     from vreason.train import shapes_varied

@@ -252,6 +252,28 @@ def test_checkpoint_budget_follows_the_processor_with_a_cap():
     assert PixelBudget.from_processor_size(None) == PixelBudget()
 
 
+def test_a_square_budget_stretches_every_picture_to_a_square_of_about_its_area():
+    from types import SimpleNamespace
+
+    from vreason.media import checkpoint_budget
+
+    square = PixelBudget(min_pixels=64 * 32 * 32, max_pixels=256 * 32 * 32, square=True)
+    for size in [(900, 300), (300, 900), (512, 512), (40, 10)]:
+        w, h = square.target_size(*size)
+        assert w == h
+        assert w % 32 == 0
+        assert square.min_pixels <= w * h <= square.max_pixels
+    assert square.target_size(600, 300) == (416, 416)  # sqrt(600 * 300) = 424 -> 13 tokens a side
+    wide = _load(png_bytes(size=(2000, 1000)))
+    assert square.fit(wide).size == square.target_size(2000, 1000)
+    assert square.updated(max_pixels=300 * 32 * 32).square  # a request's bounds keep the checkpoint's shape
+    assert PixelBudget().target_size(900, 300) == (896, 288)  # without it the shape is kept
+    # the processor's `square_pictures` decides it; the built-in model's size, 256x256, whatever the picture
+    demo_like = SimpleNamespace(size={"shortest_edge": 65536, "longest_edge": 65536}, square_pictures=True)
+    assert checkpoint_budget(SimpleNamespace(image_processor=demo_like)).target_size(320, 192) == (256, 256)
+    assert not checkpoint_budget(SimpleNamespace(size={"shortest_edge": 65536, "longest_edge": 65536})).square
+
+
 def test_budget_validation_messages():
     from vreason.errors import InvalidRequestError
 

@@ -1,6 +1,13 @@
 """The Qwen3-VL pixel budget: every image is resized so both sides are multiples of 32 (patch 16 x merge 2)
 and its area lies within [min_pixels, max_pixels], keeping the aspect ratio as closely as possible.
 
+A checkpoint may ask for square pictures instead (`square`: its image processor's `square_pictures`, which a
+fine-tuning run writes when told to, as the built-in model's recipe does): every picture is then stretched to a
+square of about the same area. The built-in model answers boxes in 0-1000 coordinates of the picture, which a
+stretch leaves as they are, and it placed them on pictures far from square much worse than on square ones (it
+learnt where things are on square pictures; benchmarks/box_aspect_eval.py). Videos keep their aspect ratio
+(media/video_budget.py).
+
 The arithmetic is qwen-vl-utils' `smart_resize`, the reference Qwen ships, restated here (`_smart_resize`,
 tested equal to it over a grid of sizes and budgets): its module imports torch and torchvision, ~4 s of a
 2-core CPU that a client which never runs a model (`vreason ask --backend openai`, the remote engine, the UI's
@@ -34,6 +41,7 @@ class PixelBudget:
     min_pixels: int = DEFAULT_MIN_PIXELS
     max_pixels: int = DEFAULT_MAX_PIXELS
     factor: int = FACTOR
+    square: bool = False  # stretch every picture to a square of about its area (see the module docstring)
 
     def __post_init__(self) -> None:
         smallest = self.factor * self.factor
@@ -56,10 +64,13 @@ class PixelBudget:
             min_pixels=self.min_pixels if min_pixels is None else min_pixels,
             max_pixels=self.max_pixels if max_pixels is None else max_pixels,
             factor=self.factor,
+            square=self.square,
         )
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the model will see for an image of this size."""
+        if self.square:
+            width = height = max(1, round(math.sqrt(width * height)))
         new_h, new_w = _smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
         return new_w, new_h
 
@@ -78,7 +89,7 @@ class PixelBudget:
         return prepared.pixels(self.target_size(*prepared.original_size))
 
     @classmethod
-    def from_processor_size(cls, size: dict | None) -> PixelBudget:
+    def from_processor_size(cls, size: dict | None, square: bool = False) -> PixelBudget:
         """The bounds a checkpoint's image processor declares, with max_pixels capped at DEFAULT_MAX_PIXELS.
 
         Released Qwen3-VL processors upscale small images to 65,536 pixels and allow 16.7M; the cap keeps
@@ -87,17 +98,22 @@ class PixelBudget:
         size = size or {}
         low = int(size.get("shortest_edge") or size.get("min_pixels") or DEFAULT_MIN_PIXELS)
         high = min(int(size.get("longest_edge") or size.get("max_pixels") or DEFAULT_MAX_PIXELS), DEFAULT_MAX_PIXELS)
-        return cls(min_pixels=low, max_pixels=max(low, high))
+        return cls(min_pixels=low, max_pixels=max(low, high), square=square)
 
     def processor_size(self) -> dict[str, int]:
         """The same bounds in the `size` form transformers' Qwen image processor takes."""
         return {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
 
 
+SQUARE_KEY = "square_pictures"  # the image processor's setting for square pictures
+
+
 def checkpoint_budget(processor: object) -> PixelBudget:
-    """The default budget for a loaded processor (see `PixelBudget.from_processor_size`)."""
+    """The default budget for a loaded processor (see `PixelBudget.from_processor_size`), square where its image
+    processor says `square_pictures` (a key transformers keeps from processor_config.json and saves again)."""
     image_processor = getattr(processor, "image_processor", processor)
-    return PixelBudget.from_processor_size(getattr(image_processor, "size", None))
+    return PixelBudget.from_processor_size(getattr(image_processor, "size", None),
+                                           bool(getattr(image_processor, SQUARE_KEY, False)))
 
 
 # qwen-vl-utils' MAX_RATIO: Qwen's preprocessing refuses pictures more elongated than this.

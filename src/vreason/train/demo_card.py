@@ -13,6 +13,18 @@ from vreason.train.demo_card_open import open_sentence, open_words
 from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_SIZES
 
 
+def square_words(summary: dict) -> str:
+    """Since which follow-up pictures are stretched to a square (media/pixel_budget.py), or "" if none is."""
+    from vreason.train.demo_v2_mixes import MIXES
+
+    runs = summary.get("v2", {}).get("follow_ups", [])
+    first = next((k for k, f in enumerate(runs) if f["mix"] in MIXES and MIXES[f["mix"]].square), None)
+    if first is None:
+        return ""
+    return (f", stretched to that square whatever their shape since follow-up {first + 1} (its processor's "
+            f"`square_pictures`: boxes are answered in 0-1000 coordinates of the picture, which a stretch keeps)")
+
+
 def model_card(summary: dict) -> str:
     from vreason.train.demo_eval import (
         BAR,
@@ -96,7 +108,7 @@ answers, on a CPU with no downloads. It is the default model of every vreason co
   `<|image_pad|>`, `<think>`, ...) and a Qwen3-VL chat template, so the same code path serves it and
   Qwen/Qwen3-VL-8B-Instruct. The real 151k-token vocabulary would have made the embedding table alone larger
   than the whole model and dominated CPU training time.
-- Images are resized to about {DEMO_MAX_PIXELS} pixels (256x256: 64 visual tokens).
+- Images are resized to about {DEMO_MAX_PIXELS} pixels (256x256: 64 visual tokens){square_words(summary)}.
 
 ## Training
 - Data: the train split of the PyPI package `easy-vqa` (38,575 questions on 4,000 images) and

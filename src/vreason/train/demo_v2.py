@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vreason.train.demo_v2_mixes import FollowUp, check_order, drop_mixes
+from vreason.train.demo_v2_mixes import MIXES, FollowUp, check_order, drop_mixes
 
 V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"
@@ -197,4 +197,4 @@ def follow_up_config(data: Path, base: Path, output: Path, config: V2Config, ind
         train_vision=True, max_steps=follow.steps, stop_after_steps=follow.stop_after, batch_size=config.batch_size,
         learning_rate=follow.learning_rate, warmup_ratio=0.03, weight_decay=0.01, save_steps=100,
         seed=config.seed + len(config.steps) + index, dtype="float32", workers=config.workers,
-        time_limit_s=config.time_limit_s)
+        time_limit_s=config.time_limit_s, square_pictures=True if MIXES[follow.mix].square else None)

@@ -142,7 +142,7 @@ def _scenes(job) -> list[dict]:
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE,
-                        square_share=BOXES_SQUARE_SHARE if new == "boxes-varied" else SQUARE_SHARE,
+                        square_share=BOXES_SQUARE_SHARE if new in ("boxes-varied", "square-varied") else SQUARE_SHARE,
                         styling=Styling() if styled else None)
     rng = random.Random(f"{seed}:{block}")
     # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
@@ -159,6 +159,8 @@ def _scenes(job) -> list[dict]:
         kinds = ("color", "color", "shape", "shape", "count", "count", None, *VARIED_SCENE_KINDS)
     elif new == "boxes-varied":
         kinds = ("grounding",) * 6 + (None, *VARIED_SCENE_KINDS)
+    elif new == "square-varied":  # pictures mostly not square, seen square: boxes and shapes first
+        kinds = ("grounding",) * 3 + ("shape",) * 3 + (None, *VARIED_SCENE_KINDS)
     elif tallied:  # the pictures not tallied: the varied part's families
         kinds = (None, *VARIED_SCENE_KINDS)
     elif repeated:

@@ -31,13 +31,14 @@ from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
 class Mix:
     # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of draw.CLIP_KINDS, "count(-weighted)", "plain-
     # count-weighted/-memory", "turned-varied", "repeat-count-varied", "tally-varied/-mixed/-focus", "boxes-varied",
-    # "styled-varied", "styled-plain(-boxes, -memory, -open(-2))", "bev-scenes", "bev-scans" or "" (nothing)
+    # "square-varied", "styled-varied", "styled-plain(-boxes, -memory, -open(-2))", "bev-scenes", "bev-scans" or ""
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
     # group kind -> how many: "clip", "varied" (pictures of the varied part), "view" (a bird's-eye view a mix
     # drew), "other" (other pictures), "picture" (any picture), "any"; -1 takes them all
     sample: dict[str, int] = field(default_factory=dict)
+    square: bool = False  # pictures stretched to square from this run on (finetune's square_pictures)
 
 
 def _where_round(after: str, new: str = "move-where-clips") -> Mix:
@@ -66,8 +67,7 @@ MIXES = {
     # count-only scenes 4 in 14 (the second stage's 1 in 11), a count question in 60% of scenes (45%)
     "count": Mix("count-weighted", 9000, ("all",), {"clip": 1500, "picture": 3000}),
     "count-focus": Mix("count", 4000, ("count",), {"any": 6000}),
-    # the first stage's kind of picture, as a count run's rehearsal: plain shapes are fewer and larger for small
-    # numbers (without it the seed-1001 count fell 0.925 -> 0.81)
+    # the first stage's kind of picture as a count run's rehearsal (without it the seed-1001 count fell 0.925 -> 0.81)
     "count-plain": Mix("plain-count-weighted", 4000, ("count",), {"any": 6000}),
     "scenes3d": Mix("bev-scenes", 3000, ("all",), {"picture": 3000, "clip": 500}),
     "scenes3d-plain": Mix("plain-count-weighted", 3000, ("scenes3d",), {"any": 4000}),  # after 3D: count 0.905 -> 0.835
@@ -87,9 +87,8 @@ MIXES = {
     "moves-where-3": _where_round("moves-where-more"),
     "moves-where-4": _where_round("moves-where-3"),  # a fourth: the third took direction 0.50 -> 0.71
     "moves-where-5": _where_round("moves-where-4"),  # a fifth: the fourth took direction 0.71 -> 0.80
-    # the move rounds' clips with the change clips' trivial third taken out: a shape appears or disappears
-    # beside 1-2 still ones (after five rounds appear/disappear were 0.59/0.64 on held-out clips, right where one
-    # shape is on screen and near chance beside others: the model named a still shape)
+    # the move rounds' clips with the change clips' trivial third out: a shape appears or disappears beside 1-2
+    # still ones (after five rounds appear/disappear 0.59/0.64 held out, near chance beside others: it named a still)
     "moves-changes-where": _where_round("moves-where-5", "move-change-where-clips"),
     # a second such round: the first took held-out direction 0.86 -> 0.93 (with count 0.88 -> 0.90) and left
     # appear/disappear beside still shapes at chance (benchmarks/clip_changes_eval.py). Tried as run 19, not
@@ -143,9 +142,8 @@ MIXES = {
     # independent shapes 0.8625 -> 0.8925, count 0.785 -> 0.8125, seed 1001's down (shape 0.965 -> 0.92, count 0.865)
     "turned-plain": Mix("plain-count-weighted", 3000, ("turned",), {"any": 4000}),
     # a clip round after the turned line with twice a clip round's other pictures, sampled from "turned-plain"
-    # (its plain pictures and the turned ones it kept): a picture round took held-out appear / disappear down 4-5
-    # points on 300 clips (run 28) and a clip round with 1,000 other pictures took them up about as much, the
-    # pictures down (runs 24-26); this asks whether one round can keep both
+    # (its plain pictures and the turned ones it kept): a picture round took held-out appear / disappear down 4-5 on
+    # 300 clips (run 28), a clip round with 1,000 other pictures up as much, pictures down (24-26): can one keep both
     "changes-rehearsed": Mix("change-missing-clips", 3000, ("turned-plain", "scans3d-more"),
                              {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
     # after run 29 (shipped): varied pictures whose colours and kinds repeat (demo_v2_draw.REPEATED), weighted to
@@ -160,8 +158,7 @@ MIXES = {
     # -> 0.740 / 0.787 -> 0.837 on 300 clips with every picture family within noise and all of run 28's bars held
     "changes-rehearsed-2": Mix("change-missing-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                                {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),
-    # (run 30, not shipped: every family within noise of run 29's, appear / disappear 0.81 / 0.83 on 100 clips: a
-    # second such round did not add what the first did)
+    # (run 30, not shipped: all in noise of run 29's, appear / disappear 0.81 / 0.83 on 100 clips: no gain of a second)
     # After run 29 instead, counting beside the boxes it counts (shapes_tally.py): 4,000 varied pictures of the
     # repeated kind, 3 in 5 asked for every box of one colour and one kind and for their numbers; with 2,500
     # other pictures, "turned-plain" (its plain ones) a source too, as run 30 count's 1,000 let the seed-1001
@@ -172,9 +169,8 @@ MIXES = {
     # (run 30 tally, not shipped: on its own generator's held-out plain pictures a colour that comes twice counted
     # 0.25 -> 0.45, on the independent renderer's 0.25 -> 0.29; boxes of every red shape where two are there: one
     # box nearly always; the seed-1001 count fell 0.91 -> 0.86.) A second round after it, to see whether the count
-    # grows over rounds as the direction of a move did (0.32 -> 0.71 over four): 2 in 5 tallied pictures plain
-    # (the seed-1001 card's kind) and the kind counted any of the five ("how many stars" is 0 as often as the
-    # card asks it), with 3,000 other pictures
+    # grows over rounds as the direction of a move did (0.32 -> 0.71 over four): 2 in 5 tallied pictures plain (the
+    # seed-1001 card's kind), the kind counted any of five ("how many stars" 0 as often as the card), 3,000 others
     "count-tallied-2": Mix("tally-mixed", 4000, ("count-tallied", "scans3d-more", "turned-plain"),
                            {"clip": 2500, "view": 1500, "other": 3000, "varied": 500}),
     # (run 31 tally, not shipped: colour counts of two 0.30 on the training generator's pictures, 0.32 on the
@@ -204,8 +200,8 @@ MIXES = {
     # 1,000 view and 2,500 other groups of the second boxes mix, the last clip mix and the last scans mix
     "boxes-rehearsed": Mix("plain-count-weighted", 3000, ("boxes-varied-2", "changes-rehearsed", "scans3d-more"),
                            {"clip": 2500, "view": 1000, "other": 2500}),
-    # (run 33 boxes, not shipped alone: the seed-1001 count back to 0.90 and its boxes 0.93, independent boxes 0.7475,
-    # but clip count 0.93 -> 0.87 on 100 clips)
+    # (run 33 boxes, not shipped alone: seed-1001 count back to 0.90, boxes 0.93, independent boxes 0.7475, clip count
+    # 0.93 -> 0.87 on 100 clips)
     # after it, a clip round as run 29's after "turned-plain" (a picture line, plain counting, then clips with
     # twice a clip round's other pictures), the second boxes mix a source too so its non-square pictures stay in
     # the rehearsal: on 300 held-out clips run 33 counted 0.893 (run 29: 0.927), appear / disappear 0.777 / 0.890
@@ -219,8 +215,7 @@ MIXES = {
     # 1-3 shapes appear) first: run 34's round took disappear on 300 held-out clips 0.890 -> 0.913 and the clip
     # count 0.893 -> 0.877 (the clips where 2-3 appear), which run 35 took back to 0.970 with disappear 0.877
     "boxes-changes-2": _boxes_change_round("boxes-moves"),
-    # a second round: the first (run 36) took appear / disappear on 300 held-out clips 0.793 -> 0.833 / 0.877 ->
-    # 0.923 with the clip count 0.950 and "when" 0.73 within 1 s
+    # a second round: run 36 took appear / disappear (300 held-out clips) 0.793 -> 0.833 / 0.877 -> 0.923, count 0.95
     "boxes-changes-3": _boxes_change_round("boxes-changes-2"),
     # (run 37, shipped after run 36: appear / disappear 0.847 / 0.937, "when" 0.770, clip count 0.943 on 300 clips)
     # a third round (the two took appear 0.793 -> 0.833 -> 0.847 on 300 held-out clips), with a still frame of
@@ -269,6 +264,11 @@ MIXES = {
     "turned-stills": Mix("turned-varied", 3000, _stills_round("styles-open-stills").sources, _TURNED),
     # a second round: run 56 took independent shapes 0.9225 -> 0.95, boxes 0.8025 -> 0.8175, appear held (0.907)
     "turned-stills-2": Mix("turned-varied", 3000, _stills_round("turned-stills").sources, _TURNED),
+    # run 56 placed boxes IoU >= 0.5 on 0.60 of wide independent pictures, 0.89 near square; shown them stretched
+    # square, 0.83 / 0.86, but named shapes 0.95 -> 0.93: this round trains on pictures seen square (pixel_budget.py)
+    "square-stills": Mix("square-varied", 3000, _stills_round("turned-stills").sources, _TURNED, square=True),
+    # turned pictures seen square after it: run 58 took boxes 0.8175 -> 0.8875, named shapes 0.95 -> 0.925 (hexagons)
+    "square-turned": Mix("turned-varied", 3000, _stills_round("square-stills").sources, _TURNED),
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 never read the markers, placing a change
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),

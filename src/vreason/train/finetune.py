@@ -28,6 +28,7 @@ from vreason.engine.sampling import GREEDY
 from vreason.engine.types import Answer
 from vreason.errors import InvalidRequestError
 from vreason.media import checkpoint_budget
+from vreason.media.pixel_budget import SQUARE_KEY
 from vreason.media_step import MediaResolver
 from vreason.models.loader import LoadedModel, LoadSpec, load_model
 from vreason.train.collate import SFTCollator
@@ -83,6 +84,9 @@ class FinetuneConfig:
     group_questions: int = DEFAULT_GROUP_QUESTIONS
     min_pixels: int | None = None
     max_pixels: int | None = None
+    # pictures stretched to square from this run on (True), kept in shape (False), or as the checkpoint says (None);
+    # written into the output's processor, so the engine shows it pictures as it trained (media/pixel_budget.py)
+    square_pictures: bool | None = None
     device: str = "auto"
     dtype: str = "auto"  # auto: bf16 on CUDA, float32 on CPU (bf16 weights train poorly without fp32 masters)
     # processes that decode images and build batches beside the training loop: on a GPU the loop outruns
@@ -253,6 +257,8 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     model = _prepare_trainable(loaded.model, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
+    if config.square_pictures is not None:
+        setattr(getattr(loaded.processor, "image_processor", loaded.processor), SQUARE_KEY, config.square_pictures)
     budget = checkpoint_budget(loaded.processor).updated(config.min_pixels, config.max_pixels)
     collator = SFTCollator(loaded.processor, budget, rope_index=loaded.model.model.get_rope_index)
 
