@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from vreason.models.demo import SHIPPED_DIR, demo_is_trained
 
@@ -61,6 +62,18 @@ def test_demo_counts_and_answers_boxes_in_qwen_format(demo):
         overlapping += bool(boxes) and iou(boxes[0], truth) >= 0.5
     assert formatted >= 9
     assert overlapping >= 8  # 9 of 10 with the shipped model
+
+
+def test_the_built_in_model_answers_greedily_unless_asked_otherwise_and_sees_pictures_square(demo, tiny_model_dir):
+    from vreason import VReason
+
+    assert demo.default_sampling.greedy
+    assert demo.default_sampling.presence_penalty == 0.0
+    assert not VReason(str(tiny_model_dir)).default_sampling.greedy  # a Qwen checkpoint: Qwen's recommendation
+    scene_questions = [(ROOT / "examples" / "shapes.png", "What color is the shape?")] * 3
+    assert {a.text for a in demo.ask_many(scene_questions)} == {"red"}  # the default: greedy
+    wide = demo.ask(Image.new("RGB", (320, 160), (255, 255, 255)), "What color is the shape?", max_new_tokens=2)
+    assert wide.usage.image_tokens == 64  # 256x256 whatever the picture's shape (processor: square_pictures)
 
 
 def test_follow_up_question_reuses_the_first_turn(demo):

@@ -14,6 +14,7 @@ def test_qwen_recommended_defaults():
     assert defaults_for(thinking=True) == THINKING_DEFAULTS
     assert GREEDY.greedy
     assert not INSTRUCT_DEFAULTS.greedy
+    assert defaults_for(thinking=False, demo_family=True) == GREEDY  # the built-in model's card is measured so
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,7 @@ class LocalEngine:
 
     @property
     def default_params(self) -> SamplingParams:
-        return defaults_for(self.loaded.thinking)
+        return defaults_for(self.loaded.thinking, self.demo_family)
 
     def decode(self, token_ids) -> str:
         return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)

@@ -97,6 +97,12 @@ THINKING_DEFAULTS = SamplingParams(temperature=0.6, top_p=0.95, top_k=20, max_ne
 GREEDY = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, presence_penalty=0.0)
 
 
-def defaults_for(thinking: bool) -> SamplingParams:
+def defaults_for(thinking: bool, demo_family: bool = False) -> SamplingParams:
+    """Qwen's recommendation for the model kind; greedy for the built-in model and models trained from it. Its
+    card is measured greedily, and its answers (a word, a number, a box) only lose by sampling: on 200 questions
+    a family about the independent renderer's pictures, Qwen's Instruct sampling against greedy, boxes at IoU
+    >= 0.5 0.775 / 0.81, shapes 0.92 / 0.955, colours 0.965 / 0.99, counts 0.83 / 0.825 (run 56)."""
+    if demo_family:
+        return GREEDY
     return THINKING_DEFAULTS if thinking else INSTRUCT_DEFAULTS
 

@@ -122,7 +122,7 @@ class OpenVINOEngine:
 
     @property
     def default_params(self) -> SamplingParams:
-        return defaults_for(self.thinking)
+        return defaults_for(self.thinking, self.demo_family)
 
     def decode(self, token_ids) -> str:
         return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
