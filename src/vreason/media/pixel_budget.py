@@ -6,7 +6,8 @@ fine-tuning run writes when told to, as the built-in model's recipe does): every
 square of about the same area. The built-in model answers boxes in 0-1000 coordinates of the picture, which a
 stretch leaves as they are, and it placed them on pictures far from square much worse than on square ones (it
 learnt where things are on square pictures; benchmarks/box_aspect_eval.py). Videos keep their aspect ratio
-(media/video_budget.py).
+(media/video_budget.py). An upstream that resizes pictures itself (vLLM serving such a checkpoint behind the remote
+engine) does not read the key: it sees them in their own shape.
 
 The arithmetic is qwen-vl-utils' `smart_resize`, the reference Qwen ships, restated here (`_smart_resize`,
 tested equal to it over a grid of sizes and budgets): its module imports torch and torchvision, ~4 s of a
