@@ -145,7 +145,9 @@ def test_streams_text_usage_and_sends_images_as_data_uris(upstreams):
     engine = RemoteEngine([up.url], api_key="sk-test")
     assert engine.model_name == "scripted-qwen3-vl"  # discovered from GET /v1/models
     assert not engine.demo_family  # only a vreason server's "vreason-demo" is taken for the built-in model
+    assert not engine.default_params.greedy  # Qwen's recommendation for a Qwen model
     assert RemoteEngine([up.url], model="vreason-demo").demo_family
+    assert RemoteEngine([up.url], model="vreason-demo").default_params.greedy  # as the built-in answers locally
     schema = json.dumps({"type": "object", "properties": {"color": {"type": "string"}}})
     params = GREEDY.updated(max_new_tokens=7, stop=("END",), seed=3,
                             output_format=OutputFormat("json_schema", schema))

@@ -199,6 +199,8 @@ def test_a_run_told_to_train_on_square_pictures_leaves_a_model_served_square_pic
     assert VReason(str(tmp_path / "after"), dtype="float32").engine.budget.square
     finetune(_config(question_data, tmp_path / "kept-shape", out, method="full", max_steps=1, square_pictures=False))
     assert not VReason(str(tmp_path / "kept-shape"), dtype="float32").engine.budget.square
+    with pytest.raises(Exception, match="square_pictures needs a merged model"):  # an adapter gets its base's
+        _config(question_data, tmp_path / "adapter", out, method="lora", save_adapter=True, square_pictures=True)
 
 
 def test_resume_continues_from_checkpoint(compact_model_dir, color_data, tmp_path):

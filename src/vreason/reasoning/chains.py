@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from vreason.engine.sampling import nth_seed
+from vreason.engine.sampling import INSTRUCT_DEFAULTS, nth_seed
 from vreason.engine.types import Answer, Message
 from vreason.errors import InvalidRequestError
 from vreason.reasoning.answer_extraction import cot_instruction, extract_final_answer
@@ -125,7 +125,11 @@ async def _sample(vr: AsyncVReason, messages: list[Message], vote: int, sampling
     temperature = params.get("temperature")
     if temperature is None:
         temperature = vr.default_sampling.temperature
-    params["temperature"] = temperature if temperature > 0 else VOTE_TEMPERATURE
+    if temperature <= 0:  # a greedy request, or a model answered greedily by default (the built-in): Qwen's cut
+        params["temperature"] = VOTE_TEMPERATURE
+        for name in ("top_p", "top_k"):  # unless the caller set them
+            if params.get(name) is None:
+                params[name] = getattr(INSTRUCT_DEFAULTS, name)
     seed = params.pop("seed", None)
     # Sample i gets seed + i, so the same seed gives the same k samples again; all k go in one batch.
     per_request = None if seed is None else [{"seed": nth_seed(seed, i)} for i in range(vote)]

@@ -115,6 +115,9 @@ class FinetuneConfig:
             raise InvalidRequestError(f"stop_after_steps ({self.stop_after_steps}) must be >= 1")
         if self.save_adapter and self.method == "full":
             raise InvalidRequestError("save_adapter needs --method lora or qlora")
+        if self.save_adapter and self.square_pictures is not None:  # an adapter is served with its base's processor
+            raise InvalidRequestError("square_pictures needs a merged model, not save_adapter: an adapter is loaded "
+                                      "with its base model's processor, which would not say it")
 
 
 @dataclass

@@ -101,7 +101,7 @@ class RemoteEngine:
 
     @property
     def default_params(self) -> SamplingParams:
-        return defaults_for(self.thinking)
+        return defaults_for(self.thinking, self.demo_family)
 
     def stats(self) -> EngineStats:
         self._stats.caches["encoded_images"] = self.image_cache.stats()
