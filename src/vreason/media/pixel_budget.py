@@ -117,6 +117,12 @@ def checkpoint_budget(processor: object) -> PixelBudget:
                                            bool(getattr(image_processor, SQUARE_KEY, False)))
 
 
+def set_square_pictures(processor: object, square: bool) -> None:
+    """Say on a loaded processor whether its checkpoint wants square pictures (saved with it, read back by
+    `checkpoint_budget`)."""
+    setattr(getattr(processor, "image_processor", processor), SQUARE_KEY, square)
+
+
 # qwen-vl-utils' MAX_RATIO: Qwen's preprocessing refuses pictures more elongated than this.
 MAX_ASPECT_RATIO = 200
 

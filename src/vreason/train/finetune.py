@@ -28,7 +28,7 @@ from vreason.engine.sampling import GREEDY
 from vreason.engine.types import Answer
 from vreason.errors import InvalidRequestError
 from vreason.media import checkpoint_budget
-from vreason.media.pixel_budget import SQUARE_KEY
+from vreason.media.pixel_budget import set_square_pictures
 from vreason.media_step import MediaResolver
 from vreason.models.loader import LoadedModel, LoadSpec, load_model
 from vreason.train.collate import SFTCollator
@@ -261,7 +261,7 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     if config.square_pictures is not None:
-        setattr(getattr(loaded.processor, "image_processor", loaded.processor), SQUARE_KEY, config.square_pictures)
+        set_square_pictures(loaded.processor, config.square_pictures)
     budget = checkpoint_budget(loaded.processor).updated(config.min_pixels, config.max_pixels)
     collator = SFTCollator(loaded.processor, budget, rope_index=loaded.model.model.get_rope_index)
 
