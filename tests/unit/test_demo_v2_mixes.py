@@ -447,6 +447,23 @@ def test_the_square_mix_draws_pictures_mostly_not_square_asked_boxes_and_shapes_
     assert square == [None, True]
 
 
+
+def test_the_hexagons_mix_asks_mostly_for_shapes_of_pictures_with_hexagons_beside_circles(
+        folder: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(demo_v2_mixes.MIXES, "hexagons", Mix("hexagon-varied", 80, ("count",), {"any": 3}))
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, "hexagons", seed=16))
+    drawn = [m for m in groups if m.startswith("mixes/hexagons/")]
+    sizes = [Image.open(folder / m).size for m in drawn]
+    assert sum(w != h for w, h in sizes) >= 0.65 * len(sizes)
+    rows = [json.loads(line) for line in (folder / "mix_hexagons.jsonl").read_text().splitlines()]
+    answers = [[a for _, a in _questions_and_answers(rows, picture)] for picture in drawn]
+    assert sum(any(a in SHAPES for a in found) for found in answers) > 0.4 * len(drawn)  # 5 in 10 drawn for shapes
+    named = [a for found in answers for a in found if a in SHAPES]
+    assert named.count("hexagon") > 0.3 * len(named)
+    assert named.count("hexagon") + named.count("circle") > 0.5 * len(named)
+    assert set(named) == set(SHAPES)  # the other kinds are still asked
+
 def _recorded_styles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The style of every shape shapes_varied draws from now on in this process (a mix drawn with one worker)."""
     from vreason.train import shapes_varied

@@ -335,6 +335,26 @@ def test_turned_worlds_turn_every_shape_within_their_range_either_way(monkeypatc
         ShapesWorld(5, turned=(8.0, 30.0))
 
 
+
+def test_weighted_kinds_draw_the_kinds_named_more_often_and_refuse_what_is_no_shape():
+    # run 58 called independent hexagons circles (15 of its 30 wrong shapes): a mix draws them beside each other more
+    from vreason.train.shapes_questions import SHAPES
+
+    def kinds_drawn(world: ShapesWorld) -> Counter:
+        return Counter(s.kind for _ in range(200) for s in world.scene("shape").shapes)
+
+    weighted = kinds_drawn(ShapesWorld(5, varied=True, kinds=("hexagon", "hexagon", "circle", *SHAPES)))
+    plain = kinds_drawn(ShapesWorld(5, varied=True))
+    share = {kind: weighted[kind] / weighted.total() for kind in SHAPES}
+    assert share["hexagon"] > 0.3  # 3 in 8 drawn, less where a scene repeats one or two kinds of all five
+    assert share["hexagon"] > 1.5 * plain["hexagon"] / plain.total()
+    assert min(share.values()) > 0.05  # every kind still drawn
+    with pytest.raises(ValueError, match="kinds must name shapes"):
+        ShapesWorld(5, varied=True, kinds=("hexagon", "oval"))
+    with pytest.raises(ValueError, match="varied scenes only"):
+        ShapesWorld(5, kinds=("hexagon",))
+
+
 def test_varied_shades_spread_across_each_colour_name_and_stay_what_people_call_it():
     # within +-40 of the palette dark reds and dull greens were never drawn, and the model called such shades
     # brown and teal on pictures drawn by other code

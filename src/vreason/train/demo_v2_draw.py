@@ -28,6 +28,7 @@ PLAIN_TALLIED = 0.4  # of a "tally-mixed" or "tally-focus" mix's tallied picture
 # square, 0.27 where tall and 0.39 where wide, each axis scaled alike (a tall picture's boxes too narrow, a wide
 # one's too short and too high)
 BOXES_SQUARE_SHARE = 0.2
+_MOSTLY_NOT_SQUARE = ("boxes-varied", "square-varied", "hexagon-varied")  # the kinds drawn with that share
 # a "styled-varied" mix's pictures: four shapes in five bordered or outline-only, borders wider and lighter
 # (shapes_varied.Styling says why), asked colour, shape and count most
 STYLED = "styled-varied"
@@ -49,6 +50,9 @@ MEMORY = {"styled-plain-memory": 0.8, "plain-count-memory": 0.8, "styled-plain-o
 OPEN = {"styled-plain-open": 0.6, "styled-plain-open-2": 0.6}
 # of those rows, the share asked in open_wordings.SHORT_WORDINGS (run 53 counted short requests without "image")
 OPEN_SHORT = {"styled-plain-open-2": 0.5}
+# what a "hexagon-varied" picture's shapes are drawn from: hexagons three in eight, circles two (each other kind one),
+# seen beside each other: 15 of run 58's 30 wrong independent shapes were hexagons called circles
+HEXAGON_KINDS = ("hexagon", "hexagon", "circle", "circle", "rectangle", "triangle", "star", "hexagon")
 LEAD = (0, 9)  # seconds of recording before a "change-lead-clips" clip (both ends drawn): markers 0.x to 16.x s
 
 
@@ -131,6 +135,7 @@ def _scenes(job) -> list[dict]:
     from vreason.train.memory_rows import memory_rows
     from vreason.train.open_wordings import open_rows
     from vreason.train.shapes_tally import tally_qas
+    from vreason.train.shapes_questions import SHAPES
     from vreason.train.shapes_varied import SQUARE_SHARE, Styling
     from vreason.train.shapes_world import REPEAT_SHARE, ShapesWorld
 
@@ -142,8 +147,9 @@ def _scenes(job) -> list[dict]:
     world = ShapesWorld(seed * 1000 + block, color_jitter=40, varied=not plain,
                         turned=TURNED if new == "turned-varied" else None,
                         repeat_share=REPEATED if repeated else REPEAT_SHARE,
-                        square_share=BOXES_SQUARE_SHARE if new in ("boxes-varied", "square-varied") else SQUARE_SHARE,
-                        styling=Styling() if styled else None)
+                        square_share=BOXES_SQUARE_SHARE if new in _MOSTLY_NOT_SQUARE else SQUARE_SHARE,
+                        styling=Styling() if styled else None,
+                        kinds=HEXAGON_KINDS if new == "hexagon-varied" else SHAPES)
     rng = random.Random(f"{seed}:{block}")
     # some tallied pictures plain (the seed-1001 card's kind), from their own generator (seeds apart from any
     # mix's varied ones), and the kind counted any of the five; a "styled-plain" mix's plain pictures likewise
@@ -161,6 +167,8 @@ def _scenes(job) -> list[dict]:
         kinds = ("grounding",) * 6 + (None, *VARIED_SCENE_KINDS)
     elif new == "square-varied":  # pictures mostly not square, seen square: boxes and shapes first
         kinds = ("grounding",) * 3 + ("shape",) * 3 + (None, *VARIED_SCENE_KINDS)
+    elif new == "hexagon-varied":
+        kinds = ("shape",) * 5 + ("color", "count", "grounding", "describe", None)
     elif tallied:  # the pictures not tallied: the varied part's families
         kinds = (None, *VARIED_SCENE_KINDS)
     elif repeated:

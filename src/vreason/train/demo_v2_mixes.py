@@ -31,7 +31,7 @@ from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
 class Mix:
     # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of draw.CLIP_KINDS, "count(-weighted)", "plain-
     # count-weighted/-memory", "turned-varied", "repeat-count-varied", "tally-varied/-mixed/-focus", "boxes-varied",
-    # "square-varied", "styled-varied", "styled-plain(-boxes, -memory, -open(-2))", "bev-scenes", "bev-scans" or ""
+    # "square-varied", "hexagon-varied", "styled-varied/-plain(-boxes, -memory, -open(-2))", "bev-scenes/-scans"
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -252,8 +252,7 @@ MIXES = {
                                {"clip": 3000, "view": 1000, "other": 2500}),
     "styles-memory-2": Mix("styled-plain-memory", 5000, ("styles-memory-plain", "stills-rehearsed", "scans3d-more"),
                            {"clip": 3500, "view": 2000, "other": 2000, "varied": 500}),  # a second round, run 49
-    # after run 49, the stills round (run 41 took appear 0.877 -> 0.907), rehearsing its styled and memory pictures
-    "styles-stills": _stills_round("styles-memory-2"),
+    "styles-stills": _stills_round("styles-memory-2"),  # after run 49 (the stills round took run 41's appear to 0.907)
     "styles-stills-2": _stills_round("styles-stills"),  # a second (run 50 took appear 0.863 -> 0.897), run 51
     "styles-stills-3": _stills_round("styles-stills-2"),  # a third draw; run 52 (run 50's again) took "when" to 0.883
     # open wordings (open_wordings.py says why); a second round, half its rows short requests (SHORT_WORDINGS)
@@ -264,11 +263,12 @@ MIXES = {
     "turned-stills": Mix("turned-varied", 3000, _stills_round("styles-open-stills").sources, _TURNED),
     # a second round: run 56 took independent shapes 0.9225 -> 0.95, boxes 0.8025 -> 0.8175, appear held (0.907)
     "turned-stills-2": Mix("turned-varied", 3000, _stills_round("turned-stills").sources, _TURNED),
-    # run 56 placed boxes IoU >= 0.5 on 0.60 of wide independent pictures, 0.89 near square; shown them stretched
-    # square, 0.83 / 0.86, but named shapes 0.95 -> 0.93: this round trains on pictures seen square (pixel_budget.py)
+    # pictures seen square (pixel_budget.py): run 56 boxed 0.60 of wide independent pictures (IoU >= 0.5), 0.89 square
     "square-stills": Mix("square-varied", 3000, _stills_round("turned-stills").sources, _TURNED, square=True),
     # turned pictures seen square after it: run 58 took boxes 0.8175 -> 0.8875, named shapes 0.95 -> 0.925 (hexagons)
-    "square-turned": Mix("turned-varied", 3000, _stills_round("square-stills").sources, _TURNED),
+    "square-turned": Mix("turned-varied", 3000, _stills_round("square-stills").sources, _TURNED),  # run 59: RESULTS
+    # instead of it, hexagons beside circles (draw.HEXAGON_KINDS): 15 of run 58's 30 wrong independent shapes
+    "hexagons": Mix("hexagon-varied", 3000, _stills_round("square-stills").sources, _TURNED),
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 never read the markers, placing a change
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),

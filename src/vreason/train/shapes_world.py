@@ -56,7 +56,8 @@ class Scene:
 class ShapesWorld(SceneQuestions):
     def __init__(self, seed: int = 0, color_jitter: int = 0, varied: bool = False,
                  turned: tuple[float, float] | None = None, repeat_share: float = REPEAT_SHARE,
-                 square_share: float = SQUARE_SHARE, styling: varied.Styling | None = None):
+                 square_share: float = SQUARE_SHARE, styling: varied.Styling | None = None,
+                 kinds: tuple[str, ...] = SHAPES):
         """`color_jitter`: each channel of a drawn colour moves by up to this much from the palette's value, so
         a dark red is still red (0: the palette exactly, and the same scenes as before for a seed); on varied
         pictures any jitter draws shades across each name's share of colour space instead (shapes_varied.shade).
@@ -67,9 +68,13 @@ class ShapesWorld(SceneQuestions):
         colours and kinds, so that "how many red shapes" is often 2 or more (the default draws the same scenes
         as before for a seed). `square_share` (varied only): the share of varied pictures of shapes drawn square
         (the default draws the same scenes as before for a seed). `styling` (varied only): how shapes are
-        styled and bordered (shapes_varied.Styling; None: the styles and borders the varied part was drawn with)."""
-        if (turned is not None or styling is not None) and not varied:
-            raise ValueError("turned or styled shapes are drawn in varied scenes only (varied=True)")
+        styled and bordered (shapes_varied.Styling; None: the styles and borders the varied part was drawn with).
+        `kinds` (varied only): what each shape's kind is drawn from, a kind named twice drawn twice as often (the
+        default, each of SHAPES once, draws the same scenes as before for a seed)."""
+        if (turned is not None or styling is not None or kinds != SHAPES) and not varied:
+            raise ValueError("turned, styled or weighted shapes are drawn in varied scenes only (varied=True)")
+        if not kinds or set(kinds) - set(SHAPES):
+            raise ValueError(f"kinds must name shapes of {', '.join(SHAPES)}; got {kinds!r}")
         self.rng = random.Random(seed)
         self.color_jitter = color_jitter
         self.varied = varied
@@ -77,6 +82,7 @@ class ShapesWorld(SceneQuestions):
         self.repeat_share = repeat_share
         self.square_share = square_share
         self.styling = styling
+        self.kinds = kinds
 
     def _paint(self, color: str) -> tuple[int, int, int]:
         if not self.color_jitter:
@@ -183,7 +189,7 @@ class ShapesWorld(SceneQuestions):
         small = rng.random() < SMALL_SHARE
         repeated = count > 1 and rng.random() < self.repeat_share
         colors = rng.sample(list(PALETTE), rng.randint(1, 2)) if repeated else list(PALETTE)
-        kinds = rng.sample(SHAPES, rng.randint(1, 2)) if repeated else SHAPES
+        kinds = rng.sample(SHAPES, rng.randint(1, 2)) if repeated else self.kinds
         if small:
             low, high = max(14, int(side * SMALL_EXTENT[0])), int(side * SMALL_EXTENT[1])
         else:
