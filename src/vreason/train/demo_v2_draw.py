@@ -134,8 +134,8 @@ def _scenes(job) -> list[dict]:
     from vreason.train.demo_data import SCENE_KINDS, VARIED_SCENE_KINDS, image_rows
     from vreason.train.memory_rows import memory_rows
     from vreason.train.open_wordings import open_rows
-    from vreason.train.shapes_tally import tally_qas
     from vreason.train.shapes_questions import SHAPES
+    from vreason.train.shapes_tally import tally_qas
     from vreason.train.shapes_varied import SQUARE_SHARE, Styling
     from vreason.train.shapes_world import REPEAT_SHARE, ShapesWorld
 
