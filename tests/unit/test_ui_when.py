@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from vreason.reasoning.video_when import FrameCheck, VideoWhen
-from vreason.ui.when_tab import MAX_EVIDENCE_CHANGES, chat_tip, check_rows, evidence_captions, when_line
+from vreason.ui.when_tab import (
+    MAX_EVIDENCE_CHANGES,
+    chat_tip,
+    check_rows,
+    evidence_captions,
+    evidence_size,
+    when_line,
+)
 from vreason.ui.when_timeline import BAR_BOTTOM, BAR_TOP, HEIGHT, INK, PAD, SHOWN, WIDTH, timeline
 
 
@@ -94,3 +101,15 @@ def test_the_chat_points_a_when_question_about_its_one_clip_at_the_when_tab():
     assert chat_tip("When does the red circle disappear?", clips=0) == ""  # a picture: nothing to scan
     assert chat_tip("When does the red circle disappear?", clips=2) == ""  # which clip is not said
     assert chat_tip("What color is the circle?", clips=1) == ""
+
+
+def test_evidence_frames_keep_the_clips_shape_where_the_model_saw_them_square():
+    from vreason.media.pixel_budget import PixelBudget
+
+    budget = PixelBudget(min_pixels=32 * 32, max_pixels=256 * 256, factor=32)
+    square = PixelBudget(min_pixels=32 * 32, max_pixels=256 * 256, factor=32, square=True)
+    assert square.target_size(320, 160) == (224, 224)  # what the scan asked about: a stretched square
+    width, height = evidence_size(square, 320, 160)
+    assert width == 2 * height  # shown as the clip is: twice as wide as tall
+    assert abs(width * height - 224 * 224) < 0.3 * 224 * 224  # about as many pixels as the model saw
+    assert evidence_size(budget, 320, 160) == budget.target_size(320, 160)  # a model that keeps shapes: its size

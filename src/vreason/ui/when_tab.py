@@ -4,7 +4,8 @@
 then each change narrowed to the frame); this tab lays it out: one line saying when ("on screen 2.00–4.50 s"),
 a timeline of the clip with the stretches shaded and every checked frame ticked (`when_timeline`), the frames
 either side of each change as evidence, and the table of every check with the model's words. The evidence frames
-are decoded again in a worker thread, at the scan's size: the scan keeps answers, not pictures.
+are decoded again in a worker thread, about as large as the scan saw them but in the clip's shape (`evidence_size`):
+the scan keeps answers, not pictures.
 
 Bad input (no clip, no target, a file that is not a video, a setting out of range) reads as one line in the
 status; nothing is asked of the model then.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from vreason.async_api import AsyncVReason
+    from vreason.media.pixel_budget import PixelBudget
 
 TABLE_HEADERS = ["time (s)", "frame", "on screen", "model said"]
 DEFAULT_TARGET = "red circle"
@@ -163,7 +166,7 @@ class WhenTab:
 
 
 def _evidence(vr: AsyncVReason, path: Path, result: VideoWhen) -> list[tuple[Image.Image, str]]:
-    """The frames `evidence_captions` picks, captioned, decoded at the size the scan asked them at. The clip is
+    """The frames `evidence_captions` picks, captioned, decoded at `evidence_size`. The clip is
     read and indexed again: the scan keeps answers, not pictures, and a pass costs little beside its questions."""
     from PIL import Image
 
@@ -176,9 +179,16 @@ def _evidence(vr: AsyncVReason, path: Path, result: VideoWhen) -> list[tuple[Ima
     policy = vr.engine.policy
     clip = read_video(path, policy)
     index = index_clip(clip.data, clip.label, policy)
-    size = vr.engine.budget.target_size(index.width, index.height)
+    size = evidence_size(vr.engine.budget, index.width, index.height)
     pixels = decode_frames(clip.data, index, list(wanted), size, clip.label)
     return [(Image.fromarray(frame), caption) for frame, caption in zip(pixels, wanted.values(), strict=True)]
 
 
-__all__ = ["WhenTab", "check_rows", "evidence_captions", "when_line"]
+def evidence_size(budget: PixelBudget, width: int, height: int) -> tuple[int, int]:
+    """(width, height) to show a frame at: the size the scan's budget fits it to, in the clip's own shape. A
+    square-pictures model (media/pixel_budget.py) saw each frame stretched square; people check the evidence
+    against the clip they uploaded, so it is shown unstretched."""
+    return replace(budget, square=False).target_size(width, height)
+
+
+__all__ = ["WhenTab", "check_rows", "evidence_captions", "evidence_size", "when_line"]
