@@ -447,7 +447,6 @@ def test_the_square_mix_draws_pictures_mostly_not_square_asked_boxes_and_shapes_
     assert square == [None, True]
 
 
-
 def test_the_hexagons_mix_asks_mostly_for_shapes_of_pictures_with_hexagons_beside_circles(
         folder: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(demo_v2_mixes.MIXES, "hexagons", Mix("hexagon-varied", 80, ("count",), {"any": 3}))
@@ -463,6 +462,7 @@ def test_the_hexagons_mix_asks_mostly_for_shapes_of_pictures_with_hexagons_besid
     assert named.count("hexagon") > 0.3 * len(named)
     assert named.count("hexagon") + named.count("circle") > 0.5 * len(named)
     assert set(named) == set(SHAPES)  # the other kinds are still asked
+
 
 def _recorded_styles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The style of every shape shapes_varied draws from now on in this process (a mix drawn with one worker)."""

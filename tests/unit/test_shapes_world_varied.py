@@ -335,7 +335,6 @@ def test_turned_worlds_turn_every_shape_within_their_range_either_way(monkeypatc
         ShapesWorld(5, turned=(8.0, 30.0))
 
 
-
 def test_weighted_kinds_draw_the_kinds_named_more_often_and_refuse_what_is_no_shape():
     # run 58 called independent hexagons circles (15 of its 30 wrong shapes): a mix draws them beside each other more
     from vreason.train.shapes_questions import SHAPES

@@ -31,7 +31,7 @@ from vreason.train.demo_v2_draw import MIX_FOLDER, draw_new
 class Mix:
     # what is drawn for the run (demo_v2_draw.draw_new): a clip kind of draw.CLIP_KINDS, "count(-weighted)", "plain-
     # count-weighted/-memory", "turned-varied", "repeat-count-varied", "tally-varied/-mixed/-focus", "boxes-varied",
-    # "square-varied", "hexagon-varied", "styled-varied/-plain(-boxes, -memory, -open(-2))", "bev-scenes/-scans"
+    # "square-varied", "hexagon-varied", "styled-varied/-plain(-boxes, -memory, -open(-2))", "bev-scenes/-scans" or ""
     new: str
     new_items: int
     sources: tuple[str, ...]  # files whose media groups are sampled: "all" (all_train.jsonl) or a mix's name
@@ -200,7 +200,7 @@ MIXES = {
     # 1,000 view and 2,500 other groups of the second boxes mix, the last clip mix and the last scans mix
     "boxes-rehearsed": Mix("plain-count-weighted", 3000, ("boxes-varied-2", "changes-rehearsed", "scans3d-more"),
                            {"clip": 2500, "view": 1000, "other": 2500}),
-    # (run 33 boxes, not shipped alone: seed-1001 count 0.90, boxes 0.93, independent boxes 0.7475, clip count 0.87)
+    # (run 33 boxes, not shipped alone: seed-1001 count / boxes 0.90 / 0.93, independent boxes 0.7475, clips 0.93->0.87)
     # after it, a clip round as run 29's after "turned-plain" (a picture line, plain counting, then clips with
     # twice a clip round's other pictures), the second boxes mix a source too so its non-square pictures stay in
     # the rehearsal: on 300 held-out clips run 33 counted 0.893 (run 29: 0.927), appear / disappear 0.777 / 0.890
@@ -266,9 +266,9 @@ MIXES = {
     "square-stills": Mix("square-varied", 3000, _stills_round("turned-stills").sources, _TURNED, square=True),
     # turned pictures seen square after it: run 58 took boxes 0.8175 -> 0.8875, named shapes 0.95 -> 0.925 (hexagons)
     "square-turned": Mix("turned-varied", 3000, _stills_round("square-stills").sources, _TURNED),  # run 59: RESULTS
-    # instead of it, hexagons beside circles (draw.HEXAGON_KINDS): 15 of run 58's 30 wrong independent shapes; again
-    "hexagons": Mix("hexagon-varied", 3000, _stills_round("square-stills").sources, _TURNED),
-    "hexagons-2": Mix("hexagon-varied", 3000, _stills_round("hexagons").sources, _TURNED),  # run 60: shape 0.9275
+    # instead of it, hexagons beside circles (draw.HEXAGON_KINDS): 15 of run 58's 30 wrong independent shapes
+    "hexagons": Mix("hexagon-varied", 3000, _stills_round("square-stills").sources, _TURNED),  # run 60 (shapes 0.9275)
+    "hexagons-2": Mix("hexagon-varied", 3000, _stills_round("hexagons").sources, _TURNED),  # a second, after run 60
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 never read the markers, placing a change
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
                         {"clip": 1500, "view": 2000, "other": 2000, "varied": 500}),

@@ -70,8 +70,9 @@ class ShapesWorld(SceneQuestions):
         (the default draws the same scenes as before for a seed). `styling` (varied only): how shapes are
         styled and bordered (shapes_varied.Styling; None: the styles and borders the varied part was drawn with).
         `kinds` (varied only): what each shape's kind is drawn from, a kind named twice drawn twice as often (the
-        default, each of SHAPES once, draws the same scenes as before for a seed)."""
-        if (turned is not None or styling is not None or kinds != SHAPES) and not varied:
+        default, each of SHAPES once, draws the same scenes as before for a seed); a repeated scene (`repeat_share`)
+        still picks its one or two kinds from all of SHAPES."""
+        if (turned is not None or styling is not None or tuple(kinds) != SHAPES) and not varied:
             raise ValueError("turned, styled or weighted shapes are drawn in varied scenes only (varied=True)")
         if not kinds or set(kinds) - set(SHAPES):
             raise ValueError(f"kinds must name shapes of {', '.join(SHAPES)}; got {kinds!r}")
@@ -82,7 +83,7 @@ class ShapesWorld(SceneQuestions):
         self.repeat_share = repeat_share
         self.square_share = square_share
         self.styling = styling
-        self.kinds = kinds
+        self.kinds = tuple(kinds)
 
     def _paint(self, color: str) -> tuple[int, int, int]:
         if not self.color_jitter:
