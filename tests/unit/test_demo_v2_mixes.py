@@ -428,19 +428,12 @@ def test_the_square_mix_draws_pictures_mostly_not_square_asked_boxes_and_shapes_
         folder: Path, monkeypatch: pytest.MonkeyPatch):
     from vreason.train.demo_v2 import follow_up_config
 
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "square-stills",
-                        Mix("square-varied", 80, ("count",), {"any": 3}, square=True))
-    write_mix(folder, "count", seed=9)
-    groups = _groups(write_mix(folder, "square-stills", seed=15))
-    drawn = [m for m in groups if m.startswith("mixes/square-stills/")]
-    sizes = [Image.open(folder / m).size for m in drawn]
-    assert sum(w != h for w, h in sizes) >= 0.65 * len(sizes)
-    rows = [json.loads(line) for line in (folder / "mix_square-stills.jsonl").read_text().splitlines()]
-    answers = [[a for _, a in _questions_and_answers(rows, picture)] for picture in drawn]
+    answers = _mostly_not_square_mix(folder, monkeypatch, "square-stills",
+                                     Mix("square-varied", 80, ("count",), {"any": 3}, square=True), seed=15)
     boxed = sum(any("bbox_2d" in a for a in found) for found in answers)
     named = sum(any(a in SHAPES for a in found) for found in answers)
-    assert boxed > 0.3 * len(drawn)
-    assert named > 0.3 * len(drawn)
+    assert boxed > 0.3 * len(answers)
+    assert named > 0.3 * len(answers)
     # the run of this mix tells fine-tuning to show pictures square; a run of another mix leaves the checkpoint's
     config = V2Config(follow_ups=(FollowUp("count", 10, 1e-4), FollowUp("square-stills", 10, 1e-4)))
     square = [follow_up_config(folder / "x.jsonl", folder, folder / "out", config, k).square_pictures for k in (0, 1)]
@@ -449,19 +442,27 @@ def test_the_square_mix_draws_pictures_mostly_not_square_asked_boxes_and_shapes_
 
 def test_the_hexagons_mix_asks_mostly_for_shapes_of_pictures_with_hexagons_beside_circles(
         folder: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(demo_v2_mixes.MIXES, "hexagons", Mix("hexagon-varied", 80, ("count",), {"any": 3}))
-    write_mix(folder, "count", seed=9)
-    groups = _groups(write_mix(folder, "hexagons", seed=16))
-    drawn = [m for m in groups if m.startswith("mixes/hexagons/")]
-    sizes = [Image.open(folder / m).size for m in drawn]
-    assert sum(w != h for w, h in sizes) >= 0.65 * len(sizes)
-    rows = [json.loads(line) for line in (folder / "mix_hexagons.jsonl").read_text().splitlines()]
-    answers = [[a for _, a in _questions_and_answers(rows, picture)] for picture in drawn]
-    assert sum(any(a in SHAPES for a in found) for found in answers) > 0.4 * len(drawn)  # 5 in 10 drawn for shapes
+    answers = _mostly_not_square_mix(folder, monkeypatch, "hexagons",
+                                     Mix("hexagon-varied", 80, ("count",), {"any": 3}), seed=16)
+    assert sum(any(a in SHAPES for a in found) for found in answers) > 0.4 * len(answers)  # 5 in 10 drawn for shapes
     named = [a for found in answers for a in found if a in SHAPES]
     assert named.count("hexagon") > 0.3 * len(named)
     assert named.count("hexagon") + named.count("circle") > 0.5 * len(named)
     assert set(named) == set(SHAPES)  # the other kinds are still asked
+
+
+def _mostly_not_square_mix(folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, mix: Mix,
+                           seed: int) -> list[list[str]]:
+    """Draws mix `name` as `mix` (after the "count" mix it samples), asserts that most of its new pictures are not
+    square (BOXES_SQUARE_SHARE: 4 in 5), and returns the answers to each new picture's questions."""
+    monkeypatch.setitem(demo_v2_mixes.MIXES, name, mix)
+    write_mix(folder, "count", seed=9)
+    groups = _groups(write_mix(folder, name, seed=seed))
+    drawn = [m for m in groups if m.startswith(f"mixes/{name}/")]
+    sizes = [Image.open(folder / m).size for m in drawn]
+    assert sum(w != h for w, h in sizes) >= 0.65 * len(sizes)
+    rows = [json.loads(line) for line in (folder / f"mix_{name}.jsonl").read_text().splitlines()]
+    return [[a for _, a in _questions_and_answers(rows, picture)] for picture in drawn]
 
 
 def _recorded_styles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
