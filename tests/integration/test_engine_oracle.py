@@ -111,10 +111,15 @@ def test_decode_steps_through_the_prepacked_head_match_generate_alone(fp32, monk
     monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)  # whatever the timings: keep the packed product
     monkeypatch.setattr(head, "_packed", None)
     monkeypatch.setattr(head, "packed_states", dict.fromkeys(output_head.PACKED_BUCKETS, "untried"))
+    # the head's warnings, read here: a CLI test earlier in this process stops the "vreason" logger propagating
+    failures: list[str] = []
+    monkeypatch.setattr(output_head.log, "warning", lambda message, *args: failures.append(message % args))
     convs = conversations()
     expected = [reference(fp32, c) for c in convs]
     answers = fp32.chat_many(convs, temperature=0, presence_penalty=0, max_new_tokens=NEW_TOKENS)
     assert [a.token_ids for a in answers] == expected  # whichever product ran
+    if head.packed_state != "packed" and failures:  # kept, then failed in a later step: the plain product from then
+        pytest.skip(f"oneDNN's prepacked product was kept, then failed while decoding: {failures[0]}")
     if head.packed_state != "packed":  # refused before any timing (which PACKED_MIN_GAIN 0 would always accept)
         assert not head.packed_timings
         pytest.skip("oneDNN's prepacked product does not give the plain product's bits on this CPU (an AVX2 AMD "
