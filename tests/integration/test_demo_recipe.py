@@ -70,28 +70,37 @@ def test_the_second_stage_runs_alone_from_a_checkpoint_run_after_run(compact_mod
 
 def test_follow_up_runs_train_on_their_mixes_after_the_second_stage(compact_model_dir, tmp_path, monkeypatch):
     from vreason.train import demo_v2_mixes
-    from vreason.train.demo_v2_mixes import FollowUp, Mix
+    from vreason.train.demo_chain import FollowUp
+    from vreason.train.demo_v2_mixes import Mix
+    from vreason.train.grow import Growth
 
     monkeypatch.setitem(demo_v2_mixes.MIXES, "count", Mix("count-weighted", 3, ("all",), {"clip": 1, "picture": 1}))
     monkeypatch.setitem(demo_v2_mixes.MIXES, "count-focus", Mix("count", 2, ("count",), {"any": 2}))
     work, out = tmp_path / "work", tmp_path / "out"
     v2 = V2Config(varied_scenes=2, plain_scenes=2, clips=1, easy_vqa=False, steps=(1,), learning_rates=(1e-4,),
                   train_vision=(True,), batch_size=2,
-                  follow_ups=(FollowUp("count", 1, 1e-4), FollowUp("count-focus", 3, 5e-5, stop_after=2)))
+                  follow_ups=(FollowUp("count", 1, 1e-4),
+                              FollowUp("count-focus", 3, 5e-5, stop_after=2, grow=Growth(1, 1))))
     summary = build(RecipeConfig(out=out, work=work, evaluate=False, v2=v2, from_model=compact_model_dir))
-    assert set(summary["stages"]) == {"v2-data", "v2-1", "v2-mix-count", "v2-2", "v2-mix-count-focus", "v2-3"}
+    assert set(summary["stages"]) == {"v2-data", "v2-1", "v2-mix-count", "v2-2", "v2-mix-count-focus", "v2-3-grown",
+                                      "v2-3"}
     follow = summary["v2"]["follow_ups"]
     assert [(r["mix"], r["steps"], r["planned_steps"]) for r in follow] == [("count", 1, 1), ("count-focus", 2, 3)]
+    assert [r.get("grow") for r in follow] == [None, {"text_layers": 1, "vision_blocks": 1}]
     assert (out / "model.safetensors").read_bytes() == (work / "v2-3" / "model.safetensors").read_bytes()
     last = json.loads((work / "v2-3" / "finetune_result.json").read_text())["config"]
-    assert last["model"] == str(work / "v2-2")
+    assert last["model"] == str(work / "v2-3-grown")  # the run before it, grown by a layer and a block
+    grown, before = (json.loads((work / name / "config.json").read_text()) for name in ("v2-3", "v2-2"))
+    assert grown["text_config"]["num_hidden_layers"] == before["text_config"]["num_hidden_layers"] + 1
+    assert grown["vision_config"]["depth"] == before["vision_config"]["depth"] + 1
     assert last["train_data"] == str(work / "v2-data" / "mix_count-focus.jsonl")
     assert (work / "v2-data" / "mixes" / "count-focus" / "stage.json").is_file()
 
 
 def test_follow_ups_alone_train_from_the_base_on_the_second_stage_data(compact_model_dir, tmp_path, monkeypatch):
     from vreason.train import demo_v2_mixes
-    from vreason.train.demo_v2_mixes import FollowUp, Mix
+    from vreason.train.demo_chain import FollowUp
+    from vreason.train.demo_v2_mixes import Mix
 
     monkeypatch.setitem(demo_v2_mixes.MIXES, "count", Mix("count-weighted", 3, ("all",), {"clip": 1, "picture": 1}))
     work, out = tmp_path / "work", tmp_path / "out"

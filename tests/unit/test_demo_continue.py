@@ -10,8 +10,10 @@ import shutil
 import pytest
 
 from vreason.train import demo_continue
+from vreason.train.demo_chain import FollowUp
 from vreason.train.demo_stages import STAGE_RECORD
-from vreason.train.demo_v2_mixes import MIXES, FollowUp, mix_folder
+from vreason.train.demo_v2_mixes import MIXES, mix_folder
+from vreason.train.grow import Growth
 
 SUMMARY = json.loads((demo_continue.SHIPPED / "training_summary.json").read_text())
 
@@ -127,3 +129,59 @@ def test_a_run_folder_planned_for_the_same_follow_up_is_taken_up_again(tmp_path)
     demo_continue.check_run_folder(tmp_path / "new", facts)  # a folder not made yet is free
     with pytest.raises(demo_continue.RunFolderTaken):
         demo_continue.check_run_folder(tmp_path, {**facts, "planned_steps": 150})
+
+
+def test_a_run_from_a_grown_model_installs_with_its_growth_in_the_chain_the_card_and_the_command(tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    shutil.copy(demo_continue.SHIPPED / "training_summary.json", out / "training_summary.json")
+    k = len(SUMMARY["v2"]["follow_ups"])
+    work, run = _fake_run(tmp_path, k)
+    record = json.loads((run / STAGE_RECORD).read_text())
+    (run / STAGE_RECORD).write_text(json.dumps({**record, "grow": {"text_layers": 1, "vision_blocks": 2}}))
+    with pytest.raises(ValueError, match="-grown/stage.json is missing"):
+        demo_continue.install(run, SUMMARY["metrics"], "A section", out, work)
+    grown = demo_continue.grown_folder(run)
+    assert grown == work / f"v2-{k + 1}-grown"
+    grown.mkdir()
+    (grown / STAGE_RECORD).write_text(json.dumps({"result": str(grown), "seconds": 7.0, "machine": "m",
+                                                  "text_layers": 1, "vision_blocks": 2}))
+    summary = demo_continue.install(run, SUMMARY["metrics"], "A section", out, work)
+    assert summary["v2"]["follow_ups"][-1]["grow"] == {"text_layers": 1, "vision_blocks": 2}
+    assert summary["stages"][f"v2-{k + 1}-grown"]["seconds"] == 7.0
+    assert "1 text layer and 2 vision blocks" in summary["stages"][f"v2-{k + 1}-grown"]["note"]
+    chain = demo_continue.shipped_chain(summary)
+    assert chain[-1] == FollowUp(FRESH, 300, 1e-4, grow=Growth(1, 2))
+    assert all(f.grow is None for f in chain[:-1])
+    card = (out / "README.md").read_text()
+    layers = SUMMARY_LAYERS["text"] + 1
+    assert f"{layers} layers" in card
+    assert f"Vision: depth {SUMMARY_LAYERS['vision'] + 2}," in card
+    assert f"Grown by 1 text layer and 2 vision blocks before follow-up {k + 1}" in card
+    assert f" {FRESH}:300:0.0001:grow=1/2" in card
+
+
+def _shipped_layers() -> dict[str, int]:
+    config = json.loads((demo_continue.SHIPPED / "config.json").read_text())
+    return {"text": config["text_config"]["num_hidden_layers"], "vision": config["vision_config"]["depth"]}
+
+
+SUMMARY_LAYERS = _shipped_layers()
+
+
+def test_the_card_states_the_shipped_models_own_layers():
+    from vreason.train.demo_card import model_card
+
+    card = model_card(SUMMARY)
+    assert f"{SUMMARY_LAYERS['text']} layers" in card
+    assert f"Vision: depth {SUMMARY_LAYERS['vision']}," in card
+
+
+def test_a_growing_follow_up_is_planned_with_its_growth(tmp_path):
+    facts = {"mix": FRESH, "chain_index": 30, "base": "b", "seed": 50, "learning_rate": 1e-4, "planned_steps": 300,
+             **FollowUp(FRESH, 300, 1e-4, grow=Growth(1, 2)).record()}
+    (tmp_path / demo_continue.PLAN).write_text(json.dumps(facts))
+    demo_continue.check_run_folder(tmp_path, facts)
+    plain = {key: value for key, value in facts.items() if key != "grow"}
+    with pytest.raises(demo_continue.RunFolderTaken):  # the same run without the growth is another run
+        demo_continue.check_run_folder(tmp_path, plain)

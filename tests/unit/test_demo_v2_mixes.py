@@ -14,10 +14,11 @@ from PIL import Image
 from vreason.train import clips_train as ct
 from vreason.train import demo_v2_draw, demo_v2_mixes
 from vreason.train.dataset import read_jsonl
+from vreason.train.demo_chain import CANDIDATE_FOLLOW_UPS, FollowUp
 from vreason.train.demo_recipe import _follow_ups
 from vreason.train.demo_v2 import V2Config, write_data
 from vreason.train.demo_v2_mix_words import MIX_WORDS
-from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, Mix, write_mix
+from vreason.train.demo_v2_mixes import Mix, write_mix
 from vreason.train.shapes_clips import TRAIN
 from vreason.train.shapes_questions import SHAPES
 from vreason.train.shapes_world import PALETTE

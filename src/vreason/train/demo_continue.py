@@ -12,7 +12,8 @@ make in the same place of the chain:
 - of the chain's mixes, only the ones the new follow-ups sample are written, each with the seed of its place k
   in the chain (seed + 10 + k, as the recipe's `_build_v2` does); a mix file already there is kept;
 - follow-up k trains with `demo_v2.follow_up_config` (training seed seed + k) into `WORK/v2-{k + 1}`, from the
-  shipped model or the run before it.
+  shipped model or the run before it; one written `MIX:STEPS:LR:grow=T/V` (demo_chain.py) trains from that model
+  grown by T text layers and V vision blocks (grow.py), written first into `WORK/v2-{k + 1}-grown`.
 Each stage leaves its record (stage.json: result, seconds, machine) beside its output, as the recipe's stages
 do, and a stage with a record is not run again: after an interruption the same command goes on. A run folder
 is marked with what it is for (follow_up.json: mix, place, seed, steps) before it trains, and `train` refuses,
@@ -33,9 +34,11 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from vreason.train.demo_chain import FollowUp, check_order, recorded_growth
 from vreason.train.demo_stages import STAGE_RECORD, install_loadable, run_stage, wall_s
 from vreason.train.demo_v2 import V2Config
-from vreason.train.demo_v2_mixes import MIXES, FollowUp, check_order, mix_folder, mix_path
+from vreason.train.demo_v2_mixes import MIXES, mix_folder, mix_path
+from vreason.train.grow import Growth
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
 MEMORY_TRIALS = 10  # new users asked the README's memory example before an install
@@ -53,7 +56,7 @@ def recorded_config(summary: dict) -> V2Config:
 
 def shipped_chain(summary: dict) -> tuple[FollowUp, ...]:
     """The follow-ups that made the shipped model, in order (with their planned schedule lengths)."""
-    return tuple(FollowUp(f["mix"], f.get("planned_steps", f["steps"]), f["learning_rate"])
+    return tuple(FollowUp(f["mix"], f.get("planned_steps", f["steps"]), f["learning_rate"], grow=recorded_growth(f))
                  for f in summary["v2"]["follow_ups"])
 
 
@@ -80,7 +83,7 @@ def mix_seeds(chain: tuple[FollowUp, ...], config: V2Config) -> dict[str, int]:
 # what a run folder is for: written before its training starts, so a folder left by another chain (another mix or
 # place: the chain grew by an install since) is refused, not resumed from its checkpoints or reused by its record
 PLAN = "follow_up.json"
-_PLANNED = ("mix", "chain_index", "seed", "learning_rate", "planned_steps")
+_PLANNED = ("mix", "chain_index", "seed", "learning_rate", "planned_steps", "grow")
 
 
 class RunFolderTaken(ValueError):
@@ -93,7 +96,7 @@ def check_run_folder(output: Path, facts: dict) -> None:
     for name in (PLAN, STAGE_RECORD):
         if (output / name).is_file():
             held = json.loads((output / name).read_text())
-            if any(held.get(key) != facts[key] for key in _PLANNED):
+            if any(held.get(key) != facts.get(key) for key in _PLANNED):
                 raise RunFolderTaken(
                     f"{output} holds follow-up {held.get('chain_index', -1) + 1} on mix {held.get('mix')!r}, not "
                     f"follow-up {facts['chain_index'] + 1} on {facts['mix']!r} (new follow-ups go after the shipped "
@@ -116,9 +119,10 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
     for j, follow in enumerate(new):  # every run folder checked before anything is written or trained
         k = len(shipped) + j
         output = work / f"v2-{k + 1}"
-        run = demo_v2.follow_up_config(mix_path(folder, follow.mix), base, output, config, k)
+        grown = grown_folder(output) if follow.grow else None  # the run trains from it, grown from `base`
+        run = demo_v2.follow_up_config(mix_path(folder, follow.mix), grown or base, output, config, k)
         facts = {"mix": follow.mix, "chain_index": k, "base": str(base), "seed": run.seed,
-                 "learning_rate": follow.learning_rate, "planned_steps": follow.steps}
+                 "learning_rate": follow.learning_rate, "planned_steps": follow.steps, **follow.record()}
         check_run_folder(output, facts)
         runs.append((follow, output, run, facts))
         base = output
@@ -133,6 +137,8 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
                       {"seed": seeds[name]})
     outputs = []
     for follow, output, run, facts in runs:
+        if follow.grow:
+            grow_stage(Path(facts["base"]), grown_folder(output), follow.grow)
         output.mkdir(parents=True, exist_ok=True)
         (output / PLAN).write_text(json.dumps(facts, indent=1))
         record = run_stage(output, lambda run=run: asdict(finetune(run)), facts)
@@ -140,6 +146,19 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
               f"{record['result']['train_loss']:.4f}, {record['seconds']:.0f} s", flush=True)
         outputs.append(output)
     return outputs
+
+
+def grown_folder(output: Path) -> Path:
+    """Where the model a growing follow-up trains from is written: beside its run folder."""
+    return output.with_name(output.name + "-grown")
+
+
+def grow_stage(source: Path, grown: Path, growth: Growth) -> dict:
+    """Grow `source` into `grown` as a stage (its record says the growth; a grown folder with a record is kept)."""
+    from vreason.train.grow import grow
+
+    return run_stage(grown, lambda: str(grow(source, grown, growth)),
+                     {"text_layers": growth.text_layers, "vision_blocks": growth.vision_blocks})
 
 
 def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, work: Path | None = None,
@@ -167,6 +186,15 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
         stages[f"v2-mix-{mix}"] = {"seconds": mixed["seconds"], "machine": mixed["machine"],
                                    "note": f"written by `demo_continue train` with the recipe's `write_mix` (seed "
                                            f"{mixed['seed']}; benchmarks/RESULTS.md, \"{section}\")."}
+    grown = grown_folder(run_dir) / STAGE_RECORD
+    if record.get("grow"):  # the growth before it is a stage of its own: its seconds and machine
+        if not grown.is_file():
+            raise ValueError(f"{grown} is missing: the run trained from a grown model `demo_continue train` did not "
+                             "record")
+        made = json.loads(grown.read_text())
+        stages[f"v2-{k + 1}-grown"] = {"seconds": made["seconds"], "machine": made["machine"],
+                                       "note": f"grown by {recorded_growth(record).words()} (train/grow.py) from "
+                                               f"follow-up run {k} (benchmarks/RESULTS.md, \"{section}\")."}
     stages[f"v2-{k + 1}"] = {"seconds": record["seconds"], "machine": record["machine"],
                              "note": f"trained by `demo_continue train` with the recipe's `follow_up_config` "
                                      f"(training seed {record['seed']}) from follow-up run {k} (benchmarks/"
@@ -175,7 +203,8 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
     result = record["result"]
     summary["v2"]["follow_ups"].append({"mix": mix, "steps": result["steps"], "planned_steps": record["planned_steps"],
                                         "learning_rate": record["learning_rate"],
-                                        "train_loss": result["train_loss"]})
+                                        "train_loss": result["train_loss"],
+                                        **({"grow": record["grow"]} if record.get("grow") else {})})
     summary["metrics"] = metrics
     if memory_trials > 0:  # after the cheap checks above: it loads the run and asks it (~0.5 s a user)
         check_memory_example(run_dir, memory_trials)
@@ -201,14 +230,15 @@ def parse_follow_up(spec: str) -> FollowUp:
     try:
         return FollowUp.parse(spec)
     except ValueError as error:
-        raise SystemExit(f"{spec}: expected MIX:STEPS:LR[:STOP] with a mix of demo_v2_mixes.MIXES ({error})") from None
+        raise SystemExit(f"{spec}: expected MIX:STEPS:LR[:STOP][:grow=T/V] with a mix of demo_v2_mixes.MIXES "
+                         f"({error})") from None
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
     trainer = verbs.add_parser("train", help="train follow-ups after the shipped model's chain")
-    trainer.add_argument("follow_ups", nargs="+", metavar="MIX:STEPS:LR[:STOP]")
+    trainer.add_argument("follow_ups", nargs="+", metavar="MIX:STEPS:LR[:STOP][:grow=T/V]")
     trainer.add_argument("--work", type=Path, default=Path(".cache/demo-build"))
     installer = verbs.add_parser("install", help="make a trained follow-up the built-in model")
     installer.add_argument("run", type=Path)

@@ -189,6 +189,7 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict) -> dict:
     """The second stage (demo_v2.py) from `base`, whose training_summary.json says how the first was made."""
     from vreason.train import demo_v2, demo_v2_mixes
     from vreason.train.finetune import FinetuneResult, finetune
+    from vreason.train.grow import grow
 
     v2 = config.v2 or V2Config()
     record = base / "training_summary.json"  # how the first stage made `base` (none: a checkpoint from elsewhere)
@@ -229,10 +230,15 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict) -> dict:
               lambda follow=follow, k=k: str(demo_v2_mixes.write_mix(folder, follow.mix, v2.seed + 10 + k,
                                                                       v2.workers)))
         output = config.work / f"v2-{len(v2.steps) + k + 1}"
+        if follow.grow:  # deeper from here on: identity layers added to the run before (grow.py)
+            grown = output.with_name(output.name + "-grown")
+            stage(grown.name, grown, lambda source=base, out=grown, growth=follow.grow: str(grow(source, out, growth)),
+                  extra={"text_layers": follow.grow.text_layers, "vision_blocks": follow.grow.vision_blocks})
+            base = grown
         run = demo_v2.follow_up_config(demo_v2_mixes.mix_path(folder, follow.mix), base, output, v2, k)
         result = stage(f"v2-{len(v2.steps) + k + 1}", output, lambda run=run: finetune(run), FinetuneResult)
         follow_ups.append({"mix": follow.mix, "steps": result.steps, "planned_steps": follow.steps,
-                           "learning_rate": follow.learning_rate, "train_loss": result.train_loss})
+                           "learning_rate": follow.learning_rate, "train_loss": result.train_loss, **follow.record()})
         base = output
     summary = {key: value for key, value in first.items() if key not in ("metrics", "v2")}
     summary["stages"] = {**first["stages"], **stages}
@@ -311,9 +317,10 @@ def parser() -> argparse.ArgumentParser:
                         help="second-stage runs (1-based) in which the vision tower trains too")
     parser.add_argument("--v2-clip-repeats", type=int, nargs="*", default=[],
                         help="per second-stage run: times each clip's rows are in its training file (default 1)")
-    parser.add_argument("--v2-follow-ups", nargs="*", default=[], metavar="MIX:STEPS:LR[:STOP]",
+    parser.add_argument("--v2-follow-ups", nargs="*", default=[], metavar="MIX:STEPS:LR[:STOP][:grow=T/V]",
                         help="after the second stage's runs, runs on their own data mixes (demo_v2_mixes.MIXES), "
-                             "e.g. count:400:1e-4; 'candidate' for the ones that made the best candidate so far")
+                             "e.g. count:400:1e-4 (with :grow=1/2, from the model before grown by 1 text layer and "
+                             "2 vision blocks); 'candidate' for the ones that made the best candidate so far")
     parser.add_argument("--v2-varied-scenes", type=int, default=V2Config.varied_scenes,
                         help="varied pictures in the second stage's data")
     parser.add_argument("--v2-plain-scenes", type=int, default=V2Config.plain_scenes,
@@ -357,7 +364,7 @@ def main() -> None:
 
 
 def _follow_ups(specs: list[str]) -> tuple:
-    from vreason.train.demo_v2_mixes import CANDIDATE_FOLLOW_UPS, FollowUp, check_order
+    from vreason.train.demo_chain import CANDIDATE_FOLLOW_UPS, FollowUp, check_order
 
     if specs == ["candidate"]:
         return CANDIDATE_FOLLOW_UPS
@@ -366,7 +373,7 @@ def _follow_ups(specs: list[str]) -> tuple:
         try:
             follow_ups.append(FollowUp.parse(spec))
         except ValueError as error:
-            raise SystemExit(f"--v2-follow-ups {spec}: expected MIX:STEPS:LR[:STOP] ({error})") from None
+            raise SystemExit(f"--v2-follow-ups {spec}: expected MIX:STEPS:LR[:STOP][:grow=T/V] ({error})") from None
     try:
         check_order(tuple(follow_ups))
     except ValueError as error:

@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vreason.train.demo_v2_mixes import MIXES, FollowUp, check_order, drop_mixes
+from vreason.train.demo_chain import FollowUp, check_order
+from vreason.train.demo_v2_mixes import MIXES, drop_mixes
 
 V2_DATA_PARTS = ("varied", "plain", "clips", "easy")
 PART_RECORD = "part.json"

@@ -279,51 +279,6 @@ MIXES = {
 }
 
 
-@dataclass(frozen=True)
-class FollowUp:
-    """One follow-up run: its mix, cosine schedule length and learning rate; `stop_after` ends it early
-    (the candidate's "clips" run was stopped by a time limit after 201 of its 340 steps)."""
-
-    mix: str
-    steps: int
-    learning_rate: float
-    stop_after: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.mix not in MIXES:
-            raise ValueError(f"unknown mix {self.mix!r}; choose from {', '.join(MIXES)}")
-
-    @classmethod
-    def parse(cls, spec: str) -> FollowUp:
-        """`MIX:STEPS:LR[:STOP]` as the recipe's and demo_continue's command lines take it; ValueError if not."""
-        parts = spec.split(":")
-        try:
-            return cls(parts[0], int(parts[1]), float(parts[2]), int(parts[3]) if len(parts) > 3 else None)
-        except IndexError as error:
-            raise ValueError(str(error)) from None
-
-
-def check_order(follow_ups: tuple[FollowUp, ...]) -> None:
-    """Refuse, before anything trains, follow-ups whose mix samples a mix no earlier follow-up wrote."""
-    written: set[str] = set()
-    for follow in follow_ups:
-        missing = [s for s in MIXES[follow.mix].sources if s != "all" and s not in written]
-        if missing:
-            raise ValueError(f"follow-up mix {follow.mix!r} samples mix {missing[0]!r}: "
-                             f"put a {missing[0]!r} follow-up before it")
-        written.add(follow.mix)
-
-
-# The follow-ups of the second stage's first candidate, in order (benchmarks/RESULTS.md, "Follow-up runs"; it
-# trained on varied part format 5: the preset replays its runs on today's data, not its exact files).
-CANDIDATE_FOLLOW_UPS = (
-    FollowUp("changes", 300, 1e-4),
-    FollowUp("clips", 340, 1e-4, stop_after=201),
-    FollowUp("count", 400, 1e-4),
-    FollowUp("count-focus", 250, 5e-5),
-)
-
-
 def mix_path(folder: Path, name: str) -> Path:
     return folder / f"mix_{name}.jsonl"
 
