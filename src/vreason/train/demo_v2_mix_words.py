@@ -174,6 +174,8 @@ MIX_WORDS = {
                 "mix",
     "hexagons-2": "a second round of 3,000 such pictures, with 8,500 clips, views and pictures of the first hexagons "
                   "mix, the plain counting mix of the boxes line, the second boxes mix and the last scans mix",
+    "hexagons-3": "a third round of 3,000 such pictures, with 8,500 clips, views and pictures of the second hexagons "
+                  "mix, the plain counting mix of the boxes line, the second boxes mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",
