@@ -79,10 +79,16 @@ def _fake_run(tmp_path, chain_index: int, mix: str = FRESH):
     return work, run
 
 
-def test_install_appends_the_run_and_its_mix_to_the_summary_and_copies_only_loadable_files(tmp_path):
+def _shipped_summary_copy(tmp_path):
+    """A model folder holding only the shipped summary: what install appends to."""
     out = tmp_path / "model"
     out.mkdir()
     shutil.copy(demo_continue.SHIPPED / "training_summary.json", out / "training_summary.json")
+    return out
+
+
+def test_install_appends_the_run_and_its_mix_to_the_summary_and_copies_only_loadable_files(tmp_path):
+    out = _shipped_summary_copy(tmp_path)
     k = len(SUMMARY["v2"]["follow_ups"])
     work, run = _fake_run(tmp_path, k)
     metrics = SUMMARY["metrics"]
@@ -103,9 +109,7 @@ def test_install_appends_the_run_and_its_mix_to_the_summary_and_copies_only_load
 
 
 def test_install_refuses_a_run_that_does_not_follow_the_shipped_chain(tmp_path):
-    out = tmp_path / "model"
-    out.mkdir()
-    shutil.copy(demo_continue.SHIPPED / "training_summary.json", out / "training_summary.json")
+    out = _shipped_summary_copy(tmp_path)
     k = len(SUMMARY["v2"]["follow_ups"])
     _, run = _fake_run(tmp_path, k + 1)
     with pytest.raises(ValueError, match="install the runs in order"):
@@ -137,9 +141,7 @@ def test_a_run_folder_planned_for_the_same_follow_up_is_taken_up_again(tmp_path)
 
 
 def test_a_run_from_a_grown_model_installs_with_its_growth_in_the_chain_the_card_and_the_command(tmp_path):
-    out = tmp_path / "model"
-    out.mkdir()
-    shutil.copy(demo_continue.SHIPPED / "training_summary.json", out / "training_summary.json")
+    out = _shipped_summary_copy(tmp_path)
     k = len(SUMMARY["v2"]["follow_ups"])
     work, run = _fake_run(tmp_path, k)
     record = json.loads((run / STAGE_RECORD).read_text())
