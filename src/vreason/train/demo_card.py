@@ -10,7 +10,7 @@ import textwrap
 
 from vreason.train.demo_card_clips import clip_tables
 from vreason.train.demo_card_open import open_sentence, open_words
-from vreason.train.demo_chain import recorded_growth
+from vreason.train.demo_chain import growth_words, recorded_growth, recorded_growths
 from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_SIZES
 
 
@@ -91,7 +91,9 @@ families.
 |---|---|---|---|---|
 {chr(10).join(varied_rows)}"""
     clips = clip_tables(m, trained_on_clips=bool(summary.get("v2")))
-    sizes, grown = DEMO_SIZES, chain_growth(summary)
+    sizes, grown = DEMO_SIZES, [growth for _, growth in recorded_growths(summary)]
+    text_layers, vision_depth = (sizes.text_layers + sum(g.text_layers for g in grown),
+                                 sizes.vision_depth + sum(g.vision_blocks for g in grown))
     return f"""# vreason-demo
 
 A tiny vision-language model with the Qwen3-VL architecture (`Qwen3VLForConditionalGeneration`), trained
@@ -99,10 +101,10 @@ from scratch by vreason's own fine-tuning toolkit so that vreason runs end to en
 answers, on a CPU with no downloads. It is the default model of every vreason command.
 
 ## What it is
-- Text: hidden {sizes.text_hidden}, {sizes.text_layers + grown[0]} layers, {sizes.text_heads} heads /
+- Text: hidden {sizes.text_hidden}, {text_layers} layers, {sizes.text_heads} heads /
   {sizes.text_kv_heads} KV heads, head_dim {sizes.head_dim}, MLP {sizes.text_intermediate}, tied embeddings.
-  Vision: depth {sizes.vision_depth + grown[1]}, hidden {sizes.vision_hidden}, patch 16, spatial merge 2,
-  DeepStack from layer {sizes.deepstack_indexes[0]}.{_growth_words(summary)}
+  Vision: depth {vision_depth}, hidden {sizes.vision_hidden}, patch 16, spatial merge 2,
+  DeepStack from layer {sizes.deepstack_indexes[0]}.{growth_words(summary)}
   {summary['params']:,} parameters, float32 safetensors.
 - Tokenizer: a compact byte-level BPE (trained on the training questions and answers, Qwen2 split pattern,
   single-digit numbers) carrying every Qwen3-VL added token (`<|im_start|>`, `<|vision_start|>`,
@@ -299,24 +301,6 @@ def _v2_args(summary: dict) -> list[str]:
             f"{':' + str(r['steps']) if r['steps'] < r['planned_steps'] else ''}"
             f"{':' + recorded_growth(r).spec() if r.get('grow') else ''}" for r in follow_ups))
     return parts
-
-
-def chain_growth(summary: dict) -> tuple[int, int]:
-    """The text layers and vision blocks the follow-ups added to the recipe's sizes, summed."""
-    added = [recorded_growth(r) for r in summary.get("v2", {}).get("follow_ups", []) if r.get("grow")]
-    return sum(g.text_layers for g in added), sum(g.vision_blocks for g in added)
-
-
-def _growth_words(summary: dict) -> str:
-    """" Grown by 1 text layer and 2 vision blocks before follow-up 52 (train/grow.py) ...": where the sizes
-    above differ from the recipe's first stage."""
-    places = [(place, recorded_growth(r)) for place, r in enumerate(summary.get("v2", {}).get("follow_ups", []), 1)
-              if r.get("grow")]
-    if not places:
-        return ""
-    return ("\n  " + "; ".join(f"Grown by {g.words()} before follow-up {place}" for place, g in places)
-            + " (`vreason.train.grow`: new layers after the last ones, each starting as the identity, so the model "
-              "answered as before until that run trained them).")
 
 
 def _follow_ups_line(follow_ups: list[dict]) -> str:

@@ -61,6 +61,22 @@ def recorded_growth(entry: dict) -> Growth | None:
     return None if not grow else Growth(grow["text_layers"], grow["vision_blocks"])
 
 
+def recorded_growths(summary: dict) -> list[tuple[int, Growth]]:
+    """(place in the chain from 1, growth) of each follow-up a model's summary records as grown."""
+    follow_ups = summary.get("v2", {}).get("follow_ups", [])
+    return [(place, recorded_growth(r)) for place, r in enumerate(follow_ups, 1) if r.get("grow")]
+
+
+def growth_words(summary: dict) -> str:
+    """The card's words for where its sizes differ from the recipe's first stage ("" where they do not)."""
+    places = recorded_growths(summary)
+    if not places:
+        return ""
+    return ("\n  " + "; ".join(f"Grown by {g.words()} before follow-up {place}" for place, g in places)
+            + " (`vreason.train.grow`: new layers after the last ones, each starting as the identity, so the model "
+              "answered as before until that run trained them).")
+
+
 def check_order(follow_ups: tuple[FollowUp, ...]) -> None:
     """Refuse, before anything trains, follow-ups whose mix samples a mix no earlier follow-up wrote."""
     written: set[str] = set()
