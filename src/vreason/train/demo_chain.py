@@ -51,14 +51,13 @@ class FollowUp:
 
     def record(self) -> dict:
         """What a summary's follow-up entry says of the growth ({} for none)."""
-        return {} if self.grow is None else {"grow": {"text_layers": self.grow.text_layers,
-                                                      "vision_blocks": self.grow.vision_blocks}}
+        return {} if self.grow is None else {"grow": self.grow.facts()}
 
 
 def recorded_growth(entry: dict) -> Growth | None:
     """The growth a summary's follow-up entry (or a run's stage record) records, None for none."""
     grow = entry.get("grow")
-    return None if not grow else Growth(grow["text_layers"], grow["vision_blocks"])
+    return Growth(**grow) if grow else None
 
 
 def recorded_growths(summary: dict) -> list[tuple[int, Growth]]:

@@ -38,7 +38,7 @@ from vreason.train.demo_chain import FollowUp, check_order, recorded_growth
 from vreason.train.demo_stages import STAGE_RECORD, install_loadable, run_stage, wall_s
 from vreason.train.demo_v2 import V2Config
 from vreason.train.demo_v2_mixes import MIXES, mix_folder, mix_path
-from vreason.train.grow import Growth
+from vreason.train.grow import Growth, grown_folder
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo-model"
 MEMORY_TRIALS = 10  # new users asked the README's memory example before an install
@@ -158,17 +158,11 @@ def weight_count(weights: Path) -> int:
         return sum(math.prod(held.get_slice(name).get_shape()) for name in held.keys())  # noqa: SIM118
 
 
-def grown_folder(output: Path) -> Path:
-    """Where the model a growing follow-up trains from is written: beside its run folder."""
-    return output.with_name(output.name + "-grown")
-
-
 def grow_stage(source: Path, grown: Path, growth: Growth) -> dict:
     """Grow `source` into `grown` as a stage (its record says the growth; a grown folder with a record is kept)."""
     from vreason.train.grow import grow
 
-    return run_stage(grown, lambda: str(grow(source, grown, growth)),
-                     {"text_layers": growth.text_layers, "vision_blocks": growth.vision_blocks})
+    return run_stage(grown, lambda: str(grow(source, grown, growth)), growth.facts())
 
 
 def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, work: Path | None = None,

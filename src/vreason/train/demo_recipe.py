@@ -189,7 +189,7 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict) -> dict:
     """The second stage (demo_v2.py) from `base`, whose training_summary.json says how the first was made."""
     from vreason.train import demo_v2, demo_v2_mixes
     from vreason.train.finetune import FinetuneResult, finetune
-    from vreason.train.grow import grow
+    from vreason.train.grow import grow, grown_folder
 
     v2 = config.v2 or V2Config()
     record = base / "training_summary.json"  # how the first stage made `base` (none: a checkpoint from elsewhere)
@@ -231,9 +231,9 @@ def _build_v2(config: RecipeConfig, base: Path, stage, stages: dict) -> dict:
                                                                       v2.workers)))
         output = config.work / f"v2-{len(v2.steps) + k + 1}"
         if follow.grow:  # deeper from here on: identity layers added to the run before (grow.py)
-            grown = output.with_name(output.name + "-grown")
+            grown = grown_folder(output)
             stage(grown.name, grown, lambda source=base, out=grown, growth=follow.grow: str(grow(source, out, growth)),
-                  extra={"text_layers": follow.grow.text_layers, "vision_blocks": follow.grow.vision_blocks})
+                  extra=follow.grow.facts())
             base = grown
         run = demo_v2.follow_up_config(demo_v2_mixes.mix_path(folder, follow.mix), base, output, v2, k)
         result = stage(f"v2-{len(v2.steps) + k + 1}", output, lambda run=run: finetune(run), FinetuneResult)

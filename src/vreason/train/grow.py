@@ -49,6 +49,10 @@ class Growth:
             raise ValueError(f"{text!r}: expected grow=TEXT_LAYERS/VISION_BLOCKS, e.g. grow=1/2")
         return cls(int(text_layers), int(vision_blocks))
 
+    def facts(self) -> dict[str, int]:
+        """As records and summaries write it: {"text_layers": T, "vision_blocks": V}."""
+        return {"text_layers": self.text_layers, "vision_blocks": self.vision_blocks}
+
     def spec(self) -> str:
         return f"grow={self.text_layers}/{self.vision_blocks}"
 
@@ -57,6 +61,11 @@ class Growth:
         parts = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((self.text_layers, "text layer"),
                                                                        (self.vision_blocks, "vision block")) if n]
         return " and ".join(parts)
+
+
+def grown_folder(run: Path) -> Path:
+    """Where the model a growing follow-up trains from is written: beside that run's folder (`v2-K-grown`)."""
+    return run.with_name(run.name + "-grown")
 
 
 def grown_model(model, growth: Growth):
