@@ -43,10 +43,9 @@ class FollowUp:
         except IndexError as error:
             raise ValueError(str(error)) from None
 
-    def spec(self, steps_run: int | None = None) -> str:
-        """The command-line form; `steps_run` under the planned steps is written as the stop."""
-        stop = self.stop_after if steps_run is None or steps_run >= self.steps else steps_run
-        return (f"{self.mix}:{self.steps}:{self.learning_rate}{'' if stop is None else f':{stop}'}"
+    def spec(self) -> str:
+        """The command-line form, which `parse` reads back."""
+        return (f"{self.mix}:{self.steps}:{self.learning_rate}{'' if self.stop_after is None else f':{self.stop_after}'}"
                 f"{'' if self.grow is None else ':' + self.grow.spec()}")
 
     def record(self) -> dict:
