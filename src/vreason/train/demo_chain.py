@@ -45,8 +45,8 @@ class FollowUp:
 
     def spec(self) -> str:
         """The command-line form, which `parse` reads back."""
-        return (f"{self.mix}:{self.steps}:{self.learning_rate}{'' if self.stop_after is None else f':{self.stop_after}'}"
-                f"{'' if self.grow is None else ':' + self.grow.spec()}")
+        stop = "" if self.stop_after is None else f":{self.stop_after}"
+        return f"{self.mix}:{self.steps}:{self.learning_rate}{stop}{'' if self.grow is None else ':' + self.grow.spec()}"
 
     def record(self) -> dict:
         """What a summary's follow-up entry says of the growth ({} for none)."""
