@@ -46,7 +46,8 @@ class FollowUp:
     def spec(self) -> str:
         """The command-line form, which `parse` reads back."""
         stop = "" if self.stop_after is None else f":{self.stop_after}"
-        return f"{self.mix}:{self.steps}:{self.learning_rate}{stop}{'' if self.grow is None else ':' + self.grow.spec()}"
+        grow = "" if self.grow is None else f":{self.grow.spec()}"
+        return f"{self.mix}:{self.steps}:{self.learning_rate}{stop}{grow}"
 
     def record(self) -> dict:
         """What a summary's follow-up entry says of the growth ({} for none)."""
