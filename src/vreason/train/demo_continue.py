@@ -148,16 +148,6 @@ def train(new: tuple[FollowUp, ...], work: Path, model: Path = SHIPPED) -> list[
     return outputs
 
 
-def weight_count(weights: Path) -> int:
-    """The parameters a safetensors file holds (read from its header, no tensor loaded)."""
-    import math
-
-    from safetensors import safe_open
-
-    with safe_open(weights, "pt") as held:
-        return sum(math.prod(held.get_slice(name).get_shape()) for name in held.keys())  # noqa: SIM118
-
-
 def grow_stage(source: Path, grown: Path, growth: Growth) -> dict:
     """Grow `source` into `grown` as a stage (its record says the growth; a grown folder with a record is kept)."""
     from vreason.train.grow import grow
@@ -210,7 +200,7 @@ def install(run_dir: Path, metrics: dict, section: str, out: Path = SHIPPED, wor
                                         "train_loss": result["train_loss"],
                                         **({"grow": record["grow"]} if record.get("grow") else {})})
     summary["metrics"] = metrics
-    summary["params"] = weight_count(run_dir / "model.safetensors")  # a grown run has more than the recipe built
+    summary["params"] = result["total_params"]  # the run's own count: a grown run has more than the recipe built
     if memory_trials > 0:  # after the cheap checks above: it loads the run and asks it (~0.5 s a user)
         check_memory_example(run_dir, memory_trials)
     install_loadable(run_dir, out)
