@@ -29,7 +29,8 @@ def broken_demo(tmp_path_factory):
     summary = json.loads((SHIPPED_DIR / "training_summary.json").read_text())
     last = summary["v2"]["follow_ups"][-1]  # a mix the chain has (its record is in the summary already)
     (folder / "stage.json").write_text(json.dumps({
-        "result": {"steps": 10, "train_loss": 9.9}, "seconds": 1.0, "machine": "test", "mix": last["mix"],
+        "result": {"steps": 10, "train_loss": 9.9, "total_params": summary["params"]}, "seconds": 1.0,
+        "machine": "test", "mix": last["mix"],
         "chain_index": len(summary["v2"]["follow_ups"]), "seed": 1, "learning_rate": 1e-4, "planned_steps": 10}))
     return folder
 
