@@ -176,6 +176,11 @@ MIX_WORDS = {
                   "mix, the plain counting mix of the boxes line, the second boxes mix and the last scans mix",
     "hexagons-3": "a third round of 3,000 such pictures, with 8,500 clips, views and pictures of the second hexagons "
                   "mix, the plain counting mix of the boxes line, the second boxes mix and the last scans mix",
+    "hexagons-plain": "3,000 new plain pictures weighted to counting, 4 in 5 also asked in memory's recalled form, "
+                      "with 6,500 clips, views and pictures of the third hexagons mix, the plain counting mix of the "
+                      "boxes line and the last scans mix",
+    "hexagons-4": "a fourth round of 3,000 hexagon pictures, with 8,500 clips, views and pictures of the plain "
+                  "hexagons mix, the plain counting mix of the boxes line, the second boxes mix and the last scans mix",
     "changes-lead": "3,000 such clips cut from a longer recording (0-9 s before it, none for 1 in 10; the markers "
                     "reading its time), with 6,000 clips, views and pictures of the previous mix and the last scans "
                     "mix",
