@@ -275,8 +275,9 @@ MIXES = {
     # plain pictures weighted to counting after it, asked in memory's form too (as "styles-memory-plain"), the hexagons
     # mix's clips and pictures rehearsed: to win the seed-1001 boxes back without losing its shapes
     "hexagons-plain": Mix("plain-count-memory", 3000, ("hexagons-3", "boxes-rehearsed", "scans3d-more"), _PLAIN),
-    # (run 64: seed-1001 count / boxes 0.915 / 0.91, but independent colour 0.955, shape 0.9225.) A fourth hexagons draw
-    # after it, its plain pictures in the rehearsal (run 65: shape 0.94, colour 0.965, seed-1001 boxes 0.90: not shipped)
+    # (run 64: seed-1001 count / boxes 0.915 / 0.91, but independent colour 0.955, shape 0.9225.) A fourth hexagons
+    # draw after it, its plain pictures in the rehearsal (run 65: shape 0.94, colour 0.965, seed-1001 boxes 0.90: not
+    # shipped)
     "hexagons-4": Mix("hexagon-varied", 3000, _stills_round("hexagons-plain").sources, _TURNED),
     # clips cut from a longer recording (0-9 s before; 1 in 10 none): run 28 never read the markers, placing a change
     "changes-lead": Mix("change-lead-clips", 3000, ("changes-rehearsed", "scans3d-more"),
