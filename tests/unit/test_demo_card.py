@@ -229,3 +229,21 @@ def test_3d_scenes_get_one_table_with_both_generators_and_their_bars():
     assert "3d/" not in main_table  # not among the pictures' families
     # the UI banner still reads the pictures' colour row, not the 3D table's
     assert quality_table(card)["color"][1] == summary["metrics"]["color"]["exact_match"]
+
+
+def test_a_recorded_follow_up_gives_back_the_spec_that_makes_it_again():
+    """A follow-up stopped early and one started from a grown model: the card's spec parses to the same run."""
+    from vreason.train.demo_chain import FollowUp
+    from vreason.train.grow import Growth
+
+    stopped = {"mix": "clips", "steps": 201, "planned_steps": 340, "learning_rate": 7e-05}
+    grown = {"mix": "count", "steps": 300, "planned_steps": 300, "learning_rate": 0.0001,
+             "grow": Growth(text_layers=1, vision_blocks=2).facts()}
+    assert FollowUp.from_record(stopped).spec() == "clips:340:7e-05:201"
+    assert FollowUp.from_record(grown).spec() == "count:300:0.0001:grow=1/2"
+    for entry in (stopped, grown):
+        again = FollowUp.parse(FollowUp.from_record(entry).spec())
+        assert (again.mix, again.steps, again.learning_rate) == (entry["mix"], entry["planned_steps"],
+                                                                 entry["learning_rate"])
+        assert again.stop_after == (201 if entry is stopped else None)
+        assert again.grow == (Growth(1, 2) if entry is grown else None)

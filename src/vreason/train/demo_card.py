@@ -10,7 +10,7 @@ import textwrap
 
 from vreason.train.demo_card_clips import clip_tables
 from vreason.train.demo_card_open import open_sentence, open_words
-from vreason.train.demo_chain import growth_words, recorded_growth, recorded_growths
+from vreason.train.demo_chain import FollowUp, growth_words, recorded_growths
 from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_SIZES
 
 
@@ -296,10 +296,7 @@ def _v2_args(summary: dict) -> list[str]:
         parts.append(f"--batch-size {c['batch_size']}")
     follow_ups = v2.get("follow_ups") or []
     if follow_ups:
-        parts.append("--v2-follow-ups" + "".join(
-            f" {r['mix']}:{r['planned_steps']}:{r['learning_rate']}"
-            f"{':' + str(r['steps']) if r['steps'] < r['planned_steps'] else ''}"
-            f"{':' + recorded_growth(r).spec() if r.get('grow') else ''}" for r in follow_ups))
+        parts.append("--v2-follow-ups" + "".join(f" {FollowUp.from_record(r).spec()}" for r in follow_ups))
     return parts
 
 

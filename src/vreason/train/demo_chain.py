@@ -43,6 +43,14 @@ class FollowUp:
         except IndexError as error:
             raise ValueError(str(error)) from None
 
+    @classmethod
+    def from_record(cls, entry: dict) -> FollowUp:
+        """The follow-up a summary's follow-up entry records (`stop_after` where it stopped before its schedule's
+        end), so the card writes the command that makes it again in this one form."""
+        planned, steps = entry.get("planned_steps", entry["steps"]), entry["steps"]
+        return cls(entry["mix"], planned, float(entry["learning_rate"]), steps if steps < planned else None,
+                   recorded_growth(entry))
+
     def spec(self) -> str:
         """The command-line form, which `parse` reads back."""
         stop = "" if self.stop_after is None else f":{self.stop_after}"
