@@ -7,7 +7,8 @@ the shapes are drawn and how many there are, with the commonest confusions.
 This asks the same families (`write_independent_eval(kinds=("color", "shape", "count"))`, the card's seed by
 default; other pictures than the card's 400, which are drawn with the other families between them) and splits
 each family's exact match by the picture's drawing styles (every shape filled, any with a darker border, any
-drawn as an outline only: eval/shapes_independent.py's STYLES) and by its number of shapes, each row with its 95%
+drawn as an outline only: eval/shapes_independent.py's STYLES), by its number of shapes and by its shape (square,
+or not: the built-in model sees every picture stretched to a square), each row with its 95%
 Wilson interval, then lists the commonest (true, said) pairs among the errors. It tells which rendering a family
 loses to, so that training can be pointed at it (in the training generator's own drawing code).
 """
@@ -21,6 +22,8 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from PIL import Image
+
 from vreason.eval.shapes_independent_qa import write_independent_eval
 from vreason.models.placement import SYSTEM_FLAGS, cpu_summary
 from vreason.train.demo_eval import INDEPENDENT_SEED
@@ -30,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pointcloud_demo_eval import wilson  # noqa: E402
 
 FAMILIES = ("color", "shape", "count")
-_ORDER = ("all", "all filled", "any border", "any outline", "1 shape", "2 shapes", "3 shapes", "4 shapes")
+_ORDER = ("all", "all filled", "any border", "any outline", "1 shape", "2 shapes", "3 shapes", "4 shapes",
+          "square picture", "not square")
 
 
 def drawing(styles: list[str]) -> str:
@@ -45,7 +49,8 @@ def breakdown(records: list[dict]) -> dict:
         split: dict[str, list[bool]] = defaultdict(list)
         for r in rows:
             count = len(r["styles"])
-            for key in ("all", drawing(r["styles"]), f"{count} shape{'s' if count > 1 else ''}"):
+            outline = "square picture" if r["size"][0] == r["size"][1] else "not square"
+            for key in ("all", drawing(r["styles"]), f"{count} shape{'s' if count > 1 else ''}", outline):
                 split[key].append(r["right"])
         errors = Counter((r["answer"], r["said"]) for r in rows if not r["right"])
         report[family] = {
@@ -71,9 +76,13 @@ def main() -> None:
         data = write_independent_eval(Path(folder), args.questions, args.seed, kinds=FAMILIES)
         for line in data.read_text().splitlines():
             row = json.loads(line)
-            said = vr.ask(str(Path(folder) / row["image"]), row["question"], temperature=0.0,
+            picture = Path(folder) / row["image"]
+            said = vr.ask(str(picture), row["question"], temperature=0.0,
                           presence_penalty=0.0, max_new_tokens=8).text.strip()
-            records.append({**row, "said": said, "right": bool(same_answer(row["kind"], said, row["answer"]))})
+            with Image.open(picture) as image:
+                size = list(image.size)
+            records.append({**row, "said": said, "right": bool(same_answer(row["kind"], said, row["answer"])),
+                            "size": size})
     report = breakdown(records)
     print("| family | pictures | n | exact | 95% interval |")
     print("|---|---|---:|---:|---|")

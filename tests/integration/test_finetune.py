@@ -203,6 +203,24 @@ def test_a_run_told_to_train_on_square_pictures_leaves_a_model_served_square_pic
         _config(question_data, tmp_path / "adapter", out, method="lora", save_adapter=True, square_pictures=True)
 
 
+def test_a_run_told_its_picture_area_leaves_a_model_served_at_that_area(compact_model_dir, question_data, tmp_path):
+    out = tmp_path / "small-pictures"
+    base = VReason(str(compact_model_dir), dtype="float32").engine.budget
+    area = 96 * 96
+    assert base.max_pixels > area  # the run changes what the checkpoint said
+    finetune(_config(question_data, out, compact_model_dir, method="full", max_steps=1, min_pixels=area,
+                     max_pixels=area))
+    size = json.loads((out / "processor_config.json").read_text())["image_processor"]["size"]
+    assert size == {"shortest_edge": area, "longest_edge": area}
+    vr = VReason(str(out), dtype="float32")
+    assert (vr.engine.budget.min_pixels, vr.engine.budget.max_pixels) == (area, area)
+    answer = vr.ask(png_bytes(size=(320, 320), color=(230, 20, 20)), "What color is it?", **GREEDY)
+    assert answer.usage.image_tokens == (96 // 32) ** 2
+    # a later run that does not say keeps it
+    finetune(_config(question_data, tmp_path / "after", out, method="full", max_steps=1))
+    assert VReason(str(tmp_path / "after"), dtype="float32").engine.budget.max_pixels == area
+
+
 def test_resume_continues_from_checkpoint(compact_model_dir, color_data, tmp_path):
     out = tmp_path / "resume"
     finetune(_config(color_data, out, compact_model_dir, max_steps=4, save_steps=2))

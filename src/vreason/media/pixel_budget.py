@@ -123,6 +123,13 @@ def set_square_pictures(processor: object, square: bool) -> None:
     setattr(getattr(processor, "image_processor", processor), SQUARE_KEY, square)
 
 
+def set_pixel_budget(processor: object, budget: PixelBudget) -> None:
+    """Say on a loaded processor the picture area its checkpoint was trained at (its image processor's `size`,
+    saved with it and read back by `checkpoint_budget`), so that the engine shows it pictures as it trained."""
+    image_processor = getattr(processor, "image_processor", processor)
+    image_processor.size = budget.processor_size()
+
+
 # qwen-vl-utils' MAX_RATIO: Qwen's preprocessing refuses pictures more elongated than this.
 MAX_ASPECT_RATIO = 200
 

@@ -28,7 +28,7 @@ from vreason.engine.sampling import GREEDY
 from vreason.engine.types import Answer
 from vreason.errors import InvalidRequestError
 from vreason.media import checkpoint_budget
-from vreason.media.pixel_budget import set_square_pictures
+from vreason.media.pixel_budget import set_pixel_budget, set_square_pictures
 from vreason.media_step import MediaResolver
 from vreason.models.loader import LoadedModel, LoadSpec, load_model
 from vreason.train.collate import SFTCollator
@@ -82,6 +82,7 @@ class FinetuneConfig:
     # single-question rows about the same image or clip train as one sequence of up to this many questions (the
     # media encoded once, each question masked from the others: grouping.py); 1 trains every row alone
     group_questions: int = DEFAULT_GROUP_QUESTIONS
+    # the picture area trained at (None: the checkpoint's); written into the output's processor, as square_pictures
     min_pixels: int | None = None
     max_pixels: int | None = None
     # pictures stretched to square from this run on (True), kept in shape (False), or as the checkpoint says (None);
@@ -263,6 +264,8 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
     if config.square_pictures is not None:
         set_square_pictures(loaded.processor, config.square_pictures)
     budget = checkpoint_budget(loaded.processor).updated(config.min_pixels, config.max_pixels)
+    if config.min_pixels is not None or config.max_pixels is not None:
+        set_pixel_budget(loaded.processor, budget)  # saved with the model: served at the area it trained at
     collator = SFTCollator(loaded.processor, budget, rope_index=loaded.model.model.get_rope_index)
 
     def engine_factory(current: Any) -> LocalEngine:
