@@ -247,3 +247,19 @@ def test_a_recorded_follow_up_gives_back_the_spec_that_makes_it_again():
                                                                  entry["learning_rate"])
         assert again.stop_after == (201 if entry is stopped else None)
         assert again.grow == (Growth(1, 2) if entry is grown else None)
+
+
+def test_counts_of_a_colour_seen_twice_get_a_limits_line_where_they_were_measured():
+    summary = copy.deepcopy(_shipped()[0])
+    for key in ("independent/count", "count", "varied/count"):
+        summary["metrics"].get(key, {}).pop("many_count", None)
+    without = model_card(summary)
+    assert "two or more times as one" not in without
+    summary["metrics"]["independent/count"] |= {"exact_match": 0.8425, "many_count": 41, "many_exact_match": 0.439}
+    summary["metrics"]["count"] |= {"exact_match": 0.911, "many_count": 120, "many_exact_match": 0.5}
+    card = model_card(summary)
+    limits = " ".join(card.split("## Limits")[1].split())
+    assert ("it is right 44% on independent pictures (n 41), 50% on its own generator's held-out plain ones (n 120), "
+            "against 84% and 91% over all the count questions of the same pictures.") in limits
+    assert "held-out varied ones" not in limits  # not measured there
+    assert card.split("## Limits")[1].count("\n- ") == without.split("## Limits")[1].count("\n- ") + 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 from vreason.train.demo_card_clips import clip_tables
+from vreason.train.demo_card_counts import many_line
 from vreason.train.demo_card_open import open_sentence, open_words
 from vreason.train.demo_chain import FollowUp, growth_words, recorded_growths
 from vreason.train.demo_sizes import DEMO_MAX_PIXELS, DEMO_SIZES
@@ -143,7 +144,7 @@ Held-out: the easy-VQA **test** split (never trained on) and shapes-world scenes
 
 ## Limits
 - {_world_line(summary)}
-- Colours have the palette's ten names; {_shades_line(summary)}
+{many_line(summary)}- Colours have the palette's ten names; {_shades_line(summary)}
 - A 95% interval around a number near 0.9 is about 2 points either side at 1,000 questions (the seed-1001
   rows), 3 at 400, 4 at 200, 6 at 100 and 8 at 50 (each row's count is in its table). Reading rendered words and digits
   is barely learned.
