@@ -92,7 +92,8 @@ def main() -> None:
         rows = draw(Path(folder), args.pictures, args.seed)
         asked = [(str(Path(folder) / r["image"]), q) for r in rows
                  for q in (ALL, f"how many {r['colour']} shapes are there?")]
-        said = [a.text.strip() for a in vr.ask_many(asked, max_new_tokens=8)]
+        said = [a.text.strip() for a in vr.ask_many(asked, temperature=0.0, presence_penalty=0.0,
+                                                  max_new_tokens=8)]
     for r, all_said, colour_said in zip(rows, said[::2], said[1::2], strict=True):
         r["said_all"], r["said_colour"] = all_said, colour_said
     print("| pictures | question | n | right | 95% interval |")

@@ -49,8 +49,8 @@ def breakdown(records: list[dict]) -> dict:
         split: dict[str, list[bool]] = defaultdict(list)
         for r in rows:
             count = len(r["styles"])
-            outline = "square picture" if r["size"][0] == r["size"][1] else "not square"
-            for key in ("all", drawing(r["styles"]), f"{count} shape{'s' if count > 1 else ''}", outline):
+            shape_key = "square picture" if r["size"][0] == r["size"][1] else "not square"
+            for key in ("all", drawing(r["styles"]), f"{count} shape{'s' if count > 1 else ''}", shape_key):
                 split[key].append(r["right"])
         errors = Counter((r["answer"], r["said"]) for r in rows if not r["right"])
         report[family] = {

@@ -219,6 +219,12 @@ def test_a_run_told_its_picture_area_leaves_a_model_served_at_that_area(compact_
     # a later run that does not say keeps it
     finetune(_config(question_data, tmp_path / "after", out, method="full", max_steps=1))
     assert VReason(str(tmp_path / "after"), dtype="float32").engine.budget.max_pixels == area
+    # a bound not given stays the checkpoint's own
+    before = json.loads((compact_model_dir / "processor_config.json").read_text())["image_processor"]["size"]
+    finetune(_config(question_data, tmp_path / "max-only", compact_model_dir, method="full", max_steps=1,
+                     max_pixels=area))
+    size = json.loads((tmp_path / "max-only" / "processor_config.json").read_text())["image_processor"]["size"]
+    assert size == {**before, "longest_edge": area}
 
 
 def test_resume_continues_from_checkpoint(compact_model_dir, color_data, tmp_path):

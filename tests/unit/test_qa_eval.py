@@ -21,6 +21,11 @@ def test_only_a_colour_or_kind_counted_two_or_more_is_many():
     assert not counts_many(_row("how many stars are there?", "0"))
     assert not counts_many(_row("how many shapes are there?", "3"))  # every shape, not one colour or kind
     assert not counts_many(_row("How many shapes are there? ", "4"))
+    assert counts_many(_row("How many blue shapes are there?", "4"))
+    # other count questions are not of the shapes-world forms that count one colour or kind
+    assert not counts_many(_row("how many objects were in the first picture?", "2"))
+    assert not counts_many(_row("how many shapes did the second picture have?", "3"))
+    assert not counts_many(_row("how many cars pass?", "2"))
 
 
 def test_count_rows_report_the_many_questions_apart(tmp_path: Path):

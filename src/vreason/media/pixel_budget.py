@@ -123,11 +123,18 @@ def set_square_pictures(processor: object, square: bool) -> None:
     setattr(getattr(processor, "image_processor", processor), SQUARE_KEY, square)
 
 
-def set_pixel_budget(processor: object, budget: PixelBudget) -> None:
-    """Say on a loaded processor the picture area its checkpoint was trained at (its image processor's `size`,
-    saved with it and read back by `checkpoint_budget`), so that the engine shows it pictures as it trained."""
+def set_pixel_budget(processor: object, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
+    """Say on a loaded processor the picture area its checkpoint was trained at (the given bounds of its image
+    processor's `size`, saved with it and read back by `checkpoint_budget`), so that the engine shows it pictures
+    as it trained. A bound not given keeps the checkpoint's own (not this module's ceiling, which other servers
+    reading the processor do not share)."""
     image_processor = getattr(processor, "image_processor", processor)
-    image_processor.size = budget.processor_size()
+    size = dict(getattr(image_processor, "size", None) or {})
+    if min_pixels is not None:
+        size["shortest_edge"] = min_pixels
+    if max_pixels is not None:
+        size["longest_edge"] = max_pixels
+    image_processor.size = size
 
 
 # qwen-vl-utils' MAX_RATIO: Qwen's preprocessing refuses pictures more elongated than this.

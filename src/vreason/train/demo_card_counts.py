@@ -24,7 +24,7 @@ def many_line(summary: dict) -> str:
     many = ", ".join(f"{m['many_exact_match']:.0%} on {words} (n {m['many_count']})" for m, words in measured)
     shares = [f"{m['exact_match']:.0%}" for m, _ in measured]
     every = shares[0] if len(shares) == 1 else ", ".join(shares[:-1]) + " and " + shares[-1]
-    text = ("It often counts a colour or a kind that is there two or more times as one: asked \"how many red "
-            f"shapes are there?\" or \"how many stars are there?\" where two or three are there, it is right {many}, "
+    text = ("It undercounts a colour or a kind that is there two or more times: asked \"how many red shapes are "
+            f"there?\" or \"how many stars are there?\" where two or more are there, it is right {many}, "
             f"against {every} over all the count questions of the same pictures.")
     return textwrap.fill(text, 110, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False) + "\n"

@@ -265,7 +265,10 @@ def finetune(config: FinetuneConfig) -> FinetuneResult:
         set_square_pictures(loaded.processor, config.square_pictures)
     budget = checkpoint_budget(loaded.processor).updated(config.min_pixels, config.max_pixels)
     if config.min_pixels is not None or config.max_pixels is not None:
-        set_pixel_budget(loaded.processor, budget)  # saved with the model: served at the area it trained at
+        set_pixel_budget(loaded.processor, config.min_pixels, config.max_pixels)  # saved with a merged model
+        if config.save_adapter:
+            logger.warning("an adapter is served with its base model's processor, which does not record the picture "
+                           "area trained at: pass the same --min-pixels/--max-pixels when serving it")
     collator = SFTCollator(loaded.processor, budget, rope_index=loaded.model.model.get_rope_index)
 
     def engine_factory(current: Any) -> LocalEngine:
