@@ -56,8 +56,7 @@ def recorded_config(summary: dict) -> V2Config:
 
 def shipped_chain(summary: dict) -> tuple[FollowUp, ...]:
     """The follow-ups that made the shipped model, in order (with their planned schedule lengths)."""
-    return tuple(FollowUp(f["mix"], f.get("planned_steps", f["steps"]), f["learning_rate"], grow=recorded_growth(f))
-                 for f in summary["v2"]["follow_ups"])
+    return tuple(FollowUp.from_record(f) for f in summary["v2"]["follow_ups"])
 
 
 def sampled_mixes(new: tuple[FollowUp, ...]) -> set[str]:
