@@ -2,7 +2,7 @@
 shapes are there?" with two there), from qa_eval's `many_count` / `many_exact_match` of the count families that
 measured them: the family's number alone hides it, as such questions are about a tenth of a count family's.
 
-    many_line(summary) -> "- It counts ...\n" or "" (nothing measured), placed by demo_card.py
+    many_line(summary) -> "- It undercounts ...\n" or "" (nothing measured), placed by demo_card.py
 """
 
 from __future__ import annotations
