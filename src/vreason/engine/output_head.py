@@ -82,6 +82,9 @@ class OutputHead:
         first = "untried" if self._packable() else "plain"
         self.packed_states = {bucket: first for bucket in PACKED_BUCKETS}
         self.packed_timings: dict[tuple[int, int], tuple[float, float]] = {}  # bucket -> (plain ms, packed ms)
+        # why every bucket runs the plain product, once the packed one is given up (timings alone say "plain"
+        # per bucket): "bits differ", or "unavailable" / "failed while timing" / "failed while decoding: ..."
+        self.packed_given_up = ""
 
     @property
     def packed_state(self) -> str:
@@ -131,12 +134,13 @@ class OutputHead:
             return _linear(hidden, self._packed)
         except RuntimeError as error:  # never seen; if oneDNN fails later, the plain product from then on
             log.warning("output head: the prepacked product failed (%s); using the plain one", error)
-            self._give_up()
+            self._give_up(f"failed while decoding: {error}")
             return self._plain(hidden)
 
-    def _give_up(self) -> None:
+    def _give_up(self, why: str) -> None:
         self._packed = None
         self.packed_states = dict.fromkeys(self.packed_states, "plain")
+        self.packed_given_up = why
 
     def _decide(self, bucket: tuple[int, int], hidden: torch.Tensor) -> torch.Tensor:
         """Time both products on this step's rows (alternating; the plain one as steps run it, into the buffer;
@@ -152,11 +156,11 @@ class OutputHead:
                     weight = self.copy.t().contiguous()
                 self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach())
             same = torch.equal(_linear(hidden, self._packed), logits)  # also sets up oneDNN's kernel
-        except (RuntimeError, AttributeError):  # a torch built without this op: the plain product
-            self._give_up()
+        except (RuntimeError, AttributeError) as error:  # a torch built without this op: the plain product
+            self._give_up(f"unavailable: {error}")
             return logits
         if not same:  # another summation order: it would be for every bucket
-            self._give_up()
+            self._give_up("bits differ")
             return logits
         plain_ms, packed_ms = [], []
         try:
@@ -167,8 +171,8 @@ class OutputHead:
                 start = time.perf_counter()
                 _linear(hidden, self._packed)
                 packed_ms.append((time.perf_counter() - start) * 1000)
-        except RuntimeError:
-            self._give_up()
+        except RuntimeError as error:
+            self._give_up(f"failed while timing: {error}")
             return self._plain(hidden)
         timings = self.packed_timings[bucket] = (statistics.median(plain_ms), statistics.median(packed_ms))
         self.packed_states[bucket] = "packed" if timings[0] >= PACKED_MIN_GAIN * timings[1] else "plain"
