@@ -29,8 +29,8 @@ OWN_OPTIONS = {
     ("finetune", "seed"): "the training seed",
     ("vllm-launch", "model"): "vLLM's flags: required, with vLLM's defaults",
     ("vllm-launch", "dtype"): "vLLM's flags",
-    ("vllm-launch", "min_pixels"): "vLLM's processor bounds, with their own defaults",
-    ("vllm-launch", "max_pixels"): "vLLM's processor bounds, with their own defaults",
+    ("vllm-launch", "min_pixels"): "vLLM's processor bounds, the checkpoint's by default",
+    ("vllm-launch", "max_pixels"): "vLLM's processor bounds, the checkpoint's by default",
 }
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vreason.cli.vllm_launch import VllmLaunchSpec, build_vllm_command
+from vreason.cli.vllm_launch import VllmLaunchSpec, build_vllm_command, pixel_bounds
 from vreason.errors import InvalidRequestError
 
 
@@ -48,6 +48,40 @@ def test_local_checkpoint_caps_the_context_and_instruct_has_no_reasoning_parser(
     assert "--mm-encoder-tp-mode" not in argv
     assert env == {"VLLM_CPU_KVCACHE_SPACE": "2"}
     assert spec.upstream_url == "http://127.0.0.1:8000/v1"
+
+
+def test_pixel_bounds_are_the_checkpoints_own_unless_given(tmp_path, monkeypatch):
+    """A model fine-tuned at one picture area (finetune writes it into its processor) is served by vLLM at that
+    area, as by the local engine; a released processor's ceiling is capped as the local engine caps it."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # empty: a hub id has no snapshot here
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    (trained / "processor_config.json").write_text(json.dumps(
+        {"image_processor": {"size": {"shortest_edge": 65536, "longest_edge": 65536}, "square_pictures": True}}))
+    released = tmp_path / "released"
+    released.mkdir()
+    (released / "preprocessor_config.json").write_text(json.dumps(
+        {"size": {"shortest_edge": 65536, "longest_edge": 16777216}}))
+
+    def size(**kwargs):
+        argv, _ = build_vllm_command(VllmLaunchSpec(**kwargs))
+        return json.loads(flag(argv, "--mm-processor-kwargs"))["size"]
+
+    assert size(model=str(trained)) == {"shortest_edge": 65536, "longest_edge": 65536}
+    assert pixel_bounds(VllmLaunchSpec(model=str(trained))).square
+    assert size(model=str(released)) == {"shortest_edge": 65536, "longest_edge": 1048576}
+    assert size(model=str(released), max_pixels=262144) == {"shortest_edge": 65536, "longest_edge": 262144}
+    assert size(model="Qwen/Qwen3-VL-8B-Instruct") == {"shortest_edge": 4096, "longest_edge": 1048576}
+    snapshot = tmp_path / "hub" / "models--Qwen--Qwen3-VL-8B-Instruct" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("abc123")
+    (snapshot / "preprocessor_config.json").write_text((released / "preprocessor_config.json").read_text())
+    assert size(model="qwen3-vl-8b") == {"shortest_edge": 65536, "longest_edge": 1048576}  # the cached snapshot's
+    with pytest.raises(InvalidRequestError, match="the checkpoint's"):
+        size(model=str(trained), max_pixels=16384)
 
 
 def test_launch_spec_is_validated():

@@ -3,8 +3,9 @@ and print the `--upstream` that points vreason at it.
 
 `build_vllm_command` is the whole policy (a pure function, unit-tested); the command only runs it: image and
 video limits per prompt, every frame of a clip kept (vreason's remote backend sends only the frames it sampled,
-at their real times: vLLM's default would sample 32 of them again), the processor's pixel bounds (the same as
-vreason's budget, so an image costs the same tokens on both sides), allowed local media path, max model length
+at their real times: vLLM's default would sample 32 of them again), the processor's pixel bounds (the
+checkpoint's own, read as vreason's local engine reads them, so a fine-tuned model sees pictures at the area it
+trained at and an image costs the same tokens on both sides), allowed local media path, max model length
 capped by the checkpoint, tensor and pipeline parallel sizes, the encoder split by data under tensor parallelism
 (Qwen3-VL's vision tower is small; replicating it beats sharding it), and the qwen3 reasoning parser for
 Thinking models, so their reasoning arrives as `reasoning_content`. It uses `python -m
@@ -28,7 +29,7 @@ from typing import Annotated
 import typer
 
 from vreason.errors import InvalidRequestError, ModelLoadError
-from vreason.media.pixel_budget import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
+from vreason.media.pixel_budget import SQUARE_KEY, PixelBudget
 from vreason.models.presets import find_preset
 
 DEFAULT_PORT = 8000
@@ -50,8 +51,8 @@ class VllmLaunchSpec:
     max_model_len: int | None = DEFAULT_MAX_MODEL_LEN
     max_images: int = DEFAULT_MAX_IMAGES
     max_videos: int = 1  # clips per prompt (0: video off)
-    min_pixels: int = DEFAULT_MIN_PIXELS
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    min_pixels: int | None = None  # None: the checkpoint's own bound (`pixel_bounds`)
+    max_pixels: int | None = None
     allowed_local_media_path: str | None = None
     thinking: bool | None = None  # None: from the model's name
     dtype: str = "auto"
@@ -69,7 +70,7 @@ class VllmLaunchSpec:
             raise InvalidRequestError(f"max_videos ({self.max_videos}) must be >= 0 (0: video off)")
         if not 0 < self.port < 65536:
             raise InvalidRequestError(f"--port ({self.port}) must be in 1..65535", param="port")
-        if self.max_pixels < self.min_pixels:
+        if self.min_pixels is not None and self.max_pixels is not None and self.max_pixels < self.min_pixels:
             raise InvalidRequestError(f"--max-pixels ({self.max_pixels}) must be >= --min-pixels ({self.min_pixels})")
         if self.executor not in (None, "ray", "mp"):
             raise InvalidRequestError(f"--executor ({self.executor!r}) must be ray or mp")
@@ -110,6 +111,45 @@ def checkpoint_max_len(source: str) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
+def checkpoint_pixel_budget(source: str) -> PixelBudget | None:
+    """The pixel budget vreason's local engine would give this checkpoint (its image processor's `size`, capped as
+    `PixelBudget.from_processor_size` caps it), read from a local directory or, for a hub id, from a snapshot
+    already in the Hugging Face cache (no network); None where neither has the processor's settings."""
+    nested, flat = _processor_file(source, "processor_config.json"), _processor_file(source, "preprocessor_config.json")
+    image = (nested or {}).get("image_processor") or flat
+    if not isinstance(image, dict):
+        return None
+    return PixelBudget.from_processor_size(image.get("size"), bool(image.get(SQUARE_KEY, False)))
+
+
+def _processor_file(source: str, name: str) -> dict | None:
+    path = Path(source) / name
+    if not Path(source).is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            cached = try_to_load_from_cache(source, name)
+        except ValueError:  # not a repo id
+            return None
+        if not isinstance(cached, str):  # None, or the hub's "known not to exist" marker
+            return None
+        path = Path(cached)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def pixel_bounds(spec: VllmLaunchSpec) -> PixelBudget:
+    """vLLM's processor bounds: the checkpoint's (else vreason's defaults), with --min/--max-pixels over them."""
+    base = checkpoint_pixel_budget(spec.source) or PixelBudget()
+    try:
+        return base.updated(spec.min_pixels, spec.max_pixels)
+    except InvalidRequestError as err:
+        raise InvalidRequestError(f"{err} (the bound not given is the checkpoint's: give both)") from None
+
+
 def build_vllm_command(
     spec: VllmLaunchSpec, extra: list[str] | tuple[str, ...] = ()
 ) -> tuple[list[str], dict[str, str]]:
@@ -125,8 +165,7 @@ def build_vllm_command(
         "--tensor-parallel-size", str(spec.tensor_parallel_size),
         "--pipeline-parallel-size", str(spec.pipeline_parallel_size),
         "--limit-mm-per-prompt", json.dumps({"image": spec.max_images, "video": spec.max_videos}),
-        "--mm-processor-kwargs",
-        json.dumps({"size": {"shortest_edge": spec.min_pixels, "longest_edge": spec.max_pixels}}),
+        "--mm-processor-kwargs", json.dumps({"size": pixel_bounds(spec).processor_size()}),
     ]
     max_len = spec.max_model_len
     native = checkpoint_max_len(source)
@@ -179,8 +218,10 @@ def vllm_launch(
     max_model_len: Annotated[int, typer.Option(help="Context length (capped by the checkpoint's).")] = (
         DEFAULT_MAX_MODEL_LEN),
     max_images: Annotated[int, typer.Option(help="Images per request.")] = DEFAULT_MAX_IMAGES,
-    min_pixels: Annotated[int, typer.Option(help="Processor lower pixel bound per image.")] = DEFAULT_MIN_PIXELS,
-    max_pixels: Annotated[int, typer.Option(help="Processor upper pixel bound per image.")] = DEFAULT_MAX_PIXELS,
+    min_pixels: Annotated[int | None, typer.Option(
+        help="Processor lower pixel bound per image. Default: the checkpoint's.")] = None,
+    max_pixels: Annotated[int | None, typer.Option(
+        help="Processor upper pixel bound per image. Default: the checkpoint's, at most 1,048,576.")] = None,
     allowed_local_media_path: Annotated[str | None, typer.Option(help="Directory vLLM may read images from.")] = None,
     served_model_name: Annotated[str | None, typer.Option(help="Name clients ask for. Default: --model.")] = None,
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking",
@@ -205,6 +246,10 @@ def vllm_launch(
         cpu_kv_cache_gib=cpu_kv_cache_gib, python=python or default_python(),
     )
     argv, env = build_vllm_command(spec, ctx.args)
+    if pixel_bounds(spec).square:
+        print(f"note: {spec.model} was trained on pictures stretched to square ({SQUARE_KEY} in its processor); "
+              "vLLM keeps each picture's shape, so its answers through vLLM may be worse than `vreason serve`'s",
+              file=sys.stderr, flush=True)
     upstream = f"--backend openai --upstream {spec.upstream_url}"
     if dry_run:
         print(shell_line(argv, env))
