@@ -40,8 +40,9 @@ class FakeKernel:
     product's bits (`wrong_bits`: other bits) and costs `cost(rows)` seconds on a fake clock, so no test here
     depends on this machine's timings or on which kernel oneDNN picks for a row count."""
 
-    def __init__(self, monkeypatch, cost=lambda rows: 0.0, wrong_bits=False, fail=False):
+    def __init__(self, monkeypatch, cost=lambda rows: 0.0, wrong_bits=False, fail=False, wrong_rows=()):
         self.calls = 0
+        self.wrong_rows = set(wrong_rows)  # row counts where oneDNN would pick a kernel that sums otherwise
         self.clock = [0.0]
         self.cost, self.wrong_bits, self.fail = cost, wrong_bits, fail
         monkeypatch.setattr(output_head, "PACKED_MIN_BYTES", 0)
@@ -55,7 +56,7 @@ class FakeKernel:
         self.calls += 1
         self.clock[0] += self.cost(hidden.shape[0])
         logits = hidden @ packed
-        return logits * (1 + 2**-20) if self.wrong_bits else logits
+        return logits * (1 + 2**-20) if self.wrong_bits or hidden.shape[0] in self.wrong_rows else logits
 
 
 def test_each_bucket_of_rows_decides_at_its_first_step_and_keeps_the_faster(monkeypatch):
@@ -101,23 +102,55 @@ def test_the_packed_weight_is_dropped_while_no_bucket_uses_it_and_packed_again_f
     assert out._packed is not None
 
 
-@pytest.mark.parametrize("rows", [3, 10])
-def test_a_packed_product_with_other_bits_or_a_failure_ends_it_for_every_bucket(monkeypatch, rows):
-    """oneDNN sums in another order at hidden 512 and up: a timing must not pick which greedy tokens come out."""
+def test_a_failure_of_the_packed_product_ends_it_for_every_bucket(monkeypatch):
     kernel = FakeKernel(monkeypatch)
     monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)
     out = OutputHead(head())
     with torch.inference_mode():
         out.step(torch.randn(3, 64))
         assert out.packed_states[(2, 6)] == "packed"
-        kernel.wrong_bits = rows == 10  # a later bucket sees other bits ...
-        kernel.fail = rows == 3  # ... or the packed product fails on a later step
-        x = torch.randn(rows, 64)
+        kernel.fail = True  # the packed product fails on a later step
+        x = torch.randn(3, 64)
         assert torch.equal(out.step(x), out(x))
         assert out.packed_state == "plain"
         assert out._packed is None
-        assert out.packed_given_up.startswith("bits differ" if rows == 10 else "failed while decoding: ")
+        assert set(out.plain_why) == set(output_head.PACKED_BUCKETS)
+        assert out.plain_why[(2, 6)].startswith("failed while decoding: ")
         assert torch.equal(out.step(x), out(x))
+
+
+def test_other_bits_in_one_bucket_keep_it_plain_and_leave_the_others(monkeypatch):
+    """oneDNN sums in another order at hidden 512 and up, and on some CPUs at some row counts: a timing must not
+    pick which greedy tokens come out. The bucket where the bits differ runs the plain product; one decided
+    packed keeps its packed product."""
+    FakeKernel(monkeypatch, wrong_rows=range(7, 16))
+    monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)
+    out = OutputHead(head())
+    with torch.inference_mode():
+        out.step(torch.randn(3, 64))
+        x = torch.randn(10, 64)
+        assert torch.equal(out.step(x), out(x))
+        assert out.packed_states == {(2, 6): "packed", (7, 15): "plain", (16, 32): "untried"}
+        assert out.plain_why == {(7, 15): "bits differ"}
+        assert (7, 15) not in out.packed_timings
+        assert out._packed is not None, "kept for the bucket that uses it"
+        x = torch.randn(5, 64)
+        assert torch.equal(out.step(x), out(x))
+
+
+def test_other_bits_at_another_row_count_of_the_bucket_keep_the_plain_product(monkeypatch):
+    """Decided at 3 rows, where the bits agree: 6 rows (the same bucket) would sum otherwise, so the plain
+    product stays, before any timing, and greedy tokens never depend on how many rows a step has."""
+    FakeKernel(monkeypatch, wrong_rows={6})
+    monkeypatch.setattr(output_head, "PACKED_MIN_GAIN", 0.0)
+    out = OutputHead(head())
+    with torch.inference_mode():
+        x = torch.randn(3, 64)
+        assert torch.equal(out.step(x), out(x))
+    assert out.packed_states[(2, 6)] == "plain"
+    assert out.plain_why == {(2, 6): "bits differ"}
+    assert not out.packed_timings
+    assert out._packed is None, "no second copy of the weight while no bucket uses it"
 
 
 @needs_onednn

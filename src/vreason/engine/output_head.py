@@ -15,14 +15,16 @@ hidden 128, 19.4M of its 20M text weights), so how it is run decides the engine'
   repacks the whole weight on every call for more than one row (10-11 ms for 2-32 rows against 3.2 ms for
   one, on the same 78 MB), the prepacked one does not (4.8-8.4 ms). Decided per bucket of rows (2-6, 7-15,
   16-32), at the first step in it, on that step's own rows: kept only where it gives the plain product's bits
-  on them and wins by PACKED_MIN_GAIN, so a CPU where it does not (or a torch without oneDNN, or a head over
-  PACKED_MAX_BYTES) keeps the plain product and no second copy of the weight. The packed copy is a second
+  (on them, and on them repeated to every other row count of the bucket) and wins by PACKED_MIN_GAIN, so a
+  CPU where it does not (or a torch without oneDNN, or a head over PACKED_MAX_BYTES) keeps the plain product
+  and no second copy of the weight. The packed copy is a second
   copy of the head (78 MB for the benchmark model).
 
 Why the bits check: oneDNN's product summed in the plain product's order at hidden 64-384 (bit for bit for 2,
-8 and 32 rows) but not at hidden 512 and up (differences near 1e-4), and a timing must not decide which
-greedy tokens a model gives. (The plain product itself is not batch-invariant to the last bit: one row runs
-a matrix-vector kernel, several rows a matrix-matrix one.)
+8 and 32 rows where first measured) but not at hidden 512 and up (differences near 1e-4), and on another CPU
+at some row counts only; a timing must not decide which greedy tokens a model gives. (The plain product
+itself is not batch-invariant to the last bit: one row runs a matrix-vector kernel, several rows a
+matrix-matrix one.)
 """
 
 from __future__ import annotations
@@ -82,9 +84,9 @@ class OutputHead:
         first = "untried" if self._packable() else "plain"
         self.packed_states = {bucket: first for bucket in PACKED_BUCKETS}
         self.packed_timings: dict[tuple[int, int], tuple[float, float]] = {}  # bucket -> (plain ms, packed ms)
-        # why every bucket runs the plain product, once the packed one is given up (timings alone say "plain"
-        # per bucket): "bits differ", or "unavailable" / "failed while timing" / "failed while decoding: ..."
-        self.packed_given_up = ""
+        # bucket -> why it runs the plain product, once decided: "slower", "bits differ" (that bucket), or for
+        # every bucket "unavailable: ...", "failed while timing: ...", "failed while decoding: ..."
+        self.plain_why: dict[tuple[int, int], str] = {}
 
     @property
     def packed_state(self) -> str:
@@ -140,7 +142,13 @@ class OutputHead:
     def _give_up(self, why: str) -> None:
         self._packed = None
         self.packed_states = dict.fromkeys(self.packed_states, "plain")
-        self.packed_given_up = why
+        self.plain_why = dict.fromkeys(self.packed_states, why)
+
+    def _keep_plain(self, bucket: tuple[int, int], why: str) -> None:
+        self.packed_states[bucket] = "plain"
+        self.plain_why[bucket] = why
+        if "packed" not in self.packed_states.values():  # a later bucket packs again if it is to decide
+            self._packed = None
 
     def _decide(self, bucket: tuple[int, int], hidden: torch.Tensor) -> torch.Tensor:
         """Time both products on this step's rows (alternating; the plain one as steps run it, into the buffer;
@@ -156,11 +164,12 @@ class OutputHead:
                     weight = self.copy.t().contiguous()
                 self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach())
             same = torch.equal(_linear(hidden, self._packed), logits)  # also sets up oneDNN's kernel
+            same = same and self._same_bits_at_every_row_count(bucket, hidden)
         except (RuntimeError, AttributeError) as error:  # a torch built without this op: the plain product
             self._give_up(f"unavailable: {error}")
             return logits
-        if not same:  # another summation order: it would be for every bucket
-            self._give_up("bits differ")
+        if not same:  # another summation order at some row count of this bucket
+            self._keep_plain(bucket, "bits differ")
             return logits
         plain_ms, packed_ms = [], []
         try:
@@ -175,12 +184,31 @@ class OutputHead:
             self._give_up(f"failed while timing: {error}")
             return self._plain(hidden)
         timings = self.packed_timings[bucket] = (statistics.median(plain_ms), statistics.median(packed_ms))
-        self.packed_states[bucket] = "packed" if timings[0] >= PACKED_MIN_GAIN * timings[1] else "plain"
-        if "packed" not in self.packed_states.values():  # a later bucket packs again if it is to decide
-            self._packed = None
+        if timings[0] >= PACKED_MIN_GAIN * timings[1]:
+            self.packed_states[bucket] = "packed"
+        else:
+            self._keep_plain(bucket, "slower")
         log.debug("output head: %s for %d-%d rows (plain %.2f ms, prepacked %.2f ms)",
                   self.packed_states[bucket], *bucket, *timings)
         return logits
+
+
+    def _same_bits_at_every_row_count(self, bucket: tuple[int, int], hidden: torch.Tensor) -> bool:
+        """The bits check at each other row count of the bucket, on this step's rows repeated: oneDNN may pick
+        another kernel (another summation order) for another row count, and a bucket's later steps must give
+        the plain product's bits too (seen on a 2-core AMD EPYC with AVX-512, hidden 64 and 128: the same bits
+        at 4, 8 and 12-32 rows, others at 2, 3, 5-7 and 9-11; a decision at 4 rows alone kept it for all of 2-6,
+        and a request's greedy tokens then hung on how many rows shared its steps). Once per
+        bucket: 31 products of each kind over the three buckets (the 16-32 decision took 0.4 s, timings
+        included, on a 2-core AMD EPYC for a 39 MB head; it then kept the packed product: 4.0 ms against 7.2)."""
+        rows = hidden.shape[0]
+        for count in range(bucket[0], bucket[1] + 1):
+            if count == rows:
+                continue
+            repeated = hidden[torch.arange(count, device=hidden.device) % rows]
+            if not torch.equal(_linear(repeated, self._packed), torch.mm(repeated, self.copy)):
+                return False
+        return True
 
 
 def _bucket(rows: int) -> tuple[int, int] | None:
