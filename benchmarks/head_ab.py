@@ -47,7 +47,8 @@ def main() -> None:
 
     for n in (32, 8, 4):  # a first step in each bucket: every bucket decides
         run(n)
-    decided = dict(head.packed_states)
+    # a bucket no warm-up step reached runs plain in both arms (left "untried", each round would decide it again)
+    decided = {bucket: "plain" if state == "untried" else state for bucket, state in head.packed_states.items()}
     results: dict[tuple[int, str], list[float]] = {}
     arms = [(n, arm) for n in args.concurrency for arm in ("decided", "plain")]
     for _ in range(args.rounds):

@@ -1,5 +1,6 @@
 """The output projection as the engine runs it (engine/output_head.py): decode-step logits in one reused buffer,
-equal to a fresh product; the oneDNN-prepacked product for a few rows, taken only where it measured faster."""
+equal to a fresh product; the oneDNN-prepacked product for a few rows, taken only where it gives the plain
+product's bits at every row count of its bucket and measured faster."""
 
 from __future__ import annotations
 

@@ -10,6 +10,14 @@ from vreason.cli.vllm_launch import VllmLaunchSpec, build_vllm_command, pixel_bo
 from vreason.errors import InvalidRequestError
 
 
+@pytest.fixture(autouse=True)
+def empty_hub_cache(tmp_path, monkeypatch):
+    """A hub id's processor settings come from its cached snapshot: none here, whatever this machine has cached."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+
+
 def flag(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
@@ -53,9 +61,6 @@ def test_local_checkpoint_caps_the_context_and_instruct_has_no_reasoning_parser(
 def test_pixel_bounds_are_the_checkpoints_own_unless_given(tmp_path, monkeypatch):
     """A model fine-tuned at one picture area (finetune writes it into its processor) is served by vLLM at that
     area, as by the local engine; a released processor's ceiling is capped as the local engine caps it."""
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # empty: a hub id has no snapshot here
     trained = tmp_path / "trained"
     trained.mkdir()
     (trained / "processor_config.json").write_text(json.dumps(
@@ -80,8 +85,15 @@ def test_pixel_bounds_are_the_checkpoints_own_unless_given(tmp_path, monkeypatch
     (snapshot.parent.parent / "refs" / "main").write_text("abc123")
     (snapshot / "preprocessor_config.json").write_text((released / "preprocessor_config.json").read_text())
     assert size(model="qwen3-vl-8b") == {"shortest_edge": 65536, "longest_edge": 1048576}  # the cached snapshot's
-    with pytest.raises(InvalidRequestError, match="the checkpoint's"):
+    with pytest.raises(InvalidRequestError, match="the bound not given is the checkpoint's"):
         size(model=str(trained), max_pixels=16384)
+    assert size(model=str(trained), min_pixels=4096, max_pixels=16384) == {"shortest_edge": 4096,
+                                                                             "longest_edge": 16384}
+    (released / "preprocessor_config.json").write_text(json.dumps({"size": 448}))  # not a size the engine reads
+    assert size(model=str(released)) == {"shortest_edge": 4096, "longest_edge": 1048576}
+    (released / "preprocessor_config.json").write_text("{not json")
+    assert size(model=str(released)) == {"shortest_edge": 4096, "longest_edge": 1048576}
+    assert size(model="not a/valid//repo id") == {"shortest_edge": 4096, "longest_edge": 1048576}
 
 
 def test_launch_spec_is_validated():
@@ -90,3 +102,25 @@ def test_launch_spec_is_validated():
     with pytest.raises(InvalidRequestError, match="executor"):
         VllmLaunchSpec(model="m", executor="slurm")
 
+
+
+def test_dry_run_says_when_vllm_will_see_pictures_otherwise_than_the_local_engine(tmp_path):
+    from typer.testing import CliRunner
+
+    from vreason.cli.app import app
+
+    square = tmp_path / "square"
+    square.mkdir()
+    (square / "processor_config.json").write_text(json.dumps(
+        {"image_processor": {"size": {"shortest_edge": 65536, "longest_edge": 65536}, "square_pictures": True}}))
+    result = CliRunner().invoke(app, ["vllm-launch", "--model", str(square), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "trained on pictures stretched to square" in result.stderr
+    assert '"shortest_edge": 65536' in result.stdout
+    result = CliRunner().invoke(app, ["vllm-launch", "--model", "Qwen/Qwen3-VL-8B-Instruct", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "no usable processor settings" in result.stderr
+    assert "square" not in result.stderr
+    given = ["--min-pixels", "4096", "--max-pixels", "65536"]
+    result = CliRunner().invoke(app, ["vllm-launch", "--model", "Qwen/Qwen3-VL-8B-Instruct", "--dry-run", *given])
+    assert result.stderr == ""

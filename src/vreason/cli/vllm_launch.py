@@ -114,12 +114,16 @@ def checkpoint_max_len(source: str) -> int | None:
 def checkpoint_pixel_budget(source: str) -> PixelBudget | None:
     """The pixel budget vreason's local engine would give this checkpoint (its image processor's `size`, capped as
     `PixelBudget.from_processor_size` caps it), read from a local directory or, for a hub id, from a snapshot
-    already in the Hugging Face cache (no network); None where neither has the processor's settings."""
+    already in the Hugging Face cache (no network: vLLM's own download comes later); None where neither has the
+    processor's settings or its size is unusable."""
     nested, flat = _processor_file(source, "processor_config.json"), _processor_file(source, "preprocessor_config.json")
     image = (nested or {}).get("image_processor") or flat
     if not isinstance(image, dict):
         return None
-    return PixelBudget.from_processor_size(image.get("size"), bool(image.get(SQUARE_KEY, False)))
+    try:
+        return PixelBudget.from_processor_size(image.get("size"), bool(image.get(SQUARE_KEY, False)))
+    except (AttributeError, TypeError, ValueError):  # a size vreason's engine would not read either
+        return None
 
 
 def _processor_file(source: str, name: str) -> dict | None:
@@ -143,11 +147,15 @@ def _processor_file(source: str, name: str) -> dict | None:
 
 def pixel_bounds(spec: VllmLaunchSpec) -> PixelBudget:
     """vLLM's processor bounds: the checkpoint's (else vreason's defaults), with --min/--max-pixels over them."""
+    if spec.min_pixels is not None and spec.max_pixels is not None:
+        return PixelBudget(spec.min_pixels, spec.max_pixels)
     base = checkpoint_pixel_budget(spec.source) or PixelBudget()
     try:
         return base.updated(spec.min_pixels, spec.max_pixels)
     except InvalidRequestError as err:
-        raise InvalidRequestError(f"{err} (the bound not given is the checkpoint's: give both)") from None
+        one_given = "the bound not given is the checkpoint's: give both" if (
+            spec.min_pixels is not None or spec.max_pixels is not None) else "the checkpoint's own bounds"
+        raise InvalidRequestError(f"{err} ({one_given})") from None
 
 
 def build_vllm_command(
@@ -246,7 +254,12 @@ def vllm_launch(
         cpu_kv_cache_gib=cpu_kv_cache_gib, python=python or default_python(),
     )
     argv, env = build_vllm_command(spec, ctx.args)
-    if pixel_bounds(spec).square:
+    own = checkpoint_pixel_budget(spec.source)
+    if own is None and (spec.min_pixels is None or spec.max_pixels is None):
+        print(f"note: no usable processor settings for {spec.model} on this machine (not downloaded yet, or an "
+              "unreadable size): vLLM gets vreason's default pixel bounds where --min-pixels / --max-pixels are "
+              "not given", file=sys.stderr, flush=True)
+    if own is not None and own.square:
         print(f"note: {spec.model} was trained on pictures stretched to square ({SQUARE_KEY} in its processor); "
               "vLLM keeps each picture's shape, so its answers through vLLM may be worse than `vreason serve`'s",
               file=sys.stderr, flush=True)

@@ -17,8 +17,8 @@ hidden 128, 19.4M of its 20M text weights), so how it is run decides the engine'
   16-32), at the first step in it, on that step's own rows: kept only where it gives the plain product's bits
   (on them, and on them repeated to every other row count of the bucket) and wins by PACKED_MIN_GAIN, so a
   CPU where it does not (or a torch without oneDNN, or a head over PACKED_MAX_BYTES) keeps the plain product
-  and no second copy of the weight. The packed copy is a second
-  copy of the head (78 MB for the benchmark model).
+  and no second copy of the weight. The packed copy is a second copy of the head (78 MB for the benchmark
+  model).
 
 Why the bits check: oneDNN's product summed in the plain product's order at hidden 64-384 (bit for bit for 2,
 8 and 32 rows where first measured) but not at hidden 512 and up (differences near 1e-4), and on another CPU
@@ -142,7 +142,7 @@ class OutputHead:
     def _give_up(self, why: str) -> None:
         self._packed = None
         self.packed_states = dict.fromkeys(self.packed_states, "plain")
-        self.plain_why = dict.fromkeys(self.packed_states, why)
+        self.plain_why = {bucket: self.plain_why.get(bucket, why) for bucket in self.packed_states}
 
     def _keep_plain(self, bucket: tuple[int, int], why: str) -> None:
         self.packed_states[bucket] = "plain"
@@ -153,7 +153,8 @@ class OutputHead:
     def _decide(self, bucket: tuple[int, int], hidden: torch.Tensor) -> torch.Tensor:
         """Time both products on this step's rows (alternating; the plain one as steps run it, into the buffer;
         the packed one with the fresh tensor it returns, whose pages this process's allocator may fault in on
-        every call), and keep the packed one for this bucket if it gave the same bits and was faster. The
+        every call), and keep the packed one for this bucket if it gave the plain product's bits (on these rows
+        and at every other row count of the bucket) and was faster. The
         weight is packed at a bucket's decision when it is not held, and dropped when no bucket keeps it.
         Returns the step's logits (the plain product's, in the buffer)."""
         logits = self._plain(hidden)
@@ -164,9 +165,13 @@ class OutputHead:
                     weight = self.copy.t().contiguous()
                 self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach())
             same = torch.equal(_linear(hidden, self._packed), logits)  # also sets up oneDNN's kernel
-            same = same and self._same_bits_at_every_row_count(bucket, hidden)
         except (RuntimeError, AttributeError) as error:  # a torch built without this op: the plain product
             self._give_up(f"unavailable: {error}")
+            return logits
+        try:
+            same = same and self._same_bits_at_every_row_count(bucket, hidden)
+        except RuntimeError as error:  # never seen: this bucket keeps the plain product
+            self._keep_plain(bucket, f"failed while checking bits: {error}")
             return logits
         if not same:  # another summation order at some row count of this bucket
             self._keep_plain(bucket, "bits differ")
@@ -191,7 +196,6 @@ class OutputHead:
         log.debug("output head: %s for %d-%d rows (plain %.2f ms, prepacked %.2f ms)",
                   self.packed_states[bucket], *bucket, *timings)
         return logits
-
 
     def _same_bits_at_every_row_count(self, bucket: tuple[int, int], hidden: torch.Tensor) -> bool:
         """The bits check at each other row count of the bucket, on this step's rows repeated: oneDNN may pick
